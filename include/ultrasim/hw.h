@@ -1,0 +1,249 @@
+/*
+ * ultrasim hw layer: what the machine is.
+ *
+ * A system is chip -> node -> scale-up domain -> cluster network:
+ *   - a chip has cores (NeuronCores or SMs), each with a matrix engine (a
+ *     systolic array, or tensor cores), vector and scalar engines, on-chip SRAM,
+ *     and shares HBM and DMA engines;
+ *   - a node puts chips_per_node chips on one board or in one instance, joined
+ *     by a scale-up topology (a 2D torus of NeuronLink, an NVSwitch);
+ *   - a scale-up domain joins nodes into one (the Trn2 UltraServer: 4 instances
+ *     whose chips with equal coordinates form a ring in Z);
+ *   - a cluster joins domains through a scale-out network (EFA on 10p10u,
+ *     InfiniBand, RoCE), a multi-tier Clos.
+ * Descriptions are JSON (see docs/hardware.md); presets live in data/hw/ and
+ * are embedded. All figures are SI doubles: bytes, bytes/s, s, Hz, FLOP/s, W.
+ */
+#ifndef ULTRASIM_HW_H
+#define ULTRASIM_HW_H
+
+#include "ultrasim/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Input data types of the matrix engine. */
+typedef enum usim_dtype {
+    USIM_FP8,
+    USIM_BF16,
+    USIM_FP16,
+    USIM_TF32,
+    USIM_FP32,
+    USIM_DTYPE_COUNT
+} usim_dtype;
+
+const char *usim_dtype_name(usim_dtype t);
+/* Parses "fp8", "bf16", ...; false when unknown. */
+bool usim_dtype_parse(const char *name, usim_dtype *out);
+/* Bytes per element of an operand in this dtype (fp8 1, bf16 2, tf32 and fp32 4). */
+double usim_dtype_bytes(usim_dtype t);
+
+/* One figure per matrix input dtype. */
+typedef struct hw_per_dtype {
+    double fp8, bf16, fp16, tf32, fp32;
+} hw_per_dtype;
+
+double hw_per_dtype_get(const hw_per_dtype *v, usim_dtype t);
+
+typedef enum hw_matrix_kind { HW_MATRIX_SYSTOLIC, HW_MATRIX_TENSOR_CORE } hw_matrix_kind;
+
+typedef struct hw_matrix {
+    int kind;                 /* hw_matrix_kind */
+    int rows, cols;           /* PE grid of one array (a tensor core: its MAC grid) */
+    int arrays_per_core;      /* tensor cores per SM; 1 on Trainium */
+    double clock_hz;
+    hw_per_dtype macs_per_pe; /* MACs per PE per cycle for each input dtype */
+    bool fp8_double_row;      /* Trn2: two FP8 rows per PE pass (K = 2 x rows) */
+    /* Trainium instruction model (NKI): moving free size N <= moving_free_max,
+     * issue interval about max(N, issue_min_cycles), LoadStationary
+     * stationary_load_speedup x faster than a MultiplyMoving of equal size. */
+    int moving_free_max;
+    int issue_min_cycles;
+    double stationary_load_speedup;
+    /* GPU tiling: thread-block tile M x N x K and resident blocks per SM. */
+    int tile_m, tile_n, tile_k;
+    int blocks_per_core;
+    /* Sustained fraction of the array's peak in a long, well-fed loop. */
+    double efficiency;
+} hw_matrix;
+
+typedef struct hw_engine {
+    double clock_hz;
+    double elements_per_cycle;   /* per core */
+    double fixed_overhead_cycles; /* per instruction */
+} hw_engine;
+
+typedef struct hw_sram {
+    double per_core_bytes;       /* SBUF (Trainium) or shared memory + L1 (GPU) */
+    double accum_per_core_bytes; /* PSUM (Trainium); 0 on GPUs */
+    double shared_bytes;         /* L2 (GPU); 0 on Trainium */
+} hw_sram;
+
+typedef struct hw_memory {
+    double capacity_bytes;
+    double bandwidth_bytes_per_s;
+    int stacks;
+    double efficiency; /* sustained fraction of peak bandwidth for streaming reads */
+} hw_memory;
+
+typedef struct hw_dma {
+    int engines;
+    double bandwidth_bytes_per_s;
+    double fixed_latency_s; /* per transfer */
+} hw_dma;
+
+typedef struct hw_chip {
+    char name[64];
+    char vendor[32];
+    char description[160];
+    int cores;
+    char core_name[48];
+    hw_matrix matrix;
+    hw_engine vector, scalar;
+    hw_sram sram;
+    hw_memory hbm;
+    hw_dma dma;
+    double power_w;
+    hw_per_dtype dense_flops; /* per chip, the basis used for peak and MFU */
+    hw_per_dtype published_chip_flops; /* the chip page figure, when it differs */
+} hw_chip;
+
+typedef enum hw_topology_kind {
+    HW_TOPO_NONE,
+    HW_TOPO_RING,
+    HW_TOPO_TORUS,
+    HW_TOPO_SWITCH,
+    HW_TOPO_MESH
+} hw_topology_kind;
+
+const char *hw_topology_name(int kind);
+
+typedef struct hw_topology {
+    int kind; /* hw_topology_kind */
+    int dims[3];
+    int ndims;
+} hw_topology;
+
+typedef struct hw_node {
+    int chips;
+    hw_topology topology;
+    double bandwidth_per_chip;     /* scale-up, as the vendor counts it */
+    bool bidirectional;            /* the vendor figure counts both directions */
+    int links_per_chip;
+    double hop_latency_s;
+    double nic_bandwidth_per_chip; /* bytes/s into the scale-out network */
+    int host_vcpus;
+    double host_memory_bytes;
+} hw_node;
+
+typedef struct hw_domain {
+    int nodes;                 /* nodes per scale-up domain; 1 = the node itself */
+    hw_topology topology;      /* how nodes join: a ring over equal coordinates */
+    double bandwidth_per_chip; /* extra scale-up bandwidth each chip gets */
+    double hop_latency_s;
+} hw_domain;
+
+#define HW_MAX_TIERS 4
+
+typedef struct hw_network {
+    char name[64];
+    char description[160];
+    int tiers;
+    int radix;
+    double port_bandwidth;             /* bytes/s per switch port */
+    double tier_latency_s[HW_MAX_TIERS]; /* one switch traversal at each tier */
+    int tier_latency_count;
+    double oversubscription;           /* at the top tier: 1 = non-blocking */
+    double endpoint_latency_s;         /* NIC + software, each end */
+} hw_network;
+
+typedef struct hw_price {
+    double usd_per_chip_hour;
+    int basis; /* hw_price_basis */
+} hw_price;
+
+typedef enum hw_price_basis { HW_PRICE_ON_DEMAND, HW_PRICE_ESTIMATE } hw_price_basis;
+
+/* Published system figures, printed beside the derived ones. */
+typedef struct hw_published {
+    hw_per_dtype dense_flops;
+    double hbm_bytes;
+    double hbm_bytes_per_s;
+} hw_published;
+
+typedef struct hw_system {
+    char name[64];
+    char description[200];
+    hw_chip chip;
+    hw_node node;
+    hw_domain domain;
+    hw_network network;
+    hw_price price;
+    hw_published published;
+    int default_chips; /* one scale-up domain */
+    int chips;         /* what this run uses (--chips) */
+} hw_system;
+
+/* Derived aggregates over system->chips chips. */
+typedef struct hw_totals {
+    int chips, nodes, domains;
+    int chips_per_domain;
+    hw_per_dtype dense_flops;  /* basis figure x chips */
+    hw_per_dtype array_flops;  /* first principles: PEs x clock x cores x chips */
+    double hbm_bytes, hbm_bytes_per_s;
+    double scaleup_bytes_per_s_per_chip;
+    double scaleout_bits_per_s_per_chip;
+    double power_w;
+    double usd_per_hour;
+} hw_totals;
+
+typedef enum hw_preset_kind { HW_KIND_CHIP, HW_KIND_SYSTEM, HW_KIND_NETWORK } hw_preset_kind;
+
+typedef struct hw_preset_info {
+    char name[64];
+    int kind; /* hw_preset_kind */
+    char description[200];
+} hw_preset_info;
+
+/* Loads a system (a node or UltraServer preset, or a JSON file) and sizes it to
+ * chips (0 = the preset's own scale-up domain); network overrides the
+ * preset's default network when not NULL. A chip preset alone is a 1-chip
+ * system. */
+usim_status hw_load_system(const char *name_or_file, int chips, const char *network,
+                           hw_system *out, usim_error *err);
+
+/* Loads a system from JSON text (file names messages; may be ""). */
+usim_status hw_load_system_text(const char *file, const char *text, int chips,
+                                const char *network, hw_system *out, usim_error *err);
+
+usim_status hw_load_chip(const char *name_or_file, hw_chip *out, usim_error *err);
+usim_status hw_load_network(const char *name_or_file, hw_network *out, usim_error *err);
+
+/* Re-sizes a loaded system to chips; checks that they form whole nodes. */
+usim_status hw_set_chips(hw_system *sys, int chips, usim_error *err);
+
+hw_totals hw_derive(const hw_system *sys);
+
+/* Peak of one core's matrix engine from first principles (FLOP/s). */
+double hw_core_matrix_flops(const hw_chip *chip, usim_dtype t);
+
+/* Per-chip scale-up bandwidth in one direction (bytes/s): the intra-node part,
+ * and the part the domain adds. */
+double hw_node_bandwidth_per_direction(const hw_system *sys);
+double hw_domain_bandwidth_per_direction(const hw_system *sys);
+
+/* What a preset or file describes (hw_preset_kind). */
+usim_status hw_kind_of(const char *name_or_file, int *kind, usim_error *err);
+
+/* All presets, in name order. */
+size_t hw_preset_count(void);
+usim_status hw_preset_at(size_t i, hw_preset_info *out, usim_error *err);
+
+/* The cited sources of a preset or file, as JSON text (path -> source). */
+usim_status hw_sources_json(const char *name_or_file, char **json_text, usim_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

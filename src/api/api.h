@@ -1,0 +1,63 @@
+/*
+ * The front door's internals: each command is an api_command, a public
+ * usim_command (name, options, help) plus the function that answers a request
+ * and the one that renders its result as text. A command lives in its own
+ * file (src/api/cmd_*.c) and is listed once in commands.c.
+ */
+#ifndef USIM_API_H
+#define USIM_API_H
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "ultrasim/ultrasim.h"
+
+typedef usim_status (*api_handler)(json_t *request, json_t **result, usim_error *err);
+typedef usim_status (*api_renderer)(json_t *result, usim_buf *out, usim_error *err);
+
+typedef struct api_command {
+    usim_command info; /* first: a usim_command * points here */
+    api_handler run;
+    api_renderer render;
+} api_command;
+
+const api_command *api_command_find(const char *name);
+
+/* Runs a parsed request (owned by the caller); *result is new. */
+usim_status api_run(json_t *request, json_t **result, usim_error *err);
+
+/* Checks every key of request against cmd's options: unknown keys (with a
+ * did-you-mean), missing required options, values of the wrong type or out of
+ * range. Handlers may then read options with the getters below. */
+usim_status api_validate(const usim_command *cmd, json_t *request, usim_error *err);
+
+/* Getters: the request's value or the option's default, parsed and checked.
+ * "Unset" (no value and no default) returns USIM_OK with *present false. */
+usim_status api_string(const usim_command *cmd, json_t *req, const char *name,
+                       const char **out, usim_error *err);
+usim_status api_int(const usim_command *cmd, json_t *req, const char *name, int64_t *out,
+                    bool *present, usim_error *err);
+usim_status api_quantity(const usim_command *cmd, json_t *req, const char *name, double *out,
+                         bool *present, usim_error *err);
+usim_status api_choice(const usim_command *cmd, json_t *req, const char *name, int *index,
+                       usim_error *err);
+bool api_flag(json_t *req, const char *name);
+
+/* Common options every simulation command shares. */
+#define API_OPT_HW(help_)                                                                   \
+    {"hw", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", help_, NULL, NULL, 0, 0, true}
+#define API_OPT_CHIPS                                                                       \
+    {"chips", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                            \
+     "chips in the system (default: one scale-up domain of the preset)", NULL, NULL, 1,     \
+     4194304, false}
+#define API_OPT_NETWORK                                                                     \
+    {"network", USIM_OPT_STRING, USIM_UNIT_NONE, "NET",                                     \
+     "scale-out network preset or file (default: the system's own)", NULL, NULL, 0, 0,      \
+     false}
+
+/* Text helpers shared by renderers. */
+void api_text_quantity(usim_buf *b, const char *label, json_t *result, const char *key,
+                       usim_unit unit);
+double api_number(json_t *obj, const char *key);
+
+#endif

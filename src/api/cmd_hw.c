@@ -1,0 +1,401 @@
+/*
+ * `ultrasim hw list` and `ultrasim hw show`: the hardware a simulation runs on,
+ * with the aggregates derived from it (peak FLOPS, HBM, link bandwidth) beside
+ * the figures the vendor publishes, so a user can check the description before
+ * trusting anything built on it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "ultrasim/hw.h"
+
+/* ---- hw list -------------------------------------------------------- */
+
+static const char *const KIND_NAMES[] = {"chip", "system", "network"};
+
+static usim_status hw_list_run(json_t *req, json_t **result, usim_error *err)
+{
+    (void)req;
+    json_t *items = json_array();
+    for (size_t i = 0; i < hw_preset_count(); i++) {
+        hw_preset_info info;
+        usim_status st = hw_preset_at(i, &info, err);
+        if (st != USIM_OK) {
+            json_decref(items);
+            return st;
+        }
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s}", "name", info.name, "kind",
+                                               KIND_NAMES[info.kind], "description",
+                                               info.description));
+    }
+    *result = json_pack("{s:o}", "presets", items);
+    return USIM_OK;
+}
+
+static usim_status hw_list_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    static const char *const HEADINGS[] = {"Chips", "Systems (use with --hw)",
+                                           "Scale-out networks (use with --network)"};
+    (void)err;
+    json_t *items = json_object_get(res, "presets");
+    for (int k = 0; k < 3; k++) {
+        usim_buf_printf(b, "%s%s:\n", k ? "\n" : "", HEADINGS[k]);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            if (strcmp(json_string_value(json_object_get(it, "kind")), KIND_NAMES[k]) != 0)
+                continue;
+            usim_buf_printf(b, "  %-22s %s\n", json_string_value(json_object_get(it, "name")),
+                            json_string_value(json_object_get(it, "description")));
+        }
+    }
+    usim_buf_puts(b, "\n'ultrasim hw show NAME' prints one; a JSON file of the same form works "
+                     "wherever a name does.\n");
+    return USIM_OK;
+}
+
+extern const api_command api_cmd_hw_list;
+const api_command api_cmd_hw_list = {
+    {"hw list", "list the hardware presets: chips, systems and networks", "ultrasim hw list",
+     NULL, NULL, NULL, 0},
+    hw_list_run,
+    hw_list_render,
+};
+
+/* ---- hw show -------------------------------------------------------- */
+
+extern const api_command api_cmd_hw_show;
+
+static json_t *per_dtype_json(const hw_per_dtype *v)
+{
+    return json_pack("{s:f, s:f, s:f, s:f, s:f}", "fp8", v->fp8, "bf16", v->bf16, "fp16",
+                     v->fp16, "tf32", v->tf32, "fp32", v->fp32);
+}
+
+static void topology_text(const hw_topology *t, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s", hw_topology_name(t->kind));
+    for (int i = 0; i < t->ndims && n > 0 && (size_t)n < size; i++)
+        n += snprintf(buf + n, size - (size_t)n, "%s%d", i ? "x" : " ", t->dims[i]);
+}
+
+static json_t *chip_json(const hw_chip *c)
+{
+    const hw_matrix *m = &c->matrix;
+    return json_pack(
+        "{s:s, s:s, s:s, s:i, s:s, s:{s:s, s:i, s:i, s:i, s:f, s:o, s:b}, s:f, s:f, s:f, s:f,"
+        " s:f, s:f, s:f}",
+        "name", c->name, "vendor", c->vendor, "description", c->description, "cores", c->cores,
+        "core_name", c->core_name, "matrix", "kind", m->kind == HW_MATRIX_SYSTOLIC ? "systolic"
+                                                                                 : "tensor_core",
+        "rows", m->rows, "cols", m->cols, "arrays_per_core", m->arrays_per_core, "clock_hz",
+        m->clock_hz, "macs_per_pe_per_cycle", per_dtype_json(&m->macs_per_pe), "fp8_double_row",
+        m->fp8_double_row, "hbm_bytes", c->hbm.capacity_bytes, "hbm_bytes_per_s",
+        c->hbm.bandwidth_bytes_per_s, "sram_per_core_bytes", c->sram.per_core_bytes,
+        "vector_clock_hz", c->vector.clock_hz, "dma_bytes_per_s", c->dma.bandwidth_bytes_per_s,
+        "power_w", c->power_w, "core_bf16_flops", hw_core_matrix_flops(c, USIM_BF16));
+}
+
+static json_t *scaleup_json(const hw_system *s)
+{
+    char node_topo[64], domain_topo[64];
+    topology_text(&s->node.topology, node_topo, sizeof node_topo);
+    topology_text(&s->domain.topology, domain_topo, sizeof domain_topo);
+    return json_pack("{s:s, s:f, s:b, s:i, s:f, s:f, s:s, s:i, s:f, s:f}", "node_topology",
+                     node_topo, "node_bytes_per_s_per_chip", s->node.bandwidth_per_chip,
+                     "bidirectional", s->node.bidirectional, "links_per_chip",
+                     s->node.links_per_chip, "node_hop_latency_s", s->node.hop_latency_s,
+                     "bytes_per_s_per_direction_per_chip",
+                     hw_node_bandwidth_per_direction(s), "domain_topology", domain_topo,
+                     "domain_nodes", s->domain.nodes, "domain_bytes_per_s_per_chip",
+                     s->domain.bandwidth_per_chip, "domain_hop_latency_s",
+                     s->domain.hop_latency_s);
+}
+
+static json_t *network_json(const hw_network *n)
+{
+    json_t *lat = json_array();
+    for (int i = 0; i < n->tier_latency_count; i++)
+        json_array_append_new(lat, json_real(n->tier_latency_s[i]));
+    return json_pack("{s:s, s:s, s:i, s:i, s:f, s:o, s:f, s:f}", "name", n->name,
+                     "description", n->description, "tiers", n->tiers, "radix", n->radix,
+                     "port_bits_per_s", n->port_bandwidth * 8.0, "tier_latency_s", lat,
+                     "oversubscription", n->oversubscription, "endpoint_latency_s",
+                     n->endpoint_latency_s);
+}
+
+/* Published system figures apply only at the preset's own size. */
+static json_t *published_json(const hw_system *s)
+{
+    const hw_published *p = &s->published;
+    if (s->chips != s->default_chips || (p->hbm_bytes == 0 && p->dense_flops.fp8 == 0 &&
+                                         p->dense_flops.bf16 == 0))
+        return json_null();
+    return json_pack("{s:o, s:f, s:f}", "dense_flops", per_dtype_json(&p->dense_flops),
+                     "hbm_bytes", p->hbm_bytes, "hbm_bytes_per_s", p->hbm_bytes_per_s);
+}
+
+static const usim_option HW_SHOW_OPTIONS[] = {
+    {"name", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
+     "hardware preset ('ultrasim hw list') or JSON file", NULL, NULL, 0, 0, true},
+    API_OPT_CHIPS,
+    API_OPT_NETWORK,
+    {"sources", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL, "also print where each figure comes from",
+     NULL, NULL, 0, 0, false},
+};
+
+static const char *const HW_SHOW_POSITIONALS[] = {"name", NULL};
+
+static usim_status add_sources(const char *name, json_t *result, usim_error *err)
+{
+    char *text = NULL;
+    usim_status st = hw_sources_json(name, &text, err);
+    if (st != USIM_OK)
+        return st;
+    json_t *src = json_loads(text, 0, NULL);
+    free(text);
+    json_object_set_new(result, "sources", src ? src : json_object());
+    return USIM_OK;
+}
+
+/* A network preset on its own: its own figures, nothing to derive. */
+static usim_status show_network(const char *name, json_t **result, usim_error *err)
+{
+    hw_network net;
+    usim_status st = hw_load_network(name, &net, err);
+    if (st != USIM_OK)
+        return st;
+    *result = json_pack("{s:s, s:s, s:o}", "name", net.name, "description", net.description,
+                        "network", network_json(&net));
+    return *result ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
+}
+
+static usim_status hw_show_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_hw_show.info;
+    const char *name, *network;
+    int64_t chips = 0;
+    bool has_chips;
+    int kind;
+    api_string(cmd, req, "name", &name, err);
+    api_string(cmd, req, "network", &network, err);
+    usim_status st = hw_kind_of(name, &kind, err);
+    if (st != USIM_OK)
+        return st;
+    if (kind == HW_KIND_NETWORK) {
+        st = show_network(name, result, err);
+        if (st == USIM_OK && api_flag(req, "sources"))
+            st = add_sources(name, *result, err);
+        return st;
+    }
+    hw_system *sys = calloc(1, sizeof *sys);
+    if (!sys)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    st = api_int(cmd, req, "chips", &chips, &has_chips, err);
+    if (st == USIM_OK)
+        st = hw_load_system(name, has_chips ? (int)chips : 0, network, sys, err);
+    if (st != USIM_OK) {
+        free(sys);
+        return st;
+    }
+    hw_totals t = hw_derive(sys);
+    *result = json_pack(
+        "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:o,"
+        " s:o, s:f, s:{s:f, s:s, s:f}}",
+        "name", sys->name, "description", sys->description, "chips", t.chips, "nodes", t.nodes,
+        "domains", t.domains, "chips_per_node", sys->node.chips, "chips_per_domain",
+        t.chips_per_domain, "dense_flops", per_dtype_json(&t.dense_flops), "array_flops",
+        per_dtype_json(&t.array_flops), "published_chip_flops",
+        per_dtype_json(&sys->chip.published_chip_flops), "published", published_json(sys),
+        "hbm_bytes", t.hbm_bytes, "hbm_bytes_per_s", t.hbm_bytes_per_s,
+        "scaleup_bytes_per_s_per_chip", t.scaleup_bytes_per_s_per_chip,
+        "scaleout_bits_per_s_per_chip", t.scaleout_bits_per_s_per_chip, "chip",
+        chip_json(&sys->chip), "scaleup", scaleup_json(sys), "network",
+        sys->network.tiers ? network_json(&sys->network) : json_null(), "power_w", t.power_w,
+        "price", "usd_per_chip_hour", sys->price.usd_per_chip_hour, "basis",
+        sys->price.basis == HW_PRICE_ON_DEMAND ? "on-demand" : "estimate", "usd_per_hour",
+        t.usd_per_hour);
+    free(sys);
+    if (!*result)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    if (api_flag(req, "sources"))
+        return add_sources(name, *result, err);
+    return USIM_OK;
+}
+
+/* ---- hw show: text -------------------------------------------------- */
+
+static const char *const DTYPES[] = {"fp8", "bf16", "fp16", "tf32", "fp32"};
+
+static void render_flops(usim_buf *b, json_t *res)
+{
+    json_t *dense = json_object_get(res, "dense_flops");
+    json_t *array = json_object_get(res, "array_flops");
+    json_t *pub = json_object_get(json_object_get(res, "published"), "dense_flops");
+    usim_buf_printf(b, "\nDense compute        %-14s %-14s %s\n", "basis", "array", "published");
+    for (int d = 0; d < 5; d++) {
+        char v1[32], v2[32], v3[32] = "";
+        double p = pub ? api_number(pub, DTYPES[d]) : NAN;
+        usim_format_quantity(api_number(dense, DTYPES[d]), USIM_UNIT_FLOPS, v1, sizeof v1);
+        usim_format_quantity(api_number(array, DTYPES[d]), USIM_UNIT_FLOPS, v2, sizeof v2);
+        if (p > 0)
+            usim_format_quantity(p, USIM_UNIT_FLOPS, v3, sizeof v3);
+        usim_buf_printf(b, "  %-18s %-14s %-14s %s\n", DTYPES[d], v1, v2, v3);
+    }
+    usim_buf_puts(b, "  (basis: the vendor's table, used for peak and MFU; array: PEs x clock "
+                     "x cores from the description)\n");
+}
+
+static void render_memory(usim_buf *b, json_t *res)
+{
+    char cap[32], bw[32];
+    json_t *pub = json_object_get(res, "published");
+    usim_format_quantity(api_number(res, "hbm_bytes"), USIM_UNIT_BYTES, cap, sizeof cap);
+    usim_format_quantity(api_number(res, "hbm_bytes_per_s"), USIM_UNIT_BYTES_PER_S, bw,
+                         sizeof bw);
+    usim_buf_printf(b, "\nMemory\n  %-18s %s (%.0f GiB), %s", "HBM", cap,
+                    api_number(res, "hbm_bytes") / (1024.0 * 1024 * 1024), bw);
+    if (json_is_object(pub) && api_number(pub, "hbm_bytes") > 0) {
+        usim_format_quantity(api_number(pub, "hbm_bytes"), USIM_UNIT_BYTES, cap, sizeof cap);
+        usim_format_quantity(api_number(pub, "hbm_bytes_per_s"), USIM_UNIT_BYTES_PER_S, bw,
+                             sizeof bw);
+        usim_buf_printf(b, "   (published %s, %s)", cap, bw);
+    }
+    usim_buf_puts(b, "\n");
+}
+
+static void render_links(usim_buf *b, json_t *res)
+{
+    json_t *su = json_object_get(res, "scaleup");
+    json_t *net = json_object_get(res, "network");
+    char v[32], lat[32];
+    usim_buf_puts(b, "\nScale-up\n");
+    usim_format_quantity(api_number(su, "node_bytes_per_s_per_chip"), USIM_UNIT_BYTES_PER_S, v,
+                         sizeof v);
+    usim_format_quantity(api_number(su, "node_hop_latency_s"), USIM_UNIT_SECONDS, lat,
+                         sizeof lat);
+    usim_buf_printf(b, "  %-18s %s, %s per chip%s, %s per hop\n", "in node",
+                    json_string_value(json_object_get(su, "node_topology")), v,
+                    json_is_true(json_object_get(su, "bidirectional")) ? " (both directions)"
+                                                                       : "",
+                    lat);
+    if (api_number(su, "domain_nodes") > 1) {
+        usim_format_quantity(api_number(su, "domain_bytes_per_s_per_chip"),
+                             USIM_UNIT_BYTES_PER_S, v, sizeof v);
+        usim_buf_printf(b, "  %-18s %s of %.0f nodes, +%s per chip\n", "across nodes",
+                        json_string_value(json_object_get(su, "domain_topology")),
+                        api_number(su, "domain_nodes"), v);
+    }
+    api_text_quantity(b, "per chip, total", res, "scaleup_bytes_per_s_per_chip",
+                      USIM_UNIT_BYTES_PER_S);
+    usim_buf_puts(b, "\nScale-out\n");
+    usim_buf_printf(b, "  %-24s %.0f Gbps\n", "per chip",
+                    api_number(res, "scaleout_bits_per_s_per_chip") / 1e9);
+    if (json_is_object(net)) {
+        usim_format_quantity(api_number(net, "endpoint_latency_s"), USIM_UNIT_SECONDS, lat,
+                             sizeof lat);
+        usim_buf_printf(b, "  %-24s %s: %.0f-tier Clos, radix %.0f, %.0f Gbps ports, %.3g:1, "
+                           "%s per endpoint\n",
+                        "network", json_string_value(json_object_get(net, "name")),
+                        api_number(net, "tiers"), api_number(net, "radix"),
+                        api_number(net, "port_bits_per_s") / 1e9,
+                        api_number(net, "oversubscription"), lat);
+    }
+}
+
+static void render_sources(usim_buf *b, json_t *res)
+{
+    json_t *src = json_object_get(res, "sources");
+    const char *key;
+    json_t *v;
+    if (!json_is_object(src))
+        return;
+    usim_buf_puts(b, "\nSources\n");
+    json_object_foreach(src, key, v)
+    {
+        usim_buf_printf(b, "  %-40s %s\n", key, json_string_value(v));
+    }
+}
+
+static void render_network_only(usim_buf *b, json_t *res)
+{
+    json_t *net = json_object_get(res, "network");
+    json_t *lat = json_object_get(net, "tier_latency_s");
+    char v[32];
+    size_t i;
+    json_t *it;
+    usim_buf_printf(b, "%s: %s\n\n", json_string_value(json_object_get(res, "name")),
+                    json_string_value(json_object_get(res, "description")));
+    usim_buf_printf(b, "  %-24s %.0f-tier Clos of radix-%.0f switches\n", "topology",
+                    api_number(net, "tiers"), api_number(net, "radix"));
+    usim_buf_printf(b, "  %-24s %.0f Gbps\n", "port bandwidth",
+                    api_number(net, "port_bits_per_s") / 1e9);
+    usim_buf_printf(b, "  %-24s %.3g:1 at the top tier\n", "oversubscription",
+                    api_number(net, "oversubscription"));
+    json_array_foreach(lat, i, it)
+    {
+        char label[64];
+        snprintf(label, sizeof label, "tier %d switch latency", (int)i + 1);
+        usim_format_quantity(json_number_value(it), USIM_UNIT_SECONDS, v, sizeof v);
+        usim_buf_printf(b, "  %-24s %s\n", label, v);
+    }
+    api_text_quantity(b, "endpoint latency", net, "endpoint_latency_s", USIM_UNIT_SECONDS);
+    render_sources(b, res);
+}
+
+static usim_status hw_show_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    if (!json_object_get(res, "chip")) {
+        render_network_only(b, res);
+        return USIM_OK;
+    }
+    json_t *chip = json_object_get(res, "chip");
+    json_t *m = json_object_get(chip, "matrix");
+    json_t *price = json_object_get(res, "price");
+    char clock[32], core[32], watts[32];
+    (void)err;
+    usim_buf_printf(b, "%s: %s\n\n", json_string_value(json_object_get(res, "name")),
+                    json_string_value(json_object_get(res, "description")));
+    usim_buf_printf(b, "  %-24s %.0f (%.0f node%s of %.0f; %.0f scale-up domain%s of %.0f)\n",
+                    "chips", api_number(res, "chips"), api_number(res, "nodes"),
+                    api_number(res, "nodes") == 1 ? "" : "s", api_number(res, "chips_per_node"),
+                    api_number(res, "domains"), api_number(res, "domains") == 1 ? "" : "s",
+                    api_number(res, "chips_per_domain"));
+    usim_format_quantity(api_number(m, "clock_hz"), USIM_UNIT_HERTZ, clock, sizeof clock);
+    usim_format_quantity(api_number(chip, "core_bf16_flops"), USIM_UNIT_FLOPS, core,
+                         sizeof core);
+    usim_buf_printf(b, "  %-24s %s: %.0f x %s, each a %.0fx%.0f %s array x %.0f at %s (%s BF16)\n",
+                    "chip", json_string_value(json_object_get(chip, "name")),
+                    api_number(chip, "cores"),
+                    json_string_value(json_object_get(chip, "core_name")), api_number(m, "rows"),
+                    api_number(m, "cols"), json_string_value(json_object_get(m, "kind")),
+                    api_number(m, "arrays_per_core"), clock, core);
+    render_flops(b, res);
+    render_memory(b, res);
+    render_links(b, res);
+    usim_format_quantity(api_number(res, "power_w"), USIM_UNIT_WATTS, watts, sizeof watts);
+    usim_buf_printf(b, "\nPower and price\n  %-24s %s (chips only)\n", "power", watts);
+    usim_buf_printf(b, "  %-24s $%.2f per chip-hour (%s), $%.2f per hour\n", "price",
+                    api_number(price, "usd_per_chip_hour"),
+                    json_string_value(json_object_get(price, "basis")),
+                    api_number(price, "usd_per_hour"));
+    render_sources(b, res);
+    return USIM_OK;
+}
+
+const api_command api_cmd_hw_show = {
+    {"hw show", "show a chip, system or network and its derived figures",
+     "ultrasim hw show NAME|FILE [--chips N] [--network NET] [--sources] [--json]",
+     "Prints the description and what follows from it: peak dense FLOP/s per data type\n"
+     "(the vendor basis, the array's first-principles figure and the published system\n"
+     "figure), HBM capacity and bandwidth, scale-up and scale-out bandwidth per chip,\n"
+     "power and price. --chips sizes the system (whole nodes; beyond one scale-up\n"
+     "domain the scale-out network joins them).",
+     HW_SHOW_POSITIONALS, HW_SHOW_OPTIONS, sizeof HW_SHOW_OPTIONS / sizeof HW_SHOW_OPTIONS[0]},
+    hw_show_run,
+    hw_show_render,
+};

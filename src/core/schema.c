@@ -1,0 +1,337 @@
+/*
+ * The schema reader (see schema.h for the rules it enforces).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/schema.h"
+
+usim_status usim_fail_at(const usim_reader *r, const char *path, bool at_key, usim_error *err,
+                         const char *fmt, ...)
+{
+    if (!err)
+        return USIM_EINPUT;
+    va_list ap;
+    err->status = USIM_EINPUT;
+    snprintf(err->file, sizeof err->file, "%s", r->file ? r->file : "");
+    snprintf(err->field, sizeof err->field, "%s", path);
+    err->line = err->column = 0;
+    if (r->text && !usim_json_locate(r->text, path, at_key, &err->line, &err->column))
+        err->line = err->column = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return USIM_EINPUT;
+}
+
+usim_status usim_json_parse(const char *file, const char *text, json_t **out, usim_error *err)
+{
+    json_error_t jerr;
+    *out = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (*out)
+        return USIM_OK;
+    if (err) {
+        usim_error_clear(err);
+        err->status = USIM_EINPUT;
+        snprintf(err->file, sizeof err->file, "%s", file ? file : "<input>");
+        err->line = jerr.line;
+        err->column = jerr.column;
+        snprintf(err->message, sizeof err->message, "malformed JSON: %s", jerr.text);
+    }
+    return USIM_EINPUT;
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "a value";
+}
+
+static void join_path(char *buf, size_t size, const char *prefix, const char *key)
+{
+    if (prefix[0])
+        snprintf(buf, size, "%s.%s", prefix, key);
+    else
+        snprintf(buf, size, "%s", key);
+}
+
+void usim_format_bound(double v, usim_unit unit, char *buf, size_t size)
+{
+    if (unit == USIM_UNIT_NONE)
+        snprintf(buf, size, "%.6g", v);
+    else
+        usim_format_quantity(v, unit, buf, size);
+}
+
+static usim_status range_error(const usim_reader *r, const char *path, double v, usim_unit unit,
+                               double lo, double hi, usim_error *err)
+{
+    char got[48], blo[48], bhi[48];
+    usim_format_bound(v, unit, got, sizeof got);
+    usim_format_bound(lo, unit, blo, sizeof blo);
+    usim_format_bound(hi, unit, bhi, sizeof bhi);
+    return usim_fail_at(r, path, false, err, "%s is out of range; allowed %s to %s", got, blo,
+                        bhi);
+}
+
+/* {"value": ..., "source": ..., "note": ...}: the cited form of a number. */
+static usim_status unwrap_cited(const usim_reader *r, const char *path, json_t **v,
+                                char *value_path, size_t size, usim_error *err)
+{
+    static const char *const CITED_KEYS[] = {"value", "source", "note", "derived"};
+    const char *key;
+    json_t *item;
+    snprintf(value_path, size, "%s", path);
+    if (!json_is_object(*v))
+        return USIM_OK;
+    json_object_foreach(*v, key, item)
+    {
+        char sub[256];
+        join_path(sub, sizeof sub, path, key);
+        bool known = false;
+        for (size_t i = 0; i < 4; i++)
+            known = known || strcmp(key, CITED_KEYS[i]) == 0;
+        if (!known) {
+            const char *near = usim_closest(key, CITED_KEYS, 4);
+            return usim_fail_at(r, sub, true, err,
+                                "unknown key '%s'%s%s%s; a cited value takes value, source, "
+                                "note, derived",
+                                key, near ? "; did you mean '" : "", near ? near : "",
+                                near ? "'?" : "");
+        }
+        if (strcmp(key, "value") != 0 && !json_is_string(item))
+            return usim_fail_at(r, sub, false, err, "expected a string, got %s",
+                                json_kind(item));
+    }
+    json_t *value = json_object_get(*v, "value");
+    if (!value)
+        return usim_fail_at(r, path, false, err, "a cited value needs a 'value' key");
+    json_t *source = json_object_get(*v, "source");
+    if (r->sources && source)
+        json_object_set(r->sources, path, source);
+    join_path(value_path, size, path, "value");
+    *v = value;
+    return USIM_OK;
+}
+
+usim_status usim_read_quantity(const usim_reader *r, const char *path, json_t *v,
+                               usim_unit unit, double lo, double hi, double *out,
+                               usim_error *err)
+{
+    char vpath[256];
+    usim_status st = unwrap_cited(r, path, &v, vpath, sizeof vpath, err);
+    if (st != USIM_OK)
+        return st;
+    double x;
+    if (json_is_number(v)) {
+        x = json_number_value(v);
+    } else if (json_is_string(v)) {
+        usim_error perr;
+        usim_error_clear(&perr);
+        if (usim_parse_quantity(json_string_value(v), unit, &x, &perr) != USIM_OK)
+            return usim_fail_at(r, vpath, false, err, "%s", perr.message);
+    } else {
+        return usim_fail_at(r, vpath, false, err, "expected %s, got %s",
+                            usim_unit_example(unit), json_kind(v));
+    }
+    if (!(x >= lo && x <= hi))
+        return range_error(r, vpath, x, unit, lo, hi, err);
+    *out = x;
+    return USIM_OK;
+}
+
+static usim_status read_int(const usim_reader *r, const char *path, json_t *v, double lo,
+                            double hi, int *out, usim_error *err)
+{
+    char vpath[256];
+    usim_status st = unwrap_cited(r, path, &v, vpath, sizeof vpath, err);
+    if (st != USIM_OK)
+        return st;
+    double x;
+    if (json_is_integer(v)) {
+        x = (double)json_integer_value(v);
+    } else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v))) {
+        x = json_real_value(v);
+    } else if (json_is_string(v)) {
+        int64_t n;
+        usim_error perr;
+        usim_error_clear(&perr);
+        if (usim_parse_count(json_string_value(v), &n, &perr) != USIM_OK)
+            return usim_fail_at(r, vpath, false, err, "%s", perr.message);
+        x = (double)n;
+    } else {
+        return usim_fail_at(r, vpath, false, err, "expected a whole number, got %s",
+                            json_is_real(v) ? "a fraction" : json_kind(v));
+    }
+    if (!(x >= lo && x <= hi))
+        return range_error(r, vpath, x, USIM_UNIT_NONE, lo, hi, err);
+    *out = (int)x;
+    return USIM_OK;
+}
+
+static usim_status read_enum(const usim_reader *r, const char *path, json_t *v,
+                             const char *const *choices, int *out, usim_error *err)
+{
+    size_t n = 0;
+    char list[512] = "";
+    while (choices[n])
+        n++;
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", choices[i]);
+    }
+    if (!json_is_string(v))
+        return usim_fail_at(r, path, false, err, "expected one of %s, got %s", list,
+                            json_kind(v));
+    const char *s = json_string_value(v);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s, choices[i]) == 0) {
+            *out = (int)i;
+            return USIM_OK;
+        }
+    }
+    const char *near = usim_closest(s, choices, n);
+    return usim_fail_at(r, path, false, err, "'%s' is not one of %s%s%s%s", s, list,
+                        near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+/* A JSON array of whole numbers (int[]) or of quantities (double[]). */
+static usim_status read_list(const usim_reader *r, const char *path, json_t *v,
+                             const usim_field *f, void *out, usim_error *err)
+{
+    bool ints = f->type == USIM_F_INT_LIST;
+    if (!json_is_array(v))
+        return usim_fail_at(r, path, false, err, "expected a list of %s, got %s",
+                            ints ? "whole numbers" : usim_unit_example(f->unit), json_kind(v));
+    size_t n = json_array_size(v);
+    if (n == 0 || n > f->size)
+        return usim_fail_at(r, path, false, err, "expected 1 to %zu items, got %zu", f->size, n);
+    for (size_t i = 0; i < n; i++) {
+        char sub[256];
+        usim_status st;
+        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        if (ints)
+            st = read_int(r, sub, json_array_get(v, i), f->min, f->max,
+                          (int *)((char *)out + f->offset) + i, err);
+        else
+            st = usim_read_quantity(r, sub, json_array_get(v, i), f->unit, f->min, f->max,
+                                    (double *)((char *)out + f->offset) + i, err);
+        if (st != USIM_OK)
+            return st;
+    }
+    *(int *)((char *)out + f->count_offset) = (int)n;
+    return USIM_OK;
+}
+
+static usim_status read_field(const usim_reader *r, const usim_field *f, const char *path,
+                              json_t *v, void *out, usim_error *err)
+{
+    void *dst = (char *)out + f->offset;
+    char vpath[256];
+    if (f->type == USIM_F_BOOL || f->type == USIM_F_STRING || f->type == USIM_F_ENUM) {
+        usim_status st = unwrap_cited(r, path, &v, vpath, sizeof vpath, err);
+        if (st != USIM_OK)
+            return st;
+        path = vpath;
+    }
+    switch (f->type) {
+    case USIM_F_NUMBER:
+        return usim_read_quantity(r, path, v, f->unit, f->min, f->max, (double *)dst, err);
+    case USIM_F_INT:
+        return read_int(r, path, v, f->min, f->max, (int *)dst, err);
+    case USIM_F_BOOL:
+        if (!json_is_boolean(v))
+            return usim_fail_at(r, path, false, err, "expected true or false, got %s",
+                                json_kind(v));
+        *(bool *)dst = json_is_true(v);
+        return USIM_OK;
+    case USIM_F_STRING:
+        if (!json_is_string(v))
+            return usim_fail_at(r, path, false, err, "expected a string, got %s", json_kind(v));
+        if (json_string_length(v) >= f->size)
+            return usim_fail_at(r, path, false, err, "longer than %zu characters", f->size - 1);
+        memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+        return USIM_OK;
+    case USIM_F_ENUM:
+        return read_enum(r, path, v, f->choices, (int *)dst, err);
+    case USIM_F_OBJECT:
+        return usim_read_object(r, f->child, path, v, dst, err);
+    case USIM_F_INT_LIST:
+    case USIM_F_NUM_LIST:
+        return read_list(r, path, v, f, out, err);
+    case USIM_F_IGNORE:
+        return USIM_OK;
+    }
+    return USIM_OK;
+}
+
+static usim_status unknown_key(const usim_reader *r, const usim_schema *schema,
+                               const char *path, const char *key, usim_error *err)
+{
+    const char *names[64];
+    char allowed[1024] = "";
+    size_t n = schema->count < 64 ? schema->count : 64;
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(allowed);
+        names[i] = schema->fields[i].key;
+        snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "", names[i]);
+    }
+    const char *near = usim_closest(key, names, n);
+    if (near)
+        return usim_fail_at(r, path, true, err, "unknown key '%s'; did you mean '%s'?", key,
+                            near);
+    return usim_fail_at(r, path, true, err, "unknown key '%s'; allowed keys: %s", key, allowed);
+}
+
+usim_status usim_read_object(const usim_reader *r, const usim_schema *schema, const char *path,
+                             json_t *obj, void *out, usim_error *err)
+{
+    const char *key;
+    json_t *value;
+    if (!json_is_object(obj))
+        return usim_fail_at(r, path, false, err, "expected an object (%s), got %s",
+                            schema->name, json_kind(obj));
+    json_object_foreach(obj, key, value)
+    {
+        char sub[256];
+        join_path(sub, sizeof sub, path, key);
+        const usim_field *f = NULL;
+        for (size_t i = 0; i < schema->count && !f; i++)
+            if (strcmp(schema->fields[i].key, key) == 0)
+                f = &schema->fields[i];
+        if (!f)
+            return unknown_key(r, schema, sub, key, err);
+        usim_status st = read_field(r, f, sub, value, out, err);
+        if (st != USIM_OK)
+            return st;
+    }
+    for (size_t i = 0; i < schema->count; i++) {
+        if (schema->fields[i].required && !json_object_get(obj, schema->fields[i].key)) {
+            char sub[256];
+            join_path(sub, sizeof sub, path, schema->fields[i].key);
+            usim_fail_at(r, path, false, err, "missing required key '%s'",
+                         schema->fields[i].key);
+            if (err)
+                snprintf(err->field, sizeof err->field, "%s", sub);
+            return USIM_EINPUT;
+        }
+    }
+    return USIM_OK;
+}

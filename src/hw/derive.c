@@ -1,0 +1,126 @@
+/*
+ * Derived figures: peaks from first principles and system aggregates.
+ *
+ * Two bases for peak compute exist and do not agree on Trainium2: the array
+ * (128 x 128 PEs x 2 FLOP x 2.4 GHz x 8 cores = 629 TFLOPS BF16 per chip) and
+ * the published table (667 TFLOPS). A chip's `dense_flops` is the basis used
+ * for totals and MFU (the published table where one exists); `array_flops` is
+ * always printed beside it so the gap is visible.
+ */
+#include <string.h>
+
+#include "hw/internal.h"
+
+static const char *const DTYPE_NAMES[USIM_DTYPE_COUNT] = {"fp8", "bf16", "fp16", "tf32",
+                                                          "fp32"};
+
+const char *usim_dtype_name(usim_dtype t)
+{
+    return t >= 0 && t < USIM_DTYPE_COUNT ? DTYPE_NAMES[t] : "?";
+}
+
+bool usim_dtype_parse(const char *name, usim_dtype *out)
+{
+    for (int t = 0; t < USIM_DTYPE_COUNT; t++) {
+        if (strcmp(name, DTYPE_NAMES[t]) == 0) {
+            *out = (usim_dtype)t;
+            return true;
+        }
+    }
+    return false;
+}
+
+double usim_dtype_bytes(usim_dtype t)
+{
+    switch (t) {
+    case USIM_FP8:
+        return 1.0;
+    case USIM_BF16:
+    case USIM_FP16:
+        return 2.0;
+    case USIM_TF32:
+    case USIM_FP32:
+    case USIM_DTYPE_COUNT:
+        break;
+    }
+    return 4.0;
+}
+
+double hw_per_dtype_get(const hw_per_dtype *v, usim_dtype t)
+{
+    switch (t) {
+    case USIM_FP8:
+        return v->fp8;
+    case USIM_BF16:
+        return v->bf16;
+    case USIM_FP16:
+        return v->fp16;
+    case USIM_TF32:
+        return v->tf32;
+    case USIM_FP32:
+    case USIM_DTYPE_COUNT:
+        break;
+    }
+    return v->fp32;
+}
+
+static hw_per_dtype per_dtype_scaled(const hw_per_dtype *v, double k)
+{
+    return (hw_per_dtype){v->fp8 * k, v->bf16 * k, v->fp16 * k, v->tf32 * k, v->fp32 * k};
+}
+
+const char *hw_topology_name(int kind)
+{
+    static const char *const NAMES[] = {"none", "ring", "torus", "switch", "mesh"};
+    return kind >= 0 && kind <= HW_TOPO_MESH ? NAMES[kind] : "?";
+}
+
+/* peak = rows x cols x arrays x MACs/PE/cycle x 2 FLOP/MAC x clock */
+double hw_core_matrix_flops(const hw_chip *chip, usim_dtype t)
+{
+    const hw_matrix *m = &chip->matrix;
+    return (double)m->rows * m->cols * m->arrays_per_core *
+           hw_per_dtype_get(&m->macs_per_pe, t) * 2.0 * m->clock_hz;
+}
+
+/* A vendor's per-chip link figure counts both directions when marked so. */
+static double per_direction(double bandwidth, bool bidirectional)
+{
+    return bidirectional ? bandwidth / 2.0 : bandwidth;
+}
+
+double hw_node_bandwidth_per_direction(const hw_system *sys)
+{
+    return per_direction(sys->node.bandwidth_per_chip, sys->node.bidirectional);
+}
+
+double hw_domain_bandwidth_per_direction(const hw_system *sys)
+{
+    return per_direction(sys->domain.bandwidth_per_chip, sys->node.bidirectional);
+}
+
+hw_totals hw_derive(const hw_system *sys)
+{
+    hw_totals t;
+    const hw_chip *c = &sys->chip;
+    memset(&t, 0, sizeof t);
+    t.chips = sys->chips;
+    t.chips_per_domain = sys->default_chips;
+    t.nodes = (sys->chips + sys->node.chips - 1) / sys->node.chips;
+    t.domains = (sys->chips + sys->default_chips - 1) / sys->default_chips;
+    t.dense_flops = per_dtype_scaled(&c->dense_flops, sys->chips);
+    hw_per_dtype array = {0};
+    double *dst[] = {&array.fp8, &array.bf16, &array.fp16, &array.tf32, &array.fp32};
+    for (int d = 0; d < USIM_DTYPE_COUNT; d++)
+        *dst[d] = hw_core_matrix_flops(c, (usim_dtype)d) * c->cores;
+    t.array_flops = per_dtype_scaled(&array, sys->chips);
+    t.hbm_bytes = c->hbm.capacity_bytes * sys->chips;
+    t.hbm_bytes_per_s = c->hbm.bandwidth_bytes_per_s * sys->chips;
+    t.scaleup_bytes_per_s_per_chip = sys->node.bandwidth_per_chip;
+    if (sys->domain.nodes > 1 && sys->chips > sys->node.chips)
+        t.scaleup_bytes_per_s_per_chip += sys->domain.bandwidth_per_chip;
+    t.scaleout_bits_per_s_per_chip = sys->node.nic_bandwidth_per_chip * 8.0;
+    t.power_w = c->power_w * sys->chips;
+    t.usd_per_hour = sys->price.usd_per_chip_hour * sys->chips;
+    return t;
+}

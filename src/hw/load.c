@@ -1,0 +1,495 @@
+/*
+ * Loading hardware descriptions: a name is an embedded preset (data/hw/NAME.json)
+ * or a path to a JSON file of the same form. A file's top-level "kind" says
+ * what it describes: "chip", "system" (a node, an instance, an UltraServer) or
+ * "network". A system names its chip and default network by preset name or
+ * holds them inline. After the schema has checked each value, the checks here
+ * cover what involves several values (a 4x4 torus must hold 16 chips).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hw/internal.h"
+
+#define HW_MAX_CHIPS 4194304 /* 2^22: beyond any announced cluster (Trn3: 1M chips) */
+
+typedef struct hw_source {
+    char label[300]; /* file name for messages */
+    char *owned;     /* text read from a file, freed by source_free */
+    const char *text;
+    json_t *doc;
+} hw_source;
+
+static void source_free(hw_source *s)
+{
+    json_decref(s->doc);
+    free(s->owned);
+    memset(s, 0, sizeof *s);
+}
+
+static bool looks_like_path(const char *name)
+{
+    size_t n = strlen(name);
+    return strchr(name, '/') != NULL || (n > 5 && strcmp(name + n - 5, ".json") == 0);
+}
+
+typedef struct name_list {
+    const char *names[128];
+    char storage[128][64];
+    size_t count;
+} name_list;
+
+static void collect_name(const usim_embedded_file *f, void *ctx)
+{
+    name_list *l = ctx;
+    if (l->count >= 128)
+        return;
+    const char *base = f->path + strlen("hw/");
+    size_t n = strlen(base) - strlen(".json");
+    if (n >= sizeof l->storage[0])
+        n = sizeof l->storage[0] - 1;
+    memcpy(l->storage[l->count], base, n);
+    l->storage[l->count][n] = '\0';
+    l->names[l->count] = l->storage[l->count];
+    l->count++;
+}
+
+static usim_status unknown_preset(const char *name, usim_error *err)
+{
+    name_list list = {.count = 0};
+    usim_embedded_each("hw/", collect_name, &list);
+    const char *near = usim_closest(name, list.names, list.count);
+    if (near)
+        return usim_fail(err, USIM_EINPUT,
+                         "unknown hardware '%s'; did you mean '%s'? ('ultrasim hw list' shows "
+                         "all presets)",
+                         name, near);
+    return usim_fail(err, USIM_EINPUT,
+                     "unknown hardware '%s': not a preset and no such file ('ultrasim hw list' "
+                     "shows all presets)",
+                     name);
+}
+
+static usim_status open_source(const char *name, hw_source *s, usim_error *err)
+{
+    char path[128];
+    memset(s, 0, sizeof *s);
+    snprintf(path, sizeof path, "hw/%s.json", name);
+    const usim_embedded_file *f = looks_like_path(name) ? NULL : usim_embedded_find(path);
+    if (f) {
+        s->text = f->text;
+        snprintf(s->label, sizeof s->label, "data/%s", f->path);
+    } else if (looks_like_path(name) || access(name, R_OK) == 0) {
+        usim_status st = usim_read_file(name, &s->owned, NULL, err);
+        if (st != USIM_OK)
+            return st;
+        s->text = s->owned;
+        snprintf(s->label, sizeof s->label, "%s", name);
+    } else {
+        return unknown_preset(name, err);
+    }
+    usim_status st = usim_json_parse(s->label, s->text, &s->doc, err);
+    if (st != USIM_OK)
+        source_free(s);
+    return st;
+}
+
+static usim_status check_kind(const usim_reader *r, json_t *doc, const char *want,
+                              usim_error *err)
+{
+    static const char *const KINDS[] = {"chip", "system", "network"};
+    if (!json_is_object(doc))
+        return usim_fail_at(r, "", false, err, "expected a JSON object describing a %s", want);
+    json_t *kind = json_object_get(doc, "kind");
+    if (!kind)
+        return usim_fail_at(r, "", false, err,
+                            "missing required key 'kind' (one of chip, system, network)");
+    const char *k = json_is_string(kind) ? json_string_value(kind) : "";
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(k, KINDS[i]) == 0)
+            return strcmp(k, want) == 0
+                       ? USIM_OK
+                       : usim_fail_at(r, "kind", false, err, "this file describes a %s, not a %s",
+                                      k, want);
+    const char *near = usim_closest(k, KINDS, 3);
+    return usim_fail_at(r, "kind", false, err, "'%s' is not one of chip, system, network%s%s%s",
+                        k, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+static void chip_defaults(hw_chip *c)
+{
+    memset(c, 0, sizeof *c);
+    c->matrix.arrays_per_core = 1;
+    c->matrix.stationary_load_speedup = 1.0;
+    c->matrix.tile_m = 128;
+    c->matrix.tile_n = 128;
+    c->matrix.tile_k = 64;
+    c->matrix.blocks_per_core = 1;
+    c->matrix.efficiency = 1.0;
+    c->hbm.stacks = 1;
+    c->hbm.efficiency = 1.0;
+}
+
+/* Zero dense_flops entries fall back to the first-principles array figure. */
+static void fill_dense_flops(hw_chip *c)
+{
+    double *dst[] = {&c->dense_flops.fp8, &c->dense_flops.bf16, &c->dense_flops.fp16,
+                     &c->dense_flops.tf32, &c->dense_flops.fp32};
+    for (int t = 0; t < USIM_DTYPE_COUNT; t++)
+        if (*dst[t] == 0.0)
+            *dst[t] = hw_core_matrix_flops(c, (usim_dtype)t) * c->cores;
+}
+
+static usim_status read_chip_object(const usim_reader *r, const char *path, json_t *obj,
+                                    hw_chip *out, usim_error *err)
+{
+    chip_defaults(out);
+    usim_status st = usim_read_object(r, &hw_chip_schema, path, obj, out, err);
+    if (st != USIM_OK)
+        return st;
+    if (!json_object_get(obj, "scalar"))
+        out->scalar = out->vector;
+    fill_dense_flops(out);
+    return USIM_OK;
+}
+
+static usim_status read_network_object(const usim_reader *r, const char *path, json_t *obj,
+                                       hw_network *out, usim_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->oversubscription = 1.0;
+    usim_status st = usim_read_object(r, &hw_network_schema, path, obj, out, err);
+    if (st != USIM_OK)
+        return st;
+    if (out->tier_latency_count != out->tiers) {
+        char sub[128];
+        snprintf(sub, sizeof sub, "%s%stier_latency", path, path[0] ? "." : "");
+        return usim_fail_at(r, sub, false, err, "has %d entries; expected one per tier (%d)",
+                            out->tier_latency_count, out->tiers);
+    }
+    return USIM_OK;
+}
+
+/* Reads preset or file `name` of the given kind with reader sources. */
+typedef usim_status (*object_reader)(const usim_reader *r, const char *path, json_t *obj,
+                                     void *out, usim_error *err);
+
+static usim_status load_kind(const char *name, const char *kind, object_reader read, void *out,
+                             json_t *sources, usim_error *err)
+{
+    hw_source s;
+    usim_status st = open_source(name, &s, err);
+    if (st != USIM_OK)
+        return st;
+    usim_reader r = {s.label, s.text, sources};
+    st = check_kind(&r, s.doc, kind, err);
+    if (st == USIM_OK)
+        st = read(&r, "", s.doc, out, err);
+    source_free(&s);
+    return st;
+}
+
+static usim_status read_chip_any(const usim_reader *r, const char *path, json_t *obj, void *out,
+                                 usim_error *err)
+{
+    return read_chip_object(r, path, obj, out, err);
+}
+
+static usim_status read_network_any(const usim_reader *r, const char *path, json_t *obj,
+                                    void *out, usim_error *err)
+{
+    return read_network_object(r, path, obj, out, err);
+}
+
+usim_status hw_load_chip(const char *name_or_file, hw_chip *out, usim_error *err)
+{
+    return load_kind(name_or_file, "chip", read_chip_any, out, NULL, err);
+}
+
+usim_status hw_load_network(const char *name_or_file, hw_network *out, usim_error *err)
+{
+    return load_kind(name_or_file, "network", read_network_any, out, NULL, err);
+}
+
+static usim_status check_topology(const usim_reader *r, const char *path, const hw_topology *t,
+                                  int members, usim_error *err)
+{
+    if (t->kind == HW_TOPO_TORUS) {
+        int product = 1;
+        for (int i = 0; i < t->ndims; i++)
+            product *= t->dims[i];
+        if (t->ndims == 0)
+            return usim_fail_at(r, path, false, err, "a torus needs 'dims', e.g. [4, 4]");
+        if (product != members)
+            return usim_fail_at(r, path, false, err,
+                                "torus dims multiply to %d but there are %d members", product,
+                                members);
+    }
+    if (t->kind == HW_TOPO_NONE && members > 1)
+        return usim_fail_at(r, path, false, err,
+                            "topology 'none' cannot join %d members; use ring, torus, switch or "
+                            "mesh",
+                            members);
+    return USIM_OK;
+}
+
+/* "chip" or "network": a preset name, or an inline object. */
+static usim_status read_part(const usim_reader *r, json_t *doc, const char *key,
+                             const char *kind, object_reader read, void *out, bool *present,
+                             usim_error *err)
+{
+    json_t *v = json_object_get(doc, key);
+    *present = v != NULL;
+    if (!v)
+        return USIM_OK;
+    if (json_is_string(v)) {
+        usim_status st = load_kind(json_string_value(v), kind, read, out, NULL, err);
+        if (st != USIM_OK && err && !err->field[0])
+            snprintf(err->field, sizeof err->field, "%s", key);
+        return st;
+    }
+    if (json_is_object(v))
+        return read(r, key, v, out, err);
+    return usim_fail_at(r, key, false, err, "expected a %s preset name or an object", kind);
+}
+
+static usim_status read_system_object(const usim_reader *r, json_t *doc, hw_system *out,
+                                      usim_error *err)
+{
+    bool has_chip, has_network;
+    memset(out, 0, sizeof *out);
+    out->domain.nodes = 1;
+    out->domain.topology.kind = HW_TOPO_NONE;
+    out->price.basis = HW_PRICE_ESTIMATE;
+    usim_status st = usim_read_object(r, &hw_system_schema, "", doc, out, err);
+    if (st == USIM_OK)
+        st = read_part(r, doc, "chip", "chip", read_chip_any, &out->chip, &has_chip, err);
+    if (st == USIM_OK && !has_chip)
+        st = usim_fail_at(r, "", false, err, "missing required key 'chip'");
+    if (st == USIM_OK)
+        st = read_part(r, doc, "network", "network", read_network_any, &out->network,
+                       &has_network, err);
+    if (st == USIM_OK)
+        st = check_topology(r, "node.topology", &out->node.topology, out->node.chips, err);
+    if (st == USIM_OK)
+        st = check_topology(r, "scaleup_domain.topology", &out->domain.topology,
+                            out->domain.nodes, err);
+    out->default_chips = out->node.chips * out->domain.nodes;
+    return st;
+}
+
+/* A chip on its own: one chip, no links. */
+static void system_of_chip(const hw_chip *chip, hw_system *out)
+{
+    memset(out, 0, sizeof *out);
+    out->chip = *chip;
+    snprintf(out->name, sizeof out->name, "%s", chip->name);
+    snprintf(out->description, sizeof out->description, "one %s chip", chip->name);
+    out->node.chips = 1;
+    out->domain.nodes = 1;
+    out->default_chips = 1;
+    out->price.basis = HW_PRICE_ESTIMATE;
+}
+
+static usim_status load_system_source(hw_source *s, int chips, const char *network,
+                                      hw_system *out, usim_error *err)
+{
+    usim_reader r = {s->label, s->text, NULL};
+    json_t *kind = json_is_object(s->doc) ? json_object_get(s->doc, "kind") : NULL;
+    usim_status st;
+    if (kind && json_is_string(kind) && strcmp(json_string_value(kind), "chip") == 0) {
+        hw_chip chip;
+        st = read_chip_object(&r, "", s->doc, &chip, err);
+        if (st != USIM_OK)
+            return st;
+        system_of_chip(&chip, out);
+    } else {
+        st = check_kind(&r, s->doc, "system", err);
+        if (st == USIM_OK)
+            st = read_system_object(&r, s->doc, out, err);
+        if (st != USIM_OK)
+            return st;
+    }
+    if (network && network[0]) {
+        st = hw_load_network(network, &out->network, err);
+        if (st != USIM_OK)
+            return st;
+    }
+    return hw_set_chips(out, chips > 0 ? chips : out->default_chips, err);
+}
+
+usim_status hw_load_system(const char *name_or_file, int chips, const char *network,
+                           hw_system *out, usim_error *err)
+{
+    hw_source s;
+    usim_status st = open_source(name_or_file, &s, err);
+    if (st != USIM_OK)
+        return st;
+    st = load_system_source(&s, chips, network, out, err);
+    source_free(&s);
+    return st;
+}
+
+usim_status hw_load_system_text(const char *file, const char *text, int chips,
+                                const char *network, hw_system *out, usim_error *err)
+{
+    hw_source s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.label, sizeof s.label, "%s", file && file[0] ? file : "<input>");
+    s.text = text;
+    usim_status st = usim_json_parse(s.label, text, &s.doc, err);
+    if (st == USIM_OK)
+        st = load_system_source(&s, chips, network, out, err);
+    source_free(&s);
+    return st;
+}
+
+usim_status hw_set_chips(hw_system *sys, int chips, usim_error *err)
+{
+    int per_node = sys->node.chips;
+    if (chips < 1 || chips > HW_MAX_CHIPS)
+        return usim_fail_field(err, USIM_EINPUT, "chips",
+                               "%d is out of range; allowed 1 to %d", chips, HW_MAX_CHIPS);
+    if (per_node == 1 && sys->default_chips == 1 && chips > 1 && sys->network.tiers == 0)
+        return usim_fail_field(err, USIM_EINPUT, "chips",
+                               "'%s' is a single chip; for %d chips use a system preset such "
+                               "as trn2.48xlarge or dgx-h100 ('ultrasim hw list')",
+                               sys->name, chips);
+    if (chips > per_node && chips % per_node != 0)
+        return usim_fail_field(err, USIM_EINPUT, "chips",
+                               "%d chips do not fill whole %s nodes of %d chips; use a multiple "
+                               "of %d",
+                               chips, sys->name, per_node, per_node);
+    if (chips > sys->default_chips && sys->network.tiers == 0)
+        return usim_fail_field(err, USIM_EINPUT, "network",
+                               "%d chips span more than one %d-chip scale-up domain of %s, which "
+                               "has no scale-out network; name one with --network",
+                               chips, sys->default_chips, sys->name);
+    sys->chips = chips;
+    return USIM_OK;
+}
+
+static void add_sources(json_t *all, json_t *part, const char *prefix)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(part, key, v)
+    {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s", prefix, key);
+        json_object_set(all, path, v);
+    }
+}
+
+static usim_status sources_of_part(json_t *doc, const char *key, const char *kind,
+                                   object_reader read, void *scratch, json_t *all,
+                                   usim_error *err)
+{
+    json_t *v = json_object_get(doc, key);
+    if (!v || !json_is_string(v))
+        return USIM_OK;
+    json_t *part = json_object();
+    usim_status st = load_kind(json_string_value(v), kind, read, scratch, part, err);
+    char prefix[80];
+    snprintf(prefix, sizeof prefix, "%s.", key);
+    add_sources(all, part, prefix);
+    json_decref(part);
+    return st;
+}
+
+usim_status hw_sources_json(const char *name_or_file, char **json_text, usim_error *err)
+{
+    hw_source s;
+    usim_status st = open_source(name_or_file, &s, err);
+    if (st != USIM_OK)
+        return st;
+    json_t *all = json_object();
+    usim_reader r = {s.label, s.text, all};
+    json_t *kind = json_object_get(s.doc, "kind");
+    const char *k = json_is_string(kind) ? json_string_value(kind) : "";
+    hw_system *scratch = calloc(1, sizeof *scratch);
+    if (!scratch) {
+        st = usim_fail(err, USIM_ERUNTIME, "out of memory");
+    } else if (strcmp(k, "chip") == 0) {
+        st = read_chip_object(&r, "", s.doc, &scratch->chip, err);
+    } else if (strcmp(k, "network") == 0) {
+        st = read_network_object(&r, "", s.doc, &scratch->network, err);
+    } else {
+        st = read_system_object(&r, s.doc, scratch, err);
+        if (st == USIM_OK)
+            st = sources_of_part(s.doc, "chip", "chip", read_chip_any, &scratch->chip, all,
+                                 err);
+        if (st == USIM_OK)
+            st = sources_of_part(s.doc, "network", "network", read_network_any,
+                                 &scratch->network, all, err);
+    }
+    if (st == USIM_OK) {
+        *json_text = json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (!*json_text)
+            st = usim_fail(err, USIM_ERUNTIME, "out of memory");
+    }
+    free(scratch);
+    json_decref(all);
+    source_free(&s);
+    return st;
+}
+
+usim_status hw_kind_of(const char *name_or_file, int *kind, usim_error *err)
+{
+    static const char *const KINDS[] = {"chip", "system", "network"};
+    hw_source s;
+    usim_status st = open_source(name_or_file, &s, err);
+    if (st != USIM_OK)
+        return st;
+    usim_reader r = {s.label, s.text, NULL};
+    json_t *k = json_is_object(s.doc) ? json_object_get(s.doc, "kind") : NULL;
+    const char *text = json_is_string(k) ? json_string_value(k) : "";
+    st = usim_fail_at(&r, k ? "kind" : "", false, err,
+                      "%s: expected one of chip, system, network",
+                      k ? "unknown kind" : "missing required key 'kind'");
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, KINDS[i]) == 0) {
+            *kind = i;
+            usim_error_clear(err);
+            st = USIM_OK;
+        }
+    }
+    source_free(&s);
+    return st;
+}
+
+/* ---- the preset list ------------------------------------------------ */
+
+size_t hw_preset_count(void)
+{
+    name_list list = {.count = 0};
+    usim_embedded_each("hw/", collect_name, &list);
+    return list.count;
+}
+
+usim_status hw_preset_at(size_t i, hw_preset_info *out, usim_error *err)
+{
+    static const char *const KINDS[] = {"chip", "system", "network"};
+    name_list list = {.count = 0};
+    usim_embedded_each("hw/", collect_name, &list);
+    if (i >= list.count)
+        return usim_fail(err, USIM_EINPUT, "no preset %zu", i);
+    char path[128];
+    snprintf(path, sizeof path, "hw/%s.json", list.names[i]);
+    const usim_embedded_file *f = usim_embedded_find(path);
+    json_t *doc = json_loads(f->text, 0, NULL);
+    if (!doc)
+        return usim_fail(err, USIM_ERUNTIME, "preset %s is not valid JSON", path);
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", list.names[i]);
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
+    for (int k = 0; k < 3; k++)
+        if (kind && strcmp(kind, KINDS[k]) == 0)
+            out->kind = k;
+    const char *desc = json_string_value(json_object_get(doc, "description"));
+    snprintf(out->description, sizeof out->description, "%s", desc ? desc : "");
+    json_decref(doc);
+    return USIM_OK;
+}

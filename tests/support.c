@@ -1,0 +1,54 @@
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return strdup("");
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    rewind(fp);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, fp);
+    buf[got] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+cli_result cli_run(const char *args)
+{
+    char out_path[512], err_path[512], cmd[8192];
+    cli_result r;
+    snprintf(out_path, sizeof out_path, "%s/cli_out.%d", USIM_TEST_TMP, (int)getpid());
+    snprintf(err_path, sizeof err_path, "%s/cli_err.%d", USIM_TEST_TMP, (int)getpid());
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", USIM_CLI, args, out_path, err_path);
+    int rc = system(cmd);
+    r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    remove(out_path);
+    remove(err_path);
+    return r;
+}
+
+void cli_free(cli_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+const char *write_temp(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", USIM_TEST_TMP, name);
+    FILE *fp = fopen(path, "wb");
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}

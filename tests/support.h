@@ -1,0 +1,35 @@
+/* Test helpers: run the CLI and capture what it printed. */
+#ifndef USIM_TEST_SUPPORT_H
+#define USIM_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+typedef struct cli_result {
+    int status;   /* exit code */
+    char *out;    /* stdout */
+    char *err;    /* stderr */
+} cli_result;
+
+/* Runs `ultrasim ARGS` (args is a shell-quoted string). */
+cli_result cli_run(const char *args);
+void cli_free(cli_result *r);
+
+/* Writes text to a fresh file under the test tree; returns its path (static buffer). */
+const char *write_temp(const char *name, const char *text);
+
+/* assert |actual - expected| <= rel * |expected| */
+#define assert_close(actual, expected, rel)                                               \
+    do {                                                                                   \
+        double a_ = (actual), e_ = (expected);                                             \
+        if (!(fabs(a_ - e_) <= (rel) * fabs(e_))) {                                        \
+            print_error("%s = %.9g, expected %.9g within %.3g%%\n", #actual, a_, e_,       \
+                        100.0 * (rel));                                                    \
+            fail();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+#endif
