@@ -254,11 +254,11 @@ static void render_memory(usim_buf *b, json_t *res)
 {
     char cap[32], bw[32];
     json_t *pub = json_object_get(res, "published");
-    usim_format_quantity(api_number(res, "hbm_bytes"), USIM_UNIT_BYTES, cap, sizeof cap);
     usim_format_quantity(api_number(res, "hbm_bytes_per_s"), USIM_UNIT_BYTES_PER_S, bw,
                          sizeof bw);
-    usim_buf_printf(b, "\nMemory\n  %-18s %s (%.0f GiB), %s", "HBM", cap,
-                    api_number(res, "hbm_bytes") / (1024.0 * 1024 * 1024), bw);
+    double bytes = api_number(res, "hbm_bytes");
+    usim_buf_printf(b, "\nMemory\n  %-18s %.0f GiB (%.4g TB), %s", "HBM", bytes / 1073741824.0,
+                    bytes / 1e12, bw);
     if (json_is_object(pub) && api_number(pub, "hbm_bytes") > 0) {
         usim_format_quantity(api_number(pub, "hbm_bytes"), USIM_UNIT_BYTES, cap, sizeof cap);
         usim_format_quantity(api_number(pub, "hbm_bytes_per_s"), USIM_UNIT_BYTES_PER_S, bw,
@@ -368,12 +368,12 @@ static usim_status hw_show_render(json_t *res, usim_buf *b, usim_error *err)
     usim_format_quantity(api_number(m, "clock_hz"), USIM_UNIT_HERTZ, clock, sizeof clock);
     usim_format_quantity(api_number(chip, "core_bf16_flops"), USIM_UNIT_FLOPS, core,
                          sizeof core);
-    usim_buf_printf(b, "  %-24s %s: %.0f x %s, each a %.0fx%.0f %s array x %.0f at %s (%s BF16)\n",
+    usim_buf_printf(b, "  %-24s %s: %.0f x %s, each %.0f x %.0fx%.0f %s at %s (%s BF16)\n",
                     "chip", json_string_value(json_object_get(chip, "name")),
                     api_number(chip, "cores"),
-                    json_string_value(json_object_get(chip, "core_name")), api_number(m, "rows"),
-                    api_number(m, "cols"), json_string_value(json_object_get(m, "kind")),
-                    api_number(m, "arrays_per_core"), clock, core);
+                    json_string_value(json_object_get(chip, "core_name")),
+                    api_number(m, "arrays_per_core"), api_number(m, "rows"), api_number(m, "cols"),
+                    json_string_value(json_object_get(m, "kind")), clock, core);
     render_flops(b, res);
     render_memory(b, res);
     render_links(b, res);

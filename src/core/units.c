@@ -258,6 +258,8 @@ static void format_scaled(double value, const out_scale *scales, size_t n, char 
     double am = fabs(m);
     /* Three significant digits, four above 100 so "185.6 TB/s" keeps its last digit. */
     int decimals = value == 0.0 ? 0 : am >= 10 ? 1 : 2;
+    if (am >= 100 && fabs(m - round(m)) < 0.05)
+        decimals = 0;
     snprintf(buf, size, "%.*f %s", decimals, m, scales[pick].symbol);
 }
 
