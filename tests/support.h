@@ -2,6 +2,7 @@
 #ifndef USIM_TEST_SUPPORT_H
 #define USIM_TEST_SUPPORT_H
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

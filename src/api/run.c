@@ -274,7 +274,7 @@ usim_status usim_run(const char *request_json, char **result_json, usim_error *e
     json_decref(req);
     if (st != USIM_OK)
         return st;
-    *result_json = json_dumps(res, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    *result_json = json_dumps(res, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     json_decref(res);
     return *result_json ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }

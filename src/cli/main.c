@@ -66,20 +66,32 @@ static const usim_command *find_command(int argc, char **argv, int *used)
     return usim_command_find(argv[1]);
 }
 
-static bool print_group(const char *group)
+/* The subcommands of a group ("hw list, hw show"), or "" when group is none. */
+static void group_members(const char *group, char *buf, size_t size)
+{
+    const usim_command *const *cmds = usim_commands();
+    size_t n = strlen(group), used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; cmds[i] && used < size; i++)
+        if (strncmp(cmds[i]->name, group, n) == 0 && cmds[i]->name[n] == ' ')
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     cmds[i]->name);
+}
+
+static int print_group(const char *group, int argc, char **argv)
 {
     const usim_command *const *cmds = usim_commands();
     size_t n = strlen(group);
-    bool any = false;
-    for (size_t i = 0; cmds[i]; i++) {
-        if (strncmp(cmds[i]->name, group, n) == 0 && cmds[i]->name[n] == ' ') {
-            if (!any)
-                printf("usage: ultrasim %s SUBCOMMAND ...\n\n", group);
-            printf("  %-14s %s\n", cmds[i]->name, cmds[i]->summary);
-            any = true;
-        }
+    if (argc > 2 && strcmp(argv[2], "--help") != 0) {
+        char members[512];
+        group_members(group, members, sizeof members);
+        return usage_error("unknown subcommand '%s' for '%s' (%s)", argv[2], group, members);
     }
-    return any;
+    printf("usage: ultrasim %s SUBCOMMAND ...\n\n", group);
+    for (size_t i = 0; cmds[i]; i++)
+        if (strncmp(cmds[i]->name, group, n) == 0 && cmds[i]->name[n] == ' ')
+            printf("  %-14s %s\n", cmds[i]->name, cmds[i]->summary);
+    return USIM_OK;
 }
 
 static const usim_option *find_option(const usim_command *cmd, const char *name)
@@ -88,6 +100,20 @@ static const usim_option *find_option(const usim_command *cmd, const char *name)
         if (strcmp(cmd->options[i].name, name) == 0)
             return &cmd->options[i];
     return NULL;
+}
+
+static int unknown_option(const usim_command *cmd, const char *name)
+{
+    const char *names[64];
+    size_t n = cmd->option_count < 64 ? cmd->option_count : 64;
+    for (size_t i = 0; i < n; i++)
+        names[i] = cmd->options[i].name;
+    const char *near = usim_closest(name, names, n);
+    if (near)
+        return usage_error("unknown option '--%s' for '%s'; did you mean '--%s'?", name,
+                           cmd->name, near);
+    return usage_error("unknown option '--%s' for '%s' ('ultrasim %s --help' lists them)", name,
+                       cmd->name, cmd->name);
 }
 
 static int set_option(cli_args *a, const char *name, const char *value)
@@ -115,8 +141,8 @@ static int parse_long_option(cli_args *a, int argc, char **argv, int *i)
         return 0;
     }
     const usim_option *o = find_option(a->cmd, name);
-    if (!o) /* the library names the nearest option */
-        return set_option(a, name, eq ? eq + 1 : "");
+    if (!o)
+        return unknown_option(a->cmd, name);
     if (o->type == USIM_OPT_FLAG) {
         if (eq)
             return usage_error("--%s is a flag and takes no value", name);
@@ -203,10 +229,10 @@ int main(int argc, char **argv)
     int used;
     cli_args a = {find_command(argc, argv, &used), NULL, false, false};
     if (!a.cmd) {
-        if (print_group(argv[1]))
-            return argc > 2 && strcmp(argv[2], "--help") ? usage_error(
-                                                               "unknown subcommand '%s'", argv[2])
-                                                         : USIM_OK;
+        char members[512];
+        group_members(argv[1], members, sizeof members);
+        if (members[0])
+            return print_group(argv[1], argc, argv);
         return usage_error("unknown command '%s' ('ultrasim --help' lists them)", argv[1]);
     }
     a.request = json_object();

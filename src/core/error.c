@@ -16,6 +16,9 @@ void usim_error_clear(usim_error *err)
 }
 
 static void set_message(usim_error *err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void set_message(usim_error *err, const char *fmt, va_list ap)
 {
     vsnprintf(err->message, sizeof err->message, fmt, ap);
 }

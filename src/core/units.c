@@ -249,7 +249,7 @@ static void format_scaled(double value, const out_scale *scales, size_t n, char 
     /* Time uses min/h/d thresholds that are not powers of ten: take the first
      * scale the value reaches. For the rest this picks mantissa in [1, 1000). */
     for (size_t i = 0; i < n; i++) {
-        if (mag >= scales[i].scale) {
+        if (mag >= scales[i].scale || (mag == 0.0 && scales[i].scale == 1.0)) {
             pick = i;
             break;
         }

@@ -96,26 +96,40 @@ static usim_status open_source(const char *name, hw_source *s, usim_error *err)
     return st;
 }
 
+static const char *const KIND_NAMES[] = {"chip", "system", "network"};
+
+/* The top-level "kind" of doc as an hw_preset_kind. */
+static usim_status kind_index(const usim_reader *r, json_t *doc, int *kind, usim_error *err)
+{
+    if (!json_is_object(doc))
+        return usim_fail_at(r, "", false, err,
+                            "expected a JSON object describing a chip, system or network");
+    json_t *k = json_object_get(doc, "kind");
+    if (!k)
+        return usim_fail_at(r, "", false, err,
+                            "missing required key 'kind' (one of chip, system, network)");
+    const char *text = json_is_string(k) ? json_string_value(k) : "";
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, KIND_NAMES[i]) == 0) {
+            *kind = i;
+            return USIM_OK;
+        }
+    }
+    const char *near = usim_closest(text, KIND_NAMES, 3);
+    return usim_fail_at(r, "kind", false, err, "'%s' is not one of chip, system, network%s%s%s",
+                        text, near ? "; did you mean '" : "", near ? near : "",
+                        near ? "'?" : "");
+}
+
 static usim_status check_kind(const usim_reader *r, json_t *doc, const char *want,
                               usim_error *err)
 {
-    static const char *const KINDS[] = {"chip", "system", "network"};
-    if (!json_is_object(doc))
-        return usim_fail_at(r, "", false, err, "expected a JSON object describing a %s", want);
-    json_t *kind = json_object_get(doc, "kind");
-    if (!kind)
-        return usim_fail_at(r, "", false, err,
-                            "missing required key 'kind' (one of chip, system, network)");
-    const char *k = json_is_string(kind) ? json_string_value(kind) : "";
-    for (size_t i = 0; i < 3; i++)
-        if (strcmp(k, KINDS[i]) == 0)
-            return strcmp(k, want) == 0
-                       ? USIM_OK
-                       : usim_fail_at(r, "kind", false, err, "this file describes a %s, not a %s",
-                                      k, want);
-    const char *near = usim_closest(k, KINDS, 3);
-    return usim_fail_at(r, "kind", false, err, "'%s' is not one of chip, system, network%s%s%s",
-                        k, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    int kind;
+    usim_status st = kind_index(r, doc, &kind, err);
+    if (st == USIM_OK && strcmp(KIND_NAMES[kind], want) != 0)
+        st = usim_fail_at(r, "kind", false, err, "this file describes a %s, not a %s",
+                          KIND_NAMES[kind], want);
+    return st;
 }
 
 static void chip_defaults(hw_chip *c)
@@ -245,9 +259,20 @@ static usim_status read_part(const usim_reader *r, json_t *doc, const char *key,
     if (!v)
         return USIM_OK;
     if (json_is_string(v)) {
-        usim_status st = load_kind(json_string_value(v), kind, read, out, NULL, err);
-        if (st != USIM_OK && err && !err->field[0])
-            snprintf(err->field, sizeof err->field, "%s", key);
+        const char *name = json_string_value(v);
+        int found = -1;
+        usim_status st = hw_kind_of(name, &found, err);
+        if (st == USIM_OK && strcmp(KIND_NAMES[found], kind) != 0)
+            return usim_fail_at(r, key, false, err, "'%s' describes a %s, not a %s", name,
+                                KIND_NAMES[found], kind);
+        if (st == USIM_OK)
+            st = load_kind(name, kind, read, out, NULL, err);
+        if (st != USIM_OK && err && !err->file[0]) {
+            /* The name itself is wrong: point at it in this file. */
+            char message[sizeof err->message];
+            snprintf(message, sizeof message, "%s", err->message);
+            usim_fail_at(r, key, false, err, "%s", message);
+        }
         return st;
     }
     if (json_is_object(v))
@@ -438,24 +463,12 @@ usim_status hw_sources_json(const char *name_or_file, char **json_text, usim_err
 
 usim_status hw_kind_of(const char *name_or_file, int *kind, usim_error *err)
 {
-    static const char *const KINDS[] = {"chip", "system", "network"};
     hw_source s;
     usim_status st = open_source(name_or_file, &s, err);
     if (st != USIM_OK)
         return st;
     usim_reader r = {s.label, s.text, NULL};
-    json_t *k = json_is_object(s.doc) ? json_object_get(s.doc, "kind") : NULL;
-    const char *text = json_is_string(k) ? json_string_value(k) : "";
-    st = usim_fail_at(&r, k ? "kind" : "", false, err,
-                      "%s: expected one of chip, system, network",
-                      k ? "unknown kind" : "missing required key 'kind'");
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(text, KINDS[i]) == 0) {
-            *kind = i;
-            usim_error_clear(err);
-            st = USIM_OK;
-        }
-    }
+    st = kind_index(&r, s.doc, kind, err);
     source_free(&s);
     return st;
 }
@@ -471,7 +484,6 @@ size_t hw_preset_count(void)
 
 usim_status hw_preset_at(size_t i, hw_preset_info *out, usim_error *err)
 {
-    static const char *const KINDS[] = {"chip", "system", "network"};
     name_list list = {.count = 0};
     usim_embedded_each("hw/", collect_name, &list);
     if (i >= list.count)
@@ -486,7 +498,7 @@ usim_status hw_preset_at(size_t i, hw_preset_info *out, usim_error *err)
     snprintf(out->name, sizeof out->name, "%s", list.names[i]);
     const char *kind = json_string_value(json_object_get(doc, "kind"));
     for (int k = 0; k < 3; k++)
-        if (kind && strcmp(kind, KINDS[k]) == 0)
+        if (kind && strcmp(kind, KIND_NAMES[k]) == 0)
             out->kind = k;
     const char *desc = json_string_value(json_object_get(doc, "description"));
     snprintf(out->description, sizeof out->description, "%s", desc ? desc : "");

@@ -1,0 +1,133 @@
+/*
+ * The command line and the library's front door: help on every command, the
+ * version, exit codes, and the JSON contract of `hw show`.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/ultrasim.h"
+
+static void every_command_has_help(void **state)
+{
+    (void)state;
+    const usim_command *const *cmds = usim_commands();
+    for (size_t i = 0; cmds[i]; i++) {
+        char args[160];
+        snprintf(args, sizeof args, "%s --help", cmds[i]->name);
+        cli_result r = cli_run(args);
+        if (r.status != 0 || !strstr(r.out, "usage: ultrasim") || !strstr(r.out, "--json"))
+            fail_msg("'%s': exit %d, out '%s'", args, r.status, r.out);
+        cli_free(&r);
+    }
+}
+
+static void top_level_help_lists_commands(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("--help");
+    assert_int_equal(r.status, 0);
+    const usim_command *const *cmds = usim_commands();
+    for (size_t i = 0; cmds[i]; i++)
+        assert_non_null(strstr(r.out, cmds[i]->name));
+    cli_free(&r);
+    r = cli_run("");
+    assert_int_equal(r.status, 2); /* no command is a usage error */
+    cli_free(&r);
+    r = cli_run("hw");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "hw show"));
+    cli_free(&r);
+}
+
+static void version_prints(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("--version");
+    assert_int_equal(r.status, 0);
+    char expect[64];
+    snprintf(expect, sizeof expect, "ultrasim %s\n", usim_version());
+    assert_string_equal(r.out, expect);
+    cli_free(&r);
+}
+
+/* The keys scripts rely on, with the seed's UltraServer figures. */
+static void hw_show_json_contract(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("hw show trn2u.48xlarge --json");
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "chips")), 64);
+    json_t *flops = json_object_get(j, "dense_flops");
+    assert_close(json_number_value(json_object_get(flops, "fp8")), 83.2e15, 1e-9);
+    assert_close(json_number_value(json_object_get(flops, "bf16")), 42.8e15, 1e-9);
+    assert_close(json_number_value(json_object_get(flops, "fp32")), 11.6e15, 1e-9);
+    assert_close(json_number_value(json_object_get(j, "hbm_bytes")), 6144.0 * (1 << 30), 1e-12);
+    assert_close(json_number_value(json_object_get(j, "hbm_bytes_per_s")), 185.6e12, 1e-12);
+    assert_close(json_number_value(json_object_get(j, "scaleup_bytes_per_s_per_chip")), 1280e9,
+                 1e-12);
+    assert_close(json_number_value(json_object_get(j, "scaleout_bits_per_s_per_chip")), 200e9,
+                 1e-12);
+    json_decref(j);
+    cli_free(&r);
+}
+
+static void hw_show_text_names_the_figures(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("hw show trn2.48xlarge");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "20.8 PFLOPS"));
+    assert_non_null(strstr(r.out, "1536 GiB"));
+    assert_non_null(strstr(r.out, "46.4 TB/s"));
+    cli_free(&r);
+    r = cli_run("hw show ib-ndr");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "400 Gbps"));
+    cli_free(&r);
+    r = cli_run("hw show trn2 --sources");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "hbm.bandwidth"));
+    cli_free(&r);
+}
+
+/* The library call: requests are checked before any work is done. */
+static void front_door_checks_requests(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(usim_run("{\"command\": \"hw show\", \"name\": \"trn2\"}", &out, &err),
+                     USIM_OK);
+    assert_non_null(strstr(out, "\"chips\": 1"));
+    free(out);
+    assert_int_equal(usim_run("{\"command\": \"hw show\", \"nme\": \"trn2\"}", &out, &err),
+                     USIM_EINPUT);
+    assert_null(out);
+    assert_non_null(strstr(err.message, "did you mean '--name'"));
+    assert_int_equal(usim_run("{\"command\": \"fly\"}", &out, &err), USIM_EINPUT);
+    assert_int_equal(usim_run("not json", &out, &err), USIM_EINPUT);
+    assert_int_equal(usim_run("{\"command\": \"hw show\", \"name\": \"trn2u.48xlarge\", "
+                              "\"chips\": 128}",
+                              &out, &err),
+                     USIM_OK);
+    assert_non_null(strstr(out, "\"chips\": 128"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_command_has_help),
+        cmocka_unit_test(top_level_help_lists_commands),
+        cmocka_unit_test(version_prints),
+        cmocka_unit_test(hw_show_json_contract),
+        cmocka_unit_test(hw_show_text_names_the_figures),
+        cmocka_unit_test(front_door_checks_requests),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
