@@ -1,0 +1,181 @@
+/*
+ * ultrasim workload layer: what is being trained or served, and how it is cut.
+ *
+ *   - models: decoder-only transformers described by ultrasim's own JSON or a
+ *     Hugging Face config.json (llama, mistral, mixtral, qwen2, qwen3, gpt2,
+ *     gpt_neox, falcon, mpt, deepseek_v3), with GQA, SwiGLU or GELU MLPs,
+ *     tied embeddings, mixture-of-experts and multi-head latent attention;
+ *   - exact parameter counts and per-op FLOP counts;
+ *   - parallel plans (DP with ZeRO 0-3, TP with optional SP, PP 1F1B or
+ *     interleaved, CP, EP, micro-batches, activation recompute) and the
+ *     memory each chip needs for them.
+ */
+#ifndef ULTRASIM_WORKLOAD_H
+#define ULTRASIM_WORKLOAD_H
+
+#include <stdint.h>
+
+#include "ultrasim/hw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum wl_mlp { WL_MLP_SWIGLU, WL_MLP_GELU } wl_mlp;
+typedef enum wl_norm { WL_NORM_RMS, WL_NORM_LAYER } wl_norm;
+typedef enum wl_position { WL_POS_ROPE, WL_POS_LEARNED, WL_POS_ALIBI } wl_position;
+
+/* Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values pass
+ * through low-rank projections; q_lora_rank 0 = full-rank queries. */
+typedef struct wl_mla {
+    int q_lora_rank, kv_lora_rank, qk_nope_dim, qk_rope_dim, v_head_dim;
+} wl_mla;
+
+typedef struct wl_model {
+    char name[64];
+    char family[32];       /* model_type: llama, gpt2, deepseek_v3, ... */
+    int layers;
+    int hidden;
+    int heads;
+    int kv_heads;
+    int head_dim;
+    int ffn;               /* MLP intermediate size of a dense layer */
+    int vocab;
+    int max_seq;
+    int mlp;               /* wl_mlp */
+    int norm;              /* wl_norm */
+    int position;          /* wl_position */
+    bool tied_embeddings;
+    bool qkv_bias;         /* biases on Q, K, V */
+    bool linear_bias;      /* biases on the output projection and MLP */
+    bool qk_norm;          /* Qwen3: RMSNorm on each head's q and k */
+    /* Mixture of experts: experts > 1 makes MLPs after dense_layers MoE. */
+    int experts;
+    int experts_per_token;
+    int shared_experts;
+    int expert_ffn;
+    int dense_layers;
+    wl_mla mla;              /* kv_lora_rank 0: standard multi-head attention */
+    double published_params; /* 0 = not published */
+    double published_precision; /* the published figure's rounding: 0 = exact */
+} wl_model;
+
+/* Loads a preset (data/models/NAME.json), ultrasim's model JSON or a Hugging
+ * Face config.json (recognised by "model_type"). */
+usim_status wl_model_load(const char *name_or_file, wl_model *out, usim_error *err);
+usim_status wl_model_load_text(const char *file, const char *text, wl_model *out,
+                               usim_error *err);
+size_t wl_model_preset_count(void);
+usim_status wl_model_preset_name(size_t i, char *name, size_t size, usim_error *err);
+
+/* ---- parameters ----------------------------------------------------- */
+
+typedef struct wl_params {
+    double embedding;   /* token (and learned position) embeddings */
+    double attention;   /* all layers */
+    double mlp_dense;   /* dense MLPs, all layers */
+    double mlp_experts; /* routed experts, all layers */
+    double mlp_shared;  /* shared experts and routers, all layers */
+    double norms;
+    double lm_head;     /* 0 when tied */
+    double total;
+    double active;      /* per token: routed experts counted top-k of E */
+    double per_layer_max; /* the largest layer, for pipeline balance */
+} wl_params;
+
+wl_params wl_model_params(const wl_model *m);
+
+/* ---- FLOPs ---------------------------------------------------------- */
+
+/* Forward FLOPs of one sequence of seq tokens, by kind (one pass, no
+ * recompute). attention_core counts QK^T and PV over the causal triangle. */
+typedef struct wl_flops {
+    double matmul;          /* projections, MLPs, experts (active), router */
+    double attention_core;  /* QK^T + PV, causal */
+    double lm_head;
+    double other;           /* norms, activations, softmax, residuals, embedding */
+    double total;
+} wl_flops;
+
+wl_flops wl_forward_flops(const wl_model *m, int64_t seq);
+
+/* Model FLOPs per token for training, the convention published MFU figures
+ * use: 6 x active matmul parameters (LM head included) + 12 x layers x heads
+ * x head_dim x seq for attention (PaLM, Chowdhery et al. 2022, appendix B). */
+double wl_model_flops_per_token(const wl_model *m, int64_t seq);
+
+/* Megatron's (Narayanan et al., SC21) FLOPs per iteration, counting the
+ * recomputed forward: 96 B s l h^2 (1 + s/(6h) + V/(16 l h)). */
+double wl_megatron_flops(const wl_model *m, int64_t batch, int64_t seq);
+
+/* ---- parallel plans ------------------------------------------------- */
+
+typedef enum wl_recompute { WL_RECOMPUTE_NONE, WL_RECOMPUTE_SELECTIVE, WL_RECOMPUTE_FULL } wl_recompute;
+typedef enum wl_schedule { WL_SCHED_1F1B, WL_SCHED_INTERLEAVED } wl_schedule;
+
+typedef struct wl_plan {
+    int tp, pp, dp, cp, ep;
+    int vp;              /* virtual stages per pipeline rank (interleaved when > 1) */
+    int mbs;             /* micro-batch size, sequences */
+    int64_t gbs;         /* global batch, sequences */
+    int64_t seq;
+    usim_dtype dtype;    /* matmul input type; activations stay 16-bit */
+    int recompute;       /* wl_recompute */
+    bool sp;             /* sequence parallel (with TP) */
+    int zero;            /* 0..3 */
+    bool overlap_grad_reduce;   /* DP gradient reduce with backward */
+    bool overlap_param_gather;  /* ZeRO parameter all-gather with forward */
+    bool overlap_tp_comm;       /* TP collectives hidden behind GEMMs */
+    int tp_cores;        /* Trainium: TP counted in NeuronCores (0 = chips) */
+} wl_plan;
+
+/* Micro-batches per pipeline per step: gbs / (dp x mbs). */
+int64_t wl_plan_microbatches(const wl_plan *p);
+
+/* Layers in model chunk `chunk` of pipeline rank `stage`. Chunk c of rank s
+ * is virtual stage v = c x pp + s of pp x vp; when layers do not divide
+ * evenly, the first and last virtual stages (which also hold the embedding
+ * and the LM head) get the fewer layers, as Llama 3's training did. */
+int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk);
+
+/* Checks the plan against the model and chip count: degrees divide what they
+ * split, the batch divides into micro-batches. */
+usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_error *err);
+
+/* ---- pipeline schedules --------------------------------------------- */
+
+/* One entry of a pipeline rank's program: forward or backward of a
+ * micro-batch through one of the rank's model chunks (virtual stages). */
+typedef struct wl_pipe_op {
+    int64_t microbatch;
+    int chunk;
+    bool backward;
+} wl_pipe_op;
+
+/* The order in which pipeline rank `stage` of pp runs its 2 x m x vp ops:
+ * 1F1B (vp = 1) or Megatron's interleaved 1F1B (vp > 1, m a multiple of pp).
+ * out must hold 2 x m x vp entries. */
+void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_pipe_op *out);
+
+/* The most chunk-forwards rank `stage` holds activations for at once. */
+int64_t wl_pipeline_max_inflight(int pp, int vp, int64_t m, int stage);
+
+/* ---- memory --------------------------------------------------------- */
+
+typedef struct wl_memory {
+    double weights, gradients, optimizer, activations, temporary, reserve;
+    double total;
+    int worst_stage; /* the pipeline stage that needs the most */
+} wl_memory;
+
+/* Bytes per chip on the stage that needs the most (usually the first). */
+wl_memory wl_memory_per_chip(const wl_model *m, const wl_plan *p);
+
+/* Activation bytes of one layer for one micro-batch on one chip
+ * (Korthikanti et al. 2022, generalised to GQA and gated MLPs). */
+double wl_layer_activation_bytes(const wl_model *m, const wl_plan *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,198 @@
+/*
+ * Memory per chip for training: weights, gradients, optimizer states,
+ * activations, temporary buffers and a runtime reserve.
+ *
+ * Mixed-precision Adam as Megatron-LM runs it: 16-bit weights (2 bytes), fp32
+ * main gradients (4 bytes), fp32 master weights + Adam m and v (12 bytes).
+ * ZeRO-1 shards the optimizer states over the data-parallel ranks (Megatron's
+ * distributed optimizer), ZeRO-2 the gradients too, ZeRO-3 (FSDP) the weights
+ * too (Rajbhandari et al. 2020).
+ *
+ * Activations follow Korthikanti et al. 2022 ("Reducing Activation
+ * Recomputation in Large Transformer Models"), per layer and micro-batch,
+ * generalised from GPT-3's shapes to grouped-query attention and gated MLPs by
+ * counting each stored tensor: the 34 s b h of their table is 11 (attention)
+ * + 19 (MLP) + 4 (norms). Attention is taken to run as a fused (flash) kernel,
+ * as every framework has since 2022, so the 5 a s^2 b score terms are not
+ * stored (the backward recomputes them); that is also why selective
+ * recompute costs no extra memory or compute here. Full recompute keeps only
+ * each layer's input. A pipeline rank holds as many micro-batches as its
+ * schedule has in flight (wl_pipeline_max_inflight).
+ */
+#include <string.h>
+
+#include "ultrasim/workload.h"
+
+#define BYTES_16BIT 2.0
+#define BYTES_GRAD 4.0      /* fp32 main gradients (Megatron-LM default) */
+#define BYTES_OPTIMIZER 12.0 /* fp32 master weights + Adam m + Adam v */
+/* CUDA context or Neuron runtime, collective buffers and allocator slack.
+ * An assumption, the same for every chip: PyTorch's caching allocator and
+ * NCCL together typically hold 1-3 GiB outside the model's tensors. */
+#define RUNTIME_RESERVE_BYTES (2.0 * 1024 * 1024 * 1024)
+
+static double max_d(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+static bool is_moe_layer(const wl_model *m, int layer)
+{
+    return m->experts > 1 && layer >= m->dense_layers;
+}
+
+static double mlp_width_params(const wl_model *m, double ffn)
+{
+    return (m->mlp == WL_MLP_SWIGLU ? 3.0 : 2.0) * m->hidden * ffn;
+}
+
+/* Per-rank query/key/value widths under TP: KV heads are replicated when
+ * there are fewer of them than TP ranks. */
+typedef struct qkv_widths {
+    double q, k, v, o;
+} qkv_widths;
+
+static qkv_widths qkv_per_rank(const wl_model *m, int tp)
+{
+    qkv_widths w;
+    double qk = m->mla.kv_lora_rank > 0 ? (double)m->mla.qk_nope_dim + m->mla.qk_rope_dim
+                                        : m->head_dim;
+    double vd = m->mla.kv_lora_rank > 0 ? m->mla.v_head_dim : m->head_dim;
+    double kv_heads = m->mla.kv_lora_rank > 0 ? m->heads : m->kv_heads;
+    double kv_rank = max_d(kv_heads / tp, 1.0);
+    w.q = (double)m->heads / tp * qk;
+    w.k = kv_rank * qk;
+    w.v = kv_rank * vd;
+    w.o = (double)m->heads / tp * vd;
+    return w;
+}
+
+static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool moe)
+{
+    double tokens = (double)p->mbs * (double)p->seq / p->cp;
+    double h = m->hidden, t = p->tp;
+    double replicated = p->sp && p->tp > 1 ? 1.0 / t : 1.0;
+    if (p->recompute == WL_RECOMPUTE_FULL)
+        return BYTES_16BIT * tokens * h * replicated;
+    qkv_widths w = qkv_per_rank(m, p->tp);
+    /* Norm inputs and the inputs of the QKV and first MLP projections. */
+    double elems = 4 * tokens * h * replicated;
+    /* Q, K, V, the attention output (out-projection input); fp32 log-sum-exp. */
+    elems += tokens * (w.q + w.k + w.v + w.o) + 2 * tokens * m->heads / t;
+    double per_ffn = m->mlp == WL_MLP_SWIGLU ? 3 : 2; /* gate, up, product | in, out */
+    if (moe) {
+        double routed = tokens * m->experts_per_token;
+        elems += 2 * routed * h; /* dispatched tokens in and combined out */
+        elems += per_ffn * (routed + tokens * m->shared_experts) * m->expert_ffn / t;
+    } else {
+        elems += per_ffn * tokens * m->ffn / t;
+    }
+    double bytes = BYTES_16BIT * elems;
+    if (strcmp(m->family, "gpt") == 0) /* Megatron GPT: two 1-byte dropout masks */
+        bytes += 2 * tokens * h * replicated;
+    return bytes;
+}
+
+double wl_layer_activation_bytes(const wl_model *m, const wl_plan *p)
+{
+    return layer_activation_bytes(m, p, m->experts > 1 && m->dense_layers < m->layers);
+}
+
+/* First global layer of virtual stage v (chunk c of rank s is v = c pp + s). */
+static int first_layer(const wl_model *m, const wl_plan *p, int v)
+{
+    int first = 0;
+    for (int u = 0; u < v; u++)
+        first += wl_chunk_layers(m, p, u % p->pp, u / p->pp);
+    return first;
+}
+
+typedef struct stage_params {
+    double dense;   /* sharded by TP only */
+    double experts; /* sharded by TP and EP */
+    double largest_layer;
+} stage_params;
+
+static stage_params params_of_stage(const wl_model *m, const wl_plan *p, int stage)
+{
+    stage_params sp = {0, 0, 0};
+    wl_params all = wl_model_params(m);
+    /* Per layer: attention and its two norms; the final norm is half a
+     * layer's norms, so norms per layer = all / (layers + 1/2). */
+    double layer_norms = all.norms / (m->layers + 0.5);
+    double attention = all.attention / m->layers + layer_norms;
+    for (int c = 0; c < p->vp; c++) {
+        int v = c * p->pp + stage, first = first_layer(m, p, v);
+        for (int l = first; l < first + wl_chunk_layers(m, p, stage, c); l++) {
+            double layer = attention, experts = 0;
+            if (is_moe_layer(m, l)) {
+                experts = m->experts * mlp_width_params(m, m->expert_ffn);
+                layer += m->shared_experts * mlp_width_params(m, m->expert_ffn) +
+                         (double)m->hidden * m->experts;
+            } else {
+                layer += mlp_width_params(m, m->ffn);
+            }
+            sp.dense += layer;
+            sp.experts += experts;
+            sp.largest_layer = max_d(sp.largest_layer, layer / p->tp + experts / (p->tp * p->ep));
+        }
+    }
+    bool first_stage = stage == 0, last_stage = stage == p->pp - 1;
+    if (first_stage)
+        sp.dense += all.embedding;
+    /* The LM head, or the tied embedding's copy Megatron keeps on the last stage. */
+    if (last_stage && (!first_stage || !m->tied_embeddings))
+        sp.dense += (double)m->vocab * m->hidden;
+    if (last_stage)
+        sp.dense += layer_norms / 2; /* the final norm */
+    return sp;
+}
+
+static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
+{
+    wl_memory mem;
+    memset(&mem, 0, sizeof mem);
+    stage_params sp = params_of_stage(m, p, stage);
+    double shard = (double)p->dp * p->cp;       /* ZeRO shards over DP x CP */
+    double expert_shard = shard / p->ep;        /* expert weights: the rest */
+    double dense = sp.dense / p->tp, experts = sp.experts / ((double)p->tp * p->ep);
+    double params_sharded = dense / shard + experts / expert_shard;
+    double params_local = dense + experts;
+    mem.weights = BYTES_16BIT * (p->zero >= 3 ? params_sharded : params_local);
+    mem.gradients = BYTES_GRAD * (p->zero >= 2 ? params_sharded : params_local);
+    mem.optimizer = BYTES_OPTIMIZER * (p->zero >= 1 ? params_sharded : params_local);
+    int64_t m_batches = wl_plan_microbatches(p);
+    int64_t inflight = wl_pipeline_max_inflight(p->pp, p->vp, m_batches, stage);
+    int chunk_layers = 0;
+    for (int c = 0; c < p->vp; c++)
+        if (wl_chunk_layers(m, p, stage, c) > chunk_layers)
+            chunk_layers = wl_chunk_layers(m, p, stage, c);
+    bool moe = m->experts > 1 && m->dense_layers < m->layers;
+    mem.activations = (double)inflight * chunk_layers * layer_activation_bytes(m, p, moe);
+    double tokens = (double)p->mbs * (double)p->seq / p->cp;
+    if (stage == p->pp - 1) /* fp32 logits and their gradient for the loss */
+        mem.temporary += 2 * 4.0 * tokens * m->vocab / p->tp;
+    if (p->recompute == WL_RECOMPUTE_FULL) {
+        wl_plan whole = *p;
+        whole.recompute = WL_RECOMPUTE_NONE;
+        mem.temporary += layer_activation_bytes(m, &whole, moe); /* one layer recomputed */
+    }
+    if (p->zero >= 3) /* the layer being used and the one prefetched, gathered */
+        mem.temporary += 2 * BYTES_16BIT * sp.largest_layer;
+    mem.reserve = RUNTIME_RESERVE_BYTES;
+    mem.total = mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.temporary +
+                mem.reserve;
+    mem.worst_stage = stage;
+    return mem;
+}
+
+wl_memory wl_memory_per_chip(const wl_model *m, const wl_plan *p)
+{
+    wl_memory worst = stage_memory(m, p, 0);
+    for (int s = 1; s < p->pp; s++) {
+        wl_memory mem = stage_memory(m, p, s);
+        if (mem.total > worst.total)
+            worst = mem;
+    }
+    return worst;
+}

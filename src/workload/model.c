@@ -1,0 +1,403 @@
+/*
+ * Model descriptions: ultrasim's own JSON (strict: every key known, every
+ * value in range) and Hugging Face config.json (lenient: a config carries
+ * dozens of keys irrelevant to performance, so unknown keys are ignored, but
+ * the shape keys must be there and sane).
+ *
+ * A config.json is recognised by its "model_type". Each family maps its own
+ * key names onto wl_model: llama/mistral/qwen2/qwen3/mixtral share Llama's
+ * names, gpt2 uses n_embd/n_layer/n_head, mpt d_model/n_layers/n_heads,
+ * falcon and deepseek_v3 add their own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/schema.h"
+#include "ultrasim/workload.h"
+
+#define MAX_DIM 1048576  /* 2^20: far beyond any published hidden size or FFN */
+#define MAX_VOCAB 4194304
+#define MAX_LAYERS 4096
+
+static const char *const MLP_KINDS[] = {"swiglu", "gelu", NULL};
+static const char *const NORM_KINDS[] = {"rms", "layer", NULL};
+static const char *const POSITION_KINDS[] = {"rope", "learned", "alibi", NULL};
+
+static const usim_field MLA_FIELDS[] = {
+    USIM_INT("q_lora_rank", wl_mla, q_lora_rank, 0, MAX_DIM, false),
+    USIM_INT("kv_lora_rank", wl_mla, kv_lora_rank, 1, MAX_DIM, true),
+    USIM_INT("qk_nope_dim", wl_mla, qk_nope_dim, 1, 4096, true),
+    USIM_INT("qk_rope_dim", wl_mla, qk_rope_dim, 0, 4096, true),
+    USIM_INT("v_head_dim", wl_mla, v_head_dim, 1, 4096, true),
+};
+static const usim_schema MLA_SCHEMA = USIM_SCHEMA("multi-head latent attention", MLA_FIELDS);
+
+static const usim_field MODEL_FIELDS[] = {
+    USIM_DOC("kind"),
+    USIM_STR("name", wl_model, name, true),
+    USIM_DOC("description"),
+    USIM_STR("family", wl_model, family, false),
+    USIM_INT("layers", wl_model, layers, 1, MAX_LAYERS, true),
+    USIM_INT("hidden", wl_model, hidden, 1, MAX_DIM, true),
+    USIM_INT("heads", wl_model, heads, 1, 65536, true),
+    USIM_INT("kv_heads", wl_model, kv_heads, 1, 65536, false),
+    USIM_INT("head_dim", wl_model, head_dim, 1, 4096, false),
+    USIM_INT("ffn", wl_model, ffn, 1, MAX_DIM, true),
+    USIM_INT("vocab", wl_model, vocab, 1, MAX_VOCAB, true),
+    USIM_INT("max_seq", wl_model, max_seq, 1, 16777216, false),
+    USIM_ENUM("mlp", wl_model, mlp, MLP_KINDS, false),
+    USIM_ENUM("norm", wl_model, norm, NORM_KINDS, false),
+    USIM_ENUM("position", wl_model, position, POSITION_KINDS, false),
+    USIM_BOOL("tied_embeddings", wl_model, tied_embeddings),
+    USIM_BOOL("qkv_bias", wl_model, qkv_bias),
+    USIM_BOOL("linear_bias", wl_model, linear_bias),
+    USIM_BOOL("qk_norm", wl_model, qk_norm),
+    USIM_INT("experts", wl_model, experts, 0, 65536, false),
+    USIM_INT("experts_per_token", wl_model, experts_per_token, 0, 65536, false),
+    USIM_INT("shared_experts", wl_model, shared_experts, 0, 1024, false),
+    USIM_INT("expert_ffn", wl_model, expert_ffn, 0, MAX_DIM, false),
+    USIM_INT("dense_layers", wl_model, dense_layers, 0, MAX_LAYERS, false),
+    USIM_OBJ("mla", wl_model, mla, &MLA_SCHEMA, false),
+    USIM_NUM("published_params", wl_model, published_params, USIM_UNIT_NONE, 0, 1e16, false),
+    USIM_NUM("published_params_precision", wl_model, published_precision, USIM_UNIT_NONE, 0,
+             1e15, false),
+};
+static const usim_schema MODEL_SCHEMA = USIM_SCHEMA("model", MODEL_FIELDS);
+
+static void model_defaults(wl_model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->max_seq = 4096;
+    m->experts = 1;
+}
+
+/* Derived fields and the checks that involve several values. */
+static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *err)
+{
+    if (m->kv_heads == 0)
+        m->kv_heads = m->heads;
+    if (m->head_dim == 0) {
+        if (m->hidden % m->heads != 0)
+            return usim_fail_at(r, "heads", false, err,
+                                "hidden %d is not a multiple of heads %d; give head_dim",
+                                m->hidden, m->heads);
+        m->head_dim = m->hidden / m->heads;
+    }
+    if (m->heads % m->kv_heads != 0)
+        return usim_fail_at(r, "kv_heads", false, err,
+                            "heads %d is not a multiple of kv_heads %d", m->heads, m->kv_heads);
+    if (m->experts < 1)
+        m->experts = 1;
+    if (m->experts > 1) {
+        if (m->experts_per_token < 1 || m->experts_per_token > m->experts)
+            return usim_fail_at(r, "experts_per_token", false, err,
+                                "%d is out of range; allowed 1 to experts (%d)",
+                                m->experts_per_token, m->experts);
+        if (m->expert_ffn == 0)
+            m->expert_ffn = m->ffn;
+        if (m->dense_layers > m->layers)
+            return usim_fail_at(r, "dense_layers", false, err,
+                                "%d is more than the %d layers", m->dense_layers, m->layers);
+    }
+    return USIM_OK;
+}
+
+static usim_status read_own(const usim_reader *r, json_t *doc, wl_model *m, usim_error *err)
+{
+    model_defaults(m);
+    usim_status st = usim_read_object(r, &MODEL_SCHEMA, "", doc, m, err);
+    return st == USIM_OK ? finish_model(r, m, err) : st;
+}
+
+/* ---- Hugging Face config.json --------------------------------------- */
+
+typedef struct hf_reader {
+    const usim_reader *r;
+    json_t *doc;
+    usim_error *err;
+    usim_status st;
+} hf_reader;
+
+/* An integer key, or def when absent; a present key must be a sane integer. */
+static int hf_int(hf_reader *h, const char *key, int def, int lo, int hi, bool required)
+{
+    json_t *v = json_object_get(h->doc, key);
+    if (h->st != USIM_OK)
+        return def;
+    if (!v || json_is_null(v)) {
+        if (required)
+            h->st = usim_fail_at(h->r, "", false, h->err,
+                                 "config.json lacks '%s', which this model_type needs", key);
+        return def;
+    }
+    double x = json_is_integer(v) ? (double)json_integer_value(v)
+               : json_is_real(v)  ? json_real_value(v)
+                                  : -1e300;
+    if (!(x >= lo && x <= hi) || x != (double)(int64_t)x) {
+        h->st = usim_fail_at(h->r, key, false, h->err,
+                             "expected a whole number from %d to %d", lo, hi);
+        return def;
+    }
+    return (int)x;
+}
+
+static bool hf_bool(hf_reader *h, const char *key, bool def)
+{
+    json_t *v = json_object_get(h->doc, key);
+    if (h->st != USIM_OK || !v || json_is_null(v))
+        return def;
+    if (!json_is_boolean(v)) {
+        h->st = usim_fail_at(h->r, key, false, h->err, "expected true or false");
+        return def;
+    }
+    return json_is_true(v);
+}
+
+static const char *hf_str(hf_reader *h, const char *key)
+{
+    return json_string_value(json_object_get(h->doc, key));
+}
+
+/* llama, mistral, qwen2, qwen3, mixtral: Llama's key names. */
+static void hf_llama_like(hf_reader *h, wl_model *m)
+{
+    m->hidden = hf_int(h, "hidden_size", 0, 1, MAX_DIM, true);
+    m->layers = hf_int(h, "num_hidden_layers", 0, 1, MAX_LAYERS, true);
+    m->heads = hf_int(h, "num_attention_heads", 0, 1, 65536, true);
+    m->kv_heads = hf_int(h, "num_key_value_heads", m->heads, 1, 65536, false);
+    m->head_dim = hf_int(h, "head_dim", 0, 0, 4096, false);
+    m->ffn = hf_int(h, "intermediate_size", 0, 1, MAX_DIM, true);
+    m->vocab = hf_int(h, "vocab_size", 0, 1, MAX_VOCAB, true);
+    m->max_seq = hf_int(h, "max_position_embeddings", 4096, 1, 16777216, false);
+    m->tied_embeddings = hf_bool(h, "tie_word_embeddings", false);
+    const char *act = hf_str(h, "hidden_act");
+    m->mlp = act && strstr(act, "gelu") ? WL_MLP_GELU : WL_MLP_SWIGLU;
+    m->norm = WL_NORM_RMS;
+    m->position = WL_POS_ROPE;
+    m->qkv_bias = hf_bool(h, "attention_bias", strcmp(m->family, "qwen2") == 0);
+    m->linear_bias = hf_bool(h, "mlp_bias", false);
+    m->qk_norm = strcmp(m->family, "qwen3") == 0;
+    if (strcmp(m->family, "mixtral") == 0) {
+        m->experts = hf_int(h, "num_local_experts", 8, 1, 65536, false);
+        m->experts_per_token = hf_int(h, "num_experts_per_tok", 2, 1, 65536, false);
+        m->expert_ffn = m->ffn;
+    }
+}
+
+static void hf_gpt2(hf_reader *h, wl_model *m)
+{
+    m->hidden = hf_int(h, "n_embd", 0, 1, MAX_DIM, true);
+    m->layers = hf_int(h, "n_layer", 0, 1, MAX_LAYERS, true);
+    m->heads = hf_int(h, "n_head", 0, 1, 65536, true);
+    m->ffn = hf_int(h, "n_inner", 4 * m->hidden, 1, MAX_DIM, false);
+    m->vocab = hf_int(h, "vocab_size", 50257, 1, MAX_VOCAB, false);
+    m->max_seq = hf_int(h, "n_positions", 1024, 1, 16777216, false);
+    m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
+    m->mlp = WL_MLP_GELU;
+    m->norm = WL_NORM_LAYER;
+    m->position = WL_POS_LEARNED;
+    m->qkv_bias = m->linear_bias = true;
+}
+
+static void hf_gpt_neox(hf_reader *h, wl_model *m)
+{
+    hf_llama_like(h, m);
+    m->ffn = hf_int(h, "intermediate_size", 4 * m->hidden, 1, MAX_DIM, false);
+    m->mlp = WL_MLP_GELU;
+    m->norm = WL_NORM_LAYER;
+    m->qkv_bias = m->linear_bias = hf_bool(h, "use_bias", true);
+}
+
+static void hf_falcon(hf_reader *h, wl_model *m)
+{
+    m->hidden = hf_int(h, "hidden_size", 0, 1, MAX_DIM, true);
+    m->layers = hf_int(h, "num_hidden_layers", 0, 1, MAX_LAYERS, true);
+    m->heads = hf_int(h, "num_attention_heads", 0, 1, 65536, true);
+    bool new_arch = hf_bool(h, "new_decoder_architecture", false);
+    int kv_default = hf_bool(h, "multi_query", true) ? 1 : m->heads;
+    m->kv_heads = new_arch ? hf_int(h, "num_kv_heads", m->heads, 1, 65536, false) : kv_default;
+    m->ffn = hf_int(h, "ffn_hidden_size", 4 * m->hidden, 1, MAX_DIM, false);
+    m->vocab = hf_int(h, "vocab_size", 65024, 1, MAX_VOCAB, false);
+    m->max_seq = hf_int(h, "max_position_embeddings", 2048, 1, 16777216, false);
+    m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
+    m->mlp = WL_MLP_GELU;
+    m->norm = WL_NORM_LAYER;
+    m->position = hf_bool(h, "alibi", false) ? WL_POS_ALIBI : WL_POS_ROPE;
+    m->qkv_bias = m->linear_bias = hf_bool(h, "bias", false);
+}
+
+static void hf_mpt(hf_reader *h, wl_model *m)
+{
+    m->hidden = hf_int(h, "d_model", 0, 1, MAX_DIM, true);
+    m->layers = hf_int(h, "n_layers", 0, 1, MAX_LAYERS, true);
+    m->heads = hf_int(h, "n_heads", 0, 1, 65536, true);
+    m->ffn = m->hidden * hf_int(h, "expansion_ratio", 4, 1, 1024, false);
+    m->vocab = hf_int(h, "vocab_size", 50368, 1, MAX_VOCAB, false);
+    m->max_seq = hf_int(h, "max_seq_len", 2048, 1, 16777216, false);
+    m->tied_embeddings = true;
+    m->mlp = WL_MLP_GELU;
+    m->norm = WL_NORM_LAYER;
+    m->position = WL_POS_ALIBI;
+    m->qkv_bias = m->linear_bias = !hf_bool(h, "no_bias", true);
+}
+
+static void hf_deepseek_v3(hf_reader *h, wl_model *m)
+{
+    hf_llama_like(h, m);
+    m->experts = hf_int(h, "n_routed_experts", 1, 1, 65536, false);
+    m->experts_per_token = hf_int(h, "num_experts_per_tok", 1, 1, 65536, false);
+    m->shared_experts = hf_int(h, "n_shared_experts", 0, 0, 1024, false);
+    m->expert_ffn = hf_int(h, "moe_intermediate_size", m->ffn, 1, MAX_DIM, false);
+    m->dense_layers = hf_int(h, "first_k_dense_replace", 0, 0, MAX_LAYERS, false);
+    m->mla.q_lora_rank = hf_int(h, "q_lora_rank", 0, 0, MAX_DIM, false);
+    m->mla.kv_lora_rank = hf_int(h, "kv_lora_rank", 0, 0, MAX_DIM, false);
+    m->mla.qk_nope_dim = hf_int(h, "qk_nope_head_dim", 128, 1, 4096, false);
+    m->mla.qk_rope_dim = hf_int(h, "qk_rope_head_dim", 64, 0, 4096, false);
+    m->mla.v_head_dim = hf_int(h, "v_head_dim", 128, 1, 4096, false);
+}
+
+typedef struct hf_family {
+    const char *model_type;
+    void (*read)(hf_reader *h, wl_model *m);
+} hf_family;
+
+static const hf_family HF_FAMILIES[] = {
+    {"llama", hf_llama_like},   {"mistral", hf_llama_like}, {"mixtral", hf_llama_like},
+    {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"gpt2", hf_gpt2},
+    {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
+    {"deepseek_v3", hf_deepseek_v3},
+};
+
+static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_error *err)
+{
+    const char *type = json_string_value(json_object_get(doc, "model_type"));
+    const char *names[sizeof HF_FAMILIES / sizeof HF_FAMILIES[0]];
+    size_t n = sizeof HF_FAMILIES / sizeof HF_FAMILIES[0];
+    model_defaults(m);
+    for (size_t i = 0; i < n; i++) {
+        names[i] = HF_FAMILIES[i].model_type;
+        if (type && strcmp(type, names[i]) == 0) {
+            hf_reader h = {r, doc, err, USIM_OK};
+            snprintf(m->family, sizeof m->family, "%s", type);
+            const char *name = json_string_value(json_object_get(doc, "_name_or_path"));
+            snprintf(m->name, sizeof m->name, "%s", name ? name : type);
+            HF_FAMILIES[i].read(&h, m);
+            return h.st == USIM_OK ? finish_model(r, m, err) : h.st;
+        }
+    }
+    const char *near = type ? usim_closest(type, names, n) : NULL;
+    return usim_fail_at(r, "model_type", false, err,
+                        "model_type '%s' is not supported (llama, mistral, mixtral, qwen2, qwen3, "
+                        "gpt2, gpt_neox, falcon, mpt, deepseek_v3)%s%s%s",
+                        type ? type : "?", near ? "; did you mean '" : "", near ? near : "",
+                        near ? "'?" : "");
+}
+
+/* ---- loading ------------------------------------------------------- */
+
+usim_status wl_model_load_text(const char *file, const char *text, wl_model *out,
+                               usim_error *err)
+{
+    json_t *doc = NULL;
+    usim_reader r = {file, text, NULL};
+    usim_status st = usim_json_parse(file, text, &doc, err);
+    if (st != USIM_OK)
+        return st;
+    if (!json_is_object(doc))
+        st = usim_fail_at(&r, "", false, err, "expected a JSON object describing a model");
+    else if (json_object_get(doc, "model_type"))
+        st = read_hf(&r, doc, out, err);
+    else
+        st = read_own(&r, doc, out, err);
+    json_decref(doc);
+    return st;
+}
+
+typedef struct model_names {
+    char names[128][64];
+    const char *ptrs[128];
+    size_t count;
+} model_names;
+
+static void collect_model(const usim_embedded_file *f, void *ctx)
+{
+    model_names *l = ctx;
+    if (l->count >= 128)
+        return;
+    const char *base = f->path + strlen("models/");
+    size_t n = strlen(base) - strlen(".json");
+    snprintf(l->names[l->count], sizeof l->names[0], "%.*s", (int)n, base);
+    l->ptrs[l->count] = l->names[l->count];
+    l->count++;
+}
+
+static void list_models(model_names *l)
+{
+    l->count = 0;
+    usim_embedded_each("models/", collect_model, l);
+}
+
+size_t wl_model_preset_count(void)
+{
+    model_names *l = malloc(sizeof *l);
+    if (!l)
+        return 0;
+    list_models(l);
+    size_t n = l->count;
+    free(l);
+    return n;
+}
+
+usim_status wl_model_preset_name(size_t i, char *name, size_t size, usim_error *err)
+{
+    model_names *l = malloc(sizeof *l);
+    if (!l)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    list_models(l);
+    usim_status st = USIM_OK;
+    if (i < l->count)
+        snprintf(name, size, "%s", l->names[i]);
+    else
+        st = usim_fail(err, USIM_EINPUT, "no model preset %zu", i);
+    free(l);
+    return st;
+}
+
+static usim_status unknown_model(const char *name, usim_error *err)
+{
+    model_names *l = malloc(sizeof *l);
+    if (!l)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    list_models(l);
+    const char *near = usim_closest(name, l->ptrs, l->count);
+    usim_fail(err, USIM_EINPUT,
+              "unknown model '%s'%s%s%s: not a preset and no such file (presets: "
+              "'ultrasim models')",
+              name, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    free(l);
+    return USIM_EINPUT;
+}
+
+usim_status wl_model_load(const char *name_or_file, wl_model *out, usim_error *err)
+{
+    char path[160];
+    snprintf(path, sizeof path, "models/%s.json", name_or_file);
+    const usim_embedded_file *f = strchr(name_or_file, '/') ? NULL : usim_embedded_find(path);
+    if (f) {
+        char label[200];
+        snprintf(label, sizeof label, "data/%s", f->path);
+        return wl_model_load_text(label, f->text, out, err);
+    }
+    size_t n = strlen(name_or_file);
+    bool is_path = strchr(name_or_file, '/') || (n > 5 && !strcmp(name_or_file + n - 5, ".json"));
+    if (!is_path && access(name_or_file, R_OK) != 0)
+        return unknown_model(name_or_file, err);
+    char *text = NULL;
+    usim_status st = usim_read_file(name_or_file, &text, NULL, err);
+    if (st == USIM_OK)
+        st = wl_model_load_text(name_or_file, text, out, err);
+    free(text);
+    return st;
+}

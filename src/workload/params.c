@@ -1,0 +1,181 @@
+/*
+ * Parameter and FLOP counts, exact, from the model's shape.
+ *
+ * A layer is attention + MLP + two norms. Attention is grouped-query
+ * (q: h x H d, k and v: h x KV d, o: H d x h) or multi-head latent attention
+ * (low-rank q and kv projections, DeepSeek-V2/V3). An MLP is gated (SwiGLU:
+ * three h x f matrices) or not (GELU: two); a mixture-of-experts MLP adds a
+ * router (h x E) and E experts of which top-k run per token, plus shared
+ * experts that always run. The counts reproduce the published sizes of every
+ * preset (tests/test_workload.c): Llama 3.1 405B = 405,853,388,800.
+ */
+#include <string.h>
+
+#include "ultrasim/workload.h"
+
+static double norm_params(const wl_model *m, double width)
+{
+    /* MPT's LayerNorm has no bias; every other LayerNorm has one. */
+    bool bias = m->norm == WL_NORM_LAYER && strcmp(m->family, "mpt") != 0;
+    return bias ? 2 * width : width;
+}
+
+static double attention_matmul_params(const wl_model *m)
+{
+    double h = m->hidden;
+    if (m->mla.kv_lora_rank > 0) {
+        const wl_mla *a = &m->mla;
+        double qk = (double)a->qk_nope_dim + a->qk_rope_dim;
+        double q = a->q_lora_rank > 0
+                       ? h * a->q_lora_rank + (double)a->q_lora_rank * m->heads * qk
+                       : h * m->heads * qk;
+        double kv_down = h * ((double)a->kv_lora_rank + a->qk_rope_dim);
+        double kv_up = (double)a->kv_lora_rank * m->heads * ((double)a->qk_nope_dim + a->v_head_dim);
+        double o = (double)m->heads * a->v_head_dim * h;
+        return q + kv_down + kv_up + o;
+    }
+    double q = (double)m->heads * m->head_dim, kv = (double)m->kv_heads * m->head_dim;
+    return h * q + 2 * h * kv + q * h;
+}
+
+/* Weights of one attention block besides its matmuls: biases, q/k norms. */
+static double attention_extra_params(const wl_model *m)
+{
+    double extra = 0;
+    if (m->mla.kv_lora_rank > 0)
+        extra += m->mla.kv_lora_rank + (m->mla.q_lora_rank > 0 ? m->mla.q_lora_rank : 0);
+    if (m->qkv_bias)
+        extra += (double)(m->heads + 2 * m->kv_heads) * m->head_dim;
+    if (m->linear_bias)
+        extra += m->hidden;
+    if (m->qk_norm)
+        extra += 2.0 * m->head_dim;
+    return extra;
+}
+
+static double mlp_matmul_params(const wl_model *m, double ffn)
+{
+    return (m->mlp == WL_MLP_SWIGLU ? 3.0 : 2.0) * m->hidden * ffn;
+}
+
+static double mlp_bias_params(const wl_model *m, double ffn)
+{
+    if (!m->linear_bias)
+        return 0;
+    return (m->mlp == WL_MLP_SWIGLU ? 2.0 : 1.0) * ffn + m->hidden;
+}
+
+static bool is_moe_layer(const wl_model *m, int layer)
+{
+    return m->experts > 1 && layer >= m->dense_layers;
+}
+
+static double router_params(const wl_model *m)
+{
+    /* DeepSeek-V3 adds a per-expert score-correction bias to its router. */
+    double bias = strcmp(m->family, "deepseek_v3") == 0 ? m->experts : 0;
+    return (double)m->hidden * m->experts + bias;
+}
+
+wl_params wl_model_params(const wl_model *m)
+{
+    wl_params p;
+    memset(&p, 0, sizeof p);
+    double h = m->hidden;
+    double attention = attention_matmul_params(m) + attention_extra_params(m);
+    double norms = 2 * norm_params(m, h);
+    for (int l = 0; l < m->layers; l++) {
+        double layer = attention + norms;
+        p.attention += attention;
+        p.norms += norms;
+        if (is_moe_layer(m, l)) {
+            double expert = mlp_matmul_params(m, m->expert_ffn);
+            double routed = m->experts * expert;
+            double shared = m->shared_experts * expert + router_params(m);
+            p.mlp_experts += routed;
+            p.mlp_shared += shared;
+            layer += routed + shared;
+        } else {
+            double dense = mlp_matmul_params(m, m->ffn) + mlp_bias_params(m, m->ffn);
+            p.mlp_dense += dense;
+            layer += dense;
+        }
+        if (layer > p.per_layer_max)
+            p.per_layer_max = layer;
+    }
+    p.norms += norm_params(m, h); /* final norm */
+    p.embedding = (double)m->vocab * h;
+    if (m->position == WL_POS_LEARNED)
+        p.embedding += (double)m->max_seq * h;
+    p.lm_head = m->tied_embeddings ? 0 : (double)m->vocab * h;
+    p.total = p.embedding + p.attention + p.mlp_dense + p.mlp_experts + p.mlp_shared + p.norms +
+              p.lm_head;
+    double active_experts = m->experts > 1 ? (double)m->experts_per_token / m->experts : 1;
+    p.active = p.total - p.mlp_experts * (1 - active_experts);
+    return p;
+}
+
+/* Matmul weights one token passes through in a forward pass (LM head included,
+ * embedding lookups excluded): the N of "6 N" FLOPs per token. */
+static double active_matmul_params(const wl_model *m)
+{
+    double n = (double)m->layers * attention_matmul_params(m);
+    for (int l = 0; l < m->layers; l++) {
+        if (is_moe_layer(m, l))
+            n += (m->experts_per_token + m->shared_experts) *
+                     mlp_matmul_params(m, m->expert_ffn) +
+                 (double)m->hidden * m->experts;
+        else
+            n += mlp_matmul_params(m, m->ffn);
+    }
+    return n + (double)m->vocab * m->hidden;
+}
+
+static double qk_dim(const wl_model *m)
+{
+    return m->mla.kv_lora_rank > 0 ? (double)m->mla.qk_nope_dim + m->mla.qk_rope_dim
+                                   : m->head_dim;
+}
+
+static double v_dim(const wl_model *m)
+{
+    return m->mla.kv_lora_rank > 0 ? m->mla.v_head_dim : m->head_dim;
+}
+
+/* Forward, one sequence of s tokens:
+ *   matmuls   2 x tokens x active matmul weights
+ *   attention QK^T and PV over the causal triangle: 2 x H x s(s+1)/2 x (d_qk + d_v)
+ *   other     norms (4/element), activation (SwiGLU 4, GELU 8 per element),
+ *             softmax (5 per score), residual adds, embedding: small. */
+wl_flops wl_forward_flops(const wl_model *m, int64_t seq)
+{
+    wl_flops f;
+    double s = (double)seq, h = m->hidden;
+    double head = (double)m->vocab * h;
+    double pairs = s * (s + 1) / 2;
+    memset(&f, 0, sizeof f);
+    f.lm_head = 2 * s * head;
+    f.matmul = 2 * s * active_matmul_params(m) - f.lm_head;
+    f.attention_core = m->layers * 2.0 * m->heads * pairs * (qk_dim(m) + v_dim(m));
+    double act_per_elem = m->mlp == WL_MLP_SWIGLU ? 4 : 8;
+    double ffn = m->experts > 1 ? (double)m->expert_ffn * (m->experts_per_token + m->shared_experts)
+                                : m->ffn;
+    f.other = m->layers * (2 * 4 * s * h + act_per_elem * s * ffn + 5 * m->heads * pairs +
+                           2 * s * h);
+    f.total = f.matmul + f.attention_core + f.lm_head + f.other;
+    return f;
+}
+
+/* 6N + 12 L H Q T per token (Chowdhery et al. 2022, PaLM, appendix B). */
+double wl_model_flops_per_token(const wl_model *m, int64_t seq)
+{
+    double attention = 6.0 * m->layers * m->heads * (qk_dim(m) + v_dim(m)) * (double)seq;
+    return 6.0 * active_matmul_params(m) + attention;
+}
+
+/* 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) (Narayanan et al. 2021, eq. 3). */
+double wl_megatron_flops(const wl_model *m, int64_t batch, int64_t seq)
+{
+    double B = (double)batch, s = (double)seq, l = m->layers, h = m->hidden, V = m->vocab;
+    return 96.0 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h));
+}

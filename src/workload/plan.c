@@ -1,0 +1,113 @@
+/*
+ * Parallel plans: how a model is cut across chips, and whether the cut is
+ * possible at all. Chips = TP x PP x DP x CP; expert parallelism (EP) splits
+ * the experts over the data- and context-parallel ranks, as Megatron-LM does.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "ultrasim/workload.h"
+
+int64_t wl_plan_microbatches(const wl_plan *p)
+{
+    return p->gbs / ((int64_t)p->dp * p->mbs);
+}
+
+int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk)
+{
+    int virtual_stages = p->pp * p->vp;
+    int v = chunk * p->pp + stage;
+    int base = m->layers / virtual_stages;
+    int extra = m->layers % virtual_stages; /* virtual stages that get base + 1 */
+    if (extra == 0)
+        return base;
+    /* Hand the extra layers to the middle stages, first and last last. */
+    int skip_first = extra <= virtual_stages - 2 ? 1 : 0;
+    return v >= skip_first && v < skip_first + extra ? base + 1 : base;
+}
+
+static usim_status fail(usim_error *err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static usim_status fail(usim_error *err, const char *field, const char *fmt, ...)
+{
+    char message[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    return usim_fail_field(err, USIM_EINPUT, field, "%s", message);
+}
+
+static usim_status check_degrees(const wl_plan *p, int chips, usim_error *err)
+{
+    int64_t product = (int64_t)p->tp * p->pp * p->dp * p->cp;
+    if (product != chips)
+        return usim_fail_field(err, USIM_EINPUT, "dp",
+                               "TP %d x PP %d x DP %d x CP %d = %lld ranks, but the system has "
+                               "%d chips",
+                               p->tp, p->pp, p->dp, p->cp, (long long)product, chips);
+    if ((p->dp * p->cp) % p->ep != 0)
+        return fail(err, "ep", "EP %d must divide DP x CP (%d)", p->ep, p->dp * p->cp);
+    return USIM_OK;
+}
+
+static usim_status check_tensor_split(const wl_plan *p, const wl_model *m, usim_error *err)
+{
+    if (m->heads % p->tp != 0)
+        return fail(err, "tp", "TP %d does not divide the %d attention heads", p->tp, m->heads);
+    if (m->kv_heads % p->tp != 0 && p->tp % m->kv_heads != 0)
+        return fail(err, "tp", "TP %d and the %d KV heads: one must divide the other", p->tp,
+                    m->kv_heads);
+    if (m->ffn % p->tp != 0)
+        return fail(err, "tp", "TP %d does not divide the MLP width %d", p->tp, m->ffn);
+    if (m->experts > 1 && m->experts % p->ep != 0)
+        return fail(err, "ep", "EP %d does not divide the %d experts", p->ep, m->experts);
+    if (m->experts <= 1 && p->ep > 1)
+        return fail(err, "ep", "EP %d needs a mixture-of-experts model (this one has %d expert)",
+                    p->ep, 1);
+    return USIM_OK;
+}
+
+static usim_status check_sequence(const wl_plan *p, const wl_model *m, usim_error *err)
+{
+    if (p->seq % (2 * p->cp) != 0 && p->cp > 1)
+        return fail(err, "cp", "CP %d: the sequence %d must be a multiple of 2 x CP (each rank "
+                               "takes two balanced halves)",
+                    p->cp, (int)p->seq);
+    if (m->position == WL_POS_LEARNED && p->seq > m->max_seq)
+        return fail(err, "seq", "%d is longer than the model's %d learned positions",
+                    (int)p->seq, m->max_seq);
+    return USIM_OK;
+}
+
+static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *err)
+{
+    if (p->gbs % ((int64_t)p->dp * p->mbs) != 0)
+        return usim_fail_field(err, USIM_EINPUT, "gbs",
+                               "global batch %lld is not a multiple of DP %d x micro-batch %d",
+                               (long long)p->gbs, p->dp, p->mbs);
+    if (p->pp * p->vp > m->layers)
+        return fail(err, "pp", "PP x VP = %d virtual stages, but the model has %d layers",
+                    p->pp * p->vp, m->layers);
+    if (p->vp > 1 && p->pp == 1)
+        return fail(err, "vp", "virtual stages (VP %d) need pipeline parallelism (PP %d)", p->vp,
+                    p->pp);
+    if (p->vp > 1 && wl_plan_microbatches(p) % p->pp != 0)
+        return fail(err, "vp", "interleaving needs the micro-batches per step (%d) to be a "
+                               "multiple of PP (%d)",
+                    (int)wl_plan_microbatches(p), p->pp);
+    return USIM_OK;
+}
+
+usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_error *err)
+{
+    usim_status st = check_degrees(p, chips, err);
+    if (st == USIM_OK)
+        st = check_tensor_split(p, m, err);
+    if (st == USIM_OK)
+        st = check_sequence(p, m, err);
+    if (st == USIM_OK)
+        st = check_batch(p, m, err);
+    return st;
+}

@@ -1,0 +1,254 @@
+/*
+ * Models and plans: exact parameter counts against the published sizes,
+ * FLOP conventions against their closed forms, pipeline schedules and memory
+ * against hand calculations (Korthikanti et al. 2022).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/workload.h"
+
+static wl_model load(const char *name)
+{
+    wl_model m;
+    usim_error err;
+    usim_error_clear(&err);
+    if (wl_model_load(name, &m, &err) != USIM_OK)
+        fail_msg("%s: %s", name, err.message);
+    return m;
+}
+
+static void llama31_405b_exact(void **state)
+{
+    (void)state;
+    wl_model m = load("llama3.1-405b");
+    wl_params p = wl_model_params(&m);
+    assert_true(p.total == 405853388800.0);
+}
+
+/* Every preset matches its published size to the precision published. */
+static void every_preset_matches_published(void **state)
+{
+    (void)state;
+    size_t n = wl_model_preset_count();
+    assert_true(n >= 27);
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        usim_error err;
+        usim_error_clear(&err);
+        assert_int_equal(wl_model_preset_name(i, name, sizeof name, &err), USIM_OK);
+        wl_model m = load(name);
+        wl_params p = wl_model_params(&m);
+        assert_true(m.published_params > 0);
+        double tolerance = m.published_precision > 0 ? m.published_precision : 0.0;
+        if (fabs(p.total - m.published_params) > tolerance)
+            fail_msg("%s: %.0f parameters, published %.0f (+-%.0f)", name, p.total,
+                     m.published_params, tolerance);
+    }
+}
+
+/* Mixtral 8x7B: 46.7B total, about 12.9B active per token (2 of 8 experts). */
+static void moe_active_parameters(void **state)
+{
+    (void)state;
+    wl_model m = load("mixtral-8x7b");
+    wl_params p = wl_model_params(&m);
+    double expert = 3.0 * 4096 * 14336;
+    assert_close(p.total - p.active, 32 * 6 * expert, 1e-12);
+    m = load("deepseek-v3");
+    p = wl_model_params(&m);
+    assert_close(p.active, 37e9, 0.03); /* DeepSeek: 37B activated */
+}
+
+/* 6N + 12 L H Q T, by hand for Llama 3 8B at 8192 tokens. */
+static void model_flops_convention(void **state)
+{
+    (void)state;
+    wl_model m = load("llama3-8b");
+    double n_matmul = 32 * (4096.0 * 4096 * 2 + 4096.0 * 1024 * 2 + 3 * 4096.0 * 14336) +
+                      128256.0 * 4096;
+    double expect = 6 * n_matmul + 12.0 * 32 * 32 * 128 * 8192;
+    assert_close(wl_model_flops_per_token(&m, 8192), expect, 1e-12);
+    wl_flops f = wl_forward_flops(&m, 8192);
+    /* Forward matmuls = 2 N per token. */
+    assert_close(f.matmul + f.lm_head, 2 * n_matmul * 8192, 1e-12);
+}
+
+/* Megatron's formula for its 145.6B row: 96 B s l h^2 (1 + s/6h + V/16lh). */
+static void megatron_formula(void **state)
+{
+    (void)state;
+    wl_model m = load("megatron-gpt-145.6b");
+    double B = 2304, s = 2048, l = 80, h = 12288, V = 51200;
+    double expect = 96 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h));
+    assert_close(wl_megatron_flops(&m, 2304, 2048), expect, 1e-12);
+}
+
+static void hf_config_json(void **state)
+{
+    (void)state;
+    const char *cfg = "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\","
+                      "\"hidden_size\": 4096, \"intermediate_size\": 14336,"
+                      "\"num_attention_heads\": 32, \"num_hidden_layers\": 32,"
+                      "\"num_key_value_heads\": 8, \"vocab_size\": 128256,"
+                      "\"rope_theta\": 500000.0, \"torch_dtype\": \"bfloat16\"}";
+    wl_model m;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 8030261248.0);
+    const char *gpt2 = "{\"model_type\": \"gpt2\", \"n_embd\": 768, \"n_layer\": 12,"
+                       "\"n_head\": 12, \"vocab_size\": 50257, \"n_positions\": 1024}";
+    assert_int_equal(wl_model_load_text("config.json", gpt2, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 124439808.0); /* GPT-2 small */
+    const char *bad = "{\"model_type\": \"lama\", \"hidden_size\": 4096}";
+    assert_int_equal(wl_model_load_text("config.json", bad, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "did you mean 'llama'"));
+    const char *missing = "{\"model_type\": \"llama\", \"hidden_size\": 4096}";
+    assert_int_equal(wl_model_load_text("config.json", missing, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "num_hidden_layers"));
+}
+
+/* 1F1B: rank 0 of 4 warms up with 3 forwards, then alternates. */
+static void one_f_one_b_order(void **state)
+{
+    (void)state;
+    wl_pipe_op ops[16];
+    wl_pipeline_order(4, 1, 8, 0, ops);
+    int expect_fwd[] = {0, 1, 2, 3}; /* first four ops are forwards 0..3 */
+    for (int i = 0; i < 4; i++) {
+        assert_false(ops[i].backward);
+        assert_int_equal(ops[i].microbatch, expect_fwd[i]);
+    }
+    assert_true(ops[4].backward && ops[4].microbatch == 0);
+    assert_true(!ops[5].backward && ops[5].microbatch == 4);
+    assert_true(ops[15].backward && ops[15].microbatch == 7);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 0), 4);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3), 1);
+}
+
+/* Interleaved, pp 2, vp 2, m 4: rank 0 warms up with (2-0-1)*2 + (2-1)*2 = 4. */
+static void interleaved_order(void **state)
+{
+    (void)state;
+    wl_pipe_op ops[16];
+    wl_pipeline_order(2, 2, 4, 0, ops);
+    /* forwards: mb0 c0, mb1 c0, mb0 c1, mb1 c1, then mb2 c0 with the first backward */
+    assert_true(ops[0].microbatch == 0 && ops[0].chunk == 0);
+    assert_true(ops[1].microbatch == 1 && ops[1].chunk == 0);
+    assert_true(ops[2].microbatch == 0 && ops[2].chunk == 1);
+    assert_true(ops[3].microbatch == 1 && ops[3].chunk == 1);
+    assert_true(!ops[4].backward && ops[4].microbatch == 2 && ops[4].chunk == 0);
+    assert_true(ops[5].backward && ops[5].microbatch == 0 && ops[5].chunk == 1);
+    int forwards = 0, backwards = 0;
+    for (int i = 0; i < 16; i++)
+        ops[i].backward ? backwards++ : forwards++;
+    assert_int_equal(forwards, 8);
+    assert_int_equal(backwards, 8);
+}
+
+/* Llama 3.1 405B's 126 layers on PP 8: the first and last stages get fewer. */
+static void uneven_layers(void **state)
+{
+    (void)state;
+    wl_model m = load("llama3.1-405b");
+    wl_plan p = {.tp = 8, .pp = 8, .dp = 1, .cp = 1, .ep = 1, .vp = 1, .mbs = 1, .gbs = 8,
+                 .seq = 8192};
+    int total = 0;
+    for (int s = 0; s < 8; s++)
+        total += wl_chunk_layers(&m, &p, s, 0);
+    assert_int_equal(total, 126);
+    assert_int_equal(wl_chunk_layers(&m, &p, 0, 0), 15);
+    assert_int_equal(wl_chunk_layers(&m, &p, 3, 0), 16);
+    assert_int_equal(wl_chunk_layers(&m, &p, 7, 0), 15);
+}
+
+/* Korthikanti et al. 2022, Table 2, GPT-3 shapes: with TP t and SP, no
+ * recompute, per layer s b h (34/t) bytes once the 5as/h score term is gone
+ * (fused attention); full recompute keeps 2 s b h / t. */
+static void activation_memory_matches_korthikanti(void **state)
+{
+    (void)state;
+    wl_model m = load("gpt3-175b");
+    wl_plan p = {.tp = 8, .pp = 1, .dp = 1, .cp = 1, .ep = 1, .vp = 1, .mbs = 1, .gbs = 1,
+                 .seq = 2048, .sp = true};
+    double sbh = 2048.0 * 12288;
+    /* 34 of Korthikanti minus the 1-byte softmax-dropout terms, plus the fp32
+     * log-sum-exp of fused attention (4 bytes x s x heads / t). */
+    double lse = 4.0 * 2048 * 96 / 8;
+    assert_close(wl_layer_activation_bytes(&m, &p), sbh * 34 / 8 + lse, 1e-12);
+    p.sp = false; /* 10 + 24/t */
+    assert_close(wl_layer_activation_bytes(&m, &p), sbh * (10 + 24.0 / 8) + lse, 1e-12);
+    p.recompute = WL_RECOMPUTE_FULL;
+    assert_close(wl_layer_activation_bytes(&m, &p), 2 * sbh, 1e-12);
+}
+
+/* Weights + gradients + Adam for Llama 3 8B on one chip, ZeRO 0: 18 bytes
+ * a parameter; ZeRO-1 over 8 ranks shards the 12 optimizer bytes. */
+static void model_state_memory(void **state)
+{
+    (void)state;
+    wl_model m = load("llama3-8b");
+    wl_plan p = {.tp = 1, .pp = 1, .dp = 1, .cp = 1, .ep = 1, .vp = 1, .mbs = 1, .gbs = 1,
+                 .seq = 4096};
+    double n = 8030261248.0;
+    wl_memory mem = wl_memory_per_chip(&m, &p);
+    assert_close(mem.weights + mem.gradients + mem.optimizer, 18 * n, 1e-9);
+    p.dp = 8;
+    p.gbs = 8;
+    p.zero = 1;
+    mem = wl_memory_per_chip(&m, &p);
+    assert_close(mem.optimizer, 12 * n / 8, 1e-9);
+    assert_close(mem.weights, 2 * n, 1e-9);
+    p.zero = 3;
+    mem = wl_memory_per_chip(&m, &p);
+    assert_close(mem.weights + mem.gradients + mem.optimizer, 18 * n / 8, 1e-9);
+}
+
+static void plan_checks(void **state)
+{
+    (void)state;
+    wl_model m = load("llama3-70b");
+    usim_error err;
+    usim_error_clear(&err);
+    wl_plan p = {.tp = 8, .pp = 4, .dp = 2, .cp = 1, .ep = 1, .vp = 1, .mbs = 1, .gbs = 64,
+                 .seq = 8192};
+    assert_int_equal(wl_plan_check(&p, &m, 64, &err), USIM_OK);
+    assert_int_equal(wl_plan_check(&p, &m, 128, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "128 chips"));
+    p.tp = 3;
+    p.dp = 1;
+    assert_int_equal(wl_plan_check(&p, &m, 12, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "64 attention heads"));
+    p.tp = 8;
+    p.dp = 2;
+    p.gbs = 63;
+    assert_int_equal(wl_plan_check(&p, &m, 64, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "gbs");
+    p.gbs = 64;
+    p.vp = 2;
+    p.gbs = 2 * 6; /* 6 micro-batches, not a multiple of PP 4 */
+    assert_int_equal(wl_plan_check(&p, &m, 64, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "vp");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(llama31_405b_exact),
+        cmocka_unit_test(every_preset_matches_published),
+        cmocka_unit_test(moe_active_parameters),
+        cmocka_unit_test(model_flops_convention),
+        cmocka_unit_test(megatron_formula),
+        cmocka_unit_test(hf_config_json),
+        cmocka_unit_test(one_f_one_b_order),
+        cmocka_unit_test(interleaved_order),
+        cmocka_unit_test(uneven_layers),
+        cmocka_unit_test(activation_memory_matches_korthikanti),
+        cmocka_unit_test(model_state_memory),
+        cmocka_unit_test(plan_checks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
