@@ -168,6 +168,19 @@ typedef struct wl_memory {
     int worst_stage; /* the pipeline stage that needs the most */
 } wl_memory;
 
+/* Parameters one chip of pipeline rank `stage` holds (before ZeRO sharding):
+ * dense ones split by TP, expert ones by TP and EP. */
+typedef struct wl_stage_params {
+    double dense;    /* per chip, after TP */
+    double experts;  /* per chip, after TP and EP */
+    double largest_layer; /* per chip */
+} wl_stage_params;
+
+wl_stage_params wl_stage_params_of(const wl_model *m, const wl_plan *p, int stage);
+
+/* Parameters of model chunk `chunk` of pipeline rank `stage`, per chip. */
+wl_stage_params wl_chunk_params_of(const wl_model *m, const wl_plan *p, int stage, int chunk);
+
 /* Bytes per chip on the stage that needs the most (usually the first). */
 wl_memory wl_memory_per_chip(const wl_model *m, const wl_plan *p);
 

@@ -107,21 +107,19 @@ static int first_layer(const wl_model *m, const wl_plan *p, int v)
     return first;
 }
 
-typedef struct stage_params {
-    double dense;   /* sharded by TP only */
-    double experts; /* sharded by TP and EP */
-    double largest_layer;
-} stage_params;
-
-static stage_params params_of_stage(const wl_model *m, const wl_plan *p, int stage)
+/* Parameters of chunk `chunk` of rank `stage` (chunk -1: all chunks), per
+ * chip: dense weights split by TP, experts by TP and EP. */
+static wl_stage_params params_of(const wl_model *m, const wl_plan *p, int stage, int chunk)
 {
-    stage_params sp = {0, 0, 0};
+    wl_stage_params sp = {0, 0, 0};
     wl_params all = wl_model_params(m);
     /* Per layer: attention and its two norms; the final norm is half a
      * layer's norms, so norms per layer = all / (layers + 1/2). */
     double layer_norms = all.norms / (m->layers + 0.5);
     double attention = all.attention / m->layers + layer_norms;
     for (int c = 0; c < p->vp; c++) {
+        if (chunk >= 0 && c != chunk)
+            continue;
         int v = c * p->pp + stage, first = first_layer(m, p, v);
         for (int l = first; l < first + wl_chunk_layers(m, p, stage, c); l++) {
             double layer = attention, experts = 0;
@@ -132,30 +130,43 @@ static stage_params params_of_stage(const wl_model *m, const wl_plan *p, int sta
             } else {
                 layer += mlp_width_params(m, m->ffn);
             }
-            sp.dense += layer;
-            sp.experts += experts;
-            sp.largest_layer = max_d(sp.largest_layer, layer / p->tp + experts / (p->tp * p->ep));
+            sp.dense += layer / p->tp;
+            sp.experts += experts / ((double)p->tp * p->ep);
+            sp.largest_layer =
+                max_d(sp.largest_layer, layer / p->tp + experts / ((double)p->tp * p->ep));
         }
     }
-    bool first_stage = stage == 0, last_stage = stage == p->pp - 1;
-    if (first_stage)
-        sp.dense += all.embedding;
+    int v_first = (chunk < 0 ? 0 : chunk) * p->pp + stage;
+    int v_last = (chunk < 0 ? p->vp - 1 : chunk) * p->pp + stage;
+    int last_virtual = p->pp * p->vp - 1;
+    if (v_first == 0)
+        sp.dense += all.embedding / p->tp;
     /* The LM head, or the tied embedding's copy Megatron keeps on the last stage. */
-    if (last_stage && (!first_stage || !m->tied_embeddings))
-        sp.dense += (double)m->vocab * m->hidden;
-    if (last_stage)
-        sp.dense += layer_norms / 2; /* the final norm */
+    if (v_last == last_virtual && (last_virtual > 0 || !m->tied_embeddings))
+        sp.dense += (double)m->vocab * m->hidden / p->tp;
+    if (v_last == last_virtual)
+        sp.dense += layer_norms / 2; /* the final norm, replicated: counted once */
     return sp;
+}
+
+wl_stage_params wl_stage_params_of(const wl_model *m, const wl_plan *p, int stage)
+{
+    return params_of(m, p, stage, -1);
+}
+
+wl_stage_params wl_chunk_params_of(const wl_model *m, const wl_plan *p, int stage, int chunk)
+{
+    return params_of(m, p, stage, chunk);
 }
 
 static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
 {
     wl_memory mem;
     memset(&mem, 0, sizeof mem);
-    stage_params sp = params_of_stage(m, p, stage);
+    wl_stage_params sp = wl_stage_params_of(m, p, stage);
     double shard = (double)p->dp * p->cp;       /* ZeRO shards over DP x CP */
     double expert_shard = shard / p->ep;        /* expert weights: the rest */
-    double dense = sp.dense / p->tp, experts = sp.experts / ((double)p->tp * p->ep);
+    double dense = sp.dense, experts = sp.experts;
     double params_sharded = dense / shard + experts / expert_shard;
     double params_local = dense + experts;
     mem.weights = BYTES_16BIT * (p->zero >= 3 ? params_sharded : params_local);
