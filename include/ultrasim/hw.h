@@ -99,6 +99,7 @@ typedef struct hw_chip {
     char description[160];
     int cores;
     char core_name[48];
+    int logical_core_size; /* Trainium LNC: physical cores per logical core (TP rank) */
     hw_matrix matrix;
     hw_engine vector, scalar;
     hw_sram sram;
@@ -172,6 +173,22 @@ typedef struct hw_published {
     double hbm_bytes_per_s;
 } hw_published;
 
+/* Failure rates (FIT: failures per 10^9 hours) and what recovery costs,
+ * for the goodput model; see docs/reliability.md for the sources. */
+typedef struct hw_reliability {
+    double chip_fit;      /* per chip, HBM excluded */
+    double hbm_stack_fit; /* per HBM stack */
+    double host_fit;      /* per node: host hardware */
+    double software_fit;  /* per node: software and unexplained job failures */
+    double nic_fit;       /* per chip's NIC */
+    double link_fit;      /* per chip: switches, cables, optics on its path */
+    double storage_bandwidth_per_node;    /* checkpoint write/read, bytes/s */
+    double storage_bandwidth_aggregate;   /* the file system's limit, bytes/s */
+    double host_copy_bandwidth_per_chip;  /* HBM to host memory (asynchronous checkpoints) */
+    double restart_s;     /* detect, reschedule, initialise, warm up */
+    double replacement_s; /* swap in a node when no hot spare is ready */
+} hw_reliability;
+
 typedef struct hw_system {
     char name[64];
     char description[200];
@@ -181,6 +198,7 @@ typedef struct hw_system {
     hw_network network;
     hw_price price;
     hw_published published;
+    hw_reliability reliability;
     int default_chips; /* one scale-up domain */
     int chips;         /* what this run uses (--chips) */
 } hw_system;

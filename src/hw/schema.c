@@ -109,6 +109,7 @@ static const usim_field CHIP[] = {
     USIM_STR("description", hw_chip, description, false),
     USIM_INT("cores", hw_chip, cores, 1, 1024, true),
     USIM_STR("core_name", hw_chip, core_name, false),
+    USIM_INT("logical_core_size", hw_chip, logical_core_size, 1, 64, false),
     USIM_OBJ("matrix", hw_chip, matrix, &MATRIX_SCHEMA, true),
     USIM_OBJ("vector", hw_chip, vector, &ENGINE_SCHEMA, true),
     USIM_OBJ("scalar", hw_chip, scalar, &ENGINE_SCHEMA, false),
@@ -168,6 +169,25 @@ static const usim_field PUBLISHED[] = {
 };
 static const usim_schema PUBLISHED_SCHEMA = USIM_SCHEMA("published figures", PUBLISHED);
 
+/* FIT is failures per 10^9 device-hours: 10^9 is one failure a device-hour. */
+static const usim_field RELIABILITY[] = {
+    USIM_NUM("chip_fit", hw_reliability, chip_fit, U_1, 0, 1e9, false),
+    USIM_NUM("hbm_stack_fit", hw_reliability, hbm_stack_fit, U_1, 0, 1e9, false),
+    USIM_NUM("host_fit", hw_reliability, host_fit, U_1, 0, 1e9, false),
+    USIM_NUM("software_fit", hw_reliability, software_fit, U_1, 0, 1e9, false),
+    USIM_NUM("nic_fit", hw_reliability, nic_fit, U_1, 0, 1e9, false),
+    USIM_NUM("link_fit", hw_reliability, link_fit, U_1, 0, 1e9, false),
+    USIM_NUM("storage_bandwidth_per_node", hw_reliability, storage_bandwidth_per_node, U_BPS,
+             1e6, 1e14, false),
+    USIM_NUM("storage_bandwidth_aggregate", hw_reliability, storage_bandwidth_aggregate, U_BPS,
+             1e6, 1e16, false),
+    USIM_NUM("host_copy_bandwidth_per_chip", hw_reliability, host_copy_bandwidth_per_chip, U_BPS,
+             1e6, 1e14, false),
+    USIM_NUM("restart", hw_reliability, restart_s, U_S, 0, 86400 * 7, false),
+    USIM_NUM("replacement", hw_reliability, replacement_s, U_S, 0, 86400 * 30, false),
+};
+static const usim_schema RELIABILITY_SCHEMA = USIM_SCHEMA("reliability", RELIABILITY);
+
 /* "chip" and "network" are a preset name or an inline object: read by hand. */
 static const usim_field SYSTEM[] = {
     USIM_DOC("kind"),
@@ -179,6 +199,7 @@ static const usim_field SYSTEM[] = {
     USIM_DOC("network"),
     USIM_OBJ("price", hw_system, price, &PRICE_SCHEMA, false),
     USIM_OBJ("published", hw_system, published, &PUBLISHED_SCHEMA, false),
+    USIM_OBJ("reliability", hw_system, reliability, &RELIABILITY_SCHEMA, false),
     USIM_DOC("notes"),
 };
 const usim_schema hw_system_schema = USIM_SCHEMA("system", SYSTEM);
