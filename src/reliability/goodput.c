@@ -1,0 +1,156 @@
+/*
+ * Failure rates of a job, Daly's expected wall time, the optimal checkpoint
+ * interval, and a Monte-Carlo run of the same process (see
+ * ultrasim/reliability.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ultrasim/reliability.h"
+
+#define FIT_PER_S (1e-9 / 3600.0) /* one FIT, in failures per second */
+
+static const char *const PART_NAMES[REL_PART_COUNT] = {"chip", "hbm", "host",
+                                                       "software", "nic", "link"};
+
+const char *rel_part_name(rel_part p)
+{
+    return p >= 0 && p < REL_PART_COUNT ? PART_NAMES[p] : "?";
+}
+
+rel_rates rel_job_rates(const hw_system *sys)
+{
+    rel_rates r;
+    const hw_reliability *f = &sys->reliability;
+    double chips = sys->chips;
+    double nodes = ceil(chips / sys->node.chips);
+    double stacks = chips * (sys->chip.hbm.stacks > 0 ? sys->chip.hbm.stacks : 1);
+    memset(&r, 0, sizeof r);
+    r.per_s[REL_CHIP] = chips * f->chip_fit * FIT_PER_S;
+    r.per_s[REL_HBM] = stacks * f->hbm_stack_fit * FIT_PER_S;
+    r.per_s[REL_HOST] = nodes * f->host_fit * FIT_PER_S;
+    r.per_s[REL_SOFTWARE] = nodes * f->software_fit * FIT_PER_S;
+    r.per_s[REL_NIC] = chips * f->nic_fit * FIT_PER_S;
+    r.per_s[REL_LINK] = chips * f->link_fit * FIT_PER_S;
+    for (int i = 0; i < REL_PART_COUNT; i++)
+        r.total_per_s += r.per_s[i];
+    r.mtbf_s = r.total_per_s > 0 ? 1.0 / r.total_per_s : INFINITY;
+    return r;
+}
+
+/* T_wall = M e^(R/M) (e^((tau + delta)/M) - 1) T_solve / tau; without
+ * failures (M infinite) it is T_solve (1 + delta / tau). */
+double rel_expected_wall_s(const rel_process *p)
+{
+    double M = p->mtbf_s, tau = p->interval_s;
+    if (!isfinite(M))
+        return p->solve_s * (1 + p->checkpoint_s / tau);
+    return M * exp(p->restart_s / M) * expm1((tau + p->checkpoint_s) / M) * p->solve_s / tau;
+}
+
+double rel_young_interval_s(double checkpoint_s, double mtbf_s)
+{
+    return sqrt(2 * checkpoint_s * mtbf_s);
+}
+
+/* Daly's T_wall is convex in tau: a golden-section search over
+ * [delta/100, 10 M] (clipped to the run) finds its minimum. */
+double rel_optimal_interval_s(const rel_process *p)
+{
+    if (!isfinite(p->mtbf_s))
+        return p->solve_s;
+    const double phi = (sqrt(5.0) - 1) / 2;
+    double lo = fmax(p->checkpoint_s / 100, 1e-3), hi = fmin(10 * p->mtbf_s, p->solve_s);
+    if (hi <= lo)
+        return hi;
+    rel_process q = *p;
+    for (int i = 0; i < 200 && hi - lo > 1e-6 * hi; i++) {
+        double a = hi - phi * (hi - lo), b = lo + phi * (hi - lo);
+        q.interval_s = a;
+        double fa = rel_expected_wall_s(&q);
+        q.interval_s = b;
+        double fb = rel_expected_wall_s(&q);
+        if (fa < fb)
+            hi = b;
+        else
+            lo = a;
+    }
+    return (lo + hi) / 2;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): small, fast, seeded, deterministic. */
+static uint64_t next_u64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static double exponential(uint64_t *state, double mean)
+{
+    double u = ((double)(next_u64(state) >> 11) + 0.5) / 9007199254740992.0; /* (0, 1) */
+    return -mean * log(u);
+}
+
+/* Time to get through `need` seconds of uninterrupted activity, restarting
+ * (at cost R, itself interruptible) after every failure. */
+static double survive(double need, const rel_process *p, uint64_t *rng, double *clock_to_fail,
+                      double *failures)
+{
+    double spent = 0;
+    for (;;) {
+        if (*clock_to_fail >= need) {
+            *clock_to_fail -= need;
+            return spent + need;
+        }
+        spent += *clock_to_fail; /* lost */
+        *failures += 1;
+        *clock_to_fail = exponential(rng, p->mtbf_s);
+        while (*clock_to_fail < p->restart_s) { /* failed again while restarting */
+            spent += *clock_to_fail;
+            *failures += 1;
+            *clock_to_fail = exponential(rng, p->mtbf_s);
+        }
+        spent += p->restart_s;
+        *clock_to_fail -= p->restart_s;
+    }
+}
+
+static double one_run(const rel_process *p, uint64_t *rng, double *failures)
+{
+    double wall = 0, left = p->solve_s;
+    double clock_to_fail = isfinite(p->mtbf_s) ? exponential(rng, p->mtbf_s) : INFINITY;
+    while (left > 0) {
+        double work = fmin(p->interval_s, left);
+        /* Daly's model checkpoints every segment; so does this one. */
+        wall += survive(work + p->checkpoint_s, p, rng, &clock_to_fail, failures);
+        left -= work;
+    }
+    return wall;
+}
+
+usim_status rel_simulate(const rel_process *p, int runs, uint64_t seed, rel_monte_carlo *out,
+                         usim_error *err)
+{
+    if (runs < 1 || !(p->interval_s > 0) || !(p->solve_s >= 0))
+        return usim_fail(err, USIM_EINPUT, "a Monte-Carlo run needs runs >= 1 and an interval > 0");
+    if (p->solve_s / p->interval_s > 1e8)
+        return usim_fail(err, USIM_EINPUT,
+                         "%.3g checkpoint intervals are too many to simulate; use a longer "
+                         "interval",
+                         p->solve_s / p->interval_s);
+    uint64_t rng = seed;
+    double sum = 0, sum2 = 0, failures = 0;
+    for (int i = 0; i < runs; i++) {
+        double w = one_run(p, &rng, &failures);
+        sum += w;
+        sum2 += w * w;
+    }
+    out->runs = runs;
+    out->mean_wall_s = sum / runs;
+    out->stddev_wall_s = sqrt(fmax(0, sum2 / runs - out->mean_wall_s * out->mean_wall_s));
+    out->mean_failures = failures / runs;
+    return USIM_OK;
+}

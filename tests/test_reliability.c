@@ -1,0 +1,106 @@
+/*
+ * Failure rates against the Llama 3 paper, Daly's model against its closed
+ * forms, and the Monte-Carlo run against Daly's expectation.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/reliability.h"
+
+/* 16,384 H100s for 54 days at the Llama 3 rates: 419 expected interruptions
+ * (the rates were derived from that run, so this checks the bookkeeping:
+ * per-chip, per-stack and per-host rates times the parts of a DGX cluster). */
+static void llama3_interruptions(void **state)
+{
+    (void)state;
+    hw_system s;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(hw_load_system("dgx-h100", 16384, NULL, &s, &err), USIM_OK);
+    rel_rates r = rel_job_rates(&s);
+    double hours = 54 * 24;
+    assert_close(r.total_per_s * hours * 3600, 419, 0.002);
+    assert_close(r.mtbf_s / 3600, hours / 419, 0.002);
+    /* GPU + HBM = 268 of 419 (64%). */
+    assert_close((r.per_s[REL_CHIP] + r.per_s[REL_HBM]) * hours * 3600, 268, 0.002);
+}
+
+/* Without failures the wall time is the work plus the checkpoints. */
+static void no_failures_closed_form(void **state)
+{
+    (void)state;
+    rel_process p = {1000 * 3600.0, 3600, 60, 600, INFINITY};
+    assert_close(rel_expected_wall_s(&p), 1000 * 3600.0 * (1 + 60.0 / 3600), 1e-12);
+}
+
+/* For delta << tau << M, Daly's formula tends to the first-order expectation
+ * T (1 + delta/tau + (tau/2 + R) / M): each failure costs half an interval
+ * plus a restart. */
+static void daly_first_order(void **state)
+{
+    (void)state;
+    double M = 1e6, tau = 1000, delta = 1, R = 10, T = 1e8;
+    rel_process p = {T, tau, delta, R, M};
+    double first = T * (1 + delta / tau + (tau / 2 + R) / M);
+    assert_close(rel_expected_wall_s(&p), first, 1e-3);
+}
+
+/* The optimum lies near Young's sqrt(2 delta M) when delta << M. */
+static void optimum_near_young(void **state)
+{
+    (void)state;
+    rel_process p = {3e7, 0, 120, 600, 3.09 * 3600};
+    double young = rel_young_interval_s(120, 3.09 * 3600);
+    double best = rel_optimal_interval_s(&p);
+    assert_close(best, young, 0.12);
+    rel_process q = p;
+    q.interval_s = best;
+    double at_best = rel_expected_wall_s(&q);
+    q.interval_s = best * 1.5;
+    assert_true(rel_expected_wall_s(&q) > at_best);
+    q.interval_s = best / 1.5;
+    assert_true(rel_expected_wall_s(&q) > at_best);
+}
+
+/* The Monte-Carlo mean agrees with Daly's expectation within 2%. */
+static void monte_carlo_agrees(void **state)
+{
+    (void)state;
+    usim_error err;
+    usim_error_clear(&err);
+    rel_process cases[] = {
+        {54 * 86400.0, 1800, 120, 600, 3.09 * 3600}, /* Llama 3 scale */
+        {7 * 86400.0, 600, 30, 300, 2 * 3600},       /* frequent failures */
+        {30 * 86400.0, 7200, 600, 1800, 24 * 3600},  /* rare failures, slow checkpoints */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rel_monte_carlo mc;
+        assert_int_equal(rel_simulate(&cases[i], 400, 42 + i, &mc, &err), USIM_OK);
+        assert_close(mc.mean_wall_s, rel_expected_wall_s(&cases[i]), 0.02);
+    }
+}
+
+static void monte_carlo_is_deterministic(void **state)
+{
+    (void)state;
+    usim_error err;
+    usim_error_clear(&err);
+    rel_process p = {86400.0, 600, 30, 300, 3600};
+    rel_monte_carlo a, b;
+    assert_int_equal(rel_simulate(&p, 50, 7, &a, &err), USIM_OK);
+    assert_int_equal(rel_simulate(&p, 50, 7, &b, &err), USIM_OK);
+    assert_true(a.mean_wall_s == b.mean_wall_s);
+    p.interval_s = 0;
+    assert_int_equal(rel_simulate(&p, 50, 7, &a, &err), USIM_EINPUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(llama3_interruptions),  cmocka_unit_test(no_failures_closed_form),
+        cmocka_unit_test(daly_first_order),      cmocka_unit_test(optimum_near_young),
+        cmocka_unit_test(monte_carlo_agrees),    cmocka_unit_test(monte_carlo_is_deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
