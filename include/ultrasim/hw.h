@@ -251,6 +251,11 @@ double hw_core_matrix_flops(const hw_chip *chip, usim_dtype t);
 double hw_node_bandwidth_per_direction(const hw_system *sys);
 double hw_domain_bandwidth_per_direction(const hw_system *sys);
 
+/* The description of a preset or file as one JSON text with its chip and
+ * network inlined, so any of its figures can be changed ("what if") and the
+ * result loaded with hw_load_system_text. Caller frees. */
+usim_status hw_resolve_text(const char *name_or_file, char **json_text, usim_error *err);
+
 /* What a preset or file describes (hw_preset_kind). */
 usim_status hw_kind_of(const char *name_or_file, int *kind, usim_error *err);
 

@@ -49,6 +49,7 @@ typedef struct usim_option {
     const char *const *choices; /* USIM_OPT_CHOICE, NULL-terminated */
     double min, max;
     bool required;
+    bool inline_json; /* a request may give a JSON object instead (e.g. a whole system) */
 } usim_option;
 
 typedef struct usim_command usim_command;

@@ -45,7 +45,7 @@ bool api_flag(json_t *req, const char *name);
 
 /* Common options every simulation command shares. */
 #define API_OPT_HW(help_)                                                                   \
-    {"hw", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", help_, NULL, NULL, 0, 0, true}
+    {"hw", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", help_, NULL, NULL, 0, 0, true, true}
 #define API_OPT_CHIPS                                                                       \
     {"chips", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                            \
      "chips in the system (default: one scale-up domain of the preset)", NULL, NULL, 1,     \
@@ -54,6 +54,13 @@ bool api_flag(json_t *req, const char *name);
     {"network", USIM_OPT_STRING, USIM_UNIT_NONE, "NET",                                     \
      "scale-out network preset or file (default: the system's own)", NULL, NULL, 0, 0,      \
      false}
+
+/* The system of a request: its "hw" (a preset, a file, or an inline JSON
+ * description from a sweep's "what if"), sized by "chips", joined by
+ * "network". */
+struct hw_system;
+usim_status api_load_system(const usim_command *cmd, json_t *req, struct hw_system *out,
+                            usim_error *err);
 
 /* Text helpers shared by renderers. */
 void api_text_quantity(usim_buf *b, const char *label, json_t *result, const char *key,

@@ -125,6 +125,8 @@ static usim_status check_value(const usim_option *o, json_t *v, usim_error *err)
             return usim_fail_field(err, USIM_EINPUT, o->name, "is a flag: expected true or false");
         return USIM_OK;
     }
+    if (json_is_object(v) && o->inline_json)
+        return USIM_OK; /* checked by the loader of what it describes */
     if (!value_text(v, text, sizeof text))
         return usim_fail_field(err, USIM_EINPUT, o->name, "expected a string or a number");
     switch (o->type) {

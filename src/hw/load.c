@@ -483,6 +483,40 @@ usim_status hw_sources_json(const char *name_or_file, char **json_text, usim_err
     return st;
 }
 
+/* Replaces doc[key], a preset name, by that preset's own document. */
+static usim_status inline_part(json_t *doc, const char *key, usim_error *err)
+{
+    json_t *v = json_object_get(doc, key);
+    if (!json_is_string(v))
+        return USIM_OK;
+    hw_source part;
+    usim_status st = open_source(json_string_value(v), &part, err);
+    if (st != USIM_OK)
+        return st;
+    json_object_set(doc, key, part.doc);
+    source_free(&part);
+    return USIM_OK;
+}
+
+usim_status hw_resolve_text(const char *name_or_file, char **json_text, usim_error *err)
+{
+    hw_source s;
+    usim_status st = open_source(name_or_file, &s, err);
+    if (st != USIM_OK)
+        return st;
+    if (json_is_object(s.doc))
+        st = inline_part(s.doc, "chip", err);
+    if (st == USIM_OK && json_is_object(s.doc))
+        st = inline_part(s.doc, "network", err);
+    if (st == USIM_OK) {
+        *json_text = json_dumps(s.doc, JSON_INDENT(2));
+        if (!*json_text)
+            st = usim_fail(err, USIM_ERUNTIME, "out of memory");
+    }
+    source_free(&s);
+    return st;
+}
+
 usim_status hw_kind_of(const char *name_or_file, int *kind, usim_error *err)
 {
     hw_source s;
