@@ -37,6 +37,13 @@ cli_result cli_run(const char *args)
     return r;
 }
 
+int open_devnull(void)
+{
+    FILE *out = freopen("/dev/null", "w", stdout);
+    FILE *err = freopen("/dev/null", "w", stderr);
+    return out && err ? 0 : -1;
+}
+
 void cli_free(cli_result *r)
 {
     free(r->out);

@@ -19,6 +19,9 @@ typedef struct cli_result {
 cli_result cli_run(const char *args);
 void cli_free(cli_result *r);
 
+/* Points stdout and stderr at /dev/null (in a forked child). */
+int open_devnull(void);
+
 /* Writes text to a fresh file under the test tree; returns its path (static buffer). */
 const char *write_temp(const char *name, const char *text);
 

@@ -141,7 +141,7 @@ static json_t *published_json(const hw_system *s)
 
 static const usim_option HW_SHOW_OPTIONS[] = {
     {"name", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
-     "hardware preset ('ultrasim hw list') or JSON file", NULL, NULL, 0, 0, true},
+     "hardware preset ('ultrasim hw list') or JSON file", NULL, NULL, 0, 0, true, true},
     API_OPT_CHIPS,
     API_OPT_NETWORK,
     {"sources", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL, "also print where each figure comes from",
@@ -174,34 +174,8 @@ static usim_status show_network(const char *name, json_t **result, usim_error *e
     return *result ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 
-static usim_status hw_show_run(json_t *req, json_t **result, usim_error *err)
+static usim_status system_result(const hw_system *sys, json_t **result, usim_error *err)
 {
-    const usim_command *cmd = &api_cmd_hw_show.info;
-    const char *name, *network;
-    int64_t chips = 0;
-    bool has_chips;
-    int kind;
-    api_string(cmd, req, "name", &name, err);
-    api_string(cmd, req, "network", &network, err);
-    usim_status st = hw_kind_of(name, &kind, err);
-    if (st != USIM_OK)
-        return st;
-    if (kind == HW_KIND_NETWORK) {
-        st = show_network(name, result, err);
-        if (st == USIM_OK && api_flag(req, "sources"))
-            st = add_sources(name, *result, err);
-        return st;
-    }
-    hw_system *sys = calloc(1, sizeof *sys);
-    if (!sys)
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    st = api_int(cmd, req, "chips", &chips, &has_chips, err);
-    if (st == USIM_OK)
-        st = hw_load_system(name, has_chips ? (int)chips : 0, network, sys, err);
-    if (st != USIM_OK) {
-        free(sys);
-        return st;
-    }
     hw_totals t = hw_derive(sys);
     *result = json_pack(
         "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:o,"
@@ -219,9 +193,57 @@ static usim_status hw_show_run(json_t *req, json_t **result, usim_error *err)
         "price", "usd_per_chip_hour", sys->price.usd_per_chip_hour, "basis",
         sys->price.basis == HW_PRICE_ON_DEMAND ? "on-demand" : "estimate", "usd_per_hour",
         t.usd_per_hour);
+    return *result ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
+}
+
+/* A system given inline (a sweep changing one of its figures). */
+static usim_status show_inline(const usim_command *cmd, json_t *req, json_t **result,
+                               usim_error *err)
+{
+    json_t *name = json_object_get(req, "name");
+    json_t *copy = json_deep_copy(req);
+    json_object_set(copy, "hw", name);
+    hw_system *sys = calloc(1, sizeof *sys);
+    usim_status st = sys ? api_load_system(cmd, copy, sys, err)
+                         : usim_fail(err, USIM_ERUNTIME, "out of memory");
+    if (st == USIM_OK)
+        st = system_result(sys, result, err);
     free(sys);
-    if (!*result)
+    json_decref(copy);
+    return st;
+}
+
+static usim_status hw_show_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_hw_show.info;
+    const char *name, *network;
+    int64_t chips = 0;
+    bool has_chips;
+    int kind;
+    if (json_is_object(json_object_get(req, "name")))
+        return show_inline(cmd, req, result, err);
+    api_string(cmd, req, "name", &name, err);
+    api_string(cmd, req, "network", &network, err);
+    usim_status st = hw_kind_of(name, &kind, err);
+    if (st != USIM_OK)
+        return st;
+    if (kind == HW_KIND_NETWORK) {
+        st = show_network(name, result, err);
+        if (st == USIM_OK && api_flag(req, "sources"))
+            st = add_sources(name, *result, err);
+        return st;
+    }
+    hw_system *sys = calloc(1, sizeof *sys);
+    if (!sys)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    st = api_int(cmd, req, "chips", &chips, &has_chips, err);
+    if (st == USIM_OK)
+        st = hw_load_system(name, has_chips ? (int)chips : 0, network, sys, err);
+    if (st == USIM_OK)
+        st = system_result(sys, result, err);
+    free(sys);
+    if (st != USIM_OK)
+        return st;
     if (api_flag(req, "sources"))
         return add_sources(name, *result, err);
     return USIM_OK;

@@ -207,9 +207,11 @@ static int run_command(cli_args *a)
         free(result);
         return st;
     }
-    fputs(a->json ? result : text, stdout);
-    if (a->json)
-        fputc('\n', stdout);
+    if (!strstr(result, "\"quiet\": true")) { /* an MPI worker rank prints nothing */
+        fputs(a->json ? result : text, stdout);
+        if (a->json)
+            fputc('\n', stdout);
+    }
     free(result);
     free(text);
     return fflush(stdout) == 0 ? USIM_OK : USIM_ERUNTIME;

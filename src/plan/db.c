@@ -1,0 +1,327 @@
+/*
+ * The sweep's database (SQLite, WAL mode): one row per point with its inputs
+ * and outputs as columns.
+ *
+ *   meta(key, value)   the spec and its hash: a database holds one sweep
+ *   points(id, status, reason, request, result, <input columns>, <output columns>)
+ *
+ * Output columns are the result's scalars, nested keys joined by '_'
+ * ("breakdown_gemm"), added as they first appear. Points are written in
+ * transactions of a batch each; a sweep killed at any moment leaves every
+ * committed point intact, and a restart skips exactly those.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/internal.h"
+
+static usim_status sql_fail(sweep_db *d, usim_error *err, const char *what)
+{
+    return usim_fail(err, USIM_ERUNTIME, "database: %s: %s", what,
+                     d->db ? sqlite3_errmsg(d->db) : "not open");
+}
+
+static usim_status exec(sweep_db *d, const char *sql, usim_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(d->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return USIM_OK;
+    usim_status st = usim_fail(err, USIM_ERUNTIME, "database: %s", msg ? msg : "error");
+    sqlite3_free(msg);
+    return st;
+}
+
+static void load_columns(sweep_db *d)
+{
+    sqlite3_stmt *q;
+    d->columns = json_object();
+    if (sqlite3_prepare_v2(d->db, "PRAGMA table_info(points)", -1, &q, NULL) != SQLITE_OK)
+        return;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        json_object_set_new(d->columns, (const char *)sqlite3_column_text(q, 1), json_true());
+    sqlite3_finalize(q);
+}
+
+/* The database must hold this spec's sweep, or none yet. */
+static usim_status check_meta(sweep_db *d, const sweep_spec *s, usim_error *err)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(d->db, "SELECT value FROM meta WHERE key = 'spec_hash'", -1, &q,
+                           NULL) != SQLITE_OK)
+        return sql_fail(d, err, "reading meta");
+    usim_status st = USIM_OK;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        const char *hash = (const char *)sqlite3_column_text(q, 0);
+        if (!hash || strcmp(hash, s->hash) != 0)
+            st = usim_fail(err, USIM_EINPUT,
+                           "the database holds another sweep (spec hash %s, this one %s); use "
+                           "another --db or remove it",
+                           hash ? hash : "?", s->hash);
+    } else {
+        char *spec = json_dumps(s->doc, JSON_COMPACT | JSON_SORT_KEYS);
+        char *sql = sqlite3_mprintf("INSERT INTO meta VALUES ('spec_hash', %Q), ('spec', %Q), "
+                                    "('command', %Q), ('points', '%lld')",
+                                    s->hash, spec, s->command, s->points);
+        st = exec(d, sql, err);
+        sqlite3_free(sql);
+        free(spec);
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+usim_status sweep_db_open(sweep_db *d, const char *path, const sweep_spec *s, usim_error *err)
+{
+    memset(d, 0, sizeof *d);
+    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        usim_status st = usim_fail(err, USIM_EINPUT, "%s: cannot open the database: %s", path,
+                                   d->db ? sqlite3_errmsg(d->db) : "out of memory");
+        sqlite3_close(d->db);
+        d->db = NULL;
+        return st;
+    }
+    sqlite3_busy_timeout(d->db, 10000);
+    usim_status st = exec(d,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+                          "CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, status "
+                          "TEXT NOT NULL, reason TEXT, request TEXT, result TEXT);",
+                          err);
+    if (st != USIM_OK) {
+        usim_fail(err, USIM_EINPUT, "%s: not a usable SQLite database (%s)", path, err->message);
+        sweep_db_close(d);
+        return USIM_EINPUT;
+    }
+    st = check_meta(d, s, err);
+    if (st == USIM_OK &&
+        (sqlite3_prepare_v2(d->db, "BEGIN", -1, &d->begin, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(d->db, "COMMIT", -1, &d->commit, NULL) != SQLITE_OK))
+        st = sql_fail(d, err, "preparing");
+    if (st == USIM_OK)
+        load_columns(d);
+    if (st != USIM_OK)
+        sweep_db_close(d);
+    return st;
+}
+
+void sweep_db_close(sweep_db *d)
+{
+    sqlite3_finalize(d->begin);
+    sqlite3_finalize(d->commit);
+    sqlite3_close(d->db);
+    json_decref(d->columns);
+    memset(d, 0, sizeof *d);
+}
+
+usim_status sweep_db_done(sweep_db *d, unsigned char *done, long long n, long long *count,
+                          usim_error *err)
+{
+    sqlite3_stmt *q;
+    *count = 0;
+    if (sqlite3_prepare_v2(d->db, "SELECT id FROM points", -1, &q, NULL) != SQLITE_OK)
+        return sql_fail(d, err, "reading points");
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        long long id = sqlite3_column_int64(q, 0);
+        if (id >= 0 && id < n && !done[id]) {
+            done[id] = 1;
+            (*count)++;
+        }
+    }
+    sqlite3_finalize(q);
+    return USIM_OK;
+}
+
+usim_status sweep_db_begin(sweep_db *d, usim_error *err)
+{
+    sqlite3_reset(d->begin);
+    return sqlite3_step(d->begin) == SQLITE_DONE ? USIM_OK : sql_fail(d, err, "begin");
+}
+
+usim_status sweep_db_commit(sweep_db *d, usim_error *err)
+{
+    sqlite3_reset(d->commit);
+    return sqlite3_step(d->commit) == SQLITE_DONE ? USIM_OK : sql_fail(d, err, "commit");
+}
+
+/* Scalars of a result, nested keys joined by '_'. */
+static void flatten(json_t *obj, const char *prefix, json_t *out)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        char name[256];
+        snprintf(name, sizeof name, "%s%s%s", prefix, prefix[0] ? "_" : "", key);
+        for (char *c = name; *c; c++)
+            if (*c == '.' || *c == '-' || *c == ' ')
+                *c = '_';
+        if (json_is_object(v))
+            flatten(v, name, out);
+        else if (!json_is_array(v) && !json_is_null(v))
+            json_object_set(out, name, v);
+    }
+}
+
+static usim_status ensure_column(sweep_db *d, const char *name, usim_error *err)
+{
+    if (json_object_get(d->columns, name))
+        return USIM_OK;
+    char *sql = sqlite3_mprintf("ALTER TABLE points ADD COLUMN \"%w\"", name);
+    usim_status st = exec(d, sql, err);
+    sqlite3_free(sql);
+    if (st == USIM_OK)
+        json_object_set_new(d->columns, name, json_true());
+    return st;
+}
+
+static void bind_value(sqlite3_stmt *q, int i, json_t *v)
+{
+    if (json_is_integer(v))
+        sqlite3_bind_int64(q, i, json_integer_value(v));
+    else if (json_is_real(v))
+        sqlite3_bind_double(q, i, json_real_value(v));
+    else if (json_is_boolean(v))
+        sqlite3_bind_int(q, i, json_is_true(v));
+    else if (json_is_string(v))
+        sqlite3_bind_text(q, i, json_string_value(v), -1, SQLITE_TRANSIENT);
+    else {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        sqlite3_bind_text(q, i, text ? text : "", -1, SQLITE_TRANSIENT);
+        free(text);
+    }
+}
+
+static const char *const FIXED[] = {"id", "status", "reason", "request", "result"};
+
+static bool is_fixed(const char *name)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, FIXED[i]) == 0)
+            return true;
+    return false;
+}
+
+usim_status sweep_db_insert(sweep_db *d, long long id, const char *status, const char *reason,
+                            json_t *inputs, json_t *result, usim_error *err)
+{
+    json_t *cols = json_object();
+    const char *key;
+    json_t *v;
+    if (result)
+        flatten(result, "", cols);
+    json_object_foreach(inputs, key, v) /* inputs win over echoes in the result */
+    {
+        char name[256];
+        snprintf(name, sizeof name, "%s", key);
+        for (char *c = name; *c; c++)
+            if (*c == '.' || *c == '-')
+                *c = '_';
+        json_object_set(cols, name, v);
+    }
+    usim_status st = USIM_OK;
+    char *result_text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+    char *input_text = json_dumps(inputs, JSON_COMPACT);
+    char *names = sqlite3_mprintf("id, status, reason, request, result");
+    char *marks = sqlite3_mprintf("?, ?, ?, ?, ?");
+    json_object_foreach(cols, key, v)
+    {
+        if (is_fixed(key))
+            continue;
+        st = ensure_column(d, key, err);
+        if (st != USIM_OK)
+            break;
+        char *n2 = sqlite3_mprintf("%s, \"%w\"", names, key);
+        char *m2 = sqlite3_mprintf("%s, ?", marks);
+        sqlite3_free(names);
+        sqlite3_free(marks);
+        names = n2;
+        marks = m2;
+    }
+    sqlite3_stmt *q = NULL;
+    char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO points (%s) VALUES (%s)", names, marks);
+    if (st == USIM_OK && sqlite3_prepare_v2(d->db, sql, -1, &q, NULL) != SQLITE_OK)
+        st = sql_fail(d, err, "preparing an insert");
+    if (st == USIM_OK) {
+        int i = 1;
+        sqlite3_bind_int64(q, i++, id);
+        sqlite3_bind_text(q, i++, status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, i++, reason, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, i++, input_text, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, i++, result_text, -1, SQLITE_TRANSIENT);
+        json_object_foreach(cols, key, v)
+        {
+            if (!is_fixed(key))
+                bind_value(q, i++, v);
+        }
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = sql_fail(d, err, "inserting a point");
+    }
+    sqlite3_finalize(q);
+    sqlite3_free(sql);
+    sqlite3_free(names);
+    sqlite3_free(marks);
+    free(result_text);
+    free(input_text);
+    json_decref(cols);
+    return st;
+}
+
+static void csv_field(FILE *fp, const char *text)
+{
+    if (!text)
+        return;
+    if (!strpbrk(text, ",\"\n")) {
+        fputs(text, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"')
+            fputc('"', fp);
+        fputc(*c, fp);
+    }
+    fputc('"', fp);
+}
+
+usim_status sweep_db_export_csv(sweep_db *d, const char *path, usim_error *err)
+{
+    sqlite3_stmt *q;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (sqlite3_prepare_v2(d->db, "SELECT * FROM points ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+        return sql_fail(d, err, "reading points");
+    FILE *fp = fopen(tmp, "w");
+    if (!fp) {
+        sqlite3_finalize(q);
+        return usim_fail(err, USIM_EINPUT, "%s: cannot write", path);
+    }
+    int n = sqlite3_column_count(q);
+    for (int c = 0, first = 1; c < n; c++) {
+        const char *name = sqlite3_column_name(q, c);
+        if (strcmp(name, "request") == 0 || strcmp(name, "result") == 0)
+            continue;
+        fprintf(fp, "%s", first ? "" : ",");
+        csv_field(fp, name);
+        first = 0;
+    }
+    fputc('\n', fp);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        for (int c = 0, first = 1; c < n; c++) {
+            const char *name = sqlite3_column_name(q, c);
+            if (strcmp(name, "request") == 0 || strcmp(name, "result") == 0)
+                continue;
+            fprintf(fp, "%s", first ? "" : ",");
+            csv_field(fp, (const char *)sqlite3_column_text(q, c));
+            first = 0;
+        }
+        fputc('\n', fp);
+    }
+    sqlite3_finalize(q);
+    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return usim_fail(err, USIM_ERUNTIME, "%s: write failed", path);
+    }
+    return USIM_OK;
+}

@@ -1,0 +1,216 @@
+/*
+ * Sweeps: rows in SQLite with hand-checkable values, invalid points kept
+ * with their reason, resuming after kill -9, and the same sweep under
+ * mpirun with two ranks.
+ */
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static const char *SPEC =
+    "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"},\n"
+    " \"grid\": {\"chips\": [16, 64, 24], \"hw.chip.hbm.bandwidth\": [\"2.9TB/s\", \"4TB/s\"]}}\n";
+
+static double query(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    double v = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_double(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+static void fresh(const char *db)
+{
+    char path[600];
+    remove(db);
+    snprintf(path, sizeof path, "%s-wal", db);
+    remove(path);
+    snprintf(path, sizeof path, "%s-shm", db);
+    remove(path);
+}
+
+/* 6 points; 24 chips are not whole 16-chip nodes: 2 invalid rows. HBM
+ * bandwidth is chips x the figure swept: 64 x 4 TB/s = 256 TB/s. */
+static void rows_and_what_if(void **state)
+{
+    (void)state;
+    const char *spec = write_temp("sweep_basic.json", SPEC);
+    char db[512], csv[512], args[2048];
+    snprintf(db, sizeof db, "%s/sweep_basic.db", USIM_TEST_TMP);
+    snprintf(csv, sizeof csv, "%s/sweep_basic.csv", USIM_TEST_TMP);
+    fresh(db);
+    snprintf(args, sizeof args, "sweep %s --db %s --csv %s --json", spec, db, csv);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"computed\": 6"));
+    cli_free(&r);
+    assert_close(query(db, "SELECT count(*) FROM points"), 6, 0);
+    assert_close(query(db, "SELECT count(*) FROM points WHERE status = 'invalid' AND reason "
+                           "LIKE '%multiple of 16%'"),
+                 2, 0);
+    assert_close(query(db, "SELECT hbm_bytes_per_s FROM points WHERE chips = 64 AND "
+                           "hw_chip_hbm_bandwidth = '4TB/s'"),
+                 64 * 4e12, 1e-12);
+    assert_close(query(db, "SELECT dense_flops_fp8 FROM points WHERE id = 0"), 16 * 1300e12, 1e-12);
+    FILE *fp = fopen(csv, "r");
+    char head[64] = "";
+    assert_non_null(fp);
+    assert_non_null(fgets(head, sizeof head, fp));
+    fclose(fp);
+    assert_int_equal(strncmp(head, "id,status,reason", 16), 0);
+    /* Run again: nothing to do. */
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"done_before\": 6"));
+    assert_non_null(strstr(r.out, "\"computed\": 0"));
+    cli_free(&r);
+}
+
+/* A long sweep killed with SIGKILL mid-way, then run again: every point is
+ * there once, none was run twice (the second run computes exactly the
+ * missing ones), and the rows equal those of an uninterrupted sweep. */
+static void resumes_after_kill(void **state)
+{
+    (void)state;
+    char spec_text[4096], values[1200] = "";
+    for (int i = 0; i < 60; i++) { /* 60 x 20 = 1,200 points */
+        size_t n = strlen(values);
+        snprintf(values + n, sizeof values - n, "%s\"%d.%dTB/s\"", i ? ", " : "", 1 + i / 10,
+                 i % 10);
+    }
+    snprintf(spec_text, sizeof spec_text,
+             "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"}, \"grid\": "
+             "{\"hw.chip.hbm.bandwidth\": [%s], \"chips\": [16, 32, 48, 64, 80, 96, 112, 128, "
+             "144, 160, 176, 192, 208, 224, 240, 256, 272, 288, 304, 320]}}",
+             values);
+    const char *spec = write_temp("sweep_kill.json", spec_text);
+    char db[512], ref[512];
+    snprintf(db, sizeof db, "%s/sweep_kill.db", USIM_TEST_TMP);
+    snprintf(ref, sizeof ref, "%s/sweep_ref.db", USIM_TEST_TMP);
+    fresh(db);
+    fresh(ref);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open_devnull();
+        (void)null;
+        execl(USIM_CLI, USIM_CLI, "sweep", spec, "--db", db, "--jobs", "1", (char *)NULL);
+        _exit(127);
+    }
+    /* Kill once some rows are committed and before the end. */
+    double rows = 0;
+    for (int i = 0; i < 2000 && rows < 100; i++) {
+        struct timespec t = {0, 5000000};
+        nanosleep(&t, NULL);
+        rows = query(db, "SELECT count(*) FROM points");
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    double kept = query(db, "SELECT count(*) FROM points");
+    assert_true(kept >= 100 && kept < 1200);
+    char args[1200];
+    snprintf(args, sizeof args, "sweep %s --db %s --json", spec, db);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    char expect[64];
+    snprintf(expect, sizeof expect, "\"computed\": %.0f", 1200 - kept);
+    assert_non_null(strstr(r.out, expect));
+    cli_free(&r);
+    assert_close(query(db, "SELECT count(DISTINCT id) FROM points"), 1200, 0);
+    assert_close(query(db, "SELECT min(id) + max(id) FROM points"), 1199, 0);
+    snprintf(args, sizeof args, "sweep %s --db %s", spec, ref);
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    cli_free(&r);
+    char sql[700];
+    snprintf(sql, sizeof sql,
+             "SELECT sum(a.hbm_bytes_per_s - b.hbm_bytes_per_s) + sum(a.chips != b.chips) FROM "
+             "points a JOIN ref.points b USING (id)");
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    char attach[600];
+    snprintf(attach, sizeof attach, "ATTACH '%s' AS ref", ref);
+    assert_int_equal(sqlite3_exec(h, attach, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_true(sqlite3_column_double(q, 0) == 0);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+}
+
+/* mpirun -n 2: rank 0 writes, rank 1 runs; the result is the same rows. */
+static void two_mpi_ranks(void **state)
+{
+    (void)state;
+    if (system("command -v mpirun >/dev/null 2>&1") != 0)
+        skip();
+    const char *spec = write_temp("sweep_mpi.json", SPEC);
+    char db[512], cmd[2048];
+    snprintf(db, sizeof db, "%s/sweep_mpi.db", USIM_TEST_TMP);
+    fresh(db);
+    snprintf(cmd, sizeof cmd,
+             "mpirun -n 2 --oversubscribe --allow-run-as-root %s sweep %s --db %s > %s/mpi.out "
+             "2>&1",
+             USIM_CLI, spec, db, USIM_TEST_TMP);
+    int rc = system(cmd);
+    assert_int_equal(WEXITSTATUS(rc), 0);
+    assert_close(query(db, "SELECT count(*) FROM points"), 6, 0);
+    assert_close(query(db, "SELECT hbm_bytes_per_s FROM points WHERE chips = 64 AND "
+                           "hw_chip_hbm_bandwidth = '2.9TB/s'"),
+                 64 * 2.9e12, 1e-12);
+}
+
+static void bad_specs(void **state)
+{
+    (void)state;
+    struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"{\"command\": \"trian\", \"grid\": {\"chips\": [1]}}", "did you mean 'train'"},
+        {"{\"command\": \"hw show\", \"base\": {\"name\": \"trn2\"}, \"grid\": {}}",
+         "non-empty \"grid\""},
+        {"{\"command\": \"hw show\", \"base\": {\"name\": \"trn2\"}, \"grid\": {\"chps\": [1]}}",
+         "did you mean '--chips'"},
+        {"{\"command\": \"hw show\", \"bsae\": {}, \"grid\": {\"chips\": [1]}}",
+         "did you mean 'base'"},
+        {"{\"command\": \"hw show\", \"base\": {\"name\": \"trn2\"}, \"grid\": {\"chips\": 4}}",
+         "list of values"},
+        {"[1, 2", "malformed JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *spec = write_temp("sweep_bad.json", cases[i].text);
+        char args[700], db[512];
+        snprintf(db, sizeof db, "%s/sweep_bad.db", USIM_TEST_TMP);
+        fresh(db);
+        snprintf(args, sizeof args, "sweep %s --db %s", spec, db);
+        cli_result r = cli_run(args);
+        if (r.status != 2 || !strstr(r.err, cases[i].expect) || !strstr(r.err, "sweep_bad.json"))
+            fail_msg("case %zu: exit %d, stderr %s", i, r.status, r.err);
+        cli_free(&r);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rows_and_what_if),
+        cmocka_unit_test(resumes_after_kill),
+        cmocka_unit_test(two_mpi_ranks),
+        cmocka_unit_test(bad_specs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
