@@ -10,7 +10,8 @@
 #define COMMAND_LIST(X)                                                                     \
     X(api_cmd_hw_list)                                                                      \
     X(api_cmd_hw_show)                                                                      \
-    X(api_cmd_sweep)
+    X(api_cmd_sweep)                                                                        \
+    X(api_cmd_plot)
 
 #define DECLARE(c) extern const api_command c;
 #define INFO(c) &c.info,
