@@ -20,6 +20,11 @@ static void every_command_has_help(void **state)
         if (r.status != 0 || !strstr(r.out, "usage: ultrasim") || !strstr(r.out, "--json"))
             fail_msg("'%s': exit %d, out '%s'", args, r.status, r.out);
         cli_free(&r);
+        /* --json and --help belong to the command line itself. */
+        for (size_t k = 0; k < cmds[i]->option_count; k++)
+            if (!strcmp(cmds[i]->options[k].name, "json") ||
+                !strcmp(cmds[i]->options[k].name, "help"))
+                fail_msg("'%s' defines --%s", cmds[i]->name, cmds[i]->options[k].name);
     }
 }
 

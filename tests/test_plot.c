@@ -78,7 +78,7 @@ static void bad_plots(void **state)
         {"plot --db %s --x chips --y hbm_bytes_per_s --out /tmp/x.jpg", "name the file .svg"},
         {"plot --db %s --x chps --y hbm_bytes_per_s --out /tmp/x.png", "did you mean 'chips'"},
         {"plot --db %s --kind line --out /tmp/x.png", "needs --x and --y"},
-        {"plot --db %s --json x.json --x a --y b --out /tmp/x.png", "exactly one of"},
+        {"plot --db %s --result x.json --x a --y b --out /tmp/x.png", "exactly one of"},
         {"plot --db %s --kind pie --out /tmp/x.png", "'pie' is not one of"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

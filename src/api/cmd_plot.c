@@ -24,8 +24,9 @@ enum { KIND_LINE, KIND_SCALING, KIND_BREAKDOWN, KIND_LATENCY, KIND_BANDWIDTH };
 static const usim_option PLOT_OPTIONS[] = {
     {"db", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.db", "a sweep's database", NULL, NULL, 0, 0,
      false},
-    {"json", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.json",
-     "a run's JSON result (train --json, collective --sweep --json)", NULL, NULL, 0, 0, false},
+    {"result", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.json",
+     "a run's saved JSON result (ultrasim train ... --json > FILE.json)", NULL, NULL, 0, 0,
+     false},
     {"out", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE", "the image: .svg or .png", NULL, NULL, 0, 0,
      true},
     {"kind", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "what to draw", "line", KINDS, 0, 0, false},
@@ -120,7 +121,7 @@ static usim_status plot_breakdown_json(const plot_args *a, json_t *doc, usim_err
 {
     json_t *bd = json_object_get(doc, "breakdown");
     if (!json_is_object(bd))
-        return usim_fail_field(err, USIM_EINPUT, "json",
+        return usim_fail_field(err, USIM_EINPUT, "result",
                                "%s has no \"breakdown\" (use 'train --json' output)", a->json);
     double values[NPARTS];
     char *labels[1] = {(char *)"step"};
@@ -140,11 +141,11 @@ static usim_status plot_json(const plot_args *a, usim_error *err)
     json_t *doc = NULL;
     usim_status st = usim_read_file(a->json, &text, NULL, err);
     if (st == USIM_OK && !(doc = json_loads(text, 0, NULL)))
-        st = usim_fail_field(err, USIM_EINPUT, "json", "%s is not JSON", a->json);
+        st = usim_fail_field(err, USIM_EINPUT, "result", "%s is not JSON", a->json);
     if (st == USIM_OK)
         st = a->kind == KIND_BREAKDOWN ? plot_breakdown_json(a, doc, err)
                                        : usim_fail_field(err, USIM_EINPUT, "kind",
-                                                         "from --json, only --kind breakdown "
+                                                         "from --result, only --kind breakdown "
                                                          "is drawn; use --db for the others");
     json_decref(doc);
     free(text);
@@ -204,7 +205,7 @@ static usim_status plot_run(json_t *req, json_t **result, usim_error *err)
     plot_args a;
     memset(&a, 0, sizeof a);
     api_string(cmd, req, "db", &a.db, err);
-    api_string(cmd, req, "json", &a.json, err);
+    api_string(cmd, req, "result", &a.json, err);
     api_string(cmd, req, "out", &a.out, err);
     api_string(cmd, req, "x", &a.x, err);
     api_string(cmd, req, "y", &a.y, err);
@@ -216,7 +217,7 @@ static usim_status plot_run(json_t *req, json_t **result, usim_error *err)
     if (st != USIM_OK)
         return st;
     if (!!a.db == !!a.json)
-        return usim_fail_field(err, USIM_EINPUT, "db", "give exactly one of --db and --json");
+        return usim_fail_field(err, USIM_EINPUT, "db", "give exactly one of --db and --result");
     if (a.json)
         st = plot_json(&a, err);
     else if (a.kind == KIND_SCALING)
@@ -248,7 +249,7 @@ static usim_status plot_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_plot = {
     {"plot", "draw charts (SVG or PNG) from a sweep database or a run's JSON",
-     "ultrasim plot (--db FILE.db | --json FILE.json) --out FILE.svg|png [--kind "
+     "ultrasim plot (--db FILE.db | --result FILE.json) --out FILE.svg|png [--kind "
      "line|scaling|breakdown|latency|bandwidth] [--x COL] [--y COL] [--series COL] [--json]",
      "Kinds and their defaults:\n"
      "  scaling    tokens_per_s and per-chip efficiency against chips, a line per hw\n"
