@@ -1,0 +1,216 @@
+/*
+ * A fused attention block, flash-attention style (Dao et al., "FlashAttention",
+ * 2022, and "FlashAttention-2", 2023): for each tile of queries, loop over
+ * blocks of keys, computing S = Q K^T for the block, the online softmax (row
+ * max, exp, row sum, rescale of the running output) and O += P V, without
+ * writing S or P to HBM. Causal masking skips the blocks entirely above the
+ * diagonal; blocks it cuts are computed whole.
+ *
+ * Work is counted in (query tile, key block) pairs. Queries of one KV head's
+ * group (grouped-query attention, heads / kv_heads queries share K and V) are
+ * packed into one tile when they fit (decoding: a few queries against a long
+ * cache), else each head's queries are tiled on their own.
+ *
+ * Trainium, per pair (trainium.c's instruction intervals, with whichever
+ * operand is stationary costing less, and an output tile of bq x bk with bq =
+ * the array's columns and bk = the moving free size, 128 x 512 on Trn2):
+ *     tensor   QK^T (contraction d) + transposes of P (nc_transpose: max(P, min(64, F))
+ *              cycles per 128 keys) + PV (contraction bk)
+ *     vector   row max over bk, rescale of the output (d)
+ *     scalar   exp(S - max) with its row sum (bk)
+ * The backward pass recomputes S and P and does five products (QK^T, dP = dO V^T,
+ * dV = P^T dO, dQ = dS K, dK = dS^T Q) and two sets of transposes; its vector
+ * work is dS = P (dP - D) (two inputs, 2 bk). The three engines work on
+ * successive pairs at once, so the slowest sets the pace; the array's fill
+ * and drain is paid once.
+ *
+ * GPUs: a pair is 2 bq bk d MACs on one SM's tensor cores (5 bq bk d backward)
+ * at the sustained rate of tensorcore.c, and about 4 vector operations per
+ * score (max, exp, sum, scale; twice backward) on its lanes, overlapped;
+ * query tiles are padded to tile_m / 2 rows (the smallest tile the GEMM model
+ * uses).
+ *
+ * Pairs are shared out over the cores (or SMs); when there are fewer query
+ * tiles than cores, a tile's key blocks are split between cores (as
+ * flash-decoding does), so a core does max(pairs / cores, the longest tile's
+ * blocks / split).
+ *
+ * Memory: Q and O once (backward: Q, O, dO read and dQ written), the log-sum-exp
+ * rows, and K and V once per core that works on their group when one head's K
+ * and V fit in half of a core's SBUF (GPUs: once, shared through L2), else once
+ * per query tile that needs them; backward also writes dK and dV.
+ *
+ * FLOPs are the useful ones: 4 d per unmasked (query, key) pair forward, 10 d
+ * backward (2.5 times, the usual count with recomputation).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "engine/internal.h"
+
+typedef struct attn {
+    double b, h, hk, q, kv, d;
+    bool causal, backward;
+} attn;
+
+/* Keys query i may see: i + kv - q + 1 when causal (the queries are the last q
+ * positions), clamped to [0, kv]; summed over i in [0, q). */
+static double useful_pairs(const attn *a)
+{
+    if (!a->causal)
+        return a->q * a->kv;
+    double off = a->kv - a->q;
+    double i0 = engine_min(engine_max(0.0, -off), a->q);
+    double i1 = engine_min(engine_max(a->kv - off - 1.0, i0), a->q);
+    double n = i1 - i0;
+    return n * (off + 1.0) + n * (i0 + i1 - 1.0) / 2.0 + (a->q - i1) * a->kv;
+}
+
+/* Key blocks of bk that query tiles of bq rows compute, for one head. */
+static double tile_blocks(const attn *a, double bq, double bk, double *longest)
+{
+    double nq = ceil(a->q / bq), nk = ceil(a->kv / bk);
+    *longest = nk;
+    if (!a->causal)
+        return nq * nk;
+    if (nq > 100000) /* long enough that the staircase is a triangle */
+        return engine_min(nq * nk, useful_pairs(a) / (bq * bk) + nq);
+    double off = a->kv - a->q, sum = 0.0;
+    *longest = 0;
+    for (double t = 0; t < nq; t++) {
+        double seen = engine_min(a->q, (t + 1.0) * bq) + off; /* keys the tile's last query sees */
+        double blocks = engine_min(nk, engine_max(0.0, ceil(seen / bk)));
+        sum += blocks;
+        *longest = engine_max(*longest, blocks);
+    }
+    return sum;
+}
+
+/* How the work divides: tiles, their rows, pairs in all, and the longest
+ * tile's blocks. */
+typedef struct tiling {
+    double rows, tiles, pairs, longest;
+} tiling;
+
+static tiling tile_work(const attn *a, double bq, double bk)
+{
+    tiling t;
+    double group = a->h / a->hk;
+    if (a->q * group <= bq) { /* the group's queries share one tile */
+        t.rows = a->q * group;
+        t.tiles = a->b * a->hk;
+        double per = tile_blocks(a, a->q, bk, &t.longest);
+        t.pairs = t.tiles * per;
+    } else {
+        t.rows = engine_min(bq, a->q);
+        double per = tile_blocks(a, bq, bk, &t.longest);
+        t.tiles = a->b * a->h * ceil(a->q / bq);
+        t.pairs = a->b * a->h * per;
+    }
+    return t;
+}
+
+/* Pairs the busiest core (or SM) does. */
+static double busiest(const tiling *t, double cores)
+{
+    double split = t->tiles < cores ? engine_max(1.0, floor(cores / t->tiles)) : 1.0;
+    return engine_max(ceil(t->pairs / cores), ceil(t->longest / engine_min(split, t->longest)));
+}
+
+static double trn_matmul(const hw_chip *chip, usim_dtype dt, double s, double v, double k)
+{
+    return engine_min(engine_trn_matmul_cycles(chip, dt, s, v, k),
+                      engine_trn_matmul_cycles(chip, dt, v, s, k));
+}
+
+static double trn_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, double bk,
+                            const tiling *t)
+{
+    const hw_matrix *x = &chip->matrix;
+    double qk = trn_matmul(chip, dt, t->rows, bk, a->d);
+    double pv = trn_matmul(chip, dt, t->rows, a->d, bk);
+    double tr = ceil(bk / x->rows) * engine_max(t->rows, engine_min(x->issue_min_cycles, x->rows));
+    double tensor = a->backward ? 2.0 * qk + 2.0 * tr + 3.0 * pv : qk + tr + pv;
+    double vector = a->backward ? 2.0 * bk : bk + a->d;
+    double scalar = bk;
+    double pairs = busiest(t, chip->cores);
+    double tensor_s = pairs * tensor / (x->clock_hz * x->efficiency);
+    double vector_s = pairs * vector / chip->vector.clock_hz;
+    double scalar_s = pairs * scalar / chip->scalar.clock_hz; /* a copy of vector if absent */
+    double fill_s = (x->rows + x->cols - 2.0) / x->clock_hz;
+    return engine_max(tensor_s, engine_max(vector_s, scalar_s)) + fill_s;
+}
+
+static double gpu_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, double bk,
+                            const tiling *t)
+{
+    const hw_matrix *x = &chip->matrix;
+    double p = (double)x->rows * x->cols * x->arrays_per_core * hw_per_dtype_get(&x->macs_per_pe, dt);
+    double rows = engine_max(t->rows, floor(x->tile_m / 2.0));
+    double macs = (a->backward ? 5.0 : 2.0) * rows * bk * a->d;
+    double ops = (a->backward ? 8.0 : 4.0) * rows * bk;
+    double pairs = busiest(t, chip->cores);
+    double tensor_s = pairs * macs / (p * x->clock_hz * x->efficiency);
+    double vector_s = pairs * ops / (chip->vector.elements_per_cycle * chip->vector.clock_hz);
+    return engine_max(tensor_s, vector_s);
+}
+
+static double attention_bytes(const hw_chip *chip, const attn *a, double el, double bq, double bk)
+{
+    double q_side = a->b * a->h * a->q * (a->d * el * (a->backward ? 4.0 : 2.0) + 4.0);
+    double one_head_kv = 2.0 * a->kv * a->d * el;
+    double writes = a->backward ? a->b * a->hk * one_head_kv : 0.0; /* dK, dV */
+    bool systolic = chip->matrix.kind == HW_MATRIX_SYSTOLIC;
+    if (!systolic)
+        return q_side + a->b * a->hk * one_head_kv + writes;
+    if (one_head_kv <= chip->sram.per_core_bytes / 2.0) {
+        double readers = engine_max(1.0, engine_min(a->h / a->hk, chip->cores / (a->b * a->hk)));
+        return q_side + a->b * a->hk * one_head_kv * readers + writes;
+    }
+    double longest;
+    double per_head = tile_blocks(a, bq, bk, &longest);
+    return q_side + a->b * a->h * per_head * 2.0 * bk * a->d * el + writes;
+}
+
+static attn attn_of(const engine_attention_op *op)
+{
+    attn a;
+    a.b = op->batch > 1 ? (double)op->batch : 1.0;
+    a.h = op->heads > 1 ? (double)op->heads : 1.0;
+    a.hk = op->kv_heads >= 1 && op->kv_heads <= op->heads ? (double)op->kv_heads : a.h;
+    a.q = op->q_len > 1 ? (double)op->q_len : 1.0;
+    a.kv = op->kv_len > 1 ? (double)op->kv_len : 1.0;
+    a.d = op->head_dim > 1 ? (double)op->head_dim : 1.0;
+    a.causal = op->causal;
+    a.backward = op->backward;
+    return a;
+}
+
+engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
+{
+    engine_cost c;
+    memset(&c, 0, sizeof c);
+    attn a = attn_of(op);
+    usim_dtype storage = op->dtype >= 0 && op->dtype < USIM_DTYPE_COUNT ? op->dtype : USIM_BF16;
+    usim_dtype dt = engine_compute_dtype(chip, storage);
+    const hw_matrix *x = &chip->matrix;
+    bool systolic = x->kind == HW_MATRIX_SYSTOLIC;
+    double bq = systolic ? x->cols : x->tile_m;
+    double bk = systolic ? (x->moving_free_max > 0 ? x->moving_free_max : x->cols) : x->tile_m;
+    tiling t = tile_work(&a, bq, bk);
+    c.flops = (a.backward ? 10.0 : 4.0) * a.d * a.b * a.h * useful_pairs(&a);
+    c.bytes = attention_bytes(chip, &a, usim_dtype_bytes(storage), bq, bk);
+    c.memory_s = c.bytes / engine_hbm_bytes_per_s(chip);
+    if (dt == USIM_DTYPE_COUNT)
+        c.compute_s = INFINITY;
+    else
+        c.compute_s = systolic ? trn_compute_s(chip, &a, dt, bk, &t) : gpu_compute_s(chip, &a, dt, bk, &t);
+    double fixed_s = 2.0 * chip->dma.fixed_latency_s;
+    c.seconds = engine_max(c.compute_s, c.memory_s) + fixed_s;
+    c.bound = engine_bound_of(c.compute_s, c.memory_s, fixed_s);
+    double peak = hw_per_dtype_get(&chip->dense_flops, storage);
+    if (peak <= 0 && dt != USIM_DTYPE_COUNT)
+        peak = hw_per_dtype_get(&chip->dense_flops, dt);
+    c.utilisation = peak > 0 && isfinite(c.seconds) ? c.flops / (c.seconds * peak) : 0.0;
+    return c;
+}

@@ -1,0 +1,157 @@
+/* Vector and scalar engines, layers built on them, HBM, and fused attention,
+ * against hand calculations on the Trn2 and H100 presets. */
+#include <math.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/engine.h"
+
+static hw_chip load(const char *name)
+{
+    hw_chip chip;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(hw_load_chip(name, &chip, &err), USIM_OK);
+    return chip;
+}
+
+/* Trn2: vector 8 cores x 256 lanes x 0.96 GHz, scalar 8 x 128 x 1.2 GHz,
+ * 100-cycle instruction overhead, HBM 2.9 TB/s x 0.88. */
+#define TRN2_VECTOR (8 * 256 * 0.96e9)
+#define TRN2_SCALAR (8 * 128 * 1.2e9)
+#define TRN2_HBM (2.9e12 * 0.88)
+
+static void vector_roofline(void **state)
+{
+    (void)state;
+    hw_chip c = load("trn2");
+    engine_vector_op op = {1e9, 2, 4e9, ENGINE_VECTOR};
+    engine_cost r = engine_vector(&c, &op);
+    assert_close(r.compute_s, 2e9 / TRN2_VECTOR + 100 / 0.96e9, 1e-12);
+    assert_close(r.memory_s, 4e9 / TRN2_HBM, 1e-12);
+    assert_close(r.seconds, r.memory_s, 0);
+    assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
+    assert_close(r.flops, 2e9, 0);
+    /* a tiny op is its fixed overhead */
+    engine_vector_op tiny = {1000, 1, 0, ENGINE_SCALAR};
+    r = engine_vector(&c, &tiny);
+    assert_close(r.seconds, 1000 / TRN2_SCALAR + 100 / 1.2e9, 1e-12);
+    assert_int_equal(r.bound, ENGINE_BOUND_LATENCY);
+    /* compute-bound with many passes and few bytes */
+    engine_vector_op heavy = {1e8, 50, 1e8, ENGINE_VECTOR};
+    assert_int_equal(engine_vector(&c, &heavy).bound, ENGINE_BOUND_COMPUTE);
+    /* a GPU has no scalar engine: its vector lanes do the work */
+    hw_chip h = load("h100-sxm");
+    engine_vector_op s = {1e9, 1, 0, ENGINE_SCALAR};
+    assert_close(engine_vector(&h, &s).compute_s, 1e9 / (132 * 128 * 1.83e9), 1e-12);
+    engine_vector_op bad = {-5, NAN, -1, ENGINE_VECTOR};
+    assert_close(engine_vector(&c, &bad).seconds, 0, 0);
+}
+
+/* Softmax over 4096 x 4096 bf16 on Trn2: 2 vector passes, 1 scalar pass, in
+ * parallel; 2 bytes in and out per element: memory-bound. */
+static void layers(void **state)
+{
+    (void)state;
+    hw_chip c = load("trn2");
+    double e = 4096.0 * 4096;
+    engine_cost r = engine_layer_cost(&c, ENGINE_OP_SOFTMAX, 4096, 4096, USIM_BF16);
+    double vec = 2 * e / TRN2_VECTOR + 100 / 0.96e9, sca = e / TRN2_SCALAR + 100 / 1.2e9;
+    assert_close(r.compute_s, fmax(vec, sca), 1e-12);
+    assert_close(r.bytes, 4 * e, 0);
+    assert_close(r.memory_s, 4 * e / TRN2_HBM, 1e-12);
+    assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
+    assert_close(r.flops, 5 * e, 0);
+    /* RMSNorm: 2 vector passes and a scalar one; SwiGLU reads two inputs */
+    r = engine_layer_cost(&c, ENGINE_OP_RMSNORM, 1, 1e6, USIM_FP32);
+    assert_close(r.bytes, 8e6, 0);
+    r = engine_layer_cost(&c, ENGINE_OP_SWIGLU, 10, 1e5, USIM_BF16);
+    assert_close(r.bytes, 6e6, 0);
+    /* reductions write one value per row */
+    r = engine_layer_cost(&c, ENGINE_OP_REDUCE, 1000, 1000, USIM_BF16);
+    assert_close(r.bytes, 2e6 + 2e3, 0);
+    /* on H100 every pass runs on the vector lanes */
+    hw_chip h = load("h100-sxm");
+    r = engine_layer_cost(&h, ENGINE_OP_LAYERNORM, 1000, 1000, USIM_BF16);
+    assert_close(r.compute_s, 4e6 / (132 * 128 * 1.83e9), 1e-12);
+    engine_layer_op op;
+    assert_true(engine_layer_op_parse("rmsnorm", &op) && op == ENGINE_OP_RMSNORM);
+    assert_string_equal(engine_layer_op_name(ENGINE_OP_ACTIVATION), "activation");
+    assert_false(engine_layer_op_parse("conv", &op));
+}
+
+static void memory(void **state)
+{
+    (void)state;
+    hw_chip c = load("trn2");
+    engine_cost r = engine_memory(&c, 1073741824.0);
+    assert_close(r.seconds, 1073741824.0 / TRN2_HBM + 1.3e-6, 1e-12);
+    assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
+    assert_int_equal(engine_memory(&c, 64).bound, ENGINE_BOUND_LATENCY);
+    hw_chip h = load("h100-sxm");
+    assert_close(engine_memory(&h, 1e9).seconds, 1e9 / (3.35e12 * 0.84), 1e-12);
+}
+
+/* Causal prefill on Trn2, 1 x 8 heads, 2048 tokens, d = 128. Tiles of 128
+ * queries against key blocks of 512: tile t sees (t + 1) x 128 keys, so
+ * ceil((t + 1) / 4) blocks: 4 x (1 + 2 + 3 + 4) = 40 per head, 320 in all, 40 per
+ * core. A pair is QK^T 512 + 4 transposes x 128 + PV 4 x 128 = 1,536 tensor
+ * cycles, 512 + 128 vector cycles, 512 scalar cycles. */
+static void attention_prefill(void **state)
+{
+    (void)state;
+    hw_chip c = load("trn2");
+    engine_attention_op op = {1, 8, 8, 2048, 2048, 128, true, false, USIM_BF16};
+    engine_cost r = engine_attention(&c, &op);
+    double tensor = 40 * 1536 / 2.4e9, vector = 40 * 640 / 0.96e9, scalar = 40 * 512 / 1.2e9;
+    double compute = fmax(tensor, fmax(vector, scalar)) + 254 / 2.4e9;
+    assert_close(r.compute_s, compute, 1e-12);
+    double bytes = 8 * 2048 * (128 * 2 * 2 + 4.0) + 8 * (2 * 2048 * 128 * 2.0);
+    assert_close(r.bytes, bytes, 1e-15);
+    assert_close(r.seconds, fmax(compute, bytes / TRN2_HBM) + 2 * 1.3e-6, 1e-12);
+    assert_close(r.flops, 4.0 * 128 * 8 * (2048.0 * 2049 / 2), 1e-15);
+    assert_int_equal(r.bound, ENGINE_BOUND_COMPUTE);
+    /* without the mask, all 64 pairs per head; backward does 2.5x the FLOPs */
+    op.causal = false;
+    engine_cost full = engine_attention(&c, &op);
+    assert_close(full.flops, 4.0 * 128 * 8 * 2048 * 2048, 1e-15);
+    assert_true(full.compute_s > r.compute_s);
+    op.backward = true;
+    engine_cost back = engine_attention(&c, &op);
+    assert_close(back.flops, 2.5 * full.flops, 1e-15);
+    assert_true(back.seconds > full.seconds);
+}
+
+/* Decoding: 32 query heads share 8 KV heads, one token against 8,192. Each KV
+ * group's 4 queries share a tile; reading the 8 heads' K and V (4 MiB each) from
+ * HBM is the limit. */
+static void attention_decode(void **state)
+{
+    (void)state;
+    hw_chip c = load("trn2");
+    engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16};
+    engine_cost r = engine_attention(&c, &op);
+    double kv = 8 * 2 * 8192 * 128 * 2.0, q = 32 * (128 * 2 * 2 + 4.0);
+    assert_close(r.bytes, kv + q, 1e-15);
+    assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
+    assert_close(r.flops, 4.0 * 128 * 32 * 8192, 1e-15);
+    /* the same on H100: also memory-bound; K and V read once through L2 */
+    hw_chip h = load("h100-sxm");
+    r = engine_attention(&h, &op);
+    assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
+    assert_close(r.bytes, kv + q, 1e-15);
+    /* odd inputs do not crash: kv_heads 0 means heads, lengths below 1 count as 1 */
+    engine_attention_op odd = {0, 4, 0, 0, 0, 0, true, true, USIM_FP8};
+    r = engine_attention(&c, &odd);
+    assert_true(isfinite(r.seconds) && r.seconds > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(vector_roofline),  cmocka_unit_test(layers),
+        cmocka_unit_test(memory),           cmocka_unit_test(attention_prefill),
+        cmocka_unit_test(attention_decode),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
