@@ -1,0 +1,271 @@
+/* `ultrasim gemm` from the command line and the front door, SCALE-Sim
+ * topology files, and every kind of bad input (exit code 2, a clear message). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/engine.h"
+#include "ultrasim/ultrasim.h"
+
+static json_t *run_json(const char *args)
+{
+    cli_result r = cli_run(args);
+    if (r.status != 0)
+        print_error("ultrasim %s: exit %d: %s\n", args, r.status, r.err);
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    cli_free(&r);
+    return j;
+}
+
+static double num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    assert_non_null(v);
+    return json_number_value(v);
+}
+
+/* The issue's acceptance: 4096^3 on one NeuronCore within a few percent of
+ * 128 x 128 x 2 x 2.4 GHz = 78.6 TFLOPS, with reasons for the rest. */
+static void trn2_4096_cubed(void **state)
+{
+    (void)state;
+    json_t *j = run_json("gemm 4096 4096 4096 --hw trn2 --json");
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "trainium");
+    double peak = 128.0 * 128 * 2 * 2.4e9;
+    assert_close(num(j, "peak_flops"), peak, 1e-15);
+    assert_true(num(j, "flops_per_s") > 0.97 * peak && num(j, "flops_per_s") < peak);
+    assert_close(num(j, "utilisation"), num(j, "flops_per_s") / peak, 1e-12);
+    assert_string_equal(json_string_value(json_object_get(j, "bound")), "compute");
+    assert_true(json_array_size(json_object_get(j, "why")) >= 5);
+    json_t *chip = json_object_get(j, "chip");
+    assert_close(num(chip, "cores_used"), 8, 0);
+    json_decref(j);
+    cli_result r = cli_run("gemm 4096 4096 4096");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Why:"));
+    assert_non_null(strstr(r.out, "fill and drain"));
+    cli_free(&r);
+}
+
+/* 128 x 64 x 256: half the PE rows (K = 64) for 256 cycles, 542 with the
+ * first load and the fill and drain: 23.6% of the array. */
+static void hand_calculation_128x64x256(void **state)
+{
+    (void)state;
+    json_t *j = run_json("gemm 128 64 256 --json");
+    assert_close(num(j, "steady_utilisation"), 0.5, 1e-15);
+    assert_close(num(j, "array_utilisation"), 2097152.0 / (16384.0 * 542), 1e-12);
+    assert_close(num(j, "engine_cycles"), 542, 0);
+    json_decref(j);
+    /* the classic array, WS on 128 x 128: K = 64 rows, N = 256 in two column
+     * folds of 2 x 64 + 128 + 128 - 2 = 382 cycles */
+    j = run_json("gemm 128 64 256 --array 128x128 --json");
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "array");
+    assert_close(num(j, "cycles"), 764, 0);
+    assert_close(num(j, "utilisation"), 2097152.0 / (16384.0 * 764), 1e-12);
+    json_decref(j);
+    /* SCALE-Sim's own test case (its M=128, N=64, K=256), against its report */
+    j = run_json("gemm 128 256 64 --compat scalesim --dataflow is --json");
+    assert_close(num(j, "cycles"), 891, 0);
+    assert_close(100 * num(j, "utilisation"), 14.3658810325477, 1e-12);
+    json_decref(j);
+}
+
+static void topology_csv_matches_golden(void **state)
+{
+    (void)state;
+    char args[1024];
+    snprintf(args, sizeof args,
+             "gemm --topology %s/tests/data/scalesim/transformer_partial.csv --compat scalesim "
+             "--dataflow ws --csv",
+             USIM_SOURCE_DIR);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(strncmp(r.out, "layer,m,n,k,cycles", 18), 0);
+    const double golden[] = {24479, 509, 509, 8159, 32639, 130559};
+    char *line = strchr(r.out, '\n') + 1;
+    for (int i = 0; i < 6; i++) {
+        char name[128];
+        double m, n, k, cycles;
+        assert_int_equal(sscanf(line, "%127[^,],%lf,%lf,%lf,%lf", name, &m, &n, &k, &cycles), 5);
+        assert_close(cycles, golden[i], 0);
+        line = strchr(line, '\n') + 1;
+    }
+    assert_string_equal(line, "");
+    cli_free(&r);
+    /* the text table and JSON forms of the same run */
+    snprintf(args, sizeof args,
+             "gemm --topology %s/tests/data/scalesim/transformer_partial.csv --compat scalesim "
+             "--json",
+             USIM_SOURCE_DIR);
+    json_t *j = run_json(args);
+    json_t *layers = json_object_get(j, "layers");
+    assert_int_equal(json_array_size(layers), 6);
+    assert_close(num(json_array_get(layers, 5), "cycles"), 130559, 0);
+    assert_close(num(json_object_get(j, "total"), "cycles"),
+                 24479 + 509 + 509 + 8159 + 32639 + 130559, 0);
+    json_decref(j);
+}
+
+/* A convolution file lowers as SCALE-Sim lowers it:
+ *   conv1: 9x9 input, 3x3 filter, 4 channels, 8 filters, stride 2:
+ *          ofmap ceil((9 - 3 + 2) / 2) = 4 per side: M = 16, K = 36, N = 8
+ *   DP_conv: depth-wise, 3 channels: 3 layers of K = 3 x 3 x 1 */
+static void convolution_topology(void **state)
+{
+    (void)state;
+    const char *path = write_temp("conv_topo.csv",
+                                  "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter "
+                                  "Width, Channels, Num Filter, Strides,\n"
+                                  "conv1, 9, 9, 3, 3, 4, 8, 2,\n"
+                                  "\n"
+                                  "DP_conv, 6, 5, 3, 3, 3, 1, 1, 2,\n");
+    engine_topology t;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(engine_topology_load(path, ENGINE_TOPO_AUTO, &t, &err), USIM_OK);
+    assert_int_equal(t.format, ENGINE_TOPO_CONV);
+    assert_int_equal(t.count, 4);
+    assert_int_equal(t.layers[0].m, 16);
+    assert_int_equal(t.layers[0].k, 36);
+    assert_int_equal(t.layers[0].n, 8);
+    /* depth-wise: 6x5 input, 3x3 filter, strides 1 and 2: ofmap 4 x 2 */
+    for (int i = 1; i < 4; i++) {
+        assert_int_equal(t.layers[i].m, 8);
+        assert_int_equal(t.layers[i].k, 9);
+        assert_int_equal(t.layers[i].n, 1);
+        assert_int_equal(t.layers[i].line, 4);
+    }
+    assert_string_equal(t.layers[3].name, "DP_convChannel_2");
+    engine_topology_free(&t);
+    /* a GEMM row's columns are M, N, K, and the trailing comma is optional */
+    assert_int_equal(engine_topology_parse("g.csv", "Layer,M,N,K\nfc, 10, 20, 30\n",
+                                           ENGINE_TOPO_AUTO, &t, &err),
+                     USIM_OK);
+    assert_int_equal(t.layers[0].m, 10);
+    assert_int_equal(t.layers[0].n, 20);
+    assert_int_equal(t.layers[0].k, 30);
+    engine_topology_free(&t);
+}
+
+/* Bad topology text: each error names the file, line, column and field. */
+static void topology_errors(void **state)
+{
+    (void)state;
+    struct {
+        const char *text, *field, *words;
+        int line, column;
+    } cases[] = {
+        {"", "", "empty", 0, 0},
+        {"Layer,M,N,K,\n", "", "no layers", 0, 0},
+        {"fc,1,2,3,\n", "header", "looks like data", 1, 4},
+        {"Layer,M,N,\n", "header", "3 columns", 1, 1},
+        {"Layer,M,N,K,\nfc,1,2,\n", "row", "3 columns", 2, 1},
+        {"Layer,M,N,K,\nfc,1,x2,3,\n", "N", "'x2' is not a size", 2, 6},
+        {"Layer,M,N,K,\nfc,1,0,3,\n", "N", "from 1 to 10000000", 2, 6},
+        {"Layer,M,N,K,\nfc,1,2,-3,\n", "K", "'-3'", 2, 8},
+        {"Layer,M,N,K,\nfc,1,2,99999999999,\n", "K", "not a size", 2, 8},
+        {"Layer,M,N,K,\n,1,2,3,\n", "Layer", "no name", 2, 1},
+        {"L,H,W,FH,FW,C,NF,S,\nc,4,4,5,1,1,1,1,\n", "Filter Height", "larger than", 2, 7},
+        {"L,H,W,FH,FW,C,NF,S,\nc,4,4,1,1,1,1,\n", "row", "7 columns", 2, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        engine_topology t;
+        usim_error err;
+        usim_error_clear(&err);
+        assert_int_equal(engine_topology_parse("bad.csv", cases[i].text, ENGINE_TOPO_AUTO, &t,
+                                               &err),
+                         USIM_EINPUT);
+        if (!strstr(err.message, cases[i].words))
+            print_error("case %zu: '%s'\n", i, err.message);
+        assert_non_null(strstr(err.message, cases[i].words));
+        assert_string_equal(err.field, cases[i].field);
+        assert_int_equal(err.line, cases[i].line);
+        assert_int_equal(err.column, cases[i].column);
+        assert_null(t.layers);
+    }
+}
+
+/* Bad command lines: exit code 2 and a message that names the value and the
+ * allowed range; nothing on stdout. */
+static void bad_input(void **state)
+{
+    (void)state;
+    char missing[600];
+    snprintf(missing, sizeof missing, "gemm --topology %s/no/such/file.csv", USIM_TEST_TMP);
+    const char *bad_csv = write_temp("bad_topo.csv", "Layer,M,N,K,\nfc,1,zz,3,\n");
+    char malformed[600];
+    snprintf(malformed, sizeof malformed, "gemm --topology %s", bad_csv);
+    struct {
+        const char *args, *words;
+    } cases[] = {
+        {"gemm 0 4 4", "allowed 1 to 10000000"},
+        {"gemm 4 -5 4", "-5"},
+        {"gemm 4 4 20000000", "out of range"},
+        {"gemm 4 4 1e9", "1e9"},
+        {"gemm 4 4", "three sizes"},
+        {"gemm", "three sizes"},
+        {"gemm 4 4 4 --dtype fp4", "not one of fp8, bf16, fp16, tf32, fp32"},
+        {"gemm 4 4 4 --dataflow xs", "not one of ws, os, is"},
+        {"gemm 4 4 4 --array 0x0", "each from 1 to 4096"},
+        {"gemm 4 4 4 --array 128", "ROWSxCOLS"},
+        {"gemm 4 4 4 --array 5000x8", "each from 1 to 4096"},
+        {"gemm 4 4 4 --compat scalesim2", "not one of none, scalesim"},
+        {"gemm 4 4 4 --batch 0", "allowed 1 to 1000000"},
+        {"gemm 4 4 4 --hw no-such-chip", "no-such-chip"},
+        {"gemm 4 4 4 --topology x.csv", "not both"},
+        {missing, "cannot open"},
+        {malformed, "bad_topo.csv:2:6: N: 'zz' is not a size"},
+        {"gemm 4 4 4 5", "unexpected argument '5'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cli_result r = cli_run(cases[i].args);
+        if (r.status != 2 || !strstr(r.err, cases[i].words))
+            print_error("ultrasim %s -> %d: %s\n", cases[i].args, r.status, r.err);
+        assert_int_equal(r.status, 2);
+        assert_non_null(strstr(r.err, cases[i].words));
+        assert_string_equal(r.out, "");
+        cli_free(&r);
+    }
+}
+
+/* The same request through the library's front door. */
+static void front_door(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(usim_run("{\"command\": \"gemm\", \"m\": 1024, \"k\": 1024, \"n\": 1024, "
+                              "\"hw\": \"h100-sxm\", \"dtype\": \"fp8\"}",
+                              &out, &err),
+                     USIM_OK);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "tensor_core");
+    assert_string_equal(json_string_value(json_object_get(j, "compute_dtype")), "fp8");
+    json_decref(j);
+    free(out);
+    assert_int_equal(usim_run("{\"command\": \"gemm\", \"m\": 4, \"k\": 4, \"n\": 4, \"array\": "
+                              "\"4x0\"}",
+                              &out, &err),
+                     USIM_EINPUT);
+    assert_string_equal(err.field, "array");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(trn2_4096_cubed),
+        cmocka_unit_test(hand_calculation_128x64x256),
+        cmocka_unit_test(topology_csv_matches_golden),
+        cmocka_unit_test(convolution_topology),
+        cmocka_unit_test(topology_errors),
+        cmocka_unit_test(bad_input),
+        cmocka_unit_test(front_door),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
