@@ -241,7 +241,7 @@ typedef enum engine_layer_op {
 const char *engine_layer_op_name(engine_layer_op op);
 bool engine_layer_op_parse(const char *name, engine_layer_op *out);
 engine_cost engine_layer_cost(const hw_chip *chip, engine_layer_op op, double rows, double cols,
-                         usim_dtype dtype);
+                              usim_dtype dtype);
 
 /* ---- attention ---------------------------------------------------------- */
 

@@ -44,6 +44,7 @@
  * IS, R + C + T - 2 for OS. Both modes report the same mapping efficiency (the
  * mean fraction of PEs a fold maps) and edge traffic.
  */
+#include <math.h>
 #include <string.h>
 
 #include "engine/internal.h"
@@ -83,19 +84,14 @@ static mapping map_dataflow(engine_dataflow d, double m, double k, double n)
     return (mapping){k, n, m};
 }
 
-/* Mean over folds of r c T / (R C F(r, c)), where F is the fold's length. The
- * folds come in four kinds: full or last in each direction. */
-typedef double (*fold_length_fn)(double r, double c, double t, double rows, double cols);
-
-static double textbook_fold(double r, double c, double t, double rows, double cols)
+static double textbook_fold(double r, double c, double t)
 {
-    (void)rows;
-    (void)cols;
     return 2.0 * r + c + t - 2.0;
 }
 
-static double mean_fold_utilisation(mapping s, double rows, double cols, double nr, double nc,
-                                    fold_length_fn length)
+/* Mean over folds of r c T / (R C (2r + c + T - 2)). The folds come in four
+ * kinds: full or last in each direction. */
+static double mean_fold_utilisation(mapping s, double rows, double cols, double nr, double nc)
 {
     double last_r = s.sr - (nr - 1.0) * rows, last_c = s.sc - (nc - 1.0) * cols;
     double kinds[4][3] = {
@@ -108,9 +104,9 @@ static double mean_fold_utilisation(mapping s, double rows, double cols, double 
     for (int i = 0; i < 4; i++) {
         double r = kinds[i][0], c = kinds[i][1], count = kinds[i][2];
         if (count > 0.0)
-            sum += count * r * c * s.t / (rows * cols * length(r, c, s.t, rows, cols));
+            sum += count * r * c / textbook_fold(r, c, s.t);
     }
-    return sum / (nr * nc);
+    return sum * s.t / (rows * cols * nr * nc);
 }
 
 /* Elements crossing the array edge: the streamed operand once per fold across
@@ -128,9 +124,8 @@ static void textbook(engine_array_cycles *out, mapping s, double rows, double co
                      double nc)
 {
     out->cycles = 2.0 * s.sr * nc + s.sc * nr + nr * nc * (s.t - 2.0);
-    out->fold_cycles = textbook_fold(engine_min(rows, s.sr), engine_min(cols, s.sc), s.t, rows,
-                                     cols);
-    out->fold_utilisation = mean_fold_utilisation(s, rows, cols, nr, nc, textbook_fold);
+    out->fold_cycles = textbook_fold(engine_min(rows, s.sr), engine_min(cols, s.sc), s.t);
+    out->fold_utilisation = mean_fold_utilisation(s, rows, cols, nr, nc);
 }
 
 static void scalesim(engine_array_cycles *out, engine_dataflow d, mapping s, double rows,
@@ -153,8 +148,8 @@ engine_array_cycles engine_array_gemm(int rows, int cols, engine_dataflow datafl
         return out;
     mapping s = map_dataflow(dataflow, (double)m, (double)k, (double)n);
     double r = rows, c = cols;
-    double nr = (double)engine_ceil_div((int64_t)s.sr, rows);
-    double nc = (double)engine_ceil_div((int64_t)s.sc, cols);
+    /* ceil in double: exact below 2^53, and far cheaper than 64-bit division */
+    double nr = ceil(s.sr / r), nc = ceil(s.sc / c);
     out.row_folds = (int64_t)nr;
     out.col_folds = (int64_t)nc;
     out.macs = (double)m * (double)k * (double)n;
