@@ -475,7 +475,7 @@ static void render_csv(json_t *res, usim_buf *b)
     usim_buf_puts(b, "layer,m,n,k,cycles,seconds,overall_util_pct,mapping_efficiency_pct,"
                      "compute_util_pct,bound\n");
     if (!layers) {
-        usim_buf_printf(b, "gemm,%.0f,%.0f,%.0f,%.17g,%.9g,%.9g,,,%s\n", api_number(res, "m"),
+        usim_buf_printf(b, "gemm,%.0f,%.0f,%.0f,%.0f,%.9g,%.9g,,,%s\n", api_number(res, "m"),
                         api_number(res, "n"), api_number(res, "k"), api_number(res, "cycles"),
                         api_number(res, "seconds"), 100.0 * api_number(res, "utilisation"),
                         json_string_value(json_object_get(res, "bound")));
@@ -483,7 +483,7 @@ static void render_csv(json_t *res, usim_buf *b)
     }
     json_array_foreach(layers, i, it)
     {
-        usim_buf_printf(b, "%s,%.0f,%.0f,%.0f,%.17g,%.9g,%.9g,%.9g,%.9g,%s\n",
+        usim_buf_printf(b, "%s,%.0f,%.0f,%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%s\n",
                         json_string_value(json_object_get(it, "layer")), api_number(it, "m"),
                         api_number(it, "n"), api_number(it, "k"), api_number(it, "cycles"),
                         api_number(it, "seconds"), 100.0 * api_number(it, "utilisation"),
