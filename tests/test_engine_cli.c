@@ -41,7 +41,7 @@ static void trn2_4096_cubed(void **state)
     assert_close(num(j, "utilisation"), num(j, "flops_per_s") / peak, 1e-12);
     assert_string_equal(json_string_value(json_object_get(j, "bound")), "compute");
     assert_true(json_array_size(json_object_get(j, "why")) >= 5);
-    json_t *chip = json_object_get(j, "chip");
+    json_t *chip = json_object_get(j, "all_cores");
     assert_close(num(chip, "cores_used"), 8, 0);
     json_decref(j);
     cli_result r = cli_run("gemm 4096 4096 4096");

@@ -368,7 +368,7 @@ static json_t *single_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
         json_object_set_new(o, "compute_dtype", json_string(usim_dtype_name(d.compute_dtype)));
         if (g->model == MODEL_TRAINIUM) {
             trainium_why(w, chip, &c, &d);
-            json_object_set_new(o, "chip", chip_json(chip, g, m, k, n));
+            json_object_set_new(o, "all_cores", chip_json(chip, g, m, k, n));
         } else {
             gpu_why(w, &c, &d);
         }
@@ -549,7 +549,7 @@ static void render_single(json_t *res, usim_buf *b)
              : strcmp(model, "tensor_core") == 0 ? "the chip's" : "the array's",
              peak);
     render_line(b, trainium ? "one core" : "result", res, scope);
-    json_t *chip = json_object_get(res, "chip");
+    json_t *chip = json_object_get(res, "all_cores");
     if (json_is_object(chip)) {
         char label[32], cp[32];
         snprintf(label, sizeof label, "%.0f cores", api_number(chip, "cores_used"));
