@@ -136,6 +136,9 @@ typedef struct hw_node {
     double nic_bandwidth_per_chip; /* bytes/s into the scale-out network */
     int host_vcpus;
     double host_memory_bytes;
+    /* Achieved fraction of the scale-up link rate in collectives (protocol
+     * overhead); applies to node and domain links. 0 (absent) means 1. */
+    double link_efficiency;
 } hw_node;
 
 typedef struct hw_domain {
@@ -157,6 +160,9 @@ typedef struct hw_network {
     int tier_latency_count;
     double oversubscription;           /* at the top tier: 1 = non-blocking */
     double endpoint_latency_s;         /* NIC + software, each end */
+    /* Achieved fraction of NIC and port line rate in collectives; 0 (absent)
+     * means 1. */
+    double efficiency;
 } hw_network;
 
 typedef struct hw_price {

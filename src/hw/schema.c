@@ -143,6 +143,7 @@ static const usim_field NODE[] = {
     USIM_NUM("nic_bandwidth_per_chip", hw_node, nic_bandwidth_per_chip, U_BPS, 0, 1e14, true),
     USIM_INT("host_vcpus", hw_node, host_vcpus, 0, 100000, false),
     USIM_NUM("host_memory", hw_node, host_memory_bytes, U_B, 0, 1 * PIB, false),
+    USIM_NUM("link_efficiency", hw_node, link_efficiency, U_1, 0.05, 1, false),
 };
 static const usim_schema NODE_SCHEMA = USIM_SCHEMA("node", NODE);
 
@@ -215,6 +216,7 @@ static const usim_field NETWORK[] = {
               true),
     USIM_NUM("oversubscription", hw_network, oversubscription, U_1, 1, 64, false),
     USIM_NUM("endpoint_latency", hw_network, endpoint_latency_s, U_S, 0, 1e-3, true),
+    USIM_NUM("efficiency", hw_network, efficiency, U_1, 0.05, 1, false),
     USIM_DOC("notes"),
 };
 const usim_schema hw_network_schema = USIM_SCHEMA("network", NETWORK);
