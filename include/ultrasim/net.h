@@ -2,12 +2,18 @@
  * ultrasim net layer: how long collectives take, alone and when they share links.
  *
  * Chips are numbered domain-major: chip i sits in node i / chips_per_node,
- * scale-up domain i / chips_per_domain. A group of ranks is described by its
- * size and the stride between consecutive members (TP groups are contiguous,
- * stride 1; DP groups of a TP x PP x DP layout have stride TP x PP). The
- * system's chips are partitioned into `concurrent` such groups running the
- * same collective at once (their translates), so traffic from all of them
- * shares the links it crosses.
+ * scale-up domain i / chips_per_domain; inside a node, chip index maps to
+ * torus coordinates row-major (last dimension fastest). A group of ranks is
+ * described by its size p and the stride s between consecutive members (TP
+ * groups are contiguous, stride 1; DP groups of a TP x PP x DP layout have
+ * stride TP x PP). Group g (g = 0 .. concurrent-1) is the translate
+ *     rank j of group g = chip (g / s) * p * s + (g % s) + j * s,
+ * i.e. offsets 0..s-1 first, then the next block of p * s chips; all
+ * p * s * ceil(groups / s) chips must exist. `concurrent` = chips / p runs the
+ * collective on every chip at once, so traffic from all groups shares the
+ * links it crosses. Groups must sit the same way in every node and scale-up
+ * domain they touch (p * s divides, or is a multiple of, the node and the
+ * domain size).
  *
  * Two cost models answer the same call:
  *   - analytic: alpha-beta with per-algorithm step counts and per-hop latency;
@@ -43,6 +49,7 @@ typedef enum net_algo {
     NET_ALGO_MESH,       /* direct: every rank to every rank */
     NET_ALGO_TORUS,      /* dimension by dimension on a torus */
     NET_ALGO_HIER,       /* inside the scale-up domain, then across it */
+    NET_ALGO_NEURON,     /* Neuron's documented choice: mesh < 1 MB, RDH < 56 MB, ring */
     NET_ALGO_COUNT
 } net_algo;
 
@@ -71,6 +78,17 @@ typedef struct net_result {
     double tier_seconds[NET_TIER_COUNT];
     char busiest_link[96];
     double busiest_link_utilisation; /* 0..1, flow model */
+    /* Added fields. */
+    int ranks;                  /* group size */
+    net_model model;
+    double latency_seconds;     /* analytic: sum of per-step latencies */
+    double bandwidth_seconds;   /* analytic: sum of bytes / bottleneck rate */
+    double peak_link_load;      /* flow: max over time and links of load / capacity */
+    double bytes_injected;      /* every flow's bytes, all groups */
+    double link_bytes;          /* every link's bytes, all groups (bytes x hops) */
+    long long groups_simulated; /* flow: groups simulated (symmetry), else groups */
+    long long flows;            /* flow: transfers placed on routes */
+    char notes[256];            /* e.g. Clos tiers added to fit the chips */
 } net_result;
 
 /* bytes follow nccl-tests: the per-rank buffer for all-reduce, broadcast and
@@ -82,6 +100,26 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
 
 /* The nccl-tests bus-bandwidth factor of op over p ranks. */
 double net_bus_factor(net_op op, int p);
+
+const char *net_model_name(net_model model);
+bool net_model_parse(const char *name, net_model *out);
+const char *net_tier_name(net_tier tier);
+
+/* One collective of a concurrent set. */
+typedef struct net_job {
+    net_op op;
+    double bytes;
+    net_group group;
+    net_algo algo;
+    double start_s; /* when it starts, from the start of the run */
+} net_job;
+
+/* Runs several collectives at once through the flow model (for example a
+ * tensor-parallel all-reduce inside nodes while a data-parallel one crosses
+ * the spine): out[i] is job i's result (its time counted from its start);
+ * combined, when not NULL, spans the whole run with its busiest link. */
+usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int njobs,
+                                 net_result *out, net_result *combined, usim_error *err);
 
 #ifdef __cplusplus
 }

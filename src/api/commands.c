@@ -10,6 +10,7 @@
 #define COMMAND_LIST(X)                                                                     \
     X(api_cmd_hw_list)                                                                      \
     X(api_cmd_hw_show)                                                                      \
+    X(api_cmd_collective)                                                                   \
     X(api_cmd_gemm)                                                                         \
     X(api_cmd_sweep)                                                                        \
     X(api_cmd_plot)

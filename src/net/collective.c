@@ -1,0 +1,258 @@
+/*
+ * How long a collective takes: the net layer's public call.
+ *
+ * Algorithms (plan.c has their formulas and sources) and when each wins:
+ *
+ *   mesh   one step per phase: wins for small messages, where the time is
+ *          steps x per-step latency (Neuron: below about 1 MB [CCintra]);
+ *          loses for large ones on a torus, whose routed flows share links.
+ *   rhd    log2(p) steps with the big halves on the nearest (fastest)
+ *          links: mid sizes, and large groups where a ring's 2(p-1) steps
+ *          of ~15 us across EFA add up (Neuron: 1 to 56 MB).
+ *   tree   2 log2(p) steps at a ring's bandwidth on a switch: large groups,
+ *          small and mid sizes (NCCL's choice across nodes).
+ *   ring   bandwidth-optimal, 2(p-1) steps: large messages. Run as several
+ *          channels (edge-disjoint cycles, one exit chip per channel) so it
+ *          uses every link and every NIC; ring2 also runs them backwards,
+ *          which doubles a torus's usable links (not a switch's).
+ *   torus  dimension by dimension: a torus's full bandwidth with only
+ *          2 sum(k_d - 1) steps; needs whole torus dimensions.
+ *   hier   inside the scale-up domain, then across: the slow links carry
+ *          only 1/m_in of the data and the latency is O(m_in) + O(m_out).
+ *   neuron Neuron's documented intra-node choice by size, hierarchical
+ *          across nodes.
+ *
+ * AUTO builds every applicable plan, costs each with the analytic model and
+ * keeps the fastest, saying which it picked, what the others cost and
+ * whether latency or bandwidth decided. With the flow model, AUTO still
+ * picks by the analytic costs (fast) and then simulates the winner.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/internal.h"
+
+#define PIB (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0)
+
+static usim_status check_inputs(net_op op, double bytes, net_group g, net_algo algo,
+                                net_model model, usim_error *err)
+{
+    if (op < 0 || op >= NET_OP_COUNT)
+        return usim_fail_field(err, USIM_EINPUT, "op", "unknown collective %d", (int)op);
+    if (algo < 0 || algo >= NET_ALGO_COUNT)
+        return usim_fail_field(err, USIM_EINPUT, "algo", "unknown algorithm %d", (int)algo);
+    if (model != NET_MODEL_ANALYTIC && model != NET_MODEL_FLOW)
+        return usim_fail_field(err, USIM_EINPUT, "model", "unknown model %d", (int)model);
+    if (!(bytes > 0.0) || !isfinite(bytes) || bytes > PIB)
+        return usim_fail_field(err, USIM_EINPUT, "size",
+                               "%g bytes is out of range; allowed 1 byte to 1 PiB", bytes);
+    if (g.size < 2)
+        return usim_fail_field(err, USIM_EINPUT, "group",
+                               "a collective needs at least 2 ranks (got %d)", g.size);
+    if (g.stride < 1 || g.concurrent < 1)
+        return usim_fail_field(err, USIM_EINPUT, "group",
+                               "stride and concurrent groups must be at least 1 (got %d, %d)",
+                               g.stride, g.concurrent);
+    return USIM_OK;
+}
+
+/* Every concurrent group must exist and sit like group 0. */
+static usim_status check_groups(const net_topo *t, const net_request *rq, usim_error *err)
+{
+    int64_t block = (int64_t)rq->size * rq->stride;
+    int64_t blocks = (rq->groups + rq->stride - 1) / rq->stride;
+    if (blocks * block > t->chips)
+        return usim_fail_field(err, USIM_EINPUT, "group",
+                               "%lld group(s) of %d ranks with stride %lld need %lld chips; the "
+                               "system has %lld",
+                               (long long)rq->groups, rq->size, (long long)rq->stride,
+                               (long long)(blocks * block), (long long)t->chips);
+    net_sub first = {0, rq->stride, rq->size, 0, 0, 0, 0};
+    usim_status st = net_sub_layout(t, &first, err);
+    if (st != USIM_OK)
+        return st;
+    int64_t g = rq->groups - 1;
+    net_sub last = {g / rq->stride * block + g % rq->stride, rq->stride, rq->size, 0, 0, 0, 0};
+    st = net_sub_layout(t, &last, err);
+    if (st == USIM_OK && (last.m0 != first.m0 || last.m_dom != first.m_dom))
+        st = usim_fail_field(err, USIM_EINPUT, "group",
+                             "the %lld groups of %d ranks with stride %lld do not all sit like "
+                             "the first in nodes and domains; use a size x stride that divides "
+                             "or is a multiple of the %d-chip node",
+                             (long long)rq->groups, rq->size, (long long)rq->stride, t->nc);
+    return st;
+}
+
+static void format_time(double s, char *buf, size_t size)
+{
+    usim_format_quantity(s, USIM_UNIT_SECONDS, buf, size);
+}
+
+/* "auto: ring2 (4.57 ms) beat hier 4.75 ms, torus 5.51 ms; bandwidth-bound" */
+static void auto_why(const net_plan *plan, const double *costs, const net_cost *c, char *why,
+                     size_t size)
+{
+    char t0[32];
+    format_time(costs[plan->algo], t0, sizeof t0);
+    int n = snprintf(why, size, "fastest by the analytic model: %s %s", net_algo_name(plan->algo), t0);
+    /* List up to three others, cheapest first. */
+    bool used[NET_ALGO_COUNT] = {false};
+    used[plan->algo] = true;
+    for (int k = 0; k < 3 && n > 0 && (size_t)n < size; k++) {
+        int best = -1;
+        for (int a = 1; a < NET_ALGO_COUNT; a++)
+            if (!used[a] && isfinite(costs[a]) && (best < 0 || costs[a] < costs[best]))
+                best = a;
+        if (best < 0)
+            break;
+        used[best] = true;
+        format_time(costs[best], t0, sizeof t0);
+        n += snprintf(why + n, size - (size_t)n, "%s %s %s", k ? "," : "; then", net_algo_name((net_algo)best), t0);
+    }
+    if (n > 0 && (size_t)n < size && c->seconds > 0.0)
+        n += snprintf(why + n, size - (size_t)n, "; %s-bound (latency %.0f%% of its time)",
+                      c->latency_s > 0.5 * c->seconds ? "latency" : "bandwidth",
+                      100.0 * c->latency_s / c->seconds);
+    if (n > 0 && (size_t)n < size && plan->why[0])
+        snprintf(why + n, size - (size_t)n, "; %s", plan->why);
+}
+
+static void clos_notes(const net_topo *t, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (t->tiers > t->preset_tiers && t->chips > t->dc)
+        snprintf(buf, size,
+                 "%s: %d tiers of radix %d cannot hold %lld chips at this NIC rate; modelled "
+                 "with %d tiers",
+                 t->sys->network.name, t->preset_tiers, t->sys->network.radix,
+                 (long long)t->chips, t->tiers);
+}
+
+static void fill_result(const net_topo *t, const net_request *rq, const net_plan *plan,
+                        const net_cost *c, net_model model, net_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->seconds = c->seconds;
+    out->algbw_bytes_per_s = c->seconds > 0.0 ? rq->bytes / c->seconds : 0.0;
+    out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(rq->op, rq->size);
+    out->algorithm = plan->algo;
+    memcpy(out->tier_seconds, c->tier_seconds, sizeof out->tier_seconds);
+    if (c->busiest_link >= 0)
+        net_link_label(t, c->busiest_link, out->busiest_link, sizeof out->busiest_link);
+    out->busiest_link_utilisation = c->busiest_utilisation;
+    out->ranks = rq->size;
+    out->model = model;
+    out->latency_seconds = c->latency_s;
+    out->bandwidth_seconds = c->bandwidth_s;
+    out->peak_link_load = c->peak_link_load;
+    out->bytes_injected = c->bytes_injected;
+    out->link_bytes = c->link_bytes;
+    out->groups_simulated = c->groups_simulated;
+    out->flows = c->flows;
+    clos_notes(t, out->notes, sizeof out->notes);
+}
+
+static usim_status make_plan(const net_topo *t, const net_request *rq, net_algo algo,
+                             net_plan *plan, double *costs, usim_error *err)
+{
+    for (int a = 0; a < NET_ALGO_COUNT; a++)
+        costs[a] = INFINITY;
+    if (algo == NET_ALGO_AUTO)
+        return net_plan_auto(t, rq, plan, costs, err);
+    return net_plan_build(t, rq, algo, plan, err);
+}
+
+static usim_status prepare(const hw_system *sys, net_op op, double bytes, net_group g,
+                           net_algo algo, net_model model, net_topo *t, net_request *rq,
+                           usim_error *err)
+{
+    usim_status st = check_inputs(op, bytes, g, algo, model, err);
+    if (st == USIM_OK)
+        st = net_topo_init(sys, t, err);
+    if (st != USIM_OK)
+        return st;
+    *rq = (net_request){op, bytes, g.size, g.stride, g.concurrent};
+    return check_groups(t, rq, err);
+}
+
+usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_group group,
+                           net_algo algo, net_model model, net_result *out, usim_error *err)
+{
+    net_topo t;
+    net_request rq;
+    usim_status st = prepare(sys, op, bytes, group, algo, model, &t, &rq, err);
+    if (st != USIM_OK)
+        return st;
+    net_plan plan;
+    double costs[NET_ALGO_COUNT];
+    st = make_plan(&t, &rq, algo, &plan, costs, err);
+    if (st != USIM_OK)
+        return st;
+    net_cost c;
+    if (model == NET_MODEL_FLOW) {
+        net_flow_job job = {&plan, &rq, 0.0};
+        st = net_plan_flow(&t, &job, 1, &c, NULL, err);
+    } else {
+        st = net_plan_analytic(&t, &plan, &rq, &c, err);
+    }
+    if (st != USIM_OK)
+        return st;
+    fill_result(&t, &rq, &plan, &c, model, out);
+    if (algo == NET_ALGO_AUTO) {
+        net_cost a = c;
+        if (model == NET_MODEL_FLOW)
+            net_plan_analytic(&t, &plan, &rq, &a, err);
+        auto_why(&plan, costs, &a, out->why, sizeof out->why);
+    } else {
+        snprintf(out->why, sizeof out->why, "%s", plan.why);
+    }
+    return USIM_OK;
+}
+
+usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int njobs,
+                                 net_result *out, net_result *combined, usim_error *err)
+{
+    enum { MAX = 16 };
+    if (njobs < 1 || njobs > MAX)
+        return usim_fail(err, USIM_EINPUT, "1 to %d collectives at once (got %d)", MAX, njobs);
+    net_topo t;
+    net_request rq[MAX];
+    net_flow_job fj[MAX];
+    net_cost cost[MAX], all;
+    net_plan *plans = calloc((size_t)njobs, sizeof *plans);
+    double costs[NET_ALGO_COUNT];
+    if (!plans)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    usim_status st = USIM_OK;
+    for (int i = 0; i < njobs && st == USIM_OK; i++) {
+        st = prepare(sys, jobs[i].op, jobs[i].bytes, jobs[i].group, jobs[i].algo, NET_MODEL_FLOW,
+                     &t, &rq[i], err);
+        if (st == USIM_OK)
+            st = make_plan(&t, &rq[i], jobs[i].algo, &plans[i], costs, err);
+        if (st == USIM_OK && jobs[i].algo == NET_ALGO_AUTO) {
+            net_cost alone;
+            net_plan_analytic(&t, &plans[i], &rq[i], &alone, err);
+            char why[sizeof plans[i].why];
+            auto_why(&plans[i], costs, &alone, why, sizeof why);
+            memcpy(plans[i].why, why, sizeof why);
+        }
+        fj[i] = (net_flow_job){&plans[i], &rq[i], jobs[i].start_s > 0.0 ? jobs[i].start_s : 0.0};
+    }
+    if (st == USIM_OK)
+        st = net_plan_flow(&t, fj, njobs, cost, &all, err);
+    for (int i = 0; i < njobs && st == USIM_OK; i++) {
+        fill_result(&t, &rq[i], &plans[i], &cost[i], NET_MODEL_FLOW, &out[i]);
+        snprintf(out[i].why, sizeof out[i].why, "%s", plans[i].why);
+    }
+    if (st == USIM_OK && combined) {
+        net_request span = rq[0];
+        net_plan none;
+        none.algo = NET_ALGO_AUTO;
+        fill_result(&t, &span, &none, &all, NET_MODEL_FLOW, combined);
+        snprintf(combined->why, sizeof combined->why, "%d collectives at once", njobs);
+    }
+    free(plans);
+    return st;
+}
