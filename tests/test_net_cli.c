@@ -1,0 +1,132 @@
+/*
+ * `ultrasim collective` from the outside: its JSON keys and numbers, the
+ * nccl-tests style sweep, and bad input (exit code 2 with a clear message,
+ * never a crash).
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+static json_t *run_json(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "collective %s --json", args);
+    cli_result r = cli_run(cmd);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    cli_free(&r);
+    assert_non_null(j);
+    return j;
+}
+
+static double num(json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+/* 1 GiB on a DGX H100 by ring: 14 x 2.4 us + 1.75 GiB / 369.9 GB/s. */
+static void json_keys_and_numbers(void **state)
+{
+    (void)state;
+    json_t *j = run_json("--op allreduce --size 1GiB --hw dgx-h100 --algo ring");
+    double t = 14 * 2.4e-6 + 1.75 * 1073741824.0 / (450e9 * 0.822);
+    assert_close(num(j, "time_s"), t, 1e-9);
+    assert_close(num(j, "algbw_bytes_per_s"), 1073741824.0 / t, 1e-9);
+    assert_close(num(j, "busbw_bytes_per_s"), 1.75 * 1073741824.0 / t, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(j, "algorithm")), "ring");
+    assert_non_null(json_object_get(j, "tier_seconds"));
+    assert_non_null(json_object_get(json_object_get(j, "busiest_link"), "name"));
+    json_decref(j);
+}
+
+/* 8B:8GiB doubles 31 times: 31 rows with growing bus bandwidth. */
+static void sweep_table(void **state)
+{
+    (void)state;
+    json_t *j = run_json("--hw trn2u.48xlarge --sweep 8B:8GiB");
+    json_t *rows = json_object_get(j, "rows");
+    assert_int_equal(json_array_size(rows), 31);
+    assert_close(num(json_array_get(rows, 0), "bytes"), 8, 0);
+    assert_close(num(json_array_get(rows, 30), "bytes"), 8589934592.0, 0);
+    assert_true(num(json_array_get(rows, 30), "busbw_bytes_per_s") >
+                num(json_array_get(rows, 20), "busbw_bytes_per_s"));
+    json_decref(j);
+    cli_result r = cli_run("collective --hw dgx-h100 --sweep 1KiB:1MiB");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "busbw(GB/s)"));
+    cli_free(&r);
+}
+
+/* Text names the algorithm, why, the tiers and the busiest link; the
+ * worked example of docs/net.md runs. */
+static void text_output(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("collective --hw trn2u.48xlarge --chips 128 --size 256MiB --model flow");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "algorithm"));
+    assert_non_null(strstr(r.out, "fastest by the analytic model"));
+    assert_non_null(strstr(r.out, "busiest link"));
+    cli_free(&r);
+    r = cli_run("collective --hw trn2.48xlarge --chips 128 --size 1GiB --group 8 --stride 16 "
+                "--algo ring --model flow --with alltoall:256MiB:8:16:mesh");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "alongside"));
+    assert_non_null(strstr(r.out, "NIC"));
+    cli_free(&r);
+}
+
+static void expect_bad(const char *args, const char *fragment)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "collective %s", args);
+    cli_result r = cli_run(cmd);
+    if (r.status != 2 || !strstr(r.err, fragment))
+        fail_msg("'%s': exit %d, stderr: %s (wanted '%s')", args, r.status, r.err, fragment);
+    cli_free(&r);
+}
+
+static void bad_input_exits_2(void **state)
+{
+    (void)state;
+    expect_bad("--hw dgx-h100 --size 1GiB --op allreduse", "did you mean 'allreduce'");
+    expect_bad("--hw dgx-h100 --size 1GiB --algo rung", "did you mean 'ring'");
+    expect_bad("--hw dgx-h100 --size 1GiB --model flwo", "not one of");
+    expect_bad("--hw dgx-h100 --size 0", "out of range");
+    expect_bad("--hw dgx-h100 --size -5MiB", "out of range");
+    expect_bad("--hw dgx-h100 --size 2PiB", "out of range");
+    expect_bad("--hw dgx-h100 --size lots", "size");
+    expect_bad("--hw dgx-h100", "--size");
+    expect_bad("--hw dgx-h100 --size 1GiB --sweep 8B:1GiB", "--size");
+    expect_bad("--hw dgx-h100 --chips 12 --size 1GiB", "whole");
+    expect_bad("--hw dgx-h100 --size 1GiB --algo torus", "torus needs");
+    expect_bad("--hw dgx-h100 --size 1GiB --op alltoall --algo tree", "all-reduce only");
+    expect_bad("--hw dgx-h100 --size 1GiB --op alltoall --algo ring", "does not apply");
+    expect_bad("--hw dgx-h100 --size 1GiB --op reducescatter --algo rhd --group 6",
+               "power-of-two");
+    expect_bad("--hw dgx-h100 --size 1GiB --algo hier", "several");
+    expect_bad("--hw trn2.48xlarge --chips 128 --size 1GiB --group 4 --stride 24",
+               "does not sit");
+    expect_bad("--hw trn2.48xlarge --size 1GiB --group 32", "need");
+    expect_bad("--hw trn2 --size 1GiB", "at least 2");
+    expect_bad("--hw dgx-h100 --sweep 8B", "MIN:MAX");
+    expect_bad("--hw dgx-h100 --sweep 1GiB:8B", "upwards");
+    expect_bad("--hw dgx-h100 --size 1GiB --with allreduce:1GiB:8:1", "--model flow");
+    expect_bad("--hw dgx-h100 --size 1GiB --model flow --with allreduce:1GiB", "OP:SIZE");
+    expect_bad("--hw dgx-h100 --size 1GiB --stride 0", "out of range");
+    expect_bad("--hw nosuch --size 1GiB", "unknown hardware");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(json_keys_and_numbers),
+        cmocka_unit_test(sweep_table),
+        cmocka_unit_test(text_output),
+        cmocka_unit_test(bad_input_exits_2),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
