@@ -444,7 +444,8 @@ static usim_status collective_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_collective = {
     {"collective", "time a collective (all-reduce, all-gather, ...) on a system's links",
      "ultrasim collective --hw NAME --size BYTES [--op OP] [--chips N] [--algo ALGO] "
-     "[--model analytic|flow] [--group P --stride S --concurrent G] [--sweep MIN:MAX] [--json]",
+     "[--model analytic|flow] [--group P --stride S --concurrent G] [--sweep MIN:MAX] "
+     "[--with OP:SIZE:P:S[:ALGO],...] [--json]",
      "Times one collective over a group of ranks: by default every chip of the system,\n"
      "all-reduce, the fastest algorithm. Prints the time, the nccl-tests algorithm and bus\n"
      "bandwidths, the time by tier (node, scale-up domain, scale-out), and the busiest link.\n"

@@ -85,23 +85,39 @@ static void add_class(void *ctx, int inside, int64_t translates)
 }
 
 /* A tree is not the same in every domain: the member with the most tree
- * neighbours outside its domain sets the NIC load (in = out for a tree). */
+ * neighbours outside its domain sets the NIC load (in = out for a tree).
+ * Checked: the members of the first two domains and some more, the ranks
+ * just below every multiple of 1,024 (the high interior nodes of the lowbit
+ * tree, whose neighbours are far) and their mirrors in the second tree. */
+static int tree_outside(const net_topo *t, const net_sub *s, int j)
+{
+    int64_t dom = net_member_chip(s, j) / t->dc;
+    int n = 0;
+    for (int tree = 0; tree < 2; tree++) {
+        int child[2];
+        int parent = net_tree_parent(s->size, tree, j);
+        n += parent >= 0 && net_member_chip(s, parent) / t->dc != dom;
+        int c = net_tree_children(s->size, tree, j, child);
+        for (int i = 0; i < c; i++)
+            n += net_member_chip(s, child[i]) / t->dc != dom;
+    }
+    return n;
+}
+
 static void tree_nic(const net_topo *t, const net_sub *s, double *worst, int64_t *chip)
 {
-    for (int j = 0; j < s->size; j++) {
-        int64_t dom = net_member_chip(s, j) / t->dc;
-        int n = 0;
-        for (int tree = 0; tree < 2; tree++) {
-            int child[2];
-            int parent = net_tree_parent(s->size, tree, j);
-            n += parent >= 0 && net_member_chip(s, parent) / t->dc != dom;
-            int c = net_tree_children(s->size, tree, j, child);
-            for (int i = 0; i < c; i++)
-                n += net_member_chip(s, child[i]) / t->dc != dom;
-        }
-        if (n > *worst) {
-            *worst = n;
-            *chip = net_member_chip(s, j);
+    int m = s->size, near = 2 * s->m_dom + 64;
+    for (int pass = 0; pass < 2; pass++) {
+        int step = pass ? 1024 : 1;
+        for (int x = pass ? 1023 : 0; x < m && (pass || x < near); x += step) {
+            int js[2] = {x, m - 1 - x};
+            for (int k = 0; k < 2; k++) {
+                int n = tree_outside(t, s, js[k]);
+                if (n > *worst) {
+                    *worst = n;
+                    *chip = net_member_chip(s, js[k]);
+                }
+            }
         }
     }
 }
@@ -120,6 +136,44 @@ static void consider(bottleneck *b, double capacity, double flows, int64_t link)
         b->rate = r;
         b->link = link;
     }
+}
+
+/*
+ * All pairs of a group that fills whole domains of a vertex-transitive
+ * topology (tori, switches, meshes, and their products): every chip sends
+ * the same pattern, translated, so the load of a link class (a torus
+ * dimension and direction, a switch's up or down links) is the same on
+ * every link of it: chip 0's flows alone, summed over the class, divided by
+ * the class's links per chip. O(dc) routes instead of O(dc^2).
+ */
+static void symmetric_bottleneck(const loads *a, bottleneck *b)
+{
+    const net_topo *t = a->t;
+    double node_class[NET_MAX_NODE_CHIPS * 2] = {0}, dom_class[4096] = {0};
+    int64_t nlpc = t->node_lpc, dlpc = t->dom_lpc;
+    for (int64_t i = 0; i < a->node_span; i++)
+        node_class[t->node_kind == HW_TOPO_MESH ? 0 : i % nlpc] += a->link[i];
+    for (int64_t i = 0; i < a->dom_span; i++)
+        dom_class[t->dom_kind == HW_TOPO_MESH ? 0 : i % dlpc] += a->link[a->node_span + i];
+    for (int64_t q = 0; q < nlpc; q++)
+        consider(b, t->node_cap,
+                 t->node_kind == HW_TOPO_MESH ? node_class[q] / (double)nlpc : node_class[q],
+                 t->base_node + q);
+    for (int64_t q = 0; q < dlpc; q++)
+        consider(b, t->dom_cap,
+                 t->dom_kind == HW_TOPO_MESH ? dom_class[q] / (double)dlpc : dom_class[q],
+                 t->base_dom + q);
+    if (t->tiers > 0)
+        consider(b, t->nic_cap, a->nic[0], t->base_nic);
+}
+
+/* Contiguous groups of whole nodes whose translates fill the domain. */
+static bool all_pairs_symmetric(const net_topo *t, const net_sub *s, const net_item *it,
+                                int64_t groups)
+{
+    return it->pattern == NET_PAT_ALLPAIRS && s->stride == 1 && s->m0 == t->nc &&
+           (s->m_dom == t->dc || groups * s->m_dom >= t->dc) &&
+           t->node_lpc <= 2 * NET_MAX_NODE_CHIPS && t->dom_lpc <= 4096;
 }
 
 static void domain_bottleneck(const loads *a, bottleneck *b)
@@ -229,9 +283,19 @@ static double item_time(const net_topo *t, const net_sub *s, const net_item *ite
     int64_t D = net_member_chip(s, j_lo) / t->dc;
     a.shift = D * t->dc;
     net_sink sink = {on_flow, on_bulk, &a};
-    emit_translates(t, s, &it, groups, D, &g, &sink);
     bottleneck b = {INFINITY, -1};
-    domain_bottleneck(&a, &b);
+    if (it.pattern == NET_PAT_DIMRING) {
+        /* whole torus dimensions tile the domain: one flow on each link of
+         * the dimension, each way, whatever the other groups do */
+        bool node = s->stride * it.dim < t->nc;
+        consider(&b, node ? t->node_cap : t->dom_cap, 1.0, node ? t->base_node : t->base_dom);
+    } else if (all_pairs_symmetric(t, s, &it, groups)) {
+        net_pattern_emit(t, s, &g, &it, j_lo, j_lo + 1, &sink);
+        symmetric_bottleneck(&a, &b);
+    } else {
+        emit_translates(t, s, &it, groups, D, &g, &sink);
+        domain_bottleneck(&a, &b);
+    }
     /* a fan-in's root receives from every other domain through its NIC */
     if (it.pattern == NET_PAT_FANIN && s->domains > 1 && t->tiers > 0)
         consider(&b, t->nic_cap, (double)(s->size - s->m_dom), t->base_nic + 1);

@@ -198,7 +198,7 @@ static void sink_flow(void *ctx, int64_t src, int64_t dst, double weight)
 {
     sim *S = ctx;
     S->weight = weight;
-    S->jobs[S->cur_job].flows++;
+    S->jobs[S->cur_job].flows += (int64_t)(weight + 0.5); /* a weight counts flows */
     net_route(S->t, src, dst, touch, S);
 }
 

@@ -53,9 +53,11 @@ typedef struct net_topo {
     int64_t dc;    /* chips per scale-up domain */
     /* node: kind (hw_topology_kind), torus dims (ring: one dim of nc) */
     int node_kind, node_nd, node_dims[3], node_lpc;
+    int64_t node_stride[3]; /* row-major strides of the node dims */
     double node_cap, node_hop_s;
     /* domain: how nodes join (ring/torus over equal coordinates, switch, mesh) */
     int dom_kind, dom_nd, dom_dims[3], dom_lpc;
+    int64_t dom_stride[3];
     double dom_cap, dom_hop_s;
     /* scale-out: per-chip NIC and a folded Clos of `tiers` levels; pod[l] is
      * the chips under one tier-l switch group (pod[1] = one leaf). */

@@ -180,28 +180,43 @@ static int64_t chip_of(const net_sub *s, int64_t member)
     return net_member_chip(s, member);
 }
 
+/*
+ * Member j at in-node position t of cycle h: in every rotation but one its
+ * successor is the next member of the cycle in its own node; in rotation
+ * t + 1 it is the last of the node and hands over to that member's twin in
+ * the next node. So R rotations cost two routes per member, with weights
+ * R - 1 and 1 (R = 1 inside a single node, where the cycle closes).
+ */
+static void ring_edge(const net_sub *s, const net_item *it, int64_t j, int64_t dst, double w,
+                      const net_sink *sink)
+{
+    if (w <= 0.0 || (it->chain == NET_CHAIN_FROM_ROOT && dst == 0) ||
+        (it->chain == NET_CHAIN_TO_ROOT && j == 0))
+        return;
+    sink->flow(sink->ctx, chip_of(s, j), chip_of(s, dst), w);
+}
+
 static void ring_emit(const net_sub *s, const net_ringgeo *g, const net_item *it, int j_lo,
                       int j_hi, const net_sink *sink)
 {
     int m0 = g->m0, K = g->K;
     for (int j = j_lo; j < j_hi; j++) {
-        int k = j / m0, i = j % m0;
+        int64_t k = j / m0, i = j % m0;
         for (int h = 0; h < g->H; h++) {
-            for (int c = 0; c < g->R; c++) {
-                int tp = (g->pos[h][i] - c + m0) % m0;
-                int64_t succ = tp < m0 - 1 ? (int64_t)k * m0 + g->ord[h][(c + tp + 1) % m0]
-                                           : (int64_t)((k + 1) % K) * m0 + g->ord[h][c];
-                int64_t pred = tp > 0 ? (int64_t)k * m0 + g->ord[h][(c + tp - 1) % m0]
-                                      : (int64_t)((k - 1 + K) % K) * m0 +
-                                            g->ord[h][(c + m0 - 1) % m0];
-                bool skip_fwd = (it->chain == NET_CHAIN_FROM_ROOT && succ == 0) ||
-                                (it->chain == NET_CHAIN_TO_ROOT && j == 0);
-                bool skip_bwd = (it->chain == NET_CHAIN_FROM_ROOT && pred == 0) ||
-                                (it->chain == NET_CHAIN_TO_ROOT && j == 0);
-                if (!skip_fwd)
-                    sink->flow(sink->ctx, chip_of(s, j), chip_of(s, succ), 1.0);
-                if (it->dirs == 2 && !skip_bwd)
-                    sink->flow(sink->ctx, chip_of(s, j), chip_of(s, pred), 1.0);
+            int t = g->pos[h][i];
+            int64_t next = g->ord[h][(t + 1) % m0], prev = g->ord[h][(t - 1 + m0) % m0];
+            if (K == 1) {
+                ring_edge(s, it, j, k * m0 + next, 1.0, sink);
+                if (it->dirs == 2)
+                    ring_edge(s, it, j, k * m0 + prev, 1.0, sink);
+                continue;
+            }
+            /* forward: same-node successor, or the next node's twin */
+            ring_edge(s, it, j, k * m0 + next, g->R - 1.0, sink);
+            ring_edge(s, it, j, (k + 1) % K * m0 + next, 1.0, sink);
+            if (it->dirs == 2) { /* backward: the previous node's twin when first */
+                ring_edge(s, it, j, k * m0 + prev, g->R - 1.0, sink);
+                ring_edge(s, it, j, (k - 1 + K) % K * m0 + prev, 1.0, sink);
             }
         }
     }
@@ -352,20 +367,48 @@ static double shift_cross(const net_sub *s, const net_item *it, int J)
     return (double)(out > in ? out : in);
 }
 
-static double tree_cross(const net_sub *s, int J)
+/* Edges of one tree with exactly one end among ranks [0, J). In an in-order
+ * tree the edges crossing a cut between keys k and k+1 join k or k+1 to an
+ * ancestor, so walking both root paths of every cut finds them all. */
+static int tree_cut_edges(int m, int tree, int J)
 {
-    double n = 0.0;
-    for (int j = 0; j < J; j++) {
-        for (int tree = 0; tree < 2; tree++) {
-            int child[2];
-            int parent = net_tree_parent(s->size, tree, j);
-            n += parent >= J;
-            int c = net_tree_children(s->size, tree, j, child);
-            for (int i = 0; i < c; i++)
-                n += child[i] >= J;
+    int a, b; /* the ranks' positions: [a, b] */
+    if (tree == 0) {
+        a = 1;
+        b = J;
+    } else if (m % 2 == 0) {
+        a = m - J + 1;
+        b = m;
+    } else {
+        a = 2;
+        b = J + 1;
+    }
+    int seen[4 * 64][2], n = 0, count = 0;
+    int cuts[2] = {a - 1, b}, ends[4];
+    int ne = 0;
+    for (int c = 0; c < 2; c++)
+        if (cuts[c] >= 1 && cuts[c] < m) {
+            ends[ne++] = cuts[c];
+            ends[ne++] = cuts[c] + 1;
+        }
+    for (int e = 0; e < ne; e++) {
+        for (int x = ends[e], up; x > 0 && (up = lowbit_parent(m, x)) > 0; x = up) {
+            bool dup = false;
+            for (int i = 0; i < n && !dup; i++)
+                dup = seen[i][0] == x && seen[i][1] == up;
+            if (dup || n >= 4 * 64)
+                continue;
+            seen[n][0] = x;
+            seen[n++][1] = up;
+            count += (x >= a && x <= b) != (up >= a && up <= b);
         }
     }
-    return n;
+    return count;
+}
+
+static double tree_cross(const net_sub *s, int J)
+{
+    return (double)(tree_cut_edges(s->size, 0, J) + tree_cut_edges(s->size, 1, J));
 }
 
 double net_pattern_cross(const net_sub *s, const net_ringgeo *g, const net_item *it, int J)

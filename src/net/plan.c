@@ -166,9 +166,9 @@ static lat ring_latency(const net_topo *t, const net_sub *s, const net_ringgeo *
 static int sample_members(const net_topo *t, const net_sub *s, int64_t *out, int cap)
 {
     int n = 0;
-    for (int64_t j = 0; j < s->size && j < 64 && n < cap; j++)
+    for (int64_t j = 0; j < s->size && j < 32 && n < cap; j++)
         out[n++] = j;
-    for (int64_t j = s->size - 16 > 64 ? s->size - 16 : 64; j < s->size && n < cap; j++)
+    for (int64_t j = s->size - 8 > 32 ? s->size - 8 : 32; j < s->size && n < cap; j++)
         out[n++] = j;
     int64_t units[NET_MAX_CLOS + 3];
     int nu = 0;
@@ -188,8 +188,8 @@ static int sample_members(const net_topo *t, const net_sub *s, int64_t *out, int
 static lat pair_latency(const net_topo *t, const net_sub *s, const net_item *it)
 {
     lat l = {0.0, NET_TIER_NODE};
-    int64_t js[128];
-    int n = sample_members(t, s, js, 128);
+    int64_t js[96];
+    int n = sample_members(t, s, js, 96);
     for (int i = 0; i < n; i++) {
         int64_t j = js[i];
         if (it->pattern == NET_PAT_XOR) {
@@ -207,11 +207,11 @@ static lat pair_latency(const net_topo *t, const net_sub *s, const net_item *it)
 static lat far_latency(const net_topo *t, const net_sub *s)
 {
     lat l = {0.0, NET_TIER_NODE};
-    int64_t js[128];
-    int n = sample_members(t, s, js, 128);
+    int64_t js[96];
+    int n = sample_members(t, s, js, 96);
     for (int i = 0; i < n; i++)
         lat_pair(t, s, 0, js[i], &l);
-    for (int i = 0; i < s->m0 && i < 64; i++)
+    for (int i = 0; i < s->m0 && i < 32; i++)
         lat_pair(t, s, i, s->m0 - 1 - i, &l);
     return l;
 }
@@ -521,15 +521,25 @@ static void append_why(ctx *c, const char *label, const char *algo)
                  label, algo);
 }
 
+/* One stage of a hierarchical plan: the fastest algorithm for it, or
+ * `reuse` (the inner all-gather mirrors the inner reduce-scatter, so it
+ * takes the same algorithm without costing them all again). */
 static usim_status stage(ctx *c, net_op op, double n, const net_sub *s, fam f, choose_mode mode,
-                         const char *label)
+                         const char *label, net_algo reuse, net_algo *picked)
 {
-    net_algo picked;
+    net_algo local;
+    picked = picked ? picked : &local;
     if (s->size < 2)
         return USIM_OK;
-    usim_status st = choose(c, op, n, s, f, mode, true, &picked);
+    usim_status st;
+    if (reuse != NET_ALGO_AUTO) {
+        *picked = reuse;
+        st = build_algo(c, op, n, s, reuse, f, mode);
+    } else {
+        st = choose(c, op, n, s, f, mode, true, picked);
+    }
     if (st == USIM_OK)
-        append_why(c, label, net_algo_name(picked));
+        append_why(c, label, net_algo_name(*picked));
     return st;
 }
 
@@ -558,25 +568,29 @@ static usim_status alg_hier(ctx *c, net_op op, double n, const net_sub *s, fam f
     fam fout = fam_with(f, m_in, s->stride, 2);
     fam froot = fam_with(f, 1, 0, 2);
     double shard = n / m_in;
+    net_algo inner = NET_ALGO_AUTO;
+    const net_algo A = NET_ALGO_AUTO;
     switch (op) {
     case NET_ALLREDUCE:
-        st = stage(c, NET_REDUCE_SCATTER, n, &in, fin, mode, "inside");
+        st = stage(c, NET_REDUCE_SCATTER, n, &in, fin, mode, "inside", A, &inner);
         if (st == USIM_OK)
-            st = stage(c, NET_ALLREDUCE, shard, &out, fout, mode, "across");
-        return st == USIM_OK ? stage(c, NET_ALLGATHER, n, &in, fin, mode, "inside") : st;
+            st = stage(c, NET_ALLREDUCE, shard, &out, fout, mode, "across", A, NULL);
+        return st == USIM_OK ? stage(c, NET_ALLGATHER, n, &in, fin, mode, "inside", inner, NULL)
+                             : st;
     case NET_REDUCE_SCATTER:
-        st = stage(c, NET_REDUCE_SCATTER, n, &in, fin, mode, "inside");
-        return st == USIM_OK ? stage(c, NET_REDUCE_SCATTER, shard, &out, fout, mode, "across")
+        st = stage(c, NET_REDUCE_SCATTER, n, &in, fin, mode, "inside", A, NULL);
+        return st == USIM_OK ? stage(c, NET_REDUCE_SCATTER, shard, &out, fout, mode, "across", A,
+                                     NULL)
                              : st;
     case NET_ALLGATHER:
-        st = stage(c, NET_ALLGATHER, shard, &out, fout, mode, "across");
-        return st == USIM_OK ? stage(c, NET_ALLGATHER, n, &in, fin, mode, "inside") : st;
+        st = stage(c, NET_ALLGATHER, shard, &out, fout, mode, "across", A, NULL);
+        return st == USIM_OK ? stage(c, NET_ALLGATHER, n, &in, fin, mode, "inside", A, NULL) : st;
     case NET_BROADCAST:
-        st = stage(c, NET_BROADCAST, n, &out, froot, mode, "across");
-        return st == USIM_OK ? stage(c, NET_BROADCAST, n, &in, fin, mode, "inside") : st;
+        st = stage(c, NET_BROADCAST, n, &out, froot, mode, "across", A, NULL);
+        return st == USIM_OK ? stage(c, NET_BROADCAST, n, &in, fin, mode, "inside", A, NULL) : st;
     default:
-        st = stage(c, NET_REDUCE, n, &in, fin, mode, "inside");
-        return st == USIM_OK ? stage(c, NET_REDUCE, n, &out, froot, mode, "across") : st;
+        st = stage(c, NET_REDUCE, n, &in, fin, mode, "inside", A, NULL);
+        return st == USIM_OK ? stage(c, NET_REDUCE, n, &out, froot, mode, "across", A, NULL) : st;
     }
 }
 

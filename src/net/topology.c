@@ -78,9 +78,9 @@ static int64_t dim_stride(const int *dims, int nd, int d)
     return s;
 }
 
-static int coord_of(int64_t index, const int *dims, int nd, int d)
+static int coord_of(int64_t index, const int *dims, const int64_t *strides, int d)
 {
-    return (int)((index / dim_stride(dims, nd, d)) % dims[d]);
+    return (int)((index / strides[d]) % dims[d]);
 }
 
 /* ---- node and domain topologies ------------------------------------- */
@@ -154,6 +154,10 @@ static usim_status init_domain(const hw_system *sys, net_topo *t, usim_error *er
 /* Torus dimensions usable dimension by dimension, by ascending chip stride. */
 static void init_tdims(net_topo *t)
 {
+    for (int d = 0; d < t->node_nd; d++)
+        t->node_stride[d] = dim_stride(t->node_dims, t->node_nd, d);
+    for (int d = 0; d < t->dom_nd; d++)
+        t->dom_stride[d] = dim_stride(t->dom_dims, t->dom_nd, d);
     t->ntdim = 0;
     for (int d = t->node_nd - 1; d >= 0 && t->ntdim < NET_MAX_TDIMS; d--) {
         if (t->node_dims[d] < 2)
@@ -307,6 +311,7 @@ static int peer_slot(int64_t self, int64_t peer)
  * it is, `chip_per_index` how far a unit of index moves in chips. */
 typedef struct torus_walk {
     const int *dims;
+    const int64_t *strides;
     int nd;
     int64_t chip_origin; /* chip of torus position 0 */
     int64_t chip_per_index;
@@ -316,16 +321,18 @@ typedef struct torus_walk {
 static void walk_dim(const net_topo *t, const torus_walk *w, int64_t from, int d, int steps,
                      int dirn, double frac, net_link_fn fn, void *ctx)
 {
-    int64_t stride = dim_stride(w->dims, w->nd, d);
+    int64_t stride = w->strides[d];
     int k = w->dims[d];
     int64_t pos = from;
+    int slot = 2 * d + (dirn > 0 ? 0 : 1);
+    int c = coord_of(pos, w->dims, w->strides, d);
     for (int i = 0; i < steps; i++) {
         int64_t chip = w->chip_origin + pos * w->chip_per_index;
-        int slot = 2 * d + (dirn > 0 ? 0 : 1);
         fn(ctx, w->domain ? dom_link(t, chip, slot) : node_link(t, chip, slot), frac);
-        int c = coord_of(pos, w->dims, w->nd, d);
-        int next = (c + dirn + k) % k;
+        int next = c + dirn;
+        next = next == k ? 0 : next < 0 ? k - 1 : next;
         pos += (int64_t)(next - c) * stride;
+        c = next;
     }
 }
 
@@ -336,7 +343,7 @@ static void torus_route(const net_topo *t, const torus_walk *w, int64_t a, int64
     int64_t cur = a;
     for (int d = w->nd - 1; d >= 0; d--) {
         int k = w->dims[d];
-        int ca = coord_of(cur, w->dims, w->nd, d), cb = coord_of(b, w->dims, w->nd, d);
+        int ca = coord_of(cur, w->dims, w->strides, d), cb = coord_of(b, w->dims, w->strides, d);
         int fwd = (cb - ca + k) % k, bwd = (k - fwd) % k;
         if (fwd == 0)
             continue;
@@ -348,7 +355,7 @@ static void torus_route(const net_topo *t, const torus_walk *w, int64_t a, int64
             walk_dim(t, w, cur, d, fwd, +1, 0.5, fn, ctx);
             walk_dim(t, w, cur, d, bwd, -1, 0.5, fn, ctx);
         }
-        cur += (int64_t)(cb - ca) * dim_stride(w->dims, w->nd, d);
+        cur += (int64_t)(cb - ca) * w->strides[d];
     }
 }
 
@@ -357,7 +364,7 @@ static void node_route(const net_topo *t, int64_t a, int64_t b, net_link_fn fn, 
     int64_t node0 = a / t->nc * t->nc;
     int64_t la = a - node0, lb = b - node0;
     if (t->node_nd > 0) {
-        torus_walk w = {t->node_dims, t->node_nd, node0, 1, false};
+        torus_walk w = {t->node_dims, t->node_stride, t->node_nd, node0, 1, false};
         torus_route(t, &w, la, lb, fn, ctx);
     } else if (t->node_kind == HW_TOPO_SWITCH) {
         fn(ctx, node_link(t, a, 0), 1.0);
@@ -381,7 +388,7 @@ static void domain_route(const net_topo *t, int64_t a, int64_t b, net_link_fn fn
     int64_t dom0 = aligned / t->dc * t->dc + b % t->nc; /* the chip in node 0 of the domain */
     int64_t ia = (aligned - dom0) / t->nc, ib = (b - dom0) / t->nc;
     if (t->dom_nd > 0) {
-        torus_walk w = {t->dom_dims, t->dom_nd, dom0, t->nc, true};
+        torus_walk w = {t->dom_dims, t->dom_stride, t->dom_nd, dom0, t->nc, true};
         torus_route(t, &w, ia, ib, fn, ctx);
     } else if (t->dom_kind == HW_TOPO_MESH) {
         fn(ctx, dom_link(t, aligned, peer_slot(ia, ib)), 1.0);
@@ -428,12 +435,12 @@ int net_route_tier(const net_topo *t, int64_t a, int64_t b)
 }
 
 /* Minimal hops between torus positions a and b. */
-static int torus_hops(const int *dims, int nd, int64_t a, int64_t b)
+static int torus_hops(const int *dims, const int64_t *strides, int nd, int64_t a, int64_t b)
 {
     int hops = 0;
     for (int d = 0; d < nd; d++) {
         int k = dims[d];
-        int fwd = (coord_of(b, dims, nd, d) - coord_of(a, dims, nd, d) + k) % k;
+        int fwd = (coord_of(b, dims, strides, d) - coord_of(a, dims, strides, d) + k) % k;
         hops += fwd < k - fwd ? fwd : k - fwd;
     }
     return hops;
@@ -444,7 +451,7 @@ static double node_latency(const net_topo *t, int64_t la, int64_t lb)
     if (la == lb)
         return 0.0;
     if (t->node_nd > 0)
-        return torus_hops(t->node_dims, t->node_nd, la, lb) * t->node_hop_s;
+        return torus_hops(t->node_dims, t->node_stride, t->node_nd, la, lb) * t->node_hop_s;
     return t->node_hop_s;
 }
 
@@ -460,7 +467,7 @@ double net_route_latency(const net_topo *t, int64_t a, int64_t b)
         double s = node_latency(t, a % t->nc, b % t->nc);
         int64_t ia = a % t->dc / t->nc, ib = b % t->dc / t->nc;
         if (t->dom_nd > 0)
-            return s + torus_hops(t->dom_dims, t->dom_nd, ia, ib) * t->dom_hop_s;
+            return s + torus_hops(t->dom_dims, t->dom_stride, t->dom_nd, ia, ib) * t->dom_hop_s;
         return s + t->dom_hop_s;
     }
     int top = lca_tier(t, a, b);
@@ -537,7 +544,7 @@ static void coords_text(const net_topo *t, int64_t local, char *buf, size_t size
     int n = snprintf(buf, size, "(");
     for (int d = 0; d < t->node_nd && n > 0 && (size_t)n < size; d++)
         n += snprintf(buf + n, size - (size_t)n, "%s%d", d ? "," : "",
-                      coord_of(local, t->node_dims, t->node_nd, d));
+                      coord_of(local, t->node_dims, t->node_stride, d));
     if (n > 0 && (size_t)n < size)
         snprintf(buf + n, size - (size_t)n, ")");
 }
