@@ -120,7 +120,7 @@ static void torus_hamiltonian_cycles(void **state)
     hw_system *s = load("trn2.48xlarge", 0);
     net_topo t;
     topo(s, &t);
-    net_sub sub = {0, 1, 16, 0, 0, 0, 0};
+    net_sub sub = {.base = 0, .stride = 1, .size = 16};
     assert_int_equal(net_sub_layout(&t, &sub, NULL), USIM_OK);
     net_ringgeo *g = malloc(sizeof *g);
     net_ring_geometry(&t, &sub, g);
@@ -182,7 +182,7 @@ static void regular_layouts(void **state)
     hw_system *s = load("trn2.48xlarge", 256);
     net_topo t;
     topo(s, &t);
-    net_sub tp = {0, 1, 8, 0, 0, 0, 0}, dp = {3, 8, 32, 0, 0, 0, 0}, odd = {0, 24, 4, 0, 0, 0, 0};
+    net_sub tp = {.base = 0, .stride = 1, .size = 8}, dp = {.base = 3, .stride = 8, .size = 32}, odd = {.base = 0, .stride = 24, .size = 4};
     assert_int_equal(net_sub_layout(&t, &tp, NULL), USIM_OK);
     assert_int_equal(tp.m0, 8);
     assert_int_equal(tp.nodes, 1);

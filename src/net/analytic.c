@@ -296,6 +296,10 @@ static double item_time(const net_topo *t, const net_sub *s, const net_item *ite
         emit_translates(t, s, &it, groups, D, &g, &sink);
         domain_bottleneck(&a, &b);
     }
+    /* all pairs: a partial last domain's chips have the most peers outside */
+    if (it.pattern == NET_PAT_ALLPAIRS && s->last_dom < s->m_dom && t->tiers > 0)
+        consider(&b, t->nic_cap, (double)(s->size - s->last_dom),
+                 t->base_nic + 2 * net_member_chip(s, s->size - 1));
     /* a fan-in's root receives from every other domain through its NIC */
     if (it.pattern == NET_PAT_FANIN && s->domains > 1 && t->tiers > 0)
         consider(&b, t->nic_cap, (double)(s->size - s->m_dom), t->base_nic + 1);
@@ -320,7 +324,7 @@ double net_phase_analytic(const net_topo *t, const net_phase *ph, int64_t groups
     int64_t need = t->dc * (t->node_lpc + t->dom_lpc + 1);
     double *buf = need <= (int64_t)(sizeof stack / sizeof stack[0]) ? stack
                                                                      : malloc(sizeof(double) * (size_t)need);
-    net_sub s = {0, ph->stride, ph->size, 0, 0, 0, 0};
+    net_sub s = {.base = 0, .stride = ph->stride, .size = ph->size};
     if (!buf || net_sub_layout(t, &s, NULL) != USIM_OK) {
         if (buf != stack)
             free(buf);

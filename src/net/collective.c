@@ -69,12 +69,12 @@ static usim_status check_groups(const net_topo *t, const net_request *rq, usim_e
                                "system has %lld",
                                (long long)rq->groups, rq->size, (long long)rq->stride,
                                (long long)(blocks * block), (long long)t->chips);
-    net_sub first = {0, rq->stride, rq->size, 0, 0, 0, 0};
+    net_sub first = {.base = 0, .stride = rq->stride, .size = rq->size};
     usim_status st = net_sub_layout(t, &first, err);
     if (st != USIM_OK)
         return st;
     int64_t g = rq->groups - 1;
-    net_sub last = {g / rq->stride * block + g % rq->stride, rq->stride, rq->size, 0, 0, 0, 0};
+    net_sub last = {.base = g / rq->stride * block + g % rq->stride, .stride = rq->stride, .size = rq->size};
     st = net_sub_layout(t, &last, err);
     if (st == USIM_OK && (last.m0 != first.m0 || last.m_dom != first.m_dom))
         st = usim_fail_field(err, USIM_EINPUT, "group",

@@ -236,7 +236,8 @@ static void allpairs_cross(sim *S, const net_sub *s)
     if (s->domains < 2)
         return;
     for (int64_t j = 0; j < s->size; j++)
-        add_weight(S, t->base_nic + 2 * net_member_chip(s, j) + 1, (double)(s->size - s->m_dom));
+        add_weight(S, t->base_nic + 2 * net_member_chip(s, j) + 1,
+                   (double)(s->size - net_domain_count(s, j)));
     for (int l = 1; l < t->tiers; l++) {
         int64_t P = t->pod[l];
         int64_t first = net_member_chip(s, 0) / P, last = net_member_chip(s, s->size - 1) / P;
@@ -245,7 +246,8 @@ static void allpairs_cross(sim *S, const net_sub *s)
             if (in == 0 || in == s->size)
                 continue;
             /* a pod inside a domain reaches the rest of its domain without the Clos */
-            int64_t outside = P >= t->dc ? s->size - in : s->size - s->m_dom;
+            int64_t j = q * P > s->base ? (q * P - s->base + s->stride - 1) / s->stride : 0;
+            int64_t outside = P >= t->dc ? s->size - in : s->size - net_domain_count(s, j);
             double w = (double)in * (double)outside;
             add_weight(S, t->base_clos[l] + 2 * q, w);
             add_weight(S, t->base_clos[l] + 2 * q + 1, w);
@@ -360,7 +362,7 @@ static bool build_phase(sim *S, int stream_index)
     S->cur_job = st->job;
     for (int k1 = 0; k1 < ph->n1; k1++) {
         for (int k2 = 0; k2 < ph->n2; k2++) {
-            net_sub s = {base + k1 * ph->step1 + k2 * ph->step2, ph->stride, ph->size, 0, 0, 0, 0};
+            net_sub s = {.base = base + k1 * ph->step1 + k2 * ph->step2, .stride = ph->stride, .size = ph->size};
             if (net_sub_layout(S->t, &s, NULL) != USIM_OK)
                 return false;
             if (!build_sub(S, stream_index, ph, &s))

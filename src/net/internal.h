@@ -102,7 +102,18 @@ typedef struct net_sub {
     int nodes;    /* nodes touched */
     int m_dom;    /* members per domain */
     int domains;  /* domains touched */
+    int last_dom; /* members in the last domain: fewer when the system ends
+                     part way through a domain (131,072 chips of 144-chip
+                     Trn3 UltraServers) */
 } net_sub;
+
+/* Members j' sharing j's domain: [first, first + count). */
+static inline int64_t net_domain_first(const net_sub *s, int64_t j) { return j / s->m_dom * s->m_dom; }
+static inline int64_t net_domain_count(const net_sub *s, int64_t j)
+{
+    int64_t first = net_domain_first(s, j);
+    return first + s->m_dom <= s->size ? s->m_dom : s->size - first;
+}
 
 /* Fills the per-level counts of sub (base, stride, size already set);
  * fails when the members do not sit the same way in every node and domain. */

@@ -12,8 +12,8 @@
 /* Members per unit (node or domain) and units touched, for members
  * base + j * stride, j < size; false when the units do not hold equal shares
  * at equal positions. */
-static bool level_counts(int64_t base, int64_t stride, int size, int64_t unit, int *per,
-                         int *count)
+static bool level_counts(int64_t base, int64_t stride, int size, int64_t unit, bool partial_ok,
+                         int *per, int *count)
 {
     int64_t offset = base % unit;
     int64_t first = (unit - offset + stride - 1) / stride;
@@ -28,26 +28,29 @@ static bool level_counts(int64_t base, int64_t stride, int size, int64_t unit, i
         return stride % unit == 0;
     }
     int64_t share = unit / stride;
-    if (unit % stride != 0 || offset >= stride || size % share != 0)
+    if (unit % stride != 0 || offset >= stride || (size % share != 0 && !partial_ok))
         return false;
     *per = (int)share;
-    *count = (int)(size / share);
+    *count = (int)((size + share - 1) / share);
     return true;
 }
 
 usim_status net_sub_layout(const net_topo *t, net_sub *s, usim_error *err)
 {
-    if (!level_counts(s->base, s->stride, s->size, t->nc, &s->m0, &s->nodes))
+    if (!level_counts(s->base, s->stride, s->size, t->nc, false, &s->m0, &s->nodes))
         return usim_fail_field(err, USIM_EINPUT, "group",
                                "a group of %d ranks with stride %lld does not sit the same way "
                                "in every %d-chip node; use a size x stride that divides or is a "
                                "multiple of the node",
                                s->size, (long long)s->stride, t->nc);
-    if (!level_counts(s->base, s->stride, s->size, t->dc, &s->m_dom, &s->domains))
+    /* the last domain may be partial when whole nodes end the system early */
+    if (!level_counts(s->base, s->stride, s->size, t->dc, s->size % s->m0 == 0, &s->m_dom,
+                      &s->domains))
         return usim_fail_field(err, USIM_EINPUT, "group",
                                "a group of %d ranks with stride %lld does not sit the same way "
                                "in every %lld-chip scale-up domain",
                                s->size, (long long)s->stride, (long long)t->dc);
+    s->last_dom = s->size - (s->domains - 1) * s->m_dom;
     return USIM_OK;
 }
 

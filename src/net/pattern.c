@@ -257,12 +257,12 @@ static void shift_emit(const net_sub *s, const net_item *it, int j_lo, int j_hi,
 static void allpairs_emit(const net_sub *s, int j_lo, int j_hi, const net_sink *sink)
 {
     for (int j = j_lo; j < j_hi; j++) {
-        int64_t first = (int64_t)(j / s->m_dom) * s->m_dom;
-        for (int64_t q = first; q < first + s->m_dom; q++)
+        int64_t first = net_domain_first(s, j), count = net_domain_count(s, j);
+        for (int64_t q = first; q < first + count; q++)
             if (q != j)
                 sink->flow(sink->ctx, chip_of(s, j), chip_of(s, q), 1.0);
-        if (s->size > s->m_dom && sink->bulk)
-            sink->bulk(sink->ctx, chip_of(s, j), s->size - s->m_dom, 1.0);
+        if (s->size > count && sink->bulk)
+            sink->bulk(sink->ctx, chip_of(s, j), s->size - count, 1.0);
     }
 }
 

@@ -547,6 +547,11 @@ static usim_status alg_hier(ctx *c, net_op op, double n, const net_sub *s, fam f
                             choose_mode mode)
 {
     int m_in = s->domains > 1 ? s->m_dom : s->m0;
+    if (s->last_dom != s->m_dom)
+        return usim_fail_field(c->err, USIM_EINPUT, "algo",
+                               "hier needs every scale-up domain whole (the last holds %d of "
+                               "%d ranks)",
+                               s->last_dom, s->m_dom);
     if (op == NET_ALLTOALL || op == NET_SENDRECV)
         return usim_fail_field(c->err, USIM_EINPUT, "algo",
                                "hier applies to all-reduce, reduce-scatter, all-gather, "
