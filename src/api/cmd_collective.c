@@ -368,9 +368,10 @@ static void render_single(json_t *res, usim_buf *b)
                     api_number(res, "bus_factor"));
     usim_buf_printf(b, "  %-16s node %s, domain %s, scale-out %s\n", "time by tier", tiers[0],
                     tiers[1], tiers[2]);
-    usim_buf_printf(b, "  %-16s %s, %.0f%% busy\n", "busiest link",
+    usim_buf_printf(b, "  %-16s %s, %.0f%% busy%s\n", "busiest link",
                     json_string_value(json_object_get(bl, "name")),
-                    100.0 * api_number(bl, "utilisation"));
+                    100.0 * api_number(bl, "utilisation"),
+                    json_object_get(res, "alongside") ? " with this collective's traffic" : "");
     if (strcmp(json_string_value(json_object_get(res, "model")), "flow") == 0)
         usim_buf_printf(b, "  %-16s %.0f%% of its capacity at most; %.0f group(s) simulated, "
                            "%.0f flows\n",

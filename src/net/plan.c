@@ -202,17 +202,27 @@ static lat pair_latency(const net_topo *t, const net_sub *s, const net_item *it)
     return l;
 }
 
-/* The worst route from member 0 (fan-out, mesh, tree edges near the root)
- * and between the members of one node. */
+/* The worst route from member 0 (fan-out, mesh, tree edges near the root):
+ * the farthest member of node 0, that chip's twin in every node of domain 0,
+ * and the last member (across the highest Clos tier the group spans). By
+ * translation, member 0's farthest route is as long as any pair's. */
 static lat far_latency(const net_topo *t, const net_sub *s)
 {
     lat l = {0.0, NET_TIER_NODE};
-    int64_t js[96];
-    int n = sample_members(t, s, js, 96);
-    for (int i = 0; i < n; i++)
-        lat_pair(t, s, 0, js[i], &l);
-    for (int i = 0; i < s->m0 && i < 32; i++)
-        lat_pair(t, s, i, s->m0 - 1 - i, &l);
+    int far = 0;
+    double worst = -1.0;
+    for (int i = 0; i < s->m0; i++) {
+        double x = net_route_latency(t, net_member_chip(s, 0), net_member_chip(s, i));
+        if (x > worst) {
+            worst = x;
+            far = i;
+        }
+        lat_pair(t, s, 0, i, &l);
+    }
+    int nodes = s->m_dom / s->m0;
+    for (int k = 1; k < nodes; k++)
+        lat_pair(t, s, 0, (int64_t)k * s->m0 + far, &l);
+    lat_pair(t, s, 0, s->size - 1, &l);
     return l;
 }
 
