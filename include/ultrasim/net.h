@@ -19,6 +19,14 @@
  *   - analytic: alpha-beta with per-algorithm step counts and per-hop latency;
  *   - flow: every transfer is a flow over the links of its route, bandwidth
  *     shared max-min fairly and recomputed at each flow start and finish.
+ * The analytic model sees one representative group with the other groups
+ * that share its scale-up domain or its pod's uplinks; it does not see other
+ * collectives running at the same time (net_collectives_flow does). With a
+ * named algorithm it costs microseconds at any scale and allocates nothing
+ * for domains up to 512 chips; NET_ALGO_AUTO costs every applicable plan
+ * (up to ~1.5 ms for one group of 131,072 chips), so a caller asking for the
+ * same collective many times should reuse the algorithm it picked
+ * (net_result.algorithm). See docs/net.md.
  */
 #ifndef ULTRASIM_NET_H
 #define ULTRASIM_NET_H

@@ -149,20 +149,19 @@ static void consider(bottleneck *b, double capacity, double flows, int64_t link)
 static void symmetric_bottleneck(const loads *a, bottleneck *b)
 {
     const net_topo *t = a->t;
-    double node_class[NET_MAX_NODE_CHIPS * 2] = {0}, dom_class[4096] = {0};
-    int64_t nlpc = t->node_lpc, dlpc = t->dom_lpc;
+    /* classes: torus slots (2 x dims <= 6), switch up and down, or one mesh class */
+    double node_class[8] = {0}, dom_class[8] = {0};
+    int64_t nlpc = t->node_kind == HW_TOPO_MESH ? 1 : t->node_lpc;
+    int64_t dlpc = t->dom_kind == HW_TOPO_MESH ? 1 : t->dom_lpc;
     for (int64_t i = 0; i < a->node_span; i++)
-        node_class[t->node_kind == HW_TOPO_MESH ? 0 : i % nlpc] += a->link[i];
+        node_class[i % t->node_lpc % nlpc] += a->link[i];
     for (int64_t i = 0; i < a->dom_span; i++)
-        dom_class[t->dom_kind == HW_TOPO_MESH ? 0 : i % dlpc] += a->link[a->node_span + i];
+        dom_class[i % t->dom_lpc % dlpc] += a->link[a->node_span + i];
+    /* a mesh class holds lpc links per chip; the others one */
     for (int64_t q = 0; q < nlpc; q++)
-        consider(b, t->node_cap,
-                 t->node_kind == HW_TOPO_MESH ? node_class[q] / (double)nlpc : node_class[q],
-                 t->base_node + q);
+        consider(b, t->node_cap, node_class[q] / (double)(t->node_lpc / nlpc), t->base_node + q);
     for (int64_t q = 0; q < dlpc; q++)
-        consider(b, t->dom_cap,
-                 t->dom_kind == HW_TOPO_MESH ? dom_class[q] / (double)dlpc : dom_class[q],
-                 t->base_dom + q);
+        consider(b, t->dom_cap, dom_class[q] / (double)(t->dom_lpc / dlpc), t->base_dom + q);
     if (t->tiers > 0)
         consider(b, t->nic_cap, a->nic[0], t->base_nic);
 }
@@ -173,7 +172,8 @@ static bool all_pairs_symmetric(const net_topo *t, const net_sub *s, const net_i
 {
     return it->pattern == NET_PAT_ALLPAIRS && s->stride == 1 && s->m0 == t->nc &&
            (s->m_dom == t->dc || groups * s->m_dom >= t->dc) &&
-           t->node_lpc <= 2 * NET_MAX_NODE_CHIPS && t->dom_lpc <= 4096;
+           (t->node_kind == HW_TOPO_MESH || t->node_lpc <= 8) &&
+           (t->dom_kind == HW_TOPO_MESH || t->dom_lpc <= 8);
 }
 
 static void domain_bottleneck(const loads *a, bottleneck *b)
