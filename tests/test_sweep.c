@@ -23,8 +23,10 @@ static double query(const char *db_path, const char *sql)
     sqlite3 *db;
     sqlite3_stmt *q;
     double v = -1;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db); /* a failed open still allocates the handle */
         return -1;
+    }
     sqlite3_busy_timeout(db, 5000);
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
         v = sqlite3_column_double(q, 0);
@@ -162,9 +164,12 @@ static void two_mpi_ranks(void **state)
     char db[512], cmd[2048];
     snprintf(db, sizeof db, "%s/sweep_mpi.db", USIM_TEST_TMP);
     fresh(db);
+    /* OpenMPI's dlopened plugins leave allocations LeakSanitizer cannot
+     * attribute (no symbols once unloaded); leaks of our own sweep code are
+     * checked by the thread-runner tests above. */
     snprintf(cmd, sizeof cmd,
-             "mpirun -n 2 --oversubscribe --allow-run-as-root %s sweep %s --db %s > %s/mpi.out "
-             "2>&1",
+             "ASAN_OPTIONS=detect_leaks=0 mpirun -n 2 --oversubscribe --allow-run-as-root %s "
+             "sweep %s --db %s > %s/mpi.out 2>&1",
              USIM_CLI, spec, db, USIM_TEST_TMP);
     int rc = system(cmd);
     assert_int_equal(WEXITSTATUS(rc), 0);

@@ -44,7 +44,7 @@ static usim_status check_column(const columns *c, const char *path, const char *
 
 bool report_db_has_column(const char *path, const char *name)
 {
-    sqlite3 *db;
+    sqlite3 *db = NULL;
     columns *c = malloc(sizeof *c);
     bool found = false;
     if (c && sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
