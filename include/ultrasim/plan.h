@@ -11,6 +11,7 @@
 #define ULTRASIM_PLAN_H
 
 #include "ultrasim/core.h"
+#include "ultrasim/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +42,35 @@ typedef struct plan_sweep_summary {
 } plan_sweep_summary;
 
 usim_status plan_sweep(const plan_sweep_options *o, plan_sweep_summary *out, usim_error *err);
+
+/* ---- plan search ------------------------------------------------------ */
+
+typedef enum plan_objective {
+    PLAN_OBJECTIVE_TIME,   /* step time */
+    PLAN_OBJECTIVE_COST,   /* dollars per step */
+    PLAN_OBJECTIVE_ENERGY  /* joules per step */
+} plan_objective;
+
+#define PLAN_TOP_MAX 32
+
+typedef struct plan_search_options {
+    wl_plan plan;  /* gbs, seq, dtype and the overlap switches; degrees are searched */
+    int top;       /* plans to return, 1..PLAN_TOP_MAX */
+    int objective; /* plan_objective */
+    int jobs;      /* threads (0 = one per core) */
+} plan_search_options;
+
+typedef struct plan_search_result {
+    int count;
+    wl_plan plans[PLAN_TOP_MAX];
+    train_result results[PLAN_TOP_MAX];
+    double scores[PLAN_TOP_MAX];
+    long long considered, invalid, too_big, feasible, simulated;
+} plan_search_result;
+
+usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_search_options *o,
+                        plan_search_result *out, usim_error *err);
+
 
 #ifdef __cplusplus
 }

@@ -62,6 +62,17 @@ struct hw_system;
 usim_status api_load_system(const usim_command *cmd, json_t *req, struct hw_system *out,
                             usim_error *err);
 
+/* The model of a request: "model" names a preset or file, or holds an
+ * ultrasim model description inline. */
+struct wl_model;
+usim_status api_load_model(const usim_command *cmd, json_t *req, struct wl_model *out,
+                           usim_error *err);
+
+/* TP counted in logical NeuronCores becomes TP in chips: a chip runs its
+ * cores as one device, so TP across them costs no link. */
+usim_status api_tp_in_chips(const struct hw_system *sys, int tp_cores, int *tp_chips,
+                            usim_error *err);
+
 /* Text helpers shared by renderers. */
 void api_text_quantity(usim_buf *b, const char *label, json_t *result, const char *key,
                        usim_unit unit);

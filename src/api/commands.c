@@ -12,6 +12,12 @@
     X(api_cmd_hw_show)                                                                      \
     X(api_cmd_collective)                                                                   \
     X(api_cmd_gemm)                                                                         \
+    X(api_cmd_train)                                                                        \
+    X(api_cmd_serve)                                                                        \
+    X(api_cmd_goodput)                                                                      \
+    X(api_cmd_plan)                                                                         \
+    X(api_cmd_validate)                                                                     \
+    X(api_cmd_models)                                                                       \
     X(api_cmd_sweep)                                                                        \
     X(api_cmd_plot)
 

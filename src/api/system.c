@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "ultrasim/hw.h"
+#include "ultrasim/workload.h"
 
 usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out,
                             usim_error *err)
@@ -27,4 +28,36 @@ usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out
     st = hw_load_system_text("<hw in the request>", text, n, network, out, err);
     free(text);
     return st;
+}
+
+usim_status api_load_model(const usim_command *cmd, json_t *req, wl_model *out, usim_error *err)
+{
+    const char *name = NULL;
+    json_t *model = json_object_get(req, "model");
+    if (!json_is_object(model)) {
+        api_string(cmd, req, "model", &name, err);
+        return wl_model_load(name, out, err);
+    }
+    char *text = json_dumps(model, JSON_INDENT(2));
+    if (!text)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    usim_status st = wl_model_load_text("<model in the request>", text, out, err);
+    free(text);
+    return st;
+}
+
+usim_status api_tp_in_chips(const hw_system *sys, int tp_cores, int *tp_chips, usim_error *err)
+{
+    int lnc = sys->chip.logical_core_size > 0 ? sys->chip.logical_core_size : 1;
+    int per_chip = sys->chip.cores / lnc;
+    if (sys->chip.matrix.kind != HW_MATRIX_SYSTOLIC)
+        return usim_fail_field(err, USIM_EINPUT, "tp-unit",
+                               "'core' applies to Trainium chips; %s counts TP in GPUs",
+                               sys->chip.name);
+    if (tp_cores % per_chip != 0)
+        return usim_fail_field(err, USIM_EINPUT, "tp",
+                               "%d cores do not fill whole %s chips of %d logical cores",
+                               tp_cores, sys->chip.name, per_chip);
+    *tp_chips = tp_cores / per_chip;
+    return USIM_OK;
 }

@@ -2,8 +2,10 @@
  * Memory per chip for training: weights, gradients, optimizer states,
  * activations, temporary buffers and a runtime reserve.
  *
- * Mixed-precision Adam as Megatron-LM runs it: 16-bit weights (2 bytes), fp32
- * main gradients (4 bytes), fp32 master weights + Adam m and v (12 bytes).
+ * Mixed-precision Adam as Megatron-Core runs it by default: 16-bit weights
+ * (2 bytes), 16-bit gradient buffers (2 bytes; accumulate_allreduce_grads_in_fp32
+ * is off by default), fp32 master weights + Adam m and v (12 bytes): the 16
+ * bytes a parameter of the ZeRO paper.
  * ZeRO-1 shards the optimizer states over the data-parallel ranks (Megatron's
  * distributed optimizer), ZeRO-2 the gradients too, ZeRO-3 (FSDP) the weights
  * too (Rajbhandari et al. 2020).
@@ -24,7 +26,7 @@
 #include "ultrasim/workload.h"
 
 #define BYTES_16BIT 2.0
-#define BYTES_GRAD 4.0      /* fp32 main gradients (Megatron-LM default) */
+#define BYTES_GRAD 2.0       /* 16-bit gradient buffers (Megatron-Core default) */
 #define BYTES_OPTIMIZER 12.0 /* fp32 master weights + Adam m + Adam v */
 /* CUDA context or Neuron runtime, collective buffers and allocator slack.
  * An assumption, the same for every chip: PyTorch's caching allocator and

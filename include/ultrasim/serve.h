@@ -1,0 +1,96 @@
+/*
+ * ultrasim serve layer: inference serving, request by request.
+ *
+ * A deployment is a model on a tensor- (and pipeline-) parallel group of
+ * chips, repeated as data-parallel replicas. Each model forward (an
+ * iteration) is costed from the engine and network layers: prefill tokens
+ * are compute-bound GEMMs, decode reads every weight and the KV cache from
+ * HBM, and every layer's TP all-reduces cross the scale-up links, where per-hop
+ * latency matters at batch 1. A scheduler (static batching, continuous
+ * batching, chunked prefill, prefill/decode disaggregation) decides what each
+ * iteration runs; a paged KV cache bounds how many requests run at once.
+ * Speculative decoding has a draft model propose k tokens and the target
+ * verify them in one pass of k + 1 tokens, accepting each with probability a.
+ */
+#ifndef ULTRASIM_SERVE_H
+#define ULTRASIM_SERVE_H
+
+#include <stdint.h>
+
+#include "ultrasim/hw.h"
+#include "ultrasim/workload.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum serve_weights { SERVE_W_BF16, SERVE_W_FP8, SERVE_W_INT8 } serve_weights;
+typedef enum serve_scheduler {
+    SERVE_STATIC,     /* a fixed batch runs to completion before the next */
+    SERVE_CONTINUOUS, /* requests join and leave at every iteration; prefill first */
+    SERVE_CHUNKED,    /* continuous, prefill cut into chunks within a token budget */
+    SERVE_DISAGG      /* prefill and decode on separate replicas, KV sent between */
+} serve_scheduler;
+typedef enum serve_mode { SERVE_OFFLINE, SERVE_STATIC_RUN, SERVE_CLOSED, SERVE_POISSON, SERVE_TRACE } serve_mode;
+
+typedef struct serve_deployment {
+    wl_model model;
+    hw_system sys;
+    int tp, pp, ep, replicas;
+    int weights;          /* serve_weights */
+    int kv_dtype;         /* serve_weights: bytes per KV element 2, 1, 1 */
+    int max_batch;
+    int block_tokens;     /* KV cache block */
+    int scheduler;        /* serve_scheduler */
+    int token_budget;     /* chunked prefill: tokens per iteration */
+    int prefill_replicas; /* disaggregation: replicas doing prefill (of replicas) */
+    /* speculative decoding: spec_len 0 = off */
+    wl_model draft;
+    int spec_len;
+    double spec_accept;
+    double prefix_hit;    /* fraction of prompt tokens found in the prefix cache */
+} serve_deployment;
+
+typedef struct serve_workload {
+    int mode;             /* serve_mode */
+    int64_t requests;
+    int64_t isl, osl;     /* input and output tokens (means when spread) */
+    double isl_spread, osl_spread; /* uniform +- fraction of the mean */
+    int concurrency;      /* closed loop */
+    double rate;          /* Poisson, requests/s */
+    const char *trace_file; /* CSV: arrival_s, input_tokens, output_tokens */
+    uint64_t seed;
+    double slo_ttft_s, slo_tpot_s; /* 0 = none */
+} serve_workload;
+
+typedef struct serve_percentiles {
+    double p50, p90, p99, mean;
+} serve_percentiles;
+
+typedef struct serve_result {
+    serve_percentiles ttft, tpot, e2e;
+    double output_tokens_per_s, output_tokens_per_s_per_chip;
+    double requests_per_s, goodput_requests_per_s, slo_attainment;
+    double makespan_s;
+    int64_t requests, output_tokens, preemptions, iterations;
+    double kv_capacity_tokens, kv_peak_use; /* per replica; use as a fraction */
+    double weights_bytes_per_chip, kv_bytes_per_chip;
+    double cost_per_mtok_usd, energy_per_token_j;
+    int chips;
+    /* Where a decode iteration at batch 1 goes (for the explanation). */
+    double decode_weights_s, decode_kv_s, decode_comm_s, decode_other_s, decode_step_s;
+    double prefill_s; /* one request's prefill, alone */
+    double tokens_per_round; /* speculative: tokens accepted per target pass */
+} serve_result;
+
+/* Checks the deployment: degrees divide the model, chips suffice, weights
+ * and at least one full-length request's KV cache fit. */
+usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim_error *err);
+
+usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,
+                      usim_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,81 @@
+/*
+ * `ultrasim goodput`: a whole training run with failures. The step time comes
+ * from the training simulation; failures from the hardware's failure rates;
+ * checkpoints from the model's size and the storage. Answers: goodput, the
+ * expected wall-clock time and cost to train N tokens, chip-hours lost, the
+ * best checkpoint interval and how many interruptions to expect; the
+ * analytic expectation (Daly) beside a seeded Monte-Carlo run of the same
+ * process.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/goodput.h"
+#include "api/train_options.h"
+#include "ultrasim/reliability.h"
+
+extern const api_command api_cmd_goodput;
+
+static const usim_option GOODPUT_OPTIONS[] = {
+    API_TRAIN_OPTIONS,
+    {"tokens", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "N", "tokens to train (e.g. 15e12)", NULL, NULL,
+     1, 1e18, true},
+    API_GOODPUT_OPTIONS,
+};
+
+static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_goodput.info;
+    api_train_setup_t *s = malloc(sizeof *s);
+    train_result r;
+    double tokens = 0;
+    bool present;
+    if (!s)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    usim_status st = api_train_setup(cmd, req, s, err);
+    if (st == USIM_OK)
+        st = api_quantity(cmd, req, "tokens", &tokens, &present, err);
+    if (st == USIM_OK)
+        st = train_step(&s->model, &s->plan, &s->sys, &r, NULL, err);
+    if (st == USIM_OK && !r.fits)
+        st = usim_fail(err, USIM_EINPUT,
+                       "the plan does not fit in HBM (%.1f of %.1f GiB per chip); 'ultrasim "
+                       "train' with the same options says what to change",
+                       r.memory.total / 1073741824.0, r.hbm_bytes_per_chip / 1073741824.0);
+    json_t *g = NULL;
+    if (st == USIM_OK)
+        st = api_goodput(cmd, req, s, &r, tokens, &g, err);
+    if (st == USIM_OK) {
+        *result = g;
+        json_object_set_new(*result, "model", json_string(s->model.name));
+        json_object_set_new(*result, "hw", json_string(s->sys.name));
+        json_object_set_new(*result, "chips", json_integer(s->sys.chips));
+        json_object_set_new(*result, "step_time_s", json_real(r.step_time_s));
+    }
+    free(s);
+    return st;
+}
+
+static usim_status goodput_cmd_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    usim_buf_printf(b, "%s on %.0f x %s chips, step %.3g s\n\n",
+                    json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
+                    json_string_value(json_object_get(res, "hw")), api_number(res, "step_time_s"));
+    return api_goodput_render(res, b, err);
+}
+
+const api_command api_cmd_goodput = {
+    {"goodput", "a training run with failures: goodput, time and cost, best checkpoint interval",
+     "ultrasim goodput --model M --hw H --chips N [plan options as in train] --tokens T "
+     "[--ckpt-interval TIME|auto] [--async-ckpt] [--hot-spares on|off] [--json]",
+     "The job stops when any part fails (chips, HBM stacks, hosts, NICs, links, software,\n"
+     "at the hardware description's rates; override them with --chip-fit and the like).\n"
+     "Between failures it checkpoints every interval; a failure loses the work since the\n"
+     "last checkpoint and costs a restart. Expected wall time follows Daly (2006); a seeded\n"
+     "Monte-Carlo run of the same process is printed beside it.",
+     NULL, GOODPUT_OPTIONS, sizeof GOODPUT_OPTIONS / sizeof GOODPUT_OPTIONS[0]},
+    goodput_cmd_run,
+    goodput_cmd_render,
+};

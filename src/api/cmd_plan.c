@@ -1,0 +1,171 @@
+/*
+ * `ultrasim plan`: the best parallel plans for a model on a system, ranked,
+ * and why the best beats the runner-up.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "ultrasim/plan.h"
+
+extern const api_command api_cmd_plan;
+
+static const char *const OBJECTIVES[] = {"time", "cost", "energy", NULL};
+static const char *const DTYPES[] = {"bf16", "fp16", "fp8", NULL};
+
+static const usim_option PLAN_OPTIONS[] = {
+    {"model", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", "model preset or config.json", NULL,
+     NULL, 0, 0, true, true},
+    API_OPT_HW("system preset or JSON file"),
+    API_OPT_CHIPS,
+    API_OPT_NETWORK,
+    {"gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "global batch size, sequences", NULL, NULL, 1, 1e9,
+     true},
+    {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length, tokens", NULL, NULL, 1, 16777216,
+     true},
+    {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "matrix-multiply input type", "bf16",
+     DTYPES, 0, 0, false},
+    {"top", USIM_OPT_INT, USIM_UNIT_NONE, "K", "plans to show", "5", NULL, 1, PLAN_TOP_MAX, false},
+    {"objective", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHAT", "rank by step time, cost or energy",
+     "time", OBJECTIVES, 0, 0, false},
+    {"jobs", USIM_OPT_INT, USIM_UNIT_NONE, "N", "threads (default: one per core)", NULL, NULL, 1,
+     64, false},
+};
+
+static json_t *plan_row(const wl_plan *p, const train_result *r, double score)
+{
+    static const char *const RC[] = {"none", "selective", "full"};
+    json_t *bd = json_object();
+    for (int k = 0; k < TRAIN_KIND_COUNT; k++)
+        json_object_set_new(bd, train_kind_name((train_kind)k),
+                            json_real(r->busy_s[k] + r->exposed_s[k]));
+    json_object_set_new(bd, "bubble", json_real(r->bubble_s));
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:f, s:f, s:f, s:f, s:f,"
+                     " s:o}",
+                     "tp", p->tp, "pp", p->pp, "dp", p->dp, "cp", p->cp, "ep", p->ep, "vp", p->vp,
+                     "mbs", p->mbs, "zero", p->zero, "recompute", RC[p->recompute], "sp", p->sp,
+                     "step_time_s", r->step_time_s, "tokens_per_s", r->tokens_per_s, "mfu",
+                     r->mfu, "memory_per_chip_bytes", r->memory.total, "score", score,
+                     "breakdown", bd);
+}
+
+static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_plan.info;
+    wl_model *m = malloc(sizeof *m);
+    hw_system *sys = malloc(sizeof *sys);
+    plan_search_result *out = malloc(sizeof *out);
+    plan_search_options o;
+    memset(&o, 0, sizeof o);
+    usim_status st = m && sys && out ? api_load_model(cmd, req, m, err)
+                                     : usim_fail(err, USIM_ERUNTIME, "out of memory");
+    int64_t gbs = 0, seq = 0, top = 5, jobs = 0;
+    bool present;
+    int dtype = 0, objective = 0;
+    if (st == USIM_OK)
+        st = api_load_system(cmd, req, sys, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "gbs", &gbs, &present, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "seq", &seq, &present, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "top", &top, &present, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "jobs", &jobs, &present, err);
+    if (st == USIM_OK)
+        st = api_choice(cmd, req, "dtype", &dtype, err);
+    if (st == USIM_OK)
+        st = api_choice(cmd, req, "objective", &objective, err);
+    if (st == USIM_OK) {
+        o.plan.gbs = gbs;
+        o.plan.seq = seq;
+        o.plan.dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
+        o.plan.overlap_grad_reduce = o.plan.overlap_param_gather = true;
+        o.plan.cp = o.plan.ep = o.plan.vp = o.plan.mbs = 1;
+        o.top = (int)top;
+        o.objective = objective;
+        o.jobs = (int)jobs;
+        st = plan_search(m, sys, &o, out, err);
+    }
+    if (st == USIM_OK) {
+        json_t *plans = json_array();
+        for (int i = 0; i < out->count; i++)
+            json_array_append_new(plans, plan_row(&out->plans[i], &out->results[i],
+                                                  out->scores[i]));
+        *result = json_pack("{s:s, s:s, s:i, s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "model",
+                            m->name, "hw", sys->name, "chips", sys->chips, "objective",
+                            OBJECTIVES[objective], "plans", plans, "considered",
+                            (json_int_t)out->considered, "invalid", (json_int_t)out->invalid,
+                            "too_big", (json_int_t)out->too_big, "feasible",
+                            (json_int_t)out->feasible, "simulated", (json_int_t)out->simulated);
+    }
+    free(m);
+    free(sys);
+    free(out);
+    return st;
+}
+
+/* Why the best wins: the kinds of time where it saves most on the runner-up. */
+static void render_why(usim_buf *b, json_t *best, json_t *second)
+{
+    static const char *const KINDS[] = {"gemm",    "attention", "elementwise", "optimizer",
+                                        "tp_comm", "cp_comm",   "ep_comm",     "pp_comm",
+                                        "dp_comm", "bubble"};
+    json_t *a = json_object_get(best, "breakdown"), *c = json_object_get(second, "breakdown");
+    usim_buf_puts(b, "\nWhy #1 beats #2 (seconds per step, #1 - #2):");
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
+        double d = api_number(a, KINDS[i]) - api_number(c, KINDS[i]);
+        if (fabs(d) >= 0.005 * api_number(best, "step_time_s"))
+            usim_buf_printf(b, " %s %+.3g", KINDS[i], d);
+    }
+    usim_buf_puts(b, "\n");
+}
+
+static usim_status plan_cmd_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    json_t *plans = json_object_get(res, "plans");
+    size_t i;
+    json_t *p;
+    (void)err;
+    usim_buf_printf(b, "Best plans for %s on %.0f x %s (by %s): %.0f candidates, %.0f invalid, "
+                       "%.0f too big for HBM, %.0f simulated\n\n",
+                    json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
+                    json_string_value(json_object_get(res, "hw")),
+                    json_string_value(json_object_get(res, "objective")),
+                    api_number(res, "considered"), api_number(res, "invalid"),
+                    api_number(res, "too_big"), api_number(res, "simulated"));
+    usim_buf_printf(b, "  #  %4s %4s %6s %3s %3s %3s %4s %4s %-9s %11s %12s %6s %9s\n", "TP", "PP",
+                    "DP", "CP", "EP", "VP", "MBS", "ZeRO", "recompute", "step", "tokens/s",
+                    "MFU", "GiB/chip");
+    json_array_foreach(plans, i, p)
+    {
+        char step[32];
+        usim_format_quantity(api_number(p, "step_time_s"), USIM_UNIT_SECONDS, step, sizeof step);
+        usim_buf_printf(b, " %2zu  %4.0f %4.0f %6.0f %3.0f %3.0f %3.0f %4.0f %4.0f %-9s %11s %12.4g "
+                           "%5.1f%% %9.1f\n",
+                        i + 1, api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
+                        api_number(p, "cp"), api_number(p, "ep"), api_number(p, "vp"),
+                        api_number(p, "mbs"), api_number(p, "zero"),
+                        json_string_value(json_object_get(p, "recompute")), step,
+                        api_number(p, "tokens_per_s"), 100 * api_number(p, "mfu"),
+                        api_number(p, "memory_per_chip_bytes") / 1073741824.0);
+    }
+    if (json_array_size(plans) >= 2)
+        render_why(b, json_array_get(plans, 0), json_array_get(plans, 1));
+    return USIM_OK;
+}
+
+const api_command api_cmd_plan = {
+    {"plan", "search the parallel plans: the fastest (or cheapest) that fit",
+     "ultrasim plan --model M --hw H --chips N --gbs G --seq S [--dtype ..] [--top K] "
+     "[--objective time|cost|energy] [--json]",
+     "Enumerates TP, PP, DP, CP, EP, virtual stages, micro-batch, ZeRO stage and recompute;\n"
+     "drops what does not divide or fit; simulates the rest in order of a lower bound on\n"
+     "their step time (their FLOPs at peak) on all cores, stopping when no remaining\n"
+     "candidate can beat the K-th best. The ranking is the same as simulating them all.",
+     NULL, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0]},
+    plan_cmd_run,
+    plan_cmd_render,
+};

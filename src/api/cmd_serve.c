@@ -1,0 +1,329 @@
+/*
+ * `ultrasim serve`: TTFT, TPOT, end-to-end latency, throughput and cost of a
+ * deployment under a load.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "ultrasim/serve.h"
+
+extern const api_command api_cmd_serve;
+
+static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", NULL};
+static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
+static const char *const MODES[] = {"offline", "static", "closed", "poisson", "trace", NULL};
+static const char *const PRESETS[] = {"none", "latency", "throughput", NULL};
+static const char *const TP_UNITS[] = {"chip", "core", NULL};
+
+/* Leviathan et al. 2023 (speculative decoding) report acceptance rates of
+ * about 0.5 to 0.9 across model pairs and tasks; 0.7 sits in that range and
+ * is the same for every run that does not give one. */
+#define DEFAULT_SPEC_ACCEPT "0.7"
+
+static const usim_option SERVE_OPTIONS[] = {
+    {"model", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", "model preset or config.json", NULL,
+     NULL, 0, 0, true, true},
+    API_OPT_HW("system preset or JSON file"),
+    API_OPT_CHIPS,
+    API_OPT_NETWORK,
+    {"tp", USIM_OPT_INT, USIM_UNIT_NONE, "T", "tensor parallel degree of a replica", NULL, NULL,
+     1, 65536, true},
+    {"pp", USIM_OPT_INT, USIM_UNIT_NONE, "P", "pipeline parallel degree of a replica", "1", NULL,
+     1, 1024, false},
+    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E", "expert parallel degree (MoE)", "1", NULL, 1, 65536,
+     false},
+    {"replicas", USIM_OPT_INT, USIM_UNIT_NONE, "R", "data-parallel replicas", "1", NULL, 1, 1e6,
+     false},
+    {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",
+     "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", TP_UNITS, 0, 0,
+     false},
+    {"weights", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "weight type", "bf16", WEIGHTS, 0, 0,
+     false},
+    {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "KV cache type", "bf16", WEIGHTS, 0, 0,
+     false},
+    {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B", "largest batch a replica runs", "64", NULL, 1,
+     65536, false},
+    {"block", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS", "KV cache block (page) size", "16", NULL, 1,
+     65536, false},
+    {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching", "continuous", SCHEDULERS,
+     0, 0, false},
+    {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N", "chunked prefill: tokens per iteration",
+     "2048", NULL, 16, 1048576, false},
+    {"prefill-replicas", USIM_OPT_INT, USIM_UNIT_NONE, "N",
+     "disaggregation: replicas that prefill (the rest decode)", "1", NULL, 1, 1e6, false},
+    {"isl", USIM_OPT_INT, USIM_UNIT_NONE, "I", "input tokens per request", "1024", NULL, 1, 1e7,
+     false},
+    {"osl", USIM_OPT_INT, USIM_UNIT_NONE, "O", "output tokens per request", "256", NULL, 1, 1e7,
+     false},
+    {"isl-spread", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "F",
+     "input lengths uniform within +-F of --isl", "0", NULL, 0, 0.99, false},
+    {"osl-spread", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "F",
+     "output lengths uniform within +-F of --osl", "0", NULL, 0, 0.99, false},
+    {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate", "256", NULL, 1, 1e8,
+     false},
+    {"mode", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "how requests arrive", "closed", MODES, 0,
+     0, false},
+    {"concurrency", USIM_OPT_INT, USIM_UNIT_NONE, "C", "closed loop: requests in flight",
+     "1", NULL, 1, 1e7, false},
+    {"rate", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "QPS", "Poisson arrivals per second", NULL, NULL,
+     1e-6, 1e9, false},
+    {"trace-in", USIM_OPT_STRING, USIM_UNIT_NONE, "F.csv",
+     "requests from a CSV: arrival_s,input_tokens,output_tokens", NULL, NULL, 0, 0, false},
+    {"spec-draft", USIM_OPT_STRING, USIM_UNIT_NONE, "MODEL", "speculative decoding draft model",
+     NULL, NULL, 0, 0, false},
+    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round", "4", NULL, 1, 64,
+     false},
+    {"spec-accept", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "A",
+     "probability a draft token is accepted", DEFAULT_SPEC_ACCEPT, NULL, 0, 0.999, false},
+    {"prefix-hit", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "F",
+     "fraction of prompt tokens found in the prefix cache", "0", NULL, 0, 0.99, false},
+    {"preset", USIM_OPT_CHOICE, USIM_UNIT_NONE, "NAME",
+     "latency: batch 4, FP8 weights, speculative; throughput: batch 256, chunked prefill",
+     "none", PRESETS, 0, 0, false},
+    {"slo-ttft", USIM_OPT_QUANTITY, USIM_UNIT_SECONDS, "TIME", "SLO on time to first token",
+     NULL, NULL, 1e-6, 3600, false},
+    {"slo-tpot", USIM_OPT_QUANTITY, USIM_UNIT_SECONDS, "TIME", "SLO on time per output token",
+     NULL, NULL, 1e-6, 3600, false},
+    {"seed", USIM_OPT_INT, USIM_UNIT_NONE, "N", "random seed", "1", NULL, 0, 9e15, false},
+};
+
+/* A preset's values where the request gives none. */
+static void apply_preset(json_t *req, int preset, const wl_model *m)
+{
+    if (preset == 1) {
+        json_t *defaults = json_pack("{s:s, s:s, s:s}", "batch", "4", "weights", "fp8",
+                                     "kv-dtype", "fp8");
+        /* The Llama 3 family shares its tokenizer with Llama 3.2 1B, the
+         * usual draft (as in the Neuron 405B tutorial). */
+        if (m->vocab == 128256 && m->layers > 16)
+            json_object_set_new(defaults, "spec-draft", json_string("llama3.2-1b"));
+        json_object_update_missing(req, defaults);
+        json_decref(defaults);
+    } else if (preset == 2) {
+        json_t *defaults = json_pack("{s:s, s:s, s:s}", "batch", "256", "scheduler", "chunked",
+                                     "token-budget", "8192");
+        json_object_update_missing(req, defaults);
+        json_decref(defaults);
+    }
+}
+
+static int get_int(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
+                   usim_error *err)
+{
+    int64_t v = 0;
+    bool present;
+    if (*st == USIM_OK)
+        *st = api_int(cmd, req, name, &v, &present, err);
+    return (int)v;
+}
+
+static double get_q(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
+                    usim_error *err)
+{
+    double v = 0;
+    bool present;
+    if (*st == USIM_OK)
+        *st = api_quantity(cmd, req, name, &v, &present, err);
+    return present ? v : 0;
+}
+
+static int get_choice(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
+                      usim_error *err)
+{
+    int v = 0;
+    if (*st == USIM_OK)
+        *st = api_choice(cmd, req, name, &v, err);
+    return v;
+}
+
+static usim_status read_workload(const usim_command *cmd, json_t *req, serve_workload *w,
+                                 usim_error *err)
+{
+    usim_status st = USIM_OK;
+    memset(w, 0, sizeof *w);
+    w->mode = get_choice(cmd, req, "mode", &st, err);
+    w->requests = get_int(cmd, req, "requests", &st, err);
+    w->isl = get_int(cmd, req, "isl", &st, err);
+    w->osl = get_int(cmd, req, "osl", &st, err);
+    w->isl_spread = get_q(cmd, req, "isl-spread", &st, err);
+    w->osl_spread = get_q(cmd, req, "osl-spread", &st, err);
+    w->concurrency = get_int(cmd, req, "concurrency", &st, err);
+    w->rate = get_q(cmd, req, "rate", &st, err);
+    w->seed = (uint64_t)get_int(cmd, req, "seed", &st, err);
+    w->slo_ttft_s = get_q(cmd, req, "slo-ttft", &st, err);
+    w->slo_tpot_s = get_q(cmd, req, "slo-tpot", &st, err);
+    api_string(cmd, req, "trace-in", &w->trace_file, err);
+    if (st != USIM_OK)
+        return st;
+    if (w->mode == SERVE_POISSON && w->rate <= 0)
+        return usim_fail_field(err, USIM_EINPUT, "rate", "--mode poisson needs --rate QPS");
+    if (w->mode == SERVE_TRACE && !w->trace_file)
+        return usim_fail_field(err, USIM_EINPUT, "trace-in", "--mode trace needs --trace-in F.csv");
+    if (w->trace_file)
+        w->mode = SERVE_TRACE;
+    return USIM_OK;
+}
+
+static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_deployment *d,
+                                   usim_error *err)
+{
+    const char *draft;
+    usim_status st = api_load_model(cmd, req, &d->model, err);
+    if (st == USIM_OK)
+        apply_preset(req, get_choice(cmd, req, "preset", &st, err), &d->model);
+    if (st == USIM_OK)
+        st = api_load_system(cmd, req, &d->sys, err);
+    d->tp = get_int(cmd, req, "tp", &st, err);
+    d->pp = get_int(cmd, req, "pp", &st, err);
+    d->ep = get_int(cmd, req, "ep", &st, err);
+    d->replicas = get_int(cmd, req, "replicas", &st, err);
+    d->weights = get_choice(cmd, req, "weights", &st, err);
+    d->kv_dtype = get_choice(cmd, req, "kv-dtype", &st, err);
+    d->max_batch = get_int(cmd, req, "batch", &st, err);
+    d->block_tokens = get_int(cmd, req, "block", &st, err);
+    d->scheduler = get_choice(cmd, req, "scheduler", &st, err);
+    d->token_budget = get_int(cmd, req, "token-budget", &st, err);
+    d->prefill_replicas = get_int(cmd, req, "prefill-replicas", &st, err);
+    d->spec_accept = get_q(cmd, req, "spec-accept", &st, err);
+    d->prefix_hit = get_q(cmd, req, "prefix-hit", &st, err);
+    int unit = get_choice(cmd, req, "tp-unit", &st, err);
+    if (st == USIM_OK && unit == 1)
+        st = api_tp_in_chips(&d->sys, d->tp, &d->tp, err);
+    api_string(cmd, req, "spec-draft", &draft, err);
+    if (st == USIM_OK && draft) {
+        d->spec_len = get_int(cmd, req, "spec-len", &st, err);
+        if (st == USIM_OK)
+            st = wl_model_load(draft, &d->draft, err);
+        if (st == USIM_OK && d->draft.vocab != d->model.vocab)
+            st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
+                                 "the draft's vocabulary (%d) differs from the model's (%d)",
+                                 d->draft.vocab, d->model.vocab);
+    }
+    return st;
+}
+
+static json_t *pct_json(const serve_percentiles *p)
+{
+    return json_pack("{s:f, s:f, s:f, s:f}", "p50", p->p50, "p90", p->p90, "p99", p->p99, "mean",
+                     p->mean);
+}
+
+static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_serve.info;
+    serve_deployment *d = calloc(1, sizeof *d);
+    serve_workload w;
+    serve_result r;
+    json_t *copy = json_deep_copy(req);
+    usim_status st = d ? read_deployment(cmd, copy, d, err)
+                       : usim_fail(err, USIM_ERUNTIME, "out of memory");
+    if (st == USIM_OK)
+        st = read_workload(cmd, copy, &w, err);
+    if (st == USIM_OK && d->scheduler == SERVE_DISAGG && w.mode == SERVE_CLOSED)
+        st = usim_fail_field(err, USIM_EINPUT, "mode",
+                             "disaggregation is simulated for open loads: use --mode offline, "
+                             "poisson or trace");
+    if (st == USIM_OK && w.mode == SERVE_STATIC)
+        d->scheduler = SERVE_STATIC;
+    if (st == USIM_OK)
+        st = serve_run(d, &w, &r, err);
+    if (st == USIM_OK) {
+        *result = json_pack(
+            "{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f,"
+            " s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:o,"
+            " s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f}}",
+            "model", d->model.name, "hw", d->sys.name, "chips", r.chips, "tp", d->tp, "pp", d->pp,
+            "replicas", d->replicas, "ttft_p50_s", r.ttft.p50, "ttft_p90_s", r.ttft.p90,
+            "ttft_p99_s", r.ttft.p99, "tpot_p50_s", r.tpot.p50, "tpot_p90_s", r.tpot.p90,
+            "tpot_p99_s", r.tpot.p99, "e2e_p50_s", r.e2e.p50, "e2e_p90_s", r.e2e.p90, "e2e_p99_s",
+            r.e2e.p99, "output_tokens_per_s", r.output_tokens_per_s,
+            "output_tokens_per_s_per_chip", r.output_tokens_per_s_per_chip, "requests_per_s",
+            r.requests_per_s, "goodput_requests_per_s", r.goodput_requests_per_s,
+            "slo_attainment", r.slo_attainment, "cost_per_mtok_usd", r.cost_per_mtok_usd,
+            "energy_per_token_j", r.energy_per_token_j, "requests", (json_int_t)r.requests,
+            "output_tokens", (json_int_t)r.output_tokens, "preemptions",
+            (json_int_t)r.preemptions, "iterations", (json_int_t)r.iterations,
+            "kv_capacity_tokens", r.kv_capacity_tokens, "kv_peak_use", r.kv_peak_use,
+            "weights_bytes_per_chip", r.weights_bytes_per_chip, "makespan_s", r.makespan_s,
+            "ttft", pct_json(&r.ttft), "tpot", pct_json(&r.tpot), "e2e", pct_json(&r.e2e),
+            "explain", "decode_step_s", r.decode_step_s, "decode_weights_s", r.decode_weights_s,
+            "decode_kv_s", r.decode_kv_s, "decode_comm_s", r.decode_comm_s, "decode_other_s",
+            r.decode_other_s, "prefill_s", r.prefill_s, "tokens_per_round", r.tokens_per_round);
+        if (d->spec_len > 0)
+            json_object_set_new(*result, "spec",
+                                json_pack("{s:s, s:i, s:f}", "draft", d->draft.name, "len",
+                                          d->spec_len, "accept", d->spec_accept));
+    }
+    json_decref(copy);
+    free(d);
+    return st;
+}
+
+static void row(usim_buf *b, const char *label, json_t *p, const char *unit_key)
+{
+    char v[3][32];
+    const char *keys[3] = {"p50", "p90", "p99"};
+    (void)unit_key;
+    for (int i = 0; i < 3; i++)
+        usim_format_quantity(api_number(p, keys[i]), USIM_UNIT_SECONDS, v[i], sizeof v[i]);
+    usim_buf_printf(b, "  %-26s %10s %10s %10s\n", label, v[0], v[1], v[2]);
+}
+
+static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    json_t *x = json_object_get(res, "explain");
+    char s[5][32];
+    (void)err;
+    usim_buf_printf(b, "%s on %.0f chips of %s: TP %.0f x PP %.0f, %.0f replica%s\n\n",
+                    json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
+                    json_string_value(json_object_get(res, "hw")), api_number(res, "tp"),
+                    api_number(res, "pp"), api_number(res, "replicas"),
+                    api_number(res, "replicas") == 1 ? "" : "s");
+    usim_buf_printf(b, "  %-26s %10s %10s %10s\n", "", "p50", "p90", "p99");
+    row(b, "time to first token", json_object_get(res, "ttft"), NULL);
+    row(b, "time per output token", json_object_get(res, "tpot"), NULL);
+    row(b, "end to end", json_object_get(res, "e2e"), NULL);
+    usim_buf_printf(b, "\n  %-26s %.4g tokens/s (%.4g per chip), %.3g requests/s\n", "throughput",
+                    api_number(res, "output_tokens_per_s"),
+                    api_number(res, "output_tokens_per_s_per_chip"),
+                    api_number(res, "requests_per_s"));
+    usim_buf_printf(b, "  %-26s $%.3g per million output tokens, %.3g J per token\n", "cost",
+                    api_number(res, "cost_per_mtok_usd"), api_number(res, "energy_per_token_j"));
+    usim_buf_printf(b, "  %-26s %.0f%% of requests (%.3g requests/s)\n", "within the SLO",
+                    100 * api_number(res, "slo_attainment"),
+                    api_number(res, "goodput_requests_per_s"));
+    usim_buf_printf(b, "  %-26s %.4g tokens a replica, peak use %.0f%%, %.0f preemptions\n",
+                    "KV cache", api_number(res, "kv_capacity_tokens"),
+                    100 * api_number(res, "kv_peak_use"), api_number(res, "preemptions"));
+    const char *keys[5] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
+                           "prefill_s"};
+    for (int i = 0; i < 5; i++)
+        usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
+    usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weights from HBM %s, KV cache "
+                       "%s, TP collectives %s;\n     a %s-token prefill alone takes %s",
+                    s[0], s[1], s[2], s[3], "prompt", s[4]);
+    if (api_number(x, "tokens_per_round") > 1)
+        usim_buf_printf(b, "; speculation keeps %.2f tokens per target pass",
+                        api_number(x, "tokens_per_round"));
+    usim_buf_puts(b, ".\n");
+    return USIM_OK;
+}
+
+const api_command api_cmd_serve = {
+    {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
+     "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
+     "[--replicas R] [--weights bf16|fp8|int8] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
+     "[--requests N] [--mode offline|static|closed|poisson] [--concurrency C] [--rate QPS] "
+     "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
+     "latency|throughput] [--json]",
+     "Simulates requests iteration by iteration: prefill is compute-bound, decode reads the\n"
+     "weights and KV cache from HBM, TP all-reduces cross the scale-up links every layer.\n"
+     "Schedulers: static batches, continuous batching (prefill first), chunked prefill\n"
+     "within a token budget, prefill/decode disaggregation. Seeded and deterministic.",
+     NULL, SERVE_OPTIONS, sizeof SERVE_OPTIONS / sizeof SERVE_OPTIONS[0]},
+    serve_cmd_run,
+    serve_render,
+};

@@ -1,0 +1,269 @@
+/*
+ * `ultrasim train`: one training step of a model on a system under a plan,
+ * simulated; where the time goes; whether it fits; and, with --tokens, the
+ * time, energy and cost of a whole run.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/train_options.h"
+#include "ultrasim/report.h"
+#include "ultrasim/train.h"
+
+extern const api_command api_cmd_train;
+
+static const usim_option TRAIN_OPTIONS[] = {
+    API_TRAIN_OPTIONS,
+    {"tokens", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "N",
+     "tokens to train: adds time, energy and cost of the run (e.g. 15e12)", NULL, NULL, 1, 1e18,
+     false},
+    {"trace", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE",
+     "write the step's timeline as a Chrome/Perfetto trace", NULL, NULL, 0, 0, false},
+};
+
+static const char *const TIERS[] = {"node", "scale-up domain", "scale-out network"};
+
+static json_t *group_json(const train_group *g)
+{
+    return json_pack("{s:i, s:i, s:s}", "size", g->size, "stride", g->stride, "link",
+                     g->size > 1 ? TIERS[g->tier] : "none");
+}
+
+static json_t *breakdown_json(const train_result *r)
+{
+    json_t *b = json_object();
+    for (int k = 0; k < TRAIN_KIND_COUNT; k++)
+        json_object_set_new(b, train_kind_name((train_kind)k),
+                            json_real(r->busy_s[k] + r->exposed_s[k]));
+    json_object_set_new(b, "bubble", json_real(r->bubble_s));
+    return b;
+}
+
+static json_t *memory_json(const wl_memory *m, double capacity)
+{
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "weights", m->weights,
+                     "gradients", m->gradients, "optimizer", m->optimizer, "activations",
+                     m->activations, "temporary", m->temporary, "reserve", m->reserve, "total",
+                     m->total, "capacity", capacity, "worst_stage", m->worst_stage);
+}
+
+static json_t *plan_json(const wl_plan *p)
+{
+    static const char *const RC[] = {"none", "selective", "full"};
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:b, s:i, s:I}",
+                     "tp", p->tp, "pp", p->pp, "dp", p->dp, "cp", p->cp, "ep", p->ep, "vp",
+                     p->vp, "mbs", p->mbs, "gbs", (json_int_t)p->gbs, "seq", (json_int_t)p->seq,
+                     "dtype", usim_dtype_name(p->dtype), "recompute", RC[p->recompute], "sp",
+                     p->sp, "zero", p->zero, "tp_cores", (json_int_t)p->tp_cores);
+}
+
+/* "Does not fit" names the biggest parts and what would shrink them. */
+static usim_status not_fitting(const train_result *r, const wl_plan *p, usim_error *err)
+{
+    const wl_memory *m = &r->memory;
+    double gib = 1024.0 * 1024 * 1024;
+    double states = m->weights + m->gradients + m->optimizer;
+    const char *advice;
+    if (m->activations > states)
+        advice = p->recompute != WL_RECOMPUTE_FULL
+                     ? "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp"
+                     : "use a smaller --mbs, more --tp with --sp, --cp, or more --pp";
+    else
+        advice = p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
+                             : "shard the model more (--tp, --pp) or add chips";
+    return usim_fail(err, USIM_EINPUT,
+                     "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
+                     "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
+                     "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
+                     m->total / gib, m->worst_stage, r->hbm_bytes_per_chip / gib,
+                     (m->total - r->hbm_bytes_per_chip) / gib, m->weights / gib,
+                     m->gradients / gib, m->optimizer / gib, m->activations / gib,
+                     m->temporary / gib, m->reserve / gib, advice);
+}
+
+static json_t *result_json(const api_train_setup_t *s, const train_result *r)
+{
+    wl_params params = wl_model_params(&s->model);
+    json_t *groups = json_pack("{s:o, s:o, s:o, s:o, s:o}", "tp", group_json(&r->tp), "cp",
+                               group_json(&r->cp), "dp", group_json(&r->dp), "pp",
+                               group_json(&r->pp), "ep", group_json(&r->ep));
+    return json_pack(
+        "{s:s, s:s, s:i, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:o,"
+        " s:o, s:o, s:i, s:I, s:i, s:f}",
+        "model", s->model.name, "hw", s->sys.name, "chips", s->sys.chips, "params",
+        params.total, "plan", plan_json(&s->plan), "step_time_s", r->step_time_s,
+        "tokens_per_s", r->tokens_per_s, "tokens_per_s_per_chip", r->tokens_per_s_per_chip,
+        "model_tflops_per_chip", r->model_tflops_per_chip, "mfu", r->mfu, "hfu", r->hfu,
+        "model_flops_per_step", r->model_flops_per_step, "hardware_flops_per_step",
+        r->hardware_flops_per_step, "peak_flops_per_chip", r->peak_flops_per_chip,
+        "memory_per_chip_bytes", r->memory.total, "fits", r->fits, "memory",
+        memory_json(&r->memory, r->hbm_bytes_per_chip), "breakdown", breakdown_json(r), "groups",
+        groups, "critical_stage", r->critical_stage, "microbatches", (json_int_t)r->microbatches,
+        "simulated_tasks", r->tasks, "tokens_per_step", r->tokens_per_step);
+}
+
+static void add_totals(json_t *res, const train_result *r, const hw_system *sys, double tokens)
+{
+    train_totals t = train_totals_for(r, sys, tokens);
+    json_object_set_new(res, "run",
+                        json_pack("{s:f, s:f, s:f, s:f, s:f}", "tokens", tokens, "steps", t.steps,
+                                  "time_s", t.seconds, "energy_kwh", t.energy_kwh, "cost_usd",
+                                  t.cost_usd));
+}
+
+static const char *kind_name(int k)
+{
+    return train_kind_name((train_kind)k);
+}
+
+static usim_status train_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_train.info;
+    api_train_setup_t *s = malloc(sizeof *s);
+    train_result r;
+    sim_graph *graph = NULL;
+    const char *trace;
+    double tokens = 0;
+    bool has_tokens = false;
+    if (!s)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    api_string(cmd, req, "trace", &trace, err);
+    usim_status st = api_train_setup(cmd, req, s, err);
+    if (st == USIM_OK)
+        st = api_quantity(cmd, req, "tokens", &tokens, &has_tokens, err);
+    if (st == USIM_OK)
+        st = train_step(&s->model, &s->plan, &s->sys, &r, trace ? &graph : NULL, err);
+    if (st == USIM_OK && !r.fits)
+        st = not_fitting(&r, &s->plan, err);
+    if (st == USIM_OK && trace)
+        st = report_write_trace(graph, trace, 4, "pipeline stage", kind_name, err);
+    if (st == USIM_OK) {
+        *result = result_json(s, &r);
+        if (has_tokens)
+            add_totals(*result, &r, &s->sys, tokens);
+    }
+    sim_graph_free(graph);
+    free(s);
+    return st;
+}
+
+/* ---- text ----------------------------------------------------------- */
+
+static void line_s(usim_buf *b, const char *label, double seconds, double step)
+{
+    char v[32];
+    usim_format_quantity(seconds, USIM_UNIT_SECONDS, v, sizeof v);
+    usim_buf_printf(b, "  %-22s %10s  %5.1f%%\n", label, v, 100.0 * seconds / step);
+}
+
+static void render_breakdown(usim_buf *b, json_t *res, double step)
+{
+    static const char *const LABELS[][2] = {
+        {"gemm", "matrix multiplies"},   {"attention", "attention core"},
+        {"elementwise", "elementwise"},  {"optimizer", "optimizer"},
+        {"tp_comm", "TP collectives"},   {"cp_comm", "CP exchanges"},
+        {"ep_comm", "EP all-to-all"},    {"pp_comm", "pipeline sends"},
+        {"dp_comm", "DP collectives"},   {"bubble", "pipeline bubble"},
+    };
+    json_t *bd = json_object_get(res, "breakdown");
+    usim_buf_printf(b, "\nWhere a step goes (pipeline stage %.0f, the busiest; communication "
+                       "counts only where nothing hides it)\n",
+                    api_number(res, "critical_stage"));
+    for (size_t i = 0; i < sizeof LABELS / sizeof LABELS[0]; i++) {
+        double s = api_number(bd, LABELS[i][0]);
+        if (s > 0)
+            line_s(b, LABELS[i][1], s, step);
+    }
+}
+
+static void render_memory(usim_buf *b, json_t *res)
+{
+    static const char *const PARTS[] = {"weights",   "gradients", "optimizer",
+                                        "activations", "temporary", "reserve"};
+    json_t *m = json_object_get(res, "memory");
+    double gib = 1024.0 * 1024 * 1024;
+    usim_buf_printf(b, "\nMemory per chip (pipeline stage %.0f): %.1f of %.1f GiB\n ",
+                    api_number(m, "worst_stage"), api_number(m, "total") / gib,
+                    api_number(m, "capacity") / gib);
+    for (size_t i = 0; i < sizeof PARTS / sizeof PARTS[0]; i++)
+        usim_buf_printf(b, " %s %.1f", PARTS[i], api_number(m, PARTS[i]) / gib);
+    usim_buf_puts(b, " GiB\n");
+}
+
+static void render_groups(usim_buf *b, json_t *res)
+{
+    static const char *const NAMES[] = {"tp", "cp", "dp", "pp", "ep"};
+    json_t *g = json_object_get(res, "groups");
+    usim_buf_puts(b, "\nWhere each group's traffic flows\n");
+    for (size_t i = 0; i < 5; i++) {
+        json_t *x = json_object_get(g, NAMES[i]);
+        if (api_number(x, "size") > 1)
+            usim_buf_printf(b, "  %-4s %5.0f ranks, stride %-6.0f %s\n", NAMES[i],
+                            api_number(x, "size"), api_number(x, "stride"),
+                            json_string_value(json_object_get(x, "link")));
+    }
+}
+
+static void render_run(usim_buf *b, json_t *res)
+{
+    json_t *run = json_object_get(res, "run");
+    char t[32];
+    if (!json_is_object(run))
+        return;
+    usim_format_quantity(api_number(run, "time_s"), USIM_UNIT_SECONDS, t, sizeof t);
+    usim_buf_printf(b, "\nTraining %.3g tokens: %.0f steps, %s, %.3g MWh, $%.3g\n",
+                    api_number(run, "tokens"), api_number(run, "steps"), t,
+                    api_number(run, "energy_kwh") / 1000, api_number(run, "cost_usd"));
+}
+
+static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    json_t *p = json_object_get(res, "plan");
+    double step = api_number(res, "step_time_s");
+    char st[32];
+    (void)err;
+    usim_format_quantity(step, USIM_UNIT_SECONDS, st, sizeof st);
+    usim_buf_printf(b, "%s (%.4g B parameters) on %.0f x %s chips (%s)\n",
+                    json_string_value(json_object_get(res, "model")),
+                    api_number(res, "params") / 1e9, api_number(res, "chips"),
+                    json_string_value(json_object_get(res, "hw")), "");
+    usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f, VP %.0f; micro-batch "
+                       "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n\n",
+                    api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
+                    api_number(p, "cp"), api_number(p, "ep"), api_number(p, "vp"),
+                    api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"),
+                    json_string_value(json_object_get(p, "dtype")),
+                    json_string_value(json_object_get(p, "recompute")),
+                    json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"));
+    usim_buf_printf(b, "  %-22s %s\n", "step time", st);
+    usim_buf_printf(b, "  %-22s %.4g (%.4g per chip)\n", "tokens/s", api_number(res, "tokens_per_s"),
+                    api_number(res, "tokens_per_s_per_chip"));
+    usim_buf_printf(b, "  %-22s %.1f TFLOP/s per chip\n", "model FLOPs",
+                    api_number(res, "model_tflops_per_chip"));
+    usim_buf_printf(b, "  %-22s %.1f%% (HFU %.1f%%) of %.4g TFLOPS %s peak\n", "MFU",
+                    100 * api_number(res, "mfu"), 100 * api_number(res, "hfu"),
+                    api_number(res, "peak_flops_per_chip") / 1e12,
+                    json_string_value(json_object_get(p, "dtype")));
+    render_breakdown(b, res, step);
+    render_memory(b, res);
+    render_groups(b, res);
+    render_run(b, res);
+    return USIM_OK;
+}
+
+const api_command api_cmd_train = {
+    {"train", "simulate a training step: time, MFU, breakdown, memory",
+     "ultrasim train --model NAME|config.json --hw PRESET [--chips N] --tp T --pp P [--dp D] "
+     "[--cp C] [--ep E] [--vp V] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
+     "none|selective|full] [--sp] [--zero 0|1|2|3] [--tokens N] [--trace F] [--json]",
+     "Simulates one step on the discrete-event core, one representative chip per pipeline\n"
+     "stage: per-op costs from the engine and network models, pipeline bubbles from the\n"
+     "schedule, exposed communication from what the timeline leaves uncovered. MFU counts\n"
+     "6N + attention FLOPs per token against the dtype's dense peak; HFU adds recompute.\n"
+     "A plan that does not fit in HBM is an error (exit 2) saying by how much.",
+     NULL, TRAIN_OPTIONS, sizeof TRAIN_OPTIONS / sizeof TRAIN_OPTIONS[0]},
+    train_run,
+    train_render,
+};

@@ -1,0 +1,329 @@
+/*
+ * `ultrasim validate`: every published measurement in validation/ (CSV),
+ * predicted and compared. A row holds the configuration of a run and the
+ * figure measured; blank cells take the simulator's documented defaults, the
+ * same for every row. Each row becomes a request to the same front door a
+ * user calls (train or serve), so validation measures exactly what users get.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "ultrasim/workload.h"
+
+extern const api_command api_cmd_validate;
+
+static const char *const SETS[] = {"training", "inference", "all", NULL};
+
+static const usim_option VALIDATE_OPTIONS[] = {
+    {"set", USIM_OPT_CHOICE, USIM_UNIT_NONE, "SET", "which measurements", "all", SETS, 0, 0,
+     false},
+    {"file", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.csv",
+     "another CSV of the same columns instead of the built-in set", NULL, NULL, 0, 0, false},
+};
+
+/* ---- CSV ------------------------------------------------------------- */
+
+typedef struct csv_row {
+    char *cells[64];
+    int n;
+} csv_row;
+
+/* Splits one line in place (quotes honoured, "" is a quote). */
+static void split_line(char *line, csv_row *row)
+{
+    row->n = 0;
+    char *p = line;
+    while (row->n < 64) {
+        char *out = p, *start = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (*p == '"' && p[1] == '"') {
+                    *out++ = '"';
+                    p += 2;
+                } else if (*p == '"' || !*p) {
+                    if (*p)
+                        p++;
+                    break;
+                } else {
+                    *out++ = *p++;
+                }
+            }
+            while (*p && *p != ',')
+                p++;
+        } else {
+            while (*p && *p != ',')
+                out = ++p;
+        }
+        char end = *p;
+        *out = '\0';
+        row->cells[row->n++] = start;
+        if (end != ',')
+            break;
+        p++;
+    }
+}
+
+static const char *cell(const csv_row *header, const csv_row *row, const char *name)
+{
+    for (int i = 0; i < header->n && i < row->n; i++)
+        if (strcmp(header->cells[i], name) == 0)
+            return row->cells[i][0] ? row->cells[i] : NULL;
+    return NULL;
+}
+
+static void set_if(json_t *req, const char *key, const char *value)
+{
+    if (value && value[0])
+        json_object_set_new(req, key, json_string(value));
+}
+
+/* ---- rows as requests ----------------------------------------------- */
+
+static bool is_trainium(const char *hw)
+{
+    return strncmp(hw, "trn", 3) == 0;
+}
+
+/* A row that gives the model's shape instead of a preset name (Megatron's
+ * GPT table): an inline Megatron GPT. */
+static json_t *gpt_from_row(const csv_row *h, const csv_row *r)
+{
+    const char *layers = cell(h, r, "layers"), *hidden = cell(h, r, "hidden");
+    if (!layers || !hidden)
+        return NULL;
+    const char *heads = cell(h, r, "heads"), *ffn = cell(h, r, "ffn"), *vocab = cell(h, r, "vocab");
+    const char *seq = cell(h, r, "seq");
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b}",
+                     "kind", "model", "name", cell(h, r, "id"), "family", "gpt", "layers",
+                     atoi(layers), "hidden", atoi(hidden), "heads", heads ? atoi(heads) : 1, "ffn",
+                     ffn ? atoi(ffn) : 4 * atoi(hidden), "vocab", vocab ? atoi(vocab) : 51200,
+                     "max_seq", seq ? atoi(seq) : 2048, "mlp", "gelu", "norm", "layer",
+                     "position", "learned", "tied_embeddings", 1, "qkv_bias", 1, "linear_bias",
+                     1);
+}
+
+static json_t *training_request(const csv_row *h, const csv_row *r)
+{
+    static const char *const PLAN[] = {"tp", "pp", "dp", "cp", "ep", "vp", "mbs", "gbs", "seq",
+                                       "dtype", "recompute", "zero"};
+    const char *hw = cell(h, r, "hw");
+    json_t *req = json_pack("{s:s}", "command", "train");
+    json_t *gpt = gpt_from_row(h, r);
+    set_if(req, "hw", hw);
+    set_if(req, "chips", cell(h, r, "chips"));
+    if (gpt)
+        json_object_set_new(req, "model", gpt);
+    else
+        set_if(req, "model", cell(h, r, "model"));
+    for (size_t i = 0; i < sizeof PLAN / sizeof PLAN[0]; i++)
+        set_if(req, PLAN[i], cell(h, r, PLAN[i]));
+    const char *sp = cell(h, r, "sp");
+    if (sp && (strcmp(sp, "1") == 0 || strcmp(sp, "true") == 0))
+        json_object_set_new(req, "sp", json_true());
+    if (hw && is_trainium(hw)) /* Trainium rows count TP in NeuronCores */
+        json_object_set_new(req, "tp-unit", json_string("core"));
+    return req;
+}
+
+static json_t *inference_request(const csv_row *h, const csv_row *r)
+{
+    const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
+    const char *batch = cell(h, r, "batch");
+    json_t *req = json_pack("{s:s}", "command", "serve");
+    set_if(req, "hw", hw);
+    set_if(req, "chips", cell(h, r, "chips"));
+    set_if(req, "model", cell(h, r, "model"));
+    set_if(req, "tp", cell(h, r, "tp"));
+    set_if(req, "weights", cell(h, r, "weights"));
+    set_if(req, "isl", cell(h, r, "isl"));
+    set_if(req, "osl", cell(h, r, "osl"));
+    set_if(req, "batch", batch);
+    set_if(req, "mode", mode);
+    set_if(req, "concurrency", cell(h, r, "concurrency"));
+    set_if(req, "spec-draft", cell(h, r, "spec_draft"));
+    set_if(req, "spec-len", cell(h, r, "spec_len"));
+    /* A static batch is the whole run; a closed loop runs a few requests. */
+    set_if(req, "requests", mode && strcmp(mode, "static") == 0 && batch ? batch : "8");
+    if (hw && is_trainium(hw))
+        json_object_set_new(req, "tp-unit", json_string("core"));
+    return req;
+}
+
+/* The row's metric from a result. */
+static double predicted(const char *metric, json_t *res, json_t *req, const csv_row *h,
+                        const csv_row *r)
+{
+    double v = api_number(res, metric);
+    if (isfinite(v))
+        return v;
+    if (strcmp(metric, "tflops_per_chip_megatron") == 0) {
+        wl_model m;
+        usim_error e;
+        if (api_load_model(&api_cmd_validate.info, req, &m, &e) != USIM_OK)
+            return NAN;
+        double flops = wl_megatron_flops(&m, atoll(cell(h, r, "gbs")), atoll(cell(h, r, "seq")));
+        return flops / api_number(res, "step_time_s") / api_number(res, "chips") / 1e12;
+    }
+    if (strcmp(metric, "seq_per_s") == 0)
+        return atof(cell(h, r, "gbs")) / api_number(res, "step_time_s");
+    if (strcmp(metric, "ttft_s") == 0)
+        return api_number(res, "ttft_p50_s");
+    return NAN;
+}
+
+typedef struct tally {
+    double sum_abs_pct;
+    double worst_pct;
+    int rows, failed;
+} tally;
+
+static usim_status run_set(const char *set, const char *text, const char *file, json_t *rows,
+                           tally *t, usim_error *err)
+{
+    char *copy = strdup(text);
+    csv_row header, row;
+    char *line = copy, *next;
+    bool first = true;
+    if (!copy)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    int lineno = 0;
+    for (; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        if (!*line)
+            continue;
+        if (first) {
+            split_line(line, &header);
+            first = false;
+            continue;
+        }
+        split_line(line, &row);
+        const char *metric = cell(&header, &row, "metric"), *value = cell(&header, &row, "value");
+        if (!metric || !value) {
+            free(copy);
+            return usim_fail(err, USIM_EINPUT, "%s:%d: a row needs 'metric' and 'value'", file,
+                             lineno);
+        }
+        usim_error e;
+        usim_error_clear(&e);
+        json_t *req = strcmp(set, "training") == 0 ? training_request(&header, &row)
+                                                   : inference_request(&header, &row);
+        json_t *res = NULL;
+        usim_status st = api_run(req, &res, &e);
+        double measured = atof(value), pred = st == USIM_OK
+                                                  ? predicted(metric, res, req, &header, &row)
+                                                  : NAN;
+        double pct = 100.0 * (pred - measured) / measured;
+        char reason[600] = "";
+        if (st != USIM_OK)
+            usim_error_format(&e, reason, sizeof reason);
+        json_t *out = json_pack("{s:s, s:s, s:s, s:f, s:s}", "set", set, "id",
+                                cell(&header, &row, "id"), "metric", metric, "measured",
+                                measured, "reason", reason);
+        /* JSON has no NaN: a row that did not run has null figures. */
+        json_object_set_new(out, "predicted", isfinite(pred) ? json_real(pred) : json_null());
+        json_object_set_new(out, "error_pct", isfinite(pct) ? json_real(pct) : json_null());
+        json_array_append_new(rows, out);
+        if (isfinite(pct)) {
+            t->sum_abs_pct += fabs(pct);
+            t->worst_pct = fmax(t->worst_pct, fabs(pct));
+            t->rows++;
+        } else {
+            t->failed++;
+        }
+        json_decref(req);
+        json_decref(res);
+    }
+    free(copy);
+    return USIM_OK;
+}
+
+static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_validate.info;
+    const char *file;
+    int set;
+    usim_status st = api_choice(cmd, req, "set", &set, err);
+    api_string(cmd, req, "file", &file, err);
+    if (st != USIM_OK)
+        return st;
+    json_t *rows = json_array(), *sets = json_object();
+    for (int s = 0; s < 2 && st == USIM_OK; s++) {
+        if (set != 2 && set != s)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "validation/%s.csv", SETS[s]);
+        char *owned = NULL;
+        const char *text;
+        if (file) {
+            st = usim_read_file(file, &owned, NULL, err);
+            text = owned;
+        } else {
+            const usim_embedded_file *f = usim_embedded_find(path);
+            text = f ? f->text : "";
+        }
+        tally t = {0, 0, 0, 0};
+        if (st == USIM_OK)
+            st = run_set(SETS[s], text, file ? file : path, rows, &t, err);
+        free(owned);
+        json_object_set_new(sets, SETS[s],
+                            json_pack("{s:f, s:f, s:i, s:i}", "mape_pct",
+                                      t.rows ? t.sum_abs_pct / t.rows : NAN, "worst_pct",
+                                      t.worst_pct, "rows", t.rows, "failed", t.failed));
+    }
+    if (st != USIM_OK) {
+        json_decref(rows);
+        json_decref(sets);
+        return st;
+    }
+    *result = json_pack("{s:o, s:o}", "rows", rows, "sets", sets);
+    return USIM_OK;
+}
+
+static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    json_t *rows = json_object_get(res, "rows"), *sets = json_object_get(res, "sets");
+    size_t i;
+    json_t *r;
+    const char *key;
+    json_t *s;
+    (void)err;
+    usim_buf_printf(b, "%-46s %-26s %12s %12s %8s\n", "measurement", "metric", "published",
+                    "predicted", "error");
+    json_array_foreach(rows, i, r)
+    {
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        usim_buf_printf(b, "%-46.46s %-26.26s %12.5g %12.5g %+7.1f%%%s%s\n",
+                        json_string_value(json_object_get(r, "id")),
+                        json_string_value(json_object_get(r, "metric")),
+                        api_number(r, "measured"), api_number(r, "predicted"),
+                        api_number(r, "error_pct"), reason && reason[0] ? "  " : "",
+                        reason ? reason : "");
+    }
+    json_object_foreach(sets, key, s)
+    {
+        usim_buf_printf(b, "\n%s: MAPE %.1f%% over %.0f rows, worst %.1f%%%s\n", key,
+                        api_number(s, "mape_pct"), api_number(s, "rows"),
+                        api_number(s, "worst_pct"),
+                        api_number(s, "failed") > 0 ? " (some rows failed to run)" : "");
+    }
+    return USIM_OK;
+}
+
+const api_command api_cmd_validate = {
+    {"validate", "compare predictions with published measurements (MAPE)",
+     "ultrasim validate [--set training|inference|all] [--file FILE.csv] [--json]",
+     "Runs every row of validation/training.csv (train) and validation/inference.csv\n"
+     "(serve) through the same commands users run, with the documented defaults for\n"
+     "blank cells, and prints predicted against published with the error of each and\n"
+     "the mean absolute percentage error of each set.",
+     NULL, VALIDATE_OPTIONS, sizeof VALIDATE_OPTIONS / sizeof VALIDATE_OPTIONS[0]},
+    validate_run,
+    validate_render,
+};

@@ -1,0 +1,87 @@
+/*
+ * The options a training run is described by, shared by `train`, `goodput`
+ * and the plan search: model, hardware, parallel plan, batch, precision.
+ * Reads a request into a model, a system and a plan, with the documented
+ * defaults (docs/training.md) filled in the same way for every run.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/train_options.h"
+
+const char *const api_dtype_choices[] = {"bf16", "fp16", "fp8", NULL};
+const char *const api_recompute_choices[] = {"none", "selective", "full", NULL};
+const char *const api_zero_choices[] = {"0", "1", "2", "3", NULL};
+const char *const api_on_off_choices[] = {"on", "off", NULL};
+const char *const api_tp_unit_choices[] = {"chip", "core", NULL};
+
+static int int_or(const usim_command *cmd, json_t *req, const char *name, int64_t def,
+                  usim_status *st, usim_error *err)
+{
+    int64_t v = def;
+    bool present;
+    if (*st == USIM_OK)
+        *st = api_int(cmd, req, name, &v, &present, err);
+    return (int)(present ? v : def);
+}
+
+static bool on(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
+               usim_error *err)
+{
+    int i = 0;
+    if (*st == USIM_OK)
+        *st = api_choice(cmd, req, name, &i, err);
+    return i == 0;
+}
+
+usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
+                            usim_error *err)
+{
+    int dtype = 0, recompute = 0, zero = 0, unit = 0;
+    usim_status st = api_load_model(cmd, req, &out->model, err);
+    if (st == USIM_OK)
+        st = api_load_system(cmd, req, &out->sys, err);
+    if (st != USIM_OK)
+        return st;
+    wl_plan *p = &out->plan;
+    memset(p, 0, sizeof *p);
+    p->tp = int_or(cmd, req, "tp", 1, &st, err);
+    p->pp = int_or(cmd, req, "pp", 1, &st, err);
+    p->cp = int_or(cmd, req, "cp", 1, &st, err);
+    p->ep = int_or(cmd, req, "ep", 1, &st, err);
+    p->vp = int_or(cmd, req, "vp", 1, &st, err);
+    p->mbs = int_or(cmd, req, "mbs", 1, &st, err);
+    p->gbs = int_or(cmd, req, "gbs", 1, &st, err);
+    p->seq = int_or(cmd, req, "seq", 1, &st, err);
+    if (st == USIM_OK)
+        st = api_choice(cmd, req, "dtype", &dtype, err);
+    if (st == USIM_OK)
+        st = api_choice(cmd, req, "recompute", &recompute, err);
+    if (st == USIM_OK)
+        st = api_choice(cmd, req, "zero", &zero, err);
+    if (st == USIM_OK)
+        st = api_choice(cmd, req, "tp-unit", &unit, err);
+    p->dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
+    p->recompute = recompute;
+    p->zero = zero;
+    /* Megatron-LM recommends SP with TP and NeMo's configurations use it. */
+    if (api_flag(req, "sp") && api_flag(req, "no-sp"))
+        return usim_fail_field(err, USIM_EINPUT, "sp", "give --sp or --no-sp, not both");
+    p->sp = !api_flag(req, "no-sp");
+    p->overlap_grad_reduce = on(cmd, req, "overlap-grad-reduce", &st, err);
+    p->overlap_param_gather = on(cmd, req, "overlap-param-gather", &st, err);
+    p->overlap_tp_comm = on(cmd, req, "overlap-tp-comm", &st, err);
+    if (st == USIM_OK && unit == 1) {
+        p->tp_cores = p->tp;
+        st = api_tp_in_chips(&out->sys, p->tp_cores, &p->tp, err);
+    }
+    if (st != USIM_OK)
+        return st;
+    int rest = p->tp * p->pp * p->cp;
+    p->dp = int_or(cmd, req, "dp", out->sys.chips / (rest > 0 ? rest : 1), &st, err);
+    if (st == USIM_OK && p->dp < 1)
+        st = usim_fail_field(err, USIM_EINPUT, "tp",
+                             "TP %d x PP %d x CP %d = %d is more than the %d chips", p->tp,
+                             p->pp, p->cp, rest, out->sys.chips);
+    return st;
+}

@@ -1,0 +1,72 @@
+/* Options shared by the commands that describe a training run (internal). */
+#ifndef USIM_API_TRAIN_OPTIONS_H
+#define USIM_API_TRAIN_OPTIONS_H
+
+#include "api/api.h"
+#include "ultrasim/hw.h"
+#include "ultrasim/workload.h"
+
+extern const char *const api_dtype_choices[];
+extern const char *const api_recompute_choices[];
+extern const char *const api_zero_choices[];
+extern const char *const api_on_off_choices[];
+extern const char *const api_tp_unit_choices[];
+
+/* The option-table entries of a training run; a command's table starts with
+ * them and adds its own. */
+#define API_TRAIN_OPTIONS \
+    {"model", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",                                     \
+     "model preset ('ultrasim models'), ultrasim model JSON or Hugging Face config.json", NULL, \
+     NULL, 0, 0, true, true},                                                                         \
+    API_OPT_HW("system preset ('ultrasim hw list') or JSON file"),                              \
+    API_OPT_CHIPS,                                                                              \
+    API_OPT_NETWORK,                                                                            \
+    {"tp", USIM_OPT_INT, USIM_UNIT_NONE, "T", "tensor parallel degree", "1", NULL, 1, 65536,    \
+     false},                                                                                    \
+    {"pp", USIM_OPT_INT, USIM_UNIT_NONE, "P", "pipeline parallel degree", "1", NULL, 1, 4096,   \
+     false},                                                                                    \
+    {"dp", USIM_OPT_INT, USIM_UNIT_NONE, "D", "data parallel degree (default: chips / (TP x PP x CP))",\
+     NULL, NULL, 1, 4194304, false},                                                            \
+    {"cp", USIM_OPT_INT, USIM_UNIT_NONE, "C", "context parallel degree", "1", NULL, 1, 4096,    \
+     false},                                                                                    \
+    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E", "expert parallel degree (within DP x CP)", "1",   \
+     NULL, 1, 65536, false},                                                                    \
+    {"vp", USIM_OPT_INT, USIM_UNIT_NONE, "V", "virtual pipeline stages per rank (interleaved 1F1B)",\
+     "1", NULL, 1, 1024, false},                                                                \
+    {"mbs", USIM_OPT_INT, USIM_UNIT_NONE, "B", "micro-batch size, sequences", "1", NULL, 1, 65536,\
+     false},                                                                                    \
+    {"gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "global batch size, sequences", NULL, NULL, 1,   \
+     1e9, true},                                                                                \
+    {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length, tokens", NULL, NULL, 1, 16777216,\
+     true},                                                                                     \
+    {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "matrix-multiply input type", "bf16",    \
+     api_dtype_choices, 0, 0, false},                                                           \
+    {"recompute", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "activation recomputation",          \
+     "selective", api_recompute_choices, 0, 0, false},                                          \
+    {"sp", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,                                               \
+     "sequence parallelism with TP (the default when TP > 1)", NULL, NULL, 0, 0, false},       \
+    {"no-sp", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL, "no sequence parallelism", NULL, NULL, 0, 0, \
+     false},                                                                                    \
+    {"zero", USIM_OPT_CHOICE, USIM_UNIT_NONE, "N", "ZeRO stage (1 = distributed optimizer)", "1",\
+     api_zero_choices, 0, 0, false},                                                            \
+    {"overlap-grad-reduce", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                          \
+     "reduce gradients during the backward", "on", api_on_off_choices, 0, 0, false},            \
+    {"overlap-param-gather", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                         \
+     "gather ZeRO-sharded weights during the forward", "on", api_on_off_choices, 0, 0, false},  \
+    {"overlap-tp-comm", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                              \
+     "hide TP collectives behind GEMMs (userbuffers-style)", "off", api_on_off_choices, 0, 0, false},\
+    {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",                                        \
+     "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", api_tp_unit_choices, 0, 0,\
+     false}
+
+typedef struct api_train_setup_t {
+    wl_model model;
+    hw_system sys;
+    wl_plan plan;
+} api_train_setup_t;
+
+/* Reads model, system and plan from a request holding api_train_options. */
+usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
+                            usim_error *err);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * Plan search: the fastest (or cheapest, or least energy) parallel plan for a
+ * model, a system, a chip count and a batch.
+ *
+ * Candidates are every combination of TP (powers of two up to the scale-up
+ * domain and the heads), PP (divisors-friendly depths up to the layers), CP
+ * (for long sequences), EP (for MoE), virtual stages, micro-batch, ZeRO stage
+ * and recompute mode whose degrees divide what they split. Each is first
+ * checked and sized cheaply (wl_plan_check, wl_memory_per_chip); the ones
+ * that fit get a lower bound on their step time (their FLOPs at the chip's
+ * peak). They are then simulated in order of that bound, on all cores, and
+ * the search stops as soon as the next bound cannot beat the K-th best
+ * simulated plan: the pruning is exact, the answer the same as simulating
+ * them all.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ultrasim/plan.h"
+#include "ultrasim/train.h"
+
+typedef struct candidate {
+    wl_plan plan;
+    double bound_s;
+    double score; /* the objective: seconds, dollars or joules per step */
+    train_result result;
+    bool simulated, failed;
+} candidate;
+
+static int powers_of_two(int limit, int *out, int max)
+{
+    int n = 0;
+    for (int v = 1; v <= limit && n < max; v *= 2)
+        out[n++] = v;
+    return n;
+}
+
+/* Pipeline depths: powers of two, and the layer count's small divisors. */
+static int depths(const wl_model *m, int limit, int *out, int max)
+{
+    int n = powers_of_two(limit, out, max);
+    for (int d = 3; d <= limit && d <= m->layers && n < max; d++) {
+        bool power = (d & (d - 1)) == 0;
+        if (!power && m->layers % d == 0 && d <= 64)
+            out[n++] = d;
+    }
+    return n;
+}
+
+typedef struct search {
+    const wl_model *m;
+    const hw_system *sys;
+    plan_search_options o;
+    candidate *c;
+    size_t n, cap;
+    size_t next;        /* next candidate (in bound order) to simulate */
+    double best[64];    /* the best scores so far, sorted */
+    int nbest;
+    double kth_best;    /* the K-th best score so far */
+    pthread_mutex_t lock;
+    long long considered, pruned_fit, pruned_check;
+} search;
+
+static bool push(search *s, const wl_plan *p, double bound)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        candidate *c = realloc(s->c, cap * sizeof *c);
+        if (!c)
+            return false;
+        s->c = c;
+        s->cap = cap;
+    }
+    memset(&s->c[s->n], 0, sizeof s->c[s->n]);
+    s->c[s->n].plan = *p;
+    s->c[s->n].bound_s = bound;
+    s->n++;
+    return true;
+}
+
+/* No step can be faster than its FLOPs at the chips' dense peak. */
+static double lower_bound_s(const search *s, const wl_plan *p)
+{
+    double tokens = (double)p->gbs * (double)p->seq;
+    double flops = wl_model_flops_per_token(s->m, p->seq) * tokens;
+    if (p->recompute == WL_RECOMPUTE_FULL)
+        flops *= 4.0 / 3.0;
+    double peak = hw_per_dtype_get(&s->sys->chip.dense_flops, p->dtype) * s->sys->chips;
+    return flops / peak;
+}
+
+static void consider(search *s, const wl_plan *p)
+{
+    usim_error e;
+    s->considered++;
+    if (wl_plan_check(p, s->m, s->sys->chips, &e) != USIM_OK) {
+        s->pruned_check++;
+        return;
+    }
+    if (wl_memory_per_chip(s->m, p).total > s->sys->chip.hbm.capacity_bytes) {
+        s->pruned_fit++;
+        return;
+    }
+    push(s, p, lower_bound_s(s, p));
+}
+
+static void enumerate(search *s)
+{
+    const wl_model *m = s->m;
+    int tps[16], pps[64], cps[8], eps[16], vps[4] = {1, 2, 4, 8}, mbss[4] = {1, 2, 4, 8};
+    int limit_tp = s->sys->default_chips < m->heads ? s->sys->default_chips : m->heads;
+    int ntp = powers_of_two(limit_tp > 64 ? 64 : limit_tp, tps, 16);
+    int npp = depths(m, m->layers < 128 ? m->layers : 128, pps, 64);
+    int ncp = powers_of_two(s->o.plan.seq >= 32768 ? 16 : 1, cps, 8);
+    int nep = m->experts > 1 ? powers_of_two(m->experts < 64 ? m->experts : 64, eps, 16) : 1;
+    if (m->experts <= 1)
+        eps[0] = 1;
+    for (int a = 0; a < ntp; a++)
+        for (int b = 0; b < npp; b++)
+            for (int c = 0; c < ncp; c++) {
+                long long rest = (long long)tps[a] * pps[b] * cps[c];
+                if (rest > s->sys->chips || s->sys->chips % rest != 0)
+                    continue;
+                for (int d = 0; d < nep; d++)
+                    for (int v = 0; v < 4; v++)
+                        for (int mb = 0; mb < 4; mb++)
+                            for (int z = 1; z <= 3; z += 2)
+                                for (int r = WL_RECOMPUTE_SELECTIVE; r <= WL_RECOMPUTE_FULL; r++) {
+                                    wl_plan p = s->o.plan;
+                                    p.tp = tps[a];
+                                    p.pp = pps[b];
+                                    p.cp = cps[c];
+                                    p.ep = eps[d];
+                                    p.vp = vps[v];
+                                    p.mbs = mbss[mb];
+                                    p.dp = (int)(s->sys->chips / rest);
+                                    p.zero = z;
+                                    p.recompute = r;
+                                    p.sp = p.tp > 1;
+                                    if (p.vp > 1 && p.pp == 1)
+                                        continue;
+                                    consider(s, &p);
+                                }
+            }
+}
+
+static int by_bound(const void *a, const void *b)
+{
+    double x = ((const candidate *)a)->bound_s, y = ((const candidate *)b)->bound_s;
+    return x < y ? -1 : x > y;
+}
+
+static int by_score(const void *a, const void *b)
+{
+    const candidate *x = a, *y = b;
+    if (x->simulated != y->simulated)
+        return x->simulated ? -1 : 1;
+    return x->score < y->score ? -1 : x->score > y->score;
+}
+
+static double score_of(const search *s, const train_result *r)
+{
+    switch (s->o.objective) {
+    case PLAN_OBJECTIVE_COST:
+        return r->step_time_s * s->sys->chips * s->sys->price.usd_per_chip_hour / 3600;
+    case PLAN_OBJECTIVE_ENERGY:
+        return r->step_time_s * s->sys->chips * s->sys->chip.power_w;
+    default:
+        return r->step_time_s;
+    }
+}
+
+/* Keeps the best K scores sorted; the K-th is the pruning threshold. */
+static void record_score(search *s, double v)
+{
+    int k = s->o.top < 64 ? s->o.top : 64;
+    if (!isfinite(v) || (s->nbest == k && v >= s->best[k - 1]))
+        return;
+    int j = s->nbest < k ? s->nbest++ : k - 1;
+    while (j > 0 && s->best[j - 1] > v) {
+        s->best[j] = s->best[j - 1];
+        j--;
+    }
+    s->best[j] = v;
+    s->kth_best = s->nbest == k ? s->best[k - 1] : INFINITY;
+}
+
+/* A candidate's bound in the objective's units. */
+static double bound_score(const search *s, const candidate *c)
+{
+    train_result r;
+    memset(&r, 0, sizeof r);
+    r.step_time_s = c->bound_s;
+    return score_of(s, &r);
+}
+
+static void *worker(void *arg)
+{
+    search *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        candidate *c = NULL;
+        if (s->next < s->n && bound_score(s, &s->c[s->next]) < s->kth_best)
+            c = &s->c[s->next++];
+        pthread_mutex_unlock(&s->lock);
+        if (!c)
+            return NULL;
+        usim_error e;
+        usim_error_clear(&e);
+        c->failed = train_step(s->m, &c->plan, s->sys, &c->result, NULL, &e) != USIM_OK;
+        c->score = c->failed ? INFINITY : score_of(s, &c->result);
+        pthread_mutex_lock(&s->lock);
+        c->simulated = true;
+        if (!c->failed && c->result.fits)
+            record_score(s, c->score);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_search_options *o,
+                        plan_search_result *out, usim_error *err)
+{
+    search s;
+    memset(&s, 0, sizeof s);
+    memset(out, 0, sizeof *out);
+    s.m = m;
+    s.sys = sys;
+    s.o = *o;
+    s.kth_best = INFINITY;
+    pthread_mutex_init(&s.lock, NULL);
+    enumerate(&s);
+    qsort(s.c, s.n, sizeof *s.c, by_bound);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = o->jobs > 0 ? o->jobs : (int)(cores > 0 ? (cores < 64 ? cores : 64) : 1);
+    pthread_t threads[64];
+    int started = 0;
+    for (; started < jobs; started++)
+        if (pthread_create(&threads[started], NULL, worker, &s) != 0)
+            break;
+    if (started == 0)
+        worker(&s);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&s.lock);
+    qsort(s.c, s.n, sizeof *s.c, by_score);
+    out->considered = s.considered;
+    out->invalid = s.pruned_check;
+    out->too_big = s.pruned_fit;
+    out->feasible = (long long)s.n;
+    for (size_t i = 0; i < s.n; i++)
+        out->simulated += s.c[i].simulated;
+    size_t top = 0;
+    for (size_t i = 0; i < s.n && top < (size_t)o->top && top < PLAN_TOP_MAX; i++) {
+        if (!s.c[i].simulated || s.c[i].failed || !s.c[i].result.fits)
+            continue;
+        out->plans[top] = s.c[i].plan;
+        out->results[top] = s.c[i].result;
+        out->scores[top] = s.c[i].score;
+        top++;
+    }
+    out->count = (int)top;
+    free(s.c);
+    if (top == 0)
+        return usim_fail(err, USIM_EINPUT,
+                         "no plan fits: %lld candidates, %lld invalid for this model, %lld too "
+                         "big for %.0f GiB per chip; add chips or shorten --seq/--gbs",
+                         s.considered, s.pruned_check, s.pruned_fit,
+                         sys->chip.hbm.capacity_bytes / (1024.0 * 1024 * 1024));
+    return USIM_OK;
+}

@@ -1,0 +1,161 @@
+/*
+ * What one forward pass (an iteration) of a serving replica costs.
+ *
+ * An iteration runs `tokens` tokens through the model on one TP group: the
+ * decode tokens of running requests (one each, or k + 1 when a speculative
+ * round is verified) and the prompt tokens being prefilled. Per layer:
+ *
+ *   QKV and output projections, MLP (or routed experts): GEMMs of M = tokens
+ *     rows against the layer's weights, which are read from HBM whole every
+ *     iteration, so at small batch they cost weight bytes / bandwidth;
+ *   attention: prompts attend causally to themselves; a decode token reads
+ *     its request's whole KV cache;
+ *   two TP all-reduces of tokens x hidden x 2 bytes, latency-bound at batch 1.
+ *
+ * Weight-only quantisation (int8) computes in bf16 but reads 1-byte weights:
+ * the engine's roofline is re-read with the weight bytes halved.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "serve/internal.h"
+#include "ultrasim/engine.h"
+
+static double weight_bytes_per_param(const serve_deployment *d)
+{
+    return d->weights == SERVE_W_BF16 ? 2.0 : 1.0;
+}
+
+/* The dtype GEMMs compute in: fp8 weights with fp8 activations where the
+ * chip has fp8; int8 weights are dequantised to bf16. */
+usim_dtype serve_gemm_dtype(const serve_deployment *d)
+{
+    if (d->weights == SERVE_W_FP8 && d->sys.chip.dense_flops.fp8 > 0)
+        return USIM_FP8;
+    return USIM_BF16;
+}
+
+/* A GEMM of m tokens through a k x n weight matrix. */
+static double weight_gemm_s(const serve_ctx *c, double m, double k, double n, double batch)
+{
+    if (m < 1 || k < 1 || n < 1)
+        return 0;
+    engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n),
+                         (int64_t)(batch < 1 ? 1 : batch), c->dtype};
+    engine_cost e = engine_gemm(&c->d->sys.chip, &op);
+    double stored = usim_dtype_bytes(c->dtype), wanted = weight_bytes_per_param(c->d);
+    if (stored == wanted || e.bytes <= 0)
+        return e.seconds;
+    /* Re-read the roofline with the weights' true size. */
+    double weights = k * n * fmax(batch, 1) * stored;
+    double memory = e.memory_s * (e.bytes - weights * (1 - wanted / stored)) / e.bytes;
+    return e.seconds - fmax(e.compute_s, e.memory_s) + fmax(e.compute_s, memory);
+}
+
+static double attention_s(const serve_ctx *c, double batch, double q_len, double kv_len,
+                          bool causal)
+{
+    const wl_model *m = c->model;
+    if (batch < 1 || q_len < 1)
+        return 0;
+    double kv_heads = fmax((double)m->kv_heads / c->d->tp, 1);
+    engine_attention_op op = {(int64_t)batch,
+                              (int64_t)fmax((double)m->heads / c->d->tp, 1),
+                              (int64_t)kv_heads,
+                              (int64_t)ceil(q_len),
+                              (int64_t)ceil(fmax(kv_len, q_len)),
+                              m->mla.kv_lora_rank > 0 ? m->mla.qk_nope_dim + m->mla.qk_rope_dim
+                                                      : m->head_dim,
+                              causal,
+                              false,
+                              /* a decode step reads the cache as stored: 1-byte
+                               * fp8/int8 halves its traffic */
+                              !causal && c->d->kv_dtype != SERVE_W_BF16 ? USIM_FP8
+                                                                        : USIM_BF16};
+    return engine_attention(&c->d->sys.chip, &op).seconds;
+}
+
+static double tp_allreduce_s(serve_ctx *c, double tokens)
+{
+    net_result r;
+    if (c->d->tp <= 1 || c->st != USIM_OK)
+        return 0;
+    net_group g = {c->d->tp, 1, c->d->sys.chips / c->d->tp};
+    c->st = net_collective(&c->d->sys, NET_ALLREDUCE, tokens * c->model->hidden * 2.0, g,
+                           NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r, c->err);
+    return c->st == USIM_OK ? r.seconds : 0;
+}
+
+static double norm_s(const serve_ctx *c, double elements)
+{
+    engine_vector_op op = {elements, 4, elements * 4, ENGINE_VECTOR};
+    return elements > 0 ? engine_vector(&c->d->sys.chip, &op).seconds : 0;
+}
+
+/* One layer's weight GEMMs for `tokens` tokens. */
+static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe)
+{
+    const wl_model *m = c->model;
+    double h = m->hidden, t = c->d->tp;
+    double q = (double)m->heads / t * m->head_dim;
+    double kv = fmax((double)m->kv_heads / t, 1) * m->head_dim;
+    double s = weight_gemm_s(c, tokens, h, q + 2 * kv, 1) + weight_gemm_s(c, tokens, q, h, 1);
+    bool gated = m->mlp == WL_MLP_SWIGLU;
+    if (!moe) {
+        double f = m->ffn / t;
+        return s + weight_gemm_s(c, tokens, h, (gated ? 2 : 1) * f, 1) +
+               weight_gemm_s(c, tokens, f, h, 1);
+    }
+    /* Routed experts: each token visits top-k of E; the experts a batch
+     * touches all have their weights read (at most all E / EP local ones). */
+    double local = (double)m->experts / c->d->ep;
+    double visits = tokens * m->experts_per_token / c->d->ep;
+    double touched = fmin(local, fmax(1, visits));
+    double fe = m->expert_ffn / t;
+    s += weight_gemm_s(c, tokens, h, m->experts, 1);
+    s += weight_gemm_s(c, visits / touched, h, (gated ? 2 : 1) * fe, touched);
+    s += weight_gemm_s(c, visits / touched, fe, h, touched);
+    if (m->shared_experts > 0) {
+        double fs = (double)m->shared_experts * m->expert_ffn / t;
+        s += weight_gemm_s(c, tokens, h, (gated ? 2 : 1) * fs, 1) +
+             weight_gemm_s(c, tokens, fs, h, 1);
+    }
+    return s;
+}
+
+serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
+{
+    serve_iter_cost r;
+    const wl_model *m = c->model;
+    memset(&r, 0, sizeof r);
+    double tokens = b->decode_tokens + b->prefill_tokens;
+    if (tokens <= 0)
+        return r;
+    int moe_layers = m->experts > 1 ? m->layers - m->dense_layers : 0;
+    int dense_layers = m->layers - moe_layers;
+    double per_layer_dense = layer_gemms_s(c, tokens, false);
+    double per_layer_moe = moe_layers ? layer_gemms_s(c, tokens, true) : 0;
+    r.weights_s = dense_layers * per_layer_dense + moe_layers * per_layer_moe;
+    /* Decode tokens: each reads its request's KV cache. */
+    double kv = 0;
+    if (b->decode_seqs > 0)
+        kv += attention_s(c, b->decode_seqs, b->decode_tokens / b->decode_seqs,
+                          b->decode_context, false);
+    for (int i = 0; i < b->nprefill; i++)
+        kv += attention_s(c, 1, b->prefill[i].tokens, b->prefill[i].context, true);
+    r.kv_s = m->layers * kv;
+    r.comm_s = m->layers * 2 * tp_allreduce_s(c, tokens);
+    r.other_s = m->layers * (2 * norm_s(c, tokens * m->hidden)) +
+                weight_gemm_s(c, b->logits, m->hidden, (double)m->vocab / c->d->tp, 1);
+    /* With PP the stages run one after another: every layer still runs once,
+     * plus a send of the activations between consecutive stages. */
+    if (c->d->pp > 1 && c->st == USIM_OK) {
+        net_result p2p;
+        net_group pair = {2, c->d->tp, c->d->sys.chips / 2};
+        c->st = net_collective(&c->d->sys, NET_SENDRECV, tokens * m->hidden * 2.0, pair,
+                               NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &p2p, c->err);
+        r.comm_s += (c->d->pp - 1) * (c->st == USIM_OK ? p2p.seconds : 0);
+    }
+    r.seconds = r.weights_s + r.kv_s + r.comm_s + r.other_s;
+    return r;
+}

@@ -1,0 +1,116 @@
+/*
+ * Deployments: what a replica holds in HBM, and whether it can serve at all.
+ *
+ * Per chip: the weights of its share of the model (split by TP and PP,
+ * experts also by EP) at the weight dtype's bytes, the draft model's when
+ * speculating, a workspace for one iteration's activations and logits, the
+ * runtime reserve, and the paged KV cache in what is left. A KV cache token
+ * costs 2 (K and V) x layers x KV heads per chip x head dim x KV bytes; with
+ * more TP ranks than KV heads, heads are replicated, not split.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "serve/internal.h"
+
+#define GIB (1024.0 * 1024 * 1024)
+/* The same runtime reserve as training (workload/memory.c). */
+#define RUNTIME_RESERVE_BYTES (2.0 * GIB)
+
+static double weight_bytes(const serve_deployment *d, const wl_model *m)
+{
+    wl_params p = wl_model_params(m);
+    double per_param = d->weights == SERVE_W_BF16 ? 2.0 : 1.0;
+    double experts = p.mlp_experts / ((double)d->tp * d->pp * d->ep);
+    double dense = (p.total - p.mlp_experts) / ((double)d->tp * d->pp);
+    return per_param * (dense + experts);
+}
+
+double serve_kv_bytes_per_token(const serve_deployment *d)
+{
+    const wl_model *m = &d->model;
+    double kv_bytes = d->kv_dtype == SERVE_W_BF16 ? 2.0 : 1.0;
+    double layers = (double)m->layers / d->pp;
+    if (m->mla.kv_lora_rank > 0) /* the compressed latent and the rope key, per layer */
+        return layers * ((double)m->mla.kv_lora_rank + m->mla.qk_rope_dim) * kv_bytes;
+    double heads = fmax((double)m->kv_heads / d->tp, 1);
+    return 2 * layers * heads * m->head_dim * kv_bytes;
+}
+
+/* One iteration's activations (a few hidden-size tensors per token) and the
+ * fp32 logits of the rows that sample. */
+static double workspace_bytes(const serve_deployment *d, double tokens)
+{
+    const wl_model *m = &d->model;
+    double act = tokens * (4.0 * m->hidden + 3.0 * m->ffn / d->tp) * 2.0;
+    double logits = fmin(tokens, d->max_batch) * m->vocab / d->tp * 4.0;
+    return act + logits;
+}
+
+serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
+{
+    serve_memory mem;
+    memset(&mem, 0, sizeof mem);
+    double step_tokens = d->scheduler == SERVE_CHUNKED ? d->token_budget
+                                                       : (double)d->max_batch * (double)(w ? w->isl : 1);
+    mem.weights = weight_bytes(d, &d->model) + (d->spec_len > 0 ? weight_bytes(d, &d->draft) : 0);
+    mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
+    mem.reserve = RUNTIME_RESERVE_BYTES;
+    mem.kv_per_token = serve_kv_bytes_per_token(d);
+    double left = d->sys.chip.hbm.capacity_bytes - mem.weights - mem.workspace - mem.reserve;
+    mem.kv_tokens = left > 0 ? floor(left / mem.kv_per_token) : 0;
+    return mem;
+}
+
+static usim_status check_split(const serve_deployment *d, usim_error *err)
+{
+    const wl_model *m = &d->model;
+    int group = d->tp * d->pp;
+    if (m->heads % d->tp != 0)
+        return usim_fail_field(err, USIM_EINPUT, "tp",
+                               "TP %d does not divide the %d attention heads", d->tp, m->heads);
+    if (d->pp > m->layers)
+        return usim_fail_field(err, USIM_EINPUT, "pp", "PP %d is more than the %d layers", d->pp,
+                               m->layers);
+    if (m->experts > 1 && m->experts % d->ep != 0)
+        return usim_fail_field(err, USIM_EINPUT, "ep", "EP %d does not divide the %d experts",
+                               d->ep, m->experts);
+    if ((long long)group * d->replicas > d->sys.chips)
+        return usim_fail_field(err, USIM_EINPUT, "replicas",
+                               "%d replicas of TP %d x PP %d need %lld chips; the system has %d "
+                               "(raise --chips)",
+                               d->replicas, d->tp, d->pp, (long long)group * d->replicas,
+                               d->sys.chips);
+    if (d->scheduler == SERVE_DISAGG && (d->replicas < 2 || d->prefill_replicas < 1 ||
+                                         d->prefill_replicas >= d->replicas))
+        return usim_fail_field(err, USIM_EINPUT, "prefill-replicas",
+                               "disaggregation needs 1 to replicas - 1 (%d) prefill replicas",
+                               d->replicas - 1);
+    return USIM_OK;
+}
+
+usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim_error *err)
+{
+    usim_status st = check_split(d, err);
+    if (st != USIM_OK)
+        return st;
+    serve_memory mem = serve_memory_of(d, w);
+    double capacity = d->sys.chip.hbm.capacity_bytes;
+    double fixed = mem.weights + mem.workspace + mem.reserve;
+    if (fixed > capacity)
+        return usim_fail(err, USIM_EINPUT,
+                         "the deployment does not fit: weights need %.1f GiB per chip (plus %.1f "
+                         "GiB workspace and reserve) of the %.1f GiB HBM, %.1f GiB too much; "
+                         "raise --tp or --pp, or use --weights fp8",
+                         mem.weights / GIB, (mem.workspace + mem.reserve) / GIB, capacity / GIB,
+                         (fixed - capacity) / GIB);
+    double need = (double)(w->isl + w->osl) * (1 + w->isl_spread);
+    if (mem.kv_tokens < need)
+        return usim_fail(err, USIM_EINPUT,
+                         "the KV cache holds %.0f tokens per replica after %.1f GiB of weights "
+                         "per chip; one request needs %.0f; raise --tp, use --kv-dtype fp8 or "
+                         "shorten the request",
+                         mem.kv_tokens, mem.weights / GIB, need);
+    return USIM_OK;
+}

@@ -1,0 +1,67 @@
+/* serve layer internals: iteration costs (cost.c), requests (requests.c),
+ * the scheduler and event loop (engine.c). */
+#ifndef USIM_SERVE_INTERNAL_H
+#define USIM_SERVE_INTERNAL_H
+
+#include "ultrasim/net.h"
+#include "ultrasim/serve.h"
+
+typedef struct serve_ctx {
+    const serve_deployment *d;
+    const wl_model *model; /* the target, or the draft when costing drafts */
+    usim_dtype dtype;      /* GEMM compute type */
+    usim_error *err;
+    usim_status st;        /* first failure of a collective, sticky */
+} serve_ctx;
+
+typedef struct serve_prefill {
+    double tokens;  /* prompt tokens in this iteration */
+    double context; /* the request's context after them */
+} serve_prefill;
+
+/* What one iteration runs. */
+typedef struct serve_batch {
+    double decode_seqs, decode_tokens; /* tokens = seqs x (1, or k + 1 verifying) */
+    double decode_context;             /* mean context of the decoding requests */
+    double prefill_tokens;
+    serve_prefill *prefill;
+    int nprefill;
+    double logits; /* rows through the LM head */
+} serve_batch;
+
+typedef struct serve_iter_cost {
+    double seconds, weights_s, kv_s, comm_s, other_s;
+} serve_iter_cost;
+
+typedef struct serve_memory {
+    double weights, workspace, reserve; /* per chip */
+    double kv_per_token;                /* per chip */
+    double kv_tokens;                   /* the KV cache's capacity, tokens */
+} serve_memory;
+
+serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w);
+double serve_kv_bytes_per_token(const serve_deployment *d);
+
+/* A request of the workload. */
+typedef struct serve_request {
+    double issued;         /* when the client sent it */
+    double arrival, isl, osl; /* arrival: when a replica may take it */
+    double isl_compute;    /* prompt tokens to compute (the rest hit the prefix cache) */
+    double cached;         /* prompt tokens whose KV came from the prefix cache */
+    double generated_base; /* output tokens whose KV a re-prefill rebuilds (after preemption) */
+    double prefilled, generated;
+    double first_token, finish;
+    int replica;
+} serve_request;
+
+/* Makes the workload's requests (seeded), arrival order. */
+usim_status serve_requests(const serve_workload *w, int replicas, serve_request **out,
+                           int64_t *count, usim_error *err);
+
+usim_dtype serve_gemm_dtype(const serve_deployment *d);
+
+/* A uniform draw in (0, 1) from a splitmix64 stream (seeded, deterministic). */
+double serve_uniform(uint64_t *state);
+serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b);
+
+#endif

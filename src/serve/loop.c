@@ -1,0 +1,223 @@
+/*
+ * The serving loop of one replica: iteration by iteration, the scheduler
+ * picks what runs, the cost model says how long it takes, and requests move
+ * from waiting to prefill to decode to done.
+ *
+ *   static      a batch of up to max_batch requests is admitted when the last
+ *               one is done; it prefills, then decodes until every request
+ *               of the batch has finished;
+ *   continuous  requests join whenever the batch and the KV cache have room;
+ *               an iteration with new prompts prefills them (prefill first),
+ *               otherwise every running request decodes one token (or one
+ *               speculative round);
+ *   chunked     every iteration decodes the running requests and fills the
+ *               rest of a token budget with chunks of waiting prompts.
+ *
+ * The KV cache is paged in blocks; when a decode step finds no free block
+ * the newest request is preempted (its cache dropped, to be recomputed).
+ * Speculative decoding runs k draft steps and one target pass of k + 1
+ * tokens per round; the tokens a request keeps per round are drawn: each
+ * draft token is accepted with probability a until the first rejection, and
+ * the target adds one (Leviathan et al. 2023).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/loop.h"
+
+static double blocks_of(const replica *r, double tokens)
+{
+    double b = r->d->block_tokens;
+    return ceil(tokens / b) * b;
+}
+
+/* KV tokens a request holds: its cached prefix, what it prefilled, and the
+ * outputs generated since (outputs before a preemption are re-prefilled). */
+static double held(const replica *r, const serve_request *q)
+{
+    return blocks_of(r, q->cached + q->prefilled + (q->generated - q->generated_base));
+}
+
+static bool prefilling(const serve_request *q)
+{
+    return q->prefilled < q->isl_compute;
+}
+
+/* Arrivals up to now join the waiting queue. */
+static void admit_arrivals(replica *r)
+{
+    while (r->next < r->n && r->req[r->ids[r->next]].arrival <= r->t)
+        r->waiting[r->wtail++] = r->ids[r->next++];
+}
+
+static bool room_for(const replica *r, const serve_request *q)
+{
+    return r->nrun < r->d->max_batch &&
+           r->kv_used + blocks_of(r, q->isl + q->generated + 1) <= r->kv_capacity;
+}
+
+/* Moves waiting requests into the batch while it and the cache have room. */
+static void admit_waiting(replica *r)
+{
+    while (r->whead < r->wtail) {
+        serve_request *q = &r->req[r->waiting[r->whead]];
+        if (!room_for(r, q))
+            break;
+        r->running[r->nrun++] = r->waiting[r->whead++];
+        r->kv_used += held(r, q);
+    }
+}
+
+/* Drops the newest request's cache; it waits again at the head. */
+static void preempt_newest(replica *r)
+{
+    int64_t id = r->running[--r->nrun];
+    serve_request *q = &r->req[id];
+    r->kv_used -= held(r, q);
+    q->prefilled = q->cached = 0;
+    q->isl_compute = q->isl + q->generated; /* recompute prompt and output so far */
+    q->generated_base = q->generated;
+    r->waiting[--r->whead] = id;
+    r->preemptions++;
+}
+
+static int accepted_tokens(replica *r)
+{
+    int k = r->d->spec_len, n = 0;
+    while (n < k && serve_uniform(&r->rng) < r->d->spec_accept)
+        n++;
+    return n + 1;
+}
+
+/* Builds this iteration's batch; marks which requests take part. */
+static void build_batch(replica *r, serve_batch *b, bool prefill_first)
+{
+    double budget = r->d->scheduler == SERVE_CHUNKED ? (double)r->d->token_budget : (double)INFINITY;
+    bool any_prefill = false;
+    memset(b, 0, sizeof *b);
+    b->prefill = r->prefill_buf;
+    for (int i = 0; i < r->nrun; i++)
+        any_prefill = any_prefill || prefilling(&r->req[r->running[i]]);
+    bool decode = !(prefill_first && any_prefill);
+    double ctx = 0, width = r->d->spec_len > 0 ? r->d->spec_len + 1 : 1;
+    for (int i = 0; i < r->nrun; i++) {
+        serve_request *q = &r->req[r->running[i]];
+        r->part[i] = 0;
+        if (!prefilling(q) && decode && q->generated < q->osl) {
+            r->part[i] = width;
+            b->decode_seqs++;
+            ctx += q->isl + q->generated;
+        }
+    }
+    b->decode_tokens = b->decode_seqs * width;
+    budget -= b->decode_tokens;
+    for (int i = 0; i < r->nrun && (budget > 0 || !decode); i++) {
+        serve_request *q = &r->req[r->running[i]];
+        if (!prefilling(q) || (decode && r->d->scheduler != SERVE_CHUNKED))
+            continue;
+        double chunk = fmin(q->isl_compute - q->prefilled, budget);
+        r->part[i] = chunk;
+        b->prefill[b->nprefill++] = (serve_prefill){chunk, q->prefilled + chunk};
+        b->prefill_tokens += chunk;
+        budget -= chunk;
+    }
+    b->decode_context = b->decode_seqs > 0 ? ctx / b->decode_seqs : 0;
+    b->logits = b->decode_tokens + b->nprefill;
+}
+
+/* A speculative round: k draft steps at batch B, then the target's pass. */
+static double iteration_s(replica *r, const serve_batch *b, serve_iter_cost *target)
+{
+    *target = serve_iteration(&r->target, b);
+    double s = target->seconds;
+    if (r->d->spec_len > 0 && b->decode_seqs > 0) {
+        serve_batch draft = *b;
+        draft.decode_tokens = b->decode_seqs;
+        draft.prefill_tokens = 0;
+        draft.nprefill = 0;
+        draft.logits = b->decode_seqs;
+        s += r->d->spec_len * serve_iteration(&r->draft, &draft).seconds;
+    }
+    return s;
+}
+
+static void finish(replica *r, int i)
+{
+    int64_t id = r->running[i];
+    serve_request *q = &r->req[id];
+    q->finish = r->t;
+    r->kv_used -= held(r, q);
+    r->running[i] = r->running[--r->nrun];
+    r->done++;
+    if (r->w->mode == SERVE_CLOSED && r->to_issue < r->n) { /* the client sends its next */
+        serve_request *following = &r->req[r->ids[r->to_issue++]];
+        following->arrival = following->issued = r->t;
+    }
+}
+
+/* Applies an iteration's progress to the requests that took part. */
+static void advance(replica *r)
+{
+    for (int i = r->nrun - 1; i >= 0; i--) {
+        serve_request *q = &r->req[r->running[i]];
+        double took = r->part[i];
+        if (took <= 0)
+            continue;
+        if (prefilling(q)) {
+            double before = held(r, q);
+            q->prefilled += took;
+            r->kv_used += held(r, q) - before;
+            if (!prefilling(q) && q->generated == 0) {
+                q->generated = 1; /* the prefill's last position samples the first token */
+                q->first_token = r->t;
+            }
+        } else {
+            double before = held(r, q);
+            int gained = r->d->spec_len > 0 ? accepted_tokens(r) : 1;
+            q->generated = fmin(q->osl, q->generated + gained);
+            r->kv_used += held(r, q) - before;
+        }
+        if (q->generated >= q->osl || (r->prefill_only && !prefilling(q)))
+            finish(r, i);
+    }
+    while (r->kv_used > r->kv_capacity && r->nrun > 1)
+        preempt_newest(r);
+    if (r->kv_used > r->peak_kv)
+        r->peak_kv = r->kv_used;
+}
+
+static bool static_batch_done(const replica *r)
+{
+    return r->nrun == 0;
+}
+
+usim_status serve_replica_run(replica *r, usim_error *err)
+{
+    bool prefill_first = r->d->scheduler != SERVE_CHUNKED;
+    while (r->done < r->n) {
+        admit_arrivals(r);
+        if (r->d->scheduler != SERVE_STATIC || static_batch_done(r))
+            admit_waiting(r);
+        if (r->nrun == 0) {
+            if (r->whead < r->wtail)
+                return usim_fail(err, USIM_EINPUT,
+                                 "a request of %.0f tokens does not fit in the %.0f-token KV "
+                                 "cache",
+                                 r->req[r->waiting[r->whead]].isl, r->kv_capacity);
+            if (r->next >= r->n)
+                break;
+            r->t = fmax(r->t, r->req[r->ids[r->next]].arrival);
+            continue;
+        }
+        serve_batch b;
+        serve_iter_cost cost;
+        build_batch(r, &b, prefill_first);
+        r->t += iteration_s(r, &b, &cost);
+        if (r->target.st != USIM_OK || r->draft.st != USIM_OK)
+            return r->target.st != USIM_OK ? r->target.st : r->draft.st;
+        r->iterations++;
+        advance(r);
+    }
+    return USIM_OK;
+}

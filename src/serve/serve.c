@@ -1,0 +1,233 @@
+/*
+ * serve_run: requests made, each replica's loop run, metrics gathered.
+ *
+ * Replicas serve their round-robin share of the requests independently (a
+ * disaggregated deployment runs its prefill replicas first, then hands each
+ * request's KV cache over the scale-out network to a decode replica).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/loop.h"
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Percentiles by linear interpolation between ranks. */
+static serve_percentiles percentiles(double *v, int64_t n)
+{
+    serve_percentiles p = {NAN, NAN, NAN, NAN};
+    if (n <= 0)
+        return p;
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    double q[3] = {0.50, 0.90, 0.99}, *out[3] = {&p.p50, &p.p90, &p.p99}, sum = 0;
+    for (int k = 0; k < 3; k++) {
+        double pos = q[k] * (double)(n - 1);
+        int64_t lo = (int64_t)floor(pos);
+        int64_t hi = lo + 1 < n ? lo + 1 : lo;
+        *out[k] = v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
+    }
+    for (int64_t i = 0; i < n; i++)
+        sum += v[i];
+    p.mean = sum / (double)n;
+    return p;
+}
+
+static void init_ctx(serve_ctx *c, const serve_deployment *d, const wl_model *m, usim_error *err)
+{
+    c->d = d;
+    c->model = m;
+    c->dtype = serve_gemm_dtype(d);
+    c->err = err;
+    c->st = USIM_OK;
+}
+
+typedef struct run_state {
+    const serve_deployment *d;
+    const serve_workload *w;
+    serve_request *req;
+    int64_t count;
+    double kv_capacity;
+    int64_t iterations, preemptions;
+    double peak_kv, makespan;
+} run_state;
+
+/* Runs the replica serving the requests with replica == which, marking
+ * prefill-only replicas for disaggregation. */
+static usim_status run_replica(run_state *s, int which, bool prefill_only, usim_error *err)
+{
+    replica r;
+    memset(&r, 0, sizeof r);
+    r.d = s->d;
+    r.w = s->w;
+    r.req = s->req;
+    r.kv_capacity = s->kv_capacity;
+    r.prefill_only = prefill_only;
+    r.rng = s->w->seed * 6364136223846793005ULL + (uint64_t)which + 1;
+    init_ctx(&r.target, s->d, &s->d->model, err);
+    init_ctx(&r.draft, s->d, &s->d->draft, err);
+    for (int64_t i = 0; i < s->count; i++)
+        r.n += s->req[i].replica == which;
+    r.ids = malloc((size_t)(r.n + 1) * sizeof *r.ids);
+    r.waiting = malloc((size_t)(r.n + 1) * sizeof *r.waiting);
+    r.running = malloc((size_t)(s->d->max_batch + 1) * sizeof *r.running);
+    r.part = malloc((size_t)(s->d->max_batch + 1) * sizeof *r.part);
+    r.prefill_buf = malloc((size_t)(s->d->max_batch + 1) * sizeof *r.prefill_buf);
+    usim_status st = USIM_OK;
+    if (!r.ids || !r.waiting || !r.running || !r.part || !r.prefill_buf)
+        st = usim_fail(err, USIM_ERUNTIME, "out of memory");
+    for (int64_t i = 0, k = 0; st == USIM_OK && i < s->count; i++)
+        if (s->req[i].replica == which)
+            r.ids[k++] = i;
+    if (st == USIM_OK && s->w->mode == SERVE_CLOSED) {
+        int clients = (s->w->concurrency + s->d->replicas - 1) / s->d->replicas;
+        r.to_issue = clients;
+        for (int64_t k = clients; k < r.n; k++)
+            s->req[r.ids[k]].arrival = s->req[r.ids[k]].issued = INFINITY; /* set when a client is free */
+    }
+    if (st == USIM_OK)
+        st = serve_replica_run(&r, err);
+    s->iterations += r.iterations;
+    s->preemptions += r.preemptions;
+    s->peak_kv = fmax(s->peak_kv, r.peak_kv / fmax(r.kv_capacity, 1));
+    s->makespan = fmax(s->makespan, r.t);
+    free(r.ids);
+    free(r.waiting);
+    free(r.running);
+    free(r.part);
+    free(r.prefill_buf);
+    return st;
+}
+
+/* Prefill replicas first; each request's KV cache then crosses the network
+ * to a decode replica, which picks it up already prefilled. */
+static usim_status run_disaggregated(run_state *s, usim_error *err)
+{
+    const serve_deployment *d = s->d;
+    int prefill = d->prefill_replicas, decode = d->replicas - prefill;
+    usim_status st = USIM_OK;
+    for (int64_t i = 0; i < s->count; i++)
+        s->req[i].replica = (int)(i % prefill);
+    for (int p = 0; st == USIM_OK && p < prefill; p++)
+        st = run_replica(s, p, true, err);
+    double kv_bytes = serve_kv_bytes_per_token(d) * d->tp;
+    double link = d->sys.node.nic_bandwidth_per_chip * d->tp;
+    for (int64_t i = 0; st == USIM_OK && i < s->count; i++) {
+        serve_request *q = &s->req[i];
+        double transfer = (q->isl + 1) * kv_bytes / link + 2 * d->sys.network.endpoint_latency_s;
+        q->arrival = q->finish + transfer;
+        q->replica = prefill + (int)(i % decode);
+    }
+    for (int r = prefill; st == USIM_OK && r < d->replicas; r++)
+        st = run_replica(s, r, false, err);
+    return st;
+}
+
+static void metrics(const run_state *s, serve_result *out, double arrival_origin_fix)
+{
+    int64_t n = s->count;
+    double *ttft = malloc((size_t)n * sizeof *ttft), *tpot = malloc((size_t)n * sizeof *tpot);
+    double *e2e = malloc((size_t)n * sizeof *e2e);
+    int64_t ntpot = 0, good = 0;
+    double tokens = 0;
+    (void)arrival_origin_fix;
+    if (!ttft || !tpot || !e2e)
+        goto done;
+    for (int64_t i = 0; i < n; i++) {
+        const serve_request *q = &s->req[i];
+        double first = q->first_token - q->issued;
+        double total = q->finish - q->issued;
+        ttft[i] = first;
+        e2e[i] = total;
+        double per = q->osl > 1 ? (q->finish - q->first_token) / (q->osl - 1) : NAN;
+        if (q->osl > 1)
+            tpot[ntpot++] = per;
+        tokens += q->osl;
+        bool ok_ttft = s->w->slo_ttft_s <= 0 || first <= s->w->slo_ttft_s;
+        bool ok_tpot = s->w->slo_tpot_s <= 0 || q->osl <= 1 || per <= s->w->slo_tpot_s;
+        good += ok_ttft && ok_tpot;
+    }
+    out->ttft = percentiles(ttft, n);
+    out->tpot = percentiles(tpot, ntpot);
+    out->e2e = percentiles(e2e, n);
+    out->makespan_s = s->makespan;
+    out->requests = n;
+    out->output_tokens = (int64_t)tokens;
+    out->output_tokens_per_s = tokens / s->makespan;
+    out->requests_per_s = (double)n / s->makespan;
+    out->goodput_requests_per_s = (double)good / s->makespan;
+    out->slo_attainment = (double)good / (double)n;
+done:
+    free(ttft);
+    free(tpot);
+    free(e2e);
+}
+
+/* A decode step at batch 1 and a lone prefill, for the explanation. */
+static void explain(const serve_deployment *d, const serve_workload *w, serve_result *out,
+                    usim_error *err)
+{
+    serve_ctx c;
+    serve_prefill one = {(double)w->isl, (double)w->isl};
+    init_ctx(&c, d, &d->model, err);
+    serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, (double)(w->isl + w->osl / 2),
+                        0, NULL, 0, 1};
+    serve_iter_cost s = serve_iteration(&c, &step);
+    out->decode_weights_s = s.weights_s;
+    out->decode_kv_s = s.kv_s;
+    out->decode_comm_s = s.comm_s;
+    out->decode_other_s = s.other_s;
+    out->decode_step_s = s.seconds;
+    serve_batch pre = {0, 0, 0, (double)w->isl, &one, 1, 1};
+    out->prefill_s = serve_iteration(&c, &pre).seconds;
+    double a = d->spec_accept, k = d->spec_len;
+    out->tokens_per_round = d->spec_len > 0 ? (1 - pow(a, k + 1)) / (1 - a) : 1;
+}
+
+usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,
+                      usim_error *err)
+{
+    memset(out, 0, sizeof *out);
+    usim_status st = serve_check(d, w, err);
+    if (st != USIM_OK)
+        return st;
+    run_state s;
+    memset(&s, 0, sizeof s);
+    s.d = d;
+    s.w = w;
+    serve_memory mem = serve_memory_of(d, w);
+    s.kv_capacity = mem.kv_tokens;
+    st = serve_requests(w, d->replicas, &s.req, &s.count, err);
+    for (int64_t i = 0; st == USIM_OK && i < s.count; i++) {
+        serve_request *q = &s.req[i];
+        q->isl_compute = fmax(1, round(q->isl * (1 - d->prefix_hit)));
+        q->cached = q->isl - q->isl_compute;
+        q->issued = q->arrival;
+    }
+    if (st == USIM_OK && d->scheduler == SERVE_DISAGG)
+        st = run_disaggregated(&s, err);
+    else
+        for (int r = 0; st == USIM_OK && r < d->replicas; r++)
+            st = run_replica(&s, r, false, err);
+    if (st == USIM_OK) {
+        metrics(&s, out, 0);
+        explain(d, w, out, err);
+        out->chips = d->tp * d->pp * d->replicas;
+        out->output_tokens_per_s_per_chip = out->output_tokens_per_s / out->chips;
+        out->iterations = s.iterations;
+        out->preemptions = s.preemptions;
+        out->kv_capacity_tokens = s.kv_capacity;
+        out->kv_peak_use = s.peak_kv;
+        out->weights_bytes_per_chip = mem.weights;
+        out->kv_bytes_per_chip = mem.kv_tokens * mem.kv_per_token;
+        out->cost_per_mtok_usd = out->chips * d->sys.price.usd_per_chip_hour /
+                                 (out->output_tokens_per_s * 3600) * 1e6;
+        out->energy_per_token_j = out->chips * d->sys.chip.power_w / out->output_tokens_per_s;
+    }
+    free(s.req);
+    return st;
+}

@@ -1,0 +1,232 @@
+/*
+ * What one layer costs one chip for one micro-batch, forward and backward,
+ * by kind of work; and what the first and last pipeline stages add (the
+ * embedding, the LM head and the loss).
+ *
+ * Every figure comes from the layers below: matrix multiplies from
+ * engine_gemm (the dgrad and wgrad of a backward are two GEMMs of the same
+ * FLOPs as the forward), the attention core from engine_attention,
+ * elementwise work from engine_vector, collectives from net_collective on
+ * the group the plan puts them on. The layer is the Megatron-LM transformer:
+ *
+ *   norm -> [SP all-gather] -> QKV -> attention -> out-proj -> TP all-reduce
+ *        (reduce-scatter with SP) -> residual -> norm -> [SP all-gather]
+ *        -> MLP (or router, EP all-to-all, experts, all-to-all) -> TP
+ *        all-reduce (reduce-scatter) -> residual
+ *
+ * with context parallelism as ring attention: CP - 1 exchanges of the key and
+ * value blocks, each hidden behind one block of attention compute.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "train/internal.h"
+#include "ultrasim/engine.h"
+
+static void add(train_costs *c, train_kind k, double seconds)
+{
+    c->s[k] += seconds;
+}
+
+static double gemm_s(const train_ctx *x, double m, double k, double n, double batch,
+                     usim_dtype dtype)
+{
+    if (m < 1 || k < 1 || n < 1)
+        return 0;
+    engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n),
+                         (int64_t)(batch < 1 ? 1 : batch), dtype};
+    return engine_gemm(x->chip, &op).seconds;
+}
+
+/* A projection of m tokens from k to n features: forward, or its backward
+ * (dgrad m x n -> m x k, and wgrad k x m -> k x n). */
+static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
+                   double n, double batch)
+{
+    usim_dtype t = x->p->dtype;
+    if (!backward) {
+        add(c, TRAIN_GEMM, gemm_s(x, m, k, n, batch, t));
+        return;
+    }
+    add(c, TRAIN_GEMM, gemm_s(x, m, n, k, batch, t) + gemm_s(x, k, m, n, batch, t));
+}
+
+/* Elementwise work over `elements` values: `flops` each, `bytes` each moved
+ * through HBM; a backward reads the saved input and the incoming gradient
+ * and writes one gradient, about twice the traffic. */
+static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
+                        double flops, double bytes)
+{
+    double k = backward ? 2.0 : 1.0;
+    engine_vector_op op = {elements * k, flops, elements * bytes * k, ENGINE_VECTOR};
+    if (elements > 0)
+        add(c, TRAIN_ELEMENTWISE, engine_vector(x->chip, &op).seconds);
+}
+
+double train_collective_s(train_ctx *x, net_op op, double bytes, const train_group *g)
+{
+    net_result r;
+    if (g->size <= 1 || bytes <= 0 || x->st != USIM_OK)
+        return 0;
+    /* A pipeline send pairs two chips; every chip sends through its own
+     * links, so the pair is costed alone. */
+    int concurrent = op == NET_SENDRECV ? 1 : x->sys->chips / g->size;
+    net_group group = {g->size, g->stride, concurrent};
+    x->st = net_collective(x->sys, op, bytes, group, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r,
+                           x->err);
+    return x->st == USIM_OK ? r.seconds : 0;
+}
+
+/* Tensor-parallel collectives of one layer pass: the two all-reduces of
+ * Megatron's TP (reduce-scatter + all-gather pairs with SP). With TP
+ * communication overlap only what outlasts the layer's GEMMs shows. */
+static void tp_collectives(train_ctx *x, train_costs *c, int count)
+{
+    double bytes = x->tokens * x->m->hidden * 2.0;
+    double s;
+    if (x->p->sp)
+        s = count * (train_collective_s(x, NET_REDUCE_SCATTER, bytes, &x->tp) +
+                     train_collective_s(x, NET_ALLGATHER, bytes, &x->tp));
+    else
+        s = count * train_collective_s(x, NET_ALLREDUCE, bytes, &x->tp);
+    if (x->p->overlap_tp_comm)
+        s = fmax(0.0, s - c->s[TRAIN_GEMM]);
+    add(c, TRAIN_TP_COMM, s);
+}
+
+static double replicated_share(const train_ctx *x)
+{
+    return x->p->sp && x->p->tp > 1 ? 1.0 / x->p->tp : 1.0;
+}
+
+static void attention_block(train_ctx *x, train_costs *c, bool backward)
+{
+    const wl_model *m = x->m;
+    double T = x->tokens, h = m->hidden, t = x->p->tp;
+    double rep = replicated_share(x);
+    elementwise(x, c, backward, T * h * rep, 4, 4); /* norm */
+    if (m->mla.kv_lora_rank > 0) {
+        const wl_mla *a = &m->mla;
+        double qk = (double)a->qk_nope_dim + a->qk_rope_dim;
+        if (a->q_lora_rank > 0) {
+            linear(x, c, backward, T, h, a->q_lora_rank, 1);
+            linear(x, c, backward, T, a->q_lora_rank, m->heads / t * qk, 1);
+        } else {
+            linear(x, c, backward, T, h, m->heads / t * qk, 1);
+        }
+        linear(x, c, backward, T, h, (double)a->kv_lora_rank + a->qk_rope_dim, 1);
+        linear(x, c, backward, T, a->kv_lora_rank,
+               m->heads / t * ((double)a->qk_nope_dim + a->v_head_dim), 1);
+        linear(x, c, backward, T, m->heads / t * a->v_head_dim, h, 1);
+    } else {
+        double kv = fmax((double)m->kv_heads / t, 1.0) * m->head_dim;
+        double q = (double)m->heads / t * m->head_dim;
+        linear(x, c, backward, T, h, q + 2 * kv, 1);
+        linear(x, c, backward, T, q, h, 1);
+    }
+    double heads = (double)m->heads / t;
+    engine_attention_op op = {x->p->mbs,
+                              (int64_t)fmax(heads, 1),
+                              (int64_t)fmax((double)m->kv_heads / t, 1),
+                              x->p->seq / x->p->cp,
+                              x->p->seq,
+                              m->mla.kv_lora_rank > 0 ? m->mla.qk_nope_dim + m->mla.qk_rope_dim
+                                                      : m->head_dim,
+                              true,
+                              backward,
+                              USIM_BF16};
+    double attention = engine_attention(x->chip, &op).seconds;
+    add(c, TRAIN_ATTENTION, attention);
+    if (x->p->cp > 1) {
+        /* Ring attention: CP - 1 key/value block exchanges (their gradients
+         * too in the backward), each overlapped with a block of compute. */
+        double kv = fmax((double)m->kv_heads / t, 1.0) * m->head_dim;
+        double bytes = 2.0 * T * kv * 2.0 * (backward ? 2 : 1);
+        double exchange = (x->p->cp - 1) * train_collective_s(x, NET_SENDRECV, bytes, &x->cp);
+        add(c, TRAIN_CP_COMM, fmax(0.0, exchange - attention * (x->p->cp - 1) / x->p->cp));
+    }
+    elementwise(x, c, backward, T * h * rep, 1, 6); /* residual add */
+}
+
+static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
+{
+    const wl_model *m = x->m;
+    double T = x->tokens, h = m->hidden, f = ffn / x->p->tp;
+    bool gated = m->mlp == WL_MLP_SWIGLU;
+    linear(x, c, backward, T, h, (gated ? 2 : 1) * f, 1);
+    elementwise(x, c, backward, T * f, gated ? 4 : 8, gated ? 6 : 4);
+    linear(x, c, backward, T, f, h, 1);
+}
+
+/* Router, dispatch all-to-all, local experts as a grouped GEMM, combine. Each
+ * chip holds E / EP experts and receives on average T x top-k tokens
+ * (balanced routing is assumed). */
+static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
+{
+    const wl_model *m = x->m;
+    double T = x->tokens, h = m->hidden, fe = (double)m->expert_ffn / x->p->tp;
+    bool gated = m->mlp == WL_MLP_SWIGLU;
+    double routed = T * m->experts_per_token;
+    double local = (double)m->experts / x->p->ep;
+    linear(x, c, backward, T, h, m->experts, 1); /* router */
+    elementwise(x, c, backward, T * m->experts, 6, 4);
+    double bytes = routed * h * 2.0;
+    add(c, TRAIN_EP_COMM, 2 * train_collective_s(x, NET_ALLTOALL, bytes, &x->ep));
+    linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
+    elementwise(x, c, backward, routed * fe, gated ? 4 : 8, gated ? 6 : 4);
+    linear(x, c, backward, routed / local, fe, h, local);
+    if (m->shared_experts > 0)
+        dense_mlp(x, c, backward, (double)m->shared_experts * m->expert_ffn);
+}
+
+train_costs train_layer_costs(train_ctx *x, bool moe, bool backward)
+{
+    train_costs c;
+    memset(&c, 0, sizeof c);
+    attention_block(x, &c, backward);
+    elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 4, 4);
+    if (moe)
+        moe_mlp(x, &c, backward);
+    else
+        dense_mlp(x, &c, backward, x->m->ffn);
+    elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1, 6);
+    tp_collectives(x, &c, 2);
+    return c;
+}
+
+/* The input embedding: a row gather (a vocabulary-parallel one ends in a TP
+ * all-reduce), and in the backward a scatter-add into fp32 gradients. */
+train_costs train_embedding_costs(train_ctx *x, bool backward)
+{
+    train_costs c;
+    memset(&c, 0, sizeof c);
+    double elements = x->tokens * x->m->hidden;
+    elementwise(x, &c, backward, elements, 1, backward ? 6 : 4);
+    if (!backward)
+        tp_collectives(x, &c, 1);
+    return c;
+}
+
+/* Final norm, LM head (vocabulary split by TP) and the fp32 cross-entropy. */
+train_costs train_head_costs(train_ctx *x, bool backward)
+{
+    train_costs c;
+    memset(&c, 0, sizeof c);
+    double T = x->tokens, h = x->m->hidden, v = (double)x->m->vocab / x->p->tp;
+    elementwise(x, &c, backward, T * h * replicated_share(x), 4, 4);
+    if (x->p->sp && x->p->tp > 1)
+        add(&c, TRAIN_TP_COMM, train_collective_s(x, NET_ALLGATHER, T * h * 2.0, &x->tp));
+    linear(x, &c, backward, T, h, v, 1);
+    elementwise(x, &c, backward, T * v, 5, 10);
+    add(&c, TRAIN_TP_COMM, 3 * train_collective_s(x, NET_ALLREDUCE, T * 4.0, &x->tp));
+    return c;
+}
+
+/* Adam over the chip's share of parameters: read fp32 gradient, master
+ * weight, m and v, write master, m, v and the 16-bit weight: 30 bytes a
+ * parameter, about 12 FLOPs. */
+double train_optimizer_s(const train_ctx *x, double params)
+{
+    engine_vector_op op = {params, 12, 30.0 * params, ENGINE_VECTOR};
+    return params > 0 ? engine_vector(x->chip, &op).seconds : 0;
+}

@@ -1,0 +1,577 @@
+/*
+ * One training step as a discrete-event simulation.
+ *
+ * Ranks are laid out Megatron-LM's way, TP fastest, then CP, DP and PP: TP
+ * groups are neighbouring chips (inside a node or scale-up domain), pipeline
+ * stages are the furthest apart. One representative chip per pipeline stage
+ * is simulated; its peers in the TP, CP, DP and EP groups do the same work at
+ * the same time, and the collectives' costs already account for all groups
+ * running at once.
+ *
+ * Each stage has four resources: its engines (compute, and the in-line TP,
+ * CP and EP collectives that wait on them), its data-parallel
+ * communication stream, and a send link toward each neighbouring stage. The
+ * stage runs its pipeline program (workload/schedule.c) in order; a forward
+ * of virtual stage v waits for v - 1's activations to arrive, a backward for
+ * v + 1's gradients. The last micro-batch's backward runs layer by layer so
+ * that each layer's gradient reduction (a bucket) can start as soon as the
+ * layer is done, overlapped with the layers still to come. The optimizer
+ * runs when the stage's reductions are done; ZeRO-1/2 then gather the
+ * updated weights.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/internal.h"
+#include "ultrasim/engine.h"
+
+static const char *const KIND_NAMES[TRAIN_KIND_COUNT] = {
+    "gemm",    "attention", "elementwise", "optimizer", "tp_comm",
+    "cp_comm", "ep_comm",   "pp_comm",     "dp_comm"};
+
+const char *train_kind_name(train_kind k)
+{
+    return k >= 0 && k < TRAIN_KIND_COUNT ? KIND_NAMES[k] : "?";
+}
+
+static train_group group_of(const hw_system *sys, int size, int stride)
+{
+    train_group g = {size, stride, NET_TIER_NODE};
+    double span = (double)size * stride;
+    if (size > 1 && span > sys->node.chips)
+        g.tier = span > sys->default_chips ? NET_TIER_SCALEOUT : NET_TIER_DOMAIN;
+    return g;
+}
+
+static void cost_add(train_costs *a, const train_costs *b, double k)
+{
+    for (int i = 0; i < TRAIN_KIND_COUNT; i++)
+        a->s[i] += k * b->s[i];
+}
+
+static double cost_total(const train_costs *c)
+{
+    double t = 0;
+    for (int i = 0; i < TRAIN_KIND_COUNT; i++)
+        t += c->s[i];
+    return t;
+}
+
+/* Per-layer costs, computed once and reused for every chunk. */
+typedef struct layer_table {
+    train_costs dense[2], moe[2]; /* [backward] */
+    train_costs embedding[2], head[2];
+    double p2p_s;
+} layer_table;
+
+typedef struct chunk_plan {
+    int layers, moe_layers;
+    bool first_virtual, last_virtual;
+    wl_stage_params params;
+    train_costs fwd, bwd; /* whole chunk, one micro-batch */
+} chunk_plan;
+
+typedef struct step_builder {
+    train_ctx x;
+    layer_table lt;
+    chunk_plan *chunks; /* [stage * vp + chunk] */
+    sim_graph *g;
+    int (*res)[4];      /* per stage: compute, dp, send forward, send backward */
+    int *fwd_first, *fwd_last, *bwd_first, *bwd_last, *send_fwd, *send_bwd; /* [v * M + mb] */
+    int *dp_tasks;      /* per stage: last DP task */
+    int *stage_end;     /* per stage: the task that ends its step */
+    int64_t M;
+    int V;
+} step_builder;
+
+enum { RES_COMPUTE, RES_DP, RES_SEND_FWD, RES_SEND_BWD };
+
+static bool is_moe_layer(const wl_model *m, int layer)
+{
+    return m->experts > 1 && layer >= m->dense_layers;
+}
+
+/* ZeRO-3 gathers each layer's weights before its forward and backward and
+ * reduce-scatters its gradients after the backward, every micro-batch; with
+ * prefetching (overlap_param_gather) only what outlasts the layer shows. */
+static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd, double params)
+{
+    double bytes = params * 2.0;
+    double gather = train_collective_s(&b->x, NET_ALLGATHER, bytes, &b->x.dp);
+    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER, bytes, &b->x.dp);
+    bool overlap = b->x.p->overlap_param_gather;
+    fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
+    bwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather + scatter - cost_total(bwd))
+                                     : gather + scatter;
+}
+
+static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
+{
+    const wl_plan *p = b->x.p;
+    chunk_plan *c = &b->chunks[stage * p->vp + chunk];
+    int v = chunk * p->pp + stage;
+    memset(c, 0, sizeof *c);
+    c->layers = wl_chunk_layers(b->x.m, p, stage, chunk);
+    for (int l = first_layer; l < first_layer + c->layers; l++)
+        c->moe_layers += is_moe_layer(b->x.m, l);
+    c->first_virtual = v == 0;
+    c->last_virtual = v == b->V - 1;
+    c->params = wl_chunk_params_of(b->x.m, p, stage, chunk);
+    int dense = c->layers - c->moe_layers;
+    for (int bw = 0; bw < 2; bw++) {
+        train_costs *t = bw ? &c->bwd : &c->fwd;
+        cost_add(t, &b->lt.dense[bw], dense);
+        cost_add(t, &b->lt.moe[bw], c->moe_layers);
+        if (c->first_virtual)
+            cost_add(t, &b->lt.embedding[bw], 1);
+        if (c->last_virtual)
+            cost_add(t, &b->lt.head[bw], 1);
+    }
+    if (p->zero >= 3 && c->layers > 0) {
+        train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
+        cost_add(&layer_fwd, &c->fwd, 1.0 / c->layers);
+        cost_add(&layer_bwd, &c->bwd, 1.0 / c->layers);
+        zero3_layer_comm(b, &layer_fwd, &layer_bwd,
+                         (c->params.dense + c->params.experts) / c->layers);
+        c->fwd = layer_fwd;
+        c->bwd = layer_bwd;
+        cost_add(&c->fwd, &layer_fwd, c->layers - 1);
+        cost_add(&c->bwd, &layer_bwd, c->layers - 1);
+    }
+    if (p->recompute == WL_RECOMPUTE_FULL)
+        cost_add(&c->bwd, &c->fwd, 1);
+}
+
+/* Adds one task per kind of work with time in it; returns the first and last. */
+static void add_tasks(step_builder *b, int resource, const train_costs *c, const char *label,
+                      int *first, int *last)
+{
+    *first = *last = -1;
+    for (int k = 0; k < TRAIN_KIND_COUNT; k++) {
+        if (c->s[k] <= 0)
+            continue;
+        char name[40];
+        snprintf(name, sizeof name, "%s %s", label, KIND_NAMES[k]);
+        int t = sim_task(b->g, resource, c->s[k], k, name);
+        if (*first < 0)
+            *first = t;
+        *last = t;
+    }
+    if (*first < 0) { /* keep the program's shape even for free ops */
+        *first = *last = sim_task(b->g, resource, 0, TRAIN_ELEMENTWISE, label);
+    }
+}
+
+static double grad_bytes(const wl_stage_params *sp)
+{
+    return (sp->dense + sp->experts) * 2.0; /* 16-bit gradients */
+}
+
+/* Data-parallel reduction of `params` gradients: all-reduce without ZeRO,
+ * reduce-scatter with ZeRO-1/2 (ZeRO-3 reduces per micro-batch instead). */
+static double grad_reduce_s(step_builder *b, double bytes)
+{
+    if (b->x.p->zero >= 3)
+        return 0;
+    net_op op = b->x.p->zero == 0 ? NET_ALLREDUCE : NET_REDUCE_SCATTER;
+    return train_collective_s(&b->x, op, bytes, &b->x.dp);
+}
+
+/* The last backward of a chunk, layer by layer, each followed by its
+ * gradient bucket's reduction on the DP stream. */
+static void last_backward(step_builder *b, int stage, const chunk_plan *c, const char *label,
+                          int *first, int *last)
+{
+    int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
+    int layers = c->layers > 0 ? c->layers : 1;
+    double bucket_s = grad_reduce_s(b, grad_bytes(&c->params) / layers);
+    train_costs per_layer = c->bwd;
+    cost_add(&per_layer, &c->bwd, 1.0 / layers - 1);
+    *first = -1;
+    for (int l = 0; l < layers; l++) {
+        int f, e;
+        add_tasks(b, rc, &per_layer, label, &f, &e);
+        if (*first < 0)
+            *first = f;
+        *last = e;
+        if (bucket_s > 0) {
+            int d = sim_task(b->g, rd, bucket_s, TRAIN_DP_COMM, "grad reduce");
+            usim_status st = sim_depend(b->g, d, e, 0, b->x.err);
+            if (st != USIM_OK)
+                b->x.st = st;
+            b->dp_tasks[stage] = d;
+        }
+    }
+}
+
+static int idx(const step_builder *b, int v, int64_t mb)
+{
+    return (int)(v * b->M + mb);
+}
+
+static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
+{
+    const wl_plan *p = b->x.p;
+    int64_t n = 2 * b->M * p->vp;
+    wl_pipeline_order(p->pp, p->vp, b->M, stage, ops);
+    for (int64_t i = 0; i < n; i++) {
+        const wl_pipe_op *op = &ops[i];
+        const chunk_plan *c = &b->chunks[stage * p->vp + op->chunk];
+        int v = op->chunk * p->pp + stage, first, last;
+        char label[32];
+        snprintf(label, sizeof label, "%c%lld.%d", op->backward ? 'B' : 'F',
+                 (long long)op->microbatch, v);
+        bool final_backward = op->backward && op->microbatch == b->M - 1;
+        if (final_backward && p->overlap_grad_reduce)
+            last_backward(b, stage, c, label, &first, &last);
+        else
+            add_tasks(b, b->res[stage][RES_COMPUTE], op->backward ? &c->bwd : &c->fwd, label,
+                      &first, &last);
+        int k = idx(b, v, op->microbatch);
+        if (op->backward) {
+            b->bwd_first[k] = first;
+            b->bwd_last[k] = last;
+            if (v > 0)
+                b->send_bwd[k] = sim_task(b->g, b->res[stage][RES_SEND_BWD], b->lt.p2p_s,
+                                          TRAIN_PP_COMM, "send grad");
+        } else {
+            b->fwd_first[k] = first;
+            b->fwd_last[k] = last;
+            if (v < b->V - 1)
+                b->send_fwd[k] = sim_task(b->g, b->res[stage][RES_SEND_FWD], b->lt.p2p_s,
+                                          TRAIN_PP_COMM, "send act");
+        }
+    }
+}
+
+static void depend(step_builder *b, int task, int before)
+{
+    if (b->x.st == USIM_OK && task >= 0 && before >= 0)
+        b->x.st = sim_depend(b->g, task, before, 0, b->x.err);
+}
+
+static void link_pipeline(step_builder *b)
+{
+    for (int v = 0; v < b->V; v++) {
+        for (int64_t mb = 0; mb < b->M; mb++) {
+            int k = idx(b, v, mb);
+            if (v < b->V - 1) {
+                depend(b, b->send_fwd[k], b->fwd_last[k]);
+                depend(b, b->fwd_first[idx(b, v + 1, mb)], b->send_fwd[k]);
+            } else {
+                depend(b, b->bwd_first[k], b->fwd_last[k]);
+            }
+            if (v > 0) {
+                depend(b, b->send_bwd[k], b->bwd_last[k]);
+                depend(b, b->bwd_first[idx(b, v - 1, mb)], b->send_bwd[k]);
+            }
+        }
+    }
+}
+
+/* After the last backward: the rest of the gradient reduction (when it was
+ * not overlapped), the optimizer, and ZeRO-1/2's weight all-gather. */
+static void finish_stage(step_builder *b, int stage, double first_forward_s)
+{
+    const wl_plan *p = b->x.p;
+    int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
+    wl_stage_params sp = wl_stage_params_of(b->x.m, p, stage);
+    int last_compute = sim_task(b->g, rc, 0, TRAIN_OPTIMIZER, "end of backward");
+    if (!p->overlap_grad_reduce) {
+        double s = grad_reduce_s(b, grad_bytes(&sp));
+        if (s > 0) {
+            int d = sim_task(b->g, rd, s, TRAIN_DP_COMM, "grad reduce");
+            depend(b, d, last_compute);
+            b->dp_tasks[stage] = d;
+        }
+    }
+    double shard = p->zero >= 1 ? (double)p->dp * p->cp : 1.0;
+    double local = sp.dense / shard + sp.experts * p->ep / shard;
+    int opt = sim_task(b->g, rc, train_optimizer_s(&b->x, local), TRAIN_OPTIMIZER, "optimizer");
+    depend(b, opt, b->dp_tasks[stage]);
+    b->stage_end[stage] = opt;
+    if (p->zero == 1 || p->zero == 2) {
+        double gather = train_collective_s(&b->x, NET_ALLGATHER, grad_bytes(&sp), &b->x.dp);
+        if (p->overlap_param_gather) /* hidden behind the next step's first forward */
+            gather = fmax(0, gather - first_forward_s);
+        if (gather > 0) {
+            int a = sim_task(b->g, rd, gather, TRAIN_DP_COMM, "param gather");
+            depend(b, a, opt);
+            b->stage_end[stage] = a;
+        }
+    }
+}
+
+static usim_status alloc_builder(step_builder *b)
+{
+    const wl_plan *p = b->x.p;
+    size_t slots = (size_t)b->V * (size_t)b->M;
+    b->chunks = calloc((size_t)p->pp * p->vp, sizeof *b->chunks);
+    b->res = calloc((size_t)p->pp, sizeof *b->res);
+    b->dp_tasks = malloc((size_t)p->pp * sizeof(int));
+    b->stage_end = malloc((size_t)p->pp * sizeof(int));
+    int **arrays[] = {&b->fwd_first, &b->fwd_last, &b->bwd_first,
+                      &b->bwd_last,  &b->send_fwd, &b->send_bwd};
+    bool ok = b->chunks && b->res && b->dp_tasks && b->stage_end;
+    for (size_t i = 0; i < 6; i++) {
+        *arrays[i] = malloc(slots * sizeof(int));
+        ok = ok && *arrays[i];
+        if (*arrays[i])
+            for (size_t k = 0; k < slots; k++)
+                (*arrays[i])[k] = -1;
+    }
+    b->g = sim_graph_new();
+    if (!ok || !b->g)
+        return usim_fail(b->x.err, USIM_ERUNTIME, "out of memory building the step");
+    for (int s = 0; s < p->pp; s++)
+        b->dp_tasks[s] = -1;
+    return USIM_OK;
+}
+
+static void free_builder(step_builder *b)
+{
+    free(b->chunks);
+    free(b->res);
+    free(b->dp_tasks);
+    free(b->stage_end);
+    free(b->fwd_first);
+    free(b->fwd_last);
+    free(b->bwd_first);
+    free(b->bwd_last);
+    free(b->send_fwd);
+    free(b->send_bwd);
+}
+
+static void make_resources(step_builder *b)
+{
+    static const char *const NAMES[4] = {"compute", "dp comm", "send fwd", "send bwd"};
+    for (int s = 0; s < b->x.p->pp; s++) {
+        for (int r = 0; r < 4; r++) {
+            char name[48];
+            snprintf(name, sizeof name, "stage %d %s", s, NAMES[r]);
+            b->res[s][r] = sim_resource(b->g, name);
+        }
+    }
+}
+
+static void layer_costs(step_builder *b)
+{
+    train_ctx *x = &b->x;
+    for (int bw = 0; bw < 2; bw++) {
+        b->lt.dense[bw] = train_layer_costs(x, false, bw);
+        b->lt.moe[bw] = x->m->experts > 1 ? train_layer_costs(x, true, bw) : b->lt.dense[bw];
+        b->lt.embedding[bw] = train_embedding_costs(x, bw);
+        b->lt.head[bw] = train_head_costs(x, bw);
+    }
+    double bytes = x->tokens * x->m->hidden * 2.0 / x->p->tp;
+    train_group pair = {2, x->pp.stride, x->pp.tier};
+    b->lt.p2p_s = x->p->pp > 1 ? train_collective_s(x, NET_SENDRECV, bytes, &pair) : 0;
+}
+
+static usim_status build_graph(step_builder *b)
+{
+    const wl_plan *p = b->x.p;
+    usim_status st = alloc_builder(b);
+    if (st != USIM_OK)
+        return st;
+    layer_costs(b);
+    make_resources(b);
+    int first_layer = 0;
+    for (int v = 0; v < b->V; v++) {
+        plan_chunk(b, v % p->pp, v / p->pp, first_layer);
+        first_layer += b->chunks[(v % p->pp) * p->vp + v / p->pp].layers;
+    }
+    wl_pipe_op *ops = malloc((size_t)(2 * b->M * p->vp) * sizeof *ops);
+    if (!ops)
+        return usim_fail(b->x.err, USIM_ERUNTIME, "out of memory");
+    for (int s = 0; s < p->pp && b->x.st == USIM_OK; s++) {
+        build_stage_program(b, s, ops);
+        finish_stage(b, s, cost_total(&b->chunks[s * p->vp].fwd));
+    }
+    free(ops);
+    link_pipeline(b);
+    return b->x.st;
+}
+
+/* ---- reading the timeline ------------------------------------------ */
+
+typedef struct interval {
+    double a, b;
+} interval;
+
+static int by_start(const void *l, const void *r)
+{
+    double x = ((const interval *)l)->a, y = ((const interval *)r)->a;
+    return x < y ? -1 : x > y;
+}
+
+/* Time in [a, b) not covered by the sorted, disjoint intervals busy[]. */
+static double uncovered(double a, double b, const interval *busy, int n)
+{
+    double left = b - a;
+    for (int i = 0; i < n && left > 0; i++) {
+        double lo = fmax(a, busy[i].a), hi = fmin(b, busy[i].b);
+        if (hi > lo)
+            left -= hi - lo;
+    }
+    return left > 0 ? left : 0;
+}
+
+/* One stage's step: busy time by kind on its engines, the exposed part of
+ * its DP and PP communication, and the idle rest (the bubble). */
+typedef struct stage_reading {
+    double busy[TRAIN_KIND_COUNT], exposed[TRAIN_KIND_COUNT];
+    double load; /* busy + exposed */
+} stage_reading;
+
+static stage_reading read_stage(const sim_graph *g, const step_builder *b, int stage)
+{
+    stage_reading sr;
+    int ntasks = sim_task_count(g), rc = b->res[stage][RES_COMPUTE];
+    const int *res = b->res[stage];
+    interval *busy = malloc((size_t)(ntasks > 0 ? ntasks : 1) * sizeof *busy);
+    int nb = 0;
+    memset(&sr, 0, sizeof sr);
+    if (!busy)
+        return sr;
+    for (int t = 0; t < ntasks; t++) {
+        if (sim_task_resource(g, t) != rc)
+            continue;
+        sr.busy[sim_task_kind(g, t)] += sim_duration(g, t);
+        sr.load += sim_duration(g, t);
+        if (sim_duration(g, t) > 0)
+            busy[nb++] = (interval){sim_start(g, t), sim_end(g, t)};
+    }
+    qsort(busy, (size_t)nb, sizeof *busy, by_start);
+    for (int t = 0; t < ntasks; t++) {
+        int r = sim_task_resource(g, t);
+        if (r != res[RES_DP] && r != res[RES_SEND_FWD] && r != res[RES_SEND_BWD])
+            continue;
+        double e = uncovered(sim_start(g, t), sim_end(g, t), busy, nb);
+        sr.exposed[sim_task_kind(g, t)] += e;
+        sr.load += e;
+    }
+    free(busy);
+    return sr;
+}
+
+/* The breakdown is read on the busiest stage. TP, CP and EP collectives run
+ * in line on the engines' stream, so all of their time is exposed. */
+static void read_timeline(const sim_graph *g, const step_builder *b, train_result *r)
+{
+    stage_reading worst;
+    memset(&worst, 0, sizeof worst);
+    r->critical_stage = 0;
+    for (int s = 0; s < b->x.p->pp; s++) {
+        stage_reading sr = read_stage(g, b, s);
+        if (s == 0 || sr.load > worst.load) {
+            worst = sr;
+            r->critical_stage = s;
+        }
+    }
+    for (int k = 0; k < TRAIN_KIND_COUNT; k++) {
+        bool inline_comm = k == TRAIN_TP_COMM || k == TRAIN_CP_COMM || k == TRAIN_EP_COMM ||
+                           (k == TRAIN_DP_COMM && b->x.p->zero >= 3);
+        r->busy_s[k] = inline_comm ? 0 : worst.busy[k];
+        r->exposed_s[k] = worst.exposed[k] + (inline_comm ? worst.busy[k] : 0);
+    }
+    r->bubble_s = fmax(0, r->step_time_s - worst.load);
+}
+
+/* ---- the step ------------------------------------------------------ */
+
+static void set_groups(train_ctx *x)
+{
+    const wl_plan *p = x->p;
+    x->tp = group_of(x->sys, p->tp, 1);
+    x->cp = group_of(x->sys, p->cp, p->tp);
+    x->dp = group_of(x->sys, p->dp * p->cp, p->tp);
+    x->ep = group_of(x->sys, p->ep, p->tp * p->cp);
+    x->pp = group_of(x->sys, p->pp, p->tp * p->cp * p->dp);
+}
+
+static double peak_flops(const hw_chip *chip, usim_dtype t)
+{
+    return hw_per_dtype_get(&chip->dense_flops, t);
+}
+
+static void metrics(const wl_model *m, const wl_plan *p, const hw_system *sys, train_result *r)
+{
+    double tokens = (double)p->gbs * (double)p->seq;
+    r->tokens_per_step = tokens;
+    r->tokens_per_s = tokens / r->step_time_s;
+    r->tokens_per_s_per_chip = r->tokens_per_s / sys->chips;
+    r->model_flops_per_step = wl_model_flops_per_token(m, p->seq) * tokens;
+    wl_flops f = wl_forward_flops(m, p->seq);
+    double fwd_per_token = (f.matmul + f.lm_head + f.attention_core) / (double)p->seq;
+    double extra = p->recompute == WL_RECOMPUTE_FULL ? fwd_per_token * tokens : 0;
+    r->hardware_flops_per_step = r->model_flops_per_step + extra;
+    r->peak_flops_per_chip = peak_flops(&sys->chip, p->dtype);
+    double per_chip = r->model_flops_per_step / r->step_time_s / sys->chips;
+    r->model_tflops_per_chip = per_chip / 1e12;
+    r->mfu = per_chip / r->peak_flops_per_chip;
+    r->hfu = r->hardware_flops_per_step / r->step_time_s / sys->chips / r->peak_flops_per_chip;
+    r->memory = wl_memory_per_chip(m, p);
+    r->hbm_bytes_per_chip = sys->chip.hbm.capacity_bytes;
+    r->fits = r->memory.total <= r->hbm_bytes_per_chip;
+}
+
+static usim_status check_dtype(const wl_plan *p, const hw_system *sys, usim_error *err)
+{
+    if (peak_flops(&sys->chip, p->dtype) > 0)
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, "dtype",
+                           "%s has no %s matrix support; choose another --dtype",
+                           sys->chip.name, usim_dtype_name(p->dtype));
+}
+
+usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                       train_result *result, sim_graph **trace, usim_error *err)
+{
+    usim_status st = wl_plan_check(p, m, sys->chips, err);
+    if (st == USIM_OK)
+        st = check_dtype(p, sys, err);
+    if (st != USIM_OK)
+        return st;
+    step_builder b;
+    memset(&b, 0, sizeof b);
+    memset(result, 0, sizeof *result);
+    b.x = (train_ctx){m, p, sys, &sys->chip, (double)p->mbs * (double)p->seq / p->cp,
+                      {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, err, USIM_OK};
+    set_groups(&b.x);
+    b.M = wl_plan_microbatches(p);
+    b.V = p->pp * p->vp;
+    st = build_graph(&b);
+    if (st == USIM_OK)
+        st = sim_run(b.g, err);
+    if (st == USIM_OK) {
+        result->step_time_s = sim_makespan(b.g);
+        read_timeline(b.g, &b, result);
+        result->microbatches = b.M;
+        result->tasks = sim_task_count(b.g);
+        result->tp = b.x.tp;
+        result->cp = b.x.cp;
+        result->dp = b.x.dp;
+        result->pp = b.x.pp;
+        result->ep = b.x.ep;
+        metrics(m, p, sys, result);
+    }
+    if (st == USIM_OK && trace)
+        *trace = b.g;
+    else
+        sim_graph_free(b.g);
+    free_builder(&b);
+    return st;
+}
+
+train_totals train_totals_for(const train_result *r, const hw_system *sys, double tokens)
+{
+    train_totals t;
+    t.steps = tokens / r->tokens_per_step;
+    t.seconds = t.steps * r->step_time_s;
+    t.energy_kwh = t.seconds * sys->chips * sys->chip.power_w / 3.6e6;
+    t.cost_usd = t.seconds / 3600.0 * sys->chips * sys->price.usd_per_chip_hour;
+    return t;
+}
