@@ -66,12 +66,17 @@ typedef struct hw_matrix {
     int blocks_per_core;
     /* Sustained fraction of the array's peak in a long, well-fed loop. */
     double efficiency;
+    double efficiency_fp8; /* the same for FP8 inputs, when measured apart (0 = efficiency) */
 } hw_matrix;
+
+/* The sustained fraction of the array's peak for inputs of dtype t. */
+double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t);
 
 typedef struct hw_engine {
     double clock_hz;
     double elements_per_cycle;   /* per core */
     double fixed_overhead_cycles; /* per instruction */
+    double special_per_cycle;    /* exp, log, rsqrt per cycle per core (0 = elements_per_cycle) */
 } hw_engine;
 
 typedef struct hw_sram {

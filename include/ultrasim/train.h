@@ -72,6 +72,10 @@ typedef struct train_result {
 usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys,
                        train_result *result, sim_graph **trace, usim_error *err);
 
+/* A lower bound on the step time: the busiest stage's compute alone (no
+ * communication, no bubble). Cheap: for pruning plan searches. */
+double train_step_lower_bound(const wl_model *m, const wl_plan *p, const hw_system *sys);
+
 /* Time, energy and cost to train `tokens` tokens at the simulated rate:
  * energy at the chips' typical power (hosts, network and cooling excluded). */
 typedef struct train_totals {

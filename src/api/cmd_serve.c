@@ -42,8 +42,8 @@ static const usim_option SERVE_OPTIONS[] = {
      false},
     {"weights", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "weight type", "bf16", WEIGHTS, 0, 0,
      false},
-    {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "KV cache type", "bf16", WEIGHTS, 0, 0,
-     false},
+    {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "KV cache type (default: as --weights)",
+     NULL, WEIGHTS, 0, 0, false},
     {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B", "largest batch a replica runs", "64", NULL, 1,
      65536, false},
     {"block", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS", "KV cache block (page) size", "16", NULL, 1,
@@ -181,7 +181,8 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->ep = get_int(cmd, req, "ep", &st, err);
     d->replicas = get_int(cmd, req, "replicas", &st, err);
     d->weights = get_choice(cmd, req, "weights", &st, err);
-    d->kv_dtype = get_choice(cmd, req, "kv-dtype", &st, err);
+    d->kv_dtype = json_object_get(req, "kv-dtype") ? get_choice(cmd, req, "kv-dtype", &st, err)
+                                                   : d->weights;
     d->max_batch = get_int(cmd, req, "batch", &st, err);
     d->block_tokens = get_int(cmd, req, "block", &st, err);
     d->scheduler = get_choice(cmd, req, "scheduler", &st, err);

@@ -25,10 +25,15 @@
  * and drain is paid once.
  *
  * GPUs: a pair is 2 bq bk d MACs on one SM's tensor cores (5 bq bk d backward)
- * at the sustained rate of tensorcore.c, and about 4 vector operations per
- * score (max, exp, sum, scale; twice backward) on its lanes, overlapped;
- * query tiles are padded to tile_m / 2 rows (the smallest tile the GEMM model
- * uses).
+ * at the sustained rate of tensorcore.c, one exponential per score on the
+ * special-function units (16 per cycle per SM on A100 and H100, CUDA
+ * programming guide, throughput table) and about 3 more vector operations
+ * per score (max, sum, scale; twice backward) on its lanes. A warp runs its
+ * softmax between its two products, so the three add up rather than overlap
+ * (the FlashAttention-2 schedule; FlashAttention-3, Shah et al. 2024, shows
+ * the exponential alone costing about half the matmul time at head dim 128
+ * when not overlapped). Query tiles are padded to tile_m / 2 rows (the
+ * smallest tile the GEMM model uses).
  *
  * Pairs are shared out over the cores (or SMs); when there are fewer query
  * tiles than cores, a tile's key blocks are split between cores (as
@@ -148,11 +153,14 @@ static double gpu_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, d
     double p = (double)x->rows * x->cols * x->arrays_per_core * hw_per_dtype_get(&x->macs_per_pe, dt);
     double rows = engine_max(t->rows, floor(x->tile_m / 2.0));
     double macs = (a->backward ? 5.0 : 2.0) * rows * bk * a->d;
-    double ops = (a->backward ? 8.0 : 4.0) * rows * bk;
+    double ops = (a->backward ? 6.0 : 3.0) * rows * bk;
+    double special = chip->vector.special_per_cycle > 0 ? chip->vector.special_per_cycle
+                                                        : chip->vector.elements_per_cycle;
     double pairs = busiest(t, chip->cores);
-    double tensor_s = pairs * macs / (p * x->clock_hz * x->efficiency);
+    double tensor_s = pairs * macs / (p * x->clock_hz * hw_matrix_efficiency(x, dt));
     double vector_s = pairs * ops / (chip->vector.elements_per_cycle * chip->vector.clock_hz);
-    return engine_max(tensor_s, vector_s);
+    double exp_s = pairs * rows * bk / (special * chip->vector.clock_hz);
+    return tensor_s + exp_s + vector_s;
 }
 
 static double attention_bytes(const hw_chip *chip, const attn *a, double el, double bq, double bk)

@@ -33,7 +33,7 @@
  *     bytes_in K (M ceil(N/Nw) + N ceil(M/Mw)) + bytes_out M N
  * The GEMM takes max(compute + wave edges, traffic / bandwidth).
  *
- * e = matrix.efficiency is what the model does not see: the clock the SMs
+ * e = matrix.efficiency (efficiency_fp8 for FP8) is what the model does not see: the clock the SMs
  * hold under load (below the clock the peak assumes) and issue overheads. The
  * presets derive it from a measured cuBLAS GEMM by taking out the losses this
  * model already counts for that shape (data/hw/h100-sxm.json, docs/engine.md),
@@ -138,7 +138,7 @@ engine_cost engine_gpu_gemm(const hw_chip *chip, const engine_shape *shape, usim
     g.slots = (double)sms * g.bpc;
     g.tk = x->tile_k;
     g.clock = x->clock_hz;
-    g.eff = x->efficiency;
+    g.eff = hw_matrix_efficiency(x, compute);
     g.bw = engine_hbm_bytes_per_s(chip) * sms / chip->cores;
     gpu_choice c = best_tile(&g, x);
     double macs = g.m * g.k * g.n * g.batch;

@@ -124,3 +124,8 @@ hw_totals hw_derive(const hw_system *sys)
     t.usd_per_hour = sys->price.usd_per_chip_hour * sys->chips;
     return t;
 }
+
+double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t)
+{
+    return t == USIM_FP8 && m->efficiency_fp8 > 0 ? m->efficiency_fp8 : m->efficiency;
+}

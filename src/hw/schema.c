@@ -70,6 +70,7 @@ static const usim_field MATRIX[] = {
     USIM_INT("tile_k", hw_matrix, tile_k, 1, 1024, false),
     USIM_INT("blocks_per_core", hw_matrix, blocks_per_core, 1, 64, false),
     USIM_NUM("efficiency", hw_matrix, efficiency, U_1, 0.05, 1, false),
+    USIM_NUM("efficiency_fp8", hw_matrix, efficiency_fp8, U_1, 0.05, 1, false),
 };
 static const usim_schema MATRIX_SCHEMA = USIM_SCHEMA("matrix engine", MATRIX);
 
@@ -77,6 +78,7 @@ static const usim_field ENGINE[] = {
     USIM_NUM("clock", hw_engine, clock_hz, U_HZ, 1e6, 2e10, true),
     USIM_NUM("elements_per_cycle", hw_engine, elements_per_cycle, U_1, 1, 65536, true),
     USIM_NUM("fixed_overhead_cycles", hw_engine, fixed_overhead_cycles, U_1, 0, 1e6, false),
+    USIM_NUM("special_per_cycle", hw_engine, special_per_cycle, U_1, 0, 65536, false),
 };
 static const usim_schema ENGINE_SCHEMA = USIM_SCHEMA("engine", ENGINE);
 

@@ -7,8 +7,8 @@
  * (for long sequences), EP (for MoE), virtual stages, micro-batch, ZeRO stage
  * and recompute mode whose degrees divide what they split. Each is first
  * checked and sized cheaply (wl_plan_check, wl_memory_per_chip); the ones
- * that fit get a lower bound on their step time (their FLOPs at the chip's
- * peak). They are then simulated in order of that bound, on all cores, and
+ * that fit get a lower bound on their step time (their busiest pipeline
+ * stage's compute, with no communication and no waiting). They are then simulated in order of that bound, on all cores, and
  * the search stops as soon as the next bound cannot beat the K-th best
  * simulated plan: the pruning is exact, the answer the same as simulating
  * them all.
@@ -81,15 +81,10 @@ static bool push(search *s, const wl_plan *p, double bound)
     return true;
 }
 
-/* No step can be faster than its FLOPs at the chips' dense peak. */
+/* No step can be faster than its busiest stage's compute alone. */
 static double lower_bound_s(const search *s, const wl_plan *p)
 {
-    double tokens = (double)p->gbs * (double)p->seq;
-    double flops = wl_model_flops_per_token(s->m, p->seq) * tokens;
-    if (p->recompute == WL_RECOMPUTE_FULL)
-        flops *= 4.0 / 3.0;
-    double peak = hw_per_dtype_get(&s->sys->chip.dense_flops, p->dtype) * s->sys->chips;
-    return flops / peak;
+    return train_step_lower_bound(s->m, p, s->sys);
 }
 
 static void consider(search *s, const wl_plan *p)

@@ -8,6 +8,14 @@ typedef struct train_costs {
     double s[TRAIN_KIND_COUNT];
 } train_costs;
 
+/* Collectives already costed in this step: the same call recurs for every
+ * layer, bucket and stage. */
+#define TRAIN_MEMO 64
+typedef struct train_memo {
+    int op, size, stride;
+    double bytes, seconds;
+} train_memo;
+
 typedef struct train_ctx {
     const wl_model *m;
     const wl_plan *p;
@@ -17,6 +25,9 @@ typedef struct train_ctx {
     train_group tp, cp, dp, pp, ep;
     usim_error *err;
     usim_status st; /* the first failure of a collective, sticky */
+    bool compute_only; /* cost no communication (for lower bounds) */
+    train_memo memo[TRAIN_MEMO];
+    int nmemo;
 } train_ctx;
 
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward);

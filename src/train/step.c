@@ -538,8 +538,12 @@ usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys
     step_builder b;
     memset(&b, 0, sizeof b);
     memset(result, 0, sizeof *result);
-    b.x = (train_ctx){m, p, sys, &sys->chip, (double)p->mbs * (double)p->seq / p->cp,
-                      {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, err, USIM_OK};
+    b.x.m = m;
+    b.x.p = p;
+    b.x.sys = sys;
+    b.x.chip = &sys->chip;
+    b.x.tokens = (double)p->mbs * (double)p->seq / p->cp;
+    b.x.err = err;
     set_groups(&b.x);
     b.M = wl_plan_microbatches(p);
     b.V = p->pp * p->vp;
@@ -564,6 +568,44 @@ usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys
         sim_graph_free(b.g);
     free_builder(&b);
     return st;
+}
+
+/* The busiest stage's compute, all micro-batches, no communication and no
+ * waiting: no schedule can finish the step sooner. */
+double train_step_lower_bound(const wl_model *m, const wl_plan *p, const hw_system *sys)
+{
+    step_builder b;
+    usim_error err;
+    memset(&b, 0, sizeof b);
+    b.x.m = m;
+    b.x.p = p;
+    b.x.sys = sys;
+    b.x.chip = &sys->chip;
+    b.x.tokens = (double)p->mbs * (double)p->seq / p->cp;
+    b.x.err = &err;
+    b.x.compute_only = true;
+    b.M = wl_plan_microbatches(p);
+    b.V = p->pp * p->vp;
+    b.chunks = calloc((size_t)p->pp * p->vp, sizeof *b.chunks);
+    if (!b.chunks)
+        return 0;
+    layer_costs(&b);
+    double worst = 0;
+    int first_layer = 0;
+    for (int v = 0; v < b.V; v++) {
+        plan_chunk(&b, v % p->pp, v / p->pp, first_layer);
+        first_layer += b.chunks[(v % p->pp) * p->vp + v / p->pp].layers;
+    }
+    for (int s = 0; s < p->pp; s++) {
+        double stage = 0;
+        for (int c = 0; c < p->vp; c++) {
+            const chunk_plan *k = &b.chunks[s * p->vp + c];
+            stage += (double)b.M * (cost_total(&k->fwd) + cost_total(&k->bwd));
+        }
+        worst = fmax(worst, stage);
+    }
+    free(b.chunks);
+    return worst;
 }
 
 train_totals train_totals_for(const train_result *r, const hw_system *sys, double tokens)
