@@ -78,6 +78,11 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     if (st != USIM_OK)
         return st;
     int rest = p->tp * p->pp * p->cp;
+    if (!json_object_get(req, "dp") && out->sys.chips % rest != 0)
+        return usim_fail_field(err, USIM_EINPUT, "tp",
+                               "TP %d x PP %d x CP %d = %d does not divide the %d chips, so "
+                               "there is no whole DP degree; change --tp, --pp, --cp or --chips",
+                               p->tp, p->pp, p->cp, rest, out->sys.chips);
     p->dp = int_or(cmd, req, "dp", out->sys.chips / (rest > 0 ? rest : 1), &st, err);
     if (st == USIM_OK && p->dp < 1)
         st = usim_fail_field(err, USIM_EINPUT, "tp",

@@ -1,0 +1,242 @@
+/*
+ * The training step: pipeline bubbles that emerge from the schedule match
+ * the 1F1B closed form, MFU and run totals follow their definitions, an
+ * oversized plan is an error that says by how much, and the trace is valid
+ * trace-event JSON.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/train.h"
+
+static wl_model model(const char *name)
+{
+    wl_model m;
+    usim_error err;
+    usim_error_clear(&err);
+    if (wl_model_load(name, &m, &err) != USIM_OK)
+        fail_msg("%s", err.message);
+    return m;
+}
+
+static hw_system system_of(const char *name, int chips)
+{
+    hw_system s;
+    usim_error err;
+    usim_error_clear(&err);
+    if (hw_load_system(name, chips, NULL, &s, &err) != USIM_OK)
+        fail_msg("%s", err.message);
+    return s;
+}
+
+static train_result step(const wl_model *m, const wl_plan *p, const hw_system *s)
+{
+    train_result r;
+    usim_error err;
+    usim_error_clear(&err);
+    if (train_step(m, p, s, &r, NULL, &err) != USIM_OK)
+        fail_msg("%s", err.message);
+    return r;
+}
+
+static wl_plan plan(int tp, int pp, int dp, int mbs, int gbs, int seq)
+{
+    wl_plan p = {.tp = tp, .pp = pp, .dp = dp, .cp = 1, .ep = 1, .vp = 1, .mbs = mbs,
+                 .gbs = gbs, .seq = seq, .dtype = USIM_BF16,
+                 .recompute = WL_RECOMPUTE_SELECTIVE, .sp = tp > 1, .zero = 1,
+                 .overlap_grad_reduce = true, .overlap_param_gather = true};
+    return p;
+}
+
+/* 1F1B over p stages of equal work: the step is (m + p - 1) x (f + b), so
+ * a stage idles (p - 1)/(m + p - 1) of it. With 4 stages of 8 layers and 12
+ * micro-batches that is 3/15 = 20%; the simulated bubble lands there, a
+ * little lower because the busiest (last) stage also runs the LM head. */
+static void bubble_matches_closed_form(void **state)
+{
+    (void)state;
+    wl_model m = model("llama2-7b"); /* 32 layers: 8 per stage */
+    hw_system s = system_of("dgx-h100", 4);
+    wl_plan p = plan(1, 4, 1, 1, 12, 2048);
+    train_result r = step(&m, &p, &s);
+    assert_close(r.bubble_s / r.step_time_s, 3.0 / 15, 0.12);
+    /* More micro-batches shrink it as the closed form says. */
+    p.gbs = 48;
+    train_result r2 = step(&m, &p, &s);
+    assert_close(r2.bubble_s / r2.step_time_s, 3.0 / 51, 0.15);
+    /* Interleaving with 2 virtual stages halves the bubble. */
+    p.vp = 2;
+    train_result r3 = step(&m, &p, &s);
+    assert_close(r3.bubble_s / r3.step_time_s, 1.5 / 49.5, 0.25);
+}
+
+/* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
+ * per token. */
+static void mfu_by_definition(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s = system_of("dgx-h100", 8);
+    wl_plan p = plan(1, 1, 8, 1, 64, 4096);
+    p.zero = 3;
+    train_result r = step(&m, &p, &s);
+    double n = 32 * (4096.0 * 4096 * 2 + 4096.0 * 1024 * 2 + 3 * 4096.0 * 14336) +
+               128256.0 * 4096;
+    double per_token = 6 * n + 12.0 * 32 * 32 * 128 * 4096;
+    assert_close(r.model_flops_per_step, per_token * 64 * 4096, 1e-12);
+    assert_close(r.mfu, r.model_flops_per_step / (r.step_time_s * 8 * 989.4e12), 1e-12);
+    assert_close(r.tokens_per_s_per_chip, 64 * 4096 / r.step_time_s / 8, 1e-12);
+    /* Full recompute runs the forward twice: HFU exceeds MFU by the forward's share. */
+    p.recompute = WL_RECOMPUTE_FULL;
+    r = step(&m, &p, &s);
+    assert_true(r.hfu > r.mfu * 1.25 && r.hfu < r.mfu * 1.40);
+}
+
+/* Doubling data parallelism with the batch per replica fixed doubles the
+ * tokens per step; the step time barely moves inside a node. */
+static void weak_scaling_in_a_node(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s4 = system_of("dgx-h100", 4), s8 = system_of("dgx-h100", 8);
+    wl_plan p4 = plan(1, 1, 4, 1, 32, 2048), p8 = plan(1, 1, 8, 1, 64, 2048);
+    p4.zero = p8.zero = 3;
+    train_result a = step(&m, &p4, &s4), b = step(&m, &p8, &s8);
+    assert_close(b.tokens_per_s, 2 * a.tokens_per_s, 0.05);
+}
+
+/* Overlapping the gradient reduction with the backward can only help. */
+static void overlap_hides_communication(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s = system_of("dgx-h100", 64);
+    wl_plan p = plan(8, 1, 8, 1, 32, 4096);
+    train_result on = step(&m, &p, &s);
+    p.overlap_grad_reduce = false;
+    train_result off = step(&m, &p, &s);
+    assert_true(off.step_time_s > on.step_time_s);
+    assert_true(off.exposed_s[TRAIN_DP_COMM] > on.exposed_s[TRAIN_DP_COMM]);
+}
+
+/* Time, energy and cost of a run follow from the step. */
+static void run_totals(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s = system_of("dgx-h100", 8);
+    wl_plan p = plan(1, 1, 8, 1, 64, 4096);
+    p.zero = 3;
+    train_result r = step(&m, &p, &s);
+    train_totals t = train_totals_for(&r, &s, 1e12);
+    double steps = 1e12 / (64 * 4096.0);
+    assert_close(t.steps, steps, 1e-12);
+    assert_close(t.seconds, steps * r.step_time_s, 1e-12);
+    assert_close(t.cost_usd, t.seconds / 3600 * 8 * 6.88, 1e-9);
+    assert_close(t.energy_kwh, t.seconds * 8 * 700 / 3.6e6, 1e-9);
+}
+
+static void oversized_plan_is_an_error(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("train --model llama3.1-405b --hw dgx-h100 --chips 8 --tp 8 --gbs 8 "
+                           "--seq 4096");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "does not fit"));
+    assert_non_null(strstr(r.err, "GiB too much"));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+    r = cli_run("train --model llama3-8b --hw dgx-h100 --tp 3 --gbs 8 --seq 4096");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--tp"));
+    cli_free(&r);
+    r = cli_run("train --model llama3-8b --hw dgx-a100-80gb --gbs 8 --seq 4096 --dtype fp8 "
+                "--zero 3");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no fp8"));
+    cli_free(&r);
+}
+
+/* The trace is trace-event JSON: complete events with a start and a
+ * duration in microseconds, named tracks per stage. */
+static void trace_is_valid(void **state)
+{
+    (void)state;
+    char path[512], args[800];
+    snprintf(path, sizeof path, "%s/step.trace.json", USIM_TEST_TMP);
+    remove(path);
+    snprintf(args, sizeof args,
+             "train --model llama2-7b --hw dgx-h100 --chips 16 --tp 2 --pp 4 --gbs 16 --seq 2048 "
+             "--trace %s --json",
+             path);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    json_t *res = json_loads(r.out, 0, NULL);
+    cli_free(&r);
+    json_t *doc = json_load_file(path, 0, NULL);
+    assert_non_null(doc);
+    json_t *events = json_object_get(doc, "traceEvents");
+    assert_true(json_array_size(events) > 50);
+    size_t i;
+    json_t *e;
+    double end = 0;
+    int stages_named = 0;
+    json_array_foreach(events, i, e)
+    {
+        const char *ph = json_string_value(json_object_get(e, "ph"));
+        assert_non_null(ph);
+        if (strcmp(ph, "M") == 0) {
+            stages_named += strcmp(json_string_value(json_object_get(e, "name")),
+                                   "process_name") == 0;
+            continue;
+        }
+        assert_string_equal(ph, "X");
+        assert_non_null(json_string_value(json_object_get(e, "name")));
+        double ts = json_number_value(json_object_get(e, "ts"));
+        double dur = json_number_value(json_object_get(e, "dur"));
+        assert_true(ts >= 0 && dur > 0);
+        end = fmax(end, ts + dur);
+    }
+    assert_int_equal(stages_named, 4);
+    /* The last event ends when the step does. */
+    assert_close(end / 1e6, json_number_value(json_object_get(res, "step_time_s")), 1e-6);
+    json_decref(doc);
+    json_decref(res);
+}
+
+static void json_contract(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("train --model llama3-8b --hw trn2.48xlarge --tp 4 --gbs 32 --seq "
+                           "4096 --tokens 1e12 --json");
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    const char *keys[] = {"step_time_s", "tokens_per_s", "tokens_per_s_per_chip",
+                          "model_tflops_per_chip", "mfu", "hfu", "memory_per_chip_bytes", "fits",
+                          "breakdown", "run"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!json_object_get(j, keys[i]))
+            fail_msg("no '%s' in train --json", keys[i]);
+    assert_true(json_number_value(json_object_get(j, "mfu")) > 0.05);
+    json_decref(j);
+    cli_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bubble_matches_closed_form),
+        cmocka_unit_test(mfu_by_definition),
+        cmocka_unit_test(weak_scaling_in_a_node),
+        cmocka_unit_test(overlap_hides_communication),
+        cmocka_unit_test(run_totals),
+        cmocka_unit_test(oversized_plan_is_an_error),
+        cmocka_unit_test(trace_is_valid),
+        cmocka_unit_test(json_contract),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
