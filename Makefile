@@ -27,8 +27,11 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The flagship simulation; until training exists, the Trn2 UltraServer itself.
-FLAGSHIP = hw show trn2u.48xlarge
+# The flagship simulation: one training step of Llama 3.1 405B on 32 Trn2
+# UltraServers (2,048 chips) with the plan 'ultrasim plan' ranks first, and
+# the time, energy and cost of its 15.6T-token run.
+FLAGSHIP = train --model llama3.1-405b --hw trn2u.48xlarge --chips 2048 --tp 8 --pp 1 \
+           --zero 3 --gbs 1024 --seq 8192 --tokens 15.6e12
 
 run: build
 	./$(BUILD_DIR)/ultrasim $(FLAGSHIP)

@@ -88,6 +88,12 @@ static void formats_with_three_digits(void **state)
     assert_string_equal(buf, "46.4 TB/s");
     usim_format_quantity(1.5e-6, USIM_UNIT_SECONDS, buf, sizeof buf);
     assert_string_equal(buf, "1.50 us");
+    usim_format_quantity(64.9 * 86400, USIM_UNIT_SECONDS, buf, sizeof buf);
+    assert_string_equal(buf, "64.9 d");
+    usim_format_quantity(3 * 3600, USIM_UNIT_SECONDS, buf, sizeof buf);
+    assert_string_equal(buf, "3.00 h");
+    usim_format_quantity(90, USIM_UNIT_SECONDS, buf, sizeof buf);
+    assert_string_equal(buf, "90.0 s");
 }
 
 static void suggests_close_words(void **state)

@@ -219,6 +219,7 @@ usim_status usim_parse_count(const char *text, int64_t *out, usim_error *err)
 typedef struct out_scale {
     double scale;
     const char *symbol;
+    double from; /* used from this magnitude on (0: from scale) */
 } out_scale;
 
 static const out_scale OUT_BYTES[] = {
@@ -230,9 +231,10 @@ static const out_scale OUT_BANDWIDTH[] = {
     {1e18, "EB/s"}, {1e15, "PB/s"}, {1e12, "TB/s"}, {1e9, "GB/s"},
     {1e6, "MB/s"},  {1e3, "kB/s"},  {1.0, "B/s"},
 };
+/* Days from two days on, hours from two hours, minutes from two minutes. */
 static const out_scale OUT_SECONDS[] = {
-    {86400.0 * 2, "d"}, {7200.0, "h"}, {120.0, "min"}, {1.0, "s"},
-    {1e-3, "ms"},       {1e-6, "us"},  {1e-9, "ns"},   {1e-12, "ps"},
+    {86400.0, "d", 2 * 86400.0}, {3600.0, "h", 7200.0}, {60.0, "min", 120.0}, {1.0, "s"},
+    {1e-3, "ms"},                {1e-6, "us"},          {1e-9, "ns"},         {1e-12, "ps"},
 };
 static const out_scale OUT_HERTZ[] = {{1e9, "GHz"}, {1e6, "MHz"}, {1e3, "kHz"}, {1.0, "Hz"}};
 static const out_scale OUT_FLOPS[] = {
@@ -246,10 +248,11 @@ static void format_scaled(double value, const out_scale *scales, size_t n, char 
 {
     double mag = fabs(value);
     size_t pick = n - 1;
-    /* Time uses min/h/d thresholds that are not powers of ten: take the first
-     * scale the value reaches. For the rest this picks mantissa in [1, 1000). */
+    /* The first scale the value reaches: a mantissa in [1, 1000) for powers
+     * of ten, or at least 2 for minutes, hours and days. */
     for (size_t i = 0; i < n; i++) {
-        if (mag >= scales[i].scale || (mag == 0.0 && scales[i].scale == 1.0)) {
+        double from = scales[i].from > 0 ? scales[i].from : scales[i].scale;
+        if (mag >= from || (mag == 0.0 && scales[i].scale == 1.0)) {
             pick = i;
             break;
         }
