@@ -29,13 +29,14 @@ static void vector_roofline(void **state)
     engine_cost r = engine_vector(&c, &op);
     assert_close(r.compute_s, 2e9 / TRN2_VECTOR + 100 / 0.96e9, 1e-12);
     assert_close(r.memory_s, 4e9 / TRN2_HBM, 1e-12);
-    assert_close(r.seconds, r.memory_s, 0);
+    /* plus the fixed cost of one operation (launch_overhead: 6 us on Trainium) */
+    assert_close(r.seconds, r.memory_s + c.launch_overhead_s, 1e-15);
     assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
     assert_close(r.flops, 2e9, 0);
     /* a tiny op is its fixed overhead */
     engine_vector_op tiny = {1000, 1, 0, ENGINE_SCALAR};
     r = engine_vector(&c, &tiny);
-    assert_close(r.seconds, 1000 / TRN2_SCALAR + 100 / 1.2e9, 1e-12);
+    assert_close(r.seconds, 1000 / TRN2_SCALAR + 100 / 1.2e9 + c.launch_overhead_s, 1e-12);
     assert_int_equal(r.bound, ENGINE_BOUND_LATENCY);
     /* compute-bound with many passes and few bytes */
     engine_vector_op heavy = {1e8, 50, 1e8, ENGINE_VECTOR};
@@ -108,7 +109,8 @@ static void attention_prefill(void **state)
     assert_close(r.compute_s, compute, 1e-12);
     double bytes = 8 * 2048 * (128 * 2 * 2 + 4.0) + 8 * (2 * 2048 * 128 * 2.0);
     assert_close(r.bytes, bytes, 1e-15);
-    assert_close(r.seconds, fmax(compute, bytes / TRN2_HBM) + 2 * 1.3e-6, 1e-12);
+    assert_close(r.seconds, fmax(compute, bytes / TRN2_HBM) + 2 * 1.3e-6 + c.launch_overhead_s,
+                 1e-12);
     assert_close(r.flops, 4.0 * 128 * 8 * (2048.0 * 2049 / 2), 1e-15);
     assert_int_equal(r.bound, ENGINE_BOUND_COMPUTE);
     /* without the mask, all 64 pairs per head; backward does 2.5x the FLOPs */

@@ -37,7 +37,8 @@ static double num(json_t *j, const char *key)
 /* Llama 3 8B in bf16 on one H100: every weight but the input embedding
  * (8.03B - 128,256 x 4,096 parameters, 15.01 GB) is read per decode step; at
  * 3.35 TB/s x 0.84 sustained that is 5.33 ms. TPOT at batch 1 cannot be
- * lower and, with a short context, is not much higher. */
+ * lower, and with a short context it is that plus about 11 kernels a layer
+ * (32 layers, and the LM head) at 4 us of launch overhead each. */
 static void decode_reads_the_weights(void **state)
 {
     (void)state;
@@ -45,7 +46,7 @@ static void decode_reads_the_weights(void **state)
     double floor_s = (8030261248.0 - 128256.0 * 4096) * 2 / (3.35e12 * 0.84);
     double tpot = num(j, "tpot_p50_s");
     assert_true(tpot >= floor_s);
-    assert_true(tpot < 1.10 * floor_s);
+    assert_true(tpot < 1.05 * floor_s + 33 * 11 * 4e-6);
     /* At batch 1 the TPOT is the decode step the explanation shows. */
     assert_close(tpot, num(json_object_get(j, "explain"), "decode_step_s"), 1e-6);
     json_decref(j);

@@ -257,6 +257,10 @@ typedef struct engine_attention_op {
 
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op);
 
+/* A cost as part of a compiled model graph: the compute side slowed by the
+ * chip's graph_efficiency, the memory side unchanged. */
+engine_cost engine_in_graph(const hw_chip *chip, engine_cost c);
+
 /* Moving bytes through HBM at the sustained bandwidth. */
 engine_cost engine_memory(const hw_chip *chip, double bytes);
 

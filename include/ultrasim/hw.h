@@ -111,6 +111,11 @@ typedef struct hw_chip {
     hw_memory hbm;
     hw_dma dma;
     double power_w;
+    double launch_overhead_s; /* fixed cost of each device operation: launch, dispatch, sync */
+    /* Fraction of the engine model's matrix rate that whole model graphs, as
+     * the vendor's framework compiles them, reach (1 where the engine's own
+     * figures already come from framework kernels, as on GPUs). */
+    double graph_efficiency;
     hw_per_dtype dense_flops; /* per chip, the basis used for peak and MFU */
     hw_per_dtype published_chip_flops; /* the chip page figure, when it differs */
 } hw_chip;

@@ -18,6 +18,7 @@
     X(api_cmd_plan)                                                                         \
     X(api_cmd_validate)                                                                     \
     X(api_cmd_models)                                                                       \
+    X(api_cmd_study)                                                                        \
     X(api_cmd_sweep)                                                                        \
     X(api_cmd_plot)
 

@@ -213,7 +213,9 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
         c.compute_s = INFINITY;
     else
         c.compute_s = systolic ? trn_compute_s(chip, &a, dt, bk, &t) : gpu_compute_s(chip, &a, dt, bk, &t);
-    double fixed_s = 2.0 * chip->dma.fixed_latency_s;
+    /* Two DMA set-ups; a forward is one kernel, a backward two (dQ, then dK and dV). */
+    double fixed_s = 2.0 * chip->dma.fixed_latency_s +
+                     (a.backward ? 2.0 : 1.0) * chip->launch_overhead_s;
     c.seconds = engine_max(c.compute_s, c.memory_s) + fixed_s;
     c.bound = engine_bound_of(c.compute_s, c.memory_s, fixed_s);
     double peak = hw_per_dtype_get(&chip->dense_flops, storage);

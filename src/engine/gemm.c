@@ -163,6 +163,7 @@ engine_cost engine_gemm_explain(const hw_chip *chip, const engine_gemm_op *op,
     double peak = hw_per_dtype_get(&chip->dense_flops, storage);
     if (peak <= 0)
         peak = hw_per_dtype_get(&chip->dense_flops, d->compute_dtype);
+    c.seconds += chip->launch_overhead_s; /* one kernel (or instruction stream) */
     c.utilisation = peak > 0 ? c.flops / (c.seconds * peak) : 0.0;
     return c;
 }
@@ -187,4 +188,18 @@ engine_cost engine_core_gemm(const hw_chip *chip, const engine_gemm_op *op,
     double share = engine_min(engine_hbm_bytes_per_s(chip) / chip->cores,
                               core_dma_bytes_per_s(chip));
     return engine_trn_core(chip, &s, d->compute_dtype, storage, share, d);
+}
+
+/* seconds = max(compute, memory) + fixed; only the compute side stretches. */
+engine_cost engine_in_graph(const hw_chip *chip, engine_cost c)
+{
+    double e = chip->graph_efficiency > 0 ? chip->graph_efficiency : 1.0;
+    if (e >= 1.0 || !isfinite(c.seconds))
+        return c;
+    double fixed = c.seconds - engine_max(c.compute_s, c.memory_s);
+    c.compute_s /= e;
+    c.seconds = engine_max(c.compute_s, c.memory_s) + fixed;
+    if (c.compute_s > c.memory_s && c.bound == ENGINE_BOUND_MEMORY)
+        c.bound = ENGINE_BOUND_COMPUTE;
+    return c;
 }

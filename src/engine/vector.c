@@ -87,7 +87,8 @@ engine_cost engine_vector(const hw_chip *chip, const engine_vector_op *op)
     c.bytes = nonneg(op->bytes);
     c.compute_s = throughput_s + fixed_s;
     c.memory_s = c.bytes / engine_hbm_bytes_per_s(chip);
-    c.seconds = engine_max(c.compute_s, c.memory_s);
+    c.seconds = engine_max(c.compute_s, c.memory_s) +
+                (elements > 0 || c.bytes > 0 ? chip->launch_overhead_s : 0.0);
     c.bound = engine_bound_of(throughput_s, c.memory_s, fixed_s);
     c.utilisation = c.seconds > 0 ? c.flops / (c.seconds * elements_per_s(chip, e)) : 0.0;
     return c;
@@ -145,7 +146,7 @@ engine_cost engine_layer_cost(const hw_chip *chip, engine_layer_op op, double ro
     c.bytes = usim_dtype_bytes(dtype) * (elements * (r->inputs + r->outputs) + reduced);
     c.compute_s = engine_max(vt + vf, st + sf);
     c.memory_s = c.bytes / engine_hbm_bytes_per_s(chip);
-    c.seconds = engine_max(c.compute_s, c.memory_s);
+    c.seconds = engine_max(c.compute_s, c.memory_s) + chip->launch_overhead_s;
     c.bound = engine_bound_of(engine_max(vt, st), c.memory_s, engine_max(vf, sf));
     double rate = elements_per_s(chip, vec) * (r->vector_passes > 0 ? 1.0 : 0.0) +
                   (sca != vec ? elements_per_s(chip, sca) : 0.0);

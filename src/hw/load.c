@@ -136,6 +136,7 @@ static void chip_defaults(hw_chip *c)
 {
     memset(c, 0, sizeof *c);
     c->logical_core_size = 1;
+    c->graph_efficiency = 1.0;
     c->matrix.arrays_per_core = 1;
     c->matrix.stationary_load_speedup = 1.0;
     c->matrix.tile_m = 128;

@@ -119,6 +119,8 @@ static const usim_field CHIP[] = {
     USIM_OBJ("hbm", hw_chip, hbm, &MEMORY_SCHEMA, true),
     USIM_OBJ("dma", hw_chip, dma, &DMA_SCHEMA, false),
     USIM_NUM("power", hw_chip, power_w, U_W, 1, 1e5, true),
+    USIM_NUM("launch_overhead", hw_chip, launch_overhead_s, U_S, 0, 1e-3, false),
+    USIM_NUM("graph_efficiency", hw_chip, graph_efficiency, U_1, 0.05, 1, false),
     USIM_OBJ("dense_flops", hw_chip, dense_flops, &PER_DTYPE_FLOPS_SCHEMA, false),
     USIM_OBJ("published_chip_flops", hw_chip, published_chip_flops, &PER_DTYPE_FLOPS_SCHEMA,
              false),

@@ -21,6 +21,13 @@
 #include "serve/internal.h"
 #include "ultrasim/engine.h"
 
+/* Attention heads on one TP rank: when TP does not divide them, the heads
+ * are padded to a multiple of TP (as Neuron's inference libraries do). */
+static double heads_per_rank(const serve_ctx *c)
+{
+    return ceil((double)c->model->heads / c->d->tp);
+}
+
 static double weight_bytes_per_param(const serve_deployment *d)
 {
     return d->weights == SERVE_W_BF16 ? 2.0 : 1.0;
@@ -42,7 +49,7 @@ static double weight_gemm_s(const serve_ctx *c, double m, double k, double n, do
         return 0;
     engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n),
                          (int64_t)(batch < 1 ? 1 : batch), c->dtype};
-    engine_cost e = engine_gemm(&c->d->sys.chip, &op);
+    engine_cost e = engine_in_graph(&c->d->sys.chip, engine_gemm(&c->d->sys.chip, &op));
     double stored = usim_dtype_bytes(c->dtype), wanted = weight_bytes_per_param(c->d);
     if (stored == wanted || e.bytes <= 0)
         return e.seconds;
@@ -60,7 +67,7 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
         return 0;
     double kv_heads = fmax((double)m->kv_heads / c->d->tp, 1);
     engine_attention_op op = {(int64_t)batch,
-                              (int64_t)fmax((double)m->heads / c->d->tp, 1),
+                              (int64_t)fmax(heads_per_rank(c), 1),
                               (int64_t)kv_heads,
                               (int64_t)ceil(q_len),
                               (int64_t)ceil(fmax(kv_len, q_len)),
@@ -72,7 +79,7 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
                                * fp8/int8 halves its traffic */
                               !causal && c->d->kv_dtype != SERVE_W_BF16 ? USIM_FP8
                                                                         : USIM_BF16};
-    return engine_attention(&c->d->sys.chip, &op).seconds;
+    return engine_in_graph(&c->d->sys.chip, engine_attention(&c->d->sys.chip, &op)).seconds;
 }
 
 static double tp_allreduce_s(serve_ctx *c, double tokens)
@@ -86,10 +93,27 @@ static double tp_allreduce_s(serve_ctx *c, double tokens)
     return c->st == USIM_OK ? r.seconds : 0;
 }
 
+static double elementwise_s(const serve_ctx *c, double elements, double flops, double bytes)
+{
+    engine_vector_op op = {elements, flops, elements * bytes, ENGINE_VECTOR};
+    return elements > 0 ? engine_vector(&c->d->sys.chip, &op).seconds : 0;
+}
+
 static double norm_s(const serve_ctx *c, double elements)
 {
-    engine_vector_op op = {elements, 4, elements * 4, ENGINE_VECTOR};
-    return elements > 0 ? engine_vector(&c->d->sys.chip, &op).seconds : 0;
+    return elementwise_s(c, elements, 4, 4);
+}
+
+/* One layer's elementwise kernels: two norms, rotary embedding of q and k,
+ * the MLP activation, two residual adds. */
+static double layer_elementwise_s(const serve_ctx *c, double tokens)
+{
+    const wl_model *m = c->model;
+    double t = c->d->tp, h = m->hidden;
+    double qk = (heads_per_rank(c) + fmax((double)m->kv_heads / t, 1)) * m->head_dim;
+    double act = (m->experts > 1 ? (double)m->expert_ffn * m->experts_per_token : m->ffn) / t;
+    return 2 * norm_s(c, tokens * h) + elementwise_s(c, tokens * qk, 6, 4) +
+           elementwise_s(c, tokens * act, 4, 6) + 2 * elementwise_s(c, tokens * h, 1, 6);
 }
 
 /* One layer's weight GEMMs for `tokens` tokens. */
@@ -97,7 +121,7 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe)
 {
     const wl_model *m = c->model;
     double h = m->hidden, t = c->d->tp;
-    double q = (double)m->heads / t * m->head_dim;
+    double q = heads_per_rank(c) * m->head_dim;
     double kv = fmax((double)m->kv_heads / t, 1) * m->head_dim;
     double s = weight_gemm_s(c, tokens, h, q + 2 * kv, 1) + weight_gemm_s(c, tokens, q, h, 1);
     bool gated = m->mlp == WL_MLP_SWIGLU;
@@ -145,7 +169,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
         kv += attention_s(c, 1, b->prefill[i].tokens, b->prefill[i].context, true);
     r.kv_s = m->layers * kv;
     r.comm_s = m->layers * 2 * tp_allreduce_s(c, tokens);
-    r.other_s = m->layers * (2 * norm_s(c, tokens * m->hidden)) +
+    r.other_s = m->layers * layer_elementwise_s(c, tokens) +
                 weight_gemm_s(c, b->logits, m->hidden, (double)m->vocab / c->d->tp, 1);
     /* With PP the stages run one after another: every layer still runs once,
      * plus a send of the activations between consecutive stages. */

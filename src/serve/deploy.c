@@ -67,9 +67,10 @@ static usim_status check_split(const serve_deployment *d, usim_error *err)
 {
     const wl_model *m = &d->model;
     int group = d->tp * d->pp;
-    if (m->heads % d->tp != 0)
+    if (d->tp > m->heads * 8)
         return usim_fail_field(err, USIM_EINPUT, "tp",
-                               "TP %d does not divide the %d attention heads", d->tp, m->heads);
+                               "TP %d is more than 8 ranks per attention head (%d heads)", d->tp,
+                               m->heads);
     if (d->pp > m->layers)
         return usim_fail_field(err, USIM_EINPUT, "pp", "PP %d is more than the %d layers", d->pp,
                                m->layers);

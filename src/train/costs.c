@@ -35,15 +35,24 @@ static double gemm_s(const train_ctx *x, double m, double k, double n, double ba
         return 0;
     engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n),
                          (int64_t)(batch < 1 ? 1 : batch), dtype};
-    return engine_gemm(x->chip, &op).seconds;
+    return engine_in_graph(x->chip, engine_gemm(x->chip, &op)).seconds;
 }
 
+static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
+                        double flops, double bytes);
+
 /* A projection of m tokens from k to n features: forward, or its backward
- * (dgrad m x n -> m x k, and wgrad k x m -> k x n). */
+ * (dgrad m x n -> m x k, and wgrad k x m -> k x n). In FP8 (Transformer
+ * Engine), each GEMM input is first cast to FP8 with a transposed copy for
+ * the other product: the forward casts the m x k activations, the backward
+ * the m x n gradients, each a pass reading 2 and writing 2 bytes an
+ * element (Micikevicius et al. 2022, "FP8 formats for deep learning"). */
 static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
                    double n, double batch)
 {
     usim_dtype t = x->p->dtype;
+    if (t == USIM_FP8)
+        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, 4);
     if (!backward) {
         add(c, TRAIN_GEMM, gemm_s(x, m, k, n, batch, t));
         return;
@@ -144,7 +153,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                               true,
                               backward,
                               USIM_BF16};
-    double attention = engine_attention(x->chip, &op).seconds;
+    double attention = engine_in_graph(x->chip, engine_attention(x->chip, &op)).seconds;
     add(c, TRAIN_ATTENTION, attention);
     if (x->p->cp > 1) {
         /* Ring attention: CP - 1 key/value block exchanges (their gradients

@@ -1,0 +1,293 @@
+/*
+ * `ultrasim study scale-up`: the seed's question, end to end. For a model,
+ * from tens to 131,072 chips, on (a) 16-chip Trn2 instances joined only by
+ * EFA, (b) 64-chip Trn2 UltraServers joined by EFA and (c) 8-GPU H100 nodes
+ * on InfiniBand, the best plan at each size (the plan search), its step
+ * time, tokens/s and MFU; where adding chips stops paying and why (the
+ * breakdown); written as a Markdown report with charts.
+ *
+ * The global batch grows with the system (one 8K-token sequence per chip)
+ * up to 2,048 sequences, Llama 3 405B's 16M-token batch: beyond that more
+ * chips split the same work finer, which is where coordination catches up
+ * with compute. "Stops paying": the first doubling (or more) of chips whose
+ * added chips deliver less than half the tokens/s per chip the system had.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "ultrasim/plan.h"
+#include "ultrasim/report.h"
+
+extern const api_command api_cmd_study;
+
+static const char *const STUDIES[] = {"scale-up", NULL};
+
+static const usim_option STUDY_OPTIONS[] = {
+    {"study", USIM_OPT_CHOICE, USIM_UNIT_NONE, "NAME", "which study", NULL, STUDIES, 0, 0, true},
+    {"model", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", "the model", "llama3.1-405b", NULL, 0,
+     0, false, true},
+    {"out", USIM_OPT_STRING, USIM_UNIT_NONE, "DIR",
+     "where the report and its charts go (created)", "scale-up-study", NULL, 0, 0, false},
+    {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length", "8192", NULL, 1, 1048576, false},
+    {"max-gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "largest global batch, sequences", "2048", NULL,
+     1, 1e7, false},
+    {"max-chips", USIM_OPT_INT, USIM_UNIT_NONE, "N", "largest system", "131072", NULL, 64,
+     4194304, false},
+};
+static const char *const STUDY_POSITIONALS[] = {"study", NULL};
+
+typedef struct system_kind {
+    const char *label, *hw, *network;
+} system_kind;
+
+static const system_kind SYSTEMS[] = {
+    {"Trn2 instances (16 chips) on EFA", "trn2.48xlarge", NULL},
+    {"Trn2 UltraServers (64 chips) on EFA", "trn2u.48xlarge", NULL},
+    {"8-GPU H100 nodes on InfiniBand", "dgx-h100", NULL},
+};
+#define NSYSTEMS 3
+#define MAX_SIZES 16
+
+typedef struct point {
+    int chips;
+    bool ok;
+    wl_plan plan;
+    train_result r;
+    char reason[160];
+} point;
+
+static int sizes_up_to(int max, int *out)
+{
+    int n = 0;
+    for (int c = 64; c <= max && n < MAX_SIZES; c *= 4)
+        out[n++] = c;
+    if (n < MAX_SIZES && out[n - 1] != max)
+        out[n++] = max;
+    return n;
+}
+
+static void search_point(const wl_model *m, const system_kind *k, int chips, int seq,
+                         int max_gbs, point *p)
+{
+    hw_system *sys = malloc(sizeof *sys);
+    plan_search_result *res = malloc(sizeof *res);
+    usim_error err;
+    usim_error_clear(&err);
+    memset(p, 0, sizeof *p);
+    p->chips = chips;
+    if (!sys || !res || hw_load_system(k->hw, chips, k->network, sys, &err) != USIM_OK) {
+        snprintf(p->reason, sizeof p->reason, "%s", err.message);
+    } else {
+        plan_search_options o;
+        memset(&o, 0, sizeof o);
+        o.plan.gbs = chips < max_gbs ? chips : max_gbs;
+        o.plan.seq = seq;
+        o.plan.dtype = USIM_BF16;
+        o.plan.overlap_grad_reduce = o.plan.overlap_param_gather = true;
+        o.top = 1;
+        if (plan_search(m, sys, &o, res, &err) == USIM_OK) {
+            p->ok = true;
+            p->plan = res->plans[0];
+            p->r = res->results[0];
+        } else {
+            snprintf(p->reason, sizeof p->reason, "%.150s", err.message);
+        }
+    }
+    free(sys);
+    free(res);
+}
+
+/* The first size whose added chips deliver under half the per-chip rate. */
+static int stops_paying(const point *pts, int n)
+{
+    for (int i = 1; i < n; i++) {
+        if (!pts[i].ok || !pts[i - 1].ok)
+            continue;
+        double per_chip = pts[i - 1].r.tokens_per_s / pts[i - 1].chips;
+        double added = (pts[i].r.tokens_per_s - pts[i - 1].r.tokens_per_s) /
+                       (pts[i].chips - pts[i - 1].chips);
+        if (added < 0.5 * per_chip)
+            return i;
+    }
+    return -1;
+}
+
+static double comm_share(const train_result *r)
+{
+    double comm = r->bubble_s;
+    for (int k = TRAIN_TP_COMM; k < TRAIN_KIND_COUNT; k++)
+        comm += r->exposed_s[k];
+    return comm / r->step_time_s;
+}
+
+static void write_table(usim_buf *b, const system_kind *k, const point *pts, int n)
+{
+    usim_buf_printf(b, "\n### %s (`--hw %s`)\n\n", k->label, k->hw);
+    usim_buf_puts(b, "| chips | best plan (TP/PP/DP/CP, VP, MBS, ZeRO, recompute) | global batch | "
+                     "step | tokens/s | tokens/s per chip | MFU | waiting on communication "
+                     "and bubbles |\n|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        const point *p = &pts[i];
+        if (!p->ok) {
+            usim_buf_printf(b, "| %d | no plan: %s | | | | | | |\n", p->chips, p->reason);
+            continue;
+        }
+        static const char *const RC[] = {"none", "selective", "full"};
+        usim_buf_printf(b, "| %d | %d/%d/%d/%d, VP %d, MBS %d, ZeRO %d, %s | %lld | %.2f s | %.4g | "
+                           "%.1f | %.1f%% | %.0f%% |\n",
+                        p->chips, p->plan.tp, p->plan.pp, p->plan.dp, p->plan.cp, p->plan.vp,
+                        p->plan.mbs, p->plan.zero, RC[p->plan.recompute], (long long)p->plan.gbs,
+                        p->r.step_time_s, p->r.tokens_per_s, p->r.tokens_per_s_per_chip,
+                        100 * p->r.mfu, 100 * comm_share(&p->r));
+    }
+}
+
+static void write_verdict(usim_buf *b, const system_kind *k, const point *pts, int n)
+{
+    int at = stops_paying(pts, n);
+    if (at < 0) {
+        usim_buf_printf(b, "\n%s: every step up in size still pays (added chips keep at least "
+                           "half the per-chip rate) up to %d chips.\n",
+                        k->label, pts[n - 1].chips);
+        return;
+    }
+    const train_result *a = &pts[at - 1].r, *z = &pts[at].r;
+    usim_buf_printf(b, "\n%s: adding chips **stops paying at %d chips**: going from %d to %d chips "
+                       "raises tokens/s only from %.4g to %.4g. Per chip, the step spends %.0f%% "
+                       "of its time on exposed communication and pipeline bubbles at %d chips "
+                       "against %.0f%% at %d",
+                    k->label, pts[at].chips, pts[at - 1].chips, pts[at].chips, a->tokens_per_s,
+                    z->tokens_per_s, 100 * comm_share(z), pts[at].chips, 100 * comm_share(a),
+                    pts[at - 1].chips);
+    double most = 0;
+    int kind = -1;
+    for (int k2 = TRAIN_TP_COMM; k2 < TRAIN_KIND_COUNT; k2++) {
+        double grew = z->exposed_s[k2] / z->step_time_s - a->exposed_s[k2] / a->step_time_s;
+        if (grew > most) {
+            most = grew;
+            kind = k2;
+        }
+    }
+    double bubble = z->bubble_s / z->step_time_s - a->bubble_s / a->step_time_s;
+    if (bubble > most)
+        usim_buf_printf(b, "; most of the growth is pipeline bubble (%+.0f points).\n",
+                        100 * bubble);
+    else if (kind >= 0)
+        usim_buf_printf(b, "; most of the growth is %s (%+.0f points).\n",
+                        train_kind_name((train_kind)kind), 100 * most);
+    else
+        usim_buf_puts(b, ".\n");
+}
+
+static usim_status write_charts(const char *dir, point pts[NSYSTEMS][MAX_SIZES], int n,
+                                usim_error *err)
+{
+    report_series thr[NSYSTEMS], eff[NSYSTEMS];
+    double x[NSYSTEMS][MAX_SIZES], y[NSYSTEMS][MAX_SIZES], e[NSYSTEMS][MAX_SIZES];
+    for (int s = 0; s < NSYSTEMS; s++) {
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            if (!pts[s][i].ok)
+                continue;
+            x[s][m] = pts[s][i].chips;
+            y[s][m] = pts[s][i].r.tokens_per_s;
+            e[s][m] = 100 * pts[s][i].r.mfu;
+            m++;
+        }
+        thr[s] = (report_series){"", x[s], y[s], m};
+        eff[s] = (report_series){"", x[s], e[s], m};
+        snprintf(thr[s].name, sizeof thr[s].name, "%s", SYSTEMS[s].hw);
+        snprintf(eff[s].name, sizeof eff[s].name, "%s", SYSTEMS[s].hw);
+    }
+    report_chart c[2] = {{"Training throughput with the best plan at each size", "chips",
+                          "tokens per second", true, true, thr, NSYSTEMS},
+                         {"Model FLOPs utilisation", "chips", "MFU, %", true, false, eff,
+                          NSYSTEMS}};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/scale-up.png", dir);
+    usim_status st = report_plot_lines(c, 2, path, err);
+    snprintf(path, sizeof path, "%s/scale-up.svg", dir);
+    if (st == USIM_OK)
+        st = report_plot_lines(c, 2, path, err);
+    return st;
+}
+
+static usim_status study_run(json_t *req, json_t **result, usim_error *err)
+{
+    const usim_command *cmd = &api_cmd_study.info;
+    const char *dir;
+    int64_t seq = 8192, max_gbs = 2048, max_chips = 131072;
+    bool present;
+    wl_model m;
+    api_string(cmd, req, "out", &dir, err);
+    usim_status st = api_load_model(cmd, req, &m, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "seq", &seq, &present, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "max-gbs", &max_gbs, &present, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "max-chips", &max_chips, &present, err);
+    if (st != USIM_OK)
+        return st;
+    struct stat info;
+    if (mkdir(dir, 0777) != 0 && (stat(dir, &info) != 0 || !S_ISDIR(info.st_mode)))
+        return usim_fail_field(err, USIM_EINPUT, "out", "cannot create the folder %s", dir);
+    int sizes[MAX_SIZES], n = sizes_up_to((int)max_chips, sizes);
+    point(*pts)[MAX_SIZES] = calloc(NSYSTEMS, sizeof *pts);
+    if (!pts)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    for (int s = 0; s < NSYSTEMS; s++)
+        for (int i = 0; i < n; i++)
+            search_point(&m, &SYSTEMS[s], sizes[i], (int)seq, (int)max_gbs, &pts[s][i]);
+    usim_buf b = {0};
+    usim_buf_printf(&b, "# Scale up or scale out? %s from %d to %d chips\n\n", m.name, sizes[0],
+                    sizes[n - 1]);
+    usim_buf_printf(&b, "Generated by `ultrasim study scale-up --model %s`. At each size the plan "
+                        "search picks the fastest plan that fits (TP, PP, DP, CP, virtual stages, "
+                        "micro-batch, ZeRO stage, recompute); the global batch is one %lld-token "
+                        "sequence per chip, capped at %lld sequences (Llama 3 405B's batch), so "
+                        "past the cap more chips split the same work finer.\n\n"
+                        "![throughput and MFU](scale-up.png)\n",
+                    m.name, (long long)seq, (long long)max_gbs);
+    for (int s = 0; s < NSYSTEMS; s++)
+        write_table(&b, &SYSTEMS[s], pts[s], n);
+    usim_buf_puts(&b, "\n## Where adding chips stops paying\n");
+    for (int s = 0; s < NSYSTEMS; s++)
+        write_verdict(&b, &SYSTEMS[s], pts[s], n);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/scale-up.md", dir);
+    char *text = usim_buf_take(&b);
+    st = text ? usim_write_file_atomic(path, text, strlen(text), err)
+              : usim_fail(err, USIM_ERUNTIME, "out of memory");
+    free(text);
+    if (st == USIM_OK)
+        st = write_charts(dir, pts, n, err);
+    if (st == USIM_OK)
+        *result = json_pack("{s:s, s:s}", "report", path, "out", dir);
+    free(pts);
+    return st;
+}
+
+static usim_status study_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    (void)err;
+    usim_buf_printf(b, "wrote %s and its charts in %s\n",
+                    json_string_value(json_object_get(res, "report")),
+                    json_string_value(json_object_get(res, "out")));
+    return USIM_OK;
+}
+
+const api_command api_cmd_study = {
+    {"study", "run a whole study: 'study scale-up' asks when more servers stop helping",
+     "ultrasim study scale-up [--model M] [--out DIR] [--max-chips N] [--json]",
+     "scale-up: best plan, step time, tokens/s and MFU from 64 to --max-chips chips on\n"
+     "Trn2 instances (EFA only), Trn2 UltraServers and H100 nodes, the size where adding\n"
+     "chips stops paying for each and why; a Markdown report and charts in --out.",
+     STUDY_POSITIONALS, STUDY_OPTIONS, sizeof STUDY_OPTIONS / sizeof STUDY_OPTIONS[0]},
+    study_run,
+    study_render,
+};
