@@ -227,7 +227,8 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
     s.kth_best = INFINITY;
     pthread_mutex_init(&s.lock, NULL);
     enumerate(&s);
-    qsort(s.c, s.n, sizeof *s.c, by_bound);
+    if (s.n > 0)
+        qsort(s.c, s.n, sizeof *s.c, by_bound);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int jobs = o->jobs > 0 ? o->jobs : (int)(cores > 0 ? (cores < 64 ? cores : 64) : 1);
     pthread_t threads[64];
@@ -240,7 +241,8 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     pthread_mutex_destroy(&s.lock);
-    qsort(s.c, s.n, sizeof *s.c, by_score);
+    if (s.n > 0)
+        qsort(s.c, s.n, sizeof *s.c, by_score);
     out->considered = s.considered;
     out->invalid = s.pruned_check;
     out->too_big = s.pruned_fit;
