@@ -224,6 +224,19 @@ static void json_contract(void **state)
     assert_true(json_number_value(json_object_get(j, "mfu")) > 0.05);
     json_decref(j);
     cli_free(&r);
+    /* --failures adds the goodput of the run: less than 1, wall time above the
+     * failure-free time of the same run. */
+    r = cli_run("train --model llama3-8b --hw trn2.48xlarge --tp 4 --gbs 32 --seq 4096 --tokens "
+                "1e12 --failures --mc-runs 0 --json");
+    assert_int_equal(r.status, 0);
+    j = json_loads(r.out, 0, NULL);
+    json_t *g = json_object_get(j, "goodput");
+    double goodput = json_number_value(json_object_get(g, "goodput"));
+    assert_true(goodput > 0.5 && goodput < 1);
+    assert_close(json_number_value(json_object_get(g, "solve_time_s")),
+                 json_number_value(json_object_get(json_object_get(j, "run"), "time_s")), 1e-9);
+    json_decref(j);
+    cli_free(&r);
 }
 
 int main(void)

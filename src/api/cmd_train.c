@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/goodput.h"
 #include "api/train_options.h"
 #include "ultrasim/report.h"
 #include "ultrasim/train.h"
@@ -21,6 +22,10 @@ static const usim_option TRAIN_OPTIONS[] = {
      false},
     {"trace", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE",
      "write the step's timeline as a Chrome/Perfetto trace", NULL, NULL, 0, 0, false},
+    {"failures", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,
+     "with --tokens: add failures, checkpoints and goodput (options as in 'goodput')", NULL,
+     NULL, 0, 0, false},
+    API_GOODPUT_OPTIONS,
 };
 
 static const char *const TIERS[] = {"node", "scale-up domain", "scale-out network"};
@@ -139,10 +144,20 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
         st = not_fitting(&r, &s->plan, err);
     if (st == USIM_OK && trace)
         st = report_write_trace(graph, trace, 4, "pipeline stage", kind_name, err);
+    if (st == USIM_OK && api_flag(req, "failures") && !has_tokens)
+        st = usim_fail_field(err, USIM_EINPUT, "failures", "needs --tokens N (the run's length)");
     if (st == USIM_OK) {
         *result = result_json(s, &r);
         if (has_tokens)
             add_totals(*result, &r, &s->sys, tokens);
+    }
+    if (st == USIM_OK && api_flag(req, "failures")) {
+        json_t *g = NULL;
+        st = api_goodput(cmd, req, s, &r, tokens, &g, err);
+        if (st == USIM_OK)
+            json_object_set_new(*result, "goodput", g);
+        else
+            json_decref(*result);
     }
     sim_graph_free(graph);
     free(s);
@@ -223,7 +238,6 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     json_t *p = json_object_get(res, "plan");
     double step = api_number(res, "step_time_s");
     char st[32];
-    (void)err;
     usim_format_quantity(step, USIM_UNIT_SECONDS, st, sizeof st);
     usim_buf_printf(b, "%s (%.4g B parameters) on %.0f chips of %s\n",
                     json_string_value(json_object_get(res, "model")),
@@ -250,6 +264,10 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     render_memory(b, res);
     render_groups(b, res);
     render_run(b, res);
+    if (json_is_object(json_object_get(res, "goodput"))) {
+        usim_buf_puts(b, "\nWith failures and checkpoints\n");
+        api_goodput_render(json_object_get(res, "goodput"), b, err);
+    }
     return USIM_OK;
 }
 
