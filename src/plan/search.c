@@ -4,14 +4,16 @@
  *
  * Candidates are every combination of TP (powers of two up to the scale-up
  * domain and the heads), PP (divisors-friendly depths up to the layers), CP
- * (for long sequences), EP (for MoE), virtual stages, micro-batch, ZeRO stage
- * and recompute mode whose degrees divide what they split. Each is first
- * checked and sized cheaply (wl_plan_check, wl_memory_per_chip); the ones
- * that fit get a lower bound on their step time (their busiest pipeline
- * stage's compute, with no communication and no waiting). They are then simulated in order of that bound, on all cores, and
- * the search stops as soon as the next bound cannot beat the K-th best
- * simulated plan: the pruning is exact, the answer the same as simulating
- * them all.
+ * (up to 16 from 32K tokens; up to 4 from 8K tokens when, without it, each
+ * pipeline would get fewer than 2 x PP sequences a step), EP (for MoE),
+ * virtual stages, micro-batch, ZeRO stage and recompute mode whose degrees
+ * divide what they split. Each is first checked and sized cheaply
+ * (wl_plan_check, wl_memory_per_chip); the ones that fit get a lower bound on
+ * their step time (their busiest pipeline stage's compute, with no
+ * communication and no waiting). They are then simulated in order of that
+ * bound, on all cores, and the search stops as soon as the next bound cannot
+ * beat the K-th best simulated plan: the pruning is exact, the answer the same
+ * as simulating them all.
  */
 #include <math.h>
 #include <pthread.h>
@@ -109,7 +111,7 @@ static void enumerate(search *s)
     int limit_tp = s->sys->default_chips < m->heads ? s->sys->default_chips : m->heads;
     int ntp = powers_of_two(limit_tp > 64 ? 64 : limit_tp, tps, 16);
     int npp = depths(m, m->layers < 128 ? m->layers : 128, pps, 64);
-    int ncp = powers_of_two(s->o.plan.seq >= 32768 ? 16 : 1, cps, 8);
+    int ncp = powers_of_two(s->o.plan.seq >= 32768 ? 16 : s->o.plan.seq >= 8192 ? 4 : 1, cps, 8);
     int nep = m->experts > 1 ? powers_of_two(m->experts < 64 ? m->experts : 64, eps, 16) : 1;
     if (m->experts <= 1)
         eps[0] = 1;
@@ -118,6 +120,13 @@ static void enumerate(search *s)
             for (int c = 0; c < ncp; c++) {
                 long long rest = (long long)tps[a] * pps[b] * cps[c];
                 if (rest > s->sys->chips || s->sys->chips % rest != 0)
+                    continue;
+                /* Below 32K tokens, context parallelism is tried only when,
+                 * without it, each pipeline would get fewer than 2 x PP
+                 * sequences a step: too few to fill it. */
+                long long dp_without = s->sys->chips / ((long long)tps[a] * pps[b]);
+                if (cps[c] > 1 && s->o.plan.seq < 32768 &&
+                    s->o.plan.gbs >= 2LL * pps[b] * dp_without)
                     continue;
                 for (int d = 0; d < nep; d++)
                     for (int v = 0; v < 4; v++)
