@@ -102,7 +102,7 @@ static void attention_prefill(void **state)
 {
     (void)state;
     hw_chip c = load("trn2");
-    engine_attention_op op = {1, 8, 8, 2048, 2048, 128, true, false, USIM_BF16};
+    engine_attention_op op = {1, 8, 8, 2048, 2048, 128, true, false, USIM_BF16, ENGINE_ATTN_FUSED, false};
     engine_cost r = engine_attention(&c, &op);
     double tensor = 40 * 1536 / 2.4e9, vector = 40 * 640 / 0.96e9, scalar = 40 * 512 / 1.2e9;
     double compute = fmax(tensor, fmax(vector, scalar)) + 254 / 2.4e9;
@@ -131,7 +131,7 @@ static void attention_decode(void **state)
 {
     (void)state;
     hw_chip c = load("trn2");
-    engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16};
+    engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16, ENGINE_ATTN_FUSED, false};
     engine_cost r = engine_attention(&c, &op);
     double kv = 8 * 2 * 8192 * 128 * 2.0, q = 32 * (128 * 2 * 2 + 4.0);
     assert_close(r.bytes, kv + q, 1e-15);
@@ -143,9 +143,66 @@ static void attention_decode(void **state)
     assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
     assert_close(r.bytes, kv + q, 1e-15);
     /* odd inputs do not crash: kv_heads 0 means heads, lengths below 1 count as 1 */
-    engine_attention_op odd = {0, 4, 0, 0, 0, 0, true, true, USIM_FP8};
+    engine_attention_op odd = {0, 4, 0, 0, 0, 0, true, true, USIM_FP8, ENGINE_ATTN_FUSED, false};
     r = engine_attention(&c, &odd);
     assert_true(isfinite(r.seconds) && r.seconds > 0);
+}
+
+/* The same decode with a per-head kernel (TensorRT-LLM's pre-XQA masked
+ * multi-head attention): each of the 32 query heads reads its KV head's
+ * 4 MiB, four times the traffic of the grouped read, for the same FLOPs. */
+static void attention_decode_per_head(void **state)
+{
+    (void)state;
+    hw_chip h = load("h100-sxm");
+    engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16,
+                              ENGINE_ATTN_PER_HEAD, false};
+    engine_cost r = engine_attention(&h, &op);
+    double kv_head = 2 * 8192 * 128 * 2.0, q = 32 * (128 * 2 * 2 + 4.0);
+    assert_close(r.bytes, 32 * kv_head + q, 1e-15);
+    assert_close(r.flops, 4.0 * 128 * 32 * 8192, 1e-15);
+    assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
+    op.kernel = ENGINE_ATTN_FUSED;
+    assert_true(engine_attention(&h, &op).seconds < r.seconds);
+}
+
+/* Unfused attention (Megatron-LM 2021) on A100: 24 heads of 96 over 2,048
+ * tokens. Forward = two batched GEMMs (QK^T, PV) + a softmax pass reading
+ * and writing every fp16 score + a dropout pass (read, write, 1-byte mask);
+ * backward = four GEMMs + the dropout and softmax gradient passes (3 score
+ * reads or writes). Each piece is its own kernel, so times add. */
+static void attention_unfused(void **state)
+{
+    (void)state;
+    hw_chip a = load("a100-80gb");
+    engine_attention_op op = {1, 24, 24, 2048, 2048, 96, true, false, USIM_FP16,
+                              ENGINE_ATTN_UNFUSED, true};
+    double scores = 24.0 * 2048 * 2048;
+    engine_gemm_op qk = {2048, 96, 2048, 24, USIM_FP16}, pv = {2048, 2048, 96, 24, USIM_FP16};
+    engine_vector_op softmax = {scores, 5, scores * 4, ENGINE_VECTOR};
+    engine_vector_op dropout = {scores, 2, scores * 5, ENGINE_VECTOR};
+    engine_cost parts[4] = {engine_gemm(&a, &qk), engine_gemm(&a, &pv),
+                            engine_vector(&a, &softmax), engine_vector(&a, &dropout)};
+    engine_cost r = engine_attention(&a, &op);
+    assert_close(r.seconds, parts[0].seconds + parts[1].seconds + parts[2].seconds + parts[3].seconds,
+                 1e-12);
+    assert_close(r.bytes, parts[0].bytes + parts[1].bytes + scores * 9, 1e-12);
+    /* the whole score matrix is multiplied, but FLOPs count the causal half */
+    assert_close(r.flops, 4.0 * 96 * 24 * (2048.0 * 2049 / 2), 1e-15);
+    /* backward: dP = dO V^T (as QK^T), dV = P^T dO, dQ = dS K (as PV), dK = dS^T Q */
+    op.backward = true;
+    engine_gemm_op dv = {2048, 2048, 96, 24, USIM_FP16};
+    engine_vector_op softmax_grad = {scores, 4, scores * 6, ENGINE_VECTOR};
+    double back = parts[0].seconds + 2 * engine_gemm(&a, &dv).seconds + parts[1].seconds +
+                  engine_vector(&a, &softmax_grad).seconds + parts[3].seconds;
+    assert_close(engine_attention(&a, &op).seconds, back, 1e-12);
+    /* without dropout, no dropout pass; fused attention is far cheaper */
+    op.backward = false;
+    op.dropout = false;
+    assert_close(engine_attention(&a, &op).seconds,
+                 parts[0].seconds + parts[1].seconds + parts[2].seconds, 1e-12);
+    op.kernel = ENGINE_ATTN_FUSED;
+    assert_true(engine_attention(&a, &op).seconds < 0.5 * r.seconds);
 }
 
 int main(void)
@@ -153,7 +210,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(vector_roofline),  cmocka_unit_test(layers),
         cmocka_unit_test(memory),           cmocka_unit_test(attention_prefill),
-        cmocka_unit_test(attention_decode),
+        cmocka_unit_test(attention_decode), cmocka_unit_test(attention_decode_per_head),
+        cmocka_unit_test(attention_unfused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

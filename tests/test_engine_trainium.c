@@ -170,6 +170,23 @@ static void gpu_waves(void **state)
     assert_close(r.flops / r.seconds, 721.6e12, 0.02);
 }
 
+/* Attention's P V product on A100 (24 heads, 2,048 x 2,048 times 2,048 x
+ * 96): the preset's 256-wide tile would pad N = 96 to 256 (37.5% useful)
+ * and make the product compute-bound; like cuBLAS, the model then picks a
+ * narrower tile, which pads 96 only to 128 (75% useful), and reading P
+ * from HBM becomes the limit. */
+static void gpu_narrow_n(void **state)
+{
+    (void)state;
+    hw_chip c = load("a100-80gb");
+    engine_gemm_op op = {2048, 2048, 96, 24, USIM_FP16};
+    engine_gemm_detail d;
+    engine_cost r = engine_gemm_explain(&c, &op, &d);
+    assert_true(d.tile_n <= 128);
+    assert_close(d.pad_efficiency, 0.75, 1e-15);
+    assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
+}
+
 /* A decode GEMV on H100: one row of tiles leaves SMs idle, so smaller tiles
  * are tried; reading B from HBM is the limit. */
 static void gpu_gemv(void **state)
@@ -244,6 +261,7 @@ int main(void)
         cmocka_unit_test(decode_gemv_is_memory_bound),
         cmocka_unit_test(chip_splits_over_cores),
         cmocka_unit_test(gpu_waves),
+        cmocka_unit_test(gpu_narrow_n),
         cmocka_unit_test(gpu_gemv),
         cmocka_unit_test(missing_dtypes),
         cmocka_unit_test(any_shape_any_chip),

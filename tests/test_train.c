@@ -123,6 +123,29 @@ static void overlap_hides_communication(void **state)
     assert_true(off.exposed_s[TRAIN_DP_COMM] > on.exposed_s[TRAIN_DP_COMM]);
 }
 
+/* FP8 on H100: Transformer Engine runs the backward's dgrad and wgrad with
+ * split accumulation (efficiency_fp8_split_acc), the forward fast. The
+ * backward is two GEMMs of the forward's FLOPs, so slowing only them moves
+ * the step's GEMM time by two thirds of what slowing every GEMM does. */
+static void fp8_backward_accumulates_split(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s = system_of("dgx-h100", 8);
+    wl_plan p = plan(1, 1, 8, 1, 8, 4096);
+    p.dtype = USIM_FP8;
+    hw_matrix *x = &s.chip.matrix;
+    assert_close(x->efficiency_fp8_split_acc, 0.60, 0);
+    double fp8 = x->efficiency_fp8, split = x->efficiency_fp8_split_acc;
+    double mixed = step(&m, &p, &s).busy_s[TRAIN_GEMM];
+    x->efficiency_fp8_split_acc = fp8; /* all fast */
+    double fast = step(&m, &p, &s).busy_s[TRAIN_GEMM];
+    x->efficiency_fp8 = x->efficiency_fp8_split_acc = split; /* all split */
+    double slow = step(&m, &p, &s).busy_s[TRAIN_GEMM];
+    assert_true(fast < mixed && mixed < slow);
+    assert_close(mixed - fast, (slow - fast) * 2.0 / 3.0, 0.03);
+}
+
 /* Time, energy and cost of a run follow from the step. */
 static void run_totals(void **state)
 {
@@ -158,6 +181,11 @@ static void oversized_plan_is_an_error(void **state)
                 "--zero 3");
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "no fp8"));
+    cli_free(&r);
+    r = cli_run("train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 4096 --attention flashy");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "'flashy' is not one of fused, per-head, unfused"));
+    assert_string_equal(r.out, "");
     cli_free(&r);
 }
 
@@ -246,6 +274,7 @@ int main(void)
         cmocka_unit_test(mfu_by_definition),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),
+        cmocka_unit_test(fp8_backward_accumulates_split),
         cmocka_unit_test(run_totals),
         cmocka_unit_test(oversized_plan_is_an_error),
         cmocka_unit_test(trace_is_valid),

@@ -167,7 +167,8 @@ static void uneven_layers(void **state)
 
 /* Korthikanti et al. 2022, Table 2, GPT-3 shapes: with TP t and SP, no
  * recompute, per layer s b h (34/t) bytes once the 5as/h score term is gone
- * (fused attention); full recompute keeps 2 s b h / t. */
+ * (fused attention), s b h (34 + 5as/h)/t with unfused attention; full
+ * recompute keeps 2 s b h / t. */
 static void activation_memory_matches_korthikanti(void **state)
 {
     (void)state;
@@ -179,6 +180,15 @@ static void activation_memory_matches_korthikanti(void **state)
      * log-sum-exp of fused attention (4 bytes x s x heads / t). */
     double lse = 4.0 * 2048 * 96 / 8;
     assert_close(wl_layer_activation_bytes(&m, &p), sbh * 34 / 8 + lse, 1e-12);
+    /* unfused attention keeps the scores: Korthikanti's 5 a s / h term
+     * (softmax output 2 bytes, dropout mask 1, dropped output 2) per s b h */
+    p.attention = 2;
+    assert_close(wl_layer_activation_bytes(&m, &p),
+                 sbh * (34 + 5.0 * 96 * 2048 / 12288) / 8 + lse, 1e-12);
+    p.recompute = WL_RECOMPUTE_SELECTIVE; /* which selective recomputation drops */
+    assert_close(wl_layer_activation_bytes(&m, &p), sbh * 34 / 8 + lse, 1e-12);
+    p.recompute = WL_RECOMPUTE_NONE;
+    p.attention = 0;
     p.sp = false; /* 10 + 24/t */
     assert_close(wl_layer_activation_bytes(&m, &p), sbh * (10 + 24.0 / 8) + lse, 1e-12);
     p.recompute = WL_RECOMPUTE_FULL;

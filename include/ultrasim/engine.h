@@ -245,14 +245,39 @@ engine_cost engine_layer_cost(const hw_chip *chip, engine_layer_op op, double ro
 
 /* ---- attention ---------------------------------------------------------- */
 
-/* Fused attention (QK^T, softmax, PV) for batch x heads queries of q_len
- * against kv_len keys of head_dim, grouped-query with kv_heads; causal masks
- * the upper triangle. backward: the gradient pass (recomputes the scores). */
+/* How an attention core is run. Each is a kernel family real software
+ * ships; which one a framework used changes the cost, not the FLOPs. */
+typedef enum engine_attention_kernel {
+    /* One fused kernel, scores kept on chip (FlashAttention, cuDNN, XQA,
+     * NKI flash attention); K and V read once per KV head. */
+    ENGINE_ATTN_FUSED,
+    /* Fused, but each query head reads its own copy of its K and V: the
+     * masked multi-head attention decode kernel of FasterTransformer and
+     * TensorRT-LLM up to 0.6, before XQA (grouped-query attention then
+     * saves memory but not bandwidth). */
+    ENGINE_ATTN_PER_HEAD,
+    /* Scores and probabilities through HBM: batched GEMMs for QK^T and PV,
+     * a fused scale-mask-softmax pass and, with dropout, a dropout pass
+     * (Megatron-LM before FlashAttention, Narayanan et al. SC21 s4.2). */
+    ENGINE_ATTN_UNFUSED,
+    ENGINE_ATTN_KERNEL_COUNT
+} engine_attention_kernel;
+
+const char *engine_attention_kernel_name(engine_attention_kernel k);
+
+/* Attention (QK^T, softmax, PV) for batch x heads queries of q_len against
+ * kv_len keys of head_dim, grouped-query with kv_heads; causal masks the
+ * upper triangle. backward: the gradient pass (a fused kernel recomputes the
+ * scores; an unfused one reads the probabilities its forward stored).
+ * dropout: attention-probability dropout (unfused kernels pay a pass and a
+ * 1-byte mask for it; fused ones generate it on chip). */
 typedef struct engine_attention_op {
     int64_t batch, heads, kv_heads, q_len, kv_len, head_dim;
     bool causal;
     bool backward;
     usim_dtype dtype;
+    engine_attention_kernel kernel;
+    bool dropout;
 } engine_attention_op;
 
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op);

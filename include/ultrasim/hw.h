@@ -67,6 +67,11 @@ typedef struct hw_matrix {
     /* Sustained fraction of the array's peak in a long, well-fed loop. */
     double efficiency;
     double efficiency_fp8; /* the same for FP8 inputs, when measured apart (0 = efficiency) */
+    /* FP8 with partial sums promoted to FP32 every few MMAs ("split" or 2x
+     * accumulation: Transformer Engine's dgrad and wgrad GEMMs on Hopper,
+     * whose FP8 tensor cores accumulate in reduced precision); 0 =
+     * efficiency_fp8, as on chips that accumulate FP8 in full FP32. */
+    double efficiency_fp8_split_acc;
 } hw_matrix;
 
 /* The sustained fraction of the array's peak for inputs of dtype t. */

@@ -49,6 +49,7 @@ typedef struct serve_deployment {
     int spec_len;
     double spec_accept;
     double prefix_hit;    /* fraction of prompt tokens found in the prefix cache */
+    int attention;        /* engine_attention_kernel */
 } serve_deployment;
 
 typedef struct serve_workload {

@@ -104,6 +104,11 @@ wl_flops wl_forward_flops(const wl_model *m, int64_t seq);
  * x head_dim x seq for attention (PaLM, Chowdhery et al. 2022, appendix B). */
 double wl_model_flops_per_token(const wl_model *m, int64_t seq);
 
+/* Whether the model trains with dropout: Megatron-LM's GPT ("gpt" family)
+ * uses 0.1 on attention probabilities and hidden states; the Llama family
+ * and the other presets train without. */
+bool wl_model_dropout(const wl_model *m);
+
 /* Megatron's (Narayanan et al., SC21) FLOPs per iteration, counting the
  * recomputed forward: 96 B s l h^2 (1 + s/(6h) + V/(16 l h)). */
 double wl_megatron_flops(const wl_model *m, int64_t batch, int64_t seq);
@@ -127,6 +132,7 @@ typedef struct wl_plan {
     bool overlap_param_gather;  /* ZeRO parameter all-gather with forward */
     bool overlap_tp_comm;       /* TP collectives hidden behind GEMMs */
     int tp_cores;        /* Trainium: TP counted in NeuronCores (0 = chips) */
+    int attention;       /* engine_attention_kernel: 0 fused (default), 2 unfused */
 } wl_plan;
 
 /* Micro-batches per pipeline per step: gbs / (dp x mbs). */

@@ -55,6 +55,15 @@ bool api_flag(json_t *req, const char *name);
      "scale-out network preset or file (default: the system's own)", NULL, NULL, 0, 0,      \
      false}
 
+/* How attention runs (engine_attention_kernel, in its order). */
+extern const char *const api_attention_choices[];
+#define API_OPT_ATTENTION                                                                   \
+    {"attention", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KERNEL",                                \
+     "attention kernel: fused (flash-style, K/V once per KV head), per-head (each query "  \
+     "head reads its K/V: TensorRT-LLM <= 0.6 decode) or unfused (scores through HBM: "     \
+     "Megatron-LM 2021)",                                                                   \
+     "fused", api_attention_choices, 0, 0, false}
+
 /* The system of a request: its "hw" (a preset, a file, or an inline JSON
  * description from a sweep's "what if"), sized by "chips", joined by
  * "network". */

@@ -88,6 +88,7 @@ static const usim_option SERVE_OPTIONS[] = {
     {"slo-tpot", USIM_OPT_QUANTITY, USIM_UNIT_SECONDS, "TIME", "SLO on time per output token",
      NULL, NULL, 1e-6, 3600, false},
     {"seed", USIM_OPT_INT, USIM_UNIT_NONE, "N", "random seed", "1", NULL, 0, 9e15, false},
+    API_OPT_ATTENTION,
 };
 
 /* A preset's values where the request gives none. */
@@ -190,6 +191,7 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->prefill_replicas = get_int(cmd, req, "prefill-replicas", &st, err);
     d->spec_accept = get_q(cmd, req, "spec-accept", &st, err);
     d->prefix_hit = get_q(cmd, req, "prefix-hit", &st, err);
+    d->attention = get_choice(cmd, req, "attention", &st, err);
     int unit = get_choice(cmd, req, "tp-unit", &st, err);
     if (st == USIM_OK && unit == 1)
         st = api_tp_in_chips(&d->sys, d->tp, &d->tp, err);

@@ -157,11 +157,12 @@ static void write_verdict(usim_buf *b, const system_kind *k, const point *pts, i
     }
     const train_result *a = &pts[at - 1].r, *z = &pts[at].r;
     usim_buf_printf(b, "\n%s: adding chips **stops paying at %d chips**: going from %d to %d chips "
-                       "raises tokens/s only from %.4g to %.4g. Per chip, the step spends %.0f%% "
+                       "%s tokens/s from %.4g to %.4g. Per chip, the step spends %.0f%% "
                        "of its time on exposed communication and pipeline bubbles at %d chips "
                        "against %.0f%% at %d",
-                    k->label, pts[at].chips, pts[at - 1].chips, pts[at].chips, a->tokens_per_s,
-                    z->tokens_per_s, 100 * comm_share(z), pts[at].chips, 100 * comm_share(a),
+                    k->label, pts[at].chips, pts[at - 1].chips, pts[at].chips,
+                    z->tokens_per_s < a->tokens_per_s ? "lowers" : "raises only",
+                    a->tokens_per_s, z->tokens_per_s, 100 * comm_share(z), pts[at].chips, 100 * comm_share(a),
                     pts[at - 1].chips);
     double most = 0;
     int kind = -1;

@@ -109,7 +109,7 @@ static json_t *gpt_from_row(const csv_row *h, const csv_row *r)
 static json_t *training_request(const csv_row *h, const csv_row *r)
 {
     static const char *const PLAN[] = {"tp", "pp", "dp", "cp", "ep", "vp", "mbs", "gbs", "seq",
-                                       "dtype", "recompute", "zero"};
+                                       "dtype", "recompute", "zero", "attention"};
     const char *hw = cell(h, r, "hw");
     json_t *req = json_pack("{s:s}", "command", "train");
     json_t *gpt = gpt_from_row(h, r);
@@ -121,9 +121,12 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         set_if(req, "model", cell(h, r, "model"));
     for (size_t i = 0; i < sizeof PLAN / sizeof PLAN[0]; i++)
         set_if(req, PLAN[i], cell(h, r, PLAN[i]));
+    set_if(req, "overlap-grad-reduce", cell(h, r, "overlap_grad_reduce"));
     const char *sp = cell(h, r, "sp");
     if (sp && (strcmp(sp, "1") == 0 || strcmp(sp, "true") == 0))
         json_object_set_new(req, "sp", json_true());
+    else if (sp && (strcmp(sp, "0") == 0 || strcmp(sp, "false") == 0))
+        json_object_set_new(req, "no-sp", json_true());
     if (hw && is_trainium(hw)) /* Trainium rows count TP in NeuronCores */
         json_object_set_new(req, "tp-unit", json_string("core"));
     return req;
@@ -146,6 +149,7 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
     set_if(req, "concurrency", cell(h, r, "concurrency"));
     set_if(req, "spec-draft", cell(h, r, "spec_draft"));
     set_if(req, "spec-len", cell(h, r, "spec_len"));
+    set_if(req, "attention", cell(h, r, "attention"));
     /* A static batch is the whole run; a closed loop runs a few requests. */
     set_if(req, "requests", mode && strcmp(mode, "static") == 0 && batch ? batch : "8");
     if (hw && is_trainium(hw))

@@ -8,6 +8,8 @@
 #include "ultrasim/hw.h"
 #include "ultrasim/workload.h"
 
+const char *const api_attention_choices[] = {"fused", "per-head", "unfused", NULL};
+
 usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out,
                             usim_error *err)
 {

@@ -61,6 +61,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
         st = api_choice(cmd, req, "zero", &zero, err);
     if (st == USIM_OK)
         st = api_choice(cmd, req, "tp-unit", &unit, err);
+    if (st == USIM_OK)
+        st = api_choice(cmd, req, "attention", &p->attention, err);
     p->dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
     p->recompute = recompute;
     p->zero = zero;

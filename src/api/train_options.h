@@ -57,7 +57,8 @@ extern const char *const api_tp_unit_choices[];
      "hide TP collectives behind GEMMs (userbuffers-style)", "off", api_on_off_choices, 0, 0, false},\
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",                                        \
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", api_tp_unit_choices, 0, 0,\
-     false}
+     false},                                                                                    \
+    API_OPT_ATTENTION
 
 typedef struct api_train_setup_t {
     wl_model model;

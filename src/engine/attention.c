@@ -47,6 +47,16 @@
  *
  * FLOPs are the useful ones: 4 d per unmasked (query, key) pair forward, 10 d
  * backward (2.5 times, the usual count with recomputation).
+ *
+ * Per-head kernels (TensorRT-LLM's masked multi-head attention before XQA)
+ * are the fused model with each query head tiled alone and reading its own
+ * K and V. Unfused attention is a chain of kernels, each paid in full: QK^T
+ * and PV as batched GEMMs over every (sequence, head) with the whole score
+ * matrix computed (the causal mask is applied in the softmax), a fused
+ * scale-mask-softmax pass reading and writing the scores, and with dropout
+ * a pass writing the dropped probabilities and a 1-byte mask. Its backward
+ * is four GEMMs (dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q) and the
+ * dropout and softmax gradient passes over the stored probabilities.
  */
 #include <math.h>
 #include <string.h>
@@ -55,7 +65,7 @@
 
 typedef struct attn {
     double b, h, hk, q, kv, d;
-    bool causal, backward;
+    bool causal, backward, per_head;
 } attn;
 
 /* Keys query i may see: i + kv - q + 1 when causal (the queries are the last q
@@ -101,7 +111,7 @@ static tiling tile_work(const attn *a, double bq, double bk)
 {
     tiling t;
     double group = a->h / a->hk;
-    if (a->q * group <= bq) { /* the group's queries share one tile */
+    if (a->q * group <= bq && !a->per_head) { /* the group's queries share one tile */
         t.rows = a->q * group;
         t.tiles = a->b * a->hk;
         double per = tile_blocks(a, a->q, bk, &t.longest);
@@ -169,6 +179,8 @@ static double attention_bytes(const hw_chip *chip, const attn *a, double el, dou
     double one_head_kv = 2.0 * a->kv * a->d * el;
     double writes = a->backward ? a->b * a->hk * one_head_kv : 0.0; /* dK, dV */
     bool systolic = chip->matrix.kind == HW_MATRIX_SYSTOLIC;
+    if (a->per_head)
+        return q_side + a->b * a->h * one_head_kv + writes;
     if (!systolic)
         return q_side + a->b * a->hk * one_head_kv + writes;
     if (one_head_kv <= chip->sram.per_core_bytes / 2.0) {
@@ -191,7 +203,48 @@ static attn attn_of(const engine_attention_op *op)
     a.d = op->head_dim > 1 ? (double)op->head_dim : 1.0;
     a.causal = op->causal;
     a.backward = op->backward;
+    a.per_head = op->kernel == ENGINE_ATTN_PER_HEAD;
     return a;
+}
+
+static void cost_add(engine_cost *sum, engine_cost c)
+{
+    sum->seconds += c.seconds;
+    sum->compute_s += c.compute_s;
+    sum->memory_s += c.memory_s;
+    sum->flops += c.flops;
+    sum->bytes += c.bytes;
+}
+
+/* A pass over the score matrix: `bytes` and `flops` per score. */
+static engine_cost score_pass(const hw_chip *chip, double scores, double flops, double bytes)
+{
+    engine_vector_op op = {scores, flops, scores * bytes, ENGINE_VECTOR};
+    return engine_vector(chip, &op);
+}
+
+static engine_cost unfused_attention(const hw_chip *chip, const attn *a, usim_dtype storage,
+                                     bool dropout)
+{
+    /* (m, k, n) of each product: forward QK^T, PV; backward dP, dV, dQ, dK */
+    const double products[6][3] = {{a->q, a->d, a->kv}, {a->q, a->kv, a->d},
+                                   {a->q, a->d, a->kv}, {a->kv, a->q, a->d},
+                                   {a->q, a->kv, a->d}, {a->kv, a->q, a->d}};
+    double el = usim_dtype_bytes(storage), scores = a->b * a->h * a->q * a->kv;
+    engine_cost c;
+    memset(&c, 0, sizeof c);
+    for (int i = a->backward ? 2 : 0; i < (a->backward ? 6 : 2); i++) {
+        engine_gemm_op g = {(int64_t)products[i][0], (int64_t)products[i][1],
+                            (int64_t)products[i][2], (int64_t)(a->b * a->h), storage};
+        cost_add(&c, engine_gemm(chip, &g));
+    }
+    /* softmax: max, subtract, exp, sum, scale; its gradient reads dP and P */
+    cost_add(&c, a->backward ? score_pass(chip, scores, 4, 3 * el) : score_pass(chip, scores, 5, 2 * el));
+    if (dropout) /* read, write, and the mask (written forward, read backward) */
+        cost_add(&c, score_pass(chip, scores, 2, 2 * el + 1));
+    c.flops = (a->backward ? 8.0 : 4.0) * a->d * a->b * a->h * useful_pairs(a);
+    c.bound = engine_bound_of(c.compute_s, c.memory_s, 0.0);
+    return c;
 }
 
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
@@ -203,24 +256,35 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
     usim_dtype dt = engine_compute_dtype(chip, storage);
     const hw_matrix *x = &chip->matrix;
     bool systolic = x->kind == HW_MATRIX_SYSTOLIC;
-    double bq = systolic ? x->cols : x->tile_m;
-    double bk = systolic ? (x->moving_free_max > 0 ? x->moving_free_max : x->cols) : x->tile_m;
-    tiling t = tile_work(&a, bq, bk);
-    c.flops = (a.backward ? 10.0 : 4.0) * a.d * a.b * a.h * useful_pairs(&a);
-    c.bytes = attention_bytes(chip, &a, usim_dtype_bytes(storage), bq, bk);
-    c.memory_s = c.bytes / engine_hbm_bytes_per_s(chip);
-    if (dt == USIM_DTYPE_COUNT)
-        c.compute_s = INFINITY;
-    else
-        c.compute_s = systolic ? trn_compute_s(chip, &a, dt, bk, &t) : gpu_compute_s(chip, &a, dt, bk, &t);
-    /* Two DMA set-ups; a forward is one kernel, a backward two (dQ, then dK and dV). */
-    double fixed_s = 2.0 * chip->dma.fixed_latency_s +
-                     (a.backward ? 2.0 : 1.0) * chip->launch_overhead_s;
-    c.seconds = engine_max(c.compute_s, c.memory_s) + fixed_s;
-    c.bound = engine_bound_of(c.compute_s, c.memory_s, fixed_s);
+    if (op->kernel == ENGINE_ATTN_UNFUSED) {
+        c = unfused_attention(chip, &a, storage, op->dropout);
+    } else {
+        double bq = systolic ? x->cols : x->tile_m;
+        double bk = systolic ? (x->moving_free_max > 0 ? x->moving_free_max : x->cols) : x->tile_m;
+        tiling t = tile_work(&a, bq, bk);
+        c.flops = (a.backward ? 10.0 : 4.0) * a.d * a.b * a.h * useful_pairs(&a);
+        c.bytes = attention_bytes(chip, &a, usim_dtype_bytes(storage), bq, bk);
+        c.memory_s = c.bytes / engine_hbm_bytes_per_s(chip);
+        if (dt == USIM_DTYPE_COUNT)
+            c.compute_s = INFINITY;
+        else
+            c.compute_s = systolic ? trn_compute_s(chip, &a, dt, bk, &t)
+                                   : gpu_compute_s(chip, &a, dt, bk, &t);
+        /* Two DMA set-ups; a forward is one kernel, a backward two (dQ, then dK and dV). */
+        double fixed_s = 2.0 * chip->dma.fixed_latency_s +
+                         (a.backward ? 2.0 : 1.0) * chip->launch_overhead_s;
+        c.seconds = engine_max(c.compute_s, c.memory_s) + fixed_s;
+        c.bound = engine_bound_of(c.compute_s, c.memory_s, fixed_s);
+    }
     double peak = hw_per_dtype_get(&chip->dense_flops, storage);
     if (peak <= 0 && dt != USIM_DTYPE_COUNT)
         peak = hw_per_dtype_get(&chip->dense_flops, dt);
     c.utilisation = peak > 0 && isfinite(c.seconds) ? c.flops / (c.seconds * peak) : 0.0;
     return c;
+}
+
+const char *engine_attention_kernel_name(engine_attention_kernel k)
+{
+    static const char *const NAMES[] = {"fused", "per-head", "unfused"};
+    return k >= 0 && k < ENGINE_ATTN_KERNEL_COUNT ? NAMES[k] : "?";
 }

@@ -18,7 +18,8 @@
  * so a shape pays for padded tiles (M not a multiple of tm) and for idle SMs in
  * its last wave. Libraries pick the tile per shape: the model uses the
  * preset's (128 x 256 x 64 on Hopper), and when that leaves SMs idle (fewer
- * tiles than SMs) it also tries smaller ones (tm / 2; tn / 2, tn / 4) and
+ * tiles than SMs) or is wider than M or N, it also tries smaller ones
+ * (tm / 2; tn / 2, tn / 4) and
  * splitting K across blocks (split-K, whose fp32 partial sums are written and
  * read back once), and keeps the fastest.
  *
@@ -101,12 +102,13 @@ static gpu_choice evaluate(const gpu_ctx *g, double tm, double tn)
     return c;
 }
 
-/* The preset's tile; when it leaves SMs idle (fewer tiles than slots), also
- * the smaller tiles and split-K a library picks for small problems. */
+/* The preset's tile; when it leaves SMs idle (fewer tiles than slots) or is
+ * wider than the matrix (attention's head-dim products), also the smaller
+ * tiles and split-K a library picks for such problems. */
 static gpu_choice best_tile(const gpu_ctx *g, const hw_matrix *x)
 {
     gpu_choice best = evaluate(g, x->tile_m, x->tile_n);
-    if (best.tiles >= g->slots)
+    if (best.tiles >= g->slots && g->m >= x->tile_m && g->n >= x->tile_n)
         return best;
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 3; j++) {

@@ -71,6 +71,7 @@ static const usim_field MATRIX[] = {
     USIM_INT("blocks_per_core", hw_matrix, blocks_per_core, 1, 64, false),
     USIM_NUM("efficiency", hw_matrix, efficiency, U_1, 0.05, 1, false),
     USIM_NUM("efficiency_fp8", hw_matrix, efficiency_fp8, U_1, 0.05, 1, false),
+    USIM_NUM("efficiency_fp8_split_acc", hw_matrix, efficiency_fp8_split_acc, U_1, 0.05, 1, false),
 };
 static const usim_schema MATRIX_SCHEMA = USIM_SCHEMA("matrix engine", MATRIX);
 

@@ -78,7 +78,9 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
                               /* a decode step reads the cache as stored: 1-byte
                                * fp8/int8 halves its traffic */
                               !causal && c->d->kv_dtype != SERVE_W_BF16 ? USIM_FP8
-                                                                        : USIM_BF16};
+                                                                        : USIM_BF16,
+                              (engine_attention_kernel)c->d->attention,
+                              false};
     return engine_in_graph(&c->d->sys.chip, engine_attention(&c->d->sys.chip, &op)).seconds;
 }
 

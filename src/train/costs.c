@@ -28,14 +28,14 @@ static void add(train_costs *c, train_kind k, double seconds)
     c->s[k] += seconds;
 }
 
-static double gemm_s(const train_ctx *x, double m, double k, double n, double batch,
+static double gemm_s(const hw_chip *chip, double m, double k, double n, double batch,
                      usim_dtype dtype)
 {
     if (m < 1 || k < 1 || n < 1)
         return 0;
     engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n),
                          (int64_t)(batch < 1 ? 1 : batch), dtype};
-    return engine_in_graph(x->chip, engine_gemm(x->chip, &op)).seconds;
+    return engine_in_graph(chip, engine_gemm(chip, &op)).seconds;
 }
 
 static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
@@ -46,7 +46,8 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
  * Engine), each GEMM input is first cast to FP8 with a transposed copy for
  * the other product: the forward casts the m x k activations, the backward
  * the m x n gradients, each a pass reading 2 and writing 2 bytes an
- * element (Micikevicius et al. 2022, "FP8 formats for deep learning"). */
+ * element (Micikevicius et al. 2022, "FP8 formats for deep learning"); the
+ * backward's two GEMMs accumulate with FP32 promotion (x->grad_chip). */
 static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
                    double n, double batch)
 {
@@ -54,10 +55,11 @@ static void linear(const train_ctx *x, train_costs *c, bool backward, double m, 
     if (t == USIM_FP8)
         elementwise(x, c, false, m * (backward ? n : k) * batch, 2, 4);
     if (!backward) {
-        add(c, TRAIN_GEMM, gemm_s(x, m, k, n, batch, t));
+        add(c, TRAIN_GEMM, gemm_s(x->chip, m, k, n, batch, t));
         return;
     }
-    add(c, TRAIN_GEMM, gemm_s(x, m, n, k, batch, t) + gemm_s(x, k, m, n, batch, t));
+    const hw_chip *g = &x->grad_chip;
+    add(c, TRAIN_GEMM, gemm_s(g, m, n, k, batch, t) + gemm_s(g, k, m, n, batch, t));
 }
 
 /* Elementwise work over `elements` values: `flops` each, `bytes` each moved
@@ -152,8 +154,15 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                                                       : m->head_dim,
                               true,
                               backward,
-                              USIM_BF16};
+                              USIM_BF16,
+                              (engine_attention_kernel)x->p->attention,
+                              wl_model_dropout(m)};
     double attention = engine_in_graph(x->chip, engine_attention(x->chip, &op)).seconds;
+    if (backward && op.kernel == ENGINE_ATTN_UNFUSED && x->p->recompute == WL_RECOMPUTE_SELECTIVE) {
+        /* selective recomputation: the core's forward again, for its scores */
+        op.backward = false;
+        attention += engine_in_graph(x->chip, engine_attention(x->chip, &op)).seconds;
+    }
     add(c, TRAIN_ATTENTION, attention);
     if (x->p->cp > 1) {
         /* Ring attention: CP - 1 key/value block exchanges (their gradients

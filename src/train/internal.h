@@ -21,6 +21,10 @@ typedef struct train_ctx {
     const wl_plan *p;
     const hw_system *sys;
     const hw_chip *chip;
+    /* The chip as backward FP8 GEMMs see it: Transformer Engine runs dgrad
+     * and wgrad with split accumulation (efficiency_fp8_split_acc), the
+     * forward with fast accumulation. */
+    hw_chip grad_chip;
     double tokens; /* per chip per micro-batch: mbs x seq / cp */
     train_group tp, cp, dp, pp, ep;
     usim_error *err;

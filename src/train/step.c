@@ -480,6 +480,20 @@ static void read_timeline(const sim_graph *g, const step_builder *b, train_resul
     r->bubble_s = fmax(0, r->step_time_s - worst.load);
 }
 
+static void init_ctx(train_ctx *x, const wl_model *m, const wl_plan *p, const hw_system *sys,
+                     usim_error *err)
+{
+    x->m = m;
+    x->p = p;
+    x->sys = sys;
+    x->chip = &sys->chip;
+    x->grad_chip = sys->chip;
+    if (sys->chip.matrix.efficiency_fp8_split_acc > 0)
+        x->grad_chip.matrix.efficiency_fp8 = sys->chip.matrix.efficiency_fp8_split_acc;
+    x->tokens = (double)p->mbs * (double)p->seq / p->cp;
+    x->err = err;
+}
+
 /* ---- the step ------------------------------------------------------ */
 
 static void set_groups(train_ctx *x)
@@ -538,12 +552,7 @@ usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys
     step_builder b;
     memset(&b, 0, sizeof b);
     memset(result, 0, sizeof *result);
-    b.x.m = m;
-    b.x.p = p;
-    b.x.sys = sys;
-    b.x.chip = &sys->chip;
-    b.x.tokens = (double)p->mbs * (double)p->seq / p->cp;
-    b.x.err = err;
+    init_ctx(&b.x, m, p, sys, err);
     set_groups(&b.x);
     b.M = wl_plan_microbatches(p);
     b.V = p->pp * p->vp;
@@ -577,12 +586,7 @@ double train_step_lower_bound(const wl_model *m, const wl_plan *p, const hw_syst
     step_builder b;
     usim_error err;
     memset(&b, 0, sizeof b);
-    b.x.m = m;
-    b.x.p = p;
-    b.x.sys = sys;
-    b.x.chip = &sys->chip;
-    b.x.tokens = (double)p->mbs * (double)p->seq / p->cp;
-    b.x.err = &err;
+    init_ctx(&b.x, m, p, sys, &err);
     b.x.compute_only = true;
     b.M = wl_plan_microbatches(p);
     b.V = p->pp * p->vp;

@@ -69,6 +69,20 @@ static qkv_widths qkv_per_rank(const wl_model *m, int tp)
     return w;
 }
 
+/* engine_attention_kernel's unfused kernel (the workload layer sits below
+ * the engine and keeps only the number). */
+#define UNFUSED_ATTENTION 2
+
+/* What unfused attention keeps for its backward: the softmax output, and
+ * with dropout its 1-byte mask and the dropped probabilities, for every
+ * (head, query, key) (Korthikanti et al.'s 5 a s / h term); selective
+ * recomputation recomputes them instead. */
+static double unfused_score_bytes(const wl_model *m, const wl_plan *p, double tokens)
+{
+    double per_score = BYTES_16BIT + (wl_model_dropout(m) ? 1.0 + BYTES_16BIT : 0.0);
+    return per_score * (double)m->heads / p->tp * tokens * (double)p->seq;
+}
+
 static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool moe)
 {
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
@@ -90,8 +104,10 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
         elems += per_ffn * tokens * m->ffn / t;
     }
     double bytes = BYTES_16BIT * elems;
-    if (strcmp(m->family, "gpt") == 0) /* Megatron GPT: two 1-byte dropout masks */
+    if (wl_model_dropout(m)) /* two 1-byte hidden-dropout masks */
         bytes += 2 * tokens * h * replicated;
+    if (p->attention == UNFUSED_ATTENTION && p->recompute == WL_RECOMPUTE_NONE)
+        bytes += unfused_score_bytes(m, p, tokens);
     return bytes;
 }
 

@@ -173,6 +173,11 @@ double wl_model_flops_per_token(const wl_model *m, int64_t seq)
     return 6.0 * active_matmul_params(m) + attention;
 }
 
+bool wl_model_dropout(const wl_model *m)
+{
+    return strcmp(m->family, "gpt") == 0;
+}
+
 /* 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) (Narayanan et al. 2021, eq. 3). */
 double wl_megatron_flops(const wl_model *m, int64_t batch, int64_t seq)
 {
