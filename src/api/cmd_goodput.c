@@ -31,7 +31,7 @@ static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err
     api_train_setup_t *s = malloc(sizeof *s);
     train_result r;
     double tokens = 0;
-    bool present;
+    bool present = false;
     if (!s)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     usim_status st = api_train_setup(cmd, req, s, err);

@@ -62,7 +62,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
     usim_status st = m && sys && out ? api_load_model(cmd, req, m, err)
                                      : usim_fail(err, USIM_ERUNTIME, "out of memory");
     int64_t gbs = 0, seq = 0, top = 5, jobs = 0;
-    bool present;
+    bool present = false;
     int dtype = 0, objective = 0;
     if (st == USIM_OK)
         st = api_load_system(cmd, req, sys, err);

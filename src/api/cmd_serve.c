@@ -115,7 +115,7 @@ static int get_int(const usim_command *cmd, json_t *req, const char *name, usim_
                    usim_error *err)
 {
     int64_t v = 0;
-    bool present;
+    bool present = false;
     if (*st == USIM_OK)
         *st = api_int(cmd, req, name, &v, &present, err);
     return (int)v;
@@ -125,7 +125,7 @@ static double get_q(const usim_command *cmd, json_t *req, const char *name, usim
                     usim_error *err)
 {
     double v = 0;
-    bool present;
+    bool present = false;
     if (*st == USIM_OK)
         *st = api_quantity(cmd, req, name, &v, &present, err);
     return present ? v : 0;

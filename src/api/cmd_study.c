@@ -222,7 +222,7 @@ static usim_status study_run(json_t *req, json_t **result, usim_error *err)
     const usim_command *cmd = &api_cmd_study.info;
     const char *dir;
     int64_t seq = 8192, max_gbs = 2048, max_chips = 131072;
-    bool present;
+    bool present = false;
     wl_model m;
     api_string(cmd, req, "out", &dir, err);
     usim_status st = api_load_model(cmd, req, &m, err);

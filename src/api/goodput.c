@@ -80,7 +80,7 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     override(cmd, req, "straggler-prob", &q, &st, err);
     override(cmd, req, "straggler-slowdown", &slow, &st, err);
     int64_t runs = 0, seed = 1;
-    bool present;
+    bool present = false;
     if (st == USIM_OK)
         st = api_int(cmd, req, "mc-runs", &runs, &present, err);
     if (st == USIM_OK)

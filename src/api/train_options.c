@@ -19,7 +19,7 @@ static int int_or(const usim_command *cmd, json_t *req, const char *name, int64_
                   usim_status *st, usim_error *err)
 {
     int64_t v = def;
-    bool present;
+    bool present = false;
     if (*st == USIM_OK)
         *st = api_int(cmd, req, name, &v, &present, err);
     return (int)(present ? v : def);
