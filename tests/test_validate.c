@@ -5,6 +5,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "support.h"
@@ -35,8 +36,31 @@ static void mape_does_not_rise(void **state)
     cli_free(&r);
 }
 
+/* A row whose cell the simulator refuses makes the file wrong: exit 2, the
+ * file and line named, nothing on stdout. */
+static void bad_cell_is_an_input_error(void **state)
+{
+    (void)state;
+    const char *path = "/tmp/usim_test_validate_bad.csv";
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("id,hw,chips,model,tp,gbs,seq,attention,metric,value\n"
+          "ok,dgx-h100,8,llama3-8b,1,8,4096,fused,step_time_s,1\n"
+          "bad,dgx-h100,8,llama3-8b,1,8,4096,flashy,step_time_s,1\n",
+          f);
+    fclose(f);
+    cli_result r = cli_run("validate --set training --file /tmp/usim_test_validate_bad.csv");
+    assert_int_equal(r.status, 2);
+    assert_non_null(
+        strstr(r.err, "usim_test_validate_bad.csv:3: attention: 'flashy' is not one of"));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+    remove(path);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(mape_does_not_rise)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(mape_does_not_rise),
+                                       cmocka_unit_test(bad_cell_is_an_input_error)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,6 +220,13 @@ static usim_status run_set(const char *set, const char *text, const char *file, 
                                                    : inference_request(&header, &row);
         json_t *res = NULL;
         usim_status st = api_run(req, &res, &e);
+        if (st == USIM_EINPUT) { /* a cell the simulator refuses: the file is wrong */
+            char why[600];
+            usim_error_format(&e, why, sizeof why);
+            json_decref(req);
+            free(copy);
+            return usim_fail(err, USIM_EINPUT, "%s:%d: %s", file, lineno, why);
+        }
         double measured = atof(value), pred = st == USIM_OK
                                                   ? predicted(metric, res, req, &header, &row)
                                                   : NAN;
