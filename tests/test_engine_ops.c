@@ -102,7 +102,8 @@ static void attention_prefill(void **state)
 {
     (void)state;
     hw_chip c = load("trn2");
-    engine_attention_op op = {1, 8, 8, 2048, 2048, 128, true, false, USIM_BF16, ENGINE_ATTN_FUSED, false};
+    engine_attention_op op = {1, 8, 8, 2048, 2048, 128, true, false, USIM_BF16,
+                              ENGINE_ATTN_FUSED, false};
     engine_cost r = engine_attention(&c, &op);
     double tensor = 40 * 1536 / 2.4e9, vector = 40 * 640 / 0.96e9, scalar = 40 * 512 / 1.2e9;
     double compute = fmax(tensor, fmax(vector, scalar)) + 254 / 2.4e9;
@@ -131,7 +132,8 @@ static void attention_decode(void **state)
 {
     (void)state;
     hw_chip c = load("trn2");
-    engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16, ENGINE_ATTN_FUSED, false};
+    engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16,
+                              ENGINE_ATTN_FUSED, false};
     engine_cost r = engine_attention(&c, &op);
     double kv = 8 * 2 * 8192 * 128 * 2.0, q = 32 * (128 * 2 * 2 + 4.0);
     assert_close(r.bytes, kv + q, 1e-15);
@@ -184,8 +186,8 @@ static void attention_unfused(void **state)
     engine_cost parts[4] = {engine_gemm(&a, &qk), engine_gemm(&a, &pv),
                             engine_vector(&a, &softmax), engine_vector(&a, &dropout)};
     engine_cost r = engine_attention(&a, &op);
-    assert_close(r.seconds, parts[0].seconds + parts[1].seconds + parts[2].seconds + parts[3].seconds,
-                 1e-12);
+    double sum = parts[0].seconds + parts[1].seconds + parts[2].seconds + parts[3].seconds;
+    assert_close(r.seconds, sum, 1e-12);
     assert_close(r.bytes, parts[0].bytes + parts[1].bytes + scores * 9, 1e-12);
     /* the whole score matrix is multiplied, but FLOPs count the causal half */
     assert_close(r.flops, 4.0 * 96 * 24 * (2048.0 * 2049 / 2), 1e-15);

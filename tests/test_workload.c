@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "ultrasim/engine.h"
 #include "ultrasim/workload.h"
 
 static wl_model load(const char *name)
@@ -182,13 +183,13 @@ static void activation_memory_matches_korthikanti(void **state)
     assert_close(wl_layer_activation_bytes(&m, &p), sbh * 34 / 8 + lse, 1e-12);
     /* unfused attention keeps the scores: Korthikanti's 5 a s / h term
      * (softmax output 2 bytes, dropout mask 1, dropped output 2) per s b h */
-    p.attention = 2;
+    p.attention = ENGINE_ATTN_UNFUSED;
     assert_close(wl_layer_activation_bytes(&m, &p),
                  sbh * (34 + 5.0 * 96 * 2048 / 12288) / 8 + lse, 1e-12);
     p.recompute = WL_RECOMPUTE_SELECTIVE; /* which selective recomputation drops */
     assert_close(wl_layer_activation_bytes(&m, &p), sbh * 34 / 8 + lse, 1e-12);
     p.recompute = WL_RECOMPUTE_NONE;
-    p.attention = 0;
+    p.attention = ENGINE_ATTN_FUSED;
     p.sp = false; /* 10 + 24/t */
     assert_close(wl_layer_activation_bytes(&m, &p), sbh * (10 + 24.0 / 8) + lse, 1e-12);
     p.recompute = WL_RECOMPUTE_FULL;

@@ -263,8 +263,6 @@ typedef enum engine_attention_kernel {
     ENGINE_ATTN_KERNEL_COUNT
 } engine_attention_kernel;
 
-const char *engine_attention_kernel_name(engine_attention_kernel k);
-
 /* Attention (QK^T, softmax, PV) for batch x heads queries of q_len against
  * kv_len keys of head_dim, grouped-query with kv_heads; causal masks the
  * upper triangle. backward: the gradient pass (a fused kernel recomputes the

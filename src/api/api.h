@@ -43,6 +43,16 @@ usim_status api_choice(const usim_command *cmd, json_t *req, const char *name, i
                        usim_error *err);
 bool api_flag(json_t *req, const char *name);
 
+/* The getters for a chain of reads: each reads only while *st is USIM_OK and
+ * leaves the first failure there. An option with no value and no default
+ * reads as def (numbers) or its first choice (index 0). */
+int64_t api_next_int(const usim_command *cmd, json_t *req, const char *name, int64_t def,
+                     usim_status *st, usim_error *err);
+double api_next_quantity(const usim_command *cmd, json_t *req, const char *name, double def,
+                         usim_status *st, usim_error *err);
+int api_next_choice(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
+                    usim_error *err);
+
 /* Common options every simulation command shares. */
 #define API_OPT_HW(help_)                                                                   \
     {"hw", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", help_, NULL, NULL, 0, 0, true, true}

@@ -30,13 +30,10 @@ static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err
     const usim_command *cmd = &api_cmd_goodput.info;
     api_train_setup_t *s = malloc(sizeof *s);
     train_result r;
-    double tokens = 0;
-    bool present = false;
     if (!s)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     usim_status st = api_train_setup(cmd, req, s, err);
-    if (st == USIM_OK)
-        st = api_quantity(cmd, req, "tokens", &tokens, &present, err);
+    double tokens = api_next_quantity(cmd, req, "tokens", 0, &st, err);
     if (st == USIM_OK)
         st = train_step(&s->model, &s->plan, &s->sys, &r, NULL, err);
     if (st == USIM_OK && !r.fits)

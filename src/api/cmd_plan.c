@@ -61,23 +61,14 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
     memset(&o, 0, sizeof o);
     usim_status st = m && sys && out ? api_load_model(cmd, req, m, err)
                                      : usim_fail(err, USIM_ERUNTIME, "out of memory");
-    int64_t gbs = 0, seq = 0, top = 5, jobs = 0;
-    bool present = false;
-    int dtype = 0, objective = 0;
     if (st == USIM_OK)
         st = api_load_system(cmd, req, sys, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "gbs", &gbs, &present, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "seq", &seq, &present, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "top", &top, &present, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "jobs", &jobs, &present, err);
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "dtype", &dtype, err);
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "objective", &objective, err);
+    int64_t gbs = api_next_int(cmd, req, "gbs", 0, &st, err);
+    int64_t seq = api_next_int(cmd, req, "seq", 0, &st, err);
+    int64_t top = api_next_int(cmd, req, "top", 5, &st, err);
+    int64_t jobs = api_next_int(cmd, req, "jobs", 0, &st, err);
+    int dtype = api_next_choice(cmd, req, "dtype", &st, err);
+    int objective = api_next_choice(cmd, req, "objective", &st, err);
     if (st == USIM_OK) {
         o.plan.gbs = gbs;
         o.plan.seq = seq;

@@ -111,51 +111,22 @@ static void apply_preset(json_t *req, int preset, const wl_model *m)
     }
 }
 
-static int get_int(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
-                   usim_error *err)
-{
-    int64_t v = 0;
-    bool present = false;
-    if (*st == USIM_OK)
-        *st = api_int(cmd, req, name, &v, &present, err);
-    return (int)v;
-}
-
-static double get_q(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
-                    usim_error *err)
-{
-    double v = 0;
-    bool present = false;
-    if (*st == USIM_OK)
-        *st = api_quantity(cmd, req, name, &v, &present, err);
-    return present ? v : 0;
-}
-
-static int get_choice(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
-                      usim_error *err)
-{
-    int v = 0;
-    if (*st == USIM_OK)
-        *st = api_choice(cmd, req, name, &v, err);
-    return v;
-}
-
 static usim_status read_workload(const usim_command *cmd, json_t *req, serve_workload *w,
                                  usim_error *err)
 {
     usim_status st = USIM_OK;
     memset(w, 0, sizeof *w);
-    w->mode = get_choice(cmd, req, "mode", &st, err);
-    w->requests = get_int(cmd, req, "requests", &st, err);
-    w->isl = get_int(cmd, req, "isl", &st, err);
-    w->osl = get_int(cmd, req, "osl", &st, err);
-    w->isl_spread = get_q(cmd, req, "isl-spread", &st, err);
-    w->osl_spread = get_q(cmd, req, "osl-spread", &st, err);
-    w->concurrency = get_int(cmd, req, "concurrency", &st, err);
-    w->rate = get_q(cmd, req, "rate", &st, err);
-    w->seed = (uint64_t)get_int(cmd, req, "seed", &st, err);
-    w->slo_ttft_s = get_q(cmd, req, "slo-ttft", &st, err);
-    w->slo_tpot_s = get_q(cmd, req, "slo-tpot", &st, err);
+    w->mode = api_next_choice(cmd, req, "mode", &st, err);
+    w->requests = api_next_int(cmd, req, "requests", 0, &st, err);
+    w->isl = api_next_int(cmd, req, "isl", 0, &st, err);
+    w->osl = api_next_int(cmd, req, "osl", 0, &st, err);
+    w->isl_spread = api_next_quantity(cmd, req, "isl-spread", 0, &st, err);
+    w->osl_spread = api_next_quantity(cmd, req, "osl-spread", 0, &st, err);
+    w->concurrency = (int)api_next_int(cmd, req, "concurrency", 0, &st, err);
+    w->rate = api_next_quantity(cmd, req, "rate", 0, &st, err);
+    w->seed = (uint64_t)api_next_int(cmd, req, "seed", 0, &st, err);
+    w->slo_ttft_s = api_next_quantity(cmd, req, "slo-ttft", 0, &st, err);
+    w->slo_tpot_s = api_next_quantity(cmd, req, "slo-tpot", 0, &st, err);
     api_string(cmd, req, "trace-in", &w->trace_file, err);
     if (st != USIM_OK)
         return st;
@@ -174,30 +145,31 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     const char *draft;
     usim_status st = api_load_model(cmd, req, &d->model, err);
     if (st == USIM_OK)
-        apply_preset(req, get_choice(cmd, req, "preset", &st, err), &d->model);
+        apply_preset(req, api_next_choice(cmd, req, "preset", &st, err), &d->model);
     if (st == USIM_OK)
         st = api_load_system(cmd, req, &d->sys, err);
-    d->tp = get_int(cmd, req, "tp", &st, err);
-    d->pp = get_int(cmd, req, "pp", &st, err);
-    d->ep = get_int(cmd, req, "ep", &st, err);
-    d->replicas = get_int(cmd, req, "replicas", &st, err);
-    d->weights = get_choice(cmd, req, "weights", &st, err);
-    d->kv_dtype = json_object_get(req, "kv-dtype") ? get_choice(cmd, req, "kv-dtype", &st, err)
-                                                   : d->weights;
-    d->max_batch = get_int(cmd, req, "batch", &st, err);
-    d->block_tokens = get_int(cmd, req, "block", &st, err);
-    d->scheduler = get_choice(cmd, req, "scheduler", &st, err);
-    d->token_budget = get_int(cmd, req, "token-budget", &st, err);
-    d->prefill_replicas = get_int(cmd, req, "prefill-replicas", &st, err);
-    d->spec_accept = get_q(cmd, req, "spec-accept", &st, err);
-    d->prefix_hit = get_q(cmd, req, "prefix-hit", &st, err);
-    d->attention = get_choice(cmd, req, "attention", &st, err);
-    int unit = get_choice(cmd, req, "tp-unit", &st, err);
+    d->tp = (int)api_next_int(cmd, req, "tp", 0, &st, err);
+    d->pp = (int)api_next_int(cmd, req, "pp", 0, &st, err);
+    d->ep = (int)api_next_int(cmd, req, "ep", 0, &st, err);
+    d->replicas = (int)api_next_int(cmd, req, "replicas", 0, &st, err);
+    d->weights = api_next_choice(cmd, req, "weights", &st, err);
+    d->kv_dtype = json_object_get(req, "kv-dtype")
+                      ? api_next_choice(cmd, req, "kv-dtype", &st, err)
+                      : d->weights;
+    d->max_batch = (int)api_next_int(cmd, req, "batch", 0, &st, err);
+    d->block_tokens = (int)api_next_int(cmd, req, "block", 0, &st, err);
+    d->scheduler = api_next_choice(cmd, req, "scheduler", &st, err);
+    d->token_budget = (int)api_next_int(cmd, req, "token-budget", 0, &st, err);
+    d->prefill_replicas = (int)api_next_int(cmd, req, "prefill-replicas", 0, &st, err);
+    d->spec_accept = api_next_quantity(cmd, req, "spec-accept", 0, &st, err);
+    d->prefix_hit = api_next_quantity(cmd, req, "prefix-hit", 0, &st, err);
+    d->attention = api_next_choice(cmd, req, "attention", &st, err);
+    int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     if (st == USIM_OK && unit == 1)
         st = api_tp_in_chips(&d->sys, d->tp, &d->tp, err);
     api_string(cmd, req, "spec-draft", &draft, err);
     if (st == USIM_OK && draft) {
-        d->spec_len = get_int(cmd, req, "spec-len", &st, err);
+        d->spec_len = (int)api_next_int(cmd, req, "spec-len", 0, &st, err);
         if (st == USIM_OK)
             st = wl_model_load(draft, &d->draft, err);
         if (st == USIM_OK && d->draft.vocab != d->model.vocab)

@@ -221,17 +221,12 @@ static usim_status study_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_study.info;
     const char *dir;
-    int64_t seq = 8192, max_gbs = 2048, max_chips = 131072;
-    bool present = false;
     wl_model m;
     api_string(cmd, req, "out", &dir, err);
     usim_status st = api_load_model(cmd, req, &m, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "seq", &seq, &present, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "max-gbs", &max_gbs, &present, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "max-chips", &max_chips, &present, err);
+    int64_t seq = api_next_int(cmd, req, "seq", 8192, &st, err);
+    int64_t max_gbs = api_next_int(cmd, req, "max-gbs", 2048, &st, err);
+    int64_t max_chips = api_next_int(cmd, req, "max-chips", 131072, &st, err);
     if (st != USIM_OK)
         return st;
     struct stat info;

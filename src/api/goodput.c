@@ -24,17 +24,6 @@ const char *const api_hot_spare_choices[] = {"on", "off", NULL};
 
 #define BYTES_PER_PARAM_CHECKPOINT 14.0
 
-static void override(const usim_command *cmd, json_t *req, const char *name, double *field,
-                     usim_status *st, usim_error *err)
-{
-    bool present = false;
-    double v;
-    if (*st == USIM_OK)
-        *st = api_quantity(cmd, req, name, &v, &present, err);
-    if (*st == USIM_OK && present)
-        *field = v;
-}
-
 static usim_status interval_of(const usim_command *cmd, json_t *req, double *interval,
                                usim_error *err)
 {
@@ -67,27 +56,23 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     hw_system sys = s->sys;
     hw_reliability *f = &sys.reliability;
     usim_status st = USIM_OK;
-    override(cmd, req, "chip-fit", &f->chip_fit, &st, err);
-    override(cmd, req, "hbm-fit", &f->hbm_stack_fit, &st, err);
-    override(cmd, req, "host-fit", &f->host_fit, &st, err);
-    override(cmd, req, "software-fit", &f->software_fit, &st, err);
-    override(cmd, req, "nic-fit", &f->nic_fit, &st, err);
-    override(cmd, req, "link-fit", &f->link_fit, &st, err);
-    override(cmd, req, "storage-bw", &f->storage_bandwidth_per_node, &st, err);
-    override(cmd, req, "storage-aggregate", &f->storage_bandwidth_aggregate, &st, err);
-    override(cmd, req, "restart", &f->restart_s, &st, err);
-    double q = 0, slow = 1.2, interval = 0;
-    override(cmd, req, "straggler-prob", &q, &st, err);
-    override(cmd, req, "straggler-slowdown", &slow, &st, err);
-    int64_t runs = 0, seed = 1;
-    bool present = false;
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "mc-runs", &runs, &present, err);
-    if (st == USIM_OK)
-        st = api_int(cmd, req, "seed", &seed, &present, err);
-    int spares = 0;
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "hot-spares", &spares, err);
+    f->chip_fit = api_next_quantity(cmd, req, "chip-fit", f->chip_fit, &st, err);
+    f->hbm_stack_fit = api_next_quantity(cmd, req, "hbm-fit", f->hbm_stack_fit, &st, err);
+    f->host_fit = api_next_quantity(cmd, req, "host-fit", f->host_fit, &st, err);
+    f->software_fit = api_next_quantity(cmd, req, "software-fit", f->software_fit, &st, err);
+    f->nic_fit = api_next_quantity(cmd, req, "nic-fit", f->nic_fit, &st, err);
+    f->link_fit = api_next_quantity(cmd, req, "link-fit", f->link_fit, &st, err);
+    f->storage_bandwidth_per_node =
+        api_next_quantity(cmd, req, "storage-bw", f->storage_bandwidth_per_node, &st, err);
+    f->storage_bandwidth_aggregate = api_next_quantity(cmd, req, "storage-aggregate",
+                                                       f->storage_bandwidth_aggregate, &st, err);
+    f->restart_s = api_next_quantity(cmd, req, "restart", f->restart_s, &st, err);
+    double q = api_next_quantity(cmd, req, "straggler-prob", 0, &st, err);
+    double slow = api_next_quantity(cmd, req, "straggler-slowdown", 1.2, &st, err);
+    int64_t runs = api_next_int(cmd, req, "mc-runs", 0, &st, err);
+    int64_t seed = api_next_int(cmd, req, "seed", 1, &st, err);
+    int spares = api_next_choice(cmd, req, "hot-spares", &st, err);
+    double interval = 0;
     if (st == USIM_OK)
         st = interval_of(cmd, req, &interval, err);
     if (st != USIM_OK)

@@ -240,6 +240,35 @@ bool api_flag(json_t *req, const char *name)
     return json_is_true(json_object_get(req, name));
 }
 
+int64_t api_next_int(const usim_command *cmd, json_t *req, const char *name, int64_t def,
+                     usim_status *st, usim_error *err)
+{
+    int64_t v = def;
+    bool present = false;
+    if (*st == USIM_OK)
+        *st = api_int(cmd, req, name, &v, &present, err);
+    return present ? v : def;
+}
+
+double api_next_quantity(const usim_command *cmd, json_t *req, const char *name, double def,
+                         usim_status *st, usim_error *err)
+{
+    double v = def;
+    bool present = false;
+    if (*st == USIM_OK)
+        *st = api_quantity(cmd, req, name, &v, &present, err);
+    return present ? v : def;
+}
+
+int api_next_choice(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
+                    usim_error *err)
+{
+    int v = 0;
+    if (*st == USIM_OK)
+        *st = api_choice(cmd, req, name, &v, err);
+    return v;
+}
+
 usim_status api_run(json_t *request, json_t **result, usim_error *err)
 {
     *result = NULL;

@@ -18,26 +18,18 @@ const char *const api_tp_unit_choices[] = {"chip", "core", NULL};
 static int int_or(const usim_command *cmd, json_t *req, const char *name, int64_t def,
                   usim_status *st, usim_error *err)
 {
-    int64_t v = def;
-    bool present = false;
-    if (*st == USIM_OK)
-        *st = api_int(cmd, req, name, &v, &present, err);
-    return (int)(present ? v : def);
+    return (int)api_next_int(cmd, req, name, def, st, err);
 }
 
 static bool on(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
                usim_error *err)
 {
-    int i = 0;
-    if (*st == USIM_OK)
-        *st = api_choice(cmd, req, name, &i, err);
-    return i == 0;
+    return api_next_choice(cmd, req, name, st, err) == 0;
 }
 
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
                             usim_error *err)
 {
-    int dtype = 0, recompute = 0, zero = 0, unit = 0;
     usim_status st = api_load_model(cmd, req, &out->model, err);
     if (st == USIM_OK)
         st = api_load_system(cmd, req, &out->sys, err);
@@ -53,19 +45,12 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->mbs = int_or(cmd, req, "mbs", 1, &st, err);
     p->gbs = int_or(cmd, req, "gbs", 1, &st, err);
     p->seq = int_or(cmd, req, "seq", 1, &st, err);
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "dtype", &dtype, err);
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "recompute", &recompute, err);
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "zero", &zero, err);
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "tp-unit", &unit, err);
-    if (st == USIM_OK)
-        st = api_choice(cmd, req, "attention", &p->attention, err);
+    int dtype = api_next_choice(cmd, req, "dtype", &st, err);
+    p->recompute = api_next_choice(cmd, req, "recompute", &st, err);
+    p->zero = api_next_choice(cmd, req, "zero", &st, err);
+    int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
+    p->attention = api_next_choice(cmd, req, "attention", &st, err);
     p->dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
-    p->recompute = recompute;
-    p->zero = zero;
     /* Megatron-LM recommends SP with TP and NeMo's configurations use it. */
     if (api_flag(req, "sp") && api_flag(req, "no-sp"))
         return usim_fail_field(err, USIM_EINPUT, "sp", "give --sp or --no-sp, not both");

@@ -239,7 +239,8 @@ static engine_cost unfused_attention(const hw_chip *chip, const attn *a, usim_dt
         cost_add(&c, engine_gemm(chip, &g));
     }
     /* softmax: max, subtract, exp, sum, scale; its gradient reads dP and P */
-    cost_add(&c, a->backward ? score_pass(chip, scores, 4, 3 * el) : score_pass(chip, scores, 5, 2 * el));
+    cost_add(&c, a->backward ? score_pass(chip, scores, 4, 3 * el)
+                             : score_pass(chip, scores, 5, 2 * el));
     if (dropout) /* read, write, and the mask (written forward, read backward) */
         cost_add(&c, score_pass(chip, scores, 2, 2 * el + 1));
     c.flops = (a->backward ? 8.0 : 4.0) * a->d * a->b * a->h * useful_pairs(a);
@@ -260,7 +261,8 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
         c = unfused_attention(chip, &a, storage, op->dropout);
     } else {
         double bq = systolic ? x->cols : x->tile_m;
-        double bk = systolic ? (x->moving_free_max > 0 ? x->moving_free_max : x->cols) : x->tile_m;
+        double moving = x->moving_free_max > 0 ? x->moving_free_max : x->cols;
+        double bk = systolic ? moving : x->tile_m;
         tiling t = tile_work(&a, bq, bk);
         c.flops = (a.backward ? 10.0 : 4.0) * a.d * a.b * a.h * useful_pairs(&a);
         c.bytes = attention_bytes(chip, &a, usim_dtype_bytes(storage), bq, bk);
@@ -281,10 +283,4 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
         peak = hw_per_dtype_get(&chip->dense_flops, dt);
     c.utilisation = peak > 0 && isfinite(c.seconds) ? c.flops / (c.seconds * peak) : 0.0;
     return c;
-}
-
-const char *engine_attention_kernel_name(engine_attention_kernel k)
-{
-    static const char *const NAMES[] = {"fused", "per-head", "unfused"};
-    return k >= 0 && k < ENGINE_ATTN_KERNEL_COUNT ? NAMES[k] : "?";
 }

@@ -18,10 +18,9 @@
  * so a shape pays for padded tiles (M not a multiple of tm) and for idle SMs in
  * its last wave. Libraries pick the tile per shape: the model uses the
  * preset's (128 x 256 x 64 on Hopper), and when that leaves SMs idle (fewer
- * tiles than SMs) or is wider than M or N, it also tries smaller ones
- * (tm / 2; tn / 2, tn / 4) and
- * splitting K across blocks (split-K, whose fp32 partial sums are written and
- * read back once), and keeps the fastest.
+ * tiles than SMs) or is wider than M or N, it also tries smaller ones (tm / 2;
+ * tn / 2, tn / 4) and splitting K across blocks (split-K, whose fp32 partial
+ * sums are written and read back once), and keeps the fastest.
  *
  * Each wave also waits for what its blocks cannot overlap with their own
  * MMAs: the first K step of the A rows and B columns it covers, from HBM; and

@@ -158,7 +158,8 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                               (engine_attention_kernel)x->p->attention,
                               wl_model_dropout(m)};
     double attention = engine_in_graph(x->chip, engine_attention(x->chip, &op)).seconds;
-    if (backward && op.kernel == ENGINE_ATTN_UNFUSED && x->p->recompute == WL_RECOMPUTE_SELECTIVE) {
+    bool selective = x->p->recompute == WL_RECOMPUTE_SELECTIVE;
+    if (backward && op.kernel == ENGINE_ATTN_UNFUSED && selective) {
         /* selective recomputation: the core's forward again, for its scores */
         op.backward = false;
         attention += engine_in_graph(x->chip, engine_attention(x->chip, &op)).seconds;
