@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages ultrasim needs to build and test, and only the
 # missing ones, so a second run costs nothing. Debian 12 (bookworm), as root or
-# through sudo. Nothing is downloaded from outside the Debian archive.
+# through sudo. Nothing is downloaded from outside the Debian archive. Extra
+# packages may be named as arguments (CI adds clang).
 set -eu
 
 PACKAGES="build-essential cmake pkg-config libjansson-dev libcmocka-dev \
-libsqlite3-dev libcairo2-dev libopenmpi-dev openmpi-bin"
+libsqlite3-dev libcairo2-dev libopenmpi-dev openmpi-bin python3 $*"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -51,13 +51,13 @@ static char *recv_text(int source, int tag, int *from)
     int count;
     MPI_Probe(source, tag, MPI_COMM_WORLD, &status);
     MPI_Get_count(&status, MPI_CHAR, &count);
+    if (from) /* the sender is known even when its text cannot be held */
+        *from = status.MPI_SOURCE;
     char *text = malloc((size_t)count + 1);
     if (!text)
         return NULL;
     MPI_Recv(text, count, MPI_CHAR, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     text[count] = '\0';
-    if (from)
-        *from = status.MPI_SOURCE;
     return text;
 }
 
@@ -108,8 +108,10 @@ static usim_status coordinate(const plan_sweep_options *o, int ranks, plan_sweep
     for (int r = 1; r < ranks; r++) /* on failure every worker is told to stop */
         working += st == USIM_OK ? send_next(&w, r) : (send_text("", r, TAG_WORK), 0);
     while (working > 0) {
-        int from;
+        int from = 0;
         char *text = recv_text(MPI_ANY_SOURCE, TAG_RESULT, &from);
+        if (!text && st == USIM_OK)
+            st = usim_fail(err, USIM_ERUNTIME, "out of memory for a worker's result");
         if (text && st == USIM_OK)
             st = record_message(&w, text, err);
         free(text);
