@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "support.h"
 #include "ultrasim/hw.h"
 
@@ -171,6 +173,28 @@ static void trn2_figures_are_cited(void **state)
     free(text);
 }
 
+/* A figure with a note or derivation and no citation is listed as an assumption,
+ * with its note; a cited one is not (a100-80gb's matrix.efficiency borrows H100's). */
+static void uncited_figures_are_assumptions(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(hw_sources_json("a100-80gb", &text, &err), USIM_OK);
+    json_t *all = json_loads(text, 0, NULL);
+    free(text);
+    json_t *eff = json_object_get(all, "matrix.efficiency");
+    assert_true(json_is_true(json_object_get(eff, "assumption")));
+    assert_string_equal(json_string_value(json_object_get(eff, "note")),
+                        "the H100 figure (no measured A100 figure was found)");
+    assert_non_null(json_object_get(eff, "derived"));
+    json_t *clock = json_object_get(all, "matrix.clock");
+    assert_true(json_is_false(json_object_get(clock, "assumption")));
+    assert_non_null(strstr(json_string_value(json_object_get(clock, "source")), "1,410 MHz"));
+    json_decref(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +207,7 @@ int main(void)
         cmocka_unit_test(network_override),
         cmocka_unit_test(every_preset_loads),
         cmocka_unit_test(trn2_figures_are_cited),
+        cmocka_unit_test(uncited_figures_are_assumptions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,6 +329,8 @@ static void render_links(usim_buf *b, json_t *res)
     }
 }
 
+/* One line a figure: its citation; then its note or derivation, indented; a
+ * figure that has no citation is labelled an assumption. */
 static void render_sources(usim_buf *b, json_t *res)
 {
     json_t *src = json_object_get(res, "sources");
@@ -336,10 +338,17 @@ static void render_sources(usim_buf *b, json_t *res)
     json_t *v;
     if (!json_is_object(src))
         return;
-    usim_buf_puts(b, "\nSources\n");
+    usim_buf_puts(b, "\nSources (assumption: a figure of ours with a note or derivation, no citation)\n");
     json_object_foreach(src, key, v)
     {
-        usim_buf_printf(b, "  %-40s %s\n", key, json_string_value(v));
+        const char *cited = json_string_value(json_object_get(v, "source"));
+        const char *note = json_string_value(json_object_get(v, "note"));
+        const char *derived = json_string_value(json_object_get(v, "derived"));
+        usim_buf_printf(b, "  %-40s %s\n", key, cited ? cited : "assumption");
+        if (note)
+            usim_buf_printf(b, "  %-40s   note: %s\n", "", note);
+        if (derived)
+            usim_buf_printf(b, "  %-40s   derived: %s\n", "", derived);
     }
 }
 

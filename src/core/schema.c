@@ -91,6 +91,26 @@ static usim_status range_error(const usim_reader *r, const char *path, double v,
                         bhi);
 }
 
+/* Where a figure comes from, for 'hw show --sources': its citation, and its note
+ * or derivation. A figure with a note or derivation but no citation is an
+ * assumption of ours, and is marked so that a reader weighs it as one. */
+static void record_provenance(json_t *sources, const char *path, json_t *cited)
+{
+    static const char *const KEYS[] = {"source", "note", "derived"};
+    json_t *entry = json_object();
+    for (size_t i = 0; i < 3; i++) {
+        json_t *text = json_object_get(cited, KEYS[i]);
+        if (text)
+            json_object_set(entry, KEYS[i], text);
+    }
+    if (json_object_size(entry) == 0) {
+        json_decref(entry);
+        return;
+    }
+    json_object_set_new(entry, "assumption", json_boolean(!json_object_get(cited, "source")));
+    json_object_set_new(sources, path, entry);
+}
+
 /* {"value": ..., "source": ..., "note": ...}: the cited form of a number. */
 static usim_status unwrap_cited(const usim_reader *r, const char *path, json_t **v,
                                 char *value_path, size_t size, usim_error *err)
@@ -123,9 +143,8 @@ static usim_status unwrap_cited(const usim_reader *r, const char *path, json_t *
     json_t *value = json_object_get(*v, "value");
     if (!value)
         return usim_fail_at(r, path, false, err, "a cited value needs a 'value' key");
-    json_t *source = json_object_get(*v, "source");
-    if (r->sources && source)
-        json_object_set(r->sources, path, source);
+    if (r->sources)
+        record_provenance(r->sources, path, *v);
     join_path(value_path, size, path, "value");
     *v = value;
     return USIM_OK;
