@@ -33,9 +33,11 @@ static const usim_option SERVE_OPTIONS[] = {
      1, 65536, true},
     {"pp", USIM_OPT_INT, USIM_UNIT_NONE, "P", "pipeline parallel degree of a replica", "1", NULL,
      1, 1024, false},
-    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E", "expert parallel degree (MoE)", "1", NULL, 1, 65536,
+    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E",
+     "expert parallel groups within a stage's TP chips (MoE; divides TP)", "1", NULL, 1, 65536,
      false},
-    {"replicas", USIM_OPT_INT, USIM_UNIT_NONE, "R", "data-parallel replicas", "1", NULL, 1, 1e6,
+    {"replicas", USIM_OPT_INT, USIM_UNIT_NONE, "R",
+     "data-parallel replicas (with --chips and no --replicas: chips / (TP x PP))", "1", NULL, 1, 1e6,
      false},
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", TP_UNITS, 0, 0,
@@ -62,19 +64,20 @@ static const usim_option SERVE_OPTIONS[] = {
      "input lengths uniform within +-F of --isl", "0", NULL, 0, 0.99, false},
     {"osl-spread", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "F",
      "output lengths uniform within +-F of --osl", "0", NULL, 0, 0.99, false},
-    {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate", "256", NULL, 1, 1e8,
+    {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate (a trace's rows are its own)", "256", NULL, 1, 1e8,
      false},
     {"mode", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "how requests arrive", "closed", MODES, 0,
      0, false},
     {"concurrency", USIM_OPT_INT, USIM_UNIT_NONE, "C", "closed loop: requests in flight",
      "1", NULL, 1, 1e7, false},
-    {"rate", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "QPS", "Poisson arrivals per second", NULL, NULL,
+    {"rate", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "QPS",
+     "Poisson arrivals per second (implies --mode poisson)", NULL, NULL,
      1e-6, 1e9, false},
     {"trace-in", USIM_OPT_STRING, USIM_UNIT_NONE, "F.csv",
      "requests from a CSV: arrival_s,input_tokens,output_tokens", NULL, NULL, 0, 0, false},
     {"spec-draft", USIM_OPT_STRING, USIM_UNIT_NONE, "MODEL", "speculative decoding draft model",
      NULL, NULL, 0, 0, false},
-    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round", "4", NULL, 1, 64,
+    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round (with --spec-draft)", "4", NULL, 1, 64,
      false},
     {"spec-accept", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "A",
      "probability a draft token is accepted", DEFAULT_SPEC_ACCEPT, NULL, 0, 0.999, false},
@@ -497,8 +500,8 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_serve = {
     {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
      "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
-     "[--replicas R] [--weights bf16|fp8|int8] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
-     "[--requests N] [--mode offline|static|closed|poisson] [--concurrency C] [--rate QPS] "
+     "[--ep E] [--replicas R] [--weights bf16|fp8|int8] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
+     "[--requests N] [--mode offline|static|closed|poisson|trace] [--concurrency C] [--rate QPS] "
      "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
      "latency|throughput] [--json]",
      "Simulates requests iteration by iteration: prefill is compute-bound, decode reads the\n"

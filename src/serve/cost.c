@@ -140,9 +140,12 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe)
     double visits = tokens * m->experts_per_token / c->d->ep;
     double touched = fmin(local, fmax(1, visits));
     double fe = m->expert_ffn / (t / c->d->ep);
+    /* Fewer visits than EP groups: the busiest chip still runs a token
+     * through a whole local expert, and the step waits for it. */
+    double rows = fmax(1, visits / touched);
     s += weight_gemm_s(c, tokens, h, m->experts, 1);
-    s += weight_gemm_s(c, visits / touched, h, (gated ? 2 : 1) * fe, touched);
-    s += weight_gemm_s(c, visits / touched, fe, h, touched);
+    s += weight_gemm_s(c, rows, h, (gated ? 2 : 1) * fe, touched);
+    s += weight_gemm_s(c, rows, fe, h, touched);
     if (m->shared_experts > 0) {
         double fs = (double)m->shared_experts * m->expert_ffn / t;
         s += weight_gemm_s(c, tokens, h, (gated ? 2 : 1) * fs, 1) +

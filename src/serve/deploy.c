@@ -82,7 +82,8 @@ static usim_status check_experts(const serve_deployment *d, usim_error *err)
     if (d->tp % d->ep != 0)
         return usim_fail_field(err, USIM_EINPUT, "ep",
                                "EP %d needs %d chips per pipeline stage to hold the experts; TP %d "
-                               "gives %d (allowed: 1 to %d, dividing TP %d)",
+                               "gives %d (allowed: 1 to %d, dividing TP %d; raise --tp to spread "
+                               "the experts over more chips)",
                                d->ep, d->ep, d->tp, d->tp, d->tp, d->tp);
     return USIM_OK;
 }
