@@ -367,6 +367,12 @@ static void options_a_load_ignores(void **state)
     assert_string_equal(implied.out, given.out);
     cli_free(&implied);
     cli_free(&given);
+    /* 100 requests at one a million seconds span 10^8 s, where a double
+     * keeps latencies only to 15 ns: past the 10^7 s a trace may span. */
+    const char *slow[] = {"--rate: 100 requests at 1e-06 per second arrive over 1e+08 s "
+                          "(allowed: requests / rate up to 10^7 s",
+                          NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --rate 1e-6 --requests 100", slow);
     const char *rate[] = {"--rate: does not apply to --mode closed", NULL};
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --rate 5 --mode closed", rate);
     const char *spec[] = {"--spec-len: needs a draft model: add --spec-draft", NULL};

@@ -185,6 +185,12 @@ usim_status serve_requests(const serve_workload *w, int replicas, serve_request 
         if (st == USIM_OK)
             qsort(*out, (size_t)*count, sizeof **out, by_arrival);
     } else {
+        if (w->mode == SERVE_POISSON && (double)w->requests / w->rate > TRACE_ARRIVAL_MAX_S)
+            return usim_fail_field(err, USIM_EINPUT, "rate",
+                                   "%lld requests at %g per second arrive over %.3g s (allowed: "
+                                   "requests / rate up to 10^7 s, as for a trace's arrivals)",
+                                   (long long)w->requests, w->rate,
+                                   (double)w->requests / w->rate);
         serve_request *r = calloc((size_t)w->requests, sizeof *r);
         if (!r)
             return usim_fail(err, USIM_ERUNTIME, "out of memory for %lld requests",
