@@ -95,7 +95,8 @@ typedef struct serve_result {
 
 /* Checks the deployment: degrees divide the model, chips suffice, the chip
  * can run its GEMMs, weights and at least one full-length request's KV
- * cache fit, and requests fit the model's positions. */
+ * cache fit. serve_run also checks the requests against the model's
+ * positions and the load's time span. */
 usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim_error *err);
 
 usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,
