@@ -185,6 +185,226 @@ static void json_contract(void **state)
     json_decref(j);
 }
 
+/* Runs `serve ARGS` expecting exit 2 with every one of the phrases in the
+ * message. */
+static void refused(const char *args, const char *const *phrases)
+{
+    char full[1200];
+    snprintf(full, sizeof full, "serve %s", args);
+    cli_result r = cli_run(full);
+    if (r.status != 2)
+        fail_msg("serve %s: exit %d, expected 2: %s", args, r.status, r.err);
+    for (; *phrases; phrases++)
+        if (!strstr(r.err, *phrases))
+            fail_msg("serve %s: '%s' not in: %s", args, *phrases, r.err);
+    cli_free(&r);
+}
+
+/* One output token: TPOT has no second token to time, so it is null with the
+ * reason (it was NaN, which JSON cannot hold: "out of memory", exit 1). With
+ * no decode every request ends at its first token, alone in the replica: a
+ * 1,024-token prefill. */
+static void tpot_without_second_token(void **state)
+{
+    (void)state;
+    json_t *j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --requests 4 --osl 1");
+    assert_true(json_is_null(json_object_get(j, "tpot_p50_s")));
+    assert_true(json_is_null(json_object_get(json_object_get(j, "tpot"), "p99")));
+    assert_string_equal(json_string_value(json_object_get(j, "tpot_note")),
+                        "every request has one output token: TPOT needs a second");
+    double prefill = num(json_object_get(j, "explain"), "prefill_s");
+    assert_close(num(j, "ttft_p50_s"), prefill, 1e-12);
+    assert_close(num(j, "e2e_p99_s"), prefill, 1e-12);
+    assert_close(num(j, "output_tokens_per_s"), 1 / prefill, 1e-9);
+    json_decref(j);
+    cli_result r = cli_run("serve --model llama3-8b --hw dgx-h100 --tp 1 --requests 4 --osl 1");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "n/a        n/a        n/a  (every request has one output "
+                                  "token: TPOT needs a second)"));
+    cli_free(&r);
+}
+
+/* Arrivals past 10^7 s (and inf) are refused at their line: at 1e300 s a
+ * double cannot hold a millisecond, and every latency came out 0. */
+static void trace_arrival_out_of_range(void **state)
+{
+    (void)state;
+    const char *rows[][2] = {{"inf_arrival.csv", "0,100,10\ninf,100,10\n"},
+                             {"far_arrival.csv", "0,100,10\n1e300,100,10\n"},
+                             {"nan_tokens.csv", "0,100,10\n1, nan ,10\n"}};
+    const char *expect[] = {"inf_arrival.csv:2:1: arrival_s: inf is out of range (allowed: 0 to "
+                            "10^7 s)",
+                            "far_arrival.csv:2:1: arrival_s: 1e300 is out of range (allowed: 0 "
+                            "to 10^7 s)",
+                            "nan_tokens.csv:2:4: input_tokens: nan is out of range (allowed: 1 "
+                            "to 10^7)"};
+    for (int i = 0; i < 3; i++) {
+        char args[800];
+        snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --trace-in %s",
+                 write_temp(rows[i][0], rows[i][1]));
+        const char *phrases[] = {expect[i], NULL};
+        refused(args, phrases);
+    }
+}
+
+/* A chip whose matrix units do no bf16 work cannot run a layer: exit 2
+ * naming the field (it gave infinite step times, "out of memory"). */
+static void chip_that_cannot_multiply(void **state)
+{
+    (void)state;
+    char path[600], *text = NULL;
+    size_t size = 0;
+    snprintf(path, sizeof path, "%s/data/hw/h200.json", USIM_SOURCE_DIR);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    text = calloc(1, 1 << 20);
+    size = fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    assert_true(size > 0);
+    char *bf16 = strstr(text, "\"bf16\": 1,");
+    assert_non_null(bf16);
+    bf16[8] = '0';
+    char args[800];
+    snprintf(args, sizeof args, "--model llama3-8b --hw %s --tp 1",
+             write_temp("no_matrix.json", text));
+    free(text);
+    const char *phrases[] = {"macs_per_pe_per_cycle.bf16", NULL};
+    refused(args, phrases);
+}
+
+/* Without a price the cost per token does not exist: null with the reason,
+ * not $0. A chip file (h200.json) has no price; its 700 W does give the
+ * energy: 700 W / (tokens/s). */
+static void cost_without_price(void **state)
+{
+    (void)state;
+    char args[800];
+    snprintf(args, sizeof args, "--model llama3-8b --hw %s/data/hw/h200.json --tp 1 --requests 2",
+             USIM_SOURCE_DIR);
+    json_t *j = serve(args);
+    assert_true(json_is_null(json_object_get(j, "cost_per_mtok_usd")));
+    assert_string_equal(json_string_value(json_object_get(j, "cost_note")),
+                        "the hardware gives no price per chip-hour");
+    assert_close(num(j, "energy_per_token_j"), 700 / num(j, "output_tokens_per_s"), 1e-9);
+    json_decref(j);
+}
+
+/* EP regroups the chips of a stage. Mixtral 8x7B has 46,702,792,704
+ * parameters (32 layers x (41,943,040 attention + 32,768 router + 8 x 3 x
+ * 4,096 x 14,336 experts + 8,192 norms) + 2 x 32,000 x 4,096 embeddings +
+ * 4,096): at TP 2 in bf16 a chip holds half, 46,702,792,704 bytes, with EP 1
+ * or EP 2 alike, and a decode step reads the same bytes (two experts split
+ * two ways, or one whole). EP 4 on two chips would need chips that do not
+ * exist. */
+static void ep_uses_the_chips_there_are(void **state)
+{
+    (void)state;
+    const char *base = "--model mixtral-8x7b --hw dgx-h200 --chips 2 --tp 2 --requests 4";
+    char args[600];
+    snprintf(args, sizeof args, "%s --ep 1", base);
+    json_t *one = serve(args);
+    snprintf(args, sizeof args, "%s --ep 2", base);
+    json_t *two = serve(args);
+    assert_close(num(one, "weights_bytes_per_chip"), 46702792704.0, 0);
+    assert_close(num(two, "weights_bytes_per_chip"), 46702792704.0, 0);
+    assert_close(num(two, "tpot_p50_s"), num(one, "tpot_p50_s"), 1e-3);
+    json_decref(one);
+    json_decref(two);
+    /* EP 8 on 8 chips at batch 1: a token's two experts sit on two chips,
+     * each reading its expert whole (3 x 4,096 x 14,336 x 2 bytes a layer,
+     * 32 layers), so TPOT is at least 11.27 GB / 4.8 TB/s = 2.35 ms (the
+     * chips with no token do not shorten the step). */
+    json_t *eight = serve("--model mixtral-8x7b --hw dgx-h200 --chips 8 --tp 8 --ep 8 "
+                          "--requests 4");
+    assert_true(num(eight, "tpot_p50_s") >= 32.0 * 3 * 4096 * 14336 * 2 / 4.8e12);
+    json_decref(eight);
+    snprintf(args, sizeof args, "%s --ep 4", base);
+    const char *chips[] = {"--ep: EP 4 needs 4 chips per pipeline stage", "TP 2 gives 2",
+                           "allowed: 1 to 2", NULL};
+    refused(args, chips);
+    /* DeepSeek-V3 in FP8 on one H200: 671B parameters do not fit, and EP
+     * cannot spread them over chips a TP 1 replica does not have. */
+    const char *one_chip[] = {"--ep: EP 8 needs 8 chips", NULL};
+    refused("--model deepseek-v3 --hw dgx-h200 --chips 1 --tp 1 --ep 8 --weights fp8", one_chip);
+    const char *dense[] = {"--ep: EP 2 needs a mixture-of-experts model", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --ep 2", dense);
+}
+
+/* --chips 8 at TP 1 is 8 replicas; 8 clients on them run exactly as one
+ * client on one chip, eight times over. One client on 8 replicas is still one
+ * request at a time (it used to become a client per replica). */
+static void chips_fill_replicas(void **state)
+{
+    (void)state;
+    json_t *eight = serve("--model llama3-8b --hw dgx-h100 --chips 8 --tp 1 --requests 64 "
+                          "--concurrency 8");
+    json_t *one = serve("--model llama3-8b --hw dgx-h100 --chips 1 --tp 1 --requests 8 "
+                        "--concurrency 1");
+    json_t *lone = serve("--model llama3-8b --hw dgx-h100 --chips 8 --tp 1 --requests 8 "
+                         "--concurrency 1");
+    assert_close(num(eight, "chips"), 8, 0);
+    assert_close(num(eight, "replicas"), 8, 0);
+    assert_close(num(eight, "output_tokens_per_s"), 8 * num(one, "output_tokens_per_s"), 1e-9);
+    assert_close(num(eight, "tpot_p50_s"), num(one, "tpot_p50_s"), 1e-12);
+    assert_close(num(lone, "output_tokens_per_s"), num(one, "output_tokens_per_s"), 1e-9);
+    json_decref(eight);
+    json_decref(one);
+    json_decref(lone);
+    const char *uneven[] = {"--chips: 8 chips do not split into replicas of TP 3", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --chips 8 --tp 3", uneven);
+}
+
+/* Options the load would not read are refused saying why; --rate alone
+ * means Poisson arrivals, the same run as --mode poisson. */
+static void options_a_load_ignores(void **state)
+{
+    (void)state;
+    cli_result implied = cli_run("serve --model llama3-8b --hw dgx-h100 --tp 1 --rate 5 "
+                                 "--requests 20 --json");
+    cli_result given = cli_run("serve --model llama3-8b --hw dgx-h100 --tp 1 --rate 5 "
+                               "--requests 20 --mode poisson --json");
+    assert_int_equal(implied.status, 0);
+    assert_string_equal(implied.out, given.out);
+    cli_free(&implied);
+    cli_free(&given);
+    /* 100 requests at one a million seconds span 10^8 s, where a double
+     * keeps latencies only to 15 ns: past the 10^7 s a trace may span. */
+    const char *slow[] = {"--rate: 100 requests at 1e-06 per second arrive over 1e+08 s "
+                          "(allowed: requests / rate up to 10^7 s",
+                          NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --rate 1e-6 --requests 100", slow);
+    const char *rate[] = {"--rate: does not apply to --mode closed", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --rate 5 --mode closed", rate);
+    const char *spec[] = {"--spec-len: needs a draft model: add --spec-draft", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --spec-len 4", spec);
+    const char *clients[] = {"--concurrency: does not apply to --mode poisson", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --rate 2 --concurrency 4", clients);
+    char args[800];
+    snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --requests 5 --trace-in %s",
+             write_temp("one_row.csv", "0,100,10\n"));
+    const char *trace[] = {"--requests: does not apply to --mode trace: the trace's rows are the "
+                           "requests",
+                           NULL};
+    refused(args, trace);
+}
+
+/* GPT-3 has learned position embeddings for 2,048 positions: 2,000 + 100
+ * tokens cannot run. Llama 3 8B's rotary positions run past its 8,192, as
+ * engines run them, with a note. */
+static void requests_beyond_the_context(void **state)
+{
+    (void)state;
+    const char *learned[] = {"--isl: a request of 2000 input + 100 output tokens needs 2100 "
+                             "positions; gpt3-175b has learned position embeddings for 2048",
+                             NULL};
+    refused("--model gpt3-175b --hw dgx-h100 --tp 8 --isl 2000 --osl 100 --requests 2", learned);
+    json_t *j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --isl 8000 --osl 500 --requests 2");
+    assert_string_equal(json_string_value(json_object_get(j, "context_note")),
+                        "8500-token requests exceed llama3-8b's 8192-token context; its rotary "
+                        "positions run past it, at a quality not modelled");
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +413,14 @@ int main(void)
         cmocka_unit_test(deterministic),            cmocka_unit_test(trace_in),
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),
         cmocka_unit_test(disaggregation_smooths_decode),
+        cmocka_unit_test(tpot_without_second_token),
+        cmocka_unit_test(trace_arrival_out_of_range),
+        cmocka_unit_test(chip_that_cannot_multiply),
+        cmocka_unit_test(cost_without_price),
+        cmocka_unit_test(ep_uses_the_chips_there_are),
+        cmocka_unit_test(chips_fill_replicas),
+        cmocka_unit_test(options_a_load_ignores),
+        cmocka_unit_test(requests_beyond_the_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,10 @@ typedef enum serve_mode { SERVE_OFFLINE, SERVE_STATIC_RUN, SERVE_CLOSED, SERVE_P
 typedef struct serve_deployment {
     wl_model model;
     hw_system sys;
-    int tp, pp, ep, replicas;
+    int tp, pp, replicas;
+    /* Expert parallel ranks: chips of one pipeline stage (a TP group), each
+     * holding experts / ep whole experts split tp / ep ways; ep divides tp. */
+    int ep;
     int weights;          /* serve_weights */
     int kv_dtype;         /* serve_weights: bytes per KV element 2, 1, 1 */
     int max_batch;
@@ -80,12 +83,20 @@ typedef struct serve_result {
     int chips;
     /* Where a decode iteration at batch 1 goes (for the explanation). */
     double decode_weights_s, decode_kv_s, decode_comm_s, decode_other_s, decode_step_s;
-    double prefill_s; /* one request's prefill, alone */
+    double prefill_s, prefill_tokens; /* one request's prefill, alone */
     double tokens_per_round; /* speculative: tokens accepted per target pass */
+    /* A quantity that does not exist is NaN with the reason here (NULL when
+     * it exists): TPOT without a second token, cost without a price. */
+    const char *tpot_note, *cost_note, *energy_note;
+    /* Requests longer than the model's context (rotary positions run on past
+     * it, so the run goes ahead); "" when none. */
+    char context_note[160];
 } serve_result;
 
-/* Checks the deployment: degrees divide the model, chips suffice, weights
- * and at least one full-length request's KV cache fit. */
+/* Checks the deployment: degrees divide the model, chips suffice, the chip
+ * can run its GEMMs, weights and at least one full-length request's KV
+ * cache fit. serve_run also checks the requests against the model's
+ * positions and the load's time span. */
 usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim_error *err);
 
 usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,

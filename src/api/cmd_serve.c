@@ -33,9 +33,11 @@ static const usim_option SERVE_OPTIONS[] = {
      1, 65536, true},
     {"pp", USIM_OPT_INT, USIM_UNIT_NONE, "P", "pipeline parallel degree of a replica", "1", NULL,
      1, 1024, false},
-    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E", "expert parallel degree (MoE)", "1", NULL, 1, 65536,
+    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E",
+     "expert parallel groups within a stage's TP chips (MoE; divides TP)", "1", NULL, 1, 65536,
      false},
-    {"replicas", USIM_OPT_INT, USIM_UNIT_NONE, "R", "data-parallel replicas", "1", NULL, 1, 1e6,
+    {"replicas", USIM_OPT_INT, USIM_UNIT_NONE, "R",
+     "data-parallel replicas (with --chips and no --replicas: chips / (TP x PP))", "1", NULL, 1, 1e6,
      false},
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", TP_UNITS, 0, 0,
@@ -62,19 +64,20 @@ static const usim_option SERVE_OPTIONS[] = {
      "input lengths uniform within +-F of --isl", "0", NULL, 0, 0.99, false},
     {"osl-spread", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "F",
      "output lengths uniform within +-F of --osl", "0", NULL, 0, 0.99, false},
-    {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate", "256", NULL, 1, 1e8,
+    {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate (a trace's rows are its own)", "256", NULL, 1, 1e8,
      false},
     {"mode", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "how requests arrive", "closed", MODES, 0,
      0, false},
     {"concurrency", USIM_OPT_INT, USIM_UNIT_NONE, "C", "closed loop: requests in flight",
      "1", NULL, 1, 1e7, false},
-    {"rate", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "QPS", "Poisson arrivals per second", NULL, NULL,
+    {"rate", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "QPS",
+     "Poisson arrivals per second (implies --mode poisson)", NULL, NULL,
      1e-6, 1e9, false},
     {"trace-in", USIM_OPT_STRING, USIM_UNIT_NONE, "F.csv",
      "requests from a CSV: arrival_s,input_tokens,output_tokens", NULL, NULL, 0, 0, false},
     {"spec-draft", USIM_OPT_STRING, USIM_UNIT_NONE, "MODEL", "speculative decoding draft model",
      NULL, NULL, 0, 0, false},
-    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round", "4", NULL, 1, 64,
+    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round (with --spec-draft)", "4", NULL, 1, 64,
      false},
     {"spec-accept", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "A",
      "probability a draft token is accepted", DEFAULT_SPEC_ACCEPT, NULL, 0, 0.999, false},
@@ -111,6 +114,54 @@ static void apply_preset(json_t *req, int preset, const wl_model *m)
     }
 }
 
+/* Options that only some loads read; any other load would ignore them, so
+ * giving one there is an error rather than a silent no-op. */
+typedef struct load_option {
+    const char *name;
+    unsigned modes; /* bit per serve_mode that reads it */
+    const char *why;
+} load_option;
+
+#define ANY_BUT_TRACE                                                                         \
+    ((1u << SERVE_OFFLINE) | (1u << SERVE_STATIC_RUN) | (1u << SERVE_CLOSED) |                  \
+     (1u << SERVE_POISSON))
+
+static const load_option LOAD_OPTIONS[] = {
+    {"requests", ANY_BUT_TRACE, "the trace's rows are the requests"},
+    {"isl", ANY_BUT_TRACE, "the trace gives each request's input tokens"},
+    {"osl", ANY_BUT_TRACE, "the trace gives each request's output tokens"},
+    {"isl-spread", ANY_BUT_TRACE, "the trace gives each request's input tokens"},
+    {"osl-spread", ANY_BUT_TRACE, "the trace gives each request's output tokens"},
+    {"rate", 1u << SERVE_POISSON, "only --mode poisson draws arrivals at a rate"},
+    {"concurrency", 1u << SERVE_CLOSED, "only --mode closed has clients"},
+};
+
+static const char *const MODE_NAMES[] = {"offline", "static", "closed", "poisson", "trace"};
+
+static usim_status check_load_options(json_t *req, int mode, usim_error *err)
+{
+    for (size_t i = 0; i < sizeof LOAD_OPTIONS / sizeof LOAD_OPTIONS[0]; i++) {
+        const load_option *o = &LOAD_OPTIONS[i];
+        if (json_object_get(req, o->name) && !(o->modes & (1u << mode)))
+            return usim_fail_field(err, USIM_EINPUT, o->name,
+                                   "does not apply to --mode %s: %s", MODE_NAMES[mode], o->why);
+    }
+    return USIM_OK;
+}
+
+/* The load: --trace-in implies --mode trace and --rate --mode poisson, unless
+ * --mode says otherwise (then they conflict). */
+static int load_mode(json_t *req, int mode, const serve_workload *w)
+{
+    if (json_object_get(req, "mode"))
+        return mode;
+    if (w->trace_file)
+        return SERVE_TRACE;
+    if (json_object_get(req, "rate"))
+        return SERVE_POISSON;
+    return mode;
+}
+
 static usim_status read_workload(const usim_command *cmd, json_t *req, serve_workload *w,
                                  usim_error *err)
 {
@@ -130,19 +181,90 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
     api_string(cmd, req, "trace-in", &w->trace_file, err);
     if (st != USIM_OK)
         return st;
+    w->mode = load_mode(req, w->mode, w);
     if (w->mode == SERVE_POISSON && w->rate <= 0)
         return usim_fail_field(err, USIM_EINPUT, "rate", "--mode poisson needs --rate QPS");
     if (w->mode == SERVE_TRACE && !w->trace_file)
         return usim_fail_field(err, USIM_EINPUT, "trace-in", "--mode trace needs --trace-in F.csv");
-    if (w->trace_file)
-        w->mode = SERVE_TRACE;
+    if (w->mode != SERVE_TRACE && w->trace_file)
+        return usim_fail_field(err, USIM_EINPUT, "trace-in",
+                               "does not apply to --mode %s: a trace sets the arrivals (use "
+                               "--mode trace, or leave --mode out)",
+                               MODE_NAMES[w->mode]);
+    return check_load_options(req, w->mode, err);
+}
+
+/* --tp-unit core: TP and EP count NeuronCores. EP ranks must divide the
+ * cores of a stage; per chip the split is then the same as EP of
+ * gcd(ep, chips) chips (a rank of several cores on one chip, or of several
+ * chips). */
+static int gcd(int a, int b)
+{
+    return b == 0 ? a : gcd(b, a % b);
+}
+
+static usim_status ranks_in_chips(serve_deployment *d, usim_error *err)
+{
+    int tp_cores = d->tp, ep_cores = d->ep;
+    usim_status st = api_tp_in_chips(&d->sys, tp_cores, &d->tp, err);
+    if (st == USIM_OK && tp_cores % ep_cores != 0)
+        return usim_fail_field(err, USIM_EINPUT, "ep",
+                               "EP %d needs %d NeuronCores per pipeline stage to hold the "
+                               "experts; TP %d gives %d (allowed: 1 to %d, dividing TP %d)",
+                               ep_cores, ep_cores, tp_cores, tp_cores, tp_cores, tp_cores);
+    if (st == USIM_OK && d->model.experts > 1 && d->model.experts % ep_cores != 0)
+        return usim_fail_field(err, USIM_EINPUT, "ep", "EP %d does not divide the %d experts",
+                               ep_cores, d->model.experts);
+    if (st == USIM_OK)
+        d->ep = ep_cores > 1 ? gcd(ep_cores, d->tp) : 1;
+    return st;
+}
+
+/* Without --replicas, the chips given with --chips are filled with
+ * replicas (8 chips at TP 1 are 8 replicas); a remainder would sit idle. */
+static usim_status fill_replicas(json_t *req, serve_deployment *d, usim_error *err)
+{
+    int group = d->tp * d->pp;
+    if (json_object_get(req, "replicas") || !json_object_get(req, "chips"))
+        return USIM_OK;
+    if (d->sys.chips % group != 0)
+        return usim_fail_field(err, USIM_EINPUT, "chips",
+                               "%d chips do not split into replicas of TP %d x PP %d = %d chips "
+                               "(allowed: a multiple of %d, or give --replicas)",
+                               d->sys.chips, d->tp, d->pp, group, group);
+    d->replicas = d->sys.chips / group;
     return USIM_OK;
+}
+
+/* The draft model; --spec-len and --spec-accept without one would be
+ * ignored. */
+static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deployment *d,
+                              usim_error *err)
+{
+    const char *draft = NULL;
+    usim_status st = USIM_OK;
+    api_string(cmd, req, "spec-draft", &draft, err);
+    if (!draft) {
+        const char *given = json_object_get(req, "spec-len")      ? "spec-len"
+                            : json_object_get(req, "spec-accept") ? "spec-accept"
+                                                                  : NULL;
+        return given ? usim_fail_field(err, USIM_EINPUT, given,
+                                       "needs a draft model: add --spec-draft MODEL")
+                     : USIM_OK;
+    }
+    d->spec_len = (int)api_next_int(cmd, req, "spec-len", 0, &st, err);
+    if (st == USIM_OK)
+        st = wl_model_load(draft, &d->draft, err);
+    if (st == USIM_OK && d->draft.vocab != d->model.vocab)
+        st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
+                             "the draft's vocabulary (%d) differs from the model's (%d)",
+                             d->draft.vocab, d->model.vocab);
+    return st;
 }
 
 static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_deployment *d,
                                    usim_error *err)
 {
-    const char *draft;
     usim_status st = api_load_model(cmd, req, &d->model, err);
     if (st == USIM_OK)
         apply_preset(req, api_next_choice(cmd, req, "preset", &st, err), &d->model);
@@ -166,24 +288,100 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->attention = api_next_choice(cmd, req, "attention", &st, err);
     int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     if (st == USIM_OK && unit == 1)
-        st = api_tp_in_chips(&d->sys, d->tp, &d->tp, err);
-    api_string(cmd, req, "spec-draft", &draft, err);
-    if (st == USIM_OK && draft) {
-        d->spec_len = (int)api_next_int(cmd, req, "spec-len", 0, &st, err);
-        if (st == USIM_OK)
-            st = wl_model_load(draft, &d->draft, err);
-        if (st == USIM_OK && d->draft.vocab != d->model.vocab)
-            st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
-                                 "the draft's vocabulary (%d) differs from the model's (%d)",
-                                 d->draft.vocab, d->model.vocab);
-    }
+        st = ranks_in_chips(d, err);
+    if (st == USIM_OK)
+        st = fill_replicas(req, d, err);
+    if (st == USIM_OK)
+        st = read_draft(cmd, req, d, err);
     return st;
+}
+
+/* A number, or null for one that does not exist (NaN: no second token, no
+ * price); JSON has no NaN, and 0 would claim a value. */
+static void put_num(json_t *o, const char *key, double v)
+{
+    json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
+}
+
+static void put_note(json_t *o, const char *key, const char *note)
+{
+    if (note && note[0])
+        json_object_set_new(o, key, json_string(note));
 }
 
 static json_t *pct_json(const serve_percentiles *p)
 {
-    return json_pack("{s:f, s:f, s:f, s:f}", "p50", p->p50, "p90", p->p90, "p99", p->p99, "mean",
-                     p->mean);
+    json_t *o = json_object();
+    put_num(o, "p50", p->p50);
+    put_num(o, "p90", p->p90);
+    put_num(o, "p99", p->p99);
+    put_num(o, "mean", p->mean);
+    return o;
+}
+
+static json_t *explain_json(const serve_result *r)
+{
+    json_t *o = json_object();
+    put_num(o, "decode_step_s", r->decode_step_s);
+    put_num(o, "decode_weights_s", r->decode_weights_s);
+    put_num(o, "decode_kv_s", r->decode_kv_s);
+    put_num(o, "decode_comm_s", r->decode_comm_s);
+    put_num(o, "decode_other_s", r->decode_other_s);
+    put_num(o, "prefill_s", r->prefill_s);
+    put_num(o, "prefill_tokens", r->prefill_tokens);
+    put_num(o, "tokens_per_round", r->tokens_per_round);
+    return o;
+}
+
+static json_t *result_json(const serve_deployment *d, const serve_result *r)
+{
+    json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "model", d->model.name, "hw",
+                          d->sys.name, "chips", r->chips, "tp", d->tp, "pp", d->pp, "ep", d->ep,
+                          "replicas", d->replicas);
+    const struct {
+        const char *key;
+        double v;
+    } nums[] = {
+        {"ttft_p50_s", r->ttft.p50},
+        {"ttft_p90_s", r->ttft.p90},
+        {"ttft_p99_s", r->ttft.p99},
+        {"tpot_p50_s", r->tpot.p50},
+        {"tpot_p90_s", r->tpot.p90},
+        {"tpot_p99_s", r->tpot.p99},
+        {"e2e_p50_s", r->e2e.p50},
+        {"e2e_p90_s", r->e2e.p90},
+        {"e2e_p99_s", r->e2e.p99},
+        {"output_tokens_per_s", r->output_tokens_per_s},
+        {"output_tokens_per_s_per_chip", r->output_tokens_per_s_per_chip},
+        {"requests_per_s", r->requests_per_s},
+        {"goodput_requests_per_s", r->goodput_requests_per_s},
+        {"slo_attainment", r->slo_attainment},
+        {"cost_per_mtok_usd", r->cost_per_mtok_usd},
+        {"energy_per_token_j", r->energy_per_token_j},
+        {"kv_capacity_tokens", r->kv_capacity_tokens},
+        {"kv_peak_use", r->kv_peak_use},
+        {"weights_bytes_per_chip", r->weights_bytes_per_chip},
+        {"makespan_s", r->makespan_s},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        put_num(o, nums[i].key, nums[i].v);
+    json_object_set_new(o, "requests", json_integer((json_int_t)r->requests));
+    json_object_set_new(o, "output_tokens", json_integer((json_int_t)r->output_tokens));
+    json_object_set_new(o, "preemptions", json_integer((json_int_t)r->preemptions));
+    json_object_set_new(o, "iterations", json_integer((json_int_t)r->iterations));
+    put_note(o, "tpot_note", r->tpot_note);
+    put_note(o, "cost_note", r->cost_note);
+    put_note(o, "energy_note", r->energy_note);
+    put_note(o, "context_note", r->context_note);
+    json_object_set_new(o, "ttft", pct_json(&r->ttft));
+    json_object_set_new(o, "tpot", pct_json(&r->tpot));
+    json_object_set_new(o, "e2e", pct_json(&r->e2e));
+    json_object_set_new(o, "explain", explain_json(r));
+    if (d->spec_len > 0)
+        json_object_set_new(o, "spec",
+                            json_pack("{s:s, s:i, s:f}", "draft", d->draft.name, "len",
+                                      d->spec_len, "accept", d->spec_accept));
+    return o;
 }
 
 static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
@@ -205,93 +403,105 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         d->scheduler = SERVE_STATIC;
     if (st == USIM_OK)
         st = serve_run(d, &w, &r, err);
-    if (st == USIM_OK) {
-        *result = json_pack(
-            "{s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f,"
-            " s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:o,"
-            " s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f}}",
-            "model", d->model.name, "hw", d->sys.name, "chips", r.chips, "tp", d->tp, "pp", d->pp,
-            "replicas", d->replicas, "ttft_p50_s", r.ttft.p50, "ttft_p90_s", r.ttft.p90,
-            "ttft_p99_s", r.ttft.p99, "tpot_p50_s", r.tpot.p50, "tpot_p90_s", r.tpot.p90,
-            "tpot_p99_s", r.tpot.p99, "e2e_p50_s", r.e2e.p50, "e2e_p90_s", r.e2e.p90, "e2e_p99_s",
-            r.e2e.p99, "output_tokens_per_s", r.output_tokens_per_s,
-            "output_tokens_per_s_per_chip", r.output_tokens_per_s_per_chip, "requests_per_s",
-            r.requests_per_s, "goodput_requests_per_s", r.goodput_requests_per_s,
-            "slo_attainment", r.slo_attainment, "cost_per_mtok_usd", r.cost_per_mtok_usd,
-            "energy_per_token_j", r.energy_per_token_j, "requests", (json_int_t)r.requests,
-            "output_tokens", (json_int_t)r.output_tokens, "preemptions",
-            (json_int_t)r.preemptions, "iterations", (json_int_t)r.iterations,
-            "kv_capacity_tokens", r.kv_capacity_tokens, "kv_peak_use", r.kv_peak_use,
-            "weights_bytes_per_chip", r.weights_bytes_per_chip, "makespan_s", r.makespan_s,
-            "ttft", pct_json(&r.ttft), "tpot", pct_json(&r.tpot), "e2e", pct_json(&r.e2e),
-            "explain", "decode_step_s", r.decode_step_s, "decode_weights_s", r.decode_weights_s,
-            "decode_kv_s", r.decode_kv_s, "decode_comm_s", r.decode_comm_s, "decode_other_s",
-            r.decode_other_s, "prefill_s", r.prefill_s, "tokens_per_round", r.tokens_per_round);
-        if (d->spec_len > 0)
-            json_object_set_new(*result, "spec",
-                                json_pack("{s:s, s:i, s:f}", "draft", d->draft.name, "len",
-                                          d->spec_len, "accept", d->spec_accept));
-    }
+    if (st == USIM_OK)
+        *result = result_json(d, &r);
     json_decref(copy);
     free(d);
     return st;
 }
 
-static void row(usim_buf *b, const char *label, json_t *p, const char *unit_key)
+/* A value that exists: JSON null stands for one that does not. */
+static bool exists(json_t *o, const char *key)
+{
+    return json_is_number(json_object_get(o, key));
+}
+
+/* p50/p90/p99 in seconds, or n/a with the reason. */
+static void row(usim_buf *b, const char *label, json_t *p, const char *note)
 {
     char v[3][32];
     const char *keys[3] = {"p50", "p90", "p99"};
-    (void)unit_key;
-    for (int i = 0; i < 3; i++)
-        usim_format_quantity(api_number(p, keys[i]), USIM_UNIT_SECONDS, v[i], sizeof v[i]);
-    usim_buf_printf(b, "  %-26s %10s %10s %10s\n", label, v[0], v[1], v[2]);
+    for (int i = 0; i < 3; i++) {
+        if (exists(p, keys[i]))
+            usim_format_quantity(api_number(p, keys[i]), USIM_UNIT_SECONDS, v[i], sizeof v[i]);
+        else
+            snprintf(v[i], sizeof v[i], "n/a");
+    }
+    usim_buf_printf(b, "  %-26s %10s %10s %10s", label, v[0], v[1], v[2]);
+    if (note)
+        usim_buf_printf(b, "  (%s)", note);
+    usim_buf_puts(b, "\n");
+}
+
+static const char *note_of(json_t *res, const char *key)
+{
+    return json_string_value(json_object_get(res, key));
+}
+
+static void cost_line(usim_buf *b, json_t *res)
+{
+    usim_buf_printf(b, "  %-26s ", "cost");
+    if (exists(res, "cost_per_mtok_usd"))
+        usim_buf_printf(b, "$%.3g per million output tokens, ", api_number(res, "cost_per_mtok_usd"));
+    else
+        usim_buf_printf(b, "n/a (%s), ", note_of(res, "cost_note"));
+    if (exists(res, "energy_per_token_j"))
+        usim_buf_printf(b, "%.3g J per token\n", api_number(res, "energy_per_token_j"));
+    else
+        usim_buf_printf(b, "energy n/a (%s)\n", note_of(res, "energy_note"));
+}
+
+static void explain_text(usim_buf *b, json_t *x)
+{
+    char s[5][32];
+    const char *keys[5] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
+                           "prefill_s"};
+    for (int i = 0; i < 5; i++)
+        usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
+    usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weights from HBM %s, KV cache "
+                       "%s, TP collectives %s;\n     a %.0f-token prefill alone takes %s",
+                    s[0], s[1], s[2], s[3], api_number(x, "prefill_tokens"), s[4]);
+    if (api_number(x, "tokens_per_round") > 1)
+        usim_buf_printf(b, "; speculation keeps %.2f tokens per target pass",
+                        api_number(x, "tokens_per_round"));
+    usim_buf_puts(b, ".\n");
 }
 
 static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 {
-    json_t *x = json_object_get(res, "explain");
-    char s[5][32];
     (void)err;
-    usim_buf_printf(b, "%s on %.0f chips of %s: TP %.0f x PP %.0f, %.0f replica%s\n\n",
+    usim_buf_printf(b, "%s on %.0f chip%s of %s: TP %.0f x PP %.0f, %.0f replica%s\n\n",
                     json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
+                    api_number(res, "chips") == 1 ? "" : "s",
                     json_string_value(json_object_get(res, "hw")), api_number(res, "tp"),
                     api_number(res, "pp"), api_number(res, "replicas"),
                     api_number(res, "replicas") == 1 ? "" : "s");
     usim_buf_printf(b, "  %-26s %10s %10s %10s\n", "", "p50", "p90", "p99");
     row(b, "time to first token", json_object_get(res, "ttft"), NULL);
-    row(b, "time per output token", json_object_get(res, "tpot"), NULL);
+    row(b, "time per output token", json_object_get(res, "tpot"), note_of(res, "tpot_note"));
     row(b, "end to end", json_object_get(res, "e2e"), NULL);
     usim_buf_printf(b, "\n  %-26s %.4g tokens/s (%.4g per chip), %.3g requests/s\n", "throughput",
                     api_number(res, "output_tokens_per_s"),
                     api_number(res, "output_tokens_per_s_per_chip"),
                     api_number(res, "requests_per_s"));
-    usim_buf_printf(b, "  %-26s $%.3g per million output tokens, %.3g J per token\n", "cost",
-                    api_number(res, "cost_per_mtok_usd"), api_number(res, "energy_per_token_j"));
+    cost_line(b, res);
     usim_buf_printf(b, "  %-26s %.0f%% of requests (%.3g requests/s)\n", "within the SLO",
                     100 * api_number(res, "slo_attainment"),
                     api_number(res, "goodput_requests_per_s"));
     usim_buf_printf(b, "  %-26s %.4g tokens a replica, peak use %.0f%%, %.0f preemptions\n",
                     "KV cache", api_number(res, "kv_capacity_tokens"),
                     100 * api_number(res, "kv_peak_use"), api_number(res, "preemptions"));
-    const char *keys[5] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
-                           "prefill_s"};
-    for (int i = 0; i < 5; i++)
-        usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
-    usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weights from HBM %s, KV cache "
-                       "%s, TP collectives %s;\n     a %s-token prefill alone takes %s",
-                    s[0], s[1], s[2], s[3], "prompt", s[4]);
-    if (api_number(x, "tokens_per_round") > 1)
-        usim_buf_printf(b, "; speculation keeps %.2f tokens per target pass",
-                        api_number(x, "tokens_per_round"));
-    usim_buf_puts(b, ".\n");
+    if (note_of(res, "context_note"))
+        usim_buf_printf(b, "  %-26s %s\n", "note", note_of(res, "context_note"));
+    explain_text(b, json_object_get(res, "explain"));
     return USIM_OK;
 }
 
 const api_command api_cmd_serve = {
     {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
      "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
-     "[--replicas R] [--weights bf16|fp8|int8] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
-     "[--requests N] [--mode offline|static|closed|poisson] [--concurrency C] [--rate QPS] "
+     "[--ep E] [--replicas R] [--weights bf16|fp8|int8] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
+     "[--requests N] [--mode offline|static|closed|poisson|trace] [--concurrency C] [--rate QPS] "
      "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
      "latency|throughput] [--json]",
      "Simulates requests iteration by iteration: prefill is compute-bound, decode reads the\n"

@@ -133,14 +133,19 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe)
                weight_gemm_s(c, tokens, f, h, 1);
     }
     /* Routed experts: each token visits top-k of E; the experts a batch
-     * touches all have their weights read (at most all E / EP local ones). */
+     * touches all have their weights read (at most all E / EP local ones).
+     * A chip's EP group of tp / ep chips splits each local expert's FFN
+     * tp / ep ways, so per chip the expert bytes are 1 / tp whatever ep is. */
     double local = (double)m->experts / c->d->ep;
     double visits = tokens * m->experts_per_token / c->d->ep;
     double touched = fmin(local, fmax(1, visits));
-    double fe = m->expert_ffn / t;
+    double fe = m->expert_ffn / (t / c->d->ep);
+    /* Fewer visits than EP groups: the busiest chip still runs a token
+     * through a whole local expert, and the step waits for it. */
+    double rows = fmax(1, visits / touched);
     s += weight_gemm_s(c, tokens, h, m->experts, 1);
-    s += weight_gemm_s(c, visits / touched, h, (gated ? 2 : 1) * fe, touched);
-    s += weight_gemm_s(c, visits / touched, fe, h, touched);
+    s += weight_gemm_s(c, rows, h, (gated ? 2 : 1) * fe, touched);
+    s += weight_gemm_s(c, rows, fe, h, touched);
     if (m->shared_experts > 0) {
         double fs = (double)m->shared_experts * m->expert_ffn / t;
         s += weight_gemm_s(c, tokens, h, (gated ? 2 : 1) * fs, 1) +

@@ -1,12 +1,18 @@
 /*
  * Deployments: what a replica holds in HBM, and whether it can serve at all.
  *
- * Per chip: the weights of its share of the model (split by TP and PP,
- * experts also by EP) at the weight dtype's bytes, the draft model's when
+ * Per chip: the weights of its share of the model (split by TP and PP) at
+ * the weight dtype's bytes, the draft model's when
  * speculating, a workspace for one iteration's activations and logits, the
  * runtime reserve, and the paged KV cache in what is left. A KV cache token
  * costs 2 (K and V) x layers x KV heads per chip x head dim x KV bytes; with
  * more TP ranks than KV heads, heads are replicated, not split.
+ *
+ * Expert parallelism regroups the same chips rather than adding any: the tp
+ * chips of a pipeline stage hold a layer's experts, ep groups of tp / ep
+ * chips each holding experts / ep whole experts split tp / ep ways. A chip
+ * holds 1 / tp of the experts' weights whatever ep is, and ep must divide tp
+ * (a layer's experts cannot live on another stage's chips).
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,9 +28,7 @@ static double weight_bytes(const serve_deployment *d, const wl_model *m)
 {
     wl_params p = wl_model_params(m);
     double per_param = d->weights == SERVE_W_BF16 ? 2.0 : 1.0;
-    double experts = p.mlp_experts / ((double)d->tp * d->pp * d->ep);
-    double dense = (p.total - p.mlp_experts) / ((double)d->tp * d->pp);
-    return per_param * (dense + experts);
+    return per_param * p.total / ((double)d->tp * d->pp);
 }
 
 double serve_kv_bytes_per_token(const serve_deployment *d)
@@ -63,6 +67,27 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     return mem;
 }
 
+/* EP on a dense model is refused as train refuses it; EP ranks are the
+ * chips of one stage, so ep divides both the experts and tp. */
+static usim_status check_experts(const serve_deployment *d, usim_error *err)
+{
+    const wl_model *m = &d->model;
+    if (m->experts <= 1 && d->ep > 1)
+        return usim_fail_field(err, USIM_EINPUT, "ep",
+                               "EP %d needs a mixture-of-experts model (this one has %d expert)",
+                               d->ep, 1);
+    if (m->experts > 1 && m->experts % d->ep != 0)
+        return usim_fail_field(err, USIM_EINPUT, "ep", "EP %d does not divide the %d experts",
+                               d->ep, m->experts);
+    if (d->tp % d->ep != 0)
+        return usim_fail_field(err, USIM_EINPUT, "ep",
+                               "EP %d needs %d chips per pipeline stage to hold the experts; TP %d "
+                               "gives %d (allowed: 1 to %d, dividing TP %d; raise --tp to spread "
+                               "the experts over more chips)",
+                               d->ep, d->ep, d->tp, d->tp, d->tp, d->tp);
+    return USIM_OK;
+}
+
 static usim_status check_split(const serve_deployment *d, usim_error *err)
 {
     const wl_model *m = &d->model;
@@ -74,9 +99,9 @@ static usim_status check_split(const serve_deployment *d, usim_error *err)
     if (d->pp > m->layers)
         return usim_fail_field(err, USIM_EINPUT, "pp", "PP %d is more than the %d layers", d->pp,
                                m->layers);
-    if (m->experts > 1 && m->experts % d->ep != 0)
-        return usim_fail_field(err, USIM_EINPUT, "ep", "EP %d does not divide the %d experts",
-                               d->ep, m->experts);
+    usim_status st = check_experts(d, err);
+    if (st != USIM_OK)
+        return st;
     if ((long long)group * d->replicas > d->sys.chips)
         return usim_fail_field(err, USIM_EINPUT, "replicas",
                                "%d replicas of TP %d x PP %d need %lld chips; the system has %d "
@@ -91,9 +116,24 @@ static usim_status check_split(const serve_deployment *d, usim_error *err)
     return USIM_OK;
 }
 
+/* Every layer's projections run on the matrix units: a chip without a rate
+ * for the GEMM dtype would give infinite step times. */
+static usim_status check_chip(const serve_deployment *d, usim_error *err)
+{
+    usim_dtype t = serve_gemm_dtype(d);
+    if (hw_core_matrix_flops(&d->sys.chip, t) > 0)
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, "hw",
+                           "%s cannot serve: its matrix units do no %s work "
+                           "(chip.matrix.macs_per_pe_per_cycle.%s is 0; allowed: above 0)",
+                           d->sys.chip.name, usim_dtype_name(t), usim_dtype_name(t));
+}
+
 usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim_error *err)
 {
     usim_status st = check_split(d, err);
+    if (st == USIM_OK)
+        st = check_chip(d, err);
     if (st != USIM_OK)
         return st;
     serve_memory mem = serve_memory_of(d, w);

@@ -52,11 +52,16 @@ typedef struct serve_request {
     double prefilled, generated;
     double first_token, finish;
     int replica;
+    int line;              /* a trace's request: its line in the file */
 } serve_request;
 
 /* Makes the workload's requests (seeded), arrival order. */
 usim_status serve_requests(const serve_workload *w, int replicas, serve_request **out,
                            int64_t *count, usim_error *err);
+
+/* The replica request i goes to, and a closed loop's clients on a replica. */
+int serve_replica_of(const serve_workload *w, int replicas, int64_t i);
+int serve_clients_of(const serve_workload *w, int replicas, int r);
 
 usim_dtype serve_gemm_dtype(const serve_deployment *d);
 

@@ -10,7 +10,9 @@
  *   trace     a CSV of arrival_s,input_tokens,output_tokens
  *
  * Lengths are fixed, or uniform within +- spread of the mean. Requests go to
- * replicas round-robin. Everything is seeded: the same seed, the same run.
+ * replicas round-robin; in a closed loop client k sends to replica k mod R,
+ * so fewer clients than replicas leave replicas idle rather than inventing
+ * clients. Everything is seeded: the same seed, the same run.
  */
 #include <ctype.h>
 #include <math.h>
@@ -41,6 +43,68 @@ static double length(uint64_t *rng, double mean, double spread)
     return fmax(1, round(v));
 }
 
+/* Bounds of a trace's fields. Arrivals stop at 10^7 s (116 days): there a
+ * double still resolves 2 ns, so a latency added to an arrival keeps its
+ * digits (at 1e300 s every latency would round to 0). */
+#define TRACE_ARRIVAL_MAX_S 1e7
+#define TRACE_TOKENS_MAX 1e7
+
+typedef struct trace_field {
+    const char *name;
+    double lo, hi;
+    const char *range; /* as the message prints it */
+} trace_field;
+
+static const trace_field TRACE_FIELDS[3] = {
+    {"arrival_s", 0, TRACE_ARRIVAL_MAX_S, "0 to 10^7 s"},
+    {"input_tokens", 1, TRACE_TOKENS_MAX, "1 to 10^7"},
+    {"output_tokens", 1, TRACE_TOKENS_MAX, "1 to 10^7"},
+};
+
+/* An input error at a trace's line and column, naming the field. */
+static usim_status at_cell(usim_status st, const serve_workload *w, int line, int column,
+                           usim_error *err)
+{
+    if (err) {
+        snprintf(err->file, sizeof err->file, "%s", w->trace_file);
+        err->line = line;
+        err->column = column;
+    }
+    return st;
+}
+
+/* Reads the three comma-separated fields of a row into v; each must be a
+ * number within its bounds (NaN and inf are not). */
+static usim_status parse_row(const serve_workload *w, const char *row, int line, double v[3],
+                             usim_error *err)
+{
+    const char *p = row;
+    for (int f = 0; f < 3; f++) {
+        const trace_field *tf = &TRACE_FIELDS[f];
+        while (*p == ' ' || *p == '\t')
+            p++;
+        int column = (int)(p - row) + 1;
+        char *end;
+        v[f] = strtod(p, &end);
+        const char *rest = end;
+        while (*rest == ' ' || *rest == '\t' || *rest == '\r')
+            rest++;
+        if (end == p || *rest != (f < 2 ? ',' : '\0'))
+            return at_cell(usim_fail_field(err, USIM_EINPUT, tf->name,
+                                           "expected arrival_s,input_tokens,output_tokens, got "
+                                           "'%.60s'",
+                                           row),
+                           w, line, column, err);
+        if (!(v[f] >= tf->lo && v[f] <= tf->hi))
+            return at_cell(usim_fail_field(err, USIM_EINPUT, tf->name,
+                                           "%.*s is out of range (allowed: %s)", (int)(end - p),
+                                           p, tf->range),
+                           w, line, column, err);
+        p = rest + (f < 2);
+    }
+    return USIM_OK;
+}
+
 static usim_status parse_trace(const serve_workload *w, serve_request **out, int64_t *count,
                                usim_error *err)
 {
@@ -50,6 +114,8 @@ static usim_status parse_trace(const serve_workload *w, serve_request **out, int
         return st;
     int64_t cap = 1024, n = 0;
     serve_request *r = malloc((size_t)cap * sizeof *r);
+    if (!r)
+        st = usim_fail(err, USIM_ERUNTIME, "out of memory");
     int line = 0;
     for (char *p = text, *next; st == USIM_OK && p && *p; p = next) {
         next = strchr(p, '\n');
@@ -60,29 +126,23 @@ static usim_status parse_trace(const serve_workload *w, serve_request **out, int
             p++;
         if (!*p || *p == '#' || (line == 1 && isalpha((unsigned char)*p)))
             continue; /* blank, comment or header */
-        double a, in, o;
-        char extra;
-        if (sscanf(p, "%lf , %lf , %lf %c", &a, &in, &o, &extra) != 3 || !(a >= 0) ||
-            !(in >= 1) || !(o >= 1) || in > 1e7 || o > 1e7) {
-            st = usim_fail(err, USIM_EINPUT,
-                           "%s:%d: expected arrival_s,input_tokens,output_tokens with arrival >= "
-                           "0 and 1 to 10^7 tokens, got '%.60s'",
-                           w->trace_file, line, p);
-            break;
-        }
-        if (n == cap) {
+        double v[3];
+        st = parse_row(w, p, line, v, err);
+        if (st == USIM_OK && n == cap) {
             cap *= 2;
             serve_request *g = realloc(r, (size_t)cap * sizeof *r);
-            if (!g) {
+            if (!g)
                 st = usim_fail(err, USIM_ERUNTIME, "out of memory");
-                break;
-            }
-            r = g;
+            else
+                r = g;
         }
+        if (st != USIM_OK)
+            break;
         memset(&r[n], 0, sizeof r[n]);
-        r[n].arrival = a;
-        r[n].isl = in;
-        r[n].osl = o;
+        r[n].arrival = v[0];
+        r[n].isl = v[1];
+        r[n].osl = v[2];
+        r[n].line = line;
         n++;
     }
     free(text);
@@ -95,6 +155,18 @@ static usim_status parse_trace(const serve_workload *w, serve_request **out, int
     *out = r;
     *count = n;
     return USIM_OK;
+}
+
+int serve_replica_of(const serve_workload *w, int replicas, int64_t i)
+{
+    int64_t sender = w->mode == SERVE_CLOSED ? i % w->concurrency : i;
+    return (int)(sender % replicas);
+}
+
+/* A closed loop's clients on replica r: client k sends to replica k mod R. */
+int serve_clients_of(const serve_workload *w, int replicas, int r)
+{
+    return w->concurrency / replicas + (r < w->concurrency % replicas);
 }
 
 static int by_arrival(const void *a, const void *b)
@@ -113,6 +185,12 @@ usim_status serve_requests(const serve_workload *w, int replicas, serve_request 
         if (st == USIM_OK)
             qsort(*out, (size_t)*count, sizeof **out, by_arrival);
     } else {
+        if (w->mode == SERVE_POISSON && (double)w->requests / w->rate > TRACE_ARRIVAL_MAX_S)
+            return usim_fail_field(err, USIM_EINPUT, "rate",
+                                   "%lld requests at %g per second arrive over %.3g s (allowed: "
+                                   "requests / rate up to 10^7 s, as for a trace's arrivals)",
+                                   (long long)w->requests, w->rate,
+                                   (double)w->requests / w->rate);
         serve_request *r = calloc((size_t)w->requests, sizeof *r);
         if (!r)
             return usim_fail(err, USIM_ERUNTIME, "out of memory for %lld requests",
@@ -130,6 +208,6 @@ usim_status serve_requests(const serve_workload *w, int replicas, serve_request 
         *count = w->requests;
     }
     for (int64_t i = 0; st == USIM_OK && i < *count; i++)
-        (*out)[i].replica = (int)(i % replicas);
+        (*out)[i].replica = serve_replica_of(w, replicas, i);
     return st;
 }

@@ -6,6 +6,7 @@
  * request's KV cache over the scale-out network to a decode replica).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +85,7 @@ static usim_status run_replica(run_state *s, int which, bool prefill_only, usim_
         if (s->req[i].replica == which)
             r.ids[k++] = i;
     if (st == USIM_OK && s->w->mode == SERVE_CLOSED) {
-        int clients = (s->w->concurrency + s->d->replicas - 1) / s->d->replicas;
+        int clients = serve_clients_of(s->w, s->d->replicas, which);
         r.to_issue = clients;
         for (int64_t k = clients; k < r.n; k++)
             s->req[r.ids[k]].arrival = s->req[r.ids[k]].issued = INFINITY; /* set when a client is free */
@@ -153,6 +154,8 @@ static void metrics(const run_state *s, serve_result *out, double arrival_origin
     }
     out->ttft = percentiles(ttft, n);
     out->tpot = percentiles(tpot, ntpot);
+    if (ntpot == 0)
+        out->tpot_note = "every request has one output token: TPOT needs a second";
     out->e2e = percentiles(e2e, n);
     out->makespan_s = s->makespan;
     out->requests = n;
@@ -167,25 +170,109 @@ done:
     free(e2e);
 }
 
-/* A decode step at batch 1 and a lone prefill, for the explanation. */
-static void explain(const serve_deployment *d, const serve_workload *w, serve_result *out,
-                    usim_error *err)
+/* A decode step at batch 1 and a lone prefill, for the explanation; a
+ * step that is not a positive finite time means the chip cannot run the
+ * model, and every latency after it would be meaningless. */
+static usim_status explain(const serve_deployment *d, double isl, double osl, serve_result *out,
+                           usim_error *err)
 {
     serve_ctx c;
-    serve_prefill one = {(double)w->isl, (double)w->isl};
+    serve_prefill one = {isl, isl};
     init_ctx(&c, d, &d->model, err);
-    serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, (double)(w->isl + w->osl / 2),
-                        0, NULL, 0, 1};
+    serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, isl + floor(osl / 2), 0, NULL,
+                        0, 1};
     serve_iter_cost s = serve_iteration(&c, &step);
     out->decode_weights_s = s.weights_s;
     out->decode_kv_s = s.kv_s;
     out->decode_comm_s = s.comm_s;
     out->decode_other_s = s.other_s;
     out->decode_step_s = s.seconds;
-    serve_batch pre = {0, 0, 0, (double)w->isl, &one, 1, 1};
+    serve_batch pre = {0, 0, 0, isl, &one, 1, 1};
+    out->prefill_tokens = isl;
     out->prefill_s = serve_iteration(&c, &pre).seconds;
     double a = d->spec_accept, k = d->spec_len;
     out->tokens_per_round = d->spec_len > 0 ? (1 - pow(a, k + 1)) / (1 - a) : 1;
+    if (c.st != USIM_OK)
+        return c.st;
+    if (!(out->decode_step_s > 0 && out->prefill_s > 0 && isfinite(out->decode_step_s) &&
+          isfinite(out->prefill_s)))
+        return usim_fail_field(err, USIM_EINPUT, "hw",
+                               "%s cannot serve %s: a decode step costs %g s and a prefill %g s",
+                               d->sys.chip.name, d->model.name, out->decode_step_s, out->prefill_s);
+    return USIM_OK;
+}
+
+/* The explanation's request: the workload's lengths, or a trace's mean
+ * lengths (--isl and --osl do not apply to a trace). */
+static usim_status explain_requests(const serve_deployment *d, const serve_workload *w,
+                                    const run_state *s, serve_result *out, usim_error *err)
+{
+    double isl = (double)w->isl, osl = (double)w->osl;
+    if (w->mode == SERVE_TRACE && s->count > 0) {
+        isl = osl = 0;
+        for (int64_t i = 0; i < s->count; i++) {
+            isl += s->req[i].isl;
+            osl += s->req[i].osl;
+        }
+        isl = round(isl / (double)s->count);
+        osl = round(osl / (double)s->count);
+    }
+    return explain(d, isl, osl, out, err);
+}
+
+/* Requests longer than the model's positions: learned position embeddings
+ * end there (exit 2); rotary and ALiBi positions run on, as engines run
+ * them, so the run goes ahead with a note. */
+static usim_status check_context(const serve_deployment *d, const serve_workload *w,
+                                 const run_state *s, serve_result *out, usim_error *err)
+{
+    const wl_model *m = &d->model;
+    int64_t at = -1;
+    double longest = 0;
+    for (int64_t i = 0; i < s->count; i++)
+        if (s->req[i].isl + s->req[i].osl > longest) {
+            longest = s->req[i].isl + s->req[i].osl;
+            at = i;
+        }
+    if (at < 0 || longest <= m->max_seq)
+        return USIM_OK;
+    const serve_request *q = &s->req[at];
+    if (m->position == WL_POS_LEARNED) {
+        usim_status st = usim_fail_field(
+            err, USIM_EINPUT, w->mode == SERVE_TRACE ? "input_tokens" : "isl",
+            "a request of %.0f input + %.0f output tokens needs %.0f positions; %s has learned "
+            "position embeddings for %d (allowed: input + output tokens up to %d)",
+            q->isl, q->osl, longest, m->name, m->max_seq, m->max_seq);
+        if (err && w->mode == SERVE_TRACE) {
+            snprintf(err->file, sizeof err->file, "%s", w->trace_file);
+            err->line = q->line;
+            err->column = 1;
+        }
+        return st;
+    }
+    snprintf(out->context_note, sizeof out->context_note,
+             "%.0f-token requests exceed %s's %d-token context; its %s positions run past it, "
+             "at a quality not modelled",
+             longest, m->name, m->max_seq, m->position == WL_POS_ALIBI ? "ALiBi" : "rotary");
+    return USIM_OK;
+}
+
+/* Cost and energy per token; without a price or a power figure they do not
+ * exist (NaN with the reason), rather than costing nothing. */
+static void cost_and_energy(const serve_deployment *d, serve_result *out)
+{
+    double usd_per_hour = out->chips * d->sys.price.usd_per_chip_hour;
+    double watts = out->chips * d->sys.chip.power_w;
+    out->cost_per_mtok_usd = usd_per_hour / (out->output_tokens_per_s * 3600) * 1e6;
+    out->energy_per_token_j = watts / out->output_tokens_per_s;
+    if (!(usd_per_hour > 0)) {
+        out->cost_per_mtok_usd = NAN;
+        out->cost_note = "the hardware gives no price per chip-hour";
+    }
+    if (!(watts > 0)) {
+        out->energy_per_token_j = NAN;
+        out->energy_note = "the hardware gives no power figure";
+    }
 }
 
 usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,
@@ -202,6 +289,10 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
     serve_memory mem = serve_memory_of(d, w);
     s.kv_capacity = mem.kv_tokens;
     st = serve_requests(w, d->replicas, &s.req, &s.count, err);
+    if (st == USIM_OK)
+        st = check_context(d, w, &s, out, err);
+    if (st == USIM_OK)
+        st = explain_requests(d, w, &s, out, err);
     for (int64_t i = 0; st == USIM_OK && i < s.count; i++) {
         serve_request *q = &s.req[i];
         q->isl_compute = fmax(1, round(q->isl * (1 - d->prefix_hit)));
@@ -215,7 +306,6 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
             st = run_replica(&s, r, false, err);
     if (st == USIM_OK) {
         metrics(&s, out, 0);
-        explain(d, w, out, err);
         out->chips = d->tp * d->pp * d->replicas;
         out->output_tokens_per_s_per_chip = out->output_tokens_per_s / out->chips;
         out->iterations = s.iterations;
@@ -224,9 +314,7 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
         out->kv_peak_use = s.peak_kv;
         out->weights_bytes_per_chip = mem.weights;
         out->kv_bytes_per_chip = mem.kv_tokens * mem.kv_per_token;
-        out->cost_per_mtok_usd = out->chips * d->sys.price.usd_per_chip_hour /
-                                 (out->output_tokens_per_s * 3600) * 1e6;
-        out->energy_per_token_j = out->chips * d->sys.chip.power_w / out->output_tokens_per_s;
+        cost_and_energy(d, out);
     }
     free(s.req);
     return st;
