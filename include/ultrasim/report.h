@@ -19,7 +19,8 @@ extern "C" {
 /* Names a task kind for the trace's "cat" field. */
 typedef const char *(*report_kind_name)(int kind);
 
-/* Writes g's timeline to path atomically (complete "X" events in
+/* Writes g's timeline to path (usim_output: atomic for a regular file, in place
+ * for a device or FIFO, through links; complete "X" events in
  * microseconds). Resources are grouped into processes of
  * resources_per_process consecutive resources, named by process_prefix and
  * their index ("stage 0"). */

@@ -288,15 +288,15 @@ static void csv_field(FILE *fp, const char *text)
 usim_status sweep_db_export_csv(sweep_db *d, const char *path, usim_error *err)
 {
     sqlite3_stmt *q;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (sqlite3_prepare_v2(d->db, "SELECT * FROM points ORDER BY id", -1, &q, NULL) != SQLITE_OK)
         return sql_fail(d, err, "reading points");
-    FILE *fp = fopen(tmp, "w");
-    if (!fp) {
+    usim_output out;
+    usim_status st = usim_output_open(&out, path, err);
+    if (st != USIM_OK) {
         sqlite3_finalize(q);
-        return usim_fail(err, USIM_EINPUT, "%s: cannot write", path);
+        return st;
     }
+    FILE *fp = out.fp;
     int n = sqlite3_column_count(q);
     for (int c = 0, first = 1; c < n; c++) {
         const char *name = sqlite3_column_name(q, c);
@@ -319,9 +319,5 @@ usim_status sweep_db_export_csv(sweep_db *d, const char *path, usim_error *err)
         fputc('\n', fp);
     }
     sqlite3_finalize(q);
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return usim_fail(err, USIM_ERUNTIME, "%s: write failed", path);
-    }
-    return USIM_OK;
+    return usim_output_commit(&out, err);
 }
