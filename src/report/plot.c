@@ -185,10 +185,17 @@ static void draw_frame(cairo_t *cr, const frame *f, const char *title, const cha
     text_at(cr, (f->left + f->right) / 2, f->top - 18, title, 0.5, 0.5);
 }
 
-static void draw_legend(cairo_t *cr, const char *const *names, int n, double top)
+/* The legend: an optional title line, then a swatch and a name per series. */
+static void draw_legend(cairo_t *cr, const char *title, const char *const *names, int n,
+                        double top)
 {
     double x = WIDTH - MARGIN_RIGHT + 15;
     cairo_set_font_size(cr, 12);
+    if (title && title[0]) {
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(cr, x, top + 10, title, 0, 0.5);
+        top += 20;
+    }
     for (int s = 0; s < n; s++) {
         double y = top + 10 + 20 * s;
         colour(cr, s);
@@ -239,7 +246,7 @@ static void draw_lines(cairo_t *cr, const report_chart *c, double top)
             cairo_fill(cr);
         }
     }
-    draw_legend(cr, names, c->nseries < 64 ? c->nseries : 64, top);
+    draw_legend(cr, c->legend_title, names, c->nseries < 64 ? c->nseries : 64, top);
 }
 
 typedef struct canvas {
@@ -351,6 +358,6 @@ usim_status report_plot_bars(const report_bars *b, const char *path, usim_error 
         text_at(cr, x + w / 2, f.bottom + 14, b->labels[i], 0.5, 0.5);
     }
     draw_frame(cr, &f, b->title, b->xlabel, b->ylabel);
-    draw_legend(cr, (const char *const *)b->parts, b->nparts, f.top);
+    draw_legend(cr, NULL, (const char *const *)b->parts, b->nparts, f.top);
     return canvas_close(&cv, path, err);
 }
