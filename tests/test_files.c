@@ -1,7 +1,8 @@
 /*
  * Output files: a regular file is replaced atomically under a unique
  * temporary name; a symbolic link stays a link and its target gets the
- * data; a FIFO and /dev/null are written in place and stay what they are.
+ * data; a FIFO and /dev/null are written in place and stay what they are;
+ * /dev/stdout writes to the descriptor.
  * Input files: a directory is said to be a directory.
  */
 #include <errno.h>
@@ -170,6 +171,32 @@ static void folder_is_not_a_file(void **state)
     cli_free(&r);
 }
 
+/* /dev/stdout is this process's descriptor: the CSV goes where stdout goes
+ * (here a file the shell opened), before the summary, and neither is lost to
+ * a file renamed over the shell's. */
+static void dev_stdout_is_the_descriptor(void **state)
+{
+    (void)state;
+    char db[512], spec[512], args[1200];
+    snprintf(spec, sizeof spec, "%s",
+             write_temp("files_stdout.json",
+                        "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"}, "
+                        "\"grid\": {\"chips\": [16, 64]}}"));
+    path_of(db, sizeof db, "stdout.db");
+    remove(db);
+    snprintf(args, sizeof args, "sweep %s --db %s --csv /dev/stdout", spec, db);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    /* chips, nodes, domains, chips per node, per domain: 16 chips are one
+     * node of 16 in a 64-chip domain, 64 chips four nodes. */
+    assert_int_equal(strncmp(r.out, "id,status,reason,name,", 22), 0);
+    assert_non_null(strstr(r.out, "\n0,ok,,trn2u.48xlarge,"));
+    assert_non_null(strstr(r.out, "torus)\",16,1,1,16,64,"));
+    assert_non_null(strstr(r.out, "torus)\",64,4,1,16,64,"));
+    assert_non_null(strstr(r.out, "2 points: 0 already in"));
+    cli_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +206,7 @@ int main(void)
         cmocka_unit_test(temporary_names_are_unique),
         cmocka_unit_test(replace_keeps_the_mode),
         cmocka_unit_test(folder_is_not_a_file),
+        cmocka_unit_test(dev_stdout_is_the_descriptor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,24 +171,64 @@ static int create_temp(usim_output *out, const struct stat *old)
     return -1;
 }
 
+/* The descriptor path names when it reaches /proc/PID/fd/N on its way
+ * (/dev/stdout, /dev/fd/1), else -1. Such a path is written through the
+ * descriptor itself: opened anew it would start at offset 0 over what the
+ * process already printed, and renamed over it would detach a shell's
+ * redirection. */
+static int proc_descriptor(const char *path)
+{
+    char cur[4096], dir_copy[4096], base_copy[4096], resolved[PATH_MAX], self[64];
+    snprintf(self, sizeof self, "/proc/%ld/fd", (long)getpid());
+    snprintf(cur, sizeof cur, "%s", path);
+    for (int hops = 0; hops < 40; hops++) {
+        snprintf(dir_copy, sizeof dir_copy, "%s", cur);
+        snprintf(base_copy, sizeof base_copy, "%s", cur);
+        const char *base = basename(base_copy);
+        char *end;
+        long fd = strtol(base, &end, 10);
+        if (realpath(dirname(dir_copy), resolved) && strcmp(resolved, self) == 0 &&
+            end != base && *end == '\0' && fd >= 0 && fd <= INT_MAX)
+            return (int)fd;
+        if (!follow_link(cur, sizeof cur))
+            break;
+    }
+    return -1;
+}
+
+/* Writes in place: a device or FIFO opened by name, a descriptor duplicated. */
+static usim_status open_in_place(usim_output *out, const char *path, int fd, usim_error *err)
+{
+    snprintf(out->target, sizeof out->target, "%s", path);
+    if (fd >= 0) {
+        int copy = dup(fd);
+        out->fp = copy >= 0 ? fdopen(copy, "wb") : NULL;
+        if (!out->fp && copy >= 0)
+            close(copy);
+    } else {
+        out->fp = fopen(path, "wb");
+    }
+    if (!out->fp)
+        return usim_fail(err, USIM_EINPUT, "%s: cannot write: %s", path, strerror(errno));
+    return USIM_OK;
+}
+
 usim_status usim_output_open(usim_output *out, const char *path, usim_error *err)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->path, sizeof out->path, "%s", path);
+    struct stat sb;
+    bool exists = stat(path, &sb) == 0; /* through links */
+    if (exists && S_ISDIR(sb.st_mode))
+        return usim_fail(err, USIM_EINPUT, "%s: is a directory; name a file to write", path);
+    int fd = proc_descriptor(path);
+    if ((exists && !S_ISREG(sb.st_mode)) || fd >= 0) /* device, FIFO, descriptor */
+        return open_in_place(out, path, fd, err);
     usim_status st = resolve_target(out, path, err);
     if (st != USIM_OK)
         return st;
-    struct stat sb;
-    bool exists = stat(out->target, &sb) == 0;
-    if (exists && S_ISDIR(sb.st_mode))
-        return usim_fail(err, USIM_EINPUT, "%s: is a directory; name a file to write", path);
-    if (exists && !S_ISREG(sb.st_mode)) { /* device, FIFO: write in place */
-        out->fp = fopen(out->target, "wb");
-        if (!out->fp)
-            return usim_fail(err, USIM_EINPUT, "%s: cannot write: %s", path, strerror(errno));
-        return USIM_OK;
-    }
-    int fd = create_temp(out, exists ? &sb : NULL);
+    exists = stat(out->target, &sb) == 0;
+    fd = create_temp(out, exists ? &sb : NULL);
     if (fd < 0) {
         int e = errno;
         out->tmp[0] = '\0';
