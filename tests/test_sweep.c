@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,6 +336,37 @@ static void foreign_database(void **state)
     cli_free(&r);
 }
 
+/* A database its user may not write (mode 444; as root, run as nobody so
+ * that the mode binds): its name once and the system's reason, exit 2. */
+static void unwritable_database(void **state)
+{
+    (void)state;
+    char spec[512], db[512], err_path[600];
+    snprintf(spec, sizeof spec, "%s", write_temp("sweep_unwritable.json", SPEC));
+    snprintf(db, sizeof db, "%s", write_temp("sweep_unwritable.db", ""));
+    snprintf(err_path, sizeof err_path, "%s/sweep_unwritable.err", USIM_TEST_TMP);
+    assert_int_equal(chmod(db, 0444), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen(err_path, "w", stderr))
+            _exit(78);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(77);
+        execl(USIM_CLI, USIM_CLI, "sweep", spec, "--db", db, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 2);
+    char expect[700];
+    snprintf(expect, sizeof expect,
+             "ultrasim: %s: cannot open the database for writing: Permission denied\n", db);
+    assert_string_equal(slurp_file(err_path), expect);
+    chmod(db, 0644);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +377,7 @@ int main(void)
         cmocka_unit_test(second_writer_is_refused),
         cmocka_unit_test(two_sweeps_at_once),
         cmocka_unit_test(foreign_database),
+        cmocka_unit_test(unwritable_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
