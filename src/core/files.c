@@ -94,8 +94,8 @@ usim_status usim_read_file(const char *path, char **text, size_t *size, usim_err
 
 /* ---- output files ---------------------------------------------------- */
 
-/* Where the dangling link at *cur points, into cur; false when cur is not a
- * link. */
+/* Replaces cur by where the link at cur points (relative links taken from
+ * the link's folder); false when cur is not a link. */
 static bool follow_link(char *cur, size_t size)
 {
     struct stat ls;
