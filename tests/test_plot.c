@@ -1,27 +1,47 @@
-/* Charts: real PNG and SVG files with the labels asked for; clean errors. */
+/* Charts: real PNG and SVG files with the labels asked for; clean errors;
+ * the best point per chip count for scaling; numeric legends in numeric
+ * order; axis titles with units; a database in a folder nobody may write. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support.h"
+#include "ultrasim/report.h"
 
-static char db[512];
+static char db[512], order_db[512];
 
-static int setup(void **state)
+/* Runs a sweep of spec_text into path; 0 when it worked. */
+static int make_sweep(const char *name, const char *spec_text, char *path, size_t size)
 {
-    (void)state;
-    const char *spec = write_temp(
-        "plot_sweep.json",
-        "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"}, \"grid\": "
-        "{\"chips\": [16, 64, 256], \"hw.chip.hbm.bandwidth\": [\"2.9TB/s\", \"4TB/s\"]}}");
-    char args[1200];
-    snprintf(db, sizeof db, "%s/plot_sweep.db", USIM_TEST_TMP);
-    remove(db);
-    snprintf(args, sizeof args, "sweep %s --db %s", spec, db);
+    char spec_name[128], args[1200];
+    snprintf(spec_name, sizeof spec_name, "%s.json", name);
+    const char *spec = write_temp(spec_name, spec_text);
+    snprintf(path, size, "%s/%s.db", USIM_TEST_TMP, name);
+    remove(path);
+    snprintf(args, sizeof args, "sweep %s --db %s", spec, path);
     cli_result r = cli_run(args);
     int rc = r.status;
     cli_free(&r);
     return rc;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    /* Bandwidths whose text order (10, 2.9, 512) is not their order. */
+    return make_sweep("plot_sweep",
+                      "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"}, "
+                      "\"grid\": {\"chips\": [16, 64, 256], \"hw.chip.hbm.bandwidth\": "
+                      "[\"2.9TB/s\", \"4TB/s\"]}}",
+                      db, sizeof db) ||
+           make_sweep("plot_order",
+                      "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"}, "
+                      "\"grid\": {\"chips\": [16, 64], \"hw.chip.hbm.bandwidth\": "
+                      "[\"10TB/s\", \"512GB/s\", \"2.9TB/s\"]}}",
+                      order_db, sizeof order_db);
 }
 
 static void png_has_its_size(void **state)
@@ -91,12 +111,134 @@ static void bad_plots(void **state)
     }
 }
 
+/* Three bandwidths per chip count: scaling keeps the best (10 TB/s per
+ * chip: 16 x 10 TB/s = 160 TB/s, 64 x 10 TB/s = 640 TB/s) and says so. */
+static void scaling_takes_the_best_per_chip_count(void **state)
+{
+    (void)state;
+    report_chart c;
+    memset(&c, 0, sizeof c);
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(report_db_best_series(order_db, "chips", "hbm_bytes_per_s", NULL, &c, &err),
+                     USIM_OK);
+    assert_int_equal(c.nseries, 1);
+    assert_int_equal(c.series[0].n, 2);
+    assert_close(c.series[0].x[0], 16, 0);
+    assert_close(c.series[0].y[0], 16 * 10e12, 1e-12);
+    assert_close(c.series[0].x[1], 64, 0);
+    assert_close(c.series[0].y[1], 64 * 10e12, 1e-12);
+    assert_string_equal(c.legend_title, "best of 3 points per chip count");
+    report_chart_free(&c);
+    /* One point per (bandwidth, chips): nothing merged, no legend title. */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(report_db_best_series(order_db, "chips", "hbm_bytes_per_s",
+                                           "hw_chip_hbm_bandwidth", &c, &err),
+                     USIM_OK);
+    assert_int_equal(c.nseries, 3);
+    assert_string_equal(c.legend_title, "");
+    report_chart_free(&c);
+    char out[512], args[1600];
+    snprintf(out, sizeof out, "%s/plot_scaling.svg", USIM_TEST_TMP);
+    snprintf(args, sizeof args, "plot --db %s --kind scaling --y hbm_bytes_per_s --out %s",
+             order_db, out);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    cli_free(&r);
+}
+
+/* Legends of quantities in numeric order: 512GB/s, 2.9TB/s, 10TB/s. */
+static void numeric_legends_in_numeric_order(void **state)
+{
+    (void)state;
+    report_chart c;
+    memset(&c, 0, sizeof c);
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(report_db_series(order_db, "chips", "hbm_bytes_per_s",
+                                      "hw_chip_hbm_bandwidth", &c, &err),
+                     USIM_OK);
+    assert_int_equal(c.nseries, 3);
+    assert_string_equal(c.series[0].name, "512GB/s");
+    assert_string_equal(c.series[1].name, "2.9TB/s");
+    assert_string_equal(c.series[2].name, "10TB/s");
+    assert_close(c.series[2].y[1], 64 * 10e12, 1e-12); /* the data moved with its name */
+    assert_close(c.series[0].y[0], 16 * 512e9, 1e-12);
+    report_chart_free(&c);
+}
+
+static void axis_titles_carry_units(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"tokens_per_s", "tokens_per_s (tokens/s)"},
+        {"busbw_bytes_per_s", "busbw_bytes_per_s (bytes/s)"},
+        {"step_time_s", "step_time_s (s)"},
+        {"size", "size (bytes)"},
+        {"chips", "chips"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[96];
+        report_column_label(cases[i][0], label, sizeof label);
+        assert_string_equal(label, cases[i][1]);
+    }
+}
+
+/* A database in a folder its reader cannot write (SQLite cannot create the
+ * WAL's FILE-shm there) is plotted, not called "not a sweep database". As
+ * root the folder's mode does not bind, so the reader runs as nobody. */
+static void database_in_a_read_only_folder(void **state)
+{
+    (void)state;
+    char dir[512], copy[600], outdir[512], out[600], err_path[600], cmd[8192];
+    snprintf(dir, sizeof dir, "%s/plot_ro", USIM_TEST_TMP);
+    snprintf(copy, sizeof copy, "%s/plot.db", dir);
+    snprintf(outdir, sizeof outdir, "%s/plot_ro_out", USIM_TEST_TMP);
+    snprintf(out, sizeof out, "%s/ro.svg", outdir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", outdir);
+    snprintf(cmd, sizeof cmd, "chmod -R u+w %s 2>/dev/null; rm -rf %s %s; mkdir -p %s %s && cp %s %s && chmod 555 %s && chmod 777 %s",
+             dir, dir, outdir, dir, outdir, db, copy, dir, outdir);
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(77);
+        if (!freopen(err_path, "w", stderr) || !freopen("/dev/null", "w", stdout))
+            _exit(78);
+        execl(USIM_CLI, USIM_CLI, "plot", "--db", copy, "--x", "chips", "--y", "hbm_bytes_per_s",
+              "--out", out, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    FILE *fp = fopen(err_path, "r");
+    char text[1024] = "";
+    if (fp) {
+        size_t n = fread(text, 1, sizeof text - 1, fp);
+        text[n] = '\0';
+        fclose(fp);
+    }
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("exit %d: %s", WEXITSTATUS(status), text);
+    struct stat sb;
+    assert_int_equal(stat(out, &sb), 0);
+    assert_true(sb.st_size > 1000);
+    snprintf(cmd, sizeof cmd, "chmod 755 %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(png_has_its_size),
         cmocka_unit_test(svg_names_axes_and_series),
         cmocka_unit_test(bad_plots),
+        cmocka_unit_test(scaling_takes_the_best_per_chip_count),
+        cmocka_unit_test(numeric_legends_in_numeric_order),
+        cmocka_unit_test(axis_titles_carry_units),
+        cmocka_unit_test(database_in_a_read_only_folder),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -3,11 +3,14 @@
  * with their reason, resuming after kill -9, and the same sweep under
  * mpirun with two ranks.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,6 +212,161 @@ static void bad_specs(void **state)
     }
 }
 
+/* Starts `ultrasim sweep SPEC --db DB --json` with stdout and stderr into
+ * OUT.out and OUT.err. */
+static pid_t start_sweep(const char *spec, const char *db, const char *out)
+{
+    char out_path[1100], err_path[1100];
+    snprintf(out_path, sizeof out_path, "%s.out", out);
+    snprintf(err_path, sizeof err_path, "%s.err", out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(out_path, "w", stdout) || !freopen(err_path, "w", stderr))
+            _exit(127);
+        execl(USIM_CLI, USIM_CLI, "sweep", spec, "--db", db, "--json", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static char *slurp_file(const char *path)
+{
+    static char text[8192];
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(text, 1, sizeof text - 1, fp) : 0;
+    text[n] = '\0';
+    if (fp)
+        fclose(fp);
+    return text;
+}
+
+static long long json_count(const char *text, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *at = strstr(text, pattern);
+    return at ? atoll(at + strlen(pattern)) : -1;
+}
+
+/* While another process holds the writer's lock, a sweep is refused (exit 2)
+ * with a message naming the database; once it is released the sweep runs. */
+static void second_writer_is_refused(void **state)
+{
+    (void)state;
+    const char *spec = write_temp("sweep_locked.json", SPEC);
+    char db[512], args[1200];
+    snprintf(db, sizeof db, "%s/sweep_locked.db", USIM_TEST_TMP);
+    fresh(db);
+    int fd = open(db, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    snprintf(args, sizeof args, "sweep %s --db %s --json", spec, db);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "sweep_locked.db: another sweep is writing this database"));
+    cli_free(&r);
+    close(fd); /* releases the lock */
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"computed\": 6"));
+    cli_free(&r);
+}
+
+/* Two sweeps started together on one new database: each either runs or is
+ * refused with the message, never "duplicate column name"; the points the
+ * successful runs report (already there + run now) add up to the sweep's
+ * 1,200, and every point is in the table once. */
+static void two_sweeps_at_once(void **state)
+{
+    (void)state;
+    char spec_text[4096], values[1200] = "";
+    for (int i = 0; i < 60; i++) {
+        size_t n = strlen(values);
+        snprintf(values + n, sizeof values - n, "%s\"%d.%dTB/s\"", i ? ", " : "", 1 + i / 10,
+                 i % 10);
+    }
+    snprintf(spec_text, sizeof spec_text,
+             "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"}, \"grid\": "
+             "{\"hw.chip.hbm.bandwidth\": [%s], \"chips\": [16, 32, 48, 64, 80, 96, 112, 128, "
+             "144, 160, 176, 192, 208, 224, 240, 256, 272, 288, 304, 320]}}",
+             values);
+    const char *spec = write_temp("sweep_twice.json", spec_text);
+    char db[512], out[2][512];
+    snprintf(db, sizeof db, "%s/sweep_twice.db", USIM_TEST_TMP);
+    fresh(db);
+    pid_t pid[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(out[k], sizeof out[k], "%s/sweep_twice_%d", USIM_TEST_TMP, k);
+        pid[k] = start_sweep(spec, db, out[k]);
+    }
+    long long computed = 0, succeeded = 0;
+    for (int k = 0; k < 2; k++) {
+        int status = 0;
+        assert_int_equal(waitpid(pid[k], &status, 0), pid[k]);
+        char path[600];
+        snprintf(path, sizeof path, "%s.%s", out[k], WEXITSTATUS(status) == 0 ? "out" : "err");
+        const char *text = slurp_file(path);
+        if (WEXITSTATUS(status) == 0) {
+            long long before = json_count(text, "done_before"), now = json_count(text, "computed");
+            assert_int_equal(before + now, 1200);
+            computed += now;
+            succeeded++;
+        } else if (WEXITSTATUS(status) != 2 || !strstr(text, "another sweep is writing")) {
+            fail_msg("sweep %d: exit %d, %s", k, WEXITSTATUS(status), text);
+        }
+    }
+    assert_true(succeeded >= 1);
+    assert_int_equal(computed, 1200); /* no point was run by both */
+    assert_close(query(db, "SELECT count(DISTINCT id) FROM points"), 1200, 0);
+}
+
+/* A file that is not SQLite: its name once, SQLite's reason, exit 2. */
+static void foreign_database(void **state)
+{
+    (void)state;
+    char spec[512], args[1200], expect[700];
+    snprintf(spec, sizeof spec, "%s", write_temp("sweep_foreign.json", SPEC));
+    const char *db = write_temp("sweep_foreign.db", "these are my notes, not a database\n");
+    snprintf(args, sizeof args, "sweep %s --db %s", spec, db);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    snprintf(expect, sizeof expect,
+             "ultrasim: %s: not a usable sweep database: file is not a database\n", db);
+    assert_string_equal(r.err, expect);
+    cli_free(&r);
+}
+
+/* A database its user may not write (mode 444; as root, run as nobody so
+ * that the mode binds): its name once and the system's reason, exit 2. */
+static void unwritable_database(void **state)
+{
+    (void)state;
+    char spec[512], db[512], err_path[600];
+    snprintf(spec, sizeof spec, "%s", write_temp("sweep_unwritable.json", SPEC));
+    snprintf(db, sizeof db, "%s", write_temp("sweep_unwritable.db", ""));
+    snprintf(err_path, sizeof err_path, "%s/sweep_unwritable.err", USIM_TEST_TMP);
+    assert_int_equal(chmod(db, 0444), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen(err_path, "w", stderr))
+            _exit(78);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(77);
+        execl(USIM_CLI, USIM_CLI, "sweep", spec, "--db", db, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 2);
+    char expect[700];
+    snprintf(expect, sizeof expect,
+             "ultrasim: %s: cannot open the database for writing: Permission denied\n", db);
+    assert_string_equal(slurp_file(err_path), expect);
+    chmod(db, 0644);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +374,10 @@ int main(void)
         cmocka_unit_test(resumes_after_kill),
         cmocka_unit_test(two_mpi_ranks),
         cmocka_unit_test(bad_specs),
+        cmocka_unit_test(second_writer_is_refused),
+        cmocka_unit_test(two_sweeps_at_once),
+        cmocka_unit_test(foreign_database),
+        cmocka_unit_test(unwritable_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

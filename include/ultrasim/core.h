@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,8 +108,30 @@ void usim_embedded_each(const char *prefix,
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 usim_status usim_read_file(const char *path, char **text, size_t *size, usim_error *err);
 
-/* Writes a file atomically: to "path.tmp.PID", then rename, so a reader never
- * sees half a file and a failed write leaves the old one in place. */
+/* An output file being written (usim_output_open .. usim_output_commit).
+ * Symbolic links are followed to what they point at. A regular file, or one
+ * not there yet, is written to a uniquely named temporary file in the same
+ * folder and renamed over it on commit, so a reader never sees half a file
+ * and a failed write leaves the old one in place. A device, a FIFO or any
+ * other non-regular file is written straight through: /dev/null stays
+ * /dev/null. */
+typedef struct usim_output {
+    FILE *fp;           /* write here */
+    char target[4096];  /* the file that receives the data, links resolved */
+    char tmp[4096];     /* the temporary file; "" when writing straight through */
+    char path[4096];    /* as the user named it, for messages */
+} usim_output;
+
+/* Opens path for writing (usim_output_commit or usim_output_abort after). */
+usim_status usim_output_open(usim_output *out, const char *path, usim_error *err);
+/* Flushes and closes; renames the temporary file into place. On failure the
+ * temporary file is removed and the target is as it was. */
+usim_status usim_output_commit(usim_output *out, usim_error *err);
+/* Closes and removes the temporary file: nothing is written. */
+void usim_output_abort(usim_output *out);
+
+/* Writes a whole file through usim_output: atomically for regular files,
+ * straight through for devices and FIFOs, following links. */
 usim_status usim_write_file_atomic(const char *path, const char *data, size_t size,
                                    usim_error *err);
 

@@ -19,7 +19,8 @@ extern "C" {
 /* Names a task kind for the trace's "cat" field. */
 typedef const char *(*report_kind_name)(int kind);
 
-/* Writes g's timeline to path atomically (complete "X" events in
+/* Writes g's timeline to path (usim_output: atomic for a regular file, in place
+ * for a device or FIFO, through links; complete "X" events in
  * microseconds). Resources are grouped into processes of
  * resources_per_process consecutive resources, named by process_prefix and
  * their index ("stage 0"). */
@@ -40,15 +41,27 @@ typedef struct report_chart {
     bool logx, logy;
     report_series *series;
     int nseries;
+    char legend_title[64]; /* drawn above the legend; "" for none */
 } report_chart;
 
 /* Adds the ok rows of a sweep database as series: (x, y) grouped by the
- * column `series` (NULL: one series), sorted by x. Unknown columns fail
- * with a did-you-mean. */
+ * column `series` (NULL: one series), sorted by x. Series whose names are
+ * all numbers or quantities ("512GB/s", "2.9TB/s") come in numeric order,
+ * others in text order. Unknown columns fail with a did-you-mean. */
 usim_status report_db_series(const char *path, const char *x, const char *y, const char *series,
                              report_chart *chart, usim_error *err);
+/* Same, keeping in each series only the largest y at each x: a sweep over
+ * more than chips has several points per chip count, and joining them all
+ * draws a zigzag. When points were merged, chart->legend_title says so
+ * ("best of 3 per chips"). */
+usim_status report_db_best_series(const char *path, const char *x, const char *y,
+                                  const char *series, report_chart *chart, usim_error *err);
 bool report_db_has_column(const char *path, const char *name);
 void report_chart_free(report_chart *chart);
+
+/* An axis title for a column: its name, and its unit where the name says it:
+ * "tokens_per_s (tokens/s)", "step_time_s (s)". */
+void report_column_label(const char *column, char *buf, size_t size);
 
 /* Line charts, one panel per chart, stacked; path ends .svg or .png. */
 usim_status report_plot_lines(const report_chart *charts, int ncharts, const char *path,

@@ -64,6 +64,8 @@ static void efficiency_of(const report_chart *throughput, report_chart *eff)
     }
 }
 
+/* Two panels over the best point per chip count: a sweep over more than
+ * chips (tp, pp, mbs) has several, and joining them all draws a zigzag. */
 static usim_status plot_scaling(const plot_args *a, usim_error *err)
 {
     report_chart c[2];
@@ -72,16 +74,16 @@ static usim_status plot_scaling(const plot_args *a, usim_error *err)
     const char *series = a->series ? a->series
                          : report_db_has_column(a->db, "hw") ? "hw"
                                                              : NULL;
-    usim_status st = report_db_series(a->db, x, y, series, &c[0], err);
+    usim_status st = report_db_best_series(a->db, x, y, series, &c[0], err);
     if (st == USIM_OK)
-        st = report_db_series(a->db, x, y, series, &c[1], err);
+        st = report_db_best_series(a->db, x, y, series, &c[1], err);
     if (st == USIM_OK) {
         efficiency_of(&c[0], &c[1]);
         snprintf(c[0].title, sizeof c[0].title, "%s", or_default(a->title, "Throughput"));
-        snprintf(c[0].xlabel, sizeof c[0].xlabel, "%s", x);
-        snprintf(c[0].ylabel, sizeof c[0].ylabel, "%s", y);
+        report_column_label(x, c[0].xlabel, sizeof c[0].xlabel);
+        report_column_label(y, c[0].ylabel, sizeof c[0].ylabel);
         snprintf(c[1].title, sizeof c[1].title, "Scaling efficiency (per chip, vs the smallest)");
-        snprintf(c[1].xlabel, sizeof c[1].xlabel, "%s", x);
+        report_column_label(x, c[1].xlabel, sizeof c[1].xlabel);
         snprintf(c[1].ylabel, sizeof c[1].ylabel, "efficiency, %%");
         c[0].logx = c[1].logx = c[0].logy = true;
         st = report_plot_lines(c, 2, a->out, err);
@@ -101,8 +103,8 @@ static usim_status plot_line(const plot_args *a, const char *x, const char *y, b
         snprintf(c.title, sizeof c.title, "%s", or_default(a->title, ""));
         if (!a->title)
             snprintf(c.title, sizeof c.title, "%s against %s", y, x);
-        snprintf(c.xlabel, sizeof c.xlabel, "%s", x);
-        snprintf(c.ylabel, sizeof c.ylabel, "%s", y);
+        report_column_label(x, c.xlabel, sizeof c.xlabel);
+        report_column_label(y, c.ylabel, sizeof c.ylabel);
         c.logx = logx || a->logx;
         c.logy = logy || a->logy;
         st = report_plot_lines(&c, 1, a->out, err);
@@ -252,12 +254,14 @@ const api_command api_cmd_plot = {
      "ultrasim plot (--db FILE.db | --result FILE.json) --out FILE.svg|png [--kind "
      "line|scaling|breakdown|latency|bandwidth] [--x COL] [--y COL] [--series COL] [--json]",
      "Kinds and their defaults:\n"
-     "  scaling    tokens_per_s and per-chip efficiency against chips, a line per hw\n"
+     "  scaling    tokens_per_s and per-chip efficiency against chips, a line per hw;\n"
+     "             the best point at each chip count when the sweep has several\n"
      "  breakdown  stacked seconds per step by kind (breakdown_* columns, or a train JSON)\n"
      "  latency    tpot_p50_s against output_tokens_per_s (serving sweeps)\n"
      "  bandwidth  busbw_bytes_per_s against size (collective sweeps)\n"
      "  line       --y against --x\n"
-     "Columns are those of the sweep's points table ('sqlite3 FILE.db .schema').",
+     "Columns are those of the sweep's points table ('sqlite3 FILE.db .schema').\n"
+     "Legends named by numbers or quantities (512GB/s, 2.9TB/s) are in numeric order.",
      NULL, PLOT_OPTIONS, sizeof PLOT_OPTIONS / sizeof PLOT_OPTIONS[0]},
     plot_run,
     plot_render,

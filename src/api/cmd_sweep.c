@@ -106,6 +106,8 @@ const api_command api_cmd_sweep = {
      "\"hw.PATH\" changes one figure of the base hardware (\"hw.chip.hbm.bandwidth\").\n"
      "Every point becomes a row (inputs and outputs as columns); invalid points are kept\n"
      "with their reason. Run it again after a kill: finished points are not redone.\n"
+     "One sweep writes a database at a time; a second on the same --db is refused\n"
+     "(exit 2) and can be run again, to resume, once the first has finished.\n"
      "Under 'mpirun -n N' rank 0 writes the database and the others run points.",
      SWEEP_POSITIONALS, SWEEP_OPTIONS, sizeof SWEEP_OPTIONS / sizeof SWEEP_OPTIONS[0]},
     sweep_run,

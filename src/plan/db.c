@@ -9,10 +9,22 @@
  * ("breakdown_gemm"), added as they first appear. Points are written in
  * transactions of a batch each; a sweep killed at any moment leaves every
  * committed point intact, and a restart skips exactly those.
+ *
+ * One writer at a time: two sweeps on one database would both compute the
+ * points missing when they started, and race to add the same columns
+ * ("duplicate column name"). The writer holds an flock on the database file
+ * for its whole run; a second one is refused with a message saying so. The
+ * kernel drops the lock when the process ends, kill -9 included, so a
+ * crashed sweep never blocks the next. Readers (plot, sqlite3) are not
+ * affected: flock locks are apart from the POSIX locks SQLite takes.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "plan/internal.h"
 
@@ -71,30 +83,59 @@ static usim_status check_meta(sweep_db *d, const sweep_spec *s, usim_error *err)
     return st;
 }
 
+/* Takes the writer's lock (see the top of the file). */
+static usim_status claim_writer(sweep_db *d, const char *path, usim_error *err)
+{
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (d->lock_fd < 0)
+        return usim_fail(err, USIM_EINPUT, "%s: cannot open the database for writing: %s", path,
+                         strerror(errno));
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return USIM_OK;
+    int e = errno;
+    close(d->lock_fd);
+    d->lock_fd = -1;
+    if (e == EWOULDBLOCK)
+        return usim_fail(err, USIM_EINPUT,
+                         "%s: another sweep is writing this database; one writer at a time: "
+                         "wait for it to finish (then run again to resume), or use another --db",
+                         path);
+    return usim_fail(err, USIM_ERUNTIME, "%s: cannot lock the database: %s", path, strerror(e));
+}
+
+static usim_status create_schema(sweep_db *d, const char *path, usim_error *err)
+{
+    static const char SCHEMA[] =
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+        "CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, status "
+        "TEXT NOT NULL, reason TEXT, request TEXT, result TEXT);";
+    if (sqlite3_exec(d->db, SCHEMA, NULL, NULL, NULL) == SQLITE_OK)
+        return USIM_OK;
+    /* SQLite's own words ("file is not a database", "attempt to write a
+     * readonly database"), copied before err is written. */
+    char why[256];
+    snprintf(why, sizeof why, "%s", sqlite3_errmsg(d->db));
+    return usim_fail(err, USIM_EINPUT, "%s: not a usable sweep database: %s", path, why);
+}
+
 usim_status sweep_db_open(sweep_db *d, const char *path, const sweep_spec *s, usim_error *err)
 {
     memset(d, 0, sizeof *d);
+    usim_status st = claim_writer(d, path, err);
+    if (st != USIM_OK)
+        return st;
     if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
-        usim_status st = usim_fail(err, USIM_EINPUT, "%s: cannot open the database: %s", path,
-                                   d->db ? sqlite3_errmsg(d->db) : "out of memory");
-        sqlite3_close(d->db);
-        d->db = NULL;
-        return st;
+        char why[256];
+        snprintf(why, sizeof why, "%s", d->db ? sqlite3_errmsg(d->db) : "out of memory");
+        sweep_db_close(d);
+        return usim_fail(err, USIM_EINPUT, "%s: cannot open the database: %s", path, why);
     }
     sqlite3_busy_timeout(d->db, 10000);
-    usim_status st = exec(d,
-                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                          "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
-                          "CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, status "
-                          "TEXT NOT NULL, reason TEXT, request TEXT, result TEXT);",
-                          err);
-    if (st != USIM_OK) {
-        usim_fail(err, USIM_EINPUT, "%s: not a usable SQLite database (%s)", path, err->message);
-        sweep_db_close(d);
-        return USIM_EINPUT;
-    }
-    st = check_meta(d, s, err);
+    st = create_schema(d, path, err);
+    if (st == USIM_OK)
+        st = check_meta(d, s, err);
     if (st == USIM_OK &&
         (sqlite3_prepare_v2(d->db, "BEGIN", -1, &d->begin, NULL) != SQLITE_OK ||
          sqlite3_prepare_v2(d->db, "COMMIT", -1, &d->commit, NULL) != SQLITE_OK))
@@ -106,13 +147,19 @@ usim_status sweep_db_open(sweep_db *d, const char *path, const sweep_spec *s, us
     return st;
 }
 
+/* The lock's descriptor is closed after SQLite's connection: closing any
+ * descriptor of a file drops the process's POSIX locks on it, SQLite's
+ * included. */
 void sweep_db_close(sweep_db *d)
 {
     sqlite3_finalize(d->begin);
     sqlite3_finalize(d->commit);
     sqlite3_close(d->db);
     json_decref(d->columns);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
     memset(d, 0, sizeof *d);
+    d->lock_fd = -1;
 }
 
 usim_status sweep_db_done(sweep_db *d, unsigned char *done, long long n, long long *count,
@@ -288,15 +335,15 @@ static void csv_field(FILE *fp, const char *text)
 usim_status sweep_db_export_csv(sweep_db *d, const char *path, usim_error *err)
 {
     sqlite3_stmt *q;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (sqlite3_prepare_v2(d->db, "SELECT * FROM points ORDER BY id", -1, &q, NULL) != SQLITE_OK)
         return sql_fail(d, err, "reading points");
-    FILE *fp = fopen(tmp, "w");
-    if (!fp) {
+    usim_output out;
+    usim_status st = usim_output_open(&out, path, err);
+    if (st != USIM_OK) {
         sqlite3_finalize(q);
-        return usim_fail(err, USIM_EINPUT, "%s: cannot write", path);
+        return st;
     }
+    FILE *fp = out.fp;
     int n = sqlite3_column_count(q);
     for (int c = 0, first = 1; c < n; c++) {
         const char *name = sqlite3_column_name(q, c);
@@ -319,9 +366,5 @@ usim_status sweep_db_export_csv(sweep_db *d, const char *path, usim_error *err)
         fputc('\n', fp);
     }
     sqlite3_finalize(q);
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return usim_fail(err, USIM_ERUNTIME, "%s: write failed", path);
-    }
-    return USIM_OK;
+    return usim_output_commit(&out, err);
 }

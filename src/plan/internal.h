@@ -32,6 +32,7 @@ typedef struct sweep_db {
     sqlite3 *db;
     json_t *columns; /* names already in the table */
     sqlite3_stmt *begin, *commit;
+    int lock_fd; /* the writer's flock on the database file; -1 when none */
 } sweep_db;
 
 usim_status sweep_db_open(sweep_db *d, const char *path, const sweep_spec *s, usim_error *err);

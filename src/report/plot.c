@@ -1,8 +1,9 @@
 /*
  * Charts with Cairo: line charts (one or more panels stacked, each with
  * series, log or linear axes, ticks, labels, units, a legend) and stacked bar
- * charts. SVG or PNG by the file's extension; written to a temporary file and
- * renamed, so a failed plot leaves no half-drawn file.
+ * charts. SVG or PNG by the file's extension; written through usim_output
+ * (a temporary file renamed over a regular target, so a failed plot leaves no
+ * half-drawn file; devices, FIFOs and links' targets written in place).
  */
 #include <cairo-svg.h>
 #include <cairo.h>
@@ -184,10 +185,17 @@ static void draw_frame(cairo_t *cr, const frame *f, const char *title, const cha
     text_at(cr, (f->left + f->right) / 2, f->top - 18, title, 0.5, 0.5);
 }
 
-static void draw_legend(cairo_t *cr, const char *const *names, int n, double top)
+/* The legend: an optional title line, then a swatch and a name per series. */
+static void draw_legend(cairo_t *cr, const char *title, const char *const *names, int n,
+                        double top)
 {
     double x = WIDTH - MARGIN_RIGHT + 15;
     cairo_set_font_size(cr, 12);
+    if (title && title[0]) {
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(cr, x, top + 10, title, 0, 0.5);
+        top += 20;
+    }
     for (int s = 0; s < n; s++) {
         double y = top + 10 + 20 * s;
         colour(cr, s);
@@ -238,15 +246,23 @@ static void draw_lines(cairo_t *cr, const report_chart *c, double top)
             cairo_fill(cr);
         }
     }
-    draw_legend(cr, names, c->nseries < 64 ? c->nseries : 64, top);
+    draw_legend(cr, c->legend_title, names, c->nseries < 64 ? c->nseries : 64, top);
 }
 
 typedef struct canvas {
     cairo_surface_t *surface;
     cairo_t *cr;
     bool png;
-    char tmp[4096];
+    usim_output out;
 } canvas;
+
+/* Cairo's stream callback: the image's bytes into the output file. */
+static cairo_status_t write_bytes(void *closure, const unsigned char *data, unsigned int length)
+{
+    FILE *fp = closure;
+    return fwrite(data, 1, length, fp) == length ? CAIRO_STATUS_SUCCESS
+                                                 : CAIRO_STATUS_WRITE_ERROR;
+}
 
 static usim_status canvas_open(canvas *cv, const char *path, double height, usim_error *err)
 {
@@ -256,11 +272,15 @@ static usim_status canvas_open(canvas *cv, const char *path, double height, usim
     bool svg = n > 4 && strcmp(path + n - 4, ".svg") == 0;
     if (!cv->png && !svg)
         return usim_fail_field(err, USIM_EINPUT, "out", "'%s': name the file .svg or .png", path);
-    snprintf(cv->tmp, sizeof cv->tmp, "%s.tmp%s", path, cv->png ? ".png" : ".svg");
+    usim_status st = usim_output_open(&cv->out, path, err);
+    if (st != USIM_OK)
+        return st;
     cv->surface = cv->png ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)WIDTH, (int)height)
-                          : cairo_svg_surface_create(cv->tmp, WIDTH, height);
+                          : cairo_svg_surface_create_for_stream(write_bytes, cv->out.fp, WIDTH,
+                                                                height);
     if (cairo_surface_status(cv->surface) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(cv->surface);
+        usim_output_abort(&cv->out);
         return usim_fail(err, USIM_EINPUT, "%s: cannot create the image", path);
     }
     cv->cr = cairo_create(cv->surface);
@@ -277,17 +297,17 @@ static usim_status canvas_close(canvas *cv, const char *path, usim_error *err)
     cairo_surface_flush(cv->surface);
     cairo_status_t s = CAIRO_STATUS_SUCCESS;
     if (cv->png)
-        s = cairo_surface_write_to_png(cv->surface, cv->tmp);
+        s = cairo_surface_write_to_png_stream(cv->surface, write_bytes, cv->out.fp);
     cairo_surface_finish(cv->surface);
     if (s == CAIRO_STATUS_SUCCESS)
         s = cairo_surface_status(cv->surface);
     cairo_surface_destroy(cv->surface);
-    if (s != CAIRO_STATUS_SUCCESS || rename(cv->tmp, path) != 0) {
-        remove(cv->tmp);
+    if (s != CAIRO_STATUS_SUCCESS) {
+        usim_output_abort(&cv->out);
         return usim_fail(err, USIM_ERUNTIME, "%s: cannot write the image (%s)", path,
                          cairo_status_to_string(s));
     }
-    return USIM_OK;
+    return usim_output_commit(&cv->out, err);
 }
 
 usim_status report_plot_lines(const report_chart *charts, int ncharts, const char *path,
@@ -338,6 +358,6 @@ usim_status report_plot_bars(const report_bars *b, const char *path, usim_error 
         text_at(cr, x + w / 2, f.bottom + 14, b->labels[i], 0.5, 0.5);
     }
     draw_frame(cr, &f, b->title, b->xlabel, b->ylabel);
-    draw_legend(cr, (const char *const *)b->parts, b->nparts, f.top);
+    draw_legend(cr, NULL, (const char *const *)b->parts, b->nparts, f.top);
     return canvas_close(&cv, path, err);
 }

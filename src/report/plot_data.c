@@ -1,11 +1,15 @@
 /*
  * Data for charts from a sweep's database: the ok rows' columns x and y,
- * grouped into series by a third column, ordered by x.
+ * grouped into series by a third column, ordered by x; or only the best y at
+ * each x. Series named by numbers or quantities are ordered by value, so a
+ * legend reads 512GB/s, 2.9TB/s, 10TB/s rather than in text order.
  */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ultrasim/report.h"
 
@@ -20,14 +24,74 @@ static usim_status read_columns(sqlite3 *db, const char *path, columns *c, usim_
     sqlite3_stmt *q;
     c->n = 0;
     if (sqlite3_prepare_v2(db, "PRAGMA table_info(points)", -1, &q, NULL) != SQLITE_OK)
-        return usim_fail(err, USIM_EINPUT, "%s: not a sweep database", path);
+        return usim_fail(err, USIM_EINPUT, "%s: cannot read the database: %s", path,
+                         sqlite3_errmsg(db));
     while (sqlite3_step(q) == SQLITE_ROW && c->n < 512) {
         snprintf(c->names[c->n], sizeof c->names[0], "%s", sqlite3_column_text(q, 1));
         c->ptrs[c->n] = c->names[c->n];
         c->n++;
     }
     sqlite3_finalize(q);
-    return c->n > 0 ? USIM_OK : usim_fail(err, USIM_EINPUT, "%s: no sweep points table", path);
+    return c->n > 0 ? USIM_OK
+                    : usim_fail(err, USIM_EINPUT,
+                                "%s: not a sweep database (it has no points table)", path);
+}
+
+/* "file:PATH?immutable=1" with the URI's reserved characters escaped. */
+static char *immutable_uri(const char *path)
+{
+    char *uri = sqlite3_mprintf("file:");
+    for (const char *c = path; uri && *c; c++) {
+        char *next = strchr("%?#", *c) ? sqlite3_mprintf("%s%%%02X", uri, (unsigned char)*c)
+                                       : sqlite3_mprintf("%s%c", uri, *c);
+        sqlite3_free(uri);
+        uri = next;
+    }
+    char *full = uri ? sqlite3_mprintf("%s?immutable=1", uri) : NULL;
+    sqlite3_free(uri);
+    return full;
+}
+
+/* Whether db can be read (the first read is where SQLite opens the file and
+ * its WAL), else SQLite's error code. */
+static int first_read(sqlite3 *db)
+{
+    return sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+/* Opens a sweep's database for reading. SQLite reads a WAL database through
+ * FILE-shm, which it must create next to it; in a folder it cannot write (a
+ * shared results folder) the read fails ("unable to open database file",
+ * or "attempt to write a readonly database"). Then no sweep can be writing there either (it would have created
+ * that file), and the database is read as immutable. */
+static usim_status report_db_open(const char *path, sqlite3 **db, usim_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return usim_fail(err, USIM_EINPUT, "%s: cannot open the database: %s", path,
+                         strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return usim_fail(err, USIM_EINPUT, "%s: is a directory, not a sweep database", path);
+    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        rc = first_read(*db);
+    if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY) {
+        char *uri = immutable_uri(path);
+        sqlite3_close(*db);
+        *db = NULL;
+        rc = uri ? sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL)
+                 : SQLITE_NOMEM;
+        if (rc == SQLITE_OK)
+            rc = first_read(*db);
+        sqlite3_free(uri);
+    }
+    if (rc == SQLITE_OK)
+        return USIM_OK;
+    char why[256];
+    snprintf(why, sizeof why, "%s", *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+    sqlite3_close(*db);
+    *db = NULL;
+    return usim_fail(err, USIM_EINPUT, "%s: cannot read the database: %s", path, why);
 }
 
 static usim_status check_column(const columns *c, const char *path, const char *option,
@@ -47,11 +111,10 @@ bool report_db_has_column(const char *path, const char *name)
     sqlite3 *db = NULL;
     columns *c = malloc(sizeof *c);
     bool found = false;
-    if (c && sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        usim_error e;
+    usim_error e;
+    if (c && report_db_open(path, &db, &e) == USIM_OK)
         found = read_columns(db, path, c, &e) == USIM_OK &&
                 check_column(c, path, "", name, &e) == USIM_OK;
-    }
     sqlite3_close(db);
     free(c);
     return found;
@@ -88,17 +151,78 @@ static bool append(report_series *s, double x, double y)
     return true;
 }
 
-usim_status report_db_series(const char *path, const char *x, const char *y, const char *series,
-                             report_chart *chart, usim_error *err)
+/* The value a series name stands for ("16", "2.9TB/s"); false for words. */
+static bool name_value(const char *name, double *v)
+{
+    for (int u = USIM_UNIT_NONE; u < USIM_UNIT_COUNT_ENUM_END; u++) {
+        usim_error e;
+        if (usim_parse_quantity(name, (usim_unit)u, v, &e) == USIM_OK)
+            return true;
+    }
+    return false;
+}
+
+/* Numeric legends in numeric order (insertion sort: a handful of series). */
+static void sort_series(report_chart *chart)
+{
+    double key[64];
+    if (chart->nseries > 64)
+        return;
+    for (int i = 0; i < chart->nseries; i++)
+        if (!name_value(chart->series[i].name, &key[i]))
+            return;
+    for (int i = 1; i < chart->nseries; i++) {
+        report_series s = chart->series[i];
+        double k = key[i];
+        int j = i;
+        for (; j > 0 && key[j - 1] > k; j--) {
+            chart->series[j] = chart->series[j - 1];
+            key[j] = key[j - 1];
+        }
+        chart->series[j] = s;
+        key[j] = k;
+    }
+}
+
+/* Rows (x, y, series name, points merged) of the query, into the chart. */
+static usim_status read_rows(sqlite3_stmt *q, report_chart *chart, int merged[2],
+                             usim_error *err)
+{
+    merged[0] = merged[1] = 0; /* fewest and most */
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 2);
+        report_series *s = series_named(chart, name ? name : "");
+        if (!s || !append(s, sqlite3_column_double(q, 0), sqlite3_column_double(q, 1)))
+            return usim_fail(err, USIM_ERUNTIME, "out of memory");
+        int n = sqlite3_column_int(q, 3);
+        merged[0] = merged[0] == 0 || n < merged[0] ? n : merged[0];
+        merged[1] = n > merged[1] ? n : merged[1];
+    }
+    return USIM_OK;
+}
+
+/* "best of 4 points per chip count" ("up to" when the groups differ). */
+static void best_legend(report_chart *chart, const int merged[2], const char *x)
+{
+    if (merged[1] <= 1)
+        return;
+    snprintf(chart->legend_title, sizeof chart->legend_title, "best of %s%d points per %s",
+             merged[0] == merged[1] ? "" : "up to ", merged[1],
+             strcmp(x, "chips") == 0 ? "chip count" : x);
+}
+
+static usim_status load_series(const char *path, const char *x, const char *y,
+                               const char *series, bool best, report_chart *chart,
+                               usim_error *err)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
     columns *c = malloc(sizeof *c);
     usim_status st = USIM_OK;
+    int merged[2] = {1, 1};
     if (!c)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        st = usim_fail(err, USIM_EINPUT, "%s: cannot open the database", path);
+    st = report_db_open(path, &db, err);
     if (st == USIM_OK)
         st = read_columns(db, path, c, err);
     if (st == USIM_OK)
@@ -108,26 +232,64 @@ usim_status report_db_series(const char *path, const char *x, const char *y, con
     if (st == USIM_OK && series)
         st = check_column(c, path, "series", series, err);
     if (st == USIM_OK) {
-        char *sql = sqlite3_mprintf("SELECT \"%w\", \"%w\", %s%w%s FROM points WHERE status = "
-                                    "'ok' ORDER BY 3, 1",
-                                    x, y, series ? "\"" : "'", series ? series : "all",
-                                    series ? "\"" : "'");
+        char group[160];
+        snprintf(group, sizeof group, "%s%s%s", series ? "\"" : "'", series ? series : "all",
+                 series ? "\"" : "'");
+        char *sql = best ? sqlite3_mprintf("SELECT \"%w\", max(\"%w\"), %s, count(*) FROM points "
+                                           "WHERE status = 'ok' GROUP BY 3, 1 ORDER BY 3, 1",
+                                           x, y, group)
+                         : sqlite3_mprintf("SELECT \"%w\", \"%w\", %s, 1 FROM points WHERE "
+                                           "status = 'ok' ORDER BY 3, 1",
+                                           x, y, group);
         if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
             st = usim_fail(err, USIM_EINPUT, "%s: %s", path, sqlite3_errmsg(db));
         sqlite3_free(sql);
     }
-    while (st == USIM_OK && sqlite3_step(q) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(q, 2);
-        report_series *s = series_named(chart, name ? name : "");
-        if (!s || !append(s, sqlite3_column_double(q, 0), sqlite3_column_double(q, 1)))
-            st = usim_fail(err, USIM_ERUNTIME, "out of memory");
-    }
+    if (st == USIM_OK)
+        st = read_rows(q, chart, merged, err);
     if (st == USIM_OK && chart->nseries == 0)
         st = usim_fail(err, USIM_EINPUT, "%s: no rows with status 'ok' to plot", path);
+    if (st == USIM_OK)
+        sort_series(chart);
+    if (st == USIM_OK)
+        best_legend(chart, merged, x);
     sqlite3_finalize(q);
     sqlite3_close(db);
     free(c);
     return st;
+}
+
+usim_status report_db_series(const char *path, const char *x, const char *y, const char *series,
+                             report_chart *chart, usim_error *err)
+{
+    return load_series(path, x, y, series, false, chart, err);
+}
+
+usim_status report_db_best_series(const char *path, const char *x, const char *y,
+                                  const char *series, report_chart *chart, usim_error *err)
+{
+    return load_series(path, x, y, series, true, chart, err);
+}
+
+/* Units spelled by a column's name, longest suffix first. */
+static const char *const UNIT_SUFFIXES[][2] = {
+    {"tokens_per_s", "tokens/s"}, {"bytes_per_s", "bytes/s"}, {"_per_s", "per second"},
+    {"_bytes", "bytes"},          {"_s", "s"},
+};
+
+void report_column_label(const char *column, char *buf, size_t size)
+{
+    size_t n = strlen(column);
+    const char *unit = strcmp(column, "size") == 0 ? "bytes" : NULL;
+    for (size_t i = 0; !unit && i < sizeof UNIT_SUFFIXES / sizeof UNIT_SUFFIXES[0]; i++) {
+        size_t k = strlen(UNIT_SUFFIXES[i][0]);
+        if (n >= k && strcmp(column + n - k, UNIT_SUFFIXES[i][0]) == 0)
+            unit = UNIT_SUFFIXES[i][1];
+    }
+    if (unit)
+        snprintf(buf, size, "%s (%s)", column, unit);
+    else
+        snprintf(buf, size, "%s", column);
 }
 
 void report_chart_free(report_chart *chart)
