@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "support.h"
 #include "ultrasim/ultrasim.h"
 
@@ -124,6 +125,39 @@ static void front_door_checks_requests(void **state)
     free(out);
 }
 
+/* jansson refuses NaN and infinity, so one undefined figure used to lose a
+ * whole result ("out of memory", exit 1). Results are packed by api_pack:
+ * the figure becomes null with a sibling reason, unless one is given. */
+static void nonfinite_figures_become_null(void **state)
+{
+    (void)state;
+    json_t *o = json_pack("{s:f, s:f, s:f, s:s, s:[f, i], s:{s:f}}", "ok", 1.5, "none", NAN,
+                          "inf", INFINITY, "inf_reason", "the link has no bandwidth", "list",
+                          NAN, 3, "nested", "x", NAN);
+    assert_non_null(o);
+    assert_close(json_real_value(json_object_get(o, "ok")), 1.5, 0);
+    assert_true(json_is_null(json_object_get(o, "none")));
+    assert_string_equal(json_string_value(json_object_get(o, "none_reason")),
+                        "not defined for this input");
+    assert_true(json_is_null(json_object_get(o, "inf")));
+    assert_string_equal(json_string_value(json_object_get(o, "inf_reason")),
+                        "the link has no bandwidth");
+    assert_true(json_is_null(json_array_get(json_object_get(o, "list"), 0)));
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(o, "list"), 1)), 3);
+    json_t *nested = json_object_get(o, "nested");
+    assert_string_equal(json_string_value(json_object_get(nested, "x_reason")),
+                        "not defined for this input");
+    /* text: "n/a (reason)", never 0 */
+    usim_buf b = {0};
+    api_text_quantity(&b, "time", o, "inf", USIM_UNIT_SECONDS);
+    api_text_quantity(&b, "size", o, "ok", USIM_UNIT_BYTES);
+    char *text = usim_buf_take(&b);
+    assert_string_equal(text, "  time                     n/a (the link has no bandwidth)\n"
+                              "  size                     1.50 B\n");
+    free(text);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +167,7 @@ int main(void)
         cmocka_unit_test(hw_show_json_contract),
         cmocka_unit_test(hw_show_text_names_the_figures),
         cmocka_unit_test(front_door_checks_requests),
+        cmocka_unit_test(nonfinite_figures_become_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

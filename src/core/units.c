@@ -268,6 +268,10 @@ static void format_scaled(double value, const out_scale *scales, size_t n, char 
 
 void usim_format_quantity(double value, usim_unit unit, char *buf, size_t size)
 {
+    if (!isfinite(value)) { /* no such quantity: never a number with a unit */
+        snprintf(buf, size, "n/a");
+        return;
+    }
     switch (unit) {
     case USIM_UNIT_BYTES:
         format_scaled(value, OUT_BYTES, N_OF(OUT_BYTES), buf, size);
