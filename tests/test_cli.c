@@ -158,6 +158,31 @@ static void nonfinite_figures_become_null(void **state)
     json_decref(o);
 }
 
+/* A failures option without --failures used to be ignored in silence. */
+static void failure_options_need_failures(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("train --model llama3.2-1b --hw dgx-h100 --tp 1 --mbs 1 --gbs 8 "
+                           "--seq 1024 --chip-fit 100");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--chip-fit: describes failures and changes nothing without "
+                                  "them; add --failures --tokens N"));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+}
+
+/* "--trace --json" forgot the file name: '--json' is not one. */
+static void option_value_is_not_an_option(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("train --model llama3.2-1b --hw dgx-h100 --tp 1 --mbs 1 --gbs 8 "
+                           "--seq 1024 --trace --json");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--trace needs a value, but '--json' is an option"));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +193,8 @@ int main(void)
         cmocka_unit_test(hw_show_text_names_the_figures),
         cmocka_unit_test(front_door_checks_requests),
         cmocka_unit_test(nonfinite_figures_become_null),
+        cmocka_unit_test(failure_options_need_failures),
+        cmocka_unit_test(option_value_is_not_an_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

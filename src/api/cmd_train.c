@@ -28,6 +28,23 @@ static const usim_option TRAIN_OPTIONS[] = {
     API_GOODPUT_OPTIONS,
 };
 
+/* The options that only describe failures: without --failures they would
+ * change nothing, so giving one alone is a mistake worth naming. */
+static const usim_option GOODPUT_ONLY[] = {API_GOODPUT_OPTIONS};
+
+static usim_status check_failures_options(json_t *req, bool has_tokens, usim_error *err)
+{
+    bool failures = api_flag(req, "failures");
+    if (failures && !has_tokens)
+        return usim_fail_field(err, USIM_EINPUT, "failures", "needs --tokens N (the run's length)");
+    for (size_t i = 0; !failures && i < sizeof GOODPUT_ONLY / sizeof GOODPUT_ONLY[0]; i++)
+        if (json_object_get(req, GOODPUT_ONLY[i].name))
+            return usim_fail_field(err, USIM_EINPUT, GOODPUT_ONLY[i].name,
+                                   "describes failures and changes nothing without them; add "
+                                   "--failures --tokens N (or run 'ultrasim goodput')");
+    return USIM_OK;
+}
+
 static const char *const TIERS[] = {"node", "scale-up domain", "scale-out network"};
 
 static json_t *group_json(const train_group *g)
@@ -138,14 +155,14 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
     usim_status st = api_train_setup(cmd, req, s, err);
     if (st == USIM_OK)
         st = api_quantity(cmd, req, "tokens", &tokens, &has_tokens, err);
+    if (st == USIM_OK) /* before the step, so a refused request writes no trace */
+        st = check_failures_options(req, has_tokens, err);
     if (st == USIM_OK)
         st = train_step(&s->model, &s->plan, &s->sys, &r, trace ? &graph : NULL, err);
     if (st == USIM_OK && !r.fits)
         st = not_fitting(&r, &s->plan, err);
     if (st == USIM_OK && trace)
         st = report_write_trace(graph, trace, 4, "pipeline stage", kind_name, err);
-    if (st == USIM_OK && api_flag(req, "failures") && !has_tokens)
-        st = usim_fail_field(err, USIM_EINPUT, "failures", "needs --tokens N (the run's length)");
     if (st == USIM_OK) {
         *result = result_json(s, &r);
         if (has_tokens)

@@ -152,6 +152,11 @@ static int parse_long_option(cli_args *a, int argc, char **argv, int *i)
         return set_option(a, name, eq + 1);
     if (*i + 1 >= argc)
         return usage_error("--%s needs a value", name);
+    /* "--trace --json" forgot the file: '--json' is the next option, not a name. */
+    if (strncmp(argv[*i + 1], "--", 2) == 0)
+        return usage_error("--%s needs a value, but '%s' is an option (write --%s=VALUE for "
+                           "a value that starts with --)",
+                           name, argv[*i + 1], name);
     *i += 1;
     return set_option(a, name, argv[*i]);
 }
