@@ -81,6 +81,11 @@ struct hw_system;
 usim_status api_load_system(const usim_command *cmd, json_t *req, struct hw_system *out,
                             usim_error *err);
 
+/* Adds what looks wrong in the system's description (a chip whose arrays
+ * outrun its stated peak) to the result's "warnings" array; the CLI prints
+ * them to stderr. */
+void api_system_warnings(json_t *result, const struct hw_system *sys);
+
 /* The model of a request: "model" names a preset or file, or holds an
  * ultrasim model description inline. */
 struct wl_model;

@@ -480,6 +480,7 @@ static usim_status gemm_run(json_t *req, json_t **result, usim_error *err)
             st = topology_json(req, &g, out, err);
         }
         json_object_set_new(out, "csv", json_boolean(api_flag(req, "csv")));
+        api_system_warnings(out, g.sys);
         if (st == USIM_OK)
             *result = out;
         else

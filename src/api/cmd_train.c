@@ -129,10 +129,12 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
 static void add_totals(json_t *res, const train_result *r, const hw_system *sys, double tokens)
 {
     train_totals t = train_totals_for(r, sys, tokens);
-    json_object_set_new(res, "run",
-                        json_pack("{s:f, s:f, s:f, s:f, s:f}", "tokens", tokens, "steps", t.steps,
-                                  "time_s", t.seconds, "energy_kwh", t.energy_kwh, "cost_usd",
-                                  t.cost_usd));
+    json_t *run = json_pack("{s:f, s:f, s:f, s:f, s:f}", "tokens", tokens, "steps", t.steps,
+                            "time_s", t.seconds, "energy_kwh", t.energy_kwh, "cost_usd",
+                            t.cost_usd);
+    if (hw_no_price_reason(sys))
+        json_object_set_new(run, "cost_usd_reason", json_string(hw_no_price_reason(sys)));
+    json_object_set_new(res, "run", run);
 }
 
 static const char *kind_name(int k)
@@ -165,6 +167,7 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
         st = report_write_trace(graph, trace, 4, "pipeline stage", kind_name, err);
     if (st == USIM_OK) {
         *result = result_json(s, &r);
+        api_system_warnings(*result, &s->sys);
         if (has_tokens)
             add_totals(*result, &r, &s->sys, tokens);
     }
@@ -245,9 +248,14 @@ static void render_run(usim_buf *b, json_t *res)
     if (!json_is_object(run))
         return;
     usim_format_quantity(api_number(run, "time_s"), USIM_UNIT_SECONDS, t, sizeof t);
-    usim_buf_printf(b, "\nTraining %.3g tokens: %.0f steps, %s, %.3g MWh, $%.3g\n",
+    char cost[160];
+    if (isfinite(api_number(run, "cost_usd")))
+        snprintf(cost, sizeof cost, "$%.3g", api_number(run, "cost_usd"));
+    else
+        api_text_value(run, "cost_usd", USIM_UNIT_NONE, cost, sizeof cost);
+    usim_buf_printf(b, "\nTraining %.3g tokens: %.0f steps, %s, %.3g MWh, cost %s\n",
                     api_number(run, "tokens"), api_number(run, "steps"), t,
-                    api_number(run, "energy_kwh") / 1000, api_number(run, "cost_usd"));
+                    api_number(run, "energy_kwh") / 1000, cost);
 }
 
 static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)

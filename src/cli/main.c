@@ -194,6 +194,18 @@ static void print_error(const usim_command *cmd, const usim_error *err)
     fprintf(stderr, "ultrasim: %s\n", line);
 }
 
+/* What the result flags as suspect, on stderr: stdout keeps the answer. */
+static void print_warnings(const char *result)
+{
+    json_t *res = json_loads(result, 0, NULL), *w;
+    size_t i;
+    json_array_foreach(json_object_get(res, "warnings"), i, w)
+    {
+        fprintf(stderr, "ultrasim: warning: %s\n", json_string_value(w));
+    }
+    json_decref(res);
+}
+
 static int run_command(cli_args *a)
 {
     usim_error err;
@@ -212,6 +224,8 @@ static int run_command(cli_args *a)
         free(result);
         return st;
     }
+    if (strstr(result, "\"warnings\""))
+        print_warnings(result);
     if (!strstr(result, "\"quiet\": true")) { /* an MPI worker rank prints nothing */
         fputs(a->json ? result : text, stdout);
         if (a->json)
