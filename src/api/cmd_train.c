@@ -264,10 +264,12 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     double step = api_number(res, "step_time_s");
     char st[32];
     usim_format_quantity(step, USIM_UNIT_SECONDS, st, sizeof st);
-    usim_buf_printf(b, "%s (%.4g B parameters) on %.0f chips of %s\n",
-                    json_string_value(json_object_get(res, "model")),
-                    api_number(res, "params") / 1e9, api_number(res, "chips"),
-                    json_string_value(json_object_get(res, "hw")));
+    char params[32];
+    double chips = api_number(res, "chips");
+    api_text_count(api_number(res, "params"), params, sizeof params);
+    usim_buf_printf(b, "%s (%s parameters) on %.0f chip%s of %s\n",
+                    json_string_value(json_object_get(res, "model")), params, chips,
+                    api_plural(chips), json_string_value(json_object_get(res, "hw")));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f, VP %.0f; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),

@@ -70,8 +70,9 @@ static usim_status parse_int(const usim_option *o, const char *text, int64_t *ou
 {
     usim_error perr;
     usim_error_clear(&perr);
-    if (usim_parse_count(text, out, &perr) != USIM_OK)
-        return usim_fail_field(err, USIM_EINPUT, o->name, "%s", perr.message);
+    if (usim_parse_count(text, out, &perr) != USIM_OK) /* the range helps fix it */
+        return usim_fail_field(err, USIM_EINPUT, o->name, "%s; allowed %.0f to %.0f",
+                               perr.message, o->min, o->max);
     if ((double)*out < o->min || (double)*out > o->max)
         return usim_fail_field(err, USIM_EINPUT, o->name,
                                "%s is out of range; allowed %.0f to %.0f", text, o->min, o->max);
@@ -527,7 +528,7 @@ char *usim_command_help(const usim_command *cmd)
     for (size_t i = 0; i < cmd->option_count; i++)
         help_option(&b, &cmd->options[i]);
     usim_buf_printf(&b, "  %-26s %s\n", "--json", "print the result as JSON");
-    usim_buf_printf(&b, "  %-26s %s\n", "--help", "show this help");
+    usim_buf_printf(&b, "  %-26s %s\n", "-h, --help", "show this help (anywhere on the line)");
     usim_buf_puts(&b,
                   "\nValues take human units (96GiB, 2.9TB/s, 200Gbps, 1us, 2.4GHz, "
                   "1.3PFLOPS).\nExit codes: 0 ok, 1 runtime failure, 2 usage or input "
@@ -555,6 +556,26 @@ void api_text_value(json_t *obj, const char *key, usim_unit unit, char *buf, siz
     snprintf(reason_key, sizeof reason_key, "%s_reason", key);
     const char *reason = json_string_value(json_object_get(obj, reason_key));
     snprintf(buf, size, "n/a (%s)", reason ? reason : "not computed");
+}
+
+const char *api_plural(double n)
+{
+    return n == 1 ? "" : "s";
+}
+
+void api_text_count(double n, char *buf, size_t size)
+{
+    static const struct {
+        double scale;
+        const char *symbol;
+    } SCALES[] = {{1e12, " T"}, {1e9, " B"}, {1e6, " M"}, {1e3, " K"}};
+    for (size_t i = 0; i < sizeof SCALES / sizeof SCALES[0]; i++) {
+        if (fabs(n) >= SCALES[i].scale) {
+            snprintf(buf, size, "%.4g%s", n / SCALES[i].scale, SCALES[i].symbol);
+            return;
+        }
+    }
+    snprintf(buf, size, "%.0f", n);
 }
 
 void api_text_quantity(usim_buf *b, const char *label, json_t *result, const char *key,

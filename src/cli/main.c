@@ -82,7 +82,7 @@ static int print_group(const char *group, int argc, char **argv)
 {
     const usim_command *const *cmds = usim_commands();
     size_t n = strlen(group);
-    if (argc > 2 && strcmp(argv[2], "--help") != 0) {
+    if (argc > 2 && strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0) {
         char members[512];
         group_members(group, members, sizeof members);
         return usage_error("unknown subcommand '%s' for '%s' (%s)", argv[2], group, members);
@@ -159,6 +159,16 @@ static int parse_long_option(cli_args *a, int argc, char **argv, int *i)
                            name, argv[*i + 1], name);
     *i += 1;
     return set_option(a, name, argv[*i]);
+}
+
+/* -h or --help anywhere asks for help, whatever else the line holds (a user
+ * adds it to the line that just failed). */
+static bool wants_help(int argc, char **argv, int first)
+{
+    for (int i = first; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    return false;
 }
 
 static int parse_args(cli_args *a, int argc, char **argv, int first)
@@ -257,7 +267,8 @@ int main(int argc, char **argv)
         return usage_error("unknown command '%s' ('ultrasim --help' lists them)", argv[1]);
     }
     a.request = json_object();
-    int rc = parse_args(&a, argc, argv, 1 + used);
+    a.help = wants_help(argc, argv, 1 + used);
+    int rc = a.help ? 0 : parse_args(&a, argc, argv, 1 + used);
     if (rc == 0 && a.help) {
         char *help = usim_command_help(a.cmd);
         fputs(help, stdout);

@@ -205,9 +205,10 @@ usim_status usim_parse_count(const char *text, int64_t *out, usim_error *err)
     for (size_t i = 0; i < N_OF(COUNT_PREFIXES); i++) {
         if (strcmp(end, COUNT_PREFIXES[i].symbol) == 0) {
             double v = number * COUNT_PREFIXES[i].scale;
-            if (v != floor(v) || fabs(v) > 9.0e18)
-                return usim_fail(err, USIM_EINPUT, "'%s' is not a whole number in range",
-                                 text);
+            if (v != floor(v))
+                return usim_fail(err, USIM_EINPUT, "'%s' is not a whole number", text);
+            if (fabs(v) > 9.0e18)
+                return usim_fail(err, USIM_EINPUT, "'%s' is too large", text);
             *out = (int64_t)v;
             return USIM_OK;
         }
