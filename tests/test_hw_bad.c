@@ -224,6 +224,18 @@ static void no_price_is_not_zero(void **state)
                                   "description has no price.usd_per_chip_hour)"));
     assert_null(strstr(r.out, "$0"));
     cli_free(&r);
+    snprintf(args, sizeof args,
+             "train --model llama3.2-1b --hw %s --mbs 1 --gbs 16 --seq 1024 --tokens 1e9", path);
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "cost n/a (no price: the hardware description has no "
+                                  "price.usd_per_chip_hour)"));
+    cli_free(&r);
+    strcat(args, " --json");
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"cost_usd\": null"));
+    cli_free(&r);
     snprintf(args, sizeof args, "plan --model llama3.2-1b --hw %s --gbs 16 --seq 1024 "
                                 "--objective cost", path);
     r = cli_run(args);
