@@ -214,6 +214,13 @@ static usim_status measured_value(const row_place *at, const char *value, double
     return USIM_OK;
 }
 
+/* Metrics computed from a result rather than read from it (see predicted). */
+static bool derived_metric(const char *metric)
+{
+    return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
+           strcmp(metric, "ttft_s") == 0;
+}
+
 /* Runs one row and predicts its metric. A row that does not run, or whose
  * metric the simulator cannot give, fails the whole validation: a silent
  * failed row would hide a broken prediction inside a healthy-looking MAPE. */
@@ -233,18 +240,17 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
         return row_fail(at, st, why, err);
     }
     *pred = predicted(metric, res, req, h, r);
-    bool known = json_object_get(res, metric) || strcmp(metric, "tflops_per_chip_megatron") == 0 ||
-                 strcmp(metric, "seq_per_s") == 0 || strcmp(metric, "ttft_s") == 0;
+    bool known = json_object_get(res, metric) || derived_metric(metric);
     json_decref(req);
     json_decref(res);
     if (isfinite(*pred))
         return USIM_OK;
     if (!known) {
+        const char *command = strcmp(set, "training") == 0 ? "train" : "serve";
         snprintf(why, sizeof why,
                  "metric: '%.60s' is not a figure of '%s' (a key of 'ultrasim %s --json', or "
                  "tflops_per_chip_megatron, seq_per_s, ttft_s)",
-                 metric, strcmp(set, "training") == 0 ? "train" : "serve",
-                 strcmp(set, "training") == 0 ? "train" : "serve");
+                 metric, command, command);
         return row_fail(at, USIM_EINPUT, why, err);
     }
     snprintf(why, sizeof why, "the simulator gives no %.60s for this configuration", metric);
