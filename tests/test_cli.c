@@ -131,7 +131,7 @@ static void front_door_checks_requests(void **state)
 static void nonfinite_figures_become_null(void **state)
 {
     (void)state;
-    json_t *o = json_pack("{s:f, s:f, s:f, s:s, s:[f, i], s:{s:f}}", "ok", 1.5, "none", NAN,
+    json_t *o = api_pack("{s:f, s:f, s:f, s:s, s:[f, i], s:{s:f}}", "ok", 1.5, "none", NAN,
                           "inf", INFINITY, "inf_reason", "the link has no bandwidth", "list",
                           NAN, 3, "nested", "x", NAN);
     assert_non_null(o);
