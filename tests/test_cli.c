@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "support.h"
 #include "ultrasim/ultrasim.h"
 
@@ -124,6 +125,130 @@ static void front_door_checks_requests(void **state)
     free(out);
 }
 
+/* jansson refuses NaN and infinity, so one undefined figure used to lose a
+ * whole result ("out of memory", exit 1). Results are packed by api_pack:
+ * the figure becomes null with a sibling reason, unless one is given. */
+static void nonfinite_figures_become_null(void **state)
+{
+    (void)state;
+    json_t *o = api_pack("{s:f, s:f, s:f, s:s, s:[f, i], s:{s:f}}", "ok", 1.5, "none", NAN,
+                          "inf", INFINITY, "inf_reason", "the link has no bandwidth", "list",
+                          NAN, 3, "nested", "x", NAN);
+    assert_non_null(o);
+    assert_close(json_real_value(json_object_get(o, "ok")), 1.5, 0);
+    assert_true(json_is_null(json_object_get(o, "none")));
+    assert_string_equal(json_string_value(json_object_get(o, "none_reason")),
+                        "not defined for this input");
+    assert_true(json_is_null(json_object_get(o, "inf")));
+    assert_string_equal(json_string_value(json_object_get(o, "inf_reason")),
+                        "the link has no bandwidth");
+    assert_true(json_is_null(json_array_get(json_object_get(o, "list"), 0)));
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(o, "list"), 1)), 3);
+    json_t *nested = json_object_get(o, "nested");
+    assert_string_equal(json_string_value(json_object_get(nested, "x_reason")),
+                        "not defined for this input");
+    /* text: "n/a (reason)", never 0 */
+    usim_buf b = {0};
+    api_text_quantity(&b, "time", o, "inf", USIM_UNIT_SECONDS);
+    api_text_quantity(&b, "size", o, "ok", USIM_UNIT_BYTES);
+    char *text = usim_buf_take(&b);
+    assert_string_equal(text, "  time                     n/a (the link has no bandwidth)\n"
+                              "  size                     1.50 B\n");
+    free(text);
+    json_decref(o);
+}
+
+/* A failures option without --failures used to be ignored in silence. */
+static void failure_options_need_failures(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("train --model llama3.2-1b --hw dgx-h100 --tp 1 --mbs 1 --gbs 8 "
+                           "--seq 1024 --chip-fit 100");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--chip-fit: describes failures and changes nothing without "
+                                  "them; add --failures --tokens N"));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+}
+
+/* "--trace --json" forgot the file name: '--json' is not one. */
+static void option_value_is_not_an_option(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("train --model llama3.2-1b --hw dgx-h100 --tp 1 --mbs 1 --gbs 8 "
+                           "--seq 1024 --trace --json");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--trace needs a value, but '--json' is an option"));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+}
+
+static void expect_error(const char *args, const char *message)
+{
+    cli_result r = cli_run(args);
+    if (r.status != 2 || r.out[0] || !strstr(r.err, message))
+        fail_msg("'%s': exit %d, stderr '%s', expected '%s'", args, r.status, r.err, message);
+    cli_free(&r);
+}
+
+/* Messages that name what is wrong and what is allowed. */
+static void messages_name_the_fix(void **state)
+{
+    (void)state;
+    char args[900];
+    const char *plan = "--hw dgx-h100 --tp 1 --mbs 1 --gbs 8 --seq 1024";
+    /* a hardware file as the model: say so, not "unknown key 'vendor'" */
+    snprintf(args, sizeof args, "train --model %s/data/hw/h100-sxm.json %s", USIM_SOURCE_DIR,
+             plan);
+    expect_error(args, "kind: 'chip': this looks like a hardware file (a chip), not a model; "
+                       "give it as the hardware (--hw)");
+    /* model_type 7: the field, the value as written and the allowed types */
+    snprintf(args, sizeof args, "train --model %s %s",
+             write_temp("model_type_7.json", "{\"model_type\": 7}"), plan);
+    expect_error(args, "model_type: 7 is not a supported model type; allowed: llama, mistral, "
+                       "mixtral, qwen2, qwen3, gpt2, gpt_neox, falcon, mpt, deepseek_v3");
+    /* a fraction of a chip: the range too */
+    expect_error("train --model llama3.2-1b --hw dgx-h100 --chips 8.5 --tp 1 --mbs 1 --gbs 8 "
+                 "--seq 1024",
+                 "--chips: '8.5' is not a whole number; allowed 1 to 4194304");
+}
+
+/* "1 chip", and a small model's parameters in K, not "0.0001642 B". The
+ * model: 2 layers of h 64 (QKV 3 x 64^2 + out 64^2 + SwiGLU 3 x 64 x 256 +
+ * two RMSNorms 2 x 64 = 65,664) + embedding and head 2 x 256 x 64 + final
+ * norm 64 = 164,160 parameters. */
+static void counts_read_as_words(void **state)
+{
+    (void)state;
+    const char *model = write_temp("tiny_model.json",
+                                   "{\"kind\": \"model\", \"name\": \"tiny\", \"family\": \"gpt\", "
+                                   "\"layers\": 2, \"hidden\": 64, \"heads\": 4, \"ffn\": 256, "
+                                   "\"vocab\": 256, \"max_seq\": 128}");
+    char args[700];
+    snprintf(args, sizeof args, "train --model %s --hw h100-sxm --mbs 1 --gbs 1 --seq 128",
+             model);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    const char *first = "tiny (164.2 K parameters) on 1 chip of h100-sxm\n";
+    if (strncmp(r.out, first, strlen(first)) != 0)
+        fail_msg("first line: %.80s", r.out);
+    cli_free(&r);
+}
+
+/* -h anywhere prints the command's help and exits 0. */
+static void help_anywhere(void **state)
+{
+    (void)state;
+    const char *lines[] = {"train --model x -h", "train --model llama3.2-1b --bogus 3 --help",
+                           "hw show -h"};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        cli_result r = cli_run(lines[i]);
+        if (r.status != 0 || strncmp(r.out, "usage: ultrasim ", 16) != 0 || r.err[0])
+            fail_msg("'%s': exit %d, out '%.60s', err '%s'", lines[i], r.status, r.out, r.err);
+        cli_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +258,12 @@ int main(void)
         cmocka_unit_test(hw_show_json_contract),
         cmocka_unit_test(hw_show_text_names_the_figures),
         cmocka_unit_test(front_door_checks_requests),
+        cmocka_unit_test(nonfinite_figures_become_null),
+        cmocka_unit_test(failure_options_need_failures),
+        cmocka_unit_test(option_value_is_not_an_option),
+        cmocka_unit_test(messages_name_the_fix),
+        cmocka_unit_test(counts_read_as_words),
+        cmocka_unit_test(help_anywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,10 +256,59 @@ static void front_door(void **state)
     assert_string_equal(err.field, "array");
 }
 
+/* The H100 preset with every matrix MAC rate set to 0: a chip with no matrix
+ * units. Returns the file's path (write_temp's buffer). */
+static const char *chip_without_matrix_units(void)
+{
+    char src[600];
+    snprintf(src, sizeof src, "%s/data/hw/h100-sxm.json", USIM_SOURCE_DIR);
+    json_t *chip = json_load_file(src, 0, NULL);
+    assert_non_null(chip);
+    json_object_set_new(chip, "name", json_string("nomatrix"));
+    json_t *macs = json_object_get(json_object_get(chip, "matrix"), "macs_per_pe_per_cycle");
+    const char *key;
+    json_t *v;
+    json_object_foreach(macs, key, v)
+    {
+        json_object_set_new(macs, key, json_integer(0));
+    }
+    char *text = json_dumps(chip, 0);
+    const char *path = write_temp("nomatrix.json", text);
+    free(text);
+    json_decref(chip);
+    return path;
+}
+
+/* docs/engine.md section 7: a chip that multiplies nothing costs infinite
+ * time; `gemm` says there is no time (n/a, null in JSON) and why, never
+ * "0 s". */
+static void gemm_without_matrix_units_is_na(void **state)
+{
+    (void)state;
+    char args[700];
+    snprintf(args, sizeof args, "gemm 128 128 128 --hw %s", chip_without_matrix_units());
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "time         n/a (no matrix units: nomatrix multiplies no "
+                                  "bf16 nor a wider type"));
+    assert_null(strstr(r.out, " 0 s"));
+    cli_free(&r);
+    strcat(args, " --json");
+    json_t *j = run_json(args);
+    assert_true(json_is_null(json_object_get(j, "seconds")));
+    assert_true(json_is_null(json_object_get(j, "cycles")));
+    assert_non_null(strstr(json_string_value(json_object_get(j, "seconds_reason")),
+                           "no matrix units"));
+    /* the work itself still exists: 2 x 128^3 FLOPs */
+    assert_close(json_number_value(json_object_get(j, "flops")), 4194304.0, 0);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(trn2_4096_cubed),
+        cmocka_unit_test(gemm_without_matrix_units_is_na),
         cmocka_unit_test(hand_calculation_128x64x256),
         cmocka_unit_test(topology_csv_matches_golden),
         cmocka_unit_test(convolution_topology),

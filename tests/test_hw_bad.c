@@ -198,6 +198,81 @@ static void empty_and_binary_files(void **state)
     }
 }
 
+/* BASE with one edit, written to name; returns the path (write_temp's buffer). */
+static const char *edited_file(const char *name, const char *find, const char *replace)
+{
+    bad_case c = {name, find, replace, {NULL}};
+    char *text = edited(&c);
+    const char *path = write_temp(name, text);
+    free(text);
+    return path;
+}
+
+/* No price is not $0: hw show says "n/a (no price: ...)", JSON null with the
+ * reason, and ranking plans by cost is refused, naming the system and field. */
+static void no_price_is_not_zero(void **state)
+{
+    (void)state;
+    const char *path = edited_file("hw_noprice.json", ",\n  \"price\": {\"usd_per_chip_hour\": 3, "
+                                                      "\"basis\": \"estimate\"}\n",
+                                   "\n");
+    char args[700];
+    snprintf(args, sizeof args, "hw show %s", path);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "price                    n/a (no price: the hardware "
+                                  "description has no price.usd_per_chip_hour)"));
+    assert_null(strstr(r.out, "$0"));
+    cli_free(&r);
+    snprintf(args, sizeof args,
+             "train --model llama3.2-1b --hw %s --mbs 1 --gbs 16 --seq 1024 --tokens 1e9", path);
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "cost n/a (no price: the hardware description has no "
+                                  "price.usd_per_chip_hour)"));
+    cli_free(&r);
+    strcat(args, " --json");
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"cost_usd\": null"));
+    cli_free(&r);
+    snprintf(args, sizeof args, "plan --model llama3.2-1b --hw %s --gbs 16 --seq 1024 "
+                                "--objective cost", path);
+    r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--objective: cost needs a price, and 'test-system' has none "
+                                  "(its hardware description has no price.usd_per_chip_hour)"));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+}
+
+/* Arrays of 128 x 128 PEs x 8 cores x 1 MAC x 2 FLOP x 2.4 GHz = 629.1 TFLOPS
+ * bf16 against a stated 180 TFLOPS: 349.5%, a slip worth a warning on stderr
+ * (and in the result), while the answer still comes. */
+static void arrays_beyond_the_stated_peak_warn(void **state)
+{
+    (void)state;
+    const char *path = edited_file("hw_fastarrays.json", "    \"power\": \"500W\"\n",
+                                   "    \"power\": \"500W\",\n"
+                                   "    \"dense_flops\": {\"bf16\": \"180TFLOPS\"}\n");
+    char args[700];
+    snprintf(args, sizeof args, "hw show %s --json", path);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    const char *expect = "chip c: its matrix arrays give 629.1 TFLOPS bf16 (cores x "
+                         "arrays_per_core x rows x cols x macs_per_pe_per_cycle x 2 x clock), "
+                         "350% of its stated dense_flops.bf16 180 TFLOPS";
+    if (!strstr(r.err, "ultrasim: warning: ") || !strstr(r.err, expect))
+        fail_msg("stderr: %s", r.err);
+    assert_non_null(strstr(r.out, "\"warnings\": ["));
+    cli_free(&r);
+    /* the base states no peak: no warning */
+    snprintf(args, sizeof args, "hw show %s", write_temp("hw_base.json", BASE));
+    r = cli_run(args);
+    assert_string_equal(r.err, "");
+    cli_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +280,8 @@ int main(void)
         cmocka_unit_test(each_bad_file_fails_cleanly),
         cmocka_unit_test(each_bad_command_line_fails_cleanly),
         cmocka_unit_test(empty_and_binary_files),
+        cmocka_unit_test(no_price_is_not_zero),
+        cmocka_unit_test(arrays_beyond_the_stated_peak_warn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

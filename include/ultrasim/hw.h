@@ -181,6 +181,7 @@ typedef struct hw_network {
 } hw_network;
 
 typedef struct hw_price {
+    /* NaN when the description gives no price: a cost is then unknown, never $0. */
     double usd_per_chip_hour;
     int basis; /* hw_price_basis */
 } hw_price;
@@ -222,7 +223,11 @@ typedef struct hw_system {
     hw_reliability reliability;
     int default_chips; /* one scale-up domain */
     int chips;         /* what this run uses (--chips) */
+    char warning[400]; /* "" or what looks wrong in the description (hw_peak_warning) */
 } hw_system;
+
+/* Why a system's costs are unknown ("no price (...)"), or NULL when it has a price. */
+const char *hw_no_price_reason(const hw_system *sys);
 
 /* Derived aggregates over system->chips chips. */
 typedef struct hw_totals {
@@ -266,6 +271,11 @@ hw_totals hw_derive(const hw_system *sys);
 
 /* Peak of one core's matrix engine from first principles (FLOP/s). */
 double hw_core_matrix_flops(const hw_chip *chip, usim_dtype t);
+
+/* A chip whose arrays (cores x arrays x rows x cols x MACs x 2 x clock)
+ * compute well above its own stated dense_flops has a slip in one of them:
+ * writes a warning naming the figures into buf and returns true. */
+bool hw_peak_warning(const hw_chip *chip, const char *file, char *buf, size_t size);
 
 /* Per-chip scale-up bandwidth in one direction (bytes/s): the intra-node part,
  * and the part the domain adds. */

@@ -81,6 +81,11 @@ struct hw_system;
 usim_status api_load_system(const usim_command *cmd, json_t *req, struct hw_system *out,
                             usim_error *err);
 
+/* Adds what looks wrong in the system's description (a chip whose arrays
+ * outrun its stated peak) to the result's "warnings" array; the CLI prints
+ * them to stderr. */
+void api_system_warnings(json_t *result, const struct hw_system *sys);
+
 /* The model of a request: "model" names a preset or file, or holds an
  * ultrasim model description inline. */
 struct wl_model;
@@ -92,9 +97,27 @@ usim_status api_load_model(const usim_command *cmd, json_t *req, struct wl_model
 usim_status api_tp_in_chips(const struct hw_system *sys, int tp_cores, int *tp_chips,
                             usim_error *err);
 
-/* Text helpers shared by renderers. */
+/* Text helpers shared by renderers. api_number reads an absent or null
+ * figure as NaN; api_text_value formats a figure, or "n/a (KEY_reason)". */
 void api_text_quantity(usim_buf *b, const char *label, json_t *result, const char *key,
                        usim_unit unit);
+void api_text_value(json_t *obj, const char *key, usim_unit unit, char *buf, size_t size);
 double api_number(json_t *obj, const char *key);
+/* "s" unless n is 1: "1 chip", "8 chips". */
+const char *api_plural(double n);
+/* A count in T, B, M or K with 4 digits ("1.236 B", "86.85 K", "512"). */
+void api_text_count(double n, char *buf, size_t size);
+
+/* Results keep figures that do not exist. jansson refuses NaN and infinity
+ * (json_real returns NULL, json_pack fails as a whole and the result is
+ * lost), so results are packed by api_pack: json_pack's grammar for
+ * s s? n b i I f o o? O O? { } [ ], where a non-finite "f" becomes null and,
+ * as an object member KEY, gets a sibling "KEY_reason" unless the result
+ * packs its own. Every command builds its result through this header, so
+ * json_pack here is api_pack. api_real is json_real with null for NaN/inf. */
+json_t *api_pack(const char *fmt, ...);
+json_t *api_real(double v);
+const char *api_nonfinite_reason(double v);
+#define json_pack api_pack
 
 #endif

@@ -332,6 +332,33 @@ static json_t *chip_json(const hw_chip *chip, const gemm_setup *g, int64_t m, in
     return o;
 }
 
+/* A chip with no matrix units for the dtype (nor any wider one it could
+ * compute in) never finishes a GEMM: the engine says infinite time, and the
+ * command says there is no such time, and why, rather than a number. */
+static json_t *no_matrix_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
+{
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "no matrix units: %s multiplies no %s nor a wider type "
+             "(matrix.macs_per_pe_per_cycle is 0)",
+             g->sys->chip.name, usim_dtype_name(g->dtype));
+    static const char *const NONE[] = {"cycles", "seconds", "flops_per_s", "utilisation",
+                                       "compute_s"};
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof NONE / sizeof NONE[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_reason", NONE[i]);
+        json_object_set_new(o, NONE[i], json_null());
+        json_object_set_new(o, key, json_string(reason));
+    }
+    set_num(o, "flops", 2.0 * (double)m * (double)k * (double)n * (double)g->batch);
+    set_num(o, "peak_flops", hw_per_dtype_get(&g->sys->chip.dense_flops, g->dtype));
+    json_object_set_new(o, "bound", json_null());
+    json_object_set_new(o, "compute_dtype", json_null());
+    json_object_set_new(o, "why", json_pack("[s]", reason));
+    return o;
+}
+
 static json_t *single_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
 {
     const hw_chip *chip = &g->sys->chip;
@@ -356,6 +383,10 @@ static json_t *single_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
     } else {
         engine_cost c = g->model == MODEL_TRAINIUM ? engine_core_gemm(chip, &op, &d)
                                                    : engine_gemm_explain(chip, &op, &d);
+        if (d.compute_dtype >= USIM_DTYPE_COUNT) {
+            json_decref(w);
+            return no_matrix_json(g, m, k, n);
+        }
         gemm_row r = cost_row(&c, &d, chip->matrix.clock_hz);
         o = row_json(&r);
         set_num(o, "peak_flops", g->model == MODEL_TRAINIUM ? d.peak_flops
@@ -449,6 +480,7 @@ static usim_status gemm_run(json_t *req, json_t **result, usim_error *err)
             st = topology_json(req, &g, out, err);
         }
         json_object_set_new(out, "csv", json_boolean(api_flag(req, "csv")));
+        api_system_warnings(out, g.sys);
         if (st == USIM_OK)
             *result = out;
         else
@@ -463,7 +495,7 @@ static usim_status gemm_run(json_t *req, json_t **result, usim_error *err)
 static void fmt_q(double v, usim_unit unit, char *buf, size_t size)
 {
     if (!isfinite(v))
-        snprintf(buf, size, "inf");
+        snprintf(buf, size, "n/a");
     else
         usim_format_quantity(v, unit, buf, size);
 }
@@ -474,11 +506,17 @@ static void render_csv(json_t *res, usim_buf *b)
     size_t i;
     usim_buf_puts(b, "layer,m,n,k,cycles,seconds,overall_util_pct,mapping_efficiency_pct,"
                      "compute_util_pct,bound\n");
-    if (!layers) {
-        usim_buf_printf(b, "gemm,%.0f,%.0f,%.0f,%.0f,%.9g,%.9g,,,%s\n", api_number(res, "m"),
-                        api_number(res, "n"), api_number(res, "k"), api_number(res, "cycles"),
-                        api_number(res, "seconds"), 100.0 * api_number(res, "utilisation"),
-                        json_string_value(json_object_get(res, "bound")));
+    if (!layers) { /* a figure that does not exist is an empty cell */
+        char cycles[32] = "", seconds[32] = "", util[32] = "";
+        const char *bound = json_string_value(json_object_get(res, "bound"));
+        if (isfinite(api_number(res, "seconds"))) {
+            snprintf(cycles, sizeof cycles, "%.0f", api_number(res, "cycles"));
+            snprintf(seconds, sizeof seconds, "%.9g", api_number(res, "seconds"));
+            snprintf(util, sizeof util, "%.9g", 100.0 * api_number(res, "utilisation"));
+        }
+        usim_buf_printf(b, "gemm,%.0f,%.0f,%.0f,%s,%s,%s,,,%s\n", api_number(res, "m"),
+                        api_number(res, "n"), api_number(res, "k"), cycles, seconds, util,
+                        bound ? bound : "");
         return;
     }
     json_array_foreach(layers, i, it)
@@ -540,6 +578,12 @@ static void render_single(json_t *res, usim_buf *b)
                     api_number(res, "batch") > 1 ? " batched" : "",
                     json_string_value(json_object_get(res, "dtype")),
                     json_string_value(json_object_get(res, "hw")), model);
+    if (!isfinite(api_number(res, "seconds"))) {
+        char t[256];
+        api_text_value(res, "seconds", USIM_UNIT_SECONDS, t, sizeof t);
+        usim_buf_printf(b, "  %-12s %s\n", "time", t);
+        return;
+    }
     usim_buf_printf(b, "  %-12s %.0f at %.3g GHz\n", "cycles", api_number(res, "cycles"),
                     api_number(res, "clock_hz") / 1e9);
     bool trainium = strcmp(model, "trainium") == 0;

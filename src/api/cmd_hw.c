@@ -193,6 +193,13 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
         "price", "usd_per_chip_hour", sys->price.usd_per_chip_hour, "basis",
         sys->price.basis == HW_PRICE_ON_DEMAND ? "on-demand" : "estimate", "usd_per_hour",
         t.usd_per_hour);
+    api_system_warnings(*result, sys);
+    const char *no_price = hw_no_price_reason(sys);
+    json_t *price = json_object_get(*result, "price");
+    if (no_price) {
+        json_object_set_new(price, "usd_per_chip_hour_reason", json_string(no_price));
+        json_object_set_new(price, "usd_per_hour_reason", json_string(no_price));
+    }
     return *result ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 
@@ -410,10 +417,14 @@ static usim_status hw_show_render(json_t *res, usim_buf *b, usim_error *err)
     render_links(b, res);
     usim_format_quantity(api_number(res, "power_w"), USIM_UNIT_WATTS, watts, sizeof watts);
     usim_buf_printf(b, "\nPower and price\n  %-24s %s (chips only)\n", "power", watts);
-    usim_buf_printf(b, "  %-24s $%.2f per chip-hour (%s), $%.2f per hour\n", "price",
-                    api_number(price, "usd_per_chip_hour"),
-                    json_string_value(json_object_get(price, "basis")),
-                    api_number(price, "usd_per_hour"));
+    if (isfinite(api_number(price, "usd_per_chip_hour")))
+        usim_buf_printf(b, "  %-24s $%.2f per chip-hour (%s), $%.2f per hour\n", "price",
+                        api_number(price, "usd_per_chip_hour"),
+                        json_string_value(json_object_get(price, "basis")),
+                        api_number(price, "usd_per_hour"));
+    else
+        usim_buf_printf(b, "  %-24s n/a (%s)\n", "price",
+                        json_string_value(json_object_get(price, "usd_per_chip_hour_reason")));
     render_sources(b, res);
     return USIM_OK;
 }

@@ -69,6 +69,14 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
     int64_t jobs = api_next_int(cmd, req, "jobs", 0, &st, err);
     int dtype = api_next_choice(cmd, req, "dtype", &st, err);
     int objective = api_next_choice(cmd, req, "objective", &st, err);
+    /* Ranking by cost with no price would rank every plan at $0. */
+    if (st == USIM_OK && objective == 1 && hw_no_price_reason(sys))
+        st = usim_fail_field(err, USIM_EINPUT, "objective",
+                             "cost needs a price, and '%s' has none (its hardware description "
+                             "has no price.usd_per_chip_hour); use a system preset with a price "
+                             "('ultrasim hw show NAME'), add one to the file, or rank by time "
+                             "or energy",
+                             sys->name);
     if (st == USIM_OK) {
         o.plan.gbs = gbs;
         o.plan.seq = seq;
@@ -91,6 +99,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
                             (json_int_t)out->considered, "invalid", (json_int_t)out->invalid,
                             "too_big", (json_int_t)out->too_big, "feasible",
                             (json_int_t)out->feasible, "simulated", (json_int_t)out->simulated);
+        api_system_warnings(*result, sys);
     }
     free(m);
     free(sys);

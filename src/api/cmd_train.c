@@ -28,6 +28,23 @@ static const usim_option TRAIN_OPTIONS[] = {
     API_GOODPUT_OPTIONS,
 };
 
+/* The options that only describe failures: without --failures they would
+ * change nothing, so giving one alone is a mistake worth naming. */
+static const usim_option GOODPUT_ONLY[] = {API_GOODPUT_OPTIONS};
+
+static usim_status check_failures_options(json_t *req, bool has_tokens, usim_error *err)
+{
+    bool failures = api_flag(req, "failures");
+    if (failures && !has_tokens)
+        return usim_fail_field(err, USIM_EINPUT, "failures", "needs --tokens N (the run's length)");
+    for (size_t i = 0; !failures && i < sizeof GOODPUT_ONLY / sizeof GOODPUT_ONLY[0]; i++)
+        if (json_object_get(req, GOODPUT_ONLY[i].name))
+            return usim_fail_field(err, USIM_EINPUT, GOODPUT_ONLY[i].name,
+                                   "describes failures and changes nothing without them; add "
+                                   "--failures --tokens N (or run 'ultrasim goodput')");
+    return USIM_OK;
+}
+
 static const char *const TIERS[] = {"node", "scale-up domain", "scale-out network"};
 
 static json_t *group_json(const train_group *g)
@@ -112,10 +129,12 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
 static void add_totals(json_t *res, const train_result *r, const hw_system *sys, double tokens)
 {
     train_totals t = train_totals_for(r, sys, tokens);
-    json_object_set_new(res, "run",
-                        json_pack("{s:f, s:f, s:f, s:f, s:f}", "tokens", tokens, "steps", t.steps,
-                                  "time_s", t.seconds, "energy_kwh", t.energy_kwh, "cost_usd",
-                                  t.cost_usd));
+    json_t *run = json_pack("{s:f, s:f, s:f, s:f, s:f}", "tokens", tokens, "steps", t.steps,
+                            "time_s", t.seconds, "energy_kwh", t.energy_kwh, "cost_usd",
+                            t.cost_usd);
+    if (hw_no_price_reason(sys))
+        json_object_set_new(run, "cost_usd_reason", json_string(hw_no_price_reason(sys)));
+    json_object_set_new(res, "run", run);
 }
 
 static const char *kind_name(int k)
@@ -138,16 +157,17 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
     usim_status st = api_train_setup(cmd, req, s, err);
     if (st == USIM_OK)
         st = api_quantity(cmd, req, "tokens", &tokens, &has_tokens, err);
+    if (st == USIM_OK) /* before the step, so a refused request writes no trace */
+        st = check_failures_options(req, has_tokens, err);
     if (st == USIM_OK)
         st = train_step(&s->model, &s->plan, &s->sys, &r, trace ? &graph : NULL, err);
     if (st == USIM_OK && !r.fits)
         st = not_fitting(&r, &s->plan, err);
     if (st == USIM_OK && trace)
         st = report_write_trace(graph, trace, 4, "pipeline stage", kind_name, err);
-    if (st == USIM_OK && api_flag(req, "failures") && !has_tokens)
-        st = usim_fail_field(err, USIM_EINPUT, "failures", "needs --tokens N (the run's length)");
     if (st == USIM_OK) {
         *result = result_json(s, &r);
+        api_system_warnings(*result, &s->sys);
         if (has_tokens)
             add_totals(*result, &r, &s->sys, tokens);
     }
@@ -228,9 +248,14 @@ static void render_run(usim_buf *b, json_t *res)
     if (!json_is_object(run))
         return;
     usim_format_quantity(api_number(run, "time_s"), USIM_UNIT_SECONDS, t, sizeof t);
-    usim_buf_printf(b, "\nTraining %.3g tokens: %.0f steps, %s, %.3g MWh, $%.3g\n",
+    char cost[160];
+    if (isfinite(api_number(run, "cost_usd")))
+        snprintf(cost, sizeof cost, "$%.3g", api_number(run, "cost_usd"));
+    else
+        api_text_value(run, "cost_usd", USIM_UNIT_NONE, cost, sizeof cost);
+    usim_buf_printf(b, "\nTraining %.3g tokens: %.0f steps, %s, %.3g MWh, cost %s\n",
                     api_number(run, "tokens"), api_number(run, "steps"), t,
-                    api_number(run, "energy_kwh") / 1000, api_number(run, "cost_usd"));
+                    api_number(run, "energy_kwh") / 1000, cost);
 }
 
 static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
@@ -239,10 +264,12 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     double step = api_number(res, "step_time_s");
     char st[32];
     usim_format_quantity(step, USIM_UNIT_SECONDS, st, sizeof st);
-    usim_buf_printf(b, "%s (%.4g B parameters) on %.0f chips of %s\n",
-                    json_string_value(json_object_get(res, "model")),
-                    api_number(res, "params") / 1e9, api_number(res, "chips"),
-                    json_string_value(json_object_get(res, "hw")));
+    char params[32];
+    double chips = api_number(res, "chips");
+    api_text_count(api_number(res, "params"), params, sizeof params);
+    usim_buf_printf(b, "%s (%s parameters) on %.0f chip%s of %s\n",
+                    json_string_value(json_object_get(res, "model")), params, chips,
+                    api_plural(chips), json_string_value(json_object_get(res, "hw")));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f, VP %.0f; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),

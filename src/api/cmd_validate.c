@@ -182,24 +182,120 @@ static double predicted(const char *metric, json_t *res, json_t *req, const csv_
 typedef struct tally {
     double sum_abs_pct;
     double worst_pct;
-    int rows, failed;
+    int rows;
 } tally;
+
+/* Where a row sits, for messages: "FILE:LINE (row ID)". */
+typedef struct row_place {
+    const char *file;
+    int line;
+    const char *id;
+} row_place;
+
+static usim_status row_fail(const row_place *at, usim_status status, const char *why,
+                            usim_error *err)
+{
+    return usim_fail(err, status, "%s:%d (row '%s'): %s", at->file, at->line,
+                     at->id ? at->id : "?", why);
+}
+
+/* The published figure: a positive number, or the file is wrong. */
+static usim_status measured_value(const row_place *at, const char *value, double *out,
+                                  usim_error *err)
+{
+    char *end = NULL;
+    *out = strtod(value, &end);
+    if (end == value || *end || !isfinite(*out) || *out <= 0) {
+        char why[160];
+        snprintf(why, sizeof why, "value: '%.60s' is not a measurement (a number above 0)",
+                 value);
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    return USIM_OK;
+}
+
+/* Metrics computed from a result rather than read from it (see predicted). */
+static bool derived_metric(const char *metric)
+{
+    return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
+           strcmp(metric, "ttft_s") == 0;
+}
+
+/* Runs one row and predicts its metric. A row that does not run, or whose
+ * metric the simulator cannot give, fails the whole validation: a silent
+ * failed row would hide a broken prediction inside a healthy-looking MAPE. */
+static usim_status predict_row(const char *set, const row_place *at, const csv_row *h,
+                               const csv_row *r, double *pred, usim_error *err)
+{
+    const char *metric = cell(h, r, "metric");
+    json_t *req = strcmp(set, "training") == 0 ? training_request(h, r) : inference_request(h, r);
+    json_t *res = NULL;
+    usim_error e;
+    usim_error_clear(&e);
+    char why[700];
+    usim_status st = api_run(req, &res, &e);
+    if (st != USIM_OK) { /* a cell the simulator refuses: the file is wrong */
+        usim_error_format(&e, why, sizeof why);
+        json_decref(req);
+        return row_fail(at, st, why, err);
+    }
+    *pred = predicted(metric, res, req, h, r);
+    bool known = json_object_get(res, metric) || derived_metric(metric);
+    json_decref(req);
+    json_decref(res);
+    if (isfinite(*pred))
+        return USIM_OK;
+    if (!known) {
+        const char *command = strcmp(set, "training") == 0 ? "train" : "serve";
+        snprintf(why, sizeof why,
+                 "metric: '%.60s' is not a figure of '%s' (a key of 'ultrasim %s --json', or "
+                 "tflops_per_chip_megatron, seq_per_s, ttft_s)",
+                 metric, command, command);
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    snprintf(why, sizeof why, "the simulator gives no %.60s for this configuration", metric);
+    return row_fail(at, USIM_EINPUT, why, err);
+}
+
+static usim_status run_row(const char *set, const row_place *at, const csv_row *h,
+                           const csv_row *r, json_t *rows, tally *t, usim_error *err)
+{
+    const char *metric = cell(h, r, "metric"), *value = cell(h, r, "value");
+    if (!metric || !value)
+        return row_fail(at, USIM_EINPUT, "a row needs 'metric' and 'value'", err);
+    double measured = NAN, pred = NAN;
+    usim_status st = measured_value(at, value, &measured, err);
+    if (st == USIM_OK)
+        st = predict_row(set, at, h, r, &pred, err);
+    if (st != USIM_OK)
+        return st;
+    double pct = 100.0 * (pred - measured) / measured;
+    json_array_append_new(rows, json_pack("{s:s, s:s?, s:s, s:f, s:f, s:f}", "set", set, "id",
+                                          at->id, "metric", metric, "measured", measured,
+                                          "predicted", pred, "error_pct", pct));
+    t->sum_abs_pct += fabs(pct);
+    t->worst_pct = fmax(t->worst_pct, fabs(pct));
+    t->rows++;
+    return USIM_OK;
+}
 
 static usim_status run_set(const char *set, const char *text, const char *file, json_t *rows,
                            tally *t, usim_error *err)
 {
     char *copy = strdup(text);
     csv_row header, row;
-    char *line = copy, *next;
+    char *next;
     bool first = true;
     if (!copy)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    usim_status st = USIM_OK;
     int lineno = 0;
-    for (; line && *line; line = next) {
+    for (char *line = copy; st == USIM_OK && line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
         lineno++;
+        line[strcspn(line, "\r")] = '\0';
         if (!*line)
             continue;
         if (first) {
@@ -208,51 +304,80 @@ static usim_status run_set(const char *set, const char *text, const char *file, 
             continue;
         }
         split_line(line, &row);
-        const char *metric = cell(&header, &row, "metric"), *value = cell(&header, &row, "value");
-        if (!metric || !value) {
-            free(copy);
-            return usim_fail(err, USIM_EINPUT, "%s:%d: a row needs 'metric' and 'value'", file,
-                             lineno);
-        }
-        usim_error e;
-        usim_error_clear(&e);
-        json_t *req = strcmp(set, "training") == 0 ? training_request(&header, &row)
-                                                   : inference_request(&header, &row);
-        json_t *res = NULL;
-        usim_status st = api_run(req, &res, &e);
-        if (st == USIM_EINPUT) { /* a cell the simulator refuses: the file is wrong */
-            char why[600];
-            usim_error_format(&e, why, sizeof why);
-            json_decref(req);
-            free(copy);
-            return usim_fail(err, USIM_EINPUT, "%s:%d: %s", file, lineno, why);
-        }
-        double measured = atof(value), pred = st == USIM_OK
-                                                  ? predicted(metric, res, req, &header, &row)
-                                                  : NAN;
-        double pct = 100.0 * (pred - measured) / measured;
-        char reason[600] = "";
-        if (st != USIM_OK)
-            usim_error_format(&e, reason, sizeof reason);
-        json_t *out = json_pack("{s:s, s:s, s:s, s:f, s:s}", "set", set, "id",
-                                cell(&header, &row, "id"), "metric", metric, "measured",
-                                measured, "reason", reason);
-        /* JSON has no NaN: a row that did not run has null figures. */
-        json_object_set_new(out, "predicted", isfinite(pred) ? json_real(pred) : json_null());
-        json_object_set_new(out, "error_pct", isfinite(pct) ? json_real(pct) : json_null());
-        json_array_append_new(rows, out);
-        if (isfinite(pct)) {
-            t->sum_abs_pct += fabs(pct);
-            t->worst_pct = fmax(t->worst_pct, fabs(pct));
-            t->rows++;
-        } else {
-            t->failed++;
-        }
-        json_decref(req);
-        json_decref(res);
+        row_place at = {file, lineno, cell(&header, &row, "id")};
+        st = run_row(set, &at, &header, &row, rows, t, err);
     }
     free(copy);
+    if (st == USIM_OK && t->rows == 0)
+        return usim_fail(err, USIM_EINPUT, "%s: no measurements (a header line, then one row each)",
+                         file);
+    return st;
+}
+
+/* Which set a file's rows belong to, from its columns: training rows give a
+ * global batch, serving rows an input length. */
+static usim_status infer_set(const char *file, const char *text, int *set, usim_error *err)
+{
+    size_t n = strcspn(text, "\r\n");
+    char *line = strndup(text, n);
+    if (!line)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    csv_row header;
+    split_line(line, &header);
+    bool training = false, inference = false;
+    for (int i = 0; i < header.n; i++) {
+        training |= strcmp(header.cells[i], "gbs") == 0;
+        inference |= strcmp(header.cells[i], "isl") == 0 || strcmp(header.cells[i], "osl") == 0;
+    }
+    free(line);
+    if (!n)
+        return usim_fail(err, USIM_EINPUT,
+                         "%s: no measurements (a header line, then one row each)", file);
+    if (training == inference)
+        return usim_fail(err, USIM_EINPUT,
+                         "%s: cannot tell training rows from serving rows (a 'gbs' column "
+                         "means training, 'isl' or 'osl' serving); give --set training or "
+                         "--set inference",
+                         file);
+    *set = training ? 0 : 1;
     return USIM_OK;
+}
+
+static json_t *set_summary(const tally *t)
+{
+    json_t *s = json_pack("{s:i, s:f}", "rows", t->rows, "worst_pct", t->worst_pct);
+    json_object_set_new(s, "mape_pct",
+                        t->rows ? json_real(t->sum_abs_pct / t->rows) : json_null());
+    return s;
+}
+
+/* The rows of one set: the built-in CSV, or the user's file. */
+static usim_status validate_set(int s, json_t *rows, json_t *sets, usim_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "validation/%s.csv", SETS[s]);
+    const usim_embedded_file *f = usim_embedded_find(path);
+    tally t = {0, 0, 0};
+    usim_status st = run_set(SETS[s], f ? f->text : "", path, rows, &t, err);
+    if (st == USIM_OK)
+        json_object_set_new(sets, SETS[s], set_summary(&t));
+    return st;
+}
+
+static usim_status validate_file(int set, bool set_given, const char *file, json_t *rows,
+                                 json_t *sets, usim_error *err)
+{
+    char *text = NULL;
+    usim_status st = usim_read_file(file, &text, NULL, err);
+    if (st == USIM_OK && (!set_given || set == 2))
+        st = infer_set(file, text, &set, err);
+    tally t = {0, 0, 0};
+    if (st == USIM_OK)
+        st = run_set(SETS[set], text, file, rows, &t, err);
+    if (st == USIM_OK)
+        json_object_set_new(sets, SETS[set], set_summary(&t));
+    free(text);
+    return st;
 }
 
 static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
@@ -265,29 +390,11 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
     if (st != USIM_OK)
         return st;
     json_t *rows = json_array(), *sets = json_object();
-    for (int s = 0; s < 2 && st == USIM_OK; s++) {
-        if (set != 2 && set != s)
-            continue;
-        char path[64];
-        snprintf(path, sizeof path, "validation/%s.csv", SETS[s]);
-        char *owned = NULL;
-        const char *text;
-        if (file) {
-            st = usim_read_file(file, &owned, NULL, err);
-            text = owned;
-        } else {
-            const usim_embedded_file *f = usim_embedded_find(path);
-            text = f ? f->text : "";
-        }
-        tally t = {0, 0, 0, 0};
-        if (st == USIM_OK)
-            st = run_set(SETS[s], text, file ? file : path, rows, &t, err);
-        free(owned);
-        json_object_set_new(sets, SETS[s],
-                            json_pack("{s:f, s:f, s:i, s:i}", "mape_pct",
-                                      t.rows ? t.sum_abs_pct / t.rows : NAN, "worst_pct",
-                                      t.worst_pct, "rows", t.rows, "failed", t.failed));
-    }
+    if (file)
+        st = validate_file(set, json_object_get(req, "set") != NULL, file, rows, sets, err);
+    for (int s = 0; !file && s < 2 && st == USIM_OK; s++)
+        if (set == 2 || set == s)
+            st = validate_set(s, rows, sets, err);
     if (st != USIM_OK) {
         json_decref(rows);
         json_decref(sets);
@@ -309,20 +416,18 @@ static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
                     "predicted", "error");
     json_array_foreach(rows, i, r)
     {
-        const char *reason = json_string_value(json_object_get(r, "reason"));
-        usim_buf_printf(b, "%-46.46s %-26.26s %12.5g %12.5g %+7.1f%%%s%s\n",
-                        json_string_value(json_object_get(r, "id")),
+        const char *id = json_string_value(json_object_get(r, "id"));
+        usim_buf_printf(b, "%-46.46s %-26.26s %12.5g %12.5g %+7.1f%%\n", id ? id : "",
                         json_string_value(json_object_get(r, "metric")),
                         api_number(r, "measured"), api_number(r, "predicted"),
-                        api_number(r, "error_pct"), reason && reason[0] ? "  " : "",
-                        reason ? reason : "");
+                        api_number(r, "error_pct"));
     }
     json_object_foreach(sets, key, s)
     {
-        usim_buf_printf(b, "\n%s: MAPE %.1f%% over %.0f rows, worst %.1f%%%s\n", key,
-                        api_number(s, "mape_pct"), api_number(s, "rows"),
-                        api_number(s, "worst_pct"),
-                        api_number(s, "failed") > 0 ? " (some rows failed to run)" : "");
+        double n = api_number(s, "rows");
+        usim_buf_printf(b, "\n%s: MAPE %.1f%% over %.0f row%s, worst %.1f%%\n", key,
+                        api_number(s, "mape_pct"), n, n == 1 ? "" : "s",
+                        api_number(s, "worst_pct"));
     }
     return USIM_OK;
 }
@@ -333,7 +438,10 @@ const api_command api_cmd_validate = {
      "Runs every row of validation/training.csv (train) and validation/inference.csv\n"
      "(serve) through the same commands users run, with the documented defaults for\n"
      "blank cells, and prints predicted against published with the error of each and\n"
-     "the mean absolute percentage error of each set.",
+     "the mean absolute percentage error of each set. --file reads another CSV of the\n"
+     "same columns; its set follows from its columns (a 'gbs' column: training; 'isl' or\n"
+     "'osl': inference) unless --set names one. A row that does not run or has no\n"
+     "prediction, a bad value or an empty file is an error naming the file and line.",
      NULL, VALIDATE_OPTIONS, sizeof VALIDATE_OPTIONS / sizeof VALIDATE_OPTIONS[0]},
     validate_run,
     validate_render,

@@ -120,6 +120,10 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
         wall * sys.chips * sys.chip.power_w / 3.6e6, "straggler_factor", straggle, "tokens",
         tokens, "failures_by_part", parts_json(&rates, wall), "monte_carlo", mc, "async", async,
         "hot_spares", spares == 0);
+    if (*out && hw_no_price_reason(&sys)) {
+        json_object_set_new(*out, "cost_usd_reason", json_string(hw_no_price_reason(&sys)));
+        json_object_set_new(*out, "cost_lost_usd_reason", json_string(hw_no_price_reason(&sys)));
+    }
     return *out ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 
@@ -145,8 +149,13 @@ usim_status api_goodput_render(json_t *res, usim_buf *b, usim_error *err)
                     young);
     usim_buf_printf(b, "  %-28s %s per checkpoint (%.3g TB), %s per restart\n", "costs", ck,
                     api_number(res, "checkpoint_bytes") / 1e12, rs);
-    usim_buf_printf(b, "  %-28s $%.4g ($%.4g lost to failures), %.0f chip-hours lost\n",
-                    "money", api_number(res, "cost_usd"), api_number(res, "cost_lost_usd"),
+    char money[200];
+    if (isfinite(api_number(res, "cost_usd")))
+        snprintf(money, sizeof money, "$%.4g ($%.4g lost to failures)",
+                 api_number(res, "cost_usd"), api_number(res, "cost_lost_usd"));
+    else
+        api_text_value(res, "cost_usd", USIM_UNIT_NONE, money, sizeof money);
+    usim_buf_printf(b, "  %-28s %s, %.0f chip-hours lost\n", "money", money,
                     api_number(res, "chip_hours_lost"));
     usim_buf_printf(b, "  %-28s %.4g MWh\n", "energy", api_number(res, "energy_kwh") / 1000);
     if (json_is_object(mc)) {

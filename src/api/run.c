@@ -7,6 +7,7 @@
  * a sweep file or a binding.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,9 @@ static usim_status parse_int(const usim_option *o, const char *text, int64_t *ou
 {
     usim_error perr;
     usim_error_clear(&perr);
-    if (usim_parse_count(text, out, &perr) != USIM_OK)
-        return usim_fail_field(err, USIM_EINPUT, o->name, "%s", perr.message);
+    if (usim_parse_count(text, out, &perr) != USIM_OK) /* the range helps fix it */
+        return usim_fail_field(err, USIM_EINPUT, o->name, "%s; allowed %.0f to %.0f",
+                               perr.message, o->min, o->max);
     if ((double)*out < o->min || (double)*out > o->max)
         return usim_fail_field(err, USIM_EINPUT, o->name,
                                "%s is out of range; allowed %.0f to %.0f", text, o->min, o->max);
@@ -285,6 +287,8 @@ usim_status api_run(json_t *request, json_t **result, usim_error *err)
     if (st != USIM_OK)
         return st;
     st = cmd->run(request, result, err);
+    if (st == USIM_OK && !*result) /* a bug, but never "out of memory" in disguise */
+        st = usim_fail(err, USIM_ERUNTIME, "'%s' could not build its result", name);
     if (st == USIM_OK && *result && !json_object_get(*result, "command"))
         json_object_set_new(*result, "command", json_string(name));
     if (st != USIM_OK && *result) {
@@ -331,6 +335,166 @@ usim_status usim_render_text(const char *command, const char *result_json, char 
     return *text ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 
+/* ---- results with figures that do not exist --------------------------- */
+
+/* jansson refuses NaN and infinity: json_real() returns NULL and json_pack()
+ * fails as a whole, so one undefined figure used to lose the entire result
+ * (reported as "out of memory"). Results are built with api_pack() instead
+ * (api.h routes json_pack there): a non-finite "f" becomes null, and in an
+ * object a sibling "KEY_reason" says why unless the result gives its own. */
+
+typedef struct pack_state {
+    const char *fmt;
+    va_list *ap;
+    bool failed;
+} pack_state;
+
+static json_t *pack_value(pack_state *p);
+
+static void pack_skip(pack_state *p)
+{
+    while (*p->fmt == ' ' || *p->fmt == '\t' || *p->fmt == '\n' || *p->fmt == ':' ||
+           *p->fmt == ',')
+        p->fmt++;
+}
+
+static bool pack_nullable(pack_state *p)
+{
+    if (*p->fmt != '?')
+        return false;
+    p->fmt++;
+    return true;
+}
+
+const char *api_nonfinite_reason(double v)
+{
+    return isnan(v) ? "not defined for this input" : "infinite for this input";
+}
+
+static void pack_object_member(pack_state *p, json_t *obj, const char *key)
+{
+    bool real = *p->fmt == 'f';
+    double v = 0;
+    json_t *value;
+    if (real) {
+        p->fmt++;
+        v = va_arg(*p->ap, double);
+        value = isfinite(v) ? json_real(v) : json_null();
+    } else {
+        value = pack_value(p);
+    }
+    if (!value || !key) {
+        p->failed = true;
+        json_decref(value);
+        return;
+    }
+    json_object_set_new(obj, key, value);
+    if (real && !isfinite(v)) {
+        char reason_key[256];
+        snprintf(reason_key, sizeof reason_key, "%s_reason", key);
+        if (!json_object_get(obj, reason_key))
+            json_object_set_new(obj, reason_key, json_string(api_nonfinite_reason(v)));
+    }
+}
+
+static json_t *pack_object(pack_state *p)
+{
+    json_t *obj = json_object();
+    for (pack_skip(p); *p->fmt && *p->fmt != '}'; pack_skip(p)) {
+        if (*p->fmt != 's') { /* a key is always a string */
+            p->failed = true;
+            break;
+        }
+        p->fmt++;
+        const char *key = va_arg(*p->ap, const char *);
+        pack_skip(p);
+        pack_object_member(p, obj, key);
+    }
+    if (*p->fmt == '}')
+        p->fmt++;
+    else
+        p->failed = true;
+    return obj;
+}
+
+static json_t *pack_array(pack_state *p)
+{
+    json_t *arr = json_array();
+    for (pack_skip(p); *p->fmt && *p->fmt != ']'; pack_skip(p)) {
+        json_t *v = pack_value(p);
+        if (!v)
+            p->failed = true;
+        else
+            json_array_append_new(arr, v);
+    }
+    if (*p->fmt == ']')
+        p->fmt++;
+    else
+        p->failed = true;
+    return arr;
+}
+
+/* One value of the format: the subset of json_pack's grammar results use. */
+static json_t *pack_value(pack_state *p)
+{
+    char c = *p->fmt++;
+    switch (c) {
+    case '{':
+        return pack_object(p);
+    case '[':
+        return pack_array(p);
+    case 's': {
+        const char *text = va_arg(*p->ap, const char *);
+        bool nullable = pack_nullable(p);
+        return text ? json_string(text) : nullable ? json_null() : NULL;
+    }
+    case 'n':
+        return json_null();
+    case 'b':
+        return json_boolean(va_arg(*p->ap, int));
+    case 'i':
+        return json_integer(va_arg(*p->ap, int));
+    case 'I':
+        return json_integer(va_arg(*p->ap, json_int_t));
+    case 'f': {
+        double v = va_arg(*p->ap, double);
+        return isfinite(v) ? json_real(v) : json_null();
+    }
+    case 'o':
+    case 'O': {
+        json_t *v = va_arg(*p->ap, json_t *);
+        bool nullable = pack_nullable(p);
+        if (c == 'O')
+            json_incref(v);
+        return v ? v : nullable ? json_null() : NULL;
+    }
+    default: /* a conversion results do not use (s#, o*): a bug, not data */
+        p->failed = true;
+        return NULL;
+    }
+}
+
+json_t *api_pack(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pack_state p = {fmt, &ap, false};
+    pack_skip(&p);
+    json_t *v = pack_value(&p);
+    pack_skip(&p);
+    va_end(ap);
+    if (p.failed || *p.fmt || !v) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+json_t *api_real(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
 /* ---- help ----------------------------------------------------------- */
 
 static void help_option(usim_buf *b, const usim_option *o)
@@ -364,7 +528,7 @@ char *usim_command_help(const usim_command *cmd)
     for (size_t i = 0; i < cmd->option_count; i++)
         help_option(&b, &cmd->options[i]);
     usim_buf_printf(&b, "  %-26s %s\n", "--json", "print the result as JSON");
-    usim_buf_printf(&b, "  %-26s %s\n", "--help", "show this help");
+    usim_buf_printf(&b, "  %-26s %s\n", "-h, --help", "show this help (anywhere on the line)");
     usim_buf_puts(&b,
                   "\nValues take human units (96GiB, 2.9TB/s, 200Gbps, 1us, 2.4GHz, "
                   "1.3PFLOPS).\nExit codes: 0 ok, 1 runtime failure, 2 usage or input "
@@ -374,16 +538,50 @@ char *usim_command_help(const usim_command *cmd)
 
 /* ---- text helpers shared by renderers -------------------------------- */
 
+/* A figure that is absent or null reads as NaN, never as 0. */
 double api_number(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
-    return v ? json_number_value(v) : NAN;
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+void api_text_value(json_t *obj, const char *key, usim_unit unit, char *buf, size_t size)
+{
+    double v = api_number(obj, key);
+    if (isfinite(v)) {
+        usim_format_quantity(v, unit, buf, size);
+        return;
+    }
+    char reason_key[256];
+    snprintf(reason_key, sizeof reason_key, "%s_reason", key);
+    const char *reason = json_string_value(json_object_get(obj, reason_key));
+    snprintf(buf, size, "n/a (%s)", reason ? reason : "not computed");
+}
+
+const char *api_plural(double n)
+{
+    return n == 1 ? "" : "s";
+}
+
+void api_text_count(double n, char *buf, size_t size)
+{
+    static const struct {
+        double scale;
+        const char *symbol;
+    } SCALES[] = {{1e12, " T"}, {1e9, " B"}, {1e6, " M"}, {1e3, " K"}};
+    for (size_t i = 0; i < sizeof SCALES / sizeof SCALES[0]; i++) {
+        if (fabs(n) >= SCALES[i].scale) {
+            snprintf(buf, size, "%.4g%s", n / SCALES[i].scale, SCALES[i].symbol);
+            return;
+        }
+    }
+    snprintf(buf, size, "%.0f", n);
 }
 
 void api_text_quantity(usim_buf *b, const char *label, json_t *result, const char *key,
                        usim_unit unit)
 {
-    char value[48];
-    usim_format_quantity(api_number(result, key), unit, value, sizeof value);
+    char value[256];
+    api_text_value(result, key, unit, value, sizeof value);
     usim_buf_printf(b, "  %-24s %s\n", label, value);
 }

@@ -63,3 +63,15 @@ usim_status api_tp_in_chips(const hw_system *sys, int tp_cores, int *tp_chips, u
     *tp_chips = tp_cores / per_chip;
     return USIM_OK;
 }
+
+void api_system_warnings(json_t *result, const hw_system *sys)
+{
+    if (!result || !sys->warning[0])
+        return;
+    json_t *list = json_object_get(result, "warnings");
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(result, "warnings", list);
+    }
+    json_array_append_new(list, json_string(sys->warning));
+}

@@ -82,7 +82,7 @@ static int print_group(const char *group, int argc, char **argv)
 {
     const usim_command *const *cmds = usim_commands();
     size_t n = strlen(group);
-    if (argc > 2 && strcmp(argv[2], "--help") != 0) {
+    if (argc > 2 && strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0) {
         char members[512];
         group_members(group, members, sizeof members);
         return usage_error("unknown subcommand '%s' for '%s' (%s)", argv[2], group, members);
@@ -152,8 +152,23 @@ static int parse_long_option(cli_args *a, int argc, char **argv, int *i)
         return set_option(a, name, eq + 1);
     if (*i + 1 >= argc)
         return usage_error("--%s needs a value", name);
+    /* "--trace --json" forgot the file: '--json' is the next option, not a name. */
+    if (strncmp(argv[*i + 1], "--", 2) == 0)
+        return usage_error("--%s needs a value, but '%s' is an option (write --%s=VALUE for "
+                           "a value that starts with --)",
+                           name, argv[*i + 1], name);
     *i += 1;
     return set_option(a, name, argv[*i]);
+}
+
+/* -h or --help anywhere asks for help, whatever else the line holds (a user
+ * adds it to the line that just failed). */
+static bool wants_help(int argc, char **argv, int first)
+{
+    for (int i = first; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    return false;
 }
 
 static int parse_args(cli_args *a, int argc, char **argv, int first)
@@ -189,6 +204,18 @@ static void print_error(const usim_command *cmd, const usim_error *err)
     fprintf(stderr, "ultrasim: %s\n", line);
 }
 
+/* What the result flags as suspect, on stderr: stdout keeps the answer. */
+static void print_warnings(const char *result)
+{
+    json_t *res = json_loads(result, 0, NULL), *w;
+    size_t i;
+    json_array_foreach(json_object_get(res, "warnings"), i, w)
+    {
+        fprintf(stderr, "ultrasim: warning: %s\n", json_string_value(w));
+    }
+    json_decref(res);
+}
+
 static int run_command(cli_args *a)
 {
     usim_error err;
@@ -207,6 +234,8 @@ static int run_command(cli_args *a)
         free(result);
         return st;
     }
+    if (strstr(result, "\"warnings\""))
+        print_warnings(result);
     if (!strstr(result, "\"quiet\": true")) { /* an MPI worker rank prints nothing */
         fputs(a->json ? result : text, stdout);
         if (a->json)
@@ -238,7 +267,8 @@ int main(int argc, char **argv)
         return usage_error("unknown command '%s' ('ultrasim --help' lists them)", argv[1]);
     }
     a.request = json_object();
-    int rc = parse_args(&a, argc, argv, 1 + used);
+    a.help = wants_help(argc, argv, 1 + used);
+    int rc = a.help ? 0 : parse_args(&a, argc, argv, 1 + used);
     if (rc == 0 && a.help) {
         char *help = usim_command_help(a.cmd);
         fputs(help, stdout);

@@ -205,9 +205,10 @@ usim_status usim_parse_count(const char *text, int64_t *out, usim_error *err)
     for (size_t i = 0; i < N_OF(COUNT_PREFIXES); i++) {
         if (strcmp(end, COUNT_PREFIXES[i].symbol) == 0) {
             double v = number * COUNT_PREFIXES[i].scale;
-            if (v != floor(v) || fabs(v) > 9.0e18)
-                return usim_fail(err, USIM_EINPUT, "'%s' is not a whole number in range",
-                                 text);
+            if (v != floor(v))
+                return usim_fail(err, USIM_EINPUT, "'%s' is not a whole number", text);
+            if (fabs(v) > 9.0e18)
+                return usim_fail(err, USIM_EINPUT, "'%s' is too large", text);
             *out = (int64_t)v;
             return USIM_OK;
         }
@@ -268,6 +269,10 @@ static void format_scaled(double value, const out_scale *scales, size_t n, char 
 
 void usim_format_quantity(double value, usim_unit unit, char *buf, size_t size)
 {
+    if (!isfinite(value)) { /* no such quantity: never a number with a unit */
+        snprintf(buf, size, "n/a");
+        return;
+    }
     switch (unit) {
     case USIM_UNIT_BYTES:
         format_scaled(value, OUT_BYTES, N_OF(OUT_BYTES), buf, size);

@@ -7,6 +7,7 @@
  * for totals and MFU (the published table where one exists); `array_flops` is
  * always printed beside it so the gap is visible.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "hw/internal.h"
@@ -123,6 +124,40 @@ hw_totals hw_derive(const hw_system *sys)
     t.power_w = c->power_w * sys->chips;
     t.usd_per_hour = sys->price.usd_per_chip_hour * sys->chips;
     return t;
+}
+
+/* Presets agree within 3% (B200 TF32: arrays +2.3%, as NVIDIA rounds); 10%
+ * above the stated peak is a slip (a clock in MHz as GHz, a doubled count). */
+#define HW_PEAK_TOLERANCE 1.10
+
+bool hw_peak_warning(const hw_chip *chip, const char *file, char *buf, size_t size)
+{
+    int worst = -1;
+    double worst_ratio = HW_PEAK_TOLERANCE;
+    for (int d = 0; d < USIM_DTYPE_COUNT; d++) {
+        double stated = hw_per_dtype_get(&chip->dense_flops, (usim_dtype)d);
+        double arrays = hw_core_matrix_flops(chip, (usim_dtype)d) * chip->cores;
+        if (stated > 0 && arrays / stated > worst_ratio) {
+            worst_ratio = arrays / stated;
+            worst = d;
+        }
+    }
+    buf[0] = '\0';
+    if (worst < 0)
+        return false;
+    char arrays[48], stated[48];
+    usim_dtype t = (usim_dtype)worst;
+    usim_format_quantity(hw_core_matrix_flops(chip, t) * chip->cores, USIM_UNIT_FLOPS, arrays,
+                         sizeof arrays);
+    usim_format_quantity(hw_per_dtype_get(&chip->dense_flops, t), USIM_UNIT_FLOPS, stated,
+                         sizeof stated);
+    snprintf(buf, size,
+             "%s: chip %s: its matrix arrays give %s %s (cores x arrays_per_core x rows x cols x "
+             "macs_per_pe_per_cycle x 2 x clock), %.0f%% of its stated dense_flops.%s %s; "
+             "check matrix.* and dense_flops",
+             file, chip->name, arrays, usim_dtype_name(t), 100.0 * worst_ratio,
+             usim_dtype_name(t), stated);
+    return true;
 }
 
 double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t)

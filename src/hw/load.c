@@ -6,6 +6,7 @@
  * holds them inline. After the schema has checked each value, the checks here
  * cover what involves several values (a 4x4 torus must hold 16 chips).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,7 @@ static usim_status read_system_object(const usim_reader *r, json_t *doc, hw_syst
     out->domain.nodes = 1;
     out->domain.topology.kind = HW_TOPO_NONE;
     out->price.basis = HW_PRICE_ESTIMATE;
+    out->price.usd_per_chip_hour = NAN; /* until the description gives one */
     usim_status st = usim_read_object(r, &hw_system_schema, "", doc, out, err);
     if (st == USIM_OK)
         st = read_part(r, doc, "chip", "chip", read_chip_any, &out->chip, &has_chip, err);
@@ -338,6 +340,7 @@ static void system_of_chip(const hw_chip *chip, hw_system *out)
     out->domain.nodes = 1;
     out->default_chips = 1;
     out->price.basis = HW_PRICE_ESTIMATE;
+    out->price.usd_per_chip_hour = NAN; /* until the description gives one */
     reliability_defaults(&out->reliability);
 }
 
@@ -365,6 +368,7 @@ static usim_status load_system_source(hw_source *s, int chips, const char *netwo
         if (st != USIM_OK)
             return st;
     }
+    hw_peak_warning(&out->chip, s->label, out->warning, sizeof out->warning);
     return hw_set_chips(out, chips > 0 ? chips : out->default_chips, err);
 }
 
@@ -561,4 +565,11 @@ usim_status hw_preset_at(size_t i, hw_preset_info *out, usim_error *err)
     snprintf(out->description, sizeof out->description, "%s", desc ? desc : "");
     json_decref(doc);
     return USIM_OK;
+}
+
+const char *hw_no_price_reason(const hw_system *sys)
+{
+    return isfinite(sys->price.usd_per_chip_hour)
+               ? NULL
+               : "no price: the hardware description has no price.usd_per_chip_hour";
 }

@@ -104,8 +104,27 @@ static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *e
     return USIM_OK;
 }
 
+/* A hardware description passed where a model belongs fails on its first
+ * hardware key ("vendor"); its "kind" says what it is, so say that instead. */
+static usim_status check_not_hardware(const usim_reader *r, json_t *doc, usim_error *err)
+{
+    static const char *const HW_KINDS[] = {"chip", "system", "network"};
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
+    for (size_t i = 0; kind && i < sizeof HW_KINDS / sizeof HW_KINDS[0]; i++)
+        if (strcmp(kind, HW_KINDS[i]) == 0)
+            return usim_fail_at(r, "kind", false, err,
+                                "'%s': this looks like a hardware file (a %s), not a model; "
+                                "give it as the hardware (--hw) and name a model (a preset "
+                                "from 'ultrasim models', or a model or config.json file)",
+                                kind, kind);
+    return USIM_OK;
+}
+
 static usim_status read_own(const usim_reader *r, json_t *doc, wl_model *m, usim_error *err)
 {
+    usim_status hw = check_not_hardware(r, doc, err);
+    if (hw != USIM_OK)
+        return hw;
     model_defaults(m);
     usim_status st = usim_read_object(r, &MODEL_SCHEMA, "", doc, m, err);
     return st == USIM_OK ? finish_model(r, m, err) : st;
@@ -288,11 +307,16 @@ static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_
         }
     }
     const char *near = type ? usim_closest(type, names, n) : NULL;
-    return usim_fail_at(r, "model_type", false, err,
-                        "model_type '%s' is not supported (llama, mistral, mixtral, qwen2, qwen3, "
-                        "gpt2, gpt_neox, falcon, mpt, deepseek_v3)%s%s%s",
-                        type ? type : "?", near ? "; did you mean '" : "", near ? near : "",
-                        near ? "'?" : "");
+    /* The value as written, quoted when a string: 7 is not '7'. */
+    char *written = json_dumps(json_object_get(doc, "model_type"), JSON_ENCODE_ANY);
+    usim_status st = usim_fail_at(r, "model_type", false, err,
+                                  "%s is not a supported model type; allowed: llama, mistral, "
+                                  "mixtral, qwen2, qwen3, gpt2, gpt_neox, falcon, mpt, "
+                                  "deepseek_v3 (a string)%s%s%s",
+                                  written ? written : "this value", near ? "; did you mean '" : "",
+                                  near ? near : "", near ? "'?" : "");
+    free(written);
+    return st;
 }
 
 /* ---- loading ------------------------------------------------------- */
