@@ -304,10 +304,29 @@ static void gemm_without_matrix_units_is_na(void **state)
     json_decref(j);
 }
 
+/* Training on it has no matrix time to give either: a step of elementwise work
+ * alone would claim an MFU past 100%. It is an input error naming --hw. */
+static void train_without_matrix_units_is_refused(void **state)
+{
+    (void)state;
+    char args[700];
+    snprintf(args, sizeof args,
+             "train --model llama3.2-1b --hw %s --chips 1 --tp 1 --pp 1 --gbs 8 --seq 2048",
+             chip_without_matrix_units());
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.out, "");
+    assert_non_null(strstr(r.err, "--hw: nomatrix cannot train in bf16: its matrix units do no "
+                                  "bf16 work (chip.matrix.macs_per_pe_per_cycle.bf16 is 0; "
+                                  "allowed: above 0)"));
+    cli_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(trn2_4096_cubed),
+        cmocka_unit_test(train_without_matrix_units_is_refused),
         cmocka_unit_test(gemm_without_matrix_units_is_na),
         cmocka_unit_test(hand_calculation_128x64x256),
         cmocka_unit_test(topology_csv_matches_golden),

@@ -532,13 +532,22 @@ static void metrics(const wl_model *m, const wl_plan *p, const hw_system *sys, t
     r->fits = r->memory.total <= r->hbm_bytes_per_chip;
 }
 
+/* Training runs its GEMMs on the matrix units: the stated peak (the MFU basis)
+ * and the arrays themselves must both do work in the dtype, or the step would
+ * be elementwise work alone and MFU past 100%. */
 static usim_status check_dtype(const wl_plan *p, const hw_system *sys, usim_error *err)
 {
-    if (peak_flops(&sys->chip, p->dtype) > 0)
-        return USIM_OK;
-    return usim_fail_field(err, USIM_EINPUT, "dtype",
-                           "%s has no %s matrix support; choose another --dtype",
-                           sys->chip.name, usim_dtype_name(p->dtype));
+    const char *t = usim_dtype_name(p->dtype);
+    if (!(peak_flops(&sys->chip, p->dtype) > 0))
+        return usim_fail_field(err, USIM_EINPUT, "dtype",
+                               "%s has no %s matrix support; choose another --dtype",
+                               sys->chip.name, t);
+    if (!(hw_core_matrix_flops(&sys->chip, p->dtype) > 0))
+        return usim_fail_field(err, USIM_EINPUT, "hw",
+                               "%s cannot train in %s: its matrix units do no %s work "
+                               "(chip.matrix.macs_per_pe_per_cycle.%s is 0; allowed: above 0)",
+                               sys->chip.name, t, t, t);
+    return USIM_OK;
 }
 
 usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys,
