@@ -76,7 +76,7 @@ static void monte_carlo_agrees(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rel_monte_carlo mc;
-        assert_int_equal(rel_simulate(&cases[i], 400, 42 + i, &mc, &err), USIM_OK);
+        assert_int_equal(rel_simulate(&cases[i], 400, 42 + i, NULL, &mc, &err), USIM_OK);
         assert_close(mc.mean_wall_s, rel_expected_wall_s(&cases[i]), 0.02);
     }
 }
@@ -88,11 +88,11 @@ static void monte_carlo_is_deterministic(void **state)
     usim_error_clear(&err);
     rel_process p = {86400.0, 600, 30, 300, 3600};
     rel_monte_carlo a, b;
-    assert_int_equal(rel_simulate(&p, 50, 7, &a, &err), USIM_OK);
-    assert_int_equal(rel_simulate(&p, 50, 7, &b, &err), USIM_OK);
+    assert_int_equal(rel_simulate(&p, 50, 7, NULL, &a, &err), USIM_OK);
+    assert_int_equal(rel_simulate(&p, 50, 7, NULL, &b, &err), USIM_OK);
     assert_true(a.mean_wall_s == b.mean_wall_s);
     p.interval_s = 0;
-    assert_int_equal(rel_simulate(&p, 50, 7, &a, &err), USIM_EINPUT);
+    assert_int_equal(rel_simulate(&p, 50, 7, NULL, &a, &err), USIM_EINPUT);
 }
 
 int main(void)
