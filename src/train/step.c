@@ -438,7 +438,10 @@ typedef struct stage_reading {
     double load; /* busy + exposed */
 } stage_reading;
 
-static stage_reading read_stage(const sim_graph *g, const step_builder *b, int stage)
+/* owner[t]: task t's resource, read once for all stages (a compact array
+ * rather than a walk over the whole task table per stage). */
+static stage_reading read_stage(const sim_graph *g, const step_builder *b, const int *owner,
+                                int stage)
 {
     stage_reading sr;
     int ntasks = sim_task_count(g), rc = b->res[stage][RES_COMPUTE];
@@ -449,7 +452,7 @@ static stage_reading read_stage(const sim_graph *g, const step_builder *b, int s
     if (!busy)
         return sr;
     for (int t = 0; t < ntasks; t++) {
-        if (sim_task_resource(g, t) != rc)
+        if (owner[t] != rc)
             continue;
         sr.busy[sim_task_kind(g, t)] += sim_duration(g, t);
         sr.load += sim_duration(g, t);
@@ -460,7 +463,7 @@ static stage_reading read_stage(const sim_graph *g, const step_builder *b, int s
     for (int i = 0; i < nb; i++)
         busy[i].reach = i > 0 && busy[i - 1].reach > busy[i].b ? busy[i - 1].reach : busy[i].b;
     for (int t = 0; t < ntasks; t++) {
-        int r = sim_task_resource(g, t);
+        int r = owner[t];
         if (r != res[RES_DP] && r != res[RES_SEND_FWD] && r != res[RES_SEND_BWD])
             continue;
         double e = uncovered(sim_start(g, t), sim_end(g, t), busy, nb);
@@ -478,13 +481,20 @@ static void read_timeline(const sim_graph *g, const step_builder *b, train_resul
     stage_reading worst;
     memset(&worst, 0, sizeof worst);
     r->critical_stage = 0;
+    int ntasks = sim_task_count(g);
+    int *owner = malloc((size_t)(ntasks > 0 ? ntasks : 1) * sizeof *owner);
+    if (!owner)
+        return;
+    for (int t = 0; t < ntasks; t++)
+        owner[t] = sim_task_resource(g, t);
     for (int s = 0; s < b->x.p->pp; s++) {
-        stage_reading sr = read_stage(g, b, s);
+        stage_reading sr = read_stage(g, b, owner, s);
         if (s == 0 || sr.load > worst.load) {
             worst = sr;
             r->critical_stage = s;
         }
     }
+    free(owner);
     for (int k = 0; k < TRAIN_KIND_COUNT; k++) {
         bool inline_comm = k == TRAIN_TP_COMM || k == TRAIN_CP_COMM || k == TRAIN_EP_COMM ||
                            (k == TRAIN_DP_COMM && b->x.p->zero >= 3);
