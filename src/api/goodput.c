@@ -195,20 +195,23 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
      * its times and costs are null. */
     double usd_per_s = sys.chips * sys.price.usd_per_chip_hour / 3600;
     double interruptions = rates.total_per_s > 0 ? wall * rates.total_per_s : 0;
+    double lost_s = wall - p.solve_s;
     *out = json_pack(
-        "{s:f, s:o, s:f, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:f, s:f, s:o,"
+        "{s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
         " s:o, s:o, s:b, s:b}",
         "goodput", isfinite(wall) ? p.solve_s / wall : 0, "wall_time_s", real_or_null(wall),
-        "solve_time_s", p.solve_s, "interruptions", real_or_null(interruptions), "mtbf_s",
-        real_or_null(rates.mtbf_s), "checkpoint_interval_s",
+        "solve_time_s", real_or_null(p.solve_s), "interruptions", real_or_null(interruptions),
+        "mtbf_s", real_or_null(rates.mtbf_s), "checkpoint_interval_s",
         real_or_null(isfinite(wall) || interval > 0 ? p.interval_s : INFINITY),
-        "young_interval_s", real_or_null(young), "checkpoint_s", p.checkpoint_s,
-        "checkpoint_bytes", ckpt_bytes, "restart_s", p.restart_s, "cost_usd",
-        real_or_null(wall * usd_per_s), "cost_lost_usd", real_or_null((wall - p.solve_s) * usd_per_s),
-        "chip_hours_lost", real_or_null((wall - p.solve_s) * sys.chips / 3600), "energy_kwh",
-        real_or_null(wall * sys.chips * sys.chip.power_w / 3.6e6), "straggler_factor", straggle,
-        "tokens", tokens, "failures_by_part", parts_json(&rates, wall), "monte_carlo", mc,
-        "monte_carlo_note", mc_note, "async", async, "hot_spares", spares == 0);
+        "young_interval_s", real_or_null(young), "checkpoint_s", real_or_null(p.checkpoint_s),
+        "checkpoint_bytes", real_or_null(ckpt_bytes), "restart_s", real_or_null(p.restart_s),
+        "cost_usd", real_or_null(wall * usd_per_s), "cost_lost_usd",
+        real_or_null(lost_s * usd_per_s), "chip_hours_lost",
+        real_or_null(lost_s * sys.chips / 3600), "energy_kwh",
+        real_or_null(wall * sys.chips * sys.chip.power_w / 3.6e6), "straggler_factor",
+        real_or_null(straggle), "tokens", real_or_null(tokens), "failures_by_part",
+        parts_json(&rates, wall), "monte_carlo", mc, "monte_carlo_note", mc_note, "async", async,
+        "hot_spares", spares == 0);
     return *out ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 
