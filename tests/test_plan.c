@@ -149,6 +149,10 @@ static void study_same_on_any_thread_count(void **state)
         cli_result r = cli_run(args);
         if (r.status != 0)
             fail_msg("exit %d: %s", r.status, r.err);
+        char said[2600]; /* progress, if any, went to stderr: stdout is the result only */
+        snprintf(said, sizeof said, "wrote %s/scale-up.md and its charts in %s\n", dirs[i],
+                 dirs[i]);
+        assert_string_equal(r.out, said);
         cli_free(&r);
     }
     for (int k = 0; k < 3; k++) {
