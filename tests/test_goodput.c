@@ -1,7 +1,9 @@
 /*
  * Goodput of a run: the printed expectation is Daly's formula of the printed
  * inputs, the Monte-Carlo mean agrees with it within 2%, the interval is
- * near Young's, and bad inputs are errors.
+ * near Young's, and bad inputs are errors. Without failures goodput is 100%
+ * and what does not exist is null; a failure rate at the top of its range
+ * skips the Monte-Carlo run (which would take hours) and says why.
  */
 #include <jansson.h>
 #include <math.h>
@@ -62,11 +64,106 @@ static void bad_inputs(void **state)
     }
 }
 
+#define SMALL_RUN "goodput --model llama3-8b --hw dgx-h100 --chips 64 --zero 3 --gbs 64 " \
+                  "--seq 4096 --tokens 1e11 "
+#define NO_FAILURES "--chip-fit 0 --hbm-fit 0 --host-fit 0 --software-fit 0 --nic-fit 0 " \
+                    "--link-fit 0 "
+
+/* No failures: no checkpoint is worth taking, so the wall time is the
+ * failure-free time and goodput is exactly 1; MTBF and the intervals do not
+ * exist (null), and every Monte-Carlo run takes exactly the solve time. */
+static void no_failures_is_full_goodput(void **state)
+{
+    (void)state;
+    cli_result r = cli_run(SMALL_RUN NO_FAILURES "--json");
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    double T = num(j, "solve_time_s");
+    assert_true(T > 0);
+    assert_true(num(j, "goodput") == 1.0);
+    assert_true(num(j, "wall_time_s") == T);
+    assert_true(num(j, "interruptions") == 0.0);
+    assert_true(num(j, "cost_lost_usd") == 0.0);
+    assert_true(json_is_null(json_object_get(j, "mtbf_s")));
+    assert_true(json_is_null(json_object_get(j, "checkpoint_interval_s")));
+    assert_true(json_is_null(json_object_get(j, "young_interval_s")));
+    json_t *mc = json_object_get(j, "monte_carlo");
+    assert_close(num(mc, "mean_wall_s"), T, 1e-12);
+    assert_true(num(mc, "mean_failures") == 0.0);
+    json_decref(j);
+    cli_free(&r);
+
+    r = cli_run(SMALL_RUN NO_FAILURES);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "goodput                      100.0%\n"));
+    assert_non_null(strstr(r.out, "interruptions expected       0 (no failures)\n"));
+    assert_non_null(strstr(r.out, "checkpoint interval          n/a (no failures: never "
+                                  "checkpoint) (Young's sqrt(2 delta M): n/a (no failures))\n"));
+    cli_free(&r);
+}
+
+/* --chip-fit 1e9 on 64 H100s: a failure every 56 s, so 200 runs would draw
+ * 200 x (T/tau segments + T_wall/M failures), about 2.4e10 events (hours of
+ * work). The Monte-Carlo run is skipped with that count named; the analytic
+ * result (Daly) stands. */
+static void top_fit_skips_monte_carlo(void **state)
+{
+    (void)state;
+    cli_result r = cli_run(SMALL_RUN "--chip-fit 1e9 --json");
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    double M = num(j, "mtbf_s"), tau = num(j, "checkpoint_interval_s");
+    double d = num(j, "checkpoint_s"), R = num(j, "restart_s"), T = num(j, "solve_time_s");
+    double wall = M * exp(R / M) * expm1((tau + d) / M) * T / tau;
+    /* 64 chips x 1e9 FIT = 0.0178 failures/s from chips alone. */
+    assert_close(1 / M, 64 * 1e9 * 1e-9 / 3600 + 64 * (329.7 + 1648.3) * 1e-9 / 3600 +
+                            320 * 678.2 * 1e-9 / 3600 + 8 * (17331 + 23736) * 1e-9 / 3600,
+                 1e-4);
+    assert_close(num(j, "wall_time_s"), wall, 1e-9);
+    assert_true(json_is_null(json_object_get(j, "monte_carlo")));
+    char expected[300];
+    snprintf(expected, sizeof expected,
+             "not run: 200 runs would take %.2g events (failures and checkpoints), over the "
+             "limit of 1e+08; the analytic result stands",
+             200 * (ceil(T / tau) + wall / M));
+    assert_string_equal(json_string_value(json_object_get(j, "monte_carlo_note")), expected);
+    json_decref(j);
+    cli_free(&r);
+}
+
+/* With a 7-day restart and a failure every 56 s, e^(R/M) overflows: the run
+ * never finishes. Goodput 0, the times and costs null, no crash. */
+static void never_finishes(void **state)
+{
+    (void)state;
+    cli_result r = cli_run(SMALL_RUN "--chip-fit 1e9 --restart 7d --json");
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_true(num(j, "goodput") == 0.0);
+    const char *nulls[] = {"wall_time_s", "interruptions", "checkpoint_interval_s", "cost_usd",
+                           "energy_kwh", "monte_carlo"};
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        if (!json_is_null(json_object_get(j, nulls[i])))
+            fail_msg("%s is not null", nulls[i]);
+    json_decref(j);
+    cli_free(&r);
+    r = cli_run(SMALL_RUN "--chip-fit 1e9 --restart 7d");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "goodput                      0% (the run never finishes)"));
+    cli_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(daly_of_the_printed_inputs),
         cmocka_unit_test(bad_inputs),
+        cmocka_unit_test(no_failures_is_full_goodput),
+        cmocka_unit_test(top_fit_skips_monte_carlo),
+        cmocka_unit_test(never_finishes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,16 @@
 /*
  * Plan search: the best plan found is at least as fast as every plan a
  * person would try by hand (each simulated here), plans come back ranked,
- * and a model that fits nowhere is an error that says why.
+ * and a model that fits nowhere is an error that says why. The search and
+ * the scale-up study give the same bytes on any number of threads, and a
+ * study whose last write fails leaves no part of its report behind.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "support.h"
 #include "ultrasim/plan.h"
@@ -69,12 +74,135 @@ static void ranked_output(void **state)
     cli_free(&r);
 }
 
+/* The whole JSON, counts included, is the same on 1, 2 and 5 threads. */
+static void search_same_on_any_thread_count(void **state)
+{
+    (void)state;
+    const char *base = "plan --model llama3-8b --hw dgx-h100 --chips 64 --gbs 64 --seq 4096 "
+                       "--top 8 --json --jobs";
+    char args[256];
+    snprintf(args, sizeof args, "%s 1", base);
+    cli_result one = cli_run(args);
+    assert_int_equal(one.status, 0);
+    /* The sequential search's counts (640 of the 1,152 candidates valid and
+     * fitting, 120 simulated before no bound beats the 8th best): threads
+     * that simulate a few more plans must not show in the result. */
+    assert_non_null(strstr(one.out, "\"feasible\": 640"));
+    assert_non_null(strstr(one.out, "\"simulated\": 120"));
+    for (int jobs = 2; jobs <= 5; jobs += 3) {
+        snprintf(args, sizeof args, "%s %d", base, jobs);
+        cli_result many = cli_run(args);
+        assert_int_equal(many.status, 0);
+        assert_string_equal(many.out, one.out);
+        cli_free(&many);
+    }
+    cli_free(&one);
+}
+
+static char *read_all(const char *path, long *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    *size = ftell(fp);
+    rewind(fp);
+    char *buf = malloc((size_t)*size + 1);
+    size_t got = fread(buf, 1, (size_t)*size, fp);
+    buf[got] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+    long na = -1, nb = -2;
+    char *x = read_all(a, &na), *y = read_all(b, &nb);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_int_equal(na, nb);
+    assert_memory_equal(x, y, (size_t)na);
+    free(x);
+    free(y);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+/* Report and both charts are byte-identical on 1 and 3 threads. */
+static void study_same_on_any_thread_count(void **state)
+{
+    (void)state;
+    const char *names[] = {"scale-up.md", "scale-up.png", "scale-up.svg"};
+    char dirs[2][600], args[1400];
+    for (int i = 0; i < 2; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/study-%d-jobs%d", USIM_TEST_TMP, (int)getpid(),
+                 i ? 3 : 1);
+        snprintf(args, sizeof args,
+                 "study scale-up --model llama3-8b --max-chips 1024 --out %s --jobs %d",
+                 dirs[i], i ? 3 : 1);
+        cli_result r = cli_run(args);
+        if (r.status != 0)
+            fail_msg("exit %d: %s", r.status, r.err);
+        char said[2600]; /* progress, if any, went to stderr: stdout is the result only */
+        snprintf(said, sizeof said, "wrote %s/scale-up.md and its charts in %s\n", dirs[i],
+                 dirs[i]);
+        assert_string_equal(r.out, said);
+        cli_free(&r);
+    }
+    for (int k = 0; k < 3; k++) {
+        char a[1024], b[1024];
+        snprintf(a, sizeof a, "%s/%s", dirs[0], names[k]);
+        snprintf(b, sizeof b, "%s/%s", dirs[1], names[k]);
+        assert_same_file(a, b);
+        remove(a);
+        remove(b);
+    }
+    rmdir(dirs[0]);
+    rmdir(dirs[1]);
+}
+
+/* A folder in the way of the last output (the SVG) fails the study with
+ * exit 2 naming it, and neither the report nor the PNG nor a temporary
+ * file is left in the folder. */
+static void study_failed_write_leaves_nothing(void **state)
+{
+    (void)state;
+    char dir[600], blocker[700], args[1400];
+    snprintf(dir, sizeof dir, "%s/study-blocked-%d", USIM_TEST_TMP, (int)getpid());
+    snprintf(blocker, sizeof blocker, "%s/scale-up.svg", dir);
+    assert_int_equal(mkdir(dir, 0777), 0);
+    assert_int_equal(mkdir(blocker, 0777), 0);
+    snprintf(args, sizeof args, "study scale-up --model llama3-8b --max-chips 64 --out %s", dir);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--out"));
+    assert_non_null(strstr(r.err, "scale-up.svg"));
+    assert_string_equal(r.out, "");
+    const char *gone[] = {"scale-up.md", "scale-up.png", "scale-up.partial.md",
+                          "scale-up.partial.png", "scale-up.partial.svg"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (exists(dir, gone[i]))
+            fail_msg("%s was left behind", gone[i]);
+    cli_free(&r);
+    rmdir(blocker);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(best_beats_hand_plans),
         cmocka_unit_test(nothing_fits),
         cmocka_unit_test(ranked_output),
+        cmocka_unit_test(search_same_on_any_thread_count),
+        cmocka_unit_test(study_same_on_any_thread_count),
+        cmocka_unit_test(study_failed_write_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

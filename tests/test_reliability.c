@@ -76,7 +76,7 @@ static void monte_carlo_agrees(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rel_monte_carlo mc;
-        assert_int_equal(rel_simulate(&cases[i], 400, 42 + i, &mc, &err), USIM_OK);
+        assert_int_equal(rel_simulate(&cases[i], 400, 42 + i, NULL, &mc, &err), USIM_OK);
         assert_close(mc.mean_wall_s, rel_expected_wall_s(&cases[i]), 0.02);
     }
 }
@@ -88,11 +88,67 @@ static void monte_carlo_is_deterministic(void **state)
     usim_error_clear(&err);
     rel_process p = {86400.0, 600, 30, 300, 3600};
     rel_monte_carlo a, b;
-    assert_int_equal(rel_simulate(&p, 50, 7, &a, &err), USIM_OK);
-    assert_int_equal(rel_simulate(&p, 50, 7, &b, &err), USIM_OK);
+    assert_int_equal(rel_simulate(&p, 50, 7, NULL, &a, &err), USIM_OK);
+    assert_int_equal(rel_simulate(&p, 50, 7, NULL, &b, &err), USIM_OK);
     assert_true(a.mean_wall_s == b.mean_wall_s);
     p.interval_s = 0;
-    assert_int_equal(rel_simulate(&p, 50, 7, &a, &err), USIM_EINPUT);
+    assert_int_equal(rel_simulate(&p, 50, 7, NULL, &a, &err), USIM_EINPUT);
+}
+
+/* Without failures the best interval is infinite (no checkpoint pays), the
+ * wall time is then the work alone, and the Monte-Carlo run agrees exactly. */
+static void no_failures_never_checkpoint(void **state)
+{
+    (void)state;
+    usim_error err;
+    usim_error_clear(&err);
+    rel_process p = {1000 * 3600.0, 0, 60, 600, INFINITY};
+    p.interval_s = rel_optimal_interval_s(&p);
+    assert_true(isinf(p.interval_s));
+    assert_true(rel_expected_wall_s(&p) == 1000 * 3600.0);
+    rel_monte_carlo mc;
+    assert_int_equal(rel_simulate(&p, 5, 1, NULL, &mc, &err), USIM_OK);
+    assert_true(mc.mean_wall_s == 1000 * 3600.0);
+    assert_true(mc.mean_failures == 0.0);
+}
+
+typedef struct counter {
+    int calls, last;
+} counter;
+
+static void count_runs(void *ctx, int done, int runs)
+{
+    counter *c = ctx;
+    c->calls++;
+    c->last = done;
+    assert_int_equal(runs, 20);
+}
+
+/* The work is runs x (segments + expected failures); over 1e8 events the
+ * run is refused with the limit named, before any work. */
+static void monte_carlo_is_bounded(void **state)
+{
+    (void)state;
+    usim_error err;
+    usim_error_clear(&err);
+    rel_process calm = {1000.0, 100, 1, 0, INFINITY};
+    assert_true(rel_monte_carlo_events(&calm, 10) == 10 * 10.0);
+    rel_process p = {86400.0, 600, 30, 300, 3600};
+    double wall = 3600 * exp(300.0 / 3600) * expm1(630.0 / 3600) * 86400 / 600;
+    assert_close(rel_monte_carlo_events(&p, 50), 50 * (144 + wall / 3600), 1e-12);
+    counter c = {0, 0};
+    rel_progress progress = {count_runs, &c};
+    rel_monte_carlo mc;
+    assert_int_equal(rel_simulate(&p, 20, 3, &progress, &mc, &err), USIM_OK);
+    assert_int_equal(c.calls, 20);
+    assert_int_equal(c.last, 20);
+    /* A failure every 10 s against a 5-minute restart: e^30 restarts per
+     * segment, far over any budget. */
+    rel_process storm = {86400.0, 600, 30, 300, 10};
+    c.calls = 0;
+    assert_int_equal(rel_simulate(&storm, 20, 3, &progress, &mc, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "over the limit of 1e+08"));
+    assert_int_equal(c.calls, 0);
 }
 
 int main(void)
@@ -101,6 +157,7 @@ int main(void)
         cmocka_unit_test(llama3_interruptions),  cmocka_unit_test(no_failures_closed_form),
         cmocka_unit_test(daly_first_order),      cmocka_unit_test(optimum_near_young),
         cmocka_unit_test(monte_carlo_agrees),    cmocka_unit_test(monte_carlo_is_deterministic),
+        cmocka_unit_test(no_failures_never_checkpoint), cmocka_unit_test(monte_carlo_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

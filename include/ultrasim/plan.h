@@ -57,8 +57,11 @@ typedef struct plan_search_options {
     wl_plan plan;  /* gbs, seq, dtype and the overlap switches; degrees are searched */
     int top;       /* plans to return, 1..PLAN_TOP_MAX */
     int objective; /* plan_objective */
-    int jobs;      /* threads (0 = one per core) */
+    int jobs;      /* threads (0 = one per online core, at most PLAN_JOBS_MAX); the
+                      result is the same on any number */
 } plan_search_options;
+
+#define PLAN_JOBS_MAX 64
 
 typedef struct plan_search_result {
     int count;

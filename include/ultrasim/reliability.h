@@ -53,7 +53,8 @@ typedef struct rel_process {
 double rel_expected_wall_s(const rel_process *p);
 
 /* The tau that minimises the expected wall time (golden-section search on
- * Daly's formula), and Young's first-order sqrt(2 delta M) for comparison. */
+ * Daly's formula), and Young's first-order sqrt(2 delta M) for comparison.
+ * Without failures (M infinite) both are infinite: never checkpoint. */
 double rel_optimal_interval_s(const rel_process *p);
 double rel_young_interval_s(double checkpoint_s, double mtbf_s);
 
@@ -63,10 +64,24 @@ typedef struct rel_monte_carlo {
     int runs;
 } rel_monte_carlo;
 
+/* Told after each Monte-Carlo run; fn may be NULL. */
+typedef struct rel_progress {
+    void (*fn)(void *ctx, int done, int runs);
+    void *ctx;
+} rel_progress;
+
+/* The Monte-Carlo work, in events (random draws and checkpoint segments),
+ * that `runs` runs of the process take on average; infinite when the run
+ * never finishes. Some 5 x 10^7 events take a second. */
+double rel_monte_carlo_events(const rel_process *p, int runs);
+
+#define REL_MC_MAX_EVENTS 1e8
+
 /* Simulates `runs` runs of the process with exponential failures (seeded,
- * deterministic). */
-usim_status rel_simulate(const rel_process *p, int runs, uint64_t seed, rel_monte_carlo *out,
-                         usim_error *err);
+ * deterministic). Refuses (USIM_EINPUT) work over REL_MC_MAX_EVENTS: a
+ * failure rate near the top of its range would otherwise run for hours. */
+usim_status rel_simulate(const rel_process *p, int runs, uint64_t seed,
+                         const rel_progress *progress, rel_monte_carlo *out, usim_error *err);
 
 #ifdef __cplusplus
 }

@@ -164,7 +164,8 @@ const api_command api_cmd_plan = {
      "Enumerates TP, PP, DP, CP, EP, virtual stages, micro-batch, ZeRO stage and recompute;\n"
      "drops what does not divide or fit; simulates the rest in order of a lower bound on\n"
      "their step time (their FLOPs at peak) on all cores, stopping when no remaining\n"
-     "candidate can beat the K-th best. The ranking is the same as simulating them all.",
+     "candidate can beat the K-th best. The ranking is the same as simulating them all,\n"
+     "and the output the same, byte for byte, on any number of threads (--jobs).",
      NULL, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0]},
     plan_cmd_run,
     plan_cmd_render,

@@ -11,12 +11,24 @@
  * chips split the same work finer, which is where coordination catches up
  * with compute. "Stops paying": the first doubling (or more) of chips whose
  * added chips deliver less than half the tokens/s per chip the system had.
+ *
+ * The searches are independent: a pool of threads (one per core, --jobs)
+ * takes them largest first, each a single-threaded plan search, and stores
+ * each answer in its own slot, so the report is the same on any number of
+ * threads. Progress goes to stderr. Nothing is written until every search is
+ * done; the report and its charts are written under temporary names and
+ * renamed into place only when all of them were written, so a failed write
+ * leaves no part of a report behind.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "ultrasim/plan.h"
@@ -37,6 +49,8 @@ static const usim_option STUDY_OPTIONS[] = {
      1, 1e7, false},
     {"max-chips", USIM_OPT_INT, USIM_UNIT_NONE, "N", "largest system", "131072", NULL, 64,
      4194304, false},
+    {"jobs", USIM_OPT_INT, USIM_UNIT_NONE, "N", "threads (default: one per core)", NULL, NULL, 1,
+     PLAN_JOBS_MAX, false},
 };
 static const char *const STUDY_POSITIONALS[] = {"study", NULL};
 
@@ -70,6 +84,8 @@ static int sizes_up_to(int max, int *out)
     return n;
 }
 
+/* One search, single-threaded: the study's threads run searches side by
+ * side instead. */
 static void search_point(const wl_model *m, const system_kind *k, int chips, int seq,
                          int max_gbs, point *p)
 {
@@ -89,6 +105,7 @@ static void search_point(const wl_model *m, const system_kind *k, int chips, int
         o.plan.dtype = USIM_BF16;
         o.plan.overlap_grad_reduce = o.plan.overlap_param_gather = true;
         o.top = 1;
+        o.jobs = 1;
         if (plan_search(m, sys, &o, res, &err) == USIM_OK) {
             p->ok = true;
             p->plan = res->plans[0];
@@ -184,8 +201,8 @@ static void write_verdict(usim_buf *b, const system_kind *k, const point *pts, i
         usim_buf_puts(b, ".\n");
 }
 
-static usim_status write_charts(const char *dir, point pts[NSYSTEMS][MAX_SIZES], int n,
-                                usim_error *err)
+static usim_status write_charts(const char *png, const char *svg, point pts[NSYSTEMS][MAX_SIZES],
+                                int n, usim_error *err)
 {
     report_series thr[NSYSTEMS], eff[NSYSTEMS];
     double x[NSYSTEMS][MAX_SIZES], y[NSYSTEMS][MAX_SIZES], e[NSYSTEMS][MAX_SIZES];
@@ -208,13 +225,188 @@ static usim_status write_charts(const char *dir, point pts[NSYSTEMS][MAX_SIZES],
                           "tokens per second", true, true, thr, NSYSTEMS},
                          {"Model FLOPs utilisation", "chips", "MFU, %", true, false, eff,
                           NSYSTEMS}};
-    char path[4200];
-    snprintf(path, sizeof path, "%s/scale-up.png", dir);
-    usim_status st = report_plot_lines(c, 2, path, err);
-    snprintf(path, sizeof path, "%s/scale-up.svg", dir);
+    usim_status st = report_plot_lines(c, 2, png, err);
     if (st == USIM_OK)
-        st = report_plot_lines(c, 2, path, err);
+        st = report_plot_lines(c, 2, svg, err);
     return st;
+}
+
+/* ---- running the searches ------------------------------------------- */
+
+typedef struct study_pool {
+    const wl_model *m;
+    const int *sizes;
+    int nsizes, seq, max_gbs;
+    point (*pts)[MAX_SIZES];
+    pthread_mutex_t lock;
+    int next, done;   /* searches taken and finished, under lock */
+    double started_s; /* CLOCK_MONOTONIC */
+    bool tty;         /* stderr is a terminal: redraw one line */
+    bool shown;       /* a progress line has been drawn */
+} study_pool;
+
+static double monotonic_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Progress on stderr (never stdout, which holds the result), once the study
+ * has run for a second: quick studies stay quiet. */
+static void show_progress(study_pool *w, const system_kind *k, int chips)
+{
+    double elapsed = monotonic_s() - w->started_s;
+    int total = NSYSTEMS * w->nsizes;
+    if (elapsed < 1)
+        return;
+    fprintf(stderr, "%sstudy: %d of %d plan searches done (last: %s, %d chips), %.0f s%s",
+            w->tty ? "\r" : "", w->done, total, k->hw, chips, elapsed, w->tty ? " " : "\n");
+    fflush(stderr);
+    w->shown = true;
+}
+
+/* Search j: the largest systems first, as they take longest, so that no
+ * thread is left with a big one at the end. */
+static void search_of(const study_pool *w, int j, int *sys, int *size)
+{
+    *sys = j % NSYSTEMS;
+    *size = w->nsizes - 1 - j / NSYSTEMS;
+}
+
+static void *study_worker(void *arg)
+{
+    study_pool *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        int j = w->next < NSYSTEMS * w->nsizes ? w->next++ : -1;
+        pthread_mutex_unlock(&w->lock);
+        if (j < 0)
+            return NULL;
+        int s, i;
+        search_of(w, j, &s, &i);
+        search_point(w->m, &SYSTEMS[s], w->sizes[i], w->seq, w->max_gbs, &w->pts[s][i]);
+        pthread_mutex_lock(&w->lock);
+        w->done++;
+        show_progress(w, &SYSTEMS[s], w->sizes[i]);
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+static void run_searches(study_pool *w, int jobs)
+{
+    pthread_t threads[PLAN_JOBS_MAX];
+    int started = 0;
+    pthread_mutex_init(&w->lock, NULL);
+    w->started_s = monotonic_s();
+    w->tty = isatty(STDERR_FILENO) != 0;
+    if (jobs > 1)
+        for (; started < jobs; started++)
+            if (pthread_create(&threads[started], NULL, study_worker, w) != 0)
+                break;
+    if (started == 0)
+        study_worker(w);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&w->lock);
+    if (w->shown && w->tty)
+        fputc('\n', stderr);
+}
+
+static int default_jobs(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > PLAN_JOBS_MAX ? PLAN_JOBS_MAX : (int)cores;
+}
+
+/* ---- writing the report --------------------------------------------- */
+
+/* The report, its PNG and its SVG: each written first under a temporary
+ * name (the charts' writer picks the format by the extension, so it stays). */
+#define NOUTPUTS 3
+static const char *const FINAL_NAMES[NOUTPUTS] = {"scale-up.md", "scale-up.png",
+                                                  "scale-up.svg"};
+static const char *const STAGED_NAMES[NOUTPUTS] = {"scale-up.partial.md", "scale-up.partial.png",
+                                                   "scale-up.partial.svg"};
+
+typedef struct output_paths {
+    char final[NOUTPUTS][4200], staged[NOUTPUTS][4200];
+} output_paths;
+
+static void name_outputs(const char *dir, output_paths *o)
+{
+    for (int i = 0; i < NOUTPUTS; i++) {
+        snprintf(o->final[i], sizeof o->final[i], "%s/%s", dir, FINAL_NAMES[i]);
+        snprintf(o->staged[i], sizeof o->staged[i], "%s/%s", dir, STAGED_NAMES[i]);
+    }
+}
+
+/* Renames the staged files into place; if one cannot be, removes the ones
+ * already renamed, so the folder never holds half a report. */
+static usim_status publish(const output_paths *o, usim_error *err)
+{
+    for (int i = 0; i < NOUTPUTS; i++) {
+        if (rename(o->staged[i], o->final[i]) == 0)
+            continue;
+        usim_status st = usim_fail_field(err, USIM_EINPUT, "out",
+                                         "cannot write %s (%s); nothing was written",
+                                         o->final[i], strerror(errno));
+        for (int k = 0; k < i; k++)
+            remove(o->final[k]);
+        return st;
+    }
+    return USIM_OK;
+}
+
+/* The folder, made before the searches so that a bad --out fails at once;
+ * *created says whether to remove it again if the study fails. */
+static usim_status make_out_dir(const char *dir, bool *created, usim_error *err)
+{
+    struct stat info;
+    *created = mkdir(dir, 0777) == 0;
+    if (!*created && (stat(dir, &info) != 0 || !S_ISDIR(info.st_mode)))
+        return usim_fail_field(err, USIM_EINPUT, "out", "cannot create the folder %s (%s)", dir,
+                               strerror(errno));
+    return USIM_OK;
+}
+
+static usim_status write_outputs(const char *dir, const char *text, point pts[NSYSTEMS][MAX_SIZES],
+                                 int n, usim_error *err)
+{
+    output_paths *o = malloc(sizeof *o);
+    if (!o)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    name_outputs(dir, o);
+    usim_status st = usim_write_file_atomic(o->staged[0], text, strlen(text), err);
+    if (st == USIM_OK)
+        st = write_charts(o->staged[1], o->staged[2], pts, n, err);
+    if (st == USIM_OK)
+        st = publish(o, err);
+    for (int i = 0; i < NOUTPUTS; i++)
+        remove(o->staged[i]); /* after a failure; after success they are gone already */
+    free(o);
+    return st;
+}
+
+static char *report_text(const wl_model *m, const int *sizes, int n, int64_t seq,
+                         int64_t max_gbs, point pts[NSYSTEMS][MAX_SIZES])
+{
+    usim_buf b = {0};
+    usim_buf_printf(&b, "# Scale up or scale out? %s from %d to %d chips\n\n", m->name, sizes[0],
+                    sizes[n - 1]);
+    usim_buf_printf(&b, "Generated by `ultrasim study scale-up --model %s`. At each size the plan "
+                        "search picks the fastest plan that fits (TP, PP, DP, CP, virtual stages, "
+                        "micro-batch, ZeRO stage, recompute); the global batch is one %lld-token "
+                        "sequence per chip, capped at %lld sequences (Llama 3 405B's batch), so "
+                        "past the cap more chips split the same work finer.\n\n"
+                        "![throughput and MFU](scale-up.png)\n",
+                    m->name, (long long)seq, (long long)max_gbs);
+    for (int s = 0; s < NSYSTEMS; s++)
+        write_table(&b, &SYSTEMS[s], pts[s], n);
+    usim_buf_puts(&b, "\n## Where adding chips stops paying\n");
+    for (int s = 0; s < NSYSTEMS; s++)
+        write_verdict(&b, &SYSTEMS[s], pts[s], n);
+    return usim_buf_take(&b);
 }
 
 static usim_status study_run(json_t *req, json_t **result, usim_error *err)
@@ -227,43 +419,33 @@ static usim_status study_run(json_t *req, json_t **result, usim_error *err)
     int64_t seq = api_next_int(cmd, req, "seq", 8192, &st, err);
     int64_t max_gbs = api_next_int(cmd, req, "max-gbs", 2048, &st, err);
     int64_t max_chips = api_next_int(cmd, req, "max-chips", 131072, &st, err);
+    int64_t jobs = api_next_int(cmd, req, "jobs", default_jobs(), &st, err);
+    bool created = false;
+    if (st == USIM_OK)
+        st = make_out_dir(dir, &created, err);
     if (st != USIM_OK)
         return st;
-    struct stat info;
-    if (mkdir(dir, 0777) != 0 && (stat(dir, &info) != 0 || !S_ISDIR(info.st_mode)))
-        return usim_fail_field(err, USIM_EINPUT, "out", "cannot create the folder %s", dir);
     int sizes[MAX_SIZES], n = sizes_up_to((int)max_chips, sizes);
     point(*pts)[MAX_SIZES] = calloc(NSYSTEMS, sizeof *pts);
-    if (!pts)
+    if (!pts) {
+        if (created)
+            rmdir(dir);
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    for (int s = 0; s < NSYSTEMS; s++)
-        for (int i = 0; i < n; i++)
-            search_point(&m, &SYSTEMS[s], sizes[i], (int)seq, (int)max_gbs, &pts[s][i]);
-    usim_buf b = {0};
-    usim_buf_printf(&b, "# Scale up or scale out? %s from %d to %d chips\n\n", m.name, sizes[0],
-                    sizes[n - 1]);
-    usim_buf_printf(&b, "Generated by `ultrasim study scale-up --model %s`. At each size the plan "
-                        "search picks the fastest plan that fits (TP, PP, DP, CP, virtual stages, "
-                        "micro-batch, ZeRO stage, recompute); the global batch is one %lld-token "
-                        "sequence per chip, capped at %lld sequences (Llama 3 405B's batch), so "
-                        "past the cap more chips split the same work finer.\n\n"
-                        "![throughput and MFU](scale-up.png)\n",
-                    m.name, (long long)seq, (long long)max_gbs);
-    for (int s = 0; s < NSYSTEMS; s++)
-        write_table(&b, &SYSTEMS[s], pts[s], n);
-    usim_buf_puts(&b, "\n## Where adding chips stops paying\n");
-    for (int s = 0; s < NSYSTEMS; s++)
-        write_verdict(&b, &SYSTEMS[s], pts[s], n);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/scale-up.md", dir);
-    char *text = usim_buf_take(&b);
-    st = text ? usim_write_file_atomic(path, text, strlen(text), err)
+    }
+    study_pool w = {.m = &m, .sizes = sizes, .nsizes = n, .seq = (int)seq,
+                    .max_gbs = (int)max_gbs, .pts = pts};
+    run_searches(&w, (int)jobs);
+    char *text = report_text(&m, sizes, n, seq, max_gbs, pts);
+    st = text ? write_outputs(dir, text, pts, n, err)
               : usim_fail(err, USIM_ERUNTIME, "out of memory");
     free(text);
-    if (st == USIM_OK)
-        st = write_charts(dir, pts, n, err);
-    if (st == USIM_OK)
+    if (st == USIM_OK) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, FINAL_NAMES[0]);
         *result = json_pack("{s:s, s:s}", "report", path, "out", dir);
+    } else if (created) {
+        rmdir(dir); /* only if empty: never anything but what this run made */
+    }
     free(pts);
     return st;
 }
@@ -279,10 +461,12 @@ static usim_status study_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_study = {
     {"study", "run a whole study: 'study scale-up' asks when more servers stop helping",
-     "ultrasim study scale-up [--model M] [--out DIR] [--max-chips N] [--json]",
+     "ultrasim study scale-up [--model M] [--out DIR] [--max-chips N] [--jobs N] [--json]",
      "scale-up: best plan, step time, tokens/s and MFU from 64 to --max-chips chips on\n"
      "Trn2 instances (EFA only), Trn2 UltraServers and H100 nodes, the size where adding\n"
-     "chips stops paying for each and why; a Markdown report and charts in --out.",
+     "chips stops paying for each and why; a Markdown report and charts in --out.\n"
+     "The searches run on all cores (--jobs), with the same report on any number;\n"
+     "progress goes to stderr. The report and charts appear only once all are written.",
      STUDY_POSITIONALS, STUDY_OPTIONS, sizeof STUDY_OPTIONS / sizeof STUDY_OPTIONS[0]},
     study_run,
     study_render,

@@ -11,11 +11,21 @@
  *   stragglers: a synchronous step waits for its slowest chip: with N chips
  *     each slow with probability q by factor x, a step takes
  *     1 + (1 - (1 - q)^N)(x - 1) times as long.
+ *
+ * What does not exist is null, never a number: without failures there is
+ * no MTBF and no reason to checkpoint (goodput is 100%); when failures come
+ * so fast that the expected wall time overflows, the run never finishes
+ * (goodput 0, the times and costs null). The Monte-Carlo run is skipped, and
+ * the analytic result stands, when it would take over REL_MC_MAX_EVENTS
+ * events (a failure rate near the top of its range once ran for 45 minutes);
+ * past a second it shows its progress on stderr.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/goodput.h"
 #include "ultrasim/reliability.h"
@@ -42,19 +52,87 @@ static usim_status interval_of(const usim_command *cmd, json_t *req, double *int
     return USIM_OK;
 }
 
+static json_t *real_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
 static json_t *parts_json(const rel_rates *r, double wall_s)
 {
     json_t *o = json_object();
     for (int p = 0; p < REL_PART_COUNT; p++)
-        json_object_set_new(o, rel_part_name((rel_part)p), json_real(r->per_s[p] * wall_s));
+        json_object_set_new(o, rel_part_name((rel_part)p),
+                            r->per_s[p] > 0 ? real_or_null(r->per_s[p] * wall_s) : json_real(0));
     return o;
 }
 
-usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_setup_t *s,
-                        const train_result *r, double tokens, json_t **out, usim_error *err)
+/* ---- Monte-Carlo, bounded and with progress ------------------------- */
+
+typedef struct mc_progress {
+    double started_s, drawn_s;
+    bool tty, shown;
+} mc_progress;
+
+static double monotonic_s(void)
 {
-    hw_system sys = s->sys;
-    hw_reliability *f = &sys.reliability;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* On stderr, never stdout (the result); only once the runs take over a
+ * second; a redrawn line on a terminal, a line a second elsewhere. */
+static void show_mc_progress(void *ctx, int done, int runs)
+{
+    mc_progress *g = ctx;
+    double now = monotonic_s();
+    if (now - g->started_s < 1 || (done < runs && now - g->drawn_s < (g->tty ? 0.2 : 1)))
+        return;
+    g->drawn_s = now;
+    g->shown = true;
+    fprintf(stderr, "%sgoodput: Monte-Carlo run %d of %d, %.0f s%s", g->tty ? "\r" : "", done,
+            runs, now - g->started_s, g->tty ? " " : "\n");
+    fflush(stderr);
+}
+
+/* The Monte-Carlo result as JSON; null with *note set when it is not run. */
+static usim_status monte_carlo_json(const rel_process *p, int runs, uint64_t seed, json_t **mc,
+                                    json_t **note, usim_error *err)
+{
+    *mc = json_null();
+    *note = json_null();
+    if (runs <= 0)
+        return USIM_OK;
+    double events = rel_monte_carlo_events(p, runs);
+    if (!(events <= REL_MC_MAX_EVENTS)) {
+        *note = isfinite(events)
+                    ? json_sprintf("not run: %d runs would take %.2g events (failures and "
+                                   "checkpoints), over the limit of %.0e; the analytic result "
+                                   "stands",
+                                   runs, events, REL_MC_MAX_EVENTS)
+                    : json_string("not run: the run never finishes");
+        return USIM_OK;
+    }
+    mc_progress g = {monotonic_s(), 0, isatty(STDERR_FILENO) != 0, false};
+    rel_progress progress = {show_mc_progress, &g};
+    rel_monte_carlo m;
+    usim_status st = rel_simulate(p, runs, seed, &progress, &m, err);
+    if (g.shown && g.tty)
+        fputc('\n', stderr);
+    if (st == USIM_OK)
+        *mc = json_pack("{s:o, s:o, s:o, s:i}", "mean_wall_s", real_or_null(m.mean_wall_s),
+                        "stddev_wall_s", real_or_null(m.stddev_wall_s), "mean_failures",
+                        real_or_null(m.mean_failures), "runs", m.runs);
+    return st;
+}
+
+/* ---- the run -------------------------------------------------------- */
+
+/* Reads the failure and checkpoint options over the system's figures. */
+static usim_status read_options(const usim_command *cmd, json_t *req, hw_reliability *f,
+                                double *q, double *slow, int64_t *runs, int64_t *seed,
+                                int *spares, usim_error *err)
+{
     usim_status st = USIM_OK;
     f->chip_fit = api_next_quantity(cmd, req, "chip-fit", f->chip_fit, &st, err);
     f->hbm_stack_fit = api_next_quantity(cmd, req, "hbm-fit", f->hbm_stack_fit, &st, err);
@@ -67,12 +145,23 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     f->storage_bandwidth_aggregate = api_next_quantity(cmd, req, "storage-aggregate",
                                                        f->storage_bandwidth_aggregate, &st, err);
     f->restart_s = api_next_quantity(cmd, req, "restart", f->restart_s, &st, err);
-    double q = api_next_quantity(cmd, req, "straggler-prob", 0, &st, err);
-    double slow = api_next_quantity(cmd, req, "straggler-slowdown", 1.2, &st, err);
-    int64_t runs = api_next_int(cmd, req, "mc-runs", 0, &st, err);
-    int64_t seed = api_next_int(cmd, req, "seed", 1, &st, err);
-    int spares = api_next_choice(cmd, req, "hot-spares", &st, err);
-    double interval = 0;
+    *q = api_next_quantity(cmd, req, "straggler-prob", 0, &st, err);
+    *slow = api_next_quantity(cmd, req, "straggler-slowdown", 1.2, &st, err);
+    *runs = api_next_int(cmd, req, "mc-runs", 0, &st, err);
+    *seed = api_next_int(cmd, req, "seed", 1, &st, err);
+    *spares = api_next_choice(cmd, req, "hot-spares", &st, err);
+    return st;
+}
+
+usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_setup_t *s,
+                        const train_result *r, double tokens, json_t **out, usim_error *err)
+{
+    hw_system sys = s->sys;
+    hw_reliability *f = &sys.reliability;
+    double q, slow, interval = 0;
+    int64_t runs, seed;
+    int spares;
+    usim_status st = read_options(cmd, req, f, &q, &slow, &runs, &seed, &spares, err);
     if (st == USIM_OK)
         st = interval_of(cmd, req, &interval, err);
     if (st != USIM_OK)
@@ -98,27 +187,30 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     double young = rel_young_interval_s(p.checkpoint_s, p.mtbf_s);
     p.interval_s = interval > 0 ? interval : rel_optimal_interval_s(&p);
     double wall = rel_expected_wall_s(&p);
-    json_t *mc = json_null();
-    if (runs > 0) {
-        rel_monte_carlo m;
-        st = rel_simulate(&p, (int)runs, (uint64_t)seed, &m, err);
-        if (st != USIM_OK)
-            return st;
-        mc = json_pack("{s:f, s:f, s:f, s:i}", "mean_wall_s", m.mean_wall_s, "stddev_wall_s",
-                       m.stddev_wall_s, "mean_failures", m.mean_failures, "runs", m.runs);
-    }
+    json_t *mc, *mc_note;
+    st = monte_carlo_json(&p, (int)runs, (uint64_t)seed, &mc, &mc_note, err);
+    if (st != USIM_OK)
+        return st;
+    /* A run that never finishes (wall infinite) has goodput 0; the rest of
+     * its times and costs are null. */
     double usd_per_s = sys.chips * sys.price.usd_per_chip_hour / 3600;
+    double interruptions = rates.total_per_s > 0 ? wall * rates.total_per_s : 0;
+    double lost_s = wall - p.solve_s;
     *out = json_pack(
-        "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o,"
-        " s:o, s:b, s:b}",
-        "goodput", p.solve_s / wall, "wall_time_s", wall, "solve_time_s", p.solve_s,
-        "interruptions", wall * rates.total_per_s, "mtbf_s", rates.mtbf_s,
-        "checkpoint_interval_s", p.interval_s, "young_interval_s", young, "checkpoint_s",
-        p.checkpoint_s, "checkpoint_bytes", ckpt_bytes, "restart_s", p.restart_s, "cost_usd",
-        wall * usd_per_s, "cost_lost_usd", (wall - p.solve_s) * usd_per_s, "chip_hours_lost",
-        (wall - p.solve_s) * sys.chips / 3600, "energy_kwh",
-        wall * sys.chips * sys.chip.power_w / 3.6e6, "straggler_factor", straggle, "tokens",
-        tokens, "failures_by_part", parts_json(&rates, wall), "monte_carlo", mc, "async", async,
+        "{s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+        " s:o, s:o, s:b, s:b}",
+        "goodput", isfinite(wall) ? p.solve_s / wall : 0, "wall_time_s", real_or_null(wall),
+        "solve_time_s", real_or_null(p.solve_s), "interruptions", real_or_null(interruptions),
+        "mtbf_s", real_or_null(rates.mtbf_s), "checkpoint_interval_s",
+        real_or_null(isfinite(wall) || interval > 0 ? p.interval_s : INFINITY),
+        "young_interval_s", real_or_null(young), "checkpoint_s", real_or_null(p.checkpoint_s),
+        "checkpoint_bytes", real_or_null(ckpt_bytes), "restart_s", real_or_null(p.restart_s),
+        "cost_usd", real_or_null(wall * usd_per_s), "cost_lost_usd",
+        real_or_null(lost_s * usd_per_s), "chip_hours_lost",
+        real_or_null(lost_s * sys.chips / 3600), "energy_kwh",
+        real_or_null(wall * sys.chips * sys.chip.power_w / 3.6e6), "straggler_factor",
+        real_or_null(straggle), "tokens", real_or_null(tokens), "failures_by_part",
+        parts_json(&rates, wall), "monte_carlo", mc, "monte_carlo_note", mc_note, "async", async,
         "hot_spares", spares == 0);
     if (*out && hw_no_price_reason(&sys)) {
         json_object_set_new(*out, "cost_usd_reason", json_string(hw_no_price_reason(&sys)));
@@ -127,28 +219,65 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     return *out ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 
-usim_status api_goodput_render(json_t *res, usim_buf *b, usim_error *err)
+/* ---- text ----------------------------------------------------------- */
+
+/* A duration, or "n/a (why)" where the result holds null. */
+static const char *seconds_or(json_t *res, const char *key, const char *why, char *out,
+                              size_t size)
 {
-    char wall[32], solve[32], tau[32], young[32], mtbf[32], ck[32], rs[32];
-    json_t *mc = json_object_get(res, "monte_carlo");
-    (void)err;
-    usim_format_quantity(api_number(res, "wall_time_s"), USIM_UNIT_SECONDS, wall, sizeof wall);
-    usim_format_quantity(api_number(res, "solve_time_s"), USIM_UNIT_SECONDS, solve, sizeof solve);
-    usim_format_quantity(api_number(res, "checkpoint_interval_s"), USIM_UNIT_SECONDS, tau,
-                         sizeof tau);
-    usim_format_quantity(api_number(res, "young_interval_s"), USIM_UNIT_SECONDS, young,
-                         sizeof young);
-    usim_format_quantity(api_number(res, "mtbf_s"), USIM_UNIT_SECONDS, mtbf, sizeof mtbf);
-    usim_format_quantity(api_number(res, "checkpoint_s"), USIM_UNIT_SECONDS, ck, sizeof ck);
-    usim_format_quantity(api_number(res, "restart_s"), USIM_UNIT_SECONDS, rs, sizeof rs);
-    usim_buf_printf(b, "  %-28s %.1f%%\n", "goodput", 100 * api_number(res, "goodput"));
+    json_t *v = json_object_get(res, key);
+    if (json_is_number(v))
+        usim_format_quantity(json_number_value(v), USIM_UNIT_SECONDS, out, size);
+    else
+        snprintf(out, size, "n/a (%s)", why);
+    return out;
+}
+
+static bool never_finishes(json_t *res)
+{
+    return !json_is_number(json_object_get(res, "wall_time_s"));
+}
+
+static void render_times(json_t *res, usim_buf *b)
+{
+    char wall[96], solve[32], tau[96], young[96], mtbf[96], ck[32], rs[32];
+    const char *no_failures = "no failures";
+    bool none = !json_is_number(json_object_get(res, "mtbf_s"));
+    seconds_or(res, "wall_time_s", "the run never finishes: failures come faster than restarts",
+               wall, sizeof wall);
+    seconds_or(res, "solve_time_s", "", solve, sizeof solve);
+    seconds_or(res, "checkpoint_interval_s",
+               none ? "no failures: never checkpoint" : "the run never finishes", tau, sizeof tau);
+    seconds_or(res, "young_interval_s", no_failures, young, sizeof young);
+    seconds_or(res, "mtbf_s", no_failures, mtbf, sizeof mtbf);
+    seconds_or(res, "checkpoint_s", "", ck, sizeof ck);
+    seconds_or(res, "restart_s", "", rs, sizeof rs);
+    double goodput = 100 * api_number(res, "goodput");
+    if (never_finishes(res))
+        usim_buf_printf(b, "  %-28s 0%% (the run never finishes)\n", "goodput");
+    else /* a goodput under 0.1% keeps its digits rather than print as 0.0% */
+        usim_buf_printf(b, goodput >= 0.1 ? "  %-28s %.1f%%\n" : "  %-28s %.2g%%\n", "goodput",
+                        goodput);
     usim_buf_printf(b, "  %-28s %s (%s without failures)\n", "expected wall time", wall, solve);
-    usim_buf_printf(b, "  %-28s %.0f (one every %s)\n", "interruptions expected",
-                    api_number(res, "interruptions"), mtbf);
+    if (none)
+        usim_buf_printf(b, "  %-28s 0 (%s)\n", "interruptions expected", no_failures);
+    else if (never_finishes(res))
+        usim_buf_printf(b, "  %-28s n/a (one every %s)\n", "interruptions expected", mtbf);
+    else
+        usim_buf_printf(b, "  %-28s %.0f (one every %s)\n", "interruptions expected",
+                        api_number(res, "interruptions"), mtbf);
     usim_buf_printf(b, "  %-28s %s (Young's sqrt(2 delta M): %s)\n", "checkpoint interval", tau,
                     young);
     usim_buf_printf(b, "  %-28s %s per checkpoint (%.3g TB), %s per restart\n", "costs", ck,
                     api_number(res, "checkpoint_bytes") / 1e12, rs);
+}
+
+static void render_costs(json_t *res, usim_buf *b)
+{
+    if (never_finishes(res)) {
+        usim_buf_printf(b, "  %-28s n/a (the run never finishes)\n", "money and energy");
+        return;
+    }
     char money[200];
     if (isfinite(api_number(res, "cost_usd")))
         snprintf(money, sizeof money, "$%.4g ($%.4g lost to failures)",
@@ -158,21 +287,40 @@ usim_status api_goodput_render(json_t *res, usim_buf *b, usim_error *err)
     usim_buf_printf(b, "  %-28s %s, %.0f chip-hours lost\n", "money", money,
                     api_number(res, "chip_hours_lost"));
     usim_buf_printf(b, "  %-28s %.4g MWh\n", "energy", api_number(res, "energy_kwh") / 1000);
-    if (json_is_object(mc)) {
-        char m[32], sd[32];
-        usim_format_quantity(api_number(mc, "mean_wall_s"), USIM_UNIT_SECONDS, m, sizeof m);
-        usim_format_quantity(api_number(mc, "stddev_wall_s"), USIM_UNIT_SECONDS, sd, sizeof sd);
-        usim_buf_printf(b, "  %-28s %s +- %s over %.0f runs (%.0f failures each)\n",
-                        "Monte-Carlo wall time", m, sd, api_number(mc, "runs"),
-                        api_number(mc, "mean_failures"));
-    }
+}
+
+static void render_monte_carlo(json_t *res, usim_buf *b)
+{
+    json_t *mc = json_object_get(res, "monte_carlo");
+    json_t *note = json_object_get(res, "monte_carlo_note");
+    if (json_is_string(note))
+        usim_buf_printf(b, "  %-28s n/a (%s)\n", "Monte-Carlo wall time", json_string_value(note));
+    if (!json_is_object(mc))
+        return;
+    char m[32], sd[32];
+    usim_format_quantity(api_number(mc, "mean_wall_s"), USIM_UNIT_SECONDS, m, sizeof m);
+    usim_format_quantity(api_number(mc, "stddev_wall_s"), USIM_UNIT_SECONDS, sd, sizeof sd);
+    usim_buf_printf(b, "  %-28s %s +- %s over %.0f runs (%.0f failures each)\n",
+                    "Monte-Carlo wall time", m, sd, api_number(mc, "runs"),
+                    api_number(mc, "mean_failures"));
+}
+
+usim_status api_goodput_render(json_t *res, usim_buf *b, usim_error *err)
+{
+    (void)err;
+    render_times(res, b);
+    render_costs(res, b);
+    render_monte_carlo(res, b);
     json_t *parts = json_object_get(res, "failures_by_part");
     const char *k;
     json_t *v;
     usim_buf_puts(b, "  interruptions by part:      ");
     json_object_foreach(parts, k, v)
     {
-        usim_buf_printf(b, " %s %.0f", k, json_number_value(v));
+        if (json_is_number(v))
+            usim_buf_printf(b, " %s %.0f", k, json_number_value(v));
+        else
+            usim_buf_printf(b, " %s n/a", k);
     }
     usim_buf_puts(b, "\n");
     return USIM_OK;

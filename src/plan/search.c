@@ -14,7 +14,16 @@
  * bound, on all cores, and the search stops as soon as the next bound cannot
  * beat the K-th best simulated plan: the pruning is exact, the answer the same
  * as simulating them all.
+ *
+ * Threads finish out of order, so a parallel search simulates a few plans a
+ * single thread would have pruned (never fewer: a plan it adds scores no
+ * better than the K-th best a single thread had at that point). The answer
+ * is then read the way one thread would have produced it: a replay in bound
+ * order keeps exactly the plans the sequential rule simulates, and ties are
+ * broken by enumeration order, so the result is the same, byte for byte, on
+ * any number of threads.
  */
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,10 +35,12 @@
 
 typedef struct candidate {
     wl_plan plan;
+    long long index; /* enumeration order: breaks ties deterministically */
     double bound_s;
     double score; /* the objective: seconds, dollars or joules per step */
     train_result result;
     bool simulated, failed;
+    bool kept; /* simulated by the sequential rule (see replay) */
 } candidate;
 
 static int powers_of_two(int limit, int *out, int max)
@@ -78,6 +89,7 @@ static bool push(search *s, const wl_plan *p, double bound)
     }
     memset(&s->c[s->n], 0, sizeof s->c[s->n]);
     s->c[s->n].plan = *p;
+    s->c[s->n].index = (long long)s->n;
     s->c[s->n].bound_s = bound;
     s->n++;
     return true;
@@ -151,18 +163,28 @@ static void enumerate(search *s)
             }
 }
 
-static int by_bound(const void *a, const void *b)
+static int by_index(const candidate *x, const candidate *y)
 {
-    double x = ((const candidate *)a)->bound_s, y = ((const candidate *)b)->bound_s;
-    return x < y ? -1 : x > y;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int by_bound(const void *a, const void *b)
+{
+    const candidate *x = a, *y = b;
+    if (x->bound_s != y->bound_s)
+        return x->bound_s < y->bound_s ? -1 : 1;
+    return by_index(x, y);
+}
+
+/* Kept plans first, best score first, ties in enumeration order. */
 static int by_score(const void *a, const void *b)
 {
     const candidate *x = a, *y = b;
-    if (x->simulated != y->simulated)
-        return x->simulated ? -1 : 1;
-    return x->score < y->score ? -1 : x->score > y->score;
+    if (x->kept != y->kept)
+        return x->kept ? -1 : 1;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return by_index(x, y);
 }
 
 static double score_of(const search *s, const train_result *r)
@@ -224,6 +246,65 @@ static void *worker(void *arg)
     }
 }
 
+/* The sequential rule, replayed on the parallel run's results: in bound
+ * order, a plan is kept when its bound beats the K-th best of the plans kept
+ * before it. Every plan it keeps was simulated (see the top of the file). */
+static long long replay(search *s)
+{
+    long long kept = 0;
+    s->nbest = 0;
+    s->kth_best = INFINITY;
+    for (size_t i = 0; i < s->n; i++) {
+        candidate *c = &s->c[i];
+        if (!(bound_score(s, c) < s->kth_best))
+            break;
+        assert(c->simulated);
+        c->kept = c->simulated;
+        kept += c->kept;
+        if (c->kept && !c->failed && c->result.fits)
+            record_score(s, c->score);
+    }
+    return kept;
+}
+
+static int thread_count(int asked)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = asked > 0 ? asked : (int)(cores > 0 ? cores : 1);
+    return n < PLAN_JOBS_MAX ? n : PLAN_JOBS_MAX;
+}
+
+/* Simulates candidates in bound order on `jobs` threads until none left can
+ * beat the K-th best. */
+static void simulate_all(search *s, int jobs)
+{
+    pthread_t threads[PLAN_JOBS_MAX];
+    int started = 0;
+    if (jobs > 1)
+        for (; started < jobs; started++)
+            if (pthread_create(&threads[started], NULL, worker, s) != 0)
+                break;
+    if (started == 0)
+        worker(s);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+}
+
+static int collect(const search *s, const plan_search_options *o, plan_search_result *out)
+{
+    size_t top = 0;
+    for (size_t i = 0; i < s->n && top < (size_t)o->top && top < PLAN_TOP_MAX; i++) {
+        const candidate *c = &s->c[i];
+        if (!c->kept || c->failed || !c->result.fits)
+            continue;
+        out->plans[top] = c->plan;
+        out->results[top] = c->result;
+        out->scores[top] = c->score;
+        top++;
+    }
+    return (int)top;
+}
+
 usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_search_options *o,
                         plan_search_result *out, usim_error *err)
 {
@@ -238,38 +319,18 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
     enumerate(&s);
     if (s.n > 0)
         qsort(s.c, s.n, sizeof *s.c, by_bound);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int jobs = o->jobs > 0 ? o->jobs : (int)(cores > 0 ? (cores < 64 ? cores : 64) : 1);
-    pthread_t threads[64];
-    int started = 0;
-    for (; started < jobs; started++)
-        if (pthread_create(&threads[started], NULL, worker, &s) != 0)
-            break;
-    if (started == 0)
-        worker(&s);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    simulate_all(&s, thread_count(o->jobs));
     pthread_mutex_destroy(&s.lock);
+    out->simulated = replay(&s);
     if (s.n > 0)
         qsort(s.c, s.n, sizeof *s.c, by_score);
     out->considered = s.considered;
     out->invalid = s.pruned_check;
     out->too_big = s.pruned_fit;
     out->feasible = (long long)s.n;
-    for (size_t i = 0; i < s.n; i++)
-        out->simulated += s.c[i].simulated;
-    size_t top = 0;
-    for (size_t i = 0; i < s.n && top < (size_t)o->top && top < PLAN_TOP_MAX; i++) {
-        if (!s.c[i].simulated || s.c[i].failed || !s.c[i].result.fits)
-            continue;
-        out->plans[top] = s.c[i].plan;
-        out->results[top] = s.c[i].result;
-        out->scores[top] = s.c[i].score;
-        top++;
-    }
-    out->count = (int)top;
+    out->count = collect(&s, o, out);
     free(s.c);
-    if (top == 0)
+    if (out->count == 0)
         return usim_fail(err, USIM_EINPUT,
                          "no plan fits: %lld candidates, %lld invalid for this model, %lld too "
                          "big for %.0f GiB per chip; add chips or shorten --seq/--gbs",

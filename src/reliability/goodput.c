@@ -40,7 +40,8 @@ rel_rates rel_job_rates(const hw_system *sys)
 }
 
 /* T_wall = M e^(R/M) (e^((tau + delta)/M) - 1) T_solve / tau; without
- * failures (M infinite) it is T_solve (1 + delta / tau). */
+ * failures (M infinite) it is T_solve (1 + delta / tau), and T_solve when no
+ * checkpoint is taken (tau infinite). */
 double rel_expected_wall_s(const rel_process *p)
 {
     double M = p->mtbf_s, tau = p->interval_s;
@@ -55,11 +56,12 @@ double rel_young_interval_s(double checkpoint_s, double mtbf_s)
 }
 
 /* Daly's T_wall is convex in tau: a golden-section search over
- * [delta/100, 10 M] (clipped to the run) finds its minimum. */
+ * [delta/100, 10 M] (clipped to the run) finds its minimum. Without failures
+ * a checkpoint only costs time: the best is never to take one. */
 double rel_optimal_interval_s(const rel_process *p)
 {
     if (!isfinite(p->mtbf_s))
-        return p->solve_s;
+        return INFINITY;
     const double phi = (sqrt(5.0) - 1) / 2;
     double lo = fmax(p->checkpoint_s / 100, 1e-3), hi = fmin(10 * p->mtbf_s, p->solve_s);
     if (hi <= lo)
@@ -122,31 +124,47 @@ static double one_run(const rel_process *p, uint64_t *rng, double *failures)
 {
     double wall = 0, left = p->solve_s;
     double clock_to_fail = isfinite(p->mtbf_s) ? exponential(rng, p->mtbf_s) : INFINITY;
+    /* Daly's model checkpoints every segment; so does this one. An infinite
+     * interval is one segment and no checkpoint. */
+    double checkpoint_s = isfinite(p->interval_s) ? p->checkpoint_s : 0;
     while (left > 0) {
         double work = fmin(p->interval_s, left);
-        /* Daly's model checkpoints every segment; so does this one. */
-        wall += survive(work + p->checkpoint_s, p, rng, &clock_to_fail, failures);
+        wall += survive(work + checkpoint_s, p, rng, &clock_to_fail, failures);
         left -= work;
     }
     return wall;
 }
 
-usim_status rel_simulate(const rel_process *p, int runs, uint64_t seed, rel_monte_carlo *out,
-                         usim_error *err)
+/* Each run draws one number per failure and passes one loop per checkpoint
+ * segment: runs x (segments + failures), with Daly's expected failures. */
+double rel_monte_carlo_events(const rel_process *p, int runs)
+{
+    double segments = isfinite(p->interval_s) ? ceil(p->solve_s / p->interval_s) : 1;
+    double failures = isfinite(p->mtbf_s) ? rel_expected_wall_s(p) / p->mtbf_s : 0;
+    double events = (double)runs * (segments + failures);
+    return isnan(events) ? INFINITY : events;
+}
+
+usim_status rel_simulate(const rel_process *p, int runs, uint64_t seed,
+                         const rel_progress *progress, rel_monte_carlo *out, usim_error *err)
 {
     if (runs < 1 || !(p->interval_s > 0) || !(p->solve_s >= 0))
         return usim_fail(err, USIM_EINPUT, "a Monte-Carlo run needs runs >= 1 and an interval > 0");
-    if (p->solve_s / p->interval_s > 1e8)
+    double events = rel_monte_carlo_events(p, runs);
+    if (!(events <= REL_MC_MAX_EVENTS))
         return usim_fail(err, USIM_EINPUT,
-                         "%.3g checkpoint intervals are too many to simulate; use a longer "
-                         "interval",
-                         p->solve_s / p->interval_s);
+                         "%d Monte-Carlo runs of this process would take %.3g events (failures "
+                         "and checkpoint segments), over the limit of %.0e; use fewer runs or a "
+                         "longer interval",
+                         runs, events, REL_MC_MAX_EVENTS);
     uint64_t rng = seed;
     double sum = 0, sum2 = 0, failures = 0;
     for (int i = 0; i < runs; i++) {
         double w = one_run(p, &rng, &failures);
         sum += w;
         sum2 += w * w;
+        if (progress && progress->fn)
+            progress->fn(progress->ctx, i + 1, runs);
     }
     out->runs = runs;
     out->mean_wall_s = sum / runs;

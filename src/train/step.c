@@ -399,6 +399,7 @@ static usim_status build_graph(step_builder *b)
 
 typedef struct interval {
     double a, b;
+    double reach; /* the latest end among this interval and those before it */
 } interval;
 
 static int by_start(const void *l, const void *r)
@@ -407,11 +408,22 @@ static int by_start(const void *l, const void *r)
     return x < y ? -1 : x > y;
 }
 
-/* Time in [a, b) not covered by the sorted, disjoint intervals busy[]. */
+/* Time in [a, b) not covered by the intervals busy[], sorted by start. Only
+ * those that reach past a and start before b can cover any of it: a binary
+ * search on reach skips the rest, so reading a stage costs O(tasks log
+ * tasks), not O(tasks^2), which was most of a plan search's time. */
 static double uncovered(double a, double b, const interval *busy, int n)
 {
     double left = b - a;
-    for (int i = 0; i < n && left > 0; i++) {
+    int first = 0, past = n;
+    while (first < past) {
+        int mid = first + (past - first) / 2;
+        if (busy[mid].reach <= a)
+            first = mid + 1;
+        else
+            past = mid;
+    }
+    for (int i = first; i < n && left > 0 && busy[i].a < b; i++) {
         double lo = fmax(a, busy[i].a), hi = fmin(b, busy[i].b);
         if (hi > lo)
             left -= hi - lo;
@@ -426,7 +438,10 @@ typedef struct stage_reading {
     double load; /* busy + exposed */
 } stage_reading;
 
-static stage_reading read_stage(const sim_graph *g, const step_builder *b, int stage)
+/* owner[t]: task t's resource, read once for all stages (a compact array
+ * rather than a walk over the whole task table per stage). */
+static stage_reading read_stage(const sim_graph *g, const step_builder *b, const int *owner,
+                                int stage)
 {
     stage_reading sr;
     int ntasks = sim_task_count(g), rc = b->res[stage][RES_COMPUTE];
@@ -437,16 +452,18 @@ static stage_reading read_stage(const sim_graph *g, const step_builder *b, int s
     if (!busy)
         return sr;
     for (int t = 0; t < ntasks; t++) {
-        if (sim_task_resource(g, t) != rc)
+        if (owner[t] != rc)
             continue;
         sr.busy[sim_task_kind(g, t)] += sim_duration(g, t);
         sr.load += sim_duration(g, t);
         if (sim_duration(g, t) > 0)
-            busy[nb++] = (interval){sim_start(g, t), sim_end(g, t)};
+            busy[nb++] = (interval){sim_start(g, t), sim_end(g, t), 0};
     }
     qsort(busy, (size_t)nb, sizeof *busy, by_start);
+    for (int i = 0; i < nb; i++)
+        busy[i].reach = i > 0 && busy[i - 1].reach > busy[i].b ? busy[i - 1].reach : busy[i].b;
     for (int t = 0; t < ntasks; t++) {
-        int r = sim_task_resource(g, t);
+        int r = owner[t];
         if (r != res[RES_DP] && r != res[RES_SEND_FWD] && r != res[RES_SEND_BWD])
             continue;
         double e = uncovered(sim_start(g, t), sim_end(g, t), busy, nb);
@@ -464,13 +481,20 @@ static void read_timeline(const sim_graph *g, const step_builder *b, train_resul
     stage_reading worst;
     memset(&worst, 0, sizeof worst);
     r->critical_stage = 0;
+    int ntasks = sim_task_count(g);
+    int *owner = malloc((size_t)(ntasks > 0 ? ntasks : 1) * sizeof *owner);
+    if (!owner)
+        return;
+    for (int t = 0; t < ntasks; t++)
+        owner[t] = sim_task_resource(g, t);
     for (int s = 0; s < b->x.p->pp; s++) {
-        stage_reading sr = read_stage(g, b, s);
+        stage_reading sr = read_stage(g, b, owner, s);
         if (s == 0 || sr.load > worst.load) {
             worst = sr;
             r->critical_stage = s;
         }
     }
+    free(owner);
     for (int k = 0; k < TRAIN_KIND_COUNT; k++) {
         bool inline_comm = k == TRAIN_TP_COMM || k == TRAIN_CP_COMM || k == TRAIN_EP_COMM ||
                            (k == TRAIN_DP_COMM && b->x.p->zero >= 3);
