@@ -57,9 +57,11 @@ static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err
 
 static usim_status goodput_cmd_render(json_t *res, usim_buf *b, usim_error *err)
 {
-    usim_buf_printf(b, "%s on %.0f x %s chips, step %.3g s\n\n",
-                    json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
-                    json_string_value(json_object_get(res, "hw")), api_number(res, "step_time_s"));
+    double chips = api_number(res, "chips");
+    usim_buf_printf(b, "%s on %.0f x %s chip%s, step %.3g s\n\n",
+                    json_string_value(json_object_get(res, "model")), chips,
+                    json_string_value(json_object_get(res, "hw")), api_plural(chips),
+                    api_number(res, "step_time_s"));
     return api_goodput_render(res, b, err);
 }
 
