@@ -159,8 +159,8 @@ def apply_fixes(problems):
             lines = f.read().split("\n")
         for line, printed in fixes:
             old = lines[line - 1]
-            indent = old[:len(old) - len(old.lstrip())]
-            lines[line - 1] = indent + printed.rstrip()
+            lead = len(old) - len(old.lstrip()) - (len(printed) - len(printed.lstrip()))
+            lines[line - 1] = " " * max(lead, 0) + printed.rstrip()
         with open(path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
     return sum(len(f) for f in by_file.values())
