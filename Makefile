@@ -53,7 +53,7 @@ test: build
 
 # Every command the docs show is run and its printed figures compared.
 docs-check: build
-	python3 scripts/check-docs.py $(BUILD_DIR)/ultrasim README.md docs/*.md
+	python3 scripts/check-docs.py $(BUILD_DIR)/ultrasim README.md docs/*.md docs/studies/*.md
 
 bench: build
 	cmake --build $(BUILD_DIR) --target benchmarks -j $(JOBS)
