@@ -224,6 +224,26 @@ static void tpot_without_second_token(void **state)
     cli_free(&r);
 }
 
+/* Without an SLO there is nothing to attain: n/a, not "100% of requests". With
+ * a TTFT SLO of 1 ms, which no 1,024-token prefill of an 8B model meets, 0%. */
+static void slo_attainment_needs_an_slo(void **state)
+{
+    (void)state;
+    json_t *j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --requests 4");
+    assert_true(json_is_null(json_object_get(j, "slo_attainment")));
+    assert_true(json_is_null(json_object_get(j, "goodput_requests_per_s")));
+    assert_string_equal(json_string_value(json_object_get(j, "slo_note")),
+                        "no SLO given: --slo-ttft or --slo-tpot sets one");
+    json_decref(j);
+    j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --requests 4 --slo-ttft 1ms");
+    assert_close(num(j, "slo_attainment"), 0.0, 0);
+    json_decref(j);
+    cli_result r = cli_run("serve --model llama3-8b --hw dgx-h100 --tp 1 --requests 4");
+    assert_non_null(strstr(r.out, "within the SLO             n/a (no SLO given: --slo-ttft or "
+                                  "--slo-tpot sets one)"));
+    cli_free(&r);
+}
+
 /* Arrivals past 10^7 s (and inf) are refused at their line: at 1e300 s a
  * double cannot hold a millisecond, and every latency came out 0. */
 static void trace_arrival_out_of_range(void **state)
@@ -414,6 +434,7 @@ int main(void)
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),
         cmocka_unit_test(disaggregation_smooths_decode),
         cmocka_unit_test(tpot_without_second_token),
+        cmocka_unit_test(slo_attainment_needs_an_slo),
         cmocka_unit_test(trace_arrival_out_of_range),
         cmocka_unit_test(chip_that_cannot_multiply),
         cmocka_unit_test(cost_without_price),

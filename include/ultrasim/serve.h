@@ -86,8 +86,9 @@ typedef struct serve_result {
     double prefill_s, prefill_tokens; /* one request's prefill, alone */
     double tokens_per_round; /* speculative: tokens accepted per target pass */
     /* A quantity that does not exist is NaN with the reason here (NULL when
-     * it exists): TPOT without a second token, cost without a price. */
-    const char *tpot_note, *cost_note, *energy_note;
+     * it exists): TPOT without a second token, cost without a price, SLO
+     * attainment without an SLO. */
+    const char *tpot_note, *cost_note, *energy_note, *slo_note;
     /* Requests longer than the model's context (rotary positions run on past
      * it, so the run goes ahead); "" when none. */
     char context_note[160];

@@ -371,6 +371,7 @@ static json_t *result_json(const serve_deployment *d, const serve_result *r)
     json_object_set_new(o, "iterations", json_integer((json_int_t)r->iterations));
     put_note(o, "tpot_note", r->tpot_note);
     put_note(o, "cost_note", r->cost_note);
+    put_note(o, "slo_note", r->slo_note);
     put_note(o, "energy_note", r->energy_note);
     put_note(o, "context_note", r->context_note);
     json_object_set_new(o, "ttft", pct_json(&r->ttft));
@@ -485,9 +486,12 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
                     api_number(res, "output_tokens_per_s_per_chip"),
                     api_number(res, "requests_per_s"));
     cost_line(b, res);
-    usim_buf_printf(b, "  %-26s %.0f%% of requests (%.3g requests/s)\n", "within the SLO",
-                    100 * api_number(res, "slo_attainment"),
-                    api_number(res, "goodput_requests_per_s"));
+    if (exists(res, "slo_attainment"))
+        usim_buf_printf(b, "  %-26s %.0f%% of requests (%.3g requests/s)\n", "within the SLO",
+                        100 * api_number(res, "slo_attainment"),
+                        api_number(res, "goodput_requests_per_s"));
+    else
+        usim_buf_printf(b, "  %-26s n/a (%s)\n", "within the SLO", note_of(res, "slo_note"));
     usim_buf_printf(b, "  %-26s %.4g tokens a replica, peak use %.0f%%, %.0f preemptions\n",
                     "KV cache", api_number(res, "kv_capacity_tokens"),
                     100 * api_number(res, "kv_peak_use"), api_number(res, "preemptions"));

@@ -164,6 +164,10 @@ static void metrics(const run_state *s, serve_result *out, double arrival_origin
     out->requests_per_s = (double)n / s->makespan;
     out->goodput_requests_per_s = (double)good / s->makespan;
     out->slo_attainment = (double)good / (double)n;
+    if (s->w->slo_ttft_s <= 0 && s->w->slo_tpot_s <= 0) { /* nothing to attain */
+        out->goodput_requests_per_s = out->slo_attainment = NAN;
+        out->slo_note = "no SLO given: --slo-ttft or --slo-tpot sets one";
+    }
 done:
     free(ttft);
     free(tpot);
