@@ -325,6 +325,7 @@ static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
             json_decref(*result);
             *result = NULL;
         }
+        api_system_warnings(*result, s.sys);
     }
     free(s.sys);
     return st;

@@ -49,6 +49,7 @@ static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err
         json_object_set_new(*result, "model", json_string(s->model.name));
         json_object_set_new(*result, "hw", json_string(s->sys.name));
         json_object_set_new(*result, "chips", json_integer(s->sys.chips));
+        api_system_warnings(*result, &s->sys);
         json_object_set_new(*result, "step_time_s", json_real(r.step_time_s));
     }
     free(s);

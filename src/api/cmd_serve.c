@@ -404,8 +404,10 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         d->scheduler = SERVE_STATIC;
     if (st == USIM_OK)
         st = serve_run(d, &w, &r, err);
-    if (st == USIM_OK)
+    if (st == USIM_OK) {
         *result = result_json(d, &r);
+        api_system_warnings(*result, &d->sys);
+    }
     json_decref(copy);
     free(d);
     return st;
