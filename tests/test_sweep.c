@@ -85,14 +85,12 @@ static void rows_and_what_if(void **state)
     cli_free(&r);
 }
 
-/* A long sweep killed with SIGKILL mid-way, then run again: every point is
- * there once, none was run twice (the second run computes exactly the
- * missing ones), and the rows equal those of an uninterrupted sweep. */
-static void resumes_after_kill(void **state)
+/* A spec of 1,200 cheap points (hw show: 60 HBM bandwidths x 20 sizes) in a file
+ * of the given name; returns its path (write_temp's buffer). */
+static const char *write_1200_point_spec(const char *name)
 {
-    (void)state;
     char spec_text[4096], values[1200] = "";
-    for (int i = 0; i < 60; i++) { /* 60 x 20 = 1,200 points */
+    for (int i = 0; i < 60; i++) {
         size_t n = strlen(values);
         snprintf(values + n, sizeof values - n, "%s\"%d.%dTB/s\"", i ? ", " : "", 1 + i / 10,
                  i % 10);
@@ -102,7 +100,16 @@ static void resumes_after_kill(void **state)
              "{\"hw.chip.hbm.bandwidth\": [%s], \"chips\": [16, 32, 48, 64, 80, 96, 112, 128, "
              "144, 160, 176, 192, 208, 224, 240, 256, 272, 288, 304, 320]}}",
              values);
-    const char *spec = write_temp("sweep_kill.json", spec_text);
+    return write_temp(name, spec_text);
+}
+
+/* A long sweep killed with SIGKILL mid-way, then run again: every point is
+ * there once, none was run twice (the second run computes exactly the
+ * missing ones), and the rows equal those of an uninterrupted sweep. */
+static void resumes_after_kill(void **state)
+{
+    (void)state;
+    const char *spec = write_1200_point_spec("sweep_kill.json");
     char db[512], ref[512];
     snprintf(db, sizeof db, "%s/sweep_kill.db", USIM_TEST_TMP);
     snprintf(ref, sizeof ref, "%s/sweep_ref.db", USIM_TEST_TMP);
@@ -279,18 +286,7 @@ static void second_writer_is_refused(void **state)
 static void two_sweeps_at_once(void **state)
 {
     (void)state;
-    char spec_text[4096], values[1200] = "";
-    for (int i = 0; i < 60; i++) {
-        size_t n = strlen(values);
-        snprintf(values + n, sizeof values - n, "%s\"%d.%dTB/s\"", i ? ", " : "", 1 + i / 10,
-                 i % 10);
-    }
-    snprintf(spec_text, sizeof spec_text,
-             "{\"command\": \"hw show\", \"base\": {\"name\": \"trn2u.48xlarge\"}, \"grid\": "
-             "{\"hw.chip.hbm.bandwidth\": [%s], \"chips\": [16, 32, 48, 64, 80, 96, 112, 128, "
-             "144, 160, 176, 192, 208, 224, 240, 256, 272, 288, 304, 320]}}",
-             values);
-    const char *spec = write_temp("sweep_twice.json", spec_text);
+    const char *spec = write_1200_point_spec("sweep_twice.json");
     char db[512], out[2][512];
     snprintf(db, sizeof db, "%s/sweep_twice.db", USIM_TEST_TMP);
     fresh(db);

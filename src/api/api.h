@@ -113,11 +113,10 @@ void api_text_count(double n, char *buf, size_t size);
  * lost), so results are packed by api_pack: json_pack's grammar for
  * s s? n b i I f o o? O O? { } [ ], where a non-finite "f" becomes null and,
  * as an object member KEY, gets a sibling "KEY_reason" unless the result
- * packs its own. Every command builds its result through this header, so
- * json_pack here is api_pack. api_real is json_real with null for NaN/inf. */
+ * packs its own. Commands build their results with api_pack, never json_pack.
+ * api_real is json_real with null for NaN/inf. */
 json_t *api_pack(const char *fmt, ...);
 json_t *api_real(double v);
 const char *api_nonfinite_reason(double v);
-#define json_pack api_pack
 
 #endif

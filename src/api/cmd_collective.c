@@ -194,7 +194,7 @@ static usim_status parse_with(const char *text, const hw_system *sys, net_job *j
 
 static json_t *result_json(const net_result *r, double bytes)
 {
-    return json_pack(
+    return api_pack(
         "{s:f, s:f, s:f, s:f, s:s, s:s, s:f, s:f, s:{s:f, s:f, s:f}, s:{s:s, s:f}, s:f, s:f, "
         "s:f, s:I, s:I, s:s}",
         "bytes", bytes, "time_s", r->seconds, "algbw_bytes_per_s", r->algbw_bytes_per_s,
@@ -210,7 +210,7 @@ static json_t *result_json(const net_result *r, double bytes)
 
 static json_t *header_json(const setup *s, const char *sweep)
 {
-    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:f, s:s?}", "hw",
+    return api_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:f, s:s?}", "hw",
                      s->sys->name, "chips", s->sys->chips, "op", net_op_name(s->op), "model",
                      net_model_name(s->model), "algo", net_algo_name(s->algo), "group", "size",
                      s->group.size, "stride", s->group.stride, "concurrent",
@@ -220,7 +220,7 @@ static json_t *header_json(const setup *s, const char *sweep)
 
 static json_t *job_json(const net_job *j, const net_result *r)
 {
-    return json_pack("{s:s, s:f, s:{s:i, s:i, s:i}, s:s, s:f, s:f, s:f, s:{s:s, s:f}}", "op",
+    return api_pack("{s:s, s:f, s:{s:i, s:i, s:i}, s:s, s:f, s:f, s:f, s:{s:s, s:f}}", "op",
                      net_op_name(j->op), "bytes", j->bytes, "group", "size", j->group.size,
                      "stride", j->group.stride, "concurrent", j->group.concurrent, "algorithm",
                      net_algo_name(r->algorithm), "time_s", r->seconds, "algbw_bytes_per_s",
@@ -260,7 +260,7 @@ static usim_status run_with(const setup *s, double bytes, const char *with, json
     json_object_set_new(out, "alongside", others);
     json_object_set_new(out, "alone_analytic_time_s", json_real(alone.seconds));
     json_object_set_new(out, "combined",
-                        json_pack("{s:f, s:{s:s, s:f}, s:f}", "time_s", combined.seconds,
+                        api_pack("{s:f, s:{s:s, s:f}, s:f}", "time_s", combined.seconds,
                                   "busiest_link", "name", combined.busiest_link, "utilisation",
                                   combined.busiest_link_utilisation, "peak_link_load",
                                   combined.peak_link_load));

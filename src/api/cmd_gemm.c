@@ -355,7 +355,7 @@ static json_t *no_matrix_json(const gemm_setup *g, int64_t m, int64_t k, int64_t
     set_num(o, "peak_flops", hw_per_dtype_get(&g->sys->chip.dense_flops, g->dtype));
     json_object_set_new(o, "bound", json_null());
     json_object_set_new(o, "compute_dtype", json_null());
-    json_object_set_new(o, "why", json_pack("[s]", reason));
+    json_object_set_new(o, "why", api_pack("[s]", reason));
     return o;
 }
 
@@ -370,7 +370,7 @@ static json_t *single_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
         engine_array_cycles a;
         gemm_row r = array_row(g, m, k, n, &a);
         o = row_json(&r);
-        json_object_set_new(o, "array", json_pack("{s:i, s:i, s:s, s:I, s:I, s:f, s:f, s:f}",
+        json_object_set_new(o, "array", api_pack("{s:i, s:i, s:s, s:I, s:I, s:f, s:f, s:f}",
                                                   "rows", g->rows, "cols", g->cols, "dataflow",
                                                   engine_dataflow_name(g->dataflow), "row_folds",
                                                   (json_int_t)a.row_folds, "col_folds",
@@ -411,7 +411,7 @@ static json_t *single_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
 static json_t *common_json(const gemm_setup *g)
 {
     const hw_chip *chip = &g->sys->chip;
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:s}", "model", MODEL_NAMES[g->model],
+    return api_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:s}", "model", MODEL_NAMES[g->model],
                      "hw", g->sys->name, "chip", chip->name, "dtype", usim_dtype_name(g->dtype),
                      "batch", (json_int_t)g->batch, "clock_hz", chip->matrix.clock_hz,
                      "core_name", chip->core_name);
@@ -451,7 +451,7 @@ static usim_status topology_json(json_t *req, const gemm_setup *g, json_t *out,
     json_object_set_new(out, "topology_format",
                         json_string(topo.format == ENGINE_TOPO_CONV ? "conv" : "gemm"));
     json_object_set_new(out, "layers", rows);
-    json_object_set_new(out, "total", json_pack("{s:f, s:f, s:f, s:f}", "cycles", total.cycles,
+    json_object_set_new(out, "total", api_pack("{s:f, s:f, s:f, s:f}", "cycles", total.cycles,
                                                 "seconds", total.seconds, "flops", total.flops,
                                                 "bytes", total.bytes));
     engine_topology_free(&topo);

@@ -27,11 +27,11 @@ static usim_status hw_list_run(json_t *req, json_t **result, usim_error *err)
             json_decref(items);
             return st;
         }
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s}", "name", info.name, "kind",
+        json_array_append_new(items, api_pack("{s:s, s:s, s:s}", "name", info.name, "kind",
                                                KIND_NAMES[info.kind], "description",
                                                info.description));
     }
-    *result = json_pack("{s:o}", "presets", items);
+    *result = api_pack("{s:o}", "presets", items);
     return USIM_OK;
 }
 
@@ -72,7 +72,7 @@ extern const api_command api_cmd_hw_show;
 
 static json_t *per_dtype_json(const hw_per_dtype *v)
 {
-    return json_pack("{s:f, s:f, s:f, s:f, s:f}", "fp8", v->fp8, "bf16", v->bf16, "fp16",
+    return api_pack("{s:f, s:f, s:f, s:f, s:f}", "fp8", v->fp8, "bf16", v->bf16, "fp16",
                      v->fp16, "tf32", v->tf32, "fp32", v->fp32);
 }
 
@@ -86,7 +86,7 @@ static void topology_text(const hw_topology *t, char *buf, size_t size)
 static json_t *chip_json(const hw_chip *c)
 {
     const hw_matrix *m = &c->matrix;
-    return json_pack(
+    return api_pack(
         "{s:s, s:s, s:s, s:i, s:s, s:{s:s, s:i, s:i, s:i, s:f, s:o, s:b}, s:f, s:f, s:f, s:f,"
         " s:f, s:f, s:f}",
         "name", c->name, "vendor", c->vendor, "description", c->description, "cores", c->cores,
@@ -105,7 +105,7 @@ static json_t *scaleup_json(const hw_system *s)
     char node_topo[64], domain_topo[64];
     topology_text(&s->node.topology, node_topo, sizeof node_topo);
     topology_text(&s->domain.topology, domain_topo, sizeof domain_topo);
-    return json_pack("{s:s, s:f, s:b, s:i, s:f, s:f, s:s, s:i, s:f, s:f}", "node_topology",
+    return api_pack("{s:s, s:f, s:b, s:i, s:f, s:f, s:s, s:i, s:f, s:f}", "node_topology",
                      node_topo, "node_bytes_per_s_per_chip", s->node.bandwidth_per_chip,
                      "bidirectional", s->node.bidirectional, "links_per_chip",
                      s->node.links_per_chip, "node_hop_latency_s", s->node.hop_latency_s,
@@ -121,7 +121,7 @@ static json_t *network_json(const hw_network *n)
     json_t *lat = json_array();
     for (int i = 0; i < n->tier_latency_count; i++)
         json_array_append_new(lat, json_real(n->tier_latency_s[i]));
-    return json_pack("{s:s, s:s, s:i, s:i, s:f, s:o, s:f, s:f}", "name", n->name,
+    return api_pack("{s:s, s:s, s:i, s:i, s:f, s:o, s:f, s:f}", "name", n->name,
                      "description", n->description, "tiers", n->tiers, "radix", n->radix,
                      "port_bits_per_s", n->port_bandwidth * 8.0, "tier_latency_s", lat,
                      "oversubscription", n->oversubscription, "endpoint_latency_s",
@@ -135,7 +135,7 @@ static json_t *published_json(const hw_system *s)
     if (s->chips != s->default_chips || (p->hbm_bytes == 0 && p->dense_flops.fp8 == 0 &&
                                          p->dense_flops.bf16 == 0))
         return json_null();
-    return json_pack("{s:o, s:f, s:f}", "dense_flops", per_dtype_json(&p->dense_flops),
+    return api_pack("{s:o, s:f, s:f}", "dense_flops", per_dtype_json(&p->dense_flops),
                      "hbm_bytes", p->hbm_bytes, "hbm_bytes_per_s", p->hbm_bytes_per_s);
 }
 
@@ -169,7 +169,7 @@ static usim_status show_network(const char *name, json_t **result, usim_error *e
     usim_status st = hw_load_network(name, &net, err);
     if (st != USIM_OK)
         return st;
-    *result = json_pack("{s:s, s:s, s:o}", "name", net.name, "description", net.description,
+    *result = api_pack("{s:s, s:s, s:o}", "name", net.name, "description", net.description,
                         "network", network_json(&net));
     return *result ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
@@ -177,7 +177,7 @@ static usim_status show_network(const char *name, json_t **result, usim_error *e
 static usim_status system_result(const hw_system *sys, json_t **result, usim_error *err)
 {
     hw_totals t = hw_derive(sys);
-    *result = json_pack(
+    *result = api_pack(
         "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:o,"
         " s:o, s:f, s:{s:f, s:s, s:f}}",
         "name", sys->name, "description", sys->description, "chips", t.chips, "nodes", t.nodes,

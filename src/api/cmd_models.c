@@ -23,13 +23,13 @@ static usim_status models_run(json_t *req, json_t **result, usim_error *err)
             return st;
         }
         wl_params p = wl_model_params(&m);
-        json_array_append_new(items, json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f}",
+        json_array_append_new(items, api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f}",
                                                "name", name, "family", m.family, "layers",
                                                m.layers, "hidden", m.hidden, "heads", m.heads,
                                                "kv_heads", m.kv_heads, "experts", m.experts,
                                                "params", p.total, "active_params", p.active));
     }
-    *result = json_pack("{s:o}", "models", items);
+    *result = api_pack("{s:o}", "models", items);
     return USIM_OK;
 }
 

@@ -42,7 +42,7 @@ static json_t *plan_row(const wl_plan *p, const train_result *r, double score)
         json_object_set_new(bd, train_kind_name((train_kind)k),
                             json_real(r->busy_s[k] + r->exposed_s[k]));
     json_object_set_new(bd, "bubble", json_real(r->bubble_s));
-    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:f, s:f, s:f, s:f, s:f,"
+    return api_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:f, s:f, s:f, s:f, s:f,"
                      " s:o}",
                      "tp", p->tp, "pp", p->pp, "dp", p->dp, "cp", p->cp, "ep", p->ep, "vp", p->vp,
                      "mbs", p->mbs, "zero", p->zero, "recompute", RC[p->recompute], "sp", p->sp,
@@ -93,7 +93,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         for (int i = 0; i < out->count; i++)
             json_array_append_new(plans, plan_row(&out->plans[i], &out->results[i],
                                                   out->scores[i]));
-        *result = json_pack("{s:s, s:s, s:i, s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "model",
+        *result = api_pack("{s:s, s:s, s:i, s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "model",
                             m->name, "hw", sys->name, "chips", sys->chips, "objective",
                             OBJECTIVES[objective], "plans", plans, "considered",
                             (json_int_t)out->considered, "invalid", (json_int_t)out->invalid,

@@ -237,7 +237,7 @@ static usim_status plot_run(json_t *req, json_t **result, usim_error *err)
     else
         st = plot_line(&a, a.x, a.y, false, false, err);
     if (st == USIM_OK)
-        *result = json_pack("{s:s, s:s}", "out", a.out, "kind", KINDS[a.kind]);
+        *result = api_pack("{s:s, s:s}", "out", a.out, "kind", KINDS[a.kind]);
     return st;
 }
 

@@ -98,7 +98,7 @@ static const usim_option SERVE_OPTIONS[] = {
 static void apply_preset(json_t *req, int preset, const wl_model *m)
 {
     if (preset == 1) {
-        json_t *defaults = json_pack("{s:s, s:s, s:s}", "batch", "4", "weights", "fp8",
+        json_t *defaults = api_pack("{s:s, s:s, s:s}", "batch", "4", "weights", "fp8",
                                      "kv-dtype", "fp8");
         /* The Llama 3 family shares its tokenizer with Llama 3.2 1B, the
          * usual draft (as in the Neuron 405B tutorial). */
@@ -107,7 +107,7 @@ static void apply_preset(json_t *req, int preset, const wl_model *m)
         json_object_update_missing(req, defaults);
         json_decref(defaults);
     } else if (preset == 2) {
-        json_t *defaults = json_pack("{s:s, s:s, s:s}", "batch", "256", "scheduler", "chunked",
+        json_t *defaults = api_pack("{s:s, s:s, s:s}", "batch", "256", "scheduler", "chunked",
                                      "token-budget", "8192");
         json_object_update_missing(req, defaults);
         json_decref(defaults);
@@ -335,7 +335,7 @@ static json_t *explain_json(const serve_result *r)
 
 static json_t *result_json(const serve_deployment *d, const serve_result *r)
 {
-    json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "model", d->model.name, "hw",
+    json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "model", d->model.name, "hw",
                           d->sys.name, "chips", r->chips, "tp", d->tp, "pp", d->pp, "ep", d->ep,
                           "replicas", d->replicas);
     const struct {
@@ -380,7 +380,7 @@ static json_t *result_json(const serve_deployment *d, const serve_result *r)
     json_object_set_new(o, "explain", explain_json(r));
     if (d->spec_len > 0)
         json_object_set_new(o, "spec",
-                            json_pack("{s:s, s:i, s:f}", "draft", d->draft.name, "len",
+                            api_pack("{s:s, s:i, s:f}", "draft", d->draft.name, "len",
                                       d->spec_len, "accept", d->spec_accept));
     return o;
 }

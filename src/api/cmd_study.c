@@ -442,7 +442,7 @@ static usim_status study_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", dir, FINAL_NAMES[0]);
-        *result = json_pack("{s:s, s:s}", "report", path, "out", dir);
+        *result = api_pack("{s:s, s:s}", "report", path, "out", dir);
     } else if (created) {
         rmdir(dir); /* only if empty: never anything but what this run made */
     }

@@ -63,10 +63,10 @@ static usim_status sweep_run(json_t *req, json_t **result, usim_error *err)
     if (st != USIM_OK)
         return st;
     if (s.worker) {
-        *result = json_pack("{s:b}", "quiet", 1);
+        *result = api_pack("{s:b}", "quiet", 1);
         return USIM_OK;
     }
-    *result = json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i}", "db", db,
+    *result = api_pack("{s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i}", "db", db,
                         "csv", csv, "points", (json_int_t)s.points, "done_before",
                         (json_int_t)s.done_before, "computed", (json_int_t)s.computed, "ok",
                         (json_int_t)s.ok, "invalid", (json_int_t)s.invalid, "failed",

@@ -49,7 +49,7 @@ static const char *const TIERS[] = {"node", "scale-up domain", "scale-out networ
 
 static json_t *group_json(const train_group *g)
 {
-    return json_pack("{s:i, s:i, s:s}", "size", g->size, "stride", g->stride, "link",
+    return api_pack("{s:i, s:i, s:s}", "size", g->size, "stride", g->stride, "link",
                      g->size > 1 ? TIERS[g->tier] : "none");
 }
 
@@ -65,7 +65,7 @@ static json_t *breakdown_json(const train_result *r)
 
 static json_t *memory_json(const wl_memory *m, double capacity)
 {
-    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "weights", m->weights,
+    return api_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "weights", m->weights,
                      "gradients", m->gradients, "optimizer", m->optimizer, "activations",
                      m->activations, "temporary", m->temporary, "reserve", m->reserve, "total",
                      m->total, "capacity", capacity, "worst_stage", m->worst_stage);
@@ -74,7 +74,7 @@ static json_t *memory_json(const wl_memory *m, double capacity)
 static json_t *plan_json(const wl_plan *p)
 {
     static const char *const RC[] = {"none", "selective", "full"};
-    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:b, s:i, s:I}",
+    return api_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:b, s:i, s:I}",
                      "tp", p->tp, "pp", p->pp, "dp", p->dp, "cp", p->cp, "ep", p->ep, "vp",
                      p->vp, "mbs", p->mbs, "gbs", (json_int_t)p->gbs, "seq", (json_int_t)p->seq,
                      "dtype", usim_dtype_name(p->dtype), "recompute", RC[p->recompute], "sp",
@@ -108,10 +108,10 @@ static usim_status not_fitting(const train_result *r, const wl_plan *p, usim_err
 static json_t *result_json(const api_train_setup_t *s, const train_result *r)
 {
     wl_params params = wl_model_params(&s->model);
-    json_t *groups = json_pack("{s:o, s:o, s:o, s:o, s:o}", "tp", group_json(&r->tp), "cp",
+    json_t *groups = api_pack("{s:o, s:o, s:o, s:o, s:o}", "tp", group_json(&r->tp), "cp",
                                group_json(&r->cp), "dp", group_json(&r->dp), "pp",
                                group_json(&r->pp), "ep", group_json(&r->ep));
-    return json_pack(
+    return api_pack(
         "{s:s, s:s, s:i, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:o,"
         " s:o, s:o, s:i, s:I, s:i, s:f}",
         "model", s->model.name, "hw", s->sys.name, "chips", s->sys.chips, "params",
@@ -129,7 +129,7 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
 static void add_totals(json_t *res, const train_result *r, const hw_system *sys, double tokens)
 {
     train_totals t = train_totals_for(r, sys, tokens);
-    json_t *run = json_pack("{s:f, s:f, s:f, s:f, s:f}", "tokens", tokens, "steps", t.steps,
+    json_t *run = api_pack("{s:f, s:f, s:f, s:f, s:f}", "tokens", tokens, "steps", t.steps,
                             "time_s", t.seconds, "energy_kwh", t.energy_kwh, "cost_usd",
                             t.cost_usd);
     if (hw_no_price_reason(sys))

@@ -97,7 +97,7 @@ static json_t *gpt_from_row(const csv_row *h, const csv_row *r)
         return NULL;
     const char *heads = cell(h, r, "heads"), *ffn = cell(h, r, "ffn"), *vocab = cell(h, r, "vocab");
     const char *seq = cell(h, r, "seq");
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b}",
+    return api_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b}",
                      "kind", "model", "name", cell(h, r, "id"), "family", "gpt", "layers",
                      atoi(layers), "hidden", atoi(hidden), "heads", heads ? atoi(heads) : 1, "ffn",
                      ffn ? atoi(ffn) : 4 * atoi(hidden), "vocab", vocab ? atoi(vocab) : 51200,
@@ -111,7 +111,7 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
     static const char *const PLAN[] = {"tp", "pp", "dp", "cp", "ep", "vp", "mbs", "gbs", "seq",
                                        "dtype", "recompute", "zero", "attention"};
     const char *hw = cell(h, r, "hw");
-    json_t *req = json_pack("{s:s}", "command", "train");
+    json_t *req = api_pack("{s:s}", "command", "train");
     json_t *gpt = gpt_from_row(h, r);
     set_if(req, "hw", hw);
     set_if(req, "chips", cell(h, r, "chips"));
@@ -136,7 +136,7 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
 {
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
-    json_t *req = json_pack("{s:s}", "command", "serve");
+    json_t *req = api_pack("{s:s}", "command", "serve");
     set_if(req, "hw", hw);
     set_if(req, "chips", cell(h, r, "chips"));
     set_if(req, "model", cell(h, r, "model"));
@@ -270,7 +270,7 @@ static usim_status run_row(const char *set, const row_place *at, const csv_row *
     if (st != USIM_OK)
         return st;
     double pct = 100.0 * (pred - measured) / measured;
-    json_array_append_new(rows, json_pack("{s:s, s:s?, s:s, s:f, s:f, s:f}", "set", set, "id",
+    json_array_append_new(rows, api_pack("{s:s, s:s?, s:s, s:f, s:f, s:f}", "set", set, "id",
                                           at->id, "metric", metric, "measured", measured,
                                           "predicted", pred, "error_pct", pct));
     t->sum_abs_pct += fabs(pct);
@@ -345,7 +345,7 @@ static usim_status infer_set(const char *file, const char *text, int *set, usim_
 
 static json_t *set_summary(const tally *t)
 {
-    json_t *s = json_pack("{s:i, s:f}", "rows", t->rows, "worst_pct", t->worst_pct);
+    json_t *s = api_pack("{s:i, s:f}", "rows", t->rows, "worst_pct", t->worst_pct);
     json_object_set_new(s, "mape_pct",
                         t->rows ? json_real(t->sum_abs_pct / t->rows) : json_null());
     return s;
@@ -400,7 +400,7 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
         json_decref(sets);
         return st;
     }
-    *result = json_pack("{s:o, s:o}", "rows", rows, "sets", sets);
+    *result = api_pack("{s:o, s:o}", "rows", rows, "sets", sets);
     return USIM_OK;
 }
 

@@ -120,7 +120,7 @@ static usim_status monte_carlo_json(const rel_process *p, int runs, uint64_t see
     if (g.shown && g.tty)
         fputc('\n', stderr);
     if (st == USIM_OK)
-        *mc = json_pack("{s:o, s:o, s:o, s:i}", "mean_wall_s", real_or_null(m.mean_wall_s),
+        *mc = api_pack("{s:o, s:o, s:o, s:i}", "mean_wall_s", real_or_null(m.mean_wall_s),
                         "stddev_wall_s", real_or_null(m.stddev_wall_s), "mean_failures",
                         real_or_null(m.mean_failures), "runs", m.runs);
     return st;
@@ -196,7 +196,7 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     double usd_per_s = sys.chips * sys.price.usd_per_chip_hour / 3600;
     double interruptions = rates.total_per_s > 0 ? wall * rates.total_per_s : 0;
     double lost_s = wall - p.solve_s;
-    *out = json_pack(
+    *out = api_pack(
         "{s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
         " s:o, s:o, s:b, s:b}",
         "goodput", isfinite(wall) ? p.solve_s / wall : 0, "wall_time_s", real_or_null(wall),

@@ -337,10 +337,10 @@ usim_status usim_render_text(const char *command, const char *result_json, char 
 
 /* ---- results with figures that do not exist --------------------------- */
 
-/* jansson refuses NaN and infinity: json_real() returns NULL and json_pack()
+/* jansson refuses NaN and infinity: json_real() returns NULL and api_pack()
  * fails as a whole, so one undefined figure used to lose the entire result
  * (reported as "out of memory"). Results are built with api_pack() instead
- * (api.h routes json_pack there): a non-finite "f" becomes null, and in an
+ * (every command uses it): a non-finite "f" becomes null, and in an
  * object a sibling "KEY_reason" says why unless the result gives its own. */
 
 typedef struct pack_state {
