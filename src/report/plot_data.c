@@ -59,11 +59,21 @@ static int first_read(sqlite3 *db)
     return sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
 }
 
+/* Whether FILE-wal holds pages: read as immutable, the database would miss them. */
+static bool wal_has_data(const char *path)
+{
+    char wal[4096];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &sb) == 0 && sb.st_size > 0;
+}
+
 /* Opens a sweep's database for reading. SQLite reads a WAL database through
  * FILE-shm, which it must create next to it; in a folder it cannot write (a
  * shared results folder) the read fails ("unable to open database file",
- * or "attempt to write a readonly database"). Then no sweep can be writing there either (it would have created
- * that file), and the database is read as immutable. */
+ * or "attempt to write a readonly database"). Then no sweep can be writing there either (it
+ * would have created that file), and the database is read as immutable, unless a killed
+ * sweep left committed pages in FILE-wal, which an immutable read would silently miss. */
 static usim_status report_db_open(const char *path, sqlite3 **db, usim_error *err)
 {
     struct stat sb;
@@ -75,6 +85,15 @@ static usim_status report_db_open(const char *path, sqlite3 **db, usim_error *er
     int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
     if (rc == SQLITE_OK)
         rc = first_read(*db);
+    if ((rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY) && wal_has_data(path)) {
+        sqlite3_close(*db);
+        *db = NULL;
+        return usim_fail(err, USIM_EINPUT,
+                         "%s: cannot read the database: its newest points are still in %s-wal, "
+                         "which needs a writable folder; open it once where the folder is "
+                         "writable (any ultrasim plot or sqlite3 there)",
+                         path, path);
+    }
     if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY) {
         char *uri = immutable_uri(path);
         sqlite3_close(*db);
@@ -232,18 +251,21 @@ static usim_status load_series(const char *path, const char *x, const char *y,
     if (st == USIM_OK && series)
         st = check_column(c, path, "series", series, err);
     if (st == USIM_OK) {
-        char group[160];
-        snprintf(group, sizeof group, "%s%s%s", series ? "\"" : "'", series ? series : "all",
-                 series ? "\"" : "'");
-        char *sql = best ? sqlite3_mprintf("SELECT \"%w\", max(\"%w\"), %s, count(*) FROM points "
-                                           "WHERE status = 'ok' GROUP BY 3, 1 ORDER BY 3, 1",
-                                           x, y, group)
-                         : sqlite3_mprintf("SELECT \"%w\", \"%w\", %s, 1 FROM points WHERE "
-                                           "status = 'ok' ORDER BY 3, 1",
-                                           x, y, group);
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+        /* a column name may hold any character a sweep spec's key does: quoted by SQLite */
+        char *group = series ? sqlite3_mprintf("\"%w\"", series) : sqlite3_mprintf("'all'");
+        char *sql = !group ? NULL
+                    : best ? sqlite3_mprintf("SELECT \"%w\", max(\"%w\"), %s, count(*) FROM "
+                                             "points WHERE status = 'ok' GROUP BY 3, 1 ORDER BY 3, 1",
+                                             x, y, group)
+                           : sqlite3_mprintf("SELECT \"%w\", \"%w\", %s, 1 FROM points WHERE "
+                                             "status = 'ok' ORDER BY 3, 1",
+                                             x, y, group);
+        if (!sql)
+            st = usim_fail(err, USIM_ERUNTIME, "out of memory");
+        else if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
             st = usim_fail(err, USIM_EINPUT, "%s: %s", path, sqlite3_errmsg(db));
         sqlite3_free(sql);
+        sqlite3_free(group);
     }
     if (st == USIM_OK)
         st = read_rows(q, chart, merged, err);
