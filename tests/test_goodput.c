@@ -89,6 +89,8 @@ static void no_failures_is_full_goodput(void **state)
     assert_true(json_is_null(json_object_get(j, "mtbf_s")));
     assert_true(json_is_null(json_object_get(j, "checkpoint_interval_s")));
     assert_true(json_is_null(json_object_get(j, "young_interval_s")));
+    assert_string_equal(json_string_value(json_object_get(j, "mtbf_s_reason")),
+                        "no failures");
     json_t *mc = json_object_get(j, "monte_carlo");
     assert_close(num(mc, "mean_wall_s"), T, 1e-12);
     assert_true(num(mc, "mean_failures") == 0.0);
@@ -148,6 +150,11 @@ static void never_finishes(void **state)
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         if (!json_is_null(json_object_get(j, nulls[i])))
             fail_msg("%s is not null", nulls[i]);
+    /* and each says why, beside it */
+    assert_string_equal(json_string_value(json_object_get(j, "cost_usd_reason")),
+                        "the run never finishes: failures come faster than restarts");
+    assert_string_equal(json_string_value(json_object_get(j, "checkpoint_interval_s_reason")),
+                        "the run never finishes: failures come faster than restarts");
     json_decref(j);
     cli_free(&r);
     r = cli_run(SMALL_RUN "--chip-fit 1e9 --restart 7d");

@@ -210,7 +210,7 @@ static void tpot_without_second_token(void **state)
     json_t *j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --requests 4 --osl 1");
     assert_true(json_is_null(json_object_get(j, "tpot_p50_s")));
     assert_true(json_is_null(json_object_get(json_object_get(j, "tpot"), "p99")));
-    assert_string_equal(json_string_value(json_object_get(j, "tpot_note")),
+    assert_string_equal(json_string_value(json_object_get(j, "tpot_p50_s_reason")),
                         "every request has one output token: TPOT needs a second");
     double prefill = num(json_object_get(j, "explain"), "prefill_s");
     assert_close(num(j, "ttft_p50_s"), prefill, 1e-12);
@@ -232,7 +232,7 @@ static void slo_attainment_needs_an_slo(void **state)
     json_t *j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --requests 4");
     assert_true(json_is_null(json_object_get(j, "slo_attainment")));
     assert_true(json_is_null(json_object_get(j, "goodput_requests_per_s")));
-    assert_string_equal(json_string_value(json_object_get(j, "slo_note")),
+    assert_string_equal(json_string_value(json_object_get(j, "slo_attainment_reason")),
                         "no SLO given: --slo-ttft or --slo-tpot sets one");
     json_decref(j);
     j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --requests 4 --slo-ttft 1ms");
@@ -303,7 +303,7 @@ static void cost_without_price(void **state)
              USIM_SOURCE_DIR);
     json_t *j = serve(args);
     assert_true(json_is_null(json_object_get(j, "cost_per_mtok_usd")));
-    assert_string_equal(json_string_value(json_object_get(j, "cost_note")),
+    assert_string_equal(json_string_value(json_object_get(j, "cost_per_mtok_usd_reason")),
                         "the hardware gives no price per chip-hour");
     assert_close(num(j, "energy_per_token_j"), 700 / num(j, "output_tokens_per_s"), 1e-9);
     json_decref(j);
@@ -348,6 +348,13 @@ static void ep_uses_the_chips_there_are(void **state)
     refused("--model deepseek-v3 --hw dgx-h200 --chips 1 --tp 1 --ep 8 --weights fp8", one_chip);
     const char *dense[] = {"--ep: EP 2 needs a mixture-of-experts model", NULL};
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --ep 2", dense);
+    /* with --tp-unit core a dense model is refused the same way */
+    refused("--model llama3-8b --hw trn2.48xlarge --tp 4 --tp-unit core --ep 2", dense);
+    /* EP below TP that does not divide it: the ranks exist, the split does not */
+    const char *divide[] = {"--ep: EP 4 does not divide TP 6: EP ranks are the stage's chips "
+                            "(allowed: a divisor of 6)",
+                            NULL};
+    refused("--model mixtral-8x7b --hw dgx-h100 --chips 6 --tp 6 --ep 4", divide);
 }
 
 /* --chips 8 at TP 1 is 8 replicas; 8 clients on them run exactly as one

@@ -103,6 +103,11 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
 usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,
                       usim_error *err);
 
+/* Expert parallelism of EP ranks over a stage of TP ranks ("chips", or
+ * "NeuronCores" with --tp-unit core): the model has experts, EP divides them,
+ * and EP divides TP, as EP ranks are the stage's own ranks. */
+usim_status serve_check_ep(const wl_model *m, int ep, int tp, const char *ranks, usim_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -207,14 +207,8 @@ static usim_status ranks_in_chips(serve_deployment *d, usim_error *err)
 {
     int tp_cores = d->tp, ep_cores = d->ep;
     usim_status st = api_tp_in_chips(&d->sys, tp_cores, &d->tp, err);
-    if (st == USIM_OK && tp_cores % ep_cores != 0)
-        return usim_fail_field(err, USIM_EINPUT, "ep",
-                               "EP %d needs %d NeuronCores per pipeline stage to hold the "
-                               "experts; TP %d gives %d (allowed: 1 to %d, dividing TP %d)",
-                               ep_cores, ep_cores, tp_cores, tp_cores, tp_cores, tp_cores);
-    if (st == USIM_OK && d->model.experts > 1 && d->model.experts % ep_cores != 0)
-        return usim_fail_field(err, USIM_EINPUT, "ep", "EP %d does not divide the %d experts",
-                               ep_cores, d->model.experts);
+    if (st == USIM_OK)
+        st = serve_check_ep(&d->model, ep_cores, tp_cores, "NeuronCores", err);
     if (st == USIM_OK)
         d->ep = ep_cores > 1 ? gcd(ep_cores, d->tp) : 1;
     return st;
@@ -296,40 +290,56 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     return st;
 }
 
-/* A number, or null for one that does not exist (NaN: no second token, no
- * price); JSON has no NaN, and 0 would claim a value. */
-static void put_num(json_t *o, const char *key, double v)
+/* A figure that does not exist (NaN: no second token, no price, no SLO) is
+ * null with KEY_reason beside it; JSON has no NaN, and 0 would claim a value.
+ * The serve layer's own words replace the generic reason. */
+static void put_reasons(json_t *o, const char *const *keys, const char *why)
 {
-    json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
+    char key[96];
+    for (; why && *keys; keys++) {
+        snprintf(key, sizeof key, "%s_reason", *keys);
+        if (json_object_get(o, key))
+            json_object_set_new(o, key, json_string(why));
+    }
 }
 
-static void put_note(json_t *o, const char *key, const char *note)
+static json_t *pct_json(const serve_percentiles *p, const char *why)
 {
-    if (note && note[0])
-        json_object_set_new(o, key, json_string(note));
-}
-
-static json_t *pct_json(const serve_percentiles *p)
-{
+    static const char *const KEYS[] = {"p50", "p90", "p99", "mean", NULL};
     json_t *o = json_object();
-    put_num(o, "p50", p->p50);
-    put_num(o, "p90", p->p90);
-    put_num(o, "p99", p->p99);
-    put_num(o, "mean", p->mean);
+    api_put_real(o, "p50", p->p50);
+    api_put_real(o, "p90", p->p90);
+    api_put_real(o, "p99", p->p99);
+    api_put_real(o, "mean", p->mean);
+    put_reasons(o, KEYS, why);
     return o;
+}
+
+static void name_missing_figures(json_t *o, const serve_result *r)
+{
+    static const char *const TPOT[] = {"tpot_p50_s", "tpot_p90_s", "tpot_p99_s", NULL};
+    static const char *const COST[] = {"cost_per_mtok_usd", NULL};
+    static const char *const ENERGY[] = {"energy_per_token_j", NULL};
+    static const char *const SLO[] = {"slo_attainment", "goodput_requests_per_s", NULL};
+    put_reasons(o, TPOT, r->tpot_note);
+    put_reasons(o, COST, r->cost_note);
+    put_reasons(o, ENERGY, r->energy_note);
+    put_reasons(o, SLO, r->slo_note);
+    if (r->context_note[0])
+        json_object_set_new(o, "context_note", json_string(r->context_note));
 }
 
 static json_t *explain_json(const serve_result *r)
 {
     json_t *o = json_object();
-    put_num(o, "decode_step_s", r->decode_step_s);
-    put_num(o, "decode_weights_s", r->decode_weights_s);
-    put_num(o, "decode_kv_s", r->decode_kv_s);
-    put_num(o, "decode_comm_s", r->decode_comm_s);
-    put_num(o, "decode_other_s", r->decode_other_s);
-    put_num(o, "prefill_s", r->prefill_s);
-    put_num(o, "prefill_tokens", r->prefill_tokens);
-    put_num(o, "tokens_per_round", r->tokens_per_round);
+    api_put_real(o, "decode_step_s", r->decode_step_s);
+    api_put_real(o, "decode_weights_s", r->decode_weights_s);
+    api_put_real(o, "decode_kv_s", r->decode_kv_s);
+    api_put_real(o, "decode_comm_s", r->decode_comm_s);
+    api_put_real(o, "decode_other_s", r->decode_other_s);
+    api_put_real(o, "prefill_s", r->prefill_s);
+    api_put_real(o, "prefill_tokens", r->prefill_tokens);
+    api_put_real(o, "tokens_per_round", r->tokens_per_round);
     return o;
 }
 
@@ -364,19 +374,15 @@ static json_t *result_json(const serve_deployment *d, const serve_result *r)
         {"makespan_s", r->makespan_s},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
-        put_num(o, nums[i].key, nums[i].v);
+        api_put_real(o, nums[i].key, nums[i].v);
     json_object_set_new(o, "requests", json_integer((json_int_t)r->requests));
     json_object_set_new(o, "output_tokens", json_integer((json_int_t)r->output_tokens));
     json_object_set_new(o, "preemptions", json_integer((json_int_t)r->preemptions));
     json_object_set_new(o, "iterations", json_integer((json_int_t)r->iterations));
-    put_note(o, "tpot_note", r->tpot_note);
-    put_note(o, "cost_note", r->cost_note);
-    put_note(o, "slo_note", r->slo_note);
-    put_note(o, "energy_note", r->energy_note);
-    put_note(o, "context_note", r->context_note);
-    json_object_set_new(o, "ttft", pct_json(&r->ttft));
-    json_object_set_new(o, "tpot", pct_json(&r->tpot));
-    json_object_set_new(o, "e2e", pct_json(&r->e2e));
+    name_missing_figures(o, r);
+    json_object_set_new(o, "ttft", pct_json(&r->ttft, NULL));
+    json_object_set_new(o, "tpot", pct_json(&r->tpot, r->tpot_note));
+    json_object_set_new(o, "e2e", pct_json(&r->e2e, NULL));
     json_object_set_new(o, "explain", explain_json(r));
     if (d->spec_len > 0)
         json_object_set_new(o, "spec",
@@ -436,9 +442,13 @@ static void row(usim_buf *b, const char *label, json_t *p, const char *note)
     usim_buf_puts(b, "\n");
 }
 
-static const char *note_of(json_t *res, const char *key)
+/* Why a figure is n/a: its KEY_reason. */
+static const char *reason_of(json_t *res, const char *key)
 {
-    return json_string_value(json_object_get(res, key));
+    char name[96];
+    snprintf(name, sizeof name, "%s_reason", key);
+    const char *why = json_string_value(json_object_get(res, name));
+    return why ? why : api_nonfinite_reason(NAN);
 }
 
 static void cost_line(usim_buf *b, json_t *res)
@@ -447,11 +457,11 @@ static void cost_line(usim_buf *b, json_t *res)
     if (exists(res, "cost_per_mtok_usd"))
         usim_buf_printf(b, "$%.3g per million output tokens, ", api_number(res, "cost_per_mtok_usd"));
     else
-        usim_buf_printf(b, "n/a (%s), ", note_of(res, "cost_note"));
+        usim_buf_printf(b, "n/a (%s), ", reason_of(res, "cost_per_mtok_usd"));
     if (exists(res, "energy_per_token_j"))
         usim_buf_printf(b, "%.3g J per token\n", api_number(res, "energy_per_token_j"));
     else
-        usim_buf_printf(b, "energy n/a (%s)\n", note_of(res, "energy_note"));
+        usim_buf_printf(b, "energy n/a (%s)\n", reason_of(res, "energy_per_token_j"));
 }
 
 static void explain_text(usim_buf *b, json_t *x)
@@ -481,7 +491,8 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
                     api_number(res, "replicas") == 1 ? "" : "s");
     usim_buf_printf(b, "  %-26s %10s %10s %10s\n", "", "p50", "p90", "p99");
     row(b, "time to first token", json_object_get(res, "ttft"), NULL);
-    row(b, "time per output token", json_object_get(res, "tpot"), note_of(res, "tpot_note"));
+    row(b, "time per output token", json_object_get(res, "tpot"),
+        exists(res, "tpot_p50_s") ? NULL : reason_of(res, "tpot_p50_s"));
     row(b, "end to end", json_object_get(res, "e2e"), NULL);
     usim_buf_printf(b, "\n  %-26s %.4g tokens/s (%.4g per chip), %.3g requests/s\n", "throughput",
                     api_number(res, "output_tokens_per_s"),
@@ -493,12 +504,13 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
                         100 * api_number(res, "slo_attainment"),
                         api_number(res, "goodput_requests_per_s"));
     else
-        usim_buf_printf(b, "  %-26s n/a (%s)\n", "within the SLO", note_of(res, "slo_note"));
+        usim_buf_printf(b, "  %-26s n/a (%s)\n", "within the SLO", reason_of(res, "slo_attainment"));
     usim_buf_printf(b, "  %-26s %.4g tokens a replica, peak use %.0f%%, %.0f preemptions\n",
                     "KV cache", api_number(res, "kv_capacity_tokens"),
                     100 * api_number(res, "kv_peak_use"), api_number(res, "preemptions"));
-    if (note_of(res, "context_note"))
-        usim_buf_printf(b, "  %-26s %s\n", "note", note_of(res, "context_note"));
+    const char *context = json_string_value(json_object_get(res, "context_note"));
+    if (context)
+        usim_buf_printf(b, "  %-26s %s\n", "note", context);
     explain_text(b, json_object_get(res, "explain"));
     return USIM_OK;
 }

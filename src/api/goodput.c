@@ -52,17 +52,12 @@ static usim_status interval_of(const usim_command *cmd, json_t *req, double *int
     return USIM_OK;
 }
 
-static json_t *real_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *parts_json(const rel_rates *r, double wall_s)
 {
     json_t *o = json_object();
     for (int p = 0; p < REL_PART_COUNT; p++)
         json_object_set_new(o, rel_part_name((rel_part)p),
-                            r->per_s[p] > 0 ? real_or_null(r->per_s[p] * wall_s) : json_real(0));
+                            r->per_s[p] > 0 ? api_real(r->per_s[p] * wall_s) : json_real(0));
     return o;
 }
 
@@ -120,13 +115,40 @@ static usim_status monte_carlo_json(const rel_process *p, int runs, uint64_t see
     if (g.shown && g.tty)
         fputc('\n', stderr);
     if (st == USIM_OK)
-        *mc = api_pack("{s:o, s:o, s:o, s:i}", "mean_wall_s", real_or_null(m.mean_wall_s),
-                        "stddev_wall_s", real_or_null(m.stddev_wall_s), "mean_failures",
-                        real_or_null(m.mean_failures), "runs", m.runs);
+        *mc = api_pack("{s:f, s:f, s:f, s:i}", "mean_wall_s", m.mean_wall_s, "stddev_wall_s",
+                       m.stddev_wall_s, "mean_failures", m.mean_failures, "runs", m.runs);
     return st;
 }
 
 /* ---- the run -------------------------------------------------------- */
+
+/* Says why a figure is null where the generic reason says less: no price, no
+ * failures, a run that never finishes. */
+static void name_missing_figures(json_t *out, const hw_system *sys, const rel_rates *rates,
+                                 double wall)
+{
+    static const char *const FAILURE_FREE[] = {"mtbf_s", "checkpoint_interval_s",
+                                               "young_interval_s"};
+    static const char *const NEVER[] = {"wall_time_s",  "interruptions",   "checkpoint_interval_s",
+                                        "cost_usd",     "cost_lost_usd",   "chip_hours_lost",
+                                        "energy_kwh"};
+    char key[64];
+    for (size_t i = 0; rates->total_per_s <= 0 && i < sizeof FAILURE_FREE / sizeof FAILURE_FREE[0];
+         i++) {
+        snprintf(key, sizeof key, "%s_reason", FAILURE_FREE[i]);
+        json_object_set_new(out, key, json_string("no failures"));
+    }
+    for (size_t i = 0; !isfinite(wall) && i < sizeof NEVER / sizeof NEVER[0]; i++) {
+        snprintf(key, sizeof key, "%s_reason", NEVER[i]);
+        json_object_set_new(out, key,
+                            json_string("the run never finishes: failures come faster than "
+                                        "restarts"));
+    }
+    if (isfinite(wall) && hw_no_price_reason(sys)) {
+        json_object_set_new(out, "cost_usd_reason", json_string(hw_no_price_reason(sys)));
+        json_object_set_new(out, "cost_lost_usd_reason", json_string(hw_no_price_reason(sys)));
+    }
+}
 
 /* Reads the failure and checkpoint options over the system's figures. */
 static usim_status read_options(const usim_command *cmd, json_t *req, hw_reliability *f,
@@ -196,26 +218,21 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     double usd_per_s = sys.chips * sys.price.usd_per_chip_hour / 3600;
     double interruptions = rates.total_per_s > 0 ? wall * rates.total_per_s : 0;
     double lost_s = wall - p.solve_s;
+    /* a figure that does not exist is null with a KEY_reason (api_pack) */
     *out = api_pack(
-        "{s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+        "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o,"
         " s:o, s:o, s:b, s:b}",
-        "goodput", isfinite(wall) ? p.solve_s / wall : 0, "wall_time_s", real_or_null(wall),
-        "solve_time_s", real_or_null(p.solve_s), "interruptions", real_or_null(interruptions),
-        "mtbf_s", real_or_null(rates.mtbf_s), "checkpoint_interval_s",
-        real_or_null(isfinite(wall) || interval > 0 ? p.interval_s : INFINITY),
-        "young_interval_s", real_or_null(young), "checkpoint_s", real_or_null(p.checkpoint_s),
-        "checkpoint_bytes", real_or_null(ckpt_bytes), "restart_s", real_or_null(p.restart_s),
-        "cost_usd", real_or_null(wall * usd_per_s), "cost_lost_usd",
-        real_or_null(lost_s * usd_per_s), "chip_hours_lost",
-        real_or_null(lost_s * sys.chips / 3600), "energy_kwh",
-        real_or_null(wall * sys.chips * sys.chip.power_w / 3.6e6), "straggler_factor",
-        real_or_null(straggle), "tokens", real_or_null(tokens), "failures_by_part",
-        parts_json(&rates, wall), "monte_carlo", mc, "monte_carlo_note", mc_note, "async", async,
-        "hot_spares", spares == 0);
-    if (*out && hw_no_price_reason(&sys)) {
-        json_object_set_new(*out, "cost_usd_reason", json_string(hw_no_price_reason(&sys)));
-        json_object_set_new(*out, "cost_lost_usd_reason", json_string(hw_no_price_reason(&sys)));
-    }
+        "goodput", isfinite(wall) ? p.solve_s / wall : 0, "wall_time_s", wall, "solve_time_s",
+        p.solve_s, "interruptions", interruptions, "mtbf_s", rates.mtbf_s,
+        "checkpoint_interval_s", isfinite(wall) || interval > 0 ? p.interval_s : INFINITY,
+        "young_interval_s", young, "checkpoint_s", p.checkpoint_s, "checkpoint_bytes",
+        ckpt_bytes, "restart_s", p.restart_s, "cost_usd", wall * usd_per_s, "cost_lost_usd",
+        lost_s * usd_per_s, "chip_hours_lost", lost_s * sys.chips / 3600, "energy_kwh",
+        wall * sys.chips * sys.chip.power_w / 3.6e6, "straggler_factor", straggle, "tokens",
+        tokens, "failures_by_part", parts_json(&rates, wall), "monte_carlo", mc,
+        "monte_carlo_note", mc_note, "async", async, "hot_spares", spares == 0);
+    if (*out)
+        name_missing_figures(*out, &sys, &rates, wall);
     return *out ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 

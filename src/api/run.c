@@ -495,6 +495,15 @@ json_t *api_real(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+void api_put_real(json_t *obj, const char *key, double v)
+{
+    json_object_set_new(obj, key, api_real(v));
+    char reason_key[128];
+    snprintf(reason_key, sizeof reason_key, "%s_reason", key);
+    if (!isfinite(v) && !json_object_get(obj, reason_key))
+        json_object_set_new(obj, reason_key, json_string(api_nonfinite_reason(v)));
+}
+
 /* ---- help ----------------------------------------------------------- */
 
 static void help_option(usim_buf *b, const usim_option *o)

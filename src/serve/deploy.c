@@ -67,24 +67,27 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     return mem;
 }
 
-/* EP on a dense model is refused as train refuses it; EP ranks are the
- * chips of one stage, so ep divides both the experts and tp. */
-static usim_status check_experts(const serve_deployment *d, usim_error *err)
+/* EP on a dense model is refused as train refuses it. */
+usim_status serve_check_ep(const wl_model *m, int ep, int tp, const char *ranks, usim_error *err)
 {
-    const wl_model *m = &d->model;
-    if (m->experts <= 1 && d->ep > 1)
+    if (m->experts <= 1 && ep > 1)
         return usim_fail_field(err, USIM_EINPUT, "ep",
-                               "EP %d needs a mixture-of-experts model (this one has %d expert)",
-                               d->ep, 1);
-    if (m->experts > 1 && m->experts % d->ep != 0)
+                               "EP %d needs a mixture-of-experts model (this one has 1 expert)",
+                               ep);
+    if (m->experts > 1 && m->experts % ep != 0)
         return usim_fail_field(err, USIM_EINPUT, "ep", "EP %d does not divide the %d experts",
-                               d->ep, m->experts);
-    if (d->tp % d->ep != 0)
+                               ep, m->experts);
+    if (ep > tp)
         return usim_fail_field(err, USIM_EINPUT, "ep",
-                               "EP %d needs %d chips per pipeline stage to hold the experts; TP %d "
+                               "EP %d needs %d %s per pipeline stage to hold the experts; TP %d "
                                "gives %d (allowed: 1 to %d, dividing TP %d; raise --tp to spread "
-                               "the experts over more chips)",
-                               d->ep, d->ep, d->tp, d->tp, d->tp, d->tp);
+                               "the experts over more %s)",
+                               ep, ep, ranks, tp, tp, tp, tp, ranks);
+    if (tp % ep != 0)
+        return usim_fail_field(err, USIM_EINPUT, "ep",
+                               "EP %d does not divide TP %d: EP ranks are the stage's %s "
+                               "(allowed: a divisor of %d)",
+                               ep, tp, ranks, tp);
     return USIM_OK;
 }
 
@@ -99,7 +102,7 @@ static usim_status check_split(const serve_deployment *d, usim_error *err)
     if (d->pp > m->layers)
         return usim_fail_field(err, USIM_EINPUT, "pp", "PP %d is more than the %d layers", d->pp,
                                m->layers);
-    usim_status st = check_experts(d, err);
+    usim_status st = serve_check_ep(m, d->ep, d->tp, "chips", err);
     if (st != USIM_OK)
         return st;
     if ((long long)group * d->replicas > d->sys.chips)
