@@ -4,8 +4,8 @@
  * Outputs (traces, charts, CSV, reports) go through usim_output. A regular
  * file is replaced atomically: the data goes to a temporary file in the same
  * folder (a unique name, so two runs writing one file never share it) that
- * is renamed over the target once complete. Renaming is only right for
- * regular files: renamed over a symbolic link it would replace the link, and
+ * is synced to disk and renamed over the target once complete. Renaming is
+ * only right for regular files: renamed over a symbolic link it would replace the link, and
  * over /dev/null or a FIFO it would replace the device with a plain file
  * (as root, for everyone). So links are resolved first, and anything that is
  * not a regular file is opened and written in place.
@@ -249,6 +249,11 @@ usim_status usim_output_commit(usim_output *out, usim_error *err)
     bool failed = ferror(out->fp) != 0;
     int e = failed ? EIO : 0;
     if (fflush(out->fp) != 0 && !e)
+        e = errno;
+    /* On disk before the rename: else a crash could leave the real name
+     * pointing at a file whose data never reached the disk (zero length).
+     * Only the temporary file: a device or FIFO has nothing to sync. */
+    if (out->tmp[0] && !e && fsync(fileno(out->fp)) != 0)
         e = errno;
     if (fclose(out->fp) != 0 && !e)
         e = errno;
