@@ -5,9 +5,9 @@
  * file is replaced atomically: the data goes to a temporary file in the same
  * folder (a unique name, so two runs writing one file never share it) that
  * is synced to disk and renamed over the target once complete. Renaming is
- * only right for regular files: renamed over a symbolic link it would replace the link, and
- * over /dev/null or a FIFO it would replace the device with a plain file
- * (as root, for everyone). So links are resolved first, and anything that is
+ * only right for regular files: renamed over a symbolic link it would
+ * replace the link, and over /dev/null or a FIFO it would replace the device
+ * with a plain file (as root, for everyone). So links are resolved first, and anything that is
  * not a regular file is opened and written in place.
  */
 #define _XOPEN_SOURCE 700 /* realpath, fchmod */
