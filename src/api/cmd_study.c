@@ -321,41 +321,96 @@ static int default_jobs(void)
 
 /* ---- writing the report --------------------------------------------- */
 
-/* The report, its PNG and its SVG: each written first under a temporary
- * name (the charts' writer picks the format by the extension, so it stays). */
+/* The report, its PNG and its SVG are written first into a staging folder
+ * of this run's own, made next to them with mkdtemp (a unique name, created
+ * exclusively: two studies on one --out never share it), and renamed into
+ * place once all three are complete. The charts' writer picks the format by
+ * the extension, so the staged files keep their names. Only what this run
+ * made is removed: the files in its staging folder, and the folder. */
 #define NOUTPUTS 3
 static const char *const FINAL_NAMES[NOUTPUTS] = {"scale-up.md", "scale-up.png",
                                                   "scale-up.svg"};
-static const char *const STAGED_NAMES[NOUTPUTS] = {"scale-up.partial.md", "scale-up.partial.png",
-                                                   "scale-up.partial.svg"};
+static const char *const BACKUP_NAMES[NOUTPUTS] = {"previous.md", "previous.png",
+                                                   "previous.svg"};
 
 typedef struct output_paths {
-    char final[NOUTPUTS][4200], staged[NOUTPUTS][4200];
+    char stage[4200];
+    char final[NOUTPUTS][4200], staged[NOUTPUTS][4300], backup[NOUTPUTS][4300];
+    bool kept[NOUTPUTS]; /* backup[i] holds the previous final[i] */
 } output_paths;
 
-static void name_outputs(const char *dir, output_paths *o)
+static usim_status make_stage(const char *dir, output_paths *o, usim_error *err)
 {
+    snprintf(o->stage, sizeof o->stage, "%s/.scale-up.%ld.XXXXXX", dir, (long)getpid());
+    if (!mkdtemp(o->stage))
+        return usim_fail_field(err, USIM_EINPUT, "out", "cannot write in the folder %s (%s)",
+                               dir, strerror(errno));
     for (int i = 0; i < NOUTPUTS; i++) {
         snprintf(o->final[i], sizeof o->final[i], "%s/%s", dir, FINAL_NAMES[i]);
-        snprintf(o->staged[i], sizeof o->staged[i], "%s/%s", dir, STAGED_NAMES[i]);
+        snprintf(o->staged[i], sizeof o->staged[i], "%s/%s", o->stage, FINAL_NAMES[i]);
+        snprintf(o->backup[i], sizeof o->backup[i], "%s/%s", o->stage, BACKUP_NAMES[i]);
+        o->kept[i] = false;
     }
+    return USIM_OK;
 }
 
-/* Renames the staged files into place; if one cannot be, removes the ones
- * already renamed, so the folder never holds half a report. */
-static usim_status publish(const output_paths *o, usim_error *err)
+/* Before anything is renamed: a folder in the way of an output fails the
+ * study (rename cannot replace it), and each previous output is kept as a
+ * hard link in the staging folder, so that a failure can put it back. */
+static usim_status prepare_targets(output_paths *o, usim_error *err)
 {
+    struct stat info;
+    for (int i = 0; i < NOUTPUTS; i++)
+        if (lstat(o->final[i], &info) == 0 && S_ISDIR(info.st_mode))
+            return usim_fail_field(err, USIM_EINPUT, "out",
+                                   "cannot write %s (a folder is in the way); nothing was written",
+                                   o->final[i]);
+    for (int i = 0; i < NOUTPUTS; i++) {
+        if (lstat(o->final[i], &info) != 0)
+            continue;
+        if (link(o->final[i], o->backup[i]) != 0)
+            return usim_fail(err, USIM_ERUNTIME,
+                             "cannot keep the previous %s (%s); nothing was written", o->final[i],
+                             strerror(errno));
+        o->kept[i] = true;
+    }
+    return USIM_OK;
+}
+
+/* Renames the staged files into place; if one cannot be, puts back what
+ * the ones already renamed replaced, so the folder never holds half a
+ * report and the previous one stays whole. */
+static usim_status publish(output_paths *o, usim_error *err)
+{
+    usim_status st = prepare_targets(o, err);
+    if (st != USIM_OK)
+        return st;
     for (int i = 0; i < NOUTPUTS; i++) {
         if (rename(o->staged[i], o->final[i]) == 0)
             continue;
-        usim_status st = usim_fail_field(err, USIM_EINPUT, "out",
-                                         "cannot write %s (%s); nothing was written",
-                                         o->final[i], strerror(errno));
-        for (int k = 0; k < i; k++)
-            remove(o->final[k]);
+        st = usim_fail(err, USIM_ERUNTIME,
+                       "cannot write %s (%s); the previous files are as they were", o->final[i],
+                       strerror(errno));
+        for (int k = 0; k < i; k++) {
+            if (o->kept[k] && rename(o->backup[k], o->final[k]) == 0)
+                o->kept[k] = false;
+            else if (!o->kept[k])
+                remove(o->final[k]); /* this run's, just renamed there */
+        }
         return st;
     }
     return USIM_OK;
+}
+
+/* Removes the staging folder and what this run put in it. */
+static void remove_stage(const output_paths *o)
+{
+    for (int i = 0; i < NOUTPUTS; i++) {
+        remove(o->staged[i]); /* after a failure; after success they are gone already */
+        if (o->kept[i])
+            remove(o->backup[i]);
+    }
+    rmdir(o->stage);
 }
 
 /* The folder, made before the searches so that a bad --out fails at once;
@@ -376,14 +431,17 @@ static usim_status write_outputs(const char *dir, const char *text, point pts[NS
     output_paths *o = malloc(sizeof *o);
     if (!o)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    name_outputs(dir, o);
-    usim_status st = usim_write_file_atomic(o->staged[0], text, strlen(text), err);
+    usim_status st = make_stage(dir, o, err);
+    if (st != USIM_OK) {
+        free(o);
+        return st;
+    }
+    st = usim_write_file_atomic(o->staged[0], text, strlen(text), err);
     if (st == USIM_OK)
         st = write_charts(o->staged[1], o->staged[2], pts, n, err);
     if (st == USIM_OK)
         st = publish(o, err);
-    for (int i = 0; i < NOUTPUTS; i++)
-        remove(o->staged[i]); /* after a failure; after success they are gone already */
+    remove_stage(o);
     free(o);
     return st;
 }
