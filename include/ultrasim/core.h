@@ -135,6 +135,9 @@ void usim_output_abort(usim_output *out);
 usim_status usim_write_file_atomic(const char *path, const char *data, size_t size,
                                    usim_error *err);
 
+/* Seconds on the monotonic clock: for elapsed times, not dates. */
+double usim_now_s(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -245,18 +245,11 @@ typedef struct study_pool {
     bool shown;       /* a progress line has been drawn */
 } study_pool;
 
-static double monotonic_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Progress on stderr (never stdout, which holds the result), once the study
  * has run for a second: quick studies stay quiet. */
 static void show_progress(study_pool *w, const system_kind *k, int chips)
 {
-    double elapsed = monotonic_s() - w->started_s;
+    double elapsed = usim_now_s() - w->started_s;
     int total = NSYSTEMS * w->nsizes;
     if (elapsed < 1)
         return;
@@ -295,28 +288,13 @@ static void *study_worker(void *arg)
 
 static void run_searches(study_pool *w, int jobs)
 {
-    pthread_t threads[PLAN_JOBS_MAX];
-    int started = 0;
     pthread_mutex_init(&w->lock, NULL);
-    w->started_s = monotonic_s();
+    w->started_s = usim_now_s();
     w->tty = isatty(STDERR_FILENO) != 0;
-    if (jobs > 1)
-        for (; started < jobs; started++)
-            if (pthread_create(&threads[started], NULL, study_worker, w) != 0)
-                break;
-    if (started == 0)
-        study_worker(w);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    plan_run_pool(study_worker, w, jobs);
     pthread_mutex_destroy(&w->lock);
     if (w->shown && w->tty)
         fputc('\n', stderr);
-}
-
-static int default_jobs(void)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores < 1 ? 1 : cores > PLAN_JOBS_MAX ? PLAN_JOBS_MAX : (int)cores;
 }
 
 /* ---- writing the report --------------------------------------------- */
@@ -477,7 +455,7 @@ static usim_status study_run(json_t *req, json_t **result, usim_error *err)
     int64_t seq = api_next_int(cmd, req, "seq", 8192, &st, err);
     int64_t max_gbs = api_next_int(cmd, req, "max-gbs", 2048, &st, err);
     int64_t max_chips = api_next_int(cmd, req, "max-chips", 131072, &st, err);
-    int64_t jobs = api_next_int(cmd, req, "jobs", default_jobs(), &st, err);
+    int64_t jobs = api_next_int(cmd, req, "jobs", plan_thread_count(0), &st, err);
     bool created = false;
     if (st == USIM_OK)
         st = make_out_dir(dir, &created, err);
