@@ -16,9 +16,9 @@
  * takes them largest first, each a single-threaded plan search, and stores
  * each answer in its own slot, so the report is the same on any number of
  * threads. Progress goes to stderr. Nothing is written until every search is
- * done; the report and its charts are written under temporary names and
- * renamed into place only when all of them were written, so a failed write
- * leaves no part of a report behind.
+ * done; the report and its charts are written into a staging folder of the
+ * run's own and renamed into place only when all of them were written, so a
+ * failed write leaves no part of a report behind and the previous one whole.
  */
 #include <errno.h>
 #include <math.h>
@@ -308,13 +308,10 @@ static void run_searches(study_pool *w, int jobs)
 #define NOUTPUTS 3
 static const char *const FINAL_NAMES[NOUTPUTS] = {"scale-up.md", "scale-up.png",
                                                   "scale-up.svg"};
-static const char *const BACKUP_NAMES[NOUTPUTS] = {"previous.md", "previous.png",
-                                                   "previous.svg"};
 
 typedef struct output_paths {
     char stage[4200];
-    char final[NOUTPUTS][4200], staged[NOUTPUTS][4300], backup[NOUTPUTS][4300];
-    bool kept[NOUTPUTS]; /* backup[i] holds the previous final[i] */
+    char final[NOUTPUTS][4200], staged[NOUTPUTS][4300];
 } output_paths;
 
 static usim_status make_stage(const char *dir, output_paths *o, usim_error *err)
@@ -326,68 +323,34 @@ static usim_status make_stage(const char *dir, output_paths *o, usim_error *err)
     for (int i = 0; i < NOUTPUTS; i++) {
         snprintf(o->final[i], sizeof o->final[i], "%s/%s", dir, FINAL_NAMES[i]);
         snprintf(o->staged[i], sizeof o->staged[i], "%s/%s", o->stage, FINAL_NAMES[i]);
-        snprintf(o->backup[i], sizeof o->backup[i], "%s/%s", o->stage, BACKUP_NAMES[i]);
-        o->kept[i] = false;
     }
     return USIM_OK;
 }
 
-/* Before anything is renamed: a folder in the way of an output fails the
- * study (rename cannot replace it), and each previous output is kept as a
- * hard link in the staging folder, so that a failure can put it back. */
-static usim_status prepare_targets(output_paths *o, usim_error *err)
+/* Renames the staged files into place, all or none (usim_replace_files):
+ * the folder never holds half a report, and a failure leaves the previous
+ * one whole. A folder in the way of an output is the user's to move, found
+ * before anything is renamed. */
+static usim_status publish(const output_paths *o, usim_error *err)
 {
     struct stat info;
-    for (int i = 0; i < NOUTPUTS; i++)
+    const char *staged[NOUTPUTS], *final[NOUTPUTS];
+    for (int i = 0; i < NOUTPUTS; i++) {
         if (lstat(o->final[i], &info) == 0 && S_ISDIR(info.st_mode))
             return usim_fail_field(err, USIM_EINPUT, "out",
                                    "cannot write %s (a folder is in the way); nothing was written",
                                    o->final[i]);
-    for (int i = 0; i < NOUTPUTS; i++) {
-        if (lstat(o->final[i], &info) != 0)
-            continue;
-        if (link(o->final[i], o->backup[i]) != 0)
-            return usim_fail(err, USIM_ERUNTIME,
-                             "cannot keep the previous %s (%s); nothing was written", o->final[i],
-                             strerror(errno));
-        o->kept[i] = true;
+        staged[i] = o->staged[i];
+        final[i] = o->final[i];
     }
-    return USIM_OK;
-}
-
-/* Renames the staged files into place; if one cannot be, puts back what
- * the ones already renamed replaced, so the folder never holds half a
- * report and the previous one stays whole. */
-static usim_status publish(output_paths *o, usim_error *err)
-{
-    usim_status st = prepare_targets(o, err);
-    if (st != USIM_OK)
-        return st;
-    for (int i = 0; i < NOUTPUTS; i++) {
-        if (rename(o->staged[i], o->final[i]) == 0)
-            continue;
-        st = usim_fail(err, USIM_ERUNTIME,
-                       "cannot write %s (%s); the previous files are as they were", o->final[i],
-                       strerror(errno));
-        for (int k = 0; k < i; k++) {
-            if (o->kept[k] && rename(o->backup[k], o->final[k]) == 0)
-                o->kept[k] = false;
-            else if (!o->kept[k])
-                remove(o->final[k]); /* this run's, just renamed there */
-        }
-        return st;
-    }
-    return USIM_OK;
+    return usim_replace_files(staged, final, NOUTPUTS, o->stage, err);
 }
 
 /* Removes the staging folder and what this run put in it. */
 static void remove_stage(const output_paths *o)
 {
-    for (int i = 0; i < NOUTPUTS; i++) {
+    for (int i = 0; i < NOUTPUTS; i++)
         remove(o->staged[i]); /* after a failure; after success they are gone already */
-        if (o->kept[i])
-            remove(o->backup[i]);
-    }
     rmdir(o->stage);
 }
 
