@@ -193,19 +193,12 @@ static void *worker(void *arg)
     }
 }
 
-static int pool_jobs(const plan_sweep_options *o)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int jobs = o->jobs > 0 ? o->jobs : (int)(cores > 0 ? cores : 1);
-    return jobs > 64 ? 64 : jobs;
-}
-
 /* Keeps 2 x jobs requests queued; records results as they come back. */
 static usim_status run_threads(sweep_writer *w, int jobs, usim_error *err)
 {
     pool p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
               NULL, NULL, false, w->o->run};
-    pthread_t threads[64];
+    pthread_t threads[PLAN_JOBS_MAX];
     int started = 0, in_flight = 0;
     usim_status st = USIM_OK;
     for (; started < jobs; started++)
@@ -270,7 +263,7 @@ usim_status sweep_threads(const plan_sweep_options *o, plan_sweep_summary *out, 
     usim_status st = sweep_writer_init(&w, o, err);
     if (st != USIM_OK)
         return st;
-    out->jobs = pool_jobs(o);
+    out->jobs = plan_thread_count(o->jobs);
     out->ranks = 1;
     st = run_threads(&w, out->jobs, err);
     if (st == USIM_OK)
