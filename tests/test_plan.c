@@ -5,6 +5,7 @@
  * the scale-up study give the same bytes on any number of threads, and a
  * study whose last write fails leaves no part of its report behind.
  */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,12 +127,29 @@ static void assert_same_file(const char *a, const char *b)
     free(y);
 }
 
-static bool exists(const char *dir, const char *name)
+static int by_name(const void *a, const void *b)
 {
-    char path[1024];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0;
+    return strcmp(a, b);
+}
+
+/* The names in dir, hidden ones too, sorted and joined by spaces. */
+static const char *folder_listing(const char *dir)
+{
+    static char listing[2048];
+    char names[32][256];
+    int n = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) && n < 32;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], by_name);
+    listing[0] = '\0';
+    for (int i = 0; i < n; i++)
+        snprintf(listing + strlen(listing), sizeof listing - strlen(listing), "%s%s",
+                 i ? " " : "", names[i]);
+    return listing;
 }
 
 /* Report and both charts are byte-identical on 1 and 3 threads. */
@@ -184,13 +202,63 @@ static void study_failed_write_leaves_nothing(void **state)
     assert_non_null(strstr(r.err, "--out"));
     assert_non_null(strstr(r.err, "scale-up.svg"));
     assert_string_equal(r.out, "");
-    const char *gone[] = {"scale-up.md", "scale-up.png", "scale-up.partial.md",
-                          "scale-up.partial.png", "scale-up.partial.svg"};
-    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
-        if (exists(dir, gone[i]))
-            fail_msg("%s was left behind", gone[i]);
+    assert_string_equal(folder_listing(dir), "scale-up.svg");
     cli_free(&r);
     rmdir(blocker);
+    rmdir(dir);
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A failed study leaves the previous run's report and PNG as they were
+ * (same bytes), and none of its own staging behind; the next study, with
+ * the way clear, replaces them. */
+static void study_failed_write_keeps_previous(void **state)
+{
+    (void)state;
+    char dir[600], blocker[700], args[1400], path[1024];
+    snprintf(dir, sizeof dir, "%s/study-previous-%d", USIM_TEST_TMP, (int)getpid());
+    snprintf(blocker, sizeof blocker, "%s/scale-up.svg", dir);
+    assert_int_equal(mkdir(dir, 0777), 0);
+    write_text(dir, "scale-up.md", "previous report\n");
+    write_text(dir, "scale-up.png", "previous chart\n");
+    assert_int_equal(mkdir(blocker, 0777), 0);
+    snprintf(args, sizeof args, "study scale-up --model llama3-8b --max-chips 64 --out %s", dir);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    cli_free(&r);
+    long n = 0;
+    snprintf(path, sizeof path, "%s/scale-up.md", dir);
+    char *md = read_all(path, &n);
+    assert_string_equal(md, "previous report\n");
+    free(md);
+    snprintf(path, sizeof path, "%s/scale-up.png", dir);
+    char *png = read_all(path, &n);
+    assert_string_equal(png, "previous chart\n");
+    free(png);
+    assert_string_equal(folder_listing(dir), "scale-up.md scale-up.png scale-up.svg");
+    rmdir(blocker);
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    cli_free(&r);
+    snprintf(path, sizeof path, "%s/scale-up.md", dir);
+    md = read_all(path, &n);
+    assert_non_null(strstr(md, "# Scale up or scale out? llama3-8b"));
+    free(md);
+    assert_string_equal(folder_listing(dir), "scale-up.md scale-up.png scale-up.svg");
+    const char *names[] = {"scale-up.md", "scale-up.png", "scale-up.svg"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        remove(path);
+    }
     rmdir(dir);
 }
 
@@ -203,6 +271,7 @@ int main(void)
         cmocka_unit_test(search_same_on_any_thread_count),
         cmocka_unit_test(study_same_on_any_thread_count),
         cmocka_unit_test(study_failed_write_leaves_nothing),
+        cmocka_unit_test(study_failed_write_keeps_previous),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

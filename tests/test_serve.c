@@ -304,8 +304,35 @@ static void cost_without_price(void **state)
     json_t *j = serve(args);
     assert_true(json_is_null(json_object_get(j, "cost_per_mtok_usd")));
     assert_string_equal(json_string_value(json_object_get(j, "cost_per_mtok_usd_reason")),
-                        "the hardware gives no price per chip-hour");
+                        "no price: the hardware description has no price.usd_per_chip_hour");
     assert_close(num(j, "energy_per_token_j"), 700 / num(j, "output_tokens_per_s"), 1e-9);
+    json_decref(j);
+}
+
+/* A price of 0 given explicitly is a free machine: $0 per million tokens,
+ * with no note, not "no price". */
+static void cost_at_price_zero(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof path, "%s/data/hw/dgx-h200.json", USIM_SOURCE_DIR);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *text = calloc(1, 1 << 20);
+    size_t size = fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    assert_true(size > 0);
+    char *price = strstr(text, "\"value\": 7.91,");
+    assert_non_null(price);
+    memcpy(price, "\"value\": 0.00,", strlen("\"value\": 0.00,"));
+    char args[800];
+    snprintf(args, sizeof args, "--model llama3-8b --hw %s --chips 1 --tp 1 --requests 2",
+             write_temp("free_dgx_h200.json", text));
+    free(text);
+    json_t *j = serve(args);
+    assert_true(json_is_number(json_object_get(j, "cost_per_mtok_usd")));
+    assert_close(num(j, "cost_per_mtok_usd"), 0, 0);
+    assert_null(json_object_get(j, "cost_per_mtok_usd_reason"));
     json_decref(j);
 }
 
@@ -445,6 +472,7 @@ int main(void)
         cmocka_unit_test(trace_arrival_out_of_range),
         cmocka_unit_test(chip_that_cannot_multiply),
         cmocka_unit_test(cost_without_price),
+        cmocka_unit_test(cost_at_price_zero),
         cmocka_unit_test(ep_uses_the_chips_there_are),
         cmocka_unit_test(chips_fill_replicas),
         cmocka_unit_test(options_a_load_ignores),

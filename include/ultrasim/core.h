@@ -135,6 +135,18 @@ void usim_output_abort(usim_output *out);
 usim_status usim_write_file_atomic(const char *path, const char *data, size_t size,
                                    usim_error *err);
 
+/* Renames staged[i] over final[i] for each i < n, all or none: each final
+ * file there is first kept as a hard link in keep_dir (a folder of the
+ * caller's own, on the same file system), and if one rename fails the files
+ * already replaced are put back, those that were not there removed, and
+ * USIM_ERUNTIME returned. keep_dir is left as it was found on return, but
+ * for a file that could not be put back. */
+usim_status usim_replace_files(const char *const *staged, const char *const *final, int n,
+                               const char *keep_dir, usim_error *err);
+
+/* Seconds on the monotonic clock: for elapsed times, not dates. */
+double usim_now_s(void);
+
 #ifdef __cplusplus
 }
 #endif

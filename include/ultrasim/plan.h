@@ -63,6 +63,15 @@ typedef struct plan_search_options {
 
 #define PLAN_JOBS_MAX 64
 
+/* Threads for a run that asks for `asked` (0: one per online core), at most
+ * PLAN_JOBS_MAX. */
+int plan_thread_count(int asked);
+/* Runs work(arg) on plan_thread_count(jobs) threads at once (on the
+ * caller's thread when that is 1, or when no thread can be started) and
+ * returns once all are done. work takes its items from arg under its own
+ * lock until none is left. */
+void plan_run_pool(void *(*work)(void *), void *arg, int jobs);
+
 typedef struct plan_search_result {
     int count;
     wl_plan plans[PLAN_TOP_MAX];

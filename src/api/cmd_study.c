@@ -16,9 +16,9 @@
  * takes them largest first, each a single-threaded plan search, and stores
  * each answer in its own slot, so the report is the same on any number of
  * threads. Progress goes to stderr. Nothing is written until every search is
- * done; the report and its charts are written under temporary names and
- * renamed into place only when all of them were written, so a failed write
- * leaves no part of a report behind.
+ * done; the report and its charts are written into a staging folder of the
+ * run's own and renamed into place only when all of them were written, so a
+ * failed write leaves no part of a report behind and the previous one whole.
  */
 #include <errno.h>
 #include <math.h>
@@ -245,18 +245,11 @@ typedef struct study_pool {
     bool shown;       /* a progress line has been drawn */
 } study_pool;
 
-static double monotonic_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Progress on stderr (never stdout, which holds the result), once the study
  * has run for a second: quick studies stay quiet. */
 static void show_progress(study_pool *w, const system_kind *k, int chips)
 {
-    double elapsed = monotonic_s() - w->started_s;
+    double elapsed = usim_now_s() - w->started_s;
     int total = NSYSTEMS * w->nsizes;
     if (elapsed < 1)
         return;
@@ -295,67 +288,70 @@ static void *study_worker(void *arg)
 
 static void run_searches(study_pool *w, int jobs)
 {
-    pthread_t threads[PLAN_JOBS_MAX];
-    int started = 0;
     pthread_mutex_init(&w->lock, NULL);
-    w->started_s = monotonic_s();
+    w->started_s = usim_now_s();
     w->tty = isatty(STDERR_FILENO) != 0;
-    if (jobs > 1)
-        for (; started < jobs; started++)
-            if (pthread_create(&threads[started], NULL, study_worker, w) != 0)
-                break;
-    if (started == 0)
-        study_worker(w);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    plan_run_pool(study_worker, w, jobs);
     pthread_mutex_destroy(&w->lock);
     if (w->shown && w->tty)
         fputc('\n', stderr);
 }
 
-static int default_jobs(void)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores < 1 ? 1 : cores > PLAN_JOBS_MAX ? PLAN_JOBS_MAX : (int)cores;
-}
-
 /* ---- writing the report --------------------------------------------- */
 
-/* The report, its PNG and its SVG: each written first under a temporary
- * name (the charts' writer picks the format by the extension, so it stays). */
+/* The report, its PNG and its SVG are written first into a staging folder
+ * of this run's own, made next to them with mkdtemp (a unique name, created
+ * exclusively: two studies on one --out never share it), and renamed into
+ * place once all three are complete. The charts' writer picks the format by
+ * the extension, so the staged files keep their names. Only what this run
+ * made is removed: the files in its staging folder, and the folder. */
 #define NOUTPUTS 3
 static const char *const FINAL_NAMES[NOUTPUTS] = {"scale-up.md", "scale-up.png",
                                                   "scale-up.svg"};
-static const char *const STAGED_NAMES[NOUTPUTS] = {"scale-up.partial.md", "scale-up.partial.png",
-                                                   "scale-up.partial.svg"};
 
 typedef struct output_paths {
-    char final[NOUTPUTS][4200], staged[NOUTPUTS][4200];
+    char stage[4200];
+    char final[NOUTPUTS][4200], staged[NOUTPUTS][4300];
 } output_paths;
 
-static void name_outputs(const char *dir, output_paths *o)
+static usim_status make_stage(const char *dir, output_paths *o, usim_error *err)
 {
+    snprintf(o->stage, sizeof o->stage, "%s/.scale-up.%ld.XXXXXX", dir, (long)getpid());
+    if (!mkdtemp(o->stage))
+        return usim_fail_field(err, USIM_EINPUT, "out", "cannot write in the folder %s (%s)",
+                               dir, strerror(errno));
     for (int i = 0; i < NOUTPUTS; i++) {
         snprintf(o->final[i], sizeof o->final[i], "%s/%s", dir, FINAL_NAMES[i]);
-        snprintf(o->staged[i], sizeof o->staged[i], "%s/%s", dir, STAGED_NAMES[i]);
-    }
-}
-
-/* Renames the staged files into place; if one cannot be, removes the ones
- * already renamed, so the folder never holds half a report. */
-static usim_status publish(const output_paths *o, usim_error *err)
-{
-    for (int i = 0; i < NOUTPUTS; i++) {
-        if (rename(o->staged[i], o->final[i]) == 0)
-            continue;
-        usim_status st = usim_fail_field(err, USIM_EINPUT, "out",
-                                         "cannot write %s (%s); nothing was written",
-                                         o->final[i], strerror(errno));
-        for (int k = 0; k < i; k++)
-            remove(o->final[k]);
-        return st;
+        snprintf(o->staged[i], sizeof o->staged[i], "%s/%s", o->stage, FINAL_NAMES[i]);
     }
     return USIM_OK;
+}
+
+/* Renames the staged files into place, all or none (usim_replace_files):
+ * the folder never holds half a report, and a failure leaves the previous
+ * one whole. A folder in the way of an output is the user's to move, found
+ * before anything is renamed. */
+static usim_status publish(const output_paths *o, usim_error *err)
+{
+    struct stat info;
+    const char *staged[NOUTPUTS], *final[NOUTPUTS];
+    for (int i = 0; i < NOUTPUTS; i++) {
+        if (lstat(o->final[i], &info) == 0 && S_ISDIR(info.st_mode))
+            return usim_fail_field(err, USIM_EINPUT, "out",
+                                   "cannot write %s (a folder is in the way); nothing was written",
+                                   o->final[i]);
+        staged[i] = o->staged[i];
+        final[i] = o->final[i];
+    }
+    return usim_replace_files(staged, final, NOUTPUTS, o->stage, err);
+}
+
+/* Removes the staging folder and what this run put in it. */
+static void remove_stage(const output_paths *o)
+{
+    for (int i = 0; i < NOUTPUTS; i++)
+        remove(o->staged[i]); /* after a failure; after success they are gone already */
+    rmdir(o->stage);
 }
 
 /* The folder, made before the searches so that a bad --out fails at once;
@@ -376,14 +372,17 @@ static usim_status write_outputs(const char *dir, const char *text, point pts[NS
     output_paths *o = malloc(sizeof *o);
     if (!o)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    name_outputs(dir, o);
-    usim_status st = usim_write_file_atomic(o->staged[0], text, strlen(text), err);
+    usim_status st = make_stage(dir, o, err);
+    if (st != USIM_OK) {
+        free(o);
+        return st;
+    }
+    st = usim_write_file_atomic(o->staged[0], text, strlen(text), err);
     if (st == USIM_OK)
         st = write_charts(o->staged[1], o->staged[2], pts, n, err);
     if (st == USIM_OK)
         st = publish(o, err);
-    for (int i = 0; i < NOUTPUTS; i++)
-        remove(o->staged[i]); /* after a failure; after success they are gone already */
+    remove_stage(o);
     free(o);
     return st;
 }
@@ -419,7 +418,7 @@ static usim_status study_run(json_t *req, json_t **result, usim_error *err)
     int64_t seq = api_next_int(cmd, req, "seq", 8192, &st, err);
     int64_t max_gbs = api_next_int(cmd, req, "max-gbs", 2048, &st, err);
     int64_t max_chips = api_next_int(cmd, req, "max-chips", 131072, &st, err);
-    int64_t jobs = api_next_int(cmd, req, "jobs", default_jobs(), &st, err);
+    int64_t jobs = api_next_int(cmd, req, "jobs", plan_thread_count(0), &st, err);
     bool created = false;
     if (st == USIM_OK)
         st = make_out_dir(dir, &created, err);

@@ -68,19 +68,12 @@ typedef struct mc_progress {
     bool tty, shown;
 } mc_progress;
 
-static double monotonic_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* On stderr, never stdout (the result); only once the runs take over a
  * second; a redrawn line on a terminal, a line a second elsewhere. */
 static void show_mc_progress(void *ctx, int done, int runs)
 {
     mc_progress *g = ctx;
-    double now = monotonic_s();
+    double now = usim_now_s();
     if (now - g->started_s < 1 || (done < runs && now - g->drawn_s < (g->tty ? 0.2 : 1)))
         return;
     g->drawn_s = now;
@@ -108,7 +101,7 @@ static usim_status monte_carlo_json(const rel_process *p, int runs, uint64_t see
                     : json_string("not run: the run never finishes");
         return USIM_OK;
     }
-    mc_progress g = {monotonic_s(), 0, isatty(STDERR_FILENO) != 0, false};
+    mc_progress g = {usim_now_s(), 0, isatty(STDERR_FILENO) != 0, false};
     rel_progress progress = {show_mc_progress, &g};
     rel_monte_carlo m;
     usim_status st = rel_simulate(p, runs, seed, &progress, &m, err);

@@ -4,10 +4,10 @@
  * Outputs (traces, charts, CSV, reports) go through usim_output. A regular
  * file is replaced atomically: the data goes to a temporary file in the same
  * folder (a unique name, so two runs writing one file never share it) that
- * is renamed over the target once complete. Renaming is only right for
- * regular files: renamed over a symbolic link it would replace the link, and
- * over /dev/null or a FIFO it would replace the device with a plain file
- * (as root, for everyone). So links are resolved first, and anything that is
+ * is synced to disk and renamed over the target once complete. Renaming is
+ * only right for regular files: renamed over a symbolic link it would
+ * replace the link, and over /dev/null or a FIFO it would replace the device
+ * with a plain file (as root, for everyone). So links are resolved first, and anything that is
  * not a regular file is opened and written in place.
  */
 #define _XOPEN_SOURCE 700 /* realpath, fchmod */
@@ -250,6 +250,11 @@ usim_status usim_output_commit(usim_output *out, usim_error *err)
     int e = failed ? EIO : 0;
     if (fflush(out->fp) != 0 && !e)
         e = errno;
+    /* On disk before the rename: else a crash could leave the real name
+     * pointing at a file whose data never reached the disk (zero length).
+     * Only the temporary file: a device or FIFO has nothing to sync. */
+    if (out->tmp[0] && !e && fsync(fileno(out->fp)) != 0)
+        e = errno;
     if (fclose(out->fp) != 0 && !e)
         e = errno;
     out->fp = NULL;
@@ -276,6 +281,76 @@ void usim_output_abort(usim_output *out)
     if (out->tmp[0])
         remove(out->tmp);
     out->tmp[0] = '\0';
+}
+
+/* ---- several files replaced together ---------------------------------- */
+
+typedef struct replacing {
+    const char *const *staged, *const *final, *keep_dir;
+    int n;
+    char (*keep)[4200]; /* keep[i]: a hard link to the previous final[i] */
+    bool *kept;
+} replacing;
+
+/* A hard link to each final file there is, so that a failure can put it
+ * back; links, not copies: the same file, at no cost. */
+static usim_status keep_previous(replacing *r, usim_error *err)
+{
+    struct stat info;
+    for (int i = 0; i < r->n; i++) {
+        if (lstat(r->final[i], &info) != 0)
+            continue;
+        if (link(r->final[i], r->keep[i]) != 0)
+            return usim_fail(err, USIM_ERUNTIME,
+                             "cannot keep the previous %s (%s); nothing was written", r->final[i],
+                             strerror(errno));
+        r->kept[i] = true;
+    }
+    return USIM_OK;
+}
+
+/* After final[i] could not be replaced: the ones before it go back to what
+ * they were (or away, if they were not there). */
+static usim_status put_back(replacing *r, int failed, int e, usim_error *err)
+{
+    bool whole = true;
+    for (int k = 0; k < failed; k++) {
+        if (!r->kept[k])
+            remove(r->final[k]); /* this call's, just renamed there */
+        else if (rename(r->keep[k], r->final[k]) != 0)
+            whole = false; /* left where it is kept, not removed */
+        r->kept[k] = false;
+    }
+    if (!whole)
+        return usim_fail(err, USIM_ERUNTIME,
+                         "cannot write %s (%s), nor put every previous file back (kept in %s)",
+                         r->final[failed], strerror(e), r->keep_dir);
+    return usim_fail(err, USIM_ERUNTIME, "cannot write %s (%s); the previous files are as they were",
+                     r->final[failed], strerror(e));
+}
+
+usim_status usim_replace_files(const char *const *staged, const char *const *final, int n,
+                               const char *keep_dir, usim_error *err)
+{
+    replacing r = {staged, final, keep_dir, n, calloc((size_t)n, sizeof *r.keep),
+                   calloc((size_t)n, sizeof *r.kept)};
+    if (!r.keep || !r.kept) {
+        free(r.keep);
+        free(r.kept);
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        snprintf(r.keep[i], sizeof r.keep[i], "%s/previous.%d", keep_dir, i);
+    usim_status st = keep_previous(&r, err);
+    for (int i = 0; st == USIM_OK && i < n; i++)
+        if (rename(staged[i], final[i]) != 0)
+            st = put_back(&r, i, errno, err);
+    for (int i = 0; i < n; i++)
+        if (r.kept[i])
+            remove(r.keep[i]); /* a second name of a file still in place */
+    free(r.keep);
+    free(r.kept);
+    return st;
 }
 
 usim_status usim_write_file_atomic(const char *path, const char *data, size_t size,

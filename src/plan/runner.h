@@ -14,7 +14,6 @@ typedef struct sweep_writer {
     double started, last_commit, last_draw;
 } sweep_writer;
 
-double sweep_now(void);
 usim_status sweep_writer_init(sweep_writer *w, const plan_sweep_options *o, usim_error *err);
 void sweep_writer_free(sweep_writer *w);
 bool sweep_next_request(sweep_writer *w, long long *id, char **text);

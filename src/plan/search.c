@@ -267,29 +267,6 @@ static long long replay(search *s)
     return kept;
 }
 
-static int thread_count(int asked)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int n = asked > 0 ? asked : (int)(cores > 0 ? cores : 1);
-    return n < PLAN_JOBS_MAX ? n : PLAN_JOBS_MAX;
-}
-
-/* Simulates candidates in bound order on `jobs` threads until none left can
- * beat the K-th best. */
-static void simulate_all(search *s, int jobs)
-{
-    pthread_t threads[PLAN_JOBS_MAX];
-    int started = 0;
-    if (jobs > 1)
-        for (; started < jobs; started++)
-            if (pthread_create(&threads[started], NULL, worker, s) != 0)
-                break;
-    if (started == 0)
-        worker(s);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-}
-
 static int collect(const search *s, const plan_search_options *o, plan_search_result *out)
 {
     size_t top = 0;
@@ -319,7 +296,8 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
     enumerate(&s);
     if (s.n > 0)
         qsort(s.c, s.n, sizeof *s.c, by_bound);
-    simulate_all(&s, thread_count(o->jobs));
+    /* Candidates in bound order until none left can beat the K-th best. */
+    plan_run_pool(worker, &s, o->jobs);
     pthread_mutex_destroy(&s.lock);
     out->simulated = replay(&s);
     if (s.n > 0)

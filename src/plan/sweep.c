@@ -23,13 +23,6 @@
 #define BATCH_POINTS 32
 #define BATCH_SECONDS 1.0
 
-double sweep_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* ---- the writer's side (shared by threads and MPI) ----------------- */
 
 usim_status sweep_writer_init(sweep_writer *w, const plan_sweep_options *o, usim_error *err)
@@ -51,7 +44,7 @@ usim_status sweep_writer_init(sweep_writer *w, const plan_sweep_options *o, usim
         st = sweep_db_done(&w->db, w->done, w->spec.points, &w->done_before, err);
     if (st == USIM_OK)
         st = sweep_db_begin(&w->db, err);
-    w->started = w->last_commit = sweep_now();
+    w->started = w->last_commit = usim_now_s();
     if (st != USIM_OK)
         sweep_writer_free(w);
     return st;
@@ -85,10 +78,10 @@ bool sweep_next_request(sweep_writer *w, long long *id, char **text)
 static void draw_progress(sweep_writer *w, bool final)
 {
     long long total = w->spec.points - w->done_before, done = w->computed;
-    double elapsed = sweep_now() - w->started;
-    if (!w->o->progress || (!final && sweep_now() - w->last_draw < 0.2))
+    double elapsed = usim_now_s() - w->started;
+    if (!w->o->progress || (!final && usim_now_s() - w->last_draw < 0.2))
         return;
-    w->last_draw = sweep_now();
+    w->last_draw = usim_now_s();
     double rate = elapsed > 0 ? (double)done / elapsed : 0;
     double eta = rate > 0 ? (double)(total - done) / rate : 0;
     int width = 30, filled = total > 0 ? (int)(width * done / total) : width;
@@ -126,12 +119,12 @@ usim_status sweep_record(sweep_writer *w, long long id, usim_status run_status,
     w->invalid += run_status == USIM_EINPUT;
     w->failed += run_status == USIM_ERUNTIME;
     w->uncommitted++;
-    if (w->uncommitted >= BATCH_POINTS || sweep_now() - w->last_commit >= BATCH_SECONDS) {
+    if (w->uncommitted >= BATCH_POINTS || usim_now_s() - w->last_commit >= BATCH_SECONDS) {
         st = sweep_db_commit(&w->db, err);
         if (st == USIM_OK)
             st = sweep_db_begin(&w->db, err);
         w->uncommitted = 0;
-        w->last_commit = sweep_now();
+        w->last_commit = usim_now_s();
     }
     draw_progress(w, false);
     return st;
@@ -149,7 +142,7 @@ usim_status sweep_writer_finish(sweep_writer *w, plan_sweep_summary *out, usim_e
     out->ok = w->ok;
     out->invalid = w->invalid;
     out->failed = w->failed;
-    out->seconds = sweep_now() - w->started;
+    out->seconds = usim_now_s() - w->started;
     return st;
 }
 
@@ -200,19 +193,12 @@ static void *worker(void *arg)
     }
 }
 
-static int pool_jobs(const plan_sweep_options *o)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int jobs = o->jobs > 0 ? o->jobs : (int)(cores > 0 ? cores : 1);
-    return jobs > 64 ? 64 : jobs;
-}
-
 /* Keeps 2 x jobs requests queued; records results as they come back. */
 static usim_status run_threads(sweep_writer *w, int jobs, usim_error *err)
 {
     pool p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
               NULL, NULL, false, w->o->run};
-    pthread_t threads[64];
+    pthread_t threads[PLAN_JOBS_MAX];
     int started = 0, in_flight = 0;
     usim_status st = USIM_OK;
     for (; started < jobs; started++)
@@ -277,7 +263,7 @@ usim_status sweep_threads(const plan_sweep_options *o, plan_sweep_summary *out, 
     usim_status st = sweep_writer_init(&w, o, err);
     if (st != USIM_OK)
         return st;
-    out->jobs = pool_jobs(o);
+    out->jobs = plan_thread_count(o->jobs);
     out->ranks = 1;
     st = run_threads(&w, out->jobs, err);
     if (st == USIM_OK)

@@ -262,16 +262,18 @@ static usim_status check_context(const serve_deployment *d, const serve_workload
 }
 
 /* Cost and energy per token; without a price or a power figure they do not
- * exist (NaN with the reason), rather than costing nothing. */
+ * exist (NaN with the reason), rather than costing nothing. A price of 0
+ * given explicitly is a free machine: $0. */
 static void cost_and_energy(const serve_deployment *d, serve_result *out)
 {
     double usd_per_hour = out->chips * d->sys.price.usd_per_chip_hour;
     double watts = out->chips * d->sys.chip.power_w;
+    const char *no_price = hw_no_price_reason(&d->sys);
     out->cost_per_mtok_usd = usd_per_hour / (out->output_tokens_per_s * 3600) * 1e6;
     out->energy_per_token_j = watts / out->output_tokens_per_s;
-    if (!(usd_per_hour > 0)) {
+    if (no_price) {
         out->cost_per_mtok_usd = NAN;
-        out->cost_note = "the hardware gives no price per chip-hour";
+        out->cost_note = no_price;
     }
     if (!(watts > 0)) {
         out->energy_per_token_j = NAN;

@@ -439,18 +439,16 @@ typedef struct stage_reading {
 } stage_reading;
 
 /* owner[t]: task t's resource, read once for all stages (a compact array
- * rather than a walk over the whole task table per stage). */
+ * rather than a walk over the whole task table per stage); busy: room for
+ * one interval per task. */
 static stage_reading read_stage(const sim_graph *g, const step_builder *b, const int *owner,
-                                int stage)
+                                interval *busy, int stage)
 {
     stage_reading sr;
     int ntasks = sim_task_count(g), rc = b->res[stage][RES_COMPUTE];
     const int *res = b->res[stage];
-    interval *busy = malloc((size_t)(ntasks > 0 ? ntasks : 1) * sizeof *busy);
     int nb = 0;
     memset(&sr, 0, sizeof sr);
-    if (!busy)
-        return sr;
     for (int t = 0; t < ntasks; t++) {
         if (owner[t] != rc)
             continue;
@@ -470,31 +468,37 @@ static stage_reading read_stage(const sim_graph *g, const step_builder *b, const
         sr.exposed[sim_task_kind(g, t)] += e;
         sr.load += e;
     }
-    free(busy);
     return sr;
 }
 
 /* The breakdown is read on the busiest stage. TP, CP and EP collectives run
  * in line on the engines' stream, so all of their time is exposed. */
-static void read_timeline(const sim_graph *g, const step_builder *b, train_result *r)
+static usim_status read_timeline(const sim_graph *g, const step_builder *b, train_result *r,
+                                 usim_error *err)
 {
     stage_reading worst;
     memset(&worst, 0, sizeof worst);
     r->critical_stage = 0;
     int ntasks = sim_task_count(g);
-    int *owner = malloc((size_t)(ntasks > 0 ? ntasks : 1) * sizeof *owner);
-    if (!owner)
-        return;
+    size_t slots = (size_t)(ntasks > 0 ? ntasks : 1);
+    int *owner = malloc(slots * sizeof *owner);
+    interval *busy = malloc(slots * sizeof *busy);
+    if (!owner || !busy) {
+        free(owner);
+        free(busy);
+        return usim_fail(err, USIM_ERUNTIME, "out of memory reading the step's timeline");
+    }
     for (int t = 0; t < ntasks; t++)
         owner[t] = sim_task_resource(g, t);
     for (int s = 0; s < b->x.p->pp; s++) {
-        stage_reading sr = read_stage(g, b, owner, s);
+        stage_reading sr = read_stage(g, b, owner, busy, s);
         if (s == 0 || sr.load > worst.load) {
             worst = sr;
             r->critical_stage = s;
         }
     }
     free(owner);
+    free(busy);
     for (int k = 0; k < TRAIN_KIND_COUNT; k++) {
         bool inline_comm = k == TRAIN_TP_COMM || k == TRAIN_CP_COMM || k == TRAIN_EP_COMM ||
                            (k == TRAIN_DP_COMM && b->x.p->zero >= 3);
@@ -502,6 +506,7 @@ static void read_timeline(const sim_graph *g, const step_builder *b, train_resul
         r->exposed_s[k] = worst.exposed[k] + (inline_comm ? worst.busy[k] : 0);
     }
     r->bubble_s = fmax(0, r->step_time_s - worst.load);
+    return USIM_OK;
 }
 
 static void init_ctx(train_ctx *x, const wl_model *m, const wl_plan *p, const hw_system *sys,
@@ -594,7 +599,9 @@ usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys
         st = sim_run(b.g, err);
     if (st == USIM_OK) {
         result->step_time_s = sim_makespan(b.g);
-        read_timeline(b.g, &b, result);
+        st = read_timeline(b.g, &b, result, err);
+    }
+    if (st == USIM_OK) {
         result->microbatches = b.M;
         result->tasks = sim_task_count(b.g);
         result->tp = b.x.tp;
