@@ -22,8 +22,8 @@ static void mape_does_not_rise(void **state)
     assert_int_equal(r.status, 0);
     json_t *j = json_loads(r.out, 0, NULL);
     json_t *sets = json_object_get(j, "sets");
-    const char *names[] = {"training", "inference"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = {"training", "inference", "collectives"};
+    for (int i = 0; i < 3; i++) {
         json_t *s = json_object_get(sets, names[i]);
         double mape = json_number_value(json_object_get(s, "mape_pct"));
         double limit = json_number_value(json_object_get(recorded, names[i]));
@@ -89,6 +89,42 @@ static void file_set_from_columns(void **state)
     cli_free(&r);
 }
 
+/* A collectives row runs through `collective`: 1 GiB all-reduce by ring on
+ * a DGX H100 takes 14 x 2.4 us + 1.75 GiB / (450 GB/s x 0.822) (the hand
+ * derivation of tests/test_net_cli.c); time_us is that time, busbw_GBps
+ * 1.75 GiB over it in 1e9 B/s. Ranks counted in cores (rank_unit core,
+ * 16 ranks) take the bus factor of 16 ranks, 2 x 15/16, and bw_unit GiB/s
+ * divides by 2^30. The op is spelled as nccl-tests spells it. */
+static void collectives_rows_by_hand(void **state)
+{
+    (void)state;
+    const char *path =
+        write_temp("validate_coll.csv",
+                   "id,op,size_bytes,metric,value,preset,chips,algo,ranks,rank_unit,bw_unit\n"
+                   "t,all_reduce,1073741824,time_us,1000,dgx-h100,8,ring,,,\n"
+                   "b,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,,,\n"
+                   "c,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,16,core,GiB/s\n");
+    char args[700];
+    snprintf(args, sizeof args, "validate --json --file %s", path);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *rows = json_object_get(j, "rows");
+    double gib = 1073741824.0, t = 14 * 2.4e-6 + 1.75 * gib / (450e9 * 0.822);
+    double want[3] = {t * 1e6, 1.75 * gib / t / 1e9, gib / t * 2.0 * 15.0 / 16.0 / gib};
+    assert_int_equal(json_array_size(rows), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *row = json_array_get(rows, i);
+        assert_string_equal(json_string_value(json_object_get(row, "set")), "collectives");
+        assert_close(json_number_value(json_object_get(row, "predicted")), want[i], 1e-9);
+    }
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(j, "sets"), "collectives"), "rows")),
+                     3);
+    json_decref(j);
+    cli_free(&r);
+}
+
 static void expect_input_error(const char *name, const char *text, const char *message)
 {
     char args[700];
@@ -117,6 +153,23 @@ static void unpredictable_row_is_an_error(void **state)
                        "validate_value.csv:2 (row 'y'): value: 'fast' is not a measurement");
 }
 
+/* A collectives row that cannot run (one Trainium1 chip holds no group of
+ * two chips) or asks for a figure `collective` does not give fails the
+ * whole validation, naming the row. */
+static void collectives_row_that_cannot_run(void **state)
+{
+    (void)state;
+    expect_input_error("validate_coll_chip.csv",
+                       "id,op,size_bytes,metric,value,preset,chips\n"
+                       "one-chip,all_reduce,1024,time_us,58,trn1,1\n",
+                       "validate_coll_chip.csv:2 (row 'one-chip'): ");
+    expect_input_error("validate_coll_metric.csv",
+                       "id,op,size_bytes,metric,value,preset,chips\n"
+                       "m,all_reduce,1024,latency_ms,1,dgx-h100,8\n",
+                       "validate_coll_metric.csv:2 (row 'm'): metric: 'latency_ms' is not a "
+                       "collectives figure");
+}
+
 /* Nothing to compare is not a pass: an empty file (or a header alone) is an
  * input error, and so is a file whose columns say neither set. */
 static void empty_file_is_an_error(void **state)
@@ -135,6 +188,8 @@ int main(void)
                                        cmocka_unit_test(bad_cell_is_an_input_error),
                                        cmocka_unit_test(file_set_from_columns),
                                        cmocka_unit_test(unpredictable_row_is_an_error),
+                                       cmocka_unit_test(collectives_rows_by_hand),
+                                       cmocka_unit_test(collectives_row_that_cannot_run),
                                        cmocka_unit_test(empty_file_is_an_error)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,11 +11,13 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "ultrasim/net.h"
 #include "ultrasim/workload.h"
 
 extern const api_command api_cmd_validate;
 
-static const char *const SETS[] = {"training", "inference", "all", NULL};
+static const char *const SETS[] = {"training", "inference", "collectives", "all", NULL};
+enum { SET_TRAINING, SET_INFERENCE, SET_COLLECTIVES, SET_ALL };
 
 static const usim_option VALIDATE_OPTIONS[] = {
     {"set", USIM_OPT_CHOICE, USIM_UNIT_NONE, "SET", "which measurements", "all", SETS, 0, 0,
@@ -157,10 +159,60 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
     return req;
 }
 
+/* A collectives row (nccl-tests or nccom-test) as a `collective` request:
+ * the preset and chip count the row maps to, the op in our spelling
+ * (all_reduce -> allreduce), and a group when only some of the chips ran. */
+static json_t *collective_request(const csv_row *h, const csv_row *r)
+{
+    const char *op = cell(h, r, "op");
+    char ours[32] = "";
+    for (size_t i = 0, j = 0; op && op[i] && j + 1 < sizeof ours; i++)
+        if (op[i] != '_')
+            ours[j++] = op[i], ours[j] = '\0';
+    json_t *req = api_pack("{s:s}", "command", "collective");
+    set_if(req, "hw", cell(h, r, "preset"));
+    set_if(req, "chips", cell(h, r, "chips"));
+    set_if(req, "network", cell(h, r, "network_preset"));
+    set_if(req, "op", ours);
+    set_if(req, "size", cell(h, r, "size_bytes"));
+    set_if(req, "group", cell(h, r, "group"));
+    set_if(req, "concurrent", cell(h, r, "concurrent"));
+    set_if(req, "algo", cell(h, r, "algo"));
+    return req;
+}
+
+/* A collectives row's metric from a `collective` result. nccom-test prints
+ * bandwidths in GiB/s (bw_unit 'GiB/s'); nccl-tests in 10^9 B/s. Ranks
+ * counted in NeuronCores (rank_unit 'core') run on the chips that hold them;
+ * their bus bandwidth is the predicted algbw times the bus factor of the
+ * row's own rank count, as nccom-test computes it. */
+static double predicted_collective(const char *metric, json_t *res, const csv_row *h,
+                                   const csv_row *r)
+{
+    const char *unit = cell(h, r, "bw_unit"), *rank_unit = cell(h, r, "rank_unit");
+    const char *ranks = cell(h, r, "ranks");
+    double gb = unit && strcmp(unit, "GiB/s") == 0 ? 1073741824.0 : 1e9;
+    if (strcmp(metric, "time_us") == 0)
+        return api_number(res, "time_s") * 1e6;
+    if (strcmp(metric, "algbw_GBps") == 0)
+        return api_number(res, "algbw_bytes_per_s") / gb;
+    if (strcmp(metric, "busbw_GBps") != 0)
+        return NAN;
+    if (rank_unit && strcmp(rank_unit, "core") == 0 && ranks) {
+        net_op op;
+        if (!net_op_parse(json_string_value(json_object_get(res, "op")), &op))
+            return NAN;
+        return api_number(res, "algbw_bytes_per_s") * net_bus_factor(op, atoi(ranks)) / gb;
+    }
+    return api_number(res, "busbw_bytes_per_s") / gb;
+}
+
 /* The row's metric from a result. */
 static double predicted(const char *metric, json_t *res, json_t *req, const csv_row *h,
                         const csv_row *r)
 {
+    if (strcmp(json_string_value(json_object_get(req, "command")), "collective") == 0)
+        return predicted_collective(metric, res, h, r);
     double v = api_number(res, metric);
     if (isfinite(v))
         return v;
@@ -214,9 +266,13 @@ static usim_status measured_value(const row_place *at, const char *value, double
     return USIM_OK;
 }
 
-/* Metrics computed from a result rather than read from it (see predicted). */
-static bool derived_metric(const char *metric)
+/* Metrics computed from a result rather than read from it (see predicted);
+ * a collectives row has only these. */
+static bool derived_metric(const char *set, const char *metric)
 {
+    if (strcmp(set, "collectives") == 0)
+        return strcmp(metric, "time_us") == 0 || strcmp(metric, "busbw_GBps") == 0 ||
+               strcmp(metric, "algbw_GBps") == 0;
     return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
            strcmp(metric, "ttft_s") == 0;
 }
@@ -228,7 +284,9 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
                                const csv_row *r, double *pred, usim_error *err)
 {
     const char *metric = cell(h, r, "metric");
-    json_t *req = strcmp(set, "training") == 0 ? training_request(h, r) : inference_request(h, r);
+    json_t *req = strcmp(set, "training") == 0      ? training_request(h, r)
+                  : strcmp(set, "collectives") == 0 ? collective_request(h, r)
+                                                    : inference_request(h, r);
     json_t *res = NULL;
     usim_error e;
     usim_error_clear(&e);
@@ -240,11 +298,19 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
         return row_fail(at, st, why, err);
     }
     *pred = predicted(metric, res, req, h, r);
-    bool known = json_object_get(res, metric) || derived_metric(metric);
+    bool known = derived_metric(set, metric) ||
+                 (strcmp(set, "collectives") != 0 && json_object_get(res, metric));
     json_decref(req);
     json_decref(res);
     if (isfinite(*pred))
         return USIM_OK;
+    if (!known && strcmp(set, "collectives") == 0) {
+        snprintf(why, sizeof why,
+                 "metric: '%.60s' is not a collectives figure (time_us, busbw_GBps or "
+                 "algbw_GBps)",
+                 metric);
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
     if (!known) {
         const char *command = strcmp(set, "training") == 0 ? "train" : "serve";
         snprintf(why, sizeof why,
@@ -315,7 +381,8 @@ static usim_status run_set(const char *set, const char *text, const char *file, 
 }
 
 /* Which set a file's rows belong to, from its columns: training rows give a
- * global batch, serving rows an input length. */
+ * global batch, serving rows an input length, collectives rows a message
+ * size. */
 static usim_status infer_set(const char *file, const char *text, int *set, usim_error *err)
 {
     size_t n = strcspn(text, "\r\n");
@@ -324,22 +391,23 @@ static usim_status infer_set(const char *file, const char *text, int *set, usim_
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     csv_row header;
     split_line(line, &header);
-    bool training = false, inference = false;
+    bool training = false, inference = false, collectives = false;
     for (int i = 0; i < header.n; i++) {
         training |= strcmp(header.cells[i], "gbs") == 0;
         inference |= strcmp(header.cells[i], "isl") == 0 || strcmp(header.cells[i], "osl") == 0;
+        collectives |= strcmp(header.cells[i], "size_bytes") == 0;
     }
     free(line);
     if (!n)
         return usim_fail(err, USIM_EINPUT,
                          "%s: no measurements (a header line, then one row each)", file);
-    if (training == inference)
+    if (training + inference + collectives != 1)
         return usim_fail(err, USIM_EINPUT,
                          "%s: cannot tell training rows from serving rows (a 'gbs' column "
-                         "means training, 'isl' or 'osl' serving); give --set training or "
-                         "--set inference",
+                         "means training, 'isl' or 'osl' serving, 'size_bytes' collectives); "
+                         "give --set training, --set inference or --set collectives",
                          file);
-    *set = training ? 0 : 1;
+    *set = training ? SET_TRAINING : inference ? SET_INFERENCE : SET_COLLECTIVES;
     return USIM_OK;
 }
 
@@ -369,7 +437,7 @@ static usim_status validate_file(int set, bool set_given, const char *file, json
 {
     char *text = NULL;
     usim_status st = usim_read_file(file, &text, NULL, err);
-    if (st == USIM_OK && (!set_given || set == 2))
+    if (st == USIM_OK && (!set_given || set == SET_ALL))
         st = infer_set(file, text, &set, err);
     tally t = {0, 0, 0};
     if (st == USIM_OK)
@@ -392,8 +460,8 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
     json_t *rows = json_array(), *sets = json_object();
     if (file)
         st = validate_file(set, json_object_get(req, "set") != NULL, file, rows, sets, err);
-    for (int s = 0; !file && s < 2 && st == USIM_OK; s++)
-        if (set == 2 || set == s)
+    for (int s = 0; !file && s < SET_ALL && st == USIM_OK; s++)
+        if (set == SET_ALL || set == s)
             st = validate_set(s, rows, sets, err);
     if (st != USIM_OK) {
         json_decref(rows);
@@ -434,13 +502,14 @@ static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_validate = {
     {"validate", "compare predictions with published measurements (MAPE)",
-     "ultrasim validate [--set training|inference|all] [--file FILE.csv] [--json]",
-     "Runs every row of validation/training.csv (train) and validation/inference.csv\n"
-     "(serve) through the same commands users run, with the documented defaults for\n"
-     "blank cells, and prints predicted against published with the error of each and\n"
-     "the mean absolute percentage error of each set. --file reads another CSV of the\n"
-     "same columns; its set follows from its columns (a 'gbs' column: training; 'isl' or\n"
-     "'osl': inference) unless --set names one. A row that does not run or has no\n"
+     "ultrasim validate [--set training|inference|collectives|all] [--file FILE.csv] [--json]",
+     "Runs every row of validation/training.csv (train), validation/inference.csv\n"
+     "(serve) and validation/collectives.csv (collective) through the same commands\n"
+     "users run, with the documented defaults for blank cells, and prints predicted\n"
+     "against published with the error of each and the mean absolute percentage error\n"
+     "of each set. --file reads another CSV of the same columns; its set follows from its\n"
+     "columns (a 'gbs' column: training; 'isl' or 'osl': inference; 'size_bytes':\n"
+     "collectives) unless --set names one. A row that does not run or has no\n"
      "prediction, a bad value or an empty file is an error naming the file and line.",
      NULL, VALIDATE_OPTIONS, sizeof VALIDATE_OPTIONS / sizeof VALIDATE_OPTIONS[0]},
     validate_run,
