@@ -42,7 +42,8 @@ static void json_keys_and_numbers(void **state)
     json_decref(j);
 }
 
-/* 8B:8GiB doubles 31 times: 31 rows with growing bus bandwidth. */
+/* 8B:8GiB doubles 31 times: 31 rows with growing bus bandwidth, each with
+ * nccl-tests' element count of 4-byte floats (8 GiB / 4 = 2^31). */
 static void sweep_table(void **state)
 {
     (void)state;
@@ -53,10 +54,30 @@ static void sweep_table(void **state)
     assert_close(num(json_array_get(rows, 30), "bytes"), 8589934592.0, 0);
     assert_true(num(json_array_get(rows, 30), "busbw_bytes_per_s") >
                 num(json_array_get(rows, 20), "busbw_bytes_per_s"));
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "float");
+    assert_close(num(json_array_get(rows, 0), "count"), 2, 0);
+    assert_close(num(json_array_get(rows, 30), "count"), 2147483648.0, 0);
     json_decref(j);
-    cli_result r = cli_run("collective --hw dgx-h100 --sweep 1KiB:1MiB");
+}
+
+/* The text sweep prints nccl-tests' columns: size, count, type, time, algbw,
+ * busbw, then the algorithm. 1 GiB by ring on a DGX H100: 2^28 floats in
+ * 14 x 2.4 us + 1.75 GiB / (450 GB/s x 0.822) = 5113.48 us, algbw 2^30 B
+ * over it = 209.98 GB/s, busbw x 1.75 = 367.47 GB/s. */
+static void sweep_text_columns(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("collective --hw dgx-h100 --algo ring --sweep 512MiB:1GiB");
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "busbw(GB/s)"));
+    assert_non_null(strstr(r.out, "size"));
+    assert_non_null(strstr(r.out, "(elements)"));
+    assert_non_null(strstr(r.out, "(GB/s)"));
+    double t = 14 * 2.4e-6 + 1.75 * 1073741824.0 / (450e9 * 0.822);
+    char want[160];
+    snprintf(want, sizeof want, "%15.0f %14.0f %8s %12.2f %10.2f %10.2f  ring", 1073741824.0,
+             268435456.0, "float", t * 1e6, 1073741824.0 / t / 1e9, 1.75 * 1073741824.0 / t / 1e9);
+    if (!strstr(r.out, want))
+        fail_msg("expected '%s' in:\n%s", want, r.out);
     cli_free(&r);
 }
 
@@ -113,7 +134,12 @@ static void bad_input_exits_2(void **state)
     expect_bad("--hw trn2.48xlarge --size 1GiB --group 32", "need");
     expect_bad("--hw trn2 --size 1GiB", "at least 2");
     expect_bad("--hw dgx-h100 --sweep 8B", "MIN:MAX");
-    expect_bad("--hw dgx-h100 --sweep 1GiB:8B", "upwards");
+    expect_bad("--hw dgx-h100 --sweep 1GiB:8B",
+               "--sweep: '1GiB:8B': MIN is above MAX; allowed MIN:MAX with 4 B <= MIN <= MAX "
+               "<= 1 PiB");
+    expect_bad("--hw dgx-h100 --sweep 2B:8B", "--sweep: '2B:8B': MIN is below one element");
+    expect_bad("--hw dgx-h100 --sweep 6B:64B", "MIN is not a whole number of elements");
+    expect_bad("--hw dgx-h100 --sweep 8B:2PiB", "MAX is above 1 PiB");
     expect_bad("--hw dgx-h100 --size 1GiB --with allreduce:1GiB:8:1", "--model flow");
     expect_bad("--hw dgx-h100 --size 1GiB --model flow --with allreduce:1GiB", "OP:SIZE");
     expect_bad("--hw dgx-h100 --size 1GiB --stride 0", "out of range");
@@ -125,6 +151,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_keys_and_numbers),
         cmocka_unit_test(sweep_table),
+        cmocka_unit_test(sweep_text_columns),
         cmocka_unit_test(text_output),
         cmocka_unit_test(bad_input_exits_2),
     };

@@ -10,7 +10,10 @@
  * Bandwidths follow nccl-tests: algbw = size / time, busbw = algbw x the
  * op's bus factor (2(p-1)/p for all-reduce), so busbw compares with a link's
  * speed at any rank count. --sweep doubles the size from the first bound to
- * the second and prints an nccl-tests-style table.
+ * the second and prints the columns nccl-tests prints (size, count, type,
+ * time, algbw, busbw) with the algorithm chosen. Like nccl-tests' default
+ * (-d float), its buffers hold 4-byte floats, so a size is a whole number of
+ * them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +34,9 @@ static const char *const MODELS[] = {"analytic", "flow", NULL};
 
 #define PIB (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0)
 #define SWEEP_MAX_ROWS 64
+/* The sweep's element: nccl-tests' default data type, float (4 bytes). */
+#define SWEEP_TYPE "float"
+#define SWEEP_ELEMENT_BYTES 4.0
 
 static const usim_option COLLECTIVE_OPTIONS[] = {
     {"op", USIM_OPT_CHOICE, USIM_UNIT_NONE, "OP", "the collective", "allreduce", OPS, 0, 0,
@@ -54,8 +60,9 @@ static const usim_option COLLECTIVE_OPTIONS[] = {
      "groups running at once, translates of the first (default: all that fit)", NULL, NULL, 1,
      4194304, false},
     {"sweep", USIM_OPT_STRING, USIM_UNIT_NONE, "MIN:MAX",
-     "sizes doubling from MIN to MAX, e.g. 8B:8GiB (instead of --size)", NULL, NULL, 0, 0,
-     false},
+     "sizes doubling from MIN to MAX, e.g. 8B:8GiB (instead of --size); MIN a whole number "
+     "of 4-byte floats, at most MAX",
+     NULL, NULL, 0, 0, false},
     {"with", USIM_OPT_STRING, USIM_UNIT_NONE, "OP:SIZE:P:S[:ALGO],...",
      "other collectives running at the same time on every group of P ranks with stride S "
      "(flow model only)",
@@ -132,9 +139,21 @@ static usim_status parse_sweep(const char *text, double *lo, double *hi, usim_er
     if (usim_parse_quantity(a, USIM_UNIT_BYTES, lo, &perr) != USIM_OK ||
         usim_parse_quantity(b, USIM_UNIT_BYTES, hi, &perr) != USIM_OK)
         return usim_fail_field(err, USIM_EINPUT, "sweep", "%s", perr.message);
-    if (!(*lo >= 1.0) || !(*hi <= PIB) || *hi < *lo)
+    const char *why = NULL;
+    if (*lo < SWEEP_ELEMENT_BYTES)
+        why = "MIN is below one element";
+    else if (fmod(*lo, SWEEP_ELEMENT_BYTES) != 0.0)
+        why = "MIN is not a whole number of elements";
+    else if (*hi < *lo)
+        why = "MIN is above MAX";
+    else if (*hi > PIB)
+        why = "MAX is above 1 PiB";
+    if (why)
         return usim_fail_field(err, USIM_EINPUT, "sweep",
-                               "'%s': sizes must run upwards from 1 byte to at most 1 PiB", text);
+                               "'%s': %s; allowed MIN:MAX with %.0f B <= MIN <= MAX <= 1 PiB, "
+                               "MIN a multiple of %.0f B (one %s, as nccl-tests -d %s)",
+                               text, why, SWEEP_ELEMENT_BYTES, SWEEP_ELEMENT_BYTES, SWEEP_TYPE,
+                               SWEEP_TYPE);
     if (log2(*hi / *lo) > SWEEP_MAX_ROWS - 1)
         return usim_fail_field(err, USIM_EINPUT, "sweep", "'%s' is more than %d doublings",
                                text, SWEEP_MAX_ROWS - 1);
@@ -280,9 +299,13 @@ static usim_status run_sweep(const setup *s, const char *text, json_t *out, usim
     for (double n = lo; st == USIM_OK && n <= hi * (1 + 1e-12); n *= 2.0) {
         net_result r;
         st = run_one(s, n, &r, err);
-        if (st == USIM_OK)
-            json_array_append_new(rows, result_json(&r, n));
+        if (st != USIM_OK)
+            break;
+        json_t *row = result_json(&r, n);
+        json_object_set_new(row, "count", json_integer((json_int_t)(n / SWEEP_ELEMENT_BYTES)));
+        json_array_append_new(rows, row);
     }
+    json_object_set_new(out, "type", json_string(SWEEP_TYPE));
     json_object_set_new(out, "rows", rows);
     return st;
 }
@@ -421,11 +444,16 @@ static void render_sweep(json_t *res, usim_buf *b)
                     api_number(g, "stride"), api_number(g, "concurrent"),
                     json_string_value(json_object_get(res, "model")),
                     json_string_value(json_object_get(res, "algo")));
-    usim_buf_printf(b, "#%14s %14s %12s %12s  %s\n", "size(B)", "time(us)", "algbw(GB/s)",
-                    "busbw(GB/s)", "algorithm");
+    /* nccl-tests' columns and units: GB/s are 1e9 B/s. */
+    usim_buf_printf(b, "#%14s %14s %8s %12s %10s %10s  %s\n", "size", "count", "type", "time",
+                    "algbw", "busbw", "algorithm");
+    usim_buf_printf(b, "#%14s %14s %8s %12s %10s %10s\n", "(B)", "(elements)", "", "(us)",
+                    "(GB/s)", "(GB/s)");
+    const char *type = json_string_value(json_object_get(res, "type"));
     json_array_foreach(json_object_get(res, "rows"), i, row)
     {
-        usim_buf_printf(b, "%15.0f %14.2f %12.2f %12.2f  %s\n", api_number(row, "bytes"),
+        usim_buf_printf(b, "%15.0f %14.0f %8s %12.2f %10.2f %10.2f  %s\n",
+                        api_number(row, "bytes"), api_number(row, "count"), type ? type : "",
                         api_number(row, "time_s") * 1e6,
                         api_number(row, "algbw_bytes_per_s") / 1e9,
                         api_number(row, "busbw_bytes_per_s") / 1e9,
