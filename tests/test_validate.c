@@ -25,6 +25,8 @@ static void mape_does_not_rise(void **state)
     const char *names[] = {"training", "inference", "collectives"};
     for (int i = 0; i < 3; i++) {
         json_t *s = json_object_get(sets, names[i]);
+        if (!s)
+            fail_msg("validate --set all did not run the %s set", names[i]);
         double mape = json_number_value(json_object_get(s, "mape_pct"));
         double limit = json_number_value(json_object_get(recorded, names[i]));
         print_message("%s: MAPE %.2f%% (recorded %.2f%%)\n", names[i], mape, limit);
@@ -168,6 +170,26 @@ static void collectives_row_that_cannot_run(void **state)
                        "m,all_reduce,1024,latency_ms,1,dgx-h100,8\n",
                        "validate_coll_metric.csv:2 (row 'm'): metric: 'latency_ms' is not a "
                        "collectives figure");
+    expect_input_error("validate_coll_unit.csv",
+                       "id,op,size_bytes,metric,value,preset,chips,bw_unit\n"
+                       "u,all_reduce,1024,busbw_GBps,1,dgx-h100,8,MB/s\n",
+                       "validate_coll_unit.csv:2 (row 'u'): bw_unit: 'MB/s' is not one of: "
+                       "GB/s (10^9 B/s, the default), GiB/s");
+    expect_input_error("validate_coll_rankunit.csv",
+                       "id,op,size_bytes,metric,value,preset,chips,rank_unit,ranks\n"
+                       "k,all_reduce,1024,busbw_GBps,1,trn1.32xlarge,16,cores,32\n",
+                       "validate_coll_rankunit.csv:2 (row 'k'): rank_unit: 'cores' is not one "
+                       "of: core");
+    expect_input_error("validate_coll_ranks.csv",
+                       "id,op,size_bytes,metric,value,preset,chips,rank_unit,ranks\n"
+                       "n,all_reduce,1024,busbw_GBps,1,trn1.32xlarge,16,core,1\n",
+                       "validate_coll_ranks.csv:2 (row 'n'): ranks: '1' is not a rank count "
+                       "from 2 to 4194304");
+    expect_input_error("validate_coll_op.csv",
+                       "id,op,size_bytes,metric,value,preset,chips\n"
+                       "o,all_reduse,1024,time_us,1,dgx-h100,8\n",
+                       "validate_coll_op.csv:2 (row 'o'): op: 'all_reduse' is not one of: "
+                       "all_reduce,");
 }
 
 /* Nothing to compare is not a pass: an empty file (or a header alone) is an

@@ -162,13 +162,19 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
 /* A collectives row (nccl-tests or nccom-test) as a `collective` request:
  * the preset and chip count the row maps to, the op in our spelling
  * (all_reduce -> allreduce), and a group when only some of the chips ran. */
+static void op_ours(const char *op, char *ours, size_t size)
+{
+    size_t j = 0;
+    for (size_t i = 0; op && op[i] && j + 1 < size; i++)
+        if (op[i] != '_')
+            ours[j++] = op[i];
+    ours[j] = '\0';
+}
+
 static json_t *collective_request(const csv_row *h, const csv_row *r)
 {
-    const char *op = cell(h, r, "op");
-    char ours[32] = "";
-    for (size_t i = 0, j = 0; op && op[i] && j + 1 < sizeof ours; i++)
-        if (op[i] != '_')
-            ours[j++] = op[i], ours[j] = '\0';
+    char ours[32];
+    op_ours(cell(h, r, "op"), ours, sizeof ours);
     json_t *req = api_pack("{s:s}", "command", "collective");
     set_if(req, "hw", cell(h, r, "preset"));
     set_if(req, "chips", cell(h, r, "chips"));
@@ -277,6 +283,45 @@ static bool derived_metric(const char *set, const char *metric)
            strcmp(metric, "ttft_s") == 0;
 }
 
+/* The cells only a collectives row has, checked before it runs: a unit
+ * the harness does not know would silently change the comparison. */
+static usim_status collective_cells(const row_place *at, const csv_row *h, const csv_row *r,
+                                    usim_error *err)
+{
+    const char *bw = cell(h, r, "bw_unit"), *unit = cell(h, r, "rank_unit");
+    const char *ranks = cell(h, r, "ranks"), *op = cell(h, r, "op");
+    char why[300], *end = NULL, ours[32];
+    net_op parsed;
+    op_ours(op, ours, sizeof ours);
+    if (!op || !net_op_parse(ours, &parsed)) {
+        snprintf(why, sizeof why,
+                 "op: '%.40s' is not one of: all_reduce, reduce_scatter, all_gather, alltoall, "
+                 "broadcast, reduce, sendrecv (nccl-tests names; the underscores may be left "
+                 "out)",
+                 op ? op : "");
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    if (bw && strcmp(bw, "GB/s") != 0 && strcmp(bw, "GiB/s") != 0) {
+        snprintf(why, sizeof why,
+                 "bw_unit: '%.40s' is not one of: GB/s (10^9 B/s, the default), GiB/s", bw);
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    if (unit && strcmp(unit, "core") != 0) {
+        snprintf(why, sizeof why,
+                 "rank_unit: '%.40s' is not one of: core (blank: ranks are chips)", unit);
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    long n = ranks ? strtol(ranks, &end, 10) : 0;
+    if (unit && (!ranks || *end || n < 2 || n > 4194304)) {
+        snprintf(why, sizeof why,
+                 "ranks: '%.40s' is not a rank count from 2 to 4194304 (rank_unit core needs "
+                 "one)",
+                 ranks ? ranks : "");
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    return USIM_OK;
+}
+
 /* Runs one row and predicts its metric. A row that does not run, or whose
  * metric the simulator cannot give, fails the whole validation: a silent
  * failed row would hide a broken prediction inside a healthy-looking MAPE. */
@@ -284,6 +329,11 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
                                const csv_row *r, double *pred, usim_error *err)
 {
     const char *metric = cell(h, r, "metric");
+    if (strcmp(set, "collectives") == 0) {
+        usim_status cst = collective_cells(at, h, r, err);
+        if (cst != USIM_OK)
+            return cst;
+    }
     json_t *req = strcmp(set, "training") == 0      ? training_request(h, r)
                   : strcmp(set, "collectives") == 0 ? collective_request(h, r)
                                                     : inference_request(h, r);
