@@ -8,7 +8,7 @@
  *   p5           8    32 x 100 = 3,200 Gbps    400 Gbps   80 GiB, 3.35 TB/s    900 GB/s
  *   p5en         8    16 x 200 = 3,200 Gbps    400 Gbps  140 GiB, 4.8 TB/s     900 GB/s
  *   p6-b200      8     8 x 400 = 3,200 Gbps    400 Gbps  180 GB,  8 TB/s      1.8 TB/s
- *   gb200-nvl72  72 (18 trays of 4), InfiniBand 400 Gbps per GPU, 180 GB, 8 TB/s, 1.8 TB/s
+ *   gb200-nvl72  72 (18 trays of 4), InfiniBand 400 Gbps per GPU, 186 GB, 8 TB/s, 1.8 TB/s
  *
  * Bytes/s are bits/s / 8; NVLink is counted in both directions, half each way.
  * Prices are the on-demand instance-hour / 8, kept to a tenth of a cent.
@@ -40,7 +40,7 @@ static const preset_case CASES[] = {
     {"p5.48xlarge", 8, 8, 8, 400, 900e9, 80 * GIB, 3.35e12, "efa-v2", 100, 55.04},
     {"p5en.48xlarge", 8, 8, 8, 400, 900e9, 140 * GIB, 4.8e12, "efa-v3", 200, 63.296},
     {"p6-b200.48xlarge", 8, 8, 8, 400, 1.8e12, 180e9, 8e12, "efa-v4", 400, 113.93},
-    {"gb200-nvl72", 72, 4, 72, 400, 1.8e12, 180e9, 8e12, "ib-ndr", 400, NAN},
+    {"gb200-nvl72", 72, 4, 72, 400, 1.8e12, 186e9, 8e12, "ib-ndr", 400, NAN},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -123,7 +123,14 @@ static void gb200_nvl72_is_18_trays_of_4(void **state)
     assert_int_equal(s.domain.topology.kind, HW_TOPO_SWITCH);
     assert_close(hw_domain_bandwidth_per_direction(&s), 900e9, 1e-12);
     assert_int_equal(s.node.host_vcpus, 2 * 72); /* two Grace CPUs of 72 cores */
-    assert_close(s.published.hbm_bytes, 13.4e12, 1e-12);
+    /* NVIDIA's per-GPU figures add up to its rack figures: 72 x 5 PFLOPS FP8
+     * dense = 360 (720 with sparsity); 72 x 186 GB = 13.39 TB ("13.4 TB"). */
+    hw_totals r = hw_derive(&s);
+    assert_close(r.dense_flops.fp8, 360e15, 1e-12);
+    assert_close(r.dense_flops.fp8, s.published.dense_flops.fp8, 1e-12);
+    assert_close(r.array_flops.fp8, 360e15, 1e-3); /* 148 SMs at the derived 2.062 GHz */
+    assert_close(r.hbm_bytes, s.published.hbm_bytes, 0.01);
+    assert_close(r.power_w, 72 * 1200.0, 1e-12);
     s = load("gb200-nvl72", 144);
     hw_totals t = hw_derive(&s);
     assert_int_equal(t.nodes, 36);
