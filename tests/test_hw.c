@@ -134,7 +134,7 @@ static void every_preset_loads(void **state)
 {
     (void)state;
     size_t n = hw_preset_count();
-    assert_true(n >= 21);
+    assert_true(n >= 31);
     for (size_t i = 0; i < n; i++) {
         hw_preset_info info;
         usim_error err;
