@@ -345,7 +345,8 @@ static void render_sources(usim_buf *b, json_t *res)
     json_t *v;
     if (!json_is_object(src))
         return;
-    usim_buf_puts(b, "\nSources (assumption: a figure of ours with a note or derivation, no citation)\n");
+    usim_buf_puts(b, "\nSources (assumption: a figure of ours with a note or derivation, "
+                     "no citation)\n");
     json_object_foreach(src, key, v)
     {
         const char *cited = json_string_value(json_object_get(v, "source"));

@@ -255,7 +255,8 @@ static usim_status load_series(const char *path, const char *x, const char *y,
         char *group = series ? sqlite3_mprintf("\"%w\"", series) : sqlite3_mprintf("'all'");
         char *sql = !group ? NULL
                     : best ? sqlite3_mprintf("SELECT \"%w\", max(\"%w\"), %s, count(*) FROM "
-                                             "points WHERE status = 'ok' GROUP BY 3, 1 ORDER BY 3, 1",
+                                             "points WHERE status = 'ok' GROUP BY 3, 1 "
+                                             "ORDER BY 3, 1",
                                              x, y, group)
                            : sqlite3_mprintf("SELECT \"%w\", \"%w\", %s, 1 FROM points WHERE "
                                              "status = 'ok' ORDER BY 3, 1",
