@@ -97,6 +97,19 @@ static void small_allreduce_across_nodes(void **state)
     free(s);
 }
 
+/* 1 MiB over the same 16 ranks: tree/LL128, whose latency is
+ * 14 + 2 ((8 - 1) x 1.25 + 1 x 8.5) = 48.5 us. */
+static void mid_allreduce_across_nodes_runs_tree_ll128(void **state)
+{
+    (void)state;
+    hw_system *s = load("dgx-h100", 16);
+    net_result r = run(s, NET_ALLREDUCE, 1 * MIB, 16, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_TREE);
+    assert_int_equal(r.protocol, NET_PROTO_LL128);
+    assert_close(r.latency_seconds, 48.5 * US, 1e-9);
+    free(s);
+}
+
 /* All-gather: p-1 = 7 steps, none across the network: 6.6 + 7 x 0.6 = 10.8 us. */
 static void small_allgather_ring_latency(void **state)
 {
@@ -196,6 +209,7 @@ int main(void)
         cmocka_unit_test(one_mib_allreduce_runs_ring_ll),
         cmocka_unit_test(large_allreduce_runs_ring_simple),
         cmocka_unit_test(small_allreduce_across_nodes),
+        cmocka_unit_test(mid_allreduce_across_nodes_runs_tree_ll128),
         cmocka_unit_test(small_allgather_ring_latency),
         cmocka_unit_test(no_library_no_protocol),
         cmocka_unit_test(formula_on_a_made_up_system),
