@@ -27,16 +27,18 @@ static double num(json_t *o, const char *key)
     return json_number_value(json_object_get(o, key));
 }
 
-/* 1 GiB on a DGX H100 by ring: 14 x 2.4 us + 1.75 GiB / 369.9 GB/s. */
+/* 1 GiB on a DGX H100 by ring: NCCL's ring/Simple, 8.4 us + 14 x 3.4 us of
+ * latency (data/hw/dgx-h100.json, docs/net.md) + 1.75 GiB / 369.9 GB/s. */
 static void json_keys_and_numbers(void **state)
 {
     (void)state;
     json_t *j = run_json("--op allreduce --size 1GiB --hw dgx-h100 --algo ring");
-    double t = 14 * 2.4e-6 + 1.75 * 1073741824.0 / (450e9 * 0.822);
+    double t = (8.4 + 14 * 3.4) * 1e-6 + 1.75 * 1073741824.0 / (450e9 * 0.822);
     assert_close(num(j, "time_s"), t, 1e-9);
     assert_close(num(j, "algbw_bytes_per_s"), 1073741824.0 / t, 1e-9);
     assert_close(num(j, "busbw_bytes_per_s"), 1.75 * 1073741824.0 / t, 1e-9);
     assert_string_equal(json_string_value(json_object_get(j, "algorithm")), "ring");
+    assert_string_equal(json_string_value(json_object_get(j, "protocol")), "Simple");
     assert_non_null(json_object_get(j, "tier_seconds"));
     assert_non_null(json_object_get(json_object_get(j, "busiest_link"), "name"));
     json_decref(j);
@@ -61,9 +63,10 @@ static void sweep_table(void **state)
 }
 
 /* The text sweep prints nccl-tests' columns: size, count, type, time, algbw,
- * busbw, then the algorithm. 1 GiB by ring on a DGX H100: 2^28 floats in
- * 14 x 2.4 us + 1.75 GiB / (450 GB/s x 0.822) = 5113.48 us, algbw 2^30 B
- * over it = 209.98 GB/s, busbw x 1.75 = 367.47 GB/s. */
+ * busbw, then the algorithm and NCCL's protocol. 1 GiB by ring on a DGX
+ * H100: 2^28 floats in (8.4 + 14 x 3.4) us + 1.75 GiB / (450 GB/s x 0.822)
+ * = 5135.88 us, algbw 2^30 B over it = 209.07 GB/s, busbw x 1.75 = 365.87
+ * GB/s, ring/Simple. */
 static void sweep_text_columns(void **state)
 {
     (void)state;
@@ -72,9 +75,9 @@ static void sweep_text_columns(void **state)
     assert_non_null(strstr(r.out, "size"));
     assert_non_null(strstr(r.out, "(elements)"));
     assert_non_null(strstr(r.out, "(GB/s)"));
-    double t = 14 * 2.4e-6 + 1.75 * 1073741824.0 / (450e9 * 0.822);
+    double t = (8.4 + 14 * 3.4) * 1e-6 + 1.75 * 1073741824.0 / (450e9 * 0.822);
     char want[160];
-    snprintf(want, sizeof want, "%15.0f %14.0f %8s %12.2f %10.2f %10.2f  ring", 1073741824.0,
+    snprintf(want, sizeof want, "%15.0f %14.0f %8s %12.2f %10.2f %10.2f  ring/Simple", 1073741824.0,
              268435456.0, "float", t * 1e6, 1073741824.0 / t / 1e9, 1.75 * 1073741824.0 / t / 1e9);
     if (!strstr(r.out, want))
         fail_msg("expected '%s' in:\n%s", want, r.out);

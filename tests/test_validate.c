@@ -92,7 +92,8 @@ static void file_set_from_columns(void **state)
 }
 
 /* A collectives row runs through `collective`: 1 GiB all-reduce by ring on
- * a DGX H100 takes 14 x 2.4 us + 1.75 GiB / (450 GB/s x 0.822) (the hand
+ * a DGX H100 takes (8.4 + 14 x 3.4) us + 1.75 GiB / (450 GB/s x 0.822)
+ * (NCCL's ring/Simple latency, data/hw/dgx-h100.json; the hand
  * derivation of tests/test_net_cli.c); time_us is that time, busbw_GBps
  * 1.75 GiB over it in 1e9 B/s. Ranks counted in cores (rank_unit core,
  * 16 ranks) take the bus factor of 16 ranks, 2 x 15/16, and bw_unit GiB/s
@@ -112,7 +113,7 @@ static void collectives_rows_by_hand(void **state)
     assert_int_equal(r.status, 0);
     json_t *j = json_loads(r.out, 0, NULL);
     json_t *rows = json_object_get(j, "rows");
-    double gib = 1073741824.0, t = 14 * 2.4e-6 + 1.75 * gib / (450e9 * 0.822);
+    double gib = 1073741824.0, t = (8.4 + 14 * 3.4) * 1e-6 + 1.75 * gib / (450e9 * 0.822);
     double want[3] = {t * 1e6, 1.75 * gib / t / 1e9, gib / t * 2.0 * 15.0 / 16.0 / gib};
     assert_int_equal(json_array_size(rows), 3);
     for (size_t i = 0; i < 3; i++) {

@@ -195,6 +195,26 @@ typedef struct hw_published {
     double hbm_bytes_per_s;
 } hw_published;
 
+/* How the system's collective library (NCCL on GPU systems) costs one
+ * algorithm run with one protocol, from the library's own tuning model; see
+ * docs/net.md. A protocol whose efficiency is 0 is one the library does not
+ * run. Latencies in seconds, bandwidths in bytes/s; 0 = no cap. */
+typedef struct hw_coll_protocol {
+    double base_latency_s;      /* once per collective */
+    double hop_latency_s;       /* per step inside the scale-up domain */
+    double net_hop_latency_s;   /* per step across the scale-out network */
+    double net_overhead_s;      /* floor of an in-domain step when the group spans domains */
+    double efficiency;          /* achieved fraction of the link rate */
+    double efficiency_one_domain; /* the same inside one domain (0: efficiency) */
+    double max_bus_one_domain, max_bus_two_domains, max_bus_more_domains;
+} hw_coll_protocol;
+
+typedef struct hw_collective_library {
+    char name[32]; /* "" when the system names none */
+    hw_coll_protocol ring_ll, ring_ll128, ring_simple;
+    hw_coll_protocol tree_ll, tree_ll128, tree_simple;
+} hw_collective_library;
+
 /* Failure rates (FIT: failures per 10^9 hours) and what recovery costs,
  * for the goodput model; see docs/reliability.md for the sources. */
 typedef struct hw_reliability {
@@ -221,6 +241,7 @@ typedef struct hw_system {
     hw_price price;
     hw_published published;
     hw_reliability reliability;
+    hw_collective_library collective_library;
     int default_chips; /* one scale-up domain */
     int chips;         /* what this run uses (--chips) */
     char warning[400]; /* "" or what looks wrong in the description (hw_peak_warning) */

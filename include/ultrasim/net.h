@@ -63,6 +63,18 @@ typedef enum net_algo {
 
 typedef enum net_model { NET_MODEL_ANALYTIC, NET_MODEL_FLOW } net_model;
 
+/* The collective library's protocol (NCCL's LL, LL128, Simple); NONE when
+ * the system names no library or the library does not run the algorithm. */
+typedef enum net_protocol {
+    NET_PROTO_NONE,
+    NET_PROTO_LL,
+    NET_PROTO_LL128,
+    NET_PROTO_SIMPLE,
+    NET_PROTO_COUNT
+} net_protocol;
+
+const char *net_protocol_name(net_protocol proto);
+
 const char *net_op_name(net_op op);
 const char *net_algo_name(net_algo algo);
 bool net_op_parse(const char *name, net_op *out);
@@ -97,6 +109,7 @@ typedef struct net_result {
     long long groups_simulated; /* flow: groups simulated (symmetry), else groups */
     long long flows;            /* flow: transfers placed on routes */
     char notes[256];            /* e.g. Clos tiers added to fit the chips */
+    net_protocol protocol;      /* analytic: the library's fastest protocol */
 } net_result;
 
 /* bytes follow nccl-tests: the per-rank buffer for all-reduce, broadcast and

@@ -215,7 +215,7 @@ static json_t *result_json(const net_result *r, double bytes)
 {
     return api_pack(
         "{s:f, s:f, s:f, s:f, s:s, s:s, s:f, s:f, s:{s:f, s:f, s:f}, s:{s:s, s:f}, s:f, s:f, "
-        "s:f, s:I, s:I, s:s}",
+        "s:f, s:I, s:I, s:s, s:s}",
         "bytes", bytes, "time_s", r->seconds, "algbw_bytes_per_s", r->algbw_bytes_per_s,
         "busbw_bytes_per_s", r->busbw_bytes_per_s, "algorithm", net_algo_name(r->algorithm),
         "why", r->why, "latency_s", r->latency_seconds, "bandwidth_s", r->bandwidth_seconds,
@@ -224,7 +224,7 @@ static json_t *result_json(const net_result *r, double bytes)
         "busiest_link", "name", r->busiest_link, "utilisation", r->busiest_link_utilisation,
         "peak_link_load", r->peak_link_load, "bytes_injected", r->bytes_injected, "link_bytes",
         r->link_bytes, "groups_simulated", (json_int_t)r->groups_simulated, "flows",
-        (json_int_t)r->flows, "notes", r->notes);
+        (json_int_t)r->flows, "notes", r->notes, "protocol", net_protocol_name(r->protocol));
 }
 
 static json_t *header_json(const setup *s, const char *sweep)
@@ -361,8 +361,21 @@ static void q(double v, usim_unit u, char *buf, size_t size)
     usim_format_quantity(v, u, buf, size);
 }
 
+/* "ring", or "ring/LL" with the collective library's protocol. */
+static const char *algorithm_label(json_t *res, char *buf, size_t size)
+{
+    const char *algo = json_string_value(json_object_get(res, "algorithm"));
+    const char *proto = json_string_value(json_object_get(res, "protocol"));
+    if (proto && strcmp(proto, "none") != 0)
+        snprintf(buf, size, "%s/%s", algo ? algo : "?", proto);
+    else
+        snprintf(buf, size, "%s", algo ? algo : "?");
+    return buf;
+}
+
 static void render_single(json_t *res, usim_buf *b)
 {
+    char label[48];
     char size[32], t[32], lat[32], bw[32], alg[32], bus[32], tiers[3][32];
     q(api_number(res, "bytes"), USIM_UNIT_BYTES, size, sizeof size);
     q(api_number(res, "time_s"), USIM_UNIT_SECONDS, t, sizeof t);
@@ -383,8 +396,7 @@ static void render_single(json_t *res, usim_buf *b)
                     api_number(g, "concurrent") == 1 ? "" : "s",
                     json_string_value(json_object_get(res, "hw")), api_number(res, "chips"),
                     json_string_value(json_object_get(res, "model")));
-    usim_buf_printf(b, "  %-16s %s\n", "algorithm",
-                    json_string_value(json_object_get(res, "algorithm")));
+    usim_buf_printf(b, "  %-16s %s\n", "algorithm", algorithm_label(res, label, sizeof label));
     usim_buf_printf(b, "  %-16s %s\n", "why", json_string_value(json_object_get(res, "why")));
     usim_buf_printf(b, "  %-16s %s  (latency terms %s, bandwidth %s)\n", "time", t, lat, bw);
     usim_buf_printf(b, "  %-16s %s\n", "algbw", alg);
@@ -435,6 +447,7 @@ static void render_single(json_t *res, usim_buf *b)
 
 static void render_sweep(json_t *res, usim_buf *b)
 {
+    char label[48];
     json_t *g = json_object_get(res, "group");
     size_t i;
     json_t *row;
@@ -457,7 +470,7 @@ static void render_sweep(json_t *res, usim_buf *b)
                         api_number(row, "time_s") * 1e6,
                         api_number(row, "algbw_bytes_per_s") / 1e9,
                         api_number(row, "busbw_bytes_per_s") / 1e9,
-                        json_string_value(json_object_get(row, "algorithm")));
+                        algorithm_label(row, label, sizeof label));
     }
 }
 

@@ -194,6 +194,38 @@ static const usim_field RELIABILITY[] = {
 };
 static const usim_schema RELIABILITY_SCHEMA = USIM_SCHEMA("reliability", RELIABILITY);
 
+/* A collective library's figures for one algorithm and protocol: NCCL's
+ * tuning model (docs/net.md). */
+static const usim_field COLL_PROTOCOL[] = {
+    USIM_NUM("base_latency", hw_coll_protocol, base_latency_s, U_S, 0, 1e-3, true),
+    USIM_NUM("hop_latency", hw_coll_protocol, hop_latency_s, U_S, 0, 1e-3, true),
+    USIM_NUM("net_hop_latency", hw_coll_protocol, net_hop_latency_s, U_S, 0, 1e-3, true),
+    USIM_NUM("net_overhead", hw_coll_protocol, net_overhead_s, U_S, 0, 1e-3, false),
+    USIM_NUM("efficiency", hw_coll_protocol, efficiency, U_1, 0.01, 1, true),
+    USIM_NUM("efficiency_one_domain", hw_coll_protocol, efficiency_one_domain, U_1, 0.01, 1,
+             false),
+    USIM_NUM("max_bus_bandwidth_one_domain", hw_coll_protocol, max_bus_one_domain, U_BPS, 0,
+             1e14, false),
+    USIM_NUM("max_bus_bandwidth_two_domains", hw_coll_protocol, max_bus_two_domains, U_BPS, 0,
+             1e14, false),
+    USIM_NUM("max_bus_bandwidth_more_domains", hw_coll_protocol, max_bus_more_domains, U_BPS, 0,
+             1e14, false),
+};
+static const usim_schema COLL_PROTOCOL_SCHEMA = USIM_SCHEMA("collective protocol",
+                                                            COLL_PROTOCOL);
+
+static const usim_field COLL_LIBRARY[] = {
+    USIM_STR("name", hw_collective_library, name, true),
+    USIM_OBJ("ring_ll", hw_collective_library, ring_ll, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_OBJ("ring_ll128", hw_collective_library, ring_ll128, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_OBJ("ring_simple", hw_collective_library, ring_simple, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_OBJ("tree_ll", hw_collective_library, tree_ll, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_OBJ("tree_ll128", hw_collective_library, tree_ll128, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_OBJ("tree_simple", hw_collective_library, tree_simple, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_DOC("source"),
+};
+static const usim_schema COLL_LIBRARY_SCHEMA = USIM_SCHEMA("collective library", COLL_LIBRARY);
+
 /* "chip" and "network" are a preset name or an inline object: read by hand. */
 static const usim_field SYSTEM[] = {
     USIM_DOC("kind"),
@@ -206,6 +238,7 @@ static const usim_field SYSTEM[] = {
     USIM_OBJ("price", hw_system, price, &PRICE_SCHEMA, false),
     USIM_OBJ("published", hw_system, published, &PUBLISHED_SCHEMA, false),
     USIM_OBJ("reliability", hw_system, reliability, &RELIABILITY_SCHEMA, false),
+    USIM_OBJ("collective_library", hw_system, collective_library, &COLL_LIBRARY_SCHEMA, false),
     USIM_DOC("notes"),
 };
 const usim_schema hw_system_schema = USIM_SCHEMA("system", SYSTEM);

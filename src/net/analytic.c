@@ -394,5 +394,6 @@ usim_status net_plan_analytic(const net_topo *t, const net_plan *plan, const net
         }
     }
     out->busiest_utilisation = out->seconds > 0.0 ? widest / out->seconds : 0.0;
+    net_library_apply(t, plan, rq, out);
     return USIM_OK;
 }

@@ -22,6 +22,10 @@
  *   neuron Neuron's documented intra-node choice by size, hierarchical
  *          across nodes.
  *
+ * On a system that names its collective library (NCCL on the GPU presets),
+ * the library's algorithms run with its own latencies and protocols, and AUTO
+ * picks among those only (library.c).
+ *
  * AUTO builds every applicable plan, costs each with the analytic model and
  * keeps the fastest, saying which it picked, what the others cost and
  * whether latency or bandwidth decided. With the flow model, AUTO still
@@ -91,12 +95,15 @@ static void format_time(double s, char *buf, size_t size)
 }
 
 /* "auto: ring2 (4.57 ms) beat hier 4.75 ms, torus 5.51 ms; bandwidth-bound" */
-static void auto_why(const net_plan *plan, const double *costs, const net_cost *c, char *why,
+static void auto_why(const net_topo *t, const net_plan *plan, const double *costs, const net_cost *c, char *why,
                      size_t size)
 {
     char t0[32];
     format_time(costs[plan->algo], t0, sizeof t0);
-    int n = snprintf(why, size, "fastest by the analytic model: %s %s", net_algo_name(plan->algo), t0);
+    int n = snprintf(why, size, "fastest by the analytic model: %s%s%s %s",
+                     net_algo_name(plan->algo), c->protocol != NET_PROTO_NONE ? "/" : "",
+                     c->protocol != NET_PROTO_NONE ? net_protocol_name((net_protocol)c->protocol) : "",
+                     t0);
     /* List up to three others, cheapest first. */
     bool used[NET_ALGO_COUNT] = {false};
     used[plan->algo] = true;
@@ -115,6 +122,10 @@ static void auto_why(const net_plan *plan, const double *costs, const net_cost *
         n += snprintf(why + n, size - (size_t)n, "; %s-bound (latency %.0f%% of its time)",
                       c->latency_s > 0.5 * c->seconds ? "latency" : "bandwidth",
                       100.0 * c->latency_s / c->seconds);
+    if (n > 0 && (size_t)n < size && c->protocol != NET_PROTO_NONE)
+        n += snprintf(why + n, size - (size_t)n,
+                      "; %s's algorithms only, each at its fastest protocol",
+                      t->sys->collective_library.name);
     if (n > 0 && (size_t)n < size && plan->why[0])
         snprintf(why + n, size - (size_t)n, "; %s", plan->why);
 }
@@ -151,6 +162,7 @@ static void fill_result(const net_topo *t, const net_request *rq, const net_plan
     out->link_bytes = c->link_bytes;
     out->groups_simulated = c->groups_simulated;
     out->flows = c->flows;
+    out->protocol = (net_protocol)c->protocol;
     clos_notes(t, out->notes, sizeof out->notes);
 }
 
@@ -194,6 +206,8 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
     if (model == NET_MODEL_FLOW) {
         net_flow_job job = {&plan, &rq, 0.0};
         st = net_plan_flow(&t, &job, 1, &c, NULL, err);
+        if (st == USIM_OK)
+            net_library_apply(&t, &plan, &rq, &c);
     } else {
         st = net_plan_analytic(&t, &plan, &rq, &c, err);
     }
@@ -204,7 +218,7 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
         net_cost a = c;
         if (model == NET_MODEL_FLOW)
             net_plan_analytic(&t, &plan, &rq, &a, err);
-        auto_why(&plan, costs, &a, out->why, sizeof out->why);
+        auto_why(&t, &plan, costs, &a, out->why, sizeof out->why);
     } else {
         snprintf(out->why, sizeof out->why, "%s", plan.why);
     }
@@ -235,7 +249,7 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
             net_cost alone;
             net_plan_analytic(&t, &plans[i], &rq[i], &alone, err);
             char why[sizeof plans[i].why];
-            auto_why(&plans[i], costs, &alone, why, sizeof why);
+            auto_why(&t, &plans[i], costs, &alone, why, sizeof why);
             memcpy(plans[i].why, why, sizeof why);
         }
         fj[i] = (net_flow_job){&plans[i], &rq[i], jobs[i].start_s > 0.0 ? jobs[i].start_s : 0.0};
@@ -243,6 +257,7 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
     if (st == USIM_OK)
         st = net_plan_flow(&t, fj, njobs, cost, &all, err);
     for (int i = 0; i < njobs && st == USIM_OK; i++) {
+        net_library_apply(&t, &plans[i], &rq[i], &cost[i]);
         fill_result(&t, &rq[i], &plans[i], &cost[i], NET_MODEL_FLOW, &out[i]);
         snprintf(out[i].why, sizeof out[i].why, "%s", plans[i].why);
     }

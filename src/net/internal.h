@@ -12,6 +12,8 @@
  *   analytic.c   alpha-beta: each phase's bandwidth from the representative
  *                group's own link loads;
  *   flow.c       the flow-level model: max-min fair progressive filling;
+ *   library.c    the collective library's own model (NCCL's latencies and
+ *                protocols), from the system's collective_library data;
  *   collective.c the public call: validation, auto selection, the result.
  *
  * Chip c sits in node c / nc and scale-up domain c / dc (nc chips per node,
@@ -240,7 +242,26 @@ typedef struct net_cost {
     double link_bytes;     /* sum over every link of the bytes it carried */
     int64_t groups_simulated;
     int64_t flows;
+    int protocol; /* net_protocol */
 } net_cost;
+
+/* ---- collective library (library.c) ------------------------------------ */
+
+/* True when the system's collective library runs op with algo (NCCL: ring
+ * for all-reduce, all-gather and reduce-scatter; tree for all-reduce). */
+bool net_library_runs(const net_topo *t, net_op op, net_algo algo);
+/* The library's time for op run with algo over s, the fastest protocol:
+ * latency from the library's per-step figures, bandwidth time bw_s (the
+ * plan's time at the links' sustained rate) over the protocol's
+ * efficiency, capped by its bus bandwidth. INFINITY when it does not run. */
+double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_sub *s,
+                        double bytes, double bw_s, int *protocol, double *latency_s,
+                        double *bandwidth_s);
+
+/* Replaces the plan's alpha-beta cost c (analytic or flow) by the
+ * library's, when the library runs the plan's algorithm. */
+void net_library_apply(const net_topo *t, const net_plan *plan, const net_request *rq,
+                       net_cost *c);
 
 /* Analytic: allocation-free for domains of up to NET_ANALYTIC_CHIPS chips. */
 #define NET_ANALYTIC_CHIPS 512

@@ -38,6 +38,12 @@ const char *net_model_name(net_model model)
     return model == NET_MODEL_FLOW ? MODEL_NAMES[1] : MODEL_NAMES[0];
 }
 
+const char *net_protocol_name(net_protocol proto)
+{
+    static const char *const NAMES[NET_PROTO_COUNT] = {"none", "LL", "LL128", "Simple"};
+    return proto >= 0 && proto < NET_PROTO_COUNT ? NAMES[proto] : "?";
+}
+
 const char *net_tier_name(net_tier tier)
 {
     return tier >= 0 && tier < NET_TIER_COUNT ? TIER_NAMES[tier] : "?";

@@ -671,6 +671,17 @@ static double phases_cost(ctx *c, int from)
     return s;
 }
 
+/* The plan's bandwidth time alone (the library adds its own latencies). */
+static double phases_bandwidth(ctx *c, int from)
+{
+    double s = 0.0;
+    for (int i = from; i < c->plan->nphases; i++) {
+        const net_phase *ph = &c->plan->phase[i];
+        s += net_phase_analytic(c->t, ph, c->groups * ph->n1 * ph->n2, NULL, NULL);
+    }
+    return s;
+}
+
 static const net_algo CANDIDATES[] = {NET_ALGO_RING, NET_ALGO_RING_BIDIR, NET_ALGO_TREE,
                                       NET_ALGO_RHD,  NET_ALGO_MESH,       NET_ALGO_TORUS,
                                       NET_ALGO_HIER};
@@ -690,8 +701,13 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
     double best = INFINITY;
     net_algo best_algo = NET_ALGO_AUTO;
     c->costs = NULL;
+    /* A system whose collective library runs this op (NCCL) gets only the
+     * library's algorithms, each at its fastest protocol (library.c). */
+    bool lib = costs && net_library_runs(c->t, op, NET_ALGO_RING);
     for (int i = 0; i < NCANDIDATES; i++) {
         if (CANDIDATES[i] == NET_ALGO_HIER && !allow_hier)
+            continue;
+        if (lib && !net_library_runs(c->t, op, CANDIDATES[i]))
             continue;
         usim_error scratch;
         usim_error *saved = c->err;
@@ -699,7 +715,10 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
         c->err = &scratch;
         usim_status st = build_algo(c, op, n, s, CANDIDATES[i], f, mode);
         c->err = saved;
-        double cost = st == USIM_OK ? phases_cost(c, start) : INFINITY;
+        double cost = st != USIM_OK ? INFINITY
+                      : lib ? net_library_time(c->t, op, CANDIDATES[i], s, n,
+                                               phases_bandwidth(c, start), NULL, NULL, NULL)
+                            : phases_cost(c, start);
         c->plan->nphases = start;
         c->plan->why[why_len] = '\0';
         if (costs)

@@ -1,0 +1,171 @@
+/*
+ * The collective library's own cost model: how NCCL times a collective run
+ * with one algorithm (ring, tree) and one protocol (LL, LL128, Simple), and
+ * picks the fastest (NCCL src/graph/tuning.cc; docs/net.md has the formulas,
+ * the constants and the version they come from).
+ *
+ * The figures are data: a system's `collective_library` object holds, per
+ * algorithm and protocol, a base latency, a per-step latency inside the
+ * scale-up domain (NVLink) and across the network, the floor NCCL puts on an
+ * in-domain step when the group spans domains (its network overhead), the
+ * protocol's bandwidth efficiency and its cap on bus bandwidth. A system
+ * without the object keeps the plain alpha-beta model of plan.c.
+ *
+ * NCCL's "node" is what NVLink joins: the scale-up domain here. For p ranks
+ * in N domains and n bytes:
+ *
+ *   ring all-reduce:  s = 2(p-1) steps, of which S = 2N cross the network
+ *                     when N > 1 (0 otherwise);
+ *   ring all-gather, reduce-scatter: s = p-1, S = N-1;
+ *     t_lat = base + max(s - S, 0) max(hop, N > 1 ? overhead : 0) + S net_hop
+ *     (NCCL counts s - S, negative with one rank per domain; here 0)
+ *   tree all-reduce:  t_lat = base + 2 ((p/N - 1) hop + floor(log2 N) net_hop)
+ *
+ *   t_bw  = max(bw_s / efficiency, cap_bytes / max_bus)
+ *
+ * where bw_s is the plan's bandwidth time at the links' sustained rate (the
+ * Simple protocol at full speed), and cap_bytes is what NCCL divides by the
+ * capped bus bandwidth: n s / p for a ring, 2 n for a tree.
+ */
+#include <math.h>
+
+#include "net/internal.h"
+
+static const hw_coll_protocol *protocol_of(const hw_collective_library *lib, net_algo algo,
+                                           int proto)
+{
+    bool ring = algo == NET_ALGO_RING;
+    switch (proto) {
+    case NET_PROTO_LL:
+        return ring ? &lib->ring_ll : &lib->tree_ll;
+    case NET_PROTO_LL128:
+        return ring ? &lib->ring_ll128 : &lib->tree_ll128;
+    default:
+        return ring ? &lib->ring_simple : &lib->tree_simple;
+    }
+}
+
+static bool runs_algo(const hw_collective_library *lib, net_algo algo)
+{
+    if (algo != NET_ALGO_RING && algo != NET_ALGO_TREE)
+        return false;
+    for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++)
+        if (protocol_of(lib, algo, p)->efficiency > 0.0)
+            return true;
+    return false;
+}
+
+bool net_library_runs(const net_topo *t, net_op op, net_algo algo)
+{
+    const hw_collective_library *lib = &t->sys->collective_library;
+    if (lib->name[0] == '\0')
+        return false;
+    if (op == NET_ALLREDUCE)
+        return runs_algo(lib, algo);
+    if (op == NET_ALLGATHER || op == NET_REDUCE_SCATTER)
+        return algo == NET_ALGO_RING && runs_algo(lib, algo);
+    return false;
+}
+
+static int floor_log2(int n)
+{
+    int k = 0;
+    while (n >= 2) {
+        n /= 2;
+        k++;
+    }
+    return k;
+}
+
+/* One protocol's time: latency and bandwidth parts. */
+static void protocol_time(const hw_coll_protocol *pr, net_op op, net_algo algo,
+                          const net_sub *s, double bytes, double bw_s, double *lat,
+                          double *bw)
+{
+    int p = s->size, nodes = s->domains;
+    double eff = nodes == 1 && pr->efficiency_one_domain > 0.0 ? pr->efficiency_one_domain
+                                                               : pr->efficiency;
+    double max_bus = nodes == 1 ? pr->max_bus_one_domain
+                     : nodes == 2 ? pr->max_bus_two_domains
+                                  : pr->max_bus_more_domains;
+    double cap_bytes;
+    if (algo == NET_ALGO_RING) {
+        int steps = op == NET_ALLREDUCE ? 2 * (p - 1) : p - 1;
+        int net_steps = op == NET_ALLREDUCE ? (nodes > 1 ? 2 * nodes : 0) : nodes - 1;
+        double hop = pr->hop_latency_s;
+        if (nodes > 1 && pr->net_overhead_s > hop)
+            hop = pr->net_overhead_s;
+        /* one rank per domain: NCCL's 2N network steps exceed the 2(p-1) steps */
+        int in_domain = steps > net_steps ? steps - net_steps : 0;
+        *lat = pr->base_latency_s + in_domain * hop + net_steps * pr->net_hop_latency_s;
+        cap_bytes = bytes * steps / p;
+    } else {
+        *lat = pr->base_latency_s + 2.0 * ((p / nodes - 1) * pr->hop_latency_s +
+                                           floor_log2(nodes) * pr->net_hop_latency_s);
+        cap_bytes = 2.0 * bytes;
+    }
+    *bw = bw_s / eff;
+    if (max_bus > 0.0 && cap_bytes / max_bus > *bw)
+        *bw = cap_bytes / max_bus;
+}
+
+double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_sub *s,
+                        double bytes, double bw_s, int *protocol, double *latency_s,
+                        double *bandwidth_s)
+{
+    double best = INFINITY;
+    if (protocol)
+        *protocol = NET_PROTO_NONE;
+    if (!net_library_runs(t, op, algo))
+        return best;
+    for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++) {
+        const hw_coll_protocol *pr = protocol_of(&t->sys->collective_library, algo, p);
+        if (!(pr->efficiency > 0.0))
+            continue;
+        double lat, bw;
+        protocol_time(pr, op, algo, s, bytes, bw_s, &lat, &bw);
+        if (lat + bw < best) {
+            best = lat + bw;
+            if (protocol)
+                *protocol = p;
+            if (latency_s)
+                *latency_s = lat;
+            if (bandwidth_s)
+                *bandwidth_s = bw;
+        }
+    }
+    return best;
+}
+
+/* The plan's own latencies are replaced by the library's; what is left of
+ * the modelled time (analytic or flow: the bandwidth time, with contention
+ * for the flow model) runs at the protocol's efficiency. The tiers keep
+ * their shares of the time. */
+void net_library_apply(const net_topo *t, const net_plan *plan, const net_request *rq,
+                       net_cost *c)
+{
+    if (!net_library_runs(t, rq->op, plan->algo) || !(c->seconds > 0.0))
+        return;
+    net_sub s = {.base = 0, .stride = rq->stride, .size = rq->size};
+    if (net_sub_layout(t, &s, NULL) != USIM_OK)
+        return;
+    double plan_latency = 0.0;
+    for (int i = 0; i < plan->nphases; i++)
+        plan_latency += plan->phase[i].latency_s;
+    double bw_s = c->seconds > plan_latency ? c->seconds - plan_latency : 0.0;
+    double lat = 0.0, bw = 0.0;
+    int proto = NET_PROTO_NONE;
+    double x = net_library_time(t, rq->op, plan->algo, &s, rq->bytes, bw_s, &proto, &lat, &bw);
+    if (!isfinite(x) || !(x > 0.0))
+        return;
+    double busy = c->busiest_utilisation * c->seconds;
+    if (bw_s > 0.0)
+        busy *= bw / bw_s;
+    for (int k = 0; k < NET_TIER_COUNT; k++)
+        c->tier_seconds[k] *= x / c->seconds;
+    c->latency_s = lat;
+    c->bandwidth_s = bw;
+    c->seconds = x;
+    c->busiest_utilisation = busy / x;
+    c->protocol = proto;
+}

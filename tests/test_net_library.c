@@ -1,0 +1,220 @@
+/*
+ * The collective library's cost model (src/net/library.c): NCCL's latencies,
+ * protocols and bus-bandwidth caps, each figure checked by hand from the
+ * constants in data/hw (NCCL src/graph/tuning.cc, docs/net.md).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/hw.h"
+#include "ultrasim/net.h"
+
+#define MIB (1024.0 * 1024.0)
+#define GIB (1024.0 * MIB)
+#define US 1e-6
+
+/* DGX H200 NVLink: 900 GB/s both ways, 450 GB/s each way, x 0.822 link efficiency. */
+#define H200_LINK (450e9 * 0.822)
+
+static hw_system *load(const char *name, int chips)
+{
+    hw_system *s = calloc(1, sizeof *s);
+    usim_error err;
+    usim_error_clear(&err);
+    if (hw_load_system(name, chips, NULL, s, &err) != USIM_OK)
+        fail_msg("%s: %s", name, err.message);
+    return s;
+}
+
+static net_result run(const hw_system *s, net_op op, double bytes, int ranks, net_algo a)
+{
+    net_result r;
+    usim_error err;
+    usim_error_clear(&err);
+    if (net_collective(s, op, bytes, (net_group){ranks, 1, 1}, a, NET_MODEL_ANALYTIC, &r, &err) !=
+        USIM_OK)
+        fail_msg("%s", err.message);
+    return r;
+}
+
+/*
+ * 1 MiB all-reduce on 8 H200: NCCL's ring/LL wins.
+ *   latency   6.6 us + 2(8-1) x 0.6 us = 15.0 us
+ *   bandwidth LL runs at 1/4 of the link: 1.75 MiB / (369.9 GB/s / 4) = 19.84 us,
+ *             but its bus bandwidth is capped at 87.7 GB/s: 1.75 MiB / 87.7 GB/s
+ *             = 20.92 us, which binds.
+ * LL128: 14 + 14 x 1.9 = 40.6 us + 1.75 MiB / (0.92 x 369.9 GB/s) = 46.0 us;
+ * Simple: 8.4 + 14 x 3.4 = 56 us + 4.96 us: both slower.
+ */
+static void one_mib_allreduce_runs_ring_ll(void **state)
+{
+    (void)state;
+    hw_system *s = load("dgx-h200", 0);
+    net_result r = run(s, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_LL);
+    assert_close(r.latency_seconds, 15.0 * US, 1e-9);
+    assert_close(r.bandwidth_seconds, 1.75 * MIB / 87.7e9, 1e-9);
+    assert_close(r.seconds, 15.0 * US + 1.75 * MIB / 87.7e9, 1e-9);
+    assert_non_null(strstr(r.why, "ring/LL"));
+    free(s);
+}
+
+/* 16 GiB: Simple at the full sustained link rate, 8.4 + 14 x 3.4 = 56 us of latency. */
+static void large_allreduce_runs_ring_simple(void **state)
+{
+    (void)state;
+    hw_system *s = load("dgx-h200", 0);
+    net_result r = run(s, NET_ALLREDUCE, 16 * GIB, 8, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
+    assert_close(r.latency_seconds, 56.0 * US, 1e-9);
+    assert_close(r.seconds, 56.0 * US + 1.75 * 16 * GIB / H200_LINK, 1e-6);
+    free(s);
+}
+
+/*
+ * 8 B all-reduce over 2 DGX H100 (16 ranks, 2 NVLink domains):
+ *   tree/LL: 6.8 + 2 ((16/2 - 1) x 0.6 + log2(2) x 5.0) = 25.2 us;
+ *   ring/LL: 2(16-1) = 30 steps, 2 x 2 = 4 across the network:
+ *            6.6 + 26 x max(0.6, 1 us overhead) + 4 x 2.7 = 43.4 us.
+ * Auto picks the tree; asking for the ring gives NCCL's ring latency.
+ */
+static void small_allreduce_across_nodes(void **state)
+{
+    (void)state;
+    hw_system *s = load("dgx-h100", 16);
+    net_result t = run(s, NET_ALLREDUCE, 8, 16, NET_ALGO_AUTO);
+    assert_int_equal(t.algorithm, NET_ALGO_TREE);
+    assert_int_equal(t.protocol, NET_PROTO_LL);
+    assert_close(t.latency_seconds, 25.2 * US, 1e-9);
+    net_result r = run(s, NET_ALLREDUCE, 8, 16, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_LL);
+    assert_close(r.latency_seconds, 43.4 * US, 1e-9);
+    free(s);
+}
+
+/* 1 MiB over the same 16 ranks: tree/LL128, whose latency is
+ * 14 + 2 ((8 - 1) x 1.25 + 1 x 8.5) = 48.5 us. */
+static void mid_allreduce_across_nodes_runs_tree_ll128(void **state)
+{
+    (void)state;
+    hw_system *s = load("dgx-h100", 16);
+    net_result r = run(s, NET_ALLREDUCE, 1 * MIB, 16, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_TREE);
+    assert_int_equal(r.protocol, NET_PROTO_LL128);
+    assert_close(r.latency_seconds, 48.5 * US, 1e-9);
+    free(s);
+}
+
+/* All-gather: p-1 = 7 steps, none across the network: 6.6 + 7 x 0.6 = 10.8 us. */
+static void small_allgather_ring_latency(void **state)
+{
+    (void)state;
+    hw_system *s = load("dgx-h200", 0);
+    net_result r = run(s, NET_ALLGATHER, 8 * 1024, 8, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_LL);
+    assert_close(r.latency_seconds, 10.8 * US, 1e-9);
+    free(s);
+}
+
+/* The library only runs what it runs: all-to-all on a GPU system, and any
+ * collective on a system without a library, keep the plain model. */
+static void no_library_no_protocol(void **state)
+{
+    (void)state;
+    hw_system *g = load("dgx-h200", 0);
+    net_result a = run(g, NET_ALLTOALL, 1 * MIB, 8, NET_ALGO_AUTO);
+    assert_int_equal(a.protocol, NET_PROTO_NONE);
+    net_result m = run(g, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_MESH);
+    assert_int_equal(m.protocol, NET_PROTO_NONE);
+    hw_system *t = load("trn2.48xlarge", 0);
+    net_result r = run(t, NET_ALLREDUCE, 1 * MIB, 16, NET_ALGO_AUTO);
+    assert_int_equal(r.protocol, NET_PROTO_NONE);
+    assert_string_equal(net_protocol_name(NET_PROTO_LL128), "LL128");
+    free(g);
+    free(t);
+}
+
+/* A made-up 4-chip switch node whose library runs one protocol: every
+ * figure of the formula shows. Ring all-reduce of 1 MiB over 4 ranks:
+ *   latency   5 us + 2(4-1) x 1 us = 11 us
+ *   bandwidth 2 x 3/4 MiB / (100 GB/s x 0.5) = 31.46 us (no cap). */
+static const char *SYSTEM =
+    "{\"kind\": \"system\", \"name\": \"lib-test\", \"chip\": \"h100-sxm\",\n"
+    " \"node\": {\"chips\": 4, \"topology\": {\"kind\": \"switch\"},\n"
+    "          \"bandwidth_per_chip\": \"100GB/s\", \"hop_latency\": \"2us\",\n"
+    "          \"nic_bandwidth_per_chip\": \"400Gbps\"},\n"
+    " \"network\": \"ib-ndr\",\n"
+    " \"collective_library\": {\"name\": \"test\", \"ring_ll\": {\"base_latency\": \"5us\",\n"
+    "   \"hop_latency\": \"1us\", \"net_hop_latency\": \"3us\", \"efficiency\": EFF}}}\n";
+
+static const char *system_file(const char *eff)
+{
+    static char text[1024];
+    const char *at = strstr(SYSTEM, "EFF");
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - SYSTEM), SYSTEM, eff, at + 3);
+    return write_temp("lib-test.json", text);
+}
+
+static void formula_on_a_made_up_system(void **state)
+{
+    (void)state;
+    hw_system *s = load(system_file("0.5"), 0);
+    net_result r = run(s, NET_ALLREDUCE, 1 * MIB, 4, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_LL);
+    assert_close(r.latency_seconds, 11.0 * US, 1e-9);
+    assert_close(r.bandwidth_seconds, 1.5 * MIB / 50e9, 1e-9);
+    free(s);
+}
+
+static void bad_efficiency_exits_2(void **state)
+{
+    (void)state;
+    char args[512];
+    snprintf(args, sizeof args, "collective --hw %s --size 1MiB", system_file("1.5"));
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "collective_library.ring_ll.efficiency"));
+    assert_non_null(strstr(r.err, "1.5"));
+    cli_free(&r);
+}
+
+/* The protocol shows in the text, the JSON and the sweep's algorithm column. */
+static void protocol_in_output(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("collective --hw dgx-h200 --size 1MiB");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "ring/LL\n"));
+    cli_free(&r);
+    r = cli_run("collective --hw dgx-h200 --size 1MiB --json");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"protocol\": \"LL\""));
+    cli_free(&r);
+    r = cli_run("collective --hw dgx-h200 --sweep 16GiB:16GiB");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "ring/Simple"));
+    cli_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_mib_allreduce_runs_ring_ll),
+        cmocka_unit_test(large_allreduce_runs_ring_simple),
+        cmocka_unit_test(small_allreduce_across_nodes),
+        cmocka_unit_test(mid_allreduce_across_nodes_runs_tree_ll128),
+        cmocka_unit_test(small_allgather_ring_latency),
+        cmocka_unit_test(no_library_no_protocol),
+        cmocka_unit_test(formula_on_a_made_up_system),
+        cmocka_unit_test(bad_efficiency_exits_2),
+        cmocka_unit_test(protocol_in_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
