@@ -57,6 +57,49 @@ static void best_beats_hand_plans(void **state)
     free(r);
 }
 
+/* Progress: one call per plan simulated, with the count so far and the plans
+ * that fit; on one thread the calls are exactly the plans the search reports
+ * simulated (the parallel run may simulate a few more: see search.c). */
+typedef struct progress_log {
+    long long calls, last, fitting;
+} progress_log;
+
+static void log_progress(void *ctx, long long simulated, long long fitting)
+{
+    progress_log *l = ctx;
+    l->calls++;
+    assert_int_equal(simulated, l->last + 1);
+    l->last = simulated;
+    l->fitting = fitting;
+}
+
+static void search_reports_progress(void **state)
+{
+    (void)state;
+    wl_model m;
+    hw_system s;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(wl_model_load("llama3-8b", &m, &err), USIM_OK);
+    assert_int_equal(hw_load_system("dgx-h100", 16, NULL, &s, &err), USIM_OK);
+    plan_search_options o;
+    memset(&o, 0, sizeof o);
+    o.plan.gbs = 64;
+    o.plan.seq = 4096;
+    o.plan.dtype = USIM_BF16;
+    o.top = 4;
+    o.jobs = 1;
+    progress_log log = {0, 0, 0};
+    o.progress = log_progress;
+    o.progress_ctx = &log;
+    plan_search_result *r = malloc(sizeof *r);
+    assert_int_equal(plan_search(&m, &s, &o, r, &err), USIM_OK);
+    assert_true(r->simulated > 0);
+    assert_int_equal(log.calls, r->simulated);
+    assert_int_equal(log.fitting, r->feasible);
+    free(r);
+}
+
 static void nothing_fits(void **state)
 {
     (void)state;
@@ -266,6 +309,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(best_beats_hand_plans),
+        cmocka_unit_test(search_reports_progress),
         cmocka_unit_test(nothing_fits),
         cmocka_unit_test(ranked_output),
         cmocka_unit_test(search_same_on_any_thread_count),

@@ -59,6 +59,11 @@ typedef struct plan_search_options {
     int objective; /* plan_objective */
     int jobs;      /* threads (0 = one per online core, at most PLAN_JOBS_MAX); the
                       result is the same on any number */
+    /* Called after each plan simulated, under the search's lock (NULL: none):
+     * plans simulated so far, of `fitting` that fit in memory (the search stops
+     * early once no plan left can win). */
+    void (*progress)(void *ctx, long long simulated, long long fitting);
+    void *progress_ctx;
 } plan_search_options;
 
 #define PLAN_JOBS_MAX 64

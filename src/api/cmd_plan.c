@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "ultrasim/plan.h"
@@ -51,6 +52,26 @@ static json_t *plan_row(const wl_plan *p, const train_result *r, double score)
                      "breakdown", bd);
 }
 
+/* Progress on stderr once a search passes a second, redrawn in place on a
+ * terminal, else a line a second; stdout keeps only the result. */
+typedef struct plan_progress {
+    double started_s, last_s;
+    bool tty, shown;
+} plan_progress;
+
+static void show_plan_progress(void *ctx, long long simulated, long long fitting)
+{
+    plan_progress *p = ctx;
+    double now = usim_now_s(), elapsed = now - p->started_s;
+    if (elapsed < 1.0 || now - p->last_s < (p->tty ? 0.2 : 1.0))
+        return;
+    p->last_s = now;
+    p->shown = true;
+    fprintf(stderr, "%splan: %lld plans simulated (of at most %lld that fit), %.0f s%s",
+            p->tty ? "\r" : "", simulated, fitting, elapsed, p->tty ? "" : "\n");
+    fflush(stderr);
+}
+
 static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_plan.info;
@@ -86,7 +107,12 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         o.top = (int)top;
         o.objective = objective;
         o.jobs = (int)jobs;
+        plan_progress progress = {usim_now_s(), 0, isatty(STDERR_FILENO) != 0, false};
+        o.progress = show_plan_progress;
+        o.progress_ctx = &progress;
         st = plan_search(m, sys, &o, out, err);
+        if (progress.shown && progress.tty)
+            fputc('\n', stderr);
     }
     if (st == USIM_OK) {
         json_t *plans = json_array();
@@ -165,7 +191,8 @@ const api_command api_cmd_plan = {
      "drops what does not divide or fit; simulates the rest in order of a lower bound on\n"
      "their step time (their FLOPs at peak) on all cores, stopping when no remaining\n"
      "candidate can beat the K-th best. The ranking is the same as simulating them all,\n"
-     "and the output the same, byte for byte, on any number of threads (--jobs).",
+     "and the output the same, byte for byte, on any number of threads (--jobs). A search\n"
+     "that takes over a second shows its progress on stderr.",
      NULL, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0]},
     plan_cmd_run,
     plan_cmd_render,

@@ -75,6 +75,7 @@ typedef struct search {
     double kth_best;    /* the K-th best score so far */
     pthread_mutex_t lock;
     long long considered, pruned_fit, pruned_check;
+    long long simulated; /* so far, for progress */
 } search;
 
 static bool push(search *s, const wl_plan *p, double bound)
@@ -242,6 +243,9 @@ static void *worker(void *arg)
         c->simulated = true;
         if (!c->failed && c->result.fits)
             record_score(s, c->score);
+        s->simulated++;
+        if (s->o.progress)
+            s->o.progress(s->o.progress_ctx, s->simulated, (long long)s->n);
         pthread_mutex_unlock(&s->lock);
     }
 }
