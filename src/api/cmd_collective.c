@@ -3,7 +3,7 @@
  * algorithm, and which link limits it.
  *
  *   ultrasim collective --op allreduce --size 1GiB --hw trn2u.48xlarge
- *       [--chips N] [--network NET] [--algo auto|ring|ring2|tree|rhd|mesh|torus|hier|neuron|nvls]
+ *       [--chips N] [--network NET] [--algo auto|ring|ring2|tree|rhd|mesh|torus|hier|neuron]
  *       [--model analytic|flow] [--group P --stride S --concurrent G]
  *       [--sweep 8B:8GiB] [--json]
  *
@@ -29,7 +29,7 @@ extern const api_command api_cmd_collective;
 static const char *const OPS[] = {"allreduce", "reducescatter", "allgather", "alltoall",
                                   "broadcast", "reduce",        "sendrecv",  NULL};
 static const char *const ALGOS[] = {"auto", "ring",  "ring2", "tree",   "rhd",
-                                    "mesh", "torus", "hier",  "neuron", "nvls", NULL};
+                                    "mesh", "torus", "hier",  "neuron", NULL};
 static const char *const MODELS[] = {"analytic", "flow", NULL};
 
 #define PIB (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0)

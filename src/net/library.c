@@ -21,37 +21,19 @@
  *     (NCCL counts s - S, negative with one rank per domain; here 0)
  *   tree all-reduce:  t_lat = base + 2 ((p/N - 1) hop + floor(log2 N) net_hop)
  *
- *   NVLS (NVLink SHARP), Simple only, inside one domain:
- *                     t_lat = base + hop  (NCCL: hwLat NVLINK, NVLS)
- *
  *   t_bw  = max(bw_s / efficiency, cap_bytes / max_bus)
  *
  * where bw_s is the plan's bandwidth time at the links' sustained rate (the
  * Simple protocol at full speed), and cap_bytes is what NCCL divides by the
- * capped bus bandwidth: n s / p for a ring, 2 n for a tree. For NVLS the
- * NVSwitch reduces (all-reduce) or multicasts (all-gather): each rank sends
- * its buffer into the switch once and reads the result once, so bw_s = n / B
- * for a rank's NVLink rate B, and NCCL's NVLS efficiency is its 5/6 ratio
- * from bus to algorithm bandwidth (tuning.cc). NCCL 2.20 runs NVLS only when
- * the system's NVSwitches have SHARP (the `nvls` entry), with more than two
- * GPUs and inside one node (src/transport/nvls.cc, ncclNvlsInit).
+ * capped bus bandwidth: n s / p for a ring, 2 n for a tree.
  */
 #include <math.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "net/internal.h"
 
-/* NCCL 2.20 turns NVLS off with two GPUs or fewer in the node
- * (src/transport/nvls.cc, ncclNvlsInit: gpuCount <= 2). */
-#define NVLS_MIN_RANKS 3
-
-/* NULL when the library has no such algorithm and protocol pair. */
 static const hw_coll_protocol *protocol_of(const hw_collective_library *lib, net_algo algo,
                                            int proto)
 {
-    if (algo == NET_ALGO_NVLS)
-        return proto == NET_PROTO_SIMPLE ? &lib->nvls : NULL;
     bool ring = algo == NET_ALGO_RING;
     switch (proto) {
     case NET_PROTO_LL:
@@ -65,13 +47,11 @@ static const hw_coll_protocol *protocol_of(const hw_collective_library *lib, net
 
 static bool runs_algo(const hw_collective_library *lib, net_algo algo)
 {
-    if (algo != NET_ALGO_RING && algo != NET_ALGO_TREE && algo != NET_ALGO_NVLS)
+    if (algo != NET_ALGO_RING && algo != NET_ALGO_TREE)
         return false;
-    for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++) {
-        const hw_coll_protocol *pr = protocol_of(lib, algo, p);
-        if (pr && pr->efficiency > 0.0)
+    for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++)
+        if (protocol_of(lib, algo, p)->efficiency > 0.0)
             return true;
-    }
     return false;
 }
 
@@ -83,36 +63,8 @@ bool net_library_runs(const net_topo *t, net_op op, net_algo algo)
     if (op == NET_ALLREDUCE)
         return runs_algo(lib, algo);
     if (op == NET_ALLGATHER || op == NET_REDUCE_SCATTER)
-        return (algo == NET_ALGO_RING || algo == NET_ALGO_NVLS) && runs_algo(lib, algo);
+        return algo == NET_ALGO_RING && runs_algo(lib, algo);
     return false;
-}
-
-usim_status net_library_nvls_fits(const net_topo *t, net_op op, const net_sub *s,
-                                  usim_error *err)
-{
-    if (!net_library_runs(t, op, NET_ALGO_NVLS)) {
-        char allowed[160] = "";
-        for (int a = NET_ALGO_RING; a < NET_ALGO_NVLS; a++)
-            snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
-                     a == NET_ALGO_RING ? "" : ", ", net_algo_name(a));
-        return usim_fail_field(err, USIM_EINPUT, "algo",
-                               "nvls (NVLink SHARP) runs all-reduce, all-gather and "
-                               "reduce-scatter where the system's collective_library has an "
-                               "nvls entry (NVSwitch with SHARP); %s has none for %s; allowed: "
-                               "%s",
-                               t->sys->name, net_op_name(op), allowed);
-    }
-    if (s->domains > 1)
-        return usim_fail_field(err, USIM_EINPUT, "algo",
-                               "nvls runs inside one scale-up domain (NCCL 2.20); the group "
-                               "spans %d; allowed: ring, tree",
-                               s->domains);
-    if (s->size < NVLS_MIN_RANKS)
-        return usim_fail_field(err, USIM_EINPUT, "algo",
-                               "nvls needs at least %d ranks (NCCL 2.20 turns it off with 2 "
-                               "GPUs); got %d; allowed: ring, tree",
-                               NVLS_MIN_RANKS, s->size);
-    return USIM_OK;
 }
 
 static int floor_log2(int n)
@@ -137,10 +89,7 @@ static void protocol_time(const hw_coll_protocol *pr, net_op op, net_algo algo,
                      : nodes == 2 ? pr->max_bus_two_domains
                                   : pr->max_bus_more_domains;
     double cap_bytes;
-    if (algo == NET_ALGO_NVLS) {
-        *lat = pr->base_latency_s + pr->hop_latency_s;
-        cap_bytes = bytes;
-    } else if (algo == NET_ALGO_RING) {
+    if (algo == NET_ALGO_RING) {
         int steps = op == NET_ALLREDUCE ? 2 * (p - 1) : p - 1;
         int net_steps = op == NET_ALLREDUCE ? (nodes > 1 ? 2 * nodes : 0) : nodes - 1;
         double hop = pr->hop_latency_s;
@@ -169,11 +118,9 @@ double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_s
         *protocol = NET_PROTO_NONE;
     if (!net_library_runs(t, op, algo))
         return best;
-    if (algo == NET_ALGO_NVLS && net_library_nvls_fits(t, op, s, NULL) != USIM_OK)
-        return best;
     for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++) {
         const hw_coll_protocol *pr = protocol_of(&t->sys->collective_library, algo, p);
-        if (!pr || !(pr->efficiency > 0.0))
+        if (!(pr->efficiency > 0.0))
             continue;
         double lat, bw;
         protocol_time(pr, op, algo, s, bytes, bw_s, &lat, &bw);

@@ -485,18 +485,6 @@ static usim_status alg_mesh(ctx *c, net_op op, double n, const net_sub *s, fam f
     }
 }
 
-/* NVLink SHARP: the NVSwitch reduces (or multicasts), so each rank sends
- * its buffer into the switch once and reads the result once: all pairs of
- * n / (p-1) carry n each way on every rank's links. Only where the system's
- * collective library runs it (library.c). */
-static usim_status alg_nvls(ctx *c, net_op op, double n, const net_sub *s, fam f)
-{
-    usim_status st = net_library_nvls_fits(c->t, op, s, c->err);
-    if (st != USIM_OK)
-        return st;
-    return pattern_phase(c, s, f, NET_PAT_ALLPAIRS, 1, n / (s->size - 1));
-}
-
 static usim_status alg_tree(ctx *c, net_op op, double n, const net_sub *s, fam f)
 {
     if (op != NET_ALLREDUCE)
@@ -666,8 +654,6 @@ static usim_status build_algo(ctx *c, net_op op, double n, const net_sub *s, net
         return alg_hier(c, op, n, s, f, mode);
     case NET_ALGO_NEURON:
         return alg_neuron(c, op, n, s, f);
-    case NET_ALGO_NVLS:
-        return alg_nvls(c, op, n, s, f);
     default:
         return usim_fail_field(c->err, USIM_EINPUT, "algo", "no algorithm '%s'",
                                net_algo_name(algo));
@@ -698,7 +684,7 @@ static double phases_bandwidth(ctx *c, int from)
 
 static const net_algo CANDIDATES[] = {NET_ALGO_RING, NET_ALGO_RING_BIDIR, NET_ALGO_TREE,
                                       NET_ALGO_RHD,  NET_ALGO_MESH,       NET_ALGO_TORUS,
-                                      NET_ALGO_HIER, NET_ALGO_NVLS};
+                                      NET_ALGO_HIER};
 #define NCANDIDATES ((int)(sizeof CANDIDATES / sizeof CANDIDATES[0]))
 
 /* Appends the fastest applicable algorithm's phases; picked says which. */
@@ -721,7 +707,7 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
     for (int i = 0; i < NCANDIDATES; i++) {
         if (CANDIDATES[i] == NET_ALGO_HIER && !allow_hier)
             continue;
-        if (lib ? !net_library_runs(c->t, op, CANDIDATES[i]) : CANDIDATES[i] == NET_ALGO_NVLS)
+        if (lib && !net_library_runs(c->t, op, CANDIDATES[i]))
             continue;
         usim_error scratch;
         usim_error *saved = c->err;
