@@ -59,3 +59,21 @@ const char *write_temp(const char *name, const char *text)
     fclose(fp);
     return path;
 }
+
+hw_system load_system(const char *name, int chips)
+{
+    hw_system s;
+    usim_error err;
+    usim_error_clear(&err);
+    if (hw_load_system(name, chips, NULL, &s, &err) != USIM_OK)
+        fail_msg("%s: %s", name, err.message);
+    return s;
+}
+
+hw_system *new_system(const char *name, int chips)
+{
+    hw_system *s = malloc(sizeof *s);
+    assert_non_null(s);
+    *s = load_system(name, chips);
+    return s;
+}

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ultrasim/hw.h"
+
 typedef struct cli_result {
     int status;   /* exit code */
     char *out;    /* stdout */
@@ -18,6 +20,11 @@ typedef struct cli_result {
 /* Runs `ultrasim ARGS` (args is a shell-quoted string). */
 cli_result cli_run(const char *args);
 void cli_free(cli_result *r);
+
+/* A hardware preset or file sized to chips (0: the preset's own), failing the
+ * test when it does not load; new_system's copy is the caller's to free. */
+hw_system load_system(const char *name, int chips);
+hw_system *new_system(const char *name, int chips);
 
 /* Points stdout and stderr at /dev/null (in a forked child). */
 int open_devnull(void);

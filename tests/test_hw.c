@@ -14,21 +14,11 @@
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
-static hw_system load(const char *name, int chips)
-{
-    hw_system s;
-    usim_error err;
-    usim_error_clear(&err);
-    if (hw_load_system(name, chips, NULL, &s, &err) != USIM_OK)
-        fail_msg("%s: %s", name, err.message);
-    return s;
-}
-
 /* trn2.48xlarge: 16 chips, 20.8 PFLOPS dense FP8, 1.5 TB (1,536 GiB), 46.4 TB/s */
 static void trn2_instance_matches_aws(void **state)
 {
     (void)state;
-    hw_system s = load("trn2.48xlarge", 0);
+    hw_system s = load_system("trn2.48xlarge", 0);
     hw_totals t = hw_derive(&s);
     assert_int_equal(t.chips, 16);
     assert_close(t.dense_flops.fp8, 20.8e15, 1e-9);
@@ -45,7 +35,7 @@ static void trn2_instance_matches_aws(void **state)
 static void trn2_ultraserver_matches_aws(void **state)
 {
     (void)state;
-    hw_system s = load("trn2u.48xlarge", 0);
+    hw_system s = load_system("trn2u.48xlarge", 0);
     hw_totals t = hw_derive(&s);
     assert_int_equal(t.chips, 64);
     assert_int_equal(t.nodes, 4);
@@ -82,7 +72,7 @@ static void trn2_array_peak_from_geometry(void **state)
 static void h100_array_peak_matches_datasheet(void **state)
 {
     (void)state;
-    hw_system s = load("dgx-h100", 0);
+    hw_system s = load_system("dgx-h100", 0);
     hw_totals t = hw_derive(&s);
     assert_int_equal(t.chips, 8);
     assert_close(t.array_flops.bf16 / 8, 989.4e12, 1e-3);
@@ -94,13 +84,13 @@ static void h100_array_peak_matches_datasheet(void **state)
 static void sizes_by_chips(void **state)
 {
     (void)state;
-    hw_system s = load("trn2u.48xlarge", 1024);
+    hw_system s = load_system("trn2u.48xlarge", 1024);
     hw_totals t = hw_derive(&s);
     assert_int_equal(t.chips, 1024);
     assert_int_equal(t.nodes, 64);
     assert_int_equal(t.domains, 16);
     assert_close(t.dense_flops.fp8, 1024 * 1300e12, 1e-9);
-    s = load("trn2u.48xlarge", 16); /* one instance of an UltraServer */
+    s = load_system("trn2u.48xlarge", 16); /* one instance of an UltraServer */
     t = hw_derive(&s);
     assert_int_equal(t.domains, 1);
     assert_close(t.scaleup_bytes_per_s_per_chip, 1024e9, 1e-12);

@@ -50,16 +50,6 @@ static hw_system *load_text(const char *text, int chips)
     return s;
 }
 
-static hw_system *load(const char *name, int chips)
-{
-    hw_system *s = calloc(1, sizeof *s);
-    usim_error err;
-    usim_error_clear(&err);
-    if (hw_load_system(name, chips, NULL, s, &err) != USIM_OK)
-        fail_msg("%s: %s", name, err.message);
-    return s;
-}
-
 static net_result run(const hw_system *s, net_op op, double bytes, net_group g, net_algo a,
                       net_model m)
 {
@@ -130,7 +120,7 @@ static void latency_dominates_tiny_messages(void **state)
 static void switch_closed_forms(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h100", 0);
+    hw_system *s = new_system("dgx-h100", 0);
     s->collective_library.name[0] = '\0';
     double n = 256 * MIB, a = 2.4e-6, B = 450e9 * 0.822, p = 8;
     struct {
@@ -157,7 +147,7 @@ static void switch_closed_forms(void **state)
 static void torus_closed_form(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 0);
+    hw_system *s = new_system("trn2.48xlarge", 0);
     net_group g = {16, 1, 1};
     double n = 1 * GIB;
     double expect = 4 * 3 * 1.5e-6 + 2 * 15.0 / 16 * n / 512e9;
@@ -203,7 +193,7 @@ static void oversubscribed_spine_halves_bandwidth(void **state)
 static void bytes_are_conserved(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h100", 64);
+    hw_system *s = new_system("dgx-h100", 64);
     net_group tp = {8, 1, 8};
     double n = 64 * MIB;
     net_result an = run(s, NET_ALLREDUCE, n, tp, NET_ALGO_RING, NET_MODEL_ANALYTIC);
@@ -220,7 +210,7 @@ static void bytes_are_conserved(void **state)
 static void rates_never_exceed_capacity(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 0);
+    hw_system *s = new_system("trn2.48xlarge", 0);
     net_group dp = {2, 8, 8};
     net_result fl = run(s, NET_ALLTOALL, 64 * MIB, dp, NET_ALGO_MESH, NET_MODEL_FLOW);
     assert_true(fl.peak_link_load <= 1.0 + 1e-9);
@@ -251,7 +241,7 @@ static void models_agree_when_uncongested(void **state)
     const net_op ops[] = {NET_ALLREDUCE, NET_ALLGATHER, NET_ALLTOALL, NET_BROADCAST};
     int compared = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        hw_system *s = load(cases[c].hw, cases[c].chips);
+        hw_system *s = new_system(cases[c].hw, cases[c].chips);
         for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
             for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
                 net_result an, fl;

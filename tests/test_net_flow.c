@@ -13,16 +13,6 @@
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define MIB (1024.0 * 1024.0)
 
-static hw_system *load(const char *name, int chips)
-{
-    hw_system *s = calloc(1, sizeof *s);
-    usim_error err;
-    usim_error_clear(&err);
-    if (hw_load_system(name, chips, NULL, s, &err) != USIM_OK)
-        fail_msg("%s: %s", name, err.message);
-    return s;
-}
-
 static net_result run(const hw_system *s, net_op op, double bytes, net_group g, net_algo a,
                       net_model m)
 {
@@ -45,7 +35,7 @@ static net_result run(const hw_system *s, net_op op, double bytes, net_group g, 
 static void flow_exposes_contention_analytic_misses(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 128);
+    hw_system *s = new_system("trn2.48xlarge", 128);
     net_group dp = {8, 16, 16};
     net_job jobs[2] = {{NET_ALLREDUCE, 1 * GIB, dp, NET_ALGO_RING, 0.0},
                        {NET_ALLTOALL, 256 * MIB, dp, NET_ALGO_MESH, 0.0}};
@@ -71,7 +61,7 @@ static void flow_exposes_contention_analytic_misses(void **state)
 static void overlapping_routes_inside_a_node(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 0);
+    hw_system *s = new_system("trn2.48xlarge", 0);
     net_group pairs = {2, 8, 8};
     net_result an = run(s, NET_ALLREDUCE, 256 * MIB, pairs, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     net_result fl = run(s, NET_ALLREDUCE, 256 * MIB, pairs, NET_ALGO_RING, NET_MODEL_FLOW);
@@ -90,12 +80,12 @@ static void overlapping_routes_inside_a_node(void **state)
 static void reproduces_measured_nccl(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h100", 0);
+    hw_system *s = new_system("dgx-h100", 0);
     net_result r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){8, 1, 1}, NET_ALGO_RING,
                        NET_MODEL_ANALYTIC);
     assert_close(r.busbw_bytes_per_s, 370e9, 0.02);
     free(s);
-    s = load("dgx-h100", 16);
+    s = new_system("dgx-h100", 16);
     r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){16, 1, 1}, NET_ALGO_RING, NET_MODEL_FLOW);
     /* measured 46-48 GB/s a NIC; the model gives 45.7: NCCL's ring/Simple
      * latency over 30 steps (8.4 + 26 x 3.4 + 4 x 14 = 152.8 us) counts in
@@ -103,7 +93,7 @@ static void reproduces_measured_nccl(void **state)
     double per_nic = r.busbw_bytes_per_s / 8;
     assert_close(per_nic, 47e9, 0.03);
     free(s);
-    s = load("dgx-a100-80gb", 0);
+    s = new_system("dgx-a100-80gb", 0);
     r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){8, 1, 1}, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     assert_true(r.busbw_bytes_per_s >= 200e9 && r.busbw_bytes_per_s <= 235e9);
     free(s);
@@ -114,7 +104,7 @@ static void reproduces_measured_nccl(void **state)
 static void auto_picks_and_says_why(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 0);
+    hw_system *s = new_system("trn2.48xlarge", 0);
     net_group all = {16, 1, 1};
     net_result small = run(s, NET_ALLREDUCE, 1024, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
     net_result big = run(s, NET_ALLREDUCE, 1 * GIB, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
@@ -139,7 +129,7 @@ static void auto_picks_and_says_why(void **state)
 static void neuron_rules(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 0);
+    hw_system *s = new_system("trn2.48xlarge", 0);
     net_group all = {16, 1, 1};
     net_result r = run(s, NET_ALLREDUCE, 512e3, all, NET_ALGO_NEURON, NET_MODEL_ANALYTIC);
     net_result mesh = run(s, NET_ALLREDUCE, 512e3, all, NET_ALGO_MESH, NET_MODEL_ANALYTIC);
@@ -151,7 +141,7 @@ static void neuron_rules(void **state)
     net_result ring = run(s, NET_ALLREDUCE, 100e6, all, NET_ALGO_RING_BIDIR, NET_MODEL_ANALYTIC);
     assert_close(r.seconds, ring.seconds, 1e-12);
     free(s);
-    s = load("trn2.48xlarge", 64);
+    s = new_system("trn2.48xlarge", 64);
     r = run(s, NET_ALLREDUCE, 100e6, (net_group){64, 1, 1}, NET_ALGO_NEURON, NET_MODEL_ANALYTIC);
     assert_non_null(strstr(r.why, "inside ring2"));
     free(s);
@@ -163,7 +153,7 @@ static void neuron_rules(void **state)
 static void hierarchical_tiers_add_up(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h100", 16);
+    hw_system *s = new_system("dgx-h100", 16);
     net_result r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){16, 1, 1}, NET_ALGO_HIER,
                        NET_MODEL_FLOW);
     double sum = 0.0;
@@ -181,7 +171,7 @@ static void hierarchical_tiers_add_up(void **state)
 static void identical_groups_simulated_once(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h100", 32768);
+    hw_system *s = new_system("dgx-h100", 32768);
     net_group tp = {8, 1, 4096};
     net_result an = run(s, NET_ALLREDUCE, 64 * MIB, tp, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     net_result fl = run(s, NET_ALLREDUCE, 64 * MIB, tp, NET_ALGO_RING, NET_MODEL_FLOW);

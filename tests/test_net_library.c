@@ -19,16 +19,6 @@
 /* DGX H200 NVLink: 900 GB/s both ways, 450 GB/s each way, x 0.822 link efficiency. */
 #define H200_LINK (450e9 * 0.822)
 
-static hw_system *load(const char *name, int chips)
-{
-    hw_system *s = calloc(1, sizeof *s);
-    usim_error err;
-    usim_error_clear(&err);
-    if (hw_load_system(name, chips, NULL, s, &err) != USIM_OK)
-        fail_msg("%s: %s", name, err.message);
-    return s;
-}
-
 static net_result run(const hw_system *s, net_op op, double bytes, int ranks, net_algo a)
 {
     net_result r;
@@ -52,7 +42,7 @@ static net_result run(const hw_system *s, net_op op, double bytes, int ranks, ne
 static void one_mib_allreduce_runs_ring_ll(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h200", 0);
+    hw_system *s = new_system("dgx-h200", 0);
     net_result r = run(s, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_AUTO);
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_int_equal(r.protocol, NET_PROTO_LL);
@@ -67,7 +57,7 @@ static void one_mib_allreduce_runs_ring_ll(void **state)
 static void large_allreduce_runs_ring_simple(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h200", 0);
+    hw_system *s = new_system("dgx-h200", 0);
     net_result r = run(s, NET_ALLREDUCE, 16 * GIB, 8, NET_ALGO_AUTO);
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
@@ -86,7 +76,7 @@ static void large_allreduce_runs_ring_simple(void **state)
 static void small_allreduce_across_nodes(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h100", 16);
+    hw_system *s = new_system("dgx-h100", 16);
     net_result t = run(s, NET_ALLREDUCE, 8, 16, NET_ALGO_AUTO);
     assert_int_equal(t.algorithm, NET_ALGO_TREE);
     assert_int_equal(t.protocol, NET_PROTO_LL);
@@ -102,7 +92,7 @@ static void small_allreduce_across_nodes(void **state)
 static void mid_allreduce_across_nodes_runs_tree_ll128(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h100", 16);
+    hw_system *s = new_system("dgx-h100", 16);
     net_result r = run(s, NET_ALLREDUCE, 1 * MIB, 16, NET_ALGO_AUTO);
     assert_int_equal(r.algorithm, NET_ALGO_TREE);
     assert_int_equal(r.protocol, NET_PROTO_LL128);
@@ -114,7 +104,7 @@ static void mid_allreduce_across_nodes_runs_tree_ll128(void **state)
 static void small_allgather_ring_latency(void **state)
 {
     (void)state;
-    hw_system *s = load("dgx-h200", 0);
+    hw_system *s = new_system("dgx-h200", 0);
     net_result r = run(s, NET_ALLGATHER, 8 * 1024, 8, NET_ALGO_AUTO);
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_int_equal(r.protocol, NET_PROTO_LL);
@@ -127,12 +117,12 @@ static void small_allgather_ring_latency(void **state)
 static void no_library_no_protocol(void **state)
 {
     (void)state;
-    hw_system *g = load("dgx-h200", 0);
+    hw_system *g = new_system("dgx-h200", 0);
     net_result a = run(g, NET_ALLTOALL, 1 * MIB, 8, NET_ALGO_AUTO);
     assert_int_equal(a.protocol, NET_PROTO_NONE);
     net_result m = run(g, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_MESH);
     assert_int_equal(m.protocol, NET_PROTO_NONE);
-    hw_system *t = load("trn2.48xlarge", 0);
+    hw_system *t = new_system("trn2.48xlarge", 0);
     net_result r = run(t, NET_ALLREDUCE, 1 * MIB, 16, NET_ALGO_AUTO);
     assert_int_equal(r.protocol, NET_PROTO_NONE);
     assert_string_equal(net_protocol_name(NET_PROTO_LL128), "LL128");
@@ -164,7 +154,7 @@ static const char *system_file(const char *eff)
 static void formula_on_a_made_up_system(void **state)
 {
     (void)state;
-    hw_system *s = load(system_file("0.5"), 0);
+    hw_system *s = new_system(system_file("0.5"), 0);
     net_result r = run(s, NET_ALLREDUCE, 1 * MIB, 4, NET_ALGO_AUTO);
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_int_equal(r.protocol, NET_PROTO_LL);

@@ -10,16 +10,6 @@
 #include "net/internal.h"
 #include "support.h"
 
-static hw_system *load(const char *name, int chips)
-{
-    hw_system *s = calloc(1, sizeof *s);
-    usim_error err;
-    usim_error_clear(&err);
-    if (hw_load_system(name, chips, NULL, s, &err) != USIM_OK)
-        fail_msg("%s: %s", name, err.message);
-    return s;
-}
-
 static void topo(const hw_system *s, net_topo *t)
 {
     usim_error err;
@@ -33,7 +23,7 @@ static void topo(const hw_system *s, net_topo *t)
 static void trn2_link_bandwidths(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2u.48xlarge", 0);
+    hw_system *s = new_system("trn2u.48xlarge", 0);
     net_topo t;
     topo(s, &t);
     assert_int_equal(t.nc, 16);
@@ -44,7 +34,7 @@ static void trn2_link_bandwidths(void **state)
     assert_int_equal(t.ntdim, 3); /* X, Y inside, Z across */
     assert_int_equal(t.tdim[2].chip_stride, 16);
     free(s);
-    s = load("dgx-h100", 0);
+    s = new_system("dgx-h100", 0);
     topo(s, &t);
     assert_close(t.node_cap, 450e9 * 0.822, 1e-12); /* NVSwitch uplink, one way */
     assert_close(t.nic_cap, 50e9 * 0.94, 1e-12);
@@ -57,7 +47,7 @@ static void trn2_link_bandwidths(void **state)
 static void clos_sizing_and_latency(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2u.48xlarge", 131072);
+    hw_system *s = new_system("trn2u.48xlarge", 131072);
     net_topo t;
     topo(s, &t);
     assert_int_equal(t.tiers, 3);
@@ -69,7 +59,7 @@ static void clos_sizing_and_latency(void **state)
     assert_close(net_route_latency(&t, 0, 63), 2 * 1.5e-6 + 2e-6, 1e-12);
     free(s);
     /* ib-hdr's radix-40 3-tier tree holds 16,000 HDR endpoints: a fourth tier. */
-    s = load("dgx-a100-80gb", 131072);
+    s = new_system("dgx-a100-80gb", 131072);
     topo(s, &t);
     assert_int_equal(t.preset_tiers, 3);
     assert_int_equal(t.tiers, 4);
@@ -94,7 +84,7 @@ static void add(void *ctx, int64_t link, double fraction)
 static void torus_ties_split(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 0);
+    hw_system *s = new_system("trn2.48xlarge", 0);
     net_topo t;
     topo(s, &t);
     collect c = {.n = 0};
@@ -117,7 +107,7 @@ typedef struct use {
 static void torus_hamiltonian_cycles(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 0);
+    hw_system *s = new_system("trn2.48xlarge", 0);
     net_topo t;
     topo(s, &t);
     net_sub sub = {.base = 0, .stride = 1, .size = 16};
@@ -179,7 +169,7 @@ static void double_binary_tree(void **state)
 static void regular_layouts(void **state)
 {
     (void)state;
-    hw_system *s = load("trn2.48xlarge", 256);
+    hw_system *s = new_system("trn2.48xlarge", 256);
     net_topo t;
     topo(s, &t);
     net_sub tp = {.base = 0, .stride = 1, .size = 8}, dp = {.base = 3, .stride = 8, .size = 32}, odd = {.base = 0, .stride = 24, .size = 4};

@@ -46,23 +46,13 @@ static const preset_case CASES[] = {
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
-static hw_system load(const char *name, int chips)
-{
-    hw_system s;
-    usim_error err;
-    usim_error_clear(&err);
-    if (hw_load_system(name, chips, NULL, &s, &err) != USIM_OK)
-        fail_msg("%s: %s", name, err.message);
-    return s;
-}
-
 static void presets_match_their_specifications(void **state)
 {
     (void)state;
     for (size_t i = 0; i < NCASES; i++) {
         const preset_case *c = &CASES[i];
         print_message("%s\n", c->name);
-        hw_system s = load(c->name, 0);
+        hw_system s = load_system(c->name, 0);
         hw_totals t = hw_derive(&s);
         assert_int_equal(t.chips, c->chips);
         assert_int_equal(s.node.chips, c->chips_per_node);
@@ -105,7 +95,7 @@ static void systems_grow_by_whole_nodes(void **state)
 {
     (void)state;
     for (size_t i = 0; i < NCASES; i++) {
-        hw_system s = load(CASES[i].name, 2 * CASES[i].chips_per_node);
+        hw_system s = load_system(CASES[i].name, 2 * CASES[i].chips_per_node);
         hw_totals t = hw_derive(&s);
         assert_int_equal(t.nodes, 2);
         assert_int_equal(t.domains, 2);
@@ -119,7 +109,7 @@ static void systems_grow_by_whole_nodes(void **state)
 static void gb200_nvl72_is_one_nvlink_switch(void **state)
 {
     (void)state;
-    hw_system s = load("gb200-nvl72", 0);
+    hw_system s = load_system("gb200-nvl72", 0);
     assert_int_equal(s.domain.nodes, 1);
     assert_close(hw_node_bandwidth_per_direction(&s), 900e9, 1e-12);
     assert_int_equal(s.node.host_vcpus, 36 * 72);
@@ -156,7 +146,7 @@ static void gb200_nvl72_all_reduce_is_bound_by_nvlink(void **state)
 static void a100_40gb_is_the_80gb_compute(void **state)
 {
     (void)state;
-    hw_system a = load("p4d.24xlarge", 0), b = load("p4de.24xlarge", 0);
+    hw_system a = load_system("p4d.24xlarge", 0), b = load_system("p4de.24xlarge", 0);
     hw_totals ta = hw_derive(&a), tb = hw_derive(&b);
     assert_close(ta.dense_flops.bf16, 8 * 312e12, 1e-12);
     assert_close(ta.dense_flops.bf16, tb.dense_flops.bf16, 1e-12);

@@ -23,16 +23,6 @@ static wl_model model(const char *name)
     return m;
 }
 
-static hw_system system_of(const char *name, int chips)
-{
-    hw_system s;
-    usim_error err;
-    usim_error_clear(&err);
-    if (hw_load_system(name, chips, NULL, &s, &err) != USIM_OK)
-        fail_msg("%s", err.message);
-    return s;
-}
-
 static train_result step(const wl_model *m, const wl_plan *p, const hw_system *s)
 {
     train_result r;
@@ -60,7 +50,7 @@ static void bubble_matches_closed_form(void **state)
 {
     (void)state;
     wl_model m = model("llama2-7b"); /* 32 layers: 8 per stage */
-    hw_system s = system_of("dgx-h100", 4);
+    hw_system s = load_system("dgx-h100", 4);
     wl_plan p = plan(1, 4, 1, 1, 12, 2048);
     train_result r = step(&m, &p, &s);
     assert_close(r.bubble_s / r.step_time_s, 3.0 / 15, 0.12);
@@ -80,7 +70,7 @@ static void mfu_by_definition(void **state)
 {
     (void)state;
     wl_model m = model("llama3-8b");
-    hw_system s = system_of("dgx-h100", 8);
+    hw_system s = load_system("dgx-h100", 8);
     wl_plan p = plan(1, 1, 8, 1, 64, 4096);
     p.zero = 3;
     train_result r = step(&m, &p, &s);
@@ -102,7 +92,7 @@ static void weak_scaling_in_a_node(void **state)
 {
     (void)state;
     wl_model m = model("llama3-8b");
-    hw_system s4 = system_of("dgx-h100", 4), s8 = system_of("dgx-h100", 8);
+    hw_system s4 = load_system("dgx-h100", 4), s8 = load_system("dgx-h100", 8);
     wl_plan p4 = plan(1, 1, 4, 1, 32, 2048), p8 = plan(1, 1, 8, 1, 64, 2048);
     p4.zero = p8.zero = 3;
     train_result a = step(&m, &p4, &s4), b = step(&m, &p8, &s8);
@@ -114,7 +104,7 @@ static void overlap_hides_communication(void **state)
 {
     (void)state;
     wl_model m = model("llama3-8b");
-    hw_system s = system_of("dgx-h100", 64);
+    hw_system s = load_system("dgx-h100", 64);
     wl_plan p = plan(8, 1, 8, 1, 32, 4096);
     train_result on = step(&m, &p, &s);
     p.overlap_grad_reduce = false;
@@ -131,7 +121,7 @@ static void fp8_backward_accumulates_split(void **state)
 {
     (void)state;
     wl_model m = model("llama3-8b");
-    hw_system s = system_of("dgx-h100", 8);
+    hw_system s = load_system("dgx-h100", 8);
     wl_plan p = plan(1, 1, 8, 1, 8, 4096);
     p.dtype = USIM_FP8;
     hw_matrix *x = &s.chip.matrix;
@@ -151,7 +141,7 @@ static void run_totals(void **state)
 {
     (void)state;
     wl_model m = model("llama3-8b");
-    hw_system s = system_of("dgx-h100", 8);
+    hw_system s = load_system("dgx-h100", 8);
     wl_plan p = plan(1, 1, 8, 1, 64, 4096);
     p.zero = 3;
     train_result r = step(&m, &p, &s);
