@@ -61,6 +61,20 @@ static void bad_cell_is_an_input_error(void **state)
     remove(path);
 }
 
+/* `validate --json --file PATH`, which must succeed; its parsed output. */
+static json_t *validate_file(const char *path)
+{
+    char args[700];
+    snprintf(args, sizeof args, "validate --json --file %s", path);
+    cli_result r = cli_run(args);
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    cli_free(&r);
+    assert_non_null(j);
+    return j;
+}
+
 /* A file's set follows from its columns: a serving CSV (isl, osl) runs
  * through `serve` without --set, and only its own set is reported. */
 static void file_set_from_columns(void **state)
@@ -70,11 +84,7 @@ static void file_set_from_columns(void **state)
                                   "id,hw,chips,model,tp,weights,batch,isl,osl,mode,metric,value\n"
                                   "one,dgx-h100,1,llama3-8b,1,fp8,8,128,128,static,"
                                   "output_tokens_per_s_per_chip,1000\n");
-    char args[700];
-    snprintf(args, sizeof args, "validate --json --file %s", path);
-    cli_result r = cli_run(args);
-    assert_int_equal(r.status, 0);
-    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *j = validate_file(path);
     json_t *sets = json_object_get(j, "sets");
     assert_null(json_object_get(sets, "training"));
     json_t *inf = json_object_get(sets, "inference");
@@ -88,7 +98,6 @@ static void file_set_from_columns(void **state)
     assert_close(json_number_value(json_object_get(inf, "mape_pct")),
                  fabs(pred - 1000.0) / 10.0, 1e-9);
     json_decref(j);
-    cli_free(&r);
 }
 
 /* A collectives row runs through `collective`: 1 GiB all-reduce by ring on
@@ -107,11 +116,7 @@ static void collectives_rows_by_hand(void **state)
                    "t,all_reduce,1073741824,time_us,1000,dgx-h100,8,ring,,,\n"
                    "b,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,,,\n"
                    "c,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,16,core,GiB/s\n");
-    char args[700];
-    snprintf(args, sizeof args, "validate --json --file %s", path);
-    cli_result r = cli_run(args);
-    assert_int_equal(r.status, 0);
-    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *j = validate_file(path);
     json_t *rows = json_object_get(j, "rows");
     double gib = 1073741824.0, t = (8.4 + 14 * 3.4) * 1e-6 + 1.75 * gib / (450e9 * 0.822);
     double want[3] = {t * 1e6, 1.75 * gib / t / 1e9, gib / t * 2.0 * 15.0 / 16.0 / gib};
@@ -125,7 +130,6 @@ static void collectives_rows_by_hand(void **state)
                          json_object_get(json_object_get(j, "sets"), "collectives"), "rows")),
                      3);
     json_decref(j);
-    cli_free(&r);
 }
 
 static void expect_input_error(const char *name, const char *text, const char *message)
