@@ -50,13 +50,19 @@ void cli_free(cli_result *r)
     free(r->err);
 }
 
+void write_text_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
 const char *write_temp(const char *name, const char *text)
 {
     static char path[512];
     snprintf(path, sizeof path, "%s/%s", USIM_TEST_TMP, name);
-    FILE *fp = fopen(path, "wb");
-    fputs(text, fp);
-    fclose(fp);
+    write_text_file(path, text);
     return path;
 }
 
@@ -76,4 +82,28 @@ hw_system *new_system(const char *name, int chips)
     assert_non_null(s);
     *s = load_system(name, chips);
     return s;
+}
+
+static char scratch_dir[64];
+
+static void remove_scratch(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", scratch_dir);
+}
+
+const char *shared_scratch(void)
+{
+    if (scratch_dir[0])
+        return scratch_dir;
+    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/usim-test-XXXXXX");
+    assert_non_null(mkdtemp(scratch_dir));
+    atexit(remove_scratch);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "chmod 755 %s && cp %s %s/ultrasim && chmod 755 %s/ultrasim",
+             scratch_dir, USIM_CLI, scratch_dir, scratch_dir);
+    assert_int_equal(system(cmd), 0);
+    return scratch_dir;
 }

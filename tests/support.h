@@ -26,8 +26,17 @@ void cli_free(cli_result *r);
 hw_system load_system(const char *name, int chips);
 hw_system *new_system(const char *name, int chips);
 
+/* A folder every user can reach (under /tmp, mode 0755) holding a copy of the
+ * CLI as "ultrasim", made once per test program and removed at its exit. Tests
+ * that run the CLI as nobody (as root a file's mode does not bind) work there:
+ * the build tree may sit below a folder only its owner can enter. */
+const char *shared_scratch(void);
+
 /* Points stdout and stderr at /dev/null (in a forked child). */
 int open_devnull(void);
+
+/* Writes text to the file at path (created or replaced). */
+void write_text_file(const char *path, const char *text);
 
 /* Writes text to a fresh file under the test tree; returns its path (static buffer). */
 const char *write_temp(const char *name, const char *text);

@@ -200,7 +200,9 @@ static int plot_as_nobody(const char *db_path, const char *y, const char *out, c
             _exit(77);
         if (!freopen(err_path, "w", stderr) || !freopen("/dev/null", "w", stdout))
             _exit(78);
-        execl(USIM_CLI, USIM_CLI, "plot", "--db", db_path, "--x", "chips", "--y", y, "--out", out,
+        char cli[512];
+        snprintf(cli, sizeof cli, "%s/ultrasim", shared_scratch());
+        execl(cli, cli, "plot", "--db", db_path, "--x", "chips", "--y", y, "--out", out,
               (char *)NULL);
         _exit(127);
     }
@@ -224,9 +226,10 @@ static void database_in_a_read_only_folder(void **state)
 {
     (void)state;
     char dir[512], copy[600], outdir[512], out[600], text[1024], cmd[8192];
-    snprintf(dir, sizeof dir, "%s/plot_ro", USIM_TEST_TMP);
+    const char *scratch = shared_scratch(); /* nobody must reach the files and the CLI */
+    snprintf(dir, sizeof dir, "%s/plot_ro", scratch);
     snprintf(copy, sizeof copy, "%s/plot.db", dir);
-    snprintf(outdir, sizeof outdir, "%s/plot_ro_out", USIM_TEST_TMP);
+    snprintf(outdir, sizeof outdir, "%s/plot_ro_out", scratch);
     snprintf(out, sizeof out, "%s/ro.svg", outdir);
     snprintf(cmd, sizeof cmd, "chmod -R u+w %s 2>/dev/null; rm -rf %s %s; mkdir -p %s %s && cp %s %s && chmod 555 %s && chmod 777 %s",
              dir, dir, outdir, dir, outdir, db, copy, dir, outdir);

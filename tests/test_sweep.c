@@ -337,10 +337,14 @@ static void foreign_database(void **state)
 static void unwritable_database(void **state)
 {
     (void)state;
-    char spec[512], db[512], err_path[600];
-    snprintf(spec, sizeof spec, "%s", write_temp("sweep_unwritable.json", SPEC));
-    snprintf(db, sizeof db, "%s", write_temp("sweep_unwritable.db", ""));
-    snprintf(err_path, sizeof err_path, "%s/sweep_unwritable.err", USIM_TEST_TMP);
+    const char *dir = shared_scratch(); /* nobody must reach the files and the CLI */
+    char spec[512], db[512], err_path[600], cli[512];
+    snprintf(spec, sizeof spec, "%s/sweep_unwritable.json", dir);
+    snprintf(db, sizeof db, "%s/sweep_unwritable.db", dir);
+    snprintf(err_path, sizeof err_path, "%s/sweep_unwritable.err", dir);
+    snprintf(cli, sizeof cli, "%s/ultrasim", dir);
+    write_text_file(spec, SPEC);
+    write_text_file(db, "");
     assert_int_equal(chmod(db, 0444), 0);
     pid_t pid = fork();
     if (pid == 0) {
@@ -348,7 +352,7 @@ static void unwritable_database(void **state)
             _exit(78);
         if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
             _exit(77);
-        execl(USIM_CLI, USIM_CLI, "sweep", spec, "--db", db, (char *)NULL);
+        execl(cli, cli, "sweep", spec, "--db", db, (char *)NULL);
         _exit(127);
     }
     int status = 0;
