@@ -101,9 +101,20 @@ const char *shared_scratch(void)
     snprintf(scratch_dir, sizeof scratch_dir, "/tmp/usim-test-XXXXXX");
     assert_non_null(mkdtemp(scratch_dir));
     atexit(remove_scratch);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "chmod 755 %s && cp %s %s/ultrasim && chmod 755 %s/ultrasim",
-             scratch_dir, USIM_CLI, scratch_dir, scratch_dir);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd,
+             "chmod 755 %s && cp %s %s/ultrasim && cp %s/tests/lsan.supp %s/ && "
+             "chmod 755 %s/ultrasim && chmod 644 %s/lsan.supp",
+             scratch_dir, USIM_CLI, scratch_dir, USIM_SOURCE_DIR, scratch_dir, scratch_dir,
+             scratch_dir);
     assert_int_equal(system(cmd), 0);
+    /* Under the sanitizers the children read LeakSanitizer's suppressions:
+     * from here, where nobody can read them too. */
+    if (getenv("LSAN_OPTIONS")) {
+        char options[256];
+        snprintf(options, sizeof options, "suppressions=%s/lsan.supp:print_suppressions=0",
+                 scratch_dir);
+        setenv("LSAN_OPTIONS", options, 1);
+    }
     return scratch_dir;
 }

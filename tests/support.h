@@ -29,7 +29,8 @@ hw_system *new_system(const char *name, int chips);
 /* A folder every user can reach (under /tmp, mode 0755) holding a copy of the
  * CLI as "ultrasim", made once per test program and removed at its exit. Tests
  * that run the CLI as nobody (as root a file's mode does not bind) work there:
- * the build tree may sit below a folder only its owner can enter. */
+ * the build tree may sit below a folder only its owner can enter. LeakSanitizer's
+ * suppressions are copied there too, and LSAN_OPTIONS points at the copy. */
 const char *shared_scratch(void);
 
 /* Points stdout and stderr at /dev/null (in a forked child). */
