@@ -87,6 +87,24 @@ static void small_allreduce_across_nodes(void **state)
     free(s);
 }
 
+/*
+ * The same 8 B on two p5.48xlarge: EFA states its own step (aws-ofi-nccl's
+ * tuner: 20 us, and 3 us more of completion for Simple), which replaces
+ * NCCL's InfiniBand network row:
+ *   tree/LL: 6.8 + 2 (7 x 0.6 + 1 x 20) = 55.2 us (NCCL's row: 25.2 us).
+ */
+static void efa_step_replaces_nccl_network_row(void **state)
+{
+    (void)state;
+    hw_system *s = new_system("p5.48xlarge", 16);
+    assert_close(s->network.collective_step_latency_s, 20.0 * US, 1e-12);
+    net_result t = run(s, NET_ALLREDUCE, 8, 16, NET_ALGO_AUTO);
+    assert_int_equal(t.algorithm, NET_ALGO_TREE);
+    assert_int_equal(t.protocol, NET_PROTO_LL);
+    assert_close(t.latency_seconds, 55.2 * US, 1e-9);
+    free(s);
+}
+
 /* 1 MiB over the same 16 ranks: tree/LL128, whose latency is
  * 14 + 2 ((8 - 1) x 1.25 + 1 x 8.5) = 48.5 us. */
 static void mid_allreduce_across_nodes_runs_tree_ll128(void **state)
@@ -199,6 +217,7 @@ int main(void)
         cmocka_unit_test(one_mib_allreduce_runs_ring_ll),
         cmocka_unit_test(large_allreduce_runs_ring_simple),
         cmocka_unit_test(small_allreduce_across_nodes),
+        cmocka_unit_test(efa_step_replaces_nccl_network_row),
         cmocka_unit_test(mid_allreduce_across_nodes_runs_tree_ll128),
         cmocka_unit_test(small_allgather_ring_latency),
         cmocka_unit_test(no_library_no_protocol),

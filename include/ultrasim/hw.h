@@ -178,6 +178,12 @@ typedef struct hw_network {
     /* Achieved fraction of NIC and port line rate in collectives; 0 (absent)
      * means 1. */
     double efficiency;
+    /* One step of a collective across this network as its library's network
+     * plugin costs it (NIC, host stack), replacing the library's own figure
+     * (NCCL's comes from InfiniBand); the Simple protocol adds the completion
+     * overhead. 0 (absent): the library's figure. */
+    double collective_step_latency_s;
+    double collective_completion_overhead_s;
 } hw_network;
 
 typedef struct hw_price {

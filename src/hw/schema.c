@@ -255,6 +255,10 @@ static const usim_field NETWORK[] = {
     USIM_NUM("oversubscription", hw_network, oversubscription, U_1, 1, 64, false),
     USIM_NUM("endpoint_latency", hw_network, endpoint_latency_s, U_S, 0, 1e-3, true),
     USIM_NUM("efficiency", hw_network, efficiency, U_1, 0.05, 1, false),
+    USIM_NUM("collective_step_latency", hw_network, collective_step_latency_s, U_S, 0, 1e-3,
+             false),
+    USIM_NUM("collective_completion_overhead", hw_network, collective_completion_overhead_s,
+             U_S, 0, 1e-3, false),
     USIM_DOC("notes"),
 };
 const usim_schema hw_network_schema = USIM_SCHEMA("network", NETWORK);

@@ -77,8 +77,19 @@ static int floor_log2(int n)
     return k;
 }
 
+/* A step across the network: the network's own figure where it gives one
+ * (EFA: AWS's plugin for NCCL costs it; NCCL's NET row is InfiniBand's),
+ * with the completion overhead on the Simple protocol as that plugin adds it. */
+static double net_step_latency(const hw_network *n, const hw_coll_protocol *pr, int proto)
+{
+    if (!(n->collective_step_latency_s > 0.0))
+        return pr->net_hop_latency_s;
+    return n->collective_step_latency_s +
+           (proto == NET_PROTO_SIMPLE ? n->collective_completion_overhead_s : 0.0);
+}
+
 /* One protocol's time: latency and bandwidth parts. */
-static void protocol_time(const hw_coll_protocol *pr, net_op op, net_algo algo,
+static void protocol_time(const hw_coll_protocol *pr, double net_hop, net_op op, net_algo algo,
                           const net_sub *s, double bytes, double bw_s, double *lat,
                           double *bw)
 {
@@ -97,11 +108,11 @@ static void protocol_time(const hw_coll_protocol *pr, net_op op, net_algo algo,
             hop = pr->net_overhead_s;
         /* one rank per domain: NCCL's 2N network steps exceed the 2(p-1) steps */
         int in_domain = steps > net_steps ? steps - net_steps : 0;
-        *lat = pr->base_latency_s + in_domain * hop + net_steps * pr->net_hop_latency_s;
+        *lat = pr->base_latency_s + in_domain * hop + net_steps * net_hop;
         cap_bytes = bytes * steps / p;
     } else {
         *lat = pr->base_latency_s + 2.0 * ((p / nodes - 1) * pr->hop_latency_s +
-                                           floor_log2(nodes) * pr->net_hop_latency_s);
+                                           floor_log2(nodes) * net_hop);
         cap_bytes = 2.0 * bytes;
     }
     *bw = bw_s / eff;
@@ -123,7 +134,8 @@ double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_s
         if (!(pr->efficiency > 0.0))
             continue;
         double lat, bw;
-        protocol_time(pr, op, algo, s, bytes, bw_s, &lat, &bw);
+        protocol_time(pr, net_step_latency(&t->sys->network, pr, p), op, algo, s, bytes, bw_s,
+                      &lat, &bw);
         if (lat + bw < best) {
             best = lat + bw;
             if (protocol)
