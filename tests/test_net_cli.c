@@ -103,6 +103,33 @@ static void text_output(void **state)
     cli_free(&r);
 }
 
+/* Ranks that are NeuronCores (nccom-test's ranks): 16 ranks on 4 Trainium2
+ * chips (4 logical cores each) all-reduce 512 MiB as the 4 chips do, plus,
+ * on each chip, 2 (4 - 1) = 6 DMA steps of 1.3 us and 5 x 3 x 512 MiB through
+ * HBM at 2.9 TB/s x 0.88 (data/hw/trn2.json); the bus factor counts 16
+ * ranks. Two cores of one Trainium1 chip: no link at all, 2 steps and 5 x n
+ * at 820 GB/s x 0.88. */
+static void core_ranks(void **state)
+{
+    (void)state;
+    double n = 512.0 * 1048576.0;
+    json_t *chips = run_json("--hw trn2.48xlarge --chips 4 --size 512MiB");
+    json_t *cores = run_json("--hw trn2.48xlarge --chips 4 --size 512MiB --rank-unit core");
+    double on_chip = 6 * 1.3e-6 + 15.0 * n / (2.9e12 * 0.88);
+    double t = num(chips, "time_s") + on_chip;
+    assert_close(num(cores, "time_s"), t, 1e-9);
+    assert_close(num(cores, "busbw_bytes_per_s"), n / t * 2.0 * 15.0 / 16.0, 1e-9);
+    json_t *g = json_object_get(cores, "group");
+    assert_close(num(g, "size"), 16, 0);
+    assert_string_equal(json_string_value(json_object_get(g, "rank_unit")), "core");
+    json_decref(chips);
+    json_decref(cores);
+    json_t *two = run_json("--hw trn1.32xlarge --chips 1 --size 1GiB --rank-unit core");
+    double t2 = 2 * 1.3e-6 + 5.0 * 1073741824.0 / (820e9 * 0.88);
+    assert_close(num(two, "time_s"), t2, 1e-9);
+    json_decref(two);
+}
+
 static void expect_bad(const char *args, const char *fragment)
 {
     char cmd[1024];
@@ -147,6 +174,14 @@ static void bad_input_exits_2(void **state)
     expect_bad("--hw dgx-h100 --size 1GiB --model flow --with allreduce:1GiB", "OP:SIZE");
     expect_bad("--hw dgx-h100 --size 1GiB --stride 0", "out of range");
     expect_bad("--hw nosuch --size 1GiB", "unknown hardware");
+    expect_bad("--hw dgx-h100 --size 1GiB --rank-unit core",
+               "--rank-unit: 'core' applies to Trainium chips, whose NeuronCores are ranks; a "
+               "h100-sxm is one rank (allowed: chip)");
+    expect_bad("--hw trn2.48xlarge --size 1GiB --rank-unit core --group 6",
+               "6 ranks do not fill whole trn2 chips of 4 ranks; allowed: a multiple of 4");
+    expect_bad("--hw trn2.48xlarge --size 1GiB --rank-unit core --op alltoall",
+               "allreduce, reducescatter or allgather");
+    expect_bad("--hw trn2.48xlarge --size 1GiB --rank-unit cores", "not one of");
 }
 
 int main(void)
@@ -156,6 +191,7 @@ int main(void)
         cmocka_unit_test(sweep_table),
         cmocka_unit_test(sweep_text_columns),
         cmocka_unit_test(text_output),
+        cmocka_unit_test(core_ranks),
         cmocka_unit_test(bad_input_exits_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

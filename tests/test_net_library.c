@@ -24,7 +24,7 @@ static net_result run(const hw_system *s, net_op op, double bytes, int ranks, ne
     net_result r;
     usim_error err;
     usim_error_clear(&err);
-    if (net_collective(s, op, bytes, (net_group){ranks, 1, 1}, a, NET_MODEL_ANALYTIC, &r, &err) !=
+    if (net_collective(s, op, bytes, (net_group){ranks, 1, 1, 0}, a, NET_MODEL_ANALYTIC, &r, &err) !=
         USIM_OK)
         fail_msg("%s", err.message);
     return r;

@@ -104,9 +104,11 @@ static void file_set_from_columns(void **state)
  * a DGX H100 takes (8.4 + 14 x 3.4) us + 1.75 GiB / (450 GB/s x 0.822)
  * (NCCL's ring/Simple latency, data/hw/dgx-h100.json; the hand
  * derivation of tests/test_net_cli.c); time_us is that time, busbw_GBps
- * 1.75 GiB over it in 1e9 B/s. Ranks counted in cores (rank_unit core,
- * 16 ranks) take the bus factor of 16 ranks, 2 x 15/16, and bw_unit GiB/s
- * divides by 2^30. The op is spelled as nccl-tests spells it. */
+ * 1.75 GiB over it in 1e9 B/s. Ranks counted in cores (rank_unit core) run
+ * as `collective --rank-unit core`: the 2 NeuronCores of one Trainium1 chip
+ * all-reduce 1 GiB in 2 DMA steps of 1.3 us and 5 GiB through HBM at 820 GB/s
+ * x 0.88 (data/hw/trn1.json), bus factor 2 x 1/2; bw_unit GiB/s divides by
+ * 2^30. The op is spelled as nccl-tests spells it. */
 static void collectives_rows_by_hand(void **state)
 {
     (void)state;
@@ -115,11 +117,12 @@ static void collectives_rows_by_hand(void **state)
                    "id,op,size_bytes,metric,value,preset,chips,algo,ranks,rank_unit,bw_unit\n"
                    "t,all_reduce,1073741824,time_us,1000,dgx-h100,8,ring,,,\n"
                    "b,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,,,\n"
-                   "c,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,16,core,GiB/s\n");
+                   "c,all_reduce,1073741824,busbw_GBps,100,trn1.32xlarge,1,,2,core,GiB/s\n");
     json_t *j = validate_file(path);
     json_t *rows = json_object_get(j, "rows");
     double gib = 1073741824.0, t = (8.4 + 14 * 3.4) * 1e-6 + 1.75 * gib / (450e9 * 0.822);
-    double want[3] = {t * 1e6, 1.75 * gib / t / 1e9, gib / t * 2.0 * 15.0 / 16.0 / gib};
+    double core = 2 * 1.3e-6 + 5 * gib / (820e9 * 0.88);
+    double want[3] = {t * 1e6, 1.75 * gib / t / 1e9, gib / core / gib};
     assert_int_equal(json_array_size(rows), 3);
     for (size_t i = 0; i < 3; i++) {
         json_t *row = json_array_get(rows, i);
@@ -185,6 +188,11 @@ static void collectives_row_that_cannot_run(void **state)
                        "k,all_reduce,1024,busbw_GBps,1,trn1.32xlarge,16,cores,32\n",
                        "validate_coll_rankunit.csv:2 (row 'k'): rank_unit: 'cores' is not one "
                        "of: core");
+    expect_input_error("validate_coll_gpu_cores.csv",
+                       "id,op,size_bytes,metric,value,preset,chips,rank_unit,ranks\n"
+                       "g,all_reduce,1024,busbw_GBps,1,dgx-h100,8,core,16\n",
+                       "validate_coll_gpu_cores.csv:2 (row 'g'): rank-unit: 'core' applies to "
+                       "Trainium chips");
     expect_input_error("validate_coll_ranks.csv",
                        "id,op,size_bytes,metric,value,preset,chips,rank_unit,ranks\n"
                        "n,all_reduce,1024,busbw_GBps,1,trn1.32xlarge,16,core,1\n",

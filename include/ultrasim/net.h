@@ -84,6 +84,10 @@ typedef struct net_group {
     int size;       /* ranks */
     int stride;     /* chip distance between consecutive members; 1 = contiguous */
     int concurrent; /* identical groups running at once; 1 = alone */
+    /* Ranks on each chip (Trainium NeuronCores, one per logical core);
+     * 0 or 1: a rank is a chip. With c > 1, size counts ranks, a multiple of
+     * c, and stride and concurrent still count chips. */
+    int ranks_per_chip;
 } net_group;
 
 /* Where a collective's time went, by the tier of links it crossed. */

@@ -92,6 +92,11 @@ struct wl_model;
 usim_status api_load_model(const usim_command *cmd, json_t *req, struct wl_model *out,
                            usim_error *err);
 
+/* The ranks a Trainium chip holds when a rank is a logical NeuronCore
+ * (cores / LNC); any other chip fails naming field (it is one rank). */
+usim_status api_ranks_per_chip(const struct hw_system *sys, const char *field, int *per_chip,
+                               usim_error *err);
+
 /* TP counted in logical NeuronCores becomes TP in chips: a chip runs its
  * cores as one device, so TP across them costs no link. */
 usim_status api_tp_in_chips(const struct hw_system *sys, int tp_cores, int *tp_chips,

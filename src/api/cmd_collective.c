@@ -5,6 +5,7 @@
  *   ultrasim collective --op allreduce --size 1GiB --hw trn2u.48xlarge
  *       [--chips N] [--network NET] [--algo auto|ring|ring2|tree|rhd|mesh|torus|hier|neuron]
  *       [--model analytic|flow] [--group P --stride S --concurrent G]
+ *       [--rank-unit chip|core]
  *       [--sweep 8B:8GiB] [--json]
  *
  * Bandwidths follow nccl-tests: algbw = size / time, busbw = algbw x the
@@ -31,6 +32,7 @@ static const char *const OPS[] = {"allreduce", "reducescatter", "allgather", "al
 static const char *const ALGOS[] = {"auto", "ring",  "ring2", "tree",   "rhd",
                                     "mesh", "torus", "hier",  "neuron", NULL};
 static const char *const MODELS[] = {"analytic", "flow", NULL};
+static const char *const RANK_UNITS[] = {"chip", "core", NULL};
 
 #define PIB (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0)
 #define SWEEP_MAX_ROWS 64
@@ -54,6 +56,10 @@ static const usim_option COLLECTIVE_OPTIONS[] = {
      0, 0, false},
     {"group", USIM_OPT_INT, USIM_UNIT_NONE, "P", "ranks per group (default: every chip)", NULL,
      NULL, 1, 4194304, false},
+    {"rank-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",
+     "what a rank is: a chip, or (Trainium) one logical NeuronCore, as nccom-test counts "
+     "ranks; --stride and --concurrent still count chips",
+     "chip", RANK_UNITS, 0, 0, false},
     {"stride", USIM_OPT_INT, USIM_UNIT_NONE, "S", "chips between a group's consecutive ranks",
      "1", NULL, 1, 4194304, false},
     {"concurrent", USIM_OPT_INT, USIM_UNIT_NONE, "G",
@@ -79,12 +85,27 @@ typedef struct setup {
     net_group group;
 } setup;
 
+/* --rank-unit core: the ranks each chip holds (api_ranks_per_chip). */
+static usim_status read_rank_unit(json_t *req, const hw_system *sys, int *per_chip,
+                                  usim_error *err)
+{
+    int unit = 0;
+    *per_chip = 1;
+    usim_status st = api_choice(&api_cmd_collective.info, req, "rank-unit", &unit, err);
+    if (st == USIM_OK && unit == 1)
+        st = api_ranks_per_chip(sys, "rank-unit", per_chip, err);
+    return st;
+}
+
 static usim_status read_group(json_t *req, const hw_system *sys, net_group *g, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_collective.info;
     int64_t size = 0, stride = 1, conc = 0;
     bool has_size = false, has_conc = false;
-    usim_status st = api_int(cmd, req, "group", &size, &has_size, err);
+    int per_chip = 1;
+    usim_status st = read_rank_unit(req, sys, &per_chip, err);
+    if (st == USIM_OK)
+        st = api_int(cmd, req, "group", &size, &has_size, err);
     if (st == USIM_OK)
         st = api_int(cmd, req, "stride", &stride, NULL, err);
     if (st == USIM_OK)
@@ -92,16 +113,23 @@ static usim_status read_group(json_t *req, const hw_system *sys, net_group *g, u
     if (st != USIM_OK)
         return st;
     if (!has_size)
-        size = sys->chips / stride;
+        size = sys->chips / stride * per_chip;
     if (size < 1)
         return usim_fail_field(err, USIM_EINPUT, "stride",
                                "stride %lld leaves no room for a group in %d chips",
                                (long long)stride, sys->chips);
+    if (size % per_chip != 0)
+        return usim_fail_field(err, USIM_EINPUT, "group",
+                               "%lld ranks do not fill whole %s chips of %d ranks; allowed: a "
+                               "multiple of %d",
+                               (long long)size, sys->chip.name, per_chip, per_chip);
+    int64_t chips = size / per_chip;
     if (!has_conc)
-        conc = size * stride <= sys->chips ? sys->chips / (size * stride) * stride : 1;
+        conc = chips * stride <= sys->chips ? sys->chips / (chips * stride) * stride : 1;
     g->size = (int)size;
     g->stride = (int)stride;
     g->concurrent = (int)(conc > 0 ? conc : 1);
+    g->ranks_per_chip = per_chip;
     return USIM_OK;
 }
 
@@ -229,12 +257,14 @@ static json_t *result_json(const net_result *r, double bytes)
 
 static json_t *header_json(const setup *s, const char *sweep)
 {
-    return api_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:f, s:s?}", "hw",
+    int per_chip = s->group.ranks_per_chip > 1 ? s->group.ranks_per_chip : 1;
+    return api_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:s, s:i}, s:f, s:s?}", "hw",
                      s->sys->name, "chips", s->sys->chips, "op", net_op_name(s->op), "model",
                      net_model_name(s->model), "algo", net_algo_name(s->algo), "group", "size",
                      s->group.size, "stride", s->group.stride, "concurrent",
-                     s->group.concurrent, "bus_factor", net_bus_factor(s->op, s->group.size),
-                     "sweep", sweep);
+                     s->group.concurrent, "rank_unit", per_chip > 1 ? "core" : "chip",
+                     "ranks_per_chip", per_chip, "bus_factor",
+                     net_bus_factor(s->op, s->group.size), "sweep", sweep);
 }
 
 static json_t *job_json(const net_job *j, const net_result *r)
@@ -487,7 +517,8 @@ static usim_status collective_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_collective = {
     {"collective", "time a collective (all-reduce, all-gather, ...) on a system's links",
      "ultrasim collective --hw NAME --size BYTES [--op OP] [--chips N] [--algo ALGO] "
-     "[--model analytic|flow] [--group P --stride S --concurrent G] [--sweep MIN:MAX] "
+     "[--model analytic|flow] [--group P --stride S --concurrent G] [--rank-unit chip|core] "
+     "[--sweep MIN:MAX] "
      "[--with OP:SIZE:P:S[:ALGO],...] [--json]",
      "Times one collective over a group of ranks: by default every chip of the system,\n"
      "all-reduce, the fastest algorithm. Prints the time, the nccl-tests algorithm and bus\n"

@@ -184,19 +184,23 @@ static json_t *collective_request(const csv_row *h, const csv_row *r)
     set_if(req, "group", cell(h, r, "group"));
     set_if(req, "concurrent", cell(h, r, "concurrent"));
     set_if(req, "algo", cell(h, r, "algo"));
+    const char *unit = cell(h, r, "rank_unit");
+    if (unit && strcmp(unit, "core") == 0) {
+        set_if(req, "rank-unit", unit);
+        set_if(req, "group", cell(h, r, "ranks"));
+    }
     return req;
 }
 
 /* A collectives row's metric from a `collective` result. nccom-test prints
  * bandwidths in GiB/s (bw_unit 'GiB/s'); nccl-tests in 10^9 B/s. Ranks
- * counted in NeuronCores (rank_unit 'core') run on the chips that hold them;
- * their bus bandwidth is the predicted algbw times the bus factor of the
- * row's own rank count, as nccom-test computes it. */
+ * counted in NeuronCores (rank_unit 'core') run as `collective --rank-unit
+ * core --group RANKS`, so the bus factor is the row's own rank count, as
+ * nccom-test computes it. */
 static double predicted_collective(const char *metric, json_t *res, const csv_row *h,
                                    const csv_row *r)
 {
-    const char *unit = cell(h, r, "bw_unit"), *rank_unit = cell(h, r, "rank_unit");
-    const char *ranks = cell(h, r, "ranks");
+    const char *unit = cell(h, r, "bw_unit");
     double gb = unit && strcmp(unit, "GiB/s") == 0 ? 1073741824.0 : 1e9;
     if (strcmp(metric, "time_us") == 0)
         return api_number(res, "time_s") * 1e6;
@@ -204,12 +208,6 @@ static double predicted_collective(const char *metric, json_t *res, const csv_ro
         return api_number(res, "algbw_bytes_per_s") / gb;
     if (strcmp(metric, "busbw_GBps") != 0)
         return NAN;
-    if (rank_unit && strcmp(rank_unit, "core") == 0 && ranks) {
-        net_op op;
-        if (!net_op_parse(json_string_value(json_object_get(res, "op")), &op))
-            return NAN;
-        return api_number(res, "algbw_bytes_per_s") * net_bus_factor(op, atoi(ranks)) / gb;
-    }
     return api_number(res, "busbw_bytes_per_s") / gb;
 }
 

@@ -48,14 +48,25 @@ usim_status api_load_model(const usim_command *cmd, json_t *req, wl_model *out, 
     return st;
 }
 
-usim_status api_tp_in_chips(const hw_system *sys, int tp_cores, int *tp_chips, usim_error *err)
+usim_status api_ranks_per_chip(const hw_system *sys, const char *field, int *per_chip,
+                               usim_error *err)
 {
     int lnc = sys->chip.logical_core_size > 0 ? sys->chip.logical_core_size : 1;
-    int per_chip = sys->chip.cores / lnc;
-    if (sys->chip.matrix.kind != HW_MATRIX_SYSTOLIC)
-        return usim_fail_field(err, USIM_EINPUT, "tp-unit",
-                               "'core' applies to Trainium chips; %s counts TP in GPUs",
+    *per_chip = sys->chip.cores / lnc;
+    if (sys->chip.matrix.kind != HW_MATRIX_SYSTOLIC || *per_chip < 1)
+        return usim_fail_field(err, USIM_EINPUT, field,
+                               "'core' applies to Trainium chips, whose NeuronCores are ranks; "
+                               "a %s is one rank (allowed: chip)",
                                sys->chip.name);
+    return USIM_OK;
+}
+
+usim_status api_tp_in_chips(const hw_system *sys, int tp_cores, int *tp_chips, usim_error *err)
+{
+    int per_chip = 1;
+    usim_status st = api_ranks_per_chip(sys, "tp-unit", &per_chip, err);
+    if (st != USIM_OK)
+        return st;
     if (tp_cores % per_chip != 0)
         return usim_fail_field(err, USIM_EINPUT, "tp",
                                "%d cores do not fill whole %s chips of %d logical cores",

@@ -189,9 +189,88 @@ static usim_status prepare(const hw_system *sys, net_op op, double bytes, net_gr
     return check_groups(t, rq, err);
 }
 
+/* The steps and HBM bytes a collective takes among the c ranks of one chip
+ * (Neuron's hierarchical order: reduce on the chip, then across chips, then
+ * share on the chip). Each step is one DMA transfer of a 1/c share per rank;
+ * a reducing step reads two shares and writes one (3 n over the chip's
+ * ranks), a copying step reads and writes one (2 n). */
+static usim_status on_chip_part(net_op op, int c, double bytes, int *steps, double *hbm_bytes,
+                                usim_error *err)
+{
+    switch (op) {
+    case NET_ALLREDUCE:
+        *steps = 2 * (c - 1);
+        *hbm_bytes = (c - 1) * 5.0 * bytes;
+        return USIM_OK;
+    case NET_REDUCE_SCATTER:
+        *steps = c - 1;
+        *hbm_bytes = (c - 1) * 3.0 * bytes;
+        return USIM_OK;
+    case NET_ALLGATHER:
+        *steps = c - 1;
+        *hbm_bytes = (c - 1) * 2.0 * bytes;
+        return USIM_OK;
+    default:
+        return usim_fail_field(err, USIM_EINPUT, "rank-unit",
+                               "ranks on the cores of a chip run allreduce, reducescatter or "
+                               "allgather (got %s)",
+                               net_op_name(op));
+    }
+}
+
+/* Ranks that are cores: the chips' collective over the chips that hold them
+ * (the same bytes per chip: each of a chip's c ranks carries 1/c of them),
+ * plus the part on each chip, at the DMA's fixed cost per step and the
+ * HBM's sustained rate; the bus bandwidth counts the ranks. */
+static usim_status core_collective(const hw_system *sys, net_op op, double bytes, net_group g,
+                                   net_algo algo, net_model model, net_result *out,
+                                   usim_error *err)
+{
+    int c = g.ranks_per_chip;
+    if (g.size % c != 0 || g.size < 2)
+        return usim_fail_field(err, USIM_EINPUT, "group",
+                               "%d ranks do not fill whole %s chips of %d ranks; allowed: a "
+                               "multiple of %d",
+                               g.size, sys->chip.name, c, c);
+    int steps = 0;
+    double hbm_bytes = 0.0;
+    usim_status st = on_chip_part(op, c, bytes, &steps, &hbm_bytes, err);
+    if (st != USIM_OK)
+        return st;
+    net_group chips = {g.size / c, g.stride, g.concurrent, 1};
+    if (chips.size >= 2) {
+        st = net_collective(sys, op, bytes, chips, algo, model, out, err);
+        if (st != USIM_OK)
+            return st;
+    } else {
+        memset(out, 0, sizeof *out);
+        out->algorithm = algo;
+        out->model = model;
+        snprintf(out->why, sizeof out->why, "the ranks share one chip");
+        snprintf(out->busiest_link, sizeof out->busiest_link, "none (one chip)");
+    }
+    double rate = sys->chip.hbm.bandwidth_bytes_per_s *
+                  (sys->chip.hbm.efficiency > 0.0 ? sys->chip.hbm.efficiency : 1.0);
+    double lat = steps * sys->chip.dma.fixed_latency_s, bw = rate > 0.0 ? hbm_bytes / rate : 0.0;
+    out->seconds += lat + bw;
+    out->latency_seconds += lat;
+    out->bandwidth_seconds += bw;
+    out->tier_seconds[NET_TIER_NODE] += lat + bw;
+    out->ranks = g.size;
+    out->algbw_bytes_per_s = bytes / out->seconds;
+    out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(op, g.size);
+    size_t n = strlen(out->why);
+    snprintf(out->why + n, sizeof out->why - n,
+             "%s%d ranks per chip: %d on-chip steps, %.3g MB through HBM", n ? "; " : "", c,
+             steps, hbm_bytes / 1e6);
+    return USIM_OK;
+}
+
 usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_group group,
                            net_algo algo, net_model model, net_result *out, usim_error *err)
 {
+    if (group.ranks_per_chip > 1)
+        return core_collective(sys, op, bytes, group, algo, model, out, err);
     net_topo t;
     net_request rq;
     usim_status st = prepare(sys, op, bytes, group, algo, model, &t, &rq, err);
