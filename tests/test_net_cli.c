@@ -92,7 +92,7 @@ static void text_output(void **state)
     cli_result r = cli_run("collective --hw trn2u.48xlarge --chips 128 --size 256MiB --model flow");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "algorithm"));
-    assert_non_null(strstr(r.out, "fastest by the analytic model"));
+    assert_non_null(strstr(r.out, "auto: Neuron's own choice"));
     assert_non_null(strstr(r.out, "busiest link"));
     cli_free(&r);
     r = cli_run("collective --hw trn2.48xlarge --chips 128 --size 1GiB --group 8 --stride 16 "

@@ -99,12 +99,35 @@ static void reproduces_measured_nccl(void **state)
     free(s);
 }
 
-/* AUTO: tiny messages go to the fewest steps, big ones to all the links;
- * it names the winner and the runners-up. */
+/* AUTO on Trainium is the Neuron runtime's own rule by size (mesh below
+ * 1 MB, RDH to 56 MB, KangaRing above: data/hw/trn2.48xlarge.json), so it
+ * takes exactly what --algo neuron takes, and says which it picked. */
+static void auto_is_neurons_rule_on_trainium(void **state)
+{
+    (void)state;
+    hw_system *s = new_system("trn2.48xlarge", 0);
+    net_group all = {16, 1, 1, 0};
+    const double sizes[] = {1024, 4 * MIB, 1 * GIB};
+    const char *const picked[] = {"below 1 MB: mesh", "1 to 56 MB: rhd", "above 56 MB: ring2"};
+    for (int i = 0; i < 3; i++) {
+        net_result a = run(s, NET_ALLREDUCE, sizes[i], all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
+        net_result n = run(s, NET_ALLREDUCE, sizes[i], all, NET_ALGO_NEURON, NET_MODEL_ANALYTIC);
+        assert_int_equal(a.algorithm, NET_ALGO_NEURON);
+        assert_close(a.seconds, n.seconds, 1e-12);
+        assert_non_null(strstr(a.why, "Neuron's own choice"));
+        assert_non_null(strstr(a.why, picked[i]));
+    }
+    free(s);
+}
+
+/* AUTO where no library rule decides (the trn2 node with its Neuron rule
+ * taken out): tiny messages go to the fewest steps, big ones to all the
+ * links; it names the winner and the runners-up. */
 static void auto_picks_and_says_why(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
+    s->collective_library.auto_algorithm[0] = '\0';
     net_group all = {16, 1, 1, 0};
     net_result small = run(s, NET_ALLREDUCE, 1024, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
     net_result big = run(s, NET_ALLREDUCE, 1 * GIB, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
@@ -188,6 +211,7 @@ int main(void)
         cmocka_unit_test(overlapping_routes_inside_a_node),
         cmocka_unit_test(reproduces_measured_nccl),
         cmocka_unit_test(auto_picks_and_says_why),
+        cmocka_unit_test(auto_is_neurons_rule_on_trainium),
         cmocka_unit_test(neuron_rules),
         cmocka_unit_test(hierarchical_tiers_add_up),
         cmocka_unit_test(identical_groups_simulated_once),

@@ -31,13 +31,14 @@ static net_result run(const hw_system *s, net_op op, double bytes, int ranks, ne
 }
 
 /*
- * 1 MiB all-reduce on 8 H200: NCCL's ring/LL wins.
+ * 1 MiB all-reduce on 8 H200 (dgx-h200: NCCL 2.27's figures): ring/LL wins,
+ * as NCCL 2.27.7 ran it (validation/collectives.csv, mle-h200-1n-ar-1MiB).
  *   latency   6.6 us + 2(8-1) x 0.6 us = 15.0 us
- *   bandwidth LL runs at 1/4 of the link: 1.75 MiB / (369.9 GB/s / 4) = 19.84 us,
- *             but its bus bandwidth is capped at 87.7 GB/s: 1.75 MiB / 87.7 GB/s
- *             = 20.92 us, which binds.
- * LL128: 14 + 14 x 1.9 = 40.6 us + 1.75 MiB / (0.92 x 369.9 GB/s) = 46.0 us;
- * Simple: 8.4 + 14 x 3.4 = 56 us + 4.96 us: both slower.
+ *   bandwidth LL runs at 1/2 of the link: 1.75 MiB / (369.9 GB/s / 2) = 9.92 us,
+ *             but its bus bandwidth is capped at 141 GB/s (Hopper, one node):
+ *             1.75 MiB / 141 GB/s = 13.01 us, which binds; 28.01 us in all.
+ * NVLS: 25 us + 1 MiB x (1 + 1/8) / (369.9 GB/s x 0.85) = 28.75 us: slower.
+ * LL128: 14 + 14 x 1.9 = 40.6 us + ...; Simple: 56 us + ...: both slower.
  */
 static void one_mib_allreduce_runs_ring_ll(void **state)
 {
@@ -47,23 +48,106 @@ static void one_mib_allreduce_runs_ring_ll(void **state)
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_int_equal(r.protocol, NET_PROTO_LL);
     assert_close(r.latency_seconds, 15.0 * US, 1e-9);
-    assert_close(r.bandwidth_seconds, 1.75 * MIB / 87.7e9, 1e-9);
-    assert_close(r.seconds, 15.0 * US + 1.75 * MIB / 87.7e9, 1e-9);
+    assert_close(r.bandwidth_seconds, 1.75 * MIB / 141e9, 1e-9);
+    assert_close(r.seconds, 15.0 * US + 1.75 * MIB / 141e9, 1e-9);
     assert_non_null(strstr(r.why, "ring/LL"));
+    net_result n = run(s, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_NVLS);
+    assert_close(n.seconds, 25.0 * US + 1.125 * MIB / (H200_LINK * 0.85), 1e-9);
     free(s);
 }
 
-/* 16 GiB: Simple at the full sustained link rate, 8.4 + 14 x 3.4 = 56 us of latency. */
+/* 16 GiB by ring: Simple at the full sustained link rate, 8.4 + 14 x 3.4 =
+ * 56 us of latency. */
 static void large_allreduce_runs_ring_simple(void **state)
 {
     (void)state;
     hw_system *s = new_system("dgx-h200", 0);
-    net_result r = run(s, NET_ALLREDUCE, 16 * GIB, 8, NET_ALGO_AUTO);
+    net_result r = run(s, NET_ALLREDUCE, 16 * GIB, 8, NET_ALGO_RING);
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
     assert_close(r.latency_seconds, 56.0 * US, 1e-9);
     assert_close(r.seconds, 56.0 * US + 1.75 * 16 * GIB / H200_LINK, 1e-6);
     free(s);
+}
+
+/*
+ * NVLS (NVLink SHARP) on 8 H200, 8 GiB all-reduce. The NVSwitch reduces and
+ * multicasts, so each GPU's link carries n (1 + 1/8) each way, at NCCL's
+ * Hopper NVLS efficiency 0.85 (tuning.cc @766bffee); Simple only, latency
+ * the NVLink NVLS hwLat alone:
+ *   latency   25 us
+ *   bandwidth 1.125 x 8 GiB / (369.9 GB/s x 0.85) = 30.72 ms
+ *   busbw     1.75 x 8 GiB / 30.75 ms = 488.7 GB/s (nccl-tests: 473.1)
+ * Ring/Simple would take 56 us + 1.75 x 8 GiB / 369.9 GB/s = 40.69 ms, so
+ * auto picks NVLS.
+ */
+static void nvls_allreduce_8gib_on_h200(void **state)
+{
+    (void)state;
+    hw_system *s = new_system("dgx-h200", 0);
+    double bw = 1.125 * 8 * GIB / (H200_LINK * 0.85);
+    net_result r = run(s, NET_ALLREDUCE, 8 * GIB, 8, NET_ALGO_NVLS);
+    assert_int_equal(r.algorithm, NET_ALGO_NVLS);
+    assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
+    assert_close(r.latency_seconds, 25.0 * US, 1e-9);
+    assert_close(r.bandwidth_seconds, bw, 1e-6);
+    assert_close(r.busbw_bytes_per_s, 1.75 * 8 * GIB / (25.0 * US + bw), 1e-6);
+    net_result a = run(s, NET_ALLREDUCE, 8 * GIB, 8, NET_ALGO_AUTO);
+    assert_int_equal(a.algorithm, NET_ALGO_NVLS);
+    assert_close(a.seconds, r.seconds, 1e-12);
+    free(s);
+}
+
+/*
+ * Where auto picks NVLS, as NCCL 2.27.7 did on 8 H200 ("Ring/LL up to 1 MiB
+ * and NVLS/Simple from 2 MiB", validation/collectives.csv):
+ *   2 MiB:   ring/LL 15 us + 1.75 x 2 MiB / 141 GB/s = 41.03 us;
+ *            NVLS    25 us + 1.125 x 2 MiB / 314.4 GB/s = 32.50 us -> nvls
+ * Two GPUs: NCCL turns NVLS off (gpuCount <= 2), so ring. All-gather of
+ * 16 GiB: NVLS carries 7/8 of it as the ring does, at 0.85 of the rate, so
+ * the ring wins (as the 8-GPU all-gather row ran). Across two DGX H200 NCCL
+ * runs no NVLS (no CollNet): ring or tree.
+ */
+static void auto_picks_nvls_where_nccl_would(void **state)
+{
+    (void)state;
+    hw_system *s = new_system("dgx-h200", 0);
+    net_result r = run(s, NET_ALLREDUCE, 2 * MIB, 8, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_NVLS);
+    assert_close(r.seconds, 25.0 * US + 1.125 * 2 * MIB / (H200_LINK * 0.85), 1e-9);
+    r = run(s, NET_ALLREDUCE, 1 * GIB, 2, NET_ALGO_AUTO);
+    assert_int_not_equal(r.algorithm, NET_ALGO_NVLS);
+    r = run(s, NET_ALLGATHER, 16 * GIB, 8, NET_ALGO_AUTO);
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_close(r.seconds, 32.2 * US + 0.875 * 16 * GIB / H200_LINK, 1e-6);
+    r = run(s, NET_ALLGATHER, 16 * GIB, 8, NET_ALGO_NVLS);
+    assert_close(r.seconds, 25.0 * US + 0.875 * 16 * GIB / (H200_LINK * 0.85), 1e-6);
+    free(s);
+    s = new_system("dgx-h200", 16);
+    r = run(s, NET_ALLREDUCE, 1 * GIB, 16, NET_ALGO_AUTO);
+    assert_int_not_equal(r.algorithm, NET_ALGO_NVLS);
+    free(s);
+}
+
+/* A100's NVSwitch has no SHARP: --algo nvls exits 2 naming --algo and the
+ * algorithms allowed; so do two GPUs and a group across nodes on H200. */
+static void nvls_refused_without_sharp(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("collective --hw dgx-a100-80gb --size 8GiB --algo nvls");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--algo"));
+    assert_non_null(strstr(r.err, "nvls"));
+    assert_non_null(strstr(r.err, "allowed: ring, ring2, tree"));
+    cli_free(&r);
+    r = cli_run("collective --hw dgx-h200 --size 8GiB --group 2 --algo nvls");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "at least 3 ranks"));
+    cli_free(&r);
+    r = cli_run("collective --hw dgx-h200 --chips 16 --size 8GiB --algo nvls");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "one scale-up domain"));
+    cli_free(&r);
 }
 
 /*
@@ -207,7 +291,7 @@ static void protocol_in_output(void **state)
     cli_free(&r);
     r = cli_run("collective --hw dgx-h200 --sweep 16GiB:16GiB");
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "ring/Simple"));
+    assert_non_null(strstr(r.out, "nvls/Simple"));
     cli_free(&r);
 }
 
@@ -216,6 +300,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_mib_allreduce_runs_ring_ll),
         cmocka_unit_test(large_allreduce_runs_ring_simple),
+        cmocka_unit_test(nvls_allreduce_8gib_on_h200),
+        cmocka_unit_test(auto_picks_nvls_where_nccl_would),
+        cmocka_unit_test(nvls_refused_without_sharp),
         cmocka_unit_test(small_allreduce_across_nodes),
         cmocka_unit_test(efa_step_replaces_nccl_network_row),
         cmocka_unit_test(mid_allreduce_across_nodes_runs_tree_ll128),

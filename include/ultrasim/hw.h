@@ -219,6 +219,11 @@ typedef struct hw_collective_library {
     char name[32]; /* "" when the system names none */
     hw_coll_protocol ring_ll, ring_ll128, ring_simple;
     hw_coll_protocol tree_ll, tree_ll128, tree_simple;
+    hw_coll_protocol nvls; /* NVLink SHARP, Simple only; efficiency 0 = none */
+    /* The algorithm `auto` stands for where the library decides by its own
+     * documented rule rather than a cost model (Neuron: "neuron"); "" = the
+     * fastest of what the library runs. */
+    char auto_algorithm[16];
 } hw_collective_library;
 
 /* Failure rates (FIT: failures per 10^9 hours) and what recovery costs,

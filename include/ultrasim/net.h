@@ -58,6 +58,7 @@ typedef enum net_algo {
     NET_ALGO_TORUS,      /* dimension by dimension on a torus */
     NET_ALGO_HIER,       /* inside the scale-up domain, then across it */
     NET_ALGO_NEURON,     /* Neuron's documented choice: mesh < 1 MB, RDH < 56 MB, ring */
+    NET_ALGO_NVLS,       /* NVLink SHARP: the NVSwitch reduces (collective library) */
     NET_ALGO_COUNT
 } net_algo;
 

@@ -3,7 +3,7 @@
  * algorithm, and which link limits it.
  *
  *   ultrasim collective --op allreduce --size 1GiB --hw trn2u.48xlarge
- *       [--chips N] [--network NET] [--algo auto|ring|ring2|tree|rhd|mesh|torus|hier|neuron]
+ *       [--chips N] [--network NET] [--algo auto|ring|ring2|tree|rhd|mesh|torus|hier|neuron|nvls]
  *       [--model analytic|flow] [--group P --stride S --concurrent G]
  *       [--rank-unit chip|core]
  *       [--sweep 8B:8GiB] [--json]
@@ -30,7 +30,7 @@ extern const api_command api_cmd_collective;
 static const char *const OPS[] = {"allreduce", "reducescatter", "allgather", "alltoall",
                                   "broadcast", "reduce",        "sendrecv",  NULL};
 static const char *const ALGOS[] = {"auto", "ring",  "ring2", "tree",   "rhd",
-                                    "mesh", "torus", "hier",  "neuron", NULL};
+                                    "mesh", "torus", "hier",  "neuron", "nvls", NULL};
 static const char *const MODELS[] = {"analytic", "flow", NULL};
 static const char *const RANK_UNITS[] = {"chip", "core", NULL};
 

@@ -210,6 +210,7 @@ static const usim_field COLL_PROTOCOL[] = {
              1e14, false),
     USIM_NUM("max_bus_bandwidth_more_domains", hw_coll_protocol, max_bus_more_domains, U_BPS, 0,
              1e14, false),
+    USIM_DOC("note"),
 };
 static const usim_schema COLL_PROTOCOL_SCHEMA = USIM_SCHEMA("collective protocol",
                                                             COLL_PROTOCOL);
@@ -222,6 +223,8 @@ static const usim_field COLL_LIBRARY[] = {
     USIM_OBJ("tree_ll", hw_collective_library, tree_ll, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("tree_ll128", hw_collective_library, tree_ll128, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("tree_simple", hw_collective_library, tree_simple, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_OBJ("nvls", hw_collective_library, nvls, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_STR("auto_algorithm", hw_collective_library, auto_algorithm, false),
     USIM_DOC("source"),
 };
 static const usim_schema COLL_LIBRARY_SCHEMA = USIM_SCHEMA("collective library", COLL_LIBRARY);

@@ -266,11 +266,24 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
     return USIM_OK;
 }
 
+/* `auto` on a system whose library decides by its own rule (Neuron's
+ * choice by size) is that rule; elsewhere the fastest algorithm. */
+static net_algo library_auto(const hw_system *sys, net_algo algo)
+{
+    net_algo rule;
+    if (algo == NET_ALGO_AUTO && sys->collective_library.auto_algorithm[0] &&
+        net_algo_parse(sys->collective_library.auto_algorithm, &rule))
+        return rule;
+    return algo;
+}
+
 usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_group group,
                            net_algo algo, net_model model, net_result *out, usim_error *err)
 {
     if (group.ranks_per_chip > 1)
         return core_collective(sys, op, bytes, group, algo, model, out, err);
+    net_algo asked = algo;
+    algo = library_auto(sys, algo);
     net_topo t;
     net_request rq;
     usim_status st = prepare(sys, op, bytes, group, algo, model, &t, &rq, err);
@@ -293,7 +306,10 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
     if (st != USIM_OK)
         return st;
     fill_result(&t, &rq, &plan, &c, model, out);
-    if (algo == NET_ALGO_AUTO) {
+    if (asked == NET_ALGO_AUTO && algo != NET_ALGO_AUTO) {
+        snprintf(out->why, sizeof out->why, "auto: %s's own choice (%s): %s",
+                 sys->collective_library.name, net_algo_name(algo), plan.why);
+    } else if (algo == NET_ALGO_AUTO) {
         net_cost a = c;
         if (model == NET_MODEL_FLOW)
             net_plan_analytic(&t, &plan, &rq, &a, err);
@@ -320,11 +336,12 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     usim_status st = USIM_OK;
     for (int i = 0; i < njobs && st == USIM_OK; i++) {
-        st = prepare(sys, jobs[i].op, jobs[i].bytes, jobs[i].group, jobs[i].algo, NET_MODEL_FLOW,
-                     &t, &rq[i], err);
+        net_algo algo = library_auto(sys, jobs[i].algo);
+        st = prepare(sys, jobs[i].op, jobs[i].bytes, jobs[i].group, algo, NET_MODEL_FLOW, &t,
+                     &rq[i], err);
         if (st == USIM_OK)
-            st = make_plan(&t, &rq[i], jobs[i].algo, &plans[i], costs, err);
-        if (st == USIM_OK && jobs[i].algo == NET_ALGO_AUTO) {
+            st = make_plan(&t, &rq[i], algo, &plans[i], costs, err);
+        if (st == USIM_OK && algo == NET_ALGO_AUTO) {
             net_cost alone;
             net_plan_analytic(&t, &plans[i], &rq[i], &alone, err);
             char why[sizeof plans[i].why];

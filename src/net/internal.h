@@ -250,6 +250,10 @@ typedef struct net_cost {
 /* True when the system's collective library runs op with algo (NCCL: ring
  * for all-reduce, all-gather and reduce-scatter; tree for all-reduce). */
 bool net_library_runs(const net_topo *t, net_op op, net_algo algo);
+/* USIM_OK when the library runs NVLS for op over s (an `nvls` entry, one
+ * scale-up domain, more than two ranks); else why, in err (field "algo"). */
+usim_status net_library_nvls_fits(const net_topo *t, net_op op, const net_sub *s,
+                                  usim_error *err);
 /* The library's time for op run with algo over s, the fastest protocol:
  * latency from the library's per-step figures, bandwidth time bw_s (the
  * plan's time at the links' sustained rate) over the protocol's

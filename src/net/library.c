@@ -21,19 +21,38 @@
  *     (NCCL counts s - S, negative with one rank per domain; here 0)
  *   tree all-reduce:  t_lat = base + 2 ((p/N - 1) hop + floor(log2 N) net_hop)
  *
+ *   NVLS (NVLink SHARP), Simple only, inside one domain:
+ *                     t_lat = base + hop  (NCCL: hwLat NVLINK, NVLS)
+ *
  *   t_bw  = max(bw_s / efficiency, cap_bytes / max_bus)
  *
  * where bw_s is the plan's bandwidth time at the links' sustained rate (the
  * Simple protocol at full speed), and cap_bytes is what NCCL divides by the
- * capped bus bandwidth: n s / p for a ring, 2 n for a tree.
+ * capped bus bandwidth: n s / p for a ring, 2 n for a tree. For NVLS the
+ * NVSwitch reduces and multicasts: an all-reduce carries n (1 + 1/p) each way
+ * on a rank's links (plan.c), so bw_s = n (1 + 1/p) / B for a rank's
+ * sustained NVLink rate B, and the efficiency is NCCL's own per-generation
+ * NVLS efficiency (tuning.cc from 2.27: Hopper 0.85, Blackwell 0.74). NCCL
+ * runs NVLS only when the system's NVSwitches have SHARP (the `nvls` entry),
+ * with more than two GPUs and inside one node (src/transport/nvls.cc,
+ * ncclNvlsInit; across nodes only with CollNet, not modelled).
  */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "net/internal.h"
 
+/* NCCL turns NVLS off with two GPUs or fewer in the node
+ * (src/transport/nvls.cc, ncclNvlsInit: gpuCount <= 2). */
+#define NVLS_MIN_RANKS 3
+
+/* NULL when the library has no such algorithm and protocol pair. */
 static const hw_coll_protocol *protocol_of(const hw_collective_library *lib, net_algo algo,
                                            int proto)
 {
+    if (algo == NET_ALGO_NVLS)
+        return proto == NET_PROTO_SIMPLE ? &lib->nvls : NULL;
     bool ring = algo == NET_ALGO_RING;
     switch (proto) {
     case NET_PROTO_LL:
@@ -47,11 +66,13 @@ static const hw_coll_protocol *protocol_of(const hw_collective_library *lib, net
 
 static bool runs_algo(const hw_collective_library *lib, net_algo algo)
 {
-    if (algo != NET_ALGO_RING && algo != NET_ALGO_TREE)
+    if (algo != NET_ALGO_RING && algo != NET_ALGO_TREE && algo != NET_ALGO_NVLS)
         return false;
-    for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++)
-        if (protocol_of(lib, algo, p)->efficiency > 0.0)
+    for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++) {
+        const hw_coll_protocol *pr = protocol_of(lib, algo, p);
+        if (pr && pr->efficiency > 0.0)
             return true;
+    }
     return false;
 }
 
@@ -63,8 +84,37 @@ bool net_library_runs(const net_topo *t, net_op op, net_algo algo)
     if (op == NET_ALLREDUCE)
         return runs_algo(lib, algo);
     if (op == NET_ALLGATHER || op == NET_REDUCE_SCATTER)
-        return algo == NET_ALGO_RING && runs_algo(lib, algo);
+        return (algo == NET_ALGO_RING || algo == NET_ALGO_NVLS) && runs_algo(lib, algo);
     return false;
+}
+
+usim_status net_library_nvls_fits(const net_topo *t, net_op op, const net_sub *s,
+                                  usim_error *err)
+{
+    if (!net_library_runs(t, op, NET_ALGO_NVLS)) {
+        char allowed[160] = "";
+        for (int a = NET_ALGO_RING; a < NET_ALGO_NVLS; a++)
+            snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                     a == NET_ALGO_RING ? "" : ", ", net_algo_name(a));
+        return usim_fail_field(err, USIM_EINPUT, "algo",
+                               "nvls (NVLink SHARP) runs all-reduce, all-gather and "
+                               "reduce-scatter where the system's collective_library has an "
+                               "nvls entry (NVSwitch with SHARP); %s has none for %s; allowed: "
+                               "%s",
+                               t->sys->name, net_op_name(op), allowed);
+    }
+    if (s->domains > 1)
+        return usim_fail_field(err, USIM_EINPUT, "algo",
+                               "nvls runs inside one scale-up domain (NCCL without CollNet); "
+                               "the group "
+                               "spans %d; allowed: ring, tree",
+                               s->domains);
+    if (s->size < NVLS_MIN_RANKS)
+        return usim_fail_field(err, USIM_EINPUT, "algo",
+                               "nvls needs at least %d ranks (NCCL turns it off with 2 GPUs); "
+                               "got %d; allowed: ring, tree",
+                               NVLS_MIN_RANKS, s->size);
+    return USIM_OK;
 }
 
 static int floor_log2(int n)
@@ -100,7 +150,10 @@ static void protocol_time(const hw_coll_protocol *pr, double net_hop, net_op op,
                      : nodes == 2 ? pr->max_bus_two_domains
                                   : pr->max_bus_more_domains;
     double cap_bytes;
-    if (algo == NET_ALGO_RING) {
+    if (algo == NET_ALGO_NVLS) {
+        *lat = pr->base_latency_s + pr->hop_latency_s;
+        cap_bytes = bytes;
+    } else if (algo == NET_ALGO_RING) {
         int steps = op == NET_ALLREDUCE ? 2 * (p - 1) : p - 1;
         int net_steps = op == NET_ALLREDUCE ? (nodes > 1 ? 2 * nodes : 0) : nodes - 1;
         double hop = pr->hop_latency_s;
@@ -129,9 +182,11 @@ double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_s
         *protocol = NET_PROTO_NONE;
     if (!net_library_runs(t, op, algo))
         return best;
+    if (algo == NET_ALGO_NVLS && net_library_nvls_fits(t, op, s, NULL) != USIM_OK)
+        return best;
     for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++) {
         const hw_coll_protocol *pr = protocol_of(&t->sys->collective_library, algo, p);
-        if (!(pr->efficiency > 0.0))
+        if (!pr || !(pr->efficiency > 0.0))
             continue;
         double lat, bw;
         protocol_time(pr, net_step_latency(&t->sys->network, pr, p), op, algo, s, bytes, bw_s,

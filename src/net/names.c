@@ -17,7 +17,7 @@ static const char *const OP_NAMES[NET_OP_COUNT] = {
     "allreduce", "reducescatter", "allgather", "alltoall", "broadcast", "reduce", "sendrecv"};
 
 static const char *const ALGO_NAMES[NET_ALGO_COUNT] = {
-    "auto", "ring", "ring2", "tree", "rhd", "mesh", "torus", "hier", "neuron"};
+    "auto", "ring", "ring2", "tree", "rhd", "mesh", "torus", "hier", "neuron", "nvls"};
 
 static const char *const MODEL_NAMES[] = {"analytic", "flow"};
 

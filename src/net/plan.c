@@ -485,6 +485,23 @@ static usim_status alg_mesh(ctx *c, net_op op, double n, const net_sub *s, fam f
     }
 }
 
+/* NVLink SHARP: the NVSwitch reduces and multicasts. An all-reduce reads
+ * each rank's share of the sum from every rank through the switch
+ * (multimem.ld_reduce: n out of every rank, n / p into it) and multicasts the
+ * share back (multimem.st: n / p out, n in), so a rank's links carry
+ * n (1 + 1/p) each way; an all-gather or reduce-scatter of n bytes carries
+ * n (p-1)/p, as a ring does. As all pairs: that over p - 1 per pair. Only
+ * where the system's collective library runs it (library.c). */
+static usim_status alg_nvls(ctx *c, net_op op, double n, const net_sub *s, fam f)
+{
+    usim_status st = net_library_nvls_fits(c->t, op, s, c->err);
+    if (st != USIM_OK)
+        return st;
+    int p = s->size;
+    double per_rank = op == NET_ALLREDUCE ? n * (1.0 + 1.0 / p) : n * (p - 1) / p;
+    return pattern_phase(c, s, f, NET_PAT_ALLPAIRS, 1, per_rank / (p - 1));
+}
+
 static usim_status alg_tree(ctx *c, net_op op, double n, const net_sub *s, fam f)
 {
     if (op != NET_ALLREDUCE)
@@ -629,7 +646,14 @@ static usim_status alg_neuron(ctx *c, net_op op, double n, const net_sub *s, fam
         net_algo picked;
         return choose(c, op, n, s, f, CHOOSE_AUTO, false, &picked);
     }
-    return build_algo(c, op, n, s, neuron_intra(op, n, s->size), f, CHOOSE_AUTO);
+    net_algo picked = neuron_intra(op, n, s->size);
+    append_why(c, op == NET_ALLTOALL          ? "all-to-all:"
+                  : picked == NET_ALGO_MESH ? "below 1 MB:"
+                  : picked == NET_ALGO_RHD  ? "1 to 56 MB:"
+                                            : "above 56 MB:",
+               picked == NET_ALGO_RING_BIDIR ? "ring2 (KangaRing's two rings)"
+                                             : net_algo_name(picked));
+    return build_algo(c, op, n, s, picked, f, CHOOSE_AUTO);
 }
 
 /* ---- dispatch and choice ------------------------------------------------ */
@@ -654,6 +678,8 @@ static usim_status build_algo(ctx *c, net_op op, double n, const net_sub *s, net
         return alg_hier(c, op, n, s, f, mode);
     case NET_ALGO_NEURON:
         return alg_neuron(c, op, n, s, f);
+    case NET_ALGO_NVLS:
+        return alg_nvls(c, op, n, s, f);
     default:
         return usim_fail_field(c->err, USIM_EINPUT, "algo", "no algorithm '%s'",
                                net_algo_name(algo));
@@ -684,7 +710,7 @@ static double phases_bandwidth(ctx *c, int from)
 
 static const net_algo CANDIDATES[] = {NET_ALGO_RING, NET_ALGO_RING_BIDIR, NET_ALGO_TREE,
                                       NET_ALGO_RHD,  NET_ALGO_MESH,       NET_ALGO_TORUS,
-                                      NET_ALGO_HIER};
+                                      NET_ALGO_HIER, NET_ALGO_NVLS};
 #define NCANDIDATES ((int)(sizeof CANDIDATES / sizeof CANDIDATES[0]))
 
 /* Appends the fastest applicable algorithm's phases; picked says which. */
@@ -707,7 +733,7 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
     for (int i = 0; i < NCANDIDATES; i++) {
         if (CANDIDATES[i] == NET_ALGO_HIER && !allow_hier)
             continue;
-        if (lib && !net_library_runs(c->t, op, CANDIDATES[i]))
+        if (lib ? !net_library_runs(c->t, op, CANDIDATES[i]) : CANDIDATES[i] == NET_ALGO_NVLS)
             continue;
         usim_error scratch;
         usim_error *saved = c->err;
