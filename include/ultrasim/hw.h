@@ -219,6 +219,10 @@ typedef struct hw_collective_library {
     char name[32]; /* "" when the system names none */
     hw_coll_protocol ring_ll, ring_ll128, ring_simple;
     hw_coll_protocol tree_ll, tree_ll128, tree_simple;
+    /* The host's path for one blocking call from a framework (python, dispatch,
+     * enqueue, kernel launch), paid on top of the device time when the caller
+     * waits for each collective; 0 when not given. */
+    double blocking_call_overhead_s;
 } hw_collective_library;
 
 /* Failure rates (FIT: failures per 10^9 hours) and what recovery costs,

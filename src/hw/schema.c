@@ -222,6 +222,8 @@ static const usim_field COLL_LIBRARY[] = {
     USIM_OBJ("tree_ll", hw_collective_library, tree_ll, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("tree_ll128", hw_collective_library, tree_ll128, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("tree_simple", hw_collective_library, tree_simple, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_NUM("blocking_call_overhead", hw_collective_library, blocking_call_overhead_s, U_S, 0,
+             1e-2, false),
     USIM_DOC("source"),
 };
 static const usim_schema COLL_LIBRARY_SCHEMA = USIM_SCHEMA("collective library", COLL_LIBRARY);
