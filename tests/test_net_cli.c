@@ -44,6 +44,24 @@ static void json_keys_and_numbers(void **state)
     json_decref(j);
 }
 
+/* --launch blocking: the same ring/Simple time plus DGX H100's 44.8 us host
+ * call (data/hw/dgx-h100.json), and the header says how it was launched. */
+static void blocking_launch_json(void **state)
+{
+    (void)state;
+    json_t *j =
+        run_json("--op allreduce --size 1GiB --hw dgx-h100 --algo ring --launch blocking");
+    double t = 44.8e-6 + (8.4 + 14 * 3.4) * 1e-6 + 1.75 * 1073741824.0 / (450e9 * 0.822);
+    assert_close(num(j, "time_s"), t, 1e-9);
+    assert_close(num(j, "launch_s"), 44.8e-6, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(j, "launch")), "blocking");
+    json_decref(j);
+    j = run_json("--op allreduce --size 1GiB --hw dgx-h100 --algo ring");
+    assert_string_equal(json_string_value(json_object_get(j, "launch")), "async");
+    assert_close(num(j, "launch_s"), 0.0, 1e-12);
+    json_decref(j);
+}
+
 /* 8B:8GiB doubles 31 times: 31 rows with growing bus bandwidth, each with
  * nccl-tests' element count of 4-byte floats (8 GiB / 4 = 2^31). */
 static void sweep_table(void **state)
@@ -182,12 +200,21 @@ static void bad_input_exits_2(void **state)
     expect_bad("--hw trn2.48xlarge --size 1GiB --rank-unit core --op alltoall",
                "allreduce, reducescatter or allgather");
     expect_bad("--hw trn2.48xlarge --size 1GiB --rank-unit cores", "not one of");
+    expect_bad("--hw dgx-h100 --size 1GiB --launch sync", "--launch: 'sync' is not one of");
+    expect_bad("--hw trn2.48xlarge --size 1GiB --launch blocking",
+               "--launch: blocking needs the host's per-call cost");
+    expect_bad("--hw trn2.48xlarge --size 1GiB --launch blocking",
+               "trn2.48xlarge does not give");
+    expect_bad("--hw dgx-h100 --size 1GiB --model flow --launch blocking --with "
+               "allreduce:1GiB:8:1",
+               "--launch");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_keys_and_numbers),
+        cmocka_unit_test(blocking_launch_json),
         cmocka_unit_test(sweep_table),
         cmocka_unit_test(sweep_text_columns),
         cmocka_unit_test(text_output),

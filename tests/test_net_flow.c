@@ -13,6 +13,12 @@
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define MIB (1024.0 * 1024.0)
 
+/* size ranks, stride, concurrent groups; launched back to back. */
+static net_group ranks(int size, int stride, int concurrent)
+{
+    return (net_group){size, stride, concurrent, 0, NET_LAUNCH_ASYNC};
+}
+
 static net_result run(const hw_system *s, net_op op, double bytes, net_group g, net_algo a,
                       net_model m)
 {
@@ -36,7 +42,7 @@ static void flow_exposes_contention_analytic_misses(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 128);
-    net_group dp = {8, 16, 16, 0};
+    net_group dp = {8, 16, 16, 0, NET_LAUNCH_ASYNC};
     net_job jobs[2] = {{NET_ALLREDUCE, 1 * GIB, dp, NET_ALGO_RING, 0.0},
                        {NET_ALLTOALL, 256 * MIB, dp, NET_ALGO_MESH, 0.0}};
     net_result alone = run(s, NET_ALLREDUCE, 1 * GIB, dp, NET_ALGO_RING, NET_MODEL_ANALYTIC);
@@ -62,10 +68,10 @@ static void overlapping_routes_inside_a_node(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group pairs = {2, 8, 8, 0};
+    net_group pairs = {2, 8, 8, 0, NET_LAUNCH_ASYNC};
     net_result an = run(s, NET_ALLREDUCE, 256 * MIB, pairs, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     net_result fl = run(s, NET_ALLREDUCE, 256 * MIB, pairs, NET_ALGO_RING, NET_MODEL_FLOW);
-    net_result one = run(s, NET_ALLREDUCE, 256 * MIB, (net_group){2, 8, 1, 0}, NET_ALGO_RING,
+    net_result one = run(s, NET_ALLREDUCE, 256 * MIB, ranks(2, 8, 1), NET_ALGO_RING,
                          NET_MODEL_FLOW);
     assert_close(fl.seconds, an.seconds, 1e-9);
     /* a pair alone splits over both ways round its column: twice as fast */
@@ -81,12 +87,12 @@ static void reproduces_measured_nccl(void **state)
 {
     (void)state;
     hw_system *s = new_system("dgx-h100", 0);
-    net_result r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){8, 1, 1, 0}, NET_ALGO_RING,
+    net_result r = run(s, NET_ALLREDUCE, 1 * GIB, ranks(8, 1, 1), NET_ALGO_RING,
                        NET_MODEL_ANALYTIC);
     assert_close(r.busbw_bytes_per_s, 370e9, 0.02);
     free(s);
     s = new_system("dgx-h100", 16);
-    r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){16, 1, 1, 0}, NET_ALGO_RING, NET_MODEL_FLOW);
+    r = run(s, NET_ALLREDUCE, 1 * GIB, ranks(16, 1, 1), NET_ALGO_RING, NET_MODEL_FLOW);
     /* measured 46-48 GB/s a NIC; the model gives 45.7: NCCL's ring/Simple
      * latency over 30 steps (8.4 + 26 x 3.4 + 4 x 14 = 152.8 us) counts in
      * full, where the real ring overlaps it with the transfer */
@@ -94,7 +100,7 @@ static void reproduces_measured_nccl(void **state)
     assert_close(per_nic, 47e9, 0.03);
     free(s);
     s = new_system("dgx-a100-80gb", 0);
-    r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){8, 1, 1, 0}, NET_ALGO_RING, NET_MODEL_ANALYTIC);
+    r = run(s, NET_ALLREDUCE, 1 * GIB, ranks(8, 1, 1), NET_ALGO_RING, NET_MODEL_ANALYTIC);
     assert_true(r.busbw_bytes_per_s >= 200e9 && r.busbw_bytes_per_s <= 235e9);
     free(s);
 }
@@ -106,7 +112,7 @@ static void auto_is_neurons_rule_on_trainium(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group all = {16, 1, 1, 0};
+    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
     const double sizes[] = {1024, 4 * MIB, 1 * GIB};
     const char *const picked[] = {"below 1 MB: mesh", "1 to 56 MB: rhd", "above 56 MB: ring2"};
     for (int i = 0; i < 3; i++) {
@@ -128,7 +134,7 @@ static void auto_picks_and_says_why(void **state)
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
     s->collective_library.auto_algorithm[0] = '\0';
-    net_group all = {16, 1, 1, 0};
+    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
     net_result small = run(s, NET_ALLREDUCE, 1024, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
     net_result big = run(s, NET_ALLREDUCE, 1 * GIB, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
     assert_int_equal(small.algorithm, NET_ALGO_MESH); /* 2 steps */
@@ -153,7 +159,7 @@ static void neuron_rules(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group all = {16, 1, 1, 0};
+    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
     net_result r = run(s, NET_ALLREDUCE, 512e3, all, NET_ALGO_NEURON, NET_MODEL_ANALYTIC);
     net_result mesh = run(s, NET_ALLREDUCE, 512e3, all, NET_ALGO_MESH, NET_MODEL_ANALYTIC);
     assert_close(r.seconds, mesh.seconds, 1e-12);
@@ -165,7 +171,7 @@ static void neuron_rules(void **state)
     assert_close(r.seconds, ring.seconds, 1e-12);
     free(s);
     s = new_system("trn2.48xlarge", 64);
-    r = run(s, NET_ALLREDUCE, 100e6, (net_group){64, 1, 1, 0}, NET_ALGO_NEURON, NET_MODEL_ANALYTIC);
+    r = run(s, NET_ALLREDUCE, 100e6, ranks(64, 1, 1), NET_ALGO_NEURON, NET_MODEL_ANALYTIC);
     assert_non_null(strstr(r.why, "inside ring2"));
     free(s);
 }
@@ -177,7 +183,7 @@ static void hierarchical_tiers_add_up(void **state)
 {
     (void)state;
     hw_system *s = new_system("dgx-h100", 16);
-    net_result r = run(s, NET_ALLREDUCE, 1 * GIB, (net_group){16, 1, 1, 0}, NET_ALGO_HIER,
+    net_result r = run(s, NET_ALLREDUCE, 1 * GIB, ranks(16, 1, 1), NET_ALGO_HIER,
                        NET_MODEL_FLOW);
     double sum = 0.0;
     for (int i = 0; i < NET_TIER_COUNT; i++)
@@ -195,7 +201,7 @@ static void identical_groups_simulated_once(void **state)
 {
     (void)state;
     hw_system *s = new_system("dgx-h100", 32768);
-    net_group tp = {8, 1, 4096, 0};
+    net_group tp = {8, 1, 4096, 0, NET_LAUNCH_ASYNC};
     net_result an = run(s, NET_ALLREDUCE, 64 * MIB, tp, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     net_result fl = run(s, NET_ALLREDUCE, 64 * MIB, tp, NET_ALGO_RING, NET_MODEL_FLOW);
     assert_int_equal(fl.groups_simulated, 1);

@@ -24,8 +24,8 @@ static net_result run(const hw_system *s, net_op op, double bytes, int ranks, ne
     net_result r;
     usim_error err;
     usim_error_clear(&err);
-    if (net_collective(s, op, bytes, (net_group){ranks, 1, 1, 0}, a, NET_MODEL_ANALYTIC, &r, &err) !=
-        USIM_OK)
+    net_group g = {ranks, 1, 1, 0, NET_LAUNCH_ASYNC};
+    if (net_collective(s, op, bytes, g, a, NET_MODEL_ANALYTIC, &r, &err) != USIM_OK)
         fail_msg("%s", err.message);
     return r;
 }
@@ -53,6 +53,53 @@ static void one_mib_allreduce_runs_ring_ll(void **state)
     assert_non_null(strstr(r.why, "ring/LL"));
     net_result n = run(s, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_NVLS);
     assert_close(n.seconds, 25.0 * US + 1.125 * MIB / (H200_LINK * 0.85), 1e-9);
+    free(s);
+}
+
+/*
+ * The same 1 MiB all-reduce timed call by call (a torch.distributed loop:
+ * barrier, event, all_reduce, event, synchronize): the host's per-call path,
+ * blocking_call_overhead 44.8 us (data/hw/dgx-h200.json), before the device
+ * time above. ring/LL still wins (the overhead is the same for every
+ * algorithm): 44.8 + 15.0 = 59.8 us of latency terms, + 13.01 us = 72.8 us.
+ */
+static void blocking_adds_the_host_call(void **state)
+{
+    (void)state;
+    hw_system *s = new_system("dgx-h200", 0);
+    net_result r;
+    usim_error err;
+    usim_error_clear(&err);
+    net_group g = {8, 1, 1, 0, NET_LAUNCH_BLOCKING};
+    assert_int_equal(net_collective(s, NET_ALLREDUCE, 1 * MIB, g, NET_ALGO_AUTO,
+                                    NET_MODEL_ANALYTIC, &r, &err),
+                     USIM_OK);
+    double device = 15.0 * US + 1.75 * MIB / 141e9;
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_LL);
+    assert_close(r.launch_seconds, 44.8 * US, 1e-9);
+    assert_close(r.latency_seconds, 59.8 * US, 1e-9);
+    assert_close(r.seconds, 44.8 * US + device, 1e-9);
+    assert_close(r.algbw_bytes_per_s, 1 * MIB / (44.8 * US + device), 1e-9);
+    assert_close(run(s, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_AUTO).seconds, device, 1e-9);
+    free(s);
+}
+
+/* A system whose library gives no per-call figure (none at all on Trainium)
+ * cannot be timed blocking: an input error naming the launch, no guess. */
+static void blocking_needs_the_figure(void **state)
+{
+    (void)state;
+    hw_system *s = new_system("trn2.48xlarge", 0);
+    net_result r;
+    usim_error err;
+    usim_error_clear(&err);
+    net_group g = {16, 1, 1, 0, NET_LAUNCH_BLOCKING};
+    assert_int_equal(net_collective(s, NET_ALLREDUCE, 1 * MIB, g, NET_ALGO_AUTO,
+                                    NET_MODEL_ANALYTIC, &r, &err),
+                     USIM_EINPUT);
+    assert_string_equal(err.field, "launch");
+    assert_non_null(strstr(err.message, "trn2.48xlarge"));
     free(s);
 }
 
@@ -299,6 +346,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_mib_allreduce_runs_ring_ll),
+        cmocka_unit_test(blocking_adds_the_host_call),
+        cmocka_unit_test(blocking_needs_the_figure),
         cmocka_unit_test(large_allreduce_runs_ring_simple),
         cmocka_unit_test(nvls_allreduce_8gib_on_h200),
         cmocka_unit_test(auto_picks_nvls_where_nccl_would),

@@ -108,30 +108,33 @@ static void file_set_from_columns(void **state)
  * as `collective --rank-unit core`: the 2 NeuronCores of one Trainium1 chip
  * all-reduce 1 GiB in 2 DMA steps of 1.3 us and 5 GiB through HBM at 820 GB/s
  * x 0.88 (data/hw/trn1.json), bus factor 2 x 1/2; bw_unit GiB/s divides by
- * 2^30. The op is spelled as nccl-tests spells it. */
+ * 2^30. The op is spelled as nccl-tests spells it. A blocking row (launch
+ * blocking) adds DGX H100's 44.8 us host call to the time. */
 static void collectives_rows_by_hand(void **state)
 {
     (void)state;
     const char *path =
         write_temp("validate_coll.csv",
-                   "id,op,size_bytes,metric,value,preset,chips,algo,ranks,rank_unit,bw_unit\n"
-                   "t,all_reduce,1073741824,time_us,1000,dgx-h100,8,ring,,,\n"
-                   "b,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,,,\n"
-                   "c,all_reduce,1073741824,busbw_GBps,100,trn1.32xlarge,1,,2,core,GiB/s\n");
+                   "id,op,size_bytes,metric,value,preset,chips,algo,ranks,rank_unit,bw_unit,"
+                   "launch\n"
+                   "t,all_reduce,1073741824,time_us,1000,dgx-h100,8,ring,,,,\n"
+                   "b,all_reduce,1073741824,busbw_GBps,100,dgx-h100,8,ring,,,,\n"
+                   "c,all_reduce,1073741824,busbw_GBps,100,trn1.32xlarge,1,,2,core,GiB/s,\n"
+                   "w,all_reduce,1073741824,time_us,1000,dgx-h100,8,ring,,,,blocking\n");
     json_t *j = validate_file(path);
     json_t *rows = json_object_get(j, "rows");
     double gib = 1073741824.0, t = (8.4 + 14 * 3.4) * 1e-6 + 1.75 * gib / (450e9 * 0.822);
     double core = 2 * 1.3e-6 + 5 * gib / (820e9 * 0.88);
-    double want[3] = {t * 1e6, 1.75 * gib / t / 1e9, gib / core / gib};
-    assert_int_equal(json_array_size(rows), 3);
-    for (size_t i = 0; i < 3; i++) {
+    double want[4] = {t * 1e6, 1.75 * gib / t / 1e9, gib / core / gib, (t + 44.8e-6) * 1e6};
+    assert_int_equal(json_array_size(rows), 4);
+    for (size_t i = 0; i < 4; i++) {
         json_t *row = json_array_get(rows, i);
         assert_string_equal(json_string_value(json_object_get(row, "set")), "collectives");
         assert_close(json_number_value(json_object_get(row, "predicted")), want[i], 1e-9);
     }
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(json_object_get(j, "sets"), "collectives"), "rows")),
-                     3);
+                     4);
     json_decref(j);
 }
 
@@ -203,6 +206,15 @@ static void collectives_row_that_cannot_run(void **state)
                        "o,all_reduse,1024,time_us,1,dgx-h100,8\n",
                        "validate_coll_op.csv:2 (row 'o'): op: 'all_reduse' is not one of: "
                        "all_reduce,");
+    expect_input_error("validate_coll_launch.csv",
+                       "id,op,size_bytes,metric,value,preset,chips,launch\n"
+                       "l,all_reduce,1024,time_us,1,dgx-h100,8,sync\n",
+                       "validate_coll_launch.csv:2 (row 'l'): launch: 'sync' is not one of: "
+                       "async");
+    expect_input_error("validate_coll_nofigure.csv",
+                       "id,op,size_bytes,metric,value,preset,chips,launch\n"
+                       "f,all_reduce,1024,time_us,1,trn2.48xlarge,16,blocking\n",
+                       "validate_coll_nofigure.csv:2 (row 'f'): ");
 }
 
 /* Nothing to compare is not a pass: an empty file (or a header alone) is an

@@ -224,6 +224,10 @@ typedef struct hw_collective_library {
      * documented rule rather than a cost model (Neuron: "neuron"); "" = the
      * fastest of what the library runs. */
     char auto_algorithm[16];
+    /* The host's path for one blocking call from a framework (python, dispatch,
+     * enqueue, kernel launch), paid on top of the device time when the caller
+     * waits for each collective; 0 when not given. */
+    double blocking_call_overhead_s;
 } hw_collective_library;
 
 /* Failure rates (FIT: failures per 10^9 hours) and what recovery costs,

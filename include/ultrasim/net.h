@@ -81,6 +81,16 @@ const char *net_algo_name(net_algo algo);
 bool net_op_parse(const char *name, net_op *out);
 bool net_algo_parse(const char *name, net_algo *out);
 
+/* How the caller launches the collective. ASYNC: back to back without waiting
+ * (nccl-tests' default, and how training streams its collectives), so the
+ * host's per-call cost hides behind the device time. BLOCKING: the caller
+ * waits for each call (a torch.distributed loop timing every all_reduce), so
+ * the time adds the library's blocking_call_overhead. */
+typedef enum net_launch { NET_LAUNCH_ASYNC, NET_LAUNCH_BLOCKING, NET_LAUNCH_COUNT } net_launch;
+
+const char *net_launch_name(net_launch launch);
+bool net_launch_parse(const char *name, net_launch *out);
+
 typedef struct net_group {
     int size;       /* ranks */
     int stride;     /* chip distance between consecutive members; 1 = contiguous */
@@ -89,6 +99,7 @@ typedef struct net_group {
      * 0 or 1: a rank is a chip. With c > 1, size counts ranks, a multiple of
      * c, and stride and concurrent still count chips. */
     int ranks_per_chip;
+    net_launch launch; /* ASYNC (0) unless set */
 } net_group;
 
 /* Where a collective's time went, by the tier of links it crossed. */
@@ -115,6 +126,7 @@ typedef struct net_result {
     long long flows;            /* flow: transfers placed on routes */
     char notes[256];            /* e.g. Clos tiers added to fit the chips */
     net_protocol protocol;      /* analytic: the library's fastest protocol */
+    double launch_seconds;      /* BLOCKING: the host's per-call path, in seconds and latency */
 } net_result;
 
 /* bytes follow nccl-tests: the per-rank buffer for all-reduce, broadcast and
@@ -143,7 +155,8 @@ typedef struct net_job {
 /* Runs several collectives at once through the flow model (for example a
  * tensor-parallel all-reduce inside nodes while a data-parallel one crosses
  * the spine): out[i] is job i's result (its time counted from its start);
- * combined, when not NULL, spans the whole run with its busiest link. */
+ * combined, when not NULL, spans the whole run with its busiest link. Every
+ * job's group launches ASYNC (start_s places it). */
 usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int njobs,
                                  net_result *out, net_result *combined, usim_error *err);
 

@@ -4,8 +4,8 @@
  *
  *   ultrasim collective --op allreduce --size 1GiB --hw trn2u.48xlarge
  *       [--chips N] [--network NET] [--algo auto|ring|ring2|tree|rhd|mesh|torus|hier|neuron|nvls]
- *       [--model analytic|flow] [--group P --stride S --concurrent G]
- *       [--rank-unit chip|core]
+ *       [--model analytic|flow] [--launch async|blocking]
+ *       [--group P --stride S --concurrent G] [--rank-unit chip|core]
  *       [--sweep 8B:8GiB] [--json]
  *
  * Bandwidths follow nccl-tests: algbw = size / time, busbw = algbw x the
@@ -33,6 +33,7 @@ static const char *const ALGOS[] = {"auto", "ring",  "ring2", "tree",   "rhd",
                                     "mesh", "torus", "hier",  "neuron", "nvls", NULL};
 static const char *const MODELS[] = {"analytic", "flow", NULL};
 static const char *const RANK_UNITS[] = {"chip", "core", NULL};
+static const char *const LAUNCHES[] = {"async", "blocking", NULL};
 
 #define PIB (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0)
 #define SWEEP_MAX_ROWS 64
@@ -54,6 +55,11 @@ static const usim_option COLLECTIVE_OPTIONS[] = {
     {"model", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODEL",
      "analytic (alpha-beta) or flow (max-min fair sharing of every link)", "analytic", MODELS,
      0, 0, false},
+    {"launch", USIM_OPT_CHOICE, USIM_UNIT_NONE, "LAUNCH",
+     "async: back to back, the host's per-call cost hidden (nccl-tests); blocking: the caller "
+     "waits for each call (a torch.distributed timing loop), adding the collective library's "
+     "blocking_call_overhead",
+     "async", LAUNCHES, 0, 0, false},
     {"group", USIM_OPT_INT, USIM_UNIT_NONE, "P", "ranks per group (default: every chip)", NULL,
      NULL, 1, 4194304, false},
     {"rank-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",
@@ -136,16 +142,19 @@ static usim_status read_group(json_t *req, const hw_system *sys, net_group *g, u
 static usim_status read_setup(json_t *req, setup *s, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_collective.info;
-    int op = 0, algo = 0, model = 0;
+    int op = 0, algo = 0, model = 0, launch = 0;
     usim_status st = api_choice(cmd, req, "op", &op, err);
     if (st == USIM_OK)
         st = api_choice(cmd, req, "algo", &algo, err);
     if (st == USIM_OK)
         st = api_choice(cmd, req, "model", &model, err);
     if (st == USIM_OK)
+        st = api_choice(cmd, req, "launch", &launch, err);
+    if (st == USIM_OK)
         st = api_load_system(cmd, req, s->sys, err);
     if (st == USIM_OK)
         st = read_group(req, s->sys, &s->group, err);
+    s->group.launch = (net_launch)launch;
     s->op = (net_op)op;
     s->algo = (net_algo)algo;
     s->model = model ? NET_MODEL_FLOW : NET_MODEL_ANALYTIC;
@@ -219,6 +228,8 @@ static usim_status parse_job(const char *text, const hw_system *sys, net_job *jo
     job->group.stride = (int)stride;
     long block = size * stride;
     job->group.concurrent = block <= sys->chips ? (int)(sys->chips / block * stride) : 1;
+    job->group.ranks_per_chip = 1;
+    job->group.launch = NET_LAUNCH_ASYNC;
     job->start_s = 0.0;
     return USIM_OK;
 }
@@ -243,7 +254,7 @@ static json_t *result_json(const net_result *r, double bytes)
 {
     return api_pack(
         "{s:f, s:f, s:f, s:f, s:s, s:s, s:f, s:f, s:{s:f, s:f, s:f}, s:{s:s, s:f}, s:f, s:f, "
-        "s:f, s:I, s:I, s:s, s:s}",
+        "s:f, s:I, s:I, s:s, s:s, s:f}",
         "bytes", bytes, "time_s", r->seconds, "algbw_bytes_per_s", r->algbw_bytes_per_s,
         "busbw_bytes_per_s", r->busbw_bytes_per_s, "algorithm", net_algo_name(r->algorithm),
         "why", r->why, "latency_s", r->latency_seconds, "bandwidth_s", r->bandwidth_seconds,
@@ -252,15 +263,18 @@ static json_t *result_json(const net_result *r, double bytes)
         "busiest_link", "name", r->busiest_link, "utilisation", r->busiest_link_utilisation,
         "peak_link_load", r->peak_link_load, "bytes_injected", r->bytes_injected, "link_bytes",
         r->link_bytes, "groups_simulated", (json_int_t)r->groups_simulated, "flows",
-        (json_int_t)r->flows, "notes", r->notes, "protocol", net_protocol_name(r->protocol));
+        (json_int_t)r->flows, "notes", r->notes, "protocol", net_protocol_name(r->protocol),
+        "launch_s", r->launch_seconds);
 }
 
 static json_t *header_json(const setup *s, const char *sweep)
 {
     int per_chip = s->group.ranks_per_chip > 1 ? s->group.ranks_per_chip : 1;
-    return api_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:s, s:i}, s:f, s:s?}", "hw",
+    return api_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:s, s:i}, s:f, s:s?}",
+                    "hw",
                      s->sys->name, "chips", s->sys->chips, "op", net_op_name(s->op), "model",
-                     net_model_name(s->model), "algo", net_algo_name(s->algo), "group", "size",
+                     net_model_name(s->model), "algo", net_algo_name(s->algo), "launch",
+                     net_launch_name(s->group.launch), "group", "size",
                      s->group.size, "stride", s->group.stride, "concurrent",
                      s->group.concurrent, "rank_unit", per_chip > 1 ? "core" : "chip",
                      "ranks_per_chip", per_chip, "bus_factor",
@@ -290,6 +304,10 @@ static usim_status run_with(const setup *s, double bytes, const char *with, json
         return usim_fail_field(err, USIM_EINPUT, "with",
                                "needs --model flow: the analytic model times one collective "
                                "alone");
+    if (s->group.ranks_per_chip > 1)
+        return usim_fail_field(err, USIM_EINPUT, "with",
+                               "cannot be combined with --rank-unit core: ranks that are cores "
+                               "run alone; allowed: --rank-unit chip");
     usim_status st = parse_with(with, s->sys, jobs + 1, &n, err);
     if (st != USIM_OK)
         return st;
@@ -343,7 +361,7 @@ static usim_status run_sweep(const setup *s, const char *text, json_t *out, usim
 static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_collective.info;
-    setup s = {calloc(1, sizeof(hw_system)), 0, 0, 0, {0, 0, 0}};
+    setup s = {calloc(1, sizeof(hw_system)), 0, 0, 0, {0, 0, 0, NET_LAUNCH_ASYNC}};
     const char *sweep = NULL, *with = NULL;
     double bytes = 0.0;
     bool has_bytes = false;
@@ -429,6 +447,13 @@ static void render_single(json_t *res, usim_buf *b)
     usim_buf_printf(b, "  %-16s %s\n", "algorithm", algorithm_label(res, label, sizeof label));
     usim_buf_printf(b, "  %-16s %s\n", "why", json_string_value(json_object_get(res, "why")));
     usim_buf_printf(b, "  %-16s %s  (latency terms %s, bandwidth %s)\n", "time", t, lat, bw);
+    if (api_number(res, "launch_s") > 0.0) {
+        char host[32];
+        q(api_number(res, "launch_s"), USIM_UNIT_SECONDS, host, sizeof host);
+        usim_buf_printf(b, "  %-16s blocking: the host's per-call path, %s, in the latency "
+                           "terms\n",
+                        "launch", host);
+    }
     usim_buf_printf(b, "  %-16s %s\n", "algbw", alg);
     usim_buf_printf(b, "  %-16s %s  (algbw x %.4g, nccl-tests convention)\n", "busbw", bus,
                     api_number(res, "bus_factor"));
@@ -517,15 +542,15 @@ static usim_status collective_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_collective = {
     {"collective", "time a collective (all-reduce, all-gather, ...) on a system's links",
      "ultrasim collective --hw NAME --size BYTES [--op OP] [--chips N] [--algo ALGO] "
-     "[--model analytic|flow] [--group P --stride S --concurrent G] [--rank-unit chip|core] "
-     "[--sweep MIN:MAX] "
-     "[--with OP:SIZE:P:S[:ALGO],...] [--json]",
+     "[--model analytic|flow] [--launch async|blocking] [--group P --stride S --concurrent G] "
+     "[--rank-unit chip|core] [--sweep MIN:MAX] [--with OP:SIZE:P:S[:ALGO],...] [--json]",
      "Times one collective over a group of ranks: by default every chip of the system,\n"
      "all-reduce, the fastest algorithm. Prints the time, the nccl-tests algorithm and bus\n"
      "bandwidths, the time by tier (node, scale-up domain, scale-out), and the busiest link.\n"
      "--model flow shares every link max-min fairly between all flows, so groups running at\n"
      "once (--concurrent), oversubscribed spines and overlapping routes show. Group g's rank j\n"
-     "is chip (g / S) * P * S + g % S + j * S. See docs/net.md.",
+     "is chip (g / S) * P * S + g % S + j * S. --launch blocking times one call the caller\n"
+     "waits for (a torch.distributed benchmark loop), not a stream of them. See docs/net.md.",
      NULL, COLLECTIVE_OPTIONS, sizeof COLLECTIVE_OPTIONS / sizeof COLLECTIVE_OPTIONS[0]},
     collective_run,
     collective_render,

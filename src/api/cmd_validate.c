@@ -184,6 +184,7 @@ static json_t *collective_request(const csv_row *h, const csv_row *r)
     set_if(req, "group", cell(h, r, "group"));
     set_if(req, "concurrent", cell(h, r, "concurrent"));
     set_if(req, "algo", cell(h, r, "algo"));
+    set_if(req, "launch", cell(h, r, "launch"));
     const char *unit = cell(h, r, "rank_unit");
     if (unit && strcmp(unit, "core") == 0) {
         set_if(req, "rank-unit", unit);
@@ -288,7 +289,9 @@ static usim_status collective_cells(const row_place *at, const csv_row *h, const
 {
     const char *bw = cell(h, r, "bw_unit"), *unit = cell(h, r, "rank_unit");
     const char *ranks = cell(h, r, "ranks"), *op = cell(h, r, "op");
+    const char *launch = cell(h, r, "launch");
     char why[300], *end = NULL, ours[32];
+    net_launch how;
     net_op parsed;
     op_ours(op, ours, sizeof ours);
     if (!op || !net_op_parse(ours, &parsed)) {
@@ -307,6 +310,13 @@ static usim_status collective_cells(const row_place *at, const csv_row *h, const
     if (unit && strcmp(unit, "core") != 0) {
         snprintf(why, sizeof why,
                  "rank_unit: '%.40s' is not one of: core (blank: ranks are chips)", unit);
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    if (launch && !net_launch_parse(launch, &how)) {
+        snprintf(why, sizeof why,
+                 "launch: '%.40s' is not one of: async (blank, nccl-tests' back-to-back "
+                 "launches), blocking (the caller waits for each call)",
+                 launch);
         return row_fail(at, USIM_EINPUT, why, err);
     }
     long n = ranks ? strtol(ranks, &end, 10) : 0;

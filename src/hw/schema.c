@@ -225,6 +225,8 @@ static const usim_field COLL_LIBRARY[] = {
     USIM_OBJ("tree_simple", hw_collective_library, tree_simple, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("nvls", hw_collective_library, nvls, &COLL_PROTOCOL_SCHEMA, false),
     USIM_STR("auto_algorithm", hw_collective_library, auto_algorithm, false),
+    USIM_NUM("blocking_call_overhead", hw_collective_library, blocking_call_overhead_s, U_S, 0,
+             1e-2, false),
     USIM_DOC("source"),
 };
 static const usim_schema COLL_LIBRARY_SCHEMA = USIM_SCHEMA("collective library", COLL_LIBRARY);

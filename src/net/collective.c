@@ -26,6 +26,11 @@
  * the library's algorithms run with its own latencies and protocols, and AUTO
  * picks among those only (library.c).
  *
+ * A BLOCKING launch (the caller waits for each call, as a torch.distributed
+ * benchmark loop does) adds the library's blocking_call_overhead, the host's
+ * per-call path, to the time and its latency terms; it is the same for every
+ * algorithm, so the choice does not change. ASYNC launches hide it.
+ *
  * AUTO builds every applicable plan, costs each with the analytic model and
  * keeps the fastest, saying which it picked, what the others cost and
  * whether latency or bandwidth decided. With the flow model, AUTO still
@@ -55,6 +60,8 @@ static usim_status check_inputs(net_op op, double bytes, net_group g, net_algo a
     if (g.size < 2)
         return usim_fail_field(err, USIM_EINPUT, "group",
                                "a collective needs at least 2 ranks (got %d)", g.size);
+    if (g.launch < 0 || g.launch >= NET_LAUNCH_COUNT)
+        return usim_fail_field(err, USIM_EINPUT, "launch", "unknown launch %d", (int)g.launch);
     if (g.stride < 1 || g.concurrent < 1)
         return usim_fail_field(err, USIM_EINPUT, "group",
                                "stride and concurrent groups must be at least 1 (got %d, %d)",
@@ -176,11 +183,40 @@ static usim_status make_plan(const net_topo *t, const net_request *rq, net_algo 
     return net_plan_build(t, rq, algo, plan, err);
 }
 
+/* BLOCKING needs the host's per-call figure; nothing is assumed without one. */
+static usim_status check_launch(const hw_system *sys, net_launch launch, usim_error *err)
+{
+    const hw_collective_library *lib = &sys->collective_library;
+    if (launch != NET_LAUNCH_BLOCKING || lib->blocking_call_overhead_s > 0.0)
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, "launch",
+                           "blocking needs the host's per-call cost "
+                           "(collective_library.blocking_call_overhead), which %s does not "
+                           "give%s; allowed here: async",
+                           sys->name, lib->name[0] ? "" : " (it names no collective library)");
+}
+
+/* time = host's per-call path + device time (docs/net.md). */
+static void add_launch(const hw_system *sys, net_launch launch, double bytes, net_op op,
+                       net_result *out)
+{
+    if (launch != NET_LAUNCH_BLOCKING)
+        return;
+    double o = sys->collective_library.blocking_call_overhead_s;
+    out->launch_seconds = o;
+    out->seconds += o;
+    out->latency_seconds += o;
+    out->algbw_bytes_per_s = bytes / out->seconds;
+    out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(op, out->ranks);
+}
+
 static usim_status prepare(const hw_system *sys, net_op op, double bytes, net_group g,
                            net_algo algo, net_model model, net_topo *t, net_request *rq,
                            usim_error *err)
 {
     usim_status st = check_inputs(op, bytes, g, algo, model, err);
+    if (st == USIM_OK)
+        st = check_launch(sys, g.launch, err);
     if (st == USIM_OK)
         st = net_topo_init(sys, t, err);
     if (st != USIM_OK)
@@ -235,9 +271,11 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
     int steps = 0;
     double hbm_bytes = 0.0;
     usim_status st = on_chip_part(op, c, bytes, &steps, &hbm_bytes, err);
+    if (st == USIM_OK)
+        st = check_launch(sys, g.launch, err);
     if (st != USIM_OK)
         return st;
-    net_group chips = {g.size / c, g.stride, g.concurrent, 1};
+    net_group chips = {g.size / c, g.stride, g.concurrent, 1, NET_LAUNCH_ASYNC};
     if (chips.size >= 2) {
         st = net_collective(sys, op, bytes, chips, algo, model, out, err);
         if (st != USIM_OK)
@@ -259,6 +297,7 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
     out->ranks = g.size;
     out->algbw_bytes_per_s = bytes / out->seconds;
     out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(op, g.size);
+    add_launch(sys, g.launch, bytes, op, out);
     size_t n = strlen(out->why);
     snprintf(out->why + n, sizeof out->why - n,
              "%s%d ranks per chip: %d on-chip steps, %.3g MB through HBM", n ? "; " : "", c,
@@ -306,6 +345,7 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
     if (st != USIM_OK)
         return st;
     fill_result(&t, &rq, &plan, &c, model, out);
+    add_launch(sys, group.launch, bytes, op, out);
     if (asked == NET_ALGO_AUTO && algo != NET_ALGO_AUTO) {
         snprintf(out->why, sizeof out->why, "auto: %s's own choice (%s): %s",
                  sys->collective_library.name, net_algo_name(algo), plan.why);
@@ -336,6 +376,11 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     usim_status st = USIM_OK;
     for (int i = 0; i < njobs && st == USIM_OK; i++) {
+        if (jobs[i].group.launch != NET_LAUNCH_ASYNC) {
+            st = usim_fail_field(err, USIM_EINPUT, "launch",
+                                 "collectives at once launch async; allowed: async");
+            break;
+        }
         net_algo algo = library_auto(sys, jobs[i].algo);
         st = prepare(sys, jobs[i].op, jobs[i].bytes, jobs[i].group, algo, NET_MODEL_FLOW, &t,
                      &rq[i], err);

@@ -23,6 +23,8 @@ static const char *const MODEL_NAMES[] = {"analytic", "flow"};
 
 static const char *const TIER_NAMES[NET_TIER_COUNT] = {"node", "domain", "scaleout"};
 
+static const char *const LAUNCH_NAMES[NET_LAUNCH_COUNT] = {"async", "blocking"};
+
 const char *net_op_name(net_op op)
 {
     return op >= 0 && op < NET_OP_COUNT ? OP_NAMES[op] : "?";
@@ -47,6 +49,22 @@ const char *net_protocol_name(net_protocol proto)
 const char *net_tier_name(net_tier tier)
 {
     return tier >= 0 && tier < NET_TIER_COUNT ? TIER_NAMES[tier] : "?";
+}
+
+const char *net_launch_name(net_launch launch)
+{
+    return launch >= 0 && launch < NET_LAUNCH_COUNT ? LAUNCH_NAMES[launch] : "?";
+}
+
+bool net_launch_parse(const char *name, net_launch *out)
+{
+    for (int i = 0; i < NET_LAUNCH_COUNT; i++) {
+        if (strcmp(name, LAUNCH_NAMES[i]) == 0) {
+            *out = (net_launch)i;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Aliases accepted on input besides the canonical names. */

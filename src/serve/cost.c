@@ -89,7 +89,7 @@ static double tp_allreduce_s(serve_ctx *c, double tokens)
     net_result r;
     if (c->d->tp <= 1 || c->st != USIM_OK)
         return 0;
-    net_group g = {c->d->tp, 1, c->d->sys.chips / c->d->tp, 0};
+    net_group g = {c->d->tp, 1, c->d->sys.chips / c->d->tp, 0, NET_LAUNCH_ASYNC};
     c->st = net_collective(&c->d->sys, NET_ALLREDUCE, tokens * c->model->hidden * 2.0, g,
                            NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r, c->err);
     return c->st == USIM_OK ? r.seconds : 0;
@@ -182,7 +182,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
      * plus a send of the activations between consecutive stages. */
     if (c->d->pp > 1 && c->st == USIM_OK) {
         net_result p2p;
-        net_group pair = {2, c->d->tp, c->d->sys.chips / 2, 0};
+        net_group pair = {2, c->d->tp, c->d->sys.chips / 2, 0, NET_LAUNCH_ASYNC};
         c->st = net_collective(&c->d->sys, NET_SENDRECV, tokens * m->hidden * 2.0, pair,
                                NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &p2p, c->err);
         r.comm_s += (c->d->pp - 1) * (c->st == USIM_OK ? p2p.seconds : 0);

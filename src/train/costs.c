@@ -87,7 +87,7 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
     /* A pipeline send pairs two chips; every chip sends through its own
      * links, so the pair is costed alone. */
     int concurrent = op == NET_SENDRECV ? 1 : x->sys->chips / g->size;
-    net_group group = {g->size, g->stride, concurrent, 0};
+    net_group group = {g->size, g->stride, concurrent, 0, NET_LAUNCH_ASYNC};
     x->st = net_collective(x->sys, op, bytes, group, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r,
                            x->err);
     if (x->st != USIM_OK)
