@@ -644,7 +644,7 @@ static usim_status alg_neuron(ctx *c, net_op op, double n, const net_sub *s, fam
         return alg_hier(c, op, n, s, f, CHOOSE_NEURON);
     if (s->nodes > 1) {
         net_algo picked;
-        return choose(c, op, n, s, f, CHOOSE_AUTO, false, &picked);
+        return choose(c, op, n, s, f, CHOOSE_NEURON, false, &picked);
     }
     net_algo picked = neuron_intra(op, n, s->size);
     append_why(c, op == NET_ALLTOALL          ? "all-to-all:"
@@ -713,6 +713,13 @@ static const net_algo CANDIDATES[] = {NET_ALGO_RING, NET_ALGO_RING_BIDIR, NET_AL
                                       NET_ALGO_HIER, NET_ALGO_NVLS};
 #define NCANDIDATES ((int)(sizeof CANDIDATES / sizeof CANDIDATES[0]))
 
+/* Neuron's algorithms between nodes: ring, mesh and RDH, the fastest of
+ * them (internode-collective-comm.rst: "Ring, Mesh and RDH over EFA"). */
+static bool neuron_runs_across(net_algo a)
+{
+    return a == NET_ALGO_RING || a == NET_ALGO_MESH || a == NET_ALGO_RHD;
+}
+
 /* Appends the fastest applicable algorithm's phases; picked says which. */
 static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
                           choose_mode mode, bool allow_hier, net_algo *picked)
@@ -720,6 +727,12 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
     if (mode == CHOOSE_NEURON && s->nodes == 1) {
         *picked = neuron_intra(op, n, s->size);
         return build_algo(c, op, n, s, *picked, f, CHOOSE_AUTO);
+    }
+    /* Several ranks in each of several nodes: Neuron's hierarchical scheme. */
+    if (mode == CHOOSE_NEURON && op != NET_ALLTOALL && op != NET_SENDRECV &&
+        (s->domains > 1 ? s->m_dom : s->m0) > 1) {
+        *picked = NET_ALGO_NEURON;
+        return build_algo(c, op, n, s, NET_ALGO_NEURON, f, mode);
     }
     int start = c->plan->nphases;
     size_t why_len = strlen(c->plan->why);
@@ -734,6 +747,8 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
         if (CANDIDATES[i] == NET_ALGO_HIER && !allow_hier)
             continue;
         if (lib ? !net_library_runs(c->t, op, CANDIDATES[i]) : CANDIDATES[i] == NET_ALGO_NVLS)
+            continue;
+        if (mode == CHOOSE_NEURON && !neuron_runs_across(CANDIDATES[i]))
             continue;
         usim_error scratch;
         usim_error *saved = c->err;
