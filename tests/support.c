@@ -50,6 +50,14 @@ void cli_free(cli_result *r)
     free(r->err);
 }
 
+void expect_input_error(const char *args, const char *fragment)
+{
+    cli_result r = cli_run(args);
+    if (r.status != 2 || !strstr(r.err, fragment))
+        fail_msg("'%s': exit %d, stderr: %s (wanted '%s')", args, r.status, r.err, fragment);
+    cli_free(&r);
+}
+
 void write_text_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "wb");

@@ -21,6 +21,10 @@ typedef struct cli_result {
 cli_result cli_run(const char *args);
 void cli_free(cli_result *r);
 
+/* Runs `ultrasim ARGS` and fails the test unless it exits 2 (bad input) with
+ * fragment in its stderr. */
+void expect_input_error(const char *args, const char *fragment);
+
 /* A hardware preset or file sized to chips (0: the preset's own), failing the
  * test when it does not load; new_system's copy is the caller's to free. */
 hw_system load_system(const char *name, int chips);

@@ -152,10 +152,7 @@ static void expect_bad(const char *args, const char *fragment)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "collective %s", args);
-    cli_result r = cli_run(cmd);
-    if (r.status != 2 || !strstr(r.err, fragment))
-        fail_msg("'%s': exit %d, stderr: %s (wanted '%s')", args, r.status, r.err, fragment);
-    cli_free(&r);
+    expect_input_error(cmd, fragment);
 }
 
 static void bad_input_exits_2(void **state)

@@ -19,6 +19,15 @@
 /* DGX H200 NVLink: 900 GB/s both ways, 450 GB/s each way, x 0.822 link efficiency. */
 #define H200_LINK (450e9 * 0.822)
 
+/* All-reduce of bytes over ranks, auto, analytic, launched as asked. */
+static usim_status allreduce(const hw_system *s, double bytes, int ranks, net_launch launch,
+                             net_result *r, usim_error *err)
+{
+    usim_error_clear(err);
+    net_group g = {ranks, 1, 1, 0, launch};
+    return net_collective(s, NET_ALLREDUCE, bytes, g, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, r, err);
+}
+
 static net_result run(const hw_system *s, net_op op, double bytes, int ranks, net_algo a)
 {
     net_result r;
@@ -69,11 +78,7 @@ static void blocking_adds_the_host_call(void **state)
     hw_system *s = new_system("dgx-h200", 0);
     net_result r;
     usim_error err;
-    usim_error_clear(&err);
-    net_group g = {8, 1, 1, 0, NET_LAUNCH_BLOCKING};
-    assert_int_equal(net_collective(s, NET_ALLREDUCE, 1 * MIB, g, NET_ALGO_AUTO,
-                                    NET_MODEL_ANALYTIC, &r, &err),
-                     USIM_OK);
+    assert_int_equal(allreduce(s, 1 * MIB, 8, NET_LAUNCH_BLOCKING, &r, &err), USIM_OK);
     double device = 15.0 * US + 1.75 * MIB / 141e9;
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_int_equal(r.protocol, NET_PROTO_LL);
@@ -93,11 +98,7 @@ static void blocking_needs_the_figure(void **state)
     hw_system *s = new_system("trn2.48xlarge", 0);
     net_result r;
     usim_error err;
-    usim_error_clear(&err);
-    net_group g = {16, 1, 1, 0, NET_LAUNCH_BLOCKING};
-    assert_int_equal(net_collective(s, NET_ALLREDUCE, 1 * MIB, g, NET_ALGO_AUTO,
-                                    NET_MODEL_ANALYTIC, &r, &err),
-                     USIM_EINPUT);
+    assert_int_equal(allreduce(s, 1 * MIB, 16, NET_LAUNCH_BLOCKING, &r, &err), USIM_EINPUT);
     assert_string_equal(err.field, "launch");
     assert_non_null(strstr(err.message, "trn2.48xlarge"));
     free(s);
@@ -181,20 +182,14 @@ static void auto_picks_nvls_where_nccl_would(void **state)
 static void nvls_refused_without_sharp(void **state)
 {
     (void)state;
-    cli_result r = cli_run("collective --hw dgx-a100-80gb --size 8GiB --algo nvls");
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "--algo"));
-    assert_non_null(strstr(r.err, "nvls"));
-    assert_non_null(strstr(r.err, "allowed: ring, ring2, tree"));
-    cli_free(&r);
-    r = cli_run("collective --hw dgx-h200 --size 8GiB --group 2 --algo nvls");
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "at least 3 ranks"));
-    cli_free(&r);
-    r = cli_run("collective --hw dgx-h200 --chips 16 --size 8GiB --algo nvls");
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "one scale-up domain"));
-    cli_free(&r);
+    expect_input_error("collective --hw dgx-a100-80gb --size 8GiB --algo nvls",
+                       "--algo: nvls (NVLink SHARP) runs");
+    expect_input_error("collective --hw dgx-a100-80gb --size 8GiB --algo nvls",
+                       "allowed: ring, ring2, tree");
+    expect_input_error("collective --hw dgx-h200 --size 8GiB --group 2 --algo nvls",
+                       "at least 3 ranks");
+    expect_input_error("collective --hw dgx-h200 --chips 16 --size 8GiB --algo nvls",
+                       "one scale-up domain");
 }
 
 /*

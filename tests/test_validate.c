@@ -138,7 +138,7 @@ static void collectives_rows_by_hand(void **state)
     json_decref(j);
 }
 
-static void expect_input_error(const char *name, const char *text, const char *message)
+static void expect_file_error(const char *name, const char *text, const char *message)
 {
     char args[700];
     snprintf(args, sizeof args, "validate --file %s", write_temp(name, text));
@@ -155,12 +155,12 @@ static void expect_input_error(const char *name, const char *text, const char *m
 static void unpredictable_row_is_an_error(void **state)
 {
     (void)state;
-    expect_input_error("validate_metric.csv",
+    expect_file_error("validate_metric.csv",
                        "id,hw,chips,model,tp,gbs,seq,metric,value\n"
                        "x,dgx-h100,8,llama3-8b,1,8,4096,bogus_metric,1\n",
                        "validate_metric.csv:2 (row 'x'): metric: 'bogus_metric' is not a figure "
                        "of 'train'");
-    expect_input_error("validate_value.csv",
+    expect_file_error("validate_value.csv",
                        "id,hw,chips,model,tp,gbs,seq,metric,value\n"
                        "y,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,fast\n",
                        "validate_value.csv:2 (row 'y'): value: 'fast' is not a measurement");
@@ -172,46 +172,46 @@ static void unpredictable_row_is_an_error(void **state)
 static void collectives_row_that_cannot_run(void **state)
 {
     (void)state;
-    expect_input_error("validate_coll_chip.csv",
+    expect_file_error("validate_coll_chip.csv",
                        "id,op,size_bytes,metric,value,preset,chips\n"
                        "one-chip,all_reduce,1024,time_us,58,trn1,1\n",
                        "validate_coll_chip.csv:2 (row 'one-chip'): ");
-    expect_input_error("validate_coll_metric.csv",
+    expect_file_error("validate_coll_metric.csv",
                        "id,op,size_bytes,metric,value,preset,chips\n"
                        "m,all_reduce,1024,latency_ms,1,dgx-h100,8\n",
                        "validate_coll_metric.csv:2 (row 'm'): metric: 'latency_ms' is not a "
                        "collectives figure");
-    expect_input_error("validate_coll_unit.csv",
+    expect_file_error("validate_coll_unit.csv",
                        "id,op,size_bytes,metric,value,preset,chips,bw_unit\n"
                        "u,all_reduce,1024,busbw_GBps,1,dgx-h100,8,MB/s\n",
                        "validate_coll_unit.csv:2 (row 'u'): bw_unit: 'MB/s' is not one of: "
                        "GB/s (10^9 B/s, the default), GiB/s");
-    expect_input_error("validate_coll_rankunit.csv",
+    expect_file_error("validate_coll_rankunit.csv",
                        "id,op,size_bytes,metric,value,preset,chips,rank_unit,ranks\n"
                        "k,all_reduce,1024,busbw_GBps,1,trn1.32xlarge,16,cores,32\n",
                        "validate_coll_rankunit.csv:2 (row 'k'): rank_unit: 'cores' is not one "
                        "of: core");
-    expect_input_error("validate_coll_gpu_cores.csv",
+    expect_file_error("validate_coll_gpu_cores.csv",
                        "id,op,size_bytes,metric,value,preset,chips,rank_unit,ranks\n"
                        "g,all_reduce,1024,busbw_GBps,1,dgx-h100,8,core,16\n",
                        "validate_coll_gpu_cores.csv:2 (row 'g'): rank-unit: 'core' applies to "
                        "Trainium chips");
-    expect_input_error("validate_coll_ranks.csv",
+    expect_file_error("validate_coll_ranks.csv",
                        "id,op,size_bytes,metric,value,preset,chips,rank_unit,ranks\n"
                        "n,all_reduce,1024,busbw_GBps,1,trn1.32xlarge,16,core,1\n",
                        "validate_coll_ranks.csv:2 (row 'n'): ranks: '1' is not a rank count "
                        "from 2 to 4194304");
-    expect_input_error("validate_coll_op.csv",
+    expect_file_error("validate_coll_op.csv",
                        "id,op,size_bytes,metric,value,preset,chips\n"
                        "o,all_reduse,1024,time_us,1,dgx-h100,8\n",
                        "validate_coll_op.csv:2 (row 'o'): op: 'all_reduse' is not one of: "
                        "all_reduce,");
-    expect_input_error("validate_coll_launch.csv",
+    expect_file_error("validate_coll_launch.csv",
                        "id,op,size_bytes,metric,value,preset,chips,launch\n"
                        "l,all_reduce,1024,time_us,1,dgx-h100,8,sync\n",
                        "validate_coll_launch.csv:2 (row 'l'): launch: 'sync' is not one of: "
                        "async");
-    expect_input_error("validate_coll_nofigure.csv",
+    expect_file_error("validate_coll_nofigure.csv",
                        "id,op,size_bytes,metric,value,preset,chips,launch\n"
                        "f,all_reduce,1024,time_us,1,trn2.48xlarge,16,blocking\n",
                        "validate_coll_nofigure.csv:2 (row 'f'): ");
@@ -222,10 +222,10 @@ static void collectives_row_that_cannot_run(void **state)
 static void empty_file_is_an_error(void **state)
 {
     (void)state;
-    expect_input_error("validate_empty.csv", "", "validate_empty.csv: no measurements");
-    expect_input_error("validate_header.csv", "id,hw,gbs,metric,value\r\n\r\n",
+    expect_file_error("validate_empty.csv", "", "validate_empty.csv: no measurements");
+    expect_file_error("validate_header.csv", "id,hw,gbs,metric,value\r\n\r\n",
                        "validate_header.csv: no measurements");
-    expect_input_error("validate_which.csv", "id,hw,metric,value\nz,dgx-h100,step_time_s,1\n",
+    expect_file_error("validate_which.csv", "id,hw,metric,value\nz,dgx-h100,step_time_s,1\n",
                        "cannot tell training rows from serving rows");
 }
 
