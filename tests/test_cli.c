@@ -77,6 +77,31 @@ static void hw_show_json_contract(void **state)
                  1e-12);
     assert_close(json_number_value(json_object_get(j, "scaleout_bits_per_s_per_chip")), 200e9,
                  1e-12);
+    json_t *coll = json_object_get(j, "collectives");
+    assert_string_equal(json_string_value(json_object_get(coll, "library")), "Neuron");
+    assert_string_equal(json_string_value(json_object_get(coll, "auto")), "neuron");
+    json_decref(j);
+    cli_free(&r);
+}
+
+/* What a GPU system's collective library brings, from its data: NCCL, NVLS at
+ * 2.20's 23 us and Hopper's 0.85 (data/hw/p5.48xlarge.json), the blocking host
+ * call (44.8 us) and EFA's own step (20 us, data/hw/efa-v2.json). */
+static void hw_show_collectives(void **state)
+{
+    (void)state;
+    cli_result r = cli_run("hw show p5.48xlarge --json");
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *coll = json_object_get(j, "collectives");
+    assert_string_equal(json_string_value(json_object_get(coll, "library")), "NCCL");
+    assert_true(json_is_true(json_object_get(coll, "nvls")));
+    assert_close(json_number_value(json_object_get(coll, "nvls_latency_s")), 23e-6, 1e-12);
+    assert_close(json_number_value(json_object_get(coll, "nvls_efficiency")), 0.85, 1e-12);
+    assert_close(json_number_value(json_object_get(coll, "blocking_call_overhead_s")), 44.8e-6,
+                 1e-12);
+    assert_close(json_number_value(json_object_get(coll, "network_step_latency_s")), 20e-6,
+                 1e-12);
     json_decref(j);
     cli_free(&r);
 }
@@ -256,6 +281,7 @@ int main(void)
         cmocka_unit_test(top_level_help_lists_commands),
         cmocka_unit_test(version_prints),
         cmocka_unit_test(hw_show_json_contract),
+        cmocka_unit_test(hw_show_collectives),
         cmocka_unit_test(hw_show_text_names_the_figures),
         cmocka_unit_test(front_door_checks_requests),
         cmocka_unit_test(nonfinite_figures_become_null),

@@ -145,6 +145,7 @@ static void core_ranks(void **state)
     json_t *two = run_json("--hw trn1.32xlarge --chips 1 --size 1GiB --rank-unit core");
     double t2 = 2 * 1.3e-6 + 5.0 * 1073741824.0 / (820e9 * 0.88);
     assert_close(num(two, "time_s"), t2, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(two, "algorithm")), "ring");
     json_decref(two);
 }
 

@@ -438,11 +438,12 @@ static void render_single(json_t *res, usim_buf *b)
     for (int i = 0; i < 3; i++)
         q(api_number(ts, TIERS[i]), USIM_UNIT_SECONDS, tiers[i], sizeof tiers[i]);
     usim_buf_printf(b, "%s of %s over %.0f ranks (stride %.0f, %.0f group%s at once) on %s, "
-                       "%.0f chips; %s model\n\n",
+                       "%.0f chip%s; %s model\n\n",
                     json_string_value(json_object_get(res, "op")), size, api_number(g, "size"),
                     api_number(g, "stride"), api_number(g, "concurrent"),
                     api_number(g, "concurrent") == 1 ? "" : "s",
                     json_string_value(json_object_get(res, "hw")), api_number(res, "chips"),
+                    api_number(res, "chips") == 1 ? "" : "s",
                     json_string_value(json_object_get(res, "model")));
     usim_buf_printf(b, "  %-16s %s\n", "algorithm", algorithm_label(res, label, sizeof label));
     usim_buf_printf(b, "  %-16s %s\n", "why", json_string_value(json_object_get(res, "why")));

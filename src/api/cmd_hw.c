@@ -128,6 +128,24 @@ static json_t *network_json(const hw_network *n)
                      n->endpoint_latency_s);
 }
 
+/* What the collective library brings: its name, the rule auto follows,
+ * NVLink SHARP, the host's blocking call and the network's own step. */
+static json_t *collectives_json(const hw_system *s)
+{
+    const hw_collective_library *l = &s->collective_library;
+    json_t *o = api_pack("{s:s, s:s, s:b, s:f, s:f}", "library", l->name[0] ? l->name : "none",
+                          "auto", l->auto_algorithm[0] ? l->auto_algorithm : "fastest",
+                          "nvls", l->nvls.efficiency > 0.0, "blocking_call_overhead_s",
+                          l->blocking_call_overhead_s, "network_step_latency_s",
+                          s->network.collective_step_latency_s);
+    if (l->nvls.efficiency > 0.0) {
+        json_object_set_new(o, "nvls_latency_s",
+                            json_real(l->nvls.base_latency_s + l->nvls.hop_latency_s));
+        json_object_set_new(o, "nvls_efficiency", json_real(l->nvls.efficiency));
+    }
+    return o;
+}
+
 /* Published system figures apply only at the preset's own size. */
 static json_t *published_json(const hw_system *s)
 {
@@ -193,6 +211,7 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
         "price", "usd_per_chip_hour", sys->price.usd_per_chip_hour, "basis",
         sys->price.basis == HW_PRICE_ON_DEMAND ? "on-demand" : "estimate", "usd_per_hour",
         t.usd_per_hour);
+    json_object_set_new(*result, "collectives", collectives_json(sys));
     api_system_warnings(*result, sys);
     const char *no_price = hw_no_price_reason(sys);
     json_t *price = json_object_get(*result, "price");
@@ -336,6 +355,38 @@ static void render_links(usim_buf *b, json_t *res)
     }
 }
 
+static void render_collectives(usim_buf *b, json_t *c)
+{
+    const char *lib = json_string_value(json_object_get(c, "library"));
+    const char *rule = json_string_value(json_object_get(c, "auto"));
+    char v[32];
+    usim_buf_puts(b, "\nCollectives (docs/net.md)\n");
+    if (strcmp(lib, "none") == 0)
+        usim_buf_printf(b, "  %-24s none: auto is the fastest of ultrasim's algorithms\n",
+                        "library");
+    else if (strcmp(rule, "fastest") == 0)
+        usim_buf_printf(b, "  %-24s %s: auto runs its algorithms at their fastest protocol\n",
+                        "library", lib);
+    else
+        usim_buf_printf(b, "  %-24s %s: auto is its own rule (--algo %s)\n", "library", lib,
+                        rule);
+    if (json_is_true(json_object_get(c, "nvls"))) {
+        usim_format_quantity(api_number(c, "nvls_latency_s"), USIM_UNIT_SECONDS, v, sizeof v);
+        usim_buf_printf(b, "  %-24s %s + n (1 + 1/p) at %.2f of the link\n", "NVLink SHARP", v,
+                        api_number(c, "nvls_efficiency"));
+    }
+    if (api_number(c, "blocking_call_overhead_s") > 0.0) {
+        usim_format_quantity(api_number(c, "blocking_call_overhead_s"), USIM_UNIT_SECONDS, v,
+                             sizeof v);
+        usim_buf_printf(b, "  %-24s %s per call (--launch blocking)\n", "host call", v);
+    }
+    if (api_number(c, "network_step_latency_s") > 0.0) {
+        usim_format_quantity(api_number(c, "network_step_latency_s"), USIM_UNIT_SECONDS, v,
+                             sizeof v);
+        usim_buf_printf(b, "  %-24s %s, the network's own figure\n", "step across network", v);
+    }
+}
+
 /* One line a figure: its citation; then its note or derivation, indented; a
  * figure that has no citation is labelled an assumption. */
 static void render_sources(usim_buf *b, json_t *res)
@@ -416,6 +467,7 @@ static usim_status hw_show_render(json_t *res, usim_buf *b, usim_error *err)
     render_flops(b, res);
     render_memory(b, res);
     render_links(b, res);
+    render_collectives(b, json_object_get(res, "collectives"));
     usim_format_quantity(api_number(res, "power_w"), USIM_UNIT_WATTS, watts, sizeof watts);
     usim_buf_printf(b, "\nPower and price\n  %-24s %s (chips only)\n", "power", watts);
     if (isfinite(api_number(price, "usd_per_chip_hour")))

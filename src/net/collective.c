@@ -282,9 +282,9 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
             return st;
     } else {
         memset(out, 0, sizeof *out);
-        out->algorithm = algo;
+        out->algorithm = algo == NET_ALGO_AUTO ? NET_ALGO_RING : algo;
         out->model = model;
-        snprintf(out->why, sizeof out->why, "the ranks share one chip");
+        snprintf(out->why, sizeof out->why, "the ranks share one chip: a ring through its HBM");
         snprintf(out->busiest_link, sizeof out->busiest_link, "none (one chip)");
     }
     double rate = sys->chip.hbm.bandwidth_bytes_per_s *
