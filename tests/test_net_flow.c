@@ -133,7 +133,7 @@ static void auto_picks_and_says_why(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    s->collective_library.auto_algorithm[0] = '\0';
+    s->collective_library.auto_rule = HW_AUTO_FASTEST;
     net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
     net_result small = run(s, NET_ALLREDUCE, 1024, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
     net_result big = run(s, NET_ALLREDUCE, 1 * GIB, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);

@@ -163,17 +163,24 @@ static void auto_picks_nvls_where_nccl_would(void **state)
     net_result r = run(s, NET_ALLREDUCE, 2 * MIB, 8, NET_ALGO_AUTO);
     assert_int_equal(r.algorithm, NET_ALGO_NVLS);
     assert_close(r.seconds, 25.0 * US + 1.125 * 2 * MIB / (H200_LINK * 0.85), 1e-9);
+    /* two GPUs: ring/Simple, 8.4 + 2 x 3.4 us, and 2 (2-1)/2 x 1 GiB at the link */
     r = run(s, NET_ALLREDUCE, 1 * GIB, 2, NET_ALGO_AUTO);
-    assert_int_not_equal(r.algorithm, NET_ALGO_NVLS);
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
+    assert_close(r.seconds, 15.2 * US + 1 * GIB / H200_LINK, 1e-9);
     r = run(s, NET_ALLGATHER, 16 * GIB, 8, NET_ALGO_AUTO);
     assert_int_equal(r.algorithm, NET_ALGO_RING);
     assert_close(r.seconds, 32.2 * US + 0.875 * 16 * GIB / H200_LINK, 1e-6);
     r = run(s, NET_ALLGATHER, 16 * GIB, 8, NET_ALGO_NVLS);
     assert_close(r.seconds, 25.0 * US + 0.875 * 16 * GIB / (H200_LINK * 0.85), 1e-6);
     free(s);
+    /* two nodes on NDR InfiniBand: ring/Simple, 8.4 + 26 x max(3.4, 3 x 1 us
+     * Intel overhead) + 4 x 14 us = 152.8 us of latency */
     s = new_system("dgx-h200", 16);
     r = run(s, NET_ALLREDUCE, 1 * GIB, 16, NET_ALGO_AUTO);
-    assert_int_not_equal(r.algorithm, NET_ALGO_NVLS);
+    assert_int_equal(r.algorithm, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
+    assert_close(r.latency_seconds, 152.8 * US, 1e-9);
     free(s);
 }
 
@@ -223,11 +230,15 @@ static void efa_step_replaces_nccl_network_row(void **state)
 {
     (void)state;
     hw_system *s = new_system("p5.48xlarge", 16);
-    assert_close(s->network.collective_step_latency_s, 20.0 * US, 1e-12);
     net_result t = run(s, NET_ALLREDUCE, 8, 16, NET_ALGO_AUTO);
     assert_int_equal(t.algorithm, NET_ALGO_TREE);
     assert_int_equal(t.protocol, NET_PROTO_LL);
     assert_close(t.latency_seconds, 55.2 * US, 1e-9);
+    /* 1 GiB by ring/Simple: 8.4 + 26 x max(3.4, 3 x 2 us AMD overhead) + 4 network
+     * steps x (20 + 3 us of Simple's completion) = 256.4 us */
+    net_result r = run(s, NET_ALLREDUCE, 1 * GIB, 16, NET_ALGO_RING);
+    assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
+    assert_close(r.latency_seconds, 256.4 * US, 1e-9);
     free(s);
 }
 

@@ -214,7 +214,8 @@ static void collectives_row_that_cannot_run(void **state)
     expect_file_error("validate_coll_nofigure.csv",
                        "id,op,size_bytes,metric,value,preset,chips,launch\n"
                        "f,all_reduce,1024,time_us,1,trn2.48xlarge,16,blocking\n",
-                       "validate_coll_nofigure.csv:2 (row 'f'): ");
+                       "validate_coll_nofigure.csv:2 (row 'f'): launch: blocking needs the "
+                       "host's per-call cost");
 }
 
 /* Nothing to compare is not a pass: an empty file (or a header alone) is an

@@ -215,15 +215,16 @@ typedef struct hw_coll_protocol {
     double max_bus_one_domain, max_bus_two_domains, max_bus_more_domains;
 } hw_coll_protocol;
 
+typedef enum hw_auto_rule { HW_AUTO_FASTEST, HW_AUTO_NEURON } hw_auto_rule;
+
 typedef struct hw_collective_library {
     char name[32]; /* "" when the system names none */
     hw_coll_protocol ring_ll, ring_ll128, ring_simple;
     hw_coll_protocol tree_ll, tree_ll128, tree_simple;
     hw_coll_protocol nvls; /* NVLink SHARP, Simple only; efficiency 0 = none */
-    /* The algorithm `auto` stands for where the library decides by its own
-     * documented rule rather than a cost model (Neuron: "neuron"); "" = the
-     * fastest of what the library runs. */
-    char auto_algorithm[16];
+    /* What `auto` runs: the fastest of what the library runs, or the
+     * library's own documented rule (Neuron's choice by size). */
+    int auto_rule; /* hw_auto_rule */
     /* The host's path for one blocking call from a framework (python, dispatch,
      * enqueue, kernel launch), paid on top of the device time when the caller
      * waits for each collective; 0 when not given. */

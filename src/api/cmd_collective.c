@@ -361,7 +361,8 @@ static usim_status run_sweep(const setup *s, const char *text, json_t *out, usim
 static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_collective.info;
-    setup s = {calloc(1, sizeof(hw_system)), 0, 0, 0, {0, 0, 0, NET_LAUNCH_ASYNC}};
+    setup s = {calloc(1, sizeof(hw_system)), 0, 0, 0,
+               {.size = 0, .stride = 0, .concurrent = 0, .launch = NET_LAUNCH_ASYNC}};
     const char *sweep = NULL, *with = NULL;
     double bytes = 0.0;
     bool has_bytes = false;
@@ -452,7 +453,7 @@ static void render_single(json_t *res, usim_buf *b)
         char host[32];
         q(api_number(res, "launch_s"), USIM_UNIT_SECONDS, host, sizeof host);
         usim_buf_printf(b, "  %-16s blocking: the host's per-call path, %s, in the latency "
-                           "terms\n",
+                           "terms (the why and the tiers are the device's time)\n",
                         "launch", host);
     }
     usim_buf_printf(b, "  %-16s %s\n", "algbw", alg);

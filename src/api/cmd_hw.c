@@ -133,11 +133,17 @@ static json_t *network_json(const hw_network *n)
 static json_t *collectives_json(const hw_system *s)
 {
     const hw_collective_library *l = &s->collective_library;
-    json_t *o = api_pack("{s:s, s:s, s:b, s:f, s:f}", "library", l->name[0] ? l->name : "none",
-                          "auto", l->auto_algorithm[0] ? l->auto_algorithm : "fastest",
-                          "nvls", l->nvls.efficiency > 0.0, "blocking_call_overhead_s",
+    /* Only a library costed by its own model (NCCL's protocols) takes the
+     * network's step; Neuron's rule runs the plain model. */
+    bool costed = l->ring_simple.efficiency > 0.0 || l->tree_simple.efficiency > 0.0;
+    json_t *o = api_pack("{s:s, s:s, s:b, s:f, s:f, s:f}", "library",
+                          l->name[0] ? l->name : "none", "auto",
+                          l->auto_rule == HW_AUTO_NEURON ? "neuron" : "fastest", "nvls",
+                          l->nvls.efficiency > 0.0, "blocking_call_overhead_s",
                           l->blocking_call_overhead_s, "network_step_latency_s",
-                          s->network.collective_step_latency_s);
+                          costed ? s->network.collective_step_latency_s : 0.0,
+                          "network_completion_overhead_s",
+                          costed ? s->network.collective_completion_overhead_s : 0.0);
     if (l->nvls.efficiency > 0.0) {
         json_object_set_new(o, "nvls_latency_s",
                             json_real(l->nvls.base_latency_s + l->nvls.hop_latency_s));
@@ -383,7 +389,11 @@ static void render_collectives(usim_buf *b, json_t *c)
     if (api_number(c, "network_step_latency_s") > 0.0) {
         usim_format_quantity(api_number(c, "network_step_latency_s"), USIM_UNIT_SECONDS, v,
                              sizeof v);
-        usim_buf_printf(b, "  %-24s %s, the network's own figure\n", "step across network", v);
+        char done[32];
+        usim_format_quantity(api_number(c, "network_completion_overhead_s"), USIM_UNIT_SECONDS,
+                             done, sizeof done);
+        usim_buf_printf(b, "  %-24s %s, the network's own figure (+%s on Simple)\n",
+                        "step across network", v, done);
     }
 }
 

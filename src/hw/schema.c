@@ -215,6 +215,9 @@ static const usim_field COLL_PROTOCOL[] = {
 static const usim_schema COLL_PROTOCOL_SCHEMA = USIM_SCHEMA("collective protocol",
                                                             COLL_PROTOCOL);
 
+/* hw_auto_rule, in order */
+static const char *const AUTO_RULES[] = {"fastest", "neuron", NULL};
+
 static const usim_field COLL_LIBRARY[] = {
     USIM_STR("name", hw_collective_library, name, true),
     USIM_OBJ("ring_ll", hw_collective_library, ring_ll, &COLL_PROTOCOL_SCHEMA, false),
@@ -224,7 +227,7 @@ static const usim_field COLL_LIBRARY[] = {
     USIM_OBJ("tree_ll128", hw_collective_library, tree_ll128, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("tree_simple", hw_collective_library, tree_simple, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("nvls", hw_collective_library, nvls, &COLL_PROTOCOL_SCHEMA, false),
-    USIM_STR("auto_algorithm", hw_collective_library, auto_algorithm, false),
+    USIM_ENUM("auto_algorithm", hw_collective_library, auto_rule, AUTO_RULES, false),
     USIM_NUM("blocking_call_overhead", hw_collective_library, blocking_call_overhead_s, U_S, 0,
              1e-2, false),
     USIM_DOC("source"),

@@ -263,14 +263,17 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
                                    usim_error *err)
 {
     int c = g.ranks_per_chip;
-    if (g.size % c != 0 || g.size < 2)
+    usim_status st = check_inputs(op, bytes, g, algo, model, err);
+    if (st != USIM_OK)
+        return st;
+    if (g.size % c != 0)
         return usim_fail_field(err, USIM_EINPUT, "group",
                                "%d ranks do not fill whole %s chips of %d ranks; allowed: a "
                                "multiple of %d",
                                g.size, sys->chip.name, c, c);
     int steps = 0;
     double hbm_bytes = 0.0;
-    usim_status st = on_chip_part(op, c, bytes, &steps, &hbm_bytes, err);
+    st = on_chip_part(op, c, bytes, &steps, &hbm_bytes, err);
     if (st == USIM_OK)
         st = check_launch(sys, g.launch, err);
     if (st != USIM_OK)
@@ -280,11 +283,16 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
         st = net_collective(sys, op, bytes, chips, algo, model, out, err);
         if (st != USIM_OK)
             return st;
+    } else if (algo != NET_ALGO_AUTO && algo != NET_ALGO_RING) {
+        return usim_fail_field(err, USIM_EINPUT, "algo",
+                               "the ranks share one chip, which runs a ring through its HBM; "
+                               "allowed: auto, ring");
     } else {
         memset(out, 0, sizeof *out);
-        out->algorithm = algo == NET_ALGO_AUTO ? NET_ALGO_RING : algo;
-        out->model = model;
-        snprintf(out->why, sizeof out->why, "the ranks share one chip: a ring through its HBM");
+        out->algorithm = NET_ALGO_RING;
+        out->model = NET_MODEL_ANALYTIC;
+        snprintf(out->why, sizeof out->why,
+                 "the ranks share one chip: a ring through its HBM, in closed form");
         snprintf(out->busiest_link, sizeof out->busiest_link, "none (one chip)");
     }
     double rate = sys->chip.hbm.bandwidth_bytes_per_s *
@@ -306,13 +314,13 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
 }
 
 /* `auto` on a system whose library decides by its own rule (Neuron's
- * choice by size) is that rule; elsewhere the fastest algorithm. */
-static net_algo library_auto(const hw_system *sys, net_algo algo)
+ * choice by size, documented for all-reduce, all-gather and reduce-scatter)
+ * is that rule; elsewhere the fastest algorithm. */
+static net_algo library_auto(const hw_system *sys, net_op op, net_algo algo)
 {
-    net_algo rule;
-    if (algo == NET_ALGO_AUTO && sys->collective_library.auto_algorithm[0] &&
-        net_algo_parse(sys->collective_library.auto_algorithm, &rule))
-        return rule;
+    bool ruled = op == NET_ALLREDUCE || op == NET_ALLGATHER || op == NET_REDUCE_SCATTER;
+    if (algo == NET_ALGO_AUTO && ruled && sys->collective_library.auto_rule == HW_AUTO_NEURON)
+        return NET_ALGO_NEURON;
     return algo;
 }
 
@@ -322,7 +330,7 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
     if (group.ranks_per_chip > 1)
         return core_collective(sys, op, bytes, group, algo, model, out, err);
     net_algo asked = algo;
-    algo = library_auto(sys, algo);
+    algo = library_auto(sys, op, algo);
     net_topo t;
     net_request rq;
     usim_status st = prepare(sys, op, bytes, group, algo, model, &t, &rq, err);
@@ -378,10 +386,16 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
     for (int i = 0; i < njobs && st == USIM_OK; i++) {
         if (jobs[i].group.launch != NET_LAUNCH_ASYNC) {
             st = usim_fail_field(err, USIM_EINPUT, "launch",
-                                 "collectives at once launch async; allowed: async");
+                                 "collectives at once (--with) launch async; allowed: async");
             break;
         }
-        net_algo algo = library_auto(sys, jobs[i].algo);
+        if (jobs[i].group.ranks_per_chip > 1) {
+            st = usim_fail_field(err, USIM_EINPUT, "group",
+                                 "collectives at once run on chips, not on the cores of a chip; "
+                                 "allowed: one rank per chip");
+            break;
+        }
+        net_algo algo = library_auto(sys, jobs[i].op, jobs[i].algo);
         st = prepare(sys, jobs[i].op, jobs[i].bytes, jobs[i].group, algo, NET_MODEL_FLOW, &t,
                      &rq[i], err);
         if (st == USIM_OK)

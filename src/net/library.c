@@ -91,29 +91,32 @@ bool net_library_runs(const net_topo *t, net_op op, net_algo algo)
 usim_status net_library_nvls_fits(const net_topo *t, net_op op, const net_sub *s,
                                   usim_error *err)
 {
-    if (!net_library_runs(t, op, NET_ALGO_NVLS)) {
-        char allowed[160] = "";
-        for (int a = NET_ALGO_RING; a < NET_ALGO_NVLS; a++)
-            snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
-                     a == NET_ALGO_RING ? "" : ", ", net_algo_name(a));
+    char allowed[160] = "";
+    for (int a = NET_ALGO_RING; a < NET_ALGO_NVLS; a++)
+        snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                 a == NET_ALGO_RING ? "" : ", ", net_algo_name(a));
+    if (t->sys->collective_library.nvls.efficiency <= 0.0)
         return usim_fail_field(err, USIM_EINPUT, "algo",
-                               "nvls (NVLink SHARP) runs all-reduce, all-gather and "
-                               "reduce-scatter where the system's collective_library has an "
-                               "nvls entry (NVSwitch with SHARP); %s has none for %s; allowed: "
+                               "nvls (NVLink SHARP) runs where the system's collective_library "
+                               "has an nvls entry (NVSwitch with SHARP); %s has none; allowed: "
                                "%s",
-                               t->sys->name, net_op_name(op), allowed);
-    }
+                               t->sys->name, allowed);
+    if (!net_library_runs(t, op, NET_ALGO_NVLS))
+        return usim_fail_field(err, USIM_EINPUT, "algo",
+                               "nvls runs all-reduce, all-gather and reduce-scatter, not %s; "
+                               "allowed: %s",
+                               net_op_name(op), allowed);
     if (s->domains > 1)
         return usim_fail_field(err, USIM_EINPUT, "algo",
-                               "nvls runs inside one scale-up domain (NCCL without CollNet); "
-                               "the group "
-                               "spans %d; allowed: ring, tree",
-                               s->domains);
+                               "nvls runs inside one scale-up domain (NCCL's node; across nodes "
+                               "only with CollNet, not modelled); the group spans %d; allowed: "
+                               "%s",
+                               s->domains, allowed);
     if (s->size < NVLS_MIN_RANKS)
         return usim_fail_field(err, USIM_EINPUT, "algo",
                                "nvls needs at least %d ranks (NCCL turns it off with 2 GPUs); "
-                               "got %d; allowed: ring, tree",
-                               NVLS_MIN_RANKS, s->size);
+                               "got %d; allowed: %s",
+                               NVLS_MIN_RANKS, s->size, allowed);
     return USIM_OK;
 }
 

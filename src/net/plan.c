@@ -644,13 +644,18 @@ static usim_status alg_neuron(ctx *c, net_op op, double n, const net_sub *s, fam
         return alg_hier(c, op, n, s, f, CHOOSE_NEURON);
     if (s->nodes > 1) {
         net_algo picked;
-        return choose(c, op, n, s, f, CHOOSE_NEURON, false, &picked);
+        usim_status st = choose(c, op, n, s, f, CHOOSE_NEURON, false, &picked);
+        if (st == USIM_OK)
+            append_why(c, "across nodes:", net_algo_name(picked));
+        return st;
     }
     net_algo picked = neuron_intra(op, n, s->size);
-    append_why(c, op == NET_ALLTOALL          ? "all-to-all:"
-                  : picked == NET_ALGO_MESH ? "below 1 MB:"
-                  : picked == NET_ALGO_RHD  ? "1 to 56 MB:"
-                                            : "above 56 MB:",
+    append_why(c, op == NET_ALLTOALL                 ? "all-to-all:"
+                  : n < NEURON_MESH_BELOW_BYTES      ? "below 1 MB:"
+                  : n < NEURON_RDH_BELOW_BYTES      ? (picked == NET_ALGO_RHD
+                                                           ? "1 to 56 MB:"
+                                                           : "1 to 56 MB, not a power of two:")
+                                                     : "above 56 MB:",
                picked == NET_ALGO_RING_BIDIR ? "ring2 (KangaRing's two rings)"
                                              : net_algo_name(picked));
     return build_algo(c, op, n, s, picked, f, CHOOSE_AUTO);
