@@ -107,6 +107,27 @@ static void hf_config_json(void **state)
     const char *bad = "{\"model_type\": \"lama\", \"hidden_size\": 4096}";
     assert_int_equal(wl_model_load_text("config.json", bad, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "did you mean 'llama'"));
+    /* Qwen3-30B-A3B's config: embeddings and LM head 2 x 151936 x 2048; a layer
+     * 2048 x (4096 + 512 + 512) + 4096 x 2048 attention, 2 x 128 q/k norms, 2 x 2048
+     * norms, 128 experts of 3 x 2048 x 768, a 2048 x 128 router; 48 layers and
+     * the final norm: 30,532,122,624 ("30.5B in total"); a token passes 8 experts:
+     * 3,353,032,704 ("3.3B activated", the model card). */
+    const char *qwen3_moe =
+        "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 2048, \"head_dim\": 128,"
+        "\"intermediate_size\": 6144, \"moe_intermediate_size\": 768,"
+        "\"num_attention_heads\": 32, \"num_key_value_heads\": 4, \"num_hidden_layers\": 48,"
+        "\"num_experts\": 128, \"num_experts_per_tok\": 8, \"decoder_sparse_step\": 1,"
+        "\"mlp_only_layers\": [], \"tie_word_embeddings\": false, \"vocab_size\": 151936}";
+    assert_int_equal(wl_model_load_text("config.json", qwen3_moe, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 30532122624.0);
+    assert_true(wl_model_params(&m).active == 3353032704.0);
+    const char *interleaved =
+        "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 64, \"intermediate_size\": 128,"
+        "\"moe_intermediate_size\": 32, \"num_attention_heads\": 4, \"num_hidden_layers\": 4,"
+        "\"num_experts\": 4, \"num_experts_per_tok\": 2, \"mlp_only_layers\": [1],"
+        "\"vocab_size\": 1000}";
+    assert_int_equal(wl_model_load_text("config.json", interleaved, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "mlp_only_layers"));
     const char *missing = "{\"model_type\": \"llama\", \"hidden_size\": 4096}";
     assert_int_equal(wl_model_load_text("config.json", missing, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "num_hidden_layers"));

@@ -179,7 +179,27 @@ static const char *hf_str(hf_reader *h, const char *key)
     return json_string_value(json_object_get(h->doc, key));
 }
 
-/* llama, mistral, qwen2, qwen3, mixtral: Llama's key names. */
+/* qwen3_moe: every layer's MLP is experts unless `mlp_only_layers` or a
+ * `decoder_sparse_step` above 1 says otherwise, which ultrasim's model (dense
+ * layers first, then experts) cannot express: an input error, not a guess. */
+static void hf_qwen3_moe_experts(hf_reader *h, wl_model *m)
+{
+    m->experts = hf_int(h, "num_experts", 0, 1, 65536, true);
+    m->experts_per_token = hf_int(h, "num_experts_per_tok", 0, 1, 65536, true);
+    m->expert_ffn = hf_int(h, "moe_intermediate_size", 0, 1, MAX_DIM, true);
+    json_t *dense = json_object_get(h->doc, "mlp_only_layers");
+    int step = hf_int(h, "decoder_sparse_step", 1, 1, MAX_LAYERS, false);
+    if (h->st == USIM_OK && ((json_is_array(dense) && json_array_size(dense) > 0) || step > 1))
+        h->st = usim_fail_at(h->r, json_is_array(dense) && json_array_size(dense) > 0
+                                       ? "mlp_only_layers"
+                                       : "decoder_sparse_step",
+                             false, h->err,
+                             "dense layers between expert layers are not modelled; allowed: "
+                             "mlp_only_layers [] and decoder_sparse_step 1 (every layer "
+                             "experts)");
+}
+
+/* llama, mistral, qwen2, qwen3, qwen3_moe, mixtral: Llama's key names. */
 static void hf_llama_like(hf_reader *h, wl_model *m)
 {
     m->hidden = hf_int(h, "hidden_size", 0, 1, MAX_DIM, true);
@@ -197,7 +217,9 @@ static void hf_llama_like(hf_reader *h, wl_model *m)
     m->position = WL_POS_ROPE;
     m->qkv_bias = hf_bool(h, "attention_bias", strcmp(m->family, "qwen2") == 0);
     m->linear_bias = hf_bool(h, "mlp_bias", false);
-    m->qk_norm = strcmp(m->family, "qwen3") == 0;
+    m->qk_norm = strcmp(m->family, "qwen3") == 0 || strcmp(m->family, "qwen3_moe") == 0;
+    if (strcmp(m->family, "qwen3_moe") == 0)
+        hf_qwen3_moe_experts(h, m);
     if (strcmp(m->family, "mixtral") == 0) {
         m->experts = hf_int(h, "num_local_experts", 8, 1, 65536, false);
         m->experts_per_token = hf_int(h, "num_experts_per_tok", 2, 1, 65536, false);
@@ -284,7 +306,8 @@ typedef struct hf_family {
 
 static const hf_family HF_FAMILIES[] = {
     {"llama", hf_llama_like},   {"mistral", hf_llama_like}, {"mixtral", hf_llama_like},
-    {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"gpt2", hf_gpt2},
+    {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"qwen3_moe", hf_llama_like},
+    {"gpt2", hf_gpt2},
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
     {"deepseek_v3", hf_deepseek_v3},
 };
@@ -307,14 +330,17 @@ static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_
         }
     }
     const char *near = type ? usim_closest(type, names, n) : NULL;
+    char allowed[256] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                 i ? ", " : "", names[i]);
     /* The value as written, quoted when a string: 7 is not '7'. */
     char *written = json_dumps(json_object_get(doc, "model_type"), JSON_ENCODE_ANY);
     usim_status st = usim_fail_at(r, "model_type", false, err,
-                                  "%s is not a supported model type; allowed: llama, mistral, "
-                                  "mixtral, qwen2, qwen3, gpt2, gpt_neox, falcon, mpt, "
-                                  "deepseek_v3 (a string)%s%s%s",
-                                  written ? written : "this value", near ? "; did you mean '" : "",
-                                  near ? near : "", near ? "'?" : "");
+                                  "%s is not a supported model type; allowed: %s (a string)%s%s%s",
+                                  written ? written : "this value", allowed,
+                                  near ? "; did you mean '" : "", near ? near : "",
+                                  near ? "'?" : "");
     free(written);
     return st;
 }
