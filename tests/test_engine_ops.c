@@ -103,7 +103,7 @@ static void attention_prefill(void **state)
     (void)state;
     hw_chip c = load("trn2");
     engine_attention_op op = {1, 8, 8, 2048, 2048, 128, true, false, USIM_BF16,
-                              ENGINE_ATTN_FUSED, false};
+                              ENGINE_ATTN_FUSED, false, 0};
     engine_cost r = engine_attention(&c, &op);
     double tensor = 40 * 1536 / 2.4e9, vector = 40 * 640 / 0.96e9, scalar = 40 * 512 / 1.2e9;
     double compute = fmax(tensor, fmax(vector, scalar)) + 254 / 2.4e9;
@@ -125,6 +125,32 @@ static void attention_prefill(void **state)
     assert_true(back.seconds > full.seconds);
 }
 
+/* Sliding-window attention (gpt-oss: 128 keys): 2,048 causal queries see
+ * 128 x 129 / 2 + (2,048 - 128) x 128 = 254,016 keys in all, not the triangle's
+ * 2,098,176; one decode token against 8,192 cached keys reads only the last
+ * 128, as the same op with 128 keys does. */
+static void attention_window(void **state)
+{
+    (void)state;
+    hw_chip c = load("trn2");
+    engine_attention_op op = {1, 8, 8, 2048, 2048, 128, true, false, USIM_BF16,
+                              ENGINE_ATTN_FUSED, false, 128};
+    engine_cost band = engine_attention(&c, &op);
+    assert_close(band.flops, 4.0 * 128 * 8 * 254016.0, 1e-15);
+    op.window = 0;
+    assert_true(engine_attention(&c, &op).seconds > band.seconds);
+    engine_attention_op dec = {1, 32, 8, 1, 8192, 128, false, false, USIM_BF16,
+                               ENGINE_ATTN_FUSED, false, 128};
+    engine_attention_op same = {1, 32, 8, 1, 128, 128, false, false, USIM_BF16,
+                                ENGINE_ATTN_FUSED, false, 0};
+    engine_cost w = engine_attention(&c, &dec), k = engine_attention(&c, &same);
+    assert_close(w.flops, 4.0 * 128 * 32 * 128, 1e-15);
+    assert_close(w.bytes, k.bytes, 1e-15);
+    assert_close(w.seconds, k.seconds, 1e-15);
+    dec.causal = true; /* the same step written as causal: the last 128 keys too */
+    assert_close(engine_attention(&c, &dec).bytes, k.bytes, 1e-15);
+}
+
 /* Decoding: 32 query heads share 8 KV heads, one token against 8,192. Each KV
  * group's 4 queries share a tile; reading the 8 heads' K and V (4 MiB each) from
  * HBM is the limit. */
@@ -133,7 +159,7 @@ static void attention_decode(void **state)
     (void)state;
     hw_chip c = load("trn2");
     engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16,
-                              ENGINE_ATTN_FUSED, false};
+                              ENGINE_ATTN_FUSED, false, 0};
     engine_cost r = engine_attention(&c, &op);
     double kv = 8 * 2 * 8192 * 128 * 2.0, q = 32 * (128 * 2 * 2 + 4.0);
     assert_close(r.bytes, kv + q, 1e-15);
@@ -145,7 +171,7 @@ static void attention_decode(void **state)
     assert_int_equal(r.bound, ENGINE_BOUND_MEMORY);
     assert_close(r.bytes, kv + q, 1e-15);
     /* odd inputs do not crash: kv_heads 0 means heads, lengths below 1 count as 1 */
-    engine_attention_op odd = {0, 4, 0, 0, 0, 0, true, true, USIM_FP8, ENGINE_ATTN_FUSED, false};
+    engine_attention_op odd = {0, 4, 0, 0, 0, 0, true, true, USIM_FP8, ENGINE_ATTN_FUSED, false, 0};
     r = engine_attention(&c, &odd);
     assert_true(isfinite(r.seconds) && r.seconds > 0);
 }
@@ -158,7 +184,7 @@ static void attention_decode_per_head(void **state)
     (void)state;
     hw_chip h = load("h100-sxm");
     engine_attention_op op = {1, 32, 8, 1, 8192, 128, true, false, USIM_BF16,
-                              ENGINE_ATTN_PER_HEAD, false};
+                              ENGINE_ATTN_PER_HEAD, false, 0};
     engine_cost r = engine_attention(&h, &op);
     double kv_head = 2 * 8192 * 128 * 2.0, q = 32 * (128 * 2 * 2 + 4.0);
     assert_close(r.bytes, 32 * kv_head + q, 1e-15);
@@ -178,7 +204,7 @@ static void attention_unfused(void **state)
     (void)state;
     hw_chip a = load("a100-80gb");
     engine_attention_op op = {1, 24, 24, 2048, 2048, 96, true, false, USIM_FP16,
-                              ENGINE_ATTN_UNFUSED, true};
+                              ENGINE_ATTN_UNFUSED, true, 0};
     double scores = 24.0 * 2048 * 2048;
     engine_gemm_op qk = {2048, 96, 2048, 24, USIM_FP16}, pv = {2048, 2048, 96, 24, USIM_FP16};
     engine_vector_op softmax = {scores, 5, scores * 4, ENGINE_VECTOR};
@@ -213,6 +239,7 @@ int main(void)
         cmocka_unit_test(vector_roofline),  cmocka_unit_test(layers),
         cmocka_unit_test(memory),           cmocka_unit_test(attention_prefill),
         cmocka_unit_test(attention_decode), cmocka_unit_test(attention_decode_per_head),
+        cmocka_unit_test(attention_window),
         cmocka_unit_test(attention_unfused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

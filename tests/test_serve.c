@@ -57,6 +57,34 @@ static void decode_reads_the_weights(void **state)
     json_decref(j);
 }
 
+/* gpt-oss keeps only 128 tokens of a sequence in each of its 18 sliding
+ * layers: over 1,024 + 1,024 tokens a token costs 18 + 18 x 128 / 2,048 =
+ * 19.125 full layers of cache instead of 36, so the same memory holds
+ * 36 / 19.125 times the tokens (as the same model without the window). */
+static void sliding_layers_keep_their_window(void **state)
+{
+    (void)state;
+    const char *plain = write_temp("gpt-oss-no-window.json",
+        "{\"kind\": \"model\", \"name\": \"no-window\", \"family\": \"gpt_oss\","
+        "\"layers\": 36, \"hidden\": 2880, \"heads\": 64, \"kv_heads\": 8,"
+        "\"head_dim\": 64, \"ffn\": 2880, \"vocab\": 201088, \"mlp\": \"swiglu\","
+        "\"norm\": \"rms\", \"position\": \"rope\", \"qkv_bias\": true,"
+        "\"linear_bias\": true, \"attention_sinks\": true, \"experts\": 128,"
+        "\"experts_per_token\": 4, \"expert_ffn\": 2880}");
+    const char *run = "--hw dgx-h100 --chips 2 --tp 2 --weights fp8 --isl 1024 --osl 1024 "
+                      "--batch 4 --mode static";
+    char args[600];
+    snprintf(args, sizeof args, "--model gpt-oss-120b %s", run);
+    json_t *w = serve(args);
+    snprintf(args, sizeof args, "--model %s %s", plain, run);
+    json_t *f = serve(args);
+    assert_close(num(w, "kv_capacity_tokens") / num(f, "kv_capacity_tokens"), 36 / 19.125,
+                 1e-5);
+    assert_true(num(w, "tpot_p50_s") < num(f, "tpot_p50_s"));
+    json_decref(w);
+    json_decref(f);
+}
+
 /* Leviathan et al. 2023: with acceptance a and k draft tokens a round keeps
  * (1 - a^(k+1)) / (1 - a) tokens on average. */
 static void speculation_closed_form(void **state)
@@ -463,6 +491,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_reads_the_weights), cmocka_unit_test(speculation_closed_form),
+        cmocka_unit_test(sliding_layers_keep_their_window),
         cmocka_unit_test(static_batch_adds_up),     cmocka_unit_test(poisson_keeps_up),
         cmocka_unit_test(deterministic),            cmocka_unit_test(trace_in),
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),

@@ -133,6 +133,63 @@ static void hf_config_json(void **state)
     assert_non_null(strstr(err.message, "num_hidden_layers"));
 }
 
+/*
+ * gpt-oss-120b from its config: embeddings and LM head 2 x 201088 x 2880; a
+ * layer's attention 2880 x (4096 + 512 + 512) + 4096 x 2880 with q, k, v and o
+ * biases (5120 + 2880) and 64 sinks, 2 x 2880 norms, 128 experts of
+ * 3 x 2880 x 2880 with biases (2 x 2880 + 2880 each), a router 2880 x 128 with
+ * its bias; 36 layers and the final norm: 116,829,156,672, the model card's
+ * 116.83B; 4 experts a token: 5,711,982,912 with the embedding, 5.13B without
+ * (the card's figure). The even layers (18) slide over 128 keys.
+ */
+static void gpt_oss_config(void **state)
+{
+    (void)state;
+    char cfg[4096], types[2048] = "";
+    for (int l = 0; l < 36; l++)
+        snprintf(types + strlen(types), sizeof types - strlen(types), "%s\"%s\"", l ? ", " : "",
+                 l % 2 == 0 ? "sliding_attention" : "full_attention");
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"gpt_oss\", \"hidden_size\": 2880, \"num_hidden_layers\": 36,"
+             "\"num_attention_heads\": 64, \"num_key_value_heads\": 8, \"head_dim\": 64,"
+             "\"intermediate_size\": 2880, \"num_local_experts\": 128, \"num_experts_per_tok\": 4,"
+             "\"vocab_size\": 201088, \"sliding_window\": 128, \"attention_bias\": true,"
+             "\"tie_word_embeddings\": false, \"layer_types\": [%s]}",
+             types);
+    wl_model m;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    wl_params p = wl_model_params(&m);
+    assert_true(p.total == 116829156672.0);
+    assert_true(p.active == 5711982912.0);
+    assert_true(p.active - p.embedding == 5132849472.0);
+    assert_int_equal(m.sliding_layers, 18);
+    assert_int_equal(m.sliding_window, 128);
+    wl_model preset = load("gpt-oss-120b");
+    assert_true(wl_model_params(&preset).total == p.total);
+}
+
+/*
+ * Sliding-window attention in the FLOP counts, gpt-oss-120b at 1,024 tokens:
+ * 18 full layers see the triangle, 1024 x 1025 / 2 pairs each; 18 sliding
+ * ones 128 x 129 / 2 + 896 x 128; each pair costs 2 x 64 heads x (64 + 64).
+ * The PaLM term counts 1,024 keys per token on a full layer and 128 on a
+ * sliding one: 6 x 64 x 128 x 18 x (1024 + 128) per token.
+ */
+static void sliding_window_flops(void **state)
+{
+    (void)state;
+    wl_model m = load("gpt-oss-120b");
+    double pairs = 18 * (1024.0 * 1025 / 2) + 18 * (128.0 * 129 / 2 + 896.0 * 128);
+    assert_close(wl_forward_flops(&m, 1024).attention_core, 2.0 * 64 * pairs * 128, 1e-12);
+    wl_model full = m;
+    full.sliding_layers = 0;
+    double attention = 6.0 * 64 * 128 * 18 * (1024 + 128);
+    double matmul = wl_model_flops_per_token(&full, 1024) - 6.0 * 64 * 128 * 36 * 1024;
+    assert_close(wl_model_flops_per_token(&m, 1024), matmul + attention, 1e-12);
+}
+
 /* 1F1B: rank 0 of 4 warms up with 3 forwards, then alternates. */
 static void one_f_one_b_order(void **state)
 {
@@ -276,6 +333,8 @@ int main(void)
         cmocka_unit_test(model_flops_convention),
         cmocka_unit_test(megatron_formula),
         cmocka_unit_test(hf_config_json),
+        cmocka_unit_test(gpt_oss_config),
+        cmocka_unit_test(sliding_window_flops),
         cmocka_unit_test(one_f_one_b_order),
         cmocka_unit_test(interleaved_order),
         cmocka_unit_test(uneven_layers),

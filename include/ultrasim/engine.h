@@ -268,7 +268,9 @@ typedef enum engine_attention_kernel {
  * upper triangle. backward: the gradient pass (a fused kernel recomputes the
  * scores; an unfused one reads the probabilities its forward stored).
  * dropout: attention-probability dropout (unfused kernels pay a pass and a
- * 1-byte mask for it; fused ones generate it on chip). */
+ * 1-byte mask for it; fused ones generate it on chip). window: sliding-window
+ * attention (fused kernels skip the blocks outside the band; a decode step
+ * reads only the last window keys; unfused kernels compute every score). */
 typedef struct engine_attention_op {
     int64_t batch, heads, kv_heads, q_len, kv_len, head_dim;
     bool causal;
@@ -276,6 +278,9 @@ typedef struct engine_attention_op {
     usim_dtype dtype;
     engine_attention_kernel kernel;
     bool dropout;
+    /* Sliding-window attention: a query sees only the last window keys
+     * (itself included); 0: every key before it. */
+    int64_t window;
 } engine_attention_op;
 
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op);

@@ -49,6 +49,11 @@ typedef struct wl_model {
     bool qkv_bias;         /* biases on Q, K, V */
     bool linear_bias;      /* biases on the output projection and MLP */
     bool qk_norm;          /* Qwen3: RMSNorm on each head's q and k */
+    /* Sliding-window attention: sliding_layers of the layers let a query see
+     * only the last sliding_window keys (itself included); 0: none. */
+    int sliding_window;
+    int sliding_layers;
+    bool attention_sinks;  /* gpt-oss: one learned softmax sink per head */
     /* Mixture of experts: experts > 1 makes MLPs after dense_layers MoE. */
     int experts;
     int experts_per_token;

@@ -65,15 +65,31 @@
 
 typedef struct attn {
     double b, h, hk, q, kv, d;
+    double w; /* causal sliding window in keys; 0: none */
     bool causal, backward, per_head;
 } attn;
 
+/* Sum of clamp(y, 0, t) over the integers y <= x. */
+static double clamped_sum(double x, double t)
+{
+    if (x <= 0)
+        return 0.0;
+    if (x <= t)
+        return x * (x + 1.0) / 2.0;
+    return t * (t + 1.0) / 2.0 + (x - t) * t;
+}
+
 /* Keys query i may see: i + kv - q + 1 when causal (the queries are the last q
- * positions), clamped to [0, kv]; summed over i in [0, q). */
+ * positions), clamped to [0, kv], and to the window w when there is one;
+ * summed over i in [0, q). */
 static double useful_pairs(const attn *a)
 {
     if (!a->causal)
         return a->q * a->kv;
+    if (a->w > 0) {
+        double off = a->kv - a->q, t = engine_min(a->w, a->kv);
+        return clamped_sum(a->q + off, t) - clamped_sum(off, t);
+    }
     double off = a->kv - a->q;
     double i0 = engine_min(engine_max(0.0, -off), a->q);
     double i1 = engine_min(engine_max(a->kv - off - 1.0, i0), a->q);
@@ -95,6 +111,10 @@ static double tile_blocks(const attn *a, double bq, double bk, double *longest)
     for (double t = 0; t < nq; t++) {
         double seen = engine_min(a->q, (t + 1.0) * bq) + off; /* keys the tile's last query sees */
         double blocks = engine_min(nk, engine_max(0.0, ceil(seen / bk)));
+        if (a->w > 0 && seen > 0) { /* the band: from the first query's window start */
+            double first = engine_max(0.0, t * bq + off - a->w + 1.0);
+            blocks = engine_min(blocks, floor((seen - 1.0) / bk) - floor(first / bk) + 1.0);
+        }
         sum += blocks;
         *longest = engine_max(*longest, blocks);
     }
@@ -201,6 +221,13 @@ static attn attn_of(const engine_attention_op *op)
     a.q = op->q_len > 1 ? (double)op->q_len : 1.0;
     a.kv = op->kv_len > 1 ? (double)op->kv_len : 1.0;
     a.d = op->head_dim > 1 ? (double)op->head_dim : 1.0;
+    a.w = op->window > 0 && op->kernel != ENGINE_ATTN_UNFUSED ? (double)op->window : 0.0;
+    if (!op->causal && a.w > 0) { /* decoding: only the last window keys are read */
+        a.kv = engine_min(a.kv, a.w);
+        a.w = 0.0;
+    } else if (a.w > 0) { /* keys before the first query's window are never read */
+        a.kv = engine_min(a.kv, a.q + a.w - 1.0);
+    }
     a.causal = op->causal;
     a.backward = op->backward;
     a.per_head = op->kernel == ENGINE_ATTN_PER_HEAD;

@@ -80,8 +80,16 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
                               !causal && c->d->kv_dtype != SERVE_W_BF16 ? USIM_FP8
                                                                         : USIM_BF16,
                               (engine_attention_kernel)c->d->attention,
-                              false};
-    return engine_in_graph(&c->d->sys.chip, engine_attention(&c->d->sys.chip, &op)).seconds;
+                              false,
+                              0};
+    const hw_chip *chip = &c->d->sys.chip;
+    double full = engine_in_graph(chip, engine_attention(chip, &op)).seconds;
+    if (m->sliding_layers < 1 || m->sliding_window < 1)
+        return full;
+    /* the sliding-window layers (gpt-oss: every other one) see their window */
+    op.window = m->sliding_window;
+    double band = engine_in_graph(chip, engine_attention(chip, &op)).seconds;
+    return ((m->layers - m->sliding_layers) * full + m->sliding_layers * band) / m->layers;
 }
 
 static double tp_allreduce_s(serve_ctx *c, double tokens)

@@ -31,11 +31,14 @@ static double weight_bytes(const serve_deployment *d, const wl_model *m)
     return per_param * p.total / ((double)d->tp * d->pp);
 }
 
-double serve_kv_bytes_per_token(const serve_deployment *d)
+double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
 {
     const wl_model *m = &d->model;
     double kv_bytes = d->kv_dtype == SERVE_W_BF16 ? 2.0 : 1.0;
-    double layers = (double)m->layers / d->pp;
+    double layers = (double)m->layers;
+    if (m->sliding_layers > 0 && m->sliding_window > 0 && ctx > m->sliding_window)
+        layers -= m->sliding_layers * (1.0 - m->sliding_window / ctx);
+    layers /= d->pp;
     if (m->mla.kv_lora_rank > 0) /* the compressed latent and the rope key, per layer */
         return layers * ((double)m->mla.kv_lora_rank + m->mla.qk_rope_dim) * kv_bytes;
     double heads = fmax((double)m->kv_heads / d->tp, 1);
@@ -61,7 +64,7 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     mem.weights = weight_bytes(d, &d->model) + (d->spec_len > 0 ? weight_bytes(d, &d->draft) : 0);
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
     mem.reserve = RUNTIME_RESERVE_BYTES;
-    mem.kv_per_token = serve_kv_bytes_per_token(d);
+    mem.kv_per_token = serve_kv_bytes_per_token(d, w ? (double)w->isl + (double)w->osl : 0.0);
     double left = d->sys.chip.hbm.capacity_bytes - mem.weights - mem.workspace - mem.reserve;
     mem.kv_tokens = left > 0 ? floor(left / mem.kv_per_token) : 0;
     return mem;

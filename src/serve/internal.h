@@ -40,7 +40,10 @@ typedef struct serve_memory {
 } serve_memory;
 
 serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w);
-double serve_kv_bytes_per_token(const serve_deployment *d);
+/* KV-cache bytes per token of a sequence of ctx tokens on one rank (a
+ * sliding-window layer keeps only its window of them; ctx 0: every layer
+ * keeps every token). */
+double serve_kv_bytes_per_token(const serve_deployment *d, double ctx);
 
 /* A request of the workload. */
 typedef struct serve_request {

@@ -115,11 +115,11 @@ static usim_status run_disaggregated(run_state *s, usim_error *err)
         s->req[i].replica = (int)(i % prefill);
     for (int p = 0; st == USIM_OK && p < prefill; p++)
         st = run_replica(s, p, true, err);
-    double kv_bytes = serve_kv_bytes_per_token(d) * d->tp;
     double link = d->sys.node.nic_bandwidth_per_chip * d->tp;
     for (int64_t i = 0; st == USIM_OK && i < s->count; i++) {
         serve_request *q = &s->req[i];
-        double transfer = (q->isl + 1) * kv_bytes / link + 2 * d->sys.network.endpoint_latency_s;
+        double ctx = q->isl + 1.0, kv_bytes = serve_kv_bytes_per_token(d, ctx) * d->tp;
+        double transfer = ctx * kv_bytes / link + 2 * d->sys.network.endpoint_latency_s;
         q->arrival = q->finish + transfer;
         q->replica = prefill + (int)(i % decode);
     }

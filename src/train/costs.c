@@ -119,6 +119,21 @@ static double replicated_share(const train_ctx *x)
     return x->p->sp && x->p->tp > 1 ? 1.0 / x->p->tp : 1.0;
 }
 
+/* An attention core averaged over the layers: the sliding-window ones (a
+ * model's sliding_layers) see only their window of keys. */
+static double layer_attention_s(const train_ctx *x, engine_attention_op *op)
+{
+    const wl_model *m = x->m;
+    op->window = 0;
+    double full = engine_in_graph(x->chip, engine_attention(x->chip, op)).seconds;
+    if (m->sliding_layers < 1 || m->sliding_window < 1)
+        return full;
+    op->window = m->sliding_window;
+    double band = engine_in_graph(x->chip, engine_attention(x->chip, op)).seconds;
+    op->window = 0;
+    return ((m->layers - m->sliding_layers) * full + m->sliding_layers * band) / m->layers;
+}
+
 static void attention_block(train_ctx *x, train_costs *c, bool backward)
 {
     const wl_model *m = x->m;
@@ -156,13 +171,14 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                               backward,
                               USIM_BF16,
                               (engine_attention_kernel)x->p->attention,
-                              wl_model_dropout(m)};
-    double attention = engine_in_graph(x->chip, engine_attention(x->chip, &op)).seconds;
+                              wl_model_dropout(m),
+                              0};
+    double attention = layer_attention_s(x, &op);
     bool selective = x->p->recompute == WL_RECOMPUTE_SELECTIVE;
     if (backward && op.kernel == ENGINE_ATTN_UNFUSED && selective) {
         /* selective recomputation: the core's forward again, for its scores */
         op.backward = false;
-        attention += engine_in_graph(x->chip, engine_attention(x->chip, &op)).seconds;
+        attention += layer_attention_s(x, &op);
     }
     add(c, TRAIN_ATTENTION, attention);
     if (x->p->cp > 1) {

@@ -54,6 +54,9 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_BOOL("qkv_bias", wl_model, qkv_bias),
     USIM_BOOL("linear_bias", wl_model, linear_bias),
     USIM_BOOL("qk_norm", wl_model, qk_norm),
+    USIM_INT("sliding_window", wl_model, sliding_window, 0, 16777216, false),
+    USIM_INT("sliding_layers", wl_model, sliding_layers, 0, MAX_LAYERS, false),
+    USIM_BOOL("attention_sinks", wl_model, attention_sinks),
     USIM_INT("experts", wl_model, experts, 0, 65536, false),
     USIM_INT("experts_per_token", wl_model, experts_per_token, 0, 65536, false),
     USIM_INT("shared_experts", wl_model, shared_experts, 0, 1024, false),
@@ -101,6 +104,13 @@ static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *e
             return usim_fail_at(r, "dense_layers", false, err,
                                 "%d is more than the %d layers", m->dense_layers, m->layers);
     }
+    if (m->sliding_layers > m->layers)
+        return usim_fail_at(r, "sliding_layers", false, err, "%d is more than the %d layers",
+                            m->sliding_layers, m->layers);
+    if (m->sliding_layers > 0 && m->sliding_window < 1)
+        return usim_fail_at(r, "sliding_window", false, err,
+                            "sliding_layers %d need a window; allowed 1 to 16777216 keys",
+                            m->sliding_layers);
     return USIM_OK;
 }
 
@@ -299,6 +309,37 @@ static void hf_deepseek_v3(hf_reader *h, wl_model *m)
     m->mla.v_head_dim = hf_int(h, "v_head_dim", 128, 1, 4096, false);
 }
 
+/* Layers whose `layer_types` entry is "sliding_attention". */
+static int hf_sliding_layers(hf_reader *h)
+{
+    json_t *types = json_object_get(h->doc, "layer_types"), *t;
+    size_t i;
+    int n = 0;
+    if (!json_is_array(types))
+        return 0;
+    json_array_foreach(types, i, t)
+    {
+        const char *s = json_string_value(t);
+        n += s && strcmp(s, "sliding_attention") == 0;
+    }
+    return n;
+}
+
+/* gpt_oss: Llama's keys with every layer's MLP experts (biased, as its
+ * attention projections are), a learned softmax sink per head, and
+ * sliding-window attention on the layers `layer_types` names. */
+static void hf_gpt_oss(hf_reader *h, wl_model *m)
+{
+    hf_llama_like(h, m);
+    m->experts = hf_int(h, "num_local_experts", 0, 1, 65536, true);
+    m->experts_per_token = hf_int(h, "num_experts_per_tok", 0, 1, 65536, true);
+    m->expert_ffn = m->ffn;
+    m->linear_bias = true;
+    m->attention_sinks = true;
+    m->sliding_window = hf_int(h, "sliding_window", 0, 0, 16777216, false);
+    m->sliding_layers = m->sliding_window > 0 ? hf_sliding_layers(h) : 0;
+}
+
 typedef struct hf_family {
     const char *model_type;
     void (*read)(hf_reader *h, wl_model *m);
@@ -307,7 +348,7 @@ typedef struct hf_family {
 static const hf_family HF_FAMILIES[] = {
     {"llama", hf_llama_like},   {"mistral", hf_llama_like}, {"mixtral", hf_llama_like},
     {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"qwen3_moe", hf_llama_like},
-    {"gpt2", hf_gpt2},
+    {"gpt_oss", hf_gpt_oss},    {"gpt2", hf_gpt2},
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
     {"deepseek_v3", hf_deepseek_v3},
 };

@@ -50,6 +50,8 @@ static double attention_extra_params(const wl_model *m)
         extra += m->hidden;
     if (m->qk_norm)
         extra += 2.0 * m->head_dim;
+    if (m->attention_sinks)
+        extra += m->heads;
     return extra;
 }
 
@@ -72,8 +74,9 @@ static bool is_moe_layer(const wl_model *m, int layer)
 
 static double router_params(const wl_model *m)
 {
-    /* DeepSeek-V3 adds a per-expert score-correction bias to its router. */
-    double bias = strcmp(m->family, "deepseek_v3") == 0 ? m->experts : 0;
+    /* DeepSeek-V3 adds a per-expert score-correction bias to its router; a
+     * model with linear biases (gpt-oss) has a router bias too. */
+    double bias = strcmp(m->family, "deepseek_v3") == 0 || m->linear_bias ? m->experts : 0;
     return (double)m->hidden * m->experts + bias;
 }
 
@@ -89,7 +92,8 @@ wl_params wl_model_params(const wl_model *m)
         p.attention += attention;
         p.norms += norms;
         if (is_moe_layer(m, l)) {
-            double expert = mlp_matmul_params(m, m->expert_ffn);
+            double expert = mlp_matmul_params(m, m->expert_ffn) +
+                            mlp_bias_params(m, m->expert_ffn);
             double routed = m->experts * expert;
             double shared = m->shared_experts * expert + router_params(m);
             p.mlp_experts += routed;
@@ -142,9 +146,27 @@ static double v_dim(const wl_model *m)
     return m->mla.kv_lora_rank > 0 ? m->mla.v_head_dim : m->head_dim;
 }
 
+/* (query, key) pairs a causal sequence of s tokens computes in one layer:
+ * the triangle s(s+1)/2, or with a window of w keys, w(w+1)/2 + (s - w) w. */
+static double causal_pairs(double s, double w)
+{
+    if (w <= 0 || w >= s)
+        return s * (s + 1) / 2;
+    return w * (w + 1) / 2 + (s - w) * w;
+}
+
+/* Layers' pairs summed: full-attention layers and sliding-window ones. */
+static double layer_pairs(const wl_model *m, double s)
+{
+    double sliding = m->sliding_window > 0 ? m->sliding_layers : 0;
+    return (m->layers - sliding) * causal_pairs(s, 0) +
+           sliding * causal_pairs(s, m->sliding_window);
+}
+
 /* Forward, one sequence of s tokens:
  *   matmuls   2 x tokens x active matmul weights
  *   attention QK^T and PV over the causal triangle: 2 x H x s(s+1)/2 x (d_qk + d_v)
+ *             (sliding-window layers: over the band of the last w keys)
  *   other     norms (4/element), activation (SwiGLU 4, GELU 8 per element),
  *             softmax (5 per score), residual adds, embedding: small. */
 wl_flops wl_forward_flops(const wl_model *m, int64_t seq)
@@ -152,24 +174,29 @@ wl_flops wl_forward_flops(const wl_model *m, int64_t seq)
     wl_flops f;
     double s = (double)seq, h = m->hidden;
     double head = (double)m->vocab * h;
-    double pairs = s * (s + 1) / 2;
+    double pairs = layer_pairs(m, s);
     memset(&f, 0, sizeof f);
     f.lm_head = 2 * s * head;
     f.matmul = 2 * s * active_matmul_params(m) - f.lm_head;
-    f.attention_core = m->layers * 2.0 * m->heads * pairs * (qk_dim(m) + v_dim(m));
+    f.attention_core = 2.0 * m->heads * pairs * (qk_dim(m) + v_dim(m));
     double act_per_elem = m->mlp == WL_MLP_SWIGLU ? 4 : 8;
     double ffn = m->experts > 1 ? (double)m->expert_ffn * (m->experts_per_token + m->shared_experts)
                                 : m->ffn;
-    f.other = m->layers * (2 * 4 * s * h + act_per_elem * s * ffn + 5 * m->heads * pairs +
-                           2 * s * h);
+    f.other = m->layers * (2 * 4 * s * h + act_per_elem * s * ffn + 2 * s * h) +
+              5 * m->heads * pairs;
     f.total = f.matmul + f.attention_core + f.lm_head + f.other;
     return f;
 }
 
-/* 6N + 12 L H Q T per token (Chowdhery et al. 2022, PaLM, appendix B). */
+/* 6N + 12 L H Q T per token (Chowdhery et al. 2022, PaLM, appendix B); a
+ * sliding-window layer counts its window for T when the sequence is longer. */
 double wl_model_flops_per_token(const wl_model *m, int64_t seq)
 {
-    double attention = 6.0 * m->layers * m->heads * (qk_dim(m) + v_dim(m)) * (double)seq;
+    double s = (double)seq;
+    double sliding = m->sliding_window > 0 ? m->sliding_layers : 0;
+    double keys = (m->layers - sliding) * s +
+                  sliding * (s < m->sliding_window ? s : (double)m->sliding_window);
+    double attention = 6.0 * m->heads * (qk_dim(m) + v_dim(m)) * keys;
     return 6.0 * active_matmul_params(m) + attention;
 }
 
