@@ -57,6 +57,36 @@ static void decode_reads_the_weights(void **state)
     json_decref(j);
 }
 
+/* Weight types by their stored size (Llama 3 8B, 8,030,261,248 parameters,
+ * on one chip): fp16 2 bytes, int4 4 bits and an fp16 scale per 128 weights
+ * (0.515625 bytes), MXFP4 4 bits and an 8-bit scale per 32 (0.53125). The
+ * KV cache of 4-bit weights stays bf16, and is refused as int4. */
+static void weight_types(void **state)
+{
+    (void)state;
+    const double n = 8030261248.0;
+    const char *types[] = {"fp16", "int4", "mxfp4"};
+    const double bytes[] = {2.0, 0.515625, 0.53125};
+    for (int i = 0; i < 3; i++) {
+        char args[200];
+        snprintf(args, sizeof args, "--model llama3-8b --hw dgx-a100-80gb --tp 1 --weights %s "
+                                    "--isl 128 --osl 16 --requests 2",
+                 types[i]);
+        json_t *j = serve(args);
+        assert_close(num(j, "weights_bytes_per_chip"), n * bytes[i], 1e-12);
+        json_decref(j);
+    }
+    json_t *a = serve("--model llama3-8b --hw dgx-h100 --tp 1 --weights mxfp4 --isl 128 "
+                      "--osl 16 --requests 2");
+    json_t *b = serve("--model llama3-8b --hw dgx-h100 --tp 1 --weights mxfp4 --kv-dtype bf16 "
+                      "--isl 128 --osl 16 --requests 2");
+    assert_close(num(a, "kv_capacity_tokens"), num(b, "kv_capacity_tokens"), 0);
+    json_decref(a);
+    json_decref(b);
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --kv-dtype int4",
+                       "--kv-dtype: 'int4' is not one of bf16, fp8, int8, fp16");
+}
+
 /* gpt-oss keeps only 128 tokens of a sequence in each of its 18 sliding
  * layers: over 1,024 + 1,024 tokens a token costs 18 + 18 x 128 / 2,048 =
  * 19.125 full layers of cache instead of 36, so the same memory holds
@@ -492,6 +522,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_reads_the_weights), cmocka_unit_test(speculation_closed_form),
         cmocka_unit_test(sliding_layers_keep_their_window),
+        cmocka_unit_test(weight_types),
         cmocka_unit_test(static_batch_adds_up),     cmocka_unit_test(poisson_keeps_up),
         cmocka_unit_test(deterministic),            cmocka_unit_test(trace_in),
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),

@@ -24,7 +24,20 @@
 extern "C" {
 #endif
 
-typedef enum serve_weights { SERVE_W_BF16, SERVE_W_FP8, SERVE_W_INT8 } serve_weights;
+/* How weights (and the KV cache) are stored; serve_weight_bytes says how
+ * big each is and serve_gemm_dtype what a GEMM computes in. */
+typedef enum serve_weights {
+    SERVE_W_BF16,
+    SERVE_W_FP8,
+    SERVE_W_INT8,  /* weight-only: dequantised to bf16 */
+    SERVE_W_FP16,
+    SERVE_W_INT4,  /* weight-only, AWQ/GPTQ groups of 128 with an fp16 scale */
+    SERVE_W_MXFP4, /* weight-only, OCP MX: 32 FP4 values share an 8-bit scale */
+    SERVE_W_COUNT
+} serve_weights;
+
+/* Bytes a weight (or KV element) of that type takes, scales included. */
+double serve_weight_bytes(int weights);
 typedef enum serve_scheduler {
     SERVE_STATIC,     /* a fixed batch runs to completion before the next */
     SERVE_CONTINUOUS, /* requests join and leave at every iteration; prefill first */
@@ -41,7 +54,7 @@ typedef struct serve_deployment {
      * holding experts / ep whole experts split tp / ep ways; ep divides tp. */
     int ep;
     int weights;          /* serve_weights */
-    int kv_dtype;         /* serve_weights: bytes per KV element 2, 1, 1 */
+    int kv_dtype;         /* serve_weights: bf16, fp16, fp8 or int8 */
     int max_batch;
     int block_tokens;     /* KV cache block */
     int scheduler;        /* serve_scheduler */

@@ -12,7 +12,9 @@
 
 extern const api_command api_cmd_serve;
 
-static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", NULL};
+/* serve_weights, in order; the KV cache takes the first four */
+static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", "fp16", "int4", "mxfp4", NULL};
+static const char *const KV_TYPES[] = {"bf16", "fp8", "int8", "fp16", NULL};
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
 static const char *const MODES[] = {"offline", "static", "closed", "poisson", "trace", NULL};
 static const char *const PRESETS[] = {"none", "latency", "throughput", NULL};
@@ -42,10 +44,12 @@ static const usim_option SERVE_OPTIONS[] = {
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", TP_UNITS, 0, 0,
      false},
-    {"weights", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "weight type", "bf16", WEIGHTS, 0, 0,
-     false},
-    {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "KV cache type (default: as --weights)",
-     NULL, WEIGHTS, 0, 0, false},
+    {"weights", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
+     "weight type (int8, int4 and mxfp4 are weight-only: dequantised to bf16)", "bf16", WEIGHTS,
+     0, 0, false},
+    {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
+     "KV cache type (default: as --weights; bf16 for int4 and mxfp4 weights)", NULL, KV_TYPES, 0,
+     0, false},
     {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B", "largest batch a replica runs", "64", NULL, 1,
      65536, false},
     {"block", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS", "KV cache block (page) size", "16", NULL, 1,
@@ -269,9 +273,9 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->ep = (int)api_next_int(cmd, req, "ep", 0, &st, err);
     d->replicas = (int)api_next_int(cmd, req, "replicas", 0, &st, err);
     d->weights = api_next_choice(cmd, req, "weights", &st, err);
-    d->kv_dtype = json_object_get(req, "kv-dtype")
-                      ? api_next_choice(cmd, req, "kv-dtype", &st, err)
-                      : d->weights;
+    d->kv_dtype = json_object_get(req, "kv-dtype") ? api_next_choice(cmd, req, "kv-dtype", &st, err)
+                  : d->weights == SERVE_W_INT4 || d->weights == SERVE_W_MXFP4 ? SERVE_W_BF16
+                                                                             : d->weights;
     d->max_batch = (int)api_next_int(cmd, req, "batch", 0, &st, err);
     d->block_tokens = (int)api_next_int(cmd, req, "block", 0, &st, err);
     d->scheduler = api_next_choice(cmd, req, "scheduler", &st, err);
@@ -518,7 +522,7 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_serve = {
     {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
      "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
-     "[--ep E] [--replicas R] [--weights bf16|fp8|int8] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
+     "[--ep E] [--replicas R] [--weights bf16|fp16|fp8|int8|int4|mxfp4] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
      "[--requests N] [--mode offline|static|closed|poisson|trace] [--concurrency C] [--rate QPS] "
      "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
      "latency|throughput] [--json]",

@@ -30,15 +30,18 @@ static double heads_per_rank(const serve_ctx *c)
 
 static double weight_bytes_per_param(const serve_deployment *d)
 {
-    return d->weights == SERVE_W_BF16 ? 2.0 : 1.0;
+    return serve_weight_bytes(d->weights);
 }
 
 /* The dtype GEMMs compute in: fp8 weights with fp8 activations where the
- * chip has fp8; int8 weights are dequantised to bf16. */
+ * chip has fp8, fp16 where it has fp16; weight-only types (int8, int4,
+ * MXFP4) are dequantised to bf16 and read at their own size. */
 usim_dtype serve_gemm_dtype(const serve_deployment *d)
 {
     if (d->weights == SERVE_W_FP8 && d->sys.chip.dense_flops.fp8 > 0)
         return USIM_FP8;
+    if (d->weights == SERVE_W_FP16 && d->sys.chip.dense_flops.fp16 > 0)
+        return USIM_FP16;
     return USIM_BF16;
 }
 
@@ -77,8 +80,8 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
                               false,
                               /* a decode step reads the cache as stored: 1-byte
                                * fp8/int8 halves its traffic */
-                              !causal && c->d->kv_dtype != SERVE_W_BF16 ? USIM_FP8
-                                                                        : USIM_BF16,
+                              !causal && serve_weight_bytes(c->d->kv_dtype) < 2.0 ? USIM_FP8
+                                                                                   : USIM_BF16,
                               (engine_attention_kernel)c->d->attention,
                               false,
                               0};

@@ -24,17 +24,31 @@
 /* The same runtime reserve as training (workload/memory.c). */
 #define RUNTIME_RESERVE_BYTES (2.0 * GIB)
 
+double serve_weight_bytes(int weights)
+{
+    switch (weights) {
+    case SERVE_W_FP8:
+    case SERVE_W_INT8:
+        return 1.0;
+    case SERVE_W_INT4:
+        return 0.5 + 2.0 / 128.0; /* 4 bits, an fp16 scale per 128 */
+    case SERVE_W_MXFP4:
+        return 0.5 + 1.0 / 32.0; /* 4 bits, an E8M0 scale byte per 32 (OCP MX v1.0) */
+    default:
+        return 2.0; /* bf16, fp16 */
+    }
+}
+
 static double weight_bytes(const serve_deployment *d, const wl_model *m)
 {
     wl_params p = wl_model_params(m);
-    double per_param = d->weights == SERVE_W_BF16 ? 2.0 : 1.0;
-    return per_param * p.total / ((double)d->tp * d->pp);
+    return serve_weight_bytes(d->weights) * p.total / ((double)d->tp * d->pp);
 }
 
 double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
 {
     const wl_model *m = &d->model;
-    double kv_bytes = d->kv_dtype == SERVE_W_BF16 ? 2.0 : 1.0;
+    double kv_bytes = serve_weight_bytes(d->kv_dtype);
     double layers = (double)m->layers;
     if (m->sliding_layers > 0 && m->sliding_window > 0 && ctx > m->sliding_window)
         layers -= m->sliding_layers * (1.0 - m->sliding_window / ctx);
