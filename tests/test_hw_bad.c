@@ -95,6 +95,23 @@ static const bad_case CASES[] = {
      {"price.usd_per_chip_hour", "out of range"}},
     {"unknown price basis", "\"estimate\"", "\"cheap\"", {"price.basis", "on-demand, estimate"}},
     {"array, not object", "{\n  \"kind\"", "[{\n  \"kind\"", {"malformed JSON"}},
+    {"unknown collective library", "  \"network\":",
+     "  \"collective_library\": {\"preset\": \"nccl-2.19\", \"gpu\": \"hopper\", \"cpu\": "
+     "\"intel\"},\n  \"network\":",
+     {":16:", "collective_library.preset", "allowed: nccl-2.20, nccl-2.27"}},
+    {"a GPU the library predates", "  \"network\":",
+     "  \"collective_library\": {\"preset\": \"nccl-2.20\", \"gpu\": \"blackwell\", \"cpu\": "
+     "\"intel\"},\n  \"network\":",
+     {"collective_library.gpu", "'blackwell' is not a GPU generation nccl-2.20 has figures for",
+      "allowed: ampere, hopper"}},
+    {"an unknown host CPU", "  \"network\":",
+     "  \"collective_library\": {\"preset\": \"nccl-2.27\", \"gpu\": \"hopper\", \"cpu\": "
+     "\"arm\"},\n  \"network\":",
+     {"collective_library.cpu", "allowed: intel, amd"}},
+    {"a stray key beside a library preset", "  \"network\":",
+     "  \"collective_library\": {\"preset\": \"nccl-2.27\", \"gpu\": \"hopper\", \"cpu\": "
+     "\"amd\", \"gpus\": 1},\n  \"network\":",
+     {"collective_library", "unknown key 'gpus' beside a preset"}},
     {"zero domain nodes", "  \"network\":",
      "  \"scaleup_domain\": {\"nodes\": 0, \"topology\": {\"kind\": \"ring\"}, "
      "\"bandwidth_per_chip\": \"1GB/s\", \"hop_latency\": \"1us\"},\n  \"network\":",

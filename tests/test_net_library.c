@@ -306,6 +306,39 @@ static const char *system_file(const char *eff)
     return write_temp("lib-test.json", text);
 }
 
+/* A library named by preset takes its figures for the system's GPU and CPU
+ * (data/collectives/nccl-2.27.json): an AMD host's network overhead (2 us,
+ * 3 x 2 on Simple) and two-node LL cap (22.5 GB/s), Hopper's one-node cap
+ * (141 GB/s) and NVLS (25 us, 0.85); an Ampere GPU has no NVLS at all. */
+static void library_preset_variants(void **state)
+{
+    (void)state;
+    char text[1024];
+    const char *gpus[] = {"hopper", "ampere"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(text, sizeof text,
+                 "{\"kind\": \"system\", \"name\": \"preset-lib\", \"chip\": \"h100-sxm\","
+                 " \"node\": {\"chips\": 8, \"topology\": {\"kind\": \"switch\"},"
+                 " \"bandwidth_per_chip\": \"900GB/s\", \"hop_latency\": \"2us\","
+                 " \"nic_bandwidth_per_chip\": \"400Gbps\"},"
+                 " \"collective_library\": {\"preset\": \"nccl-2.27\", \"gpu\": \"%s\","
+                 " \"cpu\": {\"value\": \"amd\", \"source\": \"test\"}}}",
+                 gpus[i]);
+        hw_system *s = new_system(write_temp("preset-lib.json", text), 0);
+        const hw_collective_library *l = &s->collective_library;
+        assert_string_equal(l->name, "NCCL");
+        assert_close(l->ring_ll.net_overhead_s, 2e-6, 1e-12);
+        assert_close(l->ring_simple.net_overhead_s, 6e-6, 1e-12);
+        assert_close(l->ring_ll.max_bus_two_domains, 22.5e9, 1e-12);
+        assert_close(l->ring_ll.max_bus_one_domain, i == 0 ? 141e9 : 87.7e9, 1e-12);
+        assert_close(l->ring_ll.efficiency, 0.5, 1e-12);
+        assert_close(l->nvls.efficiency, i == 0 ? 0.85 : 0.0, 1e-12);
+        if (i == 0)
+            assert_close(l->nvls.hop_latency_s, 25e-6, 1e-12);
+        free(s);
+    }
+}
+
 static void formula_on_a_made_up_system(void **state)
 {
     (void)state;
@@ -360,6 +393,7 @@ int main(void)
         cmocka_unit_test(nvls_refused_without_sharp),
         cmocka_unit_test(small_allreduce_across_nodes),
         cmocka_unit_test(efa_step_replaces_nccl_network_row),
+        cmocka_unit_test(library_preset_variants),
         cmocka_unit_test(mid_allreduce_across_nodes_runs_tree_ll128),
         cmocka_unit_test(small_allgather_ring_latency),
         cmocka_unit_test(no_library_no_protocol),

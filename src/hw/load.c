@@ -302,6 +302,134 @@ static void reliability_defaults(hw_reliability *r)
     r->replacement_s = 3600;   /* assumption: swap a node when no hot spare waits */
 }
 
+/* ---- a collective library named by preset ------------------------------- */
+
+/* The library presets' names, comma separated (data/collectives). */
+static void add_library_name(const usim_embedded_file *f, void *ctx)
+{
+    char *list = ctx;
+    size_t n = strlen(list);
+    const char *base = f->path + strlen("collectives/");
+    snprintf(list + n, 200 - n, "%s%.*s", n ? ", " : "", (int)(strlen(base) - strlen(".json")),
+             base);
+}
+
+/* "gpu": "hopper" or "gpu": {"value": "hopper", "source": ...} */
+static const char *variant_of(json_t *ref, const char *key)
+{
+    json_t *v = json_object_get(ref, key);
+    return json_is_object(v) ? json_string_value(json_object_get(v, "value"))
+                             : json_string_value(v);
+}
+
+static bool listed(json_t *list, const char *name)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (name && json_is_string(x) && strcmp(json_string_value(x), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void join_list(json_t *list, char *buf, size_t size)
+{
+    size_t i;
+    json_t *x;
+    buf[0] = '\0';
+    json_array_foreach(list, i, x)
+    {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, "%s%s", i ? ", " : "", json_string_value(x));
+    }
+}
+
+/* Takes, everywhere in node, {"by_gpu": {...}} and {"by_cpu": {...}} for the
+ * system's GPU generation and CPU; a variant the library does not give leaves
+ * the figure out (NVLS on a GPU without it). */
+static void select_variants(json_t *node, const char *gpu, const char *cpu)
+{
+    const char *key;
+    json_t *v, *tmp;
+    json_object_foreach_safe(node, tmp, key, v)
+    {
+        if (!json_is_object(v))
+            continue;
+        json_t *by_gpu = json_object_get(v, "by_gpu"), *by_cpu = json_object_get(v, "by_cpu");
+        if (by_gpu || by_cpu) {
+            json_t *pick = json_object_get(by_gpu ? by_gpu : by_cpu, by_gpu ? gpu : cpu);
+            if (pick)
+                json_object_set(node, key, pick);
+            else
+                json_object_del(node, key);
+        } else {
+            select_variants(v, gpu, cpu);
+        }
+    }
+}
+
+/* "collective_library": {"preset": "nccl-2.27", "gpu": ..., "cpu": ...} becomes
+ * that library's figures (data/collectives/NAME.json) for this system. */
+static usim_status resolve_library(const usim_reader *r, json_t *doc, usim_error *err)
+{
+    json_t *ref = json_object_get(doc, "collective_library");
+    json_t *preset = json_is_object(ref) ? json_object_get(ref, "preset") : NULL;
+    if (!preset)
+        return USIM_OK;
+    static const char *const REF_KEYS[] = {"preset", "gpu", "cpu", "note"};
+    const char *key;
+    json_t *v;
+    json_object_foreach(ref, key, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < sizeof REF_KEYS / sizeof REF_KEYS[0]; i++)
+            known = known || strcmp(key, REF_KEYS[i]) == 0;
+        if (!known)
+            return usim_fail_at(r, "collective_library", false, err,
+                                "unknown key '%s' beside a preset; allowed: preset, gpu, cpu, "
+                                "note",
+                                key);
+    }
+    char path[160], allowed[200];
+    snprintf(path, sizeof path, "collectives/%s.json",
+             json_is_string(preset) ? json_string_value(preset) : "");
+    const usim_embedded_file *f = usim_embedded_find(path);
+    if (!f) {
+        allowed[0] = '\0';
+        usim_embedded_each("collectives/", add_library_name, allowed);
+        return usim_fail_at(r, "collective_library.preset", false, err,
+                            "unknown collective library; allowed: %s (data/collectives)",
+                            allowed);
+    }
+    json_t *lib = json_loads(f->text, 0, NULL);
+    if (!lib)
+        return usim_fail(err, USIM_ERUNTIME, "data/%s is not valid JSON", f->path);
+    const char *gpu = variant_of(ref, "gpu"), *cpu = variant_of(ref, "cpu");
+    usim_status st = USIM_OK;
+    if (!listed(json_object_get(lib, "gpus"), gpu)) {
+        join_list(json_object_get(lib, "gpus"), allowed, sizeof allowed);
+        st = usim_fail_at(r, "collective_library.gpu", false, err,
+                          "'%s' is not a GPU generation %s has figures for; allowed: %s",
+                          gpu ? gpu : "", json_string_value(preset), allowed);
+    } else if (!listed(json_object_get(lib, "cpus"), cpu)) {
+        join_list(json_object_get(lib, "cpus"), allowed, sizeof allowed);
+        st = usim_fail_at(r, "collective_library.cpu", false, err,
+                          "'%s' is not a host CPU %s has figures for; allowed: %s",
+                          cpu ? cpu : "", json_string_value(preset), allowed);
+    }
+    if (st == USIM_OK) {
+        static const char *const NOT_FIGURES[] = {"kind", "description", "gpus", "cpus"};
+        for (size_t i = 0; i < sizeof NOT_FIGURES / sizeof NOT_FIGURES[0]; i++)
+            json_object_del(lib, NOT_FIGURES[i]);
+        select_variants(lib, gpu, cpu);
+        json_object_set(doc, "collective_library", lib);
+    }
+    json_decref(lib);
+    return st;
+}
+
 static usim_status read_system_object(const usim_reader *r, json_t *doc, hw_system *out,
                                       usim_error *err)
 {
@@ -312,7 +440,9 @@ static usim_status read_system_object(const usim_reader *r, json_t *doc, hw_syst
     out->domain.topology.kind = HW_TOPO_NONE;
     out->price.basis = HW_PRICE_ESTIMATE;
     out->price.usd_per_chip_hour = NAN; /* until the description gives one */
-    usim_status st = usim_read_object(r, &hw_system_schema, "", doc, out, err);
+    usim_status st = resolve_library(r, doc, err);
+    if (st == USIM_OK)
+        st = usim_read_object(r, &hw_system_schema, "", doc, out, err);
     if (st == USIM_OK)
         st = read_part(r, doc, "chip", "chip", read_chip_any, &out->chip, &has_chip, err);
     if (st == USIM_OK && !has_chip)
@@ -509,10 +639,13 @@ usim_status hw_resolve_text(const char *name_or_file, char **json_text, usim_err
     usim_status st = open_source(name_or_file, &s, err);
     if (st != USIM_OK)
         return st;
+    usim_reader r = {s.label, s.text, NULL};
     if (json_is_object(s.doc))
         st = inline_part(s.doc, "chip", err);
     if (st == USIM_OK && json_is_object(s.doc))
         st = inline_part(s.doc, "network", err);
+    if (st == USIM_OK && json_is_object(s.doc))
+        st = resolve_library(&r, s.doc, err);
     if (st == USIM_OK) {
         *json_text = json_dumps(s.doc, JSON_INDENT(2));
         if (!*json_text)
