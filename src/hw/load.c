@@ -304,14 +304,16 @@ static void reliability_defaults(hw_reliability *r)
 
 /* ---- a collective library named by preset ------------------------------- */
 
+#define LIBRARY_LIST_BYTES 200
+
 /* The library presets' names, comma separated (data/collectives). */
 static void add_library_name(const usim_embedded_file *f, void *ctx)
 {
     char *list = ctx;
     size_t n = strlen(list);
     const char *base = f->path + strlen("collectives/");
-    snprintf(list + n, 200 - n, "%s%.*s", n ? ", " : "", (int)(strlen(base) - strlen(".json")),
-             base);
+    snprintf(list + n, LIBRARY_LIST_BYTES - n, "%s%.*s", n ? ", " : "",
+             (int)(strlen(base) - strlen(".json")), base);
 }
 
 /* "gpu": "hopper" or "gpu": {"value": "hopper", "source": ...} */
@@ -392,7 +394,7 @@ static usim_status resolve_library(const usim_reader *r, json_t *doc, usim_error
                                 "note",
                                 key);
     }
-    char path[160], allowed[200];
+    char path[160], allowed[LIBRARY_LIST_BYTES];
     snprintf(path, sizeof path, "collectives/%s.json",
              json_is_string(preset) ? json_string_value(preset) : "");
     const usim_embedded_file *f = usim_embedded_find(path);
