@@ -408,14 +408,15 @@ static usim_status resolve_library(const usim_reader *r, json_t *doc, usim_error
     json_t *lib = json_loads(f->text, 0, NULL);
     if (!lib)
         return usim_fail(err, USIM_ERUNTIME, "data/%s is not valid JSON", f->path);
+    /* A library whose figures do not depend on the GPU or the CPU lists none. */
     const char *gpu = variant_of(ref, "gpu"), *cpu = variant_of(ref, "cpu");
     usim_status st = USIM_OK;
-    if (!listed(json_object_get(lib, "gpus"), gpu)) {
+    if (json_object_get(lib, "gpus") && !listed(json_object_get(lib, "gpus"), gpu)) {
         join_list(json_object_get(lib, "gpus"), allowed, sizeof allowed);
         st = usim_fail_at(r, "collective_library.gpu", false, err,
                           "'%s' is not a GPU generation %s has figures for; allowed: %s",
                           gpu ? gpu : "", json_string_value(preset), allowed);
-    } else if (!listed(json_object_get(lib, "cpus"), cpu)) {
+    } else if (json_object_get(lib, "cpus") && !listed(json_object_get(lib, "cpus"), cpu)) {
         join_list(json_object_get(lib, "cpus"), allowed, sizeof allowed);
         st = usim_fail_at(r, "collective_library.cpu", false, err,
                           "'%s' is not a host CPU %s has figures for; allowed: %s",
