@@ -18,8 +18,9 @@
  * so a shape pays for padded tiles (M not a multiple of tm) and for idle SMs in
  * its last wave. Libraries pick the tile per shape: the model uses the
  * preset's (128 x 256 x 64 on Hopper), and when that leaves SMs idle (fewer
- * tiles than SMs) or is wider than M or N, it also tries smaller ones (tm / 2;
- * tn / 2, tn / 4) and splitting K across blocks (split-K, whose fp32 partial
+ * tiles than SMs) or is wider than M or N, it also tries smaller ones (tm / 2
+ * to tm / 8, 16 rows on a 128-row tile: the M of one MMA instruction, so a
+ * decode GEMM of a few tokens does not pay for 128 padded rows; tn / 2, tn / 4) and splitting K across blocks (split-K, whose fp32 partial
  * sums are written and read back once), and keeps the fastest.
  *
  * Each wave also waits for what its blocks cannot overlap with their own
@@ -109,7 +110,7 @@ static gpu_choice best_tile(const gpu_ctx *g, const hw_matrix *x)
     gpu_choice best = evaluate(g, x->tile_m, x->tile_n);
     if (best.tiles >= g->slots && g->m >= x->tile_m && g->n >= x->tile_n)
         return best;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 4; i++)
         for (int j = 0; j < 3; j++) {
             double tm = engine_max(1.0, floor(x->tile_m / (double)(1 << i)));
             double tn = engine_max(1.0, floor(x->tile_n / (double)(1 << j)));
