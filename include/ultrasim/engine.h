@@ -285,6 +285,12 @@ typedef struct engine_attention_op {
 
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op);
 
+/* Seconds an attention core takes in a compiled graph, averaged over a
+ * model's layers when a share of them slide over `window` keys (the rest see
+ * every key); op's own window is ignored. */
+double engine_attention_layer_s(const hw_chip *chip, engine_attention_op op, int64_t window,
+                                double sliding_share);
+
 /* A cost as part of a compiled model graph: the compute side slowed by the
  * chip's graph_efficiency, the memory side unchanged. */
 engine_cost engine_in_graph(const hw_chip *chip, engine_cost c);

@@ -114,6 +114,9 @@ double wl_model_flops_per_token(const wl_model *m, int64_t seq);
  * and the other presets train without. */
 bool wl_model_dropout(const wl_model *m);
 
+/* The share of the layers that use sliding-window attention (0: none). */
+double wl_sliding_share(const wl_model *m);
+
 /* Megatron's (Narayanan et al., SC21) FLOPs per iteration, counting the
  * recomputed forward: 96 B s l h^2 (1 + s/(6h) + V/(16 l h)). */
 double wl_megatron_flops(const wl_model *m, int64_t batch, int64_t seq);

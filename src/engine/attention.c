@@ -275,6 +275,18 @@ static engine_cost unfused_attention(const hw_chip *chip, const attn *a, usim_dt
     return c;
 }
 
+double engine_attention_layer_s(const hw_chip *chip, engine_attention_op op, int64_t window,
+                                double sliding_share)
+{
+    op.window = 0;
+    double full = engine_in_graph(chip, engine_attention(chip, &op)).seconds;
+    if (!(sliding_share > 0.0) || window < 1)
+        return full;
+    op.window = window;
+    double band = engine_in_graph(chip, engine_attention(chip, &op)).seconds;
+    return (1.0 - sliding_share) * full + sliding_share * band;
+}
+
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
 {
     engine_cost c;

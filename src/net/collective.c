@@ -148,13 +148,20 @@ static void clos_notes(const net_topo *t, char *buf, size_t size)
                  (long long)t->chips, t->tiers);
 }
 
+/* nccl-tests' bandwidths of a result whose time is set: algbw = bytes / time,
+ * busbw = algbw x the op's bus factor over its ranks. */
+static void set_bandwidths(net_result *out, double bytes, net_op op, int ranks)
+{
+    out->algbw_bytes_per_s = out->seconds > 0.0 ? bytes / out->seconds : 0.0;
+    out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(op, ranks);
+}
+
 static void fill_result(const net_topo *t, const net_request *rq, const net_plan *plan,
                         const net_cost *c, net_model model, net_result *out)
 {
     memset(out, 0, sizeof *out);
     out->seconds = c->seconds;
-    out->algbw_bytes_per_s = c->seconds > 0.0 ? rq->bytes / c->seconds : 0.0;
-    out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(rq->op, rq->size);
+    set_bandwidths(out, rq->bytes, rq->op, rq->size);
     out->algorithm = plan->algo;
     memcpy(out->tier_seconds, c->tier_seconds, sizeof out->tier_seconds);
     if (c->busiest_link >= 0)
@@ -206,8 +213,7 @@ static void add_launch(const hw_system *sys, net_launch launch, double bytes, ne
     out->launch_seconds = o;
     out->seconds += o;
     out->latency_seconds += o;
-    out->algbw_bytes_per_s = bytes / out->seconds;
-    out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(op, out->ranks);
+    set_bandwidths(out, bytes, op, out->ranks);
 }
 
 static usim_status prepare(const hw_system *sys, net_op op, double bytes, net_group g,
@@ -303,8 +309,7 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
     out->bandwidth_seconds += bw;
     out->tier_seconds[NET_TIER_NODE] += lat + bw;
     out->ranks = g.size;
-    out->algbw_bytes_per_s = bytes / out->seconds;
-    out->busbw_bytes_per_s = out->algbw_bytes_per_s * net_bus_factor(op, g.size);
+    set_bandwidths(out, bytes, op, g.size);
     add_launch(sys, g.launch, bytes, op, out);
     size_t n = strlen(out->why);
     snprintf(out->why + n, sizeof out->why - n,

@@ -85,14 +85,8 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
                               (engine_attention_kernel)c->d->attention,
                               false,
                               0};
-    const hw_chip *chip = &c->d->sys.chip;
-    double full = engine_in_graph(chip, engine_attention(chip, &op)).seconds;
-    if (m->sliding_layers < 1 || m->sliding_window < 1)
-        return full;
     /* the sliding-window layers (gpt-oss: every other one) see their window */
-    op.window = m->sliding_window;
-    double band = engine_in_graph(chip, engine_attention(chip, &op)).seconds;
-    return ((m->layers - m->sliding_layers) * full + m->sliding_layers * band) / m->layers;
+    return engine_attention_layer_s(&c->d->sys.chip, op, m->sliding_window, wl_sliding_share(m));
 }
 
 static double tp_allreduce_s(serve_ctx *c, double tokens)

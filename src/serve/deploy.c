@@ -50,8 +50,8 @@ double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
     const wl_model *m = &d->model;
     double kv_bytes = serve_weight_bytes(d->kv_dtype);
     double layers = (double)m->layers;
-    if (m->sliding_layers > 0 && m->sliding_window > 0 && ctx > m->sliding_window)
-        layers -= m->sliding_layers * (1.0 - m->sliding_window / ctx);
+    if (ctx > m->sliding_window)
+        layers -= m->layers * wl_sliding_share(m) * (1.0 - m->sliding_window / ctx);
     layers /= d->pp;
     if (m->mla.kv_lora_rank > 0) /* the compressed latent and the rope key, per layer */
         return layers * ((double)m->mla.kv_lora_rank + m->mla.qk_rope_dim) * kv_bytes;

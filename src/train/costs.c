@@ -121,17 +121,9 @@ static double replicated_share(const train_ctx *x)
 
 /* An attention core averaged over the layers: the sliding-window ones (a
  * model's sliding_layers) see only their window of keys. */
-static double layer_attention_s(const train_ctx *x, engine_attention_op *op)
+static double layer_attention_s(const train_ctx *x, const engine_attention_op *op)
 {
-    const wl_model *m = x->m;
-    op->window = 0;
-    double full = engine_in_graph(x->chip, engine_attention(x->chip, op)).seconds;
-    if (m->sliding_layers < 1 || m->sliding_window < 1)
-        return full;
-    op->window = m->sliding_window;
-    double band = engine_in_graph(x->chip, engine_attention(x->chip, op)).seconds;
-    op->window = 0;
-    return ((m->layers - m->sliding_layers) * full + m->sliding_layers * band) / m->layers;
+    return engine_attention_layer_s(x->chip, *op, x->m->sliding_window, wl_sliding_share(x->m));
 }
 
 static void attention_block(train_ctx *x, train_costs *c, bool backward)

@@ -158,7 +158,7 @@ static double causal_pairs(double s, double w)
 /* Layers' pairs summed: full-attention layers and sliding-window ones. */
 static double layer_pairs(const wl_model *m, double s)
 {
-    double sliding = m->sliding_window > 0 ? m->sliding_layers : 0;
+    double sliding = m->layers * wl_sliding_share(m);
     return (m->layers - sliding) * causal_pairs(s, 0) +
            sliding * causal_pairs(s, m->sliding_window);
 }
@@ -193,11 +193,18 @@ wl_flops wl_forward_flops(const wl_model *m, int64_t seq)
 double wl_model_flops_per_token(const wl_model *m, int64_t seq)
 {
     double s = (double)seq;
-    double sliding = m->sliding_window > 0 ? m->sliding_layers : 0;
+    double sliding = m->layers * wl_sliding_share(m);
     double keys = (m->layers - sliding) * s +
                   sliding * (s < m->sliding_window ? s : (double)m->sliding_window);
     double attention = 6.0 * m->heads * (qk_dim(m) + v_dim(m)) * keys;
     return 6.0 * active_matmul_params(m) + attention;
+}
+
+double wl_sliding_share(const wl_model *m)
+{
+    if (m->sliding_window < 1 || m->layers < 1)
+        return 0.0;
+    return (double)m->sliding_layers / m->layers;
 }
 
 bool wl_model_dropout(const wl_model *m)
