@@ -50,6 +50,17 @@ void cli_free(cli_result *r)
     free(r->err);
 }
 
+json_t *cli_json(const char *args)
+{
+    cli_result r = cli_run(args);
+    if (r.status != 0)
+        fail_msg("ultrasim %s: exit %d: %s", args, r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    cli_free(&r);
+    assert_non_null(j);
+    return j;
+}
+
 void expect_input_error(const char *args, const char *fragment)
 {
     cli_result r = cli_run(args);

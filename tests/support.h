@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "ultrasim/hw.h"
 
@@ -20,6 +21,10 @@ typedef struct cli_result {
 /* Runs `ultrasim ARGS` (args is a shell-quoted string). */
 cli_result cli_run(const char *args);
 void cli_free(cli_result *r);
+
+/* Runs `ultrasim ARGS`, fails the test unless it exits 0 with JSON on stdout,
+ * and returns that JSON (the caller's to json_decref). */
+json_t *cli_json(const char *args);
 
 /* Runs `ultrasim ARGS` and fails the test unless it exits 2 (bad input) with
  * fragment in its stderr. */

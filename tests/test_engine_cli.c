@@ -9,18 +9,6 @@
 #include "ultrasim/engine.h"
 #include "ultrasim/ultrasim.h"
 
-static json_t *run_json(const char *args)
-{
-    cli_result r = cli_run(args);
-    if (r.status != 0)
-        print_error("ultrasim %s: exit %d: %s\n", args, r.status, r.err);
-    assert_int_equal(r.status, 0);
-    json_t *j = json_loads(r.out, 0, NULL);
-    assert_non_null(j);
-    cli_free(&r);
-    return j;
-}
-
 static double num(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -33,7 +21,7 @@ static double num(json_t *o, const char *key)
 static void trn2_4096_cubed(void **state)
 {
     (void)state;
-    json_t *j = run_json("gemm 4096 4096 4096 --hw trn2 --json");
+    json_t *j = cli_json("gemm 4096 4096 4096 --hw trn2 --json");
     assert_string_equal(json_string_value(json_object_get(j, "model")), "trainium");
     double peak = 128.0 * 128 * 2 * 2.4e9;
     assert_close(num(j, "peak_flops"), peak, 1e-15);
@@ -56,20 +44,20 @@ static void trn2_4096_cubed(void **state)
 static void hand_calculation_128x64x256(void **state)
 {
     (void)state;
-    json_t *j = run_json("gemm 128 64 256 --json");
+    json_t *j = cli_json("gemm 128 64 256 --json");
     assert_close(num(j, "steady_utilisation"), 0.5, 1e-15);
     assert_close(num(j, "array_utilisation"), 2097152.0 / (16384.0 * 542), 1e-12);
     assert_close(num(j, "engine_cycles"), 542, 0);
     json_decref(j);
     /* the classic array, WS on 128 x 128: K = 64 rows, N = 256 in two column
      * folds of 2 x 64 + 128 + 128 - 2 = 382 cycles */
-    j = run_json("gemm 128 64 256 --array 128x128 --json");
+    j = cli_json("gemm 128 64 256 --array 128x128 --json");
     assert_string_equal(json_string_value(json_object_get(j, "model")), "array");
     assert_close(num(j, "cycles"), 764, 0);
     assert_close(num(j, "utilisation"), 2097152.0 / (16384.0 * 764), 1e-12);
     json_decref(j);
     /* SCALE-Sim's own test case (its M=128, N=64, K=256), against its report */
-    j = run_json("gemm 128 256 64 --compat scalesim --dataflow is --json");
+    j = cli_json("gemm 128 256 64 --compat scalesim --dataflow is --json");
     assert_close(num(j, "cycles"), 891, 0);
     assert_close(100 * num(j, "utilisation"), 14.3658810325477, 1e-12);
     json_decref(j);
@@ -102,7 +90,7 @@ static void topology_csv_matches_golden(void **state)
              "gemm --topology %s/tests/data/scalesim/transformer_partial.csv --compat scalesim "
              "--json",
              USIM_SOURCE_DIR);
-    json_t *j = run_json(args);
+    json_t *j = cli_json(args);
     json_t *layers = json_object_get(j, "layers");
     assert_int_equal(json_array_size(layers), 6);
     assert_close(num(json_array_get(layers, 5), "cycles"), 130559, 0);
@@ -294,7 +282,7 @@ static void gemm_without_matrix_units_is_na(void **state)
     assert_null(strstr(r.out, " 0 s"));
     cli_free(&r);
     strcat(args, " --json");
-    json_t *j = run_json(args);
+    json_t *j = cli_json(args);
     assert_true(json_is_null(json_object_get(j, "seconds")));
     assert_true(json_is_null(json_object_get(j, "cycles")));
     assert_non_null(strstr(json_string_value(json_object_get(j, "seconds_reason")),

@@ -13,13 +13,7 @@ static json_t *run_json(const char *args)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "collective %s --json", args);
-    cli_result r = cli_run(cmd);
-    if (r.status != 0)
-        fail_msg("exit %d: %s", r.status, r.err);
-    json_t *j = json_loads(r.out, 0, NULL);
-    cli_free(&r);
-    assert_non_null(j);
-    return j;
+    return cli_json(cmd);
 }
 
 static double num(json_t *o, const char *key)

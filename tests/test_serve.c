@@ -17,13 +17,7 @@ static json_t *serve(const char *args)
 {
     char full[1200];
     snprintf(full, sizeof full, "serve %s --json", args);
-    cli_result r = cli_run(full);
-    if (r.status != 0)
-        fail_msg("serve %s: exit %d: %s", args, r.status, r.err);
-    json_t *j = json_loads(r.out, 0, NULL);
-    cli_free(&r);
-    assert_non_null(j);
-    return j;
+    return cli_json(full);
 }
 
 static double num(json_t *j, const char *key)
@@ -61,6 +55,16 @@ static void decode_reads_the_weights(void **state)
  * on one chip): fp16 2 bytes, int4 4 bits and an fp16 scale per 128 weights
  * (0.515625 bytes), MXFP4 4 bits and an 8-bit scale per 32 (0.53125). The
  * KV cache of 4-bit weights stays bf16, and is refused as int4. */
+/* Llama 3 8B on one A100 with the given weights and the rest of the run. */
+static json_t *serve_8b_on_a100(const char *weights, const char *run)
+{
+    char args[300];
+    snprintf(args, sizeof args,
+             "--model llama3-8b --hw dgx-a100-80gb --tp 1 --weights %s --isl 128 --osl 16 %s",
+             weights, run);
+    return serve(args);
+}
+
 static void weight_types(void **state)
 {
     (void)state;
@@ -68,11 +72,7 @@ static void weight_types(void **state)
     const char *types[] = {"fp16", "int4", "mxfp4"};
     const double bytes[] = {2.0, 0.515625, 0.53125};
     for (int i = 0; i < 3; i++) {
-        char args[200];
-        snprintf(args, sizeof args, "--model llama3-8b --hw dgx-a100-80gb --tp 1 --weights %s "
-                                    "--isl 128 --osl 16 --requests 2",
-                 types[i]);
-        json_t *j = serve(args);
+        json_t *j = serve_8b_on_a100(types[i], "--requests 2");
         assert_close(num(j, "weights_bytes_per_chip"), n * bytes[i], 1e-12);
         json_decref(j);
     }
@@ -91,11 +91,7 @@ static void weight_types(void **state)
     double w[3];
     const char *bf[] = {"bf16", "int8", "int4"};
     for (int i = 0; i < 3; i++) {
-        char args[200];
-        snprintf(args, sizeof args, "--model llama3-8b --hw dgx-a100-80gb --tp 1 --weights %s "
-                                    "--isl 128 --osl 16 --batch 1 --mode static --requests 1",
-                 bf[i]);
-        json_t *j = serve(args);
+        json_t *j = serve_8b_on_a100(bf[i], "--batch 1 --mode static --requests 1");
         w[i] = num(json_object_get(j, "explain"), "decode_weights_s");
         json_decref(j);
     }

@@ -66,13 +66,7 @@ static json_t *validate_file(const char *path)
 {
     char args[700];
     snprintf(args, sizeof args, "validate --json --file %s", path);
-    cli_result r = cli_run(args);
-    if (r.status != 0)
-        fail_msg("exit %d: %s", r.status, r.err);
-    json_t *j = json_loads(r.out, 0, NULL);
-    cli_free(&r);
-    assert_non_null(j);
-    return j;
+    return cli_json(args);
 }
 
 /* A file's set follows from its columns: a serving CSV (isl, osl) runs
