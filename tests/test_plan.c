@@ -30,6 +30,7 @@ static plan_search_options small_search(wl_model *m, hw_system *s)
     o.plan.seq = 4096;
     o.plan.dtype = USIM_BF16;
     o.plan.overlap_grad_reduce = o.plan.overlap_param_gather = true;
+    assert_int_equal(wl_stack_load("megatron-core", &o.plan.stack, &err), USIM_OK);
     o.top = 4;
     return o;
 }

@@ -39,6 +39,9 @@ static wl_plan plan(int tp, int pp, int dp, int mbs, int gbs, int seq)
                  .gbs = gbs, .seq = seq, .dtype = USIM_BF16,
                  .recompute = WL_RECOMPUTE_SELECTIVE, .sp = tp > 1, .zero = 1,
                  .overlap_grad_reduce = true, .overlap_param_gather = true};
+    usim_error err;
+    if (wl_stack_load("megatron-core", &p.stack, &err) != USIM_OK)
+        fail_msg("%s", err.message);
     return p;
 }
 

@@ -305,6 +305,10 @@ static void plan_checks(void **state)
     usim_error_clear(&err);
     wl_plan p = {.tp = 8, .pp = 4, .dp = 2, .cp = 1, .ep = 1, .vp = 1, .mbs = 1, .gbs = 64,
                  .seq = 8192};
+    /* A plan must name the software that runs it. */
+    assert_int_equal(wl_plan_check(&p, &m, 64, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "stack");
+    assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
     assert_int_equal(wl_plan_check(&p, &m, 64, &err), USIM_OK);
     assert_int_equal(wl_plan_check(&p, &m, 128, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "128 chips"));

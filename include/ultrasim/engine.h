@@ -260,6 +260,10 @@ typedef enum engine_attention_kernel {
      * a fused scale-mask-softmax pass and, with dropout, a dropout pass
      * (Megatron-LM before FlashAttention, Narayanan et al. SC21 s4.2). */
     ENGINE_ATTN_UNFUSED,
+    /* FlashAttention-2 (Dao 2023) as PyTorch's scaled_dot_product_attention
+     * runs it: the fused kernel, at no more than the rate FA2's own
+     * benchmarks reach on the chip (matrix.flash2_efficiency). */
+    ENGINE_ATTN_FLASH2,
     ENGINE_ATTN_KERNEL_COUNT
 } engine_attention_kernel;
 

@@ -72,6 +72,11 @@ typedef struct hw_matrix {
      * whose FP8 tensor cores accumulate in reduced precision); 0 =
      * efficiency_fp8, as on chips that accumulate FP8 in full FP32. */
     double efficiency_fp8_split_acc;
+    /* What FlashAttention-2 sustains on this chip, as fractions of the
+     * array's 16-bit peak, forward and backward (its own published
+     * benchmarks; 0 = not measured, the fused model's rate stands). FA2's
+     * Ampere-style MMA instructions leave Hopper's tensor cores half idle. */
+    double flash2_efficiency, flash2_efficiency_backward;
 } hw_matrix;
 
 /* The sustained fraction of the array's peak for inputs of dtype t. */
@@ -116,6 +121,10 @@ typedef struct hw_chip {
     hw_memory hbm;
     hw_dma dma;
     double power_w;
+    /* A power cap below power_w (0: none). Dynamic power goes as f V^2 and
+     * the voltage with the clock, so the clocks scale by the cube root of
+     * power_limit_w / power_w (hw_power_limited_clock_scale). */
+    double power_limit_w;
     double launch_overhead_s; /* fixed cost of each device operation: launch, dispatch, sync */
     /* Fraction of the engine model's matrix rate that whole model graphs, as
      * the vendor's framework compiles them, reach (1 where the engine's own
@@ -258,6 +267,7 @@ typedef struct hw_system {
     hw_published published;
     hw_reliability reliability;
     hw_collective_library collective_library;
+    char stack[64];    /* the training stack its users run (data/stacks); "" = megatron-core */
     int default_chips; /* one scale-up domain */
     int chips;         /* what this run uses (--chips) */
     char warning[400]; /* "" or what looks wrong in the description (hw_peak_warning) */

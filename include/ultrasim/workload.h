@@ -124,6 +124,49 @@ double wl_megatron_flops(const wl_model *m, int64_t batch, int64_t seq);
 /* ---- parallel plans ------------------------------------------------- */
 
 typedef enum wl_recompute { WL_RECOMPUTE_NONE, WL_RECOMPUTE_SELECTIVE, WL_RECOMPUTE_FULL } wl_recompute;
+
+/* ---- software stacks ------------------------------------------------ */
+
+/* What a stack's selective recomputation keeps: Megatron's recomputes only
+ * the attention core (free with a flash kernel, which recomputes its scores
+ * anyway); torchtitan's per-op policy keeps every other matmul's output and
+ * the attention core's, and recomputes the rest of the layer. */
+typedef enum wl_selective { WL_SELECTIVE_ATTENTION_CORE, WL_SELECTIVE_ALTERNATE_MATMULS } wl_selective;
+
+/* HBM bytes a layer's elementwise work moves per element of its tensor, in
+ * the forward (a backward moves about twice): what the stack's kernels read
+ * and write, counted from its code. */
+typedef struct wl_kernel_bytes {
+    double norm;             /* per hidden element */
+    double rope;             /* per query and key element */
+    double gated_activation; /* per FFN element (SwiGLU: silu(gate) x up) */
+    double residual;         /* per hidden element */
+    double attention_copies; /* per attention-output element: head transposes made contiguous */
+    double kv_repeat;        /* bytes written per element of K and V expanded to all query heads
+                                (0: the attention kernel reads grouped K/V directly) */
+    double loss;             /* per logit element: LM-head output to the loss */
+} wl_kernel_bytes;
+
+typedef struct wl_stack {
+    char name[64];
+    char description[240];
+    int selective;              /* wl_selective */
+    int attention;              /* the attention kernel it runs (engine_attention_kernel) */
+    double grad_reduce_bytes;   /* bytes per gradient element the DP reduction moves */
+    double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
+    bool has_compiled;          /* the stack can compile its graph (torch.compile) */
+    bool compile_default;
+    wl_kernel_bytes eager, compiled;
+} wl_stack;
+
+/* The stack a system runs when its description names none. */
+#define WL_DEFAULT_STACK "megatron-core"
+
+/* Loads a stack preset (data/stacks/NAME.json) or a stack JSON file. */
+usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err);
+
+/* The kernel figures a run uses: the compiled ones when it compiles. */
+const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
 typedef enum wl_schedule { WL_SCHED_1F1B, WL_SCHED_INTERLEAVED } wl_schedule;
 
 typedef struct wl_plan {
@@ -141,7 +184,13 @@ typedef struct wl_plan {
     bool overlap_tp_comm;       /* TP collectives hidden behind GEMMs */
     int tp_cores;        /* Trainium: TP counted in NeuronCores (0 = chips) */
     int attention;       /* engine_attention_kernel: 0 fused (default), 2 unfused */
+    wl_stack stack;      /* the software stack that runs the plan */
+    bool compile;        /* the stack compiles its graph (stack.has_compiled) */
 } wl_plan;
+
+/* The share of a layer's forward matmul FLOPs that the plan's selective
+ * recomputation runs again in the backward (0 for the attention core only). */
+double wl_selective_matmul_share(const wl_model *m, const wl_plan *p);
 
 /* Micro-batches per pipeline per step: gbs / (dp x mbs). */
 int64_t wl_plan_microbatches(const wl_plan *p);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/train_options.h"
 #include "ultrasim/plan.h"
 
 extern const api_command api_cmd_plan;
@@ -33,6 +34,7 @@ static const usim_option PLAN_OPTIONS[] = {
      "time", OBJECTIVES, 0, 0, false},
     {"jobs", USIM_OPT_INT, USIM_UNIT_NONE, "N", "threads (default: one per core)", NULL, NULL, 1,
      64, false},
+    API_OPT_STACK,
 };
 
 static json_t *plan_row(const wl_plan *p, const train_result *r, double score)
@@ -104,6 +106,9 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         o.plan.dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
         o.plan.overlap_grad_reduce = o.plan.overlap_param_gather = true;
         o.plan.cp = o.plan.ep = o.plan.vp = o.plan.mbs = 1;
+        st = api_read_stack(cmd, req, sys, &o.plan, err);
+    }
+    if (st == USIM_OK) {
         o.top = (int)top;
         o.objective = objective;
         o.jobs = (int)jobs;
@@ -186,7 +191,7 @@ static usim_status plan_cmd_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_plan = {
     {"plan", "search the parallel plans: the fastest (or cheapest) that fit",
      "ultrasim plan --model M --hw H --chips N --gbs G --seq S [--dtype ..] [--top K] "
-     "[--objective time|cost|energy] [--json]",
+     "[--objective time|cost|energy] [--stack NAME|FILE] [--compile on|off] [--json]",
      "Enumerates TP, PP, DP, CP, EP, virtual stages, micro-batch, ZeRO stage and recompute;\n"
      "drops what does not divide or fit; simulates the rest in order of a lower bound on\n"
      "their step time (their FLOPs at peak) on all cores, stopping when no remaining\n"

@@ -74,11 +74,16 @@ static json_t *memory_json(const wl_memory *m, double capacity)
 static json_t *plan_json(const wl_plan *p)
 {
     static const char *const RC[] = {"none", "selective", "full"};
-    return api_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:b, s:i, s:I}",
-                     "tp", p->tp, "pp", p->pp, "dp", p->dp, "cp", p->cp, "ep", p->ep, "vp",
-                     p->vp, "mbs", p->mbs, "gbs", (json_int_t)p->gbs, "seq", (json_int_t)p->seq,
-                     "dtype", usim_dtype_name(p->dtype), "recompute", RC[p->recompute], "sp",
-                     p->sp, "zero", p->zero, "tp_cores", (json_int_t)p->tp_cores);
+    json_t *j = api_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:b, s:i, s:I}",
+                         "tp", p->tp, "pp", p->pp, "dp", p->dp, "cp", p->cp, "ep", p->ep, "vp",
+                         p->vp, "mbs", p->mbs, "gbs", (json_int_t)p->gbs, "seq",
+                         (json_int_t)p->seq, "dtype", usim_dtype_name(p->dtype), "recompute",
+                         RC[p->recompute], "sp", p->sp, "zero", p->zero, "tp_cores",
+                         (json_int_t)p->tp_cores);
+    json_object_set_new(j, "stack", json_string(p->stack.name));
+    json_object_set_new(j, "compile", json_boolean(p->compile));
+    json_object_set_new(j, "attention", json_string(api_attention_choices[p->attention]));
+    return j;
 }
 
 /* "Does not fit" names the biggest parts and what would shrink them. */
@@ -271,13 +276,17 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                     json_string_value(json_object_get(res, "model")), params, chips,
                     api_plural(chips), json_string_value(json_object_get(res, "hw")));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f, VP %.0f; micro-batch "
-                       "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n\n",
+                       "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n"
+                       "stack: %s%s, attention %s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
                     api_number(p, "cp"), api_number(p, "ep"), api_number(p, "vp"),
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"),
                     json_string_value(json_object_get(p, "dtype")),
                     json_string_value(json_object_get(p, "recompute")),
-                    json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"));
+                    json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"),
+                    json_string_value(json_object_get(p, "stack")),
+                    json_is_true(json_object_get(p, "compile")) ? " (compiled)" : "",
+                    json_string_value(json_object_get(p, "attention")));
     usim_buf_printf(b, "  %-22s %s\n", "step time", st);
     usim_buf_printf(b, "  %-22s %.4g (%.4g per chip)\n", "tokens/s", api_number(res, "tokens_per_s"),
                     api_number(res, "tokens_per_s_per_chip"));
@@ -302,11 +311,14 @@ const api_command api_cmd_train = {
     {"train", "simulate a training step: time, MFU, breakdown, memory",
      "ultrasim train --model NAME|config.json --hw PRESET [--chips N] --tp T --pp P [--dp D] "
      "[--cp C] [--ep E] [--vp V] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
-     "none|selective|full] [--sp] [--zero 0|1|2|3] [--tokens N] [--trace F] [--json]",
+     "none|selective|full] [--sp] [--zero 0|1|2|3] [--stack NAME|FILE] [--compile on|off] "
+     "[--tokens N] [--trace F] [--json]",
      "Simulates one step on the discrete-event core, one representative chip per pipeline\n"
      "stage: per-op costs from the engine and network models, pipeline bubbles from the\n"
      "schedule, exposed communication from what the timeline leaves uncovered. MFU counts\n"
      "6N + attention FLOPs per token against the dtype's dense peak; HFU adds recompute.\n"
+     "The software stack (--stack, data/stacks) says what its kernels move, what its\n"
+     "selective recomputation keeps, its attention kernel and its gradient type.\n"
      "A plan that does not fit in HBM is an error (exit 2) saying by how much.",
      NULL, TRAIN_OPTIONS, sizeof TRAIN_OPTIONS / sizeof TRAIN_OPTIONS[0]},
     train_run,

@@ -110,8 +110,9 @@ static json_t *gpt_from_row(const csv_row *h, const csv_row *r)
 
 static json_t *training_request(const csv_row *h, const csv_row *r)
 {
-    static const char *const PLAN[] = {"tp", "pp", "dp", "cp", "ep", "vp", "mbs", "gbs", "seq",
-                                       "dtype", "recompute", "zero", "attention"};
+    static const char *const PLAN[] = {"tp",  "pp",        "dp",   "cp",        "ep",
+                                       "vp",  "mbs",       "gbs",  "seq",       "dtype",
+                                       "recompute", "zero", "attention", "stack", "compile"};
     const char *hw = cell(h, r, "hw");
     json_t *req = api_pack("{s:s}", "command", "train");
     json_t *gpt = gpt_from_row(h, r);
@@ -477,16 +478,40 @@ static json_t *set_summary(const tally *t)
     return s;
 }
 
-/* The rows of one set: the built-in CSV, or the user's file. */
+/* The built-in CSVs of each set (validation/NAME.csv), each kept in the
+ * columns and units of its source. */
+static const char *const SET_FILES[][4] = {
+    [SET_TRAINING] = {"training", "torchtitan", "trainium-training", NULL},
+    [SET_INFERENCE] = {"inference", NULL},
+    [SET_COLLECTIVES] = {"collectives", NULL},
+};
+
+/* The rows of one set: its built-in CSVs, a tally of each and one over
+ * them all (the ratchet, validation/mape.json, holds both). */
 static usim_status validate_set(int s, json_t *rows, json_t *sets, usim_error *err)
 {
-    char path[64];
-    snprintf(path, sizeof path, "validation/%s.csv", SETS[s]);
-    const usim_embedded_file *f = usim_embedded_find(path);
     tally t = {0, 0, 0};
-    usim_status st = run_set(SETS[s], f ? f->text : "", path, rows, &t, err);
-    if (st == USIM_OK)
-        json_object_set_new(sets, SETS[s], set_summary(&t));
+    usim_status st = USIM_OK;
+    json_t *files = json_object();
+    for (int i = 0; SET_FILES[s][i] && st == USIM_OK; i++) {
+        char path[64], name[64];
+        snprintf(name, sizeof name, "%s.csv", SET_FILES[s][i]);
+        snprintf(path, sizeof path, "validation/%s", name);
+        const usim_embedded_file *f = usim_embedded_find(path);
+        tally one = {0, 0, 0};
+        st = run_set(SETS[s], f ? f->text : "", path, rows, &one, err);
+        json_object_set_new(files, name, set_summary(&one));
+        t.sum_abs_pct += one.sum_abs_pct;
+        t.worst_pct = fmax(t.worst_pct, one.worst_pct);
+        t.rows += one.rows;
+    }
+    if (st == USIM_OK) {
+        json_t *summary = set_summary(&t);
+        json_object_set_new(summary, "files", files);
+        json_object_set_new(sets, SETS[s], summary);
+    } else {
+        json_decref(files);
+    }
     return st;
 }
 
@@ -530,6 +555,13 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
     return USIM_OK;
 }
 
+static void summary_line(usim_buf *b, const char *name, json_t *s)
+{
+    double n = api_number(s, "rows");
+    usim_buf_printf(b, "%s: MAPE %.1f%% over %.0f row%s, worst %.1f%%\n", name,
+                    api_number(s, "mape_pct"), n, n == 1 ? "" : "s", api_number(s, "worst_pct"));
+}
+
 static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
 {
     json_t *rows = json_object_get(res, "rows"), *sets = json_object_get(res, "sets");
@@ -550,10 +582,16 @@ static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
     }
     json_object_foreach(sets, key, s)
     {
-        double n = api_number(s, "rows");
-        usim_buf_printf(b, "\n%s: MAPE %.1f%% over %.0f row%s, worst %.1f%%\n", key,
-                        api_number(s, "mape_pct"), n, n == 1 ? "" : "s",
-                        api_number(s, "worst_pct"));
+        usim_buf_printf(b, "\n");
+        summary_line(b, key, s);
+        json_t *files = json_object_get(s, "files"), *f;
+        const char *file;
+        if (json_object_size(files) > 1)
+            json_object_foreach(files, file, f)
+            {
+                usim_buf_printf(b, "  ");
+                summary_line(b, file, f);
+            }
     }
     return USIM_OK;
 }
@@ -561,8 +599,9 @@ static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_validate = {
     {"validate", "compare predictions with published measurements (MAPE)",
      "ultrasim validate [--set training|inference|collectives|all] [--file FILE.csv] [--json]",
-     "Runs every row of validation/training.csv (train), validation/inference.csv\n"
-     "(serve) and validation/collectives.csv (collective) through the same commands\n"
+     "Runs every row of validation/training.csv, torchtitan.csv and\n"
+     "trainium-training.csv (train), validation/inference.csv (serve) and\n"
+     "validation/collectives.csv (collective) through the same commands\n"
      "users run, with the documented defaults for blank cells, and prints predicted\n"
      "against published with the error of each and the mean absolute percentage error\n"
      "of each set. --file reads another CSV of the same columns; its set follows from its\n"

@@ -8,7 +8,7 @@
 #include "ultrasim/hw.h"
 #include "ultrasim/workload.h"
 
-const char *const api_attention_choices[] = {"fused", "per-head", "unfused", NULL};
+const char *const api_attention_choices[] = {"fused", "per-head", "unfused", "flash2", NULL};
 
 usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out,
                             usim_error *err)

@@ -27,6 +27,34 @@ static bool on(const usim_command *cmd, json_t *req, const char *name, usim_stat
     return api_next_choice(cmd, req, name, st, err) == 0;
 }
 
+/* The stack a run uses (--stack, else the system's own, else Megatron-Core)
+ * and whether it compiles (--compile, else the stack's default). */
+usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system *sys,
+                              wl_plan *p, usim_error *err)
+{
+    const char *name = NULL;
+    usim_status st = api_string(cmd, req, "stack", &name, err);
+    if (st != USIM_OK)
+        return st;
+    if (!name)
+        name = sys->stack[0] ? sys->stack : WL_DEFAULT_STACK;
+    st = wl_stack_load(name, &p->stack, err);
+    if (st != USIM_OK)
+        return st;
+    p->compile = p->stack.compile_default;
+    if (!json_object_get(req, "attention"))
+        p->attention = p->stack.attention;
+    if (!json_object_get(req, "compile"))
+        return USIM_OK;
+    p->compile = on(cmd, req, "compile", &st, err);
+    if (st == USIM_OK && p->compile && !p->stack.has_compiled)
+        st = usim_fail_field(err, USIM_EINPUT, "compile",
+                             "stack '%s' has no compiled mode (its kernels are already fused); "
+                             "allowed: off, or a stack that compiles (torchtitan)",
+                             p->stack.name);
+    return st;
+}
+
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
                             usim_error *err)
 {
@@ -58,6 +86,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->overlap_grad_reduce = on(cmd, req, "overlap-grad-reduce", &st, err);
     p->overlap_param_gather = on(cmd, req, "overlap-param-gather", &st, err);
     p->overlap_tp_comm = on(cmd, req, "overlap-tp-comm", &st, err);
+    if (st == USIM_OK)
+        st = api_read_stack(cmd, req, &out->sys, p, err);
     if (st == USIM_OK && unit == 1) {
         p->tp_cores = p->tp;
         st = api_tp_in_chips(&out->sys, p->tp_cores, &p->tp, err);

@@ -12,6 +12,15 @@ extern const char *const api_zero_choices[];
 extern const char *const api_on_off_choices[];
 extern const char *const api_tp_unit_choices[];
 
+/* The software stack of a run (data/stacks) and whether it compiles. */
+#define API_OPT_STACK \
+    {"stack", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",                                     \
+     "software stack (data/stacks: megatron-core, torchtitan, neuronx-distributed) or stack JSON; "\
+     "default: the system's own", NULL, NULL, 0, 0, false},                                           \
+    {"compile", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                                      \
+     "compile the model's graph (torch.compile) where the stack can (default: the stack's own)",\
+     NULL, api_on_off_choices, 0, 0, false}
+
 /* The option-table entries of a training run; a command's table starts with
  * them and adds its own. */
 #define API_TRAIN_OPTIONS \
@@ -58,6 +67,7 @@ extern const char *const api_tp_unit_choices[];
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",                                        \
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", api_tp_unit_choices, 0, 0,\
      false},                                                                                    \
+    API_OPT_STACK,                                                                              \
     API_OPT_ATTENTION
 
 typedef struct api_train_setup_t {
@@ -65,6 +75,10 @@ typedef struct api_train_setup_t {
     hw_system sys;
     wl_plan plan;
 } api_train_setup_t;
+
+/* Reads --stack and --compile into p (the system's stack by default). */
+usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system *sys, wl_plan *p,
+                           usim_error *err);
 
 /* Reads model, system and plan from a request holding api_train_options. */
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,

@@ -212,6 +212,18 @@ static double attention_bytes(const hw_chip *chip, const attn *a, double el, dou
     return q_side + a->b * a->h * per_head * 2.0 * bk * a->d * el + writes;
 }
 
+/* FlashAttention-2 cannot beat its own benchmarks: the time at the share of
+ * the 16-bit array peak it reaches on this chip, forward or backward. */
+static double flash2_floor_s(const hw_chip *chip, const attn *a, double flops)
+{
+    const hw_matrix *x = &chip->matrix;
+    double share = a->backward && x->flash2_efficiency_backward > 0 ? x->flash2_efficiency_backward
+                                                                    : x->flash2_efficiency;
+    double peak = 2.0 * x->rows * x->cols * x->arrays_per_core *
+                  hw_per_dtype_get(&x->macs_per_pe, USIM_BF16) * x->clock_hz * chip->cores;
+    return share > 0 && peak > 0 ? flops / (share * peak) : 0.0;
+}
+
 static attn attn_of(const engine_attention_op *op)
 {
     attn a;
@@ -311,6 +323,8 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
         else
             c.compute_s = systolic ? trn_compute_s(chip, &a, dt, bk, &t)
                                    : gpu_compute_s(chip, &a, dt, bk, &t);
+        if (op->kernel == ENGINE_ATTN_FLASH2)
+            c.compute_s = engine_max(c.compute_s, flash2_floor_s(chip, &a, c.flops));
         /* Two DMA set-ups; a forward is one kernel, a backward two (dQ, then dK and dV). */
         double fixed_s = 2.0 * chip->dma.fixed_latency_s +
                          (a.backward ? 2.0 : 1.0) * chip->launch_overhead_s;

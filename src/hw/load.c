@@ -73,7 +73,72 @@ static usim_status unknown_preset(const char *name, usim_error *err)
                      name);
 }
 
+/* Lays `over` onto `base`: objects merge key by key, null removes a key,
+ * anything else (and a cited value, an object with "value") replaces what
+ * the base had (JSON merge patch, RFC 7386, with cited values whole). */
+static void merge_over(json_t *base, json_t *over)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(over, key, v)
+    {
+        json_t *b = json_object_get(base, key);
+        if (json_is_null(v))
+            json_object_del(base, key);
+        else if (json_is_object(b) && json_is_object(v) && !json_object_get(v, "value") &&
+            !json_object_get(b, "value"))
+            merge_over(b, v);
+        else
+            json_object_set(base, key, v);
+    }
+}
+
+#define MAX_BASE_DEPTH 8
+
+static usim_status open_source_at(const char *name, hw_source *s, int depth, usim_error *err);
+
+/* A description with "base": NAME starts from that preset or file (of the
+ * same kind) and changes only what it lists: a "what if" is a few lines. */
+static usim_status apply_base(hw_source *s, int depth, usim_error *err)
+{
+    json_t *ref = json_is_object(s->doc) ? json_object_get(s->doc, "base") : NULL;
+    if (!ref)
+        return USIM_OK;
+    usim_reader r = {s->label, s->text, NULL};
+    if (!json_is_string(ref))
+        return usim_fail_at(&r, "base", false, err,
+                            "expected the name of a preset or file to start from");
+    if (depth >= MAX_BASE_DEPTH)
+        return usim_fail_at(&r, "base", false, err,
+                            "more than %d bases in a chain (a base that names itself?)",
+                            MAX_BASE_DEPTH);
+    hw_source b;
+    usim_status st = open_source_at(json_string_value(ref), &b, depth + 1, err);
+    if (st != USIM_OK)
+        return st;
+    json_t *kind = json_object_get(s->doc, "kind"), *base_kind = json_object_get(b.doc, "kind");
+    if (json_is_string(kind) && !json_equal(kind, base_kind)) {
+        st = usim_fail_at(&r, "base", false, err, "'%s' describes a %s, not a %s",
+                          json_string_value(ref),
+                          json_is_string(base_kind) ? json_string_value(base_kind) : "?",
+                          json_string_value(kind));
+        source_free(&b);
+        return st;
+    }
+    json_object_del(s->doc, "base");
+    merge_over(b.doc, s->doc);
+    json_decref(s->doc);
+    s->doc = json_incref(b.doc);
+    source_free(&b);
+    return USIM_OK;
+}
+
 static usim_status open_source(const char *name, hw_source *s, usim_error *err)
+{
+    return open_source_at(name, s, 0, err);
+}
+
+static usim_status open_source_at(const char *name, hw_source *s, int depth, usim_error *err)
 {
     char path[128];
     memset(s, 0, sizeof *s);
@@ -92,6 +157,8 @@ static usim_status open_source(const char *name, hw_source *s, usim_error *err)
         return unknown_preset(name, err);
     }
     usim_status st = usim_json_parse(s->label, s->text, &s->doc, err);
+    if (st == USIM_OK)
+        st = apply_base(s, depth, err);
     if (st != USIM_OK)
         source_free(s);
     return st;
@@ -159,6 +226,33 @@ static void fill_dense_flops(hw_chip *c)
             *dst[t] = hw_core_matrix_flops(c, (usim_dtype)t) * c->cores;
 }
 
+/* A chip run under a power cap holds lower clocks on every engine: CMOS
+ * dynamic power is C V^2 f, and DVFS lowers the voltage with the clock, so
+ * power goes as f^3 and the sustained clock as the cube root of the cap's
+ * share of the rated power. The peak (dense_flops, the MFU basis) stays the
+ * datasheet's. */
+static usim_status apply_power_limit(const usim_reader *r, const char *path, hw_chip *c,
+                                     usim_error *err)
+{
+    if (c->power_limit_w <= 0)
+        return USIM_OK;
+    if (c->power_limit_w > c->power_w) {
+        char field[200], rated[32];
+        snprintf(field, sizeof field, "%s%spower_limit", path, path[0] ? "." : "");
+        usim_format_bound(c->power_w, USIM_UNIT_WATTS, rated, sizeof rated);
+        return usim_fail_at(r, field, false, err,
+                            "a power limit above the chip's rated power does not raise its "
+                            "clocks; allowed: 1 W to %s",
+                            rated);
+    }
+    double k = cbrt(c->power_limit_w / c->power_w);
+    c->matrix.clock_hz *= k;
+    c->vector.clock_hz *= k;
+    c->scalar.clock_hz *= k;
+    c->power_w = c->power_limit_w; /* what it draws, for energy and cost */
+    return USIM_OK;
+}
+
 static usim_status read_chip_object(const usim_reader *r, const char *path, json_t *obj,
                                     hw_chip *out, usim_error *err)
 {
@@ -169,7 +263,7 @@ static usim_status read_chip_object(const usim_reader *r, const char *path, json
     if (!json_object_get(obj, "scalar"))
         out->scalar = out->vector;
     fill_dense_flops(out);
-    return USIM_OK;
+    return apply_power_limit(r, path, out, err);
 }
 
 static usim_status read_network_object(const usim_reader *r, const char *path, json_t *obj,
@@ -525,6 +619,8 @@ usim_status hw_load_system_text(const char *file, const char *text, int chips,
     snprintf(s.label, sizeof s.label, "%s", file && file[0] ? file : "<input>");
     s.text = text;
     usim_status st = usim_json_parse(s.label, text, &s.doc, err);
+    if (st == USIM_OK)
+        st = apply_base(&s, 0, err);
     if (st == USIM_OK)
         st = load_system_source(&s, chips, network, out, err);
     source_free(&s);

@@ -72,6 +72,9 @@ static const usim_field MATRIX[] = {
     USIM_NUM("efficiency", hw_matrix, efficiency, U_1, 0.05, 1, false),
     USIM_NUM("efficiency_fp8", hw_matrix, efficiency_fp8, U_1, 0.05, 1, false),
     USIM_NUM("efficiency_fp8_split_acc", hw_matrix, efficiency_fp8_split_acc, U_1, 0.05, 1, false),
+    USIM_NUM("flash2_efficiency", hw_matrix, flash2_efficiency, U_1, 0.01, 1, false),
+    USIM_NUM("flash2_efficiency_backward", hw_matrix, flash2_efficiency_backward, U_1, 0.01, 1,
+             false),
 };
 static const usim_schema MATRIX_SCHEMA = USIM_SCHEMA("matrix engine", MATRIX);
 
@@ -120,6 +123,7 @@ static const usim_field CHIP[] = {
     USIM_OBJ("hbm", hw_chip, hbm, &MEMORY_SCHEMA, true),
     USIM_OBJ("dma", hw_chip, dma, &DMA_SCHEMA, false),
     USIM_NUM("power", hw_chip, power_w, U_W, 1, 1e5, true),
+    USIM_NUM("power_limit", hw_chip, power_limit_w, U_W, 1, 1e5, false),
     USIM_NUM("launch_overhead", hw_chip, launch_overhead_s, U_S, 0, 1e-3, false),
     USIM_NUM("graph_efficiency", hw_chip, graph_efficiency, U_1, 0.05, 1, false),
     USIM_OBJ("dense_flops", hw_chip, dense_flops, &PER_DTYPE_FLOPS_SCHEMA, false),
@@ -247,6 +251,7 @@ static const usim_field SYSTEM[] = {
     USIM_OBJ("published", hw_system, published, &PUBLISHED_SCHEMA, false),
     USIM_OBJ("reliability", hw_system, reliability, &RELIABILITY_SCHEMA, false),
     USIM_OBJ("collective_library", hw_system, collective_library, &COLL_LIBRARY_SCHEMA, false),
+    USIM_STR("stack", hw_system, stack, false),
     USIM_DOC("notes"),
 };
 const usim_schema hw_system_schema = USIM_SCHEMA("system", SYSTEM);

@@ -295,6 +295,15 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
     s.m = m;
     s.sys = sys;
     s.o = *o;
+    /* A plan with no stack runs the system's own. */
+    if (!s.o.plan.stack.name[0]) {
+        usim_status st = wl_stack_load(sys->stack[0] ? sys->stack : WL_DEFAULT_STACK,
+                                       &s.o.plan.stack, err);
+        if (st != USIM_OK)
+            return st;
+        s.o.plan.attention = s.o.plan.stack.attention;
+        s.o.plan.compile = s.o.plan.stack.compile_default;
+    }
     s.kth_best = INFINITY;
     pthread_mutex_init(&s.lock, NULL);
     enumerate(&s);

@@ -53,7 +53,7 @@ static void linear(const train_ctx *x, train_costs *c, bool backward, double m, 
 {
     usim_dtype t = x->p->dtype;
     if (t == USIM_FP8)
-        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, 4);
+        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, x->p->stack.fp8_cast_bytes);
     if (!backward) {
         add(c, TRAIN_GEMM, gemm_s(x->chip, m, k, n, batch, t));
         return;
@@ -63,8 +63,9 @@ static void linear(const train_ctx *x, train_costs *c, bool backward, double m, 
 }
 
 /* Elementwise work over `elements` values: `flops` each, `bytes` each moved
- * through HBM; a backward reads the saved input and the incoming gradient
- * and writes one gradient, about twice the traffic. */
+ * through HBM (the stack's kernels, wl_kernel_bytes); a backward reads the
+ * saved input and the incoming gradient and writes one gradient, about twice
+ * the traffic. */
 static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
                         double flops, double bytes)
 {
@@ -119,6 +120,38 @@ static double replicated_share(const train_ctx *x)
     return x->p->sp && x->p->tp > 1 ? 1.0 / x->p->tp : 1.0;
 }
 
+static const wl_kernel_bytes *kernels(const train_ctx *x)
+{
+    return wl_stack_kernels(&x->p->stack, x->p->compile);
+}
+
+/* Query and key/value widths per chip under TP (KV heads replicated when
+ * fewer than TP ranks). */
+static double q_width(const train_ctx *x)
+{
+    return (double)x->m->heads / x->p->tp * x->m->head_dim;
+}
+
+static double kv_width(const train_ctx *x)
+{
+    return fmax((double)x->m->kv_heads / x->p->tp, 1.0) * x->m->head_dim;
+}
+
+/* What a standard attention layer does around its projections besides the
+ * core: rotary embedding of queries and keys, K and V expanded to every
+ * query head where the stack's attention cannot read grouped heads, and the
+ * output's head transpose made contiguous. */
+static void attention_elementwise(const train_ctx *x, train_costs *c, bool backward)
+{
+    const wl_kernel_bytes *k = kernels(x);
+    double T = x->tokens, q = q_width(x), kv = kv_width(x);
+    if (x->m->position == WL_POS_ROPE)
+        elementwise(x, c, backward, T * (q + kv), 6, k->rope);
+    if (x->m->kv_heads < x->m->heads)
+        elementwise(x, c, backward, 2 * T * q, 0, k->kv_repeat);
+    elementwise(x, c, backward, T * q, 0, k->attention_copies);
+}
+
 /* An attention core averaged over the layers: the sliding-window ones (a
  * model's sliding_layers) see only their window of keys. */
 static double layer_attention_s(const train_ctx *x, const engine_attention_op *op)
@@ -131,7 +164,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
     const wl_model *m = x->m;
     double T = x->tokens, h = m->hidden, t = x->p->tp;
     double rep = replicated_share(x);
-    elementwise(x, c, backward, T * h * rep, 4, 4); /* norm */
+    elementwise(x, c, backward, T * h * rep, 4, kernels(x)->norm);
     if (m->mla.kv_lora_rank > 0) {
         const wl_mla *a = &m->mla;
         double qk = (double)a->qk_nope_dim + a->qk_rope_dim;
@@ -146,10 +179,10 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                m->heads / t * ((double)a->qk_nope_dim + a->v_head_dim), 1);
         linear(x, c, backward, T, m->heads / t * a->v_head_dim, h, 1);
     } else {
-        double kv = fmax((double)m->kv_heads / t, 1.0) * m->head_dim;
-        double q = (double)m->heads / t * m->head_dim;
+        double kv = kv_width(x), q = q_width(x);
         linear(x, c, backward, T, h, q + 2 * kv, 1);
         linear(x, c, backward, T, q, h, 1);
+        attention_elementwise(x, c, backward);
     }
     double heads = (double)m->heads / t;
     engine_attention_op op = {x->p->mbs,
@@ -181,7 +214,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
         double exchange = (x->p->cp - 1) * train_collective_s(x, NET_SENDRECV, bytes, &x->cp);
         add(c, TRAIN_CP_COMM, fmax(0.0, exchange - attention * (x->p->cp - 1) / x->p->cp));
     }
-    elementwise(x, c, backward, T * h * rep, 1, 6); /* residual add */
+    elementwise(x, c, backward, T * h * rep, 1, kernels(x)->residual);
 }
 
 static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
@@ -190,7 +223,7 @@ static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
     double T = x->tokens, h = m->hidden, f = ffn / x->p->tp;
     bool gated = m->mlp == WL_MLP_SWIGLU;
     linear(x, c, backward, T, h, (gated ? 2 : 1) * f, 1);
-    elementwise(x, c, backward, T * f, gated ? 4 : 8, gated ? 6 : 4);
+    elementwise(x, c, backward, T * f, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4);
     linear(x, c, backward, T, f, h, 1);
 }
 
@@ -209,24 +242,45 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     double bytes = routed * h * 2.0;
     add(c, TRAIN_EP_COMM, 2 * train_collective_s(x, NET_ALLTOALL, bytes, &x->ep));
     linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
-    elementwise(x, c, backward, routed * fe, gated ? 4 : 8, gated ? 6 : 4);
+    elementwise(x, c, backward, routed * fe, gated ? 4 : 8,
+                gated ? kernels(x)->gated_activation : 4);
     linear(x, c, backward, routed / local, fe, h, local);
     if (m->shared_experts > 0)
         dense_mlp(x, c, backward, (double)m->shared_experts * m->expert_ffn);
 }
 
-train_costs train_layer_costs(train_ctx *x, bool moe, bool backward)
+static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
 {
     train_costs c;
     memset(&c, 0, sizeof c);
     attention_block(x, &c, backward);
-    elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 4, 4);
+    elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 4,
+                kernels(x)->norm);
     if (moe)
         moe_mlp(x, &c, backward);
     else
         dense_mlp(x, &c, backward, x->m->ffn);
-    elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1, 6);
+    elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1,
+                kernels(x)->residual);
     tp_collectives(x, &c, 2);
+    return c;
+}
+
+/* A backward under a per-op selective policy first replays the forward's
+ * elementwise work and the matmuls whose outputs were not kept; the
+ * attention core and collectives' outputs were kept. */
+static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
+{
+    train_costs f = layer_pass(x, moe, false);
+    bwd->s[TRAIN_GEMM] += f.s[TRAIN_GEMM] * wl_selective_matmul_share(x->m, x->p);
+    bwd->s[TRAIN_ELEMENTWISE] += f.s[TRAIN_ELEMENTWISE];
+}
+
+train_costs train_layer_costs(train_ctx *x, bool moe, bool backward)
+{
+    train_costs c = layer_pass(x, moe, backward);
+    if (backward && wl_selective_matmul_share(x->m, x->p) > 0)
+        alternate_matmul_recompute(x, moe, &c);
     return c;
 }
 
@@ -249,11 +303,11 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     train_costs c;
     memset(&c, 0, sizeof c);
     double T = x->tokens, h = x->m->hidden, v = (double)x->m->vocab / x->p->tp;
-    elementwise(x, &c, backward, T * h * replicated_share(x), 4, 4);
+    elementwise(x, &c, backward, T * h * replicated_share(x), 4, kernels(x)->norm);
     if (x->p->sp && x->p->tp > 1)
         add(&c, TRAIN_TP_COMM, train_collective_s(x, NET_ALLGATHER, T * h * 2.0, &x->tp));
     linear(x, &c, backward, T, h, v, 1);
-    elementwise(x, &c, backward, T * v, 5, 10);
+    elementwise(x, &c, backward, T * v, 5, kernels(x)->loss);
     add(&c, TRAIN_TP_COMM, 3 * train_collective_s(x, NET_ALLREDUCE, T * 4.0, &x->tp));
     return c;
 }

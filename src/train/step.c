@@ -98,9 +98,9 @@ static bool is_moe_layer(const wl_model *m, int layer)
  * prefetching (overlap_param_gather) only what outlasts the layer shows. */
 static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd, double params)
 {
-    double bytes = params * 2.0;
-    double gather = train_collective_s(&b->x, NET_ALLGATHER, bytes, &b->x.dp);
-    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER, bytes, &b->x.dp);
+    double gather = train_collective_s(&b->x, NET_ALLGATHER, params * 2.0, &b->x.dp);
+    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER,
+                                        params * b->x.p->stack.grad_reduce_bytes, &b->x.dp);
     bool overlap = b->x.p->overlap_param_gather;
     fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
     bwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather + scatter - cost_total(bwd))
@@ -164,9 +164,15 @@ static void add_tasks(step_builder *b, int resource, const train_costs *c, const
     }
 }
 
-static double grad_bytes(const wl_stage_params *sp)
+/* The gradients a reduction moves, in the stack's reduction type. */
+static double grad_bytes(const step_builder *b, const wl_stage_params *sp)
 {
-    return (sp->dense + sp->experts) * 2.0; /* 16-bit gradients */
+    return (sp->dense + sp->experts) * b->x.p->stack.grad_reduce_bytes;
+}
+
+static double weight_bytes(const wl_stage_params *sp)
+{
+    return (sp->dense + sp->experts) * 2.0; /* 16-bit weights */
 }
 
 /* Data-parallel reduction of `params` gradients: all-reduce without ZeRO,
@@ -186,7 +192,7 @@ static void last_backward(step_builder *b, int stage, const chunk_plan *c, const
 {
     int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
     int layers = c->layers > 0 ? c->layers : 1;
-    double bucket_s = grad_reduce_s(b, grad_bytes(&c->params) / layers);
+    double bucket_s = grad_reduce_s(b, grad_bytes(b, &c->params) / layers);
     train_costs per_layer = c->bwd;
     cost_add(&per_layer, &c->bwd, 1.0 / layers - 1);
     *first = -1;
@@ -280,7 +286,7 @@ static void finish_stage(step_builder *b, int stage, double first_forward_s)
     wl_stage_params sp = wl_stage_params_of(b->x.m, p, stage);
     int last_compute = sim_task(b->g, rc, 0, TRAIN_OPTIMIZER, "end of backward");
     if (!p->overlap_grad_reduce) {
-        double s = grad_reduce_s(b, grad_bytes(&sp));
+        double s = grad_reduce_s(b, grad_bytes(b, &sp));
         if (s > 0) {
             int d = sim_task(b->g, rd, s, TRAIN_DP_COMM, "grad reduce");
             depend(b, d, last_compute);
@@ -293,7 +299,7 @@ static void finish_stage(step_builder *b, int stage, double first_forward_s)
     depend(b, opt, b->dp_tasks[stage]);
     b->stage_end[stage] = opt;
     if (p->zero == 1 || p->zero == 2) {
-        double gather = train_collective_s(&b->x, NET_ALLGATHER, grad_bytes(&sp), &b->x.dp);
+        double gather = train_collective_s(&b->x, NET_ALLGATHER, weight_bytes(&sp), &b->x.dp);
         if (p->overlap_param_gather) /* hidden behind the next step's first forward */
             gather = fmax(0, gather - first_forward_s);
         if (gather > 0) {
@@ -549,7 +555,9 @@ static void metrics(const wl_model *m, const wl_plan *p, const hw_system *sys, t
     r->model_flops_per_step = wl_model_flops_per_token(m, p->seq) * tokens;
     wl_flops f = wl_forward_flops(m, p->seq);
     double fwd_per_token = (f.matmul + f.lm_head + f.attention_core) / (double)p->seq;
-    double extra = p->recompute == WL_RECOMPUTE_FULL ? fwd_per_token * tokens : 0;
+    double extra = p->recompute == WL_RECOMPUTE_FULL
+                       ? fwd_per_token * tokens
+                       : f.matmul / (double)p->seq * tokens * wl_selective_matmul_share(m, p);
     r->hardware_flops_per_step = r->model_flops_per_step + extra;
     r->peak_flops_per_chip = peak_flops(&sys->chip, p->dtype);
     double per_chip = r->model_flops_per_step / r->step_time_s / sys->chips;

@@ -83,6 +83,24 @@ static double unfused_score_bytes(const wl_model *m, const wl_plan *p, double to
     return per_score * (double)m->heads / p->tp * tokens * (double)p->seq;
 }
 
+/* A per-op policy that keeps every other matmul's output (torchtitan's
+ * selective "op" checkpointing) keeps, per token: the layer's input, the
+ * outputs of wq, wv, w1 and w2 (and of a plain MLP's first projection), and
+ * the attention core's output with its fp32 log-sum-exp; the backward
+ * recomputes the rest from them. */
+static double alternate_matmul_bytes(const wl_model *m, const wl_plan *p, bool moe,
+                                     double tokens, double replicated)
+{
+    qkv_widths w = qkv_per_rank(m, p->tp);
+    double h = m->hidden, t = p->tp;
+    double f = moe ? (double)m->expert_ffn * m->experts_per_token / t : m->ffn / t;
+    bool gated = m->mlp == WL_MLP_SWIGLU;
+    double elems = tokens * (h * replicated + w.q + w.v + w.o + f);
+    if (gated)
+        elems += tokens * h * replicated;
+    return BYTES_16BIT * elems + 4.0 * tokens * m->heads / t;
+}
+
 static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool moe)
 {
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
@@ -90,6 +108,9 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
     double replicated = p->sp && p->tp > 1 ? 1.0 / t : 1.0;
     if (p->recompute == WL_RECOMPUTE_FULL)
         return BYTES_16BIT * tokens * h * replicated;
+    if (p->recompute == WL_RECOMPUTE_SELECTIVE &&
+        p->stack.selective == WL_SELECTIVE_ALTERNATE_MATMULS)
+        return alternate_matmul_bytes(m, p, moe, tokens, replicated);
     qkv_widths w = qkv_per_rank(m, p->tp);
     /* Norm inputs and the inputs of the QKV and first MLP projections. */
     double elems = 4 * tokens * h * replicated;

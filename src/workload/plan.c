@@ -102,6 +102,11 @@ static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *
 
 usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_error *err)
 {
+    /* A plan with no stack would reduce gradients of 0 bytes. */
+    if (!p->stack.name[0])
+        return usim_fail_field(err, USIM_EINPUT, "stack",
+                               "the plan names no software stack; load one (wl_stack_load: "
+                               "megatron-core, torchtitan, neuronx-distributed)");
     usim_status st = check_degrees(p, chips, err);
     if (st == USIM_OK)
         st = check_tensor_split(p, m, err);

@@ -1,0 +1,130 @@
+/*
+ * Software stacks as data (data/stacks/NAME.json): what a training stack's
+ * kernels move through memory, what its selective recomputation keeps, in
+ * what type it reduces gradients. The same file serves every model, plan and
+ * chip; each figure cites the stack's code or documentation.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/schema.h"
+#include "ultrasim/workload.h"
+
+#define U_1 USIM_UNIT_NONE
+
+/* Bytes per element: a kernel chain of a few dozen passes at most. */
+static const usim_field KERNEL_FIELDS[] = {
+    USIM_NUM("norm", wl_kernel_bytes, norm, U_1, 0, 256, true),
+    USIM_NUM("rope", wl_kernel_bytes, rope, U_1, 0, 256, true),
+    USIM_NUM("gated_activation", wl_kernel_bytes, gated_activation, U_1, 0, 256, true),
+    USIM_NUM("residual", wl_kernel_bytes, residual, U_1, 0, 256, true),
+    USIM_NUM("attention_copies", wl_kernel_bytes, attention_copies, U_1, 0, 256, true),
+    USIM_NUM("kv_repeat", wl_kernel_bytes, kv_repeat, U_1, 0, 256, true),
+    USIM_NUM("loss", wl_kernel_bytes, loss, U_1, 0, 256, true),
+    USIM_DOC("source"),
+    USIM_DOC("note"),
+};
+static const usim_schema KERNEL_SCHEMA = USIM_SCHEMA("kernel bytes", KERNEL_FIELDS);
+
+static const char *const SELECTIVE[] = {"attention_core", "alternate_matmuls", NULL};
+/* engine_attention_kernel's names, in its order (the workload layer sits
+ * below the engine and keeps only the number). */
+static const char *const ATTENTION[] = {"fused", "per-head", "unfused", "flash2", NULL};
+
+static const usim_field STACK_FIELDS[] = {
+    USIM_DOC("kind"),
+    USIM_STR("name", wl_stack, name, true),
+    USIM_STR("description", wl_stack, description, false),
+    USIM_ENUM("selective_recompute", wl_stack, selective, SELECTIVE, true),
+    USIM_ENUM("attention", wl_stack, attention, ATTENTION, true),
+    USIM_NUM("grad_reduce_bytes", wl_stack, grad_reduce_bytes, U_1, 1, 4, true),
+    USIM_NUM("fp8_cast_bytes", wl_stack, fp8_cast_bytes, U_1, 0, 64, true),
+    USIM_OBJ("kernels", wl_stack, eager, &KERNEL_SCHEMA, true),
+    USIM_OBJ("compiled_kernels", wl_stack, compiled, &KERNEL_SCHEMA, false),
+    USIM_BOOL("compile", wl_stack, compile_default),
+    USIM_DOC("source"),
+    USIM_DOC("note"),
+};
+static const usim_schema STACK_SCHEMA = USIM_SCHEMA("stack", STACK_FIELDS);
+
+static usim_status stack_from_text(const char *file, const char *text, wl_stack *out,
+                                   usim_error *err)
+{
+    json_t *doc = NULL;
+    usim_reader r = {file, text, NULL};
+    usim_status st = usim_json_parse(file, text, &doc, err);
+    if (st != USIM_OK)
+        return st;
+    memset(out, 0, sizeof *out);
+    json_t *kind = json_is_object(doc) ? json_object_get(doc, "kind") : NULL;
+    if (!json_is_object(doc))
+        st = usim_fail_at(&r, "", false, err, "expected a JSON object describing a stack");
+    else if (!json_is_string(kind) || strcmp(json_string_value(kind), "stack") != 0)
+        st = usim_fail_at(&r, "kind", false, err, "expected \"kind\": \"stack\"");
+    else
+        st = usim_read_object(&r, &STACK_SCHEMA, "", doc, out, err);
+    out->has_compiled = st == USIM_OK && json_object_get(doc, "compiled_kernels") != NULL;
+    if (st == USIM_OK && out->compile_default && !out->has_compiled)
+        st = usim_fail_at(&r, "compile", false, err,
+                          "a stack that compiles by default needs compiled_kernels");
+    json_decref(doc);
+    return st;
+}
+
+static void add_stack_name(const usim_embedded_file *f, void *ctx)
+{
+    char *list = ctx;
+    const char *base = f->path + strlen("stacks/");
+    size_t used = strlen(list);
+    snprintf(list + used, 512 - used, "%s%.*s", used ? ", " : "",
+             (int)(strlen(base) - strlen(".json")), base);
+}
+
+usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err)
+{
+    char path[160];
+    snprintf(path, sizeof path, "stacks/%s.json", name_or_file);
+    const usim_embedded_file *f = strchr(name_or_file, '/') ? NULL : usim_embedded_find(path);
+    if (f) {
+        char label[200];
+        snprintf(label, sizeof label, "data/%s", f->path);
+        return stack_from_text(label, f->text, out, err);
+    }
+    if (access(name_or_file, R_OK) != 0) {
+        char names[512] = "";
+        usim_embedded_each("stacks/", add_stack_name, names);
+        return usim_fail_field(err, USIM_EINPUT, "stack",
+                               "unknown stack '%s': not a preset and no such file; allowed: %s "
+                               "(data/stacks) or a stack JSON file",
+                               name_or_file, names);
+    }
+    char *text = NULL;
+    usim_status st = usim_read_file(name_or_file, &text, NULL, err);
+    if (st == USIM_OK)
+        st = stack_from_text(name_or_file, text, out, err);
+    free(text);
+    return st;
+}
+
+const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled)
+{
+    return compiled && s->has_compiled ? &s->compiled : &s->eager;
+}
+
+/* A per-op policy that keeps every other matmul's output recomputes the 2nd,
+ * 4th and 6th matmuls of a Llama block (wq, wk, wv, wo, w1, w3, w2): wk, wo
+ * and the up projection w3 (a plain MLP's down projection). */
+double wl_selective_matmul_share(const wl_model *m, const wl_plan *p)
+{
+    if (p->recompute != WL_RECOMPUTE_SELECTIVE ||
+        p->stack.selective != WL_SELECTIVE_ALTERNATE_MATMULS)
+        return 0;
+    double h = m->hidden, q = (double)m->heads * m->head_dim;
+    double kv = (double)m->kv_heads * m->head_dim;
+    double f = m->experts > 1 ? (double)m->expert_ffn * m->experts_per_token : m->ffn;
+    bool gated = m->mlp == WL_MLP_SWIGLU;
+    double all = h * (q + 2 * kv) + q * h + (gated ? 3 : 2) * h * f;
+    return (h * kv + q * h + h * f) / all;
+}

@@ -1,0 +1,154 @@
+/*
+ * Software stacks (data/stacks) and power-capped chips, each checked against
+ * a figure derived by hand from the stack's own code or the published
+ * benchmark it cites.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "support.h"
+#include "ultrasim/engine.h"
+
+/* Llama 3 8B on 8 capped H100s, FSDP, one micro-batch of 2 x 8,192 tokens. */
+#define TITAN_8B                                                                            \
+    "train --model llama3-8b --hw grand-teton-h100 --chips 8 --mbs 2 --gbs 16 --seq 8192 " \
+    "--zero 3 --json --compile "
+
+static double breakdown(json_t *j, const char *kind)
+{
+    return json_number_value(json_object_get(json_object_get(j, "breakdown"), kind));
+}
+
+/* Eager torchtitan moves more bytes than compiled torchtitan in exactly three
+ * places: RMSNorm (36 bytes an element, six kernels, against 4), rotary
+ * embedding (20 against 4, over queries and keys) and SwiGLU (10 against 6).
+ * Per layer forward: 2 norms x 32 x T h + 16 x T (q + kv) + 4 x T f bytes;
+ * a layer runs that forward, a backward of twice the traffic and, under the
+ * per-op selective policy, the forward again (x 4); the final norm once
+ * forward and once backward (x 3). All of it at the HBM's sustained
+ * 2.45 TB/s x 0.84. */
+static void eager_minus_compiled_is_the_extra_bytes(void **state)
+{
+    (void)state;
+    json_t *eager = cli_json(TITAN_8B "off"), *compiled = cli_json(TITAN_8B "on");
+    double T = 16384, h = 4096, q = 4096, kv = 1024, f = 14336;
+    double layer = 2 * 32 * T * h + 16 * T * (q + kv) + 4 * T * f;
+    double bytes = 32 * 4 * layer + 3 * 32 * T * h;
+    assert_close(breakdown(eager, "elementwise") - breakdown(compiled, "elementwise"),
+                 bytes / (2.45e12 * 0.84), 1e-9);
+    /* The matmuls and the attention core do not depend on compiling. */
+    assert_close(breakdown(eager, "gemm"), breakdown(compiled, "gemm"), 1e-12);
+    json_decref(eager);
+    json_decref(compiled);
+}
+
+/* torchtitan's selective "op" policy keeps, per token and layer, the layer's
+ * input (h), the outputs of wq (q), wv (kv), the attention core (q, plus an
+ * fp32 log-sum-exp per head), w1 (f) and w2 (h): 31,744 16-bit values and
+ * 32 fp32 ones = 63,616 bytes, over 16,384 tokens and 32 layers. */
+static void alternate_matmul_policy_keeps_what_it_saves(void **state)
+{
+    (void)state;
+    json_t *j = cli_json(TITAN_8B "off");
+    double per_token = 2.0 * (4096 + 4096 + 1024 + 4096 + 14336 + 4096) + 4.0 * 32;
+    json_t *mem = json_object_get(j, "memory");
+    assert_close(json_number_value(json_object_get(mem, "activations")),
+                 per_token * 16384 * 32, 1e-12);
+    /* It recomputes wk, wo and w3: (h kv + q h + h f) / (h (q + 2 kv) + q h + 3 h f)
+     * of the layers' matmul FLOPs, which HFU counts on top of MFU. */
+    double share = (4096.0 * 1024 + 4096.0 * 4096 + 4096.0 * 14336) /
+                   (4096.0 * (4096 + 2048) + 4096.0 * 4096 + 3 * 4096.0 * 14336);
+    double model = json_number_value(json_object_get(j, "model_flops_per_step"));
+    double hardware = json_number_value(json_object_get(j, "hardware_flops_per_step"));
+    double layer_matmul_per_token = 2.0 * 32 * (4096.0 * (4096 + 2048) + 4096.0 * 4096 +
+                                                 3 * 4096.0 * 14336);
+    assert_close(hardware - model, layer_matmul_per_token * 16 * 8192 * share, 1e-9);
+    json_decref(j);
+}
+
+/* A 500 W cap on a 700 W H100: clocks at (500/700)^(1/3) of the 1.83 GHz,
+ * the rated power replaced by the cap, the datasheet peak kept for MFU. */
+static void power_cap_lowers_clocks_by_the_cube_root(void **state)
+{
+    (void)state;
+    hw_system capped = load_system("grand-teton-h100", 8), full = load_system("dgx-h100", 8);
+    double k = cbrt(500.0 / 700.0);
+    assert_close(capped.chip.matrix.clock_hz, full.chip.matrix.clock_hz * k, 1e-12);
+    assert_close(capped.chip.vector.clock_hz, full.chip.vector.clock_hz * k, 1e-12);
+    assert_close(capped.chip.power_w, 500, 1e-12);
+    assert_close(capped.chip.dense_flops.bf16, full.chip.dense_flops.bf16, 1e-12);
+    /* HBM2e at 1,593 MHz on 6 stacks of 1,024 bits. */
+    assert_close(capped.chip.hbm.bandwidth_bytes_per_s, 2.45e12, 1e-12);
+}
+
+/* FlashAttention-2 cannot beat its published 33.9% of an H100's peak: a long
+ * causal attention forward costs its FLOPs at 0.339 x the array's 16-bit
+ * rate (132 SMs x 2,048 MACs x 2 x clock), where the fused model alone
+ * (FA3-class) is faster. */
+static void flash2_runs_at_its_published_rate(void **state)
+{
+    (void)state;
+    hw_system s = load_system("dgx-h100", 8);
+    engine_attention_op op = {2, 32, 8, 8192, 8192, 128, true, false, USIM_BF16,
+                              ENGINE_ATTN_FLASH2, false, 0};
+    engine_cost fa2 = engine_attention(&s.chip, &op);
+    op.kernel = ENGINE_ATTN_FUSED;
+    engine_cost fused = engine_attention(&s.chip, &op);
+    double peak = 2.0 * 132 * 2048 * s.chip.matrix.clock_hz;
+    assert_close(fa2.compute_s, fa2.flops / (0.339 * peak), 1e-12);
+    assert_true(fused.compute_s < fa2.compute_s);
+    assert_close(fused.flops, fa2.flops, 1e-12);
+}
+
+static void bad_stacks_are_input_errors(void **state)
+{
+    (void)state;
+    const char *base = "train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 2048 ";
+    char args[400];
+    snprintf(args, sizeof args, "%s--stack deepspeedx", base);
+    expect_input_error(args, "allowed: megatron-core, neuronx-distributed, torchtitan");
+    snprintf(args, sizeof args, "%s--compile on", base);
+    expect_input_error(args, "stack 'megatron-core' has no compiled mode");
+    const char *file = write_temp("stack-typo.json",
+                                  "{\"kind\": \"stack\", \"name\": \"x\", \"selective_recompute\": "
+                                  "\"attention_core\", \"attention\": \"fused\", "
+                                  "\"grad_reduce_bytes\": 8, \"fp8_cast_bytes\": 4, \"kernels\": {}}");
+    snprintf(args, sizeof args, "%s--stack %s", base, file);
+    expect_input_error(args, "grad_reduce_bytes");
+}
+
+/* A description that starts from a preset changes only what it lists; a
+ * power cap above the rated power is refused with the range. */
+static void base_and_bad_cap(void **state)
+{
+    (void)state;
+    const char *ok = write_temp("h100-600w.json", "{\"kind\": \"chip\", \"base\": \"h100-sxm\", "
+                                                  "\"name\": \"h100-600w\", \"power_limit\": "
+                                                  "\"600W\"}");
+    hw_system s = load_system(ok, 0), full = load_system("h100-sxm", 0);
+    assert_close(s.chip.matrix.clock_hz, full.chip.matrix.clock_hz * cbrt(600.0 / 700.0), 1e-12);
+    assert_close(s.chip.hbm.capacity_bytes, full.chip.hbm.capacity_bytes, 1e-12);
+    const char *bad = write_temp("h100-900w.json", "{\"kind\": \"chip\", \"base\": \"h100-sxm\", "
+                                                   "\"name\": \"x\", \"power_limit\": \"900W\"}");
+    char args[300];
+    snprintf(args, sizeof args, "hw show %s", bad);
+    expect_input_error(args, "allowed: 1 W to 700 W");
+    const char *wrong = write_temp("chip-on-system.json", "{\"kind\": \"chip\", \"base\": "
+                                                          "\"dgx-h100\", \"name\": \"x\"}");
+    snprintf(args, sizeof args, "hw show %s", wrong);
+    expect_input_error(args, "'dgx-h100' describes a system, not a chip");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(eager_minus_compiled_is_the_extra_bytes),
+        cmocka_unit_test(alternate_matmul_policy_keeps_what_it_saves),
+        cmocka_unit_test(power_cap_lowers_clocks_by_the_cube_root),
+        cmocka_unit_test(flash2_runs_at_its_published_rate),
+        cmocka_unit_test(bad_stacks_are_input_errors),
+        cmocka_unit_test(base_and_bad_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
