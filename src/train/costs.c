@@ -267,13 +267,18 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
 }
 
 /* A backward under a per-op selective policy first replays the forward's
- * elementwise work and the matmuls whose outputs were not kept; the
- * attention core and collectives' outputs were kept. */
+ * elementwise work, the matmuls whose outputs were not kept and the TP
+ * collectives that are not on its save list (with SP the two all-gathers
+ * before the projections; without, the all-reduces); the attention core's
+ * output was kept. */
 static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
 {
     train_costs f = layer_pass(x, moe, false);
     bwd->s[TRAIN_GEMM] += f.s[TRAIN_GEMM] * wl_selective_matmul_share(x->m, x->p);
     bwd->s[TRAIN_ELEMENTWISE] += f.s[TRAIN_ELEMENTWISE];
+    double bytes = x->tokens * x->m->hidden * 2.0;
+    net_op op = x->p->sp ? NET_ALLGATHER : NET_ALLREDUCE;
+    bwd->s[TRAIN_TP_COMM] += 2 * train_collective_s(x, op, bytes, &x->tp);
 }
 
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward)
