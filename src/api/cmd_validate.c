@@ -234,6 +234,10 @@ static double predicted(const char *metric, json_t *res, json_t *req, const csv_
         return atof(cell(h, r, "gbs")) / api_number(res, "step_time_s");
     if (strcmp(metric, "ttft_s") == 0)
         return api_number(res, "ttft_p50_s");
+    /* LLMPerf's per-request output throughput: a request's output tokens over
+     * its end-to-end latency (equal requests one at a time: the median's). */
+    if (strcmp(metric, "request_output_tokens_per_s") == 0)
+        return atof(cell(h, r, "osl")) / api_number(res, "e2e_p50_s");
     return NAN;
 }
 
@@ -280,7 +284,7 @@ static bool derived_metric(const char *set, const char *metric)
         return strcmp(metric, "time_us") == 0 || strcmp(metric, "busbw_GBps") == 0 ||
                strcmp(metric, "algbw_GBps") == 0;
     return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
-           strcmp(metric, "ttft_s") == 0;
+           strcmp(metric, "ttft_s") == 0 || strcmp(metric, "request_output_tokens_per_s") == 0;
 }
 
 /* The cells only a collectives row has, checked before it runs: a unit
@@ -374,7 +378,7 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
         const char *command = strcmp(set, "training") == 0 ? "train" : "serve";
         snprintf(why, sizeof why,
                  "metric: '%.60s' is not a figure of '%s' (a key of 'ultrasim %s --json', or "
-                 "tflops_per_chip_megatron, seq_per_s, ttft_s)",
+                 "tflops_per_chip_megatron, seq_per_s, ttft_s, request_output_tokens_per_s)",
                  metric, command, command);
         return row_fail(at, USIM_EINPUT, why, err);
     }
@@ -482,7 +486,7 @@ static json_t *set_summary(const tally *t)
  * columns and units of its source. */
 static const char *const SET_FILES[][4] = {
     [SET_TRAINING] = {"training", "torchtitan", "trainium-training", NULL},
-    [SET_INFERENCE] = {"inference", NULL},
+    [SET_INFERENCE] = {"inference", "trainium-inference", NULL},
     [SET_COLLECTIVES] = {"collectives", NULL},
 };
 
@@ -600,7 +604,8 @@ const api_command api_cmd_validate = {
     {"validate", "compare predictions with published measurements (MAPE)",
      "ultrasim validate [--set training|inference|collectives|all] [--file FILE.csv] [--json]",
      "Runs every row of validation/training.csv, torchtitan.csv and\n"
-     "trainium-training.csv (train), validation/inference.csv (serve) and\n"
+     "trainium-training.csv (train), validation/inference.csv and\n"
+     "trainium-inference.csv (serve) and\n"
      "validation/collectives.csv (collective) through the same commands\n"
      "users run, with the documented defaults for blank cells, and prints predicted\n"
      "against published with the error of each and the mean absolute percentage error\n"
