@@ -266,8 +266,75 @@ static void emit_translates(const net_topo *t, const net_sub *s, const net_item 
     }
 }
 
+/* An item's bottleneck rate depends on the topology, the subgroup's shape,
+ * the pattern and the groups running, not on the bytes: the last few are
+ * kept per thread, so a collective costed again (every layer of a training
+ * step, every candidate of a plan search, a sweep over sizes) routes no
+ * flow twice. */
+typedef struct rate_memo {
+    uint64_t topo;
+    int64_t stride, groups;
+    int size;
+    net_item it; /* bytes zeroed */
+    double rate;
+    int64_t link;
+} rate_memo;
+
+#define RATE_MEMO 32
+static _Thread_local rate_memo memo[RATE_MEMO];
+static _Thread_local int memo_count, memo_next;
+
+static bool same_item(const net_item *a, const net_item *b)
+{
+    return a->pattern == b->pattern && a->dirs == b->dirs && a->chain == b->chain &&
+           a->dim == b->dim && a->extent == b->extent && a->dist == b->dist && a->lo == b->lo &&
+           a->hi == b->hi && a->p2 == b->p2;
+}
+
+static const rate_memo *memo_find(const rate_memo *key)
+{
+    for (int i = 0; i < memo_count; i++) {
+        const rate_memo *m = &memo[i];
+        if (m->topo == key->topo && m->stride == key->stride && m->groups == key->groups &&
+            m->size == key->size && same_item(&m->it, &key->it))
+            return m;
+    }
+    return NULL;
+}
+
+static void memo_keep(const rate_memo *entry)
+{
+    memo[memo_next] = *entry;
+    memo_next = (memo_next + 1) % RATE_MEMO;
+    if (memo_count < RATE_MEMO)
+        memo_count++;
+}
+
+static double item_rate(const net_topo *t, const net_sub *s, const net_item *item,
+                        int64_t groups, double *buf, int64_t *link);
+
 /* Bandwidth time of one item for the representative subgroup. */
 static double item_time(const net_topo *t, const net_sub *s, const net_item *item,
+                        int64_t groups, double *buf, int64_t *link)
+{
+    rate_memo key = {t->fingerprint, s->stride, groups, s->size, *item, 0.0, -1};
+    key.it.bytes = 0.0;
+    const rate_memo *hit = memo_find(&key);
+    if (hit) {
+        if (link)
+            *link = hit->link;
+    } else {
+        key.rate = item_rate(t, s, item, groups, buf, &key.link);
+        memo_keep(&key);
+        hit = &key;
+        if (link)
+            *link = key.link;
+    }
+    return isfinite(hit->rate) ? item->bytes / hit->rate : 0.0;
+}
+
+/* The bottleneck rate (bytes a flow per second) of one item. */
+static double item_rate(const net_topo *t, const net_sub *s, const net_item *item,
                         int64_t groups, double *buf, int64_t *link)
 {
     net_item it = *item;
@@ -312,9 +379,8 @@ static double item_time(const net_topo *t, const net_sub *s, const net_item *ite
     if (it.pattern == NET_PAT_RING)
         net_ring_geometry(t, s, &g);
     pod_bottleneck(&a, s, &g, &it, groups, &b);
-    if (link)
-        *link = b.link;
-    return isfinite(b.rate) ? it.bytes / b.rate : 0.0;
+    *link = b.link;
+    return b.rate;
 }
 
 double net_phase_analytic(const net_topo *t, const net_phase *ph, int64_t groups,

@@ -73,6 +73,9 @@ typedef struct net_topo {
     int ntdim;
     /* link id layout */
     int64_t base_node, base_dom, base_nic, base_clos[NET_MAX_CLOS + 1], nlinks;
+    /* FNV-1a of everything above but sys: equal topologies, equal prints, so
+     * analytic results can be reused across calls (analytic.c). */
+    uint64_t fingerprint;
 } net_topo;
 
 usim_status net_topo_init(const hw_system *sys, net_topo *t, usim_error *err);

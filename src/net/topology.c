@@ -250,6 +250,18 @@ static void init_ids(net_topo *t)
     t->nlinks = next;
 }
 
+/* The struct was zeroed whole before it was filled, padding included, so
+ * its bytes are a faithful key. */
+static uint64_t fingerprint_of(const net_topo *t)
+{
+    const unsigned char *p = (const unsigned char *)t + offsetof(net_topo, chips);
+    size_t n = offsetof(net_topo, fingerprint) - offsetof(net_topo, chips);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
 usim_status net_topo_init(const hw_system *sys, net_topo *t, usim_error *err)
 {
     memset(t, 0, sizeof *t);
@@ -274,6 +286,7 @@ usim_status net_topo_init(const hw_system *sys, net_topo *t, usim_error *err)
                                "scale-out network",
                                (long long)t->chips, sys->name);
     init_ids(t);
+    t->fingerprint = fingerprint_of(t);
     return USIM_OK;
 }
 
