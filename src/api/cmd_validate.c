@@ -22,6 +22,9 @@ static const usim_option VALIDATE_OPTIONS[] = {
      false},
     {"file", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.csv",
      "another CSV of the same columns instead of the built-in set", NULL, NULL, 0, 0, false},
+    {"hw", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
+     "with --file: run every row on this system (e.g. one calibrate wrote) instead of its own",
+     NULL, NULL, 0, 0, false},
 };
 
 typedef struct tally {
@@ -33,8 +36,8 @@ typedef struct tally {
 /* Every row of one file, predicted and compared. A row that does not run,
  * or whose metric the simulator cannot give, fails the whole validation: a
  * silent failed row would hide a broken prediction inside a healthy MAPE. */
-static usim_status run_set(int *set, const char *text, const char *file, json_t *rows,
-                           tally *t, usim_error *err)
+static usim_status run_set(int *set, const char *text, const char *file, json_t *hw,
+                           json_t *rows, tally *t, usim_error *err)
 {
     meas_table *m = NULL;
     usim_status st = meas_read(file, text, *set, &m, err);
@@ -42,7 +45,7 @@ static usim_status run_set(int *set, const char *text, const char *file, json_t 
         *set = meas_set(m);
     for (int i = 0; st == USIM_OK && i < meas_count(m); i++) {
         double pred = NAN, measured = meas_value(m, i);
-        st = meas_predict(m, i, NULL, &pred, err);
+        st = meas_predict(m, i, hw, &pred, err);
         if (st != USIM_OK)
             break;
         double pct = 100.0 * (pred - measured) / measured;
@@ -88,7 +91,7 @@ static usim_status validate_set(int s, json_t *rows, json_t *sets, usim_error *e
         const usim_embedded_file *f = usim_embedded_find(path);
         tally one = {0, 0, 0};
         int kind = s;
-        st = run_set(&kind, f ? f->text : "", path, rows, &one, err);
+        st = run_set(&kind, f ? f->text : "", path, NULL, rows, &one, err);
         json_object_set_new(files, name, set_summary(&one));
         t.sum_abs_pct += one.sum_abs_pct;
         t.worst_pct = fmax(t.worst_pct, one.worst_pct);
@@ -104,8 +107,8 @@ static usim_status validate_set(int s, json_t *rows, json_t *sets, usim_error *e
     return st;
 }
 
-static usim_status validate_file(int set, bool set_given, const char *file, json_t *rows,
-                                 json_t *sets, usim_error *err)
+static usim_status validate_file(int set, bool set_given, const char *file, json_t *hw,
+                                 json_t *rows, json_t *sets, usim_error *err)
 {
     char *text = NULL;
     usim_status st = usim_read_file(file, &text, NULL, err);
@@ -113,7 +116,7 @@ static usim_status validate_file(int set, bool set_given, const char *file, json
         set = -1; /* from the file's columns */
     tally t = {0, 0, 0};
     if (st == USIM_OK)
-        st = run_set(&set, text, file, rows, &t, err);
+        st = run_set(&set, text, file, hw, rows, &t, err);
     if (st == USIM_OK)
         json_object_set_new(sets, SETS[set], set_summary(&t));
     free(text);
@@ -123,15 +126,24 @@ static usim_status validate_file(int set, bool set_given, const char *file, json
 static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_validate.info;
-    const char *file;
+    const char *file, *hw_name;
     int set;
     usim_status st = api_choice(cmd, req, "set", &set, err);
     api_string(cmd, req, "file", &file, err);
+    api_string(cmd, req, "hw", &hw_name, err);
+    if (st == USIM_OK && hw_name && !file)
+        st = usim_fail_field(err, USIM_EINPUT, "hw",
+                             "--hw runs the rows of --file on one system; the built-in sets "
+                             "span many (give --file)");
+    json_t *hw = NULL;
+    if (st == USIM_OK && hw_name)
+        st = meas_resolve_system(hw_name, &hw, err);
     if (st != USIM_OK)
         return st;
     json_t *rows = json_array(), *sets = json_object();
     if (file)
-        st = validate_file(set, json_object_get(req, "set") != NULL, file, rows, sets, err);
+        st = validate_file(set, json_object_get(req, "set") != NULL, file, hw, rows, sets, err);
+    json_decref(hw);
     for (int s = 0; !file && s < SET_ALL && st == USIM_OK; s++)
         if (set == SET_ALL || set == s)
             st = validate_set(s, rows, sets, err);
@@ -187,7 +199,7 @@ static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_validate = {
     {"validate", "compare predictions with published measurements (MAPE)",
-     "ultrasim validate [--set training|inference|collectives|all] [--file FILE.csv] [--json]",
+     "ultrasim validate [--set training|inference|collectives|all] [--file FILE.csv [--hw NAME|FILE]] [--json]",
      "Runs every row of validation/training.csv, torchtitan.csv and\n"
      "trainium-training.csv (train), validation/inference.csv and\n"
      "trainium-inference.csv (serve) and\n"

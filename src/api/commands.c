@@ -17,6 +17,7 @@
     X(api_cmd_goodput)                                                                      \
     X(api_cmd_plan)                                                                         \
     X(api_cmd_validate)                                                                     \
+    X(api_cmd_calibrate)                                                                    \
     X(api_cmd_models)                                                                       \
     X(api_cmd_study)                                                                        \
     X(api_cmd_sweep)                                                                        \

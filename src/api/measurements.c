@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/measurements.h"
+#include "ultrasim/hw.h"
 #include "ultrasim/net.h"
 #include "ultrasim/workload.h"
 
@@ -568,4 +569,26 @@ usim_status meas_predict(const meas_table *t, int i, json_t *hw, double *pred, u
 {
     row_place at = {t->file, t->lines[i], meas_cell(t, i, "id")};
     return predict_row(meas_set_names[t->set], &at, &t->header, &t->rows[i], hw, pred, err);
+}
+
+/* A system preset or file with its chip and network inline, as JSON: what a
+ * row runs on instead of its own hardware. */
+usim_status meas_resolve_system(const char *hw, json_t **doc, usim_error *err)
+{
+    char *text = NULL;
+    usim_status st = hw_resolve_text(hw, &text, err);
+    if (st == USIM_OK) {
+        *doc = json_loads(text, 0, NULL);
+        const char *kind = *doc ? json_string_value(json_object_get(*doc, "kind")) : NULL;
+        if (!kind || strcmp(kind, "system") != 0) {
+            json_decref(*doc);
+            *doc = NULL;
+            st = usim_fail_field(err, USIM_EINPUT, "hw",
+                                 "'%s' is not a system description (a chip alone has no "
+                                 "links; name a system preset or file)",
+                                 hw);
+        }
+    }
+    free(text);
+    return st;
 }

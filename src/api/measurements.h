@@ -31,4 +31,8 @@ int meas_line(const meas_table *t, int i);
  * such figure is an input error naming the file, line and row. */
 usim_status meas_predict(const meas_table *t, int i, json_t *hw, double *pred, usim_error *err);
 
+/* A system preset or file resolved to one JSON description (chip and network
+ * inline), for meas_predict's hw; a chip alone is an input error. */
+usim_status meas_resolve_system(const char *hw, json_t **doc, usim_error *err);
+
 #endif

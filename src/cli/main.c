@@ -177,7 +177,11 @@ static int parse_args(cli_args *a, int argc, char **argv, int first)
     const char *const *names = a->cmd->positionals;
     for (int i = first; i < argc; i++) {
         int rc;
-        if (strncmp(argv[i], "--", 2) == 0 && argv[i][2] != '\0') {
+        if (strcmp(argv[i], "-o") == 0 && find_option(a->cmd, "out")) {
+            /* -o FILE is --out FILE wherever a command writes one */
+            rc = i + 1 < argc ? set_option(a, "out", argv[++i])
+                              : usage_error("-o needs a file name");
+        } else if (strncmp(argv[i], "--", 2) == 0 && argv[i][2] != '\0') {
             rc = parse_long_option(a, argc, argv, &i);
         } else if (names && names[positional]) {
             rc = set_option(a, names[positional++], argv[i]);
