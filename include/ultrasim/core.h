@@ -108,6 +108,14 @@ void usim_embedded_each(const char *prefix,
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 usim_status usim_read_file(const char *path, char **text, size_t *size, usim_error *err);
 
+/* A text a name stands for: the preset data/DIR/NAME.json (embedded) or a
+ * file. *text is the preset's bytes or the file's, read into *owned (the
+ * caller frees it); label names it for messages ("data/DIR/NAME.json" or the
+ * path). A name that is neither (no '/', no ".json", no such file) sets
+ * *missing and returns USIM_OK, so the caller can list what exists. */
+usim_status usim_open_named(const char *dir, const char *name, const char **text, char **owned,
+                            char *label, size_t label_size, bool *missing, usim_error *err);
+
 /* An output file being written (usim_output_open .. usim_output_commit).
  * Symbolic links are followed to what they point at. A regular file, or one
  * not there yet, is written to a uniquely named temporary file in the same

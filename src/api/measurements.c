@@ -102,23 +102,37 @@ static json_t *gpt_from_row(const csv_row *h, const csv_row *r)
                      1);
 }
 
+/* Which option each column fills: {option, column}. */
+typedef struct column_option {
+    const char *option, *column;
+} column_option;
+
+static void copy_cells(json_t *req, const csv_row *h, const csv_row *r, const column_option *map,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        set_if(req, map[i].option, cell(h, r, map[i].column));
+}
+
+#define COPY_CELLS(req, h, r, map) copy_cells(req, h, r, map, sizeof map / sizeof map[0])
+
 static json_t *training_request(const csv_row *h, const csv_row *r)
 {
-    static const char *const PLAN[] = {"tp",  "pp",        "dp",   "cp",        "ep",
-                                       "vp",  "mbs",       "gbs",  "seq",       "dtype",
-                                       "recompute", "zero", "attention", "stack", "compile"};
+    static const column_option PLAN[] = {
+        {"hw", "hw"},         {"chips", "chips"},         {"tp", "tp"},
+        {"pp", "pp"},         {"dp", "dp"},               {"cp", "cp"},
+        {"ep", "ep"},         {"vp", "vp"},               {"mbs", "mbs"},
+        {"gbs", "gbs"},       {"seq", "seq"},             {"dtype", "dtype"},
+        {"recompute", "recompute"}, {"zero", "zero"},     {"attention", "attention"},
+        {"stack", "stack"},   {"compile", "compile"},     {"overlap-grad-reduce", "overlap_grad_reduce"}};
     const char *hw = cell(h, r, "hw");
     json_t *req = api_pack("{s:s}", "command", "train");
     json_t *gpt = gpt_from_row(h, r);
-    set_if(req, "hw", hw);
-    set_if(req, "chips", cell(h, r, "chips"));
     if (gpt)
         json_object_set_new(req, "model", gpt);
     else
         set_if(req, "model", cell(h, r, "model"));
-    for (size_t i = 0; i < sizeof PLAN / sizeof PLAN[0]; i++)
-        set_if(req, PLAN[i], cell(h, r, PLAN[i]));
-    set_if(req, "overlap-grad-reduce", cell(h, r, "overlap_grad_reduce"));
+    COPY_CELLS(req, h, r, PLAN);
     const char *sp = cell(h, r, "sp");
     if (sp && (strcmp(sp, "1") == 0 || strcmp(sp, "true") == 0))
         json_object_set_new(req, "sp", json_true());
@@ -131,22 +145,16 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
 
 static json_t *inference_request(const csv_row *h, const csv_row *r)
 {
+    static const column_option RUN[] = {
+        {"hw", "hw"},       {"chips", "chips"},   {"model", "model"},
+        {"tp", "tp"},       {"weights", "weights"}, {"isl", "isl"},
+        {"osl", "osl"},     {"batch", "batch"},   {"mode", "mode"},
+        {"concurrency", "concurrency"}, {"spec-draft", "spec_draft"}, {"spec-len", "spec_len"},
+        {"attention", "attention"}};
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
     json_t *req = api_pack("{s:s}", "command", "serve");
-    set_if(req, "hw", hw);
-    set_if(req, "chips", cell(h, r, "chips"));
-    set_if(req, "model", cell(h, r, "model"));
-    set_if(req, "tp", cell(h, r, "tp"));
-    set_if(req, "weights", cell(h, r, "weights"));
-    set_if(req, "isl", cell(h, r, "isl"));
-    set_if(req, "osl", cell(h, r, "osl"));
-    set_if(req, "batch", batch);
-    set_if(req, "mode", mode);
-    set_if(req, "concurrency", cell(h, r, "concurrency"));
-    set_if(req, "spec-draft", cell(h, r, "spec_draft"));
-    set_if(req, "spec-len", cell(h, r, "spec_len"));
-    set_if(req, "attention", cell(h, r, "attention"));
+    COPY_CELLS(req, h, r, RUN);
     /* A static batch is the whole run; a closed loop runs a few requests. */
     set_if(req, "requests", mode && strcmp(mode, "static") == 0 && batch ? batch : "8");
     if (hw && is_trainium(hw))
@@ -170,16 +178,13 @@ static json_t *collective_request(const csv_row *h, const csv_row *r)
 {
     char ours[32];
     op_ours(cell(h, r, "op"), ours, sizeof ours);
+    static const column_option RUN[] = {
+        {"hw", "preset"},   {"chips", "chips"},           {"network", "network_preset"},
+        {"size", "size_bytes"}, {"group", "group"},       {"concurrent", "concurrent"},
+        {"algo", "algo"},   {"launch", "launch"}};
     json_t *req = api_pack("{s:s}", "command", "collective");
-    set_if(req, "hw", cell(h, r, "preset"));
-    set_if(req, "chips", cell(h, r, "chips"));
-    set_if(req, "network", cell(h, r, "network_preset"));
+    COPY_CELLS(req, h, r, RUN);
     set_if(req, "op", ours);
-    set_if(req, "size", cell(h, r, "size_bytes"));
-    set_if(req, "group", cell(h, r, "group"));
-    set_if(req, "concurrent", cell(h, r, "concurrent"));
-    set_if(req, "algo", cell(h, r, "algo"));
-    set_if(req, "launch", cell(h, r, "launch"));
     const char *unit = cell(h, r, "rank_unit");
     if (unit && strcmp(unit, "core") == 0) {
         set_if(req, "rank-unit", unit);

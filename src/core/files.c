@@ -367,3 +367,29 @@ usim_status usim_write_file_atomic(const char *path, const char *data, size_t si
     }
     return usim_output_commit(&out, err);
 }
+
+usim_status usim_open_named(const char *dir, const char *name, const char **text, char **owned,
+                            char *label, size_t label_size, bool *missing, usim_error *err)
+{
+    char path[256];
+    *text = NULL;
+    *owned = NULL;
+    *missing = false;
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    size_t n = strlen(name);
+    bool is_path = strchr(name, '/') || (n > 5 && strcmp(name + n - 5, ".json") == 0);
+    const usim_embedded_file *f = strchr(name, '/') ? NULL : usim_embedded_find(path);
+    if (f) {
+        snprintf(label, label_size, "data/%s", f->path);
+        *text = f->text;
+        return USIM_OK;
+    }
+    if (!is_path && access(name, R_OK) != 0) {
+        *missing = true;
+        return USIM_OK;
+    }
+    snprintf(label, label_size, "%s", name);
+    usim_status st = usim_read_file(name, owned, NULL, err);
+    *text = *owned;
+    return st;
+}

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/schema.h"
 #include "ultrasim/workload.h"
@@ -473,22 +472,15 @@ static usim_status unknown_model(const char *name, usim_error *err)
 
 usim_status wl_model_load(const char *name_or_file, wl_model *out, usim_error *err)
 {
-    char path[160];
-    snprintf(path, sizeof path, "models/%s.json", name_or_file);
-    const usim_embedded_file *f = strchr(name_or_file, '/') ? NULL : usim_embedded_find(path);
-    if (f) {
-        char label[200];
-        snprintf(label, sizeof label, "data/%s", f->path);
-        return wl_model_load_text(label, f->text, out, err);
-    }
-    size_t n = strlen(name_or_file);
-    bool is_path = strchr(name_or_file, '/') || (n > 5 && !strcmp(name_or_file + n - 5, ".json"));
-    if (!is_path && access(name_or_file, R_OK) != 0)
-        return unknown_model(name_or_file, err);
-    char *text = NULL;
-    usim_status st = usim_read_file(name_or_file, &text, NULL, err);
-    if (st == USIM_OK)
-        st = wl_model_load_text(name_or_file, text, out, err);
-    free(text);
+    const char *text;
+    char *owned, label[300];
+    bool missing;
+    usim_status st = usim_open_named("models", name_or_file, &text, &owned, label, sizeof label,
+                                     &missing, err);
+    if (st == USIM_OK && missing)
+        st = unknown_model(name_or_file, err);
+    else if (st == USIM_OK)
+        st = wl_model_load_text(label, text, out, err);
+    free(owned);
     return st;
 }

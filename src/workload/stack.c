@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/schema.h"
 #include "ultrasim/workload.h"
@@ -84,27 +83,22 @@ static void add_stack_name(const usim_embedded_file *f, void *ctx)
 
 usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err)
 {
-    char path[160];
-    snprintf(path, sizeof path, "stacks/%s.json", name_or_file);
-    const usim_embedded_file *f = strchr(name_or_file, '/') ? NULL : usim_embedded_find(path);
-    if (f) {
-        char label[200];
-        snprintf(label, sizeof label, "data/%s", f->path);
-        return stack_from_text(label, f->text, out, err);
-    }
-    if (access(name_or_file, R_OK) != 0) {
+    const char *text;
+    char *owned, label[300];
+    bool missing;
+    usim_status st = usim_open_named("stacks", name_or_file, &text, &owned, label, sizeof label,
+                                     &missing, err);
+    if (st == USIM_OK && missing) {
         char names[512] = "";
         usim_embedded_each("stacks/", add_stack_name, names);
-        return usim_fail_field(err, USIM_EINPUT, "stack",
-                               "unknown stack '%s': not a preset and no such file; allowed: %s "
-                               "(data/stacks) or a stack JSON file",
-                               name_or_file, names);
+        st = usim_fail_field(err, USIM_EINPUT, "stack",
+                             "unknown stack '%s': not a preset and no such file; allowed: %s "
+                             "(data/stacks) or a stack JSON file",
+                             name_or_file, names);
+    } else if (st == USIM_OK) {
+        st = stack_from_text(label, text, out, err);
     }
-    char *text = NULL;
-    usim_status st = usim_read_file(name_or_file, &text, NULL, err);
-    if (st == USIM_OK)
-        st = stack_from_text(name_or_file, text, out, err);
-    free(text);
+    free(owned);
     return st;
 }
 
