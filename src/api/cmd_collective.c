@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/intervals.h"
 #include "ultrasim/hw.h"
 #include "ultrasim/net.h"
 
@@ -358,6 +359,12 @@ static usim_status run_sweep(const setup *s, const char *text, json_t *out, usim
     return st;
 }
 
+/* The headline figures, with where measured runs fall around them. */
+static const api_figure COLLECTIVE_FIGURES[] = {
+    {"time_s", -1, "time", 1, USIM_UNIT_SECONDS, ""},
+    {"busbw_bytes_per_s", 1, "busbw", 1, USIM_UNIT_BYTES_PER_S, ""},
+};
+
 static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_collective.info;
@@ -391,6 +398,8 @@ static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
                 json_t *body = result_json(&r, bytes);
                 json_object_update(*result, body);
                 json_decref(body);
+                api_add_intervals(*result, s.sys, "collectives", COLLECTIVE_FIGURES,
+                                  sizeof COLLECTIVE_FIGURES / sizeof COLLECTIVE_FIGURES[0]);
             }
         }
         if (st != USIM_OK) {
@@ -459,6 +468,7 @@ static void render_single(json_t *res, usim_buf *b)
     usim_buf_printf(b, "  %-16s %s\n", "algbw", alg);
     usim_buf_printf(b, "  %-16s %s  (algbw x %.4g, nccl-tests convention)\n", "busbw", bus,
                     api_number(res, "bus_factor"));
+    api_interval_line(b, res, COLLECTIVE_FIGURES, 2, 16);
     usim_buf_printf(b, "  %-16s node %s, domain %s, scale-out %s\n", "time by tier", tiers[0],
                     tiers[1], tiers[2]);
     usim_buf_printf(b, "  %-16s %s, %.0f%% busy%s\n", "busiest link",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/intervals.h"
 #include "ultrasim/serve.h"
 
 extern const api_command api_cmd_serve;
@@ -395,6 +396,13 @@ static json_t *result_json(const serve_deployment *d, const serve_result *r)
     return o;
 }
 
+/* The headline figures, with where measured runs fall around them. */
+static const api_figure SERVE_FIGURES[] = {
+    {"ttft_p50_s", -1, "TTFT", 1, USIM_UNIT_SECONDS, ""},
+    {"tpot_p50_s", -1, "TPOT", 1, USIM_UNIT_SECONDS, ""},
+    {"output_tokens_per_s", 1, "tokens/s", 1, USIM_UNIT_NONE, ""},
+};
+
 static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_serve.info;
@@ -417,6 +425,8 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK) {
         *result = result_json(d, &r);
         api_system_warnings(*result, &d->sys);
+        api_add_intervals(*result, &d->sys, "inference", SERVE_FIGURES,
+                          sizeof SERVE_FIGURES / sizeof SERVE_FIGURES[0]);
     }
     json_decref(copy);
     free(d);
@@ -502,6 +512,7 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
                     api_number(res, "output_tokens_per_s"),
                     api_number(res, "output_tokens_per_s_per_chip"),
                     api_number(res, "requests_per_s"));
+    api_interval_line(b, res, SERVE_FIGURES, 3, 26);
     cost_line(b, res);
     if (exists(res, "slo_attainment"))
         usim_buf_printf(b, "  %-26s %.0f%% of requests (%.3g requests/s)\n", "within the SLO",

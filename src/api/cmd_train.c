@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/goodput.h"
+#include "api/intervals.h"
 #include "api/train_options.h"
 #include "ultrasim/report.h"
 #include "ultrasim/train.h"
@@ -147,6 +148,13 @@ static const char *kind_name(int k)
     return train_kind_name((train_kind)k);
 }
 
+/* The step's headline figures, with where measured runs fall around them. */
+static const api_figure TRAIN_FIGURES[] = {
+    {"step_time_s", -1, "step", 1, USIM_UNIT_SECONDS, ""},
+    {"mfu", 1, "MFU", 100, USIM_UNIT_NONE, "%"},
+    {"tokens_per_s", 1, "tokens/s", 1, USIM_UNIT_NONE, ""},
+};
+
 static usim_status train_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_train.info;
@@ -173,6 +181,8 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK) {
         *result = result_json(s, &r);
         api_system_warnings(*result, &s->sys);
+        api_add_intervals(*result, &s->sys, "training", TRAIN_FIGURES,
+                          sizeof TRAIN_FIGURES / sizeof TRAIN_FIGURES[0]);
         if (has_tokens)
             add_totals(*result, &r, &s->sys, tokens);
     }
@@ -296,6 +306,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                     100 * api_number(res, "mfu"), 100 * api_number(res, "hfu"),
                     api_number(res, "peak_flops_per_chip") / 1e12,
                     json_string_value(json_object_get(p, "dtype")));
+    api_interval_line(b, res, TRAIN_FIGURES, 2, 22);
     render_breakdown(b, res, step);
     render_memory(b, res);
     render_groups(b, res);

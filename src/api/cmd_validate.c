@@ -16,6 +16,7 @@ extern const api_command api_cmd_validate;
 
 static const char *const SETS[] = {"training", "inference", "collectives", "all", NULL};
 enum { SET_TRAINING, SET_INFERENCE, SET_COLLECTIVES, SET_ALL };
+static const char *const CV_KINDS[] = {"source", NULL};
 
 static const usim_option VALIDATE_OPTIONS[] = {
     {"set", USIM_OPT_CHOICE, USIM_UNIT_NONE, "SET", "which measurements", "all", SETS, 0, 0,
@@ -24,6 +25,13 @@ static const usim_option VALIDATE_OPTIONS[] = {
      "another CSV of the same columns instead of the built-in set", NULL, NULL, 0, 0, false},
     {"hw", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
      "with --file: run every row on this system (e.g. one calibrate wrote) instead of its own",
+     NULL, NULL, 0, 0, false},
+    {"cv", USIM_OPT_CHOICE, USIM_UNIT_NONE, "source",
+     "leave one source out: judge each source's rows by the others' errors", NULL, CV_KINDS, 0,
+     0, false},
+    {"write-intervals", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.json",
+     "write the interval classes (10th-90th percentile errors per set and chip family) the "
+     "commands print intervals from (data/intervals.json)",
      NULL, NULL, 0, 0, false},
 };
 
@@ -37,7 +45,7 @@ typedef struct tally {
  * or whose metric the simulator cannot give, fails the whole validation: a
  * silent failed row would hide a broken prediction inside a healthy MAPE. */
 static usim_status run_set(int *set, const char *text, const char *file, json_t *hw,
-                           json_t *rows, tally *t, usim_error *err)
+                           json_t *rows, tally *t, cv_list *cv, usim_error *err)
 {
     meas_table *m = NULL;
     usim_status st = meas_read(file, text, *set, &m, err);
@@ -46,6 +54,8 @@ static usim_status run_set(int *set, const char *text, const char *file, json_t 
     for (int i = 0; st == USIM_OK && i < meas_count(m); i++) {
         double pred = NAN, measured = meas_value(m, i);
         st = meas_predict(m, i, hw, &pred, err);
+        if (st == USIM_OK && cv)
+            st = cv_add(cv, m, i, pred, err);
         if (st != USIM_OK)
             break;
         double pct = 100.0 * (pred - measured) / measured;
@@ -79,7 +89,8 @@ static const char *const SET_FILES[][4] = {
 
 /* The rows of one set: its built-in CSVs, a tally of each and one over
  * them all (the ratchet, validation/mape.json, holds both). */
-static usim_status validate_set(int s, json_t *rows, json_t *sets, usim_error *err)
+static usim_status validate_set(int s, json_t *rows, json_t *sets, cv_list *cv,
+                                usim_error *err)
 {
     tally t = {0, 0, 0};
     usim_status st = USIM_OK;
@@ -91,7 +102,7 @@ static usim_status validate_set(int s, json_t *rows, json_t *sets, usim_error *e
         const usim_embedded_file *f = usim_embedded_find(path);
         tally one = {0, 0, 0};
         int kind = s;
-        st = run_set(&kind, f ? f->text : "", path, NULL, rows, &one, err);
+        st = run_set(&kind, f ? f->text : "", path, NULL, rows, &one, cv, err);
         json_object_set_new(files, name, set_summary(&one));
         t.sum_abs_pct += one.sum_abs_pct;
         t.worst_pct = fmax(t.worst_pct, one.worst_pct);
@@ -108,7 +119,7 @@ static usim_status validate_set(int s, json_t *rows, json_t *sets, usim_error *e
 }
 
 static usim_status validate_file(int set, bool set_given, const char *file, json_t *hw,
-                                 json_t *rows, json_t *sets, usim_error *err)
+                                 json_t *rows, json_t *sets, cv_list *cv, usim_error *err)
 {
     char *text = NULL;
     usim_status st = usim_read_file(file, &text, NULL, err);
@@ -116,10 +127,37 @@ static usim_status validate_file(int set, bool set_given, const char *file, json
         set = -1; /* from the file's columns */
     tally t = {0, 0, 0};
     if (st == USIM_OK)
-        st = run_set(&set, text, file, hw, rows, &t, err);
+        st = run_set(&set, text, file, hw, rows, &t, cv, err);
     if (st == USIM_OK)
         json_object_set_new(sets, SETS[set], set_summary(&t));
     free(text);
+    return st;
+}
+
+static int api_choice_index(const char *const *choices, const char *name)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(choices[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static usim_status write_intervals(const cv_list *cv, const char *path, usim_error *err)
+{
+    json_t *classes = cv_interval_classes(cv);
+    char *text = json_dumps(classes, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    json_decref(classes);
+    if (!text)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    }
+    memcpy(line + n, "\n", 2);
+    usim_status st = usim_write_file_atomic(path, line, n + 1, err);
+    free(line);
     return st;
 }
 
@@ -140,13 +178,30 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
         st = meas_resolve_system(hw_name, &hw, err);
     if (st != USIM_OK)
         return st;
+    const char *intervals = NULL;
+    api_string(cmd, req, "write-intervals", &intervals, err);
+    bool loso = json_object_get(req, "cv") != NULL;
+    cv_list cv = {NULL, 0, 0};
+    cv_list *want = loso || intervals ? &cv : NULL;
     json_t *rows = json_array(), *sets = json_object();
     if (file)
-        st = validate_file(set, json_object_get(req, "set") != NULL, file, hw, rows, sets, err);
+        st = validate_file(set, json_object_get(req, "set") != NULL, file, hw, rows, sets, want,
+                           err);
     json_decref(hw);
     for (int s = 0; !file && s < SET_ALL && st == USIM_OK; s++)
         if (set == SET_ALL || set == s)
-            st = validate_set(s, rows, sets, err);
+            st = validate_set(s, rows, sets, want, err);
+    const char *key;
+    json_t *summary;
+    json_object_foreach(sets, key, summary)
+    {
+        if (st == USIM_OK && loso)
+            json_object_set_new(summary, "cv",
+                                cv_leave_one_source_out(&cv, api_choice_index(SETS, key)));
+    }
+    if (st == USIM_OK && intervals)
+        st = write_intervals(&cv, intervals, err);
+    cv_free(&cv);
     if (st != USIM_OK) {
         json_decref(rows);
         json_decref(sets);
@@ -161,6 +216,38 @@ static void summary_line(usim_buf *b, const char *name, json_t *s)
     double n = api_number(s, "rows");
     usim_buf_printf(b, "%s: MAPE %.1f%% over %.0f row%s, worst %.1f%%\n", name,
                     api_number(s, "mape_pct"), n, n == 1 ? "" : "s", api_number(s, "worst_pct"));
+}
+
+/* "holds 29 of 40 (72%)", or why there is no figure. */
+static void coverage_text(json_t *c, char *buf, size_t size)
+{
+    json_t *pct = json_object_get(c, "coverage_pct");
+    if (json_is_number(pct))
+        snprintf(buf, size, "%.0f of %.0f inside (%.0f%%)", api_number(c, "coverage_pct") *
+                                                                api_number(c, "judged") / 100.0,
+                 api_number(c, "judged"), json_number_value(pct));
+    else
+        snprintf(buf, size, "n/a (fewer than %d rows of other sources)", CV_MIN_ROWS);
+}
+
+static void cv_lines(usim_buf *b, json_t *cv)
+{
+    if (!cv)
+        return;
+    char cover[80];
+    coverage_text(cv, cover, sizeof cover);
+    usim_buf_printf(b,
+                    "  leave one source out: calibrated on the others MAPE %.1f%% (as shipped "
+                    "%.1f%%); their 80%% intervals: %s\n",
+                    api_number(cv, "calibrated_mape_pct"), api_number(cv, "mape_pct"), cover);
+    const char *key;
+    json_t *s;
+    json_object_foreach(json_object_get(cv, "sources"), key, s)
+    {
+        coverage_text(s, cover, sizeof cover);
+        usim_buf_printf(b, "    %-60.60s %3.0f row%s %6.1f%%  %s\n", key, api_number(s, "rows"), api_number(s, "rows") == 1 ? " " : "s",
+                        api_number(s, "calibrated_mape_pct"), cover);
+    }
 }
 
 static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
@@ -193,13 +280,15 @@ static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
                 usim_buf_printf(b, "  ");
                 summary_line(b, file, f);
             }
+        cv_lines(b, json_object_get(s, "cv"));
     }
     return USIM_OK;
 }
 
 const api_command api_cmd_validate = {
     {"validate", "compare predictions with published measurements (MAPE)",
-     "ultrasim validate [--set training|inference|collectives|all] [--file FILE.csv [--hw NAME|FILE]] [--json]",
+     "ultrasim validate [--set training|inference|collectives|all] [--file FILE.csv [--hw NAME|FILE]] "
+     "[--cv source] [--write-intervals FILE.json] [--json]",
      "Runs every row of validation/training.csv, torchtitan.csv and\n"
      "trainium-training.csv (train), validation/inference.csv and\n"
      "trainium-inference.csv (serve) and\n"
@@ -209,7 +298,9 @@ const api_command api_cmd_validate = {
      "of each set. --file reads another CSV of the same columns; its set follows from its\n"
      "columns (a 'gbs' column: training; 'isl' or 'osl': inference; 'size_bytes':\n"
      "collectives) unless --set names one. A row that does not run or has no\n"
-     "prediction, a bad value or an empty file is an error naming the file and line.",
+     "prediction, a bad value or an empty file is an error naming the file and line.\n"
+     "--cv source judges each source by the others: their class's median error as a\n"
+     "calibration, their 10th-90th percentile as an 80% interval (docs/accuracy.md).",
      NULL, VALIDATE_OPTIONS, sizeof VALIDATE_OPTIONS / sizeof VALIDATE_OPTIONS[0]},
     validate_run,
     validate_render,

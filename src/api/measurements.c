@@ -597,3 +597,39 @@ usim_status meas_resolve_system(const char *hw, json_t **doc, usim_error *err)
     free(text);
     return st;
 }
+
+/* ---- what a row is, for cross-validation ------------------------------ */
+
+void meas_source_key(const meas_table *t, int i, char *buf, size_t size)
+{
+    const char *s = meas_cell(t, i, "source");
+    if (!s)
+        s = t->file;
+    size_t n = strcspn(s, ",(@");
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    snprintf(buf, size, "%.*s", (int)n, s);
+}
+
+int meas_orientation(const meas_table *t, int i)
+{
+    const char *m = meas_cell(t, i, "metric");
+    if (strstr(m, "per_s") || strstr(m, "tflops") || strstr(m, "bw_"))
+        return 1;
+    return -1; /* times: time_us, ttft_s, tpot_p50_s, ... */
+}
+
+usim_status meas_family(const meas_table *t, int i, char *buf, size_t size, usim_error *err)
+{
+    const char *name = meas_cell(t, i, t->set == MEAS_COLLECTIVES ? "preset" : "hw");
+    hw_system *sys = malloc(sizeof *sys);
+    if (!sys)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    usim_status st = name ? hw_load_system(name, 0, NULL, sys, err)
+                          : usim_fail(err, USIM_EINPUT, "%s:%d: no hardware", t->file,
+                                      t->lines[i]);
+    if (st == USIM_OK)
+        snprintf(buf, size, "%.*s", (int)strcspn(sys->chip.name, "-"), sys->chip.name);
+    free(sys);
+    return st;
+}
