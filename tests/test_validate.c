@@ -81,6 +81,9 @@ static void leave_one_source_out(void **state)
         assert_close(rows, json_number_value(json_object_get(s, "rows")), 0);
         double cover = json_number_value(json_object_get(cv, "coverage_pct"));
         assert_true(cover >= 0 && cover <= 100);
+        /* The shipped intervals, built from every row, hold about 80% of them. */
+        double shipped = json_number_value(json_object_get(cv, "shipped_coverage_pct"));
+        assert_true(shipped >= 70 && shipped <= 90);
     }
     json_decref(j);
 }

@@ -59,10 +59,15 @@ static usim_status run_set(int *set, const char *text, const char *file, json_t 
         if (st != USIM_OK)
             break;
         double pct = 100.0 * (pred - measured) / measured;
-        json_array_append_new(rows, api_pack("{s:s, s:s?, s:s, s:f, s:f, s:f}", "set",
-                                              SETS[*set], "id", meas_cell(m, i, "id"), "metric",
-                                              meas_cell(m, i, "metric"), "measured", measured,
-                                              "predicted", pred, "error_pct", pct));
+        json_t *row = api_pack("{s:s, s:s?, s:s, s:f, s:f, s:f}", "set", SETS[*set], "id",
+                               meas_cell(m, i, "id"), "metric", meas_cell(m, i, "metric"),
+                               "measured", measured, "predicted", pred, "error_pct", pct);
+        if (cv) { /* the class and source the row was judged in */
+            const cv_row *c = &cv->rows[cv->n - 1];
+            json_object_set_new(row, "source", json_string(c->source));
+            json_object_set_new(row, "family", json_string(c->family));
+        }
+        json_array_append_new(rows, row);
         t->sum_abs_pct += fabs(pct);
         t->worst_pct = fmax(t->worst_pct, fabs(pct));
         t->rows++;
@@ -240,6 +245,11 @@ static void cv_lines(usim_buf *b, json_t *cv)
                     "  leave one source out: calibrated on the others MAPE %.1f%% (as shipped "
                     "%.1f%%); their 80%% intervals: %s\n",
                     api_number(cv, "calibrated_mape_pct"), api_number(cv, "mape_pct"), cover);
+    usim_buf_printf(b, "  the shipped intervals (every source, data/intervals.json): %.0f of %.0f "
+                       "inside (%.0f%%)\n",
+                    api_number(cv, "shipped_coverage_pct") * api_number(cv, "judged_shipped") /
+                        100.0,
+                    api_number(cv, "judged_shipped"), api_number(cv, "shipped_coverage_pct"));
     const char *key;
     json_t *s;
     json_object_foreach(json_object_get(cv, "sources"), key, s)

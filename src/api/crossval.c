@@ -80,6 +80,7 @@ static int class_errors(const cv_list *l, int set, const char *family, const cha
 typedef struct cv_tally {
     double abs_pct, calibrated_abs_pct;
     int rows, inside, judged;
+    int inside_shipped, judged_shipped; /* the intervals from every source, as shipped */
 } cv_tally;
 
 /* Held out, a row's error is its in-sample one (nothing in the model is
@@ -89,10 +90,14 @@ typedef struct cv_tally {
 static json_t *tally_json(const cv_tally *t)
 {
     double n = t->rows > 0 ? t->rows : 1;
-    return api_pack("{s:i, s:f, s:f, s:o, s:i}", "rows", t->rows, "mape_pct", t->abs_pct / n,
-                    "calibrated_mape_pct", t->calibrated_abs_pct / n, "coverage_pct",
+    return api_pack("{s:i, s:f, s:f, s:o, s:i, s:o, s:i}", "rows", t->rows, "mape_pct",
+                    t->abs_pct / n, "calibrated_mape_pct", t->calibrated_abs_pct / n,
+                    "coverage_pct",
                     t->judged ? json_real(100.0 * t->inside / t->judged) : json_null(),
-                    "judged", t->judged);
+                    "judged", t->judged, "shipped_coverage_pct",
+                    t->judged_shipped ? json_real(100.0 * t->inside_shipped / t->judged_shipped)
+                                      : json_null(),
+                    "judged_shipped", t->judged_shipped);
 }
 
 /* One held-out row judged by the other sources' errors of its class. */
@@ -107,6 +112,16 @@ static void judge(const cv_list *l, const cv_row *c, double *others, cv_tally *s
         ts[k]->calibrated_abs_pct += 100.0 * fabs(expm1(c->sign * (c->r - bias)));
         ts[k]->rows++;
     }
+    int all = class_errors(l, c->set, c->family, NULL, others);
+    if (all >= CV_MIN_ROWS) {
+        bool in = c->r >= quantile(others, all, (1 - CV_LEVEL) / 2) &&
+                  c->r <= quantile(others, all, (1 + CV_LEVEL) / 2);
+        for (int k = 0; k < 2; k++) {
+            ts[k]->judged_shipped++;
+            ts[k]->inside_shipped += in;
+        }
+    }
+    n = class_errors(l, c->set, c->family, c->source, others);
     if (n < CV_MIN_ROWS)
         return;
     double lo = quantile(others, n, (1 - CV_LEVEL) / 2), hi = quantile(others, n, (1 + CV_LEVEL) / 2);
@@ -121,12 +136,12 @@ json_t *cv_leave_one_source_out(const cv_list *l, int set)
 {
     double *others = malloc(sizeof *others * (size_t)(l->n > 0 ? l->n : 1));
     json_t *sources = json_object();
-    cv_tally all = {0, 0, 0, 0, 0};
+    cv_tally all = {0};
     for (int i = 0; others && i < l->n; i++) {
         const cv_row *c = &l->rows[i];
         if (c->set != set || json_object_get(sources, c->source))
             continue;
-        cv_tally one = {0, 0, 0, 0, 0};
+        cv_tally one = {0};
         for (int j = i; j < l->n; j++)
             if (l->rows[j].set == set && strcmp(l->rows[j].source, c->source) == 0)
                 judge(l, &l->rows[j], others, &all, &one);
