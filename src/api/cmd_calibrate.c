@@ -65,6 +65,10 @@ static const knob_def KNOBS[] = {
     {"network.efficiency", USIM_UNIT_NONE, 0.05, 1, "achieved share of the scale-out links"},
     {"network.collective_step_latency", USIM_UNIT_SECONDS, 1e-7, 1e-3,
      "a collective step across the scale-out network"},
+    {"collective_library.nvls.efficiency", USIM_UNIT_NONE, 0.05, 1,
+     "NVLink SHARP's share of the link in its own model"},
+    {"collective_library.blocking_call_overhead", USIM_UNIT_SECONDS, 1e-7, 1e-2,
+     "the host's path of one blocking collective call"},
 };
 #define NKNOBS (int)(sizeof KNOBS / sizeof KNOBS[0])
 #define MAX_FIT 4
@@ -184,17 +188,37 @@ static double mape_of(const double *res, int n)
 /* The loss with knob j at value v (the others as they stand). */
 static usim_status loss_at(fit *f, int j, double v, double *loss, usim_error *err)
 {
+    /* exp(log(x)) may land an ulp outside the bound the schema checks */
+    v = fmin(fmax(v, f->k[j].lo), f->k[j].hi);
     knob_set(f->doc, f->k[j].def, v, NULL);
     return residuals(f, NULL, loss, err);
 }
 
-/* Golden-section search of knob j in log space over its bounds. */
+#define GRID 16
+
+/* Knob j in log space over its bounds: a coarse grid first (a prediction
+ * can jump where the library switches algorithm, so the loss need not have
+ * one valley), then a golden-section search around the grid's best point. */
 static usim_status fit_one(fit *f, int j, usim_error *err)
 {
     const double g = (sqrt(5.0) - 1.0) / 2.0;
-    double a = log(f->k[j].lo), b = log(f->k[j].hi);
+    double a = log(f->k[j].lo), b = log(f->k[j].hi), step = (b - a) / (GRID - 1);
+    double best = INFINITY, loss;
+    int at = 0;
+    usim_status st = USIM_OK;
+    for (int i = 0; i < GRID && st == USIM_OK; i++) {
+        st = loss_at(f, j, exp(a + i * step), &loss, err);
+        if (loss < best) {
+            best = loss;
+            at = i;
+        }
+    }
+    double lo = a + (at > 0 ? at - 1 : 0) * step, hi = a + (at < GRID - 1 ? at + 1 : at) * step;
+    a = lo;
+    b = hi;
     double c = b - g * (b - a), d = a + g * (b - a), fc, fd;
-    usim_status st = loss_at(f, j, exp(c), &fc, err);
+    if (st == USIM_OK)
+        st = loss_at(f, j, exp(c), &fc, err);
     if (st == USIM_OK)
         st = loss_at(f, j, exp(d), &fd, err);
     while (st == USIM_OK && b - a > 1e-5) {
@@ -212,7 +236,7 @@ static usim_status fit_one(fit *f, int j, usim_error *err)
             st = loss_at(f, j, exp(d), &fd, err);
         }
     }
-    f->k[j].value = exp((a + b) / 2.0);
+    f->k[j].value = fmin(fmax(exp((a + b) / 2.0), f->k[j].lo), f->k[j].hi);
     knob_set(f->doc, f->k[j].def, f->k[j].value, NULL);
     return st;
 }
