@@ -29,6 +29,9 @@ static const usim_option CALIBRATE_OPTIONS[] = {
      NULL, 0, 0, false},
     {"bounds", USIM_OPT_STRING, USIM_UNIT_NONE, "KNOB=LO:HI,...",
      "narrower bounds for knobs (default: each knob's physical range)", NULL, NULL, 0, 0, false},
+    {"stack", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
+     "the software stack of training rows that name none (default: the system's own)", NULL,
+     NULL, 0, 0, false},
     {"name", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME",
      "the fitted description's name (default: the original's, with -calibrated)", NULL, NULL, 0,
      0, false},
@@ -83,7 +86,8 @@ typedef struct fit_knob {
 
 typedef struct fit {
     meas_table *rows;
-    json_t *doc; /* the resolved description being fitted */
+    json_t *doc;  /* the resolved description being fitted */
+    json_t *with; /* what each row runs with: {"hw": doc, "stack": ...} */
     char hw_label[200];
     fit_knob k[MAX_FIT];
     int n;
@@ -166,7 +170,7 @@ static usim_status residuals(fit *f, double *res, double *loss, usim_error *err)
     f->evaluations++;
     for (int i = 0; i < meas_count(f->rows); i++) {
         double pred = NAN;
-        usim_status st = meas_predict(f->rows, i, f->doc, &pred, err);
+        usim_status st = meas_predict(f->rows, i, f->with, &pred, err);
         if (st != USIM_OK)
             return st;
         double r = log(pred / meas_value(f->rows, i));
@@ -598,8 +602,16 @@ static usim_status calibrate_run(json_t *req, json_t **result, usim_error *err)
     memset(&f, 0, sizeof f);
     snprintf(f.hw_label, sizeof f.hw_label, "%s", hw);
     usim_status st = meas_resolve_system(hw, &f.doc, err);
+    const char *stack = NULL;
+    api_string(cmd, req, "stack", &stack, err);
+    f.with = json_object();
+    if (st == USIM_OK)
+        json_object_set(f.with, "hw", f.doc);
+    if (stack)
+        json_object_set_new(f.with, "stack", json_string(stack));
     if (st == USIM_OK && api_flag(req, "list-knobs")) {
         *result = list_knobs(f.doc, hw);
+        json_decref(f.with);
         json_decref(f.doc);
         return USIM_OK;
     }
@@ -619,6 +631,7 @@ static usim_status calibrate_run(json_t *req, json_t **result, usim_error *err)
         *result = NULL;
     }
     meas_free(f.rows);
+    json_decref(f.with);
     json_decref(f.doc);
     return st;
 }
@@ -667,8 +680,8 @@ static usim_status calibrate_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_calibrate = {
     {"calibrate", "fit a hardware description's measured figures to your own runs",
-     "ultrasim calibrate --measurements FILE.csv --hw NAME|FILE [--knobs A,B] "
-     "[--bounds KNOB=LO:HI] [--name NAME] [-o FILE.json] [--list-knobs] [--json]",
+     "ultrasim calibrate --measurements FILE.csv --hw NAME|FILE [--stack NAME|FILE] "
+     "[--knobs A,B] [--bounds KNOB=LO:HI] [--name NAME] [-o FILE.json] [--list-knobs] [--json]",
      "Runs every row of FILE.csv (the columns of validate: training, serving or\n"
      "collectives rows) on --hw, and moves the chosen knobs, in log space and within\n"
      "their bounds, until the predictions match the measurements: a robust (soft L1)\n"

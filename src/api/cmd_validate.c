@@ -178,9 +178,11 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
         st = usim_fail_field(err, USIM_EINPUT, "hw",
                              "--hw runs the rows of --file on one system; the built-in sets "
                              "span many (give --file)");
-    json_t *hw = NULL;
+    json_t *hw = NULL, *doc = NULL;
     if (st == USIM_OK && hw_name)
-        st = meas_resolve_system(hw_name, &hw, err);
+        st = meas_resolve_system(hw_name, &doc, err);
+    if (doc)
+        hw = json_pack("{s:o}", "hw", doc);
     if (st != USIM_OK)
         return st;
     const char *intervals = NULL;

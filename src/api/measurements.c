@@ -332,7 +332,7 @@ static usim_status collective_cells(const row_place *at, const csv_row *h, const
  * metric the simulator cannot give, fails the whole validation: a silent
  * failed row would hide a broken prediction inside a healthy-looking MAPE. */
 static usim_status predict_row(const char *set, const row_place *at, const csv_row *h,
-                               const csv_row *r, json_t *hw, double *pred, usim_error *err)
+                               const csv_row *r, json_t *with, double *pred, usim_error *err)
 {
     const char *metric = cell(h, r, "metric");
     if (strcmp(set, "collectives") == 0) {
@@ -343,8 +343,12 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
     json_t *req = strcmp(set, "training") == 0      ? training_request(h, r)
                   : strcmp(set, "collectives") == 0 ? collective_request(h, r)
                                                     : inference_request(h, r);
+    json_t *hw = with ? json_object_get(with, "hw") : NULL;
+    json_t *stack = with ? json_object_get(with, "stack") : NULL;
     if (hw) /* the same run on another description of the hardware */
         json_object_set_new(req, "hw", json_deep_copy(hw));
+    if (stack && strcmp(set, "training") == 0 && !json_object_get(req, "stack"))
+        json_object_set(req, "stack", stack);
     json_t *res = NULL;
     usim_error e;
     usim_error_clear(&e);
@@ -570,10 +574,11 @@ int meas_line(const meas_table *t, int i)
     return t->lines[i];
 }
 
-usim_status meas_predict(const meas_table *t, int i, json_t *hw, double *pred, usim_error *err)
+usim_status meas_predict(const meas_table *t, int i, json_t *with, double *pred,
+                         usim_error *err)
 {
     row_place at = {t->file, t->lines[i], meas_cell(t, i, "id")};
-    return predict_row(meas_set_names[t->set], &at, &t->header, &t->rows[i], hw, pred, err);
+    return predict_row(meas_set_names[t->set], &at, &t->header, &t->rows[i], with, pred, err);
 }
 
 /* A system preset or file with its chip and network inline, as JSON: what a

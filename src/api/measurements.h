@@ -26,10 +26,13 @@ const char *meas_cell(const meas_table *t, int i, const char *column); /* NULL i
 double meas_value(const meas_table *t, int i);
 int meas_line(const meas_table *t, int i);
 
-/* Row i's prediction of its metric, on its own hardware or (hw not NULL) on
- * that hardware description instead. A row that does not run or gives no
- * such figure is an input error naming the file, line and row. */
-usim_status meas_predict(const meas_table *t, int i, json_t *hw, double *pred, usim_error *err);
+/* Row i's prediction of its metric. `with` (or NULL) holds request keys to
+ * run it with instead of its own cells: "hw" (a hardware description, e.g.
+ * one being calibrated), "stack" (training rows that name none). A row that
+ * does not run or gives no such figure is an input error naming the file,
+ * line and row. */
+usim_status meas_predict(const meas_table *t, int i, json_t *with, double *pred,
+                         usim_error *err);
 
 /* The row's source, up to the first '@', ',' or '(' (a repository and path,
  * or a paper and table): rows of one source stand or fall together. */
