@@ -23,6 +23,10 @@ typedef struct api_command {
 
 const api_command *api_command_find(const char *name);
 
+/* Writes doc as indented JSON (plus jansson flags) and a final newline to
+ * path, atomically: a failed write leaves nothing half-written. */
+usim_status api_write_json(const char *path, json_t *doc, size_t flags, usim_error *err);
+
 /* Runs a parsed request (owned by the caller); *result is new. */
 usim_status api_run(json_t *request, json_t **result, usim_error *err);
 

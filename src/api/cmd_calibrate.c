@@ -530,23 +530,6 @@ static usim_status confounded(fit *f, json_t *warnings, usim_error *err)
     return st;
 }
 
-static usim_status write_fitted(const fit *f, const char *out, usim_error *err)
-{
-    char *text = json_dumps(f->doc, JSON_INDENT(2));
-    if (!text)
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    size_t n = strlen(text);
-    char *with_newline = realloc(text, n + 2);
-    if (!with_newline) {
-        free(text);
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    }
-    memcpy(with_newline + n, "\n", 2);
-    usim_status st = usim_write_file_atomic(out, with_newline, n + 1, err);
-    free(with_newline);
-    return st;
-}
-
 static usim_status run_fit(fit *f, json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_calibrate.info;
@@ -584,7 +567,7 @@ static usim_status run_fit(fit *f, json_t *req, json_t **result, usim_error *err
         json_decref(warnings);
     if (st == USIM_OK && out) {
         name_fitted(f, name, meas_file(f->rows), before, after);
-        st = write_fitted(f, out, err);
+        st = api_write_json(out, f->doc, 0, err);
     }
     return st;
 }

@@ -150,19 +150,8 @@ static int api_choice_index(const char *const *choices, const char *name)
 static usim_status write_intervals(const cv_list *cv, const char *path, usim_error *err)
 {
     json_t *classes = cv_interval_classes(cv);
-    char *text = json_dumps(classes, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    usim_status st = api_write_json(path, classes, JSON_REAL_PRECISION(6), err);
     json_decref(classes);
-    if (!text)
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (!line) {
-        free(text);
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    }
-    memcpy(line + n, "\n", 2);
-    usim_status st = usim_write_file_atomic(path, line, n + 1, err);
-    free(line);
     return st;
 }
 

@@ -594,3 +594,18 @@ void api_text_quantity(usim_buf *b, const char *label, json_t *result, const cha
     api_text_value(result, key, unit, value, sizeof value);
     usim_buf_printf(b, "  %-24s %s\n", label, value);
 }
+
+usim_status api_write_json(const char *path, json_t *doc, size_t flags, usim_error *err)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2) | flags);
+    size_t n = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, n + 2) : NULL;
+    if (!line) {
+        free(text);
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    }
+    memcpy(line + n, "\n", 2);
+    usim_status st = usim_write_file_atomic(path, line, n + 1, err);
+    free(line);
+    return st;
+}
