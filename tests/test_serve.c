@@ -529,6 +529,42 @@ static void requests_beyond_the_context(void **state)
     json_decref(j);
 }
 
+/* Limits a run does not give come from its engine's file: TensorRT-LLM's
+ * trtllm-bench runs up to 4,096 requests (the KV cache permitting) with
+ * prefill whole, vLLM V1 up to 1,024 with 16,384-token chunked prefill, the
+ * Trainium presets' NxD Inference 32; a given --batch wins. Offline, a batch
+ * the KV cache bounds moves more tokens a second than 64 does. */
+static void limits_come_from_the_engine(void **state)
+{
+    (void)state;
+    const char *base = "--model llama3-70b --hw dgx-h100 --tp 4 --chips 4 --mode offline "
+                       "--isl 128 --osl 512 --requests 600";
+    char args[400];
+    snprintf(args, sizeof args, "%s", base);
+    json_t *trt = serve(args);
+    assert_string_equal(json_string_value(json_object_get(trt, "engine")), "trtllm");
+    assert_int_equal((int)num(trt, "max_batch"), 4096);
+    assert_string_equal(json_string_value(json_object_get(trt, "scheduler")), "continuous");
+    snprintf(args, sizeof args, "%s --engine vllm", base);
+    json_t *vllm = serve(args);
+    assert_int_equal((int)num(vllm, "max_batch"), 1024);
+    assert_int_equal((int)num(vllm, "token_budget"), 16384);
+    assert_string_equal(json_string_value(json_object_get(vllm, "scheduler")), "chunked");
+    snprintf(args, sizeof args, "%s --batch 64", base);
+    json_t *small = serve(args);
+    assert_int_equal((int)num(small, "max_batch"), 64);
+    assert_true(num(trt, "output_tokens_per_s") > 1.5 * num(small, "output_tokens_per_s"));
+    json_t *trn = serve("--model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 --requests 2");
+    assert_string_equal(json_string_value(json_object_get(trn, "engine")), "nxdi");
+    assert_int_equal((int)num(trn, "max_batch"), 32);
+    json_decref(trt);
+    json_decref(vllm);
+    json_decref(small);
+    json_decref(trn);
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
+                       "allowed: nxdi, trtllm, vllm");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +585,7 @@ int main(void)
         cmocka_unit_test(chips_fill_replicas),
         cmocka_unit_test(options_a_load_ignores),
         cmocka_unit_test(requests_beyond_the_context),
+        cmocka_unit_test(limits_come_from_the_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

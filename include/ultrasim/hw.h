@@ -268,6 +268,7 @@ typedef struct hw_system {
     hw_reliability reliability;
     hw_collective_library collective_library;
     char stack[64];    /* the training stack its users run (data/stacks); "" = megatron-core */
+    char engine[64];   /* the serving engine its users run (data/engines); "" = trtllm */
     int default_chips; /* one scale-up domain */
     int chips;         /* what this run uses (--chips) */
     char warning[400]; /* "" or what looks wrong in the description (hw_peak_warning) */

@@ -46,6 +46,25 @@ typedef enum serve_scheduler {
 } serve_scheduler;
 typedef enum serve_mode { SERVE_OFFLINE, SERVE_STATIC_RUN, SERVE_CLOSED, SERVE_POISSON, SERVE_TRACE } serve_mode;
 
+/* A serving engine as data (data/engines/NAME.json): the limits and the
+ * batching its throughput benchmark runs with when a run gives none. */
+typedef struct serve_engine {
+    char name[64];
+    char description[240];
+    int max_batch;    /* requests in flight a replica runs at most (the KV cache may hold fewer) */
+    int token_budget; /* tokens an iteration may prefill (chunked prefill) */
+    int scheduler;    /* serve_scheduler */
+    /* Admits a request only when the cache can hold its whole prompt and
+     * output (TensorRT-LLM's guaranteed_no_evict), so nothing is ever
+     * preempted; otherwise admits on the prompt and preempts when short. */
+    bool reserve_output;
+} serve_engine;
+
+/* The engine a system serves with when a run names none. */
+#define SERVE_DEFAULT_ENGINE "trtllm"
+
+usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_error *err);
+
 typedef struct serve_deployment {
     wl_model model;
     hw_system sys;
@@ -66,6 +85,7 @@ typedef struct serve_deployment {
     double spec_accept;
     double prefix_hit;    /* fraction of prompt tokens found in the prefix cache */
     int attention;        /* engine_attention_kernel */
+    serve_engine engine;  /* what the limits not given come from */
 } serve_deployment;
 
 typedef struct serve_workload {

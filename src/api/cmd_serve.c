@@ -51,14 +51,20 @@ static const usim_option SERVE_OPTIONS[] = {
     {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
      "KV cache type (default: as --weights; bf16 for int4 and mxfp4 weights)", NULL, KV_TYPES, 0,
      0, false},
-    {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B", "largest batch a replica runs", "64", NULL, 1,
-     65536, false},
+    {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
+     "serving engine (data/engines: trtllm, vllm, nxdi) or engine JSON: the batch, scheduler "
+     "and token budget a run gives none of (default: the system's own)",
+     NULL, NULL, 0, 0, false},
+    {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B",
+     "largest batch a replica runs (default: the engine's; the KV cache may hold fewer)", NULL,
+     NULL, 1, 65536, false},
     {"block", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS", "KV cache block (page) size", "16", NULL, 1,
      65536, false},
-    {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching", "continuous", SCHEDULERS,
-     0, 0, false},
-    {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N", "chunked prefill: tokens per iteration",
-     "2048", NULL, 16, 1048576, false},
+    {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching (default: the engine's)",
+     NULL, SCHEDULERS, 0, 0, false},
+    {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N",
+     "chunked prefill: tokens per iteration (default: the engine's)", NULL, NULL, 16, 1048576,
+     false},
     {"prefill-replicas", USIM_OPT_INT, USIM_UNIT_NONE, "N",
      "disaggregation: replicas that prefill (the rest decode)", "1", NULL, 1, 1e6, false},
     {"isl", USIM_OPT_INT, USIM_UNIT_NONE, "I", "input tokens per request", "1024", NULL, 1, 1e7,
@@ -277,10 +283,19 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->kv_dtype = json_object_get(req, "kv-dtype") ? api_next_choice(cmd, req, "kv-dtype", &st, err)
                   : d->weights == SERVE_W_INT4 || d->weights == SERVE_W_MXFP4 ? SERVE_W_BF16
                                                                              : d->weights;
-    d->max_batch = (int)api_next_int(cmd, req, "batch", 0, &st, err);
+    const char *engine = NULL;
+    api_string(cmd, req, "engine", &engine, err);
+    if (st == USIM_OK)
+        st = serve_engine_load(engine            ? engine
+                               : d->sys.engine[0] ? d->sys.engine
+                                                  : SERVE_DEFAULT_ENGINE,
+                               &d->engine, err);
+    d->max_batch = (int)api_next_int(cmd, req, "batch", d->engine.max_batch, &st, err);
     d->block_tokens = (int)api_next_int(cmd, req, "block", 0, &st, err);
-    d->scheduler = api_next_choice(cmd, req, "scheduler", &st, err);
-    d->token_budget = (int)api_next_int(cmd, req, "token-budget", 0, &st, err);
+    d->scheduler = json_object_get(req, "scheduler") ? api_next_choice(cmd, req, "scheduler", &st, err)
+                                                     : d->engine.scheduler;
+    d->token_budget =
+        (int)api_next_int(cmd, req, "token-budget", d->engine.token_budget, &st, err);
     d->prefill_replicas = (int)api_next_int(cmd, req, "prefill-replicas", 0, &st, err);
     d->spec_accept = api_next_quantity(cmd, req, "spec-accept", 0, &st, err);
     d->prefix_hit = api_next_quantity(cmd, req, "prefix-hit", 0, &st, err);
@@ -350,9 +365,11 @@ static json_t *explain_json(const serve_result *r)
 
 static json_t *result_json(const serve_deployment *d, const serve_result *r)
 {
-    json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "model", d->model.name, "hw",
-                          d->sys.name, "chips", r->chips, "tp", d->tp, "pp", d->pp, "ep", d->ep,
-                          "replicas", d->replicas);
+    json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
+                          d->model.name, "hw", d->sys.name, "chips", r->chips, "tp", d->tp, "pp",
+                          d->pp, "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name,
+                          "max_batch", d->max_batch, "scheduler", SCHEDULERS[d->scheduler],
+                          "token_budget", d->token_budget);
     const struct {
         const char *key;
         double v;
@@ -418,7 +435,7 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         st = usim_fail_field(err, USIM_EINPUT, "mode",
                              "disaggregation is simulated for open loads: use --mode offline, "
                              "poisson or trace");
-    if (st == USIM_OK && w.mode == SERVE_STATIC)
+    if (st == USIM_OK && w.mode == SERVE_STATIC_RUN)
         d->scheduler = SERVE_STATIC;
     if (st == USIM_OK)
         st = serve_run(d, &w, &r, err);
@@ -533,7 +550,7 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_serve = {
     {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
      "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
-     "[--ep E] [--replicas R] [--weights bf16|fp16|fp8|int8|int4|mxfp4] [--kv-dtype ..] [--batch B] [--isl I] [--osl O] "
+     "[--ep E] [--replicas R] [--weights bf16|fp16|fp8|int8|int4|mxfp4] [--kv-dtype ..] [--engine NAME|FILE] [--batch B] [--isl I] [--osl O] "
      "[--requests N] [--mode offline|static|closed|poisson|trace] [--concurrency C] [--rate QPS] "
      "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
      "latency|throughput] [--json]",

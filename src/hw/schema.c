@@ -252,6 +252,7 @@ static const usim_field SYSTEM[] = {
     USIM_OBJ("reliability", hw_system, reliability, &RELIABILITY_SCHEMA, false),
     USIM_OBJ("collective_library", hw_system, collective_library, &COLL_LIBRARY_SCHEMA, false),
     USIM_STR("stack", hw_system, stack, false),
+    USIM_STR("engine", hw_system, engine, false),
     USIM_DOC("notes"),
 };
 const usim_schema hw_system_schema = USIM_SCHEMA("system", SYSTEM);

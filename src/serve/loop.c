@@ -51,10 +51,20 @@ static void admit_arrivals(replica *r)
         r->waiting[r->wtail++] = r->ids[r->next++];
 }
 
+/* What an engine that never evicts sets aside for a request when it admits
+ * it: the cache of its whole prompt and output. */
+static double reservation(const replica *r, const serve_request *q)
+{
+    return r->d->engine.reserve_output ? blocks_of(r, q->isl + q->osl) : 0.0;
+}
+
 static bool room_for(const replica *r, const serve_request *q)
 {
-    return r->nrun < r->d->max_batch &&
-           r->kv_used + blocks_of(r, q->isl + q->generated + 1) <= r->kv_capacity;
+    if (r->nrun >= r->d->max_batch)
+        return false;
+    if (r->d->engine.reserve_output)
+        return r->kv_reserved + reservation(r, q) <= r->kv_capacity;
+    return r->kv_used + blocks_of(r, q->isl + q->generated + 1) <= r->kv_capacity;
 }
 
 /* Moves waiting requests into the batch while it and the cache have room. */
@@ -66,6 +76,7 @@ static void admit_waiting(replica *r)
             break;
         r->running[r->nrun++] = r->waiting[r->whead++];
         r->kv_used += held(r, q);
+        r->kv_reserved += reservation(r, q);
     }
 }
 
@@ -75,6 +86,7 @@ static void preempt_newest(replica *r)
     int64_t id = r->running[--r->nrun];
     serve_request *q = &r->req[id];
     r->kv_used -= held(r, q);
+    r->kv_reserved -= reservation(r, q);
     q->prefilled = q->cached = 0;
     q->isl_compute = q->isl + q->generated; /* recompute prompt and output so far */
     q->generated_base = q->generated;
@@ -148,6 +160,7 @@ static void finish(replica *r, int i)
     serve_request *q = &r->req[id];
     q->finish = r->t;
     r->kv_used -= held(r, q);
+    r->kv_reserved -= reservation(r, q);
     r->running[i] = r->running[--r->nrun];
     r->done++;
     if (r->w->mode == SERVE_CLOSED && r->to_issue < r->n) { /* the client sends its next */

@@ -19,6 +19,8 @@ typedef struct replica {
     serve_prefill *prefill_buf;
     int nrun;
     double t, kv_used, kv_capacity, peak_kv;
+    double kv_reserved; /* engines that admit only what they can finish: the running
+                           requests' whole prompt + output, in blocks */
     bool prefill_only;   /* a disaggregated prefill replica: done after the prefill */
     uint64_t rng;
     int64_t iterations, preemptions;
