@@ -6,7 +6,8 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config libjansson-dev libcmocka-dev \
-libsqlite3-dev libcairo2-dev libopenmpi-dev openmpi-bin python3 $*"
+libsqlite3-dev libcairo2-dev libopenmpi-dev openmpi-bin python3 python3-pytest \
+python3-pandas $*"
 
 missing=""
 for pkg in $PACKAGES; do
