@@ -26,8 +26,9 @@ whose shape (its text with the numbers taken out) matches a printed line but
 whose numbers differ is reported with both, so a drifted figure names itself.
 
 Each file's commands run in order in one scratch folder (so a file written by one
-command can be read by the next) where docs/, data/ and validation/ of the
-repository are visible, with "ultrasim" on PATH. Exit status: 0 when every
+command can be read by the next) where docs/, data/, validation/ and python/ of
+the repository are visible, with "ultrasim" on PATH and ULTRASIM_LIB naming the
+build's library (for `import ultrasim`). Exit status: 0 when every
 command ran and matched, 1 otherwise.
 """
 import os
@@ -193,7 +194,7 @@ def compare(cmd, printed):
 
 def scratch_folder(repo, binary):
     work = tempfile.mkdtemp(prefix="usim-docs-")
-    for name in ("docs", "data", "validation"):
+    for name in ("docs", "data", "validation", "python"):
         os.symlink(os.path.join(repo, name), os.path.join(work, name))
     bindir = os.path.join(work, ".bin")
     os.mkdir(bindir)
@@ -226,7 +227,11 @@ def run_file(path, binary, repo):
     commands = parse(path)
     work, bindir = scratch_folder(repo, binary)
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
-               LC_ALL="C", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+               LC_ALL="C", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    library = os.path.join(os.path.dirname(os.path.abspath(binary)), "libultrasim.so")
+    if os.path.exists(library):  # what `import ultrasim` loads: the build's own
+        env["ULTRASIM_LIB"] = library
     problems = []
     try:
         for cmd in commands:

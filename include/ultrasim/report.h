@@ -78,6 +78,9 @@ typedef struct report_bars {
 /* Stacked bars, one per label. */
 usim_status report_plot_bars(const report_bars *b, const char *path, usim_error *err);
 
+/* The same chart as SVG text (the caller frees it), to inline in a page. */
+usim_status report_bars_svg(const report_bars *b, char **svg, usim_error *err);
+
 #ifdef __cplusplus
 }
 #endif

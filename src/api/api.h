@@ -27,6 +27,11 @@ const api_command *api_command_find(const char *name);
  * path, atomically: a failed write leaves nothing half-written. */
 usim_status api_write_json(const char *path, json_t *doc, size_t flags, usim_error *err);
 
+/* Writes the HTML page of a result (report command, --report), embedding
+ * the Perfetto trace at trace_path when not NULL. */
+usim_status api_write_report(json_t *result, const char *trace_path, const char *path,
+                             usim_error *err);
+
 /* Runs a parsed request (owned by the caller); *result is new. */
 usim_status api_run(json_t *request, json_t **result, usim_error *err);
 
@@ -56,6 +61,13 @@ double api_next_quantity(const usim_command *cmd, json_t *req, const char *name,
                          usim_status *st, usim_error *err);
 int api_next_choice(const usim_command *cmd, json_t *req, const char *name, usim_status *st,
                     usim_error *err);
+
+/* --report FILE.html: train, serve, goodput, plan and study write their result
+ * as one HTML page too (api_run does it). */
+#define API_OPT_REPORT                                                                      \
+    {"report", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.html",                               \
+     "also write the result as a self-contained HTML page ('ultrasim report')", NULL, NULL, \
+     0, 0, false}
 
 /* Common options every simulation command shares. */
 #define API_OPT_HW(help_)                                                                   \

@@ -23,6 +23,7 @@ static const usim_option GOODPUT_OPTIONS[] = {
     {"tokens", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "N", "tokens to train (e.g. 15e12)", NULL, NULL,
      1, 1e18, true},
     API_GOODPUT_OPTIONS,
+    API_OPT_REPORT,
 };
 
 static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err)

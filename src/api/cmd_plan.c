@@ -35,6 +35,7 @@ static const usim_option PLAN_OPTIONS[] = {
     {"jobs", USIM_OPT_INT, USIM_UNIT_NONE, "N", "threads (default: one per core)", NULL, NULL, 1,
      64, false},
     API_OPT_STACK,
+    API_OPT_REPORT,
 };
 
 static json_t *plan_row(const wl_plan *p, const train_result *r, double score)

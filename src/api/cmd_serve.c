@@ -103,6 +103,7 @@ static const usim_option SERVE_OPTIONS[] = {
      NULL, NULL, 1e-6, 3600, false},
     {"seed", USIM_OPT_INT, USIM_UNIT_NONE, "N", "random seed", "1", NULL, 0, 9e15, false},
     API_OPT_ATTENTION,
+    API_OPT_REPORT,
 };
 
 /* A preset's values where the request gives none. */

@@ -51,6 +51,7 @@ static const usim_option STUDY_OPTIONS[] = {
      4194304, false},
     {"jobs", USIM_OPT_INT, USIM_UNIT_NONE, "N", "threads (default: one per core)", NULL, NULL, 1,
      PLAN_JOBS_MAX, false},
+    API_OPT_REPORT,
 };
 static const char *const STUDY_POSITIONALS[] = {"study", NULL};
 

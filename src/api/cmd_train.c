@@ -27,6 +27,7 @@ static const usim_option TRAIN_OPTIONS[] = {
      "with --tokens: add failures, checkpoints and goodput (options as in 'goodput')", NULL,
      NULL, 0, 0, false},
     API_GOODPUT_OPTIONS,
+    API_OPT_REPORT,
 };
 
 /* The options that only describe failures: without --failures they would

@@ -21,7 +21,8 @@
     X(api_cmd_models)                                                                       \
     X(api_cmd_study)                                                                        \
     X(api_cmd_sweep)                                                                        \
-    X(api_cmd_plot)
+    X(api_cmd_plot)                                                                         \
+    X(api_cmd_report)
 
 #define DECLARE(c) extern const api_command c;
 #define INFO(c) &c.info,

@@ -291,6 +291,14 @@ usim_status api_run(json_t *request, json_t **result, usim_error *err)
         st = usim_fail(err, USIM_ERUNTIME, "'%s' could not build its result", name);
     if (st == USIM_OK && *result && !json_object_get(*result, "command"))
         json_object_set_new(*result, "command", json_string(name));
+    /* --report FILE.html: the result as a page (with the trace, if one was written) */
+    const char *report = json_string_value(json_object_get(request, "report"));
+    if (st == USIM_OK && report && strcmp(name, "report") != 0) {
+        st = api_write_report(*result, json_string_value(json_object_get(request, "trace")),
+                              report, err);
+        if (st == USIM_OK)
+            json_object_set_new(*result, "report_html", json_string(report));
+    }
     if (st != USIM_OK && *result) {
         json_decref(*result);
         *result = NULL;

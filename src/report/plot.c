@@ -9,6 +9,7 @@
 #include <cairo.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ultrasim/report.h"
@@ -254,6 +255,9 @@ typedef struct canvas {
     cairo_t *cr;
     bool png;
     usim_output out;
+    FILE *fp;     /* where the bytes go: out.fp, or a memory stream */
+    char *memory; /* the memory stream's buffer (svg_text) */
+    size_t size;
 } canvas;
 
 /* Cairo's stream callback: the image's bytes into the output file. */
@@ -264,24 +268,42 @@ static cairo_status_t write_bytes(void *closure, const unsigned char *data, unsi
                                                  : CAIRO_STATUS_WRITE_ERROR;
 }
 
+static void canvas_abort(canvas *cv)
+{
+    if (cv->memory || (cv->fp && cv->fp != cv->out.fp)) {
+        if (cv->fp)
+            fclose(cv->fp);
+        free(cv->memory);
+        cv->memory = NULL;
+    } else {
+        usim_output_abort(&cv->out);
+    }
+}
+
+/* path: a file (.svg or .png); NULL: SVG text in memory (canvas_close's *text). */
 static usim_status canvas_open(canvas *cv, const char *path, double height, usim_error *err)
 {
-    size_t n = strlen(path);
+    size_t n = path ? strlen(path) : 0;
     memset(cv, 0, sizeof *cv);
     cv->png = n > 4 && strcmp(path + n - 4, ".png") == 0;
     bool svg = n > 4 && strcmp(path + n - 4, ".svg") == 0;
-    if (!cv->png && !svg)
+    if (path && !cv->png && !svg)
         return usim_fail_field(err, USIM_EINPUT, "out", "'%s': name the file .svg or .png", path);
-    usim_status st = usim_output_open(&cv->out, path, err);
-    if (st != USIM_OK)
-        return st;
+    if (path) {
+        usim_status st = usim_output_open(&cv->out, path, err);
+        if (st != USIM_OK)
+            return st;
+        cv->fp = cv->out.fp;
+    } else if (!(cv->fp = open_memstream(&cv->memory, &cv->size))) {
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    }
     cv->surface = cv->png ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)WIDTH, (int)height)
-                          : cairo_svg_surface_create_for_stream(write_bytes, cv->out.fp, WIDTH,
+                          : cairo_svg_surface_create_for_stream(write_bytes, cv->fp, WIDTH,
                                                                 height);
     if (cairo_surface_status(cv->surface) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(cv->surface);
-        usim_output_abort(&cv->out);
-        return usim_fail(err, USIM_EINPUT, "%s: cannot create the image", path);
+        canvas_abort(cv);
+        return usim_fail(err, USIM_EINPUT, "%s: cannot create the image", path ? path : "SVG");
     }
     cv->cr = cairo_create(cv->surface);
     cairo_set_source_rgb(cv->cr, 1, 1, 1);
@@ -291,21 +313,26 @@ static usim_status canvas_open(canvas *cv, const char *path, double height, usim
     return USIM_OK;
 }
 
-static usim_status canvas_close(canvas *cv, const char *path, usim_error *err)
+static usim_status canvas_close(canvas *cv, const char *path, char **text, usim_error *err)
 {
     cairo_destroy(cv->cr);
     cairo_surface_flush(cv->surface);
     cairo_status_t s = CAIRO_STATUS_SUCCESS;
     if (cv->png)
-        s = cairo_surface_write_to_png_stream(cv->surface, write_bytes, cv->out.fp);
+        s = cairo_surface_write_to_png_stream(cv->surface, write_bytes, cv->fp);
     cairo_surface_finish(cv->surface);
     if (s == CAIRO_STATUS_SUCCESS)
         s = cairo_surface_status(cv->surface);
     cairo_surface_destroy(cv->surface);
     if (s != CAIRO_STATUS_SUCCESS) {
-        usim_output_abort(&cv->out);
-        return usim_fail(err, USIM_ERUNTIME, "%s: cannot write the image (%s)", path,
-                         cairo_status_to_string(s));
+        canvas_abort(cv);
+        return usim_fail(err, USIM_ERUNTIME, "%s: cannot write the image (%s)",
+                         path ? path : "SVG", cairo_status_to_string(s));
+    }
+    if (!path) {
+        fclose(cv->fp);
+        *text = cv->memory;
+        return USIM_OK;
     }
     return usim_output_commit(&cv->out, err);
 }
@@ -319,11 +346,12 @@ usim_status report_plot_lines(const report_chart *charts, int ncharts, const cha
         return st;
     for (int i = 0; i < ncharts; i++)
         draw_lines(cv.cr, &charts[i], MARGIN_TOP + PANEL_HEIGHT * i);
-    return canvas_close(&cv, path, err);
+    return canvas_close(&cv, path, NULL, err);
 }
 
 /* Stacked bars: one bar per label, one segment per part. */
-usim_status report_plot_bars(const report_bars *b, const char *path, usim_error *err)
+static usim_status plot_bars(const report_bars *b, const char *path, char **text,
+                             usim_error *err)
 {
     canvas cv;
     usim_status st = canvas_open(&cv, path, PANEL_HEIGHT + 40, err);
@@ -359,5 +387,16 @@ usim_status report_plot_bars(const report_bars *b, const char *path, usim_error 
     }
     draw_frame(cr, &f, b->title, b->xlabel, b->ylabel);
     draw_legend(cr, NULL, (const char *const *)b->parts, b->nparts, f.top);
-    return canvas_close(&cv, path, err);
+    return canvas_close(&cv, path, text, err);
+}
+
+usim_status report_plot_bars(const report_bars *b, const char *path, usim_error *err)
+{
+    return plot_bars(b, path, NULL, err);
+}
+
+usim_status report_bars_svg(const report_bars *b, char **svg, usim_error *err)
+{
+    *svg = NULL;
+    return plot_bars(b, NULL, svg, err);
 }
