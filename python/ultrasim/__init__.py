@@ -174,13 +174,12 @@ def sweep(spec, db=None, jobs=None):
     """Runs a sweep (a dict as SPEC.json holds, or a path to one) and returns
     its rows as a pandas DataFrame; db keeps the database (default: a
     temporary one)."""
-    tmp = None
-    path = spec
-    if isinstance(spec, dict):
-        tmp = tempfile.mkdtemp(prefix="ultrasim-sweep-")
-        path = os.path.join(tmp, "spec.json")
-        with open(path, "w") as f:
-            json.dump(spec, f)
-    target = db or os.path.join(tmp or tempfile.mkdtemp(prefix="ultrasim-sweep-"), "runs.db")
-    run("sweep", spec=path, db=target, jobs=jobs)
-    return read_sweep(target)
+    with tempfile.TemporaryDirectory(prefix="ultrasim-sweep-") as tmp:
+        path = spec
+        if isinstance(spec, dict):
+            path = os.path.join(tmp, "spec.json")
+            with open(path, "w") as f:
+                json.dump(spec, f)
+        target = db or os.path.join(tmp, "runs.db")
+        run("sweep", spec=path, db=target, jobs=jobs)
+        return read_sweep(target)
