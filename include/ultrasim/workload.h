@@ -154,6 +154,7 @@ typedef struct wl_stack {
     int attention;              /* the attention kernel it runs (engine_attention_kernel) */
     double grad_reduce_bytes;   /* bytes per gradient element the DP reduction moves */
     double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
+    bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;

@@ -48,10 +48,9 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
  * the m x n gradients, each a pass reading 2 and writing 2 bytes an
  * element (Micikevicius et al. 2022, "FP8 formats for deep learning"); the
  * backward's two GEMMs accumulate with FP32 promotion (x->grad_chip). */
-static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
-                   double n, double batch)
+static void linear_in(const train_ctx *x, train_costs *c, bool backward, double m, double k,
+                      double n, double batch, usim_dtype t)
 {
-    usim_dtype t = x->p->dtype;
     if (t == USIM_FP8)
         elementwise(x, c, false, m * (backward ? n : k) * batch, 2, x->p->stack.fp8_cast_bytes);
     if (!backward) {
@@ -60,6 +59,12 @@ static void linear(const train_ctx *x, train_costs *c, bool backward, double m, 
     }
     const hw_chip *g = &x->grad_chip;
     add(c, TRAIN_GEMM, gemm_s(g, m, n, k, batch, t) + gemm_s(g, k, m, n, batch, t));
+}
+
+static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
+                   double n, double batch)
+{
+    linear_in(x, c, backward, m, k, n, batch, x->p->dtype);
 }
 
 /* Elementwise work over `elements` values: `flops` each, `bytes` each moved
@@ -311,7 +316,10 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     elementwise(x, &c, backward, T * h * replicated_share(x), 4, kernels(x)->norm);
     if (x->p->sp && x->p->tp > 1)
         add(&c, TRAIN_TP_COMM, train_collective_s(x, NET_ALLGATHER, T * h * 2.0, &x->tp));
-    linear(x, &c, backward, T, h, v, 1);
+    /* The LM head stays 16-bit in an FP8 run unless the stack converts it. */
+    usim_dtype head = x->p->dtype == USIM_FP8 && !x->p->stack.fp8_output_layer ? USIM_BF16
+                                                                                : x->p->dtype;
+    linear_in(x, &c, backward, T, h, v, 1, head);
     elementwise(x, &c, backward, T * v, 5, kernels(x)->loss);
     add(&c, TRAIN_TP_COMM, 3 * train_collective_s(x, NET_ALLREDUCE, T * 4.0, &x->tp));
     return c;

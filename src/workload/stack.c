@@ -40,6 +40,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_ENUM("attention", wl_stack, attention, ATTENTION, true),
     USIM_NUM("grad_reduce_bytes", wl_stack, grad_reduce_bytes, U_1, 1, 4, true),
     USIM_NUM("fp8_cast_bytes", wl_stack, fp8_cast_bytes, U_1, 0, 64, true),
+    USIM_BOOL("fp8_output_layer", wl_stack, fp8_output_layer),
     USIM_OBJ("kernels", wl_stack, eager, &KERNEL_SCHEMA, true),
     USIM_OBJ("compiled_kernels", wl_stack, compiled, &KERNEL_SCHEMA, false),
     USIM_BOOL("compile", wl_stack, compile_default),
