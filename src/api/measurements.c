@@ -150,6 +150,7 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
         {"tp", "tp"},       {"weights", "weights"}, {"isl", "isl"},
         {"osl", "osl"},     {"batch", "batch"},   {"mode", "mode"},
         {"concurrency", "concurrency"}, {"spec-draft", "spec_draft"}, {"spec-len", "spec_len"},
+        {"spec-accept", "spec_accept"},
         {"attention", "attention"}};
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
@@ -429,7 +430,7 @@ static const char *const COLUMNS[] = {
     "cp", "ep", "vp", "mbs", "gbs", "dtype", "recompute", "sp", "zero", "attention",
     "overlap_grad_reduce", "stack", "compile",
     /* inference */
-    "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len",
+    "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
     /* collectives */
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
     "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch"};
