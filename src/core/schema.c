@@ -354,3 +354,64 @@ usim_status usim_read_object(const usim_reader *r, const usim_schema *schema, co
     }
     return USIM_OK;
 }
+
+typedef struct name_list {
+    char text[512];
+    size_t prefix;
+} name_list;
+
+static void add_preset_name(const usim_embedded_file *f, void *ctx)
+{
+    name_list *l = ctx;
+    const char *base = f->path + l->prefix;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s%.*s", used ? ", " : "",
+             (int)(strlen(base) - strlen(".json")), base);
+}
+
+static usim_status read_kind(const char *file, const char *text, const char *kind,
+                             const usim_schema *schema, void *out, usim_finish_fn finish,
+                             usim_error *err)
+{
+    json_t *doc = NULL;
+    usim_reader r = {file, text, NULL};
+    usim_status st = usim_json_parse(file, text, &doc, err);
+    if (st != USIM_OK)
+        return st;
+    json_t *k = json_is_object(doc) ? json_object_get(doc, "kind") : NULL;
+    if (!json_is_string(k) || strcmp(json_string_value(k), kind) != 0)
+        st = usim_fail_at(&r, json_is_object(doc) ? "kind" : "", false, err,
+                          "expected \"kind\": \"%s\"", kind);
+    else
+        st = usim_read_object(&r, schema, "", doc, out, err);
+    if (st == USIM_OK && finish)
+        st = finish(&r, doc, out, err);
+    json_decref(doc);
+    return st;
+}
+
+usim_status usim_load_kind(const char *dir, const char *kind, const char *field,
+                           const char *name_or_file, const usim_schema *schema, void *out,
+                           usim_finish_fn finish, usim_error *err)
+{
+    const char *text;
+    char *owned, label[300];
+    bool missing;
+    usim_status st = usim_open_named(dir, name_or_file, &text, &owned, label, sizeof label,
+                                     &missing, err);
+    if (st == USIM_OK && missing) {
+        name_list names = {"", strlen(dir) + 1};
+        char prefix[80];
+        snprintf(prefix, sizeof prefix, "%s/", dir);
+        usim_embedded_each(prefix, add_preset_name, &names);
+        st = usim_fail_field(err, USIM_EINPUT, field,
+                             "unknown %s '%s': not a preset and no such file; allowed: %s "
+                             "(data/%s) or a%s %s JSON file",
+                             kind, name_or_file, names.text, dir,
+                             strchr("aeiou", kind[0]) ? "n" : "", kind);
+    } else if (st == USIM_OK) {
+        st = read_kind(label, text, kind, schema, out, finish, err);
+    }
+    free(owned);
+    return st;
+}

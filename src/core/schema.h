@@ -94,6 +94,17 @@ usim_status usim_json_parse(const char *file, const char *text, json_t **out, us
  * and column); with want_key, where its key starts. False when not found. */
 bool usim_json_locate(const char *text, const char *path, bool want_key, int *line, int *col);
 
+/* A data file of one kind: the preset data/DIR/NAME.json (embedded) or a
+ * file, whose top-level "kind" must be `kind`, read into out (defaults
+ * already there) by schema; then finish (or NULL) checks what the schema
+ * cannot. A name that is neither fails naming `field` and listing DIR's
+ * presets. */
+typedef usim_status (*usim_finish_fn)(const usim_reader *r, json_t *doc, void *out,
+                                      usim_error *err);
+usim_status usim_load_kind(const char *dir, const char *kind, const char *field,
+                           const char *name_or_file, const usim_schema *schema, void *out,
+                           usim_finish_fn finish, usim_error *err);
+
 /* Fails with err located at path in r's text. */
 usim_status usim_fail_at(const usim_reader *r, const char *path, bool at_key, usim_error *err,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -25,51 +25,9 @@ static const usim_field ENGINE_FIELDS[] = {
 };
 static const usim_schema ENGINE_SCHEMA = USIM_SCHEMA("engine", ENGINE_FIELDS);
 
-static void add_name(const usim_embedded_file *f, void *ctx)
-{
-    char *list = ctx;
-    const char *base = f->path + strlen("engines/");
-    size_t used = strlen(list);
-    snprintf(list + used, 512 - used, "%s%.*s", used ? ", " : "",
-             (int)(strlen(base) - strlen(".json")), base);
-}
-
-static usim_status engine_from_text(const char *file, const char *text, serve_engine *out,
-                                    usim_error *err)
-{
-    json_t *doc = NULL;
-    usim_reader r = {file, text, NULL};
-    usim_status st = usim_json_parse(file, text, &doc, err);
-    if (st != USIM_OK)
-        return st;
-    memset(out, 0, sizeof *out);
-    json_t *kind = json_is_object(doc) ? json_object_get(doc, "kind") : NULL;
-    if (!json_is_string(kind) || strcmp(json_string_value(kind), "engine") != 0)
-        st = usim_fail_at(&r, json_is_object(doc) ? "kind" : "", false, err,
-                          "expected \"kind\": \"engine\"");
-    else
-        st = usim_read_object(&r, &ENGINE_SCHEMA, "", doc, out, err);
-    json_decref(doc);
-    return st;
-}
-
 usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_error *err)
 {
-    const char *text;
-    char *owned, label[300];
-    bool missing;
-    usim_status st = usim_open_named("engines", name_or_file, &text, &owned, label,
-                                     sizeof label, &missing, err);
-    if (st == USIM_OK && missing) {
-        char names[512] = "";
-        usim_embedded_each("engines/", add_name, names);
-        st = usim_fail_field(err, USIM_EINPUT, "engine",
-                             "unknown engine '%s': not a preset and no such file; allowed: %s "
-                             "(data/engines) or an engine JSON file",
-                             name_or_file, names);
-    } else if (st == USIM_OK) {
-        st = engine_from_text(label, text, out, err);
-    }
-    free(owned);
-    return st;
+    memset(out, 0, sizeof *out);
+    return usim_load_kind("engines", "engine", "engine", name_or_file, &ENGINE_SCHEMA, out, NULL,
+                          err);
 }

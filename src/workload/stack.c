@@ -49,58 +49,23 @@ static const usim_field STACK_FIELDS[] = {
 };
 static const usim_schema STACK_SCHEMA = USIM_SCHEMA("stack", STACK_FIELDS);
 
-static usim_status stack_from_text(const char *file, const char *text, wl_stack *out,
-                                   usim_error *err)
+/* What the schema cannot say: whether compiled figures were given, and a
+ * stack that compiles by default must give them. */
+static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, usim_error *err)
 {
-    json_t *doc = NULL;
-    usim_reader r = {file, text, NULL};
-    usim_status st = usim_json_parse(file, text, &doc, err);
-    if (st != USIM_OK)
-        return st;
-    memset(out, 0, sizeof *out);
-    json_t *kind = json_is_object(doc) ? json_object_get(doc, "kind") : NULL;
-    if (!json_is_object(doc))
-        st = usim_fail_at(&r, "", false, err, "expected a JSON object describing a stack");
-    else if (!json_is_string(kind) || strcmp(json_string_value(kind), "stack") != 0)
-        st = usim_fail_at(&r, "kind", false, err, "expected \"kind\": \"stack\"");
-    else
-        st = usim_read_object(&r, &STACK_SCHEMA, "", doc, out, err);
-    out->has_compiled = st == USIM_OK && json_object_get(doc, "compiled_kernels") != NULL;
-    if (st == USIM_OK && out->compile_default && !out->has_compiled)
-        st = usim_fail_at(&r, "compile", false, err,
-                          "a stack that compiles by default needs compiled_kernels");
-    json_decref(doc);
-    return st;
-}
-
-static void add_stack_name(const usim_embedded_file *f, void *ctx)
-{
-    char *list = ctx;
-    const char *base = f->path + strlen("stacks/");
-    size_t used = strlen(list);
-    snprintf(list + used, 512 - used, "%s%.*s", used ? ", " : "",
-             (int)(strlen(base) - strlen(".json")), base);
+    wl_stack *s = out;
+    s->has_compiled = json_object_get(doc, "compiled_kernels") != NULL;
+    if (s->compile_default && !s->has_compiled)
+        return usim_fail_at(r, "compile", false, err,
+                            "a stack that compiles by default needs compiled_kernels");
+    return USIM_OK;
 }
 
 usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err)
 {
-    const char *text;
-    char *owned, label[300];
-    bool missing;
-    usim_status st = usim_open_named("stacks", name_or_file, &text, &owned, label, sizeof label,
-                                     &missing, err);
-    if (st == USIM_OK && missing) {
-        char names[512] = "";
-        usim_embedded_each("stacks/", add_stack_name, names);
-        st = usim_fail_field(err, USIM_EINPUT, "stack",
-                             "unknown stack '%s': not a preset and no such file; allowed: %s "
-                             "(data/stacks) or a stack JSON file",
-                             name_or_file, names);
-    } else if (st == USIM_OK) {
-        st = stack_from_text(label, text, out, err);
-    }
-    free(owned);
-    return st;
+    memset(out, 0, sizeof *out);
+    return usim_load_kind("stacks", "stack", "stack", name_or_file, &STACK_SCHEMA, out,
+                          finish_stack, err);
 }
 
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled)
