@@ -11,6 +11,8 @@
 
 #include "api/api.h"
 #include "ultrasim/hw.h"
+#include "ultrasim/serve.h"
+#include "ultrasim/workload.h"
 
 /* ---- hw list -------------------------------------------------------- */
 
@@ -198,6 +200,33 @@ static usim_status show_network(const char *name, json_t **result, usim_error *e
     return *result ? USIM_OK : usim_fail(err, USIM_ERUNTIME, "out of memory");
 }
 
+/* The software the system's users run when a request names none: the
+ * training stack and the serving engine (their files' descriptions). */
+static json_t *software_json(const hw_system *sys)
+{
+    wl_stack stack;
+    serve_engine engine;
+    usim_error e;
+    const char *sname = sys->stack[0] ? sys->stack : WL_DEFAULT_STACK;
+    const char *ename = sys->engine[0] ? sys->engine : SERVE_DEFAULT_ENGINE;
+    bool has_stack = wl_stack_load(sname, &stack, &e) == USIM_OK;
+    bool has_engine = serve_engine_load(ename, &engine, &e) == USIM_OK;
+    return api_pack("{s:s, s:s, s:s, s:s}", "stack", sname, "stack_description",
+                    has_stack ? stack.description : "", "engine", ename, "engine_description",
+                    has_engine ? engine.description : "");
+}
+
+static void render_software(usim_buf *b, json_t *sw)
+{
+    if (!sw)
+        return;
+    usim_buf_printf(b, "\nSoftware (when a run names none)\n  %-24s %s: %s\n  %-24s %s: %s\n",
+                    "training stack", json_string_value(json_object_get(sw, "stack")),
+                    json_string_value(json_object_get(sw, "stack_description")),
+                    "serving engine", json_string_value(json_object_get(sw, "engine")),
+                    json_string_value(json_object_get(sw, "engine_description")));
+}
+
 static usim_status system_result(const hw_system *sys, json_t **result, usim_error *err)
 {
     hw_totals t = hw_derive(sys);
@@ -218,6 +247,7 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
         sys->price.basis == HW_PRICE_ON_DEMAND ? "on-demand" : "estimate", "usd_per_hour",
         t.usd_per_hour);
     json_object_set_new(*result, "collectives", collectives_json(sys));
+    json_object_set_new(*result, "software", software_json(sys));
     api_system_warnings(*result, sys);
     const char *no_price = hw_no_price_reason(sys);
     json_t *price = json_object_get(*result, "price");
@@ -478,6 +508,7 @@ static usim_status hw_show_render(json_t *res, usim_buf *b, usim_error *err)
     render_memory(b, res);
     render_links(b, res);
     render_collectives(b, json_object_get(res, "collectives"));
+    render_software(b, json_object_get(res, "software"));
     usim_format_quantity(api_number(res, "power_w"), USIM_UNIT_WATTS, watts, sizeof watts);
     usim_buf_printf(b, "\nPower and price\n  %-24s %s (chips only)\n", "power", watts);
     if (isfinite(api_number(price, "usd_per_chip_hour")))
