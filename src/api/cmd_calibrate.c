@@ -146,13 +146,12 @@ static void knob_set(json_t *doc, const knob_def *d, double value, const char *s
         json_decref(v);
 }
 
-static usim_status knob_list_text(char *buf, size_t size)
+static void knob_list_text(char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < NKNOBS && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", KNOBS[i].path);
-    return USIM_OK;
 }
 
 /* ---- the fit ---------------------------------------------------------- */
@@ -262,24 +261,27 @@ static usim_status fit_all(fit *f, usim_error *err)
     return st;
 }
 
-/* d log(prediction) / d log(knob) for each row, by a 5% step. */
-static usim_status sensitivity(fit *f, const knob_def *d, double value, double *out,
-                               usim_error *err)
+/* Every row's log error on the description as it stands, in a new array
+ * (the caller frees it): the base the sensitivities step from. */
+static usim_status base_residuals(fit *f, double **base, usim_error *err)
 {
-    int n = meas_count(f->rows);
-    double *base = malloc(sizeof *base * (size_t)n), loss;
-    if (!base)
+    double loss;
+    *base = malloc(sizeof **base * (size_t)meas_count(f->rows));
+    if (!*base)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    double step = value * 1.05 <= d->hi ? 1.05 : 1.0 / 1.05;
-    usim_status st = residuals(f, base, &loss, err);
-    if (st == USIM_OK) {
-        knob_set(f->doc, d, value * step, NULL);
-        st = residuals(f, out, &loss, err);
-        knob_set(f->doc, d, value, NULL);
-    }
-    for (int i = 0; st == USIM_OK && i < n; i++)
+    return residuals(f, *base, &loss, err);
+}
+
+/* d log(prediction) / d log(knob) for each row, by a 5% step from base. */
+static usim_status sensitivity(fit *f, const knob_def *d, double value, const double *base,
+                               double *out, usim_error *err)
+{
+    double loss, step = value * 1.05 <= d->hi ? 1.05 : 1.0 / 1.05;
+    knob_set(f->doc, d, value * step, NULL);
+    usim_status st = residuals(f, out, &loss, err);
+    knob_set(f->doc, d, value, NULL);
+    for (int i = 0; st == USIM_OK && i < meas_count(f->rows); i++)
         out[i] = (out[i] - base[i]) / log(step);
-    free(base);
     return st;
 }
 
@@ -348,15 +350,14 @@ static usim_status sensitive_knobs(fit *f, usim_error *err)
 {
     int n = meas_count(f->rows), best[2] = {-1, -1};
     double score[2] = {SENSITIVITY_MIN, SENSITIVITY_MIN};
-    double *s = malloc(sizeof *s * (size_t)n);
-    if (!s)
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    usim_status st = USIM_OK;
+    double *s = malloc(sizeof *s * (size_t)n), *base = NULL;
+    usim_status st = s ? base_residuals(f, &base, err)
+                       : usim_fail(err, USIM_ERUNTIME, "out of memory");
     for (int i = 0; i < NKNOBS && st == USIM_OK; i++) {
         double v;
         if (!knob_get(f->doc, &KNOBS[i], &v))
             continue;
-        st = sensitivity(f, &KNOBS[i], v, s, err);
+        st = sensitivity(f, &KNOBS[i], v, base, s, err);
         double m = st == USIM_OK ? mean_abs(s, n) : 0.0;
         if (m > score[0]) {
             best[1] = best[0], score[1] = score[0];
@@ -366,6 +367,7 @@ static usim_status sensitive_knobs(fit *f, usim_error *err)
         }
     }
     free(s);
+    free(base);
     int want = n >= 4 ? 2 : 1;
     for (int i = 0; i < want && st == USIM_OK; i++)
         if (best[i] >= 0)
@@ -383,12 +385,11 @@ static usim_status sensitive_knobs(fit *f, usim_error *err)
 static usim_status check_sensitive(fit *f, usim_error *err)
 {
     int n = meas_count(f->rows);
-    double *s = malloc(sizeof *s * (size_t)n);
-    if (!s)
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    usim_status st = USIM_OK;
+    double *s = malloc(sizeof *s * (size_t)n), *base = NULL;
+    usim_status st = s ? base_residuals(f, &base, err)
+                       : usim_fail(err, USIM_ERUNTIME, "out of memory");
     for (int j = 0; j < f->n && st == USIM_OK; j++) {
-        st = sensitivity(f, f->k[j].def, f->k[j].value, s, err);
+        st = sensitivity(f, f->k[j].def, f->k[j].value, base, s, err);
         double m = st == USIM_OK ? mean_abs(s, n) : 0.0;
         if (st == USIM_OK && m < SENSITIVITY_MIN)
             st = usim_fail_field(err, USIM_EINPUT, "knobs",
@@ -398,6 +399,7 @@ static usim_status check_sensitive(fit *f, usim_error *err)
                                  meas_file(f->rows), f->k[j].def->path, m, SENSITIVITY_MIN);
     }
     free(s);
+    free(base);
     return st;
 }
 
@@ -506,11 +508,11 @@ static json_t *fit_result(const fit *f, double before, double after, const char 
 static usim_status confounded(fit *f, json_t *warnings, usim_error *err)
 {
     int n = meas_count(f->rows);
-    double *s[MAX_FIT] = {NULL};
-    usim_status st = USIM_OK;
+    double *s[MAX_FIT] = {NULL}, *base = NULL;
+    usim_status st = base_residuals(f, &base, err);
     for (int j = 0; j < f->n && st == USIM_OK; j++) {
         s[j] = malloc(sizeof(double) * (size_t)n);
-        st = s[j] ? sensitivity(f, f->k[j].def, f->k[j].value, s[j], err)
+        st = s[j] ? sensitivity(f, f->k[j].def, f->k[j].value, base, s[j], err)
                   : usim_fail(err, USIM_ERUNTIME, "out of memory");
         if (st == USIM_OK)
             f->k[j].sensitivity = mean_abs(s[j], n);
@@ -527,6 +529,7 @@ static usim_status confounded(fit *f, json_t *warnings, usim_error *err)
             }
     for (int j = 0; j < f->n; j++)
         free(s[j]);
+    free(base);
     return st;
 }
 

@@ -102,10 +102,10 @@ static void card(usim_buf *b, const char *label, double v, usim_unit unit, doubl
  * letters. */
 static void inline_svg(usim_buf *b, const char *svg)
 {
-    static int charts;
     const char *p = strstr(svg, "<svg");
-    char prefix[16];
-    snprintf(prefix, sizeof prefix, "c%d-", ++charts);
+    char prefix[32];
+    /* where the chart starts in the page: unique to it */
+    snprintf(prefix, sizeof prefix, "c%zu-", b->len);
     static const char *const REFS[] = {"id=\"", "href=\"#", "url(#"};
     while (p && *p) {
         const char *next = NULL;

@@ -14,8 +14,9 @@
 
 extern const api_command api_cmd_validate;
 
+/* The sets in meas_set_names' order (MEAS_*), then "all". */
 static const char *const SETS[] = {"training", "inference", "collectives", "all", NULL};
-enum { SET_TRAINING, SET_INFERENCE, SET_COLLECTIVES, SET_ALL };
+enum { SET_ALL = MEAS_SET_COUNT };
 static const char *const CV_KINDS[] = {"source", NULL};
 
 static const usim_option VALIDATE_OPTIONS[] = {
@@ -87,9 +88,9 @@ static json_t *set_summary(const tally *t)
 /* The built-in CSVs of each set (validation/NAME.csv), each kept in the
  * columns and units of its source. */
 static const char *const SET_FILES[][4] = {
-    [SET_TRAINING] = {"training", "torchtitan", "trainium-training", NULL},
-    [SET_INFERENCE] = {"inference", "trainium-inference", NULL},
-    [SET_COLLECTIVES] = {"collectives", NULL},
+    [MEAS_TRAINING] = {"training", "torchtitan", "trainium-training", NULL},
+    [MEAS_INFERENCE] = {"inference", "trainium-inference", NULL},
+    [MEAS_COLLECTIVES] = {"collectives", NULL},
 };
 
 /* The rows of one set: its built-in CSVs, a tally of each and one over
@@ -139,14 +140,6 @@ static usim_status validate_file(int set, bool set_given, const char *file, json
     return st;
 }
 
-static int api_choice_index(const char *const *choices, const char *name)
-{
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(choices[i], name) == 0)
-            return i;
-    return -1;
-}
-
 static usim_status write_intervals(const cv_list *cv, const char *path, usim_error *err)
 {
     json_t *classes = cv_interval_classes(cv);
@@ -187,13 +180,10 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
     for (int s = 0; !file && s < SET_ALL && st == USIM_OK; s++)
         if (set == SET_ALL || set == s)
             st = validate_set(s, rows, sets, want, err);
-    const char *key;
-    json_t *summary;
-    json_object_foreach(sets, key, summary)
-    {
-        if (st == USIM_OK && loso)
-            json_object_set_new(summary, "cv",
-                                cv_leave_one_source_out(&cv, api_choice_index(SETS, key)));
+    for (int s = 0; st == USIM_OK && loso && s < MEAS_SET_COUNT; s++) {
+        json_t *summary = json_object_get(sets, SETS[s]);
+        if (summary)
+            json_object_set_new(summary, "cv", cv_leave_one_source_out(&cv, s));
     }
     if (st == USIM_OK && intervals)
         st = write_intervals(&cv, intervals, err);

@@ -214,8 +214,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
     if (x->p->cp > 1) {
         /* Ring attention: CP - 1 key/value block exchanges (their gradients
          * too in the backward), each overlapped with a block of compute. */
-        double kv = fmax((double)m->kv_heads / t, 1.0) * m->head_dim;
-        double bytes = 2.0 * T * kv * 2.0 * (backward ? 2 : 1);
+        double bytes = 2.0 * T * kv_width(x) * 2.0 * (backward ? 2 : 1);
         double exchange = (x->p->cp - 1) * train_collective_s(x, NET_SENDRECV, bytes, &x->cp);
         add(c, TRAIN_CP_COMM, fmax(0.0, exchange - attention * (x->p->cp - 1) / x->p->cp));
     }
