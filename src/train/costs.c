@@ -28,14 +28,71 @@ static void add(train_costs *c, train_kind k, double seconds)
     c->s[k] += seconds;
 }
 
-static double gemm_s(const hw_chip *chip, double m, double k, double n, double batch,
-                     usim_dtype dtype)
+static void add_cost(train_costs *c, train_kind k, engine_cost e)
 {
+    c->s[k] += e.seconds;
+    c->flops[k] += e.flops;
+    c->bytes[k] += e.bytes;
+}
+
+static int find_call(const train_costs *c, train_kind k, const train_call *call)
+{
+    for (int i = 0; i < c->ncalls[k]; i++) {
+        const train_call *h = &c->calls[k][i];
+        if (h->op == call->op && h->bytes == call->bytes && h->hidden == call->hidden)
+            return i;
+    }
+    return -1;
+}
+
+void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, double count,
+                      bool hidden)
+{
+    train_call call = {op, bytes, count, hidden};
+    if (count == 0 || bytes <= 0) /* a negative count takes calls back (train_costs_add) */
+        return;
+    int i = find_call(c, kind, &call);
+    if (i >= 0)
+        c->calls[kind][i].count += count;
+    else if (c->ncalls[kind] < TRAIN_CALLS)
+        c->calls[kind][c->ncalls[kind]++] = call;
+    else
+        c->calls_lost = true;
+}
+
+void train_costs_add(train_costs *a, const train_costs *b, double k)
+{
+    for (int i = 0; i < TRAIN_KIND_COUNT; i++) {
+        a->s[i] += k * b->s[i];
+        a->flops[i] += k * b->flops[i];
+        a->bytes[i] += k * b->bytes[i];
+        for (int j = 0; j < b->ncalls[i]; j++) {
+            const train_call *h = &b->calls[i][j];
+            train_costs_call(a, (train_kind)i, h->op, h->bytes, k * h->count, h->hidden);
+        }
+    }
+    a->calls_lost = a->calls_lost || b->calls_lost;
+}
+
+/* count calls of op on group g, recorded under kind: their seconds. */
+static double calls_s(train_ctx *x, train_costs *c, train_kind kind, net_op op, double bytes,
+                      const train_group *g, double count, bool hidden)
+{
+    double s = train_collective_s(x, op, bytes, g);
+    if (s > 0)
+        train_costs_call(c, kind, (int)op, bytes, count, hidden);
+    return count * s;
+}
+
+static engine_cost gemm_cost(const hw_chip *chip, double m, double k, double n, double batch,
+                             usim_dtype dtype)
+{
+    engine_cost none = {0};
     if (m < 1 || k < 1 || n < 1)
-        return 0;
+        return none;
     engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n),
                          (int64_t)(batch < 1 ? 1 : batch), dtype};
-    return engine_in_graph(chip, engine_gemm(chip, &op)).seconds;
+    return engine_in_graph(chip, engine_gemm(chip, &op));
 }
 
 static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
@@ -54,11 +111,12 @@ static void linear_in(const train_ctx *x, train_costs *c, bool backward, double 
     if (t == USIM_FP8)
         elementwise(x, c, false, m * (backward ? n : k) * batch, 2, x->p->stack.fp8_cast_bytes);
     if (!backward) {
-        add(c, TRAIN_GEMM, gemm_s(x->chip, m, k, n, batch, t));
+        add_cost(c, TRAIN_GEMM, gemm_cost(x->chip, m, k, n, batch, t));
         return;
     }
     const hw_chip *g = &x->grad_chip;
-    add(c, TRAIN_GEMM, gemm_s(g, m, n, k, batch, t) + gemm_s(g, k, m, n, batch, t));
+    add_cost(c, TRAIN_GEMM, gemm_cost(g, m, n, k, batch, t));
+    add_cost(c, TRAIN_GEMM, gemm_cost(g, k, m, n, batch, t));
 }
 
 static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
@@ -77,7 +135,7 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
     double k = backward ? 2.0 : 1.0;
     engine_vector_op op = {elements * k, flops, elements * bytes * k, ENGINE_VECTOR};
     if (elements > 0)
-        add(c, TRAIN_ELEMENTWISE, engine_vector(x->chip, &op).seconds);
+        add_cost(c, TRAIN_ELEMENTWISE, engine_vector(x->chip, &op));
 }
 
 double train_collective_s(train_ctx *x, net_op op, double bytes, const train_group *g)
@@ -109,13 +167,14 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
 static void tp_collectives(train_ctx *x, train_costs *c, int count)
 {
     double bytes = x->tokens * x->m->hidden * 2.0;
+    bool hidden = x->p->overlap_tp_comm;
     double s;
     if (x->p->sp)
-        s = count * (train_collective_s(x, NET_REDUCE_SCATTER, bytes, &x->tp) +
-                     train_collective_s(x, NET_ALLGATHER, bytes, &x->tp));
+        s = calls_s(x, c, TRAIN_TP_COMM, NET_REDUCE_SCATTER, bytes, &x->tp, count, hidden) +
+            calls_s(x, c, TRAIN_TP_COMM, NET_ALLGATHER, bytes, &x->tp, count, hidden);
     else
-        s = count * train_collective_s(x, NET_ALLREDUCE, bytes, &x->tp);
-    if (x->p->overlap_tp_comm)
+        s = calls_s(x, c, TRAIN_TP_COMM, NET_ALLREDUCE, bytes, &x->tp, count, hidden);
+    if (hidden)
         s = fmax(0.0, s - c->s[TRAIN_GEMM]);
     add(c, TRAIN_TP_COMM, s);
 }
@@ -203,20 +262,26 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                               (engine_attention_kernel)x->p->attention,
                               wl_model_dropout(m),
                               0};
-    double attention = layer_attention_s(x, &op);
+    engine_cost work = engine_attention(x->chip, &op);
+    work.seconds = layer_attention_s(x, &op);
     bool selective = x->p->recompute == WL_RECOMPUTE_SELECTIVE;
     if (backward && op.kernel == ENGINE_ATTN_UNFUSED && selective) {
         /* selective recomputation: the core's forward again, for its scores */
         op.backward = false;
-        attention += layer_attention_s(x, &op);
+        engine_cost again = engine_attention(x->chip, &op);
+        work.seconds += layer_attention_s(x, &op);
+        work.flops += again.flops;
+        work.bytes += again.bytes;
     }
-    add(c, TRAIN_ATTENTION, attention);
+    add_cost(c, TRAIN_ATTENTION, work);
     if (x->p->cp > 1) {
         /* Ring attention: CP - 1 key/value block exchanges (their gradients
          * too in the backward), each overlapped with a block of compute. */
         double bytes = 2.0 * T * kv_width(x) * 2.0 * (backward ? 2 : 1);
-        double exchange = (x->p->cp - 1) * train_collective_s(x, NET_SENDRECV, bytes, &x->cp);
-        add(c, TRAIN_CP_COMM, fmax(0.0, exchange - attention * (x->p->cp - 1) / x->p->cp));
+        double exchange =
+            calls_s(x, c, TRAIN_CP_COMM, NET_SENDRECV, bytes, &x->cp, x->p->cp - 1, true);
+        add(c, TRAIN_CP_COMM,
+            fmax(0.0, exchange - work.seconds * (x->p->cp - 1) / x->p->cp));
     }
     elementwise(x, c, backward, T * h * rep, 1, kernels(x)->residual);
 }
@@ -244,7 +309,7 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     linear(x, c, backward, T, h, m->experts, 1); /* router */
     elementwise(x, c, backward, T * m->experts, 6, 4);
     double bytes = routed * h * 2.0;
-    add(c, TRAIN_EP_COMM, 2 * train_collective_s(x, NET_ALLTOALL, bytes, &x->ep));
+    add(c, TRAIN_EP_COMM, calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, bytes, &x->ep, 2, false));
     linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
     elementwise(x, c, backward, routed * fe, gated ? 4 : 8,
                 gated ? kernels(x)->gated_activation : 4);
@@ -278,11 +343,16 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
 static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
 {
     train_costs f = layer_pass(x, moe, false);
-    bwd->s[TRAIN_GEMM] += f.s[TRAIN_GEMM] * wl_selective_matmul_share(x->m, x->p);
+    double share = wl_selective_matmul_share(x->m, x->p);
+    bwd->s[TRAIN_GEMM] += f.s[TRAIN_GEMM] * share;
+    bwd->flops[TRAIN_GEMM] += f.flops[TRAIN_GEMM] * share;
+    bwd->bytes[TRAIN_GEMM] += f.bytes[TRAIN_GEMM] * share;
     bwd->s[TRAIN_ELEMENTWISE] += f.s[TRAIN_ELEMENTWISE];
+    bwd->flops[TRAIN_ELEMENTWISE] += f.flops[TRAIN_ELEMENTWISE];
+    bwd->bytes[TRAIN_ELEMENTWISE] += f.bytes[TRAIN_ELEMENTWISE];
     double bytes = x->tokens * x->m->hidden * 2.0;
     net_op op = x->p->sp ? NET_ALLGATHER : NET_ALLREDUCE;
-    bwd->s[TRAIN_TP_COMM] += 2 * train_collective_s(x, op, bytes, &x->tp);
+    bwd->s[TRAIN_TP_COMM] += calls_s(x, bwd, TRAIN_TP_COMM, op, bytes, &x->tp, 2, false);
 }
 
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward)
@@ -314,21 +384,26 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     double T = x->tokens, h = x->m->hidden, v = (double)x->m->vocab / x->p->tp;
     elementwise(x, &c, backward, T * h * replicated_share(x), 4, kernels(x)->norm);
     if (x->p->sp && x->p->tp > 1)
-        add(&c, TRAIN_TP_COMM, train_collective_s(x, NET_ALLGATHER, T * h * 2.0, &x->tp));
+        add(&c, TRAIN_TP_COMM,
+            calls_s(x, &c, TRAIN_TP_COMM, NET_ALLGATHER, T * h * 2.0, &x->tp, 1, false));
     /* The LM head stays 16-bit in an FP8 run unless the stack converts it. */
     usim_dtype head = x->p->dtype == USIM_FP8 && !x->p->stack.fp8_output_layer ? USIM_BF16
                                                                                 : x->p->dtype;
     linear_in(x, &c, backward, T, h, v, 1, head);
     elementwise(x, &c, backward, T * v, 5, kernels(x)->loss);
-    add(&c, TRAIN_TP_COMM, 3 * train_collective_s(x, NET_ALLREDUCE, T * 4.0, &x->tp));
+    add(&c, TRAIN_TP_COMM, calls_s(x, &c, TRAIN_TP_COMM, NET_ALLREDUCE, T * 4.0, &x->tp, 3, false));
     return c;
 }
 
 /* Adam over the chip's share of parameters: read fp32 gradient, master
  * weight, m and v, write master, m, v and the 16-bit weight: 30 bytes a
  * parameter, about 12 FLOPs. */
-double train_optimizer_s(const train_ctx *x, double params)
+train_costs train_optimizer_costs(const train_ctx *x, double params)
 {
+    train_costs c;
+    memset(&c, 0, sizeof c);
     engine_vector_op op = {params, 12, 30.0 * params, ENGINE_VECTOR};
-    return params > 0 ? engine_vector(x->chip, &op).seconds : 0;
+    if (params > 0)
+        add_cost(&c, TRAIN_OPTIMIZER, engine_vector(x->chip, &op));
+    return c;
 }

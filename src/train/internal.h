@@ -4,9 +4,33 @@
 
 #include "ultrasim/train.h"
 
+/* The calls a kind of communication is made of: count calls of op moving
+ * bytes each on the kind's group; hidden: run beside the work it overlaps
+ * (the GEMMs for TP, the attention's later blocks for CP, the whole pass for
+ * ZeRO-3's prefetch) rather than in line. s[] holds only what shows. */
+typedef struct train_call {
+    int op; /* net_op */
+    double bytes, count;
+    bool hidden;
+} train_call;
+
+#define TRAIN_CALLS 6
+
+/* What some work costs one chip, by kind: seconds, and for export the FLOPs
+ * and HBM bytes of the compute kinds and the calls of the communication. */
 typedef struct train_costs {
     double s[TRAIN_KIND_COUNT];
+    double flops[TRAIN_KIND_COUNT], bytes[TRAIN_KIND_COUNT];
+    train_call calls[TRAIN_KIND_COUNT][TRAIN_CALLS];
+    int ncalls[TRAIN_KIND_COUNT];
+    bool calls_lost; /* more distinct calls than TRAIN_CALLS (export refuses) */
 } train_costs;
+
+/* Adds k times b to a (times, FLOPs, bytes and call counts). */
+void train_costs_add(train_costs *a, const train_costs *b, double k);
+/* Records count calls of op on kind's group in c (not their time). */
+void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, double count,
+                      bool hidden);
 
 /* Collectives already costed in this step: the same call recurs for every
  * layer, bucket and stage. */
@@ -34,10 +58,28 @@ typedef struct train_ctx {
     int nmemo;
 } train_ctx;
 
+/* What each task of a step is made of (for export): task_op[t] indexes
+ * ops, the costs of the work task t is part of (-1: none); res[s] are stage
+ * s's resources: compute, DP stream, sends forward, sends backward. */
+typedef struct train_record {
+    train_costs *ops;
+    int nops, cap_ops;
+    int *task_op;
+    int cap_tasks;
+    int (*res)[4];
+    train_group tp, cp, dp, ep, pp;
+} train_record;
+
+/* train_step, also filling rec (train_record_free after). */
+usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                                train_result *result, sim_graph **graph, train_record *rec,
+                                usim_error *err);
+void train_record_free(train_record *r);
+
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward);
 train_costs train_embedding_costs(train_ctx *x, bool backward);
 train_costs train_head_costs(train_ctx *x, bool backward);
-double train_optimizer_s(const train_ctx *x, double params);
+train_costs train_optimizer_costs(const train_ctx *x, double params);
 double train_collective_s(train_ctx *x, net_op op, double bytes, const train_group *g);
 
 #endif

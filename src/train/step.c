@@ -45,12 +45,6 @@ static train_group group_of(const hw_system *sys, int size, int stride)
     return g;
 }
 
-static void cost_add(train_costs *a, const train_costs *b, double k)
-{
-    for (int i = 0; i < TRAIN_KIND_COUNT; i++)
-        a->s[i] += k * b->s[i];
-}
-
 static double cost_total(const train_costs *c)
 {
     double t = 0;
@@ -63,7 +57,7 @@ static double cost_total(const train_costs *c)
 typedef struct layer_table {
     train_costs dense[2], moe[2]; /* [backward] */
     train_costs embedding[2], head[2];
-    double p2p_s;
+    double p2p_s, p2p_bytes;
 } layer_table;
 
 typedef struct chunk_plan {
@@ -82,8 +76,10 @@ typedef struct step_builder {
     int *fwd_first, *fwd_last, *bwd_first, *bwd_last, *send_fwd, *send_bwd; /* [v * M + mb] */
     int *dp_tasks;      /* per stage: last DP task */
     int *stage_end;     /* per stage: the task that ends its step */
+    int *param_gather;  /* per stage: ZeRO-1/2's prefetched weight gather, or -1 */
     int64_t M;
     int V;
+    train_record *rec;  /* what each task is made of, when exporting */
 } step_builder;
 
 enum { RES_COMPUTE, RES_DP, RES_SEND_FWD, RES_SEND_BWD };
@@ -98,10 +94,16 @@ static bool is_moe_layer(const wl_model *m, int layer)
  * prefetching (overlap_param_gather) only what outlasts the layer shows. */
 static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd, double params)
 {
-    double gather = train_collective_s(&b->x, NET_ALLGATHER, params * 2.0, &b->x.dp);
-    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER,
-                                        params * b->x.p->stack.grad_reduce_bytes, &b->x.dp);
+    double gather_bytes = params * 2.0, scatter_bytes = params * b->x.p->stack.grad_reduce_bytes;
+    double gather = train_collective_s(&b->x, NET_ALLGATHER, gather_bytes, &b->x.dp);
+    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER, scatter_bytes, &b->x.dp);
     bool overlap = b->x.p->overlap_param_gather;
+    if (gather > 0) {
+        train_costs_call(fwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
+        train_costs_call(bwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
+    }
+    if (scatter > 0)
+        train_costs_call(bwd, TRAIN_DP_COMM, NET_REDUCE_SCATTER, scatter_bytes, 1, overlap);
     fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
     bwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather + scatter - cost_total(bwd))
                                      : gather + scatter;
@@ -122,26 +124,70 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
     int dense = c->layers - c->moe_layers;
     for (int bw = 0; bw < 2; bw++) {
         train_costs *t = bw ? &c->bwd : &c->fwd;
-        cost_add(t, &b->lt.dense[bw], dense);
-        cost_add(t, &b->lt.moe[bw], c->moe_layers);
+        train_costs_add(t, &b->lt.dense[bw], dense);
+        train_costs_add(t, &b->lt.moe[bw], c->moe_layers);
         if (c->first_virtual)
-            cost_add(t, &b->lt.embedding[bw], 1);
+            train_costs_add(t, &b->lt.embedding[bw], 1);
         if (c->last_virtual)
-            cost_add(t, &b->lt.head[bw], 1);
+            train_costs_add(t, &b->lt.head[bw], 1);
     }
     if (p->zero >= 3 && c->layers > 0) {
         train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
-        cost_add(&layer_fwd, &c->fwd, 1.0 / c->layers);
-        cost_add(&layer_bwd, &c->bwd, 1.0 / c->layers);
+        train_costs_add(&layer_fwd, &c->fwd, 1.0 / c->layers);
+        train_costs_add(&layer_bwd, &c->bwd, 1.0 / c->layers);
         zero3_layer_comm(b, &layer_fwd, &layer_bwd,
                          (c->params.dense + c->params.experts) / c->layers);
         c->fwd = layer_fwd;
         c->bwd = layer_bwd;
-        cost_add(&c->fwd, &layer_fwd, c->layers - 1);
-        cost_add(&c->bwd, &layer_bwd, c->layers - 1);
+        train_costs_add(&c->fwd, &layer_fwd, c->layers - 1);
+        train_costs_add(&c->bwd, &layer_bwd, c->layers - 1);
     }
     if (p->recompute == WL_RECOMPUTE_FULL)
-        cost_add(&c->bwd, &c->fwd, 1);
+        train_costs_add(&c->bwd, &c->fwd, 1);
+}
+
+/* Notes that tasks first..last (added in a row) are the work c describes. */
+static void record(step_builder *b, int first, int last, const train_costs *c)
+{
+    train_record *r = b->rec;
+    if (!r || b->x.st != USIM_OK || first < 0)
+        return;
+    if (r->nops == r->cap_ops || last >= r->cap_tasks) {
+        int ops = r->nops == r->cap_ops ? (r->cap_ops ? 2 * r->cap_ops : 256) : r->cap_ops;
+        int tasks = last >= r->cap_tasks ? 2 * last + 256 : r->cap_tasks;
+        train_costs *o = realloc(r->ops, (size_t)ops * sizeof *o);
+        if (o)
+            r->ops = o;
+        int *t = o ? realloc(r->task_op, (size_t)tasks * sizeof *t) : NULL;
+        if (!t) {
+            b->x.st = usim_fail(b->x.err, USIM_ERUNTIME, "out of memory recording the step");
+            return;
+        }
+        for (int i = r->cap_tasks; i < tasks; i++)
+            t[i] = -1;
+        r->task_op = t;
+        r->cap_ops = ops;
+        r->cap_tasks = tasks;
+    }
+    r->ops[r->nops] = *c;
+    for (int t = first; t <= last; t++)
+        r->task_op[t] = r->nops;
+    r->nops++;
+}
+
+/* One task of kind: its time and, when recording, the calls it makes. */
+static int comm_task(step_builder *b, int resource, train_kind kind, net_op op, double bytes,
+                     double seconds, const char *label)
+{
+    int t = sim_task(b->g, resource, seconds, kind, label);
+    if (b->rec) {
+        train_costs c;
+        memset(&c, 0, sizeof c);
+        c.s[kind] = seconds;
+        train_costs_call(&c, kind, op, bytes, 1, false);
+        record(b, t, t, &c);
+    }
+    return t;
 }
 
 /* Adds one task per kind of work with time in it; returns the first and last. */
@@ -162,6 +208,7 @@ static void add_tasks(step_builder *b, int resource, const train_costs *c, const
     if (*first < 0) { /* keep the program's shape even for free ops */
         *first = *last = sim_task(b->g, resource, 0, TRAIN_ELEMENTWISE, label);
     }
+    record(b, *first, *last, c);
 }
 
 /* The gradients a reduction moves, in the stack's reduction type. */
@@ -177,12 +224,16 @@ static double weight_bytes(const wl_stage_params *sp)
 
 /* Data-parallel reduction of `params` gradients: all-reduce without ZeRO,
  * reduce-scatter with ZeRO-1/2 (ZeRO-3 reduces per micro-batch instead). */
+static net_op grad_reduce_op(const step_builder *b)
+{
+    return b->x.p->zero == 0 ? NET_ALLREDUCE : NET_REDUCE_SCATTER;
+}
+
 static double grad_reduce_s(step_builder *b, double bytes)
 {
     if (b->x.p->zero >= 3)
         return 0;
-    net_op op = b->x.p->zero == 0 ? NET_ALLREDUCE : NET_REDUCE_SCATTER;
-    return train_collective_s(&b->x, op, bytes, &b->x.dp);
+    return train_collective_s(&b->x, grad_reduce_op(b), bytes, &b->x.dp);
 }
 
 /* The last backward of a chunk, layer by layer, each followed by its
@@ -192,9 +243,9 @@ static void last_backward(step_builder *b, int stage, const chunk_plan *c, const
 {
     int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
     int layers = c->layers > 0 ? c->layers : 1;
-    double bucket_s = grad_reduce_s(b, grad_bytes(b, &c->params) / layers);
+    double bucket = grad_bytes(b, &c->params) / layers, bucket_s = grad_reduce_s(b, bucket);
     train_costs per_layer = c->bwd;
-    cost_add(&per_layer, &c->bwd, 1.0 / layers - 1);
+    train_costs_add(&per_layer, &c->bwd, 1.0 / layers - 1);
     *first = -1;
     for (int l = 0; l < layers; l++) {
         int f, e;
@@ -203,7 +254,8 @@ static void last_backward(step_builder *b, int stage, const chunk_plan *c, const
             *first = f;
         *last = e;
         if (bucket_s > 0) {
-            int d = sim_task(b->g, rd, bucket_s, TRAIN_DP_COMM, "grad reduce");
+            int d = comm_task(b, rd, TRAIN_DP_COMM, grad_reduce_op(b), bucket, bucket_s,
+                              "grad reduce");
             usim_status st = sim_depend(b->g, d, e, 0, b->x.err);
             if (st != USIM_OK)
                 b->x.st = st;
@@ -217,10 +269,36 @@ static int idx(const step_builder *b, int v, int64_t mb)
     return (int)(v * b->M + mb);
 }
 
+static void depend(step_builder *b, int task, int before)
+{
+    if (b->x.st == USIM_OK && task >= 0 && before >= 0)
+        b->x.st = sim_depend(b->g, task, before, 0, b->x.err);
+}
+
+/* ZeRO-1/2 with overlap_param_gather: the weights the last step's optimizer
+ * updated are gathered while the stage's first forward runs (Megatron-Core
+ * launches the gathers from the forward's pre-hooks), and the stage's next
+ * operation waits for them; without overlap the gather follows the
+ * optimizer (finish_stage). */
+static void prefetch_param_gather(step_builder *b, int stage)
+{
+    const wl_plan *p = b->x.p;
+    b->param_gather[stage] = -1;
+    if ((p->zero != 1 && p->zero != 2) || !p->overlap_param_gather)
+        return;
+    wl_stage_params sp = wl_stage_params_of(b->x.m, p, stage);
+    double bytes = weight_bytes(&sp);
+    double s = train_collective_s(&b->x, NET_ALLGATHER, bytes, &b->x.dp);
+    if (s > 0)
+        b->param_gather[stage] = comm_task(b, b->res[stage][RES_DP], TRAIN_DP_COMM,
+                                           NET_ALLGATHER, bytes, s, "param gather");
+}
+
 static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
 {
     const wl_plan *p = b->x.p;
     int64_t n = 2 * b->M * p->vp;
+    prefetch_param_gather(b, stage);
     wl_pipeline_order(p->pp, p->vp, b->M, stage, ops);
     for (int64_t i = 0; i < n; i++) {
         const wl_pipe_op *op = &ops[i];
@@ -235,31 +313,31 @@ static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
         else
             add_tasks(b, b->res[stage][RES_COMPUTE], op->backward ? &c->bwd : &c->fwd, label,
                       &first, &last);
+        if (i == 1 && b->param_gather[stage] >= 0)
+            depend(b, first, b->param_gather[stage]);
         int k = idx(b, v, op->microbatch);
         if (op->backward) {
             b->bwd_first[k] = first;
             b->bwd_last[k] = last;
             if (v > 0)
-                b->send_bwd[k] = sim_task(b->g, b->res[stage][RES_SEND_BWD], b->lt.p2p_s,
-                                          TRAIN_PP_COMM, "send grad");
+                b->send_bwd[k] = comm_task(b, b->res[stage][RES_SEND_BWD], TRAIN_PP_COMM,
+                                           NET_SENDRECV, b->lt.p2p_bytes, b->lt.p2p_s,
+                                           "send grad");
         } else {
             b->fwd_first[k] = first;
             b->fwd_last[k] = last;
             if (v < b->V - 1)
-                b->send_fwd[k] = sim_task(b->g, b->res[stage][RES_SEND_FWD], b->lt.p2p_s,
-                                          TRAIN_PP_COMM, "send act");
+                b->send_fwd[k] = comm_task(b, b->res[stage][RES_SEND_FWD], TRAIN_PP_COMM,
+                                           NET_SENDRECV, b->lt.p2p_bytes, b->lt.p2p_s,
+                                           "send act");
         }
     }
 }
 
-static void depend(step_builder *b, int task, int before)
-{
-    if (b->x.st == USIM_OK && task >= 0 && before >= 0)
-        b->x.st = sim_depend(b->g, task, before, 0, b->x.err);
-}
-
 static void link_pipeline(step_builder *b)
 {
+    for (int s = 1; s < b->x.p->pp; s++) /* a gather starts with its stage's first forward */
+        depend(b, b->param_gather[s], b->send_fwd[idx(b, s - 1, 0)]);
     for (int v = 0; v < b->V; v++) {
         for (int64_t mb = 0; mb < b->M; mb++) {
             int k = idx(b, v, mb);
@@ -278,32 +356,37 @@ static void link_pipeline(step_builder *b)
 }
 
 /* After the last backward: the rest of the gradient reduction (when it was
- * not overlapped), the optimizer, and ZeRO-1/2's weight all-gather. */
-static void finish_stage(step_builder *b, int stage, double first_forward_s)
+ * not overlapped), the optimizer, and ZeRO-1/2's weight all-gather when it is
+ * not prefetched into the next step. */
+static void finish_stage(step_builder *b, int stage)
 {
     const wl_plan *p = b->x.p;
     int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
     wl_stage_params sp = wl_stage_params_of(b->x.m, p, stage);
+    train_costs none;
+    memset(&none, 0, sizeof none);
     int last_compute = sim_task(b->g, rc, 0, TRAIN_OPTIMIZER, "end of backward");
+    record(b, last_compute, last_compute, &none);
     if (!p->overlap_grad_reduce) {
-        double s = grad_reduce_s(b, grad_bytes(b, &sp));
+        double bytes = grad_bytes(b, &sp), s = grad_reduce_s(b, bytes);
         if (s > 0) {
-            int d = sim_task(b->g, rd, s, TRAIN_DP_COMM, "grad reduce");
+            int d = comm_task(b, rd, TRAIN_DP_COMM, grad_reduce_op(b), bytes, s, "grad reduce");
             depend(b, d, last_compute);
             b->dp_tasks[stage] = d;
         }
     }
     double shard = p->zero >= 1 ? (double)p->dp * p->cp : 1.0;
     double local = sp.dense / shard + sp.experts * p->ep / shard;
-    int opt = sim_task(b->g, rc, train_optimizer_s(&b->x, local), TRAIN_OPTIMIZER, "optimizer");
+    train_costs update = train_optimizer_costs(&b->x, local);
+    int opt = sim_task(b->g, rc, update.s[TRAIN_OPTIMIZER], TRAIN_OPTIMIZER, "optimizer");
+    record(b, opt, opt, &update);
     depend(b, opt, b->dp_tasks[stage]);
     b->stage_end[stage] = opt;
-    if (p->zero == 1 || p->zero == 2) {
-        double gather = train_collective_s(&b->x, NET_ALLGATHER, weight_bytes(&sp), &b->x.dp);
-        if (p->overlap_param_gather) /* hidden behind the next step's first forward */
-            gather = fmax(0, gather - first_forward_s);
+    if ((p->zero == 1 || p->zero == 2) && !p->overlap_param_gather) {
+        double bytes = weight_bytes(&sp);
+        double gather = train_collective_s(&b->x, NET_ALLGATHER, bytes, &b->x.dp);
         if (gather > 0) {
-            int a = sim_task(b->g, rd, gather, TRAIN_DP_COMM, "param gather");
+            int a = comm_task(b, rd, TRAIN_DP_COMM, NET_ALLGATHER, bytes, gather, "param gather");
             depend(b, a, opt);
             b->stage_end[stage] = a;
         }
@@ -318,9 +401,10 @@ static usim_status alloc_builder(step_builder *b)
     b->res = calloc((size_t)p->pp, sizeof *b->res);
     b->dp_tasks = malloc((size_t)p->pp * sizeof(int));
     b->stage_end = malloc((size_t)p->pp * sizeof(int));
+    b->param_gather = malloc((size_t)p->pp * sizeof(int));
     int **arrays[] = {&b->fwd_first, &b->fwd_last, &b->bwd_first,
                       &b->bwd_last,  &b->send_fwd, &b->send_bwd};
-    bool ok = b->chunks && b->res && b->dp_tasks && b->stage_end;
+    bool ok = b->chunks && b->res && b->dp_tasks && b->stage_end && b->param_gather;
     for (size_t i = 0; i < 6; i++) {
         *arrays[i] = malloc(slots * sizeof(int));
         ok = ok && *arrays[i];
@@ -342,6 +426,7 @@ static void free_builder(step_builder *b)
     free(b->res);
     free(b->dp_tasks);
     free(b->stage_end);
+    free(b->param_gather);
     free(b->fwd_first);
     free(b->fwd_last);
     free(b->bwd_first);
@@ -373,6 +458,7 @@ static void layer_costs(step_builder *b)
     }
     double bytes = x->tokens * x->m->hidden * 2.0 / x->p->tp;
     train_group pair = {2, x->pp.stride, x->pp.tier};
+    b->lt.p2p_bytes = bytes;
     b->lt.p2p_s = x->p->pp > 1 ? train_collective_s(x, NET_SENDRECV, bytes, &pair) : 0;
 }
 
@@ -394,7 +480,7 @@ static usim_status build_graph(step_builder *b)
         return usim_fail(b->x.err, USIM_ERUNTIME, "out of memory");
     for (int s = 0; s < p->pp && b->x.st == USIM_OK; s++) {
         build_stage_program(b, s, ops);
-        finish_stage(b, s, cost_total(&b->chunks[s * p->vp].fwd));
+        finish_stage(b, s);
     }
     free(ops);
     link_pipeline(b);
@@ -587,8 +673,38 @@ static usim_status check_dtype(const wl_plan *p, const hw_system *sys, usim_erro
     return USIM_OK;
 }
 
+void train_record_free(train_record *r)
+{
+    free(r->ops);
+    free(r->task_op);
+    free(r->res);
+    memset(r, 0, sizeof *r);
+}
+
+static usim_status keep_resources(const step_builder *b, train_record *rec, usim_error *err)
+{
+    size_t size = (size_t)b->x.p->pp * sizeof *rec->res;
+    rec->res = malloc(size);
+    if (!rec->res)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    memcpy(rec->res, b->res, size);
+    rec->tp = b->x.tp;
+    rec->cp = b->x.cp;
+    rec->dp = b->x.dp;
+    rec->ep = b->x.ep;
+    rec->pp = b->x.pp;
+    return USIM_OK;
+}
+
 usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys,
                        train_result *result, sim_graph **trace, usim_error *err)
+{
+    return train_step_recorded(m, p, sys, result, trace, NULL, err);
+}
+
+usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                                train_result *result, sim_graph **trace, train_record *rec,
+                                usim_error *err)
 {
     usim_status st = wl_plan_check(p, m, sys->chips, err);
     if (st == USIM_OK)
@@ -602,7 +718,12 @@ usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys
     set_groups(&b.x);
     b.M = wl_plan_microbatches(p);
     b.V = p->pp * p->vp;
+    b.rec = rec;
+    if (rec)
+        memset(rec, 0, sizeof *rec);
     st = build_graph(&b);
+    if (st == USIM_OK && rec)
+        st = keep_resources(&b, rec, err);
     if (st == USIM_OK)
         st = sim_run(b.g, err);
     if (st == USIM_OK) {
