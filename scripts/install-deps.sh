@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config libjansson-dev libcmocka-dev \
-libsqlite3-dev libcairo2-dev libopenmpi-dev openmpi-bin python3 python3-pytest \
+libsqlite3-dev libcairo2-dev libprotobuf-c-dev protobuf-c-compiler libopenmpi-dev openmpi-bin python3 python3-pytest \
 python3-pandas python3-matplotlib chromium $*"
 
 missing=""

@@ -295,6 +295,13 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
 double engine_attention_layer_s(const hw_chip *chip, engine_attention_op op, int64_t window,
                                 double sliding_share);
 
+/* An operation known only by its FLOPs and HBM bytes (a trace's compute
+ * node): on the matrix units at the dtype's dense peak times the chip's
+ * matrix efficiency (a dtype the units lack at bf16), or on the vector
+ * engine; bytes at the HBM rate; one launch; as part of a compiled graph. */
+engine_cost engine_roofline(const hw_chip *chip, double flops, double bytes, usim_dtype dtype,
+                            bool matrix);
+
 /* A cost as part of a compiled model graph: the compute side slowed by the
  * chip's graph_efficiency, the memory side unchanged. */
 engine_cost engine_in_graph(const hw_chip *chip, engine_cost c);

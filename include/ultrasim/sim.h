@@ -34,6 +34,10 @@ int sim_resource(sim_graph *g, const char *name);
  * breakdowns), label a short name for traces (copied). Returns its id or -1. */
 int sim_task(sim_graph *g, int resource, double duration_s, int kind, const char *label);
 
+/* Sets a task's duration before the graph runs (a time known only once
+ * other tasks exist). */
+void sim_set_duration(sim_graph *g, int task, double duration_s);
+
 /* task starts only after `before` has finished (plus lag_s). */
 usim_status sim_depend(sim_graph *g, int task, int before, double lag_s, usim_error *err);
 
@@ -49,6 +53,11 @@ int sim_task_kind(const sim_graph *g, int task);
 int sim_task_resource(const sim_graph *g, int task);
 const char *sim_task_label(const sim_graph *g, int task);
 const char *sim_resource_name(const sim_graph *g, int resource);
+
+/* The dependencies added with sim_depend, by number (0 .. count - 1):
+* edge_id's waiting task waits for before. */
+int sim_edge_count(const sim_graph *g);
+void sim_edge(const sim_graph *g, int edge_id, int *waiting, int *before);
 
 /* The end of the last task. */
 double sim_makespan(const sim_graph *g);

@@ -74,6 +74,21 @@ usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys
 
 /* A lower bound on the step time: the busiest stage's compute alone (no
  * communication, no bubble). Cheap: for pruning plan searches. */
+/* What an export wrote. */
+typedef struct train_export {
+    int files;           /* rank files */
+    int64_t nodes;       /* nodes in all of them */
+    double step_time_s;  /* the step it describes */
+} train_export;
+
+/* Writes the step as Chakra execution traces (ultrasim/chakra.h):
+ * PREFIX.<rank>.et for every rank, or with every_rank false for the first
+ * rank of each pipeline stage (its peers do the same work), and
+ * PREFIX.comm_group.json. All files appear together or none do. */
+usim_status train_export_et(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                            const char *prefix, bool every_rank, train_export *out,
+                            usim_error *err);
+
 double train_step_lower_bound(const wl_model *m, const wl_plan *p, const hw_system *sys);
 
 /* Time, energy and cost to train `tokens` tokens at the simulated rate:

@@ -16,6 +16,8 @@
 
 extern const api_command api_cmd_train;
 
+static const char *const EXPORT_RANKS[] = {"all", "stage", NULL};
+
 static const usim_option TRAIN_OPTIONS[] = {
     API_TRAIN_OPTIONS,
     {"tokens", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "N",
@@ -23,6 +25,14 @@ static const usim_option TRAIN_OPTIONS[] = {
      false},
     {"trace", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE",
      "write the step's timeline as a Chrome/Perfetto trace", NULL, NULL, 0, 0, false},
+    {"export-et", USIM_OPT_STRING, USIM_UNIT_NONE, "PREFIX",
+     "write the step as Chakra execution traces: PREFIX.<rank>.et and PREFIX.comm_group.json "
+     "('ultrasim replay', ASTRA-sim)",
+     NULL, NULL, 0, 0, false},
+    {"export-et-ranks", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHICH",
+     "with --export-et: a file for every rank, or for the first rank of each pipeline stage "
+     "(its peers do the same work)",
+     "all", EXPORT_RANKS, 0, 0, false},
     {"failures", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,
      "with --tokens: add failures, checkpoints and goodput (options as in 'goodput')", NULL,
      NULL, 0, 0, false},
@@ -156,6 +166,28 @@ static const api_figure TRAIN_FIGURES[] = {
     {"tokens_per_s", 1, "tokens/s", 1, USIM_UNIT_NONE, ""},
 };
 
+/* --export-et PREFIX: the step as Chakra traces, described in *out. */
+static usim_status export_et(const usim_command *cmd, json_t *req, const api_train_setup_t *s,
+                             json_t **out, usim_error *err)
+{
+    const char *prefix = NULL;
+    train_export x;
+    int which = 0;
+    api_string(cmd, req, "export-et", &prefix, err);
+    usim_status st = api_choice(cmd, req, "export-et-ranks", &which, err);
+    if (st != USIM_OK || !prefix) {
+        if (st == USIM_OK && json_object_get(req, "export-et-ranks"))
+            st = usim_fail_field(err, USIM_EINPUT, "export-et-ranks",
+                                 "says which ranks --export-et writes; add --export-et PREFIX");
+        return st;
+    }
+    st = train_export_et(&s->model, &s->plan, &s->sys, prefix, which == 0, &x, err);
+    if (st == USIM_OK)
+        *out = api_pack("{s:s, s:s, s:i, s:I}", "prefix", prefix, "ranks", EXPORT_RANKS[which],
+                        "files", x.files, "nodes", (json_int_t)x.nodes);
+    return st;
+}
+
 static usim_status train_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_train.info;
@@ -179,6 +211,9 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
         st = not_fitting(&r, &s->plan, err);
     if (st == USIM_OK && trace)
         st = report_write_trace(graph, trace, 4, "pipeline stage", kind_name, err);
+    json_t *exported = NULL;
+    if (st == USIM_OK)
+        st = export_et(cmd, req, s, &exported, err);
     if (st == USIM_OK) {
         *result = result_json(s, &r);
         api_system_warnings(*result, &s->sys);
@@ -186,6 +221,8 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
                           sizeof TRAIN_FIGURES / sizeof TRAIN_FIGURES[0]);
         if (has_tokens)
             add_totals(*result, &r, &s->sys, tokens);
+        if (exported)
+            json_object_set_new(*result, "export_et", exported);
     }
     if (st == USIM_OK && api_flag(req, "failures")) {
         json_t *g = NULL;
@@ -316,6 +353,19 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
         usim_buf_puts(b, "\nWith failures and checkpoints\n");
         api_goodput_render(json_object_get(res, "goodput"), b, err);
     }
+    json_t *x = json_object_get(res, "export_et");
+    if (x) {
+        char nodes[32];
+        const char *prefix = json_string_value(json_object_get(x, "prefix"));
+        api_text_count(api_number(x, "nodes"), nodes, sizeof nodes);
+        usim_buf_printf(b, "\nWrote %.0f Chakra trace file%s (%s.<rank>.et, %s nodes, %s) and "
+                           "%s.comm_group.json\n",
+                        api_number(x, "files"), api_plural(api_number(x, "files")), prefix, nodes,
+                        strcmp(json_string_value(json_object_get(x, "ranks")), "all")
+                            ? "the first rank of each pipeline stage"
+                            : "every rank",
+                        prefix);
+    }
     return USIM_OK;
 }
 
@@ -324,7 +374,7 @@ const api_command api_cmd_train = {
      "ultrasim train --model NAME|config.json --hw PRESET [--chips N] --tp T --pp P [--dp D] "
      "[--cp C] [--ep E] [--vp V] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
      "none|selective|full] [--sp] [--zero 0|1|2|3] [--stack NAME|FILE] [--compile on|off] "
-     "[--tokens N] [--trace F] [--json]",
+     "[--tokens N] [--trace F] [--export-et PREFIX] [--json]",
      "Simulates one step on the discrete-event core, one representative chip per pipeline\n"
      "stage: per-op costs from the engine and network models, pipeline bubbles from the\n"
      "schedule, exposed communication from what the timeline leaves uncovered. MFU counts\n"

@@ -13,6 +13,7 @@
     X(api_cmd_collective)                                                                   \
     X(api_cmd_gemm)                                                                         \
     X(api_cmd_train)                                                                        \
+    X(api_cmd_replay)                                                                       \
     X(api_cmd_serve)                                                                        \
     X(api_cmd_goodput)                                                                      \
     X(api_cmd_plan)                                                                         \

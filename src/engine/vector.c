@@ -167,3 +167,29 @@ engine_cost engine_memory(const hw_chip *chip, double bytes)
     c.bound = fixed_s > c.memory_s ? ENGINE_BOUND_LATENCY : ENGINE_BOUND_MEMORY;
     return c;
 }
+
+engine_cost engine_roofline(const hw_chip *chip, double flops, double bytes, usim_dtype dtype,
+                            bool matrix)
+{
+    if (!matrix) {
+        engine_vector_op op = {nonneg(flops), 1, nonneg(bytes), ENGINE_VECTOR};
+        return engine_vector(chip, &op);
+    }
+    engine_cost c;
+    memset(&c, 0, sizeof c);
+    double peak = hw_per_dtype_get(&chip->dense_flops, dtype);
+    if (!(peak > 0)) { /* computed at the next type the units have, as engine_gemm does */
+        dtype = USIM_BF16;
+        peak = hw_per_dtype_get(&chip->dense_flops, dtype);
+    }
+    double rate = peak * hw_matrix_efficiency(&chip->matrix, dtype);
+    c.flops = nonneg(flops);
+    c.bytes = nonneg(bytes);
+    c.compute_s = rate > 0 ? c.flops / rate : (c.flops > 0 ? INFINITY : 0);
+    c.memory_s = c.bytes / engine_hbm_bytes_per_s(chip);
+    c.seconds = engine_max(c.compute_s, c.memory_s) +
+                (c.flops > 0 || c.bytes > 0 ? chip->launch_overhead_s : 0.0);
+    c.bound = engine_bound_of(c.compute_s, c.memory_s, chip->launch_overhead_s);
+    c.utilisation = c.seconds > 0 && peak > 0 ? c.flops / (c.seconds * peak) : 0.0;
+    return engine_in_graph(chip, c);
+}

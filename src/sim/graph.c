@@ -259,3 +259,20 @@ double sim_resource_busy(const sim_graph *g, int r)
             busy += g->tasks[t].duration;
     return busy;
 }
+
+int sim_edge_count(const sim_graph *g)
+{
+    return g->nedges;
+}
+
+void sim_edge(const sim_graph *g, int edge_id, int *waiting, int *before)
+{
+    *waiting = g->edges[edge_id].to;
+    *before = g->edges[edge_id].from;
+}
+
+void sim_set_duration(sim_graph *g, int task_id, double duration_s)
+{
+    if (task_id >= 0 && task_id < g->ntasks)
+        g->tasks[task_id].duration = duration_s > 0 ? duration_s : 0;
+}
