@@ -26,7 +26,7 @@ whose shape (its text with the numbers taken out) matches a printed line but
 whose numbers differ is reported with both, so a drifted figure names itself.
 
 Each file's commands run in order in one scratch folder (so a file written by one
-command can be read by the next) where docs/, data/, validation/ and python/ of
+command can be read by the next) where docs/, data/, validation/, python/ and tests/ of
 the repository are visible, with "ultrasim" on PATH and ULTRASIM_LIB naming the
 build's library (for `import ultrasim`). Exit status: 0 when every
 command ran and matched, 1 otherwise.
@@ -194,7 +194,7 @@ def compare(cmd, printed):
 
 def scratch_folder(repo, binary):
     work = tempfile.mkdtemp(prefix="usim-docs-")
-    for name in ("docs", "data", "validation", "python"):
+    for name in ("docs", "data", "validation", "python", "tests"):
         os.symlink(os.path.join(repo, name), os.path.join(work, name))
     bindir = os.path.join(work, ".bin")
     os.mkdir(bindir)

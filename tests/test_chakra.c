@@ -140,6 +140,23 @@ static void hand_built_trace_times(void **state)
     json_decref(r);
 }
 
+/* The trace kept in tests/data (made by us, as a PyTorch run converted by
+ * Chakra's tools would look: aten:: names, FLOPs and bytes): rank 1's 2 ms
+ * GEMM, the 64 MiB all-reduce, 0.5 ms, rank 0's 16 MiB send and rank 1's
+ * last 0.3 ms. */
+static void kept_trace_times(void **state)
+{
+    (void)state;
+    double ar = cli_time("collective --hw dgx-h100 --chips 2 --size 64MiB --json");
+    double p2p = cli_time("collective --hw dgx-h100 --chips 2 --op sendrecv --size 16MiB --json");
+    json_t *r = cli_json("replay --et " USIM_SOURCE_DIR "/tests/data/chakra/two-ranks --hw "
+                         "dgx-h100 --json");
+    assert_close(json_number_value(json_object_get(r, "step_time_s")),
+                 2e-3 + ar + 0.5e-3 + p2p + 0.3e-3, 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(r, "nodes")), 9);
+    json_decref(r);
+}
+
 /* One GEMM-named node of 10^15 FLOPs and 1 MB: recosted, it takes the chip's
  * dense bf16 peak times its matrix efficiency, slowed by the compiled graph's
  * efficiency, plus one launch; its recorded 1 s no longer counts. */
@@ -358,6 +375,7 @@ int main(void)
     mkdir(dir, 0755);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hand_built_trace_times),
+        cmocka_unit_test(kept_trace_times),
         cmocka_unit_test(recost_follows_the_roofline),
         cmocka_unit_test(exported_405b_replays_to_train),
         cmocka_unit_test(every_rank_replays_to_train),

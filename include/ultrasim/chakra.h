@@ -73,6 +73,7 @@ typedef struct et_node {
     int comm_tag;
     char pg_name[64];        /* "" : every rank */
     int stream;              /* the "stream" attribute (-1: absent) */
+    bool cpu;                /* is_cpu_op: runs on the host (absent: true, as Chakra's feeder reads it) */
     int dims;                /* involved_dim entries (0: absent) */
     bool involved[ET_MAX_DIMS];
     usim_dtype dtype;        /* read from inputs.types (bf16 when absent) */

@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "et_def.pb-c.h"
 #include "ultrasim/chakra.h"
@@ -123,6 +126,8 @@ static void read_attr(et_node *n, const ChakraProtoMsg__AttributeProto *a)
         n->comm_tag = (int)attr_number(a);
     else if (!strcmp(k, "duration_ns"))
         n->duration_s = attr_number(a) * 1e-9;
+    else if (!strcmp(k, "is_cpu_op"))
+        n->cpu = attr_number(a) > 0;
     else if (!strcmp(k, "stream"))
         n->stream = (int)attr_number(a);
     else if (!strcmp(k, "pg_name") &&
@@ -146,6 +151,7 @@ static usim_status node_from(const ChakraProtoMsg__Node *m, et_node *n, usim_err
     n->duration_s = (double)m->duration_micros * 1e-6;
     n->flops = n->bytes = n->comm_bytes = -1;
     n->comm_type = n->comm_src = n->comm_dst = n->stream = -1;
+    n->cpu = true;
     n->dtype = m->inputs ? dtype_of(m->inputs->types) : USIM_BF16;
     for (size_t i = 0; i < m->n_attr; i++)
         read_attr(n, m->attr[i]);
@@ -191,7 +197,7 @@ static usim_status grow_nodes(et_rank *r, int *cap)
 {
     if (r->n < *cap)
         return USIM_OK;
-    int cap2 = *cap ? *cap * 2 : 256;
+    int cap2 = *cap ? *cap * 2 : 16;
     et_node *p = realloc(r->nodes, (size_t)cap2 * sizeof *p);
     if (!p)
         return USIM_ERUNTIME;
@@ -239,35 +245,32 @@ static usim_status read_nodes(const char *path, int rank, cursor *c, et_rank *ou
     return USIM_OK;
 }
 
+/* The whole file: one open, fstat, read and close (a trace of a thousand
+ * ranks is a thousand files, and system calls are most of its reading). */
 static usim_status slurp(const char *path, int rank, uint8_t **data, size_t *size,
                          usim_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY);
+    struct stat info;
+    if (fd < 0 || fstat(fd, &info) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
         return usim_fail(err, USIM_EINPUT, "%s (rank %d): cannot open: %s", path, rank,
-                         strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+                         strerror(e));
+    }
+    size_t cap = info.st_size > 0 ? (size_t)info.st_size : 1, n = 0;
     uint8_t *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
+    while (buf && n < cap) {
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got <= 0)
             break;
-        uint8_t *p = realloc(buf, cap * 2);
-        if (!p) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = p;
-        cap *= 2;
+        n += (size_t)got;
     }
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        return usim_fail(err, bad ? USIM_EINPUT : USIM_ERUNTIME, "%s (rank %d): cannot read%s",
-                         path, rank, bad ? "" : ": out of memory");
-    }
+    close(fd);
+    if (!buf)
+        return usim_fail(err, USIM_ERUNTIME, "%s (rank %d): cannot read: out of memory", path,
+                         rank);
     *data = buf;
     *size = n;
     return USIM_OK;

@@ -86,17 +86,24 @@ static void split_prefix(const char *prefix, char *dir, size_t dsize, const char
     *base = slash + 1;
 }
 
-/* The highest N with a file BASE.N.et in dir, or -1; *count: how many. */
-static int scan_ranks(const char *prefix, int *count)
+static int ascending(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The ranks N with a file BASE.N.et in dir, ascending (the caller frees
+ * them); *count of them, 0 when there are none. */
+static int *scan_ranks(const char *prefix, int *count)
 {
     char dir[4200];
     const char *base;
     split_prefix(prefix, dir, sizeof dir, &base);
     DIR *d = opendir(dir);
-    int high = -1;
+    int *ranks = NULL, cap = 0;
     *count = 0;
     if (!d)
-        return -1;
+        return NULL;
     size_t blen = strlen(base);
     for (struct dirent *e; (e = readdir(d));) {
         const char *n = e->d_name;
@@ -104,52 +111,63 @@ static int scan_ranks(const char *prefix, int *count)
             continue;
         char *end;
         long r = strtol(n + blen + 1, &end, 10);
-        if (end == n + blen + 1 || strcmp(end, ".et") != 0 || r < 0 || r > 1 << 24)
+        if (end == n + blen + 1 || strcmp(end, ".et") != 0 || r < 0 || r >= MAX_WORLD)
             continue;
-        (*count)++;
-        if (r > high)
-            high = (int)r;
+        if (*count == cap) {
+            cap = cap ? 2 * cap : 64;
+            int *p = realloc(ranks, (size_t)cap * sizeof *p);
+            if (!p)
+                break;
+            ranks = p;
+        }
+        ranks[(*count)++] = (int)r;
     }
     closedir(d);
-    return high;
+    if (ranks)
+        qsort(ranks, (size_t)*count, sizeof *ranks, ascending);
+    return ranks;
 }
 
 static usim_status read_ranks(replay *rp, const char *prefix)
 {
-    int count, high = scan_ranks(prefix, &count);
-    if (high < 0)
+    int count;
+    int *found = scan_ranks(prefix, &count);
+    if (count == 0 || !found) {
+        free(found);
         return usim_fail_field(rp->err, USIM_EINPUT, "et",
                                "no trace files %s.<rank>.et (rank 0, 1, ...)", prefix);
-    rp->ranks = calloc((size_t)count, sizeof *rp->ranks);
-    if (!rp->ranks)
-        return usim_fail(rp->err, USIM_ERUNTIME, "out of memory");
-    bool representative = false;
-    for (int r = 0; r <= high; r++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s.%d.et", prefix, r);
-        FILE *f = fopen(path, "rb");
-        if (!f && representative)
-            continue; /* a peer of a rank that has a file */
-        if (!f)
-            return usim_fail_field(rp->err, USIM_EINPUT, "et",
-                                   "%s is missing: the trace has %d rank files up to rank %d, "
-                                   "and every rank from 0 needs one",
-                                   path, count, high);
-        fclose(f);
-        usim_status st = et_read(path, r, &rp->ranks[rp->nranks], rp->err);
-        if (st != USIM_OK)
-            return st;
-        representative = representative || rp->ranks[rp->nranks].representative;
-        rp->nranks++;
     }
-    return USIM_OK;
+    rp->ranks = calloc((size_t)count, sizeof *rp->ranks);
+    usim_status st = rp->ranks ? USIM_OK : usim_fail(rp->err, USIM_ERUNTIME, "out of memory");
+    bool representative = false;
+    for (int i = 0; i < count && st == USIM_OK; i++) {
+        int expected = i == 0 ? 0 : found[i - 1] + 1;
+        if (found[i] != expected && !representative) /* peers stand in only for a trace that says so */
+            st = usim_fail_field(rp->err, USIM_EINPUT, "et",
+                                 "%s.%d.et is missing: the trace has %d rank files up to rank %d, "
+                                 "and every rank from 0 needs one",
+                                 prefix, expected, count, found[count - 1]);
+        char path[4200];
+        snprintf(path, sizeof path, "%s.%d.et", prefix, found[i]);
+        if (st == USIM_OK)
+            st = et_read(path, found[i], &rp->ranks[rp->nranks], rp->err);
+        if (st == USIM_OK) {
+            representative = representative || rp->ranks[rp->nranks].representative;
+            rp->nranks++;
+        }
+    }
+    free(found);
+    return st;
 }
 
 usim_status et_world(const char *prefix, int *world, usim_error *err)
 {
-    int count, high = scan_ranks(prefix, &count);
+    int count;
+    int *found = scan_ranks(prefix, &count);
     char path[4200];
     et_rank r0;
+    int high = count > 0 && found ? found[count - 1] : -1;
+    free(found);
     if (high < 0)
         return usim_fail_field(err, USIM_EINPUT, "et",
                                "no trace files %s.<rank>.et (rank 0, 1, ...)", prefix);
@@ -476,18 +494,24 @@ static int stream_resource(replay *rp, streams *s, int rank, int stream)
     if (s->n == 16) /* more streams than that share the last */
         return s->resource[15];
     char name[64];
-    snprintf(name, sizeof name, "rank %d stream %d", rank, stream);
+    if (stream < 0)
+        snprintf(name, sizeof name, "rank %d host", rank);
+    else
+        snprintf(name, sizeof name, "rank %d stream %d", rank, stream);
     s->id[s->n] = stream;
     s->resource[s->n] = sim_resource(rp->g, name);
     return s->resource[s->n++];
 }
 
-/* Nodes without a stream: compute on 0, collectives on 1, sends on 2,
- * receives on 3 (a receive then blocks only what depends on it). */
+/* Nodes without a stream: host operators on the host thread (-1), device
+ * compute on 0, collectives on 1, sends on 2, receives on 3 (a receive then
+ * blocks only what depends on it). */
 static int default_stream(const et_node *n)
 {
     if (n->stream >= 0)
         return n->stream;
+    if (n->cpu && n->type == ET_COMP)
+        return -1;
     switch (n->type) {
     case ET_COLL: return 1;
     case ET_SEND: return 2;
@@ -685,12 +709,12 @@ static usim_status one_call(replay *rp, arrival *a, int n)
         const et_node *x = &r->nodes[a[i].index];
         if (x->comm_type != n0->comm_type || x->comm_bytes != n0->comm_bytes)
             return usim_fail(rp->err, USIM_EINPUT,
-                             "%s (rank %d): node id %llu is call %d of group \"%s\": a %s of "
-                             "%.0f bytes, but rank %d's node id %llu makes it a %s of %.0f bytes",
+                             "%s (rank %d): node id %llu is call %d of group \"%s\": %s of "
+                             "%.0f bytes here, %s of %.0f bytes on rank %d (node id %llu)",
                              r->path, r->rank, (unsigned long long)x->id, a[i].seq + 1,
                              rp->groups[a[i].group].name, et_coll_name(x->comm_type),
-                             x->comm_bytes, r0->rank, (unsigned long long)n0->id,
-                             et_coll_name(n0->comm_type), n0->comm_bytes);
+                             x->comm_bytes, et_coll_name(n0->comm_type), n0->comm_bytes,
+                             r0->rank, (unsigned long long)n0->id);
     }
     const pgroup *g = &rp->groups[a[0].group];
     for (int k = 0, i = 0; k < g->n; k++) { /* every member with a file makes the call */
