@@ -82,7 +82,7 @@ typedef struct et_node {
 /* One rank's file. */
 typedef struct et_rank {
     int rank;
-    char path[4200];
+    char *path;              /* the file (et_rank_free frees it) */
     int world;               /* the "world_size" attribute (0: absent) */
     bool representative;     /* "representative": the file stands for its peers too */
     et_node *nodes;

@@ -33,7 +33,9 @@ void et_rank_free(et_rank *r)
     for (int i = 0; i < r->n; i++)
         free(r->nodes[i].deps);
     free(r->nodes);
+    free(r->path);
     r->nodes = NULL;
+    r->path = NULL;
     r->n = 0;
 }
 
@@ -245,28 +247,32 @@ static usim_status read_nodes(const char *path, int rank, cursor *c, et_rank *ou
     return USIM_OK;
 }
 
-/* The whole file: one open, fstat, read and close (a trace of a thousand
- * ranks is a thousand files, and system calls are most of its reading). */
+/* The whole file. A trace of a thousand ranks is a thousand files and
+ * system calls are most of its reading: a file that fits the first read (a
+ * short read of a regular file is its end) costs an open, a read and a
+ * close; a larger one adds an fstat for its size. */
 static usim_status slurp(const char *path, int rank, uint8_t **data, size_t *size,
                          usim_error *err)
 {
+    uint8_t first[16384];
     int fd = open(path, O_RDONLY);
+    ssize_t got = fd >= 0 ? read(fd, first, sizeof first) : -1;
     struct stat info;
-    if (fd < 0 || fstat(fd, &info) != 0) {
+    if (got < 0 || ((size_t)got == sizeof first && fstat(fd, &info) != 0)) {
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return usim_fail(err, USIM_EINPUT, "%s (rank %d): cannot open: %s", path, rank,
+        return usim_fail(err, USIM_EINPUT, "%s (rank %d): cannot read: %s", path, rank,
                          strerror(e));
     }
-    size_t cap = info.st_size > 0 ? (size_t)info.st_size : 1, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf && n < cap) {
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got <= 0)
-            break;
+    size_t n = (size_t)got, cap = n;
+    if (n == sizeof first && info.st_size > (off_t)n)
+        cap = (size_t)info.st_size;
+    uint8_t *buf = malloc(cap > 0 ? cap : 1);
+    if (buf)
+        memcpy(buf, first, n);
+    while (buf && n < cap && (got = read(fd, buf + n, cap - n)) > 0)
         n += (size_t)got;
-    }
     close(fd);
     if (!buf)
         return usim_fail(err, USIM_ERUNTIME, "%s (rank %d): cannot read: out of memory", path,
@@ -282,7 +288,9 @@ usim_status et_read(const char *path, int rank, et_rank *out, usim_error *err)
     size_t size = 0;
     memset(out, 0, sizeof *out);
     out->rank = rank;
-    snprintf(out->path, sizeof out->path, "%s", path);
+    out->path = strdup(path);
+    if (!out->path)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
     usim_status st = slurp(path, rank, &data, &size, err);
     if (st != USIM_OK)
         return st;

@@ -21,7 +21,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -128,6 +130,78 @@ static int *scan_ranks(const char *prefix, int *count)
     return ranks;
 }
 
+/* Files read by one thread: every step-th of the list from first. */
+typedef struct reader {
+    const char *prefix;
+    const int *found;
+    et_rank *ranks;
+    usim_status *status;
+    usim_error *errors;
+    int first, step, count;
+    pthread_t thread;
+} reader;
+
+static void *read_some(void *arg)
+{
+    reader *r = arg;
+    for (int i = r->first; i < r->count; i += r->step) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s.%d.et", r->prefix, r->found[i]);
+        r->status[i] = et_read(path, r->found[i], &r->ranks[i], &r->errors[i]);
+    }
+    return NULL;
+}
+
+/* Reads the files on up to 8 threads (the file system's calls, not the
+ * parsing, are most of the time); the first failure in rank order is the
+ * one reported. */
+static usim_status read_files(replay *rp, const char *prefix, const int *found, int count)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = count / 64 + 1;
+    if (threads > cores)
+        threads = cores > 1 ? (int)cores : 1;
+    if (threads > 8)
+        threads = 8;
+    usim_status *status = calloc((size_t)count, sizeof *status);
+    usim_error *errors = calloc((size_t)count, sizeof *errors);
+    reader *r = calloc((size_t)threads, sizeof *r);
+    if (!status || !errors || !r) {
+        free(status);
+        free(errors);
+        free(r);
+        return usim_fail(rp->err, USIM_ERUNTIME, "out of memory");
+    }
+    for (int t = 0; t < threads; t++) {
+        r[t] = (reader){prefix, found, rp->ranks, status, errors, t, threads, count, 0};
+        if (t > 0 && pthread_create(&r[t].thread, NULL, read_some, &r[t]) != 0)
+            r[t].step = 0; /* read below, on this thread */
+    }
+    read_some(&r[0]);
+    for (int t = 1; t < threads; t++) {
+        if (r[t].step)
+            pthread_join(r[t].thread, NULL);
+        else {
+            r[t].step = threads;
+            read_some(&r[t]);
+        }
+    }
+    usim_status st = USIM_OK;
+    for (int i = 0; i < count; i++) {
+        if (status[i] == USIM_OK)
+            continue;
+        if (st == USIM_OK) {
+            *rp->err = errors[i];
+            st = status[i];
+        }
+        et_rank_free(&rp->ranks[i]); /* a failed read leaves nothing, but be sure */
+    }
+    free(status);
+    free(errors);
+    free(r);
+    return st;
+}
+
 static usim_status read_ranks(replay *rp, const char *prefix)
 {
     int count;
@@ -139,23 +213,23 @@ static usim_status read_ranks(replay *rp, const char *prefix)
     }
     rp->ranks = calloc((size_t)count, sizeof *rp->ranks);
     usim_status st = rp->ranks ? USIM_OK : usim_fail(rp->err, USIM_ERUNTIME, "out of memory");
-    bool representative = false;
-    for (int i = 0; i < count && st == USIM_OK; i++) {
-        int expected = i == 0 ? 0 : found[i - 1] + 1;
-        if (found[i] != expected && !representative) /* peers stand in only for a trace that says so */
+    if (st == USIM_OK && found[0] != 0)
+        st = usim_fail_field(rp->err, USIM_EINPUT, "et",
+                             "%s.0.et is missing: the trace has %d rank files up to rank %d, "
+                             "and every rank from 0 needs one",
+                             prefix, count, found[count - 1]);
+    if (st == USIM_OK) {
+        st = read_files(rp, prefix, found, count);
+        rp->nranks = count; /* what was read is freed with the rest */
+    }
+    /* peers stand in for missing ranks only in a trace that says it is one
+     * rank per stage */
+    for (int i = 1; i < count && st == USIM_OK; i++)
+        if (found[i] != found[i - 1] + 1 && !rp->ranks[0].representative)
             st = usim_fail_field(rp->err, USIM_EINPUT, "et",
                                  "%s.%d.et is missing: the trace has %d rank files up to rank %d, "
                                  "and every rank from 0 needs one",
-                                 prefix, expected, count, found[count - 1]);
-        char path[4200];
-        snprintf(path, sizeof path, "%s.%d.et", prefix, found[i]);
-        if (st == USIM_OK)
-            st = et_read(path, found[i], &rp->ranks[rp->nranks], rp->err);
-        if (st == USIM_OK) {
-            representative = representative || rp->ranks[rp->nranks].representative;
-            rp->nranks++;
-        }
-    }
+                                 prefix, found[i - 1] + 1, count, found[count - 1]);
     free(found);
     return st;
 }
