@@ -75,22 +75,24 @@ static bool next_message(cursor *c, const uint8_t **msg, size_t *len, bool *cut)
     return true;
 }
 
+#define VALUE(field) CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_##field
+
 static double attr_number(const ChakraProtoMsg__AttributeProto *a)
 {
     switch (a->value_case) {
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_DOUBLE_VAL: return a->double_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_FLOAT_VAL: return a->float_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT32_VAL: return a->int32_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL: return (double)a->int64_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_UINT32_VAL: return a->uint32_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_UINT64_VAL: return (double)a->uint64_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_SINT32_VAL: return a->sint32_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_SINT64_VAL: return (double)a->sint64_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_FIXED32_VAL: return a->fixed32_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_FIXED64_VAL: return (double)a->fixed64_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_SFIXED32_VAL: return a->sfixed32_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_SFIXED64_VAL: return (double)a->sfixed64_val;
-    case CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_BOOL_VAL: return a->bool_val;
+    case VALUE(DOUBLE_VAL): return a->double_val;
+    case VALUE(FLOAT_VAL): return a->float_val;
+    case VALUE(INT32_VAL): return a->int32_val;
+    case VALUE(INT64_VAL): return (double)a->int64_val;
+    case VALUE(UINT32_VAL): return a->uint32_val;
+    case VALUE(UINT64_VAL): return (double)a->uint64_val;
+    case VALUE(SINT32_VAL): return a->sint32_val;
+    case VALUE(SINT64_VAL): return (double)a->sint64_val;
+    case VALUE(FIXED32_VAL): return a->fixed32_val;
+    case VALUE(FIXED64_VAL): return (double)a->fixed64_val;
+    case VALUE(SFIXED32_VAL): return a->sfixed32_val;
+    case VALUE(SFIXED64_VAL): return (double)a->sfixed64_val;
+    case VALUE(BOOL_VAL): return a->bool_val;
     default: return -1;
     }
 }
@@ -133,10 +135,10 @@ static void read_attr(et_node *n, const ChakraProtoMsg__AttributeProto *a)
     else if (!strcmp(k, "stream"))
         n->stream = (int)attr_number(a);
     else if (!strcmp(k, "pg_name") &&
-             a->value_case == CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_STRING_VAL)
+             a->value_case == VALUE(STRING_VAL))
         snprintf(n->pg_name, sizeof n->pg_name, "%s", a->string_val);
     else if (!strcmp(k, "involved_dim") &&
-             a->value_case == CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_BOOL_LIST) {
+             a->value_case == VALUE(BOOL_LIST)) {
         size_t d = a->bool_list->n_values;
         n->dims = (int)(d < ET_MAX_DIMS ? d : ET_MAX_DIMS);
         for (int i = 0; i < n->dims; i++)
@@ -331,49 +333,47 @@ static bool put_message(FILE *f, const ProtobufCMessage *m)
     return ok;
 }
 
-static ChakraProtoMsg__AttributeProto int_attr(const char *name, int64_t v)
+/* An attribute of one value; the caller sets the value's field (the
+ * schema's attribute is a oneof of every scalar and list type). */
+static ChakraProtoMsg__AttributeProto attr(const char *name,
+                                           ChakraProtoMsg__AttributeProto__ValueCase type)
 {
     ChakraProtoMsg__AttributeProto a = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
     a.name = (char *)name;
-    a.value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT64_VAL;
-    a.int64_val = v;
+    a.value_case = type;
     return a;
 }
 
-static ChakraProtoMsg__AttributeProto uint_attr(const char *name, uint64_t v)
+typedef ChakraProtoMsg__AttributeProto et_attr;
+
+static et_attr int_attr(const char *name, int64_t v)
 {
-    ChakraProtoMsg__AttributeProto a = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
-    a.name = (char *)name;
-    a.value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_UINT64_VAL;
-    a.uint64_val = v;
-    return a;
+    et_attr a = attr(name, VALUE(INT64_VAL));
+    return a.int64_val = v, a;
 }
 
-static ChakraProtoMsg__AttributeProto int32_attr(const char *name, int32_t v)
+static et_attr uint_attr(const char *name, uint64_t v)
 {
-    ChakraProtoMsg__AttributeProto a = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
-    a.name = (char *)name;
-    a.value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_INT32_VAL;
-    a.int32_val = v;
-    return a;
+    et_attr a = attr(name, VALUE(UINT64_VAL));
+    return a.uint64_val = v, a;
 }
 
-static ChakraProtoMsg__AttributeProto text_attr(const char *name, const char *v)
+static et_attr int32_attr(const char *name, int32_t v)
 {
-    ChakraProtoMsg__AttributeProto a = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
-    a.name = (char *)name;
-    a.value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_STRING_VAL;
-    a.string_val = (char *)v;
-    return a;
+    et_attr a = attr(name, VALUE(INT32_VAL));
+    return a.int32_val = v, a;
 }
 
-static ChakraProtoMsg__AttributeProto bool_attr(const char *name, bool v)
+static et_attr text_attr(const char *name, const char *v)
 {
-    ChakraProtoMsg__AttributeProto a = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__INIT;
-    a.name = (char *)name;
-    a.value_case = CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_BOOL_VAL;
-    a.bool_val = v;
-    return a;
+    et_attr a = attr(name, VALUE(STRING_VAL));
+    return a.string_val = (char *)v, a;
+}
+
+static et_attr bool_attr(const char *name, bool v)
+{
+    et_attr a = attr(name, VALUE(BOOL_VAL));
+    return a.bool_val = v, a;
 }
 
 et_writer *et_writer_open(const char *path, int rank, int world, bool representative,
@@ -386,9 +386,8 @@ et_writer *et_writer_open(const char *path, int rank, int world, bool representa
         return NULL;
     }
     snprintf(w->path, sizeof w->path, "%s", path);
-    ChakraProtoMsg__AttributeProto a[4] = {text_attr("producer", "ultrasim"),
-                                           int_attr("rank", rank), int_attr("world_size", world),
-                                           bool_attr("representative", representative)};
+    et_attr a[4] = {text_attr("producer", "ultrasim"), int_attr("rank", rank),
+                    int_attr("world_size", world), bool_attr("representative", representative)};
     ChakraProtoMsg__AttributeProto *ap[4] = {&a[0], &a[1], &a[2], &a[3]};
     ChakraProtoMsg__GlobalMetadata meta = CHAKRA_PROTO_MSG__GLOBAL_METADATA__INIT;
     meta.version = (char *)ET_VERSION;
