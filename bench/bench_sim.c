@@ -1,7 +1,8 @@
 /*
  * Simulation speed at scale: one training step of Llama 3.1 405B on 16,384
  * and 131,072 Trn2 UltraServer chips, the plan search for 405B on 16,384
- * chips, and 100,000 requests through continuous batching. Wall time of
+ * chips, 100,000 requests through continuous batching, and the serving
+ * deployment search for Llama 3.3 70B on 64 H100s. Wall time of
  * each (best of three) and the process's peak resident memory.
  */
 #include "bench_run.h"
@@ -28,6 +29,11 @@ int main(void)
     run("plan search 405B, 16,384 trn2u chips (all cores)",
         "{\"command\": \"plan\", \"model\": \"llama3.1-405b\", \"hw\": \"trn2u.48xlarge\", "
         "\"chips\": 16384, \"gbs\": 2048, \"seq\": 8192}",
+        1);
+    run("plan --serve 70B, 64 H100, ISL 2048 OSL 256, TTFT 1 s TPOT 50 ms",
+        "{\"command\": \"plan\", \"serve\": true, \"model\": \"llama3.3-70b\", \"hw\": "
+        "\"dgx-h100\", \"chips\": 64, \"isl\": 2048, \"osl\": 256, \"slo-ttft\": \"1s\", "
+        "\"slo-tpot\": \"50ms\"}",
         1);
     return 0;
 }

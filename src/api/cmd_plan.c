@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/serve_plan.h"
 #include "api/train_options.h"
 #include "ultrasim/plan.h"
 
@@ -23,10 +24,10 @@ static const usim_option PLAN_OPTIONS[] = {
     API_OPT_HW("system preset or JSON file"),
     API_OPT_CHIPS,
     API_OPT_NETWORK,
-    {"gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "global batch size, sequences", NULL, NULL, 1, 1e9,
-     true},
-    {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length, tokens", NULL, NULL, 1, 16777216,
-     true},
+    {"gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G",
+     "global batch size, sequences (required for a training plan)", NULL, NULL, 1, 1e9, false},
+    {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S",
+     "sequence length, tokens (required for a training plan)", NULL, NULL, 1, 16777216, false},
     {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "matrix-multiply input type", "bf16",
      DTYPES, 0, 0, false},
     {"top", USIM_OPT_INT, USIM_UNIT_NONE, "K", "plans to show", "5", NULL, 1, PLAN_TOP_MAX, false},
@@ -36,7 +37,48 @@ static const usim_option PLAN_OPTIONS[] = {
      64, false},
     API_OPT_STACK,
     API_OPT_REPORT,
+    {"serve", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,
+     "search serving deployments instead (TP, PP, weight type, aggregated or disaggregated, "
+     "concurrency) under --slo-ttft and --slo-tpot",
+     NULL, NULL, 0, 0, false},
+    {"isl", USIM_OPT_INT, USIM_UNIT_NONE, "I", "with --serve: input tokens per request", "1024",
+     NULL, 1, 1e7, false},
+    {"osl", USIM_OPT_INT, USIM_UNIT_NONE, "O", "with --serve: output tokens per request", "256",
+     NULL, 1, 1e7, false},
+    {"slo-ttft", USIM_OPT_QUANTITY, USIM_UNIT_SECONDS, "TIME",
+     "with --serve: bound on time to first token (p90)", NULL, NULL, 1e-6, 3600, false},
+    {"slo-tpot", USIM_OPT_QUANTITY, USIM_UNIT_SECONDS, "TIME",
+     "with --serve: bound on time per output token (p90)", NULL, NULL, 1e-6, 60, false},
+    {"weights", USIM_OPT_STRING, USIM_UNIT_NONE, "LIST",
+     "with --serve: weight types to try, comma-separated (default: bf16, and fp8 where the "
+     "chip runs it)",
+     NULL, NULL, 0, 0, false},
+    {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
+     "with --serve: serving engine (default: the system's own)", NULL, NULL, 0, 0, false},
 };
+
+/* Options that only one kind of plan reads: naming one for the other kind
+ * is a mistake worth saying. */
+static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "jobs", "stack", "compile",
+                                            "report", NULL};
+static const char *const SERVING_ONLY[] = {"isl", "osl", "slo-ttft", "slo-tpot", "weights",
+                                           "engine", NULL};
+
+static usim_status check_kind(json_t *req, bool serve, usim_error *err)
+{
+    const char *const *other = serve ? TRAINING_ONLY : SERVING_ONLY;
+    for (int i = 0; other[i]; i++)
+        if (json_object_get(req, other[i]))
+            return usim_fail_field(err, USIM_EINPUT, other[i], "is for a %s plan; %s",
+                                   serve ? "training" : "serving",
+                                   serve ? "drop it, or drop --serve" : "add --serve");
+    for (int i = 0; !serve && i < 2; i++)
+        if (!json_object_get(req, i ? "seq" : "gbs"))
+            return usim_fail_field(err, USIM_EINPUT, i ? "seq" : "gbs",
+                                   "is required for a training plan (or search serving "
+                                   "deployments with --serve)");
+    return USIM_OK;
+}
 
 static json_t *plan_row(const wl_plan *p, const train_result *r, double score)
 {
@@ -78,6 +120,10 @@ static void show_plan_progress(void *ctx, long long simulated, long long fitting
 static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_plan.info;
+    bool serve = api_flag(req, "serve");
+    usim_status kind = check_kind(req, serve, err);
+    if (kind != USIM_OK || serve)
+        return kind != USIM_OK ? kind : api_serve_plan(cmd, req, result, err);
     wl_model *m = malloc(sizeof *m);
     hw_system *sys = malloc(sizeof *sys);
     plan_search_result *out = malloc(sizeof *out);
@@ -160,7 +206,8 @@ static usim_status plan_cmd_render(json_t *res, usim_buf *b, usim_error *err)
     json_t *plans = json_object_get(res, "plans");
     size_t i;
     json_t *p;
-    (void)err;
+    if (json_object_get(res, "deployments"))
+        return api_serve_plan_render(res, b, err);
     usim_buf_printf(b, "Best plans for %s on %.0f x %s (by %s): %.0f candidates, %.0f invalid, "
                        "%.0f too big for HBM, %.0f simulated\n\n",
                     json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
@@ -192,13 +239,21 @@ static usim_status plan_cmd_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_plan = {
     {"plan", "search the parallel plans: the fastest (or cheapest) that fit",
      "ultrasim plan --model M --hw H --chips N --gbs G --seq S [--dtype ..] [--top K] "
-     "[--objective time|cost|energy] [--stack NAME|FILE] [--compile on|off] [--json]",
+     "[--objective time|cost|energy] [--stack NAME|FILE] [--compile on|off] [--json]\n"
+     "       ultrasim plan --serve --model M --hw H --chips N --isl I --osl O [--slo-ttft T] "
+     "[--slo-tpot T] [--weights LIST] [--engine E] [--objective time|cost|energy] [--json]",
      "Enumerates TP, PP, DP, CP, EP, virtual stages, micro-batch, ZeRO stage and recompute;\n"
      "drops what does not divide or fit; simulates the rest in order of a lower bound on\n"
      "their step time (their FLOPs at peak) on all cores, stopping when no remaining\n"
      "candidate can beat the K-th best. The ranking is the same as simulating them all,\n"
      "and the output the same, byte for byte, on any number of threads (--jobs). A search\n"
-     "that takes over a second shows its progress on stderr.",
+     "that takes over a second shows its progress on stderr.\n"
+     "With --serve: deployments of TP x PP workers in each weight type, aggregated or\n"
+     "disaggregated (a quarter or half of the replicas prefill), each run closed loop at\n"
+     "1, 2, 4, ... requests in flight per replica until TTFT p90 or TPOT p90 passes its\n"
+     "bound; ranked by output tokens/s per chip (time), per dollar (cost) or per joule\n"
+     "(energy) within the bounds, with the Pareto front of tokens/s per chip against\n"
+     "tokens/s per user. See docs/serving.md.",
      NULL, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0]},
     plan_cmd_run,
     plan_cmd_render,
