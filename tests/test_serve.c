@@ -294,6 +294,35 @@ static void tpot_without_second_token(void **state)
     cli_free(&r);
 }
 
+/* Inter-token latency pools every gap between a request's outputs. The gaps
+ * of a request add up to its last token's time less its first, so with equal
+ * output lengths the mean gap is the mean TPOT exactly; alone, every gap is a
+ * decode pass; under Poisson arrivals a prefill-first engine stalls decodes
+ * for whole prefills, which ITL's tail shows and per-request TPOT averages
+ * away. One output token has no gap: n/a with TPOT's reason. */
+static void itl_pools_the_gaps(void **state)
+{
+    (void)state;
+    json_t *j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --isl 512 --osl 64 --concurrency 8 "
+                      "--requests 200");
+    assert_close(num(j, "itl_mean_s"), num(j, "tpot_mean_s"), 1e-9);
+    json_decref(j);
+    j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --isl 512 --osl 64 --requests 1");
+    assert_close(num(j, "itl_p50_s"), num(j, "tpot_p50_s"), 0.002);
+    assert_close(num(j, "itl_p99_s"), num(j, "tpot_p50_s"), 0.002);
+    json_decref(j);
+    j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --isl 2048 --osl 256 --rate 20 "
+              "--requests 400 --engine trtllm");
+    assert_true(num(j, "itl_p99_s") > 3 * num(j, "tpot_p99_s"));
+    assert_true(num(j, "itl_p99_s") >= num(json_object_get(j, "explain"), "prefill_s"));
+    json_decref(j);
+    j = serve("--model llama3-8b --hw dgx-h100 --tp 1 --requests 4 --osl 1");
+    assert_true(json_is_null(json_object_get(j, "itl_mean_s")));
+    assert_string_equal(json_string_value(json_object_get(j, "itl_p99_s_reason")),
+                        "every request has one output token: TPOT needs a second");
+    json_decref(j);
+}
+
 /* Without an SLO there is nothing to attain: n/a, not "100% of requests". With
  * a TTFT SLO of 1 ms, which no 1,024-token prefill of an 8B model meets, 0%. */
 static void slo_attainment_needs_an_slo(void **state)
@@ -576,6 +605,7 @@ int main(void)
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),
         cmocka_unit_test(disaggregation_smooths_decode),
         cmocka_unit_test(tpot_without_second_token),
+        cmocka_unit_test(itl_pools_the_gaps),
         cmocka_unit_test(slo_attainment_needs_an_slo),
         cmocka_unit_test(trace_arrival_out_of_range),
         cmocka_unit_test(chip_that_cannot_multiply),

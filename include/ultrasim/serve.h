@@ -106,6 +106,7 @@ typedef struct serve_percentiles {
 
 typedef struct serve_result {
     serve_percentiles ttft, tpot, e2e;
+    serve_percentiles itl; /* every gap between two outputs of a request, pooled */
     double output_tokens_per_s, output_tokens_per_s_per_chip;
     double requests_per_s, goodput_requests_per_s, slo_attainment;
     double makespan_s;

@@ -338,7 +338,9 @@ static json_t *pct_json(const serve_percentiles *p, const char *why)
 
 static void name_missing_figures(json_t *o, const serve_result *r)
 {
-    static const char *const TPOT[] = {"tpot_p50_s", "tpot_p90_s", "tpot_p99_s", NULL};
+    static const char *const TPOT[] = {"tpot_p50_s", "tpot_p90_s", "tpot_p99_s",
+                                       "tpot_mean_s", "itl_p50_s",  "itl_p90_s",
+                                       "itl_p99_s",  "itl_mean_s", NULL};
     static const char *const COST[] = {"cost_per_mtok_usd", NULL};
     static const char *const ENERGY[] = {"energy_per_token_j", NULL};
     static const char *const SLO[] = {"slo_attainment", "goodput_requests_per_s", NULL};
@@ -384,6 +386,13 @@ static json_t *result_json(const serve_deployment *d, const serve_result *r)
         {"e2e_p50_s", r->e2e.p50},
         {"e2e_p90_s", r->e2e.p90},
         {"e2e_p99_s", r->e2e.p99},
+        {"ttft_mean_s", r->ttft.mean},
+        {"tpot_mean_s", r->tpot.mean},
+        {"e2e_mean_s", r->e2e.mean},
+        {"itl_p50_s", r->itl.p50},
+        {"itl_p90_s", r->itl.p90},
+        {"itl_p99_s", r->itl.p99},
+        {"itl_mean_s", r->itl.mean},
         {"output_tokens_per_s", r->output_tokens_per_s},
         {"output_tokens_per_s_per_chip", r->output_tokens_per_s_per_chip},
         {"requests_per_s", r->requests_per_s},
@@ -406,6 +415,7 @@ static json_t *result_json(const serve_deployment *d, const serve_result *r)
     json_object_set_new(o, "ttft", pct_json(&r->ttft, NULL));
     json_object_set_new(o, "tpot", pct_json(&r->tpot, r->tpot_note));
     json_object_set_new(o, "e2e", pct_json(&r->e2e, NULL));
+    json_object_set_new(o, "itl", pct_json(&r->itl, r->tpot_note));
     json_object_set_new(o, "explain", explain_json(r));
     if (d->spec_len > 0)
         json_object_set_new(o, "spec",
@@ -525,6 +535,8 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
     row(b, "time to first token", json_object_get(res, "ttft"), NULL);
     row(b, "time per output token", json_object_get(res, "tpot"),
         exists(res, "tpot_p50_s") ? NULL : reason_of(res, "tpot_p50_s"));
+    row(b, "inter-token latency", json_object_get(res, "itl"),
+        exists(res, "itl_p50_s") ? NULL : reason_of(res, "itl_p50_s"));
     row(b, "end to end", json_object_get(res, "e2e"), NULL);
     usim_buf_printf(b, "\n  %-26s %.4g tokens/s (%.4g per chip), %.3g requests/s\n", "throughput",
                     api_number(res, "output_tokens_per_s"),

@@ -54,9 +54,24 @@ typedef struct serve_request {
     double generated_base; /* output tokens whose KV a re-prefill rebuilds (after preemption) */
     double prefilled, generated;
     double first_token, finish;
+    double last_token;     /* when its latest output token (or tokens) came out */
     int replica;
     int line;              /* a trace's request: its line in the file */
 } serve_request;
+
+/* Inter-token latencies, every gap between two outputs of a request pooled
+ * over all requests as vLLM's benchmark pools them: counts in logarithmic
+ * bins 0.1% wide from 0.1 us to 10^4 s, so percentiles are within 0.1% and
+ * the mean (from the exact sum) exact, in fixed memory however many tokens. */
+#define SERVE_HIST_BINS 25400
+typedef struct serve_hist {
+    int64_t counts[SERVE_HIST_BINS];
+    int64_t n;
+    double sum;
+} serve_hist;
+
+void serve_hist_add(serve_hist *h, double seconds);
+serve_percentiles serve_hist_percentiles(const serve_hist *h);
 
 /* Makes the workload's requests (seeded), arrival order. */
 usim_status serve_requests(const serve_workload *w, int replicas, serve_request **out,

@@ -183,12 +183,14 @@ static void advance(replica *r)
             r->kv_used += held(r, q) - before;
             if (!prefilling(q) && q->generated == 0) {
                 q->generated = 1; /* the prefill's last position samples the first token */
-                q->first_token = r->t;
+                q->first_token = q->last_token = r->t;
             }
         } else {
             double before = held(r, q);
             int gained = r->d->spec_len > 0 ? accepted_tokens(r) : 1;
             q->generated = fmin(q->osl, q->generated + gained);
+            serve_hist_add(r->itl, r->t - q->last_token); /* one gap per output, as streamed */
+            q->last_token = r->t;
             r->kv_used += held(r, q) - before;
         }
         if (q->generated >= q->osl || (r->prefill_only && !prefilling(q)))

@@ -24,6 +24,7 @@ typedef struct replica {
     bool prefill_only;   /* a disaggregated prefill replica: done after the prefill */
     uint64_t rng;
     int64_t iterations, preemptions;
+    serve_hist *itl;     /* shared by the run's replicas */
 } replica;
 
 usim_status serve_replica_run(replica *r, usim_error *err);

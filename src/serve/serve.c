@@ -38,6 +38,42 @@ static serve_percentiles percentiles(double *v, int64_t n)
     return p;
 }
 
+/* Bin b holds [1e-7 x 1.001^b, 1e-7 x 1.001^(b+1)). */
+static const double HIST_FLOOR_S = 1e-7, HIST_STEP = 1.001;
+
+void serve_hist_add(serve_hist *h, double seconds)
+{
+    double b = seconds > HIST_FLOOR_S ? floor(log(seconds / HIST_FLOOR_S) / log(HIST_STEP)) : 0;
+    h->counts[b < SERVE_HIST_BINS ? (int)b : SERVE_HIST_BINS - 1]++;
+    h->n++;
+    h->sum += seconds;
+}
+
+/* The value at rank q x (n - 1): its bin's geometric middle. */
+static double hist_at(const serve_hist *h, double q)
+{
+    double rank = q * (double)(h->n - 1);
+    int64_t seen = 0;
+    for (int b = 0; b < SERVE_HIST_BINS; b++) {
+        seen += h->counts[b];
+        if ((double)seen > rank)
+            return HIST_FLOOR_S * pow(HIST_STEP, b + 0.5);
+    }
+    return NAN;
+}
+
+serve_percentiles serve_hist_percentiles(const serve_hist *h)
+{
+    serve_percentiles p = {NAN, NAN, NAN, NAN};
+    if (h->n == 0)
+        return p;
+    p.p50 = hist_at(h, 0.50);
+    p.p90 = hist_at(h, 0.90);
+    p.p99 = hist_at(h, 0.99);
+    p.mean = h->sum / (double)h->n;
+    return p;
+}
+
 static void init_ctx(serve_ctx *c, const serve_deployment *d, const wl_model *m, usim_error *err)
 {
     c->d = d;
@@ -55,6 +91,7 @@ typedef struct run_state {
     double kv_capacity;
     int64_t iterations, preemptions;
     double peak_kv, makespan;
+    serve_hist *itl;
 } run_state;
 
 /* Runs the replica serving the requests with replica == which, marking
@@ -68,6 +105,7 @@ static usim_status run_replica(run_state *s, int which, bool prefill_only, usim_
     r.req = s->req;
     r.kv_capacity = s->kv_capacity;
     r.prefill_only = prefill_only;
+    r.itl = s->itl;
     r.rng = s->w->seed * 6364136223846793005ULL + (uint64_t)which + 1;
     init_ctx(&r.target, s->d, &s->d->model, err);
     init_ctx(&r.draft, s->d, &s->d->draft, err);
@@ -157,6 +195,7 @@ static void metrics(const run_state *s, serve_result *out, double arrival_origin
     if (ntpot == 0)
         out->tpot_note = "every request has one output token: TPOT needs a second";
     out->e2e = percentiles(e2e, n);
+    out->itl = serve_hist_percentiles(s->itl);
     out->makespan_s = s->makespan;
     out->requests = n;
     out->output_tokens = (int64_t)tokens;
@@ -294,7 +333,9 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
     s.w = w;
     serve_memory mem = serve_memory_of(d, w);
     s.kv_capacity = mem.kv_tokens;
-    st = serve_requests(w, d->replicas, &s.req, &s.count, err);
+    s.itl = calloc(1, sizeof *s.itl);
+    st = s.itl ? serve_requests(w, d->replicas, &s.req, &s.count, err)
+               : usim_fail(err, USIM_ERUNTIME, "out of memory");
     if (st == USIM_OK)
         st = check_context(d, w, &s, out, err);
     if (st == USIM_OK)
@@ -323,5 +364,6 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
         cost_and_energy(d, out);
     }
     free(s.req);
+    free(s.itl);
     return st;
 }
