@@ -178,6 +178,29 @@ static void file_set_from_columns(void **state)
     json_decref(j);
 }
 
+/* Benchmark tables write latencies in milliseconds and medians as
+ * "median": tpot_median_ms is the result's tpot_p50_s x 1000, itl_p99_ms
+ * its itl_p99_s x 1000. */
+static void latencies_in_milliseconds(void **state)
+{
+    (void)state;
+    const char *path =
+        write_temp("validate_ms.csv",
+                   "id,hw,chips,model,tp,weights,batch,isl,osl,mode,concurrency,metric,value\n"
+                   "a,dgx-h100,1,llama3-8b,1,fp8,8,128,128,closed,2,tpot_median_ms,5\n"
+                   "b,dgx-h100,1,llama3-8b,1,fp8,8,128,128,closed,2,itl_p99_ms,5\n");
+    json_t *j = validate_file(path);
+    json_t *r = cli_json("serve --model llama3-8b --hw dgx-h100 --chips 1 --tp 1 --weights fp8 "
+                         "--batch 8 --isl 128 --osl 128 --mode closed --concurrency 2 --json");
+    json_t *rows = json_object_get(j, "rows");
+    assert_close(json_number_value(json_object_get(json_array_get(rows, 0), "predicted")),
+                 1e3 * json_number_value(json_object_get(r, "tpot_p50_s")), 1e-12);
+    assert_close(json_number_value(json_object_get(json_array_get(rows, 1), "predicted")),
+                 1e3 * json_number_value(json_object_get(r, "itl_p99_s")), 1e-12);
+    json_decref(r);
+    json_decref(j);
+}
+
 /* A collectives row runs through `collective`: 1 GiB all-reduce by ring on
  * a DGX H100 takes (8.4 + 14 x 3.4) us + 1.75 GiB / (450 GB/s x 0.822)
  * (NCCL's ring/Simple latency, data/hw/dgx-h100.json; the hand
@@ -315,6 +338,7 @@ int main(void)
                                        cmocka_unit_test(intervals_follow_their_class),
                                        cmocka_unit_test(bad_cell_is_an_input_error),
                                        cmocka_unit_test(file_set_from_columns),
+        cmocka_unit_test(latencies_in_milliseconds),
                                        cmocka_unit_test(unpredictable_row_is_an_error),
                                        cmocka_unit_test(collectives_rows_by_hand),
                                        cmocka_unit_test(collectives_row_that_cannot_run),

@@ -213,6 +213,24 @@ static double predicted_collective(const char *metric, json_t *res, const csv_ro
     return api_number(res, "busbw_bytes_per_s") / gb;
 }
 
+/* A latency in milliseconds as benchmark tables write it ("tpot_median_ms",
+ * "itl_p99_ms", "ttft_mean_ms"): the result's key in seconds ("tpot_p50_s")
+ * times 1000; NaN when there is no such key. */
+static double in_milliseconds(const char *metric, json_t *res)
+{
+    size_t n = strlen(metric);
+    char key[96];
+    if (n < 4 || n > 80 || strcmp(metric + n - 3, "_ms") != 0)
+        return NAN;
+    const char *median = strstr(metric, "_median_");
+    if (median) /* "X_median_Y_ms" -> "X_p50_Y_s" */
+        snprintf(key, sizeof key, "%.*s_p50%.*s_s", (int)(median - metric), metric,
+                 (int)(metric + n - 3 - (median + 7)), median + 7);
+    else
+        snprintf(key, sizeof key, "%.*s_s", (int)(n - 3), metric);
+    return api_number(res, key) * 1e3;
+}
+
 /* The row's metric from a result. */
 static double predicted(const char *metric, json_t *res, json_t *req, const csv_row *h,
                         const csv_row *r)
@@ -232,6 +250,8 @@ static double predicted(const char *metric, json_t *res, json_t *req, const csv_
     }
     if (strcmp(metric, "seq_per_s") == 0)
         return atof(cell(h, r, "gbs")) / api_number(res, "step_time_s");
+    if (isfinite(in_milliseconds(metric, res)))
+        return in_milliseconds(metric, res);
     if (strcmp(metric, "ttft_s") == 0)
         return api_number(res, "ttft_p50_s");
     /* LLMPerf's per-request output throughput: a request's output tokens over
@@ -362,7 +382,8 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
     }
     *pred = predicted(metric, res, req, h, r);
     bool known = derived_metric(set, metric) ||
-                 (strcmp(set, "collectives") != 0 && json_object_get(res, metric));
+                 (strcmp(set, "collectives") != 0 &&
+                  (json_object_get(res, metric) || isfinite(in_milliseconds(metric, res))));
     json_decref(req);
     json_decref(res);
     if (isfinite(*pred))
@@ -378,7 +399,8 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
         const char *command = strcmp(set, "training") == 0 ? "train" : "serve";
         snprintf(why, sizeof why,
                  "metric: '%.60s' is not a figure of '%s' (a key of 'ultrasim %s --json', or "
-                 "tflops_per_chip_megatron, seq_per_s, ttft_s, request_output_tokens_per_s)",
+                 "tflops_per_chip_megatron, seq_per_s, ttft_s, request_output_tokens_per_s, or "
+                 "a latency key in milliseconds: tpot_median_ms, itl_p99_ms, ...)",
                  metric, command, command);
         return row_fail(at, USIM_EINPUT, why, err);
     }
