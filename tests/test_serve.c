@@ -323,6 +323,22 @@ static void itl_pools_the_gaps(void **state)
     json_decref(j);
 }
 
+/* An engine that admits on the prompt (vLLM, SGLang) claims a prompt's
+ * blocks as its chunks run: prompts admitted but not yet prefilled count as
+ * taken, so a burst larger than the cache is admitted as fast as the cache
+ * frees, not all at once. 2,000 requests of 1,024 + 1,024 tokens against a
+ * 0.5 M-token cache: preemptions stay under one a request (the cache
+ * overran 110 times a request when admission looked at the cache alone). */
+static void admission_counts_prompts_to_come(void **state)
+{
+    (void)state;
+    json_t *j = serve("--model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --engine vllm --isl 1024 "
+                      "--osl 1024 --mode offline --requests 2000");
+    assert_true(num(j, "preemptions") < 2000);
+    assert_true(num(j, "kv_peak_use") <= 1.0);
+    json_decref(j);
+}
+
 /* Without an SLO there is nothing to attain: n/a, not "100% of requests". With
  * a TTFT SLO of 1 ms, which no 1,024-token prefill of an 8B model meets, 0%. */
 static void slo_attainment_needs_an_slo(void **state)
@@ -591,7 +607,7 @@ static void limits_come_from_the_engine(void **state)
     json_decref(small);
     json_decref(trn);
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
-                       "allowed: nxdi, trtllm, vllm");
+                       "allowed: nxdi, sglang, trtllm, vllm");
 }
 
 int main(void)
@@ -606,6 +622,7 @@ int main(void)
         cmocka_unit_test(disaggregation_smooths_decode),
         cmocka_unit_test(tpot_without_second_token),
         cmocka_unit_test(itl_pools_the_gaps),
+        cmocka_unit_test(admission_counts_prompts_to_come),
         cmocka_unit_test(slo_attainment_needs_an_slo),
         cmocka_unit_test(trace_arrival_out_of_range),
         cmocka_unit_test(chip_that_cannot_multiply),

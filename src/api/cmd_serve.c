@@ -52,7 +52,7 @@ static const usim_option SERVE_OPTIONS[] = {
      "KV cache type (default: as --weights; bf16 for int4 and mxfp4 weights)", NULL, KV_TYPES, 0,
      0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
-     "serving engine (data/engines: trtllm, vllm, nxdi) or engine JSON: the batch, scheduler "
+     "serving engine (data/engines: trtllm, vllm, sglang, nxdi) or engine JSON: the batch, scheduler "
      "and token budget a run gives none of (default: the system's own)",
      NULL, NULL, 0, 0, false},
     {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B",

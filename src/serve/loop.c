@@ -58,22 +58,39 @@ static double reservation(const replica *r, const serve_request *q)
     return r->d->engine.reserve_output ? blocks_of(r, q->isl + q->osl) : 0.0;
 }
 
-static bool room_for(const replica *r, const serve_request *q)
+/* The cache a request's prompt will take that it does not hold yet (a
+ * prompt still prefilling, or one just admitted). */
+static double prompt_to_come(const replica *r, const serve_request *q)
+{
+    double full = blocks_of(r, q->cached + q->isl_compute + 1);
+    return prefilling(q) ? fmax(0, full - held(r, q)) : 0;
+}
+
+static bool room_for(const replica *r, const serve_request *q, double promised)
 {
     if (r->nrun >= r->d->max_batch)
         return false;
     if (r->d->engine.reserve_output)
         return r->kv_reserved + reservation(r, q) <= r->kv_capacity;
-    return r->kv_used + blocks_of(r, q->isl + q->generated + 1) <= r->kv_capacity;
+    return r->kv_used + promised + prompt_to_come(r, q) <= r->kv_capacity;
 }
 
-/* Moves waiting requests into the batch while it and the cache have room. */
+/* Moves waiting requests into the batch while it and the cache have room.
+ * An engine that admits on the prompt counts the prompts already admitted
+ * but not yet prefilled as taken: their blocks are claimed as their chunks
+ * run (vLLM allocates a request's slots as it schedules its tokens), and
+ * admitting against the cache as it is would let a burst of prompts overrun
+ * it and preempt one another in turn. */
 static void admit_waiting(replica *r)
 {
+    double promised = 0;
+    for (int i = 0; !r->d->engine.reserve_output && i < r->nrun; i++)
+        promised += prompt_to_come(r, &r->req[r->running[i]]);
     while (r->whead < r->wtail) {
         serve_request *q = &r->req[r->waiting[r->whead]];
-        if (!room_for(r, q))
+        if (!room_for(r, q, promised))
             break;
+        promised += prompt_to_come(r, q);
         r->running[r->nrun++] = r->waiting[r->whead++];
         r->kv_used += held(r, q);
         r->kv_reserved += reservation(r, q);
