@@ -234,6 +234,10 @@ static void every_rank_replays_to_train(void **state)
     export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 64 --tp 2 --pp 4 --ep 4 "
                        "--gbs 64 --seq 4096",
                        "stage", 4);
+    /* EP with CP: EP ranks are TP x CP apart, as train_step groups them */
+    export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 64 --tp 2 --pp 2 --cp 2 "
+                       "--ep 4 --gbs 64 --seq 4096",
+                       "all", 64);
 }
 
 static double matrix_rate(const hw_chip *c)
@@ -344,7 +348,41 @@ static void bad_traces_are_named(void **state)
     /* --chips below the files there are */
     char args[1000];
     snprintf(args, sizeof args, "replay --et %s --hw dgx-h100 --chips 1", prefix_of("sizes"));
-    expect_input_error(args, "--chips: 1 is fewer than the trace's 2 ranks");
+    expect_input_error(args, "--chips: 1 is fewer than the trace's ranks");
+    /* a rank file past --chips, in a trace written one rank per stage */
+    export_then_replay("--model llama3.2-1b --hw dgx-h100 --chips 8 --tp 2 --pp 2 --cp 2 "
+                       "--gbs 8 --seq 4096",
+                       "stage", 2);
+    snprintf(args, sizeof args, "replay --et %s --hw dgx-h100 --chips 4", prefix_of("step"));
+    expect_input_error(args, "--chips: 4 is fewer than the trace's ranks (its files go up to "
+                             "rank 4");
+    /* a whole-job trace without its last rank */
+    et_node solo = compute(0, 1e-3);
+    write_rank("short", 0, 3, &solo, 1);
+    write_rank("short", 1, 3, &solo, 1);
+    expect_replay_error("short", "short.2.et is missing: the job has 3 ranks");
+    /* sizes and peers that cannot be */
+    et_node negative = allreduce(6, -5, "0");
+    write_rank("negative", 0, 1, &negative, 1);
+    write_groups("negative", "{\"0\": [0]}");
+    expect_replay_error("negative", "node id 6: comm_size -5 is not usable");
+    et_node send = node(7, ET_SEND, "send");
+    send.comm_src = 1;
+    send.comm_dst = 0;
+    send.comm_bytes = 1024;
+    write_rank("src", 0, 1, &send, 1);
+    expect_replay_error("src", "node id 7: comm_src 1 is not this file's rank");
+    /* groups: listed in any order; a rank twice, or a caller not listed, refused */
+    et_node c0 = allreduce(8, 1 << 20, "g"), c1 = allreduce(8, 1 << 20, "g");
+    write_rank("order", 0, 2, &c0, 1);
+    write_rank("order", 1, 2, &c1, 1);
+    write_groups("order", "{\"g\": [1, 0]}");
+    snprintf(args, sizeof args, "replay --et %s --hw dgx-h100 --json", prefix_of("order"));
+    json_decref(cli_json(args));
+    write_groups("order", "{\"g\": [0, 1, 1]}");
+    expect_replay_error("order", "group \"g\" lists rank 1 twice");
+    write_groups("order", "{\"g\": [0]}");
+    expect_replay_error("order", "(rank 1): node id 8 calls group \"g\", which does not list rank 1");
     /* --export-et-ranks alone */
     expect_input_error("train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 4096 "
                        "--export-et-ranks stage",

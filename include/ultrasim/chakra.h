@@ -71,19 +71,21 @@ typedef struct et_node {
     double comm_bytes;       /* comm_size */
     int comm_src, comm_dst;  /* send/recv peers (-1: absent) */
     int comm_tag;
-    char pg_name[64];        /* "" : every rank */
+    char pg_name[128];       /* "" : every rank */
     int stream;              /* the "stream" attribute (-1: absent) */
     bool cpu;                /* is_cpu_op: runs on the host (absent: true, as Chakra's feeder reads it) */
     int dims;                /* involved_dim entries (0: absent) */
     bool involved[ET_MAX_DIMS];
     usim_dtype dtype;        /* read from inputs.types (bf16 when absent) */
+    char bad[128];           /* the first attribute whose value cannot be used ("" : none) */
 } et_node;
 
 /* One rank's file. */
 typedef struct et_rank {
     int rank;
     char *path;              /* the file (et_rank_free frees it) */
-    int world;               /* the "world_size" attribute (0: absent) */
+    int world;               /* the "world_size" attribute (0: absent, -1: not a job size) */
+    double world_value;      /* as written */
     bool representative;     /* "representative": the file stands for its peers too */
     et_node *nodes;
     int n;
@@ -130,6 +132,7 @@ typedef struct et_replay_result {
     int ranks, chips, nodes;
     int compute_nodes, comm_nodes, p2p_nodes;
     int recosted, kept;            /* compute nodes recosted / kept at their recorded time */
+    int free_nodes;                /* compute nodes with no time, FLOPs or bytes (joins, markers) */
     double recorded_compute_s;     /* the busiest rank's compute as recorded */
     et_rank_time busiest;          /* the rank that ends last */
     double coll_s[ET_BARRIER + 1]; /* the busiest rank's collective time by type */

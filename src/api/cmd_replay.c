@@ -50,17 +50,18 @@ static json_t *result_json(const char *prefix, const hw_system *sys, const et_re
 {
     const et_rank_time *t = &r->busiest;
     json_t *res = api_pack(
-        "{s:s, s:s, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:{s:i, s:f, s:f, s:f, s:f, s:f}, s:o}",
+        "{s:s, s:s, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:{s:i, s:f, s:f, s:f, s:f, s:f, s:f}, "
+        "s:o}",
         "et", prefix, "hw", sys->name, "step_time_s", r->step_time_s, "ranks", r->ranks,
         "chips", r->chips, "nodes", r->nodes, "compute_nodes", r->compute_nodes,
         "collective_nodes", r->comm_nodes, "p2p_nodes", r->p2p_nodes, "busiest_rank", "rank",
         t->rank, "end_s", t->end_s, "compute_s", t->compute_s, "exposed_comm_s",
-        t->comm_exposed_s, "comm_s", t->comm_s, "idle_s", t->idle_s, "collectives_s",
-        collectives_json(r));
-    json_object_set_new(res, "recorded_compute_s", api_real(r->recorded_compute_s));
+        t->comm_exposed_s, "comm_s", t->comm_s, "idle_s", t->idle_s, "recorded_compute_s",
+        r->recorded_compute_s, "collectives_s", collectives_json(r));
     if (recost)
         json_object_set_new(res, "recost",
-                            api_pack("{s:i, s:i}", "recosted", r->recosted, "kept", r->kept));
+                            api_pack("{s:i, s:i, s:i}", "recosted", r->recosted, "kept", r->kept,
+                                     "no_time", r->free_nodes));
     return res;
 }
 
@@ -153,13 +154,13 @@ static usim_status replay_render(json_t *res, usim_buf *b, usim_error *err)
     }
     json_t *rc = json_object_get(res, "recost");
     if (rc) {
-        usim_format_quantity(api_number(res, "recorded_compute_s"), USIM_UNIT_SECONDS, v, sizeof v);
+        usim_format_quantity(api_number(t, "recorded_compute_s"), USIM_UNIT_SECONDS, v, sizeof v);
         usim_buf_printf(b,
                         "\nRecosted %.0f compute nodes on the chip (FLOPs and bytes, engine "
-                        "roofline); %.0f kept their recorded time (no FLOPs or bytes). Rank "
-                        "%.0f's compute as recorded: %s.\n",
-                        api_number(rc, "recosted"), api_number(rc, "kept"), api_number(t, "rank"),
-                        v);
+                        "roofline); %.0f kept their recorded time (no FLOPs or bytes); %.0f take "
+                        "no time (joins, markers). Rank %.0f's compute as recorded: %s.\n",
+                        api_number(rc, "recosted"), api_number(rc, "kept"),
+                        api_number(rc, "no_time"), api_number(t, "rank"), v);
     }
     return USIM_OK;
 }

@@ -31,7 +31,7 @@ static const usim_option TRAIN_OPTIONS[] = {
      NULL, NULL, 0, 0, false},
     {"export-et-ranks", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHICH",
      "with --export-et: a file for every rank, or for the first rank of each pipeline stage "
-     "(its peers do the same work)",
+     "(its peers do the same work; for 'ultrasim replay': ASTRA-sim needs every rank)",
      "all", EXPORT_RANKS, 0, 0, false},
     {"failures", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,
      "with --tokens: add failures, checkpoints and goodput (options as in 'goodput')", NULL,

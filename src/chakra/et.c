@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,32 +112,70 @@ static usim_dtype dtype_of(const char *types)
     return USIM_BF16;
 }
 
+/* Notes the first attribute whose value cannot be used. */
+static void refuse(et_node *n, const char *name, double v, const char *allowed)
+{
+    if (!n->bad[0])
+        snprintf(n->bad, sizeof n->bad, "%s %.6g is not usable (allowed: %s)", name, v, allowed);
+}
+
+/* A whole number in [lo, hi], or the node is refused. */
+static int whole(et_node *n, const char *name, double v, double lo, double hi)
+{
+    if (!(v >= lo && v <= hi) || v != floor(v)) {
+        char allowed[64];
+        snprintf(allowed, sizeof allowed, "whole numbers %.0f to %.0f", lo, hi);
+        refuse(n, name, v, allowed);
+        return (int)lo;
+    }
+    return (int)v;
+}
+
+/* A size or time: finite and not negative (at most `hi`), or refused. */
+static double amount(et_node *n, const char *name, double v, double hi)
+{
+    if (!(v >= 0 && v <= hi)) {
+        char allowed[64];
+        snprintf(allowed, sizeof allowed, "0 to %.3g", hi);
+        refuse(n, name, v, allowed);
+        return 0;
+    }
+    return v;
+}
+
+#define MAX_RANK 4194303.0
+#define MAX_BYTES 1.125899906842624e15 /* 1 PiB */
+
 static void read_attr(et_node *n, const ChakraProtoMsg__AttributeProto *a)
 {
     const char *k = a->name;
+    double v = attr_number(a);
     if (!strcmp(k, "num_ops"))
-        n->flops = attr_number(a);
+        n->flops = amount(n, k, v, 1e21);
     else if (!strcmp(k, "tensor_size"))
-        n->bytes = attr_number(a);
+        n->bytes = amount(n, k, v, MAX_BYTES);
     else if (!strcmp(k, "comm_type"))
-        n->comm_type = (int)attr_number(a);
+        n->comm_type = whole(n, k, v, 0, ET_BARRIER);
     else if (!strcmp(k, "comm_size"))
-        n->comm_bytes = attr_number(a);
+        n->comm_bytes = amount(n, k, v, MAX_BYTES);
     else if (!strcmp(k, "comm_src"))
-        n->comm_src = (int)attr_number(a);
+        n->comm_src = whole(n, k, v, 0, MAX_RANK);
     else if (!strcmp(k, "comm_dst"))
-        n->comm_dst = (int)attr_number(a);
+        n->comm_dst = whole(n, k, v, 0, MAX_RANK);
     else if (!strcmp(k, "comm_tag"))
-        n->comm_tag = (int)attr_number(a);
+        n->comm_tag = whole(n, k, v, -2147483648.0, 2147483647.0);
     else if (!strcmp(k, "duration_ns"))
-        n->duration_s = attr_number(a) * 1e-9;
+        n->duration_s = amount(n, k, v, 1e18) * 1e-9;
     else if (!strcmp(k, "is_cpu_op"))
-        n->cpu = attr_number(a) > 0;
+        n->cpu = v > 0;
     else if (!strcmp(k, "stream"))
-        n->stream = (int)attr_number(a);
-    else if (!strcmp(k, "pg_name") &&
-             a->value_case == VALUE(STRING_VAL))
+        n->stream = whole(n, k, v, 0, 1e6);
+    else if (!strcmp(k, "pg_name") && a->value_case == VALUE(STRING_VAL)) {
+        if (strlen(a->string_val) >= sizeof n->pg_name)
+            snprintf(n->bad, sizeof n->bad, "pg_name is %zu characters long (allowed: up to %zu)",
+                     strlen(a->string_val), sizeof n->pg_name - 1);
         snprintf(n->pg_name, sizeof n->pg_name, "%s", a->string_val);
+    }
     else if (!strcmp(k, "involved_dim") &&
              a->value_case == VALUE(BOOL_LIST)) {
         size_t d = a->bool_list->n_values;
@@ -189,8 +228,11 @@ static usim_status read_metadata(const char *path, int rank, cursor *c, et_rank 
                          "a GlobalMetadata",
                          path, rank);
     for (size_t i = 0; i < meta->n_attr; i++)
-        if (!strcmp(meta->attr[i]->name, "world_size"))
-            out->world = (int)attr_number(meta->attr[i]);
+        if (!strcmp(meta->attr[i]->name, "world_size")) {
+            double w = attr_number(meta->attr[i]);
+            out->world_value = w;
+            out->world = w >= 1 && w <= MAX_RANK + 1 && w == floor(w) ? (int)w : -1;
+        }
         else if (!strcmp(meta->attr[i]->name, "representative"))
             out->representative = attr_number(meta->attr[i]) > 0;
     chakra_proto_msg__global_metadata__free_unpacked(meta, NULL);
@@ -294,8 +336,10 @@ usim_status et_read(const char *path, int rank, et_rank *out, usim_error *err)
     if (!out->path)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     usim_status st = slurp(path, rank, &data, &size, err);
-    if (st != USIM_OK)
+    if (st != USIM_OK) {
+        et_rank_free(out);
         return st;
+    }
     cursor c = {data, size, 0};
     st = read_metadata(path, rank, &c, out, err);
     if (st == USIM_OK)

@@ -36,9 +36,10 @@ enum { KIND_COMPUTE, KIND_COLL, KIND_P2P, KIND_WAIT };
 #define MAX_WORLD 4194304
 
 typedef struct pgroup {
-    char name[64];
-    int *ranks;
+    char name[136];
+    int *ranks;           /* ascending */
     int n, stride;
+    int with_files;       /* members that have a rank file (-1: not counted yet) */
     int resource;
     int instances;
 } pgroup;
@@ -56,6 +57,7 @@ typedef struct arrival {
 } arrival;
 
 typedef struct replay {
+    const char *prefix;
     const hw_system *sys;
     const et_replay_options *o;
     usim_error *err;
@@ -67,6 +69,7 @@ typedef struct replay {
     int ngroups;
     sim_graph *g;
     int **task_of;          /* [file][node] -> the task that ends the node */
+    int **transfer_of;      /* [file][receive node] -> the send's transfer task, or -1 */
     int **order;            /* [file] -> node indices in topological order */
     arrival *arrivals;
     int narrivals, cap_arrivals;
@@ -112,7 +115,10 @@ static int *scan_ranks(const char *prefix, int *count)
         if (strncmp(n, base, blen) != 0 || n[blen] != '.')
             continue;
         char *end;
-        long r = strtol(n + blen + 1, &end, 10);
+        const char *digits = n + blen + 1;
+        if (digits[0] == '0' && digits[1] != '.') /* "01": not how a rank is written */
+            continue;
+        long r = strtol(digits, &end, 10);
         if (end == n + blen + 1 || strcmp(end, ".et") != 0 || r < 0 || r >= MAX_WORLD)
             continue;
         if (*count == cap) {
@@ -240,11 +246,16 @@ usim_status et_world(const char *prefix, int *world, usim_error *err)
     int *found = scan_ranks(prefix, &count);
     char path[4200];
     et_rank r0;
-    int high = count > 0 && found ? found[count - 1] : -1;
+    int high = count > 0 && found ? found[count - 1] : -1, first = found ? found[0] : -1;
     free(found);
     if (high < 0)
         return usim_fail_field(err, USIM_EINPUT, "et",
                                "no trace files %s.<rank>.et (rank 0, 1, ...)", prefix);
+    if (first != 0)
+        return usim_fail_field(err, USIM_EINPUT, "et",
+                               "%s.0.et is missing: the trace has %d rank files up to rank %d, "
+                               "and every rank from 0 needs one",
+                               prefix, count, high);
     snprintf(path, sizeof path, "%s.0.et", prefix);
     usim_status st = et_read(path, 0, &r0, err);
     if (st != USIM_OK)
@@ -257,14 +268,15 @@ usim_status et_world(const char *prefix, int *world, usim_error *err)
 /* The job's size: --chips, else the world the files say, else the files. */
 static usim_status set_world(replay *rp)
 {
-    int world = rp->nranks;
+    int world = rp->ranks[rp->nranks - 1].rank + 1;
+    bool representative = rp->ranks[0].representative;
     for (int i = 0; i < rp->nranks; i++) {
         const et_rank *r = &rp->ranks[i];
-        if (r->world < 0 || r->world > MAX_WORLD)
+        if (r->world < 0)
             return usim_fail(rp->err, USIM_EINPUT,
-                             "%s (rank %d): metadata world_size %d is not a job size (allowed: "
-                             "1 to %d)",
-                             r->path, r->rank, r->world, MAX_WORLD);
+                             "%s (rank %d): metadata world_size %.6g is not a job size "
+                             "(allowed: whole numbers 1 to %d)",
+                             r->path, r->rank, r->world_value, MAX_WORLD);
         if (r->world > 0 && rp->ranks[0].world > 0 && r->world != rp->ranks[0].world)
             return usim_fail(rp->err, USIM_EINPUT,
                              "%s (rank %d) is from a job of %d ranks, %s (rank 0) from one of "
@@ -273,13 +285,23 @@ static usim_status set_world(replay *rp)
         if (r->world > world)
             world = r->world;
     }
+    int last = rp->ranks[rp->nranks - 1].rank;
     if (rp->o->chips > 0) {
-        if (rp->o->chips < rp->nranks)
+        if (rp->o->chips <= last)
             return usim_fail_field(rp->err, USIM_EINPUT, "chips",
-                                   "%d is fewer than the trace's %d ranks (allowed: %d or more)",
-                                   rp->o->chips, rp->nranks, rp->nranks);
+                                   "%d is fewer than the trace's ranks (its files go up to rank "
+                                   "%d; allowed: %d or more)",
+                                   rp->o->chips, last, last + 1);
         world = rp->o->chips;
     }
+    /* Ranks without files are peers only in a trace written one rank per
+     * stage; in any other every rank of the job needs its file. */
+    if (!representative && world > rp->nranks)
+        return usim_fail_field(rp->err, USIM_EINPUT, "et",
+                               "%s.%d.et is missing: the job has %d ranks and every one needs "
+                               "its file (only a trace written one rank per pipeline stage, "
+                               "'train --export-et-ranks stage', stands for its peers)",
+                               rp->prefix, rp->nranks, world);
     rp->world = world;
     size_t slots = world > 0 ? (size_t)world : 1;
     rp->present = calloc(slots, sizeof(bool));
@@ -318,10 +340,12 @@ static int add_group(replay *rp, const char *name, const int *ranks, int n)
     if (!g->ranks)
         return -1;
     memcpy(g->ranks, ranks, (size_t)n * sizeof(int));
+    qsort(g->ranks, (size_t)n, sizeof(int), ascending);
     g->n = n;
-    g->stride = n > 1 ? ranks[1] - ranks[0] : 1;
+    g->with_files = -1;
+    g->stride = n > 1 ? g->ranks[1] - g->ranks[0] : 1;
     for (int i = 2; i < n; i++) /* not evenly spaced: costed as neighbours */
-        if (ranks[i] - ranks[i - 1] != g->stride)
+        if (g->ranks[i] - g->ranks[i - 1] != g->stride)
             g->stride = 1;
     if (g->stride < 1)
         g->stride = 1;
@@ -368,8 +392,13 @@ static usim_status read_groups(replay *rp, const char *prefix)
         if (st == USIM_OK && (!json_is_array(ranks) || n == 0))
             st = usim_fail(rp->err, USIM_EINPUT, "%s: group \"%s\" is not a list of ranks", path,
                            name);
-        if (st == USIM_OK && add_group(rp, name, list, (int)n) < 0)
+        int g = st == USIM_OK ? add_group(rp, name, list, (int)n) : 0;
+        if (g < 0)
             st = usim_fail(rp->err, USIM_ERUNTIME, "out of memory");
+        for (int i = 1; st == USIM_OK && i < (int)n; i++) /* sorted: a repeat is adjacent */
+            if (rp->groups[g].ranks[i] == rp->groups[g].ranks[i - 1])
+                st = usim_fail(rp->err, USIM_EINPUT, "%s: group \"%s\" lists rank %d twice",
+                               path, name, rp->groups[g].ranks[i]);
         free(list);
         if (st != USIM_OK)
             break;
@@ -410,6 +439,14 @@ static int group_of_node(replay *rp, const et_rank *r, const et_node *n, usim_st
     }
     /* the group of this rank */
     int block = size * stride, base = r->rank - r->rank % block + r->rank % stride;
+    if ((double)base + (double)(size - 1) * stride >= rp->world) {
+        *st = usim_fail(rp->err, USIM_EINPUT,
+                        "%s (rank %d): node id %llu: involved_dim picks %d ranks %d apart from "
+                        "rank %d, past the job's %d ranks",
+                        r->path, r->rank, (unsigned long long)n->id, size, stride, base,
+                        rp->world);
+        return -1;
+    }
     snprintf(name, sizeof name, "dims %d x %d from %d", size, stride, base);
     int g = find_group(rp, name);
     if (g >= 0)
@@ -615,8 +652,8 @@ static double compute_s(replay *rp, const et_node *n)
     }
     if ((n->type == ET_MEM_LOAD || n->type == ET_MEM_STORE) && rp->o->recost && n->bytes > 0)
         return engine_memory(&rp->sys->chip, n->bytes).seconds;
-    if (n->type == ET_COMP && rp->o->recost && n->duration_s > 0)
-        rp->out->kept++;
+    if (n->type == ET_COMP && rp->o->recost)
+        *(n->duration_s > 0 ? &rp->out->kept : &rp->out->free_nodes) += 1;
     return n->duration_s;
 }
 
@@ -638,6 +675,9 @@ static usim_status node_task(replay *rp, int file, int i, streams *s)
 {
     et_rank *r = &rp->ranks[file];
     const et_node *n = &r->nodes[i];
+    if (n->bad[0])
+        return usim_fail(rp->err, USIM_EINPUT, "%s (rank %d): node id %llu: %s", r->path, r->rank,
+                         (unsigned long long)n->id, n->bad);
     int res = stream_resource(rp, s, r->rank, default_stream(n));
     usim_status st = USIM_OK;
     switch (n->type) {
@@ -689,7 +729,10 @@ static usim_status rank_tasks(replay *rp, int file)
     int **dep = calloc((size_t)(r->n > 0 ? r->n : 1), sizeof(int *));
     rp->order[file] = malloc((size_t)(r->n > 0 ? r->n : 1) * sizeof(int));
     rp->task_of[file] = malloc((size_t)(r->n > 0 ? r->n : 1) * sizeof(int));
-    usim_status st = dep && rp->order[file] && rp->task_of[file]
+    rp->transfer_of[file] = malloc((size_t)(r->n > 0 ? r->n : 1) * sizeof(int));
+    for (int i = 0; rp->transfer_of[file] && i < r->n; i++)
+        rp->transfer_of[file][i] = -1;
+    usim_status st = dep && rp->order[file] && rp->task_of[file] && rp->transfer_of[file]
                          ? USIM_OK
                          : usim_fail(rp->err, USIM_ERUNTIME, "out of memory");
     if (st == USIM_OK)
@@ -758,11 +801,21 @@ static usim_status collective_s(replay *rp, const et_rank *r, const et_node *n, 
                          "%s (rank %d): node id %llu: comm_type %d is not a collective (allowed: "
                          "0 to 9)",
                          r->path, r->rank, (unsigned long long)n->id, n->comm_type);
+    if (n->comm_type != ET_BARRIER && n->comm_bytes < 0)
+        return usim_fail(rp->err, USIM_EINPUT,
+                         "%s (rank %d): node id %llu: a %s without comm_size", r->path, r->rank,
+                         (unsigned long long)n->id, et_coll_name(n->comm_type));
     double bytes = n->comm_type == ET_BARRIER ? 4 : n->comm_bytes;
     *seconds = 0;
     if (g->n < 2 || bytes <= 0)
         return USIM_OK;
-    net_group group = {g->n, g->stride, rp->world / g->n > 0 ? rp->world / g->n : 1, 0,
+    /* The network model lays groups out evenly; a group spread wider than
+     * that (the first and last pipeline stage) is costed at the widest
+     * even spacing, which crosses the same tiers. */
+    int stride = g->stride;
+    if ((double)stride * g->n > rp->world)
+        stride = rp->world / g->n > 0 ? rp->world / g->n : 1;
+    net_group group = {g->n, stride, rp->world / g->n > 0 ? rp->world / g->n : 1, 0,
                        NET_LAUNCH_ASYNC};
     net_result res;
     usim_status st = net_collective(rp->sys, op, bytes, group, NET_ALGO_AUTO,
@@ -770,6 +823,48 @@ static usim_status collective_s(replay *rp, const et_rank *r, const et_node *n, 
     if (st != USIM_OK)
         return st;
     *seconds = res.seconds;
+    return USIM_OK;
+}
+
+static bool is_member(const pgroup *g, int rank)
+{
+    return bsearch(&rank, g->ranks, (size_t)g->n, sizeof(int), ascending) != NULL;
+}
+
+/* Every caller is a member, and every member with a file makes the call
+ * (counted once per group; the members are walked only to name one that
+ * does not). */
+static usim_status members_all_call(replay *rp, pgroup *g, const arrival *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const et_rank *r = &rp->ranks[a[i].rank];
+        if (!is_member(g, r->rank))
+            return usim_fail(rp->err, USIM_EINPUT,
+                             "%s (rank %d): node id %llu calls group \"%s\", which does not list "
+                             "rank %d",
+                             r->path, r->rank, (unsigned long long)r->nodes[a[i].index].id,
+                             g->name, r->rank);
+    }
+    if (g->with_files < 0) {
+        g->with_files = 0;
+        for (int k = 0; k < g->n; k++)
+            g->with_files += rp->file_of[g->ranks[k]] >= 0;
+    }
+    if (n == g->with_files)
+        return USIM_OK;
+    const et_rank *r0 = &rp->ranks[a[0].rank];
+    for (int k = 0, i = 0; k < g->n; k++) {
+        int file = rp->file_of[g->ranks[k]];
+        while (i < n && a[i].rank < file)
+            i++;
+        if (file >= 0 && (i == n || a[i].rank != file))
+            return usim_fail(rp->err, USIM_EINPUT,
+                             "%s (rank %d): node id %llu is call %d of group \"%s\", but rank "
+                             "%d's file makes only %d calls on that group",
+                             r0->path, r0->rank,
+                             (unsigned long long)r0->nodes[a[0].index].id, a[0].seq + 1, g->name,
+                             g->ranks[k], a[0].seq);
+    }
     return USIM_OK;
 }
 
@@ -790,18 +885,10 @@ static usim_status one_call(replay *rp, arrival *a, int n)
                              x->comm_bytes, et_coll_name(n0->comm_type), n0->comm_bytes,
                              r0->rank, (unsigned long long)n0->id);
     }
-    const pgroup *g = &rp->groups[a[0].group];
-    for (int k = 0, i = 0; k < g->n; k++) { /* every member with a file makes the call */
-        int file = rp->file_of[g->ranks[k]];
-        while (i < n && a[i].rank < file)
-            i++;
-        if (file >= 0 && (i == n || a[i].rank != file))
-            return usim_fail(rp->err, USIM_EINPUT,
-                             "%s (rank %d): node id %llu is call %d of group \"%s\", but rank "
-                             "%d's file makes only %d calls on that group",
-                             r0->path, r0->rank, (unsigned long long)n0->id, a[0].seq + 1, g->name,
-                             g->ranks[k], a[0].seq);
-    }
+    pgroup *g = &rp->groups[a[0].group];
+    usim_status member = members_all_call(rp, g, a, n);
+    if (member != USIM_OK)
+        return member;
     double seconds = 0;
     usim_status st = collective_s(rp, r0, n0, g, &seconds);
     if (st != USIM_OK)
@@ -932,8 +1019,14 @@ static usim_status collect_p2p(replay *rp, p2p **out, int *count)
             if (x->type != ET_SEND && x->type != ET_RECV)
                 continue;
             bool send = x->type == ET_SEND;
-            int peer = send ? x->comm_dst : x->comm_src;
-            st = check_peer(rp, r, x, peer);
+            int peer = send ? x->comm_dst : x->comm_src, self = send ? x->comm_src : x->comm_dst;
+            if (self >= 0 && self != r->rank)
+                st = usim_fail(rp->err, USIM_EINPUT,
+                               "%s (rank %d): node id %llu: %s %d is not this file's rank",
+                               r->path, r->rank, (unsigned long long)x->id,
+                               send ? "comm_src" : "comm_dst", self);
+            if (st == USIM_OK)
+                st = check_peer(rp, r, x, peer);
             /* peers as files where they have one; a peer without a file is
              * written as -1 - rank so it sorts apart */
             int pf = st == USIM_OK ? rp->file_of[peer] : -1;
@@ -962,10 +1055,14 @@ static usim_status mirrored_recv(replay *rp, const p2p *x)
 {
     const et_rank *r = &rp->ranks[x->file];
     const et_node *n = &r->nodes[x->index];
-    for (int i = 0; i < r->n; i++)
-        if (r->nodes[i].type == ET_SEND && r->nodes[i].comm_tag == n->comm_tag)
-            return sim_depend(rp->g, rp->task_of[x->file][x->index], rp->task_of[x->file][i], 0,
-                              rp->err);
+    for (int k = 0; k <= r->n; k++) { /* the node before first: an export writes them in pairs */
+        int i = k == 0 ? x->index - 1 : k - 1;
+        if (i < 0 || r->nodes[i].type != ET_SEND || r->nodes[i].comm_tag != n->comm_tag)
+            continue;
+        rp->transfer_of[x->file][x->index] = rp->task_of[x->file][i];
+        return sim_depend(rp->g, rp->task_of[x->file][x->index], rp->task_of[x->file][i], 0,
+                          rp->err);
+    }
     double seconds;
     et_node as_send = *n;
     as_send.comm_dst = r->rank;
@@ -999,9 +1096,12 @@ static usim_status pair_run(replay *rp, const p2p *run, int n)
         st = set_send(rp, &run[k]);
         if (st != USIM_OK)
             break;
-        if (k < recvs)
-            st = sim_depend(rp->g, rp->task_of[run[sends + k].file][run[sends + k].index],
+        if (k < recvs) {
+            const p2p *v = &run[sends + k];
+            rp->transfer_of[v->file][v->index] = rp->task_of[run[k].file][run[k].index];
+            st = sim_depend(rp->g, rp->task_of[v->file][v->index],
                             rp->task_of[run[k].file][run[k].index], 0, rp->err);
+        }
         else if (run[k].peer >= 0) /* the receiver has a file and never receives it */
             st = unmatched(rp, &run[k]);
     }
@@ -1105,6 +1205,11 @@ static usim_status read_rank(const replay *rp, int f, et_replay_result *out)
             out->recorded_compute_s += n->duration_s;
             if (b > a)
                 busy[nb++] = (span){a, b};
+        } else if (n->type == ET_RECV && rp->transfer_of[f][i] >= 0) {
+            /* a receive is communication while its send's transfer runs */
+            int sent = rp->transfer_of[f][i];
+            if (sim_end(rp->g, sent) > sim_start(rp->g, sent))
+                comm[nc++] = (span){sim_start(rp->g, sent), sim_end(rp->g, sent)};
         } else if ((n->type == ET_SEND || n->type == ET_RECV) && b > a) {
             comm[nc++] = (span){a, b};
         }
@@ -1159,10 +1264,13 @@ static void free_replay(replay *rp)
             free(rp->order[f]);
         if (rp->task_of)
             free(rp->task_of[f]);
+        if (rp->transfer_of)
+            free(rp->transfer_of[f]);
         et_rank_free(&rp->ranks[f]);
     }
     free(rp->order);
     free(rp->task_of);
+    free(rp->transfer_of);
     free(rp->ranks);
     for (int i = 0; i < rp->ngroups; i++)
         free(rp->groups[i].ranks);
@@ -1178,6 +1286,7 @@ usim_status et_replay(const char *prefix, const hw_system *sys, const et_replay_
     replay rp;
     memset(&rp, 0, sizeof rp);
     memset(out, 0, sizeof *out);
+    rp.prefix = prefix;
     rp.sys = sys;
     rp.o = o;
     rp.err = err;
@@ -1191,7 +1300,8 @@ usim_status et_replay(const char *prefix, const hw_system *sys, const et_replay_
     if (st == USIM_OK) {
         rp.order = calloc((size_t)rp.nranks, sizeof(int *));
         rp.task_of = calloc((size_t)rp.nranks, sizeof(int *));
-        if (!rp.order || !rp.task_of)
+        rp.transfer_of = calloc((size_t)rp.nranks, sizeof(int *));
+        if (!rp.order || !rp.task_of || !rp.transfer_of)
             st = usim_fail(err, USIM_ERUNTIME, "out of memory");
     }
     for (int f = 0; f < rp.nranks && st == USIM_OK; f++)

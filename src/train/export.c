@@ -85,11 +85,13 @@ static coords coords_of(const wl_plan *p, int rank)
 
 /* ---- process groups ------------------------------------------------------ */
 
-/* A group: size ranks from first, stride apart. Named by kind and first rank. */
+/* A group: size ranks from first, stride apart. */
 typedef struct pgroup {
     const char *kind;
     int first, size, stride;
 } pgroup;
+
+static const char *const GROUP_KINDS[] = {"tp", "cp", "ep", "dp"};
 
 static pgroup group_for(const exporter *e, train_kind kind)
 {
@@ -105,13 +107,10 @@ static pgroup group_for(const exporter *e, train_kind kind)
         k.c = 0;
         g = (pgroup){"cp", rank_of(p, k), p->cp, p->tp};
         break;
-    case TRAIN_EP_COMM: { /* EP groups split DP x CP into blocks of ep */
-        int inner = k.c + p->cp * k.d;
-        int first_inner = inner - inner % p->ep;
-        int base = rank_of(p, (coords){k.t, 0, 0, k.s});
-        g = (pgroup){"ep", base + first_inner * p->tp, p->ep, p->tp};
+    case TRAIN_EP_COMM: /* as train_step groups them: EP ranks TP x CP apart */
+        k.d -= k.d % p->ep;
+        g = (pgroup){"ep", rank_of(p, k), p->ep, p->tp * p->cp};
         break;
-    }
     default: /* DP: DP x CP ranks, stride TP */
         k.c = k.d = 0;
         g = (pgroup){"dp", rank_of(p, k), p->dp * p->cp, p->tp};
@@ -120,9 +119,15 @@ static pgroup group_for(const exporter *e, train_kind kind)
     return g;
 }
 
-static void pg_name(const pgroup *g, char *buf, size_t size)
+/* A group's name: a whole number, as ASTRA-sim reads process groups (it
+ * parses them as integers, 0 meaning every rank): 1 + kind x chips + first
+ * rank, kinds in GROUP_KINDS' order. */
+static void pg_name(const exporter *e, const pgroup *g, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s%d", g->kind, g->first);
+    long long kind = 0;
+    while (kind < 3 && strcmp(GROUP_KINDS[kind], g->kind) != 0)
+        kind++;
+    snprintf(buf, size, "%lld", 1 + kind * e->sys->chips + g->first);
 }
 
 /* ---- nodes ---------------------------------------------------------------- */
@@ -202,7 +207,7 @@ static uint64_t call_node(exporter *e, const char *label, train_kind kind, const
 {
     pgroup g = group_for(e, kind);
     char name[96], pg[32];
-    pg_name(&g, pg, sizeof pg);
+    pg_name(e, &g, pg, sizeof pg);
     if (c->op != NET_SENDRECV) {
         snprintf(name, sizeof name, "%s %s %s", label, g.kind, et_coll_name(coll_type(c->op)));
         et_node n = blank(name);
@@ -490,7 +495,7 @@ static usim_status add_groups(json_t *groups, const exporter *e0, int rank)
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
         pgroup g = group_for(&e, KINDS[i]);
         char name[32];
-        pg_name(&g, name, sizeof name);
+        pg_name(&e, &g, name, sizeof name);
         if (g.size < 2 || json_object_get(groups, name))
             continue;
         json_t *ranks = json_array();
@@ -629,6 +634,12 @@ usim_status train_export_et(const wl_model *m, const wl_plan *p, const hw_system
     memset(out, 0, sizeof *out);
     memset(&e, 0, sizeof e);
     memset(&sg, 0, sizeof sg);
+    size_t plen = strlen(prefix);
+    if (plen == 0 || prefix[plen - 1] == '/')
+        return usim_fail_field(err, USIM_EINPUT, "export-et",
+                               "'%s' names a folder; give the files' prefix in it (e.g. %sstep: "
+                               "step.0.et, step.1.et, ...)",
+                               prefix, prefix);
     memset(&x, 0, sizeof x);
     usim_status st = train_step_recorded(m, p, sys, &r, &g, &rec, err);
     for (int i = 0; st == USIM_OK && i < rec.nops; i++)
