@@ -383,6 +383,18 @@ static void bad_traces_are_named(void **state)
     expect_replay_error("order", "group \"g\" lists rank 1 twice");
     write_groups("order", "{\"g\": [0]}");
     expect_replay_error("order", "(rank 1): node id 8 calls group \"g\", which does not list rank 1");
+    /* two ranks that each receive before they send: neither ever starts */
+    for (int rank = 0; rank < 2; rank++) {
+        uint64_t after[1] = {20};
+        et_node pair[2] = {node(20, ET_RECV, "recv"), node(21, ET_SEND, "send")};
+        pair[0].comm_src = pair[1].comm_dst = 1 - rank;
+        pair[0].comm_dst = pair[1].comm_src = rank;
+        pair[0].comm_bytes = pair[1].comm_bytes = 4096;
+        pair[1].deps = after;
+        pair[1].ndeps = pair[1].ndata = 1;
+        write_rank("stuck", rank, 2, pair, 2);
+    }
+    expect_replay_error("stuck", "(rank 0): node id 20 never starts: the ranks wait on each other");
     /* --export-et-ranks alone */
     expect_input_error("train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 4096 "
                        "--export-et-ranks stage",

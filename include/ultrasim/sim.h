@@ -41,7 +41,8 @@ void sim_set_duration(sim_graph *g, int task, double duration_s);
 /* task starts only after `before` has finished (plus lag_s). */
 usim_status sim_depend(sim_graph *g, int task, int before, double lag_s, usim_error *err);
 
-/* Computes start and end of every task. */
+/* Computes start and end of every task. On a deadlock (USIM_ERUNTIME) the
+ * tasks that can never start have NaN start and end. */
 usim_status sim_run(sim_graph *g, usim_error *err);
 
 int sim_task_count(const sim_graph *g);

@@ -1167,6 +1167,27 @@ static double covered(const span *busy, int n, double a, double b)
     return c;
 }
 
+/* After a deadlock: the first node, in rank order, that never starts. */
+static usim_status name_deadlock(const replay *rp)
+{
+    for (int f = 0; f < rp->nranks; f++) {
+        const et_rank *r = &rp->ranks[f];
+        for (int k = 0; k < r->n; k++) {
+            int i = rp->order[f][k];
+            if (!isnan(sim_end(rp->g, rp->task_of[f][i])))
+                continue;
+            return usim_fail(rp->err, USIM_EINPUT,
+                             "%s (rank %d): node id %llu never starts: the ranks wait on each "
+                             "other (their collectives on a group, or their sends and receives, "
+                             "come in different orders)",
+                             r->path, r->rank, (unsigned long long)r->nodes[i].id);
+        }
+    }
+    return usim_fail(rp->err, USIM_EINPUT,
+                     "the ranks wait on each other forever: their collectives on a group, or "
+                     "their sends and receives, come in different orders");
+}
+
 /* The file whose last task ends last. */
 static int busiest_file(const replay *rp)
 {
@@ -1311,9 +1332,7 @@ usim_status et_replay(const char *prefix, const hw_system *sys, const et_replay_
     if (st == USIM_OK)
         st = link_p2p(&rp);
     if (st == USIM_OK && sim_run(rp.g, err) != USIM_OK)
-        st = usim_fail(err, USIM_EINPUT,
-                       "the ranks wait on each other forever: their collectives on a group, or "
-                       "their sends and receives, come in different orders");
+        st = name_deadlock(&rp);
     if (st == USIM_OK) {
         out->step_time_s = sim_makespan(rp.g);
         out->ranks = rp.nranks;

@@ -6,6 +6,7 @@
  * visits tasks in topological order: a task's start is the latest of its
  * resource's previous task's end and its dependencies' ends (plus lags).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,9 +186,13 @@ usim_status sim_run(sim_graph *g, usim_error *err)
                 queue[tail++] = c.target[e];
         }
     }
-    if (tail != n)
+    if (tail != n) {
+        for (int t = 0; t < n; t++) /* never ready: no time to give them */
+            if (indegree[t] > 0)
+                g->tasks[t].start = g->tasks[t].end = NAN;
         st = usim_fail(err, USIM_ERUNTIME,
                        "the schedule deadlocks: %d of %d tasks wait on each other", n - tail, n);
+    }
 done:
     free(c.offset);
     free(c.target);
