@@ -124,6 +124,8 @@ void api_text_quantity(usim_buf *b, const char *label, json_t *result, const cha
                        usim_unit unit);
 void api_text_value(json_t *obj, const char *key, usim_unit unit, char *buf, size_t size);
 double api_number(json_t *obj, const char *key);
+/* "  LABEL  TIME  SHARE%": a time and its share of whole, label padded to width. */
+void api_text_share(usim_buf *b, const char *label, int width, double seconds, double whole);
 /* "s" unless n is 1: "1 chip", "8 chips". */
 const char *api_plural(double n);
 /* A count in T, B, M or K with 4 digits ("1.236 B", "86.85 K", "512"). */

@@ -110,13 +110,6 @@ static usim_status replay_run(json_t *req, json_t **result, usim_error *err)
 
 /* ---- text ------------------------------------------------------------- */
 
-static void line_s(usim_buf *b, const char *label, double seconds, double step)
-{
-    char v[32];
-    usim_format_quantity(seconds, USIM_UNIT_SECONDS, v, sizeof v);
-    usim_buf_printf(b, "  %-26s %10s  %5.1f%%\n", label, v, 100.0 * seconds / step);
-}
-
 static usim_status replay_render(json_t *res, usim_buf *b, usim_error *err)
 {
     char count[32], v[32];
@@ -136,9 +129,9 @@ static usim_status replay_render(json_t *res, usim_buf *b, usim_error *err)
     json_t *t = json_object_get(res, "busiest_rank");
     usim_buf_printf(b, "\nWhere rank %.0f's time goes (the rank that ends last)\n",
                     api_number(t, "rank"));
-    line_s(b, "compute", api_number(t, "compute_s"), step);
-    line_s(b, "communication, exposed", api_number(t, "exposed_comm_s"), step);
-    line_s(b, "waiting", api_number(t, "idle_s"), step);
+    api_text_share(b, "compute", 26, api_number(t, "compute_s"), step);
+    api_text_share(b, "communication, exposed", 26, api_number(t, "exposed_comm_s"), step);
+    api_text_share(b, "waiting", 26, api_number(t, "idle_s"), step);
     usim_format_quantity(api_number(t, "comm_s"), USIM_UNIT_SECONDS, v, sizeof v);
     usim_buf_printf(b, "  (communication in all: %s, hidden or not)\n", v);
     json_t *c = json_object_get(res, "collectives_s");

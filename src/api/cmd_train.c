@@ -239,13 +239,6 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
 
 /* ---- text ----------------------------------------------------------- */
 
-static void line_s(usim_buf *b, const char *label, double seconds, double step)
-{
-    char v[32];
-    usim_format_quantity(seconds, USIM_UNIT_SECONDS, v, sizeof v);
-    usim_buf_printf(b, "  %-22s %10s  %5.1f%%\n", label, v, 100.0 * seconds / step);
-}
-
 static void render_breakdown(usim_buf *b, json_t *res, double step)
 {
     static const char *const LABELS[][2] = {
@@ -262,7 +255,7 @@ static void render_breakdown(usim_buf *b, json_t *res, double step)
     for (size_t i = 0; i < sizeof LABELS / sizeof LABELS[0]; i++) {
         double s = api_number(bd, LABELS[i][0]);
         if (s > 0)
-            line_s(b, LABELS[i][1], s, step);
+            api_text_share(b, LABELS[i][1], 22, s, step);
     }
 }
 

@@ -250,15 +250,13 @@ static double predicted(const char *metric, json_t *res, json_t *req, const csv_
     }
     if (strcmp(metric, "seq_per_s") == 0)
         return atof(cell(h, r, "gbs")) / api_number(res, "step_time_s");
-    if (isfinite(in_milliseconds(metric, res)))
-        return in_milliseconds(metric, res);
     if (strcmp(metric, "ttft_s") == 0)
         return api_number(res, "ttft_p50_s");
     /* LLMPerf's per-request output throughput: a request's output tokens over
      * its end-to-end latency (equal requests one at a time: the median's). */
     if (strcmp(metric, "request_output_tokens_per_s") == 0)
         return atof(cell(h, r, "osl")) / api_number(res, "e2e_p50_s");
-    return NAN;
+    return in_milliseconds(metric, res); /* NaN when it is not one either */
 }
 
 /* Where a row sits, for messages: "FILE:LINE (row ID)". */

@@ -603,6 +603,13 @@ void api_text_quantity(usim_buf *b, const char *label, json_t *result, const cha
     usim_buf_printf(b, "  %-24s %s\n", label, value);
 }
 
+void api_text_share(usim_buf *b, const char *label, int width, double seconds, double whole)
+{
+    char v[32];
+    usim_format_quantity(seconds, USIM_UNIT_SECONDS, v, sizeof v);
+    usim_buf_printf(b, "  %-*s %10s  %5.1f%%\n", width, label, v, 100.0 * seconds / whole);
+}
+
 usim_status api_write_json(const char *path, json_t *doc, size_t flags, usim_error *err)
 {
     char *text = json_dumps(doc, JSON_INDENT(2) | flags);

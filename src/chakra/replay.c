@@ -41,12 +41,7 @@ typedef struct pgroup {
     int n, stride;
     int with_files;       /* members that have a rank file (-1: not counted yet) */
     int resource;
-    int instances;
 } pgroup;
-
-typedef struct node_ref {
-    int rank, index;
-} node_ref;
 
 /* A collective as one rank reaches it. */
 typedef struct arrival {
@@ -63,7 +58,6 @@ typedef struct replay {
     usim_error *err;
     et_rank *ranks;
     int nranks, world;
-    bool *present;          /* by rank number, world entries */
     int *file_of;           /* rank -> index in ranks, -1 */
     pgroup *groups;
     int ngroups;
@@ -304,16 +298,13 @@ static usim_status set_world(replay *rp)
                                rp->prefix, rp->nranks, world);
     rp->world = world;
     size_t slots = world > 0 ? (size_t)world : 1;
-    rp->present = calloc(slots, sizeof(bool));
     rp->file_of = malloc(slots * sizeof(int));
-    if (!rp->present || !rp->file_of)
+    if (!rp->file_of)
         return usim_fail(rp->err, USIM_ERUNTIME, "out of memory");
     for (int r = 0; r < world; r++)
         rp->file_of[r] = -1;
-    for (int i = 0; i < rp->nranks; i++) {
-        rp->present[rp->ranks[i].rank] = true;
+    for (int i = 0; i < rp->nranks; i++)
         rp->file_of[rp->ranks[i].rank] = i;
-    }
     return USIM_OK;
 }
 
@@ -492,11 +483,6 @@ static int lookup(const id_index *ix, int n, uint64_t id)
     }
     return -1;
 }
-
-/* dep[i][k]: node index of node i's k-th dependency (checked to exist). */
-typedef struct rank_deps {
-    int **dep;
-} rank_deps;
 
 static usim_status resolve_deps(replay *rp, const et_rank *r, int **dep)
 {
@@ -1297,7 +1283,6 @@ static void free_replay(replay *rp)
         free(rp->groups[i].ranks);
     free(rp->groups);
     free(rp->arrivals);
-    free(rp->present);
     free(rp->file_of);
 }
 
