@@ -607,7 +607,12 @@ static void limits_come_from_the_engine(void **state)
     json_decref(small);
     json_decref(trn);
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
-                       "allowed: nxdi, sglang, trtllm, vllm");
+                       "allowed: nxdi, sglang, trtllm, vllm-neuron, vllm");
+    /* vLLM refuses a request longer than --max-model-len. */
+    expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
+                       "--engine vllm-neuron --max-model-len 1000 --isl 900 --osl 200",
+                       "--max-model-len: 1000 tokens is shorter than the longest request (1100 "
+                       "input and output tokens); allowed: at least 1100");
 }
 
 int main(void)

@@ -46,6 +46,12 @@ typedef enum serve_scheduler {
 } serve_scheduler;
 typedef enum serve_mode { SERVE_OFFLINE, SERVE_STATIC_RUN, SERVE_CLOSED, SERVE_POISSON, SERVE_TRACE } serve_mode;
 
+/* How far a decode step reads a request's KV cache: its context (paged
+ * attention), the power-of-two bucket its context falls in (a compiled
+ * token-generation graph per bucket), or the deployment's max_model_len
+ * (a block table compiled for the longest request). */
+typedef enum serve_kv_read { SERVE_KV_CONTEXT, SERVE_KV_BUCKET, SERVE_KV_MAX_MODEL_LEN } serve_kv_read;
+
 /* A serving engine as data (data/engines/NAME.json): the limits and the
  * batching its throughput benchmark runs with when a run gives none. */
 typedef struct serve_engine {
@@ -58,6 +64,16 @@ typedef struct serve_engine {
      * output (TensorRT-LLM's guaranteed_no_evict), so nothing is ever
      * preempted; otherwise admits on the prompt and preempts when short. */
     bool reserve_output;
+    /* Compiled shapes (Neuron): a prompt runs in the context-encoding graph
+     * of the next power of two >= prefill_bucket_min tokens and pays for the
+     * padding (0: no buckets). */
+    int prefill_bucket_min;
+    int max_prefills; /* prompts an iteration prefills at most (0: any) */
+    int decode_kv_read; /* serve_kv_read: how far a decode step reads each request's cache */
+    /* Mixture-of-experts prefill as Neuron's blockwise matmul runs it: blocks
+     * of this many tokens, one expert each, ceil(tokens x top-k / block) +
+     * experts - 1 of them computed (0: only the tokens routed). */
+    int moe_prefill_block;
 } serve_engine;
 
 /* The engine a system serves with when a run names none. */
@@ -69,6 +85,10 @@ typedef struct serve_deployment {
     wl_model model;
     hw_system sys;
     int tp, pp, replicas;
+    /* TP ranks on each chip: the logical NeuronCores of a chip when TP
+     * counts cores (--tp-unit core), whose all-reduces then also step
+     * between the cores of a chip; 0 or 1: a rank is a chip. */
+    int tp_ranks_per_chip;
     /* Expert parallel ranks: chips of one pipeline stage (a TP group), each
      * holding experts / ep whole experts split tp / ep ways; ep divides tp. */
     int ep;
@@ -85,6 +105,7 @@ typedef struct serve_deployment {
     double spec_accept;
     double prefix_hit;    /* fraction of prompt tokens found in the prefix cache */
     int attention;        /* engine_attention_kernel */
+    int max_model_len;    /* the longest request the engine is set up for (tokens) */
     serve_engine engine;  /* what the limits not given come from */
 } serve_deployment;
 

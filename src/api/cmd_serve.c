@@ -52,12 +52,16 @@ static const usim_option SERVE_OPTIONS[] = {
      "KV cache type (default: as --weights; bf16 for int4 and mxfp4 weights)", NULL, KV_TYPES, 0,
      0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
-     "serving engine (data/engines: trtllm, vllm, sglang, nxdi) or engine JSON: the batch, scheduler "
+     "serving engine (data/engines: trtllm, vllm, sglang, nxdi, vllm-neuron) or engine JSON: the batch, scheduler "
      "and token budget a run gives none of (default: the system's own)",
      NULL, NULL, 0, 0, false},
     {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B",
      "largest batch a replica runs (default: the engine's; the KV cache may hold fewer)", NULL,
      NULL, 1, 65536, false},
+    {"max-model-len", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS",
+     "the longest request the engine is set up for, as vLLM's --max-model-len; an engine whose "
+     "decode reads the cache that far (vllm-neuron) pays for it (default: the model's context)",
+     NULL, NULL, 1, 1e7, false},
     {"block", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS", "KV cache block (page) size", "16", NULL, 1,
      65536, false},
     {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching (default: the engine's)",
@@ -221,8 +225,10 @@ static usim_status ranks_in_chips(serve_deployment *d, usim_error *err)
     usim_status st = api_tp_in_chips(&d->sys, tp_cores, &d->tp, err);
     if (st == USIM_OK)
         st = serve_check_ep(&d->model, ep_cores, tp_cores, "NeuronCores", err);
-    if (st == USIM_OK)
+    if (st == USIM_OK) {
         d->ep = ep_cores > 1 ? gcd(ep_cores, d->tp) : 1;
+        d->tp_ranks_per_chip = tp_cores / d->tp;
+    }
     return st;
 }
 
@@ -293,6 +299,7 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
                                &d->engine, err);
     d->max_batch = (int)api_next_int(cmd, req, "batch", d->engine.max_batch, &st, err);
     d->block_tokens = (int)api_next_int(cmd, req, "block", 0, &st, err);
+    d->max_model_len = (int)api_next_int(cmd, req, "max-model-len", 0, &st, err);
     d->scheduler = json_object_get(req, "scheduler") ? api_next_choice(cmd, req, "scheduler", &st, err)
                                                      : d->engine.scheduler;
     d->token_budget =
@@ -431,6 +438,20 @@ static const api_figure SERVE_FIGURES[] = {
     {"output_tokens_per_s", 1, "tokens/s", 1, USIM_UNIT_NONE, ""},
 };
 
+/* vLLM refuses a request longer than --max-model-len. */
+static usim_status check_max_model_len(const serve_deployment *d, const serve_workload *w,
+                                       usim_error *err)
+{
+    double longest = floor((double)w->isl * (1 + w->isl_spread)) +
+                     floor((double)w->osl * (1 + w->osl_spread));
+    if (d->max_model_len <= 0 || w->mode == SERVE_TRACE || longest <= d->max_model_len)
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, "max-model-len",
+                           "%d tokens is shorter than the longest request (%.0f input and output "
+                           "tokens); allowed: at least %.0f",
+                           d->max_model_len, longest, longest);
+}
+
 static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_serve.info;
@@ -446,6 +467,8 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         st = usim_fail_field(err, USIM_EINPUT, "mode",
                              "disaggregation is simulated for open loads: use --mode offline, "
                              "poisson or trace");
+    if (st == USIM_OK)
+        st = check_max_model_len(d, &w, err);
     if (st == USIM_OK && w.mode == SERVE_STATIC_RUN)
         d->scheduler = SERVE_STATIC;
     if (st == USIM_OK)

@@ -151,7 +151,7 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
         {"osl", "osl"},     {"batch", "batch"},   {"mode", "mode"},
         {"concurrency", "concurrency"}, {"spec-draft", "spec_draft"}, {"spec-len", "spec_len"},
         {"spec-accept", "spec_accept"},
-        {"attention", "attention"}};
+        {"attention", "attention"}, {"engine", "engine"}, {"max-model-len", "max_model_len"}};
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
     json_t *req = api_pack("{s:s}", "command", "serve");
@@ -451,6 +451,7 @@ static const char *const COLUMNS[] = {
     "overlap_grad_reduce", "stack", "compile",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
+    "engine", "max_model_len",
     /* collectives */
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
     "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch"};

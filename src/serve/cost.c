@@ -45,6 +45,11 @@ usim_dtype serve_gemm_dtype(const serve_deployment *d)
     return USIM_BF16;
 }
 
+double serve_max_model_len(const serve_deployment *d)
+{
+    return d->max_model_len > 0 ? d->max_model_len : d->model.max_seq;
+}
+
 /* A GEMM of m tokens through a k x n weight matrix. */
 static double weight_gemm_s(const serve_ctx *c, double m, double k, double n, double batch)
 {
@@ -94,7 +99,9 @@ static double tp_allreduce_s(serve_ctx *c, double tokens)
     net_result r;
     if (c->d->tp <= 1 || c->st != USIM_OK)
         return 0;
-    net_group g = {c->d->tp, 1, c->d->sys.chips / c->d->tp, 0, NET_LAUNCH_ASYNC};
+    int per_chip = c->d->tp_ranks_per_chip > 1 ? c->d->tp_ranks_per_chip : 1;
+    net_group g = {c->d->tp * per_chip, 1, c->d->sys.chips / c->d->tp, per_chip,
+                   NET_LAUNCH_ASYNC};
     c->st = net_collective(&c->d->sys, NET_ALLREDUCE, tokens * c->model->hidden * 2.0, g,
                            NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r, c->err);
     return c->st == USIM_OK ? r.seconds : 0;
@@ -123,8 +130,21 @@ static double layer_elementwise_s(const serve_ctx *c, double tokens)
            elementwise_s(c, tokens * act, 4, 6) + 2 * elementwise_s(c, tokens * h, 1, 6);
 }
 
-/* One layer's weight GEMMs for `tokens` tokens. */
-static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe)
+serve_experts serve_routed_experts(const wl_model *m, int ep, double tokens, double block)
+{
+    double local = (double)m->experts / ep;
+    double visits = tokens * m->experts_per_token / ep;
+    if (block > 0) /* static blocks, enough for any routing, all computed */
+        return (serve_experts){ceil(visits / block) + local - 1, block};
+    /* Fewer visits than EP groups: the busiest chip still runs a token
+     * through a whole local expert, and the step waits for it. */
+    double touched = fmin(local, fmax(1, visits));
+    return (serve_experts){touched, fmax(1, visits / touched)};
+}
+
+/* One layer's weight GEMMs for `tokens` tokens; a prefill on an engine
+ * with blockwise experts (block > 0) runs them in blocks of that many. */
+static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double block)
 {
     const wl_model *m = c->model;
     double h = m->hidden, t = c->d->tp;
@@ -141,16 +161,11 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe)
      * touches all have their weights read (at most all E / EP local ones).
      * A chip's EP group of tp / ep chips splits each local expert's FFN
      * tp / ep ways, so per chip the expert bytes are 1 / tp whatever ep is. */
-    double local = (double)m->experts / c->d->ep;
-    double visits = tokens * m->experts_per_token / c->d->ep;
-    double touched = fmin(local, fmax(1, visits));
     double fe = m->expert_ffn / (t / c->d->ep);
-    /* Fewer visits than EP groups: the busiest chip still runs a token
-     * through a whole local expert, and the step waits for it. */
-    double rows = fmax(1, visits / touched);
+    serve_experts x = serve_routed_experts(m, c->d->ep, tokens, block);
     s += weight_gemm_s(c, tokens, h, m->experts, 1);
-    s += weight_gemm_s(c, rows, h, (gated ? 2 : 1) * fe, touched);
-    s += weight_gemm_s(c, rows, fe, h, touched);
+    s += weight_gemm_s(c, x.rows, h, (gated ? 2 : 1) * fe, x.gemms);
+    s += weight_gemm_s(c, x.rows, fe, h, x.gemms);
     if (m->shared_experts > 0) {
         double fs = (double)m->shared_experts * m->expert_ffn / t;
         s += weight_gemm_s(c, tokens, h, (gated ? 2 : 1) * fs, 1) +
@@ -159,26 +174,62 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe)
     return s;
 }
 
+/* The smallest power of two >= max(n, floor): a compiled bucket. */
+static double pow2_bucket(double n, double floor)
+{
+    return exp2(ceil(log2(fmax(fmax(n, floor), 1))));
+}
+
+/* Tokens a prefill computes: a whole prompt on an engine of compiled
+ * context-encoding buckets runs padded to its bucket. */
+static double compiled_prompt(const serve_engine *e, const serve_prefill *p)
+{
+    bool whole = p->context <= p->tokens;
+    return e->prefill_bucket_min > 0 && whole ? pow2_bucket(p->tokens, e->prefill_bucket_min)
+                                              : p->tokens;
+}
+
+/* Keys a decode step reads per request. */
+static double decode_read(const serve_deployment *d, const serve_batch *b)
+{
+    switch (d->engine.decode_kv_read) {
+    case SERVE_KV_BUCKET: /* the graph of the longest context in the batch */
+        return pow2_bucket(b->decode_context_max, d->engine.prefill_bucket_min);
+    case SERVE_KV_MAX_MODEL_LEN:
+        return serve_max_model_len(d);
+    default:
+        return b->decode_context;
+    }
+}
+
 serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
 {
     serve_iter_cost r;
     const wl_model *m = c->model;
     memset(&r, 0, sizeof r);
-    double tokens = b->decode_tokens + b->prefill_tokens;
+    const serve_engine *e = &c->d->engine;
+    double prefill = 0;
+    for (int i = 0; i < b->nprefill; i++)
+        prefill += compiled_prompt(e, &b->prefill[i]);
+    double tokens = b->decode_tokens + prefill;
     if (tokens <= 0)
         return r;
     int moe_layers = m->experts > 1 ? m->layers - m->dense_layers : 0;
     int dense_layers = m->layers - moe_layers;
-    double per_layer_dense = layer_gemms_s(c, tokens, false);
-    double per_layer_moe = moe_layers ? layer_gemms_s(c, tokens, true) : 0;
+    double block = prefill > 0 ? e->moe_prefill_block : 0;
+    double per_layer_dense = layer_gemms_s(c, tokens, false, 0);
+    double per_layer_moe = moe_layers ? layer_gemms_s(c, tokens, true, block) : 0;
     r.weights_s = dense_layers * per_layer_dense + moe_layers * per_layer_moe;
-    /* Decode tokens: each reads its request's KV cache. */
+    /* Decode tokens: each reads its request's KV cache, as far as the
+     * engine's attention reads it. */
     double kv = 0;
     if (b->decode_seqs > 0)
         kv += attention_s(c, b->decode_seqs, b->decode_tokens / b->decode_seqs,
-                          b->decode_context, false);
-    for (int i = 0; i < b->nprefill; i++)
-        kv += attention_s(c, 1, b->prefill[i].tokens, b->prefill[i].context, true);
+                          decode_read(c->d, b), false);
+    for (int i = 0; i < b->nprefill; i++) {
+        double q = compiled_prompt(e, &b->prefill[i]);
+        kv += attention_s(c, 1, q, b->prefill[i].context - b->prefill[i].tokens + q, true);
+    }
     r.kv_s = m->layers * kv;
     r.comm_s = m->layers * 2 * tp_allreduce_s(c, tokens);
     r.other_s = m->layers * layer_elementwise_s(c, tokens) +

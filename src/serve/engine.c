@@ -11,6 +11,7 @@
 #include "serve/internal.h"
 
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
+static const char *const KV_READS[] = {"context", "bucket", "max_model_len", NULL};
 
 static const usim_field ENGINE_FIELDS[] = {
     USIM_DOC("kind"),
@@ -20,6 +21,10 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_INT("token_budget", serve_engine, token_budget, 16, 1048576, true),
     USIM_ENUM("scheduler", serve_engine, scheduler, SCHEDULERS, true),
     USIM_BOOL("reserve_output", serve_engine, reserve_output),
+    USIM_INT("prefill_bucket_min", serve_engine, prefill_bucket_min, 0, 1048576, false),
+    USIM_INT("max_prefills", serve_engine, max_prefills, 0, 65536, false),
+    USIM_ENUM("decode_kv_read", serve_engine, decode_kv_read, KV_READS, false),
+    USIM_INT("moe_prefill_block", serve_engine, moe_prefill_block, 0, 65536, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };

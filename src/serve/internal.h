@@ -23,6 +23,7 @@ typedef struct serve_prefill {
 typedef struct serve_batch {
     double decode_seqs, decode_tokens; /* tokens = seqs x (1, or k + 1 verifying) */
     double decode_context;             /* mean context of the decoding requests */
+    double decode_context_max;         /* and the longest */
     double prefill_tokens;
     serve_prefill *prefill;
     int nprefill;
@@ -82,9 +83,21 @@ int serve_replica_of(const serve_workload *w, int replicas, int64_t i);
 int serve_clients_of(const serve_workload *w, int replicas, int r);
 
 usim_dtype serve_gemm_dtype(const serve_deployment *d);
+/* The longest request the engine is set up for: the deployment's, else the
+ * model's context (vLLM's default). */
+double serve_max_model_len(const serve_deployment *d);
 
 /* A uniform draw in (0, 1) from a splitmix64 stream (seeded, deterministic). */
 double serve_uniform(uint64_t *state);
 serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b);
+
+/* A chip's routed-expert GEMMs in one MoE layer of `tokens` tokens (EP ep): one per
+ * expert the tokens reach, of the tokens each gets (selective loading); or,
+ * in blocks of `block` tokens (Neuron's blockwise prefill), every block a
+ * routing could need, ceil(tokens x top-k / block) + experts - 1 of them. */
+typedef struct serve_experts {
+    double gemms, rows;
+} serve_experts;
+serve_experts serve_routed_experts(const wl_model *m, int ep, double tokens, double block);
 
 #endif

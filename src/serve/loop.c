@@ -137,11 +137,13 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
             r->part[i] = width;
             b->decode_seqs++;
             ctx += q->isl + q->generated;
+            b->decode_context_max = fmax(b->decode_context_max, q->isl + q->generated);
         }
     }
     b->decode_tokens = b->decode_seqs * width;
     budget -= b->decode_tokens;
-    for (int i = 0; i < r->nrun && (budget > 0 || !decode); i++) {
+    int prefills = r->d->engine.max_prefills > 0 ? r->d->engine.max_prefills : r->nrun;
+    for (int i = 0; i < r->nrun && (budget > 0 || !decode) && b->nprefill < prefills; i++) {
         serve_request *q = &r->req[r->running[i]];
         if (!prefilling(q) || (decode && r->d->scheduler != SERVE_CHUNKED))
             continue;

@@ -222,15 +222,15 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     serve_ctx c;
     serve_prefill one = {isl, isl};
     init_ctx(&c, d, &d->model, err);
-    serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, isl + floor(osl / 2), 0, NULL,
-                        0, 1};
+    double mid = isl + floor(osl / 2);
+    serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, mid, mid, 0, NULL, 0, 1};
     serve_iter_cost s = serve_iteration(&c, &step);
     out->decode_weights_s = s.weights_s;
     out->decode_kv_s = s.kv_s;
     out->decode_comm_s = s.comm_s;
     out->decode_other_s = s.other_s;
     out->decode_step_s = s.seconds;
-    serve_batch pre = {0, 0, 0, isl, &one, 1, 1};
+    serve_batch pre = {0, 0, 0, 0, isl, &one, 1, 1};
     out->prefill_tokens = isl;
     out->prefill_s = serve_iteration(&c, &pre).seconds;
     double a = d->spec_accept, k = d->spec_len;

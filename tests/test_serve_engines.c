@@ -1,0 +1,151 @@
+/*
+ * Serving engines of compiled shapes (data/engines: nxdi, vllm-neuron), one
+ * iteration at a time against the closed forms of their rules:
+ *
+ * - a whole prompt runs in the context-encoding bucket of the next power of
+ *   two >= 128 tokens, so 300 tokens cost what 512 cost on an engine of no
+ *   buckets, and 513 what 1,024 cost;
+ * - a decode step reads each request's cache to the bucket of the batch's
+ *   longest context (nxdi) or to max_model_len (vllm-neuron), so it costs
+ *   what a paged engine's step costs at that context;
+ * - blockwise MoE prefill computes ceil(T x k / B) + E - 1 blocks of B rows
+ *   (gpt-oss-120b: k = 4, E = 128, B = 512) where selective routing computes
+ *   min(E, T x k) experts of T x k / that many rows;
+ * - with --tp-unit core, a step's all-reduces run over the NeuronCores, so
+ *   they cost the `collective --rank-unit core` time of the same size.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/internal.h"
+#include "support.h"
+#include "ultrasim/net.h"
+
+/* model on 4 Trn2 chips, TP over their 16 logical cores, under an engine. */
+static serve_deployment *deployment(const char *model, const char *engine)
+{
+    usim_error err;
+    serve_deployment *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    assert_int_equal(wl_model_load(model, &d->model, &err), USIM_OK);
+    assert_int_equal(hw_load_system("trn2.48xlarge", 4, NULL, &d->sys, &err), USIM_OK);
+    assert_int_equal(serve_engine_load(engine, &d->engine, &err), USIM_OK);
+    d->tp = 4;
+    d->tp_ranks_per_chip = 4;
+    d->pp = d->ep = d->replicas = 1;
+    d->weights = d->kv_dtype = SERVE_W_BF16;
+    return d;
+}
+
+static double step_s(const serve_deployment *d, serve_batch b)
+{
+    usim_error err;
+    serve_ctx c = {d, &d->model, serve_gemm_dtype(d), &err, USIM_OK};
+    double s = serve_iteration(&c, &b).seconds;
+    assert_int_equal(c.st, USIM_OK);
+    assert_true(s > 0);
+    return s;
+}
+
+static double prefill_s(const serve_deployment *d, double tokens)
+{
+    serve_prefill p = {tokens, tokens};
+    return step_s(d, (serve_batch){0, 0, 0, 0, tokens, &p, 1, 1});
+}
+
+static double decode_s(const serve_deployment *d, double context, double longest)
+{
+    return step_s(d, (serve_batch){2, 2, context, longest, 0, NULL, 0, 2});
+}
+
+static void prompts_pay_their_bucket(void **state)
+{
+    (void)state;
+    serve_deployment *nxdi = deployment("llama3.1-8b", "nxdi");
+    serve_deployment *paged = deployment("llama3.1-8b", "vllm");
+    assert_close(prefill_s(nxdi, 300), prefill_s(paged, 512), 1e-12);
+    assert_close(prefill_s(nxdi, 513), prefill_s(paged, 1024), 1e-12);
+    assert_close(prefill_s(nxdi, 100), prefill_s(paged, 128), 1e-12);
+    assert_true(prefill_s(paged, 300) < prefill_s(paged, 512));
+    free(nxdi);
+    free(paged);
+}
+
+static void decode_reads_as_compiled(void **state)
+{
+    (void)state;
+    serve_deployment *nxdi = deployment("llama3.1-8b", "nxdi");
+    serve_deployment *neuron = deployment("llama3.1-8b", "vllm-neuron");
+    serve_deployment *paged = deployment("llama3.1-8b", "vllm");
+    /* The longest context, 700, is in the 1,024 bucket. */
+    assert_close(decode_s(nxdi, 400, 700), decode_s(paged, 1024, 1024), 1e-12);
+    neuron->max_model_len = 4096;
+    assert_close(decode_s(neuron, 400, 700), decode_s(paged, 4096, 4096), 1e-12);
+    /* Without --max-model-len, vLLM's default: the model's 131,072 positions. */
+    neuron->max_model_len = 0;
+    assert_close(decode_s(neuron, 400, 700), decode_s(paged, 131072, 131072), 1e-12);
+    free(nxdi);
+    free(neuron);
+    free(paged);
+}
+
+static void moe_prefill_runs_in_blocks(void **state)
+{
+    (void)state;
+    serve_deployment *neuron = deployment("gpt-oss-120b", "vllm-neuron");
+    assert_int_equal(neuron->model.experts, 128);
+    assert_int_equal(neuron->model.experts_per_token, 4);
+    assert_int_equal(neuron->engine.moe_prefill_block, 512);
+    /* 512 tokens: 2,048 visits fill 4 blocks; 127 more for any routing. */
+    serve_experts b = serve_routed_experts(&neuron->model, 1, 512, 512);
+    assert_true(b.gemms == 131);
+    assert_true(b.rows == 512);
+    /* Routed selectively: every expert, 16 rows each. */
+    serve_experts s = serve_routed_experts(&neuron->model, 1, 512, 0);
+    assert_true(s.gemms == 128);
+    assert_true(s.rows == 16);
+    /* EP 4: 32 local experts, 512 visits: 1 + 31 blocks. */
+    b = serve_routed_experts(&neuron->model, 4, 512, 512);
+    assert_true(b.gemms == 32);
+    /* A prefill on the blockwise engine costs more than selective routing
+     * would: the same prompt through 131 x 512 rows instead of 128 x 16. */
+    serve_deployment *paged = deployment("gpt-oss-120b", "vllm");
+    assert_true(prefill_s(neuron, 512) > prefill_s(paged, 512));
+    /* Decode is not blockwise: the block size does not change a step. */
+    double with_blocks = decode_s(neuron, 400, 400);
+    neuron->engine.moe_prefill_block = 0;
+    assert_true(decode_s(neuron, 400, 400) == with_blocks);
+    free(neuron);
+    free(paged);
+}
+
+/* Llama 3.1 8B on 4 chips as 16 cores: a decode step of batch 2 all-reduces
+ * 2 x 4,096 x 2 bytes twice a layer over 16 ranks, 4 a chip. */
+static void core_ranks_all_reduce_across_cores(void **state)
+{
+    (void)state;
+    serve_deployment *d = deployment("llama3.1-8b", "vllm");
+    usim_error err;
+    serve_ctx c = {d, &d->model, serve_gemm_dtype(d), &err, USIM_OK};
+    serve_batch b = {2, 2, 100, 100, 0, NULL, 0, 2};
+    double comm = serve_iteration(&c, &b).comm_s;
+    net_result r;
+    net_group g = {16, 1, 1, 4, NET_LAUNCH_ASYNC};
+    assert_int_equal(net_collective(&d->sys, NET_ALLREDUCE, 2 * 4096 * 2.0, g, NET_ALGO_AUTO,
+                                    NET_MODEL_ANALYTIC, &r, &err),
+                     USIM_OK);
+    assert_close(comm, 32 * 2 * r.seconds, 1e-12);
+    free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(prompts_pay_their_bucket),
+        cmocka_unit_test(decode_reads_as_compiled),
+        cmocka_unit_test(moe_prefill_runs_in_blocks),
+        cmocka_unit_test(core_ranks_all_reduce_across_cores),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
