@@ -11,8 +11,9 @@
  * - blockwise MoE prefill computes ceil(T x k / B) + E - 1 blocks of B rows
  *   (gpt-oss-120b: k = 4, E = 128, B = 512) where selective routing computes
  *   min(E, T x k) experts of T x k / that many rows;
- * - with --tp-unit core, a step's all-reduces run over the NeuronCores, so
- *   they cost the `collective --rank-unit core` time of the same size.
+ * - on Trainium a step's all-reduces run over the NeuronCores (whatever
+ *   --tp counts), so they cost the `collective --rank-unit core` time of the
+ *   same size.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -139,6 +140,23 @@ static void core_ranks_all_reduce_across_cores(void **state)
     free(d);
 }
 
+/* Whatever --tp counts, NxD Inference's ranks are cores: Llama 3 8B on one
+ * Trn2 chip (4 logical cores) all-reduces 4,096 x 2 bytes twice a layer at
+ * batch 1 over those 4 cores, as the collective command times it. */
+static void one_chip_all_reduces_over_its_cores(void **state)
+{
+    (void)state;
+    json_t *s = cli_json("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
+                         "--requests 2 --isl 128 --osl 16 --json");
+    json_t *c = cli_json("collective --hw trn2.48xlarge --chips 1 --op allreduce --size 8KiB "
+                         "--group 4 --rank-unit core --json");
+    double comm = json_number_value(json_object_get(json_object_get(s, "explain"),
+                                                    "decode_comm_s"));
+    assert_close(comm, 32 * 2 * json_number_value(json_object_get(c, "time_s")), 1e-9);
+    json_decref(s);
+    json_decref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +164,7 @@ int main(void)
         cmocka_unit_test(decode_reads_as_compiled),
         cmocka_unit_test(moe_prefill_runs_in_blocks),
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
+        cmocka_unit_test(one_chip_all_reduces_over_its_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,9 +85,9 @@ typedef struct serve_deployment {
     wl_model model;
     hw_system sys;
     int tp, pp, replicas;
-    /* TP ranks on each chip: the logical NeuronCores of a chip when TP
-     * counts cores (--tp-unit core), whose all-reduces then also step
-     * between the cores of a chip; 0 or 1: a rank is a chip. */
+    /* TP ranks on each chip: on Trainium its logical NeuronCores (NxD
+     * Inference shards over cores), whose all-reduces also step between the
+     * cores of a chip; 0 or 1: a rank is a chip. */
     int tp_ranks_per_chip;
     /* Expert parallel ranks: chips of one pipeline stage (a TP group), each
      * holding experts / ep whole experts split tp / ep ways; ep divides tp. */

@@ -225,10 +225,8 @@ static usim_status ranks_in_chips(serve_deployment *d, usim_error *err)
     usim_status st = api_tp_in_chips(&d->sys, tp_cores, &d->tp, err);
     if (st == USIM_OK)
         st = serve_check_ep(&d->model, ep_cores, tp_cores, "NeuronCores", err);
-    if (st == USIM_OK) {
+    if (st == USIM_OK)
         d->ep = ep_cores > 1 ? gcd(ep_cores, d->tp) : 1;
-        d->tp_ranks_per_chip = tp_cores / d->tp;
-    }
     return st;
 }
 
@@ -311,6 +309,10 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     if (st == USIM_OK && unit == 1)
         st = ranks_in_chips(d, err);
+    /* NxD Inference shards over logical NeuronCores whatever --tp counts:
+     * each is a TP rank. */
+    if (st == USIM_OK && d->sys.chip.matrix.kind == HW_MATRIX_SYSTOLIC)
+        st = api_ranks_per_chip(&d->sys, "tp-unit", &d->tp_ranks_per_chip, err);
     if (st == USIM_OK)
         st = fill_replicas(req, d, err);
     if (st == USIM_OK)

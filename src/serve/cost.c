@@ -97,9 +97,9 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
 static double tp_allreduce_s(serve_ctx *c, double tokens)
 {
     net_result r;
-    if (c->d->tp <= 1 || c->st != USIM_OK)
-        return 0;
     int per_chip = c->d->tp_ranks_per_chip > 1 ? c->d->tp_ranks_per_chip : 1;
+    if (c->d->tp * per_chip <= 1 || c->st != USIM_OK)
+        return 0;
     net_group g = {c->d->tp * per_chip, 1, c->d->sys.chips / c->d->tp, per_chip,
                    NET_LAUNCH_ASYNC};
     c->st = net_collective(&c->d->sys, NET_ALLREDUCE, tokens * c->model->hidden * 2.0, g,
