@@ -69,6 +69,7 @@ typedef enum engine_number {
     ENGINE_NUM_FP16,
     ENGINE_NUM_FP8_E4M3,
     ENGINE_NUM_FP8_E5M2,
+    ENGINE_NUM_FP4_E2M1,
     ENGINE_NUM_COUNT
 } engine_number;
 

@@ -30,18 +30,20 @@ typedef enum usim_dtype {
     USIM_FP16,
     USIM_TF32,
     USIM_FP32,
+    USIM_FP4, /* E2M1 elements with a shared scale per block (NVFP4, MXFP4) */
     USIM_DTYPE_COUNT
 } usim_dtype;
 
 const char *usim_dtype_name(usim_dtype t);
 /* Parses "fp8", "bf16", ...; false when unknown. */
 bool usim_dtype_parse(const char *name, usim_dtype *out);
-/* Bytes per element of an operand in this dtype (fp8 1, bf16 2, tf32 and fp32 4). */
+/* Bytes per element of an operand in this dtype (fp4 0.5, fp8 1, bf16 2, tf32 and fp32 4;
+ * block scales not counted). */
 double usim_dtype_bytes(usim_dtype t);
 
 /* One figure per matrix input dtype. */
 typedef struct hw_per_dtype {
-    double fp8, bf16, fp16, tf32, fp32;
+    double fp8, bf16, fp16, tf32, fp32, fp4;
 } hw_per_dtype;
 
 double hw_per_dtype_get(const hw_per_dtype *v, usim_dtype t);

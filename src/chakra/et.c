@@ -449,7 +449,7 @@ et_writer *et_writer_open(const char *path, int rank, int world, bool representa
 static const char *type_name_of(usim_dtype t)
 {
     static const char *const NAMES[] = {"c10::Float8_e4m3fn", "c10::BFloat16", "c10::Half",
-                                        "float", "float"};
+                                        "float", "float", "c10::Float4_e2m1fn_x2"};
     return t >= 0 && t < USIM_DTYPE_COUNT ? NAMES[t] : "c10::BFloat16";
 }
 

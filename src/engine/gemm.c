@@ -46,14 +46,19 @@ double engine_hbm_bytes_per_s(const hw_chip *chip)
 
 double engine_out_bytes(usim_dtype dtype)
 {
-    return dtype == USIM_FP8 ? 2.0 : usim_dtype_bytes(dtype);
+    return dtype == USIM_FP8 || dtype == USIM_FP4 ? 2.0 : usim_dtype_bytes(dtype);
 }
 
 usim_dtype engine_compute_dtype(const hw_chip *chip, usim_dtype dtype)
 {
     if (dtype < 0 || dtype >= USIM_DTYPE_COUNT)
         dtype = USIM_FP32;
-    for (int t = dtype; t < USIM_DTYPE_COUNT; t++) {
+    if (dtype == USIM_FP4) { /* the narrowest type, listed last */
+        if (chip->matrix.macs_per_pe.fp4 > 0)
+            return USIM_FP4;
+        dtype = USIM_FP8;
+    }
+    for (int t = dtype; t < USIM_FP4; t++) {
         if (dtype == USIM_BF16 && t == USIM_FP16)
             continue;
         if (hw_per_dtype_get(&chip->matrix.macs_per_pe, (usim_dtype)t) > 0)

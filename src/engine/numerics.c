@@ -11,10 +11,13 @@
  *     fp16       10         -14            65504               infinity
  *     fp8 e4m3    3          -6            448                 saturate
  *     fp8 e5m2    2         -14            57344               saturate
+ *     fp4 e2m1    1           0            6                   saturate
  *
  * (IEEE 754 for fp16; bf16 and tf32 are fp32's range with 7 and 10 mantissa
  * bits; the fp8 pair is the OCP 8-bit floating point specification, OFP8,
- * 2023, which NKI's float8_e4m3 / float8_e5m2 follow.) Rounding is to nearest,
+ * 2023, which NKI's float8_e4m3 / float8_e5m2 follow; e2m1 is the element of the
+ * OCP Microscaling formats v1.0, the FP4 of NVFP4 and MXFP4, without its block
+ * scale.) Rounding is to nearest,
  * ties to even, the IEEE default and what conversion units implement. An
  * e4m3 value has no infinity and conversions to fp8 saturate to the largest
  * finite value (the "satfinite" conversions of NVIDIA's PTX cvt; the OCP
@@ -45,6 +48,7 @@ static const number_format FORMATS[ENGINE_NUM_COUNT] = {
     {"fp16", 10, -14, 65504.0, false},
     {"e4m3", 3, -6, 448.0, true},
     {"e5m2", 2, -14, 57344.0, true},
+    {"e2m1", 1, 0, 6.0, true},
 };
 
 const char *engine_number_name(engine_number t)
@@ -74,6 +78,8 @@ bool engine_number_parse(const char *name, engine_number *out)
 engine_number engine_number_of(usim_dtype t)
 {
     switch (t) {
+    case USIM_FP4:
+        return ENGINE_NUM_FP4_E2M1;
     case USIM_FP8:
         return ENGINE_NUM_FP8_E4M3;
     case USIM_BF16:

@@ -12,8 +12,8 @@
 
 #include "hw/internal.h"
 
-static const char *const DTYPE_NAMES[USIM_DTYPE_COUNT] = {"fp8", "bf16", "fp16", "tf32",
-                                                          "fp32"};
+static const char *const DTYPE_NAMES[USIM_DTYPE_COUNT] = {"fp8",  "bf16", "fp16",
+                                                          "tf32", "fp32", "fp4"};
 
 const char *usim_dtype_name(usim_dtype t)
 {
@@ -34,6 +34,8 @@ bool usim_dtype_parse(const char *name, usim_dtype *out)
 double usim_dtype_bytes(usim_dtype t)
 {
     switch (t) {
+    case USIM_FP4:
+        return 0.5;
     case USIM_FP8:
         return 1.0;
     case USIM_BF16:
@@ -58,6 +60,8 @@ double hw_per_dtype_get(const hw_per_dtype *v, usim_dtype t)
         return v->fp16;
     case USIM_TF32:
         return v->tf32;
+    case USIM_FP4:
+        return v->fp4;
     case USIM_FP32:
     case USIM_DTYPE_COUNT:
         break;
@@ -67,7 +71,7 @@ double hw_per_dtype_get(const hw_per_dtype *v, usim_dtype t)
 
 static hw_per_dtype per_dtype_scaled(const hw_per_dtype *v, double k)
 {
-    return (hw_per_dtype){v->fp8 * k, v->bf16 * k, v->fp16 * k, v->tf32 * k, v->fp32 * k};
+    return (hw_per_dtype){v->fp8 * k, v->bf16 * k, v->fp16 * k, v->tf32 * k, v->fp32 * k, v->fp4 * k};
 }
 
 const char *hw_topology_name(int kind)
@@ -111,7 +115,7 @@ hw_totals hw_derive(const hw_system *sys)
     t.domains = (sys->chips + sys->default_chips - 1) / sys->default_chips;
     t.dense_flops = per_dtype_scaled(&c->dense_flops, sys->chips);
     hw_per_dtype array = {0};
-    double *dst[] = {&array.fp8, &array.bf16, &array.fp16, &array.tf32, &array.fp32};
+    double *dst[] = {&array.fp8, &array.bf16, &array.fp16, &array.tf32, &array.fp32, &array.fp4};
     for (int d = 0; d < USIM_DTYPE_COUNT; d++)
         *dst[d] = hw_core_matrix_flops(c, (usim_dtype)d) * c->cores;
     t.array_flops = per_dtype_scaled(&array, sys->chips);

@@ -219,8 +219,8 @@ static void chip_defaults(hw_chip *c)
 /* Zero dense_flops entries fall back to the first-principles array figure. */
 static void fill_dense_flops(hw_chip *c)
 {
-    double *dst[] = {&c->dense_flops.fp8, &c->dense_flops.bf16, &c->dense_flops.fp16,
-                     &c->dense_flops.tf32, &c->dense_flops.fp32};
+    double *dst[] = {&c->dense_flops.fp8,  &c->dense_flops.bf16, &c->dense_flops.fp16,
+                     &c->dense_flops.tf32, &c->dense_flops.fp32, &c->dense_flops.fp4};
     for (int t = 0; t < USIM_DTYPE_COUNT; t++)
         if (*dst[t] == 0.0)
             *dst[t] = hw_core_matrix_flops(c, (usim_dtype)t) * c->cores;

@@ -27,6 +27,7 @@ static const usim_field PER_DTYPE_MACS[] = {
     USIM_NUM("fp16", hw_per_dtype, fp16, U_1, 0, 64, false),
     USIM_NUM("tf32", hw_per_dtype, tf32, U_1, 0, 64, false),
     USIM_NUM("fp32", hw_per_dtype, fp32, U_1, 0, 64, false),
+    USIM_NUM("fp4", hw_per_dtype, fp4, U_1, 0, 64, false),
 };
 static const usim_schema PER_DTYPE_MACS_SCHEMA = USIM_SCHEMA("MACs per PE per cycle",
                                                              PER_DTYPE_MACS);
@@ -38,6 +39,7 @@ static const usim_field PER_DTYPE_FLOPS[] = {
     USIM_NUM("fp16", hw_per_dtype, fp16, U_F, 0, 1e18, false),
     USIM_NUM("tf32", hw_per_dtype, tf32, U_F, 0, 1e18, false),
     USIM_NUM("fp32", hw_per_dtype, fp32, U_F, 0, 1e18, false),
+    USIM_NUM("fp4", hw_per_dtype, fp4, U_F, 0, 1e18, false),
 };
 static const usim_schema PER_DTYPE_FLOPS_SCHEMA = USIM_SCHEMA("dense FLOP/s per dtype",
                                                               PER_DTYPE_FLOPS);
@@ -49,6 +51,7 @@ static const usim_field SYSTEM_FLOPS[] = {
     USIM_NUM("fp16", hw_per_dtype, fp16, U_F, 0, 1e24, false),
     USIM_NUM("tf32", hw_per_dtype, tf32, U_F, 0, 1e24, false),
     USIM_NUM("fp32", hw_per_dtype, fp32, U_F, 0, 1e24, false),
+    USIM_NUM("fp4", hw_per_dtype, fp4, U_F, 0, 1e24, false),
 };
 static const usim_schema SYSTEM_FLOPS_SCHEMA = USIM_SCHEMA("system FLOP/s", SYSTEM_FLOPS);
 

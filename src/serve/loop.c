@@ -119,10 +119,15 @@ static int accepted_tokens(replica *r)
     return n + 1;
 }
 
-/* Builds this iteration's batch; marks which requests take part. */
+/* Builds this iteration's batch; marks which requests take part. An
+ * iteration runs at most the token budget (TensorRT-LLM's max_num_tokens,
+ * vLLM's max_num_batched_tokens): chunked engines cut a prompt to fit it,
+ * the others prefill whole prompts while they fit (the first always). */
 static void build_batch(replica *r, serve_batch *b, bool prefill_first)
 {
-    double budget = r->d->scheduler == SERVE_CHUNKED ? (double)r->d->token_budget : (double)INFINITY;
+    bool chunked = r->d->scheduler == SERVE_CHUNKED;
+    double budget = chunked || r->d->scheduler == SERVE_CONTINUOUS ? (double)r->d->token_budget
+                                                                     : (double)INFINITY;
     bool any_prefill = false;
     memset(b, 0, sizeof *b);
     b->prefill = r->prefill_buf;
@@ -145,9 +150,12 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
     int prefills = r->d->engine.max_prefills > 0 ? r->d->engine.max_prefills : r->nrun;
     for (int i = 0; i < r->nrun && (budget > 0 || !decode) && b->nprefill < prefills; i++) {
         serve_request *q = &r->req[r->running[i]];
-        if (!prefilling(q) || (decode && r->d->scheduler != SERVE_CHUNKED))
+        if (!prefilling(q) || (decode && !chunked))
             continue;
-        double chunk = fmin(q->isl_compute - q->prefilled, budget);
+        double left = q->isl_compute - q->prefilled;
+        if (!chunked && left > budget && b->nprefill > 0)
+            continue; /* whole prompts only: a later iteration takes it */
+        double chunk = chunked ? fmin(left, budget) : left;
         r->part[i] = chunk;
         b->prefill[b->nprefill++] = (serve_prefill){chunk, q->prefilled + chunk};
         b->prefill_tokens += chunk;
