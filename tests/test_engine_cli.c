@@ -197,7 +197,7 @@ static void bad_input(void **state)
         {"gemm 4 4 1e9", "1e9"},
         {"gemm 4 4", "three sizes"},
         {"gemm", "three sizes"},
-        {"gemm 4 4 4 --dtype fp4", "not one of fp8, bf16, fp16, tf32, fp32"},
+        {"gemm 4 4 4 --dtype fp6", "not one of fp8, bf16, fp16, tf32, fp32, fp4"},
         {"gemm 4 4 4 --dataflow xs", "not one of ws, os, is"},
         {"gemm 4 4 4 --array 0x0", "each from 1 to 4096"},
         {"gemm 4 4 4 --array 128", "ROWSxCOLS"},

@@ -132,6 +132,15 @@ static void rounds_as_hardware(void **state)
     assert_true(engine_round(ENGINE_NUM_FP8_E5M2, 0x1p-16f) == 0x1p-16f);
     assert_true(engine_round(ENGINE_NUM_FP8_E5M2, 1.125f) == 1.0f); /* tie to even */
     assert_true(engine_round(ENGINE_NUM_FP8_E5M2, 1.375f) == 1.5f);
+    /* e2m1 (the FP4 element): 0, 0.5, 1, 1.5, 2, 3, 4, 6; saturating */
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, 6.0f) == 6.0f);
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, 100.0f) == 6.0f);
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, -7.0f) == -6.0f);
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, 5.0f) == 4.0f);   /* tie to even */
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, 2.6f) == 3.0f);
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, 0.75f) == 1.0f);  /* tie to even */
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, 0.25f) == 0.0f);  /* tie to even */
+    assert_true(engine_round(ENGINE_NUM_FP4_E2M1, 0.3f) == 0.5f);   /* subnormal */
     /* NaN stays NaN, signs survive, fp32 is untouched */
     assert_true(isnan(engine_round(ENGINE_NUM_FP8_E4M3, NAN)));
     assert_true(engine_round(ENGINE_NUM_BF16, -3.0f) == -3.0f);

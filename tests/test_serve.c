@@ -99,6 +99,29 @@ static void weight_types(void **state)
     assert_true(w[2] < 0.6 * w[1] && w[2] > 0.5 * w[1]);
 }
 
+/* NVFP4 stores 4 bits and an FP8 scale per 16 weights (0.5625 bytes) and
+ * multiplies on FP4 tensor cores, at twice the FP8 rate on a B200: a
+ * compute-bound GEMM's tensor-core time halves exactly. A chip without them
+ * refuses it, naming the chips that have them. */
+static void nvfp4_needs_fp4_tensor_cores(void **state)
+{
+    (void)state;
+    json_t *j = serve("--model llama3-8b --hw dgx-b200 --tp 1 --chips 1 --weights nvfp4 "
+                      "--isl 128 --osl 16 --requests 2");
+    assert_close(num(j, "weights_bytes_per_chip"), 8030261248.0 * 0.5625, 1e-12);
+    json_decref(j);
+    json_t *fp4 = cli_json("gemm 8192 8192 8192 --hw b200 --dtype fp4 --json");
+    json_t *fp8 = cli_json("gemm 8192 8192 8192 --hw b200 --dtype fp8 --json");
+    assert_string_equal(json_string_value(json_object_get(fp4, "compute_dtype")), "fp4");
+    assert_close(num(fp4, "compute_s"), num(fp8, "compute_s") / 2, 1e-12);
+    assert_close(num(fp4, "peak_flops"), 9e15, 1e-12);
+    json_decref(fp4);
+    json_decref(fp8);
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --weights nvfp4",
+                       "--weights: nvfp4 computes on FP4 tensor cores, which h100-sxm does not "
+                       "have (chips that do: b200, gb200-gpu;");
+}
+
 /* gpt-oss keeps only 128 tokens of a sequence in each of its 18 sliding
  * layers: over 1,024 + 1,024 tokens a token costs 18 + 18 x 128 / 2,048 =
  * 19.125 full layers of cache instead of 36, so the same memory holds
@@ -621,6 +644,7 @@ int main(void)
         cmocka_unit_test(decode_reads_the_weights), cmocka_unit_test(speculation_closed_form),
         cmocka_unit_test(sliding_layers_keep_their_window),
         cmocka_unit_test(weight_types),
+        cmocka_unit_test(nvfp4_needs_fp4_tensor_cores),
         cmocka_unit_test(static_batch_adds_up),     cmocka_unit_test(poisson_keeps_up),
         cmocka_unit_test(deterministic),            cmocka_unit_test(trace_in),
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),

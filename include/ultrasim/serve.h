@@ -33,6 +33,7 @@ typedef enum serve_weights {
     SERVE_W_FP16,
     SERVE_W_INT4,  /* weight-only, AWQ/GPTQ groups of 128 with an fp16 scale */
     SERVE_W_MXFP4, /* weight-only, OCP MX: 32 FP4 values share an 8-bit scale */
+    SERVE_W_NVFP4, /* weights and activations in FP4 on FP4 tensor cores: 16 share an FP8 scale */
     SERVE_W_COUNT
 } serve_weights;
 

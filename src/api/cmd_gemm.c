@@ -30,7 +30,7 @@ extern const api_command api_cmd_gemm;
 typedef enum gemm_model { MODEL_TRAINIUM, MODEL_ARRAY, MODEL_SCALESIM, MODEL_GPU } gemm_model;
 
 static const char *const MODEL_NAMES[] = {"trainium", "array", "scalesim", "tensor_core"};
-static const char *const DTYPES[] = {"fp8", "bf16", "fp16", "tf32", "fp32", NULL};
+static const char *const DTYPES[] = {"fp8", "bf16", "fp16", "tf32", "fp32", "fp4", NULL};
 static const char *const DATAFLOWS[] = {"ws", "os", "is", NULL};
 static const char *const COMPATS[] = {"none", "scalesim", NULL};
 static const char *const TOPO_FORMATS[] = {"auto", "gemm", "conv", NULL};

@@ -74,8 +74,8 @@ extern const api_command api_cmd_hw_show;
 
 static json_t *per_dtype_json(const hw_per_dtype *v)
 {
-    return api_pack("{s:f, s:f, s:f, s:f, s:f}", "fp8", v->fp8, "bf16", v->bf16, "fp16",
-                     v->fp16, "tf32", v->tf32, "fp32", v->fp32);
+    return api_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "fp8", v->fp8, "bf16", v->bf16, "fp16",
+                     v->fp16, "tf32", v->tf32, "fp32", v->fp32, "fp4", v->fp4);
 }
 
 static void topology_text(const hw_topology *t, char *buf, size_t size)
@@ -313,7 +313,7 @@ static usim_status hw_show_run(json_t *req, json_t **result, usim_error *err)
 
 /* ---- hw show: text -------------------------------------------------- */
 
-static const char *const DTYPES[] = {"fp8", "bf16", "fp16", "tf32", "fp32"};
+static const char *const DTYPES[] = {"fp8", "bf16", "fp16", "tf32", "fp32", "fp4"};
 
 static void render_flops(usim_buf *b, json_t *res)
 {
@@ -321,9 +321,11 @@ static void render_flops(usim_buf *b, json_t *res)
     json_t *array = json_object_get(res, "array_flops");
     json_t *pub = json_object_get(json_object_get(res, "published"), "dense_flops");
     usim_buf_printf(b, "\nDense compute        %-14s %-14s %s\n", "basis", "array", "published");
-    for (int d = 0; d < 5; d++) {
+    for (int d = 0; d < 6; d++) {
         char v1[32], v2[32], v3[32] = "";
         double p = pub ? api_number(pub, DTYPES[d]) : NAN;
+        if (d == USIM_FP4 && !(api_number(dense, DTYPES[d]) > 0)) /* a chip without FP4 units */
+            continue;
         usim_format_quantity(api_number(dense, DTYPES[d]), USIM_UNIT_FLOPS, v1, sizeof v1);
         usim_format_quantity(api_number(array, DTYPES[d]), USIM_UNIT_FLOPS, v2, sizeof v2);
         if (p > 0)

@@ -14,7 +14,8 @@
 extern const api_command api_cmd_serve;
 
 /* serve_weights, in order; the KV cache takes the first four */
-static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", "fp16", "int4", "mxfp4", NULL};
+static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", "fp16", "int4", "mxfp4", "nvfp4",
+                                      NULL};
 static const char *const KV_TYPES[] = {"bf16", "fp8", "int8", "fp16", NULL};
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
 static const char *const MODES[] = {"offline", "static", "closed", "poisson", "trace", NULL};
@@ -46,10 +47,11 @@ static const usim_option SERVE_OPTIONS[] = {
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", TP_UNITS, 0, 0,
      false},
     {"weights", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
-     "weight type (int8, int4 and mxfp4 are weight-only: dequantised to bf16)", "bf16", WEIGHTS,
+     "weight type (int8, int4 and mxfp4 are weight-only: dequantised to bf16; nvfp4 computes in "
+     "FP4 and needs a chip with FP4 tensor cores)", "bf16", WEIGHTS,
      0, 0, false},
     {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
-     "KV cache type (default: as --weights; bf16 for int4 and mxfp4 weights)", NULL, KV_TYPES, 0,
+     "KV cache type (default: as --weights; bf16 for int4, mxfp4 and nvfp4 weights)", NULL, KV_TYPES, 0,
      0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
      "serving engine (data/engines: trtllm, vllm, sglang, nxdi, vllm-neuron) or engine JSON: the batch, scheduler "
@@ -272,6 +274,37 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
     return st;
 }
 
+/* The chip presets with FP4 tensor cores, comma-separated, for a message. */
+static void fp4_chips(char *buf, size_t size)
+{
+    usim_error ignored;
+    buf[0] = '\0';
+    for (size_t i = 0, used = 0; i < hw_preset_count(); i++) {
+        hw_preset_info p;
+        hw_chip chip;
+        if (hw_preset_at(i, &p, &ignored) != USIM_OK || p.kind != HW_KIND_CHIP ||
+            hw_load_chip(p.name, &chip, &ignored) != USIM_OK || chip.dense_flops.fp4 <= 0)
+            continue;
+        int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", p.name);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* NVFP4 multiplies FP4 by FP4: no chip without the units runs it. */
+static usim_status check_fp4(const serve_deployment *d, usim_error *err)
+{
+    if (d->weights != SERVE_W_NVFP4 || d->sys.chip.dense_flops.fp4 > 0)
+        return USIM_OK;
+    char chips[256];
+    fp4_chips(chips, sizeof chips);
+    return usim_fail_field(err, USIM_EINPUT, "weights",
+                           "nvfp4 computes on FP4 tensor cores, which %s does not have (chips "
+                           "that do: %s; allowed here: bf16, fp8, int8, fp16, int4, mxfp4)",
+                           d->sys.chip.name, chips);
+}
+
 static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_deployment *d,
                                    usim_error *err)
 {
@@ -286,8 +319,10 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->replicas = (int)api_next_int(cmd, req, "replicas", 0, &st, err);
     d->weights = api_next_choice(cmd, req, "weights", &st, err);
     d->kv_dtype = json_object_get(req, "kv-dtype") ? api_next_choice(cmd, req, "kv-dtype", &st, err)
-                  : d->weights == SERVE_W_INT4 || d->weights == SERVE_W_MXFP4 ? SERVE_W_BF16
-                                                                             : d->weights;
+                  : d->weights == SERVE_W_INT4 || d->weights == SERVE_W_MXFP4 ||
+                          d->weights == SERVE_W_NVFP4
+                      ? SERVE_W_BF16
+                      : d->weights;
     const char *engine = NULL;
     api_string(cmd, req, "engine", &engine, err);
     if (st == USIM_OK)
@@ -313,6 +348,8 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
      * each is a TP rank. */
     if (st == USIM_OK && d->sys.chip.matrix.kind == HW_MATRIX_SYSTOLIC)
         st = api_ranks_per_chip(&d->sys, "tp-unit", &d->tp_ranks_per_chip, err);
+    if (st == USIM_OK)
+        st = check_fp4(d, err);
     if (st == USIM_OK)
         st = fill_replicas(req, d, err);
     if (st == USIM_OK)
@@ -588,7 +625,7 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_serve = {
     {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
      "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
-     "[--ep E] [--replicas R] [--weights bf16|fp16|fp8|int8|int4|mxfp4] [--kv-dtype ..] [--engine NAME|FILE] [--batch B] [--isl I] [--osl O] "
+     "[--ep E] [--replicas R] [--weights bf16|fp16|fp8|int8|int4|mxfp4|nvfp4] [--kv-dtype ..] [--engine NAME|FILE] [--batch B] [--isl I] [--osl O] "
      "[--requests N] [--mode offline|static|closed|poisson|trace] [--concurrency C] [--rate QPS] "
      "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
      "latency|throughput] [--json]",

@@ -48,7 +48,7 @@ typedef struct search {
     usim_error *err;
 } search;
 
-static const char *const WEIGHT_NAMES[] = {"bf16", "fp8", "int8", "fp16", "int4", "mxfp4"};
+static const char *const WEIGHT_NAMES[] = {"bf16", "fp8", "int8", "fp16", "int4", "mxfp4", "nvfp4"};
 
 static double score(const search *s, const point *p)
 {
@@ -343,7 +343,7 @@ static usim_status read_weights(const usim_command *cmd, json_t *req, const hw_s
         if (k == SERVE_W_COUNT || *n == SERVE_W_COUNT)
             return usim_fail_field(err, USIM_EINPUT, "weights",
                                    "'%s' is not a weight type (allowed: bf16, fp8, int8, fp16, "
-                                   "int4, mxfp4, comma-separated)",
+                                   "int4, mxfp4, nvfp4, comma-separated)",
                                    t);
         weights[(*n)++] = k;
     }

@@ -166,5 +166,7 @@ bool hw_peak_warning(const hw_chip *chip, const char *file, char *buf, size_t si
 
 double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t)
 {
-    return t == USIM_FP8 && m->efficiency_fp8 > 0 ? m->efficiency_fp8 : m->efficiency;
+    /* FP4 runs at the FP8 figure: no FP4 GEMM efficiency is published apart */
+    bool narrow = t == USIM_FP8 || t == USIM_FP4;
+    return narrow && m->efficiency_fp8 > 0 ? m->efficiency_fp8 : m->efficiency;
 }

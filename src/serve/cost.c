@@ -34,10 +34,13 @@ static double weight_bytes_per_param(const serve_deployment *d)
 }
 
 /* The dtype GEMMs compute in: fp8 weights with fp8 activations where the
- * chip has fp8, fp16 where it has fp16; weight-only types (int8, int4,
- * MXFP4) are dequantised to bf16 and read at their own size. */
+ * chip has fp8, NVFP4 in fp4 (the deployment is refused on chips without
+ * it), fp16 where it has fp16; weight-only types (int8, int4, MXFP4) are
+ * dequantised to bf16 and read at their own size. */
 usim_dtype serve_gemm_dtype(const serve_deployment *d)
 {
+    if (d->weights == SERVE_W_NVFP4 && d->sys.chip.dense_flops.fp4 > 0)
+        return USIM_FP4;
     if (d->weights == SERVE_W_FP8 && d->sys.chip.dense_flops.fp8 > 0)
         return USIM_FP8;
     if (d->weights == SERVE_W_FP16 && d->sys.chip.dense_flops.fp16 > 0)

@@ -34,6 +34,8 @@ double serve_weight_bytes(int weights)
         return 0.5 + 2.0 / 128.0; /* 4 bits, an fp16 scale per 128 */
     case SERVE_W_MXFP4:
         return 0.5 + 1.0 / 32.0; /* 4 bits, an E8M0 scale byte per 32 (OCP MX v1.0) */
+    case SERVE_W_NVFP4:
+        return 0.5 + 1.0 / 16.0; /* 4 bits, an E4M3 scale byte per 16 */
     default:
         return 2.0; /* bf16, fp16 */
     }
