@@ -638,6 +638,62 @@ static void limits_come_from_the_engine(void **state)
                        "input and output tokens); allowed: at least 1100");
 }
 
+/* A constant rate sends request i at i / rate. Far below capacity each is
+ * served alone, as a synchronous client's are: the same TTFT and E2E, and
+ * the last finishes (n - 1) / rate after the first is sent, plus one E2E. */
+static void constant_rate_paces_arrivals(void **state)
+{
+    (void)state;
+    const char *base = "--model llama3-8b --hw dgx-h100 --tp 1 --isl 512 --osl 64 --requests 20";
+    char args[300];
+    snprintf(args, sizeof args, "%s --mode closed", base);
+    json_t *sync = serve(args);
+    snprintf(args, sizeof args, "%s --mode constant --rate 0.5", base);
+    json_t *paced = serve(args);
+    assert_close(num(paced, "ttft_p50_s"), num(sync, "ttft_p50_s"), 1e-9);
+    assert_close(num(paced, "e2e_p99_s"), num(sync, "e2e_p99_s"), 1e-9);
+    assert_close(num(paced, "makespan_s"), 19 / 0.5 + num(sync, "e2e_p50_s"), 1e-9);
+    json_decref(sync);
+    json_decref(paced);
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --mode constant",
+                       "--rate: --mode constant needs --rate QPS");
+}
+
+/* guidellm's sweep of N: synchronous, throughput, then N - 2 constant rates
+ * at synchronous + (throughput - synchronous) k / (N - 2), k = 1 .. N - 2,
+ * each run as --mode constant would run it. */
+static void sweep_as_guidellm(void **state)
+{
+    (void)state;
+    const char *base = "--model llama3-8b --hw dgx-h100 --tp 1 --isl 256 --osl 32 --requests 40";
+    char args[300];
+    snprintf(args, sizeof args, "%s --mode sweep --sweep-size 5", base);
+    json_t *j = serve(args);
+    json_t *runs = json_object_get(j, "sweep");
+    assert_int_equal(json_array_size(runs), 5);
+    json_t *sync = json_array_get(runs, 0), *thr = json_array_get(runs, 1);
+    assert_string_equal(json_string_value(json_object_get(sync, "strategy")), "synchronous");
+    assert_string_equal(json_string_value(json_object_get(thr, "strategy")), "throughput");
+    assert_true(json_is_null(json_object_get(sync, "rate")));
+    double lo = num(sync, "requests_per_s"), hi = num(thr, "requests_per_s");
+    for (int k = 1; k <= 3; k++) {
+        json_t *c = json_array_get(runs, (size_t)k + 1);
+        double rate = lo + (hi - lo) * k / 3;
+        assert_close(num(c, "rate"), rate, 1e-12);
+        snprintf(args, sizeof args, "%s --mode constant --rate %.17g", base, rate);
+        json_t *alone = serve(args);
+        assert_close(num(c, "output_tokens_per_s"), num(alone, "output_tokens_per_s"), 1e-9);
+        json_decref(alone);
+    }
+    snprintf(args, sizeof args, "%s --mode closed", base);
+    json_t *closed = serve(args);
+    assert_close(lo, num(closed, "requests_per_s"), 1e-12);
+    json_decref(closed);
+    json_decref(j);
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --sweep-size 4",
+                       "--sweep-size: does not apply to --mode closed");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +718,8 @@ int main(void)
         cmocka_unit_test(options_a_load_ignores),
         cmocka_unit_test(requests_beyond_the_context),
         cmocka_unit_test(limits_come_from_the_engine),
+        cmocka_unit_test(constant_rate_paces_arrivals),
+        cmocka_unit_test(sweep_as_guidellm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,7 +45,15 @@ typedef enum serve_scheduler {
     SERVE_CHUNKED,    /* continuous, prefill cut into chunks within a token budget */
     SERVE_DISAGG      /* prefill and decode on separate replicas, KV sent between */
 } serve_scheduler;
-typedef enum serve_mode { SERVE_OFFLINE, SERVE_STATIC_RUN, SERVE_CLOSED, SERVE_POISSON, SERVE_TRACE } serve_mode;
+typedef enum serve_mode {
+    SERVE_OFFLINE,
+    SERVE_STATIC_RUN,
+    SERVE_CLOSED,
+    SERVE_POISSON,
+    SERVE_TRACE,
+    SERVE_CONSTANT, /* arrivals 1 / rate apart (guidellm's constant rate) */
+    SERVE_SWEEP     /* not a load: the serve command runs a series of the others */
+} serve_mode;
 
 /* How far a decode step reads a request's KV cache: its context (paged
  * attention), the power-of-two bucket its context falls in (a compiled
@@ -116,7 +124,8 @@ typedef struct serve_workload {
     int64_t isl, osl;     /* input and output tokens (means when spread) */
     double isl_spread, osl_spread; /* uniform +- fraction of the mean */
     int concurrency;      /* closed loop */
-    double rate;          /* Poisson, requests/s */
+    double rate;          /* Poisson or constant, requests/s */
+    int sweep_size;       /* --mode sweep: runs in the series */
     const char *trace_file; /* CSV: arrival_s, input_tokens, output_tokens */
     uint64_t seed;
     double slo_ttft_s, slo_tpot_s; /* 0 = none */

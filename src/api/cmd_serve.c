@@ -18,7 +18,8 @@ static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", "fp16", "int4", "mx
                                       NULL};
 static const char *const KV_TYPES[] = {"bf16", "fp8", "int8", "fp16", NULL};
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
-static const char *const MODES[] = {"offline", "static", "closed", "poisson", "trace", NULL};
+static const char *const MODES[] = {"offline", "static",   "closed", "poisson",
+                                    "trace",   "constant", "sweep",  NULL};
 static const char *const PRESETS[] = {"none", "latency", "throughput", NULL};
 static const char *const TP_UNITS[] = {"chip", "core", NULL};
 
@@ -87,8 +88,13 @@ static const usim_option SERVE_OPTIONS[] = {
      0, false},
     {"concurrency", USIM_OPT_INT, USIM_UNIT_NONE, "C", "closed loop: requests in flight",
      "1", NULL, 1, 1e7, false},
+    {"sweep-size", USIM_OPT_INT, USIM_UNIT_NONE, "N",
+     "--mode sweep: runs in the series, as guidellm's sweep: synchronous, throughput, then N - 2 "
+     "constant rates evenly spaced up to the throughput one",
+     "10", NULL, 2, 100, false},
     {"rate", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "QPS",
-     "Poisson arrivals per second (implies --mode poisson)", NULL, NULL,
+     "arrivals per second: Poisson (implies --mode poisson), or evenly spaced with --mode constant",
+     NULL, NULL,
      1e-6, 1e9, false},
     {"trace-in", USIM_OPT_STRING, USIM_UNIT_NONE, "F.csv",
      "requests from a CSV: arrival_s,input_tokens,output_tokens", NULL, NULL, 0, 0, false},
@@ -142,7 +148,7 @@ typedef struct load_option {
 
 #define ANY_BUT_TRACE                                                                         \
     ((1u << SERVE_OFFLINE) | (1u << SERVE_STATIC_RUN) | (1u << SERVE_CLOSED) |                  \
-     (1u << SERVE_POISSON))
+     (1u << SERVE_POISSON) | (1u << SERVE_CONSTANT) | (1u << SERVE_SWEEP))
 
 static const load_option LOAD_OPTIONS[] = {
     {"requests", ANY_BUT_TRACE, "the trace's rows are the requests"},
@@ -150,11 +156,14 @@ static const load_option LOAD_OPTIONS[] = {
     {"osl", ANY_BUT_TRACE, "the trace gives each request's output tokens"},
     {"isl-spread", ANY_BUT_TRACE, "the trace gives each request's input tokens"},
     {"osl-spread", ANY_BUT_TRACE, "the trace gives each request's output tokens"},
-    {"rate", 1u << SERVE_POISSON, "only --mode poisson draws arrivals at a rate"},
+    {"rate", (1u << SERVE_POISSON) | (1u << SERVE_CONSTANT),
+     "only --mode poisson and constant send at a rate"},
     {"concurrency", 1u << SERVE_CLOSED, "only --mode closed has clients"},
+    {"sweep-size", 1u << SERVE_SWEEP, "only --mode sweep runs a series"},
 };
 
-static const char *const MODE_NAMES[] = {"offline", "static", "closed", "poisson", "trace"};
+static const char *const MODE_NAMES[] = {"offline", "static",   "closed", "poisson",
+                                         "trace",   "constant", "sweep"};
 
 static usim_status check_load_options(json_t *req, int mode, usim_error *err)
 {
@@ -193,6 +202,7 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
     w->osl_spread = api_next_quantity(cmd, req, "osl-spread", 0, &st, err);
     w->concurrency = (int)api_next_int(cmd, req, "concurrency", 0, &st, err);
     w->rate = api_next_quantity(cmd, req, "rate", 0, &st, err);
+    w->sweep_size = (int)api_next_int(cmd, req, "sweep-size", 0, &st, err);
     w->seed = (uint64_t)api_next_int(cmd, req, "seed", 0, &st, err);
     w->slo_ttft_s = api_next_quantity(cmd, req, "slo-ttft", 0, &st, err);
     w->slo_tpot_s = api_next_quantity(cmd, req, "slo-tpot", 0, &st, err);
@@ -200,8 +210,9 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
     if (st != USIM_OK)
         return st;
     w->mode = load_mode(req, w->mode, w);
-    if (w->mode == SERVE_POISSON && w->rate <= 0)
-        return usim_fail_field(err, USIM_EINPUT, "rate", "--mode poisson needs --rate QPS");
+    if ((w->mode == SERVE_POISSON || w->mode == SERVE_CONSTANT) && w->rate <= 0)
+        return usim_fail_field(err, USIM_EINPUT, "rate", "--mode %s needs --rate QPS",
+                               MODE_NAMES[w->mode]);
     if (w->mode == SERVE_TRACE && !w->trace_file)
         return usim_fail_field(err, USIM_EINPUT, "trace-in", "--mode trace needs --trace-in F.csv");
     if (w->mode != SERVE_TRACE && w->trace_file)
@@ -412,13 +423,18 @@ static json_t *explain_json(const serve_result *r)
     return o;
 }
 
+static json_t *deployment_json(const serve_deployment *d, int chips)
+{
+    return api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
+                     d->model.name, "hw", d->sys.name, "chips", chips, "tp", d->tp, "pp", d->pp,
+                     "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name, "max_batch",
+                     d->max_batch, "scheduler", SCHEDULERS[d->scheduler], "token_budget",
+                     d->token_budget);
+}
+
 static json_t *result_json(const serve_deployment *d, const serve_result *r)
 {
-    json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
-                          d->model.name, "hw", d->sys.name, "chips", r->chips, "tp", d->tp, "pp",
-                          d->pp, "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name,
-                          "max_batch", d->max_batch, "scheduler", SCHEDULERS[d->scheduler],
-                          "token_budget", d->token_budget);
+    json_t *o = deployment_json(d, r->chips);
     const struct {
         const char *key;
         double v;
@@ -491,6 +507,49 @@ static usim_status check_max_model_len(const serve_deployment *d, const serve_wo
                            d->max_model_len, longest, longest);
 }
 
+/* guidellm's sweep: synchronous (one request at a time), throughput (every
+ * request at once), then size - 2 constant rates evenly spaced from the
+ * synchronous request rate up to the throughput one (its numpy
+ * linspace(synchronous, throughput, size - 1)[1:]). */
+static usim_status run_sweep(const serve_deployment *d, const serve_workload *w, json_t **out,
+                             usim_error *err)
+{
+    static const char *const STRATEGY[] = {"synchronous", "throughput", "constant"};
+    static const char *const NO_RATE[] = {"synchronous: one request at a time",
+                                          "throughput: every request at once"};
+    json_t *runs = json_array();
+    serve_workload each = *w;
+    double rates[2] = {0, 0}; /* requests/s of the synchronous and throughput runs */
+    usim_status st = USIM_OK;
+    int chips = 0;
+    for (int i = 0; i < w->sweep_size && st == USIM_OK; i++) {
+        serve_result r;
+        each.mode = i == 0 ? SERVE_CLOSED : i == 1 ? SERVE_OFFLINE : SERVE_CONSTANT;
+        each.concurrency = 1;
+        each.rate = i < 2 ? 0 : rates[0] + (rates[1] - rates[0]) * (i - 1) / (w->sweep_size - 2);
+        st = serve_run(d, &each, &r, err);
+        if (st != USIM_OK)
+            break;
+        if (i < 2)
+            rates[i] = r.requests_per_s;
+        chips = r.chips;
+        json_t *o = result_json(d, &r);
+        json_object_set_new(o, "strategy", json_string(STRATEGY[i < 2 ? i : 2]));
+        api_put_real(o, "rate", i < 2 ? NAN : each.rate);
+        if (i < 2)
+            json_object_set_new(o, "rate_reason", json_string(NO_RATE[i]));
+        json_array_append_new(runs, o);
+    }
+    if (st != USIM_OK) {
+        json_decref(runs);
+        return st;
+    }
+    *out = deployment_json(d, chips);
+    json_object_set_new(*out, "mode", json_string("sweep"));
+    json_object_set_new(*out, "sweep", runs);
+    return USIM_OK;
+}
+
 static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_serve.info;
@@ -502,7 +561,8 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
                        : usim_fail(err, USIM_ERUNTIME, "out of memory");
     if (st == USIM_OK)
         st = read_workload(cmd, copy, &w, err);
-    if (st == USIM_OK && d->scheduler == SERVE_DISAGG && w.mode == SERVE_CLOSED)
+    if (st == USIM_OK && d->scheduler == SERVE_DISAGG &&
+        (w.mode == SERVE_CLOSED || w.mode == SERVE_SWEEP))
         st = usim_fail_field(err, USIM_EINPUT, "mode",
                              "disaggregation is simulated for open loads: use --mode offline, "
                              "poisson or trace");
@@ -510,10 +570,13 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         st = check_max_model_len(d, &w, err);
     if (st == USIM_OK && w.mode == SERVE_STATIC_RUN)
         d->scheduler = SERVE_STATIC;
-    if (st == USIM_OK)
+    if (st == USIM_OK && w.mode == SERVE_SWEEP)
+        st = run_sweep(d, &w, result, err);
+    else if (st == USIM_OK)
         st = serve_run(d, &w, &r, err);
-    if (st == USIM_OK) {
+    if (st == USIM_OK && w.mode != SERVE_SWEEP)
         *result = result_json(d, &r);
+    if (st == USIM_OK) {
         api_system_warnings(*result, &d->sys);
         api_add_intervals(*result, &d->sys, "inference", SERVE_FIGURES,
                           sizeof SERVE_FIGURES / sizeof SERVE_FIGURES[0]);
@@ -584,15 +647,48 @@ static void explain_text(usim_buf *b, json_t *x)
     usim_buf_puts(b, ".\n");
 }
 
+/* A sweep: one line a run, as guidellm's summary table has them. */
+static void sweep_text(usim_buf *b, json_t *runs)
+{
+    usim_buf_printf(b, "  %-12s %9s %9s %11s %9s %9s %9s %9s %9s\n", "strategy", "rate", "req/s",
+                    "tokens/s", "TTFT p50", "TTFT p99", "ITL p50", "TPOT p50", "E2E p50");
+    size_t i;
+    json_t *o;
+    json_array_foreach(runs, i, o) {
+        char rate[32] = "-", cells[5][32];
+        const char *keys[] = {"ttft_p50_s", "ttft_p99_s", "itl_p50_s", "tpot_p50_s", "e2e_p50_s"};
+        if (exists(o, "rate"))
+            snprintf(rate, sizeof rate, "%.3g/s", api_number(o, "rate"));
+        for (int k = 0; k < 5; k++) {
+            if (exists(o, keys[k]))
+                usim_format_quantity(api_number(o, keys[k]), USIM_UNIT_SECONDS, cells[k],
+                                     sizeof cells[k]);
+            else
+                snprintf(cells[k], sizeof cells[k], "n/a");
+        }
+        usim_buf_printf(b, "  %-12s %9s %9.3g %11.4g %9s %9s %9s %9s %9s\n",
+                        json_string_value(json_object_get(o, "strategy")), rate,
+                        api_number(o, "requests_per_s"), api_number(o, "output_tokens_per_s"),
+                        cells[0], cells[1], cells[2], cells[3], cells[4]);
+    }
+    usim_buf_puts(b, "  (rate: requests sent a second; synchronous sends one at a time, "
+                     "throughput all at once)\n");
+}
+
 static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 {
     (void)err;
-    usim_buf_printf(b, "%s on %.0f chip%s of %s: TP %.0f x PP %.0f, %.0f replica%s\n\n",
+    json_t *runs = json_object_get(res, "sweep");
+    usim_buf_printf(b, "%s on %.0f chip%s of %s: TP %.0f x PP %.0f, %.0f replica%s%s\n\n",
                     json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
                     api_number(res, "chips") == 1 ? "" : "s",
                     json_string_value(json_object_get(res, "hw")), api_number(res, "tp"),
                     api_number(res, "pp"), api_number(res, "replicas"),
-                    api_number(res, "replicas") == 1 ? "" : "s");
+                    api_number(res, "replicas") == 1 ? "" : "s", runs ? "; a sweep" : "");
+    if (runs) {
+        sweep_text(b, runs);
+        return USIM_OK;
+    }
     usim_buf_printf(b, "  %-26s %10s %10s %10s\n", "", "p50", "p90", "p99");
     row(b, "time to first token", json_object_get(res, "ttft"), NULL);
     row(b, "time per output token", json_object_get(res, "tpot"),
@@ -626,7 +722,7 @@ const api_command api_cmd_serve = {
     {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
      "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
      "[--ep E] [--replicas R] [--weights bf16|fp16|fp8|int8|int4|mxfp4|nvfp4] [--kv-dtype ..] [--engine NAME|FILE] [--batch B] [--isl I] [--osl O] "
-     "[--requests N] [--mode offline|static|closed|poisson|trace] [--concurrency C] [--rate QPS] "
+     "[--requests N] [--mode offline|static|closed|poisson|constant|trace|sweep] [--concurrency C] [--rate QPS] "
      "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
      "latency|throughput] [--json]",
      "Simulates requests iteration by iteration: prefill is compute-bound, decode reads the\n"

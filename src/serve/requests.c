@@ -7,6 +7,7 @@
  *             as the last one finished (LLMPerf style); arrival times are
  *             set by the simulation
  *   poisson   arrivals at `rate` per second, exponential gaps
+ *   constant  arrivals at `rate` per second, evenly spaced (guidellm)
  *   trace     a CSV of arrival_s,input_tokens,output_tokens
  *
  * Lengths are fixed, or uniform within +- spread of the mean. Requests go to
@@ -185,7 +186,8 @@ usim_status serve_requests(const serve_workload *w, int replicas, serve_request 
         if (st == USIM_OK)
             qsort(*out, (size_t)*count, sizeof **out, by_arrival);
     } else {
-        if (w->mode == SERVE_POISSON && (double)w->requests / w->rate > TRACE_ARRIVAL_MAX_S)
+        bool paced = w->mode == SERVE_POISSON || w->mode == SERVE_CONSTANT;
+        if (paced && (double)w->requests / w->rate > TRACE_ARRIVAL_MAX_S)
             return usim_fail_field(err, USIM_EINPUT, "rate",
                                    "%lld requests at %g per second arrive over %.3g s (allowed: "
                                    "requests / rate up to 10^7 s, as for a trace's arrivals)",
@@ -200,6 +202,8 @@ usim_status serve_requests(const serve_workload *w, int replicas, serve_request 
             if (w->mode == SERVE_POISSON) {
                 t += -log(serve_uniform(&rng)) / w->rate;
                 r[i].arrival = t;
+            } else if (w->mode == SERVE_CONSTANT) {
+                r[i].arrival = (double)i / w->rate;
             }
             r[i].isl = length(&rng, (double)w->isl, w->isl_spread);
             r[i].osl = length(&rng, (double)w->osl, w->osl_spread);
