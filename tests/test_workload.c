@@ -121,13 +121,29 @@ static void hf_config_json(void **state)
     assert_int_equal(wl_model_load_text("config.json", qwen3_moe, &m, &err), USIM_OK);
     assert_true(wl_model_params(&m).total == 30532122624.0);
     assert_true(wl_model_params(&m).active == 3353032704.0);
-    const char *interleaved =
+    const char *chosen =
         "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 64, \"intermediate_size\": 128,"
         "\"moe_intermediate_size\": 32, \"num_attention_heads\": 4, \"num_hidden_layers\": 4,"
         "\"num_experts\": 4, \"num_experts_per_tok\": 2, \"mlp_only_layers\": [1],"
         "\"vocab_size\": 1000}";
-    assert_int_equal(wl_model_load_text("config.json", interleaved, &m, &err), USIM_EINPUT);
+    assert_int_equal(wl_model_load_text("config.json", chosen, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "mlp_only_layers"));
+    /* decoder_sparse_step 2: layers 1 and 3 are experts (Hugging Face's
+     * (l + 1) % step == 0), 0 and 2 dense MLPs of intermediate_size. Each layer
+     * has 4 x 64 x 64 attention, 2 x 16 q/k norms and 2 x 64 norms (16,544); an
+     * expert layer 4 experts of 3 x 64 x 32 and a 64 x 4 router (24,832), a
+     * dense one 3 x 64 x 128 (24,576); with the 2 x 1000 x 64 embedding and
+     * head and the final norm: 293,056 parameters. */
+    const char *every_other =
+        "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 64, \"intermediate_size\": 128,"
+        "\"moe_intermediate_size\": 32, \"num_attention_heads\": 4, \"num_hidden_layers\": 4,"
+        "\"num_experts\": 4, \"num_experts_per_tok\": 2, \"decoder_sparse_step\": 2,"
+        "\"head_dim\": 16, \"vocab_size\": 1000}";
+    assert_int_equal(wl_model_load_text("config.json", every_other, &m, &err), USIM_OK);
+    assert_int_equal(wl_moe_layers(&m), 2);
+    assert_false(wl_is_moe_layer(&m, 0));
+    assert_true(wl_is_moe_layer(&m, 3));
+    assert_true(wl_model_params(&m).total == 293056.0);
     const char *missing = "{\"model_type\": \"llama\", \"hidden_size\": 4096}";
     assert_int_equal(wl_model_load_text("config.json", missing, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "num_hidden_layers"));
@@ -168,6 +184,60 @@ static void gpt_oss_config(void **state)
     assert_int_equal(m.sliding_window, 128);
     wl_model preset = load("gpt-oss-120b");
     assert_true(wl_model_params(&preset).total == p.total);
+}
+
+/*
+ * Llama 4 from its config.json (the text model in text_config). Maverick:
+ * embeddings and LM head 2 x 202048 x 5120; a layer's attention 5120 x (5120
+ * + 1024 + 1024) + 5120 x 5120 and 2 x 5120 norms; every other layer (1, 3,
+ * ..., 47: interleave_moe_layer_step 2) 128 experts and one shared expert of
+ * 3 x 5120 x 8192 with a 5120 x 128 router, the other 24 a dense MLP of
+ * 3 x 5120 x 16384; the final norm: 400,711,848,960 (the model card: "400B
+ * total", its vision encoder aside). Scout: 16 experts in all 48 layers:
+ * 107,769,861,120 (the card's 109B with the vision encoder). A token passes
+ * one routed and the shared expert: 17.18B and 17.17B active with the
+ * embedding, the cards' "17B active".
+ */
+static void llama4_config(void **state)
+{
+    (void)state;
+    char cfg[2048];
+    const char *text = "\"hidden_size\": 5120, \"num_hidden_layers\": 48,"
+                       "\"num_attention_heads\": 40, \"num_key_value_heads\": 8,"
+                       "\"head_dim\": 128, \"intermediate_size\": 8192,"
+                       "\"intermediate_size_mlp\": 16384, \"num_experts_per_tok\": 1,"
+                       "\"vocab_size\": 202048, \"tie_word_embeddings\": false";
+    wl_model m;
+    usim_error err;
+    usim_error_clear(&err);
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"llama4\", \"text_config\": {\"model_type\": \"llama4_text\", "
+             "%s, \"num_local_experts\": 128, \"interleave_moe_layer_step\": 2}, "
+             "\"vision_config\": {\"model_type\": \"llama4_vision_model\"}}",
+             text);
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    wl_params p = wl_model_params(&m);
+    assert_true(p.total == 400711848960.0);
+    assert_int_equal(wl_moe_layers(&m), 24);
+    assert_false(wl_is_moe_layer(&m, 0));
+    assert_true(wl_is_moe_layer(&m, 1));
+    assert_true(fabs(p.active - 17e9) < 0.5e9);
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"llama4_text\", %s, \"num_local_experts\": 16,"
+             "\"interleave_moe_layer_step\": 1}",
+             text);
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    p = wl_model_params(&m);
+    assert_true(p.total == 107769861120.0);
+    assert_int_equal(wl_moe_layers(&m), 48);
+    assert_true(fabs(p.active - 17e9) < 0.5e9);
+    /* A key of the nested text model is named by its path. */
+    const char *bad = "{\"model_type\": \"llama4\", \"text_config\": {\"hidden_size\": 5120,"
+                      "\"num_hidden_layers\": 48, \"num_attention_heads\": 40,"
+                      "\"intermediate_size\": 8192, \"vocab_size\": 202048,"
+                      "\"num_local_experts\": -3}}";
+    assert_int_equal(wl_model_load_text("config.json", bad, &m, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "text_config.num_local_experts");
 }
 
 /*
@@ -333,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(llama31_405b_exact),
         cmocka_unit_test(every_preset_matches_published),
+        cmocka_unit_test(llama4_config),
         cmocka_unit_test(moe_active_parameters),
         cmocka_unit_test(model_flops_convention),
         cmocka_unit_test(megatron_formula),

@@ -54,16 +54,23 @@ typedef struct wl_model {
     int sliding_window;
     int sliding_layers;
     bool attention_sinks;  /* gpt-oss: one learned softmax sink per head */
-    /* Mixture of experts: experts > 1 makes MLPs after dense_layers MoE. */
+    /* Mixture of experts: experts > 1 makes the MLPs after dense_layers MoE,
+     * every moe_layer_step-th of them (layer l when (l + 1) % step == 0, as
+     * Hugging Face's Llama 4 and Qwen3-MoE place them; 0 or 1: every one). */
     int experts;
     int experts_per_token;
     int shared_experts;
     int expert_ffn;
     int dense_layers;
+    int moe_layer_step;
     wl_mla mla;              /* kv_lora_rank 0: standard multi-head attention */
     double published_params; /* 0 = not published */
     double published_precision; /* the published figure's rounding: 0 = exact */
 } wl_model;
+
+/* Whether layer l's MLP is experts, and how many layers' are. */
+bool wl_is_moe_layer(const wl_model *m, int layer);
+int wl_moe_layers(const wl_model *m);
 
 /* Loads a preset (data/models/NAME.json), ultrasim's model JSON or a Hugging
  * Face config.json (recognised by "model_type"). */

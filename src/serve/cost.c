@@ -217,7 +217,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     double tokens = b->decode_tokens + prefill;
     if (tokens <= 0)
         return r;
-    int moe_layers = m->experts > 1 ? m->layers - m->dense_layers : 0;
+    int moe_layers = wl_moe_layers(m);
     int dense_layers = m->layers - moe_layers;
     double block = prefill > 0 ? e->moe_prefill_block : 0;
     double per_layer_dense = layer_gemms_s(c, tokens, false, 0);

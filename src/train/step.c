@@ -84,10 +84,6 @@ typedef struct step_builder {
 
 enum { RES_COMPUTE, RES_DP, RES_SEND_FWD, RES_SEND_BWD };
 
-static bool is_moe_layer(const wl_model *m, int layer)
-{
-    return m->experts > 1 && layer >= m->dense_layers;
-}
 
 /* ZeRO-3 gathers each layer's weights before its forward and backward and
  * reduce-scatters its gradients after the backward, every micro-batch; with
@@ -117,7 +113,7 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
     memset(c, 0, sizeof *c);
     c->layers = wl_chunk_layers(b->x.m, p, stage, chunk);
     for (int l = first_layer; l < first_layer + c->layers; l++)
-        c->moe_layers += is_moe_layer(b->x.m, l);
+        c->moe_layers += wl_is_moe_layer(b->x.m, l);
     c->first_virtual = v == 0;
     c->last_virtual = v == b->V - 1;
     c->params = wl_chunk_params_of(b->x.m, p, stage, chunk);

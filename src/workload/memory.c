@@ -38,10 +38,6 @@ static double max_d(double a, double b)
     return a > b ? a : b;
 }
 
-static bool is_moe_layer(const wl_model *m, int layer)
-{
-    return m->experts > 1 && layer >= m->dense_layers;
-}
 
 static double mlp_width_params(const wl_model *m, double ffn)
 {
@@ -134,7 +130,7 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
 
 double wl_layer_activation_bytes(const wl_model *m, const wl_plan *p)
 {
-    return layer_activation_bytes(m, p, m->experts > 1 && m->dense_layers < m->layers);
+    return layer_activation_bytes(m, p, wl_moe_layers(m) > 0);
 }
 
 /* First global layer of virtual stage v (chunk c of rank s is v = c pp + s). */
@@ -162,7 +158,7 @@ static wl_stage_params params_of(const wl_model *m, const wl_plan *p, int stage,
         int v = c * p->pp + stage, first = first_layer(m, p, v);
         for (int l = first; l < first + wl_chunk_layers(m, p, stage, c); l++) {
             double layer = attention, experts = 0;
-            if (is_moe_layer(m, l)) {
+            if (wl_is_moe_layer(m, l)) {
                 experts = m->experts * mlp_width_params(m, m->expert_ffn);
                 layer += m->shared_experts * mlp_width_params(m, m->expert_ffn) +
                          (double)m->hidden * m->experts;
@@ -217,7 +213,7 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
     for (int c = 0; c < p->vp; c++)
         if (wl_chunk_layers(m, p, stage, c) > chunk_layers)
             chunk_layers = wl_chunk_layers(m, p, stage, c);
-    bool moe = m->experts > 1 && m->dense_layers < m->layers;
+    bool moe = wl_moe_layers(m) > 0;
     mem.activations = (double)inflight * chunk_layers * layer_activation_bytes(m, p, moe);
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
     if (stage == p->pp - 1) /* fp32 logits and their gradient for the loss */

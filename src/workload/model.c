@@ -7,7 +7,8 @@
  * A config.json is recognised by its "model_type". Each family maps its own
  * key names onto wl_model: llama/mistral/qwen2/qwen3/mixtral share Llama's
  * names, gpt2 uses n_embd/n_layer/n_head, mpt d_model/n_layers/n_heads,
- * falcon and deepseek_v3 add their own.
+ * falcon, deepseek_v3 and llama4 (whose text model is in text_config) add
+ * their own.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_INT("shared_experts", wl_model, shared_experts, 0, 1024, false),
     USIM_INT("expert_ffn", wl_model, expert_ffn, 0, MAX_DIM, false),
     USIM_INT("dense_layers", wl_model, dense_layers, 0, MAX_LAYERS, false),
+    USIM_INT("moe_layer_step", wl_model, moe_layer_step, 0, MAX_LAYERS, false),
     USIM_OBJ("mla", wl_model, mla, &MLA_SCHEMA, false),
     USIM_NUM("published_params", wl_model, published_params, USIM_UNIT_NONE, 0, 1e16, false),
     USIM_NUM("published_params_precision", wl_model, published_precision, USIM_UNIT_NONE, 0,
@@ -146,25 +148,35 @@ typedef struct hf_reader {
     json_t *doc;
     usim_error *err;
     usim_status st;
+    const char *within; /* the object doc is, as a path prefix ("" for the top) */
 } hf_reader;
+
+/* A key's path as messages name it (text_config.hidden_size). */
+static const char *hf_path(const hf_reader *h, const char *key, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s", h->within ? h->within : "", key);
+    return buf;
+}
 
 /* An integer key, or def when absent; a present key must be a sane integer. */
 static int hf_int(hf_reader *h, const char *key, int def, int lo, int hi, bool required)
 {
     json_t *v = json_object_get(h->doc, key);
+    char path[96];
     if (h->st != USIM_OK)
         return def;
     if (!v || json_is_null(v)) {
         if (required)
             h->st = usim_fail_at(h->r, "", false, h->err,
-                                 "config.json lacks '%s', which this model_type needs", key);
+                                 "config.json lacks '%s', which this model_type needs",
+                                 hf_path(h, key, path, sizeof path));
         return def;
     }
     double x = json_is_integer(v) ? (double)json_integer_value(v)
                : json_is_real(v)  ? json_real_value(v)
                                   : -1e300;
     if (!(x >= lo && x <= hi) || x != (double)(int64_t)x) {
-        h->st = usim_fail_at(h->r, key, false, h->err,
+        h->st = usim_fail_at(h->r, hf_path(h, key, path, sizeof path), false, h->err,
                              "expected a whole number from %d to %d", lo, hi);
         return def;
     }
@@ -174,10 +186,12 @@ static int hf_int(hf_reader *h, const char *key, int def, int lo, int hi, bool r
 static bool hf_bool(hf_reader *h, const char *key, bool def)
 {
     json_t *v = json_object_get(h->doc, key);
+    char path[96];
     if (h->st != USIM_OK || !v || json_is_null(v))
         return def;
     if (!json_is_boolean(v)) {
-        h->st = usim_fail_at(h->r, key, false, h->err, "expected true or false");
+        h->st = usim_fail_at(h->r, hf_path(h, key, path, sizeof path), false, h->err,
+                             "expected true or false");
         return def;
     }
     return json_is_true(v);
@@ -188,24 +202,22 @@ static const char *hf_str(hf_reader *h, const char *key)
     return json_string_value(json_object_get(h->doc, key));
 }
 
-/* qwen3_moe: every layer's MLP is experts unless `mlp_only_layers` or a
- * `decoder_sparse_step` above 1 says otherwise, which ultrasim's model (dense
- * layers first, then experts) cannot express: an input error, not a guess. */
+/* qwen3_moe: layer l's MLP is experts when (l + 1) % decoder_sparse_step is
+ * 0, unless `mlp_only_layers` lists it; a list of chosen layers is not what
+ * ultrasim's model (dense layers first, then every step-th) expresses: an
+ * input error, not a guess. */
 static void hf_qwen3_moe_experts(hf_reader *h, wl_model *m)
 {
     m->experts = hf_int(h, "num_experts", 0, 1, 65536, true);
     m->experts_per_token = hf_int(h, "num_experts_per_tok", 0, 1, 65536, true);
     m->expert_ffn = hf_int(h, "moe_intermediate_size", 0, 1, MAX_DIM, true);
+    m->moe_layer_step = hf_int(h, "decoder_sparse_step", 1, 1, MAX_LAYERS, false);
     json_t *dense = json_object_get(h->doc, "mlp_only_layers");
-    int step = hf_int(h, "decoder_sparse_step", 1, 1, MAX_LAYERS, false);
-    if (h->st == USIM_OK && ((json_is_array(dense) && json_array_size(dense) > 0) || step > 1))
-        h->st = usim_fail_at(h->r, json_is_array(dense) && json_array_size(dense) > 0
-                                       ? "mlp_only_layers"
-                                       : "decoder_sparse_step",
-                             false, h->err,
-                             "dense layers between expert layers are not modelled; allowed: "
-                             "mlp_only_layers [] and decoder_sparse_step 1 (every layer "
-                             "experts)");
+    if (h->st == USIM_OK && json_is_array(dense) && json_array_size(dense) > 0)
+        h->st = usim_fail_at(h->r, "mlp_only_layers", false, h->err,
+                             "dense layers chosen one by one are not modelled; allowed: "
+                             "mlp_only_layers [] (decoder_sparse_step places expert layers "
+                             "evenly)");
 }
 
 /* llama, mistral, qwen2, qwen3, qwen3_moe, mixtral: Llama's key names. */
@@ -308,6 +320,28 @@ static void hf_deepseek_v3(hf_reader *h, wl_model *m)
     m->mla.v_head_dim = hf_int(h, "v_head_dim", 128, 1, 4096, false);
 }
 
+/* llama4: the text model's keys are in text_config (a llama4_text config is
+ * the text model alone). Every interleave_moe_layer_step-th layer is experts
+ * (intermediate_size wide) with one shared expert of that width; the others
+ * are dense MLPs of intermediate_size_mlp. Its chunked local attention (8,192
+ * keys on three layers of four) is not modelled: prompts longer than a chunk
+ * attend over more keys here than they do. */
+static void hf_llama4(hf_reader *h, wl_model *m)
+{
+    json_t *text = json_object_get(h->doc, "text_config");
+    if (json_is_object(text)) {
+        h->doc = text;
+        h->within = "text_config.";
+    }
+    hf_llama_like(h, m);
+    m->expert_ffn = m->ffn;
+    m->ffn = hf_int(h, "intermediate_size_mlp", m->ffn, 1, MAX_DIM, false);
+    m->experts = hf_int(h, "num_local_experts", 0, 1, 65536, true);
+    m->experts_per_token = hf_int(h, "num_experts_per_tok", 1, 1, 65536, false);
+    m->shared_experts = 1;
+    m->moe_layer_step = hf_int(h, "interleave_moe_layer_step", 1, 1, MAX_LAYERS, false);
+}
+
 /* Layers whose `layer_types` entry is "sliding_attention". */
 static int hf_sliding_layers(hf_reader *h)
 {
@@ -349,7 +383,7 @@ static const hf_family HF_FAMILIES[] = {
     {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"qwen3_moe", hf_llama_like},
     {"gpt_oss", hf_gpt_oss},    {"gpt2", hf_gpt2},
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
-    {"deepseek_v3", hf_deepseek_v3},
+    {"deepseek_v3", hf_deepseek_v3}, {"llama4", hf_llama4},  {"llama4_text", hf_llama4},
 };
 
 static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_error *err)
@@ -361,7 +395,7 @@ static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_
     for (size_t i = 0; i < n; i++) {
         names[i] = HF_FAMILIES[i].model_type;
         if (type && strcmp(type, names[i]) == 0) {
-            hf_reader h = {r, doc, err, USIM_OK};
+            hf_reader h = {r, doc, err, USIM_OK, ""};
             snprintf(m->family, sizeof m->family, "%s", type);
             const char *name = json_string_value(json_object_get(doc, "_name_or_path"));
             snprintf(m->name, sizeof m->name, "%s", name ? name : type);

@@ -67,9 +67,18 @@ static double mlp_bias_params(const wl_model *m, double ffn)
     return (m->mlp == WL_MLP_SWIGLU ? 2.0 : 1.0) * ffn + m->hidden;
 }
 
-static bool is_moe_layer(const wl_model *m, int layer)
+bool wl_is_moe_layer(const wl_model *m, int layer)
 {
-    return m->experts > 1 && layer >= m->dense_layers;
+    int step = m->moe_layer_step > 1 ? m->moe_layer_step : 1;
+    return m->experts > 1 && layer >= m->dense_layers && (layer + 1) % step == 0;
+}
+
+int wl_moe_layers(const wl_model *m)
+{
+    int n = 0;
+    for (int l = 0; l < m->layers; l++)
+        n += wl_is_moe_layer(m, l);
+    return n;
 }
 
 static double router_params(const wl_model *m)
@@ -91,7 +100,7 @@ wl_params wl_model_params(const wl_model *m)
         double layer = attention + norms;
         p.attention += attention;
         p.norms += norms;
-        if (is_moe_layer(m, l)) {
+        if (wl_is_moe_layer(m, l)) {
             double expert = mlp_matmul_params(m, m->expert_ffn) +
                             mlp_bias_params(m, m->expert_ffn);
             double routed = m->experts * expert;
@@ -125,7 +134,7 @@ static double active_matmul_params(const wl_model *m)
 {
     double n = (double)m->layers * attention_matmul_params(m);
     for (int l = 0; l < m->layers; l++) {
-        if (is_moe_layer(m, l))
+        if (wl_is_moe_layer(m, l))
             n += (m->experts_per_token + m->shared_experts) *
                      mlp_matmul_params(m, m->expert_ffn) +
                  (double)m->hidden * m->experts;
