@@ -144,6 +144,15 @@ static void hf_config_json(void **state)
     assert_false(wl_is_moe_layer(&m, 0));
     assert_true(wl_is_moe_layer(&m, 3));
     assert_true(wl_model_params(&m).total == 293056.0);
+    /* BLOOM-176B: embeddings 250880 x 14336 and their LayerNorm; a layer's QKV
+     * 14336 x 43008 and output 14336 x 14336 with biases, a GELU MLP 14336 x
+     * 57344 and back with biases, two LayerNorms (2,466,437,120); 70 layers,
+     * the final LayerNorm, tied head: 176,247,271,424, the model card's count. */
+    const char *bloom = "{\"model_type\": \"bloom\", \"n_embed\": 14336, \"n_layer\": 70,"
+                        "\"num_attention_heads\": 112, \"vocab_size\": 250880}";
+    assert_int_equal(wl_model_load_text("config.json", bloom, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 176247271424.0);
+    assert_true(m.position == WL_POS_ALIBI && m.embedding_norm);
     const char *missing = "{\"model_type\": \"llama\", \"hidden_size\": 4096}";
     assert_int_equal(wl_model_load_text("config.json", missing, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "num_hidden_layers"));

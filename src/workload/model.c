@@ -54,6 +54,7 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_BOOL("qkv_bias", wl_model, qkv_bias),
     USIM_BOOL("linear_bias", wl_model, linear_bias),
     USIM_BOOL("qk_norm", wl_model, qk_norm),
+    USIM_BOOL("embedding_norm", wl_model, embedding_norm),
     USIM_INT("sliding_window", wl_model, sliding_window, 0, 16777216, false),
     USIM_INT("sliding_layers", wl_model, sliding_layers, 0, MAX_LAYERS, false),
     USIM_BOOL("attention_sinks", wl_model, attention_sinks),
@@ -290,6 +291,27 @@ static void hf_falcon(hf_reader *h, wl_model *m)
     m->qkv_bias = m->linear_bias = hf_bool(h, "bias", false);
 }
 
+/* bloom: ALiBi, LayerNorms with biases (one after the embeddings too), GELU
+ * MLPs 4 x hidden wide with biases, tied embeddings; hidden_size or the
+ * older n_embed, n_layer, n_head. */
+static void hf_bloom(hf_reader *h, wl_model *m)
+{
+    bool legacy = json_object_get(h->doc, "hidden_size") == NULL;
+    m->hidden = hf_int(h, legacy ? "n_embed" : "hidden_size", 0, 1, MAX_DIM, true);
+    m->layers = hf_int(h, "n_layer", 0, 1, MAX_LAYERS, true);
+    m->heads = hf_int(h, json_object_get(h->doc, "n_head") ? "n_head" : "num_attention_heads", 0,
+                      1, 65536, true);
+    m->ffn = 4 * m->hidden;
+    m->vocab = hf_int(h, "vocab_size", 250880, 1, MAX_VOCAB, false);
+    m->max_seq = hf_int(h, "seq_length", 2048, 1, 16777216, false);
+    m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
+    m->mlp = WL_MLP_GELU;
+    m->norm = WL_NORM_LAYER;
+    m->position = WL_POS_ALIBI;
+    m->qkv_bias = m->linear_bias = true;
+    m->embedding_norm = true;
+}
+
 static void hf_mpt(hf_reader *h, wl_model *m)
 {
     m->hidden = hf_int(h, "d_model", 0, 1, MAX_DIM, true);
@@ -383,6 +405,7 @@ static const hf_family HF_FAMILIES[] = {
     {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"qwen3_moe", hf_llama_like},
     {"gpt_oss", hf_gpt_oss},    {"gpt2", hf_gpt2},
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
+    {"bloom", hf_bloom},
     {"deepseek_v3", hf_deepseek_v3}, {"llama4", hf_llama4},  {"llama4_text", hf_llama4},
 };
 

@@ -116,7 +116,7 @@ wl_params wl_model_params(const wl_model *m)
         if (layer > p.per_layer_max)
             p.per_layer_max = layer;
     }
-    p.norms += norm_params(m, h); /* final norm */
+    p.norms += norm_params(m, h) * (m->embedding_norm ? 2 : 1); /* final (and embedding) norm */
     p.embedding = (double)m->vocab * h;
     if (m->position == WL_POS_LEARNED)
         p.embedding += (double)m->max_seq * h;
