@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "ultrasim/workload.h"
 #include "ultrasim/engine.h"
 
 /* Llama 3 8B on 8 capped H100s, FSDP, one micro-batch of 2 x 8,192 tokens. */
@@ -107,7 +108,8 @@ static void bad_stacks_are_input_errors(void **state)
     const char *base = "train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 2048 ";
     char args[400];
     snprintf(args, sizeof args, "%s--stack deepspeedx", base);
-    expect_input_error(args, "allowed: megatron-core, neuronx-distributed, torchtitan");
+    expect_input_error(args, "allowed: deepspeed, fsdp, megatron-core, nemo, neuronx-distributed, "
+                             "torchtitan");
     snprintf(args, sizeof args, "%s--compile on", base);
     expect_input_error(args, "stack 'megatron-core' has no compiled mode");
     const char *file = write_temp("stack-typo.json",
@@ -116,6 +118,43 @@ static void bad_stacks_are_input_errors(void **state)
                                   "\"grad_reduce_bytes\": 8, \"fp8_cast_bytes\": 4, \"kernels\": {}}");
     snprintf(args, sizeof args, "%s--stack %s", base, file);
     expect_input_error(args, "grad_reduce_bytes");
+}
+
+/* A stack (or engine) file with "base" starts from that preset and changes
+ * what it lists: nemo is Megatron-Core's kernels under another name, so the
+ * same step; a base that is not a stack, or names itself, is refused. */
+static void stacks_start_from_a_base(void **state)
+{
+    (void)state;
+    const char *plan = "train --model llama3-8b --hw dgx-h100 --chips 8 --tp 2 --gbs 16 "
+                       "--seq 4096 --json --stack";
+    char args[400];
+    snprintf(args, sizeof args, "%s nemo", plan);
+    json_t *nemo = cli_json(args);
+    snprintf(args, sizeof args, "%s megatron-core", plan);
+    json_t *mcore = cli_json(args);
+    assert_close(json_number_value(json_object_get(nemo, "step_time_s")),
+                 json_number_value(json_object_get(mcore, "step_time_s")), 1e-12);
+    json_decref(nemo);
+    json_decref(mcore);
+    char text[400];
+    snprintf(text, sizeof text,
+             "{\"kind\": \"stack\", \"base\": \"%s/stack-self.json\", \"name\": \"s\"}",
+             USIM_TEST_TMP);
+    snprintf(args, sizeof args, "%s %s", plan, write_temp("stack-self.json", text));
+    expect_input_error(args, "more than 8 bases in a chain");
+    /* fsdp lists what differs from torchtitan; the rest comes from there. */
+    wl_stack fsdp, titan;
+    usim_error err;
+    assert_int_equal(wl_stack_load("fsdp", &fsdp, &err), USIM_OK);
+    assert_int_equal(wl_stack_load("torchtitan", &titan, &err), USIM_OK);
+    assert_true(fsdp.grad_reduce_bytes == 2 && titan.grad_reduce_bytes == 4);
+    assert_true(fsdp.eager.kv_repeat == 0 && titan.eager.kv_repeat == 2);
+    assert_true(fsdp.eager.norm == 36 && fsdp.eager.loss == titan.eager.loss);
+    const char *engine = write_temp("stack-on-engine.json",
+                                    "{\"kind\": \"stack\", \"base\": \"nxdi\", \"name\": \"s\"}");
+    snprintf(args, sizeof args, "%s %s", plan, engine);
+    expect_input_error(args, "base: unknown stack 'nxdi'");
 }
 
 /* A description that starts from a preset changes only what it lists; a
@@ -148,6 +187,7 @@ int main(void)
         cmocka_unit_test(power_cap_lowers_clocks_by_the_cube_root),
         cmocka_unit_test(flash2_runs_at_its_published_rate),
         cmocka_unit_test(bad_stacks_are_input_errors),
+        cmocka_unit_test(stacks_start_from_a_base),
         cmocka_unit_test(base_and_bad_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,15 +369,81 @@ static void add_preset_name(const usim_embedded_file *f, void *ctx)
              (int)(strlen(base) - strlen(".json")), base);
 }
 
-static usim_status read_kind(const char *file, const char *text, const char *kind,
-                             const usim_schema *schema, void *out, usim_finish_fn finish,
-                             usim_error *err)
+void usim_json_merge_over(json_t *base, json_t *over)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(over, key, v)
+    {
+        json_t *b = json_object_get(base, key);
+        if (json_is_null(v))
+            json_object_del(base, key);
+        else if (json_is_object(b) && json_is_object(v) && !json_object_get(v, "value") &&
+            !json_object_get(b, "value"))
+            usim_json_merge_over(b, v);
+        else
+            json_object_set(base, key, v);
+    }
+}
+
+#define MAX_BASE_DEPTH 8
+
+/* A description with "base": NAME starts from that preset or file of the same
+ * kind and changes only what it lists, as hardware descriptions do. */
+static usim_status apply_kind_base(const char *dir, const char *kind, const usim_reader *r,
+                                   json_t **doc, int depth, usim_error *err)
+{
+    json_t *ref = json_is_object(*doc) ? json_object_get(*doc, "base") : NULL;
+    if (!ref)
+        return USIM_OK;
+    if (!json_is_string(ref))
+        return usim_fail_at(r, "base", false, err,
+                            "expected the name of a %s preset or file to start from", kind);
+    if (depth >= MAX_BASE_DEPTH)
+        return usim_fail_at(r, "base", false, err,
+                            "more than %d bases in a chain (a base that names itself?)",
+                            MAX_BASE_DEPTH);
+    const char *name = json_string_value(ref), *text = NULL;
+    char *owned = NULL, label[300];
+    bool missing = false;
+    json_t *base = NULL;
+    usim_status st =
+        usim_open_named(dir, name, &text, &owned, label, sizeof label, &missing, err);
+    if (st == USIM_OK && missing)
+        st = usim_fail_at(r, "base", false, err, "unknown %s '%s': not a preset and no such file",
+                          kind, name);
+    if (st == USIM_OK)
+        st = usim_json_parse(label, text, &base, err);
+    usim_reader br = {label, text, NULL};
+    if (st == USIM_OK)
+        st = apply_kind_base(dir, kind, &br, &base, depth + 1, err);
+    json_t *k = st == USIM_OK && json_is_object(base) ? json_object_get(base, "kind") : NULL;
+    if (st == USIM_OK && (!json_is_string(k) || strcmp(json_string_value(k), kind) != 0))
+        st = usim_fail_at(r, "base", false, err, "'%s' is not a %s", name, kind);
+    if (st == USIM_OK) {
+        json_object_del(*doc, "base");
+        usim_json_merge_over(base, *doc);
+        json_decref(*doc);
+        *doc = json_incref(base);
+    }
+    json_decref(base);
+    free(owned);
+    return st;
+}
+
+static usim_status read_kind(const char *dir, const char *file, const char *text,
+                             const char *kind, const usim_schema *schema, void *out,
+                             usim_finish_fn finish, usim_error *err)
 {
     json_t *doc = NULL;
     usim_reader r = {file, text, NULL};
     usim_status st = usim_json_parse(file, text, &doc, err);
-    if (st != USIM_OK)
+    if (st == USIM_OK)
+        st = apply_kind_base(dir, kind, &r, &doc, 0, err);
+    if (st != USIM_OK) {
+        json_decref(doc);
         return st;
+    }
     json_t *k = json_is_object(doc) ? json_object_get(doc, "kind") : NULL;
     if (!json_is_string(k) || strcmp(json_string_value(k), kind) != 0)
         st = usim_fail_at(&r, json_is_object(doc) ? "kind" : "", false, err,
@@ -410,7 +476,7 @@ usim_status usim_load_kind(const char *dir, const char *kind, const char *field,
                              kind, name_or_file, names.text, dir,
                              strchr("aeiou", kind[0]) ? "n" : "", kind);
     } else if (st == USIM_OK) {
-        st = read_kind(label, text, kind, schema, out, finish, err);
+        st = read_kind(dir, label, text, kind, schema, out, finish, err);
     }
     free(owned);
     return st;

@@ -90,6 +90,11 @@ usim_status usim_read_object(const usim_reader *r, const usim_schema *schema, co
  * file:line:column. The caller owns the result. */
 usim_status usim_json_parse(const char *file, const char *text, json_t **out, usim_error *err);
 
+/* Lays `over` onto `base`: objects merge key by key, null removes a key,
+ * anything else (and a cited value, an object with "value") replaces what
+ * the base had (JSON merge patch, RFC 7386, with cited values whole). */
+void usim_json_merge_over(json_t *base, json_t *over);
+
 /* Where the value at a dotted path ("a.b[2].c") starts in text (1-based line
  * and column); with want_key, where its key starts. False when not found. */
 bool usim_json_locate(const char *text, const char *path, bool want_key, int *line, int *col);

@@ -73,26 +73,6 @@ static usim_status unknown_preset(const char *name, usim_error *err)
                      name);
 }
 
-/* Lays `over` onto `base`: objects merge key by key, null removes a key,
- * anything else (and a cited value, an object with "value") replaces what
- * the base had (JSON merge patch, RFC 7386, with cited values whole). */
-static void merge_over(json_t *base, json_t *over)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(over, key, v)
-    {
-        json_t *b = json_object_get(base, key);
-        if (json_is_null(v))
-            json_object_del(base, key);
-        else if (json_is_object(b) && json_is_object(v) && !json_object_get(v, "value") &&
-            !json_object_get(b, "value"))
-            merge_over(b, v);
-        else
-            json_object_set(base, key, v);
-    }
-}
-
 #define MAX_BASE_DEPTH 8
 
 static usim_status open_source_at(const char *name, hw_source *s, int depth, usim_error *err);
@@ -126,7 +106,7 @@ static usim_status apply_base(hw_source *s, int depth, usim_error *err)
         return st;
     }
     json_object_del(s->doc, "base");
-    merge_over(b.doc, s->doc);
+    usim_json_merge_over(b.doc, s->doc);
     json_decref(s->doc);
     s->doc = json_incref(b.doc);
     source_free(&b);
