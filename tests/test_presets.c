@@ -124,6 +124,25 @@ static void gb200_nvl72_is_one_nvlink_switch(void **state)
     assert_close(r.power_w, 72 * 1200.0, 1e-12);
 }
 
+/* A job takes whole trays of 4: 128 GPUs are two racks of 64 (their NVLink
+ * domains are 64 wide, so a 128-rank group crosses InfiniBand); 144 two full
+ * racks; 100 does not split into whole trays evenly and is refused. */
+static void gb200_jobs_take_whole_trays(void **state)
+{
+    (void)state;
+    hw_system s = load_system("gb200-nvl72", 128);
+    assert_int_equal(s.node.chips, 64);
+    assert_int_equal(hw_derive(&s).domains, 2);
+    s = load_system("gb200-nvl72", 144);
+    assert_int_equal(s.node.chips, 72);
+    s = load_system("gb200-nvl72", 64);
+    assert_int_equal(s.node.chips, 72);
+    expect_input_error("collective --hw gb200-nvl72 --chips 100 --size 1MiB",
+                       "100 chips neither fill whole gb200-nvl72 nodes of 72 chips nor split "
+                       "evenly into units of 4 over the fewest nodes; use a multiple of 72, or "
+                       "e.g. 144");
+}
+
 /* A 72-GPU all-reduce cannot beat NVLink: 1 GiB per rank, bus bandwidth at
  * most 900 GB/s each way x 0.822 (link_efficiency) = 739.8 GB/s; the mesh
  * algorithm reaches it less its latency, 2 switch hops of 2.4 us:
@@ -179,6 +198,7 @@ int main(void)
         cmocka_unit_test(systems_grow_by_whole_nodes),
         cmocka_unit_test(gb200_nvl72_is_one_nvlink_switch),
         cmocka_unit_test(gb200_nvl72_all_reduce_is_bound_by_nvlink),
+        cmocka_unit_test(gb200_jobs_take_whole_trays),
         cmocka_unit_test(a100_40gb_is_the_80gb_compute),
         cmocka_unit_test(hw_show_prints_them),
     };

@@ -154,6 +154,10 @@ typedef struct hw_topology {
 
 typedef struct hw_node {
     int chips;
+    /* The fewest chips a job takes from a node (a GB200 NVL72 rack's compute
+     * tray of 4); 0: whole nodes only. A job larger than a node but not a
+     * multiple of it spreads evenly over the fewest nodes it needs. */
+    int chips_unit;
     hw_topology topology;
     double bandwidth_per_chip;     /* scale-up, as the vendor counts it */
     bool bidirectional;            /* the vendor figure counts both directions */

@@ -607,6 +607,22 @@ usim_status hw_load_system_text(const char *file, const char *text, int chips,
     return st;
 }
 
+/* A job larger than a node but not a multiple of it takes the same number of
+ * whole units from each of the fewest nodes it needs (128 GB200s: 16 trays of
+ * 4 in each of two racks), so its NVLink domains are that size. */
+static bool spread_over_nodes(hw_system *sys, int chips)
+{
+    int per_node = sys->node.chips, unit = sys->node.chips_unit;
+    if (unit <= 0 || unit >= per_node || sys->domain.nodes > 1)
+        return false;
+    int nodes = (chips + per_node - 1) / per_node;
+    if (chips % nodes != 0 || (chips / nodes) % unit != 0)
+        return false;
+    sys->node.chips = chips / nodes;
+    sys->default_chips = sys->node.chips;
+    return true;
+}
+
 usim_status hw_set_chips(hw_system *sys, int chips, usim_error *err)
 {
     int per_node = sys->node.chips;
@@ -618,11 +634,20 @@ usim_status hw_set_chips(hw_system *sys, int chips, usim_error *err)
                                "'%s' is a single chip; for %d chips use a system preset such "
                                "as trn2.48xlarge or dgx-h100 ('ultrasim hw list')",
                                sys->name, chips);
-    if (chips > per_node && chips % per_node != 0)
+    if (chips > per_node && chips % per_node != 0 && !spread_over_nodes(sys, chips)) {
+        if (sys->node.chips_unit > 0 && sys->node.chips_unit < per_node)
+            return usim_fail_field(err, USIM_EINPUT, "chips",
+                                   "%d chips neither fill whole %s nodes of %d chips nor split "
+                                   "evenly into units of %d over the fewest nodes; use a "
+                                   "multiple of %d, or e.g. %d",
+                                   chips, sys->name, per_node, sys->node.chips_unit, per_node,
+                                   (chips + per_node - 1) / per_node * sys->node.chips_unit *
+                                       (per_node / sys->node.chips_unit));
         return usim_fail_field(err, USIM_EINPUT, "chips",
                                "%d chips do not fill whole %s nodes of %d chips; use a multiple "
                                "of %d",
                                chips, sys->name, per_node, per_node);
+    }
     if (chips > sys->default_chips && sys->network.tiers == 0)
         return usim_fail_field(err, USIM_EINPUT, "network",
                                "%d chips span more than one %d-chip scale-up domain of %s, which "

@@ -147,6 +147,7 @@ static const usim_schema TOPOLOGY_SCHEMA = USIM_SCHEMA("topology", TOPOLOGY);
 
 static const usim_field NODE[] = {
     USIM_INT("chips", hw_node, chips, 1, 1024, true),
+    USIM_INT("chips_unit", hw_node, chips_unit, 0, 1024, false),
     USIM_OBJ("topology", hw_node, topology, &TOPOLOGY_SCHEMA, true),
     USIM_NUM("bandwidth_per_chip", hw_node, bandwidth_per_chip, U_BPS, 0, 1e14, true),
     USIM_BOOL("bidirectional", hw_node, bidirectional),
