@@ -631,11 +631,27 @@ static void limits_come_from_the_engine(void **state)
     json_decref(trn);
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
                        "allowed: nxdi, sglang, trtllm, vllm-neuron, vllm");
+    /* vLLM refuses a --max-model-len beyond the model's context, and a request
+     * (of the load or of a trace) longer than it. */
+    expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
+                       "--engine vllm-neuron --max-model-len 10000",
+                       "--max-model-len: 10000 tokens is longer than llama3-8b's 8192-token "
+                       "context (vLLM refuses it); allowed: 1 to 8192");
+    char trace[300];
+    snprintf(trace, sizeof trace,
+             "serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 --max-model-len 512 "
+             "--trace-in %s",
+             write_temp("long.csv", "arrival_s,input_tokens,output_tokens\n0,500,100\n"));
+    expect_input_error(trace, "long.csv:2:1: input_tokens: a request of 500 input + 100 output "
+                              "tokens is longer than --max-model-len 512");
+    expect_input_error("plan --serve --model llama3-8b --hw dgx-h100 --chips 8 --weights nvfp4",
+                       "--weights: nvfp4 computes on FP4 tensor cores, which h100-sxm does not "
+                       "have");
     /* vLLM refuses a request longer than --max-model-len. */
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
                        "--engine vllm-neuron --max-model-len 1000 --isl 900 --osl 200",
-                       "--max-model-len: 1000 tokens is shorter than the longest request (1100 "
-                       "input and output tokens); allowed: at least 1100");
+                       "--max-model-len: a request of 900 input + 200 output tokens is longer "
+                       "than --max-model-len 1000 (allowed: input + output tokens up to 1000)");
 }
 
 /* A constant rate sends request i at i / rate. Far below capacity each is
@@ -692,6 +708,8 @@ static void sweep_as_guidellm(void **state)
     json_decref(j);
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --sweep-size 4",
                        "--sweep-size: does not apply to --mode closed");
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --mode sweep --slo-ttft 1s",
+                       "--slo-ttft: does not apply to --mode sweep");
 }
 
 int main(void)

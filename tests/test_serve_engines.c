@@ -83,6 +83,10 @@ static void decode_reads_as_compiled(void **state)
     assert_close(decode_s(nxdi, 400, 700), decode_s(paged, 1024, 1024), 1e-12);
     neuron->max_model_len = 4096;
     assert_close(decode_s(neuron, 400, 700), decode_s(paged, 4096, 4096), 1e-12);
+    /* The top bucket is max_model_len itself: 4,700 keys read 5,200, not 8,192. */
+    nxdi->max_model_len = 5200;
+    assert_close(decode_s(nxdi, 4500, 4700), decode_s(paged, 5200, 5200), 1e-12);
+    assert_close(prefill_s(nxdi, 4700), prefill_s(paged, 5200), 1e-12);
     /* Without --max-model-len, vLLM's default: the model's 131,072 positions. */
     neuron->max_model_len = 0;
     assert_close(decode_s(neuron, 400, 700), decode_s(paged, 131072, 131072), 1e-12);

@@ -247,6 +247,23 @@ static void llama4_config(void **state)
                       "\"num_local_experts\": -3}}";
     assert_int_equal(wl_model_load_text("config.json", bad, &m, &err), USIM_EINPUT);
     assert_string_equal(err.field, "text_config.num_local_experts");
+    /* Expert layers listed one by one, a step past the last layer, and a
+     * text_config that is not an object are refused. */
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"llama4_text\", %s, \"num_local_experts\": 16,"
+             "\"interleave_moe_layer_step\": 2, \"moe_layers\": [0, 2]}",
+             text);
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "moe_layers");
+    snprintf(cfg, sizeof cfg,
+             "{\"model_type\": \"llama4_text\", %s, \"num_local_experts\": 16,"
+             "\"interleave_moe_layer_step\": 49}",
+             text);
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "leaves no expert layer"));
+    const char *flat = "{\"model_type\": \"llama4\", \"text_config\": [1]}";
+    assert_int_equal(wl_model_load_text("config.json", flat, &m, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "text_config");
 }
 
 /*

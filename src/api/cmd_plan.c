@@ -55,14 +55,17 @@ static const usim_option PLAN_OPTIONS[] = {
      NULL, NULL, 0, 0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
      "with --serve: serving engine (default: the system's own)", NULL, NULL, 0, 0, false},
+    {"max-model-len", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS",
+     "with --serve: the longest request the engine is set up for, as serve's option", NULL,
+     NULL, 1, 1e7, false},
 };
 
 /* Options that only one kind of plan reads: naming one for the other kind
  * is a mistake worth saying. */
 static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "jobs", "stack", "compile",
                                             "report", NULL};
-static const char *const SERVING_ONLY[] = {"isl", "osl", "slo-ttft", "slo-tpot", "weights",
-                                           "engine", NULL};
+static const char *const SERVING_ONLY[] = {"isl",    "osl",          "slo-ttft", "slo-tpot",
+                                           "weights", "engine", "max-model-len", NULL};
 
 static usim_status check_kind(json_t *req, bool serve, usim_error *err)
 {

@@ -70,7 +70,8 @@ static const usim_option SERVE_OPTIONS[] = {
     {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching (default: the engine's)",
      NULL, SCHEDULERS, 0, 0, false},
     {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N",
-     "chunked prefill: tokens per iteration (default: the engine's)", NULL, NULL, 16, 1048576,
+     "tokens an iteration runs at most: chunked prefill cuts prompts to it, prefill-first "
+     "engines prefill whole prompts up to it (default: the engine's)", NULL, NULL, 16, 1048576,
      false},
     {"prefill-replicas", USIM_OPT_INT, USIM_UNIT_NONE, "N",
      "disaggregation: replicas that prefill (the rest decode)", "1", NULL, 1, 1e6, false},
@@ -160,6 +161,9 @@ static const load_option LOAD_OPTIONS[] = {
      "only --mode poisson and constant send at a rate"},
     {"concurrency", 1u << SERVE_CLOSED, "only --mode closed has clients"},
     {"sweep-size", 1u << SERVE_SWEEP, "only --mode sweep runs a series"},
+    {"slo-ttft", ~(1u << SERVE_SWEEP), "a sweep prints no SLO attainment"},
+    {"slo-tpot", ~(1u << SERVE_SWEEP), "a sweep prints no SLO attainment"},
+    {"report", ~(1u << SERVE_SWEEP), "the report page shows one run"},
 };
 
 static const char *const MODE_NAMES[] = {"offline", "static",   "closed", "poisson",
@@ -493,18 +497,16 @@ static const api_figure SERVE_FIGURES[] = {
     {"output_tokens_per_s", 1, "tokens/s", 1, USIM_UNIT_NONE, ""},
 };
 
-/* vLLM refuses a request longer than --max-model-len. */
-static usim_status check_max_model_len(const serve_deployment *d, const serve_workload *w,
-                                       usim_error *err)
+/* vLLM refuses a --max-model-len beyond the model's context (a request
+ * longer than it is refused in the serve layer, which sees every request). */
+static usim_status check_max_model_len(const serve_deployment *d, usim_error *err)
 {
-    double longest = floor((double)w->isl * (1 + w->isl_spread)) +
-                     floor((double)w->osl * (1 + w->osl_spread));
-    if (d->max_model_len <= 0 || w->mode == SERVE_TRACE || longest <= d->max_model_len)
+    if (d->max_model_len <= d->model.max_seq)
         return USIM_OK;
     return usim_fail_field(err, USIM_EINPUT, "max-model-len",
-                           "%d tokens is shorter than the longest request (%.0f input and output "
-                           "tokens); allowed: at least %.0f",
-                           d->max_model_len, longest, longest);
+                           "%d tokens is longer than %s's %d-token context (vLLM refuses it); "
+                           "allowed: 1 to %d",
+                           d->max_model_len, d->model.name, d->model.max_seq, d->model.max_seq);
 }
 
 /* guidellm's sweep: synchronous (one request at a time), throughput (every
@@ -565,9 +567,9 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         (w.mode == SERVE_CLOSED || w.mode == SERVE_SWEEP))
         st = usim_fail_field(err, USIM_EINPUT, "mode",
                              "disaggregation is simulated for open loads: use --mode offline, "
-                             "poisson or trace");
+                             "poisson, constant or trace");
     if (st == USIM_OK)
-        st = check_max_model_len(d, &w, err);
+        st = check_max_model_len(d, err);
     if (st == USIM_OK && w.mode == SERVE_STATIC_RUN)
         d->scheduler = SERVE_STATIC;
     if (st == USIM_OK && w.mode == SERVE_SWEEP)
@@ -576,11 +578,11 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         st = serve_run(d, &w, &r, err);
     if (st == USIM_OK && w.mode != SERVE_SWEEP)
         *result = result_json(d, &r);
-    if (st == USIM_OK) {
+    if (st == USIM_OK)
         api_system_warnings(*result, &d->sys);
+    if (st == USIM_OK && w.mode != SERVE_SWEEP) /* a sweep's runs carry no single figure */
         api_add_intervals(*result, &d->sys, "inference", SERVE_FIGURES,
                           sizeof SERVE_FIGURES / sizeof SERVE_FIGURES[0]);
-    }
     json_decref(copy);
     free(d);
     return st;

@@ -345,6 +345,11 @@ static usim_status read_weights(const usim_command *cmd, json_t *req, const hw_s
                                    "'%s' is not a weight type (allowed: bf16, fp8, int8, fp16, "
                                    "int4, mxfp4, nvfp4, comma-separated)",
                                    t);
+        if (k == SERVE_W_NVFP4 && !(sys->chip.dense_flops.fp4 > 0))
+            return usim_fail_field(err, USIM_EINPUT, "weights",
+                                   "nvfp4 computes on FP4 tensor cores, which %s does not have "
+                                   "(allowed here: bf16, fp8, int8, fp16, int4, mxfp4)",
+                                   sys->chip.name);
         weights[(*n)++] = k;
     }
     return USIM_OK;
@@ -354,7 +359,8 @@ static usim_status read_weights(const usim_command *cmd, json_t *req, const hw_s
  * network, engine and request shape, closed loop. */
 static json_t *base_request(json_t *req)
 {
-    static const char *const KEYS[] = {"model", "hw", "network", "engine", "isl", "osl", NULL};
+    static const char *const KEYS[] = {"model", "hw",  "network",       "engine",
+                                       "isl",   "osl", "max-model-len", NULL};
     json_t *base = json_pack("{s:s, s:s}", "command", "serve", "mode", "closed");
     for (int i = 0; KEYS[i]; i++) {
         json_t *v = json_object_get(req, KEYS[i]);

@@ -15,7 +15,8 @@ extern const char *const api_tp_unit_choices[];
 /* The software stack of a run (data/stacks) and whether it compiles. */
 #define API_OPT_STACK \
     {"stack", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",                                     \
-     "software stack (data/stacks: megatron-core, torchtitan, neuronx-distributed) or stack JSON; "\
+     "software stack (data/stacks: megatron-core, nemo, torchtitan, fsdp, deepspeed, "           \
+     "neuronx-distributed) or stack JSON; "                                                     \
      "default: the system's own", NULL, NULL, 0, 0, false},                                           \
     {"compile", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                                      \
      "compile the model's graph (torch.compile) where the stack can (default: the stack's own)",\

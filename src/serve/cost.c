@@ -177,19 +177,21 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double 
     return s;
 }
 
-/* The smallest power of two >= max(n, floor): a compiled bucket. */
-static double pow2_bucket(double n, double floor)
+/* The compiled bucket n tokens run in: the smallest power of two >=
+ * max(n, floor), the engine's top bucket being max_model_len itself. */
+static double pow2_bucket(const serve_deployment *d, double n, double floor)
 {
-    return exp2(ceil(log2(fmax(fmax(n, floor), 1))));
+    double b = exp2(ceil(log2(fmax(fmax(n, floor), 1))));
+    return fmax(n, fmin(b, serve_max_model_len(d)));
 }
 
 /* Tokens a prefill computes: a whole prompt on an engine of compiled
  * context-encoding buckets runs padded to its bucket. */
-static double compiled_prompt(const serve_engine *e, const serve_prefill *p)
+static double compiled_prompt(const serve_deployment *d, const serve_prefill *p)
 {
     bool whole = p->context <= p->tokens;
-    return e->prefill_bucket_min > 0 && whole ? pow2_bucket(p->tokens, e->prefill_bucket_min)
-                                              : p->tokens;
+    int floor = d->engine.prefill_bucket_min;
+    return floor > 0 && whole ? pow2_bucket(d, p->tokens, floor) : p->tokens;
 }
 
 /* Keys a decode step reads per request. */
@@ -197,9 +199,9 @@ static double decode_read(const serve_deployment *d, const serve_batch *b)
 {
     switch (d->engine.decode_kv_read) {
     case SERVE_KV_BUCKET: /* the graph of the longest context in the batch */
-        return pow2_bucket(b->decode_context_max, d->engine.prefill_bucket_min);
-    case SERVE_KV_MAX_MODEL_LEN:
-        return serve_max_model_len(d);
+        return pow2_bucket(d, b->decode_context_max, d->engine.prefill_bucket_min);
+    case SERVE_KV_MAX_MODEL_LEN: /* a longer request is refused; read it whole if not */
+        return fmax(serve_max_model_len(d), b->decode_context_max);
     default:
         return b->decode_context;
     }
@@ -210,16 +212,15 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     serve_iter_cost r;
     const wl_model *m = c->model;
     memset(&r, 0, sizeof r);
-    const serve_engine *e = &c->d->engine;
     double prefill = 0;
     for (int i = 0; i < b->nprefill; i++)
-        prefill += compiled_prompt(e, &b->prefill[i]);
+        prefill += compiled_prompt(c->d, &b->prefill[i]);
     double tokens = b->decode_tokens + prefill;
     if (tokens <= 0)
         return r;
     int moe_layers = wl_moe_layers(m);
     int dense_layers = m->layers - moe_layers;
-    double block = prefill > 0 ? e->moe_prefill_block : 0;
+    double block = prefill > 0 ? c->d->engine.moe_prefill_block : 0;
     double per_layer_dense = layer_gemms_s(c, tokens, false, 0);
     double per_layer_moe = moe_layers ? layer_gemms_s(c, tokens, true, block) : 0;
     r.weights_s = dense_layers * per_layer_dense + moe_layers * per_layer_moe;
@@ -230,7 +231,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
         kv += attention_s(c, b->decode_seqs, b->decode_tokens / b->decode_seqs,
                           decode_read(c->d, b), false);
     for (int i = 0; i < b->nprefill; i++) {
-        double q = compiled_prompt(e, &b->prefill[i]);
+        double q = compiled_prompt(c->d, &b->prefill[i]);
         kv += attention_s(c, 1, q, b->prefill[i].context - b->prefill[i].tokens + q, true);
     }
     r.kv_s = m->layers * kv;

@@ -277,9 +277,24 @@ static usim_status check_context(const serve_deployment *d, const serve_workload
             longest = s->req[i].isl + s->req[i].osl;
             at = i;
         }
-    if (at < 0 || longest <= m->max_seq)
+    if (at < 0)
         return USIM_OK;
     const serve_request *q = &s->req[at];
+    if (d->max_model_len > 0 && longest > d->max_model_len) { /* vLLM refuses it */
+        usim_status st = usim_fail_field(
+            err, USIM_EINPUT, w->mode == SERVE_TRACE ? "input_tokens" : "max-model-len",
+            "a request of %.0f input + %.0f output tokens is longer than --max-model-len %d "
+            "(allowed: input + output tokens up to %d)",
+            q->isl, q->osl, d->max_model_len, d->max_model_len);
+        if (err && w->mode == SERVE_TRACE) {
+            snprintf(err->file, sizeof err->file, "%s", w->trace_file);
+            err->line = q->line;
+            err->column = 1;
+        }
+        return st;
+    }
+    if (longest <= m->max_seq)
+        return USIM_OK;
     if (m->position == WL_POS_LEARNED) {
         usim_status st = usim_fail_field(
             err, USIM_EINPUT, w->mode == SERVE_TRACE ? "input_tokens" : "isl",

@@ -105,6 +105,12 @@ static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *e
         if (m->dense_layers > m->layers)
             return usim_fail_at(r, "dense_layers", false, err,
                                 "%d is more than the %d layers", m->dense_layers, m->layers);
+        if (wl_moe_layers(m) == 0)
+            return usim_fail_at(r, "moe_layer_step", false, err,
+                                "%d leaves no expert layer among the %d layers after the %d "
+                                "dense ones; allowed: 1 to %d",
+                                m->moe_layer_step, m->layers, m->dense_layers,
+                                m->layers - m->dense_layers);
     }
     if (m->sliding_layers > m->layers)
         return usim_fail_at(r, "sliding_layers", false, err, "%d is more than the %d layers",
@@ -342,6 +348,30 @@ static void hf_deepseek_v3(hf_reader *h, wl_model *m)
     m->mla.v_head_dim = hf_int(h, "v_head_dim", 128, 1, 4096, false);
 }
 
+/* A `moe_layers` list must be the layers the step places experts in: layers
+ * picked one by one are not what the model expresses. */
+static void hf_check_moe_layers(hf_reader *h, const wl_model *m)
+{
+    json_t *list = json_object_get(h->doc, "moe_layers"), *v;
+    size_t i;
+    int step = m->moe_layer_step > 1 ? m->moe_layer_step : 1, listed = 0;
+    char path[96];
+    if (h->st != USIM_OK || !list)
+        return;
+    bool ok = json_is_array(list);
+    json_array_foreach(list, i, v)
+    {
+        json_int_t l = json_integer_value(v);
+        ok = ok && json_is_integer(v) && l >= 0 && l < m->layers && (l + 1) % step == 0;
+        listed++;
+    }
+    if (!ok || listed != m->layers / step)
+        h->st = usim_fail_at(h->r, hf_path(h, "moe_layers", path, sizeof path), false, h->err,
+                             "expert layers chosen one by one are not modelled; allowed: every "
+                             "interleave_moe_layer_step-th layer (%d here: %d of %d)",
+                             step, m->layers / step, m->layers);
+}
+
 /* llama4: the text model's keys are in text_config (a llama4_text config is
  * the text model alone). Every interleave_moe_layer_step-th layer is experts
  * (intermediate_size wide) with one shared expert of that width; the others
@@ -351,7 +381,12 @@ static void hf_deepseek_v3(hf_reader *h, wl_model *m)
 static void hf_llama4(hf_reader *h, wl_model *m)
 {
     json_t *text = json_object_get(h->doc, "text_config");
-    if (json_is_object(text)) {
+    if (text && !json_is_object(text)) {
+        h->st = usim_fail_at(h->r, "text_config", false, h->err,
+                             "expected an object (the text model's configuration)");
+        return;
+    }
+    if (text) {
         h->doc = text;
         h->within = "text_config.";
     }
@@ -362,6 +397,7 @@ static void hf_llama4(hf_reader *h, wl_model *m)
     m->experts_per_token = hf_int(h, "num_experts_per_tok", 1, 1, 65536, false);
     m->shared_experts = 1;
     m->moe_layer_step = hf_int(h, "interleave_moe_layer_step", 1, 1, MAX_LAYERS, false);
+    hf_check_moe_layers(h, m);
 }
 
 /* Layers whose `layer_types` entry is "sliding_attention". */

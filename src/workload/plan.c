@@ -106,7 +106,7 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
     if (!p->stack.name[0])
         return usim_fail_field(err, USIM_EINPUT, "stack",
                                "the plan names no software stack; load one (wl_stack_load: "
-                               "megatron-core, torchtitan, neuronx-distributed)");
+                               "a data/stacks name or a stack file)");
     usim_status st = check_degrees(p, chips, err);
     if (st == USIM_OK)
         st = check_tensor_split(p, m, err);
