@@ -238,6 +238,10 @@ static void every_rank_replays_to_train(void **state)
     export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 64 --tp 2 --pp 2 --cp 2 "
                        "--ep 4 --gbs 64 --seq 4096",
                        "all", 64);
+    /* Experts folded over TP (expert TP 1): EP ranks 1 apart, across TP */
+    export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 16 --tp 2 --pp 2 --ep 8 "
+                       "--etp 1 --gbs 16 --seq 4096",
+                       "all", 16);
 }
 
 static double matrix_rate(const hw_chip *c)

@@ -229,6 +229,42 @@ static void trace_is_valid(void **state)
     json_decref(res);
 }
 
+/* Expert tensor parallel (Megatron-Core's MoE parallel folding). Mixtral
+ * 8x7B on 16 H100s, TP 2, PP 2 (DP 4): EP 8 cannot divide DP 4 with experts
+ * split as the dense layers are (expert TP 2), but folds over TP x DP with
+ * expert TP 1. At EP 4, expert TP 1 instead of 2 doubles the expert weights
+ * a chip holds: stage 0's 16 layers of 8 experts of 3 x 4096 x 14336
+ * (22,548,578,304 parameters) at 2 bytes, / 4 instead of / 8: 5,637,144,576
+ * bytes more; the expert FLOPs per chip stay the same. */
+static void expert_tensor_parallel_folds(void **state)
+{
+    (void)state;
+    const char *base = "train --model mixtral-8x7b --hw dgx-h100 --chips 16 --tp 2 --pp 2 "
+                       "--gbs 16 --seq 4096 --json";
+    char args[300];
+    snprintf(args, sizeof args, "%s --ep 8", base);
+    expect_input_error(args, "EP 8 must divide DP x CP (4), or with --etp below TP");
+    snprintf(args, sizeof args, "%s --ep 8 --etp 1", base);
+    json_t *folded = cli_json(args);
+    assert_int_equal((int)json_number_value(json_object_get(
+                         json_object_get(folded, "plan"), "etp")),
+                     1);
+    json_decref(folded);
+    snprintf(args, sizeof args, "%s --ep 4", base);
+    json_t *split = cli_json(args);
+    snprintf(args, sizeof args, "%s --ep 4 --etp 1", base);
+    json_t *whole = cli_json(args);
+    double w2 = json_number_value(json_object_get(json_object_get(split, "memory"), "weights"));
+    double w1 = json_number_value(json_object_get(json_object_get(whole, "memory"), "weights"));
+    assert_close(w1 - w2, 5637144576.0, 1e-9);
+    assert_close(json_number_value(json_object_get(whole, "hardware_flops_per_step")),
+                 json_number_value(json_object_get(split, "hardware_flops_per_step")), 1e-12);
+    json_decref(split);
+    json_decref(whole);
+    snprintf(args, sizeof args, "%s --ep 4 --etp 3", base);
+    expect_input_error(args, "expert TP 3 must divide TP 2");
+}
+
 static void json_contract(void **state)
 {
     (void)state;
@@ -272,6 +308,7 @@ int main(void)
         cmocka_unit_test(oversized_plan_is_an_error),
         cmocka_unit_test(trace_is_valid),
         cmocka_unit_test(json_contract),
+        cmocka_unit_test(expert_tensor_parallel_folds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

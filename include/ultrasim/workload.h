@@ -180,6 +180,10 @@ typedef enum wl_schedule { WL_SCHED_1F1B, WL_SCHED_INTERLEAVED } wl_schedule;
 
 typedef struct wl_plan {
     int tp, pp, dp, cp, ep;
+    /* Expert tensor parallel: chips splitting each expert (Megatron-Core's
+     * --expert-tensor-parallel-size); 0 = TP. Below TP the experts' groups
+     * fold over TP x CP x DP (MoE parallel folding). */
+    int etp;
     int vp;              /* virtual stages per pipeline rank (interleaved when > 1) */
     int mbs;             /* micro-batch size, sequences */
     int64_t gbs;         /* global batch, sequences */
@@ -196,6 +200,11 @@ typedef struct wl_plan {
     wl_stack stack;      /* the software stack that runs the plan */
     bool compile;        /* the stack compiles its graph (stack.has_compiled) */
 } wl_plan;
+
+/* Expert tensor parallel as used (etp, or TP when 0), and the data-parallel
+ * replicas of an expert: TP x CP x DP / (EP x ETP). */
+int wl_plan_etp(const wl_plan *p);
+double wl_expert_dp(const wl_plan *p);
 
 /* The share of a layer's forward matmul FLOPs that the plan's selective
  * recomputation runs again in the backward (0 for the attention core only). */

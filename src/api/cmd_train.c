@@ -92,6 +92,7 @@ static json_t *plan_json(const wl_plan *p)
                          (json_int_t)p->seq, "dtype", usim_dtype_name(p->dtype), "recompute",
                          RC[p->recompute], "sp", p->sp, "zero", p->zero, "tp_cores",
                          (json_int_t)p->tp_cores);
+    json_object_set_new(j, "etp", json_integer(wl_plan_etp(p)));
     json_object_set_new(j, "stack", json_string(p->stack.name));
     json_object_set_new(j, "compile", json_boolean(p->compile));
     json_object_set_new(j, "attention", json_string(api_attention_choices[p->attention]));
@@ -316,11 +317,14 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     usim_buf_printf(b, "%s (%s parameters) on %.0f chip%s of %s\n",
                     json_string_value(json_object_get(res, "model")), params, chips,
                     api_plural(chips), json_string_value(json_object_get(res, "hw")));
-    usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f, VP %.0f; micro-batch "
+    char etp[32] = "";
+    if (api_number(p, "etp") < api_number(p, "tp"))
+        snprintf(etp, sizeof etp, " (expert TP %.0f)", api_number(p, "etp"));
+    usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n"
                        "stack: %s%s, attention %s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
-                    api_number(p, "cp"), api_number(p, "ep"), api_number(p, "vp"),
+                    api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"),
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"),
                     json_string_value(json_object_get(p, "dtype")),
                     json_string_value(json_object_get(p, "recompute")),

@@ -121,7 +121,7 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
     static const column_option PLAN[] = {
         {"hw", "hw"},         {"chips", "chips"},         {"tp", "tp"},
         {"pp", "pp"},         {"dp", "dp"},               {"cp", "cp"},
-        {"ep", "ep"},         {"vp", "vp"},               {"mbs", "mbs"},
+        {"ep", "ep"},         {"etp", "etp"},  {"vp", "vp"},               {"mbs", "mbs"},
         {"gbs", "gbs"},       {"seq", "seq"},             {"dtype", "dtype"},
         {"recompute", "recompute"}, {"zero", "zero"},     {"attention", "attention"},
         {"stack", "stack"},   {"compile", "compile"},     {"overlap-grad-reduce", "overlap_grad_reduce"}};
@@ -447,7 +447,7 @@ static const char *const COLUMNS[] = {
     "id", "source", "hw", "chips", "model", "metric", "value", "note",
     /* training */
     "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "params_b", "tp", "pp", "dp",
-    "cp", "ep", "vp", "mbs", "gbs", "dtype", "recompute", "sp", "zero", "attention",
+    "cp", "ep", "etp", "vp", "mbs", "gbs", "dtype", "recompute", "sp", "zero", "attention",
     "overlap_grad_reduce", "stack", "compile",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",

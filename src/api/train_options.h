@@ -39,8 +39,13 @@ extern const char *const api_tp_unit_choices[];
      NULL, NULL, 1, 4194304, false},                                                            \
     {"cp", USIM_OPT_INT, USIM_UNIT_NONE, "C", "context parallel degree", "1", NULL, 1, 4096,    \
      false},                                                                                    \
-    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E", "expert parallel degree (within DP x CP)", "1",   \
+    {"ep", USIM_OPT_INT, USIM_UNIT_NONE, "E",                                                   \
+     "expert parallel degree (within DP x CP; with --etp below TP, within TP x CP x DP)", "1",  \
      NULL, 1, 65536, false},                                                                    \
+    {"etp", USIM_OPT_INT, USIM_UNIT_NONE, "E",                                                  \
+     "expert tensor parallel: chips splitting each expert, dividing TP (Megatron-Core's "       \
+     "--expert-tensor-parallel-size; default TP)",                                              \
+     NULL, NULL, 1, 65536, false},                                                              \
     {"vp", USIM_OPT_INT, USIM_UNIT_NONE, "V", "virtual pipeline stages per rank (interleaved 1F1B)",\
      "1", NULL, 1, 1024, false},                                                                \
     {"mbs", USIM_OPT_INT, USIM_UNIT_NONE, "B", "micro-batch size, sequences", "1", NULL, 1, 65536,\

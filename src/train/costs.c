@@ -297,14 +297,16 @@ static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
 }
 
 /* Router, dispatch all-to-all, local experts as a grouped GEMM, combine. Each
- * chip holds E / EP experts and receives on average T x top-k tokens
- * (balanced routing is assumed). */
+ * chip holds E / EP experts split ETP ways and receives on average T x top-k
+ * tokens x ETP / TP (balanced routing is assumed): with ETP = TP every TP rank
+ * works on all its group's tokens, with ETP 1 each on its own share. */
 static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
 {
     const wl_model *m = x->m;
-    double T = x->tokens, h = m->hidden, fe = (double)m->expert_ffn / x->p->tp;
+    double etp = wl_plan_etp(x->p);
+    double T = x->tokens, h = m->hidden, fe = (double)m->expert_ffn / etp;
     bool gated = m->mlp == WL_MLP_SWIGLU;
-    double routed = T * m->experts_per_token;
+    double routed = T * m->experts_per_token * etp / x->p->tp;
     double local = (double)m->experts / x->p->ep;
     linear(x, c, backward, T, h, m->experts, 1); /* router */
     elementwise(x, c, backward, T * m->experts, 6, 4);

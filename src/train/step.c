@@ -372,7 +372,8 @@ static void finish_stage(step_builder *b, int stage)
         }
     }
     double shard = p->zero >= 1 ? (double)p->dp * p->cp : 1.0;
-    double local = sp.dense / shard + sp.experts * p->ep / shard;
+    double expert_shard = p->zero >= 1 ? wl_expert_dp(p) : 1.0;
+    double local = sp.dense / shard + sp.experts / expert_shard;
     train_costs update = train_optimizer_costs(&b->x, local);
     int opt = sim_task(b->g, rc, update.s[TRAIN_OPTIMIZER], TRAIN_OPTIMIZER, "optimizer");
     record(b, opt, opt, &update);
@@ -619,7 +620,9 @@ static void set_groups(train_ctx *x)
     x->tp = group_of(x->sys, p->tp, 1);
     x->cp = group_of(x->sys, p->cp, p->tp);
     x->dp = group_of(x->sys, p->dp * p->cp, p->tp);
-    x->ep = group_of(x->sys, p->ep, p->tp * p->cp);
+    /* EP ranks TP x CP apart when experts split like the dense layers;
+     * ETP apart when they fold over TP (Megatron-Core's expert rank order). */
+    x->ep = group_of(x->sys, p->ep, wl_plan_etp(p) < p->tp ? wl_plan_etp(p) : p->tp * p->cp);
     x->pp = group_of(x->sys, p->pp, p->tp * p->cp * p->dp);
 }
 

@@ -166,9 +166,9 @@ static wl_stage_params params_of(const wl_model *m, const wl_plan *p, int stage,
                 layer += mlp_width_params(m, m->ffn);
             }
             sp.dense += layer / p->tp;
-            sp.experts += experts / ((double)p->tp * p->ep);
-            sp.largest_layer =
-                max_d(sp.largest_layer, layer / p->tp + experts / ((double)p->tp * p->ep));
+            double expert_split = (double)wl_plan_etp(p) * p->ep;
+            sp.experts += experts / expert_split;
+            sp.largest_layer = max_d(sp.largest_layer, layer / p->tp + experts / expert_split);
         }
     }
     int v_first = (chunk < 0 ? 0 : chunk) * p->pp + stage;
@@ -200,7 +200,7 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
     memset(&mem, 0, sizeof mem);
     wl_stage_params sp = wl_stage_params_of(m, p, stage);
     double shard = (double)p->dp * p->cp;       /* ZeRO shards over DP x CP */
-    double expert_shard = shard / p->ep;        /* expert weights: the rest */
+    double expert_shard = wl_expert_dp(p);      /* expert weights: their replicas */
     double dense = sp.dense, experts = sp.experts;
     double params_sharded = dense / shard + experts / expert_shard;
     double params_local = dense + experts;

@@ -47,9 +47,27 @@ static usim_status check_degrees(const wl_plan *p, int chips, usim_error *err)
                                "TP %d x PP %d x DP %d x CP %d = %lld ranks, but the system has "
                                "%d chips",
                                p->tp, p->pp, p->dp, p->cp, (long long)product, chips);
-    if ((p->dp * p->cp) % p->ep != 0)
-        return fail(err, "ep", "EP %d must divide DP x CP (%d)", p->ep, p->dp * p->cp);
+    int etp = wl_plan_etp(p);
+    if (etp < 1 || p->tp % etp != 0)
+        return fail(err, "etp", "expert TP %d must divide TP %d", etp, p->tp);
+    if (etp == p->tp && (p->dp * p->cp) % p->ep != 0)
+        return fail(err, "ep",
+                    "EP %d must divide DP x CP (%d), or with --etp below TP, TP x CP x DP",
+                    p->ep, p->dp * p->cp);
+    if ((p->tp * p->cp * p->dp) % (p->ep * etp) != 0)
+        return fail(err, "ep", "EP %d x expert TP %d must divide TP x CP x DP (%d)", p->ep, etp,
+                    p->tp * p->cp * p->dp);
     return USIM_OK;
+}
+
+int wl_plan_etp(const wl_plan *p)
+{
+    return p->etp > 0 ? p->etp : p->tp;
+}
+
+double wl_expert_dp(const wl_plan *p)
+{
+    return (double)p->tp * p->cp * p->dp / ((double)p->ep * wl_plan_etp(p));
 }
 
 static usim_status check_tensor_split(const wl_plan *p, const wl_model *m, usim_error *err)
