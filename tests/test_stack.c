@@ -108,8 +108,8 @@ static void bad_stacks_are_input_errors(void **state)
     const char *base = "train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 2048 ";
     char args[400];
     snprintf(args, sizeof args, "%s--stack deepspeedx", base);
-    expect_input_error(args, "allowed: deepspeed, fsdp, megatron-core, nemo, neuronx-distributed, "
-                             "torchtitan");
+    expect_input_error(args, "allowed: deepspeed, fsdp, hai-llm, megatron-core, nemo, "
+                             "neuronx-distributed, torchtitan");
     snprintf(args, sizeof args, "%s--compile on", base);
     expect_input_error(args, "stack 'megatron-core' has no compiled mode");
     const char *file = write_temp("stack-typo.json",
@@ -157,6 +157,33 @@ static void stacks_start_from_a_base(void **state)
     expect_input_error(args, "base: unknown stack 'nxdi'");
 }
 
+/* DeepSeek-V3's memory savings (hai-llm) against Megatron-Core's selective
+ * recomputation, one layer at TP 1, 4,096 tokens (h 7,168): the norms'
+ * outputs 2 x 4096 x 7168 x 2 bytes (117,440,512); Q, K, V (65,536 wide) kept
+ * as MLA's latents (1,536 + 512 + 64): 63,424 x 4096 x 2 (519,569,408); the
+ * attention output (16,384 wide) in one byte, not two (67,108,864); the
+ * 8 x 4096 dispatched tokens in one byte (234,881,024); the experts' SwiGLU
+ * (8 routed + 1 shared, 2,048 wide) kept as its two inputs in one byte, not
+ * three values in two (9 x 4096 x 2048 x 4 = 301,989,888): 1,240,989,696. */
+static void deepseek_memory_savings(void **state)
+{
+    (void)state;
+    wl_model m;
+    usim_error err;
+    assert_int_equal(wl_model_load("deepseek-v3", &m, &err), USIM_OK);
+    wl_plan p;
+    memset(&p, 0, sizeof p);
+    p.tp = p.pp = p.dp = p.cp = p.ep = p.vp = p.mbs = 1;
+    p.gbs = 1;
+    p.seq = 4096;
+    p.recompute = WL_RECOMPUTE_SELECTIVE;
+    assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
+    double mcore = wl_layer_activation_bytes(&m, &p);
+    assert_int_equal(wl_stack_load("hai-llm", &p.stack, &err), USIM_OK);
+    double hai = wl_layer_activation_bytes(&m, &p);
+    assert_close(mcore - hai, 1240989696.0, 1e-12);
+}
+
 /* A description that starts from a preset changes only what it lists; a
  * power cap above the rated power is refused with the range. */
 static void base_and_bad_cap(void **state)
@@ -188,6 +215,7 @@ int main(void)
         cmocka_unit_test(flash2_runs_at_its_published_rate),
         cmocka_unit_test(bad_stacks_are_input_errors),
         cmocka_unit_test(stacks_start_from_a_base),
+        cmocka_unit_test(deepseek_memory_savings),
         cmocka_unit_test(base_and_bad_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,6 +163,12 @@ typedef struct wl_stack {
     double grad_reduce_bytes;   /* bytes per gradient element the DP reduction moves */
     double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
     bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
+    /* What selective recomputation also leaves out, and how linear layers'
+     * inputs are kept for the backward (DeepSeek-V3's memory savings). */
+    bool recompute_norms;       /* norm outputs rebuilt from the kept residual */
+    bool recompute_mla_up;      /* MLA's Q, K, V rebuilt from the kept latents */
+    bool recompute_swiglu;      /* the SwiGLU product rebuilt from its kept inputs */
+    double activation_cache_bytes; /* bytes a kept linear input takes (0: 16-bit) */
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;

@@ -15,7 +15,7 @@ extern const char *const api_tp_unit_choices[];
 /* The software stack of a run (data/stacks) and whether it compiles. */
 #define API_OPT_STACK \
     {"stack", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",                                     \
-     "software stack (data/stacks: megatron-core, nemo, torchtitan, fsdp, deepspeed, "           \
+     "software stack (data/stacks: megatron-core, nemo, torchtitan, fsdp, deepspeed, hai-llm, " \
      "neuronx-distributed) or stack JSON; "                                                     \
      "default: the system's own", NULL, NULL, 0, 0, false},                                           \
     {"compile", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                                      \

@@ -320,10 +320,37 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
         dense_mlp(x, c, backward, (double)m->shared_experts * m->expert_ffn);
 }
 
+/* What a stack's selective recomputation also rebuilds in the backward
+ * (DeepSeek-V3's savings): the two norms, MLA's up-projections from the
+ * latents, the SwiGLU product from its inputs; each its forward once more. */
+static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
+{
+    const wl_model *m = x->m;
+    const wl_stack *s = &x->p->stack;
+    double T = x->tokens, h = m->hidden, t = x->p->tp;
+    if (s->recompute_norms)
+        elementwise(x, c, false, 2 * T * h * replicated_share(x), 4, kernels(x)->norm);
+    const wl_mla *a = &m->mla;
+    if (s->recompute_mla_up && a->kv_lora_rank > 0) {
+        if (a->q_lora_rank > 0)
+            linear(x, c, false, T, a->q_lora_rank,
+                   m->heads / t * ((double)a->qk_nope_dim + a->qk_rope_dim), 1);
+        linear(x, c, false, T, a->kv_lora_rank,
+               m->heads / t * ((double)a->qk_nope_dim + a->v_head_dim), 1);
+    }
+    if (s->recompute_swiglu && m->mlp == WL_MLP_SWIGLU) {
+        double f = moe ? (T * m->experts_per_token + T * m->shared_experts) * m->expert_ffn / t
+                       : T * m->ffn / t;
+        elementwise(x, c, false, f, 4, kernels(x)->gated_activation);
+    }
+}
+
 static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
 {
     train_costs c;
     memset(&c, 0, sizeof c);
+    if (backward && x->p->recompute == WL_RECOMPUTE_SELECTIVE)
+        stack_recompute(x, &c, moe);
     attention_block(x, &c, backward);
     elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 4,
                 kernels(x)->norm);
