@@ -227,6 +227,8 @@ static void llama4_config(void **state)
     assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
     wl_params p = wl_model_params(&m);
     assert_true(p.total == 400711848960.0);
+    wl_model preset = load("llama4-maverick");
+    assert_true(wl_model_params(&preset).total == p.total);
     assert_int_equal(wl_moe_layers(&m), 24);
     assert_false(wl_is_moe_layer(&m, 0));
     assert_true(wl_is_moe_layer(&m, 1));
@@ -238,6 +240,8 @@ static void llama4_config(void **state)
     assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
     p = wl_model_params(&m);
     assert_true(p.total == 107769861120.0);
+    preset = load("llama4-scout");
+    assert_true(wl_model_params(&preset).total == p.total);
     assert_int_equal(wl_moe_layers(&m), 48);
     assert_true(fabs(p.active - 17e9) < 0.5e9);
     /* A key of the nested text model is named by its path. */
