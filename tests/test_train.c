@@ -265,6 +265,29 @@ static void expert_tensor_parallel_folds(void **state)
     expect_input_error(args, "expert TP 3 must divide TP 2");
 }
 
+/* TP counted in NeuronCores: every core is a rank of the TP collectives.
+ * Llama 3.2 1B on one Trn2 chip, TP 4 cores, no SP: each of 4 micro-batches
+ * all-reduces 2,048 x 2,048 x 2 bytes twice a layer forward and twice
+ * backward over 16 layers (256 calls), each as `collective --rank-unit core`
+ * times it; the loss adds a few small ones. With TP counted in chips a
+ * one-chip plan has no TP collectives at all. */
+static void tp_over_cores_all_reduces_between_cores(void **state)
+{
+    (void)state;
+    json_t *t = cli_json("train --model llama3.2-1b --hw trn2.48xlarge --chips 1 --tp 4 "
+                         "--tp-unit core --gbs 4 --seq 2048 --no-sp --json");
+    json_t *c = cli_json("collective --hw trn2.48xlarge --chips 1 --op allreduce --size 8MiB "
+                         "--group 4 --rank-unit core --json");
+    double tp = json_number_value(json_object_get(json_object_get(t, "breakdown"), "tp_comm"));
+    double layers = 256 * json_number_value(json_object_get(c, "time_s"));
+    assert_true(tp >= layers && tp < 1.05 * layers);
+    json_decref(t);
+    json_decref(c);
+    expect_input_error("train --model llama3.2-1b --hw trn2.48xlarge --chips 1 --tp 4 "
+                       "--tp-unit core --gbs 4 --seq 2048 --export-et x",
+                       "is not exported: a trace's ranks are chips");
+}
+
 static void json_contract(void **state)
 {
     (void)state;
@@ -309,6 +332,7 @@ int main(void)
         cmocka_unit_test(trace_is_valid),
         cmocka_unit_test(json_contract),
         cmocka_unit_test(expert_tensor_parallel_folds),
+        cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

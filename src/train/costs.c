@@ -141,23 +141,26 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
 double train_collective_s(train_ctx *x, net_op op, double bytes, const train_group *g)
 {
     net_result r;
-    if (g->size <= 1 || bytes <= 0 || x->st != USIM_OK || x->compute_only)
+    /* TP counted in NeuronCores: each core of a chip is a rank of the group */
+    int per_chip = g == &x->tp && x->p->tp_cores > x->p->tp ? x->p->tp_cores / x->p->tp : 0;
+    int ranks = g->size * (per_chip ? per_chip : 1);
+    if (ranks <= 1 || bytes <= 0 || x->st != USIM_OK || x->compute_only)
         return 0;
     for (int i = 0; i < x->nmemo; i++) {
         const train_memo *k = &x->memo[i];
-        if (k->op == (int)op && k->size == g->size && k->stride == g->stride && k->bytes == bytes)
+        if (k->op == (int)op && k->size == ranks && k->stride == g->stride && k->bytes == bytes)
             return k->seconds;
     }
     /* A pipeline send pairs two chips; every chip sends through its own
      * links, so the pair is costed alone. */
     int concurrent = op == NET_SENDRECV ? 1 : x->sys->chips / g->size;
-    net_group group = {g->size, g->stride, concurrent, 0, NET_LAUNCH_ASYNC};
+    net_group group = {ranks, g->stride, concurrent, per_chip, NET_LAUNCH_ASYNC};
     x->st = net_collective(x->sys, op, bytes, group, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r,
                            x->err);
     if (x->st != USIM_OK)
         return 0;
     if (x->nmemo < TRAIN_MEMO)
-        x->memo[x->nmemo++] = (train_memo){(int)op, g->size, g->stride, bytes, r.seconds};
+        x->memo[x->nmemo++] = (train_memo){(int)op, ranks, g->stride, bytes, r.seconds};
     return r.seconds;
 }
 

@@ -646,6 +646,12 @@ usim_status train_export_et(const wl_model *m, const wl_plan *p, const hw_system
                                "'%s' names a folder; give the files' prefix in it (e.g. %sstep: "
                                "step.0.et, step.1.et, ...)",
                                prefix, prefix);
+    if (p->tp_cores > p->tp)
+        return usim_fail_field(err, USIM_EINPUT, "export-et",
+                               "a plan whose TP ranks are NeuronCores (--tp-unit core: %d, %d "
+                               "a chip) is not exported: a trace's ranks are chips, and its TP "
+                               "collectives run over the cores; give --tp in chips",
+                               p->tp_cores, p->tp_cores / p->tp);
     memset(&x, 0, sizeof x);
     usim_status st = train_step_recorded(m, p, sys, &r, &g, &rec, err);
     for (int i = 0; st == USIM_OK && i < rec.nops; i++)
