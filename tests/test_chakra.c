@@ -234,10 +234,14 @@ static void every_rank_replays_to_train(void **state)
     export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 64 --tp 2 --pp 4 --ep 4 "
                        "--gbs 64 --seq 4096",
                        "stage", 4);
-    /* EP with CP: EP ranks are TP x CP apart, as train_step groups them */
+    /* EP with CP: EP ranks are TP apart over CP x DP, as train_step groups
+     * them (Megatron-Core's expert order); a group stays inside its stage */
     export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 64 --tp 2 --pp 2 --cp 2 "
                        "--ep 4 --gbs 64 --seq 4096",
                        "all", 64);
+    export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 16 --tp 2 --pp 2 --cp 2 "
+                       "--ep 4 --gbs 64 --seq 4096",
+                       "all", 16);
     /* Experts folded over TP (expert TP 1): EP ranks 1 apart, across TP */
     export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 16 --tp 2 --pp 2 --ep 8 "
                        "--etp 1 --gbs 16 --seq 4096",

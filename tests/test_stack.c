@@ -182,6 +182,13 @@ static void deepseek_memory_savings(void **state)
     assert_int_equal(wl_stack_load("hai-llm", &p.stack, &err), USIM_OK);
     double hai = wl_layer_activation_bytes(&m, &p);
     assert_close(mcore - hai, 1240989696.0, 1e-12);
+    /* Without selective recomputation nothing is rebuilt: only the FP8
+     * caching of the attention output, dispatched tokens and the SwiGLU's
+     * three values stays (67,108,864 + 234,881,024 + 226,492,416). */
+    p.recompute = WL_RECOMPUTE_NONE;
+    hai = wl_layer_activation_bytes(&m, &p);
+    assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
+    assert_close(wl_layer_activation_bytes(&m, &p) - hai, 528482304.0, 1e-12);
 }
 
 /* A description that starts from a preset changes only what it lists; a

@@ -262,7 +262,14 @@ static void expert_tensor_parallel_folds(void **state)
     json_decref(split);
     json_decref(whole);
     snprintf(args, sizeof args, "%s --ep 4 --etp 3", base);
-    expect_input_error(args, "expert TP 3 must divide TP 2");
+    expect_input_error(args, "expert TP 3 is not modelled; allowed: 1 (experts folded over TP) "
+                             "or TP (2, experts split as the dense layers)");
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --tp 2 --etp 1 --gbs 8 "
+                       "--seq 2048",
+                       "expert TP 1 needs a mixture-of-experts model");
+    expect_input_error("train --model mixtral-8x7b --hw trn2.48xlarge --chips 16 --tp 8 "
+                       "--tp-unit core --etp 1 --gbs 16 --seq 2048",
+                       "give --etp with TP counted in chips");
 }
 
 /* TP counted in NeuronCores: every core is a rank of the TP collectives.

@@ -89,6 +89,9 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->overlap_tp_comm = on(cmd, req, "overlap-tp-comm", &st, err);
     if (st == USIM_OK)
         st = api_read_stack(cmd, req, &out->sys, p, err);
+    if (st == USIM_OK && unit == 1 && json_object_get(req, "etp"))
+        return usim_fail_field(err, USIM_EINPUT, "etp",
+                               "give --etp with TP counted in chips, not with --tp-unit core");
     if (st == USIM_OK && unit == 1) {
         p->tp_cores = p->tp;
         st = api_tp_in_chips(&out->sys, p->tp_cores, &p->tp, err);

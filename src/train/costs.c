@@ -148,7 +148,8 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
         return 0;
     for (int i = 0; i < x->nmemo; i++) {
         const train_memo *k = &x->memo[i];
-        if (k->op == (int)op && k->size == ranks && k->stride == g->stride && k->bytes == bytes)
+        if (k->op == (int)op && k->size == ranks && k->stride == g->stride &&
+            k->per_chip == per_chip && k->bytes == bytes)
             return k->seconds;
     }
     /* A pipeline send pairs two chips; every chip sends through its own
@@ -160,7 +161,7 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
     if (x->st != USIM_OK)
         return 0;
     if (x->nmemo < TRAIN_MEMO)
-        x->memo[x->nmemo++] = (train_memo){(int)op, ranks, g->stride, bytes, r.seconds};
+        x->memo[x->nmemo++] = (train_memo){(int)op, ranks, g->stride, per_chip, bytes, r.seconds};
     return r.seconds;
 }
 
@@ -363,7 +364,10 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
         dense_mlp(x, &c, backward, x->m->ffn);
     elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1,
                 kernels(x)->residual);
-    tp_collectives(x, &c, 2);
+    /* Experts folded over TP (expert TP 1) take the sequence-parallel tokens
+     * as they are: only the attention block all-gathers and reduce-scatters. */
+    bool folded = moe && wl_plan_etp(x->p) < x->p->tp;
+    tp_collectives(x, &c, folded ? 1 : 2);
     return c;
 }
 

@@ -107,16 +107,12 @@ static pgroup group_for(const exporter *e, train_kind kind)
         k.c = 0;
         g = (pgroup){"cp", rank_of(p, k), p->cp, p->tp};
         break;
-    case TRAIN_EP_COMM: /* as train_step groups them: EP ranks TP x CP apart, */
-        if (wl_plan_etp(p) < p->tp) { /* or ETP apart, folded over TP x CP x DP */
-            int etp = wl_plan_etp(p), span = etp * p->ep;
-            int stage = rank_of(p, (coords){0, 0, 0, k.s}), f = rank_of(p, k) - stage;
-            g = (pgroup){"ep", stage + f % etp + f / span * span, p->ep, etp};
-            break;
-        }
-        k.d -= k.d % p->ep;
-        g = (pgroup){"ep", rank_of(p, k), p->ep, p->tp * p->cp};
+    case TRAIN_EP_COMM: { /* as train_step groups them: ETP apart over TP x CP x DP */
+        int etp = wl_plan_etp(p), span = etp * p->ep;
+        int stage = rank_of(p, (coords){0, 0, 0, k.s}), f = rank_of(p, k) - stage;
+        g = (pgroup){"ep", stage + f % etp + f / span * span, p->ep, etp};
         break;
+    }
     default: /* DP: DP x CP ranks, stride TP */
         k.c = k.d = 0;
         g = (pgroup){"dp", rank_of(p, k), p->dp * p->cp, p->tp};

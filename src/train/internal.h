@@ -36,7 +36,7 @@ void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, dou
  * layer, bucket and stage. */
 #define TRAIN_MEMO 64
 typedef struct train_memo {
-    int op, size, stride;
+    int op, size, stride, per_chip;
     double bytes, seconds;
 } train_memo;
 

@@ -620,9 +620,10 @@ static void set_groups(train_ctx *x)
     x->tp = group_of(x->sys, p->tp, 1);
     x->cp = group_of(x->sys, p->cp, p->tp);
     x->dp = group_of(x->sys, p->dp * p->cp, p->tp);
-    /* EP ranks TP x CP apart when experts split like the dense layers;
-     * ETP apart when they fold over TP (Megatron-Core's expert rank order). */
-    x->ep = group_of(x->sys, p->ep, wl_plan_etp(p) < p->tp ? wl_plan_etp(p) : p->tp * p->cp);
+    /* EP ranks ETP apart (expert TP, TP unless folded), over what the dense
+     * layers use as CP and DP ranks: Megatron-Core's expert rank order
+     * (tp-ep-dp, with CP folded in). */
+    x->ep = group_of(x->sys, p->ep, wl_plan_etp(p));
     x->pp = group_of(x->sys, p->pp, p->tp * p->cp * p->dp);
 }
 

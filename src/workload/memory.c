@@ -108,25 +108,28 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
         p->stack.selective == WL_SELECTIVE_ALTERNATE_MATMULS)
         return alternate_matmul_bytes(m, p, moe, tokens, replicated);
     const wl_stack *s = &p->stack;
+    bool selective = p->recompute == WL_RECOMPUTE_SELECTIVE; /* the stack's rebuilds */
     qkv_widths w = qkv_per_rank(m, p->tp);
     /* A kept linear input (the attention output, dispatched tokens, MLP
      * activations): 16-bit, or the stack's cached format (FP8). */
     double cache = s->activation_cache_bytes > 0 ? s->activation_cache_bytes : BYTES_16BIT;
     /* Norm inputs, and the norms' outputs (the QKV and first MLP projections'
      * inputs) unless recomputed. */
-    double bytes = BYTES_16BIT * (s->recompute_norms ? 2 : 4) * tokens * h * replicated;
+    double bytes =
+        BYTES_16BIT * (selective && s->recompute_norms ? 2 : 4) * tokens * h * replicated;
     /* Q, K, V (or MLA's latents when its up-projections are recomputed; the
      * down-projections are not split by TP), the attention output, fp32
      * log-sum-exp. */
     const wl_mla *a = &m->mla;
-    double qkv = a->kv_lora_rank > 0 && s->recompute_mla_up
-                     ? (double)a->q_lora_rank + a->kv_lora_rank + a->qk_rope_dim
+    double qkv = a->kv_lora_rank > 0 && selective && s->recompute_mla_up
+                     ? (a->q_lora_rank > 0 ? a->q_lora_rank : w.q) + a->kv_lora_rank +
+                           a->qk_rope_dim
                      : w.q + w.k + w.v;
     bytes += BYTES_16BIT * tokens * qkv + cache * tokens * w.o +
              BYTES_16BIT * 2 * tokens * m->heads / t;
     /* gate, up, product | in, out: the product rebuilt when recomputed */
     bool gated = m->mlp == WL_MLP_SWIGLU;
-    double per_ffn = gated ? (s->recompute_swiglu ? 2 : 3) : 2;
+    double per_ffn = gated ? (selective && s->recompute_swiglu ? 2 : 3) : 2;
     if (moe) {
         double routed = tokens * m->experts_per_token;
         /* dispatched in and combined out: a TP group's tokens on every rank

@@ -48,8 +48,11 @@ static usim_status check_degrees(const wl_plan *p, int chips, usim_error *err)
                                "%d chips",
                                p->tp, p->pp, p->dp, p->cp, (long long)product, chips);
     int etp = wl_plan_etp(p);
-    if (etp < 1 || p->tp % etp != 0)
-        return fail(err, "etp", "expert TP %d must divide TP %d", etp, p->tp);
+    if (etp != 1 && etp != p->tp)
+        return fail(err, "etp",
+                    "expert TP %d is not modelled; allowed: 1 (experts folded over TP) or TP "
+                    "(%d, experts split as the dense layers)",
+                    etp, p->tp);
     if (etp == p->tp && (p->dp * p->cp) % p->ep != 0)
         return fail(err, "ep",
                     "EP %d must divide DP x CP (%d), or with --etp below TP, TP x CP x DP",
@@ -81,6 +84,8 @@ static usim_status check_tensor_split(const wl_plan *p, const wl_model *m, usim_
         return fail(err, "tp", "TP %d does not divide the MLP width %d", p->tp, m->ffn);
     if (m->experts > 1 && m->experts % p->ep != 0)
         return fail(err, "ep", "EP %d does not divide the %d experts", p->ep, m->experts);
+    if (m->experts <= 1 && p->etp > 0 && p->etp != p->tp)
+        return fail(err, "etp", "expert TP %d needs a mixture-of-experts model", p->etp);
     if (m->experts <= 1 && p->ep > 1)
         return fail(err, "ep", "EP %d needs a mixture-of-experts model (this one has %d expert)",
                     p->ep, 1);
