@@ -43,8 +43,9 @@ extern const char *const api_tp_unit_choices[];
      "expert parallel degree (within DP x CP; with --etp below TP, within TP x CP x DP)", "1",  \
      NULL, 1, 65536, false},                                                                    \
     {"etp", USIM_OPT_INT, USIM_UNIT_NONE, "E",                                                  \
-     "expert tensor parallel: chips splitting each expert, dividing TP (Megatron-Core's "       \
-     "--expert-tensor-parallel-size; default TP)",                                              \
+     "expert tensor parallel (Megatron-Core's --expert-tensor-parallel-size): 1, experts "      \
+     "whole and EP folded over TP x CP x DP, or TP, experts split as the dense layers "         \
+     "(default TP)",                                                                            \
      NULL, NULL, 1, 65536, false},                                                              \
     {"vp", USIM_OPT_INT, USIM_UNIT_NONE, "V", "virtual pipeline stages per rank (interleaved 1F1B)",\
      "1", NULL, 1, 1024, false},                                                                \
