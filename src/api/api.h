@@ -113,6 +113,11 @@ usim_status api_load_model(const usim_command *cmd, json_t *req, struct wl_model
 usim_status api_ranks_per_chip(const struct hw_system *sys, const char *field, int *per_chip,
                                usim_error *err);
 
+/* NVFP4 weights multiply FP4 by FP4: a chip without FP4 tensor cores
+ * refuses them on --weights, naming the chip presets that have them. */
+struct hw_chip;
+usim_status api_check_fp4(const struct hw_chip *chip, usim_error *err);
+
 /* TP counted in logical NeuronCores becomes TP in chips: a chip runs its
  * cores as one device, so TP across them costs no link. */
 usim_status api_tp_in_chips(const struct hw_system *sys, int tp_cores, int *tp_chips,

@@ -289,37 +289,6 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
     return st;
 }
 
-/* The chip presets with FP4 tensor cores, comma-separated, for a message. */
-static void fp4_chips(char *buf, size_t size)
-{
-    usim_error ignored;
-    buf[0] = '\0';
-    for (size_t i = 0, used = 0; i < hw_preset_count(); i++) {
-        hw_preset_info p;
-        hw_chip chip;
-        if (hw_preset_at(i, &p, &ignored) != USIM_OK || p.kind != HW_KIND_CHIP ||
-            hw_load_chip(p.name, &chip, &ignored) != USIM_OK || chip.dense_flops.fp4 <= 0)
-            continue;
-        int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", p.name);
-        if (n < 0 || (size_t)n >= size - used)
-            break;
-        used += (size_t)n;
-    }
-}
-
-/* NVFP4 multiplies FP4 by FP4: no chip without the units runs it. */
-static usim_status check_fp4(const serve_deployment *d, usim_error *err)
-{
-    if (d->weights != SERVE_W_NVFP4 || d->sys.chip.dense_flops.fp4 > 0)
-        return USIM_OK;
-    char chips[256];
-    fp4_chips(chips, sizeof chips);
-    return usim_fail_field(err, USIM_EINPUT, "weights",
-                           "nvfp4 computes on FP4 tensor cores, which %s does not have (chips "
-                           "that do: %s; allowed here: bf16, fp8, int8, fp16, int4, mxfp4)",
-                           d->sys.chip.name, chips);
-}
-
 static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_deployment *d,
                                    usim_error *err)
 {
@@ -364,7 +333,7 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     if (st == USIM_OK && d->sys.chip.matrix.kind == HW_MATRIX_SYSTOLIC)
         st = api_ranks_per_chip(&d->sys, "tp-unit", &d->tp_ranks_per_chip, err);
     if (st == USIM_OK)
-        st = check_fp4(d, err);
+        st = d->weights == SERVE_W_NVFP4 ? api_check_fp4(&d->sys.chip, err) : USIM_OK;
     if (st == USIM_OK)
         st = fill_replicas(req, d, err);
     if (st == USIM_OK)

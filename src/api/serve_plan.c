@@ -345,11 +345,8 @@ static usim_status read_weights(const usim_command *cmd, json_t *req, const hw_s
                                    "'%s' is not a weight type (allowed: bf16, fp8, int8, fp16, "
                                    "int4, mxfp4, nvfp4, comma-separated)",
                                    t);
-        if (k == SERVE_W_NVFP4 && !(sys->chip.dense_flops.fp4 > 0))
-            return usim_fail_field(err, USIM_EINPUT, "weights",
-                                   "nvfp4 computes on FP4 tensor cores, which %s does not have "
-                                   "(allowed here: bf16, fp8, int8, fp16, int4, mxfp4)",
-                                   sys->chip.name);
+        if (k == SERVE_W_NVFP4 && api_check_fp4(&sys->chip, err) != USIM_OK)
+            return USIM_EINPUT;
         weights[(*n)++] = k;
     }
     return USIM_OK;

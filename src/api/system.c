@@ -2,6 +2,7 @@
  * Loading a request's system: "hw" names a preset or file, or (from a sweep
  * that varies a hardware figure) holds the whole description inline.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "api/api.h"
@@ -46,6 +47,36 @@ usim_status api_load_model(const usim_command *cmd, json_t *req, wl_model *out, 
     usim_status st = wl_model_load_text("<model in the request>", text, out, err);
     free(text);
     return st;
+}
+
+/* The chip presets with FP4 tensor cores, comma-separated. */
+static void fp4_chips(char *buf, size_t size)
+{
+    usim_error ignored;
+    buf[0] = '\0';
+    for (size_t i = 0, used = 0; i < hw_preset_count(); i++) {
+        hw_preset_info p;
+        hw_chip chip;
+        if (hw_preset_at(i, &p, &ignored) != USIM_OK || p.kind != HW_KIND_CHIP ||
+            hw_load_chip(p.name, &chip, &ignored) != USIM_OK || chip.dense_flops.fp4 <= 0)
+            continue;
+        int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", p.name);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+usim_status api_check_fp4(const hw_chip *chip, usim_error *err)
+{
+    if (chip->dense_flops.fp4 > 0)
+        return USIM_OK;
+    char chips[256];
+    fp4_chips(chips, sizeof chips);
+    return usim_fail_field(err, USIM_EINPUT, "weights",
+                           "nvfp4 computes on FP4 tensor cores, which %s does not have (chips "
+                           "that do: %s; allowed here: bf16, fp8, int8, fp16, int4, mxfp4)",
+                           chip->name, chips);
 }
 
 usim_status api_ranks_per_chip(const hw_system *sys, const char *field, int *per_chip,

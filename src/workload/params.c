@@ -73,12 +73,14 @@ bool wl_is_moe_layer(const wl_model *m, int layer)
     return m->experts > 1 && layer >= m->dense_layers && (layer + 1) % step == 0;
 }
 
+/* Layers l in [dense_layers, layers) with (l + 1) % step == 0: the
+ * multiples of step in (dense_layers, layers], counted without a loop (serve
+ * asks once an iteration). */
 int wl_moe_layers(const wl_model *m)
 {
-    int n = 0;
-    for (int l = 0; l < m->layers; l++)
-        n += wl_is_moe_layer(m, l);
-    return n;
+    int step = m->moe_layer_step > 1 ? m->moe_layer_step : 1;
+    int first = m->dense_layers < m->layers ? m->dense_layers : m->layers;
+    return m->experts > 1 ? m->layers / step - first / step : 0;
 }
 
 static double router_params(const wl_model *m)
