@@ -641,8 +641,7 @@ usim_status hw_set_chips(hw_system *sys, int chips, usim_error *err)
                                    "evenly into units of %d over the fewest nodes; use a "
                                    "multiple of %d, or e.g. %d",
                                    chips, sys->name, per_node, sys->node.chips_unit, per_node,
-                                   (chips + per_node - 1) / per_node * sys->node.chips_unit *
-                                       (per_node / sys->node.chips_unit));
+                                   (chips + per_node - 1) / per_node * per_node);
         return usim_fail_field(err, USIM_EINPUT, "chips",
                                "%d chips do not fill whole %s nodes of %d chips; use a multiple "
                                "of %d",

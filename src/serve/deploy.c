@@ -75,10 +75,11 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
 {
     serve_memory mem;
     memset(&mem, 0, sizeof mem);
-    double batch_tokens = (double)d->max_batch * (double)(w ? w->isl : 1);
-    double step_tokens = d->scheduler == SERVE_CHUNKED ? d->token_budget
-                         : d->scheduler == SERVE_CONTINUOUS
-                             ? fmin(batch_tokens, fmax(d->token_budget, (double)(w ? w->isl : 1)))
+    double isl = w ? (double)w->isl : 1.0;
+    double batch_tokens = (double)d->max_batch * isl;
+    double step_tokens = d->scheduler == SERVE_CHUNKED      ? d->token_budget
+                         : d->scheduler == SERVE_CONTINUOUS ? fmin(batch_tokens,
+                                                                   fmax(d->token_budget, isl))
                                                             : batch_tokens;
     mem.weights = weight_bytes(d, &d->model) + (d->spec_len > 0 ? weight_bytes(d, &d->draft) : 0);
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
