@@ -176,6 +176,7 @@ static void deepseek_memory_savings(void **state)
     p.tp = p.pp = p.dp = p.cp = p.ep = p.vp = p.mbs = 1;
     p.gbs = 1;
     p.seq = 4096;
+    p.dtype = USIM_BF16;
     p.recompute = WL_RECOMPUTE_SELECTIVE;
     assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
     double mcore = wl_layer_activation_bytes(&m, &p);
@@ -183,12 +184,87 @@ static void deepseek_memory_savings(void **state)
     double hai = wl_layer_activation_bytes(&m, &p);
     assert_close(mcore - hai, 1240989696.0, 1e-12);
     /* Without selective recomputation nothing is rebuilt: only the FP8
-     * caching of the attention output, dispatched tokens and the SwiGLU's
-     * three values stays (67,108,864 + 234,881,024 + 226,492,416). */
+     * caching of the linear inputs stays: the two norm outputs (58,720,256),
+     * the attention output, dispatched tokens and the SwiGLU's three values
+     * (67,108,864 + 234,881,024 + 226,492,416). */
     p.recompute = WL_RECOMPUTE_NONE;
     hai = wl_layer_activation_bytes(&m, &p);
     assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
-    assert_close(wl_layer_activation_bytes(&m, &p) - hai, 528482304.0, 1e-12);
+    assert_close(wl_layer_activation_bytes(&m, &p) - hai, 587202560.0, 1e-12);
+}
+
+static wl_plan one_layer_plan(const char *stack)
+{
+    wl_plan p;
+    usim_error err;
+    memset(&p, 0, sizeof p);
+    p.tp = p.pp = p.dp = p.cp = p.ep = p.vp = p.mbs = 1;
+    p.gbs = 1;
+    p.seq = 4096;
+    p.dtype = USIM_BF16;
+    p.recompute = WL_RECOMPUTE_SELECTIVE;
+    assert_int_equal(wl_stack_load(stack, &p.stack, &err), USIM_OK);
+    return p;
+}
+
+/* Transformer Engine keeps the FP8 copy of every linear input for the
+ * backward: in an FP8 run each kept linear input is one byte, not two. Qwen3
+ * 30B-A3B, one layer, 4,096 tokens: the two norm outputs (2 x 2,048), the
+ * attention output (32 heads x 128), the 8 dispatched copies of each token
+ * (8 x 2,048) and the experts' SwiGLU products (8 x 768): 30,720 bytes a
+ * token, 125,829,120 in all. The gate and up outputs stay 16-bit. */
+static void fp8_runs_keep_fp8_linear_inputs(void **state)
+{
+    (void)state;
+    wl_model m;
+    usim_error err;
+    assert_int_equal(wl_model_load("qwen3-30b-a3b", &m, &err), USIM_OK);
+    wl_plan p = one_layer_plan("megatron-core");
+    double bf16 = wl_layer_activation_bytes(&m, &p);
+    p.dtype = USIM_FP8;
+    assert_close(bf16 - wl_layer_activation_bytes(&m, &p), 125829120.0, 1e-12);
+    /* torchtitan's torchao Float8 keeps the 16-bit inputs */
+    p = one_layer_plan("torchtitan");
+    p.stack.selective = WL_SELECTIVE_ATTENTION_CORE;
+    bf16 = wl_layer_activation_bytes(&m, &p);
+    p.dtype = USIM_FP8;
+    assert_close(wl_layer_activation_bytes(&m, &p), bf16, 1e-12);
+}
+
+/* --recompute-modules as Megatron-Core names them. On Qwen3 30B-A3B (48
+ * layers, one micro-batch of 4,096 tokens, BF16) layernorm,moe_act leaves out
+ * the two norm outputs (2 x 2,048 x 2 bytes a token) and the routed experts'
+ * SwiGLU products (8 x 768 x 2): 20,480 bytes a token, 4,026,531,840 in all.
+ * On DeepSeek-V3 mla_up_proj keeps MLA's latents instead of Q, K, V
+ * (519,569,408 a layer, as in deepseek_memory_savings) and moe_act leaves out
+ * the routed experts' products (8 x 2,048 x 2 bytes a token), not the shared
+ * expert's: 653,787,136 a layer. */
+static void recompute_modules_leave_out_what_they_rebuild(void **state)
+{
+    (void)state;
+    const char *args = "train --model qwen3-30b-a3b --hw gb200-nvl72 --chips 8 --ep 8 --mbs 1 "
+                       "--gbs 8 --seq 4096 --json --recompute-modules ";
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "%score_attn", args);
+    json_t *none = cli_json(cmd);
+    snprintf(cmd, sizeof cmd, "%slayernorm,moe_act", args);
+    json_t *some = cli_json(cmd);
+    double a = json_number_value(json_object_get(json_object_get(none, "memory"), "activations"));
+    double b = json_number_value(json_object_get(json_object_get(some, "memory"), "activations"));
+    assert_close(a - b, 4026531840.0, 1e-12);
+    json_decref(none);
+    json_decref(some);
+    wl_model m;
+    usim_error err;
+    assert_int_equal(wl_model_load("deepseek-v3", &m, &err), USIM_OK);
+    wl_plan p = one_layer_plan("megatron-core");
+    double all = wl_layer_activation_bytes(&m, &p);
+    p.stack.recompute_mla_up = p.stack.recompute_moe_act = true;
+    assert_close(all - wl_layer_activation_bytes(&m, &p), 653787136.0, 1e-12);
+    snprintf(cmd, sizeof cmd, "%smoe", args);
+    expect_input_error(cmd, "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp");
+    snprintf(cmd, sizeof cmd, "%slayernorm --recompute full", args);
+    expect_input_error(cmd, "recompute modules apply to --recompute selective only");
 }
 
 /* A description that starts from a preset changes only what it lists; a
@@ -223,6 +299,8 @@ int main(void)
         cmocka_unit_test(bad_stacks_are_input_errors),
         cmocka_unit_test(stacks_start_from_a_base),
         cmocka_unit_test(deepseek_memory_savings),
+        cmocka_unit_test(fp8_runs_keep_fp8_linear_inputs),
+        cmocka_unit_test(recompute_modules_leave_out_what_they_rebuild),
         cmocka_unit_test(base_and_bad_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -168,7 +168,10 @@ typedef struct wl_stack {
     bool recompute_norms;       /* norm outputs rebuilt from the kept residual */
     bool recompute_mla_up;      /* MLA's Q, K, V rebuilt from the kept latents */
     bool recompute_swiglu;      /* the SwiGLU product rebuilt from its kept inputs */
-    double activation_cache_bytes; /* bytes a kept linear input takes (0: 16-bit) */
+    bool recompute_moe_act;     /* the same for the routed experts only (Megatron's moe_act) */
+    bool recompute_mlp;         /* dense MLPs rerun from their input (Megatron's mlp) */
+    double activation_cache_bytes; /* bytes every kept MLP and linear input takes (0: 16-bit) */
+    double fp8_input_bytes;     /* bytes a kept linear input takes in an FP8 run (0: 16-bit) */
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;

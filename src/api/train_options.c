@@ -55,6 +55,47 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
     return st;
 }
 
+/* Megatron-Core's --recompute-modules: the list replaces what the stack's
+ * selective recomputation rebuilds. core_attn is the attention core, which
+ * every stack's selective mode already recomputes (free with a flash kernel). */
+static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, wl_plan *p,
+                                          usim_error *err)
+{
+    static const char *const names[] = {"core_attn", "layernorm", "mla_up_proj", "moe_act", "mlp"};
+    const char *list = NULL;
+    usim_status st = api_string(cmd, req, "recompute-modules", &list, err);
+    if (st != USIM_OK || !list)
+        return st;
+    if (p->recompute != WL_RECOMPUTE_SELECTIVE)
+        return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
+                               "recompute modules apply to --recompute selective only");
+    enum { N = sizeof names / sizeof names[0] };
+    bool on[N] = {false};
+    char buf[256];
+    if (strlen(list) >= sizeof buf)
+        return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
+                               "the list is longer than %zu characters", sizeof buf - 1);
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < N && strcmp(tok, names[i]) != 0)
+            i++;
+        if (i == N)
+            return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
+                                   "'%s' is not a module this simulator recomputes; allowed: "
+                                   "core_attn, layernorm, mla_up_proj, moe_act, mlp",
+                                   tok);
+        on[i] = true;
+    }
+    wl_stack *s = &p->stack;
+    s->recompute_norms = on[1];
+    s->recompute_mla_up = on[2];
+    s->recompute_moe_act = on[3];
+    s->recompute_mlp = on[4];
+    s->recompute_swiglu = false;
+    return USIM_OK;
+}
+
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
                             usim_error *err)
 {
@@ -89,6 +130,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->overlap_tp_comm = on(cmd, req, "overlap-tp-comm", &st, err);
     if (st == USIM_OK)
         st = api_read_stack(cmd, req, &out->sys, p, err);
+    if (st == USIM_OK)
+        st = read_recompute_modules(cmd, req, p, err);
     if (st == USIM_OK && unit == 1 && json_object_get(req, "etp"))
         return usim_fail_field(err, USIM_EINPUT, "etp",
                                "give --etp with TP counted in chips, not with --tp-unit core");

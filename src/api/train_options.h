@@ -59,6 +59,10 @@ extern const char *const api_tp_unit_choices[];
      api_dtype_choices, 0, 0, false},                                                           \
     {"recompute", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "activation recomputation",          \
      "selective", api_recompute_choices, 0, 0, false},                                          \
+    {"recompute-modules", USIM_OPT_STRING, USIM_UNIT_NONE, "LIST",                              \
+     "what selective recomputation rebuilds, as Megatron-Core's --recompute-modules names it "  \
+     "(comma-separated: core_attn, layernorm, mla_up_proj, moe_act, mlp); default: the stack's",\
+     NULL, NULL, 0, 0, false},                                                                  \
     {"sp", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,                                               \
      "sequence parallelism with TP (the default when TP > 1)", NULL, NULL, 0, 0, false},       \
     {"no-sp", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL, "no sequence parallelism", NULL, NULL, 0, 0, \

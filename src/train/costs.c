@@ -342,11 +342,16 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
         linear(x, c, false, T, a->kv_lora_rank,
                m->heads / t * ((double)a->qk_nope_dim + a->v_head_dim), 1);
     }
-    if (s->recompute_swiglu && m->mlp == WL_MLP_SWIGLU) {
-        double f = moe ? (T * m->experts_per_token + T * m->shared_experts) * m->expert_ffn / t
-                       : T * m->ffn / t;
+    bool gated = m->mlp == WL_MLP_SWIGLU;
+    double routed = moe ? T * m->experts_per_token * m->expert_ffn / t : 0;
+    if (s->recompute_swiglu && gated) {
+        double f = moe ? routed + T * m->shared_experts * m->expert_ffn / t : T * m->ffn / t;
         elementwise(x, c, false, f, 4, kernels(x)->gated_activation);
+    } else if (s->recompute_moe_act && moe) {
+        elementwise(x, c, false, routed, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4);
     }
+    if (s->recompute_mlp && !moe)
+        dense_mlp(x, c, false, m->ffn);
 }
 
 static train_costs layer_pass(train_ctx *x, bool moe, bool backward)

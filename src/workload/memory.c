@@ -110,13 +110,18 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
     const wl_stack *s = &p->stack;
     bool selective = p->recompute == WL_RECOMPUTE_SELECTIVE; /* the stack's rebuilds */
     qkv_widths w = qkv_per_rank(m, p->tp);
-    /* A kept linear input (the attention output, dispatched tokens, MLP
-     * activations): 16-bit, or the stack's cached format (FP8). */
+    /* A kept MLP tensor: 16-bit, or the stack's cached format (DeepSeek's
+     * FP8). A kept linear input (norm outputs, the attention output,
+     * dispatched tokens, the MLP product): also what an FP8 run of the
+     * stack keeps for its GEMMs' backward (Transformer Engine's FP8 copy). */
     double cache = s->activation_cache_bytes > 0 ? s->activation_cache_bytes : BYTES_16BIT;
+    double lin = s->activation_cache_bytes > 0                        ? s->activation_cache_bytes
+                 : p->dtype == USIM_FP8 && s->fp8_input_bytes > 0 ? s->fp8_input_bytes
+                                                                   : BYTES_16BIT;
     /* Norm inputs, and the norms' outputs (the QKV and first MLP projections'
      * inputs) unless recomputed. */
-    double bytes =
-        BYTES_16BIT * (selective && s->recompute_norms ? 2 : 4) * tokens * h * replicated;
+    double bytes = (2 * BYTES_16BIT + (selective && s->recompute_norms ? 0 : 2 * lin)) * tokens *
+                   h * replicated;
     /* Q, K, V (or MLA's latents when its up-projections are recomputed; the
      * down-projections are not split by TP), the attention output, fp32
      * log-sum-exp. */
@@ -125,19 +130,23 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
                      ? (a->q_lora_rank > 0 ? a->q_lora_rank : w.q) + a->kv_lora_rank +
                            a->qk_rope_dim
                      : w.q + w.k + w.v;
-    bytes += BYTES_16BIT * tokens * qkv + cache * tokens * w.o +
+    bytes += BYTES_16BIT * tokens * qkv + lin * tokens * w.o +
              BYTES_16BIT * 2 * tokens * m->heads / t;
-    /* gate, up, product | in, out: the product rebuilt when recomputed */
+    /* gate and up (a plain MLP's first output), and the product (the second
+     * projection's input) unless rebuilt */
     bool gated = m->mlp == WL_MLP_SWIGLU;
-    double per_ffn = gated ? (selective && s->recompute_swiglu ? 2 : 3) : 2;
+    double product = selective && s->recompute_swiglu && gated ? 0 : lin;
+    double per_ffn = (gated ? 2 : 1) * cache + product;
     if (moe) {
         double routed = tokens * m->experts_per_token;
+        double expert_ffn = (gated ? 2 : 1) * cache +
+                            (selective && s->recompute_moe_act ? 0 : product);
         /* dispatched in and combined out: a TP group's tokens on every rank
          * when experts split TP ways, each rank's own share when they fold */
-        bytes += (cache + BYTES_16BIT) * routed * wl_plan_etp(p) / t * h;
-        bytes += cache * per_ffn * (routed + tokens * m->shared_experts) * m->expert_ffn / t;
-    } else {
-        bytes += cache * per_ffn * tokens * m->ffn / t;
+        bytes += (lin + BYTES_16BIT) * routed * wl_plan_etp(p) / t * h;
+        bytes += (expert_ffn * routed + per_ffn * tokens * m->shared_experts) * m->expert_ffn / t;
+    } else if (!(selective && s->recompute_mlp)) {
+        bytes += per_ffn * tokens * m->ffn / t;
     }
     if (wl_model_dropout(m)) /* two 1-byte hidden-dropout masks */
         bytes += 2 * tokens * h * replicated;
