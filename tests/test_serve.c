@@ -630,7 +630,7 @@ static void limits_come_from_the_engine(void **state)
     json_decref(small);
     json_decref(trn);
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
-                       "allowed: nxdi, sglang, trtllm, vllm-neuron, vllm");
+                       "allowed: nxdi, sglang, transformers-neuronx, trtllm, vllm-neuron, vllm");
     /* vLLM refuses a --max-model-len beyond the model's context, and a request
      * (of the load or of a trace) longer than it. */
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "

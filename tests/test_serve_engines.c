@@ -1,5 +1,6 @@
 /*
- * Serving engines of compiled shapes (data/engines: nxdi, vllm-neuron), one
+ * Serving engines of compiled shapes (data/engines: nxdi, vllm-neuron,
+ * transformers-neuronx), one
  * iteration at a time against the closed forms of their rules:
  *
  * - a whole prompt runs in the context-encoding bucket of the next power of
@@ -21,6 +22,7 @@
 
 #include "serve/internal.h"
 #include "support.h"
+#include "ultrasim/engine.h"
 #include "ultrasim/net.h"
 
 /* model on 4 Trn2 chips, TP over their 16 logical cores, under an engine. */
@@ -95,6 +97,28 @@ static void decode_reads_as_compiled(void **state)
     free(paged);
 }
 
+/* transformers-neuronx (SDK 2.18): context buckets are half the token
+ * buckets, so from 64; every graph builds the whole score tensor. Against a
+ * paged engine running the same unfused attention: 40 tokens cost 64, 65
+ * cost 128, and a decode step at a longest context of 700 reads 1,024. */
+static void transformers_neuronx_as_compiled(void **state)
+{
+    (void)state;
+    serve_deployment *tnx = deployment("llama3.1-8b", "transformers-neuronx");
+    serve_deployment *paged = deployment("llama3.1-8b", "vllm");
+    assert_int_equal(tnx->engine.attention, ENGINE_ATTN_UNFUSED);
+    assert_int_equal(tnx->engine.scheduler, SERVE_STATIC);
+    tnx->attention = paged->attention = ENGINE_ATTN_UNFUSED;
+    assert_close(prefill_s(tnx, 40), prefill_s(paged, 64), 1e-12);
+    assert_close(prefill_s(tnx, 65), prefill_s(paged, 128), 1e-12);
+    assert_close(decode_s(tnx, 400, 700), decode_s(paged, 1024, 1024), 1e-12);
+    /* the whole score tensor costs more than the fused kernel's tiles */
+    paged->attention = ENGINE_ATTN_FUSED;
+    assert_true(prefill_s(tnx, 4096) > prefill_s(paged, 4096));
+    free(tnx);
+    free(paged);
+}
+
 static void moe_prefill_runs_in_blocks(void **state)
 {
     (void)state;
@@ -166,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prompts_pay_their_bucket),
         cmocka_unit_test(decode_reads_as_compiled),
+        cmocka_unit_test(transformers_neuronx_as_compiled),
         cmocka_unit_test(moe_prefill_runs_in_blocks),
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),

@@ -83,6 +83,10 @@ typedef struct serve_engine {
      * of this many tokens, one expert each, ceil(tokens x top-k / block) +
      * experts - 1 of them computed (0: only the tokens routed). */
     int moe_prefill_block;
+    /* The attention kernel the engine's graphs run when the run names none
+     * (engine_attention_kernel; transformers-neuronx before SDK 2.19 built
+     * the whole score matrix). */
+    int attention;
 } serve_engine;
 
 /* The engine a system serves with when a run names none. */

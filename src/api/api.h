@@ -87,7 +87,8 @@ extern const char *const api_attention_choices[];
     {"attention", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KERNEL",                                \
      "attention kernel: fused (flash-style, K/V once per KV head), per-head (each query "  \
      "head reads its K/V: TensorRT-LLM <= 0.6 decode), unfused (scores through HBM: "       \
-     "Megatron-LM 2021) or flash2 (FlashAttention-2 at its measured rate: PyTorch SDPA)",   \
+     "Megatron-LM 2021) or flash2 (FlashAttention-2 at its measured rate: PyTorch SDPA); "  \
+     "unless given, the stack's (train) or the engine's (serve) own",                        \
      "fused", api_attention_choices, 0, 0, false}
 
 /* The system of a request: its "hw" (a preset, a file, or an inline JSON

@@ -324,7 +324,9 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->prefill_replicas = (int)api_next_int(cmd, req, "prefill-replicas", 0, &st, err);
     d->spec_accept = api_next_quantity(cmd, req, "spec-accept", 0, &st, err);
     d->prefix_hit = api_next_quantity(cmd, req, "prefix-hit", 0, &st, err);
-    d->attention = api_next_choice(cmd, req, "attention", &st, err);
+    d->attention = json_object_get(req, "attention")
+                       ? api_next_choice(cmd, req, "attention", &st, err)
+                       : d->engine.attention;
     int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     if (st == USIM_OK && unit == 1)
         st = ranks_in_chips(d, err);

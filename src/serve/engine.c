@@ -12,6 +12,8 @@
 
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
 static const char *const KV_READS[] = {"context", "bucket", "max_model_len", NULL};
+/* engine_attention_kernel's names, in its order */
+static const char *const ATTENTION[] = {"fused", "per-head", "unfused", "flash2", NULL};
 
 static const usim_field ENGINE_FIELDS[] = {
     USIM_DOC("kind"),
@@ -25,6 +27,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_INT("max_prefills", serve_engine, max_prefills, 0, 65536, false),
     USIM_ENUM("decode_kv_read", serve_engine, decode_kv_read, KV_READS, false),
     USIM_INT("moe_prefill_block", serve_engine, moe_prefill_block, 0, 65536, false),
+    USIM_ENUM("attention", serve_engine, attention, ATTENTION, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
