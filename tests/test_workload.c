@@ -42,12 +42,35 @@ static void every_preset_matches_published(void **state)
         assert_int_equal(wl_model_preset_name(i, name, sizeof name, &err), USIM_OK);
         wl_model m = load(name);
         wl_params p = wl_model_params(&m);
+        if (m.fused_states > 0) /* a draft head: no published size (eagle3_head_params) */
+            continue;
         assert_true(m.published_params > 0);
         double tolerance = m.published_precision > 0 ? m.published_precision : 0.0;
         if (fabs(p.total - m.published_params) > tolerance)
             fail_msg("%s: %.0f parameters, published %.0f (+-%.0f)", name, p.total,
                      m.published_params, tolerance);
     }
+}
+
+/* The EAGLE-3 head of Llama 3.1 8B, by its parts: Q, K, V reading 2 x 4,096
+ * (2 x 4096 x 6144 = 50,331,648), O (16,777,216), the SwiGLU MLP (3 x 4096 x
+ * 14336 = 176,160,768), the fc over three hidden states (3 x 4096^2 =
+ * 50,331,648), the LM head over 32,000 draft tokens (131,072,000) and four
+ * RMSNorms (16,384): 424,689,664, the target's embedding not counted. A
+ * draft vocabulary beyond the vocabulary is refused. */
+static void eagle3_head_params(void **state)
+{
+    (void)state;
+    wl_model m = load("llama3.1-8b-eagle3");
+    wl_params p = wl_model_params(&m);
+    assert_true(p.total == 424689664.0);
+    assert_true(p.embedding == 0 && p.fusion == 50331648.0 && p.lm_head == 131072000.0);
+    assert_int_equal(wl_head_vocab(&m), 32000);
+    usim_error err;
+    const char *bad = "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
+                      "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, \"draft_vocab\": 2000}";
+    assert_int_equal(wl_model_load_text("x.json", bad, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "allowed 0 to vocab"));
 }
 
 /* Mixtral 8x7B: 46.7B total, about 12.9B active per token (2 of 8 experts). */
@@ -435,6 +458,7 @@ int main(void)
         cmocka_unit_test(every_preset_matches_published),
         cmocka_unit_test(llama4_config),
         cmocka_unit_test(moe_active_parameters),
+        cmocka_unit_test(eagle3_head_params),
         cmocka_unit_test(model_flops_convention),
         cmocka_unit_test(megatron_formula),
         cmocka_unit_test(hf_config_json),

@@ -65,9 +65,19 @@ typedef struct wl_model {
     int dense_layers;
     int moe_layer_step;
     wl_mla mla;              /* kv_lora_rank 0: standard multi-head attention */
+    /* An EAGLE-3 draft head (a speculative decoder's draft, never a model of
+     * its own): it fuses fused_states of the target's hidden states through
+     * an fc (fused_states x hidden -> hidden), its layer's Q, K, V read the
+     * token's embedding beside that (2 x hidden in), it borrows the target's
+     * embedding and predicts over draft_vocab tokens. 0: an ordinary model. */
+    int fused_states;
+    int draft_vocab;         /* the LM head's vocabulary (0: vocab) */
     double published_params; /* 0 = not published */
     double published_precision; /* the published figure's rounding: 0 = exact */
 } wl_model;
+
+/* The LM head's vocabulary: an EAGLE-3 head's draft vocabulary, else vocab. */
+int wl_head_vocab(const wl_model *m);
 
 /* Whether layer l's MLP is experts, and how many layers' are. */
 bool wl_is_moe_layer(const wl_model *m, int layer);
@@ -91,6 +101,7 @@ typedef struct wl_params {
     double mlp_shared;  /* shared experts and routers, all layers */
     double norms;
     double lm_head;     /* 0 when tied */
+    double fusion;      /* an EAGLE-3 head's fc over the target's hidden states */
     double total;
     double active;      /* per token: routed experts counted top-k of E */
     double per_layer_max; /* the largest layer, for pipeline balance */

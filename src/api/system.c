@@ -33,20 +33,33 @@ usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out
     return st;
 }
 
+/* A draft head predicts from its target's hidden states: never a model alone. */
+static usim_status refuse_draft_head(const wl_model *m, usim_error *err)
+{
+    if (m->fused_states == 0)
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, "model",
+                           "'%s' is an EAGLE-3 draft head: it runs only beside its target, as "
+                           "serve --spec-draft %s",
+                           m->name, m->name);
+}
+
 usim_status api_load_model(const usim_command *cmd, json_t *req, wl_model *out, usim_error *err)
 {
     const char *name = NULL;
     json_t *model = json_object_get(req, "model");
+    usim_status st;
     if (!json_is_object(model)) {
         api_string(cmd, req, "model", &name, err);
-        return wl_model_load(name, out, err);
+        st = wl_model_load(name, out, err);
+        return st == USIM_OK ? refuse_draft_head(out, err) : st;
     }
     char *text = json_dumps(model, JSON_INDENT(2));
     if (!text)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    usim_status st = wl_model_load_text("<model in the request>", text, out, err);
+    st = wl_model_load_text("<model in the request>", text, out, err);
     free(text);
-    return st;
+    return st == USIM_OK ? refuse_draft_head(out, err) : st;
 }
 
 /* The chip presets with FP4 tensor cores, comma-separated. */

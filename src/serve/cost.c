@@ -153,7 +153,8 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double 
     double h = m->hidden, t = c->d->tp;
     double q = heads_per_rank(c) * m->head_dim;
     double kv = fmax((double)m->kv_heads / t, 1) * m->head_dim;
-    double s = weight_gemm_s(c, tokens, h, q + 2 * kv, 1) + weight_gemm_s(c, tokens, q, h, 1);
+    double in = m->fused_states > 0 ? 2 * h : h; /* EAGLE-3: embedding beside the fused state */
+    double s = weight_gemm_s(c, tokens, in, q + 2 * kv, 1) + weight_gemm_s(c, tokens, q, h, 1);
     bool gated = m->mlp == WL_MLP_SWIGLU;
     if (!moe) {
         double f = m->ffn / t;
@@ -237,7 +238,9 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     r.kv_s = m->layers * kv;
     r.comm_s = m->layers * 2 * tp_allreduce_s(c, tokens);
     r.other_s = m->layers * layer_elementwise_s(c, tokens) +
-                weight_gemm_s(c, b->logits, m->hidden, (double)m->vocab / c->d->tp, 1);
+                weight_gemm_s(c, b->logits, m->hidden, (double)wl_head_vocab(m) / c->d->tp, 1);
+    if (m->fused_states > 0) /* an EAGLE-3 head's fc, replicated on every rank */
+        r.weights_s += weight_gemm_s(c, tokens, (double)m->fused_states * m->hidden, m->hidden, 1);
     /* With PP the stages run one after another: every layer still runs once,
      * plus a send of the activations between consecutive stages. */
     if (c->d->pp > 1 && c->st == USIM_OK) {

@@ -67,7 +67,7 @@ static double workspace_bytes(const serve_deployment *d, double tokens)
 {
     const wl_model *m = &d->model;
     double act = tokens * (4.0 * m->hidden + 3.0 * m->ffn / d->tp) * 2.0;
-    double logits = fmin(tokens, d->max_batch) * m->vocab / d->tp * 4.0;
+    double logits = fmin(tokens, d->max_batch) * wl_head_vocab(m) / d->tp * 4.0;
     return act + logits;
 }
 

@@ -65,6 +65,8 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_INT("dense_layers", wl_model, dense_layers, 0, MAX_LAYERS, false),
     USIM_INT("moe_layer_step", wl_model, moe_layer_step, 0, MAX_LAYERS, false),
     USIM_OBJ("mla", wl_model, mla, &MLA_SCHEMA, false),
+    USIM_INT("fused_states", wl_model, fused_states, 0, 16, false),
+    USIM_INT("draft_vocab", wl_model, draft_vocab, 0, MAX_VOCAB, false),
     USIM_NUM("published_params", wl_model, published_params, USIM_UNIT_NONE, 0, 1e16, false),
     USIM_NUM("published_params_precision", wl_model, published_precision, USIM_UNIT_NONE, 0,
              1e15, false),
@@ -112,6 +114,10 @@ static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *e
                                 m->moe_layer_step, m->layers, m->dense_layers,
                                 m->layers - m->dense_layers);
     }
+    if (m->draft_vocab > m->vocab)
+        return usim_fail_at(r, "draft_vocab", false, err,
+                            "%d is more than the vocabulary (%d); allowed 0 to vocab",
+                            m->draft_vocab, m->vocab);
     if (m->sliding_layers > m->layers)
         return usim_fail_at(r, "sliding_layers", false, err, "%d is more than the %d layers",
                             m->sliding_layers, m->layers);

@@ -35,7 +35,13 @@ static double attention_matmul_params(const wl_model *m)
         return q + kv_down + kv_up + o;
     }
     double q = (double)m->heads * m->head_dim, kv = (double)m->kv_heads * m->head_dim;
-    return h * q + 2 * h * kv + q * h;
+    double in = m->fused_states > 0 ? 2 * h : h; /* EAGLE-3: embedding beside the fused state */
+    return in * (q + 2 * kv) + q * h;
+}
+
+int wl_head_vocab(const wl_model *m)
+{
+    return m->draft_vocab > 0 ? m->draft_vocab : m->vocab;
 }
 
 /* Weights of one attention block besides its matmuls: biases, q/k norms. */
@@ -122,9 +128,14 @@ wl_params wl_model_params(const wl_model *m)
     p.embedding = (double)m->vocab * h;
     if (m->position == WL_POS_LEARNED)
         p.embedding += (double)m->max_seq * h;
-    p.lm_head = m->tied_embeddings ? 0 : (double)m->vocab * h;
+    p.lm_head = m->tied_embeddings ? 0 : (double)wl_head_vocab(m) * h;
+    if (m->fused_states > 0) { /* an EAGLE-3 head: the target's embedding, its own fc */
+        p.embedding = 0;
+        p.fusion = (double)m->fused_states * h * h;
+        p.norms += norm_params(m, h); /* the fused state's norm beside the embedding's */
+    }
     p.total = p.embedding + p.attention + p.mlp_dense + p.mlp_experts + p.mlp_shared + p.norms +
-              p.lm_head;
+              p.lm_head + p.fusion;
     double active_experts = m->experts > 1 ? (double)m->experts_per_token / m->experts : 1;
     p.active = p.total - p.mlp_experts * (1 - active_experts);
     return p;
@@ -143,7 +154,8 @@ static double active_matmul_params(const wl_model *m)
         else
             n += mlp_matmul_params(m, m->ffn);
     }
-    return n + (double)m->vocab * m->hidden;
+    return n + (double)wl_head_vocab(m) * m->hidden +
+           (double)m->fused_states * m->hidden * m->hidden;
 }
 
 static double qk_dim(const wl_model *m)
@@ -184,7 +196,7 @@ wl_flops wl_forward_flops(const wl_model *m, int64_t seq)
 {
     wl_flops f;
     double s = (double)seq, h = m->hidden;
-    double head = (double)m->vocab * h;
+    double head = (double)wl_head_vocab(m) * h;
     double pairs = layer_pairs(m, s);
     memset(&f, 0, sizeof f);
     f.lm_head = 2 * s * head;
