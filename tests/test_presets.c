@@ -10,6 +10,9 @@
  *   p6-b200      8     8 x 400 = 3,200 Gbps    400 Gbps  180 GB,  8 TB/s      1.8 TB/s
  *   gb200-nvl72  72 on one NVLink switch (18 trays of 4), InfiniBand 400 Gbps per GPU,
  *                186 GB, 8 TB/s, 1.8 TB/s
+ *   gb300-nvl72  the same rack of Blackwell Ultra GPUs, XDR InfiniBand 800 Gbps per GPU,
+ *                288 GB, 8 TB/s, 1.8 TB/s; 5 PFLOPS FP8 and 15 FP4 dense a GPU (360 PFLOPS
+ *                and 1.08 EFLOPS a rack)
  *
  * Bytes/s are bits/s / 8; NVLink is counted in both directions, half each way.
  * Prices are the on-demand instance-hour / 8, kept to a tenth of a cent.
@@ -43,6 +46,7 @@ static const preset_case CASES[] = {
     {"p5en.48xlarge", 8, 8, 8, 1, 400, 900e9, 140 * GIB, 4.8e12, "efa-v3", 200, 63.296},
     {"p6-b200.48xlarge", 8, 8, 8, 1, 400, 1.8e12, 180e9, 8e12, "efa-v4", 400, 113.93},
     {"gb200-nvl72", 72, 72, 72, 18, 400, 1.8e12, 186e9, 8e12, "ib-ndr", 400, NAN},
+    {"gb300-nvl72", 72, 72, 72, 18, 800, 1.8e12, 288e9, 8e12, "ib-xdr", 800, NAN},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -162,6 +166,20 @@ static void gb200_nvl72_all_reduce_is_bound_by_nvlink(void **state)
 }
 
 /* p4d's A100 40GB is the 80GB part's compute with HBM2 at 1,555 GB/s. */
+/* Blackwell Ultra runs FP4 at three times its FP8 rate and exponentials at
+ * twice Blackwell's: 160 SMs x 4 x 1,024 MACs x 6 x 2 FLOPs x 1.907 GHz =
+ * 15 PFLOPS FP4 a GPU, 1.08 EFLOPS for 72, against FP8's 360 PFLOPS. */
+static void gb300_is_blackwell_ultra(void **state)
+{
+    (void)state;
+    hw_system s = load_system("gb300-nvl72", 0), g = load_system("gb200-nvl72", 0);
+    assert_close(hw_per_dtype_get(&s.chip.dense_flops, USIM_FP4), 15e15, 1e-12);
+    assert_close(hw_per_dtype_get(&s.chip.dense_flops, USIM_FP8), 5e15, 1e-12);
+    assert_close(160.0 * 4 * 1024 * 6 * 2 * s.chip.matrix.clock_hz, 15e15, 1e-3);
+    assert_close(s.chip.vector.special_per_cycle, 2 * g.chip.vector.special_per_cycle, 1e-12);
+    assert_close(s.chip.power_w, 1400.0, 1e-12);
+}
+
 static void a100_40gb_is_the_80gb_compute(void **state)
 {
     (void)state;
@@ -199,6 +217,7 @@ int main(void)
         cmocka_unit_test(gb200_nvl72_is_one_nvlink_switch),
         cmocka_unit_test(gb200_nvl72_all_reduce_is_bound_by_nvlink),
         cmocka_unit_test(gb200_jobs_take_whole_trays),
+        cmocka_unit_test(gb300_is_blackwell_ultra),
         cmocka_unit_test(a100_40gb_is_the_80gb_compute),
         cmocka_unit_test(hw_show_prints_them),
     };

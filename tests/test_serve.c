@@ -119,7 +119,7 @@ static void nvfp4_needs_fp4_tensor_cores(void **state)
     json_decref(fp8);
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --weights nvfp4",
                        "--weights: nvfp4 computes on FP4 tensor cores, which h100-sxm does not "
-                       "have (chips that do: b200, gb200-gpu;");
+                       "have (chips that do: b200, gb200-gpu, gb300-gpu;");
 }
 
 /* gpt-oss keeps only 128 tokens of a sequence in each of its 18 sliding
