@@ -12,6 +12,7 @@
  * - blockwise MoE prefill computes ceil(T x k / B) + E - 1 blocks of B rows
  *   (gpt-oss-120b: k = 4, E = 128, B = 512) where selective routing computes
  *   min(E, T x k) experts of T x k / that many rows;
+ * - vLLM on Neuron pays its host's 437 us before every graph it launches;
  * - on Trainium a step's all-reduces run over the NeuronCores (whatever
  *   --tp counts), so they cost the `collective --rank-unit core` time of the
  *   same size.
@@ -81,6 +82,7 @@ static void decode_reads_as_compiled(void **state)
     serve_deployment *nxdi = deployment("llama3.1-8b", "nxdi");
     serve_deployment *neuron = deployment("llama3.1-8b", "vllm-neuron");
     serve_deployment *paged = deployment("llama3.1-8b", "vllm");
+    neuron->engine.step_gap_s = 0; /* its host gap: vllm_neuron_steps_wait_for_the_host */
     /* The longest context, 700, is in the 1,024 bucket. */
     assert_close(decode_s(nxdi, 400, 700), decode_s(paged, 1024, 1024), 1e-12);
     neuron->max_model_len = 4096;
@@ -117,6 +119,21 @@ static void transformers_neuronx_as_compiled(void **state)
     assert_true(prefill_s(tnx, 4096) > prefill_s(paged, 4096));
     free(tnx);
     free(paged);
+}
+
+/* vLLM on Neuron launches each graph synchronously: every step, prefill or
+ * decode, waits the host's 437 us (its async-execution design doc). */
+static void vllm_neuron_steps_wait_for_the_host(void **state)
+{
+    (void)state;
+    serve_deployment *neuron = deployment("llama3.1-8b", "vllm-neuron");
+    neuron->max_model_len = 4096;
+    double decode = decode_s(neuron, 400, 700), prefill = prefill_s(neuron, 300);
+    assert_close(neuron->engine.step_gap_s, 437e-6, 1e-12);
+    neuron->engine.step_gap_s = 0;
+    assert_close(decode - decode_s(neuron, 400, 700), 437e-6, 1e-9);
+    assert_close(prefill - prefill_s(neuron, 300), 437e-6, 1e-9);
+    free(neuron);
 }
 
 static void moe_prefill_runs_in_blocks(void **state)
@@ -191,6 +208,7 @@ int main(void)
         cmocka_unit_test(prompts_pay_their_bucket),
         cmocka_unit_test(decode_reads_as_compiled),
         cmocka_unit_test(transformers_neuronx_as_compiled),
+        cmocka_unit_test(vllm_neuron_steps_wait_for_the_host),
         cmocka_unit_test(moe_prefill_runs_in_blocks),
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),

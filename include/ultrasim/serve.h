@@ -87,6 +87,10 @@ typedef struct serve_engine {
      * (engine_attention_kernel; transformers-neuronx before SDK 2.19 built
      * the whole score matrix). */
     int attention;
+    /* Host time between one graph execution and the next that the device
+     * sits idle for (dispatch, allocation, Python), paid by every prefill,
+     * decode, draft and verify step: an engine that launches synchronously. */
+    double step_gap_s;
 } serve_engine;
 
 /* The engine a system serves with when a run names none. */

@@ -250,6 +250,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
                                NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &p2p, c->err);
         r.comm_s += (c->d->pp - 1) * (c->st == USIM_OK ? p2p.seconds : 0);
     }
+    r.other_s += c->d->engine.step_gap_s; /* the host's gap before the device runs it */
     r.seconds = r.weights_s + r.kv_s + r.comm_s + r.other_s;
     return r;
 }

@@ -28,6 +28,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_ENUM("decode_kv_read", serve_engine, decode_kv_read, KV_READS, false),
     USIM_INT("moe_prefill_block", serve_engine, moe_prefill_block, 0, 65536, false),
     USIM_ENUM("attention", serve_engine, attention, ATTENTION, false),
+    USIM_NUM("step_gap", serve_engine, step_gap_s, USIM_UNIT_SECONDS, 0, 1, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
