@@ -158,8 +158,9 @@ static void kept_trace_times(void **state)
 }
 
 /* One GEMM-named node of 10^15 FLOPs and 1 MB: recosted, it takes the chip's
- * dense bf16 peak times its matrix efficiency, slowed by the compiled graph's
- * efficiency, plus one launch; its recorded 1 s no longer counts. */
+ * dense bf16 peak times its matrix efficiency at the rate a training step
+ * sustains (matrix.sustained), slowed by the compiled graph's efficiency,
+ * plus one launch; its recorded 1 s no longer counts. */
 static void recost_follows_the_roofline(void **state)
 {
     (void)state;
@@ -173,8 +174,9 @@ static void recost_follows_the_roofline(void **state)
         hw_system s = load_system(systems[i], 1);
         const hw_chip *c = &s.chip;
         double ge = c->graph_efficiency > 0 && c->graph_efficiency < 1 ? c->graph_efficiency : 1;
+        double sustained = c->matrix.sustained > 0 ? c->matrix.sustained : 1;
         double expected = 1e15 / (hw_per_dtype_get(&c->dense_flops, USIM_BF16) *
-                                  hw_matrix_efficiency(&c->matrix, USIM_BF16) * ge) +
+                                  hw_matrix_efficiency(&c->matrix, USIM_BF16) * sustained * ge) +
                           c->launch_overhead_s;
         char args[1000];
         snprintf(args, sizeof args, "replay --et %s --hw %s --recost --json", prefix_of("gemm"),

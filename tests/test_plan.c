@@ -133,10 +133,10 @@ static void search_same_on_any_thread_count(void **state)
     cli_result one = cli_run(args);
     assert_int_equal(one.status, 0);
     /* The sequential search's counts (640 of the 1,152 candidates valid and
-     * fitting, 120 simulated before no bound beats the 8th best): threads
-     * that simulate a few more plans must not show in the result. */
+     * fitting, 8 simulated before no bound beats the 8th best): threads that
+     * simulate a few more plans must not show in the result. */
     assert_non_null(strstr(one.out, "\"feasible\": 640"));
-    assert_non_null(strstr(one.out, "\"simulated\": 120"));
+    assert_non_null(strstr(one.out, "\"simulated\": 8,"));
     for (int jobs = 2; jobs <= 5; jobs += 3) {
         snprintf(args, sizeof args, "%s %d", base, jobs);
         cli_result many = cli_run(args);

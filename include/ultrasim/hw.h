@@ -79,7 +79,13 @@ typedef struct hw_matrix {
      * benchmarks; 0 = not measured, the fused model's rate stands). FA2's
      * Ampere-style MMA instructions leave Hopper's tensor cores half idle. */
     double flash2_efficiency, flash2_efficiency_backward;
+    /* The share of those short-benchmark rates the chip holds when its matrix
+     * units run back to back for minutes, as a training step keeps them: at
+     * its power limit the SM clock falls below the boost a benchmark of a
+     * few milliseconds runs at (0 = 1: no drop measured). */
+    double sustained;
 } hw_matrix;
+
 
 /* The sustained fraction of the array's peak for inputs of dtype t. */
 double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t);
@@ -135,6 +141,10 @@ typedef struct hw_chip {
     hw_per_dtype dense_flops; /* per chip, the basis used for peak and MFU */
     hw_per_dtype published_chip_flops; /* the chip page figure, when it differs */
 } hw_chip;
+
+/* The matrix rates of a chip whose units run back to back (training):
+ * every efficiency scaled by matrix.sustained. */
+hw_chip hw_chip_sustained(const hw_chip *chip);
 
 typedef enum hw_topology_kind {
     HW_TOPO_NONE,

@@ -174,6 +174,7 @@ typedef struct wl_stack {
     double grad_reduce_bytes;   /* bytes per gradient element the DP reduction moves */
     double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
     bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
+    bool tp_comm_overlap;       /* TP collectives hidden behind the GEMMs unless a run says */
     /* What selective recomputation also leaves out, and how linear layers'
      * inputs are kept for the backward (DeepSeek-V3's memory savings). */
     bool recompute_norms;       /* norm outputs rebuilt from the kept residual */

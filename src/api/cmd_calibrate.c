@@ -52,10 +52,13 @@ typedef struct knob_def {
 } knob_def;
 
 static const knob_def KNOBS[] = {
-    {"chip.matrix.efficiency", USIM_UNIT_NONE, 0.05, 1, "sustained share of the 16-bit matrix peak"},
+    {"chip.matrix.efficiency", USIM_UNIT_NONE, 0.05, 1,
+     "the 16-bit matrix peak's share a short benchmark reaches"},
     {"chip.matrix.efficiency_fp8", USIM_UNIT_NONE, 0.05, 1, "the same for FP8 inputs"},
     {"chip.matrix.efficiency_fp8_split_acc", USIM_UNIT_NONE, 0.05, 1,
      "FP8 with FP32-promoted accumulation (backward GEMMs)"},
+    {"chip.matrix.sustained", USIM_UNIT_NONE, 0.3, 1,
+     "the share of those rates held for minutes (training)"},
     {"chip.matrix.flash2_efficiency", USIM_UNIT_NONE, 0.01, 1,
      "FlashAttention-2's share of the 16-bit peak"},
     {"chip.hbm.efficiency", USIM_UNIT_NONE, 0.05, 1, "sustained share of HBM bandwidth"},

@@ -44,6 +44,8 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
     p->compile = p->stack.compile_default;
     if (!json_object_get(req, "attention"))
         p->attention = p->stack.attention;
+    if (!json_object_get(req, "overlap-tp-comm"))
+        p->overlap_tp_comm = p->stack.tp_comm_overlap;
     if (!json_object_get(req, "compile"))
         return USIM_OK;
     p->compile = on(cmd, req, "compile", &st, err);

@@ -54,6 +54,7 @@ typedef struct arrival {
 typedef struct replay {
     const char *prefix;
     const hw_system *sys;
+    hw_chip chip; /* the system's chip at the matrix rates a training step sustains */
     const et_replay_options *o;
     usim_error *err;
     et_rank *ranks;
@@ -632,12 +633,12 @@ static double compute_s(replay *rp, const et_node *n)
     bool known = n->flops > 0 || n->bytes > 0;
     if (n->type == ET_COMP && rp->o->recost && known) {
         rp->out->recosted++;
-        return engine_roofline(&rp->sys->chip, fmax(n->flops, 0), fmax(n->bytes, 0), n->dtype,
+        return engine_roofline(&rp->chip, fmax(n->flops, 0), fmax(n->bytes, 0), n->dtype,
                                on_matrix(n))
             .seconds;
     }
     if ((n->type == ET_MEM_LOAD || n->type == ET_MEM_STORE) && rp->o->recost && n->bytes > 0)
-        return engine_memory(&rp->sys->chip, n->bytes).seconds;
+        return engine_memory(&rp->chip, n->bytes).seconds;
     if (n->type == ET_COMP && rp->o->recost)
         *(n->duration_s > 0 ? &rp->out->kept : &rp->out->free_nodes) += 1;
     return n->duration_s;
@@ -1294,6 +1295,7 @@ usim_status et_replay(const char *prefix, const hw_system *sys, const et_replay_
     memset(out, 0, sizeof *out);
     rp.prefix = prefix;
     rp.sys = sys;
+    rp.chip = hw_chip_sustained(&sys->chip);
     rp.o = o;
     rp.err = err;
     rp.out = out;

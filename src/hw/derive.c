@@ -164,6 +164,19 @@ bool hw_peak_warning(const hw_chip *chip, const char *file, char *buf, size_t si
     return true;
 }
 
+hw_chip hw_chip_sustained(const hw_chip *chip)
+{
+    hw_chip c = *chip;
+    double s = chip->matrix.sustained > 0 ? chip->matrix.sustained : 1.0;
+    hw_matrix *m = &c.matrix;
+    m->efficiency *= s;
+    m->efficiency_fp8 *= s;
+    m->efficiency_fp8_split_acc *= s;
+    m->flash2_efficiency *= s;
+    m->flash2_efficiency_backward *= s;
+    return c;
+}
+
 double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t)
 {
     /* FP4 runs at the FP8 figure: no FP4 GEMM efficiency is published apart */

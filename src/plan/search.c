@@ -303,6 +303,7 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
             return st;
         s.o.plan.attention = s.o.plan.stack.attention;
         s.o.plan.compile = s.o.plan.stack.compile_default;
+        s.o.plan.overlap_tp_comm = s.o.plan.stack.tp_comm_overlap;
     }
     s.kth_best = INFINITY;
     pthread_mutex_init(&s.lock, NULL);

@@ -44,7 +44,8 @@ typedef struct train_ctx {
     const wl_model *m;
     const wl_plan *p;
     const hw_system *sys;
-    const hw_chip *chip;
+    const hw_chip *chip;  /* &run_chip */
+    hw_chip run_chip;     /* the system's chip at its sustained matrix rates */
     /* The chip as backward FP8 GEMMs see it: Transformer Engine runs dgrad
      * and wgrad with split accumulation (efficiency_fp8_split_acc), the
      * forward with fast accumulation. */
