@@ -143,7 +143,7 @@ typedef struct hw_chip {
 } hw_chip;
 
 /* The matrix rates of a chip whose units run back to back (training):
- * every efficiency scaled by matrix.sustained. */
+ * its GEMM efficiencies scaled by matrix.sustained. */
 hw_chip hw_chip_sustained(const hw_chip *chip);
 
 typedef enum hw_topology_kind {
