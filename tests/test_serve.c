@@ -634,6 +634,9 @@ static void limits_come_from_the_engine(void **state)
                        "is an EAGLE-3 draft head: it runs only beside its target");
     expect_input_error("train --model gpt-oss-120b-eagle3 --hw dgx-h100 --gbs 8 --seq 1024",
                        "serve --spec-draft gpt-oss-120b-eagle3");
+    expect_input_error("serve --model llama3-70b --hw dgx-h100 --tp 8 --chips 8 --spec-draft "
+                       "llama3.1-8b-eagle3",
+                       "EAGLE-3 head 'llama3.1-8b-eagle3' is 4096 wide, the model 8192");
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
                        "allowed: nxdi, sglang, transformers-neuronx, trtllm, vllm-neuron, vllm");
     /* vLLM refuses a --max-model-len beyond the model's context, and a request

@@ -57,7 +57,8 @@ static void every_preset_matches_published(void **state)
  * 14336 = 176,160,768), the fc over three hidden states (3 x 4096^2 =
  * 50,331,648), the LM head over 32,000 draft tokens (131,072,000) and four
  * RMSNorms (16,384): 424,689,664, the target's embedding not counted. A
- * draft vocabulary beyond the vocabulary is refused. */
+ * draft vocabulary without a head, or beyond the vocabulary, and a head with
+ * tied embeddings are refused. */
 static void eagle3_head_params(void **state)
 {
     (void)state;
@@ -70,7 +71,17 @@ static void eagle3_head_params(void **state)
     const char *bad = "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
                       "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, \"draft_vocab\": 2000}";
     assert_int_equal(wl_model_load_text("x.json", bad, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "give fused_states too"));
+    const char *big = "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
+                      "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, \"fused_states\": 3, "
+                      "\"draft_vocab\": 2000}";
+    assert_int_equal(wl_model_load_text("x.json", big, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "allowed 0 to vocab"));
+    const char *tied = "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
+                       "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, \"fused_states\": 3, "
+                       "\"tied_embeddings\": true}";
+    assert_int_equal(wl_model_load_text("x.json", tied, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "no tied embeddings, MLA or experts"));
 }
 
 /* Mixtral 8x7B: 46.7B total, about 12.9B active per token (2 of 8 experts). */

@@ -82,7 +82,7 @@ typedef struct hw_matrix {
     /* The share of those short-benchmark rates the chip holds when its matrix
      * units run back to back for minutes, as a training step keeps them: at
      * its power limit the SM clock falls below the boost a benchmark of a
-     * few milliseconds runs at (0 = 1: no drop measured). */
+     * few milliseconds runs at (absent: 1, no drop measured). */
     double sustained;
 } hw_matrix;
 

@@ -55,7 +55,8 @@ static const usim_option SERVE_OPTIONS[] = {
      "KV cache type (default: as --weights; bf16 for int4, mxfp4 and nvfp4 weights)", NULL, KV_TYPES, 0,
      0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
-     "serving engine (data/engines: trtllm, vllm, sglang, nxdi, vllm-neuron) or engine JSON: the batch, scheduler "
+     "serving engine (data/engines: trtllm, vllm, sglang, nxdi, vllm-neuron, transformers-neuronx) or engine "
+     "JSON: the batch, scheduler "
      "and token budget a run gives none of (default: the system's own)",
      NULL, NULL, 0, 0, false},
     {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B",
@@ -286,6 +287,12 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
         st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
                              "the draft's vocabulary (%d) differs from the model's (%d)",
                              d->draft.vocab, d->model.vocab);
+    /* An EAGLE-3 head fuses the target's hidden states: it has their width. */
+    if (st == USIM_OK && d->draft.fused_states > 0 && d->draft.hidden != d->model.hidden)
+        st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
+                             "EAGLE-3 head '%s' is %d wide, the model %d; allowed: a head of the "
+                             "model's hidden size",
+                             d->draft.name, d->draft.hidden, d->model.hidden);
     return st;
 }
 

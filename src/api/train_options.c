@@ -58,12 +58,15 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
 }
 
 /* Megatron-Core's --recompute-modules: the list replaces what the stack's
- * selective recomputation rebuilds. core_attn is the attention core, which
- * every stack's selective mode already recomputes (free with a flash kernel). */
+ * selective recomputation rebuilds besides the attention core, which every
+ * module-based selective mode recomputes (free with a flash kernel), so
+ * core_attn is accepted and changes nothing. A per-op policy (torchtitan's)
+ * has no modules to name. */
 static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, wl_plan *p,
                                           usim_error *err)
 {
     static const char *const names[] = {"core_attn", "layernorm", "mla_up_proj", "moe_act", "mlp"};
+    static const char *const allowed = "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp";
     const char *list = NULL;
     usim_status st = api_string(cmd, req, "recompute-modules", &list, err);
     if (st != USIM_OK || !list)
@@ -71,6 +74,11 @@ static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, 
     if (p->recompute != WL_RECOMPUTE_SELECTIVE)
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
                                "recompute modules apply to --recompute selective only");
+    if (p->stack.selective != WL_SELECTIVE_ATTENTION_CORE)
+        return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
+                               "stack '%s' recomputes by its own per-op policy, not by modules; "
+                               "allowed with a module-based stack (megatron-core, nemo, hai-llm)",
+                               p->stack.name);
     enum { N = sizeof names / sizeof names[0] };
     bool on[N] = {false};
     char buf[256];
@@ -78,15 +86,20 @@ static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, 
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
                                "the list is longer than %zu characters", sizeof buf - 1);
     snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next)
+            *next++ = '\0';
         size_t i = 0;
         while (i < N && strcmp(tok, names[i]) != 0)
             i++;
+        if (i == N && !*tok)
+            return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
+                                   "an empty entry in '%s'; %s", list, allowed);
         if (i == N)
             return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
-                                   "'%s' is not a module this simulator recomputes; allowed: "
-                                   "core_attn, layernorm, mla_up_proj, moe_act, mlp",
-                                   tok);
+                                   "'%s' is not a module this simulator recomputes; %s", tok,
+                                   allowed);
         on[i] = true;
     }
     wl_stack *s = &p->stack;
@@ -129,7 +142,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->sp = !api_flag(req, "no-sp");
     p->overlap_grad_reduce = on(cmd, req, "overlap-grad-reduce", &st, err);
     p->overlap_param_gather = on(cmd, req, "overlap-param-gather", &st, err);
-    p->overlap_tp_comm = on(cmd, req, "overlap-tp-comm", &st, err);
+    if (json_object_get(req, "overlap-tp-comm")) /* else the stack's (api_read_stack) */
+        p->overlap_tp_comm = on(cmd, req, "overlap-tp-comm", &st, err);
     if (st == USIM_OK)
         st = api_read_stack(cmd, req, &out->sys, p, err);
     if (st == USIM_OK)

@@ -75,7 +75,7 @@ extern const char *const api_tp_unit_choices[];
      "gather ZeRO-sharded weights during the forward", "on", api_on_off_choices, 0, 0, false},  \
     {"overlap-tp-comm", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                              \
      "hide TP collectives behind GEMMs (userbuffers-style); default: the stack's (on for "    \
-     "megatron-core and nemo)", "off", api_on_off_choices, 0, 0, false},\
+     "megatron-core and nemo)", NULL, api_on_off_choices, 0, 0, false},\
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",                                        \
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", api_tp_unit_choices, 0, 0,\
      false},                                                                                    \

@@ -239,8 +239,9 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     r.comm_s = m->layers * 2 * tp_allreduce_s(c, tokens);
     r.other_s = m->layers * layer_elementwise_s(c, tokens) +
                 weight_gemm_s(c, b->logits, m->hidden, (double)wl_head_vocab(m) / c->d->tp, 1);
-    if (m->fused_states > 0) /* an EAGLE-3 head's fc, replicated on every rank */
-        r.weights_s += weight_gemm_s(c, tokens, (double)m->fused_states * m->hidden, m->hidden, 1);
+    if (m->fused_states > 0) /* an EAGLE-3 head's fc, split over TP as its memory counts it */
+        r.weights_s += weight_gemm_s(c, tokens, (double)m->fused_states * m->hidden,
+                                     (double)m->hidden / c->d->tp, 1);
     /* With PP the stages run one after another: every layer still runs once,
      * plus a send of the activations between consecutive stages. */
     if (c->d->pp > 1 && c->st == USIM_OK) {

@@ -130,7 +130,13 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
                      ? (a->q_lora_rank > 0 ? a->q_lora_rank : w.q) + a->kv_lora_rank +
                            a->qk_rope_dim
                      : w.q + w.k + w.v;
-    bytes += BYTES_16BIT * tokens * qkv + lin * tokens * w.o +
+    /* the attention output: the projection's kept input, and without
+     * selective recomputation also the attention kernel's own 16-bit copy
+     * for its backward when the projection keeps a narrower one */
+    double attention_out = p->recompute == WL_RECOMPUTE_NONE && lin < BYTES_16BIT
+                               ? BYTES_16BIT + lin
+                               : lin;
+    bytes += BYTES_16BIT * tokens * qkv + attention_out * tokens * w.o +
              BYTES_16BIT * 2 * tokens * m->heads / t;
     /* gate and up (a plain MLP's first output), and the product (the second
      * projection's input) unless rebuilt */

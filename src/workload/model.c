@@ -114,6 +114,13 @@ static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *e
                                 m->moe_layer_step, m->layers, m->dense_layers,
                                 m->layers - m->dense_layers);
     }
+    if (m->draft_vocab > 0 && m->fused_states == 0)
+        return usim_fail_at(r, "draft_vocab", false, err,
+                            "a draft vocabulary belongs to an EAGLE-3 head; give fused_states too");
+    if (m->fused_states > 0 && (m->tied_embeddings || m->mla.kv_lora_rank > 0 || m->experts > 1))
+        return usim_fail_at(r, "fused_states", false, err,
+                            "an EAGLE-3 head is one dense decoder layer with its own LM head: no "
+                            "tied embeddings, MLA or experts");
     if (m->draft_vocab > m->vocab)
         return usim_fail_at(r, "draft_vocab", false, err,
                             "%d is more than the vocabulary (%d); allowed 0 to vocab",
