@@ -16,6 +16,18 @@
     "train --model llama3-8b --hw grand-teton-h100 --chips 8 --mbs 2 --gbs 16 --seq 8192 " \
     "--zero 3 --json --compile "
 
+/* One figure of the JSON a command prints: obj.key, or key when obj is NULL. */
+static double result_number(const char *base, const char *extra, const char *obj,
+                            const char *key)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "%s%s", base, extra);
+    json_t *j = cli_json(cmd);
+    double v = json_number_value(json_object_get(obj ? json_object_get(j, obj) : j, key));
+    json_decref(j);
+    return v;
+}
+
 static double breakdown(json_t *j, const char *kind)
 {
     return json_number_value(json_object_get(json_object_get(j, "breakdown"), kind));
@@ -129,14 +141,8 @@ static void stacks_start_from_a_base(void **state)
     const char *plan = "train --model llama3-8b --hw dgx-h100 --chips 8 --tp 2 --gbs 16 "
                        "--seq 4096 --json --stack";
     char args[400];
-    snprintf(args, sizeof args, "%s nemo", plan);
-    json_t *nemo = cli_json(args);
-    snprintf(args, sizeof args, "%s megatron-core", plan);
-    json_t *mcore = cli_json(args);
-    assert_close(json_number_value(json_object_get(nemo, "step_time_s")),
-                 json_number_value(json_object_get(mcore, "step_time_s")), 1e-12);
-    json_decref(nemo);
-    json_decref(mcore);
+    assert_close(result_number(plan, " nemo", NULL, "step_time_s"),
+                 result_number(plan, " megatron-core", NULL, "step_time_s"), 1e-12);
     char text[400];
     snprintf(text, sizeof text,
              "{\"kind\": \"stack\", \"base\": \"%s/stack-self.json\", \"name\": \"s\"}",
@@ -157,6 +163,21 @@ static void stacks_start_from_a_base(void **state)
     expect_input_error(args, "base: unknown stack 'nxdi'");
 }
 
+/* One layer at TP 1, 4,096 tokens, BF16, selective recomputation. */
+static wl_plan one_layer_plan(const char *stack)
+{
+    wl_plan p;
+    usim_error err;
+    memset(&p, 0, sizeof p);
+    p.tp = p.pp = p.dp = p.cp = p.ep = p.vp = p.mbs = 1;
+    p.gbs = 1;
+    p.seq = 4096;
+    p.dtype = USIM_BF16;
+    p.recompute = WL_RECOMPUTE_SELECTIVE;
+    assert_int_equal(wl_stack_load(stack, &p.stack, &err), USIM_OK);
+    return p;
+}
+
 /* DeepSeek-V3's memory savings (hai-llm) against Megatron-Core's selective
  * recomputation, one layer at TP 1, 4,096 tokens (h 7,168): the norms'
  * outputs 2 x 4096 x 7168 x 2 bytes (117,440,512); Q, K, V (65,536 wide) kept
@@ -171,14 +192,7 @@ static void deepseek_memory_savings(void **state)
     wl_model m;
     usim_error err;
     assert_int_equal(wl_model_load("deepseek-v3", &m, &err), USIM_OK);
-    wl_plan p;
-    memset(&p, 0, sizeof p);
-    p.tp = p.pp = p.dp = p.cp = p.ep = p.vp = p.mbs = 1;
-    p.gbs = 1;
-    p.seq = 4096;
-    p.dtype = USIM_BF16;
-    p.recompute = WL_RECOMPUTE_SELECTIVE;
-    assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
+    wl_plan p = one_layer_plan("megatron-core");
     double mcore = wl_layer_activation_bytes(&m, &p);
     assert_int_equal(wl_stack_load("hai-llm", &p.stack, &err), USIM_OK);
     double hai = wl_layer_activation_bytes(&m, &p);
@@ -193,20 +207,6 @@ static void deepseek_memory_savings(void **state)
     hai = wl_layer_activation_bytes(&m, &p);
     assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
     assert_close(wl_layer_activation_bytes(&m, &p) - hai, 452984832.0, 1e-12);
-}
-
-static wl_plan one_layer_plan(const char *stack)
-{
-    wl_plan p;
-    usim_error err;
-    memset(&p, 0, sizeof p);
-    p.tp = p.pp = p.dp = p.cp = p.ep = p.vp = p.mbs = 1;
-    p.gbs = 1;
-    p.seq = 4096;
-    p.dtype = USIM_BF16;
-    p.recompute = WL_RECOMPUTE_SELECTIVE;
-    assert_int_equal(wl_stack_load(stack, &p.stack, &err), USIM_OK);
-    return p;
 }
 
 /* Transformer Engine keeps the FP8 copy of every linear input for the
@@ -247,15 +247,9 @@ static void recompute_modules_leave_out_what_they_rebuild(void **state)
     const char *args = "train --model qwen3-30b-a3b --hw gb200-nvl72 --chips 8 --ep 8 --mbs 1 "
                        "--gbs 8 --seq 4096 --json --recompute-modules ";
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "%score_attn", args);
-    json_t *none = cli_json(cmd);
-    snprintf(cmd, sizeof cmd, "%slayernorm,moe_act", args);
-    json_t *some = cli_json(cmd);
-    double a = json_number_value(json_object_get(json_object_get(none, "memory"), "activations"));
-    double b = json_number_value(json_object_get(json_object_get(some, "memory"), "activations"));
-    assert_close(a - b, 4026531840.0, 1e-12);
-    json_decref(none);
-    json_decref(some);
+    assert_close(result_number(args, "core_attn", "memory", "activations") -
+                     result_number(args, "layernorm,moe_act", "memory", "activations"),
+                 4026531840.0, 1e-12);
     wl_model m;
     usim_error err;
     assert_int_equal(wl_model_load("deepseek-v3", &m, &err), USIM_OK);
@@ -263,14 +257,16 @@ static void recompute_modules_leave_out_what_they_rebuild(void **state)
     double all = wl_layer_activation_bytes(&m, &p);
     p.stack.recompute_mla_up = p.stack.recompute_moe_act = true;
     assert_close(all - wl_layer_activation_bytes(&m, &p), 653787136.0, 1e-12);
-    snprintf(cmd, sizeof cmd, "%smoe", args);
-    expect_input_error(cmd, "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp");
-    snprintf(cmd, sizeof cmd, "%slayernorm --recompute full", args);
-    expect_input_error(cmd, "recompute modules apply to --recompute selective only");
-    snprintf(cmd, sizeof cmd, "%slayernorm,,moe_act", args);
-    expect_input_error(cmd, "an empty entry in 'layernorm,,moe_act'; allowed: core_attn");
-    snprintf(cmd, sizeof cmd, "%smlp --stack torchtitan", args);
-    expect_input_error(cmd, "stack 'torchtitan' recomputes by its own per-op policy");
+    static const char *const bad[][2] = {
+        {"moe", "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp"},
+        {"layernorm --recompute full", "recompute modules apply to --recompute selective only"},
+        {"layernorm,,moe_act", "an empty entry in 'layernorm,,moe_act'; allowed: core_attn"},
+        {"mlp --stack torchtitan", "stack 'torchtitan' recomputes by its own per-op policy"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s%s", args, bad[i][0]);
+        expect_input_error(cmd, bad[i][1]);
+    }
 }
 
 /* Megatron-Core overlaps TP collectives with the GEMMs unless a run says
@@ -282,26 +278,13 @@ static void stacks_say_whether_tp_overlaps(void **state)
     (void)state;
     const char *base = "train --model llama3-8b --hw dgx-h100 --chips 8 --tp 8 --gbs 8 "
                        "--seq 4096 --json";
-    char cmd[300];
-    json_t *dflt = cli_json(base);
-    snprintf(cmd, sizeof cmd, "%s --overlap-tp-comm on", base);
-    json_t *on = cli_json(cmd);
-    snprintf(cmd, sizeof cmd, "%s --overlap-tp-comm off", base);
-    json_t *off = cli_json(cmd);
-    double t = json_number_value(json_object_get(dflt, "step_time_s"));
-    assert_close(t, json_number_value(json_object_get(on, "step_time_s")), 1e-12);
-    assert_true(json_number_value(json_object_get(off, "step_time_s")) > t * 1.01);
-    snprintf(cmd, sizeof cmd, "%s --stack torchtitan", base);
-    json_t *titan = cli_json(cmd);
-    snprintf(cmd, sizeof cmd, "%s --stack torchtitan --overlap-tp-comm off", base);
-    json_t *titan_off = cli_json(cmd);
-    assert_close(json_number_value(json_object_get(titan, "step_time_s")),
-                 json_number_value(json_object_get(titan_off, "step_time_s")), 1e-12);
-    json_decref(dflt);
-    json_decref(on);
-    json_decref(off);
-    json_decref(titan);
-    json_decref(titan_off);
+    double t = result_number(base, "", NULL, "step_time_s");
+    assert_close(t, result_number(base, " --overlap-tp-comm on", NULL, "step_time_s"), 1e-12);
+    assert_true(result_number(base, " --overlap-tp-comm off", NULL, "step_time_s") > t * 1.01);
+    assert_close(result_number(base, " --stack torchtitan", NULL, "step_time_s"),
+                 result_number(base, " --stack torchtitan --overlap-tp-comm off", NULL,
+                               "step_time_s"),
+                 1e-12);
 }
 
 /* A description that starts from a preset changes only what it lists; a
