@@ -86,7 +86,6 @@ typedef struct hw_matrix {
     double sustained;
 } hw_matrix;
 
-
 /* The sustained fraction of the array's peak for inputs of dtype t. */
 double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t);
 
