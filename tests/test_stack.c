@@ -287,6 +287,26 @@ static void stacks_say_whether_tp_overlaps(void **state)
                  1e-12);
 }
 
+/* DeepSeek-V3's DualPipe hides each chunk's all-to-alls behind another
+ * chunk's compute: hai-llm does by default, a run can ask anywhere. Mixtral
+ * on 32 H100s, EP 8, no pipeline: the all-to-alls are shorter than the
+ * rest of every pass, so the step loses exactly their exposed time. */
+static void ep_overlap_hides_the_all_to_alls(void **state)
+{
+    (void)state;
+    const char *base = "train --model mixtral-8x7b --hw dgx-h100 --chips 32 --ep 8 --gbs 32 "
+                       "--seq 4096 --json";
+    double off = result_number(base, "", NULL, "step_time_s");
+    double ep = result_number(base, "", "breakdown", "ep_comm");
+    assert_true(ep > 0);
+    assert_close(off - result_number(base, " --overlap-ep-comm on", NULL, "step_time_s"), ep,
+                 1e-9);
+    assert_true(result_number(base, " --overlap-ep-comm on", "breakdown", "ep_comm") == 0);
+    assert_close(result_number(base, " --stack hai-llm", NULL, "step_time_s"),
+                 result_number(base, " --stack hai-llm --overlap-ep-comm on", NULL, "step_time_s"),
+                 1e-12);
+}
+
 /* A description that starts from a preset changes only what it lists; a
  * power cap above the rated power is refused with the range. */
 static void base_and_bad_cap(void **state)
@@ -322,6 +342,7 @@ int main(void)
         cmocka_unit_test(fp8_runs_keep_fp8_linear_inputs),
         cmocka_unit_test(recompute_modules_leave_out_what_they_rebuild),
         cmocka_unit_test(stacks_say_whether_tp_overlaps),
+        cmocka_unit_test(ep_overlap_hides_the_all_to_alls),
         cmocka_unit_test(base_and_bad_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,6 +175,7 @@ typedef struct wl_stack {
     double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
     bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
     bool tp_comm_overlap;       /* TP collectives hidden behind the GEMMs unless a run says */
+    bool ep_comm_overlap;       /* EP all-to-alls hidden behind a pass's compute (DualPipe) */
     /* What selective recomputation also leaves out, and how linear layers'
      * inputs are kept for the backward (DeepSeek-V3's memory savings). */
     bool recompute_norms;       /* norm outputs rebuilt from the kept residual */
@@ -216,6 +217,7 @@ typedef struct wl_plan {
     bool overlap_grad_reduce;   /* DP gradient reduce with backward */
     bool overlap_param_gather;  /* ZeRO parameter all-gather with forward */
     bool overlap_tp_comm;       /* TP collectives hidden behind GEMMs */
+    bool overlap_ep_comm;       /* EP all-to-alls hidden behind the pass's other work */
     int tp_cores;        /* Trainium: TP counted in NeuronCores (0 = chips) */
     int attention;       /* engine_attention_kernel: 0 fused (default), 2 unfused */
     wl_stack stack;      /* the software stack that runs the plan */

@@ -46,6 +46,8 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
         p->attention = p->stack.attention;
     if (!json_object_get(req, "overlap-tp-comm"))
         p->overlap_tp_comm = p->stack.tp_comm_overlap;
+    if (!json_object_get(req, "overlap-ep-comm"))
+        p->overlap_ep_comm = p->stack.ep_comm_overlap;
     if (!json_object_get(req, "compile"))
         return USIM_OK;
     p->compile = on(cmd, req, "compile", &st, err);
@@ -144,6 +146,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->overlap_param_gather = on(cmd, req, "overlap-param-gather", &st, err);
     if (json_object_get(req, "overlap-tp-comm")) /* else the stack's (api_read_stack) */
         p->overlap_tp_comm = on(cmd, req, "overlap-tp-comm", &st, err);
+    if (json_object_get(req, "overlap-ep-comm"))
+        p->overlap_ep_comm = on(cmd, req, "overlap-ep-comm", &st, err);
     if (st == USIM_OK)
         st = api_read_stack(cmd, req, &out->sys, p, err);
     if (st == USIM_OK)

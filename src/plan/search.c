@@ -304,6 +304,7 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
         s.o.plan.attention = s.o.plan.stack.attention;
         s.o.plan.compile = s.o.plan.stack.compile_default;
         s.o.plan.overlap_tp_comm = s.o.plan.stack.tp_comm_overlap;
+        s.o.plan.overlap_ep_comm = s.o.plan.stack.ep_comm_overlap;
     }
     s.kth_best = INFINITY;
     pthread_mutex_init(&s.lock, NULL);

@@ -315,7 +315,8 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     linear(x, c, backward, T, h, m->experts, 1); /* router */
     elementwise(x, c, backward, T * m->experts, 6, 4);
     double bytes = routed * h * 2.0;
-    add(c, TRAIN_EP_COMM, calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, bytes, &x->ep, 2, false));
+    add(c, TRAIN_EP_COMM,
+        calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, bytes, &x->ep, 2, x->p->overlap_ep_comm));
     linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
     elementwise(x, c, backward, routed * fe, gated ? 4 : 8,
                 gated ? kernels(x)->gated_activation : 4);
@@ -352,6 +353,17 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
     }
     if (s->recompute_mlp && !moe)
         dense_mlp(x, c, false, m->ffn);
+}
+
+/* All-to-alls run beside the pass (DualPipe pairs a chunk's with another
+ * chunk's compute): the pass lasts as long as the longer of the two. */
+void train_hide_ep(train_costs *c)
+{
+    double others = 0;
+    for (int k = 0; k < TRAIN_KIND_COUNT; k++)
+        if (k != TRAIN_EP_COMM)
+            others += c->s[k];
+    c->s[TRAIN_EP_COMM] = fmax(0.0, c->s[TRAIN_EP_COMM] - others);
 }
 
 static train_costs layer_pass(train_ctx *x, bool moe, bool backward)

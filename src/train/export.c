@@ -34,7 +34,7 @@
 #include "ultrasim/chakra.h"
 
 enum { STREAM_ENGINES, STREAM_DP, STREAM_SEND_FWD, STREAM_SEND_BWD, STREAM_HIDDEN,
-       STREAM_PREFETCH };
+       STREAM_PREFETCH, STREAM_EP, STREAM_COUNT };
 
 /* A rank's coordinates in the plan. */
 typedef struct coords {
@@ -59,8 +59,8 @@ typedef struct exporter {
     int rank;
     uint64_t next_id;
     uint64_t *exit_node;    /* task -> the node that ends it (UINT64_MAX: none) */
-    uint64_t stream_last[6];
-    bool stream_used[6];
+    uint64_t stream_last[STREAM_COUNT];
+    bool stream_used[STREAM_COUNT];
     int64_t nodes;
     usim_error *err;
     usim_status st;
@@ -275,7 +275,9 @@ static uint64_t join(exporter *e, const char *label, int stream, uint64_t a, uin
 static uint64_t op_nodes(exporter *e, const char *label, const train_costs *c, uint64_t entry)
 {
     static const char *const WHAT[] = {"gemm", "attention", "elementwise", "optimizer"};
-    uint64_t prefetch = UINT64_MAX, hidden = UINT64_MAX, last = entry;
+    uint64_t prefetch = UINT64_MAX, hidden = UINT64_MAX, ep = UINT64_MAX, last = entry;
+    if (has_hidden(c, TRAIN_EP_COMM)) /* beside the whole pass (DualPipe) */
+        ep = call_chain(e, label, c, TRAIN_EP_COMM, true, STREAM_EP, entry);
     if (has_hidden(c, TRAIN_DP_COMM))
         prefetch = call_chain(e, label, c, TRAIN_DP_COMM, true, STREAM_PREFETCH, entry);
     if (has_hidden(c, TRAIN_TP_COMM))
@@ -302,6 +304,8 @@ static uint64_t op_nodes(exporter *e, const char *label, const train_costs *c, u
     for (int k = TRAIN_TP_COMM; k <= TRAIN_DP_COMM; k++)
         if (k != TRAIN_PP_COMM)
             last = call_chain(e, label, c, (train_kind)k, false, STREAM_ENGINES, last);
+    if (ep != UINT64_MAX)
+        last = join(e, label, STREAM_ENGINES, last, ep);
     if (prefetch != UINT64_MAX)
         last = join(e, label, STREAM_ENGINES, last, prefetch);
     return last;

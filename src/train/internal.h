@@ -77,6 +77,11 @@ usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_sy
                                 usim_error *err);
 void train_record_free(train_record *r);
 
+/* With EP overlap, only the all-to-all time that outlasts a pass's other
+ * work stays exposed (a whole chunk pass, as the step and its export run
+ * it). */
+void train_hide_ep(train_costs *c);
+
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward);
 train_costs train_embedding_costs(train_ctx *x, bool backward);
 train_costs train_head_costs(train_ctx *x, bool backward);

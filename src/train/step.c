@@ -140,6 +140,10 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
     }
     if (p->recompute == WL_RECOMPUTE_FULL)
         train_costs_add(&c->bwd, &c->fwd, 1);
+    if (p->overlap_ep_comm && c->moe_layers > 0) {
+        train_hide_ep(&c->fwd);
+        train_hide_ep(&c->bwd);
+    }
 }
 
 /* Notes that tasks first..last (added in a row) are the work c describes. */

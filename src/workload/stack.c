@@ -42,6 +42,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_NUM("fp8_cast_bytes", wl_stack, fp8_cast_bytes, U_1, 0, 64, true),
     USIM_BOOL("fp8_output_layer", wl_stack, fp8_output_layer),
     USIM_BOOL("tp_comm_overlap", wl_stack, tp_comm_overlap),
+    USIM_BOOL("ep_comm_overlap", wl_stack, ep_comm_overlap),
     USIM_BOOL("recompute_norms", wl_stack, recompute_norms),
     USIM_BOOL("recompute_mla_up_projection", wl_stack, recompute_mla_up),
     USIM_BOOL("recompute_swiglu", wl_stack, recompute_swiglu),
