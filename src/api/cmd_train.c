@@ -97,6 +97,7 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "compile", json_boolean(p->compile));
     json_object_set_new(j, "attention", json_string(api_attention_choices[p->attention]));
     json_object_set_new(j, "overlap_tp_comm", json_boolean(p->overlap_tp_comm));
+    json_object_set_new(j, "overlap_ep_comm", json_boolean(p->overlap_ep_comm));
     return j;
 }
 
@@ -323,7 +324,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
         snprintf(etp, sizeof etp, " (expert TP %.0f)", api_number(p, "etp"));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n"
-                       "stack: %s%s, attention %s%s\n\n",
+                       "stack: %s%s, attention %s%s%s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
                     api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"),
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"),
@@ -335,6 +336,9 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                     json_string_value(json_object_get(p, "attention")),
                     api_number(p, "tp") > 1 && json_is_true(json_object_get(p, "overlap_tp_comm"))
                         ? ", TP collectives overlapped"
+                        : "",
+                    api_number(p, "ep") > 1 && json_is_true(json_object_get(p, "overlap_ep_comm"))
+                        ? ", EP all-to-alls overlapped"
                         : "");
     usim_buf_printf(b, "  %-22s %s\n", "step time", st);
     usim_buf_printf(b, "  %-22s %.4g (%.4g per chip)\n", "tokens/s", api_number(res, "tokens_per_s"),
