@@ -61,6 +61,19 @@ json_t *cli_json(const char *args)
     return j;
 }
 
+double cli_number(const char *base, const char *extra, const char *obj, const char *key)
+{
+    char args[1000];
+    snprintf(args, sizeof args, "%s%s", base, extra);
+    json_t *j = cli_json(args);
+    json_t *v = json_object_get(obj ? json_object_get(j, obj) : j, key);
+    if (!json_is_number(v))
+        fail_msg("ultrasim %s: no number at %s%s%s", args, obj ? obj : "", obj ? "." : "", key);
+    double x = json_number_value(v);
+    json_decref(j);
+    return x;
+}
+
 void expect_input_error(const char *args, const char *fragment)
 {
     cli_result r = cli_run(args);

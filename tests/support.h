@@ -26,6 +26,10 @@ void cli_free(cli_result *r);
  * and returns that JSON (the caller's to json_decref). */
 json_t *cli_json(const char *args);
 
+/* One figure of that JSON: obj.key, or key when obj is NULL; the command is
+ * base followed by extra. */
+double cli_number(const char *base, const char *extra, const char *obj, const char *key);
+
 /* Runs `ultrasim ARGS` and fails the test unless it exits 2 (bad input) with
  * fragment in its stderr. */
 void expect_input_error(const char *args, const char *fragment);

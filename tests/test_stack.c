@@ -16,18 +16,6 @@
     "train --model llama3-8b --hw grand-teton-h100 --chips 8 --mbs 2 --gbs 16 --seq 8192 " \
     "--zero 3 --json --compile "
 
-/* One figure of the JSON a command prints: obj.key, or key when obj is NULL. */
-static double result_number(const char *base, const char *extra, const char *obj,
-                            const char *key)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "%s%s", base, extra);
-    json_t *j = cli_json(cmd);
-    double v = json_number_value(json_object_get(obj ? json_object_get(j, obj) : j, key));
-    json_decref(j);
-    return v;
-}
-
 static double breakdown(json_t *j, const char *kind)
 {
     return json_number_value(json_object_get(json_object_get(j, "breakdown"), kind));
@@ -141,8 +129,8 @@ static void stacks_start_from_a_base(void **state)
     const char *plan = "train --model llama3-8b --hw dgx-h100 --chips 8 --tp 2 --gbs 16 "
                        "--seq 4096 --json --stack";
     char args[400];
-    assert_close(result_number(plan, " nemo", NULL, "step_time_s"),
-                 result_number(plan, " megatron-core", NULL, "step_time_s"), 1e-12);
+    assert_close(cli_number(plan, " nemo", NULL, "step_time_s"),
+                 cli_number(plan, " megatron-core", NULL, "step_time_s"), 1e-12);
     char text[400];
     snprintf(text, sizeof text,
              "{\"kind\": \"stack\", \"base\": \"%s/stack-self.json\", \"name\": \"s\"}",
@@ -247,8 +235,8 @@ static void recompute_modules_leave_out_what_they_rebuild(void **state)
     const char *args = "train --model qwen3-30b-a3b --hw gb200-nvl72 --chips 8 --ep 8 --mbs 1 "
                        "--gbs 8 --seq 4096 --json --recompute-modules ";
     char cmd[400];
-    assert_close(result_number(args, "core_attn", "memory", "activations") -
-                     result_number(args, "layernorm,moe_act", "memory", "activations"),
+    assert_close(cli_number(args, "core_attn", "memory", "activations") -
+                     cli_number(args, "layernorm,moe_act", "memory", "activations"),
                  4026531840.0, 1e-12);
     wl_model m;
     usim_error err;
@@ -278,11 +266,11 @@ static void stacks_say_whether_tp_overlaps(void **state)
     (void)state;
     const char *base = "train --model llama3-8b --hw dgx-h100 --chips 8 --tp 8 --gbs 8 "
                        "--seq 4096 --json";
-    double t = result_number(base, "", NULL, "step_time_s");
-    assert_close(t, result_number(base, " --overlap-tp-comm on", NULL, "step_time_s"), 1e-12);
-    assert_true(result_number(base, " --overlap-tp-comm off", NULL, "step_time_s") > t * 1.01);
-    assert_close(result_number(base, " --stack torchtitan", NULL, "step_time_s"),
-                 result_number(base, " --stack torchtitan --overlap-tp-comm off", NULL,
+    double t = cli_number(base, "", NULL, "step_time_s");
+    assert_close(t, cli_number(base, " --overlap-tp-comm on", NULL, "step_time_s"), 1e-12);
+    assert_true(cli_number(base, " --overlap-tp-comm off", NULL, "step_time_s") > t * 1.01);
+    assert_close(cli_number(base, " --stack torchtitan", NULL, "step_time_s"),
+                 cli_number(base, " --stack torchtitan --overlap-tp-comm off", NULL,
                                "step_time_s"),
                  1e-12);
 }
@@ -296,14 +284,14 @@ static void ep_overlap_hides_the_all_to_alls(void **state)
     (void)state;
     const char *base = "train --model mixtral-8x7b --hw dgx-h100 --chips 32 --ep 8 --gbs 32 "
                        "--seq 4096 --json";
-    double off = result_number(base, "", NULL, "step_time_s");
-    double ep = result_number(base, "", "breakdown", "ep_comm");
+    double off = cli_number(base, "", NULL, "step_time_s");
+    double ep = cli_number(base, "", "breakdown", "ep_comm");
     assert_true(ep > 0);
-    assert_close(off - result_number(base, " --overlap-ep-comm on", NULL, "step_time_s"), ep,
+    assert_close(off - cli_number(base, " --overlap-ep-comm on", NULL, "step_time_s"), ep,
                  1e-9);
-    assert_true(result_number(base, " --overlap-ep-comm on", "breakdown", "ep_comm") == 0);
-    assert_close(result_number(base, " --stack hai-llm", NULL, "step_time_s"),
-                 result_number(base, " --stack hai-llm --overlap-ep-comm on", NULL, "step_time_s"),
+    assert_true(cli_number(base, " --overlap-ep-comm on", "breakdown", "ep_comm") == 0);
+    assert_close(cli_number(base, " --stack hai-llm", NULL, "step_time_s"),
+                 cli_number(base, " --stack hai-llm --overlap-ep-comm on", NULL, "step_time_s"),
                  1e-12);
 }
 

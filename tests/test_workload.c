@@ -67,21 +67,22 @@ static void eagle3_head_params(void **state)
     assert_true(p.total == 424689664.0);
     assert_true(p.embedding == 0 && p.fusion == 50331648.0 && p.lm_head == 131072000.0);
     assert_int_equal(wl_head_vocab(&m), 32000);
-    usim_error err;
-    const char *bad = "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
-                      "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, \"draft_vocab\": 2000}";
-    assert_int_equal(wl_model_load_text("x.json", bad, &m, &err), USIM_EINPUT);
-    assert_non_null(strstr(err.message, "give fused_states too"));
-    const char *big = "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
-                      "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, \"fused_states\": 3, "
-                      "\"draft_vocab\": 2000}";
-    assert_int_equal(wl_model_load_text("x.json", big, &m, &err), USIM_EINPUT);
-    assert_non_null(strstr(err.message, "allowed 0 to vocab"));
-    const char *tied = "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
-                       "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, \"fused_states\": 3, "
-                       "\"tied_embeddings\": true}";
-    assert_int_equal(wl_model_load_text("x.json", tied, &m, &err), USIM_EINPUT);
-    assert_non_null(strstr(err.message, "no tied embeddings, MLA or experts"));
+    /* a small model with each bad pair of keys, and the message it gets */
+    static const char *const bad[][2] = {
+        {"\"draft_vocab\": 2000", "give fused_states too"},
+        {"\"fused_states\": 3, \"draft_vocab\": 2000", "allowed 0 to vocab"},
+        {"\"fused_states\": 3, \"tied_embeddings\": true", "no tied embeddings, MLA or experts"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[300];
+        usim_error err;
+        snprintf(text, sizeof text,
+                 "{\"kind\": \"model\", \"name\": \"x\", \"layers\": 1, \"hidden\": 64, "
+                 "\"heads\": 4, \"ffn\": 128, \"vocab\": 1000, %s}",
+                 bad[i][0]);
+        assert_int_equal(wl_model_load_text("x.json", text, &m, &err), USIM_EINPUT);
+        assert_non_null(strstr(err.message, bad[i][1]));
+    }
 }
 
 /* Mixtral 8x7B: 46.7B total, about 12.9B active per token (2 of 8 experts). */

@@ -79,6 +79,10 @@ typedef struct wl_model {
 /* The LM head's vocabulary: an EAGLE-3 head's draft vocabulary, else vocab. */
 int wl_head_vocab(const wl_model *m);
 
+/* The width Q, K and V are projected from: hidden, or twice it in an
+ * EAGLE-3 head (the token's embedding beside the fused state). */
+double wl_qkv_input(const wl_model *m);
+
 /* Whether layer l's MLP is experts, and how many layers' are. */
 bool wl_is_moe_layer(const wl_model *m, int layer);
 int wl_moe_layers(const wl_model *m);

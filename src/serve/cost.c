@@ -153,8 +153,8 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double 
     double h = m->hidden, t = c->d->tp;
     double q = heads_per_rank(c) * m->head_dim;
     double kv = fmax((double)m->kv_heads / t, 1) * m->head_dim;
-    double in = m->fused_states > 0 ? 2 * h : h; /* EAGLE-3: embedding beside the fused state */
-    double s = weight_gemm_s(c, tokens, in, q + 2 * kv, 1) + weight_gemm_s(c, tokens, q, h, 1);
+    double s = weight_gemm_s(c, tokens, wl_qkv_input(m), q + 2 * kv, 1) +
+               weight_gemm_s(c, tokens, q, h, 1);
     bool gated = m->mlp == WL_MLP_SWIGLU;
     if (!moe) {
         double f = m->ffn / t;

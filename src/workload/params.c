@@ -35,13 +35,17 @@ static double attention_matmul_params(const wl_model *m)
         return q + kv_down + kv_up + o;
     }
     double q = (double)m->heads * m->head_dim, kv = (double)m->kv_heads * m->head_dim;
-    double in = m->fused_states > 0 ? 2 * h : h; /* EAGLE-3: embedding beside the fused state */
-    return in * (q + 2 * kv) + q * h;
+    return wl_qkv_input(m) * (q + 2 * kv) + q * h;
 }
 
 int wl_head_vocab(const wl_model *m)
 {
     return m->draft_vocab > 0 ? m->draft_vocab : m->vocab;
+}
+
+double wl_qkv_input(const wl_model *m)
+{
+    return (m->fused_states > 0 ? 2.0 : 1.0) * m->hidden;
 }
 
 /* Weights of one attention block besides its matmuls: biases, q/k norms. */
