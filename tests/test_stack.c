@@ -295,6 +295,38 @@ static void ep_overlap_hides_the_all_to_alls(void **state)
                  1e-12);
 }
 
+/* A pass whose kernels take the host longer to issue than the device to run
+ * lasts the host's time. Qwen3-30B-A3B (48 MoE layers, 128 experts) on 16
+ * chips at EP 8 holds 16 experts a chip; with half a millisecond per
+ * expert GEMM every pass is the host's: two grouped projections forward,
+ * twice two backward, 6 x 16 expert GEMMs a layer. One micro-batch: half a
+ * millisecond more per expert GEMM adds 48 x 96 x 0.5 ms to the step, 2.75
+ * times that on a Grace host (GB200 NVL72). */
+static void host_bound_passes_last_the_hosts_time(void **state)
+{
+    (void)state;
+    const char *fmt = "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": "
+                      "\"slow-host\", \"host_kernel_s\": \"0s\", \"expert_gemm_host_s\": "
+                      "\"%dus\", \"moe_dispatch_kernels\": 0, "
+                      "\"moe_dispatch_kernels_backward\": 0}";
+    static const char *const HW[] = {"dgx-h100", "gb200-nvl72"};
+    static const double SCALE[] = {1.0, 2.75};
+    for (int h = 0; h < 2; h++) {
+        double step[2];
+        for (int i = 0; i < 2; i++) {
+            char json[400], name[32], cmd[512];
+            snprintf(json, sizeof json, fmt, 500 * (i + 1));
+            snprintf(name, sizeof name, "slow-host-%d.json", i);
+            snprintf(cmd, sizeof cmd,
+                     "train --model qwen3-30b-a3b --hw %s --chips 16 --ep 8 --gbs 16 --seq 4096 --zero 1 "
+                     "--recompute none --stack %s --json",
+                     HW[h], write_temp(name, json));
+            step[i] = cli_number(cmd, "", NULL, "step_time_s");
+        }
+        assert_close(step[1] - step[0], 48 * 96 * 0.5e-3 * SCALE[h], 1e-6);
+    }
+}
+
 /* A description that starts from a preset changes only what it lists; a
  * power cap above the rated power is refused with the range. */
 static void base_and_bad_cap(void **state)
@@ -331,6 +363,7 @@ int main(void)
         cmocka_unit_test(recompute_modules_leave_out_what_they_rebuild),
         cmocka_unit_test(stacks_say_whether_tp_overlaps),
         cmocka_unit_test(ep_overlap_hides_the_all_to_alls),
+        cmocka_unit_test(host_bound_passes_last_the_hosts_time),
         cmocka_unit_test(base_and_bad_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

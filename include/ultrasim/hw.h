@@ -175,6 +175,9 @@ typedef struct hw_node {
     double nic_bandwidth_per_chip; /* bytes/s into the scale-out network */
     int host_vcpus;
     double host_memory_bytes;
+    /* The host CPU's time to issue one kernel, against the x86 host the
+     * stacks' figures were measured on (0, absent, means 1). */
+    double host_launch_scale;
     /* Achieved fraction of the scale-up link rate in collectives (protocol
      * overhead); applies to node and domain links. 0 (absent) means 1. */
     double link_efficiency;

@@ -27,6 +27,7 @@ typedef enum train_kind {
     TRAIN_ATTENTION,   /* the attention core (QK^T, softmax, PV) */
     TRAIN_ELEMENTWISE, /* norms, activations, residuals, embedding, loss */
     TRAIN_OPTIMIZER,   /* the Adam update */
+    TRAIN_HOST,        /* the device waiting on the host to launch a pass's kernels */
     TRAIN_TP_COMM,     /* tensor (and sequence) parallel collectives */
     TRAIN_CP_COMM,     /* context parallel key/value exchange */
     TRAIN_EP_COMM,     /* expert parallel all-to-all */

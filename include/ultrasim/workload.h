@@ -189,6 +189,18 @@ typedef struct wl_stack {
     bool recompute_mlp;         /* dense MLPs rerun from their input (Megatron's mlp) */
     double activation_cache_bytes; /* bytes every kept MLP and linear input takes (0: 16-bit) */
     double fp8_input_bytes;     /* bytes a kept linear input takes in an FP8 run (0: 16-bit) */
+    /* The host's side: the CPU time to issue one kernel from the stack's
+     * training loop (0: the whole step is one compiled program), to issue
+     * one local expert's GEMM of a grouped expert GEMM (0: one launch for
+     * all), and the small kernels of a MoE layer's router and token
+     * dispatcher beyond its GEMM, in the forward and in the backward. */
+    double host_kernel_s;
+    double expert_gemm_host_s;
+    int moe_dispatch_kernels, moe_dispatch_kernels_backward;
+    /* HBM bytes per routed token element the token dispatcher's permutations
+     * move in a pass (into expert order and back, and between the all-to-all's
+     * rank order and the local experts'). */
+    double moe_permute_bytes;
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;

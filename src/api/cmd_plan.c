@@ -191,15 +191,13 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
 /* Why the best wins: the kinds of time where it saves most on the runner-up. */
 static void render_why(usim_buf *b, json_t *best, json_t *second)
 {
-    static const char *const KINDS[] = {"gemm",    "attention", "elementwise", "optimizer",
-                                        "tp_comm", "cp_comm",   "ep_comm",     "pp_comm",
-                                        "dp_comm", "bubble"};
     json_t *a = json_object_get(best, "breakdown"), *c = json_object_get(second, "breakdown");
     usim_buf_puts(b, "\nWhy #1 beats #2 (seconds per step, #1 - #2):");
-    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
-        double d = api_number(a, KINDS[i]) - api_number(c, KINDS[i]);
+    for (size_t i = 0; i < API_STEP_PARTS; i++) {
+        const char *kind = api_step_parts[i][0];
+        double d = api_number(a, kind) - api_number(c, kind);
         if (fabs(d) >= 0.005 * api_number(best, "step_time_s"))
-            usim_buf_printf(b, " %s %+.3g", KINDS[i], d);
+            usim_buf_printf(b, " %s %+.3g", kind, d);
     }
     usim_buf_puts(b, "\n");
 }

@@ -114,10 +114,12 @@ static usim_status plot_line(const plot_args *a, const char *x, const char *y, b
 }
 
 /* Breakdown bars from a train result (one bar) or a sweep (one per row). */
-static const char *const PARTS[] = {"gemm",    "attention", "elementwise", "optimizer",
-                                    "tp_comm", "cp_comm",   "ep_comm",     "pp_comm",
-                                    "dp_comm", "bubble"};
-#define NPARTS (int)(sizeof PARTS / sizeof PARTS[0])
+#define NPARTS API_STEP_PARTS
+
+static const char *part(int k)
+{
+    return api_step_parts[k][0];
+}
 
 static usim_status plot_breakdown_json(const plot_args *a, json_t *doc, usim_error *err)
 {
@@ -126,10 +128,12 @@ static usim_status plot_breakdown_json(const plot_args *a, json_t *doc, usim_err
         return usim_fail_field(err, USIM_EINPUT, "result",
                                "%s has no \"breakdown\" (use 'train --json' output)", a->json);
     double values[NPARTS];
-    char *labels[1] = {(char *)"step"};
-    for (int k = 0; k < NPARTS; k++)
-        values[k] = api_number(bd, PARTS[k]);
-    report_bars b = {"", "", "seconds per step", labels, (char **)PARTS, values, 1, NPARTS};
+    char *labels[1] = {(char *)"step"}, *parts[NPARTS];
+    for (int k = 0; k < NPARTS; k++) {
+        parts[k] = (char *)part(k);
+        values[k] = api_number(bd, part(k));
+    }
+    report_bars b = {"", "", "seconds per step", labels, parts, values, 1, NPARTS};
     snprintf(b.title, sizeof b.title, "%s",
              or_default(a->title, "Where a training step's time goes"));
     const char *model = json_string_value(json_object_get(doc, "model"));
@@ -164,11 +168,11 @@ static usim_status plot_breakdown_db(const plot_args *a, usim_error *err)
     const char *names[NPARTS];
     for (int k = 0; k < NPARTS && st == USIM_OK; k++) {
         char col[64];
-        snprintf(col, sizeof col, "breakdown_%s", PARTS[k]);
+        snprintf(col, sizeof col, "breakdown_%s", part(k));
         if (!report_db_has_column(a->db, col))
             continue;
         st = report_db_series(a->db, x, col, NULL, &parts[used], err);
-        names[used++] = PARTS[k];
+        names[used++] = part(k);
     }
     if (st == USIM_OK && used == 0)
         st = usim_fail_field(err, USIM_EINPUT, "db", "%s has no breakdown_* columns (a train "

@@ -168,12 +168,6 @@ static usim_status bar_chart(usim_buf *b, const char *title, const char *ylabel,
 
 /* ---- a result --------------------------------------------------------- */
 
-static const char *const STEP_PARTS[][2] = {
-    {"gemm", "matrix multiplies"}, {"attention", "attention core"},
-    {"elementwise", "elementwise"}, {"optimizer", "optimizer"},
-    {"tp_comm", "TP collectives"},  {"cp_comm", "CP exchanges"},
-    {"ep_comm", "EP all-to-all"},   {"pp_comm", "pipeline sends"},
-    {"dp_comm", "DP collectives"},  {"bubble", "pipeline bubble"}};
 static const char *const MEMORY_PARTS[][2] = {
     {"weights", "weights"},         {"gradients", "gradients"}, {"optimizer", "optimizer"},
     {"activations", "activations"}, {"temporary", "temporary"}, {"reserve", "reserve"}};
@@ -305,7 +299,7 @@ static usim_status result_page(usim_buf *b, json_t *r, const char *trace, usim_e
     usim_status st = USIM_OK;
     if (json_object_get(r, "breakdown"))
         st = bar_chart(b, "Where a step goes (s)", "seconds", json_object_get(r, "breakdown"),
-                       STEP_PARTS, sizeof STEP_PARTS / sizeof STEP_PARTS[0], 1, err);
+                       api_step_parts, API_STEP_PARTS, 1, err);
     if (st == USIM_OK && json_is_object(json_object_get(r, "memory")))
         st = bar_chart(b, "Memory per chip (GiB)", "GiB", json_object_get(r, "memory"),
                        MEMORY_PARTS, sizeof MEMORY_PARTS / sizeof MEMORY_PARTS[0],

@@ -244,21 +244,14 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
 
 static void render_breakdown(usim_buf *b, json_t *res, double step)
 {
-    static const char *const LABELS[][2] = {
-        {"gemm", "matrix multiplies"},   {"attention", "attention core"},
-        {"elementwise", "elementwise"},  {"optimizer", "optimizer"},
-        {"tp_comm", "TP collectives"},   {"cp_comm", "CP exchanges"},
-        {"ep_comm", "EP all-to-all"},    {"pp_comm", "pipeline sends"},
-        {"dp_comm", "DP collectives"},   {"bubble", "pipeline bubble"},
-    };
     json_t *bd = json_object_get(res, "breakdown");
     usim_buf_printf(b, "\nWhere a step goes (pipeline stage %.0f, the busiest; communication "
                        "counts only where nothing hides it)\n",
                     api_number(res, "critical_stage"));
-    for (size_t i = 0; i < sizeof LABELS / sizeof LABELS[0]; i++) {
-        double s = api_number(bd, LABELS[i][0]);
+    for (size_t i = 0; i < API_STEP_PARTS; i++) {
+        double s = api_number(bd, api_step_parts[i][0]);
         if (s > 0)
-            api_text_share(b, LABELS[i][1], 22, s, step);
+            api_text_share(b, api_step_parts[i][1], 22, s, step);
     }
 }
 

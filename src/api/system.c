@@ -9,6 +9,14 @@
 #include "ultrasim/hw.h"
 #include "ultrasim/workload.h"
 
+const char *const api_step_parts[API_STEP_PARTS][2] = {
+    {"gemm", "matrix multiplies"}, {"attention", "attention core"},
+    {"elementwise", "elementwise"}, {"optimizer", "optimizer"},
+    {"host", "host launches"},     {"tp_comm", "TP collectives"},
+    {"cp_comm", "CP exchanges"},   {"ep_comm", "EP all-to-all"},
+    {"pp_comm", "pipeline sends"}, {"dp_comm", "DP collectives"},
+    {"bubble", "pipeline bubble"}};
+
 const char *const api_attention_choices[] = {"fused", "per-head", "unfused", "flash2", NULL};
 
 usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out,

@@ -156,6 +156,7 @@ static const usim_field NODE[] = {
     USIM_NUM("hop_latency", hw_node, hop_latency_s, U_S, 0, 1e-3, true),
     USIM_NUM("nic_bandwidth_per_chip", hw_node, nic_bandwidth_per_chip, U_BPS, 0, 1e14, true),
     USIM_INT("host_vcpus", hw_node, host_vcpus, 0, 100000, false),
+    USIM_NUM("host_launch_scale", hw_node, host_launch_scale, U_1, 0.1, 10, false),
     USIM_NUM("host_memory", hw_node, host_memory_bytes, U_B, 0, 1 * PIB, false),
     USIM_NUM("link_efficiency", hw_node, link_efficiency, U_1, 0.05, 1, false),
 };

@@ -71,6 +71,7 @@ void train_costs_add(train_costs *a, const train_costs *b, double k)
             train_costs_call(a, (train_kind)i, h->op, h->bytes, k * h->count, h->hidden);
         }
     }
+    a->host_s += k * b->host_s;
     a->calls_lost = a->calls_lost || b->calls_lost;
 }
 
@@ -79,8 +80,10 @@ static double calls_s(train_ctx *x, train_costs *c, train_kind kind, net_op op, 
                       const train_group *g, double count, bool hidden)
 {
     double s = train_collective_s(x, op, bytes, g);
-    if (s > 0)
+    if (s > 0) {
         train_costs_call(c, kind, (int)op, bytes, count, hidden);
+        c->host_s += count * x->p->stack.host_kernel_s;
+    }
     return count * s;
 }
 
@@ -119,10 +122,22 @@ static void linear_in(const train_ctx *x, train_costs *c, bool backward, double 
     add_cost(c, TRAIN_GEMM, gemm_cost(g, k, m, n, batch, t));
 }
 
+/* The host's time to issue a projection's GEMMs: one kernel each, or with a
+ * stack that issues a grouped expert GEMM expert by expert (Transformer
+ * Engine's GroupedLinear: a GEMM call per local expert), one call per expert. */
+static void gemm_launches(const train_ctx *x, train_costs *c, bool backward, double batch)
+{
+    const wl_stack *s = &x->p->stack;
+    double each = batch > 1 && s->expert_gemm_host_s > 0 ? batch * s->expert_gemm_host_s
+                                                          : s->host_kernel_s;
+    c->host_s += each * (backward ? 2 : 1);
+}
+
 static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
                    double n, double batch)
 {
     linear_in(x, c, backward, m, k, n, batch, x->p->dtype);
+    gemm_launches(x, c, backward, batch);
 }
 
 /* Elementwise work over `elements` values: `flops` each, `bytes` each moved
@@ -134,8 +149,10 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
 {
     double k = backward ? 2.0 : 1.0;
     engine_vector_op op = {elements * k, flops, elements * bytes * k, ENGINE_VECTOR};
-    if (elements > 0)
+    if (elements > 0) {
         add_cost(c, TRAIN_ELEMENTWISE, engine_vector(x->chip, &op));
+        c->host_s += x->p->stack.host_kernel_s;
+    }
 }
 
 double train_collective_s(train_ctx *x, net_op op, double bytes, const train_group *g)
@@ -278,6 +295,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
         work.bytes += again.bytes;
     }
     add_cost(c, TRAIN_ATTENTION, work);
+    c->host_s += x->p->stack.host_kernel_s;
     if (x->p->cp > 1) {
         /* Ring attention: CP - 1 key/value block exchanges (their gradients
          * too in the backward), each overlapped with a block of compute. */
@@ -300,6 +318,19 @@ static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
     linear(x, c, backward, T, f, h, 1);
 }
 
+/* The router's and token dispatcher's small kernels (top-k, softmax, the
+ * load-balancing loss, split counts, permutation maps; their gradients in
+ * the backward) beyond the one costed by its traffic: each a launch on the
+ * host and the device's own launch time. */
+static void dispatch_kernels(const train_ctx *x, train_costs *c, bool backward)
+{
+    const wl_stack *s = &x->p->stack;
+    int listed = backward ? s->moe_dispatch_kernels_backward : s->moe_dispatch_kernels;
+    double n = listed > 1 ? listed - 1 : 0;
+    c->host_s += n * x->p->stack.host_kernel_s;
+    c->s[TRAIN_ELEMENTWISE] += n * x->chip->launch_overhead_s;
+}
+
 /* Router, dispatch all-to-all, local experts as a grouped GEMM, combine. Each
  * chip holds E / EP experts split ETP ways and receives on average T x top-k
  * tokens x ETP / TP (balanced routing is assumed): with ETP = TP every TP rank
@@ -314,6 +345,10 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     double local = (double)m->experts / x->p->ep;
     linear(x, c, backward, T, h, m->experts, 1); /* router */
     elementwise(x, c, backward, T * m->experts, 6, 4);
+    dispatch_kernels(x, c, backward);
+    /* the permutations run the same way in either pass: no saved input */
+    if (x->p->stack.moe_permute_bytes > 0)
+        elementwise(x, c, false, routed * h, 0, x->p->stack.moe_permute_bytes);
     double bytes = routed * h * 2.0;
     add(c, TRAIN_EP_COMM,
         calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, bytes, &x->ep, 2, x->p->overlap_ep_comm));
@@ -408,11 +443,27 @@ static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
     bwd->s[TRAIN_TP_COMM] += calls_s(x, bwd, TRAIN_TP_COMM, op, bytes, &x->tp, 2, false);
 }
 
+/* A pass whose kernels take the host longer to launch than the device to
+ * run leaves the device waiting for the difference. Per pass, not per step:
+ * a MoE token dispatcher that reads the routing counts back to size its
+ * all-to-all stops the host from running ahead into the next layer. */
+static void host_bound(const train_ctx *x, train_costs *c)
+{
+    double device = 0;
+    for (int k = 0; k < TRAIN_KIND_COUNT; k++)
+        device += c->s[k];
+    double scale = x->sys->node.host_launch_scale > 0 ? x->sys->node.host_launch_scale : 1.0;
+    double host = c->host_s * scale;
+    if (host > device)
+        c->s[TRAIN_HOST] += host - device;
+}
+
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward)
 {
     train_costs c = layer_pass(x, moe, backward);
     if (backward && wl_selective_matmul_share(x->m, x->p) > 0)
         alternate_matmul_recompute(x, moe, &c);
+    host_bound(x, &c);
     return c;
 }
 

@@ -23,6 +23,7 @@ typedef struct train_costs {
     double flops[TRAIN_KIND_COUNT], bytes[TRAIN_KIND_COUNT];
     train_call calls[TRAIN_KIND_COUNT][TRAIN_CALLS];
     int ncalls[TRAIN_KIND_COUNT];
+    double host_s;   /* the host's time to launch it (stack's figures, before the host's scale) */
     bool calls_lost; /* more distinct calls than TRAIN_CALLS (export refuses) */
 } train_costs;
 

@@ -28,8 +28,8 @@
 #include "ultrasim/engine.h"
 
 static const char *const KIND_NAMES[TRAIN_KIND_COUNT] = {
-    "gemm",    "attention", "elementwise", "optimizer", "tp_comm",
-    "cp_comm", "ep_comm",   "pp_comm",     "dp_comm"};
+    "gemm",    "attention", "elementwise", "optimizer", "host",
+    "tp_comm", "cp_comm",   "ep_comm",     "pp_comm",   "dp_comm"};
 
 const char *train_kind_name(train_kind k)
 {
