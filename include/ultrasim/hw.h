@@ -176,7 +176,7 @@ typedef struct hw_node {
     int host_vcpus;
     double host_memory_bytes;
     /* The host CPU's time to issue one kernel, against the x86 host the
-     * stacks' figures were measured on (0, absent, means 1). */
+     * stacks' figures were measured on (absent: 1). */
     double host_launch_scale;
     /* Achieved fraction of the scale-up link rate in collectives (protocol
      * overhead); applies to node and domain links. 0 (absent) means 1. */

@@ -390,14 +390,21 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
         dense_mlp(x, c, false, m->ffn);
 }
 
+/* The device's work besides the all-to-alls (the host's wait left out). */
+static double device_besides_ep(const train_costs *c)
+{
+    double others = 0;
+    for (int k = 0; k < TRAIN_KIND_COUNT; k++)
+        if (k != TRAIN_EP_COMM && k != TRAIN_HOST)
+            others += c->s[k];
+    return others;
+}
+
 /* All-to-alls run beside the pass (DualPipe pairs a chunk's with another
  * chunk's compute): the pass lasts as long as the longer of the two. */
 void train_hide_ep(train_costs *c)
 {
-    double others = 0;
-    for (int k = 0; k < TRAIN_KIND_COUNT; k++)
-        if (k != TRAIN_EP_COMM)
-            others += c->s[k];
+    double others = device_besides_ep(c);
     c->s[TRAIN_EP_COMM] = fmax(0.0, c->s[TRAIN_EP_COMM] - others);
 }
 
@@ -436,6 +443,7 @@ static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
     bwd->flops[TRAIN_GEMM] += f.flops[TRAIN_GEMM] * share;
     bwd->bytes[TRAIN_GEMM] += f.bytes[TRAIN_GEMM] * share;
     bwd->s[TRAIN_ELEMENTWISE] += f.s[TRAIN_ELEMENTWISE];
+    bwd->host_s += f.host_s; /* its launches, taken as the whole forward's */
     bwd->flops[TRAIN_ELEMENTWISE] += f.flops[TRAIN_ELEMENTWISE];
     bwd->bytes[TRAIN_ELEMENTWISE] += f.bytes[TRAIN_ELEMENTWISE];
     double bytes = x->tokens * x->m->hidden * 2.0;
@@ -449,9 +457,8 @@ static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
  * all-to-all stops the host from running ahead into the next layer. */
 static void host_bound(const train_ctx *x, train_costs *c)
 {
-    double device = 0;
-    for (int k = 0; k < TRAIN_KIND_COUNT; k++)
-        device += c->s[k];
+    double others = device_besides_ep(c), ep = c->s[TRAIN_EP_COMM];
+    double device = x->p->overlap_ep_comm ? fmax(others, ep) : others + ep;
     double scale = x->sys->node.host_launch_scale > 0 ? x->sys->node.host_launch_scale : 1.0;
     double host = c->host_s * scale;
     if (host > device)
