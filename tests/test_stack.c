@@ -221,6 +221,53 @@ static void fp8_runs_keep_fp8_linear_inputs(void **state)
     assert_close(wl_layer_activation_bytes(&m, &p), bf16, 1e-12);
 }
 
+/* Megatron-Core weights the routed tokens inside the experts' activation, so
+ * its combine keeps no 16-bit copy of the expert outputs: Qwen3 30B-A3B, one
+ * layer, 4,096 tokens, 8 copies of 2,048 a token, 134,217,728 bytes less
+ * than a stack that weights them at the combine. */
+static void probs_in_the_experts_keep_no_combined_copy(void **state)
+{
+    (void)state;
+    wl_model m;
+    usim_error err;
+    assert_int_equal(wl_model_load("qwen3-30b-a3b", &m, &err), USIM_OK);
+    wl_plan p = one_layer_plan("megatron-core");
+    double inside = wl_layer_activation_bytes(&m, &p);
+    p.stack.moe_probs_in_experts = false;
+    assert_close(wl_layer_activation_bytes(&m, &p) - inside, 134217728.0, 1e-12);
+}
+
+/* A model with attention sinks runs the stack's sink_attention unless the
+ * run names a kernel: gpt-oss under Megatron-Core unfused, Llama fused,
+ * torchtitan (no sink kernel named) its own FlashAttention-2. */
+static void sinks_run_the_stacks_sink_kernel(void **state)
+{
+    (void)state;
+    const char *gpt = "train --model gpt-oss-20b --hw dgx-h100 --chips 8 --ep 8 --gbs 8 "
+                      "--seq 4096 --zero 1 --json";
+    static const struct {
+        const char *args, *extra, *kernel;
+    } CASES[] = {
+        {"", "", "unfused"},
+        {"", " --attention fused", "fused"},
+        {"", " --stack torchtitan", "flash2"},
+        {"llama", "", "fused"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "%s%s",
+                 CASES[i].args[0] ? "train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 8 "
+                                    "--seq 4096 --json"
+                                  : gpt,
+                 CASES[i].extra);
+        json_t *j = cli_json(cmd);
+        const char *kernel =
+            json_string_value(json_object_get(json_object_get(j, "plan"), "attention"));
+        assert_string_equal(kernel, CASES[i].kernel);
+        json_decref(j);
+    }
+}
+
 /* --recompute-modules as Megatron-Core names them. On Qwen3 30B-A3B (48
  * layers, one micro-batch of 4,096 tokens, BF16) layernorm,moe_act leaves out
  * the two norm outputs (2 x 2,048 x 2 bytes a token) and the routed experts'
@@ -364,6 +411,8 @@ int main(void)
         cmocka_unit_test(deepseek_memory_savings),
         cmocka_unit_test(fp8_runs_keep_fp8_linear_inputs),
         cmocka_unit_test(recompute_modules_leave_out_what_they_rebuild),
+        cmocka_unit_test(probs_in_the_experts_keep_no_combined_copy),
+        cmocka_unit_test(sinks_run_the_stacks_sink_kernel),
         cmocka_unit_test(stacks_say_whether_tp_overlaps),
         cmocka_unit_test(ep_overlap_hides_the_all_to_alls),
         cmocka_unit_test(host_bound_passes_last_the_hosts_time),

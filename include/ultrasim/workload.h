@@ -175,6 +175,8 @@ typedef struct wl_stack {
     char description[240];
     int selective;              /* wl_selective */
     int attention;              /* the attention kernel it runs (engine_attention_kernel) */
+    int sink_attention;         /* the one it runs for a model with attention sinks */
+    bool has_sink_attention;
     double grad_reduce_bytes;   /* bytes per gradient element the DP reduction moves */
     double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
     bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
@@ -201,6 +203,10 @@ typedef struct wl_stack {
      * move in a pass (into expert order and back, and between the all-to-all's
      * rank order and the local experts'). */
     double moe_permute_bytes;
+    /* The routing weights multiply the experts' activations (Megatron-Core's
+     * weighted SwiGLU) rather than their outputs at the combine, which then
+     * keeps no 16-bit copy of the expert outputs for the weights' gradient. */
+    bool moe_probs_in_experts;
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;
@@ -211,6 +217,10 @@ typedef struct wl_stack {
 
 /* Loads a stack preset (data/stacks/NAME.json) or a stack JSON file. */
 usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err);
+
+/* The attention kernel a stack runs a model with (its sink_attention for a
+ * model with attention sinks, when it names one). */
+int wl_stack_attention(const wl_stack *s, const wl_model *m);
 
 /* The kernel figures a run uses: the compiled ones when it compiles. */
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);

@@ -156,7 +156,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         o.plan.dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
         o.plan.overlap_grad_reduce = o.plan.overlap_param_gather = true;
         o.plan.cp = o.plan.ep = o.plan.vp = o.plan.mbs = 1;
-        st = api_read_stack(cmd, req, sys, &o.plan, err);
+        st = api_read_stack(cmd, req, sys, m, &o.plan, err);
     }
     if (st == USIM_OK) {
         o.top = (int)top;

@@ -30,7 +30,7 @@ static bool on(const usim_command *cmd, json_t *req, const char *name, usim_stat
 /* The stack a run uses (--stack, else the system's own, else Megatron-Core)
  * and whether it compiles (--compile, else the stack's default). */
 usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system *sys,
-                              wl_plan *p, usim_error *err)
+                           const wl_model *m, wl_plan *p, usim_error *err)
 {
     const char *name = NULL;
     usim_status st = api_string(cmd, req, "stack", &name, err);
@@ -43,7 +43,7 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
         return st;
     p->compile = p->stack.compile_default;
     if (!json_object_get(req, "attention"))
-        p->attention = p->stack.attention;
+        p->attention = wl_stack_attention(&p->stack, m);
     if (!json_object_get(req, "overlap-tp-comm"))
         p->overlap_tp_comm = p->stack.tp_comm_overlap;
     if (!json_object_get(req, "overlap-ep-comm"))
@@ -149,7 +149,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     if (json_object_get(req, "overlap-ep-comm"))
         p->overlap_ep_comm = on(cmd, req, "overlap-ep-comm", &st, err);
     if (st == USIM_OK)
-        st = api_read_stack(cmd, req, &out->sys, p, err);
+        st = api_read_stack(cmd, req, &out->sys, &out->model, p, err);
     if (st == USIM_OK)
         st = read_recompute_modules(cmd, req, p, err);
     if (st == USIM_OK && unit == 1 && json_object_get(req, "etp"))

@@ -147,9 +147,11 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
         double routed = tokens * m->experts_per_token;
         double expert_ffn = (gated ? 2 : 1) * cache +
                             (selective && s->recompute_moe_act ? 0 : product);
-        /* dispatched in and combined out: a TP group's tokens on every rank
-         * when experts split TP ways, each rank's own share when they fold */
-        bytes += (lin + BYTES_16BIT) * routed * wl_plan_etp(p) / t * h;
+        /* dispatched in, and combined out unless the routing weights were
+         * applied inside the experts: a TP group's tokens on every rank when
+         * experts split TP ways, each rank's own share when they fold */
+        double combined = s->moe_probs_in_experts ? 0 : BYTES_16BIT;
+        bytes += (lin + combined) * routed * wl_plan_etp(p) / t * h;
         bytes += (expert_ffn * routed + per_ffn * tokens * m->shared_experts) * m->expert_ffn / t;
     } else if (!(selective && s->recompute_mlp)) {
         bytes += per_ffn * tokens * m->ffn / t;

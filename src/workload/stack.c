@@ -38,6 +38,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_STR("description", wl_stack, description, false),
     USIM_ENUM("selective_recompute", wl_stack, selective, SELECTIVE, true),
     USIM_ENUM("attention", wl_stack, attention, ATTENTION, true),
+    USIM_ENUM("sink_attention", wl_stack, sink_attention, ATTENTION, false),
     USIM_NUM("grad_reduce_bytes", wl_stack, grad_reduce_bytes, U_1, 1, 4, true),
     USIM_NUM("fp8_cast_bytes", wl_stack, fp8_cast_bytes, U_1, 0, 64, true),
     USIM_BOOL("fp8_output_layer", wl_stack, fp8_output_layer),
@@ -56,6 +57,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_INT("moe_dispatch_kernels", wl_stack, moe_dispatch_kernels, 0, 10000, false),
     USIM_INT("moe_dispatch_kernels_backward", wl_stack, moe_dispatch_kernels_backward, 0, 10000, false),
     USIM_NUM("moe_permute_bytes", wl_stack, moe_permute_bytes, U_1, 0, 256, false),
+    USIM_BOOL("moe_probs_in_experts", wl_stack, moe_probs_in_experts),
     USIM_OBJ("kernels", wl_stack, eager, &KERNEL_SCHEMA, true),
     USIM_OBJ("compiled_kernels", wl_stack, compiled, &KERNEL_SCHEMA, false),
     USIM_BOOL("compile", wl_stack, compile_default),
@@ -70,6 +72,7 @@ static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, us
 {
     wl_stack *s = out;
     s->has_compiled = json_object_get(doc, "compiled_kernels") != NULL;
+    s->has_sink_attention = json_object_get(doc, "sink_attention") != NULL;
     if (s->compile_default && !s->has_compiled)
         return usim_fail_at(r, "compile", false, err,
                             "a stack that compiles by default needs compiled_kernels");
@@ -81,6 +84,11 @@ usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *e
     memset(out, 0, sizeof *out);
     return usim_load_kind("stacks", "stack", "stack", name_or_file, &STACK_SCHEMA, out,
                           finish_stack, err);
+}
+
+int wl_stack_attention(const wl_stack *s, const wl_model *m)
+{
+    return m->attention_sinks && s->has_sink_attention ? s->sink_attention : s->attention;
 }
 
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled)
