@@ -598,8 +598,10 @@ static void requests_beyond_the_context(void **state)
 }
 
 /* Limits a run does not give come from its engine's file: TensorRT-LLM's
- * trtllm-bench runs up to 4,096 requests (the KV cache permitting) with
- * prefill whole, vLLM V1 up to 1,024 with 16,384-token chunked prefill, the
+ * trtllm-bench sizes its batch for the dataset (95% of the 188.6 GiB the
+ * bf16 weights leave on 4 H100s holds 916 requests of 640 tokens at 320 KiB
+ * a token: 1,024) with prefill whole, vLLM V1 up to 1,024 with 16,384-token
+ * chunked prefill, the
  * Trainium presets' NxD Inference 32; a given --batch wins. Offline, a batch
  * the KV cache bounds moves more tokens a second than 64 does. */
 static void limits_come_from_the_engine(void **state)
@@ -611,7 +613,7 @@ static void limits_come_from_the_engine(void **state)
     snprintf(args, sizeof args, "%s", base);
     json_t *trt = serve(args);
     assert_string_equal(json_string_value(json_object_get(trt, "engine")), "trtllm");
-    assert_int_equal((int)num(trt, "max_batch"), 4096);
+    assert_int_equal((int)num(trt, "max_batch"), 1024);
     assert_string_equal(json_string_value(json_object_get(trt, "scheduler")), "continuous");
     snprintf(args, sizeof args, "%s --engine vllm", base);
     json_t *vllm = serve(args);

@@ -168,6 +168,35 @@ static void moe_prefill_runs_in_blocks(void **state)
 
 /* Llama 3.1 8B on 4 chips as 16 cores: a decode step of batch 2 all-reduces
  * 2 x 4,096 x 2 bytes twice a layer over 16 ranks, 4 a chip. */
+/* trtllm-bench sizes its engine for the dataset. Llama 3.1 70B in FP8 on one
+ * 80 GiB H100, 128 in / 2,048 out: the weights take 65.71 GiB, 95% of the
+ * rest is 13.58 GiB, a token's K and V 160 KiB (80 layers x 8 heads x 128 x
+ * 2 x 1 byte): 40.9 requests of 2,176 tokens, so a batch of 64 (its
+ * minimum) and 43 tokens an iteration, 2,048 (its minimum). Llama 3.1 8B,
+ * 128 / 128: the cache holds more than 4,096 requests, so 4,096 and 4,096 x
+ * 2 = 8,192 tokens. A run's own --batch stands. */
+static void trtllm_bench_sizes_the_engine(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args;
+        double batch, tokens;
+    } CASES[] = {
+        {"--model llama3.1-70b --isl 128 --osl 2048", 64, 2048},
+        {"--model llama3.1-8b --isl 128 --osl 128", 4096, 8192},
+        {"--model llama3.1-8b --isl 128 --osl 128 --batch 100", 100, 8192},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd,
+                 "serve --hw dgx-h100 --chips 1 --tp 1 --weights fp8 --mode offline "
+                 "--requests 10 --json %s",
+                 CASES[i].args);
+        assert_close(cli_number(cmd, "", NULL, "max_batch"), CASES[i].batch, 1e-12);
+        assert_close(cli_number(cmd, "", NULL, "token_budget"), CASES[i].tokens, 1e-12);
+    }
+}
+
 static void core_ranks_all_reduce_across_cores(void **state)
 {
     (void)state;
@@ -208,6 +237,7 @@ int main(void)
         cmocka_unit_test(transformers_neuronx_as_compiled),
         cmocka_unit_test(vllm_neuron_steps_wait_for_the_host),
         cmocka_unit_test(moe_prefill_runs_in_blocks),
+        cmocka_unit_test(trtllm_bench_sizes_the_engine),
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),
     };

@@ -221,6 +221,33 @@ static void fp8_runs_keep_fp8_linear_inputs(void **state)
     assert_close(wl_layer_activation_bytes(&m, &p), bf16, 1e-12);
 }
 
+/* Expert GEMMs issued over S streams run S at a time. Qwen3-30B-A3B on 8
+ * chips at EP 8 holds 16 experts a chip: 16 streams (or more) are one call
+ * of all 16, exactly; fewer streams fill the chip's waves with fewer tiles
+ * at once, so 4 are slower than one call and 1 slower still. */
+static void expert_gemms_run_as_many_as_streams(void **state)
+{
+    (void)state;
+    const char *fmt = "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": "
+                      "\"s%d\", \"expert_gemm_streams\": %d}";
+    static const int STREAMS[] = {0, 16, 64, 4, 1};
+    double gemm[5];
+    for (int i = 0; i < 5; i++) {
+        char json[200], name[32], cmd[400];
+        snprintf(json, sizeof json, fmt, STREAMS[i], STREAMS[i]);
+        snprintf(name, sizeof name, "streams-%d.json", STREAMS[i]);
+        snprintf(cmd, sizeof cmd,
+                 "train --model qwen3-30b-a3b --hw dgx-b200 --chips 8 --ep 8 --gbs 8 "
+                 "--seq 4096 --zero 1 --stack %s --json",
+                 write_temp(name, json));
+        gemm[i] = cli_number(cmd, "", "breakdown", "gemm");
+    }
+    assert_close(gemm[1], gemm[0], 1e-12);
+    assert_close(gemm[2], gemm[0], 1e-12);
+    assert_true(gemm[3] > gemm[0] * 1.001);
+    assert_true(gemm[4] > gemm[3] * 1.001);
+}
+
 /* Megatron-Core weights the routed tokens inside the experts' activation, so
  * its combine keeps no 16-bit copy of the expert outputs: Qwen3 30B-A3B, one
  * layer, 4,096 tokens, 8 copies of 2,048 a token, 134,217,728 bytes less
@@ -412,6 +439,7 @@ int main(void)
         cmocka_unit_test(fp8_runs_keep_fp8_linear_inputs),
         cmocka_unit_test(recompute_modules_leave_out_what_they_rebuild),
         cmocka_unit_test(probs_in_the_experts_keep_no_combined_copy),
+        cmocka_unit_test(expert_gemms_run_as_many_as_streams),
         cmocka_unit_test(sinks_run_the_stacks_sink_kernel),
         cmocka_unit_test(stacks_say_whether_tp_overlaps),
         cmocka_unit_test(ep_overlap_hides_the_all_to_alls),

@@ -91,6 +91,10 @@ typedef struct serve_engine {
      * sits idle for (dispatch, allocation, Python), paid by every prefill,
      * decode, draft and verify step: an engine that launches synchronously. */
     double step_gap_s;
+    /* max_batch and token_budget are caps: the limits the engine's
+     * benchmark derives for each workload from the requests its KV cache
+     * holds (trtllm-bench's engine tuning) are used below them. */
+    bool tuned_limits;
 } serve_engine;
 
 /* The engine a system serves with when a run names none. */
@@ -138,6 +142,11 @@ typedef struct serve_workload {
     uint64_t seed;
     double slo_ttft_s, slo_tpot_s; /* 0 = none */
 } serve_workload;
+
+/* The batch and token limits an engine with tuned_limits sets for
+ * deployment d and workload w (its max_batch and token_budget otherwise). */
+void serve_engine_limits(const serve_deployment *d, const serve_workload *w, int *max_batch,
+                         int *token_budget);
 
 typedef struct serve_percentiles {
     double p50, p90, p99, mean;

@@ -198,6 +198,7 @@ typedef struct wl_stack {
      * dispatcher beyond its GEMM, in the forward and in the backward. */
     double host_kernel_s;
     double expert_gemm_host_s;
+    int expert_gemm_streams; /* expert GEMMs issued one by one over so many streams (0: one call) */
     int moe_dispatch_kernels, moe_dispatch_kernels_backward;
     /* HBM bytes per routed token element the token dispatcher's permutations
      * move in a pass (into expert order and back, and between the all-to-all's

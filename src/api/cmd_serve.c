@@ -530,6 +530,17 @@ static usim_status run_sweep(const serve_deployment *d, const serve_workload *w,
     return USIM_OK;
 }
 
+/* The engine's limits for this workload where the run gives none. */
+static void engine_limits(json_t *req, serve_deployment *d, const serve_workload *w)
+{
+    int batch, tokens;
+    serve_engine_limits(d, w, &batch, &tokens);
+    if (!json_object_get(req, "batch"))
+        d->max_batch = batch;
+    if (!json_object_get(req, "token-budget"))
+        d->token_budget = tokens;
+}
+
 static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_serve.info;
@@ -541,6 +552,8 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
                        : usim_fail(err, USIM_ERUNTIME, "out of memory");
     if (st == USIM_OK)
         st = read_workload(cmd, copy, &w, err);
+    if (st == USIM_OK)
+        engine_limits(req, d, &w);
     if (st == USIM_OK && d->scheduler == SERVE_DISAGG &&
         (w.mode == SERVE_CLOSED || w.mode == SERVE_SWEEP))
         st = usim_fail_field(err, USIM_EINPUT, "mode",

@@ -87,15 +87,42 @@ static double calls_s(train_ctx *x, train_costs *c, train_kind kind, net_op op, 
     return count * s;
 }
 
+static engine_cost one_call(const hw_chip *chip, double m, double k, double n, int64_t batch,
+                            usim_dtype dtype)
+{
+    engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n), batch, dtype};
+    return engine_in_graph(chip, engine_gemm(chip, &op));
+}
+
+/* A batch of GEMMs as one call, or, by a stack that issues them one by one
+ * over `streams` concurrent streams (Transformer Engine's multi-stream
+ * GroupedLinear), `streams` at a time: each round fills the chip's waves
+ * with only its own GEMMs' tiles. */
 static engine_cost gemm_cost(const hw_chip *chip, double m, double k, double n, double batch,
-                             usim_dtype dtype)
+                             int streams, usim_dtype dtype)
 {
     engine_cost none = {0};
     if (m < 1 || k < 1 || n < 1)
         return none;
-    engine_gemm_op op = {(int64_t)ceil(m), (int64_t)ceil(k), (int64_t)ceil(n),
-                         (int64_t)(batch < 1 ? 1 : batch), dtype};
-    return engine_in_graph(chip, engine_gemm(chip, &op));
+    int64_t b = batch < 1 ? 1 : (int64_t)batch;
+    if (streams < 1 || b <= streams)
+        return one_call(chip, m, k, n, b, dtype);
+    engine_cost round = one_call(chip, m, k, n, streams, dtype), c = round;
+    double rounds = (double)(b / streams);
+    c.seconds *= rounds;
+    c.compute_s *= rounds;
+    c.memory_s *= rounds;
+    c.flops *= rounds;
+    c.bytes *= rounds;
+    if (b % streams) {
+        engine_cost rest = one_call(chip, m, k, n, b % streams, dtype);
+        c.seconds += rest.seconds;
+        c.compute_s += rest.compute_s;
+        c.memory_s += rest.memory_s;
+        c.flops += rest.flops;
+        c.bytes += rest.bytes;
+    }
+    return c;
 }
 
 static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
@@ -111,15 +138,16 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
 static void linear_in(const train_ctx *x, train_costs *c, bool backward, double m, double k,
                       double n, double batch, usim_dtype t)
 {
+    int streams = x->p->stack.expert_gemm_streams;
     if (t == USIM_FP8)
         elementwise(x, c, false, m * (backward ? n : k) * batch, 2, x->p->stack.fp8_cast_bytes);
     if (!backward) {
-        add_cost(c, TRAIN_GEMM, gemm_cost(x->chip, m, k, n, batch, t));
+        add_cost(c, TRAIN_GEMM, gemm_cost(x->chip, m, k, n, batch, streams, t));
         return;
     }
     const hw_chip *g = &x->grad_chip;
-    add_cost(c, TRAIN_GEMM, gemm_cost(g, m, n, k, batch, t));
-    add_cost(c, TRAIN_GEMM, gemm_cost(g, k, m, n, batch, t));
+    add_cost(c, TRAIN_GEMM, gemm_cost(g, m, n, k, batch, streams, t));
+    add_cost(c, TRAIN_GEMM, gemm_cost(g, k, m, n, batch, streams, t));
 }
 
 /* The host's time to issue a projection's GEMMs: one kernel each, or with a

@@ -54,6 +54,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_NUM("host_kernel_s", wl_stack, host_kernel_s, USIM_UNIT_SECONDS, 0, 1e-3, false),
     USIM_NUM("expert_gemm_host_s", wl_stack, expert_gemm_host_s, USIM_UNIT_SECONDS, 0, 1e-3,
              false),
+    USIM_INT("expert_gemm_streams", wl_stack, expert_gemm_streams, 0, 64, false),
     USIM_INT("moe_dispatch_kernels", wl_stack, moe_dispatch_kernels, 0, 10000, false),
     USIM_INT("moe_dispatch_kernels_backward", wl_stack, moe_dispatch_kernels_backward, 0, 10000, false),
     USIM_NUM("moe_permute_bytes", wl_stack, moe_permute_bytes, U_1, 0, 256, false),
