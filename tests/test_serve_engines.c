@@ -174,7 +174,8 @@ static void moe_prefill_runs_in_blocks(void **state)
  * 2 x 1 byte): 40.9 requests of 2,176 tokens, so a batch of 64 (its
  * minimum) and 43 tokens an iteration, 2,048 (its minimum). Llama 3.1 8B,
  * 128 / 128: the cache holds more than 4,096 requests, so 4,096 and 4,096 x
- * 2 = 8,192 tokens. A run's own --batch stands. */
+ * 2 = 8,192 tokens. A run's own --batch stands, and a preset's; a trace,
+ * with no one length to size for, runs under the caps (4,096 and 32,768). */
 static void trtllm_bench_sizes_the_engine(void **state)
 {
     (void)state;
@@ -185,6 +186,7 @@ static void trtllm_bench_sizes_the_engine(void **state)
         {"--model llama3.1-70b --isl 128 --osl 2048", 64, 2048},
         {"--model llama3.1-8b --isl 128 --osl 128", 4096, 8192},
         {"--model llama3.1-8b --isl 128 --osl 128 --batch 100", 100, 8192},
+        {"--model llama3.1-8b --isl 128 --osl 128 --preset throughput", 256, 8192},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         char cmd[300];
@@ -195,6 +197,15 @@ static void trtllm_bench_sizes_the_engine(void **state)
         assert_close(cli_number(cmd, "", NULL, "max_batch"), CASES[i].batch, 1e-12);
         assert_close(cli_number(cmd, "", NULL, "token_budget"), CASES[i].tokens, 1e-12);
     }
+    const char *trace = write_temp("long.csv", "arrival_s,input_tokens,output_tokens\n"
+                                               "0,16000,16\n0.5,16000,16\n");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd,
+             "serve --model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --weights fp8 --json "
+             "--mode trace --trace-in %s",
+             trace);
+    assert_close(cli_number(cmd, "", NULL, "max_batch"), 4096, 1e-12);
+    assert_close(cli_number(cmd, "", NULL, "token_budget"), 32768, 1e-12);
 }
 
 static void core_ranks_all_reduce_across_cores(void **state)

@@ -530,10 +530,14 @@ static usim_status run_sweep(const serve_deployment *d, const serve_workload *w,
     return USIM_OK;
 }
 
-/* The engine's limits for this workload where the run gives none. */
+/* The engine's limits for this workload where the run (or its preset, in
+ * req) gives none. A trace has no one length to size them for: its
+ * requests run under the engine's caps. */
 static void engine_limits(json_t *req, serve_deployment *d, const serve_workload *w)
 {
     int batch, tokens;
+    if (w->mode == SERVE_TRACE)
+        return;
     serve_engine_limits(d, w, &batch, &tokens);
     if (!json_object_get(req, "batch"))
         d->max_batch = batch;
@@ -553,7 +557,7 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK)
         st = read_workload(cmd, copy, &w, err);
     if (st == USIM_OK)
-        engine_limits(req, d, &w);
+        engine_limits(copy, d, &w);
     if (st == USIM_OK && d->scheduler == SERVE_DISAGG &&
         (w.mode == SERVE_CLOSED || w.mode == SERVE_SWEEP))
         st = usim_fail_field(err, USIM_EINPUT, "mode",

@@ -43,11 +43,12 @@ usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_
                           err);
 }
 
-/* Bytes an element trtllm-bench counts: FP8 and NVFP4 as stored, every
- * other type (weight-only INT8/INT4, MXFP4) as 16-bit. */
+/* Bytes an element trtllm-bench counts (its BYTES_PER_ELEM): FP8 1, NVFP4
+ * 0.5 (scales left out), every other type (weight-only INT8/INT4, MXFP4)
+ * 2. */
 static double bench_bytes(int type)
 {
-    return type == SERVE_W_FP8 || type == SERVE_W_NVFP4 ? serve_weight_bytes(type) : 2.0;
+    return type == SERVE_W_FP8 ? 1.0 : type == SERVE_W_NVFP4 ? 0.5 : 2.0;
 }
 
 static double round_up(double v, double step)
