@@ -21,7 +21,7 @@ static const char *slow_system(void)
 
 static double busbw_gbps(const char *hw, const char *op, double bytes)
 {
-    char args[512];
+    char args[1024];
     snprintf(args, sizeof args, "collective --hw %s --op %s --size %.0f --algo ring --json", hw,
              op, bytes);
     json_t *j = cli_json(args);
