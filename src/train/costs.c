@@ -94,6 +94,14 @@ static engine_cost one_call(const hw_chip *chip, double m, double k, double n, i
     return engine_in_graph(chip, engine_gemm(chip, &op));
 }
 
+/* sum += k x c: the time, FLOPs and bytes a train cost keeps. */
+static void cost_add_times(engine_cost *sum, engine_cost c, double k)
+{
+    sum->seconds += k * c.seconds;
+    sum->flops += k * c.flops;
+    sum->bytes += k * c.bytes;
+}
+
 /* A batch of GEMMs as one call, or, by a stack that issues them one by one
  * over `streams` concurrent streams (Transformer Engine's multi-stream
  * GroupedLinear), `streams` at a time: each round fills the chip's waves
@@ -101,27 +109,15 @@ static engine_cost one_call(const hw_chip *chip, double m, double k, double n, i
 static engine_cost gemm_cost(const hw_chip *chip, double m, double k, double n, double batch,
                              int streams, usim_dtype dtype)
 {
-    engine_cost none = {0};
+    engine_cost c = {0};
     if (m < 1 || k < 1 || n < 1)
-        return none;
+        return c;
     int64_t b = batch < 1 ? 1 : (int64_t)batch;
     if (streams < 1 || b <= streams)
         return one_call(chip, m, k, n, b, dtype);
-    engine_cost round = one_call(chip, m, k, n, streams, dtype), c = round;
-    double rounds = (double)(b / streams);
-    c.seconds *= rounds;
-    c.compute_s *= rounds;
-    c.memory_s *= rounds;
-    c.flops *= rounds;
-    c.bytes *= rounds;
-    if (b % streams) {
-        engine_cost rest = one_call(chip, m, k, n, b % streams, dtype);
-        c.seconds += rest.seconds;
-        c.compute_s += rest.compute_s;
-        c.memory_s += rest.memory_s;
-        c.flops += rest.flops;
-        c.bytes += rest.bytes;
-    }
+    cost_add_times(&c, one_call(chip, m, k, n, streams, dtype), (double)(b / streams));
+    if (b % streams)
+        cost_add_times(&c, one_call(chip, m, k, n, b % streams, dtype), 1.0);
     return c;
 }
 
@@ -355,7 +351,7 @@ static void dispatch_kernels(const train_ctx *x, train_costs *c, bool backward)
     const wl_stack *s = &x->p->stack;
     int listed = backward ? s->moe_dispatch_kernels_backward : s->moe_dispatch_kernels;
     double n = listed > 1 ? listed - 1 : 0;
-    c->host_s += n * x->p->stack.host_kernel_s;
+    c->host_s += n * s->host_kernel_s;
     c->s[TRAIN_ELEMENTWISE] += n * x->chip->launch_overhead_s;
 }
 
@@ -471,9 +467,9 @@ static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
     bwd->flops[TRAIN_GEMM] += f.flops[TRAIN_GEMM] * share;
     bwd->bytes[TRAIN_GEMM] += f.bytes[TRAIN_GEMM] * share;
     bwd->s[TRAIN_ELEMENTWISE] += f.s[TRAIN_ELEMENTWISE];
-    bwd->host_s += f.host_s; /* its launches, taken as the whole forward's */
     bwd->flops[TRAIN_ELEMENTWISE] += f.flops[TRAIN_ELEMENTWISE];
     bwd->bytes[TRAIN_ELEMENTWISE] += f.bytes[TRAIN_ELEMENTWISE];
+    bwd->host_s += f.host_s; /* its launches, taken as the whole forward's */
     double bytes = x->tokens * x->m->hidden * 2.0;
     net_op op = x->p->sp ? NET_ALLGATHER : NET_ALLREDUCE;
     bwd->s[TRAIN_TP_COMM] += calls_s(x, bwd, TRAIN_TP_COMM, op, bytes, &x->tp, 2, false);
