@@ -95,6 +95,10 @@ typedef struct serve_engine {
      * benchmark derives for each workload from the requests its KV cache
      * holds (trtllm-bench's engine tuning) are used below them. */
     bool tuned_limits;
+    /* HBM bytes per routed token element a MoE layer's permutation kernels
+     * move beyond its GEMMs (copying each token to its experts, reducing
+     * their outputs back); 0: none counted. */
+    double moe_permute_bytes;
 } serve_engine;
 
 /* The engine a system serves with when a run names none. */

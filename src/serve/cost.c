@@ -133,6 +133,16 @@ static double layer_elementwise_s(const serve_ctx *c, double tokens)
            elementwise_s(c, tokens * act, 4, 6) + 2 * elementwise_s(c, tokens * h, 1, 6);
 }
 
+/* A MoE layer's permutation kernels: each token's copies for its experts
+ * (those of this chip's EP group) and their outputs reduced back. */
+static double permute_s(const serve_ctx *c, double tokens)
+{
+    const wl_model *m = c->model;
+    double bytes = c->d->engine.moe_permute_bytes;
+    double routed = tokens * m->experts_per_token / c->d->ep;
+    return bytes > 0 ? elementwise_s(c, routed * m->hidden, 1, bytes) : 0;
+}
+
 serve_experts serve_routed_experts(const wl_model *m, int ep, double tokens, double block)
 {
     double local = (double)m->experts / ep;
@@ -237,7 +247,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     }
     r.kv_s = m->layers * kv;
     r.comm_s = m->layers * 2 * tp_allreduce_s(c, tokens);
-    r.other_s = m->layers * layer_elementwise_s(c, tokens) +
+    r.other_s = m->layers * layer_elementwise_s(c, tokens) + moe_layers * permute_s(c, tokens) +
                 weight_gemm_s(c, b->logits, m->hidden, (double)wl_head_vocab(m) / c->d->tp, 1);
     if (m->fused_states > 0) /* an EAGLE-3 head's fc, split over TP as its memory counts it */
         r.weights_s += weight_gemm_s(c, tokens, (double)m->fused_states * m->hidden,

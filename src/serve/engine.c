@@ -31,6 +31,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_ENUM("attention", serve_engine, attention, ATTENTION, false),
     USIM_NUM("step_gap", serve_engine, step_gap_s, USIM_UNIT_SECONDS, 0, 1, false),
     USIM_BOOL("tuned_limits", serve_engine, tuned_limits),
+    USIM_NUM("moe_permute_bytes", serve_engine, moe_permute_bytes, USIM_UNIT_NONE, 0, 256, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
