@@ -641,6 +641,18 @@ static void limits_come_from_the_engine(void **state)
                        "EAGLE-3 head 'llama3.1-8b-eagle3' is 4096 wide, the model 8192");
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
                        "allowed: nxdi, sglang, transformers-neuronx, trtllm, vllm-neuron, vllm");
+    /* an engine file's new figures, named with their ranges */
+    char engine[300];
+    snprintf(engine, sizeof engine,
+             "serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine %s",
+             write_temp("bad-engine.json", "{\"kind\": \"engine\", \"base\": \"trtllm\", "
+                                           "\"name\": \"x\", \"moe_permute_bytes\": 300}"));
+    expect_input_error(engine, "moe_permute_bytes: 300 is out of range; allowed 0 to 256");
+    snprintf(engine, sizeof engine,
+             "serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine %s",
+             write_temp("bad-engine2.json", "{\"kind\": \"engine\", \"base\": \"trtllm\", "
+                                            "\"name\": \"x\", \"tuned_limits\": \"maybe\"}"));
+    expect_input_error(engine, "tuned_limits: expected true or false, got a string");
     /* vLLM refuses a --max-model-len beyond the model's context, and a request
      * (of the load or of a trace) longer than it. */
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "

@@ -118,6 +118,25 @@ static void bad_stacks_are_input_errors(void **state)
                                   "\"grad_reduce_bytes\": 8, \"fp8_cast_bytes\": 4, \"kernels\": {}}");
     snprintf(args, sizeof args, "%s--stack %s", base, file);
     expect_input_error(args, "grad_reduce_bytes");
+    /* the host's and the MoE kernels' figures, each named with its range */
+    static const char *const BAD[][2] = {
+        {"\"expert_gemm_streams\": 100",
+         "expert_gemm_streams: 100 is out of range; allowed 0 to 64"},
+        {"\"host_kernel_s\": \"5ms\"",
+         "host_kernel_s: 5.00 ms is out of range; allowed 0 s to 1.00 ms"},
+        {"\"sink_attention\": \"bogus\"",
+         "sink_attention: 'bogus' is not one of fused, per-head"},
+        {"\"moe_permute_bytes\": 300",
+         "moe_permute_bytes: 300 is out of range; allowed 0 to 256"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        char json[300];
+        snprintf(json, sizeof json,
+                 "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": \"x\", %s}",
+                 BAD[i][0]);
+        snprintf(args, sizeof args, "%s--stack %s", base, write_temp("bad-host.json", json));
+        expect_input_error(args, BAD[i][1]);
+    }
 }
 
 /* A stack (or engine) file with "base" starts from that preset and changes
