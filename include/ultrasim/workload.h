@@ -251,6 +251,11 @@ typedef struct wl_plan {
     bool compile;        /* the stack compiles its graph (stack.has_compiled) */
 } wl_plan;
 
+/* Sets what a plan runs as its stack (p->stack) runs it by default for
+ * model m: whether it compiles, its attention kernel, its TP and EP
+ * communication overlap. */
+void wl_plan_stack_defaults(wl_plan *p, const wl_model *m);
+
 /* Expert tensor parallel as used (etp, or TP when 0), and the data-parallel
  * replicas of an expert: TP x CP x DP / (EP x ETP). */
 int wl_plan_etp(const wl_plan *p);

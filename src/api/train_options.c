@@ -41,13 +41,14 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
     st = wl_stack_load(name, &p->stack, err);
     if (st != USIM_OK)
         return st;
-    p->compile = p->stack.compile_default;
-    if (!json_object_get(req, "attention"))
-        p->attention = wl_stack_attention(&p->stack, m);
-    if (!json_object_get(req, "overlap-tp-comm"))
-        p->overlap_tp_comm = p->stack.tp_comm_overlap;
-    if (!json_object_get(req, "overlap-ep-comm"))
-        p->overlap_ep_comm = p->stack.ep_comm_overlap;
+    wl_plan given = *p; /* what the run said, read before the stack was known */
+    wl_plan_stack_defaults(p, m);
+    if (json_object_get(req, "attention"))
+        p->attention = given.attention;
+    if (json_object_get(req, "overlap-tp-comm"))
+        p->overlap_tp_comm = given.overlap_tp_comm;
+    if (json_object_get(req, "overlap-ep-comm"))
+        p->overlap_ep_comm = given.overlap_ep_comm;
     if (!json_object_get(req, "compile"))
         return USIM_OK;
     p->compile = on(cmd, req, "compile", &st, err);

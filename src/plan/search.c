@@ -301,10 +301,7 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
                                        &s.o.plan.stack, err);
         if (st != USIM_OK)
             return st;
-        s.o.plan.attention = wl_stack_attention(&s.o.plan.stack, m);
-        s.o.plan.compile = s.o.plan.stack.compile_default;
-        s.o.plan.overlap_tp_comm = s.o.plan.stack.tp_comm_overlap;
-        s.o.plan.overlap_ep_comm = s.o.plan.stack.ep_comm_overlap;
+        wl_plan_stack_defaults(&s.o.plan, m);
     }
     s.kth_best = INFINITY;
     pthread_mutex_init(&s.lock, NULL);

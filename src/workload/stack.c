@@ -92,6 +92,14 @@ int wl_stack_attention(const wl_stack *s, const wl_model *m)
     return m->attention_sinks && s->has_sink_attention ? s->sink_attention : s->attention;
 }
 
+void wl_plan_stack_defaults(wl_plan *p, const wl_model *m)
+{
+    p->compile = p->stack.compile_default;
+    p->attention = wl_stack_attention(&p->stack, m);
+    p->overlap_tp_comm = p->stack.tp_comm_overlap;
+    p->overlap_ep_comm = p->stack.ep_comm_overlap;
+}
+
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled)
 {
     return compiled && s->has_compiled ? &s->compiled : &s->eager;
