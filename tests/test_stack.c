@@ -170,6 +170,15 @@ static void stacks_start_from_a_base(void **state)
     expect_input_error(args, "base: unknown stack 'nxdi'");
 }
 
+/* A model preset, failing the test when it does not load. */
+static wl_model preset_model(const char *name)
+{
+    wl_model m;
+    usim_error err;
+    assert_int_equal(wl_model_load(name, &m, &err), USIM_OK);
+    return m;
+}
+
 /* One layer at TP 1, 4,096 tokens, BF16, selective recomputation. */
 static wl_plan one_layer_plan(const char *stack)
 {
@@ -196,9 +205,8 @@ static wl_plan one_layer_plan(const char *stack)
 static void deepseek_memory_savings(void **state)
 {
     (void)state;
-    wl_model m;
+    wl_model m = preset_model("deepseek-v3");
     usim_error err;
-    assert_int_equal(wl_model_load("deepseek-v3", &m, &err), USIM_OK);
     wl_plan p = one_layer_plan("megatron-core");
     double mcore = wl_layer_activation_bytes(&m, &p);
     assert_int_equal(wl_stack_load("hai-llm", &p.stack, &err), USIM_OK);
@@ -225,9 +233,7 @@ static void deepseek_memory_savings(void **state)
 static void fp8_runs_keep_fp8_linear_inputs(void **state)
 {
     (void)state;
-    wl_model m;
-    usim_error err;
-    assert_int_equal(wl_model_load("qwen3-30b-a3b", &m, &err), USIM_OK);
+    wl_model m = preset_model("qwen3-30b-a3b");
     wl_plan p = one_layer_plan("megatron-core");
     double bf16 = wl_layer_activation_bytes(&m, &p);
     p.dtype = USIM_FP8;
@@ -274,9 +280,7 @@ static void expert_gemms_run_as_many_as_streams(void **state)
 static void probs_in_the_experts_keep_no_combined_copy(void **state)
 {
     (void)state;
-    wl_model m;
-    usim_error err;
-    assert_int_equal(wl_model_load("qwen3-30b-a3b", &m, &err), USIM_OK);
+    wl_model m = preset_model("qwen3-30b-a3b");
     wl_plan p = one_layer_plan("megatron-core");
     double inside = wl_layer_activation_bytes(&m, &p);
     p.stack.moe_probs_in_experts = false;
@@ -331,9 +335,7 @@ static void recompute_modules_leave_out_what_they_rebuild(void **state)
     assert_close(cli_number(args, "core_attn", "memory", "activations") -
                      cli_number(args, "layernorm,moe_act", "memory", "activations"),
                  4026531840.0, 1e-12);
-    wl_model m;
-    usim_error err;
-    assert_int_equal(wl_model_load("deepseek-v3", &m, &err), USIM_OK);
+    wl_model m = preset_model("deepseek-v3");
     wl_plan p = one_layer_plan("megatron-core");
     double all = wl_layer_activation_bytes(&m, &p);
     p.stack.recompute_mla_up = p.stack.recompute_moe_act = true;
