@@ -143,6 +143,35 @@ static void core_ranks(void **state)
     json_decref(two);
 }
 
+/* Neuron's RDH with two cores a chip (trn1) runs one recursive-halving group
+ * per core index, each with half the bytes: 32 core ranks reduce-scatter
+ * 32 MiB (in RDH's 1-56 MB range) in the time the 16 chips reduce-scatter
+ * 16 MiB by RDH, plus the same on-chip part a forced ring pays over the
+ * chips' own 32 MiB ring. */
+static void rdh_groups_per_core_index(void **state)
+{
+    (void)state;
+    const char *rs = "--hw trn1.32xlarge --chips 16 --op reducescatter";
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "%s --size 32MiB --rank-unit core", rs);
+    json_t *cores = run_json(cmd);
+    snprintf(cmd, sizeof cmd, "%s --size 16MiB --algo rhd", rs);
+    json_t *chips = run_json(cmd);
+    snprintf(cmd, sizeof cmd, "%s --size 32MiB --rank-unit core --algo ring", rs);
+    json_t *ring_cores = run_json(cmd);
+    snprintf(cmd, sizeof cmd, "%s --size 32MiB --algo ring", rs);
+    json_t *ring_chips = run_json(cmd);
+    double on_chip = num(ring_cores, "time_s") - num(ring_chips, "time_s");
+    assert_true(on_chip > 0);
+    assert_close(num(cores, "time_s"), num(chips, "time_s") + on_chip, 1e-9);
+    assert_non_null(strstr(json_string_value(json_object_get(cores, "why")),
+                           "RDH in 2 groups, one per core index"));
+    json_decref(cores);
+    json_decref(chips);
+    json_decref(ring_cores);
+    json_decref(ring_chips);
+}
+
 static void expect_bad(const char *args, const char *fragment)
 {
     char cmd[1024];
@@ -211,6 +240,7 @@ int main(void)
         cmocka_unit_test(sweep_text_columns),
         cmocka_unit_test(text_output),
         cmocka_unit_test(core_ranks),
+        cmocka_unit_test(rdh_groups_per_core_index),
         cmocka_unit_test(bad_input_exits_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

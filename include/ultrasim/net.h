@@ -127,6 +127,8 @@ typedef struct net_result {
     char notes[256];            /* e.g. Clos tiers added to fit the chips */
     net_protocol protocol;      /* analytic: the library's fastest protocol */
     double launch_seconds;      /* BLOCKING: the host's per-call path, in seconds and latency */
+    net_algo intra;             /* Neuron's rule inside one node: what it picked (else the
+                                   algorithm) */
 } net_result;
 
 /* bytes follow nccl-tests: the per-rank buffer for all-reduce, broadcast and

@@ -163,6 +163,7 @@ static void fill_result(const net_topo *t, const net_request *rq, const net_plan
     out->seconds = c->seconds;
     set_bandwidths(out, rq->bytes, rq->op, rq->size);
     out->algorithm = plan->algo;
+    out->intra = plan->algo == NET_ALGO_NEURON && plan->intra ? plan->intra : plan->algo;
     memcpy(out->tier_seconds, c->tier_seconds, sizeof out->tier_seconds);
     if (c->busiest_link >= 0)
         net_link_label(t, c->busiest_link, out->busiest_link, sizeof out->busiest_link);
@@ -260,6 +261,33 @@ static usim_status on_chip_part(net_op op, int c, double bytes, int *steps, doub
     }
 }
 
+/* Neuron's RDH with several ranks on each chip runs one recursive-halving
+ * group per in-chip rank index, each exchanging along its own link direction
+ * of the torus (seen as a hypercube) with 1/c of the data, after the
+ * on-chip stage (aws-neuron-sdk neuron-runtime/explore/
+ * intranode-collective-comm.rst, 'RDH'): the chips' steps carry 1/c of the
+ * bytes while there are links for the groups. */
+static usim_status rdh_by_core_index(const hw_system *sys, net_op op, double bytes,
+                                     net_group chips, int c, net_model model, net_result *out,
+                                     usim_error *err)
+{
+    int links = sys->node.links_per_chip > 0 ? sys->node.links_per_chip : 1;
+    int groups = c < links ? c : links;
+    if (groups < 2)
+        return USIM_OK;
+    char why[sizeof out->why];
+    net_algo algorithm = out->algorithm;
+    snprintf(why, sizeof why, "%s", out->why);
+    usim_status st = net_collective(sys, op, bytes / groups, chips, NET_ALGO_RHD, model, out,
+                                    err);
+    if (st == USIM_OK) {
+        out->algorithm = algorithm;
+        snprintf(out->why, sizeof out->why, "%.180s; RDH in %d groups, one per core index",
+                 why, groups);
+    }
+    return st;
+}
+
 /* Ranks that are cores: the chips' collective over the chips that hold them
  * (the same bytes per chip: each of a chip's c ranks carries 1/c of them),
  * plus the part on each chip, at the DMA's fixed cost per step and the
@@ -287,6 +315,8 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
     net_group chips = {g.size / c, g.stride, g.concurrent, 1, NET_LAUNCH_ASYNC};
     if (chips.size >= 2) {
         st = net_collective(sys, op, bytes, chips, algo, model, out, err);
+        if (st == USIM_OK && out->intra == NET_ALGO_RHD)
+            st = rdh_by_core_index(sys, op, bytes, chips, c, model, out, err);
         if (st != USIM_OK)
             return st;
     } else if (algo != NET_ALGO_AUTO && algo != NET_ALGO_RING) {

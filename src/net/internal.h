@@ -213,6 +213,7 @@ typedef struct net_plan {
     net_phase phase[NET_MAX_PHASES];
     int nphases;
     net_algo algo;
+    net_algo intra; /* Neuron's rule inside one node: the algorithm it picked */
     char why[256];
 } net_plan;
 

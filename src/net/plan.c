@@ -650,6 +650,7 @@ static usim_status alg_neuron(ctx *c, net_op op, double n, const net_sub *s, fam
         return st;
     }
     net_algo picked = neuron_intra(op, n, s->size);
+    c->plan->intra = picked;
     append_why(c, op == NET_ALLTOALL                 ? "all-to-all:"
                   : n < NEURON_MESH_BELOW_BYTES      ? "below 1 MB:"
                   : n < NEURON_RDH_BELOW_BYTES      ? (picked == NET_ALGO_RHD
@@ -785,6 +786,7 @@ static usim_status start(const net_topo *t, const net_request *rq, net_plan *pla
                          usim_error *err, ctx *c, net_sub *s)
 {
     plan->nphases = 0;
+    plan->intra = NET_ALGO_AUTO;
     plan->why[0] = '\0';
     *c = (ctx){t, rq->groups, plan, err, NULL};
     memset(s, 0, sizeof *s);
