@@ -128,6 +128,9 @@ static void bad_stacks_are_input_errors(void **state)
          "sink_attention: 'bogus' is not one of fused, per-head"},
         {"\"moe_permute_bytes\": 300",
          "moe_permute_bytes: 300 is out of range; allowed 0 to 256"},
+        {"\"sp_collective_copies\": 5",
+         "sp_collective_copies: 5 is out of range; allowed 0 to 4"},
+        {"\"fp8_tp_all_gather\": 1", "fp8_tp_all_gather"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         char json[300];
@@ -425,6 +428,87 @@ static void host_bound_passes_last_the_hosts_time(void **state)
     }
 }
 
+/* A torchtitan stack file with its TP figures replaced. */
+static const char *titan_tp_stack(const char *name, int copies, bool fp8_gather)
+{
+    char json[300], file[64];
+    snprintf(json, sizeof json,
+             "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"%s\", "
+             "\"sp_collective_copies\": %d, \"fp8_tp_all_gather\": %s}",
+             name, copies, fp8_gather ? "true" : "false");
+    snprintf(file, sizeof file, "%s.json", name);
+    return write_temp(file, json);
+}
+
+#define TITAN_TP8                                                                           \
+    "train --model llama3-8b --hw grand-teton-h100 --chips 8 --tp 8 --mbs 1 --gbs 1 "      \
+    "--seq 4096 --compile on --json --stack "
+
+/* torchtitan gathers and scatters the sequence dimension (Shard(1)), so each
+ * SP collective copies the whole activation once: a read and a write of 2
+ * bytes an element. Llama 3 8B at TP 8 on 8 capped H100s, one sequence of
+ * 4,096 tokens: per layer 4 collectives forward, 4 backward and the 2
+ * all-gathers the per-op policy replays (10 x 32 layers), the embedding's
+ * reduce-scatter and all-gather, the LM head's all-gather forward and
+ * backward: 324 copies of 4,096 x 4,096 x 4 bytes at 2.45 TB/s x 0.84, each
+ * a kernel of the H100's 4 us launch overhead. */
+static void sp_collectives_copy_the_activation(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, TITAN_TP8 "%s", titan_tp_stack("copies1", 1, true));
+    json_t *one = cli_json(cmd);
+    snprintf(cmd, sizeof cmd, TITAN_TP8 "%s", titan_tp_stack("copies0", 0, true));
+    json_t *none = cli_json(cmd);
+    double bytes = 324.0 * 4096 * 4096 * 4;
+    assert_close(breakdown(one, "elementwise") - breakdown(none, "elementwise"),
+                 bytes / (2.45e12 * 0.84) + 324 * 4e-6, 1e-9);
+    assert_close(breakdown(one, "tp_comm"), breakdown(none, "tp_comm"), 1e-12);
+    json_decref(one);
+    json_decref(none);
+}
+
+/* In an FP8 run the all-gathers move the cast 8-bit inputs (torchao's Float8
+ * TP, Transformer Engine's gather_along_first_dim with a quantizer): the 6 a
+ * layer (forward, backward, replayed) and the embedding's, 193 in all, move
+ * T h bytes instead of 2 T h; the LM head's stays 16-bit, as its GEMM does. */
+static void fp8_all_gathers_move_one_byte(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, TITAN_TP8 "%s --dtype fp8", titan_tp_stack("ag8", 0, true));
+    double fp8 = cli_number(cmd, "", "breakdown", "tp_comm");
+    snprintf(cmd, sizeof cmd, TITAN_TP8 "%s --dtype fp8", titan_tp_stack("ag16", 0, false));
+    double bf16 = cli_number(cmd, "", "breakdown", "tp_comm");
+    const char *ag = "collective --hw grand-teton-h100 --chips 8 --op allgather --json --size ";
+    double two = cli_number(ag, "32MiB", NULL, "time_s"), one = cli_number(ag, "16MiB", NULL,
+                                                                             "time_s");
+    assert_close(bf16 - fp8, 193 * (two - one), 1e-9);
+}
+
+/* With pipeline stages, torchtitan keeps FSDP's weights gathered and its
+ * gradients unsharded (fp32) through the step (no reshard after forward
+ * under PP; PyTorch's pipelining reduces after the last backward): a chip
+ * holds its stage's whole 16-bit weights, DP times ZeRO-3's shard, and 4
+ * bytes of gradient for each of them. */
+static void zero3_under_pp_keeps_the_stage_whole(void **state)
+{
+    (void)state;
+    const char *base = "train --model llama3-8b --hw grand-teton-h100 --chips 16 --pp 2 "
+                       "--dp 8 --gbs 16 --seq 4096 --zero 3 --json --stack ";
+    char json[200], cmd[400];
+    snprintf(json, sizeof json,
+             "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"mb\", "
+             "\"zero3_pipeline_per_step\": false}");
+    snprintf(cmd, sizeof cmd, "%s%s", base, write_temp("zero3-mb.json", json));
+    json_t *per_mb = json_object_get(cli_json(cmd), "memory");
+    snprintf(cmd, sizeof cmd, "%storchtitan", base);
+    json_t *per_step = json_object_get(cli_json(cmd), "memory");
+    double w = json_number_value(json_object_get(per_step, "weights"));
+    assert_close(w, 8 * json_number_value(json_object_get(per_mb, "weights")), 1e-12);
+    assert_close(json_number_value(json_object_get(per_step, "gradients")), 2 * w, 1e-12);
+}
+
 /* A description that starts from a preset changes only what it lists; a
  * power cap above the rated power is refused with the range. */
 static void base_and_bad_cap(void **state)
@@ -466,6 +550,9 @@ int main(void)
         cmocka_unit_test(ep_overlap_hides_the_all_to_alls),
         cmocka_unit_test(host_bound_passes_last_the_hosts_time),
         cmocka_unit_test(base_and_bad_cap),
+        cmocka_unit_test(sp_collectives_copy_the_activation),
+        cmocka_unit_test(fp8_all_gathers_move_one_byte),
+        cmocka_unit_test(zero3_under_pp_keeps_the_stage_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -180,6 +180,11 @@ typedef struct wl_stack {
     double grad_reduce_bytes;   /* bytes per gradient element the DP reduction moves */
     double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
     bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
+    bool fp8_tp_all_gather;     /* an FP8 run's TP all-gathers move the cast 8-bit inputs */
+    double sp_collective_copies; /* copies of the whole activation around each SP all-gather
+                                    and reduce-scatter (gathers along a non-leading dimension) */
+    bool zero3_pipeline_per_step; /* under PP, ZeRO-3 gathers a stage's weights once a step
+                                     and reduce-scatters its gradients after the last backward */
     bool tp_comm_overlap;       /* TP collectives hidden behind the GEMMs unless a run says */
     bool ep_comm_overlap;       /* EP all-to-alls hidden behind a pass's compute (DualPipe) */
     /* What selective recomputation also leaves out, and how linear layers'
@@ -259,6 +264,11 @@ void wl_plan_stack_defaults(wl_plan *p, const wl_model *m);
 /* Expert tensor parallel as used (etp, or TP when 0), and the data-parallel
  * replicas of an expert: TP x CP x DP / (EP x ETP). */
 int wl_plan_etp(const wl_plan *p);
+
+/* ZeRO-3 as a pipeline-parallel stack runs it: weights gathered once a step
+ * and kept, gradients accumulated unsharded and reduced after the last
+ * backward, instead of both every micro-batch. */
+bool wl_plan_zero3_per_step(const wl_plan *p);
 double wl_expert_dp(const wl_plan *p);
 
 /* The share of a layer's forward matmul FLOPs that the plan's selective

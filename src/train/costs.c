@@ -206,19 +206,45 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
     return r.seconds;
 }
 
+/* Bytes a TP all-gather moves per activation element: 16-bit, or 8-bit where
+ * the gathered tensor feeds FP8 GEMMs and the stack casts before gathering
+ * (Transformer Engine's and torchao's FP8 tensor parallelism). Reductions
+ * stay 16-bit: they sum GEMM outputs. */
+static double tp_gather_bytes(const train_ctx *x, bool fp8_gemms)
+{
+    return fp8_gemms && x->p->stack.fp8_tp_all_gather ? 1.0 : 2.0;
+}
+
+/* `count` TP collectives of one kind on the whole activation (tokens x
+ * hidden), and with SP the copy a stack makes of each when it gathers or
+ * scatters along a dimension other than the leading one (a read and a write
+ * of every element; async TP gathers chunk by chunk into its matmuls and
+ * makes none). */
+static double tp_calls(train_ctx *x, train_costs *c, net_op op, double element_bytes,
+                       int count, bool hidden)
+{
+    double elements = x->tokens * x->m->hidden;
+    double s = calls_s(x, c, TRAIN_TP_COMM, op, elements * element_bytes, &x->tp, count, hidden);
+    double copies = x->replaying ? 0 : x->p->stack.sp_collective_copies;
+    if (s > 0 && copies > 0 && op != NET_ALLREDUCE && !x->p->overlap_tp_comm)
+        for (int i = 0; i < count; i++)
+            elementwise(x, c, false, elements, 0, 2.0 * element_bytes * copies);
+    return s;
+}
+
 /* Tensor-parallel collectives of one layer pass: the two all-reduces of
  * Megatron's TP (reduce-scatter + all-gather pairs with SP). With TP
  * communication overlap only what outlasts the layer's GEMMs shows. */
 static void tp_collectives(train_ctx *x, train_costs *c, int count)
 {
-    double bytes = x->tokens * x->m->hidden * 2.0;
     bool hidden = x->p->overlap_tp_comm;
     double s;
     if (x->p->sp)
-        s = calls_s(x, c, TRAIN_TP_COMM, NET_REDUCE_SCATTER, bytes, &x->tp, count, hidden) +
-            calls_s(x, c, TRAIN_TP_COMM, NET_ALLGATHER, bytes, &x->tp, count, hidden);
+        s = tp_calls(x, c, NET_REDUCE_SCATTER, 2.0, count, hidden) +
+            tp_calls(x, c, NET_ALLGATHER, tp_gather_bytes(x, x->p->dtype == USIM_FP8), count,
+                     hidden);
     else
-        s = calls_s(x, c, TRAIN_TP_COMM, NET_ALLREDUCE, bytes, &x->tp, count, hidden);
+        s = tp_calls(x, c, NET_ALLREDUCE, 2.0, count, hidden);
     if (hidden)
         s = fmax(0.0, s - c->s[TRAIN_GEMM]);
     add(c, TRAIN_TP_COMM, s);
@@ -457,11 +483,13 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
 /* A backward under a per-op selective policy first replays the forward's
  * elementwise work, the matmuls whose outputs were not kept and the TP
  * collectives that are not on its save list (with SP the two all-gathers
- * before the projections; without, the all-reduces); the attention core's
- * output was kept. */
+ * before the projections, with the copies a stack makes of them; without,
+ * the all-reduces); the attention core's output was kept. */
 static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
 {
+    x->replaying = true; /* its collectives are the two all-gathers below */
     train_costs f = layer_pass(x, moe, false);
+    x->replaying = false;
     double share = wl_selective_matmul_share(x->m, x->p);
     bwd->s[TRAIN_GEMM] += f.s[TRAIN_GEMM] * share;
     bwd->flops[TRAIN_GEMM] += f.flops[TRAIN_GEMM] * share;
@@ -470,9 +498,10 @@ static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
     bwd->flops[TRAIN_ELEMENTWISE] += f.flops[TRAIN_ELEMENTWISE];
     bwd->bytes[TRAIN_ELEMENTWISE] += f.bytes[TRAIN_ELEMENTWISE];
     bwd->host_s += f.host_s; /* its launches, taken as the whole forward's */
-    double bytes = x->tokens * x->m->hidden * 2.0;
-    net_op op = x->p->sp ? NET_ALLGATHER : NET_ALLREDUCE;
-    bwd->s[TRAIN_TP_COMM] += calls_s(x, bwd, TRAIN_TP_COMM, op, bytes, &x->tp, 2, false);
+    bool sp = x->p->sp;
+    bwd->s[TRAIN_TP_COMM] +=
+        tp_calls(x, bwd, sp ? NET_ALLGATHER : NET_ALLREDUCE,
+                 sp ? tp_gather_bytes(x, x->p->dtype == USIM_FP8) : 2.0, 2, false);
 }
 
 /* A pass whose kernels take the host longer to launch than the device to
@@ -518,12 +547,12 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     memset(&c, 0, sizeof c);
     double T = x->tokens, h = x->m->hidden, v = (double)x->m->vocab / x->p->tp;
     elementwise(x, &c, backward, T * h * replicated_share(x), 4, kernels(x)->norm);
-    if (x->p->sp && x->p->tp > 1)
-        add(&c, TRAIN_TP_COMM,
-            calls_s(x, &c, TRAIN_TP_COMM, NET_ALLGATHER, T * h * 2.0, &x->tp, 1, false));
     /* The LM head stays 16-bit in an FP8 run unless the stack converts it. */
     usim_dtype head = x->p->dtype == USIM_FP8 && !x->p->stack.fp8_output_layer ? USIM_BF16
                                                                                 : x->p->dtype;
+    if (x->p->sp && x->p->tp > 1)
+        add(&c, TRAIN_TP_COMM,
+            tp_calls(x, &c, NET_ALLGATHER, tp_gather_bytes(x, head == USIM_FP8), 1, false));
     linear_in(x, &c, backward, T, h, v, 1, head);
     elementwise(x, &c, backward, T * v, 5, kernels(x)->loss);
     add(&c, TRAIN_TP_COMM, calls_s(x, &c, TRAIN_TP_COMM, NET_ALLREDUCE, T * 4.0, &x->tp, 3, false));

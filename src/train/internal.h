@@ -56,6 +56,7 @@ typedef struct train_ctx {
     usim_error *err;
     usim_status st; /* the first failure of a collective, sticky */
     bool compute_only; /* cost no communication (for lower bounds) */
+    bool replaying;    /* costing the forward a per-op selective policy replays */
     train_memo memo[TRAIN_MEMO];
     int nmemo;
 } train_ctx;

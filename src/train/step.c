@@ -65,6 +65,8 @@ typedef struct chunk_plan {
     bool first_virtual, last_virtual;
     wl_stage_params params;
     train_costs fwd, bwd; /* whole chunk, one micro-batch */
+    train_costs first_fwd; /* the step's first forward (the one that gathers ZeRO-3 weights
+                              kept for the step, wl_plan_zero3_per_step) */
 } chunk_plan;
 
 typedef struct step_builder {
@@ -87,22 +89,46 @@ enum { RES_COMPUTE, RES_DP, RES_SEND_FWD, RES_SEND_BWD };
 
 /* ZeRO-3 gathers each layer's weights before its forward and backward and
  * reduce-scatters its gradients after the backward, every micro-batch; with
- * prefetching (overlap_param_gather) only what outlasts the layer shows. */
+ * prefetching (overlap_param_gather) only what outlasts the layer shows. A
+ * stack that keeps them for the step (wl_plan_zero3_per_step) gathers only
+ * in the first forward, given here, and reduces once (finish_stage). */
 static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd, double params)
 {
     double gather_bytes = params * 2.0, scatter_bytes = params * b->x.p->stack.grad_reduce_bytes;
     double gather = train_collective_s(&b->x, NET_ALLGATHER, gather_bytes, &b->x.dp);
-    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER, scatter_bytes, &b->x.dp);
+    bool per_step = wl_plan_zero3_per_step(b->x.p);
+    double scatter = per_step ? 0
+                              : train_collective_s(&b->x, NET_REDUCE_SCATTER, scatter_bytes,
+                                                   &b->x.dp);
     bool overlap = b->x.p->overlap_param_gather;
     if (gather > 0) {
         train_costs_call(fwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
-        train_costs_call(bwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
+        if (bwd)
+            train_costs_call(bwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
     }
+    fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
+    if (!bwd)
+        return;
     if (scatter > 0)
         train_costs_call(bwd, TRAIN_DP_COMM, NET_REDUCE_SCATTER, scatter_bytes, 1, overlap);
-    fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
     bwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather + scatter - cost_total(bwd))
                                      : gather + scatter;
+}
+
+/* Spreads the ZeRO-3 traffic over a chunk's layers: each layer's own. */
+static void zero3_chunk_comm(step_builder *b, chunk_plan *c)
+{
+    double params = (c->params.dense + c->params.experts) / c->layers;
+    train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
+    train_costs_add(&layer_fwd, &c->fwd, 1.0 / c->layers);
+    train_costs_add(&layer_bwd, &c->bwd, 1.0 / c->layers);
+    bool per_step = wl_plan_zero3_per_step(b->x.p);
+    zero3_layer_comm(b, &layer_fwd, per_step ? NULL : &layer_bwd, params);
+    train_costs *whole_fwd = per_step ? &c->first_fwd : &c->fwd;
+    *whole_fwd = layer_fwd;
+    train_costs_add(whole_fwd, &layer_fwd, c->layers - 1);
+    c->bwd = layer_bwd;
+    train_costs_add(&c->bwd, &layer_bwd, c->layers - 1);
 }
 
 static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
@@ -127,21 +153,14 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
         if (c->last_virtual)
             train_costs_add(t, &b->lt.head[bw], 1);
     }
-    if (p->zero >= 3 && c->layers > 0) {
-        train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
-        train_costs_add(&layer_fwd, &c->fwd, 1.0 / c->layers);
-        train_costs_add(&layer_bwd, &c->bwd, 1.0 / c->layers);
-        zero3_layer_comm(b, &layer_fwd, &layer_bwd,
-                         (c->params.dense + c->params.experts) / c->layers);
-        c->fwd = layer_fwd;
-        c->bwd = layer_bwd;
-        train_costs_add(&c->fwd, &layer_fwd, c->layers - 1);
-        train_costs_add(&c->bwd, &layer_bwd, c->layers - 1);
-    }
+    c->first_fwd = c->fwd;
+    if (p->zero >= 3 && c->layers > 0)
+        zero3_chunk_comm(b, c);
     if (p->recompute == WL_RECOMPUTE_FULL)
         train_costs_add(&c->bwd, &c->fwd, 1);
     if (p->overlap_ep_comm && c->moe_layers > 0) {
         train_hide_ep(&c->fwd);
+        train_hide_ep(&c->first_fwd);
         train_hide_ep(&c->bwd);
     }
 }
@@ -231,7 +250,7 @@ static net_op grad_reduce_op(const step_builder *b)
 
 static double grad_reduce_s(step_builder *b, double bytes)
 {
-    if (b->x.p->zero >= 3)
+    if (b->x.p->zero >= 3 && !wl_plan_zero3_per_step(b->x.p))
         return 0;
     return train_collective_s(&b->x, grad_reduce_op(b), bytes, &b->x.dp);
 }
@@ -294,6 +313,15 @@ static void prefetch_param_gather(step_builder *b, int stage)
                                            NET_ALLGATHER, bytes, s, "param gather");
 }
 
+/* Whether the gradient reduction runs bucket by bucket during the last
+ * backward; a pipeline stage that keeps ZeRO-3 state unsharded for the step
+ * reduces only once that backward has returned (PyTorch's pipelining calls
+ * FSDP's post-backward then). */
+static bool reduces_in_backward(const wl_plan *p)
+{
+    return p->overlap_grad_reduce && !wl_plan_zero3_per_step(p);
+}
+
 static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
 {
     const wl_plan *p = b->x.p;
@@ -308,11 +336,13 @@ static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
         snprintf(label, sizeof label, "%c%lld.%d", op->backward ? 'B' : 'F',
                  (long long)op->microbatch, v);
         bool final_backward = op->backward && op->microbatch == b->M - 1;
-        if (final_backward && p->overlap_grad_reduce)
+        const train_costs *work = op->backward         ? &c->bwd
+                                  : op->microbatch == 0 ? &c->first_fwd
+                                                        : &c->fwd;
+        if (final_backward && reduces_in_backward(p))
             last_backward(b, stage, c, label, &first, &last);
         else
-            add_tasks(b, b->res[stage][RES_COMPUTE], op->backward ? &c->bwd : &c->fwd, label,
-                      &first, &last);
+            add_tasks(b, b->res[stage][RES_COMPUTE], work, label, &first, &last);
         if (i == 1 && b->param_gather[stage] >= 0)
             depend(b, first, b->param_gather[stage]);
         int k = idx(b, v, op->microbatch);
@@ -367,7 +397,7 @@ static void finish_stage(step_builder *b, int stage)
     memset(&none, 0, sizeof none);
     int last_compute = sim_task(b->g, rc, 0, TRAIN_OPTIMIZER, "end of backward");
     record(b, last_compute, last_compute, &none);
-    if (!p->overlap_grad_reduce) {
+    if (!reduces_in_backward(p)) {
         double bytes = grad_bytes(b, &sp), s = grad_reduce_s(b, bytes);
         if (s > 0) {
             int d = comm_task(b, rd, TRAIN_DP_COMM, grad_reduce_op(b), bytes, s, "grad reduce");

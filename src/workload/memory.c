@@ -239,8 +239,10 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
     double dense = sp.dense, experts = sp.experts;
     double params_sharded = dense / shard + experts / expert_shard;
     double params_local = dense + experts;
-    mem.weights = BYTES_16BIT * (p->zero >= 3 ? params_sharded : params_local);
-    mem.gradients = BYTES_GRAD * (p->zero >= 2 ? params_sharded : params_local);
+    bool per_step = wl_plan_zero3_per_step(p); /* unsharded through the step */
+    mem.weights = BYTES_16BIT * (p->zero >= 3 && !per_step ? params_sharded : params_local);
+    mem.gradients = per_step ? p->stack.grad_reduce_bytes * params_local
+                             : BYTES_GRAD * (p->zero >= 2 ? params_sharded : params_local);
     mem.optimizer = BYTES_OPTIMIZER * (p->zero >= 1 ? params_sharded : params_local);
     int64_t m_batches = wl_plan_microbatches(p);
     int64_t inflight = wl_pipeline_max_inflight(p->pp, p->vp, m_batches, stage);
@@ -258,7 +260,7 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
         whole.recompute = WL_RECOMPUTE_NONE;
         mem.temporary += layer_activation_bytes(m, &whole, moe); /* one layer recomputed */
     }
-    if (p->zero >= 3) /* the layer being used and the one prefetched, gathered */
+    if (p->zero >= 3 && !per_step) /* the layer in use and the one prefetched, gathered */
         mem.temporary += 2 * BYTES_16BIT * sp.largest_layer;
     mem.reserve = RUNTIME_RESERVE_BYTES;
     mem.total = mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.temporary +

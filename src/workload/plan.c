@@ -68,6 +68,11 @@ int wl_plan_etp(const wl_plan *p)
     return p->etp > 0 ? p->etp : p->tp;
 }
 
+bool wl_plan_zero3_per_step(const wl_plan *p)
+{
+    return p->zero >= 3 && p->pp > 1 && p->stack.zero3_pipeline_per_step;
+}
+
 double wl_expert_dp(const wl_plan *p)
 {
     return (double)p->tp * p->cp * p->dp / ((double)p->ep * wl_plan_etp(p));
