@@ -501,12 +501,16 @@ static void zero3_under_pp_keeps_the_stage_whole(void **state)
              "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"mb\", "
              "\"zero3_pipeline_per_step\": false}");
     snprintf(cmd, sizeof cmd, "%s%s", base, write_temp("zero3-mb.json", json));
-    json_t *per_mb = json_object_get(cli_json(cmd), "memory");
+    json_t *mb_run = cli_json(cmd);
     snprintf(cmd, sizeof cmd, "%storchtitan", base);
-    json_t *per_step = json_object_get(cli_json(cmd), "memory");
+    json_t *step_run = cli_json(cmd);
+    json_t *per_mb = json_object_get(mb_run, "memory");
+    json_t *per_step = json_object_get(step_run, "memory");
     double w = json_number_value(json_object_get(per_step, "weights"));
     assert_close(w, 8 * json_number_value(json_object_get(per_mb, "weights")), 1e-12);
     assert_close(json_number_value(json_object_get(per_step, "gradients")), 2 * w, 1e-12);
+    json_decref(mb_run);
+    json_decref(step_run);
 }
 
 /* A description that starts from a preset changes only what it lists; a
