@@ -210,9 +210,9 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
  * the gathered tensor feeds FP8 GEMMs and the stack casts before gathering
  * (Transformer Engine's and torchao's FP8 tensor parallelism). Reductions
  * stay 16-bit: they sum GEMM outputs. */
-static double tp_gather_bytes(const train_ctx *x, bool fp8_gemms)
+static double tp_gather_bytes(const train_ctx *x, usim_dtype gemms)
 {
-    return fp8_gemms && x->p->stack.fp8_tp_all_gather ? 1.0 : 2.0;
+    return gemms == USIM_FP8 && x->p->stack.fp8_tp_all_gather ? 1.0 : 2.0;
 }
 
 /* `count` TP collectives of one kind on the whole activation (tokens x
@@ -241,8 +241,7 @@ static void tp_collectives(train_ctx *x, train_costs *c, int count)
     double s;
     if (x->p->sp)
         s = tp_calls(x, c, NET_REDUCE_SCATTER, 2.0, count, hidden) +
-            tp_calls(x, c, NET_ALLGATHER, tp_gather_bytes(x, x->p->dtype == USIM_FP8), count,
-                     hidden);
+            tp_calls(x, c, NET_ALLGATHER, tp_gather_bytes(x, x->p->dtype), count, hidden);
     else
         s = tp_calls(x, c, NET_ALLREDUCE, 2.0, count, hidden);
     if (hidden)
@@ -499,9 +498,8 @@ static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
     bwd->bytes[TRAIN_ELEMENTWISE] += f.bytes[TRAIN_ELEMENTWISE];
     bwd->host_s += f.host_s; /* its launches, taken as the whole forward's */
     bool sp = x->p->sp;
-    bwd->s[TRAIN_TP_COMM] +=
-        tp_calls(x, bwd, sp ? NET_ALLGATHER : NET_ALLREDUCE,
-                 sp ? tp_gather_bytes(x, x->p->dtype == USIM_FP8) : 2.0, 2, false);
+    bwd->s[TRAIN_TP_COMM] += tp_calls(x, bwd, sp ? NET_ALLGATHER : NET_ALLREDUCE,
+                                      sp ? tp_gather_bytes(x, x->p->dtype) : 2.0, 2, false);
 }
 
 /* A pass whose kernels take the host longer to launch than the device to
@@ -552,7 +550,7 @@ train_costs train_head_costs(train_ctx *x, bool backward)
                                                                                 : x->p->dtype;
     if (x->p->sp && x->p->tp > 1)
         add(&c, TRAIN_TP_COMM,
-            tp_calls(x, &c, NET_ALLGATHER, tp_gather_bytes(x, head == USIM_FP8), 1, false));
+            tp_calls(x, &c, NET_ALLGATHER, tp_gather_bytes(x, head), 1, false));
     linear_in(x, &c, backward, T, h, v, 1, head);
     elementwise(x, &c, backward, T * v, 5, kernels(x)->loss);
     add(&c, TRAIN_TP_COMM, calls_s(x, &c, TRAIN_TP_COMM, NET_ALLREDUCE, T * 4.0, &x->tp, 3, false));

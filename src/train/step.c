@@ -91,15 +91,12 @@ enum { RES_COMPUTE, RES_DP, RES_SEND_FWD, RES_SEND_BWD };
  * reduce-scatters its gradients after the backward, every micro-batch; with
  * prefetching (overlap_param_gather) only what outlasts the layer shows. A
  * stack that keeps them for the step (wl_plan_zero3_per_step) gathers only
- * in the first forward, given here, and reduces once (finish_stage). */
+ * in the first forward, given here with no bwd, and reduces once
+ * (finish_stage). */
 static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd, double params)
 {
-    double gather_bytes = params * 2.0, scatter_bytes = params * b->x.p->stack.grad_reduce_bytes;
+    double gather_bytes = params * 2.0;
     double gather = train_collective_s(&b->x, NET_ALLGATHER, gather_bytes, &b->x.dp);
-    bool per_step = wl_plan_zero3_per_step(b->x.p);
-    double scatter = per_step ? 0
-                              : train_collective_s(&b->x, NET_REDUCE_SCATTER, scatter_bytes,
-                                                   &b->x.dp);
     bool overlap = b->x.p->overlap_param_gather;
     if (gather > 0) {
         train_costs_call(fwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
@@ -109,6 +106,8 @@ static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd
     fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
     if (!bwd)
         return;
+    double scatter_bytes = params * b->x.p->stack.grad_reduce_bytes;
+    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER, scatter_bytes, &b->x.dp);
     if (scatter > 0)
         train_costs_call(bwd, TRAIN_DP_COMM, NET_REDUCE_SCATTER, scatter_bytes, 1, overlap);
     bwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather + scatter - cost_total(bwd))
