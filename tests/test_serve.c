@@ -674,6 +674,23 @@ static void limits_come_from_the_engine(void **state)
                        "--engine vllm-neuron --max-model-len 1000 --isl 900 --osl 200",
                        "--max-model-len: a request of 900 input + 200 output tokens is longer "
                        "than --max-model-len 1000 (allowed: input + output tokens up to 1000)");
+    /* NxD Inference's bucket list: ascending numbers, on an engine of
+     * compiled buckets, and no prompt beyond the largest. */
+    expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
+                       "--engine nxdi --prefill-buckets 4096,2048",
+                       "--prefill-buckets: '4096,2048' is not a bucket list: entry 2 ('2048'); "
+                       "allowed: up to 32 ascending whole numbers of tokens");
+    expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
+                       "--engine nxdi --prefill-buckets 2048,",
+                       "--prefill-buckets: '2048,' ends with a comma");
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 "
+                       "--prefill-buckets 2048",
+                       "--prefill-buckets: engine 'trtllm' runs prompts as they come, not in "
+                       "compiled buckets; allowed with nxdi, vllm-neuron or transformers-neuronx");
+    expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
+                       "--engine nxdi --prefill-buckets 512,1024 --isl 2000 --osl 10",
+                       "--prefill-buckets: a prompt of 2000 tokens is longer than the largest "
+                       "bucket, 1024 (allowed: prompts up to 1024 tokens");
 }
 
 /* A constant rate sends request i at i / rate. Far below capacity each is

@@ -6,6 +6,8 @@
  * - a whole prompt runs in the context-encoding bucket of the next power of
  *   two >= 128 tokens, so 300 tokens cost what 512 cost on an engine of no
  *   buckets, and 513 what 1,024 cost;
+ * - a run's own bucket list (--prefill-buckets) replaces the powers of two:
+ *   10,000 tokens cost what 10,240 cost among 2,048 / 4,096 / 10,240 / 12,288;
  * - a decode step reads each request's cache to the bucket of the batch's
  *   longest context (nxdi) or to max_model_len (vllm-neuron), so it costs
  *   what a paged engine's step costs at that context;
@@ -72,6 +74,25 @@ static void prompts_pay_their_bucket(void **state)
     assert_close(prefill_s(nxdi, 513), prefill_s(paged, 1024), 1e-12);
     assert_close(prefill_s(nxdi, 100), prefill_s(paged, 128), 1e-12);
     assert_true(prefill_s(paged, 300) < prefill_s(paged, 512));
+    free(nxdi);
+    free(paged);
+}
+
+/* NxD Inference's context_encoding_buckets: the smallest listed bucket that
+ * holds the prompt, the powers of two only where the run lists none. */
+static void listed_buckets_replace_the_powers_of_two(void **state)
+{
+    (void)state;
+    serve_deployment *nxdi = deployment("llama3.1-8b", "nxdi");
+    serve_deployment *paged = deployment("llama3.1-8b", "vllm");
+    nxdi->max_model_len = paged->max_model_len = 12800;
+    assert_close(prefill_s(nxdi, 10000), prefill_s(paged, 12800), 1e-12);
+    const int listed[] = {2048, 4096, 10240, 12288};
+    memcpy(nxdi->prefill_buckets, listed, sizeof listed);
+    nxdi->nprefill_buckets = 4;
+    assert_close(prefill_s(nxdi, 10000), prefill_s(paged, 10240), 1e-12);
+    assert_close(prefill_s(nxdi, 4096), prefill_s(paged, 4096), 1e-12);
+    assert_close(prefill_s(nxdi, 300), prefill_s(paged, 2048), 1e-12);
     free(nxdi);
     free(paged);
 }
@@ -261,6 +282,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prompts_pay_their_bucket),
+        cmocka_unit_test(listed_buckets_replace_the_powers_of_two),
         cmocka_unit_test(decode_reads_as_compiled),
         cmocka_unit_test(transformers_neuronx_as_compiled),
         cmocka_unit_test(vllm_neuron_steps_wait_for_the_host),

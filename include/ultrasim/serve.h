@@ -103,6 +103,7 @@ typedef struct serve_engine {
 
 /* The engine a system serves with when a run names none. */
 #define SERVE_DEFAULT_ENGINE "trtllm"
+#define SERVE_MAX_BUCKETS 32 /* context-encoding buckets a run may list */
 
 usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_error *err);
 
@@ -131,6 +132,10 @@ typedef struct serve_deployment {
     double prefix_hit;    /* fraction of prompt tokens found in the prefix cache */
     int attention;        /* engine_attention_kernel */
     int max_model_len;    /* the longest request the engine is set up for (tokens) */
+    /* context-encoding buckets the engine was compiled with, ascending
+     * (NxD Inference's context_encoding_buckets); none: the engine's own */
+    int prefill_buckets[SERVE_MAX_BUCKETS];
+    int nprefill_buckets;
     serve_engine engine;  /* what the limits not given come from */
 } serve_deployment;
 

@@ -58,6 +58,9 @@ static const usim_option PLAN_OPTIONS[] = {
     {"max-model-len", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS",
      "with --serve: the longest request the engine is set up for, as serve's option", NULL,
      NULL, 1, 1e7, false},
+    {"prefill-buckets", USIM_OPT_STRING, USIM_UNIT_NONE, "LIST",
+     "with --serve: context-encoding buckets of a compiled engine, as serve's option", NULL, NULL,
+     0, 0, false},
 };
 
 /* Options that only one kind of plan reads: naming one for the other kind
@@ -65,7 +68,8 @@ static const usim_option PLAN_OPTIONS[] = {
 static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "jobs", "stack", "compile",
                                             "report", NULL};
 static const char *const SERVING_ONLY[] = {"isl",    "osl",          "slo-ttft", "slo-tpot",
-                                           "weights", "engine", "max-model-len", NULL};
+                                           "weights", "engine", "max-model-len",
+                                           "prefill-buckets", NULL};
 
 static usim_status check_kind(json_t *req, bool serve, usim_error *err)
 {

@@ -2,6 +2,7 @@
  * `ultrasim serve`: TTFT, TPOT, end-to-end latency, throughput and cost of a
  * deployment under a load.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,11 @@ static const usim_option SERVE_OPTIONS[] = {
      "the longest request the engine is set up for, as vLLM's --max-model-len; an engine whose "
      "decode reads the cache that far (vllm-neuron) pays for it (default: the model's context)",
      NULL, NULL, 1, 1e7, false},
+    {"prefill-buckets", USIM_OPT_STRING, USIM_UNIT_NONE, "LIST",
+     "context-encoding buckets an engine of compiled graphs was built with, as NxD Inference's "
+     "context_encoding_buckets (comma-separated tokens, ascending): a prompt runs padded to the "
+     "smallest that holds it (default: the engine's powers of two up to --max-model-len)",
+     NULL, NULL, 0, 0, false},
     {"block", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS", "KV cache block (page) size", "16", NULL, 1,
      65536, false},
     {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching (default: the engine's)",
@@ -296,6 +302,47 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
     return st;
 }
 
+/* NxD Inference's context_encoding_buckets: ascending token counts, only
+ * for an engine that compiles its prefill per bucket. */
+static usim_status read_prefill_buckets(const usim_command *cmd, json_t *req,
+                                        serve_deployment *d, usim_error *err)
+{
+    static const char *const allowed =
+        "allowed: up to 32 ascending whole numbers of tokens from 1 to 10000000, e.g. "
+        "2048,4096,10240";
+    const char *list = NULL;
+    usim_status st = api_string(cmd, req, "prefill-buckets", &list, err);
+    if (st != USIM_OK || !list)
+        return st;
+    if (d->engine.prefill_bucket_min <= 0)
+        return usim_fail_field(err, USIM_EINPUT, "prefill-buckets",
+                               "engine '%s' runs prompts as they come, not in compiled buckets; "
+                               "allowed with nxdi, vllm-neuron or transformers-neuronx",
+                               d->engine.name);
+    const char *at = list;
+    d->nprefill_buckets = 0;
+    while (*at) {
+        char *end;
+        errno = 0;
+        long v = strtol(at, &end, 10);
+        bool ascending = d->nprefill_buckets == 0 || v > d->prefill_buckets[d->nprefill_buckets - 1];
+        if (end == at || errno || v < 1 || v > 10000000 || (*end && *end != ',') || !ascending ||
+            d->nprefill_buckets == SERVE_MAX_BUCKETS)
+            return usim_fail_field(err, USIM_EINPUT, "prefill-buckets",
+                                   "'%s' is not a bucket list: entry %d ('%.*s'); %s", list,
+                                   d->nprefill_buckets + 1, (int)strcspn(at, ","), at, allowed);
+        d->prefill_buckets[d->nprefill_buckets++] = (int)v;
+        at = *end ? end + 1 : end;
+        if (*end && !*at)
+            return usim_fail_field(err, USIM_EINPUT, "prefill-buckets",
+                                   "'%s' ends with a comma; %s", list, allowed);
+    }
+    if (d->nprefill_buckets == 0)
+        return usim_fail_field(err, USIM_EINPUT, "prefill-buckets", "the list is empty; %s",
+                               allowed);
+    return USIM_OK;
+}
+
 static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_deployment *d,
                                    usim_error *err)
 {
@@ -324,6 +371,8 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->max_batch = (int)api_next_int(cmd, req, "batch", d->engine.max_batch, &st, err);
     d->block_tokens = (int)api_next_int(cmd, req, "block", 0, &st, err);
     d->max_model_len = (int)api_next_int(cmd, req, "max-model-len", 0, &st, err);
+    if (st == USIM_OK)
+        st = read_prefill_buckets(cmd, req, d, err);
     d->scheduler = json_object_get(req, "scheduler") ? api_next_choice(cmd, req, "scheduler", &st, err)
                                                      : d->engine.scheduler;
     d->token_budget =

@@ -152,7 +152,8 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
         {"osl", "osl"},     {"batch", "batch"},   {"mode", "mode"},
         {"concurrency", "concurrency"}, {"spec-draft", "spec_draft"}, {"spec-len", "spec_len"},
         {"spec-accept", "spec_accept"},
-        {"attention", "attention"}, {"engine", "engine"}, {"max-model-len", "max_model_len"}};
+        {"attention", "attention"}, {"engine", "engine"}, {"max-model-len", "max_model_len"},
+        {"prefill-buckets", "prefill_buckets"}};
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
     json_t *req = api_pack("{s:s}", "command", "serve");
@@ -452,7 +453,7 @@ static const char *const COLUMNS[] = {
     "overlap_grad_reduce", "overlap_tp_comm", "stack", "compile",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
-    "engine", "max_model_len",
+    "engine", "max_model_len", "prefill_buckets",
     /* collectives */
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
     "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch"};

@@ -357,7 +357,8 @@ static usim_status read_weights(const usim_command *cmd, json_t *req, const hw_s
 static json_t *base_request(json_t *req)
 {
     static const char *const KEYS[] = {"model", "hw",  "network",       "engine",
-                                       "isl",   "osl", "max-model-len", NULL};
+                                       "isl",   "osl", "max-model-len", "prefill-buckets",
+                                       NULL};
     json_t *base = json_pack("{s:s, s:s}", "command", "serve", "mode", "closed");
     for (int i = 0; KEYS[i]; i++) {
         json_t *v = json_object_get(req, KEYS[i]);

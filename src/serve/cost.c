@@ -197,12 +197,19 @@ static double pow2_bucket(const serve_deployment *d, double n, double floor)
 }
 
 /* Tokens a prefill computes: a whole prompt on an engine of compiled
- * context-encoding buckets runs padded to its bucket. */
+ * context-encoding buckets runs padded to its bucket, the smallest of the
+ * run's own list that holds it (one longer than all is refused before the
+ * run), or else of the engine's powers of two. */
 static double compiled_prompt(const serve_deployment *d, const serve_prefill *p)
 {
     bool whole = p->context <= p->tokens;
     int floor = d->engine.prefill_bucket_min;
-    return floor > 0 && whole ? pow2_bucket(d, p->tokens, floor) : p->tokens;
+    if (floor <= 0 || !whole)
+        return p->tokens;
+    for (int i = 0; i < d->nprefill_buckets; i++)
+        if (d->prefill_buckets[i] >= p->tokens)
+            return d->prefill_buckets[i];
+    return pow2_bucket(d, p->tokens, floor);
 }
 
 /* Keys a decode step reads per request. */

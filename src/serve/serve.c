@@ -263,6 +263,33 @@ static usim_status explain_requests(const serve_deployment *d, const serve_workl
     return explain(d, isl, osl, out, err);
 }
 
+/* A prompt longer than the largest bucket a run lists has no graph to run
+ * in: NxD Inference refuses it. */
+static usim_status check_prefill_buckets(const serve_deployment *d, const serve_workload *w,
+                                         const run_state *s, usim_error *err)
+{
+    if (d->nprefill_buckets == 0)
+        return USIM_OK;
+    int largest = d->prefill_buckets[d->nprefill_buckets - 1];
+    for (int64_t i = 0; i < s->count; i++) {
+        const serve_request *q = &s->req[i];
+        if (q->isl <= largest)
+            continue;
+        usim_status st = usim_fail_field(
+            err, USIM_EINPUT, w->mode == SERVE_TRACE ? "input_tokens" : "prefill-buckets",
+            "a prompt of %.0f tokens is longer than the largest bucket, %d (allowed: prompts up "
+            "to %d tokens, or a bucket that holds %.0f)",
+            q->isl, largest, largest, q->isl);
+        if (err && w->mode == SERVE_TRACE) {
+            snprintf(err->file, sizeof err->file, "%s", w->trace_file);
+            err->line = q->line;
+            err->column = 1;
+        }
+        return st;
+    }
+    return USIM_OK;
+}
+
 /* Requests longer than the model's positions: learned position embeddings
  * end there (exit 2); rotary and ALiBi positions run on, as engines run
  * them, so the run goes ahead with a note. */
@@ -293,8 +320,9 @@ static usim_status check_context(const serve_deployment *d, const serve_workload
         }
         return st;
     }
-    if (longest <= m->max_seq)
-        return USIM_OK;
+    usim_status buckets = check_prefill_buckets(d, w, s, err);
+    if (buckets != USIM_OK || longest <= m->max_seq)
+        return buckets;
     if (m->position == WL_POS_LEARNED) {
         usim_status st = usim_fail_field(
             err, USIM_EINPUT, w->mode == SERVE_TRACE ? "input_tokens" : "isl",
