@@ -15,6 +15,13 @@
  *   (gpt-oss-120b: k = 4, E = 128, B = 512) where selective routing computes
  *   min(E, T x k) experts of T x k / that many rows;
  * - vLLM on Neuron pays its host's 437 us before every graph it launches;
+ * - heads are sharded over NeuronCores, as NxD Inference shards them: Llama
+ *   3.1 8B's 8 KV heads over 16 core ranks are replicated to one a core, 4
+ *   on each chip (2 x 32 layers x 4 x 128 x 2 B = 64 KiB of cache a token),
+ *   and Llama 2 13B's 40 heads over 32 cores are padded to 64, 4 a chip;
+ * - NxD Inference pipelines a prefill's all-reduces with its GEMMs in 2
+ *   tiles: their bandwidth time B and the GEMMs' C take max(C, B) +
+ *   min(C, B) / 2, a two-stage pipeline, and the latency is paid as before;
  * - on Trainium a step's all-reduces run over the NeuronCores (whatever
  *   --tp counts), so they cost the `collective --rank-unit core` time of the
  *   same size.
@@ -70,6 +77,7 @@ static void prompts_pay_their_bucket(void **state)
     (void)state;
     serve_deployment *nxdi = deployment("llama3.1-8b", "nxdi");
     serve_deployment *paged = deployment("llama3.1-8b", "vllm");
+    nxdi->engine.collective_tiles = 0; /* its overlap: prefill_collectives_overlap_gemms */
     assert_close(prefill_s(nxdi, 300), prefill_s(paged, 512), 1e-12);
     assert_close(prefill_s(nxdi, 513), prefill_s(paged, 1024), 1e-12);
     assert_close(prefill_s(nxdi, 100), prefill_s(paged, 128), 1e-12);
@@ -86,6 +94,7 @@ static void listed_buckets_replace_the_powers_of_two(void **state)
     serve_deployment *nxdi = deployment("llama3.1-8b", "nxdi");
     serve_deployment *paged = deployment("llama3.1-8b", "vllm");
     nxdi->max_model_len = paged->max_model_len = 12800;
+    nxdi->engine.collective_tiles = 0;
     assert_close(prefill_s(nxdi, 10000), prefill_s(paged, 12800), 1e-12);
     const int listed[] = {2048, 4096, 10240, 12288};
     memcpy(nxdi->prefill_buckets, listed, sizeof listed);
@@ -97,6 +106,29 @@ static void listed_buckets_replace_the_powers_of_two(void **state)
     free(paged);
 }
 
+/* NxD Inference's get_shardable_head_counts over core ranks. On GPUs (a
+ * rank a chip) 8 KV heads over 8 ranks stay 1 each. */
+static void heads_shard_over_cores(void **state)
+{
+    (void)state;
+    serve_deployment *d = deployment("llama3.1-8b", "nxdi");
+    assert_close(serve_kv_heads_per_chip(d), 4, 1e-12);
+    assert_close(serve_q_heads_per_chip(d), 8, 1e-12);
+    assert_close(serve_kv_bytes_per_token(d, 0), 2.0 * 32 * 4 * 128 * 2, 1e-9);
+    d->tp = 2; /* 8 ranks: the 8 KV heads split, one a core */
+    assert_close(serve_kv_heads_per_chip(d), 4, 1e-12);
+    free(d);
+    serve_deployment *mha = deployment("llama2-13b", "nxdi");
+    mha->tp = 16;
+    mha->tp_ranks_per_chip = 2; /* trn1.32xlarge's 32 cores */
+    assert_close(serve_q_heads_per_chip(mha), 4, 1e-12);
+    assert_close(serve_kv_heads_per_chip(mha), 4, 1e-12);
+    mha->tp_ranks_per_chip = 1;
+    mha->tp = 8; /* 8 GPUs: 5 heads each */
+    assert_close(serve_kv_heads_per_chip(mha), 5, 1e-12);
+    free(mha);
+}
+
 static void decode_reads_as_compiled(void **state)
 {
     (void)state;
@@ -104,6 +136,7 @@ static void decode_reads_as_compiled(void **state)
     serve_deployment *neuron = deployment("llama3.1-8b", "vllm-neuron");
     serve_deployment *paged = deployment("llama3.1-8b", "vllm");
     neuron->engine.step_gap_s = 0; /* its host gap: vllm_neuron_steps_wait_for_the_host */
+    nxdi->engine.collective_tiles = 0;
     /* The longest context, 700, is in the 1,024 bucket. */
     assert_close(decode_s(nxdi, 400, 700), decode_s(paged, 1024, 1024), 1e-12);
     neuron->max_model_len = 4096;
@@ -263,6 +296,37 @@ static void core_ranks_all_reduce_across_cores(void **state)
     free(d);
 }
 
+/* NxD Inference's collective-compute pipelining (2 tiles): a prefill's
+ * all-reduces keep their latency, and their bandwidth time B overlaps the
+ * GEMMs' C as a two-stage pipeline, max(C, B) + min(C, B) / 2 - C beyond
+ * the GEMMs; a decode step's are not tiled. */
+static void prefill_collectives_overlap_gemms(void **state)
+{
+    (void)state;
+    serve_deployment *d = deployment("llama3.1-8b", "nxdi");
+    usim_error err;
+    serve_ctx c = {d, &d->model, serve_gemm_dtype(d), &err, USIM_OK};
+    serve_prefill p = {4096, 4096};
+    serve_batch pre = {0, 0, 0, 0, 4096, &p, 1, 1};
+    serve_iter_cost piped = serve_iteration(&c, &pre);
+    net_result r;
+    net_group g = {16, 1, 1, 4, NET_LAUNCH_ASYNC};
+    assert_int_equal(net_collective(&d->sys, NET_ALLREDUCE, 4096 * 4096 * 2.0, g, NET_ALGO_AUTO,
+                                    NET_MODEL_ANALYTIC, &r, &err),
+                     USIM_OK);
+    double C = piped.weights_s, B = 64 * r.bandwidth_seconds;
+    assert_true(B > 0 && C > 0);
+    assert_close(piped.comm_s, 64 * (r.seconds - r.bandwidth_seconds) + fmax(C, B) +
+                                   fmin(C, B) / 2 - C, 1e-12);
+    d->engine.collective_tiles = 0;
+    assert_close(serve_iteration(&c, &pre).comm_s, 64 * r.seconds, 1e-12);
+    serve_batch step = {2, 2, 100, 100, 0, NULL, 0, 2};
+    double serial = serve_iteration(&c, &step).comm_s;
+    d->engine.collective_tiles = 2;
+    assert_close(serve_iteration(&c, &step).comm_s, serial, 1e-12);
+    free(d);
+}
+
 /* Whatever --tp counts, NxD Inference's ranks are cores: Llama 3 8B on one
  * Trn2 chip (4 logical cores) all-reduces 4,096 x 2 bytes twice a layer at
  * batch 1 over those 4 cores, as the collective command times it. */
@@ -283,6 +347,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prompts_pay_their_bucket),
         cmocka_unit_test(listed_buckets_replace_the_powers_of_two),
+        cmocka_unit_test(heads_shard_over_cores),
         cmocka_unit_test(decode_reads_as_compiled),
         cmocka_unit_test(transformers_neuronx_as_compiled),
         cmocka_unit_test(vllm_neuron_steps_wait_for_the_host),
@@ -291,6 +356,7 @@ int main(void)
         cmocka_unit_test(trtllm_bench_sizes_the_engine),
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),
+        cmocka_unit_test(prefill_collectives_overlap_gemms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

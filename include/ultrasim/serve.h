@@ -99,6 +99,10 @@ typedef struct serve_engine {
      * move beyond its GEMMs (copying each token to its experts, reducing
      * their outputs back); 0: none counted. */
     double moe_permute_bytes;
+    /* A prefill's TP collectives split into this many tiles, each moving
+     * while the GEMM of the next computes (the Neuron compiler's collective-
+     * compute pipelining); 0 or 1: each collective runs after its GEMM. */
+    int collective_tiles;
 } serve_engine;
 
 /* The engine a system serves with when a run names none. */

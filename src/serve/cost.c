@@ -21,12 +21,6 @@
 #include "serve/internal.h"
 #include "ultrasim/engine.h"
 
-/* Attention heads on one TP rank: when TP does not divide them, the heads
- * are padded to a multiple of TP (as Neuron's inference libraries do). */
-static double heads_per_rank(const serve_ctx *c)
-{
-    return ceil((double)c->model->heads / c->d->tp);
-}
 
 static double weight_bytes_per_param(const serve_deployment *d)
 {
@@ -76,9 +70,9 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
     const wl_model *m = c->model;
     if (batch < 1 || q_len < 1)
         return 0;
-    double kv_heads = fmax((double)m->kv_heads / c->d->tp, 1);
+    double kv_heads = serve_kv_heads_per_chip(c->d);
     engine_attention_op op = {(int64_t)batch,
-                              (int64_t)fmax(heads_per_rank(c), 1),
+                              (int64_t)fmax(serve_q_heads_per_chip(c->d), 1),
                               (int64_t)kv_heads,
                               (int64_t)ceil(q_len),
                               (int64_t)ceil(fmax(kv_len, q_len)),
@@ -97,17 +91,36 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
     return engine_attention_layer_s(&c->d->sys.chip, op, m->sliding_window, wl_sliding_share(m));
 }
 
-static double tp_allreduce_s(serve_ctx *c, double tokens)
+/* One layer's TP all-reduce of `tokens` activations (zero without TP). */
+static net_result tp_allreduce(serve_ctx *c, double tokens)
 {
     net_result r;
+    memset(&r, 0, sizeof r);
     int per_chip = c->d->tp_ranks_per_chip > 1 ? c->d->tp_ranks_per_chip : 1;
     if (c->d->tp * per_chip <= 1 || c->st != USIM_OK)
-        return 0;
+        return r;
     net_group g = {c->d->tp * per_chip, 1, c->d->sys.chips / c->d->tp, per_chip,
                    NET_LAUNCH_ASYNC};
     c->st = net_collective(&c->d->sys, NET_ALLREDUCE, tokens * c->model->hidden * 2.0, g,
                            NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r, c->err);
-    return c->st == USIM_OK ? r.seconds : 0;
+    if (c->st != USIM_OK)
+        memset(&r, 0, sizeof r);
+    return r;
+}
+
+/* A step's TP collectives beside its GEMMs (gemm_s): one after another, or
+ * on an engine that pipelines a prefill's collectives with compute in n
+ * tiles, their bandwidth part overlapped: a two-stage pipeline of n tiles
+ * lasts max(C, B) + min(C, B) / n where C and B run alone, so B adds that
+ * less C. Each tile still pays the latency, which tiling does not shorten. */
+static double collectives_s(const serve_ctx *c, net_result r, double count, double gemm_s,
+                            bool prefill)
+{
+    int n = c->d->engine.collective_tiles;
+    if (!prefill || n <= 1)
+        return count * r.seconds;
+    double bw = count * r.bandwidth_seconds, rest = count * r.seconds - bw;
+    return rest + fmax(gemm_s, bw) + fmin(gemm_s, bw) / n - gemm_s;
 }
 
 static double elementwise_s(const serve_ctx *c, double elements, double flops, double bytes)
@@ -127,7 +140,7 @@ static double layer_elementwise_s(const serve_ctx *c, double tokens)
 {
     const wl_model *m = c->model;
     double t = c->d->tp, h = m->hidden;
-    double qk = (heads_per_rank(c) + fmax((double)m->kv_heads / t, 1)) * m->head_dim;
+    double qk = (serve_q_heads_per_chip(c->d) + serve_kv_heads_per_chip(c->d)) * m->head_dim;
     double act = (m->experts > 1 ? (double)m->expert_ffn * m->experts_per_token : m->ffn) / t;
     return 2 * norm_s(c, tokens * h) + elementwise_s(c, tokens * qk, 6, 4) +
            elementwise_s(c, tokens * act, 4, 6) + 2 * elementwise_s(c, tokens * h, 1, 6);
@@ -161,8 +174,8 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double 
 {
     const wl_model *m = c->model;
     double h = m->hidden, t = c->d->tp;
-    double q = heads_per_rank(c) * m->head_dim;
-    double kv = fmax((double)m->kv_heads / t, 1) * m->head_dim;
+    double q = serve_q_heads_per_chip(c->d) * m->head_dim;
+    double kv = serve_kv_heads_per_chip(c->d) * m->head_dim;
     double s = weight_gemm_s(c, tokens, wl_qkv_input(m), q + 2 * kv, 1) +
                weight_gemm_s(c, tokens, q, h, 1);
     bool gated = m->mlp == WL_MLP_SWIGLU;
@@ -253,7 +266,8 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
         kv += attention_s(c, 1, q, b->prefill[i].context - b->prefill[i].tokens + q, true);
     }
     r.kv_s = m->layers * kv;
-    r.comm_s = m->layers * 2 * tp_allreduce_s(c, tokens);
+    r.comm_s = collectives_s(c, tp_allreduce(c, tokens), m->layers * 2.0, r.weights_s,
+                             b->nprefill > 0);
     r.other_s = m->layers * layer_elementwise_s(c, tokens) + moe_layers * permute_s(c, tokens) +
                 weight_gemm_s(c, b->logits, m->hidden, (double)wl_head_vocab(m) / c->d->tp, 1);
     if (m->fused_states > 0) /* an EAGLE-3 head's fc, split over TP as its memory counts it */

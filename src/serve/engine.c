@@ -32,6 +32,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_NUM("step_gap", serve_engine, step_gap_s, USIM_UNIT_SECONDS, 0, 1, false),
     USIM_BOOL("tuned_limits", serve_engine, tuned_limits),
     USIM_NUM("moe_permute_bytes", serve_engine, moe_permute_bytes, USIM_UNIT_NONE, 0, 256, false),
+    USIM_INT("collective_overlap_tiles", serve_engine, collective_tiles, 0, 64, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
