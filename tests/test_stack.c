@@ -115,7 +115,8 @@ static void bad_stacks_are_input_errors(void **state)
     const char *file = write_temp("stack-typo.json",
                                   "{\"kind\": \"stack\", \"name\": \"x\", \"selective_recompute\": "
                                   "\"attention_core\", \"attention\": \"fused\", "
-                                  "\"grad_reduce_bytes\": 8, \"fp8_cast_bytes\": 4, \"kernels\": {}}");
+                                  "\"grad_reduce_bytes\": 8, \"fp8_recipe\": \"delayed\", "
+                                  "\"fp8_cast_bytes\": {\"delayed\": 4}, \"kernels\": {}}");
     snprintf(args, sizeof args, "%s--stack %s", base, file);
     expect_input_error(args, "grad_reduce_bytes");
     /* the host's and the MoE kernels' figures, each named with its range */
@@ -131,6 +132,10 @@ static void bad_stacks_are_input_errors(void **state)
         {"\"sp_collective_copies\": 5",
          "sp_collective_copies: 5 is out of range; allowed 0 to 4"},
         {"\"fp8_tp_all_gather\": 1", "fp8_tp_all_gather"},
+        {"\"fp8_recipe\": \"current\", \"fp8_cast_bytes\": {\"current\": 0}",
+         "fp8_recipe: its default recipe 'current' needs its bytes in fp8_cast_bytes"},
+        {"\"fp8_cast_bytes\": {\"delayed\": 65}",
+         "fp8_cast_bytes.delayed: 65 is out of range; allowed 0 to 64"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         char json[300];
@@ -486,6 +491,38 @@ static void fp8_all_gathers_move_one_byte(void **state)
     assert_close(bf16 - fp8, 193 * (two - one), 1e-9);
 }
 
+/* A recipe's cast bytes are all that changes a step's elementwise time, in
+ * proportion, as the casts are memory-bound: current scaling at 5 and at 6
+ * bytes an element adds 1 and 2 bytes to delayed scaling's 4. The run's
+ * recipe must be one its stack has and its chip can scale (exit 2). */
+static void fp8_recipes_move_their_bytes(void **state)
+{
+    (void)state;
+    const char *base = "train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 8 --seq 4096 "
+                       "--dtype fp8 --json ";
+    double e[3];
+    for (int i = 0; i < 3; i++) {
+        char json[300], args[400];
+        snprintf(json, sizeof json,
+                 "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": \"r%d\", "
+                 "\"fp8_cast_bytes\": {\"delayed\": 4, \"current\": %d}}", i, 4 + i);
+        snprintf(args, sizeof args, "%s--fp8-recipe %s --stack %s", base,
+                 i ? "current" : "delayed", write_temp(i == 1 ? "r5.json" : "r6.json", json));
+        e[i] = cli_number(args, "", "breakdown", "elementwise");
+    }
+    assert_true(e[2] > e[1] && e[1] > e[0]);
+    assert_close(e[2] - e[0], 2 * (e[1] - e[0]), 1e-9);
+    char args[400];
+    snprintf(args, sizeof args, "%s--fp8-recipe mxfp8", base);
+    expect_input_error(args, "mxfp8 needs tensor cores that apply a scale per 32 elements, "
+                             "which h100-sxm does not have (chips that do: b200, gb200-gpu");
+    snprintf(args, sizeof args, "%s--fp8-recipe delayed --stack torchtitan", base);
+    expect_input_error(args, "stack 'torchtitan' has no delayed recipe; allowed with it: current");
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 4096 "
+                       "--fp8-recipe current",
+                       "a recipe scales FP8 GEMM inputs; add --dtype fp8 or drop it");
+}
+
 /* With pipeline stages, torchtitan keeps FSDP's weights gathered and its
  * gradients unsharded (fp32) through the step (no reshard after forward
  * under PP; PyTorch's pipelining reduces after the last backward): a chip
@@ -557,6 +594,7 @@ int main(void)
         cmocka_unit_test(sp_collectives_copy_the_activation),
         cmocka_unit_test(fp8_all_gathers_move_one_byte),
         cmocka_unit_test(zero3_under_pp_keeps_the_stage_whole),
+        cmocka_unit_test(fp8_recipes_move_their_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

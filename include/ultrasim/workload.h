@@ -170,6 +170,27 @@ typedef struct wl_kernel_bytes {
     double loss;             /* per logit element: LM-head output to the loss */
 } wl_kernel_bytes;
 
+/* FP8 training recipes: how each GEMM input gets its scale. Delayed: from
+ * an amax history of earlier steps (Transformer Engine's DelayedScaling);
+ * current: from the tensor itself, one amax pass before the cast
+ * (Float8CurrentScaling, torchao's tensorwise); mxfp8: an E8M0 scale per 32
+ * elements (OCP MX, tensor cores that take block scales); blockwise: a
+ * scale per 1 x 128 or 128 x 128 block (DeepSeek-V3's recipe). */
+typedef enum wl_fp8_recipe {
+    WL_FP8_DELAYED,
+    WL_FP8_CURRENT,
+    WL_FP8_MXFP8,
+    WL_FP8_BLOCKWISE
+} wl_fp8_recipe;
+
+extern const char *const wl_fp8_recipe_names[]; /* in wl_fp8_recipe's order, NULL-ended */
+
+/* HBM bytes per element of an FP8 GEMM input that a stack's scaling and
+ * cast kernels move under each recipe (0: the stack has no such recipe). */
+typedef struct wl_fp8_cast_bytes {
+    double delayed, current, mxfp8, blockwise;
+} wl_fp8_cast_bytes;
+
 typedef struct wl_stack {
     char name[64];
     char description[240];
@@ -178,7 +199,8 @@ typedef struct wl_stack {
     int sink_attention;         /* the one it runs for a model with attention sinks */
     bool has_sink_attention;
     double grad_reduce_bytes;   /* bytes per gradient element the DP reduction moves */
-    double fp8_cast_bytes;      /* per element of an FP8 GEMM input: scaling and cast passes */
+    int fp8_recipe;             /* wl_fp8_recipe an FP8 run uses unless it names one */
+    wl_fp8_cast_bytes fp8_cast; /* per element of an FP8 GEMM input: scaling and cast passes */
     bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
     bool fp8_tp_all_gather;     /* an FP8 run's TP all-gathers move the cast 8-bit inputs */
     double sp_collective_copies; /* copies of the whole activation around each SP all-gather
@@ -228,6 +250,10 @@ usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *e
  * model with attention sinks, when it names one). */
 int wl_stack_attention(const wl_stack *s, const wl_model *m);
 
+/* Bytes per element a stack's kernels move to cast an FP8 GEMM input under
+ * recipe (wl_fp8_recipe); 0 when the stack has no such recipe. */
+double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe);
+
 /* The kernel figures a run uses: the compiled ones when it compiles. */
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
 typedef enum wl_schedule { WL_SCHED_1F1B, WL_SCHED_INTERLEAVED } wl_schedule;
@@ -243,6 +269,7 @@ typedef struct wl_plan {
     int64_t gbs;         /* global batch, sequences */
     int64_t seq;
     usim_dtype dtype;    /* matmul input type; activations stay 16-bit */
+    int fp8_recipe;      /* wl_fp8_recipe, with dtype FP8 */
     int recompute;       /* wl_recompute */
     bool sp;             /* sequence parallel (with TP) */
     int zero;            /* 0..3 */
@@ -260,6 +287,10 @@ typedef struct wl_plan {
  * model m: whether it compiles, its attention kernel, its TP and EP
  * communication overlap. */
 void wl_plan_stack_defaults(wl_plan *p, const wl_model *m);
+
+/* Bytes per element the plan's FP8 recipe moves to cast a GEMM input (0
+ * when its stack has no such recipe). */
+double wl_plan_fp8_cast_bytes(const wl_plan *p);
 
 /* Expert tensor parallel as used (etp, or TP when 0), and the data-parallel
  * replicas of an expert: TP x CP x DP / (EP x ETP). */

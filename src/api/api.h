@@ -123,6 +123,9 @@ usim_status api_ranks_per_chip(const struct hw_system *sys, const char *field, i
  * refuses them on --weights, naming the chip presets that have them. */
 struct hw_chip;
 usim_status api_check_fp4(const struct hw_chip *chip, usim_error *err);
+/* Exit 2 unless the chip's tensor cores take MX block scales (--fp8-recipe
+ * mxfp8), naming the chips that do. */
+usim_status api_check_mx(const struct hw_chip *chip, usim_error *err);
 
 /* TP counted in logical NeuronCores becomes TP in chips: a chip runs its
  * cores as one device, so TP across them costs no link. */

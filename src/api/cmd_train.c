@@ -98,6 +98,8 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "attention", json_string(api_attention_choices[p->attention]));
     json_object_set_new(j, "overlap_tp_comm", json_boolean(p->overlap_tp_comm));
     json_object_set_new(j, "overlap_ep_comm", json_boolean(p->overlap_ep_comm));
+    if (p->dtype == USIM_FP8)
+        json_object_set_new(j, "fp8_recipe", json_string(wl_fp8_recipe_names[p->fp8_recipe]));
     return j;
 }
 
@@ -312,7 +314,10 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     usim_buf_printf(b, "%s (%s parameters) on %.0f chip%s of %s\n",
                     json_string_value(json_object_get(res, "model")), params, chips,
                     api_plural(chips), json_string_value(json_object_get(res, "hw")));
-    char etp[32] = "";
+    char etp[32] = "", dtype[48];
+    const char *recipe = json_string_value(json_object_get(p, "fp8_recipe"));
+    snprintf(dtype, sizeof dtype, recipe ? "%s (%s recipe)" : "%s",
+             json_string_value(json_object_get(p, "dtype")), recipe);
     if (api_number(p, "etp") < api_number(p, "tp"))
         snprintf(etp, sizeof etp, " (expert TP %.0f)", api_number(p, "etp"));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f; micro-batch "
@@ -320,8 +325,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                        "stack: %s%s, attention %s%s%s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
                     api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"),
-                    api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"),
-                    json_string_value(json_object_get(p, "dtype")),
+                    api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"), dtype,
                     json_string_value(json_object_get(p, "recompute")),
                     json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"),
                     json_string_value(json_object_get(p, "stack")),

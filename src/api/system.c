@@ -100,6 +100,21 @@ usim_status api_check_fp4(const hw_chip *chip, usim_error *err)
                            chip->name, chips);
 }
 
+/* MX block scaling (OCP microscaling) came to tensor cores with FP4: the
+ * chips that list FP4 rates take MXFP8 scales in their GEMMs. */
+usim_status api_check_mx(const hw_chip *chip, usim_error *err)
+{
+    if (chip->dense_flops.fp4 > 0)
+        return USIM_OK;
+    char chips[256];
+    fp4_chips(chips, sizeof chips);
+    return usim_fail_field(err, USIM_EINPUT, "fp8-recipe",
+                           "mxfp8 needs tensor cores that apply a scale per 32 elements, which "
+                           "%s does not have (chips that do: %s; allowed here: delayed, current, "
+                           "blockwise)",
+                           chip->name, chips);
+}
+
 usim_status api_ranks_per_chip(const hw_system *sys, const char *field, int *per_chip,
                                usim_error *err)
 {

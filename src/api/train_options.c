@@ -60,6 +60,36 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
     return st;
 }
 
+/* --fp8-recipe: for an FP8 run, one its stack implements, and MX block
+ * scales only on tensor cores that take them. */
+static usim_status read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_system *sys,
+                                   wl_plan *p, usim_error *err)
+{
+    if (!json_object_get(req, "fp8-recipe"))
+        return USIM_OK;
+    usim_status st = USIM_OK;
+    int recipe = api_next_choice(cmd, req, "fp8-recipe", &st, err);
+    if (st != USIM_OK)
+        return st;
+    if (p->dtype != USIM_FP8)
+        return usim_fail_field(err, USIM_EINPUT, "fp8-recipe",
+                               "a recipe scales FP8 GEMM inputs; add --dtype fp8 or drop it");
+    if (wl_stack_fp8_cast_bytes(&p->stack, recipe) <= 0) {
+        char have[96] = "";
+        for (int i = 0; wl_fp8_recipe_names[i]; i++)
+            if (wl_stack_fp8_cast_bytes(&p->stack, i) > 0)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s",
+                         have[0] ? ", " : "", wl_fp8_recipe_names[i]);
+        return usim_fail_field(err, USIM_EINPUT, "fp8-recipe",
+                               "stack '%s' has no %s recipe; allowed with it: %s", p->stack.name,
+                               wl_fp8_recipe_names[recipe], have);
+    }
+    if (recipe == WL_FP8_MXFP8 && (st = api_check_mx(&sys->chip, err)) != USIM_OK)
+        return st;
+    p->fp8_recipe = recipe;
+    return USIM_OK;
+}
+
 /* Megatron-Core's --recompute-modules: the list replaces what the stack's
  * selective recomputation rebuilds besides the attention core, which every
  * module-based selective mode recomputes (free with a flash kernel), so
@@ -153,6 +183,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
         st = api_read_stack(cmd, req, &out->sys, &out->model, p, err);
     if (st == USIM_OK)
         st = read_recompute_modules(cmd, req, p, err);
+    if (st == USIM_OK)
+        st = read_fp8_recipe(cmd, req, &out->sys, p, err);
     if (st == USIM_OK && unit == 1 && json_object_get(req, "etp"))
         return usim_fail_field(err, USIM_EINPUT, "etp",
                                "give --etp with TP counted in chips, not with --tp-unit core");

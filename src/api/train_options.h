@@ -57,6 +57,11 @@ extern const char *const api_tp_unit_choices[];
      true},                                                                                     \
     {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "matrix-multiply input type", "bf16",    \
      api_dtype_choices, 0, 0, false},                                                           \
+    {"fp8-recipe", USIM_OPT_CHOICE, USIM_UNIT_NONE, "RECIPE",                                   \
+     "with --dtype fp8, how each GEMM input is scaled: delayed (amax history), current (its "   \
+     "own amax: FP8-CS), mxfp8 (a scale per 32 elements: FP8-MX, chips with FP4 tensor cores) " \
+     "or blockwise (DeepSeek-V3's 1 x 128 blocks); default: the stack's",                     \
+     NULL, wl_fp8_recipe_names, 0, 0, false},                                                   \
     {"recompute", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "activation recomputation",          \
      "selective", api_recompute_choices, 0, 0, false},                                          \
     {"recompute-modules", USIM_OPT_STRING, USIM_UNIT_NONE, "LIST",                              \

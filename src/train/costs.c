@@ -136,7 +136,7 @@ static void linear_in(const train_ctx *x, train_costs *c, bool backward, double 
 {
     int streams = x->p->stack.expert_gemm_streams;
     if (t == USIM_FP8)
-        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, x->p->stack.fp8_cast_bytes);
+        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, wl_plan_fp8_cast_bytes(x->p));
     if (!backward) {
         add_cost(c, TRAIN_GEMM, gemm_cost(x->chip, m, k, n, batch, streams, t));
         return;

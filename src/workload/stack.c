@@ -27,6 +27,19 @@ static const usim_field KERNEL_FIELDS[] = {
 };
 static const usim_schema KERNEL_SCHEMA = USIM_SCHEMA("kernel bytes", KERNEL_FIELDS);
 
+const char *const wl_fp8_recipe_names[] = {"delayed", "current", "mxfp8", "blockwise", NULL};
+
+/* A cast pass reads 2 bytes and writes at most a few: 64 bounds a chain. */
+static const usim_field FP8_CAST_FIELDS[] = {
+    USIM_NUM("delayed", wl_fp8_cast_bytes, delayed, U_1, 0, 64, false),
+    USIM_NUM("current", wl_fp8_cast_bytes, current, U_1, 0, 64, false),
+    USIM_NUM("mxfp8", wl_fp8_cast_bytes, mxfp8, U_1, 0, 64, false),
+    USIM_NUM("blockwise", wl_fp8_cast_bytes, blockwise, U_1, 0, 64, false),
+    USIM_DOC("source"),
+    USIM_DOC("note"),
+};
+static const usim_schema FP8_CAST_SCHEMA = USIM_SCHEMA("fp8 cast bytes", FP8_CAST_FIELDS);
+
 static const char *const SELECTIVE[] = {"attention_core", "alternate_matmuls", NULL};
 /* engine_attention_kernel's names, in its order (the workload layer sits
  * below the engine and keeps only the number). */
@@ -40,7 +53,8 @@ static const usim_field STACK_FIELDS[] = {
     USIM_ENUM("attention", wl_stack, attention, ATTENTION, true),
     USIM_ENUM("sink_attention", wl_stack, sink_attention, ATTENTION, false),
     USIM_NUM("grad_reduce_bytes", wl_stack, grad_reduce_bytes, U_1, 1, 4, true),
-    USIM_NUM("fp8_cast_bytes", wl_stack, fp8_cast_bytes, U_1, 0, 64, true),
+    USIM_ENUM("fp8_recipe", wl_stack, fp8_recipe, wl_fp8_recipe_names, true),
+    USIM_OBJ("fp8_cast_bytes", wl_stack, fp8_cast, &FP8_CAST_SCHEMA, true),
     USIM_BOOL("fp8_output_layer", wl_stack, fp8_output_layer),
     USIM_BOOL("fp8_tp_all_gather", wl_stack, fp8_tp_all_gather),
     USIM_NUM("sp_collective_copies", wl_stack, sp_collective_copies, U_1, 0, 4, false),
@@ -80,7 +94,33 @@ static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, us
     if (s->compile_default && !s->has_compiled)
         return usim_fail_at(r, "compile", false, err,
                             "a stack that compiles by default needs compiled_kernels");
+    if (wl_stack_fp8_cast_bytes(s, s->fp8_recipe) <= 0)
+        return usim_fail_at(r, "fp8_recipe", false, err,
+                            "its default recipe '%s' needs its bytes in fp8_cast_bytes",
+                            wl_fp8_recipe_names[s->fp8_recipe]);
     return USIM_OK;
+}
+
+double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe)
+{
+    const wl_fp8_cast_bytes *c = &s->fp8_cast;
+    switch (recipe) {
+    case WL_FP8_DELAYED:
+        return c->delayed;
+    case WL_FP8_CURRENT:
+        return c->current;
+    case WL_FP8_MXFP8:
+        return c->mxfp8;
+    case WL_FP8_BLOCKWISE:
+        return c->blockwise;
+    default:
+        return 0;
+    }
+}
+
+double wl_plan_fp8_cast_bytes(const wl_plan *p)
+{
+    return wl_stack_fp8_cast_bytes(&p->stack, p->fp8_recipe);
 }
 
 usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err)
@@ -101,6 +141,7 @@ void wl_plan_stack_defaults(wl_plan *p, const wl_model *m)
     p->attention = wl_stack_attention(&p->stack, m);
     p->overlap_tp_comm = p->stack.tp_comm_overlap;
     p->overlap_ep_comm = p->stack.ep_comm_overlap;
+    p->fp8_recipe = p->stack.fp8_recipe;
 }
 
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled)
