@@ -640,7 +640,7 @@ static void limits_come_from_the_engine(void **state)
                        "llama3.1-8b-eagle3",
                        "EAGLE-3 head 'llama3.1-8b-eagle3' is 4096 wide, the model 8192");
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
-                       "allowed: nxdi, sglang, transformers-neuronx, trtllm, vllm-neuron, vllm");
+                       "allowed: nxdi, sglang, transformers-neuronx, trtllm-0.9, trtllm, vllm-neuron, vllm");
     /* an engine file's new figures, named with their ranges */
     char engine[300];
     snprintf(engine, sizeof engine,
@@ -653,6 +653,12 @@ static void limits_come_from_the_engine(void **state)
              write_temp("bad-engine2.json", "{\"kind\": \"engine\", \"base\": \"trtllm\", "
                                             "\"name\": \"x\", \"tuned_limits\": \"maybe\"}"));
     expect_input_error(engine, "tuned_limits: expected true or false, got a string");
+    snprintf(engine, sizeof engine,
+             "serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine %s",
+             write_temp("bad-engine3.json", "{\"kind\": \"engine\", \"base\": \"trtllm\", "
+                                            "\"name\": \"x\", \"shared_kv\": {\"groups\": [0], "
+                                            "\"head_dims\": [128]}}"));
+    expect_input_error(engine, "shared_kv.groups");
     /* vLLM refuses a --max-model-len beyond the model's context, and a request
      * (of the load or of a trace) longer than it. */
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "

@@ -22,6 +22,8 @@
  * - NxD Inference pipelines a prefill's all-reduces with its GEMMs in 2
  *   tiles: their bandwidth time B and the GEMMs' C take max(C, B) +
  *   min(C, B) / 2, a two-stage pipeline, and the latency is paid as before;
+ * - TensorRT-LLM 0.8/0.9 shares a KV head's reads across its group only
+ *   where a precompiled XQA kernel exists, else reads per query head;
  * - on Trainium a step's all-reduces run over the NeuronCores (whatever
  *   --tp counts), so they cost the `collective --rank-unit core` time of the
  *   same size.
@@ -127,6 +129,45 @@ static void heads_shard_over_cores(void **state)
     mha->tp = 8; /* 8 GPUs: 5 heads each */
     assert_close(serve_kv_heads_per_chip(mha), 5, 1e-12);
     free(mha);
+}
+
+/* TensorRT-LLM 0.8 and 0.9 decode grouped-query attention with XQA only
+ * where a precompiled kernel exists (head size 128 or 256, 1, 8 or 16
+ * query heads a KV head, no sliding window): Llama 2 70B takes it; Mixtral
+ * (4 a KV head) and Falcon 180B (29, 64 wide) fall back to the per-head
+ * kernel, whose decode step costs what an explicit --attention per-head
+ * costs; current TensorRT-LLM shares K/V for every model. */
+static void old_trtllm_shares_kv_where_xqa_runs(void **state)
+{
+    (void)state;
+    usim_error err;
+    serve_engine old, now;
+    assert_int_equal(serve_engine_load("trtllm-0.9", &old, &err), USIM_OK);
+    assert_int_equal(serve_engine_load("trtllm", &now, &err), USIM_OK);
+    static const struct {
+        const char *model;
+        int kernel;
+    } CASES[] = {{"llama2-70b", ENGINE_ATTN_FUSED},
+                 {"mixtral-8x7b", ENGINE_ATTN_PER_HEAD},
+                 {"falcon-180b", ENGINE_ATTN_PER_HEAD},
+                 {"llama2-7b", ENGINE_ATTN_FUSED}};
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        wl_model m;
+        assert_int_equal(wl_model_load(CASES[i].model, &m, &err), USIM_OK);
+        assert_int_equal(serve_engine_attention(&old, &m), CASES[i].kernel);
+        assert_int_equal(serve_engine_attention(&now, &m), ENGINE_ATTN_FUSED);
+        m.sliding_window = 4096; /* XQA's precompiled kernels take no window */
+        assert_int_equal(serve_engine_attention(&old, &m), ENGINE_ATTN_PER_HEAD);
+    }
+    const char *base = "serve --model mixtral-8x7b --hw dgx-h100 --tp 2 --chips 2 --weights fp8 "
+                       "--mode static --batch 64 --requests 64 --isl 128 --osl 256 --json ";
+    char args[300];
+    snprintf(args, sizeof args, "%s--engine trtllm-0.9", base);
+    double picked = cli_number(args, "", NULL, "output_tokens_per_s");
+    snprintf(args, sizeof args, "%s--engine trtllm-0.9 --attention per-head", base);
+    assert_close(picked, cli_number(args, "", NULL, "output_tokens_per_s"), 1e-12);
+    snprintf(args, sizeof args, "%s--engine trtllm-0.9 --attention fused", base);
+    assert_true(cli_number(args, "", NULL, "output_tokens_per_s") > picked);
 }
 
 static void decode_reads_as_compiled(void **state)
@@ -348,6 +389,7 @@ int main(void)
         cmocka_unit_test(prompts_pay_their_bucket),
         cmocka_unit_test(listed_buckets_replace_the_powers_of_two),
         cmocka_unit_test(heads_shard_over_cores),
+        cmocka_unit_test(old_trtllm_shares_kv_where_xqa_runs),
         cmocka_unit_test(decode_reads_as_compiled),
         cmocka_unit_test(transformers_neuronx_as_compiled),
         cmocka_unit_test(vllm_neuron_steps_wait_for_the_host),

@@ -63,6 +63,17 @@ typedef enum serve_kv_read { SERVE_KV_CONTEXT, SERVE_KV_BUCKET, SERVE_KV_MAX_MOD
 
 /* A serving engine as data (data/engines/NAME.json): the limits and the
  * batching its throughput benchmark runs with when a run gives none. */
+/* When an engine's decode kernel reads a KV head once for the query heads
+ * of its group (an engine that lists no groups: always); any other model's
+ * decode reads it once per query head, as the per-head kernel does. */
+typedef struct serve_shared_kv {
+    int groups[8];       /* query heads per KV head it takes */
+    int ngroups;
+    int head_dims[8];    /* head sizes it takes */
+    int nhead_dims;
+    bool sliding_window; /* it also runs layers with a sliding window */
+} serve_shared_kv;
+
 typedef struct serve_engine {
     char name[64];
     char description[240];
@@ -103,6 +114,7 @@ typedef struct serve_engine {
      * while the GEMM of the next computes (the Neuron compiler's collective-
      * compute pipelining); 0 or 1: each collective runs after its GEMM. */
     int collective_tiles;
+    serve_shared_kv shared_kv;
 } serve_engine;
 
 /* The engine a system serves with when a run names none. */
@@ -110,6 +122,11 @@ typedef struct serve_engine {
 #define SERVE_MAX_BUCKETS 32 /* context-encoding buckets a run may list */
 
 usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_error *err);
+
+/* The attention kernel an engine decodes model m with when a run names
+ * none: its own, or the per-head kernel where its grouped kernel does not
+ * apply (engine_attention_kernel). */
+int serve_engine_attention(const serve_engine *e, const wl_model *m);
 
 typedef struct serve_deployment {
     wl_model model;

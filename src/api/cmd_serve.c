@@ -56,7 +56,8 @@ static const usim_option SERVE_OPTIONS[] = {
      "KV cache type (default: as --weights; bf16 for int4, mxfp4 and nvfp4 weights)", NULL, KV_TYPES, 0,
      0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
-     "serving engine (data/engines: trtllm, vllm, sglang, nxdi, vllm-neuron, transformers-neuronx) or engine "
+     "serving engine (data/engines: trtllm, trtllm-0.9, vllm, sglang, nxdi, vllm-neuron, "
+     "transformers-neuronx) or engine "
      "JSON: the batch, scheduler "
      "and token budget a run gives none of (default: the system's own)",
      NULL, NULL, 0, 0, false},
@@ -382,7 +383,7 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->prefix_hit = api_next_quantity(cmd, req, "prefix-hit", 0, &st, err);
     d->attention = json_object_get(req, "attention")
                        ? api_next_choice(cmd, req, "attention", &st, err)
-                       : d->engine.attention;
+                       : serve_engine_attention(&d->engine, &d->model);
     int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     if (st == USIM_OK && unit == 1)
         st = ranks_in_chips(d, err);

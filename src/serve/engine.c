@@ -10,11 +10,22 @@
 
 #include "core/schema.h"
 #include "serve/internal.h"
+#include "ultrasim/engine.h"
 
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
 static const char *const KV_READS[] = {"context", "bucket", "max_model_len", NULL};
 /* engine_attention_kernel's names, in its order */
 static const char *const ATTENTION[] = {"fused", "per-head", "unfused", "flash2", NULL};
+
+/* Head counts and sizes: a few each, within any model's. */
+static const usim_field SHARED_KV_FIELDS[] = {
+    USIM_INTS("groups", serve_shared_kv, groups, ngroups, 1, 1024, true),
+    USIM_INTS("head_dims", serve_shared_kv, head_dims, nhead_dims, 1, 1024, true),
+    USIM_BOOL("sliding_window", serve_shared_kv, sliding_window),
+    USIM_DOC("source"),
+    USIM_DOC("note"),
+};
+static const usim_schema SHARED_KV_SCHEMA = USIM_SCHEMA("shared_kv", SHARED_KV_FIELDS);
 
 static const usim_field ENGINE_FIELDS[] = {
     USIM_DOC("kind"),
@@ -33,6 +44,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_BOOL("tuned_limits", serve_engine, tuned_limits),
     USIM_NUM("moe_permute_bytes", serve_engine, moe_permute_bytes, USIM_UNIT_NONE, 0, 256, false),
     USIM_INT("collective_overlap_tiles", serve_engine, collective_tiles, 0, 64, false),
+    USIM_OBJ("shared_kv", serve_engine, shared_kv, &SHARED_KV_SCHEMA, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
@@ -43,6 +55,26 @@ usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_
     memset(out, 0, sizeof *out);
     return usim_load_kind("engines", "engine", "engine", name_or_file, &ENGINE_SCHEMA, out, NULL,
                           err);
+}
+
+static bool listed(const int *values, int n, int v)
+{
+    for (int i = 0; i < n; i++)
+        if (values[i] == v)
+            return true;
+    return false;
+}
+
+int serve_engine_attention(const serve_engine *e, const wl_model *m)
+{
+    const serve_shared_kv *k = &e->shared_kv;
+    if (k->ngroups == 0 || e->attention != ENGINE_ATTN_FUSED)
+        return e->attention;
+    int group = m->kv_heads > 0 ? m->heads / m->kv_heads : 1;
+    bool takes = listed(k->groups, k->ngroups, group) &&
+                 listed(k->head_dims, k->nhead_dims, m->head_dim) &&
+                 (k->sliding_window || m->sliding_window == 0);
+    return takes ? ENGINE_ATTN_FUSED : ENGINE_ATTN_PER_HEAD;
 }
 
 /* Bytes an element trtllm-bench counts (its BYTES_PER_ELEM): FP8 1, NVFP4
