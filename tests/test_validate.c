@@ -201,6 +201,32 @@ static void latencies_in_milliseconds(void **state)
     json_decref(j);
 }
 
+/* An offline row with no requests cell runs the 1,000 prompts of vLLM's
+ * throughput benchmark; a requests cell runs that many. Each predicts what
+ * `serve` predicts for the same run. */
+static void offline_rows_run_a_benchmarks_requests(void **state)
+{
+    (void)state;
+    const char *path = write_temp(
+        "validate_offline.csv",
+        "id,hw,chips,model,tp,weights,isl,osl,mode,requests,metric,value\n"
+        "a,dgx-h100,1,llama3-8b,1,fp8,128,2048,offline,,output_tokens_per_s,1000\n"
+        "b,dgx-h100,1,llama3-8b,1,fp8,128,2048,offline,300,output_tokens_per_s,1000\n");
+    json_t *j = validate_file(path);
+    json_t *rows = json_object_get(j, "rows");
+    const char *base = "serve --model llama3-8b --hw dgx-h100 --chips 1 --tp 1 --weights fp8 "
+                       "--isl 128 --osl 2048 --mode offline --json --requests ";
+    const char *requests[] = {"1000", "300"};
+    for (size_t i = 0; i < 2; i++) {
+        char args[300];
+        snprintf(args, sizeof args, "%s%s", base, requests[i]);
+        double want = cli_number(args, "", NULL, "output_tokens_per_s");
+        assert_close(json_number_value(json_object_get(json_array_get(rows, i), "predicted")),
+                     want, 1e-12);
+    }
+    json_decref(j);
+}
+
 /* A collectives row runs through `collective`: 1 GiB all-reduce by ring on
  * a DGX H100 takes (8.4 + 14 x 3.4) us + 1.75 GiB / (450 GB/s x 0.822)
  * (NCCL's ring/Simple latency, data/hw/dgx-h100.json; the hand
@@ -339,6 +365,7 @@ int main(void)
                                        cmocka_unit_test(bad_cell_is_an_input_error),
                                        cmocka_unit_test(file_set_from_columns),
         cmocka_unit_test(latencies_in_milliseconds),
+        cmocka_unit_test(offline_rows_run_a_benchmarks_requests),
                                        cmocka_unit_test(unpredictable_row_is_an_error),
                                        cmocka_unit_test(collectives_rows_by_hand),
                                        cmocka_unit_test(collectives_row_that_cannot_run),

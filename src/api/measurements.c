@@ -144,6 +144,20 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
     return req;
 }
 
+/* The requests a row runs when its requests cell is blank: a static batch
+ * is the whole run; an offline or open load runs the 1,000 prompts of
+ * vLLM's throughput and serving benchmarks (benchmark_throughput.py and
+ * benchmark_serving.py, --num-prompts), enough for an engine to reach the
+ * batch it holds; a closed loop a few. */
+static const char *default_requests(const char *mode, const char *batch)
+{
+    if (mode && strcmp(mode, "static") == 0 && batch)
+        return batch;
+    bool open_load = mode && (strcmp(mode, "offline") == 0 || strcmp(mode, "poisson") == 0 ||
+                              strcmp(mode, "constant") == 0);
+    return open_load ? "1000" : "8";
+}
+
 static json_t *inference_request(const csv_row *h, const csv_row *r)
 {
     static const column_option RUN[] = {
@@ -153,13 +167,13 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
         {"concurrency", "concurrency"}, {"spec-draft", "spec_draft"}, {"spec-len", "spec_len"},
         {"spec-accept", "spec_accept"},
         {"attention", "attention"}, {"engine", "engine"}, {"max-model-len", "max_model_len"},
-        {"prefill-buckets", "prefill_buckets"}};
+        {"prefill-buckets", "prefill_buckets"}, {"requests", "requests"}};
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
     json_t *req = api_pack("{s:s}", "command", "serve");
     COPY_CELLS(req, h, r, RUN);
-    /* A static batch is the whole run; a closed loop runs a few requests. */
-    set_if(req, "requests", mode && strcmp(mode, "static") == 0 && batch ? batch : "8");
+    if (!json_object_get(req, "requests"))
+        set_if(req, "requests", default_requests(mode, batch));
     if (hw && is_trainium(hw))
         json_object_set_new(req, "tp-unit", json_string("core"));
     return req;
@@ -453,7 +467,7 @@ static const char *const COLUMNS[] = {
     "overlap_grad_reduce", "overlap_tp_comm", "stack", "compile", "fp8_recipe",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
-    "engine", "max_model_len", "prefill_buckets",
+    "engine", "max_model_len", "prefill_buckets", "requests",
     /* collectives */
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
     "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch"};
