@@ -148,14 +148,20 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
  * is the whole run; an offline or open load runs the 1,000 prompts of
  * vLLM's throughput and serving benchmarks (benchmark_throughput.py and
  * benchmark_serving.py, --num-prompts), enough for an engine to reach the
- * batch it holds; a closed loop a few. */
-static const char *default_requests(const char *mode, const char *batch)
+ * batch it holds; a closed loop 8, or 4 for each of more than 2 clients,
+ * so that every client runs several. */
+static void default_requests(const char *mode, const char *batch, const char *concurrency,
+                             char *out, size_t size)
 {
-    if (mode && strcmp(mode, "static") == 0 && batch)
-        return batch;
     bool open_load = mode && (strcmp(mode, "offline") == 0 || strcmp(mode, "poisson") == 0 ||
                               strcmp(mode, "constant") == 0);
-    return open_load ? "1000" : "8";
+    long clients = concurrency ? strtol(concurrency, NULL, 10) : 1;
+    if (mode && strcmp(mode, "static") == 0 && batch)
+        snprintf(out, size, "%s", batch);
+    else if (open_load)
+        snprintf(out, size, "1000");
+    else
+        snprintf(out, size, "%ld", clients > 2 ? 4 * clients : 8);
 }
 
 static json_t *inference_request(const csv_row *h, const csv_row *r)
@@ -172,8 +178,11 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
     const char *batch = cell(h, r, "batch");
     json_t *req = api_pack("{s:s}", "command", "serve");
     COPY_CELLS(req, h, r, RUN);
-    if (!json_object_get(req, "requests"))
-        set_if(req, "requests", default_requests(mode, batch));
+    if (!json_object_get(req, "requests")) {
+        char requests[32];
+        default_requests(mode, batch, cell(h, r, "concurrency"), requests, sizeof requests);
+        set_if(req, "requests", requests);
+    }
     if (hw && is_trainium(hw))
         json_object_set_new(req, "tp-unit", json_string("core"));
     return req;
