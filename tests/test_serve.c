@@ -684,11 +684,19 @@ static void limits_come_from_the_engine(void **state)
      * compiled buckets, and no prompt beyond the largest. */
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
                        "--engine nxdi --prefill-buckets 4096,2048",
-                       "--prefill-buckets: '4096,2048' is not a bucket list: entry 2 ('2048'); "
-                       "allowed: up to 32 ascending whole numbers of tokens");
+                       "--prefill-buckets: entry 2, 2048, is not above the bucket before it, "
+                       "4096; allowed: ascending buckets");
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
                        "--engine nxdi --prefill-buckets 2048,",
-                       "--prefill-buckets: '2048,' ends with a comma");
+                       "--prefill-buckets: entry 2 of '2048,' is ''; allowed: whole numbers of "
+                       "tokens from 1 to 8192 (the longest request, --max-model-len)");
+    expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
+                       "--engine nxdi --prefill-buckets ' 256'",
+                       "--prefill-buckets: entry 1 of ' 256' is ' 256'");
+    expect_input_error("plan --serve --model llama3-8b --hw trn2.48xlarge --chips 4 "
+                       "--engine nxdi --prefill-buckets 9000",
+                       "--prefill-buckets: entry 1 of '9000' is '9000'; allowed: whole numbers "
+                       "of tokens from 1 to 8192");
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 "
                        "--prefill-buckets 2048",
                        "--prefill-buckets: engine 'trtllm' runs prompts as they come, not in "

@@ -21,7 +21,7 @@
  *   and Llama 2 13B's 40 heads over 32 cores are padded to 64, 4 a chip;
  * - NxD Inference pipelines a prefill's all-reduces with its GEMMs in 2
  *   tiles: their bandwidth time B and the GEMMs' C take max(C, B) +
- *   min(C, B) / 2, a two-stage pipeline, and the latency is paid as before;
+ *   min(C, B) / 2, a two-stage pipeline, and each tile pays the latency;
  * - TensorRT-LLM 0.8/0.9 shares a KV head's reads across its group only
  *   where a precompiled XQA kernel exists, else reads per query head;
  * - on Trainium a step's all-reduces run over the NeuronCores (whatever
@@ -114,20 +114,20 @@ static void heads_shard_over_cores(void **state)
 {
     (void)state;
     serve_deployment *d = deployment("llama3.1-8b", "nxdi");
-    assert_close(serve_kv_heads_per_chip(d), 4, 1e-12);
-    assert_close(serve_q_heads_per_chip(d), 8, 1e-12);
+    assert_close(serve_kv_heads_per_chip(d, &d->model), 4, 1e-12);
+    assert_close(serve_q_heads_per_chip(d, &d->model), 8, 1e-12);
     assert_close(serve_kv_bytes_per_token(d, 0), 2.0 * 32 * 4 * 128 * 2, 1e-9);
     d->tp = 2; /* 8 ranks: the 8 KV heads split, one a core */
-    assert_close(serve_kv_heads_per_chip(d), 4, 1e-12);
+    assert_close(serve_kv_heads_per_chip(d, &d->model), 4, 1e-12);
     free(d);
     serve_deployment *mha = deployment("llama2-13b", "nxdi");
     mha->tp = 16;
     mha->tp_ranks_per_chip = 2; /* trn1.32xlarge's 32 cores */
-    assert_close(serve_q_heads_per_chip(mha), 4, 1e-12);
-    assert_close(serve_kv_heads_per_chip(mha), 4, 1e-12);
+    assert_close(serve_q_heads_per_chip(mha, &mha->model), 4, 1e-12);
+    assert_close(serve_kv_heads_per_chip(mha, &mha->model), 4, 1e-12);
     mha->tp_ranks_per_chip = 1;
     mha->tp = 8; /* 8 GPUs: 5 heads each */
-    assert_close(serve_kv_heads_per_chip(mha), 5, 1e-12);
+    assert_close(serve_kv_heads_per_chip(mha, &mha->model), 5, 1e-12);
     free(mha);
 }
 
@@ -357,7 +357,7 @@ static void prefill_collectives_overlap_gemms(void **state)
                      USIM_OK);
     double C = piped.weights_s, B = 64 * r.bandwidth_seconds;
     assert_true(B > 0 && C > 0);
-    assert_close(piped.comm_s, 64 * (r.seconds - r.bandwidth_seconds) + fmax(C, B) +
+    assert_close(piped.comm_s, 2 * 64 * (r.seconds - r.bandwidth_seconds) + fmax(C, B) +
                                    fmin(C, B) / 2 - C, 1e-12);
     d->engine.collective_tiles = 0;
     assert_close(serve_iteration(&c, &pre).comm_s, 64 * r.seconds, 1e-12);

@@ -123,6 +123,13 @@ usim_status api_ranks_per_chip(const struct hw_system *sys, const char *field, i
  * refuses them on --weights, naming the chip presets that have them. */
 struct hw_chip;
 usim_status api_check_fp4(const struct hw_chip *chip, usim_error *err);
+/* Reads --prefill-buckets (NxD Inference's context_encoding_buckets) into
+ * d, whose engine, model and max_model_len are already set: up to
+ * SERVE_MAX_BUCKETS ascending token counts no longer than the longest
+ * request, for an engine of compiled buckets; exit 2 otherwise. */
+struct serve_deployment;
+usim_status api_read_prefill_buckets(const usim_command *cmd, json_t *req,
+                                     struct serve_deployment *d, usim_error *err);
 /* Exit 2 unless the chip's tensor cores take MX block scales (--fp8-recipe
  * mxfp8), naming the chips that do. */
 usim_status api_check_mx(const struct hw_chip *chip, usim_error *err);

@@ -2,7 +2,6 @@
  * `ultrasim serve`: TTFT, TPOT, end-to-end latency, throughput and cost of a
  * deployment under a load.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,14 +302,32 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
     return st;
 }
 
-/* NxD Inference's context_encoding_buckets: ascending token counts, only
- * for an engine that compiles its prefill per bucket. */
-static usim_status read_prefill_buckets(const usim_command *cmd, json_t *req,
-                                        serve_deployment *d, usim_error *err)
+/* One bucket of a --prefill-buckets list: digits only, 1 to the longest
+ * request the engine is set up for, above the bucket before it. */
+static usim_status bucket_entry(const char *list, const char *at, size_t len, int index,
+                                int previous, int longest, int *out, usim_error *err)
 {
-    static const char *const allowed =
-        "allowed: up to 32 ascending whole numbers of tokens from 1 to 10000000, e.g. "
-        "2048,4096,10240";
+    char text[32];
+    snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text - 1 ? len : sizeof text - 1), at);
+    bool digits = len > 0 && len < 9 && strspn(at, "0123456789") >= len;
+    long v = digits ? strtol(text, NULL, 10) : 0;
+    if (!digits || v < 1 || v > longest)
+        return usim_fail_field(err, USIM_EINPUT, "prefill-buckets",
+                               "entry %d of '%.40s%s' is '%s'; allowed: whole numbers of tokens "
+                               "from 1 to %d (the longest request, --max-model-len)",
+                               index, list, strlen(list) > 40 ? "..." : "", text, longest);
+    if (v <= previous)
+        return usim_fail_field(err, USIM_EINPUT, "prefill-buckets",
+                               "entry %d, %ld, is not above the bucket before it, %d; allowed: "
+                               "ascending buckets",
+                               index, v, previous);
+    *out = (int)v;
+    return USIM_OK;
+}
+
+usim_status api_read_prefill_buckets(const usim_command *cmd, json_t *req, serve_deployment *d,
+                                     usim_error *err)
+{
     const char *list = NULL;
     usim_status st = api_string(cmd, req, "prefill-buckets", &list, err);
     if (st != USIM_OK || !list)
@@ -320,28 +337,24 @@ static usim_status read_prefill_buckets(const usim_command *cmd, json_t *req,
                                "engine '%s' runs prompts as they come, not in compiled buckets; "
                                "allowed with nxdi, vllm-neuron or transformers-neuronx",
                                d->engine.name);
-    const char *at = list;
+    int longest = d->max_model_len > 0 ? d->max_model_len : d->model.max_seq;
     d->nprefill_buckets = 0;
-    while (*at) {
-        char *end;
-        errno = 0;
-        long v = strtol(at, &end, 10);
-        bool ascending = d->nprefill_buckets == 0 || v > d->prefill_buckets[d->nprefill_buckets - 1];
-        if (end == at || errno || v < 1 || v > 10000000 || (*end && *end != ',') || !ascending ||
-            d->nprefill_buckets == SERVE_MAX_BUCKETS)
+    for (const char *at = list;; at++) {
+        size_t len = strcspn(at, ",");
+        if (d->nprefill_buckets == SERVE_MAX_BUCKETS)
             return usim_fail_field(err, USIM_EINPUT, "prefill-buckets",
-                                   "'%s' is not a bucket list: entry %d ('%.*s'); %s", list,
-                                   d->nprefill_buckets + 1, (int)strcspn(at, ","), at, allowed);
-        d->prefill_buckets[d->nprefill_buckets++] = (int)v;
-        at = *end ? end + 1 : end;
-        if (*end && !*at)
-            return usim_fail_field(err, USIM_EINPUT, "prefill-buckets",
-                                   "'%s' ends with a comma; %s", list, allowed);
+                                   "more than %d buckets; allowed: up to %d", SERVE_MAX_BUCKETS,
+                                   SERVE_MAX_BUCKETS);
+        int n = d->nprefill_buckets;
+        st = bucket_entry(list, at, len, n + 1, n ? d->prefill_buckets[n - 1] : 0, longest,
+                          &d->prefill_buckets[n], err);
+        if (st != USIM_OK)
+            return st;
+        d->nprefill_buckets++;
+        at += len;
+        if (!*at)
+            return USIM_OK;
     }
-    if (d->nprefill_buckets == 0)
-        return usim_fail_field(err, USIM_EINPUT, "prefill-buckets", "the list is empty; %s",
-                               allowed);
-    return USIM_OK;
 }
 
 static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_deployment *d,
@@ -373,7 +386,7 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->block_tokens = (int)api_next_int(cmd, req, "block", 0, &st, err);
     d->max_model_len = (int)api_next_int(cmd, req, "max-model-len", 0, &st, err);
     if (st == USIM_OK)
-        st = read_prefill_buckets(cmd, req, d, err);
+        st = api_read_prefill_buckets(cmd, req, d, err);
     d->scheduler = json_object_get(req, "scheduler") ? api_next_choice(cmd, req, "scheduler", &st, err)
                                                      : d->engine.scheduler;
     d->token_budget =

@@ -368,6 +368,29 @@ static json_t *base_request(json_t *req)
     return base;
 }
 
+/* The engine and bucket list every candidate shares, checked once: they are
+ * the run's mistake (exit 2), not deployments that do not run. */
+static usim_status check_shared(const usim_command *cmd, json_t *req, const wl_model *m,
+                                const hw_system *sys, usim_error *err)
+{
+    serve_deployment *d = calloc(1, sizeof *d);
+    if (!d)
+        return usim_fail(err, USIM_ERUNTIME, "out of memory");
+    const char *engine = NULL;
+    usim_status st = api_string(cmd, req, "engine", &engine, err);
+    if (st == USIM_OK)
+        st = serve_engine_load(engine            ? engine
+                               : sys->engine[0] ? sys->engine
+                                                : SERVE_DEFAULT_ENGINE,
+                               &d->engine, err);
+    d->model = *m;
+    d->max_model_len = (int)api_next_int(cmd, req, "max-model-len", 0, &st, err);
+    if (st == USIM_OK)
+        st = api_read_prefill_buckets(cmd, req, d, err);
+    free(d);
+    return st;
+}
+
 usim_status api_serve_plan(const usim_command *cmd, json_t *req, json_t **result,
                            usim_error *err)
 {
@@ -390,6 +413,8 @@ usim_status api_serve_plan(const usim_command *cmd, json_t *req, json_t **result
     s.objective = api_next_choice(cmd, req, "objective", &st, err);
     if (st == USIM_OK)
         st = read_weights(cmd, req, sys, weights, &nw, err);
+    if (st == USIM_OK)
+        st = check_shared(cmd, req, m, sys, err);
     if (st == USIM_OK) {
         s.chips = sys->chips;
         s.base = base_request(req);

@@ -61,12 +61,14 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
 }
 
 /* --fp8-recipe: for an FP8 run, one its stack implements, and MX block
- * scales only on tensor cores that take them. */
+ * scales (given or the stack's default) only on tensor cores that take
+ * them. */
 static usim_status read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_system *sys,
                                    wl_plan *p, usim_error *err)
 {
     if (!json_object_get(req, "fp8-recipe"))
-        return USIM_OK;
+        return p->dtype == USIM_FP8 && p->fp8_recipe == WL_FP8_MXFP8 ? api_check_mx(&sys->chip, err)
+                                                                     : USIM_OK;
     usim_status st = USIM_OK;
     int recipe = api_next_choice(cmd, req, "fp8-recipe", &st, err);
     if (st != USIM_OK)

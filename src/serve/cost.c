@@ -70,9 +70,9 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
     const wl_model *m = c->model;
     if (batch < 1 || q_len < 1)
         return 0;
-    double kv_heads = serve_kv_heads_per_chip(c->d);
+    double kv_heads = serve_kv_heads_per_chip(c->d, c->model);
     engine_attention_op op = {(int64_t)batch,
-                              (int64_t)fmax(serve_q_heads_per_chip(c->d), 1),
+                              (int64_t)fmax(serve_q_heads_per_chip(c->d, c->model), 1),
                               (int64_t)kv_heads,
                               (int64_t)ceil(q_len),
                               (int64_t)ceil(fmax(kv_len, q_len)),
@@ -112,15 +112,16 @@ static net_result tp_allreduce(serve_ctx *c, double tokens)
  * on an engine that pipelines a prefill's collectives with compute in n
  * tiles, their bandwidth part overlapped: a two-stage pipeline of n tiles
  * lasts max(C, B) + min(C, B) / n where C and B run alone, so B adds that
- * less C. Each tile still pays the latency, which tiling does not shorten. */
+ * less C. Each of the n tiles is a collective of its own and pays the
+ * latency. */
 static double collectives_s(const serve_ctx *c, net_result r, double count, double gemm_s,
                             bool prefill)
 {
     int n = c->d->engine.collective_tiles;
     if (!prefill || n <= 1)
         return count * r.seconds;
-    double bw = count * r.bandwidth_seconds, rest = count * r.seconds - bw;
-    return rest + fmax(gemm_s, bw) + fmin(gemm_s, bw) / n - gemm_s;
+    double bw = count * r.bandwidth_seconds, latency = count * r.seconds - bw;
+    return n * latency + fmax(gemm_s, bw) + fmin(gemm_s, bw) / n - gemm_s;
 }
 
 static double elementwise_s(const serve_ctx *c, double elements, double flops, double bytes)
@@ -140,7 +141,7 @@ static double layer_elementwise_s(const serve_ctx *c, double tokens)
 {
     const wl_model *m = c->model;
     double t = c->d->tp, h = m->hidden;
-    double qk = (serve_q_heads_per_chip(c->d) + serve_kv_heads_per_chip(c->d)) * m->head_dim;
+    double qk = (serve_q_heads_per_chip(c->d, c->model) + serve_kv_heads_per_chip(c->d, c->model)) * m->head_dim;
     double act = (m->experts > 1 ? (double)m->expert_ffn * m->experts_per_token : m->ffn) / t;
     return 2 * norm_s(c, tokens * h) + elementwise_s(c, tokens * qk, 6, 4) +
            elementwise_s(c, tokens * act, 4, 6) + 2 * elementwise_s(c, tokens * h, 1, 6);
@@ -174,8 +175,8 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double 
 {
     const wl_model *m = c->model;
     double h = m->hidden, t = c->d->tp;
-    double q = serve_q_heads_per_chip(c->d) * m->head_dim;
-    double kv = serve_kv_heads_per_chip(c->d) * m->head_dim;
+    double q = serve_q_heads_per_chip(c->d, c->model) * m->head_dim;
+    double kv = serve_kv_heads_per_chip(c->d, c->model) * m->head_dim;
     double s = weight_gemm_s(c, tokens, wl_qkv_input(m), q + 2 * kv, 1) +
                weight_gemm_s(c, tokens, q, h, 1);
     bool gated = m->mlp == WL_MLP_SWIGLU;

@@ -53,32 +53,35 @@ static double tp_ranks(const serve_deployment *d)
     return (double)d->tp * (d->tp_ranks_per_chip > 1 ? d->tp_ranks_per_chip : 1);
 }
 
-/* Attention heads on one chip. Heads TP does not divide are padded to a
- * multiple of the TP ranks (NxD Inference's get_shardable_head_counts
- * pads them to one; GPU engines require TP to divide them). */
-double serve_q_heads_per_chip(const serve_deployment *d)
+/* Attention heads of model m on one chip. Heads TP does not divide are
+ * padded to a multiple of the TP ranks (NxD Inference's
+ * get_shardable_head_counts pads them to one; GPU engines require TP to
+ * divide them). */
+double serve_q_heads_per_chip(const serve_deployment *d, const wl_model *m)
 {
     double ranks = tp_ranks(d);
-    return ceil(d->model.heads / ranks) * ranks / d->tp;
+    return ceil(m->heads / ranks) * ranks / d->tp;
 }
 
-/* KV heads on one chip, as NxD Inference shards them (modules/attention/
- * gqa.py): multi-head attention keeps one KV head per (padded) query head;
- * KV heads the ranks divide are split; fewer KV heads than ranks, a divisor
- * of them, are replicated to one a rank (REPLICATE_TO_TP_DEGREE, as vLLM
- * replicates them on GPUs); any other count is turned into multi-head
- * attention (CONVERT_TO_MHA). */
-double serve_kv_heads_per_chip(const serve_deployment *d)
+/* KV heads of model m on one chip. A GPU holds its share, one when there
+ * are fewer KV heads than GPUs (vLLM replicates them). NeuronCores hold
+ * them as NxD Inference shards them (modules/attention/gqa.py): multi-head
+ * attention keeps one KV head per (padded) query head; KV heads the ranks
+ * divide are split; fewer KV heads than ranks, a divisor of them, are
+ * replicated to one a rank (REPLICATE_TO_TP_DEGREE); any other count is
+ * turned into multi-head attention (CONVERT_TO_MHA). */
+double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m)
 {
-    const wl_model *m = &d->model;
     double ranks = tp_ranks(d), per_chip = ranks / d->tp;
+    if (per_chip <= 1)
+        return fmax((double)m->kv_heads / d->tp, 1);
     if (m->kv_heads == m->heads)
-        return serve_q_heads_per_chip(d);
+        return serve_q_heads_per_chip(d, m);
     if (fmod(m->kv_heads, ranks) == 0)
         return m->kv_heads / (double)d->tp;
     if (fmod(ranks, m->kv_heads) == 0)
         return per_chip;
-    return serve_q_heads_per_chip(d);
+    return serve_q_heads_per_chip(d, m);
 }
 
 double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
@@ -91,7 +94,7 @@ double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
     layers /= d->pp;
     if (m->mla.kv_lora_rank > 0) /* the compressed latent and the rope key, per layer */
         return layers * ((double)m->mla.kv_lora_rank + m->mla.qk_rope_dim) * kv_bytes;
-    return 2 * layers * serve_kv_heads_per_chip(d) * m->head_dim * kv_bytes;
+    return 2 * layers * serve_kv_heads_per_chip(d, m) * m->head_dim * kv_bytes;
 }
 
 /* One iteration's activations (a few hidden-size tensors per token) and the

@@ -43,8 +43,8 @@ typedef struct serve_memory {
 serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w);
 /* Attention and KV heads one chip holds, padded and replicated as the
  * engine shards them over its TP ranks. */
-double serve_q_heads_per_chip(const serve_deployment *d);
-double serve_kv_heads_per_chip(const serve_deployment *d);
+double serve_q_heads_per_chip(const serve_deployment *d, const wl_model *m);
+double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m);
 /* KV-cache bytes per token of a sequence of ctx tokens on one rank (a
  * sliding-window layer keeps only its window of them; ctx 0: every layer
  * keeps every token). */
