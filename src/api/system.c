@@ -88,31 +88,33 @@ static void fp4_chips(char *buf, size_t size)
     }
 }
 
-usim_status api_check_fp4(const hw_chip *chip, usim_error *err)
+/* Exit 2 naming field, what the run needs, the chips that have FP4 tensor
+ * cores and what is allowed here, unless this chip has them. */
+static usim_status needs_fp4(const hw_chip *chip, const char *field, const char *need,
+                             const char *allowed, usim_error *err)
 {
     if (chip->dense_flops.fp4 > 0)
         return USIM_OK;
     char chips[256];
     fp4_chips(chips, sizeof chips);
-    return usim_fail_field(err, USIM_EINPUT, "weights",
-                           "nvfp4 computes on FP4 tensor cores, which %s does not have (chips "
-                           "that do: %s; allowed here: bf16, fp8, int8, fp16, int4, mxfp4)",
-                           chip->name, chips);
+    return usim_fail_field(err, USIM_EINPUT, field,
+                           "%s, which %s does not have (chips that do: %s; allowed here: %s)",
+                           need, chip->name, chips, allowed);
+}
+
+usim_status api_check_fp4(const hw_chip *chip, usim_error *err)
+{
+    return needs_fp4(chip, "weights", "nvfp4 computes on FP4 tensor cores",
+                     "bf16, fp8, int8, fp16, int4, mxfp4", err);
 }
 
 /* MX block scaling (OCP microscaling) came to tensor cores with FP4: the
  * chips that list FP4 rates take MXFP8 scales in their GEMMs. */
 usim_status api_check_mx(const hw_chip *chip, usim_error *err)
 {
-    if (chip->dense_flops.fp4 > 0)
-        return USIM_OK;
-    char chips[256];
-    fp4_chips(chips, sizeof chips);
-    return usim_fail_field(err, USIM_EINPUT, "fp8-recipe",
-                           "mxfp8 needs tensor cores that apply a scale per 32 elements, which "
-                           "%s does not have (chips that do: %s; allowed here: delayed, current, "
-                           "blockwise)",
-                           chip->name, chips);
+    return needs_fp4(chip, "fp8-recipe",
+                     "mxfp8 needs tensor cores that apply a scale per 32 elements",
+                     "delayed, current, blockwise", err);
 }
 
 usim_status api_ranks_per_chip(const hw_system *sys, const char *field, int *per_chip,
