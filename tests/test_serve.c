@@ -690,6 +690,9 @@ static void limits_come_from_the_engine(void **state)
                        "--engine nxdi --prefill-buckets 2048,",
                        "--prefill-buckets: entry 2 of '2048,' is ''; allowed: whole numbers of "
                        "tokens from 1 to 8192 (the longest request, --max-model-len)");
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 "
+                       "--mode synchronous --concurrency 4",
+                       "--concurrency: --mode synchronous runs one request at a time, not 4");
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
                        "--engine nxdi --prefill-buckets ' 256'",
                        "--prefill-buckets: entry 1 of ' 256' is ' 256'");

@@ -227,6 +227,32 @@ static void offline_rows_run_a_benchmarks_requests(void **state)
     json_decref(j);
 }
 
+/* guidellm's modes and the benchmarks' names: a throughput row is an
+ * offline run, whose total token throughput is requests/s x (ISL + OSL); a
+ * synchronous row is a closed loop of one client, its ttft_median_s the
+ * TTFT p50. */
+static void benchmark_names_of_modes_and_metrics(void **state)
+{
+    (void)state;
+    const char *path = write_temp(
+        "validate_names.csv",
+        "id,hw,chips,model,tp,weights,isl,osl,mode,requests,metric,value\n"
+        "a,dgx-h100,1,llama3-8b,1,fp8,512,128,throughput,200,total_tokens_per_s,1000\n"
+        "b,dgx-h100,1,llama3-8b,1,fp8,512,128,synchronous,,ttft_median_s,0.01\n");
+    json_t *j = validate_file(path);
+    json_t *rows = json_object_get(j, "rows");
+    const char *base = "serve --model llama3-8b --hw dgx-h100 --chips 1 --tp 1 --weights fp8 "
+                       "--isl 512 --osl 128 --json ";
+    char args[300];
+    snprintf(args, sizeof args, "%s--mode offline --requests 200", base);
+    assert_close(json_number_value(json_object_get(json_array_get(rows, 0), "predicted")),
+                 cli_number(args, "", NULL, "requests_per_s") * (512 + 128), 1e-12);
+    snprintf(args, sizeof args, "%s--mode closed --concurrency 1 --requests 8", base);
+    assert_close(json_number_value(json_object_get(json_array_get(rows, 1), "predicted")),
+                 cli_number(args, "", NULL, "ttft_p50_s"), 1e-12);
+    json_decref(j);
+}
+
 /* A collectives row runs through `collective`: 1 GiB all-reduce by ring on
  * a DGX H100 takes (8.4 + 14 x 3.4) us + 1.75 GiB / (450 GB/s x 0.822)
  * (NCCL's ring/Simple latency, data/hw/dgx-h100.json; the hand
@@ -366,6 +392,7 @@ int main(void)
                                        cmocka_unit_test(file_set_from_columns),
         cmocka_unit_test(latencies_in_milliseconds),
         cmocka_unit_test(offline_rows_run_a_benchmarks_requests),
+        cmocka_unit_test(benchmark_names_of_modes_and_metrics),
                                        cmocka_unit_test(unpredictable_row_is_an_error),
                                        cmocka_unit_test(collectives_rows_by_hand),
                                        cmocka_unit_test(collectives_row_that_cannot_run),

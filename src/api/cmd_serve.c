@@ -18,8 +18,10 @@ static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", "fp16", "int4", "mx
                                       NULL};
 static const char *const KV_TYPES[] = {"bf16", "fp8", "int8", "fp16", NULL};
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
-static const char *const MODES[] = {"offline", "static",   "closed", "poisson",
-                                    "trace",   "constant", "sweep",  NULL};
+/* serve_mode, in order, then guidellm's names for two of them */
+static const char *const MODES[] = {"offline", "static",   "closed",      "poisson",    "trace",
+                                    "constant", "sweep",   "synchronous", "throughput", NULL};
+enum { MODE_SYNCHRONOUS = 7, MODE_THROUGHPUT = 8 };
 static const char *const PRESETS[] = {"none", "latency", "throughput", NULL};
 static const char *const TP_UNITS[] = {"chip", "core", NULL};
 
@@ -92,8 +94,9 @@ static const usim_option SERVE_OPTIONS[] = {
      "output lengths uniform within +-F of --osl", "0", NULL, 0, 0.99, false},
     {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate (a trace's rows are its own)", "256", NULL, 1, 1e8,
      false},
-    {"mode", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "how requests arrive", "closed", MODES, 0,
-     0, false},
+    {"mode", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE",
+     "how requests arrive; guidellm's synchronous is closed with one request in flight, its "
+     "throughput is offline", "closed", MODES, 0, 0, false},
     {"concurrency", USIM_OPT_INT, USIM_UNIT_NONE, "C", "closed loop: requests in flight",
      "1", NULL, 1, 1e7, false},
     {"sweep-size", USIM_OPT_INT, USIM_UNIT_NONE, "N",
@@ -173,16 +176,13 @@ static const load_option LOAD_OPTIONS[] = {
     {"report", ~(1u << SERVE_SWEEP), "the report page shows one run"},
 };
 
-static const char *const MODE_NAMES[] = {"offline", "static",   "closed", "poisson",
-                                         "trace",   "constant", "sweep"};
-
 static usim_status check_load_options(json_t *req, int mode, usim_error *err)
 {
     for (size_t i = 0; i < sizeof LOAD_OPTIONS / sizeof LOAD_OPTIONS[0]; i++) {
         const load_option *o = &LOAD_OPTIONS[i];
         if (json_object_get(req, o->name) && !(o->modes & (1u << mode)))
             return usim_fail_field(err, USIM_EINPUT, o->name,
-                                   "does not apply to --mode %s: %s", MODE_NAMES[mode], o->why);
+                                   "does not apply to --mode %s: %s", MODES[mode], o->why);
     }
     return USIM_OK;
 }
@@ -220,17 +220,26 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
     api_string(cmd, req, "trace-in", &w->trace_file, err);
     if (st != USIM_OK)
         return st;
+    if (w->mode == MODE_SYNCHRONOUS && w->concurrency > 1)
+        return usim_fail_field(err, USIM_EINPUT, "concurrency",
+                               "--mode synchronous runs one request at a time, not %d; allowed: "
+                               "1, or --mode closed",
+                               w->concurrency);
+    if (w->mode == MODE_SYNCHRONOUS)
+        w->mode = SERVE_CLOSED, w->concurrency = 1;
+    else if (w->mode == MODE_THROUGHPUT)
+        w->mode = SERVE_OFFLINE;
     w->mode = load_mode(req, w->mode, w);
     if ((w->mode == SERVE_POISSON || w->mode == SERVE_CONSTANT) && w->rate <= 0)
         return usim_fail_field(err, USIM_EINPUT, "rate", "--mode %s needs --rate QPS",
-                               MODE_NAMES[w->mode]);
+                               MODES[w->mode]);
     if (w->mode == SERVE_TRACE && !w->trace_file)
         return usim_fail_field(err, USIM_EINPUT, "trace-in", "--mode trace needs --trace-in F.csv");
     if (w->mode != SERVE_TRACE && w->trace_file)
         return usim_fail_field(err, USIM_EINPUT, "trace-in",
                                "does not apply to --mode %s: a trace sets the arrivals (use "
                                "--mode trace, or leave --mode out)",
-                               MODE_NAMES[w->mode]);
+                               MODES[w->mode]);
     return check_load_options(req, w->mode, err);
 }
 
@@ -782,7 +791,7 @@ const api_command api_cmd_serve = {
     {"serve", "simulate inference serving: TTFT, TPOT, throughput, cost per token",
      "ultrasim serve --model NAME|config.json --hw PRESET [--chips N] --tp T [--pp P] "
      "[--ep E] [--replicas R] [--weights bf16|fp16|fp8|int8|int4|mxfp4|nvfp4] [--kv-dtype ..] [--engine NAME|FILE] [--batch B] [--isl I] [--osl O] "
-     "[--requests N] [--mode offline|static|closed|poisson|constant|trace|sweep] [--concurrency C] [--rate QPS] "
+     "[--requests N] [--mode offline|static|closed|poisson|constant|trace|sweep|synchronous|throughput] [--concurrency C] [--rate QPS] "
      "[--trace-in F.csv] [--spec-draft MODEL --spec-len K --spec-accept A] [--preset "
      "latency|throughput] [--json]",
      "Simulates requests iteration by iteration: prefill is compute-bound, decode reads the\n"

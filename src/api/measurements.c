@@ -154,7 +154,7 @@ static void default_requests(const char *mode, const char *batch, const char *co
                              char *out, size_t size)
 {
     bool open_load = mode && (strcmp(mode, "offline") == 0 || strcmp(mode, "poisson") == 0 ||
-                              strcmp(mode, "constant") == 0);
+                              strcmp(mode, "constant") == 0 || strcmp(mode, "throughput") == 0);
     long clients = concurrency ? strtol(concurrency, NULL, 10) : 1;
     if (mode && strcmp(mode, "static") == 0 && batch)
         snprintf(out, size, "%s", batch);
@@ -238,22 +238,25 @@ static double predicted_collective(const char *metric, json_t *res, const csv_ro
     return api_number(res, "busbw_bytes_per_s") / gb;
 }
 
-/* A latency in milliseconds as benchmark tables write it ("tpot_median_ms",
- * "itl_p99_ms", "ttft_mean_ms"): the result's key in seconds ("tpot_p50_s")
- * times 1000; NaN when there is no such key. */
-static double in_milliseconds(const char *metric, json_t *res)
+/* A latency as benchmark tables write it ("tpot_median_ms", "itl_p99_ms",
+ * "ttft_median_s"): the result's key in seconds with the median as p50
+ * ("tpot_p50_s"), times 1000 for milliseconds; NaN when there is no such
+ * key. */
+static double named_latency(const char *metric, json_t *res)
 {
     size_t n = strlen(metric);
+    bool ms = n > 3 && strcmp(metric + n - 3, "_ms") == 0;
+    size_t unit = ms ? 3 : n > 2 && strcmp(metric + n - 2, "_s") == 0 ? 2 : 0;
     char key[96];
-    if (n < 4 || n > 80 || strcmp(metric + n - 3, "_ms") != 0)
+    if (!unit || n > 80)
         return NAN;
     const char *median = strstr(metric, "_median_");
     if (median) /* "X_median_Y_ms" -> "X_p50_Y_s" */
         snprintf(key, sizeof key, "%.*s_p50%.*s_s", (int)(median - metric), metric,
-                 (int)(metric + n - 3 - (median + 7)), median + 7);
+                 (int)(metric + n - unit - (median + 7)), median + 7);
     else
-        snprintf(key, sizeof key, "%.*s_s", (int)(n - 3), metric);
-    return api_number(res, key) * 1e3;
+        snprintf(key, sizeof key, "%.*s_s", (int)(n - unit), metric);
+    return api_number(res, key) * (ms ? 1e3 : 1);
 }
 
 /* The row's metric from a result. */
@@ -281,7 +284,11 @@ static double predicted(const char *metric, json_t *res, json_t *req, const csv_
      * its end-to-end latency (equal requests one at a time: the median's). */
     if (strcmp(metric, "request_output_tokens_per_s") == 0)
         return atof(cell(h, r, "osl")) / api_number(res, "e2e_p50_s");
-    return in_milliseconds(metric, res); /* NaN when it is not one either */
+    /* vLLM's and trtllm-bench's total token throughput: prompt and output
+     * tokens of the requests finished each second. */
+    if (strcmp(metric, "total_tokens_per_s") == 0)
+        return api_number(res, "requests_per_s") * (atof(cell(h, r, "isl")) + atof(cell(h, r, "osl")));
+    return named_latency(metric, res); /* NaN when it is not one either */
 }
 
 /* Where a row sits, for messages: "FILE:LINE (row ID)". */
@@ -321,7 +328,8 @@ static bool derived_metric(const char *set, const char *metric)
         return strcmp(metric, "time_us") == 0 || strcmp(metric, "busbw_GBps") == 0 ||
                strcmp(metric, "algbw_GBps") == 0;
     return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
-           strcmp(metric, "ttft_s") == 0 || strcmp(metric, "request_output_tokens_per_s") == 0;
+           strcmp(metric, "ttft_s") == 0 || strcmp(metric, "request_output_tokens_per_s") == 0 ||
+           strcmp(metric, "total_tokens_per_s") == 0;
 }
 
 /* The cells only a collectives row has, checked before it runs: a unit
@@ -406,7 +414,7 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
     *pred = predicted(metric, res, req, h, r);
     bool known = derived_metric(set, metric) ||
                  (strcmp(set, "collectives") != 0 &&
-                  (json_object_get(res, metric) || isfinite(in_milliseconds(metric, res))));
+                  (json_object_get(res, metric) || isfinite(named_latency(metric, res))));
     json_decref(req);
     json_decref(res);
     if (isfinite(*pred))
@@ -422,8 +430,9 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
         const char *command = strcmp(set, "training") == 0 ? "train" : "serve";
         snprintf(why, sizeof why,
                  "metric: '%.60s' is not a figure of '%s' (a key of 'ultrasim %s --json', or "
-                 "tflops_per_chip_megatron, seq_per_s, ttft_s, request_output_tokens_per_s, or "
-                 "a latency key in milliseconds: tpot_median_ms, itl_p99_ms, ...)",
+                 "tflops_per_chip_megatron, seq_per_s, ttft_s, request_output_tokens_per_s, "
+                 "total_tokens_per_s, or a latency with the median named: tpot_median_ms, "
+                 "ttft_median_s, itl_p99_ms, ...)",
                  metric, command, command);
         return row_fail(at, USIM_EINPUT, why, err);
     }
