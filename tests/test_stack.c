@@ -521,6 +521,14 @@ static void fp8_recipes_move_their_bytes(void **state)
     expect_input_error("train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 4096 "
                        "--fp8-recipe current",
                        "a recipe scales FP8 GEMM inputs; add --dtype fp8 or drop it");
+    /* NVIDIA's tables' names: fp8-cs is FP8 under current scaling */
+    const char *t = "train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 8 --seq 4096 --json ";
+    snprintf(args, sizeof args, "%s--dtype fp8 --fp8-recipe current", t);
+    double named = cli_number(args, "", "breakdown", "elementwise");
+    snprintf(args, sizeof args, "%s--dtype fp8-cs", t);
+    assert_close(cli_number(args, "", "breakdown", "elementwise"), named, 1e-12);
+    snprintf(args, sizeof args, "%s--dtype fp8-cs --fp8-recipe delayed", t);
+    expect_input_error(args, "--dtype fp8-cs already names the current recipe");
 }
 
 /* With pipeline stages, torchtitan keeps FSDP's weights gathered and its

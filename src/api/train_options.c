@@ -9,7 +9,11 @@
 
 #include "api/train_options.h"
 
-const char *const api_dtype_choices[] = {"bf16", "fp16", "fp8", NULL};
+/* The three types, then FP8 with its recipe as NVIDIA's performance tables
+ * name it (FP8-DS delayed, FP8-CS current, FP8-MX MXFP8 scaling), in
+ * wl_fp8_recipe's order. */
+const char *const api_dtype_choices[] = {"bf16", "fp16", "fp8", "fp8-ds", "fp8-cs", "fp8-mx", NULL};
+enum { DTYPE_FP8_RECIPES = 3 };
 const char *const api_recompute_choices[] = {"none", "selective", "full", NULL};
 const char *const api_zero_choices[] = {"0", "1", "2", "3", NULL};
 const char *const api_on_off_choices[] = {"on", "off", NULL};
@@ -64,15 +68,21 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
  * scales (given or the stack's default) only on tensor cores that take
  * them. */
 static usim_status read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_system *sys,
-                                   wl_plan *p, usim_error *err)
+                                   int named, wl_plan *p, usim_error *err)
 {
-    if (!json_object_get(req, "fp8-recipe"))
-        return p->dtype == USIM_FP8 && p->fp8_recipe == WL_FP8_MXFP8 ? api_check_mx(&sys->chip, err)
-                                                                     : USIM_OK;
     usim_status st = USIM_OK;
-    int recipe = api_next_choice(cmd, req, "fp8-recipe", &st, err);
+    int recipe = json_object_get(req, "fp8-recipe") ? api_next_choice(cmd, req, "fp8-recipe", &st, err)
+                                                     : named;
     if (st != USIM_OK)
         return st;
+    if (named >= 0 && recipe != named)
+        return usim_fail_field(err, USIM_EINPUT, "fp8-recipe",
+                               "--dtype %s already names the %s recipe; give one of them",
+                               api_dtype_choices[DTYPE_FP8_RECIPES + named],
+                               wl_fp8_recipe_names[named]);
+    if (recipe < 0)
+        return p->dtype == USIM_FP8 && p->fp8_recipe == WL_FP8_MXFP8 ? api_check_mx(&sys->chip, err)
+                                                                     : USIM_OK;
     if (p->dtype != USIM_FP8)
         return usim_fail_field(err, USIM_EINPUT, "fp8-recipe",
                                "a recipe scales FP8 GEMM inputs; add --dtype fp8 or drop it");
@@ -171,6 +181,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     p->attention = api_next_choice(cmd, req, "attention", &st, err);
     p->dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
+    int named_recipe = dtype >= DTYPE_FP8_RECIPES ? dtype - DTYPE_FP8_RECIPES : -1;
     /* Megatron-LM recommends SP with TP and NeMo's configurations use it. */
     if (api_flag(req, "sp") && api_flag(req, "no-sp"))
         return usim_fail_field(err, USIM_EINPUT, "sp", "give --sp or --no-sp, not both");
@@ -186,7 +197,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     if (st == USIM_OK)
         st = read_recompute_modules(cmd, req, p, err);
     if (st == USIM_OK)
-        st = read_fp8_recipe(cmd, req, &out->sys, p, err);
+        st = read_fp8_recipe(cmd, req, &out->sys, named_recipe, p, err);
     if (st == USIM_OK && unit == 1 && json_object_get(req, "etp"))
         return usim_fail_field(err, USIM_EINPUT, "etp",
                                "give --etp with TP counted in chips, not with --tp-unit core");

@@ -55,7 +55,9 @@ extern const char *const api_tp_unit_choices[];
      1e9, true},                                                                                \
     {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length, tokens", NULL, NULL, 1, 16777216,\
      true},                                                                                     \
-    {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "matrix-multiply input type", "bf16",    \
+    {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",                                          \
+     "matrix-multiply input type; fp8-ds, fp8-cs and fp8-mx are FP8 with the delayed, current " \
+     "or mxfp8 recipe, as NVIDIA's tables write them", "bf16",                                  \
      api_dtype_choices, 0, 0, false},                                                           \
     {"fp8-recipe", USIM_OPT_CHOICE, USIM_UNIT_NONE, "RECIPE",                                   \
      "with --dtype fp8, how each GEMM input is scaled: delayed (amax history), current (its "   \
