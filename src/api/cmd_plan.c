@@ -16,7 +16,6 @@
 extern const api_command api_cmd_plan;
 
 static const char *const OBJECTIVES[] = {"time", "cost", "energy", NULL};
-static const char *const DTYPES[] = {"bf16", "fp16", "fp8", NULL};
 
 static const usim_option PLAN_OPTIONS[] = {
     {"model", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE", "model preset or config.json", NULL,
@@ -28,8 +27,12 @@ static const usim_option PLAN_OPTIONS[] = {
      "global batch size, sequences (required for a training plan)", NULL, NULL, 1, 1e9, false},
     {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S",
      "sequence length, tokens (required for a training plan)", NULL, NULL, 1, 16777216, false},
-    {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE", "matrix-multiply input type", "bf16",
-     DTYPES, 0, 0, false},
+    {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
+     "matrix-multiply input type (fp8-ds, fp8-cs, fp8-mx: FP8 with that recipe, as train)",
+     "bf16", api_dtype_choices, 0, 0, false},
+    {"fp8-recipe", USIM_OPT_CHOICE, USIM_UNIT_NONE, "RECIPE",
+     "with --dtype fp8: how each GEMM input is scaled, as train's option (default: the stack's)",
+     NULL, wl_fp8_recipe_names, 0, 0, false},
     {"top", USIM_OPT_INT, USIM_UNIT_NONE, "K", "plans to show", "5", NULL, 1, PLAN_TOP_MAX, false},
     {"objective", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHAT", "rank by step time, cost or energy",
      "time", OBJECTIVES, 0, 0, false},
@@ -65,7 +68,7 @@ static const usim_option PLAN_OPTIONS[] = {
 
 /* Options that only one kind of plan reads: naming one for the other kind
  * is a mistake worth saying. */
-static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "jobs", "stack", "compile",
+static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "fp8-recipe", "jobs", "stack", "compile",
                                             "report", NULL};
 static const char *const SERVING_ONLY[] = {"isl",    "osl",          "slo-ttft", "slo-tpot",
                                            "weights", "engine", "max-model-len",
@@ -162,6 +165,10 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         o.plan.cp = o.plan.ep = o.plan.vp = o.plan.mbs = 1;
         st = api_read_stack(cmd, req, sys, m, &o.plan, err);
     }
+    if (st == USIM_OK)
+        st = api_read_fp8_recipe(cmd, req, sys,
+                                 dtype >= API_DTYPE_FP8_RECIPES ? dtype - API_DTYPE_FP8_RECIPES : -1,
+                                 &o.plan, err);
     if (st == USIM_OK) {
         o.top = (int)top;
         o.objective = objective;

@@ -13,7 +13,7 @@
  * name it (FP8-DS delayed, FP8-CS current, FP8-MX MXFP8 scaling), in
  * wl_fp8_recipe's order. */
 const char *const api_dtype_choices[] = {"bf16", "fp16", "fp8", "fp8-ds", "fp8-cs", "fp8-mx", NULL};
-enum { DTYPE_FP8_RECIPES = 3 };
+enum { DTYPE_FP8_RECIPES = API_DTYPE_FP8_RECIPES };
 const char *const api_recompute_choices[] = {"none", "selective", "full", NULL};
 const char *const api_zero_choices[] = {"0", "1", "2", "3", NULL};
 const char *const api_on_off_choices[] = {"on", "off", NULL};
@@ -67,8 +67,8 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
 /* --fp8-recipe: for an FP8 run, one its stack implements, and MX block
  * scales (given or the stack's default) only on tensor cores that take
  * them. */
-static usim_status read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_system *sys,
-                                   int named, wl_plan *p, usim_error *err)
+usim_status api_read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_system *sys,
+                                int named, wl_plan *p, usim_error *err)
 {
     usim_status st = USIM_OK;
     int recipe = json_object_get(req, "fp8-recipe") ? api_next_choice(cmd, req, "fp8-recipe", &st, err)
@@ -197,7 +197,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     if (st == USIM_OK)
         st = read_recompute_modules(cmd, req, p, err);
     if (st == USIM_OK)
-        st = read_fp8_recipe(cmd, req, &out->sys, named_recipe, p, err);
+        st = api_read_fp8_recipe(cmd, req, &out->sys, named_recipe, p, err);
     if (st == USIM_OK && unit == 1 && json_object_get(req, "etp"))
         return usim_fail_field(err, USIM_EINPUT, "etp",
                                "give --etp with TP counted in chips, not with --tp-unit core");

@@ -6,7 +6,9 @@
 #include "ultrasim/hw.h"
 #include "ultrasim/workload.h"
 
+/* bf16, fp16, fp8, then FP8 under each wl_fp8_recipe from this index on */
 extern const char *const api_dtype_choices[];
+#define API_DTYPE_FP8_RECIPES 3
 extern const char *const api_recompute_choices[];
 extern const char *const api_zero_choices[];
 extern const char *const api_on_off_choices[];
@@ -103,6 +105,12 @@ typedef struct api_train_setup_t {
  * the stack's defaults for what the run does not say (for model m). */
 usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system *sys,
                            const wl_model *m, wl_plan *p, usim_error *err);
+
+/* --fp8-recipe, or the recipe a --dtype names (named: a wl_fp8_recipe, or
+ * -1), into p after its stack's defaults: one the stack has, MX scales only
+ * on chips with FP4 tensor cores, a recipe only with FP8 (exit 2). */
+usim_status api_read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_system *sys,
+                                int named, wl_plan *p, usim_error *err);
 
 /* Reads model, system and plan from a request holding api_train_options. */
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
