@@ -309,8 +309,8 @@ static void trtllm_bench_sizes_the_engine(void **state)
         assert_close(cli_number(cmd, "", NULL, "max_batch"), CASES[i].batch, 1e-12);
         assert_close(cli_number(cmd, "", NULL, "token_budget"), CASES[i].tokens, 1e-12);
     }
-    const char *trace = write_temp("trtllm-bench-trace.csv", "arrival_s,input_tokens,output_tokens\n"
-                                               "0,16000,16\n0.5,16000,16\n");
+    const char *trace = write_temp("trtllm-bench-trace.csv",
+                                   "arrival_s,input_tokens,output_tokens\n0,16000,16\n0.5,16000,16\n");
     char cmd[300];
     snprintf(cmd, sizeof cmd,
              "serve --model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --weights fp8 --json "
