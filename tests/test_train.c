@@ -67,6 +67,33 @@ static void bubble_matches_closed_form(void **state)
     assert_close(r3.bubble_s / r3.step_time_s, 1.5 / 49.5, 0.25);
 }
 
+/* ZB-H1 moves the weight-gradient GEMMs (W) out of the backward: with equal
+ * stages the bubble falls from (p - 1)(F + B + W) to (p - 1)(F + B - W), by
+ * 2 (p - 1) W, and the work is the same. With selective recomputation of the
+ * attention core only, the backward's GEMMs are twice the forward's, so W is
+ * a third of a micro-batch's GEMM time. */
+static void zero_bubble_matches_closed_form(void **state)
+{
+    (void)state;
+    wl_model m = model("llama2-7b"); /* 32 layers: 8 per stage */
+    hw_system s = load_system("dgx-h100", 4);
+    wl_plan p = plan(1, 4, 1, 1, 12, 2048);
+    train_result one = step(&m, &p, &s);
+    p.schedule = WL_SCHED_ZB_H1;
+    train_result zb = step(&m, &p, &s);
+    double w = zb.busy_s[TRAIN_GEMM] / 3 / 12;
+    assert_close(one.busy_s[TRAIN_GEMM], zb.busy_s[TRAIN_GEMM], 1e-9);
+    assert_close(one.bubble_s - zb.bubble_s, 2 * 3 * w, 0.15);
+    assert_close(one.step_time_s - zb.step_time_s, 2 * 3 * w, 0.15);
+    const char *base = "train --model llama2-7b --hw dgx-h100 --chips 4 --pp 4 --gbs 12 "
+                       "--seq 2048 ";
+    char args[200];
+    snprintf(args, sizeof args, "%s--schedule zb-h1 --vp 2", base);
+    expect_input_error(args, "zb-h1 runs one model chunk a pipeline rank (VP 1, not 2)");
+    snprintf(args, sizeof args, "%s--schedule zb", base);
+    expect_input_error(args, "'zb' is not one of 1f1b, zb-h1");
+}
+
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
  * per token. */
 static void mfu_by_definition(void **state)
@@ -328,6 +355,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bubble_matches_closed_form),
+        cmocka_unit_test(zero_bubble_matches_closed_form),
         cmocka_unit_test(mfu_by_definition),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),

@@ -9,6 +9,7 @@
 
 #include "support.h"
 #include "ultrasim/engine.h"
+#include "ultrasim/sim.h"
 #include "ultrasim/workload.h"
 
 static wl_model load(const char *name)
@@ -330,7 +331,7 @@ static void one_f_one_b_order(void **state)
 {
     (void)state;
     wl_pipe_op ops[16];
-    wl_pipeline_order(4, 1, 8, 0, ops);
+    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_1F1B, ops);
     int expect_fwd[] = {0, 1, 2, 3}; /* first four ops are forwards 0..3 */
     for (int i = 0; i < 4; i++) {
         assert_false(ops[i].backward);
@@ -339,8 +340,8 @@ static void one_f_one_b_order(void **state)
     assert_true(ops[4].backward && ops[4].microbatch == 0);
     assert_true(!ops[5].backward && ops[5].microbatch == 4);
     assert_true(ops[15].backward && ops[15].microbatch == 7);
-    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 0), 4);
-    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3), 1);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 0, WL_SCHED_1F1B), 4);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3, WL_SCHED_1F1B), 1);
 }
 
 /* Interleaved, pp 2, vp 2, m 4: rank 0 warms up with (2-0-1)*2 + (2-1)*2 = 4. */
@@ -348,7 +349,7 @@ static void interleaved_order(void **state)
 {
     (void)state;
     wl_pipe_op ops[16];
-    wl_pipeline_order(2, 2, 4, 0, ops);
+    wl_pipeline_order(2, 2, 4, 0, WL_SCHED_1F1B, ops);
     /* forwards: mb0 c0, mb1 c0, mb0 c1, mb1 c1, then mb2 c0 with the first backward */
     assert_true(ops[0].microbatch == 0 && ops[0].chunk == 0);
     assert_true(ops[1].microbatch == 1 && ops[1].chunk == 0);
@@ -361,6 +362,78 @@ static void interleaved_order(void **state)
         ops[i].backward ? backwards++ : forwards++;
     assert_int_equal(forwards, 8);
     assert_int_equal(backwards, 8);
+}
+
+/* ZB-H1, pp 4, m 8: rank s runs triples (F x, B x-(3-s), W x-3). The last
+ * rank pairs each F with its own B and holds W back three triples; rank 0
+ * warms up like 1F1B and then runs B and W together. */
+static void zero_bubble_order(void **state)
+{
+    (void)state;
+    wl_pipe_op ops[24];
+    assert_int_equal(wl_pipeline_ops(1, 8, WL_SCHED_ZB_H1), 24);
+    wl_pipeline_order(4, 1, 8, 3, WL_SCHED_ZB_H1, ops);
+    const char *last = "F0 B0 F1 B1 F2 B2 F3 B3 W0 F4 B4 W1";
+    const char *first = "F0 F1 F2 F3 B0 W0 F4 B1 W1 F5 B2 W2";
+    char got[64] = "";
+    for (int i = 0; i < 12; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%c%lld", i ? " " : "",
+                 ops[i].weight ? 'W' : ops[i].backward ? 'B' : 'F', (long long)ops[i].microbatch);
+    assert_string_equal(got, last);
+    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_ZB_H1, ops);
+    got[0] = '\0';
+    for (int i = 0; i < 12; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%c%lld", i ? " " : "",
+                 ops[i].weight ? 'W' : ops[i].backward ? 'B' : 'F', (long long)ops[i].microbatch);
+    assert_string_equal(got, first);
+    assert_true(ops[23].weight && ops[23].microbatch == 7);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3, WL_SCHED_ZB_H1), 4);
+}
+
+/* The step of pp ranks running the schedule with forward, input-gradient
+ * and weight-gradient passes of f, b and w seconds (1F1B runs b + w as one
+ * backward) and nothing else: the pipeline's dependencies alone. */
+static double pipeline_makespan(int pp, int64_t m, wl_schedule schedule, double f, double b,
+                                double w)
+{
+    sim_graph *g = sim_graph_new();
+    int fwd[8][16], bwd[8][16];
+    wl_pipe_op ops[48];
+    for (int s = 0; s < pp; s++) {
+        int r = sim_resource(g, "stage");
+        wl_pipeline_order(pp, 1, m, s, schedule, ops);
+        for (int64_t i = 0; i < wl_pipeline_ops(1, m, schedule); i++) {
+            const wl_pipe_op *op = &ops[i];
+            double t = op->weight ? w : !op->backward ? f : schedule == WL_SCHED_ZB_H1 ? b : b + w;
+            int task = sim_task(g, r, t, 0, "op");
+            if (!op->weight)
+                (op->backward ? bwd : fwd)[s][op->microbatch] = task;
+        }
+    }
+    for (int s = 0; s < pp; s++)
+        for (int64_t mb = 0; mb < m; mb++) {
+            if (s > 0)
+                assert_int_equal(sim_depend(g, fwd[s][mb], fwd[s - 1][mb], 0, NULL), USIM_OK);
+            int after = s < pp - 1 ? bwd[s + 1][mb] : fwd[s][mb];
+            assert_int_equal(sim_depend(g, bwd[s][mb], after, 0, NULL), USIM_OK);
+        }
+    assert_int_equal(sim_run(g, NULL), USIM_OK);
+    double end = 0;
+    for (int t = 0; t < sim_task_count(g); t++)
+        end = fmax(end, sim_end(g, t));
+    sim_graph_free(g);
+    return end;
+}
+
+/* The paper's closed forms (Qi et al. 2024, section 3.1) with F = B = W = 1,
+ * pp 4, m 8: 1F1B takes (m + pp - 1)(F + B + W) = 33, ZB-H1
+ * m (F + B + W) + (pp - 1)(F + B - W) = 27. */
+static void zero_bubble_shrinks_the_bubble(void **state)
+{
+    (void)state;
+    assert_close(pipeline_makespan(4, 8, WL_SCHED_1F1B, 1, 1, 1), 33.0, 1e-12);
+    assert_close(pipeline_makespan(4, 8, WL_SCHED_ZB_H1, 1, 1, 1), 27.0, 1e-12);
+    assert_close(pipeline_makespan(8, 16, WL_SCHED_ZB_H1, 1, 1, 1), 48.0 + 7.0, 1e-12);
 }
 
 /* Llama 3.1 405B's 126 layers on PP 8: the first and last stages get fewer. */
@@ -467,6 +540,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(llama31_405b_exact),
+        cmocka_unit_test(zero_bubble_order),
+        cmocka_unit_test(zero_bubble_shrinks_the_bubble),
         cmocka_unit_test(every_preset_matches_published),
         cmocka_unit_test(llama4_config),
         cmocka_unit_test(moe_active_parameters),

@@ -256,7 +256,12 @@ double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe);
 
 /* The kernel figures a run uses: the compiled ones when it compiles. */
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
-typedef enum wl_schedule { WL_SCHED_1F1B, WL_SCHED_INTERLEAVED } wl_schedule;
+/* The pipeline schedule: 1F1B (interleaved when vp > 1), or ZB-H1 (Qi et
+ * al., "Zero Bubble Pipeline Parallelism", ICLR 2024), which splits each
+ * backward into its input-gradient half B and its weight-gradient half W and
+ * lets the W wait to fill what would be a bubble. */
+typedef enum wl_schedule { WL_SCHED_1F1B, WL_SCHED_ZB_H1 } wl_schedule;
+extern const char *const wl_schedule_names[];
 
 typedef struct wl_plan {
     int tp, pp, dp, cp, ep;
@@ -265,6 +270,7 @@ typedef struct wl_plan {
      * fold over TP x CP x DP (MoE parallel folding). */
     int etp;
     int vp;              /* virtual stages per pipeline rank (interleaved when > 1) */
+    int schedule;        /* wl_schedule; ZB-H1 with vp = 1 only */
     int mbs;             /* micro-batch size, sequences */
     int64_t gbs;         /* global batch, sequences */
     int64_t seq;
@@ -322,20 +328,28 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
 /* ---- pipeline schedules --------------------------------------------- */
 
 /* One entry of a pipeline rank's program: forward or backward of a
- * micro-batch through one of the rank's model chunks (virtual stages). */
+ * micro-batch through one of the rank's model chunks (virtual stages). Under
+ * ZB-H1 a backward is its input-gradient half only and `weight` marks the
+ * weight-gradient half, a separate entry. */
 typedef struct wl_pipe_op {
     int64_t microbatch;
     int chunk;
     bool backward;
+    bool weight;
 } wl_pipe_op;
 
-/* The order in which pipeline rank `stage` of pp runs its 2 x m x vp ops:
- * 1F1B (vp = 1) or Megatron's interleaved 1F1B (vp > 1, m a multiple of pp).
- * out must hold 2 x m x vp entries. */
-void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_pipe_op *out);
+/* Entries in one pipeline rank's program: 2 x m x vp, 3 x m under ZB-H1. */
+int64_t wl_pipeline_ops(int vp, int64_t m, wl_schedule schedule);
 
-/* The most chunk-forwards rank `stage` holds activations for at once. */
-int64_t wl_pipeline_max_inflight(int pp, int vp, int64_t m, int stage);
+/* The order in which pipeline rank `stage` of pp runs its ops: 1F1B
+ * (vp = 1), Megatron's interleaved 1F1B (vp > 1, m a multiple of pp) or
+ * ZB-H1 (vp = 1). out must hold wl_pipeline_ops entries. */
+void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedule,
+                       wl_pipe_op *out);
+
+/* The most chunk-forwards rank `stage` holds activations for at once (a
+ * forward whose weight gradient waits still holds its layers' inputs). */
+int64_t wl_pipeline_max_inflight(int pp, int vp, int64_t m, int stage, wl_schedule schedule);
 
 /* ---- memory --------------------------------------------------------- */
 

@@ -33,6 +33,9 @@ static const usim_option PLAN_OPTIONS[] = {
     {"fp8-recipe", USIM_OPT_CHOICE, USIM_UNIT_NONE, "RECIPE",
      "with --dtype fp8: how each GEMM input is scaled, as train's option (default: the stack's)",
      NULL, wl_fp8_recipe_names, 0, 0, false},
+    {"schedule", USIM_OPT_CHOICE, USIM_UNIT_NONE, "NAME",
+     "pipeline schedule of every plan, as train's option: 1f1b (interleaved when VP > 1) or "
+     "zb-h1 (VP 1 only)", "1f1b", wl_schedule_names, 0, 0, false},
     {"top", USIM_OPT_INT, USIM_UNIT_NONE, "K", "plans to show", "5", NULL, 1, PLAN_TOP_MAX, false},
     {"objective", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHAT", "rank by step time, cost or energy",
      "time", OBJECTIVES, 0, 0, false},
@@ -68,8 +71,8 @@ static const usim_option PLAN_OPTIONS[] = {
 
 /* Options that only one kind of plan reads: naming one for the other kind
  * is a mistake worth saying. */
-static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "fp8-recipe", "jobs", "stack", "compile",
-                                            "report", NULL};
+static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "fp8-recipe", "schedule", "jobs",
+                                            "stack", "compile", "report", NULL};
 static const char *const SERVING_ONLY[] = {"isl",    "osl",          "slo-ttft", "slo-tpot",
                                            "weights", "engine", "max-model-len",
                                            "prefill-buckets", NULL};
@@ -148,6 +151,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
     int64_t top = api_next_int(cmd, req, "top", 5, &st, err);
     int64_t jobs = api_next_int(cmd, req, "jobs", 0, &st, err);
     int dtype = api_next_choice(cmd, req, "dtype", &st, err);
+    int schedule = api_next_choice(cmd, req, "schedule", &st, err);
     int objective = api_next_choice(cmd, req, "objective", &st, err);
     /* Ranking by cost with no price would rank every plan at $0. */
     if (st == USIM_OK && objective == 1 && hw_no_price_reason(sys))
@@ -163,6 +167,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         o.plan.dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;
         o.plan.overlap_grad_reduce = o.plan.overlap_param_gather = true;
         o.plan.cp = o.plan.ep = o.plan.vp = o.plan.mbs = 1;
+        o.plan.schedule = schedule;
         st = api_read_stack(cmd, req, sys, m, &o.plan, err);
     }
     if (st == USIM_OK)
@@ -191,6 +196,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
                             (json_int_t)out->considered, "invalid", (json_int_t)out->invalid,
                             "too_big", (json_int_t)out->too_big, "feasible",
                             (json_int_t)out->feasible, "simulated", (json_int_t)out->simulated);
+        json_object_set_new(*result, "schedule", json_string(wl_schedule_names[schedule]));
         api_system_warnings(*result, sys);
     }
     free(m);
@@ -220,11 +226,13 @@ static usim_status plan_cmd_render(json_t *res, usim_buf *b, usim_error *err)
     json_t *p;
     if (json_object_get(res, "deployments"))
         return api_serve_plan_render(res, b, err);
-    usim_buf_printf(b, "Best plans for %s on %.0f x %s (by %s): %.0f candidates, %.0f invalid, "
+    const char *schedule = json_string_value(json_object_get(res, "schedule"));
+    usim_buf_printf(b, "Best plans for %s on %.0f x %s (by %s%s): %.0f candidates, %.0f invalid, "
                        "%.0f too big for HBM, %.0f simulated\n\n",
                     json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
                     json_string_value(json_object_get(res, "hw")),
                     json_string_value(json_object_get(res, "objective")),
+                    schedule && !strcmp(schedule, "zb-h1") ? ", ZB-H1 schedule" : "",
                     api_number(res, "considered"), api_number(res, "invalid"),
                     api_number(res, "too_big"), api_number(res, "simulated"));
     usim_buf_printf(b, "  #  %4s %4s %6s %3s %3s %3s %4s %4s %-9s %11s %12s %6s %9s\n", "TP", "PP",
@@ -251,7 +259,7 @@ static usim_status plan_cmd_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_plan = {
     {"plan", "search the parallel plans: the fastest (or cheapest) that fit",
      "ultrasim plan --model M --hw H --chips N --gbs G --seq S [--dtype ..] [--top K] "
-     "[--objective time|cost|energy] [--stack NAME|FILE] [--compile on|off] [--json]\n"
+     "[--objective time|cost|energy] [--schedule 1f1b|zb-h1] [--stack NAME|FILE] [--compile on|off] [--json]\n"
      "       ultrasim plan --serve --model M --hw H --chips N --isl I --osl O [--slo-ttft T] "
      "[--slo-tpot T] [--weights LIST] [--engine E] [--objective time|cost|energy] [--json]",
      "Enumerates TP, PP, DP, CP, EP, virtual stages, micro-batch, ZeRO stage and recompute;\n"

@@ -98,6 +98,7 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "attention", json_string(api_attention_choices[p->attention]));
     json_object_set_new(j, "overlap_tp_comm", json_boolean(p->overlap_tp_comm));
     json_object_set_new(j, "overlap_ep_comm", json_boolean(p->overlap_ep_comm));
+    json_object_set_new(j, "schedule", json_string(wl_schedule_names[p->schedule]));
     if (p->dtype == USIM_FP8)
         json_object_set_new(j, "fp8_recipe", json_string(wl_fp8_recipe_names[p->fp8_recipe]));
     return j;
@@ -320,11 +321,13 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
              json_string_value(json_object_get(p, "dtype")), recipe);
     if (api_number(p, "etp") < api_number(p, "tp"))
         snprintf(etp, sizeof etp, " (expert TP %.0f)", api_number(p, "etp"));
-    usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f; micro-batch "
+    const char *schedule = json_string_value(json_object_get(p, "schedule"));
+    usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f%s; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n"
                        "stack: %s%s, attention %s%s%s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
                     api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"),
+                    schedule && !strcmp(schedule, "zb-h1") ? ", ZB-H1 schedule" : "",
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"), dtype,
                     json_string_value(json_object_get(p, "recompute")),
                     json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"),
@@ -374,7 +377,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_train = {
     {"train", "simulate a training step: time, MFU, breakdown, memory",
      "ultrasim train --model NAME|config.json --hw PRESET [--chips N] --tp T --pp P [--dp D] "
-     "[--cp C] [--ep E] [--vp V] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
+     "[--cp C] [--ep E] [--vp V] [--schedule 1f1b|zb-h1] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
      "none|selective|full] [--sp] [--zero 0|1|2|3] [--stack NAME|FILE] [--compile on|off] "
      "[--tokens N] [--trace F] [--export-et PREFIX] [--json]",
      "Simulates one step on the discrete-event core, one representative chip per pipeline\n"

@@ -51,6 +51,10 @@ extern const char *const api_tp_unit_choices[];
      NULL, NULL, 1, 65536, false},                                                              \
     {"vp", USIM_OPT_INT, USIM_UNIT_NONE, "V", "virtual pipeline stages per rank (interleaved 1F1B)",\
      "1", NULL, 1, 1024, false},                                                                \
+    {"schedule", USIM_OPT_CHOICE, USIM_UNIT_NONE, "NAME",                                       \
+     "pipeline schedule: 1f1b (interleaved with --vp > 1), or zb-h1, zero bubble: each "        \
+     "backward split in its input-gradient and weight-gradient halves, the latter filling "     \
+     "the bubbles (--vp 1)", "1f1b", wl_schedule_names, 0, 0, false},                           \
     {"mbs", USIM_OPT_INT, USIM_UNIT_NONE, "B", "micro-batch size, sequences", "1", NULL, 1, 65536,\
      false},                                                                                    \
     {"gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "global batch size, sequences", NULL, NULL, 1,   \

@@ -157,8 +157,8 @@ static void enumerate(search *s)
                                     p.zero = z;
                                     p.recompute = r;
                                     p.sp = p.tp > 1;
-                                    if (p.vp > 1 && p.pp == 1)
-                                        continue;
+                                    if (p.vp > 1 && (p.pp == 1 || p.schedule == WL_SCHED_ZB_H1))
+                                        continue; /* no chunks to interleave */
                                     consider(s, &p);
                                 }
             }

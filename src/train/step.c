@@ -13,7 +13,8 @@
  * communication stream, and a send link toward each neighbouring stage. The
  * stage runs its pipeline program (workload/schedule.c) in order; a forward
  * of virtual stage v waits for v - 1's activations to arrive, a backward for
- * v + 1's gradients. The last micro-batch's backward runs layer by layer so
+ * v + 1's gradients; under ZB-H1 a W (weight gradients) waits only for its
+ * own stage's B. The last micro-batch's backward (or W) runs layer by layer so
  * that each layer's gradient reduction (a bucket) can start as soon as the
  * layer is done, overlapped with the layers still to come. The optimizer
  * runs when the stage's reductions are done; ZeRO-1/2 then gather the
@@ -65,6 +66,7 @@ typedef struct chunk_plan {
     bool first_virtual, last_virtual;
     wl_stage_params params;
     train_costs fwd, bwd; /* whole chunk, one micro-batch */
+    train_costs input_grad, weight_grad; /* bwd split in its B and W halves (ZB-H1) */
     train_costs first_fwd; /* the step's first forward (the one that gathers ZeRO-3 weights
                               kept for the step, wl_plan_zero3_per_step) */
 } chunk_plan;
@@ -130,6 +132,23 @@ static void zero3_chunk_comm(step_builder *b, chunk_plan *c)
     train_costs_add(&c->bwd, &layer_bwd, c->layers - 1);
 }
 
+/* ZB-H1's W: the weight-gradient GEMMs (each linear's dW = X^T dY), as many
+ * FLOPs as the forward's GEMMs, at the rate the backward's GEMMs run; B is
+ * the rest of the backward, everything the previous stage waits for. */
+static void split_backward(chunk_plan *c)
+{
+    double bwd_flops = c->bwd.flops[TRAIN_GEMM];
+    double share = bwd_flops > 0 ? fmin(1.0, c->fwd.flops[TRAIN_GEMM] / bwd_flops) : 0.0;
+    c->input_grad = c->bwd;
+    memset(&c->weight_grad, 0, sizeof c->weight_grad);
+    c->weight_grad.s[TRAIN_GEMM] = share * c->bwd.s[TRAIN_GEMM];
+    c->weight_grad.flops[TRAIN_GEMM] = share * bwd_flops;
+    c->weight_grad.bytes[TRAIN_GEMM] = share * c->bwd.bytes[TRAIN_GEMM];
+    c->input_grad.s[TRAIN_GEMM] -= c->weight_grad.s[TRAIN_GEMM];
+    c->input_grad.flops[TRAIN_GEMM] -= c->weight_grad.flops[TRAIN_GEMM];
+    c->input_grad.bytes[TRAIN_GEMM] -= c->weight_grad.bytes[TRAIN_GEMM];
+}
+
 static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
 {
     const wl_plan *p = b->x.p;
@@ -162,6 +181,7 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
         train_hide_ep(&c->first_fwd);
         train_hide_ep(&c->bwd);
     }
+    split_backward(c);
 }
 
 /* Notes that tasks first..last (added in a row) are the work c describes. */
@@ -254,16 +274,17 @@ static double grad_reduce_s(step_builder *b, double bytes)
     return train_collective_s(&b->x, grad_reduce_op(b), bytes, &b->x.dp);
 }
 
-/* The last backward of a chunk, layer by layer, each followed by its
- * gradient bucket's reduction on the DP stream. */
-static void last_backward(step_builder *b, int stage, const chunk_plan *c, const char *label,
-                          int *first, int *last)
+/* The last pass of a chunk that makes weight gradients (its last backward,
+ * or under ZB-H1 its last W), layer by layer, each followed by its gradient
+ * bucket's reduction on the DP stream. */
+static void last_backward(step_builder *b, int stage, const chunk_plan *c, const train_costs *work,
+                          const char *label, int *first, int *last)
 {
     int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
     int layers = c->layers > 0 ? c->layers : 1;
     double bucket = grad_bytes(b, &c->params) / layers, bucket_s = grad_reduce_s(b, bucket);
-    train_costs per_layer = c->bwd;
-    train_costs_add(&per_layer, &c->bwd, 1.0 / layers - 1);
+    train_costs per_layer = *work;
+    train_costs_add(&per_layer, work, 1.0 / layers - 1);
     *first = -1;
     for (int l = 0; l < layers; l++) {
         int f, e;
@@ -321,29 +342,47 @@ static bool reduces_in_backward(const wl_plan *p)
     return p->overlap_grad_reduce && !wl_plan_zero3_per_step(p);
 }
 
+/* What a pass of chunk c costs: a forward (the step's first may gather
+ * weights), a whole backward, or under ZB-H1 its B or W half. */
+static const train_costs *pass_costs(const step_builder *b, const chunk_plan *c,
+                                     const wl_pipe_op *op)
+{
+    if (op->weight)
+        return &c->weight_grad;
+    if (op->backward)
+        return b->x.p->schedule == WL_SCHED_ZB_H1 ? &c->input_grad : &c->bwd;
+    return op->microbatch == 0 ? &c->first_fwd : &c->fwd;
+}
+
+/* The pass after which a chunk's weight gradients are complete. */
+static bool final_gradients(const step_builder *b, const wl_pipe_op *op)
+{
+    bool makes_them = op->weight || (op->backward && b->x.p->schedule != WL_SCHED_ZB_H1);
+    return makes_them && op->microbatch == b->M - 1;
+}
+
 static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
 {
     const wl_plan *p = b->x.p;
-    int64_t n = 2 * b->M * p->vp;
+    int64_t n = wl_pipeline_ops(p->vp, b->M, p->schedule);
     prefetch_param_gather(b, stage);
-    wl_pipeline_order(p->pp, p->vp, b->M, stage, ops);
+    wl_pipeline_order(p->pp, p->vp, b->M, stage, p->schedule, ops);
     for (int64_t i = 0; i < n; i++) {
         const wl_pipe_op *op = &ops[i];
         const chunk_plan *c = &b->chunks[stage * p->vp + op->chunk];
         int v = op->chunk * p->pp + stage, first, last;
         char label[32];
-        snprintf(label, sizeof label, "%c%lld.%d", op->backward ? 'B' : 'F',
+        snprintf(label, sizeof label, "%c%lld.%d", op->weight ? 'W' : op->backward ? 'B' : 'F',
                  (long long)op->microbatch, v);
-        bool final_backward = op->backward && op->microbatch == b->M - 1;
-        const train_costs *work = op->backward         ? &c->bwd
-                                  : op->microbatch == 0 ? &c->first_fwd
-                                                        : &c->fwd;
-        if (final_backward && reduces_in_backward(p))
-            last_backward(b, stage, c, label, &first, &last);
+        const train_costs *work = pass_costs(b, c, op);
+        if (final_gradients(b, op) && reduces_in_backward(p))
+            last_backward(b, stage, c, work, label, &first, &last);
         else
             add_tasks(b, b->res[stage][RES_COMPUTE], work, label, &first, &last);
         if (i == 1 && b->param_gather[stage] >= 0)
             depend(b, first, b->param_gather[stage]);
+        if (op->weight)
+            continue; /* nothing waits for a W but the stage's own next pass */
         int k = idx(b, v, op->microbatch);
         if (op->backward) {
             b->bwd_first[k] = first;
@@ -505,7 +544,7 @@ static usim_status build_graph(step_builder *b)
         plan_chunk(b, v % p->pp, v / p->pp, first_layer);
         first_layer += b->chunks[(v % p->pp) * p->vp + v / p->pp].layers;
     }
-    wl_pipe_op *ops = malloc((size_t)(2 * b->M * p->vp) * sizeof *ops);
+    wl_pipe_op *ops = malloc((size_t)wl_pipeline_ops(p->vp, b->M, p->schedule) * sizeof *ops);
     if (!ops)
         return usim_fail(b->x.err, USIM_ERUNTIME, "out of memory");
     for (int s = 0; s < p->pp && b->x.st == USIM_OK; s++) {

@@ -245,7 +245,7 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
                              : BYTES_GRAD * (p->zero >= 2 ? params_sharded : params_local);
     mem.optimizer = BYTES_OPTIMIZER * (p->zero >= 1 ? params_sharded : params_local);
     int64_t m_batches = wl_plan_microbatches(p);
-    int64_t inflight = wl_pipeline_max_inflight(p->pp, p->vp, m_batches, stage);
+    int64_t inflight = wl_pipeline_max_inflight(p->pp, p->vp, m_batches, stage, p->schedule);
     int chunk_layers = 0;
     for (int c = 0; c < p->vp; c++)
         if (wl_chunk_layers(m, p, stage, c) > chunk_layers)

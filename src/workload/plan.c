@@ -125,6 +125,10 @@ static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *
         return fail(err, "vp", "interleaving needs the micro-batches per step (%d) to be a "
                                "multiple of PP (%d)",
                     (int)wl_plan_microbatches(p), p->pp);
+    if (p->schedule == WL_SCHED_ZB_H1 && p->vp > 1)
+        return fail(err, "schedule", "zb-h1 runs one model chunk a pipeline rank (VP 1, not %d); "
+                                     "interleaved zero-bubble schedules (ZB-V) are not modelled",
+                    p->vp);
     return USIM_OK;
 }
 

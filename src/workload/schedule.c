@@ -11,11 +11,24 @@
  * bubble by vp at the cost of more communication. Warm-up is
  * (pp - s - 1) x 2 + (vp - 1) x pp forwards.
  *
+ * ZB-H1 (Qi et al., "Zero Bubble Pipeline Parallelism", ICLR 2024, section
+ * 3.1; sail-sg/zero-bubble-pipeline-parallelism's zb-h1 schedule): each
+ * backward splits into B, the gradient of the stage's input, which the
+ * previous stage waits for, and W, the gradient of its weights, which nobody
+ * waits for. In the steady state rank s runs triples (F x, B x-(pp-1-s),
+ * W x-(pp-1)): B keeps 1F1B's place, W of every rank lags pp - 1 forwards, so
+ * the last rank holds its W back longest and the B chain back to rank 0 is
+ * shorter by the W it no longer carries. Warm-up and cool-down are the
+ * triples whose indices fall outside 0..m-1, dropped. With equal F, B and W
+ * the bubble falls from (pp - 1)(F + B + W) to (pp - 1)(F + B - W).
+ *
  * The timing of these programs is not computed here: the discrete-event
  * simulation runs them against each other, and bubbles emerge from the
  * dependencies between ranks.
  */
 #include "ultrasim/workload.h"
+
+const char *const wl_schedule_names[] = {"1f1b", "zb-h1", NULL};
 
 /* k-th forward (or backward) of an interleaved program: micro-batches go in
  * groups of pp, each group through chunk 0, 1, ... (backwards in reverse). */
@@ -24,7 +37,7 @@ static wl_pipe_op interleaved_op(int pp, int vp, int64_t k, bool backward)
     int64_t group = k / ((int64_t)pp * vp);
     int64_t in_group = k % ((int64_t)pp * vp);
     int chunk = (int)(in_group / pp);
-    wl_pipe_op op = {group * pp + k % pp, backward ? vp - 1 - chunk : chunk, backward};
+    wl_pipe_op op = {group * pp + k % pp, backward ? vp - 1 - chunk : chunk, backward, false};
     return op;
 }
 
@@ -35,8 +48,32 @@ static int64_t warmup_forwards(int pp, int vp, int64_t m, int stage)
     return warmup < total ? warmup : total;
 }
 
-void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_pipe_op *out)
+int64_t wl_pipeline_ops(int vp, int64_t m, wl_schedule schedule)
 {
+    return schedule == WL_SCHED_ZB_H1 ? 3 * m : 2 * m * vp;
+}
+
+static void zero_bubble_order(int pp, int64_t m, int stage, wl_pipe_op *out)
+{
+    int64_t n = 0;
+    for (int64_t x = 0; x < m + pp - 1; x++) {
+        int64_t b = x - (pp - 1 - stage), w = x - (pp - 1);
+        if (x < m)
+            out[n++] = (wl_pipe_op){x, 0, false, false};
+        if (b >= 0 && b < m)
+            out[n++] = (wl_pipe_op){b, 0, true, false};
+        if (w >= 0 && w < m)
+            out[n++] = (wl_pipe_op){w, 0, true, true};
+    }
+}
+
+void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedule,
+                       wl_pipe_op *out)
+{
+    if (schedule == WL_SCHED_ZB_H1) {
+        zero_bubble_order(pp, m, stage, out);
+        return;
+    }
     int64_t total = m * vp;
     int64_t warmup = warmup_forwards(pp, vp, m, stage);
     int64_t n = 0;
@@ -50,9 +87,12 @@ void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_pipe_op *out)
         out[n++] = interleaved_op(pp, vp, k, true);
 }
 
-/* In flight peaks at the end of warm-up plus the first steady forward. */
-int64_t wl_pipeline_max_inflight(int pp, int vp, int64_t m, int stage)
+/* In flight peaks at the end of warm-up plus the first steady forward;
+ * under ZB-H1 a forward stays in flight until its W, pp - 1 triples later. */
+int64_t wl_pipeline_max_inflight(int pp, int vp, int64_t m, int stage, wl_schedule schedule)
 {
+    if (schedule == WL_SCHED_ZB_H1)
+        return pp < m ? pp : m;
     int64_t total = m * vp;
     int64_t warmup = warmup_forwards(pp, vp, m, stage);
     return warmup < total ? warmup + 1 : total;
