@@ -201,6 +201,24 @@ static void latencies_in_milliseconds(void **state)
     json_decref(j);
 }
 
+/* A training row's schedule cell runs that pipeline schedule, as train's
+ * --schedule does. */
+static void schedule_column(void **state)
+{
+    (void)state;
+    const char *path = write_temp(
+        "validate_schedule.csv",
+        "id,hw,chips,model,tp,pp,gbs,seq,schedule,metric,value\n"
+        "a,dgx-h100,4,llama2-7b,1,4,12,2048,zb-h1,step_time_s,0.6\n");
+    json_t *j = validate_file(path);
+    double want = cli_number("train --model llama2-7b --hw dgx-h100 --chips 4 --tp 1 --pp 4 "
+                             "--gbs 12 --seq 2048 --schedule zb-h1 --json",
+                             "", NULL, "step_time_s");
+    json_t *row = json_array_get(json_object_get(j, "rows"), 0);
+    assert_close(json_number_value(json_object_get(row, "predicted")), want, 1e-12);
+    json_decref(j);
+}
+
 /* An offline row with no requests cell runs the 1,000 prompts of vLLM's
  * throughput benchmark; a requests cell runs that many. Each predicts what
  * `serve` predicts for the same run. */
@@ -391,6 +409,7 @@ int main(void)
                                        cmocka_unit_test(bad_cell_is_an_input_error),
                                        cmocka_unit_test(file_set_from_columns),
         cmocka_unit_test(latencies_in_milliseconds),
+        cmocka_unit_test(schedule_column),
         cmocka_unit_test(offline_rows_run_a_benchmarks_requests),
         cmocka_unit_test(benchmark_names_of_modes_and_metrics),
                                        cmocka_unit_test(unpredictable_row_is_an_error),
