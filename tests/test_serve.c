@@ -81,6 +81,10 @@ static void weight_types(void **state)
     json_t *b = serve("--model llama3-8b --hw dgx-h100 --tp 1 --weights mxfp4 --kv-dtype bf16 "
                       "--isl 128 --osl 16 --requests 2");
     assert_close(num(a, "kv_capacity_tokens"), num(b, "kv_capacity_tokens"), 0);
+    /* the result says what ran: MXFP4 weights keep a bf16 cache by default */
+    assert_string_equal(json_string_value(json_object_get(a, "weights")), "mxfp4");
+    assert_string_equal(json_string_value(json_object_get(a, "kv_dtype")), "bf16");
+    assert_string_equal(json_string_value(json_object_get(a, "attention")), "fused");
     json_decref(a);
     json_decref(b);
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --kv-dtype int4",

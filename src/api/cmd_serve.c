@@ -479,11 +479,15 @@ static json_t *explain_json(const serve_result *r)
 
 static json_t *deployment_json(const serve_deployment *d, int chips)
 {
-    return api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
-                     d->model.name, "hw", d->sys.name, "chips", chips, "tp", d->tp, "pp", d->pp,
-                     "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name, "max_batch",
-                     d->max_batch, "scheduler", SCHEDULERS[d->scheduler], "token_budget",
-                     d->token_budget);
+    json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
+                         d->model.name, "hw", d->sys.name, "chips", chips, "tp", d->tp, "pp", d->pp,
+                         "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name,
+                         "max_batch", d->max_batch, "scheduler", SCHEDULERS[d->scheduler],
+                         "token_budget", d->token_budget);
+    json_object_set_new(o, "weights", json_string(WEIGHTS[d->weights]));
+    json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));
+    json_object_set_new(o, "attention", json_string(api_attention_choices[d->attention]));
+    return o;
 }
 
 static json_t *result_json(const serve_deployment *d, const serve_result *r)
@@ -744,16 +748,33 @@ static void sweep_text(usim_buf *b, json_t *runs)
                      "throughput all at once)\n");
 }
 
+/* What runs the requests: the engine and its batching, the weight and KV
+ * cache types, the attention kernel. */
+static void setup_line(usim_buf *b, json_t *res)
+{
+    const char *weights = json_string_value(json_object_get(res, "weights"));
+    if (!weights)
+        return;
+    usim_buf_printf(b, "engine %s (%s batching, at most %.0f a batch); %s weights, %s KV cache, "
+                       "%s attention\n\n",
+                    json_string_value(json_object_get(res, "engine")),
+                    json_string_value(json_object_get(res, "scheduler")),
+                    api_number(res, "max_batch"), weights,
+                    json_string_value(json_object_get(res, "kv_dtype")),
+                    json_string_value(json_object_get(res, "attention")));
+}
+
 static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 {
     (void)err;
     json_t *runs = json_object_get(res, "sweep");
-    usim_buf_printf(b, "%s on %.0f chip%s of %s: TP %.0f x PP %.0f, %.0f replica%s%s\n\n",
+    usim_buf_printf(b, "%s on %.0f chip%s of %s: TP %.0f x PP %.0f, %.0f replica%s%s\n",
                     json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
                     api_number(res, "chips") == 1 ? "" : "s",
                     json_string_value(json_object_get(res, "hw")), api_number(res, "tp"),
                     api_number(res, "pp"), api_number(res, "replicas"),
                     api_number(res, "replicas") == 1 ? "" : "s", runs ? "; a sweep" : "");
+    setup_line(b, res);
     if (runs) {
         sweep_text(b, runs);
         return USIM_OK;
