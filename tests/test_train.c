@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "train/internal.h"
 #include "ultrasim/train.h"
 
 static wl_model model(const char *name)
@@ -92,6 +93,35 @@ static void zero_bubble_matches_closed_form(void **state)
     expect_input_error(args, "zb-h1 runs one model chunk a pipeline rank (VP 1, not 2)");
     snprintf(args, sizeof args, "%s--schedule zb", base);
     expect_input_error(args, "'zb' is not one of 1f1b, zb-h1");
+}
+
+/* With EP overlap each all-to-all runs beside one block of the paired
+ * chunk (DeepSeek-V3's Figure 4): a forward of 1 s attention and 1.5 s MLP
+ * beside a backward of 2 s and 3 s, each with two all-to-alls of 2 s. The
+ * forward's hide behind the backward's 3 s and 2 s blocks; the backward's
+ * outlast the forward's 1.5 s and 1 s by 0.5 s and 1 s. A block beside an
+ * all-to-all of A that holds a share h of the cores ends after
+ * max(A, C + h A). */
+static void ep_all_to_alls_pair_with_blocks(void **state)
+{
+    (void)state;
+    train_costs fwd, bwd;
+    memset(&fwd, 0, sizeof fwd);
+    memset(&bwd, 0, sizeof bwd);
+    fwd.s[TRAIN_GEMM] = 2.5;
+    fwd.mlp_s = 1.5;
+    bwd.s[TRAIN_GEMM] = 5.0;
+    bwd.mlp_s = 3.0;
+    fwd.s[TRAIN_EP_COMM] = bwd.s[TRAIN_EP_COMM] = 4.0;
+    train_costs f = fwd, b = bwd;
+    train_hide_ep(&fwd, &bwd, 0.0);
+    assert_close(fwd.s[TRAIN_EP_COMM], 0.0, 0);
+    assert_close(bwd.s[TRAIN_EP_COMM], 1.5, 1e-12);
+    /* holding a quarter of the cores, each all-to-all costs its partner at
+     * least a quarter of its time: 0.5 + 0.5 forward, 0.5 + 1 backward */
+    train_hide_ep(&f, &b, 0.25);
+    assert_close(f.s[TRAIN_EP_COMM], 1.0, 1e-12);
+    assert_close(b.s[TRAIN_EP_COMM], 1.5, 1e-12);
 }
 
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
@@ -356,6 +386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bubble_matches_closed_form),
         cmocka_unit_test(zero_bubble_matches_closed_form),
+        cmocka_unit_test(ep_all_to_alls_pair_with_blocks),
         cmocka_unit_test(mfu_by_definition),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),

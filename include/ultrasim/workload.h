@@ -64,6 +64,11 @@ typedef struct wl_model {
     int expert_ffn;
     int dense_layers;
     int moe_layer_step;
+    /* Group-limited routing (DeepSeek-V3's n_group, topk_group): the experts
+     * form expert_groups groups and a token picks its experts from the best
+     * groups_per_token of them; 0: any expert. */
+    int expert_groups;
+    int groups_per_token;
     wl_mla mla;              /* kv_lora_rank 0: standard multi-head attention */
     /* An EAGLE-3 draft head (a speculative decoder's draft, never a model of
      * its own): it fuses fused_states of the target's hidden states through
@@ -209,6 +214,8 @@ typedef struct wl_stack {
                                      and reduce-scatters its gradients after the last backward */
     bool tp_comm_overlap;       /* TP collectives hidden behind the GEMMs unless a run says */
     bool ep_comm_overlap;       /* EP all-to-alls hidden behind a pass's compute (DualPipe) */
+    int moe_dispatcher;         /* wl_dispatcher its MoE runs use unless a run says */
+    double ep_comm_sms;         /* SMs an overlapped all-to-all's kernels hold while it runs */
     /* What selective recomputation also leaves out, and how linear layers'
      * inputs are kept for the backward (DeepSeek-V3's memory savings). */
     bool recompute_norms;       /* norm outputs rebuilt from the kept residual */
@@ -263,6 +270,21 @@ const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
 typedef enum wl_schedule { WL_SCHED_1F1B, WL_SCHED_ZB_H1 } wl_schedule;
 extern const char *const wl_schedule_names[];
 
+/* How MoE tokens travel to their experts: one copy per (token, expert) in an
+ * all-to-all (Megatron-Core's alltoall dispatcher), or DeepEP's normal
+ * kernels (Megatron-Core's flex dispatcher): one copy per (token,
+ * destination scale-up domain) over the scale-out network, fanned out to
+ * the experts over the domain's own links. */
+typedef enum wl_dispatcher { WL_DISPATCH_ALLTOALL, WL_DISPATCH_DEEPEP } wl_dispatcher;
+extern const char *const wl_dispatcher_names[];
+
+/* The share of a flat all-to-all's scale-out copies DeepEP sends when an EP
+ * group spans `domains` scale-up domains: the expected number of distinct
+ * domains among a token's top-k experts, over k (routing balanced, at most
+ * groups_per_token groups of expert_groups when the model limits it; 1 when
+ * the group stays in one domain). */
+double wl_dispatch_share(const wl_model *m, int domains);
+
 typedef struct wl_plan {
     int tp, pp, dp, cp, ep;
     /* Expert tensor parallel: chips splitting each expert (Megatron-Core's
@@ -271,6 +293,7 @@ typedef struct wl_plan {
     int etp;
     int vp;              /* virtual stages per pipeline rank (interleaved when > 1) */
     int schedule;        /* wl_schedule; ZB-H1 with vp = 1 only */
+    int moe_dispatcher;  /* wl_dispatcher: how MoE tokens reach their experts */
     int mbs;             /* micro-batch size, sequences */
     int64_t gbs;         /* global batch, sequences */
     int64_t seq;

@@ -99,6 +99,7 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "overlap_tp_comm", json_boolean(p->overlap_tp_comm));
     json_object_set_new(j, "overlap_ep_comm", json_boolean(p->overlap_ep_comm));
     json_object_set_new(j, "schedule", json_string(wl_schedule_names[p->schedule]));
+    json_object_set_new(j, "moe_dispatcher", json_string(wl_dispatcher_names[p->moe_dispatcher]));
     if (p->dtype == USIM_FP8)
         json_object_set_new(j, "fp8_recipe", json_string(wl_fp8_recipe_names[p->fp8_recipe]));
     return j;

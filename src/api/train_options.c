@@ -53,6 +53,8 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
         p->overlap_tp_comm = given.overlap_tp_comm;
     if (json_object_get(req, "overlap-ep-comm"))
         p->overlap_ep_comm = given.overlap_ep_comm;
+    if (json_object_get(req, "moe-dispatcher"))
+        p->moe_dispatcher = given.moe_dispatcher;
     if (!json_object_get(req, "compile"))
         return USIM_OK;
     p->compile = on(cmd, req, "compile", &st, err);
@@ -173,6 +175,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->etp = int_or(cmd, req, "etp", 0, &st, err);
     p->vp = int_or(cmd, req, "vp", 1, &st, err);
     p->schedule = api_next_choice(cmd, req, "schedule", &st, err);
+    if (json_object_get(req, "moe-dispatcher")) /* else the stack's (api_read_stack) */
+        p->moe_dispatcher = api_next_choice(cmd, req, "moe-dispatcher", &st, err);
     p->mbs = int_or(cmd, req, "mbs", 1, &st, err);
     p->gbs = int_or(cmd, req, "gbs", 1, &st, err);
     p->seq = int_or(cmd, req, "seq", 1, &st, err);

@@ -55,6 +55,11 @@ extern const char *const api_tp_unit_choices[];
      "pipeline schedule: 1f1b (interleaved with --vp > 1), or zb-h1, zero bubble: each "        \
      "backward split in its input-gradient and weight-gradient halves, the latter filling "     \
      "the bubbles (--vp 1)", "1f1b", wl_schedule_names, 0, 0, false},                           \
+    {"moe-dispatcher", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND",                                 \
+     "how MoE tokens reach their experts: alltoall (a copy per token and expert), or deepep "   \
+     "(DeepEP, Megatron-Core's flex dispatcher: a copy per token and destination scale-up "     \
+     "domain over the scale-out network, fanned out inside it); default: the stack's "          \
+     "(deepep for hai-llm)", NULL, wl_dispatcher_names, 0, 0, false},                            \
     {"mbs", USIM_OPT_INT, USIM_UNIT_NONE, "B", "micro-batch size, sequences", "1", NULL, 1, 65536,\
      false},                                                                                    \
     {"gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "global batch size, sequences", NULL, NULL, 1,   \

@@ -72,6 +72,7 @@ void train_costs_add(train_costs *a, const train_costs *b, double k)
         }
     }
     a->host_s += k * b->host_s;
+    a->mlp_s += k * b->mlp_s;
     a->calls_lost = a->calls_lost || b->calls_lost;
 }
 
@@ -380,6 +381,19 @@ static void dispatch_kernels(const train_ctx *x, train_costs *c, bool backward)
     c->s[TRAIN_ELEMENTWISE] += n * x->chip->launch_overhead_s;
 }
 
+/* The share of the all-to-all's copies the plan's dispatcher sends: DeepEP
+ * sends a token once to each scale-up domain that holds one of its experts
+ * and forwards it there over the domain's links, which an EP group inside
+ * one domain gains nothing from. */
+static double dispatched_share(const train_ctx *x)
+{
+    const train_group *g = &x->ep;
+    if (x->p->moe_dispatcher != WL_DISPATCH_DEEPEP || g->tier != NET_TIER_SCALEOUT)
+        return 1.0;
+    double per_domain = fmax(1.0, fmin(g->size, (double)x->sys->default_chips / g->stride));
+    return wl_dispatch_share(x->m, (int)ceil(g->size / per_domain));
+}
+
 /* Router, dispatch all-to-all, local experts as a grouped GEMM, combine. Each
  * chip holds E / EP experts split ETP ways and receives on average T x top-k
  * tokens x ETP / TP (balanced routing is assumed): with ETP = TP every TP rank
@@ -398,7 +412,7 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     /* the permutations run the same way in either pass: no saved input */
     if (x->p->stack.moe_permute_bytes > 0)
         elementwise(x, c, false, routed * h, 0, x->p->stack.moe_permute_bytes);
-    double bytes = routed * h * 2.0;
+    double bytes = routed * h * 2.0 * dispatched_share(x);
     add(c, TRAIN_EP_COMM,
         calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, bytes, &x->ep, 2, x->p->overlap_ep_comm));
     linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
@@ -449,12 +463,36 @@ static double device_besides_ep(const train_costs *c)
     return others;
 }
 
-/* All-to-alls run beside the pass (DualPipe pairs a chunk's with another
- * chunk's compute): the pass lasts as long as the longer of the two. */
-void train_hide_ep(train_costs *c)
+/* DeepSeek-V3's DualPipe (report, section 3.2.1 and Figure 4) and
+ * Megatron-Core's EP overlap of merged forward and backward passes pair the
+ * forward's dispatch with the backward's MLP, its combine with the backward's
+ * attention, and the backward's two all-to-alls with the forward's MLP and
+ * attention. A pass's all-to-alls are its dispatch and combine, equal in
+ * size. Beside an all-to-all of A seconds holding a share h of the cores, a
+ * block of C seconds ends after max(A, C + h A): the all-to-all shows for
+ * max(A - C, h A). */
+static double outlasting(const train_costs *pass, const train_costs *partner, double held)
 {
-    double others = device_besides_ep(c);
-    c->s[TRAIN_EP_COMM] = fmax(0.0, c->s[TRAIN_EP_COMM] - others);
+    double each = pass->s[TRAIN_EP_COMM] / 2, mlp = partner->mlp_s;
+    double attention = device_besides_ep(partner) - mlp;
+    double shown = fmax(each - mlp, held * each) + fmax(each - attention, held * each);
+    /* a pass that waits on its host's launches absorbs it in that wait */
+    return fmax(0.0, shown - pass->s[TRAIN_HOST]);
+}
+
+double train_ep_comm_held(const train_ctx *x)
+{
+    const hw_chip *chip = x->chip;
+    if (chip->matrix.kind != HW_MATRIX_TENSOR_CORE || chip->cores <= 0)
+        return 0.0;
+    return fmin(1.0, x->p->stack.ep_comm_sms / chip->cores);
+}
+
+void train_hide_ep(train_costs *fwd, train_costs *bwd, double held)
+{
+    double shown_fwd = outlasting(fwd, bwd, held), shown_bwd = outlasting(bwd, fwd, held);
+    fwd->s[TRAIN_EP_COMM] = shown_fwd;
+    bwd->s[TRAIN_EP_COMM] = shown_bwd;
 }
 
 static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
@@ -466,10 +504,12 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
     attention_block(x, &c, backward);
     elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 4,
                 kernels(x)->norm);
+    double before_mlp = device_besides_ep(&c);
     if (moe)
         moe_mlp(x, &c, backward);
     else
         dense_mlp(x, &c, backward, x->m->ffn);
+    c.mlp_s = device_besides_ep(&c) - before_mlp;
     elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1,
                 kernels(x)->residual);
     /* Experts folded over TP (expert TP 1) take the sequence-parallel tokens

@@ -15,7 +15,9 @@
  * Overlap is written as structure rather than as a shortened call: TP calls
  * hidden behind GEMMs run on stream 4 beside the GEMM node, ring-attention
  * exchanges beside the attention's later blocks, ZeRO-3's prefetched gathers
- * on stream 5 beside the whole pass; what follows waits for both. For a pass
+ * on stream 5 beside the whole pass, hidden all-to-alls on stream 6 beside it
+ * with what they still cost the engines as a node of their own; what follows
+ * waits for both. For a pass
  * of identical layers that gives the time train_step gives. Ranks follow
  * Megatron-LM's order: TP fastest, then CP, DP and PP.
  */
@@ -302,6 +304,11 @@ static uint64_t op_nodes(exporter *e, const char *label, const train_costs *c, u
         if (k == TRAIN_GEMM && hidden != UINT64_MAX)
             last = join(e, label, STREAM_ENGINES, last, hidden);
     }
+    /* what the hidden all-to-alls still cost the engines: the share of the
+     * cores their kernels hold, or their time beyond the blocks beside them */
+    if (ep != UINT64_MAX && c->s[TRAIN_EP_COMM] > 0)
+        last = compute_node(e, label, "beside the all-to-alls", c->s[TRAIN_EP_COMM], 0, 0,
+                            STREAM_ENGINES, &last, 1);
     for (int k = TRAIN_TP_COMM; k <= TRAIN_DP_COMM; k++)
         if (k != TRAIN_PP_COMM)
             last = call_chain(e, label, c, (train_kind)k, false, STREAM_ENGINES, last);

@@ -24,6 +24,7 @@ typedef struct train_costs {
     train_call calls[TRAIN_KIND_COUNT][TRAIN_CALLS];
     int ncalls[TRAIN_KIND_COUNT];
     double host_s;   /* the host's time to launch it (stack's figures, before the host's scale) */
+    double mlp_s;    /* of the device's time, the MLP blocks' (their all-to-alls aside) */
     bool calls_lost; /* more distinct calls than TRAIN_CALLS (export refuses) */
 } train_costs;
 
@@ -79,10 +80,16 @@ usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_sy
                                 usim_error *err);
 void train_record_free(train_record *r);
 
-/* With EP overlap, only the all-to-all time that outlasts a pass's other
- * work stays exposed (a whole chunk pass, as the step and its export run
- * it). */
-void train_hide_ep(train_costs *c);
+/* With EP overlap a forward chunk runs beside a backward one and each
+ * all-to-all beside the other's attention or MLP blocks: only what outlasts
+ * its partner stays exposed, and while it runs its kernels hold `held` of
+ * the chip's cores (whole chunk passes, as the step and its export run
+ * them). */
+void train_hide_ep(train_costs *fwd, train_costs *bwd, double held);
+
+/* The share of a GPU's SMs an overlapped all-to-all's kernels hold (the
+ * stack's ep_comm_sms); Trainium's collectives run on their own cores. */
+double train_ep_comm_held(const train_ctx *x);
 
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward);
 train_costs train_embedding_costs(train_ctx *x, bool backward);

@@ -177,9 +177,10 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
     if (p->recompute == WL_RECOMPUTE_FULL)
         train_costs_add(&c->bwd, &c->fwd, 1);
     if (p->overlap_ep_comm && c->moe_layers > 0) {
-        train_hide_ep(&c->fwd);
-        train_hide_ep(&c->first_fwd);
-        train_hide_ep(&c->bwd);
+        train_costs bwd = c->bwd;
+        double held = train_ep_comm_held(&b->x);
+        train_hide_ep(&c->first_fwd, &bwd, held);
+        train_hide_ep(&c->fwd, &c->bwd, held);
     }
     split_backward(c);
 }

@@ -64,6 +64,8 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_INT("expert_ffn", wl_model, expert_ffn, 0, MAX_DIM, false),
     USIM_INT("dense_layers", wl_model, dense_layers, 0, MAX_LAYERS, false),
     USIM_INT("moe_layer_step", wl_model, moe_layer_step, 0, MAX_LAYERS, false),
+    USIM_INT("expert_groups", wl_model, expert_groups, 0, 65536, false),
+    USIM_INT("groups_per_token", wl_model, groups_per_token, 0, 65536, false),
     USIM_OBJ("mla", wl_model, mla, &MLA_SCHEMA, false),
     USIM_INT("fused_states", wl_model, fused_states, 0, 16, false),
     USIM_INT("draft_vocab", wl_model, draft_vocab, 0, MAX_VOCAB, false),
@@ -113,6 +115,14 @@ static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *e
                                 "dense ones; allowed: 1 to %d",
                                 m->moe_layer_step, m->layers, m->dense_layers,
                                 m->layers - m->dense_layers);
+        if (m->expert_groups > 0 && m->experts % m->expert_groups != 0)
+            return usim_fail_at(r, "expert_groups", false, err,
+                                "%d groups do not divide the %d experts", m->expert_groups,
+                                m->experts);
+        if (m->groups_per_token > m->expert_groups)
+            return usim_fail_at(r, "groups_per_token", false, err,
+                                "%d is out of range; allowed 0 to expert_groups (%d)",
+                                m->groups_per_token, m->expert_groups);
     }
     if (m->draft_vocab > 0 && m->fused_states == 0)
         return usim_fail_at(r, "draft_vocab", false, err,
@@ -354,6 +364,8 @@ static void hf_deepseek_v3(hf_reader *h, wl_model *m)
     m->shared_experts = hf_int(h, "n_shared_experts", 0, 0, 1024, false);
     m->expert_ffn = hf_int(h, "moe_intermediate_size", m->ffn, 1, MAX_DIM, false);
     m->dense_layers = hf_int(h, "first_k_dense_replace", 0, 0, MAX_LAYERS, false);
+    m->expert_groups = hf_int(h, "n_group", 0, 0, 65536, false);
+    m->groups_per_token = hf_int(h, "topk_group", 0, 0, 65536, false);
     m->mla.q_lora_rank = hf_int(h, "q_lora_rank", 0, 0, MAX_DIM, false);
     m->mla.kv_lora_rank = hf_int(h, "kv_lora_rank", 0, 0, MAX_DIM, false);
     m->mla.qk_nope_dim = hf_int(h, "qk_nope_head_dim", 128, 1, 4096, false);

@@ -3,6 +3,7 @@
  * possible at all. Chips = TP x PP x DP x CP; expert parallelism (EP) splits
  * the experts over the data- and context-parallel ranks, as Megatron-LM does.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -125,6 +126,10 @@ static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *
         return fail(err, "vp", "interleaving needs the micro-batches per step (%d) to be a "
                                "multiple of PP (%d)",
                     (int)wl_plan_microbatches(p), p->pp);
+    if (p->moe_dispatcher == WL_DISPATCH_DEEPEP && m->experts <= 1)
+        return fail(err, "moe-dispatcher", "deepep dispatches tokens to experts, and %s has none "
+                                           "(a dense model); drop --moe-dispatcher",
+                    m->name);
     if (p->schedule == WL_SCHED_ZB_H1 && p->vp > 1)
         return fail(err, "schedule", "zb-h1 runs one model chunk a pipeline rank (VP 1, not %d); "
                                      "interleaved zero-bubble schedules (ZB-V) are not modelled",
@@ -147,4 +152,24 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
     if (st == USIM_OK)
         st = check_batch(p, m, err);
     return st;
+}
+
+const char *const wl_dispatcher_names[] = {"alltoall", "deepep", NULL};
+
+double wl_dispatch_share(const wl_model *m, int domains)
+{
+    int k = m->experts_per_token;
+    if (domains <= 1 || k < 1 || m->experts <= 1)
+        return 1.0;
+    /* the domains a token can reach: with group-limited routing, those of its
+     * groups (a domain per group when the EP group spans as many) */
+    double reach = domains;
+    if (m->expert_groups > 1 && m->groups_per_token > 0)
+        reach = fmin(reach, m->groups_per_token * fmax(1.0, (double)domains / m->expert_groups));
+    /* a reachable domain holds none of the k experts, drawn without
+     * replacement from the reachable ones, with this probability */
+    double pool = m->experts * reach / domains, outside = pool - pool / reach, none = 1.0;
+    for (int i = 0; i < k && none > 0; i++)
+        none *= fmax(0.0, (outside - i) / (pool - i));
+    return fmin(1.0, reach * (1.0 - none) / k);
 }

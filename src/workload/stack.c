@@ -61,6 +61,8 @@ static const usim_field STACK_FIELDS[] = {
     USIM_BOOL("zero3_pipeline_per_step", wl_stack, zero3_pipeline_per_step),
     USIM_BOOL("tp_comm_overlap", wl_stack, tp_comm_overlap),
     USIM_BOOL("ep_comm_overlap", wl_stack, ep_comm_overlap),
+    USIM_ENUM("moe_dispatcher", wl_stack, moe_dispatcher, wl_dispatcher_names, false),
+    USIM_NUM("ep_comm_sms", wl_stack, ep_comm_sms, U_1, 0, 1024, false),
     USIM_BOOL("recompute_norms", wl_stack, recompute_norms),
     USIM_BOOL("recompute_mla_up_projection", wl_stack, recompute_mla_up),
     USIM_BOOL("recompute_swiglu", wl_stack, recompute_swiglu),
@@ -141,6 +143,7 @@ void wl_plan_stack_defaults(wl_plan *p, const wl_model *m)
     p->attention = wl_stack_attention(&p->stack, m);
     p->overlap_tp_comm = p->stack.tp_comm_overlap;
     p->overlap_ep_comm = p->stack.ep_comm_overlap;
+    p->moe_dispatcher = m->experts > 1 ? p->stack.moe_dispatcher : WL_DISPATCH_ALLTOALL;
     p->fp8_recipe = p->stack.fp8_recipe;
 }
 
