@@ -436,6 +436,43 @@ static void zero_bubble_shrinks_the_bubble(void **state)
     assert_close(pipeline_makespan(8, 16, WL_SCHED_ZB_H1, 1, 1, 1), 48.0 + 7.0, 1e-12);
 }
 
+/* DeepSeek-V3's multi-token prediction module takes two layers' places on
+ * the last stage, as NVIDIA's layouts put it: over 16 stages
+ * "Et*4|(t*4|)*14tmL" (one layer on the last), over 8 x 4 virtual stages
+ * "Et|(tt|)*30mL" (none; here the first two and the 31st one). Its
+ * parameters, from config.json's shapes: MLA (q_a 7168 x 1536, its norm,
+ * q_b 1536 x 128 x 192, kv_a 7168 x 576, its norm, kv_b 512 x 128 x 256, o
+ * 128 x 128 x 7168), 256 + 1 experts of 3 x 7168 x 2048, the router and its
+ * bias, two layer norms, and the module's two norms and 14336 x 7168
+ * projection: 11,610,061,056. */
+static void mtp_takes_the_last_stage(void **state)
+{
+    (void)state;
+    wl_model m = load("deepseek-v3");
+    assert_int_equal(m.mtp_layers, 1);
+    wl_plan p = {.tp = 1, .pp = 16, .dp = 1, .cp = 1, .ep = 1, .vp = 1, .mbs = 1, .gbs = 16,
+                 .seq = 4096};
+    for (int s = 0; s < 16; s++)
+        assert_int_equal(wl_chunk_layers(&m, &p, s, 0), s == 15 ? 1 : 4);
+    p.pp = 8;
+    p.vp = 4;
+    int total = 0;
+    for (int c = 0; c < 4; c++)
+        for (int s = 0; s < 8; s++)
+            total += wl_chunk_layers(&m, &p, s, c);
+    assert_int_equal(total, 61);
+    assert_int_equal(wl_chunk_layers(&m, &p, 7, 3), 0);
+    p.pp = p.vp = 1;
+    wl_stage_params with = wl_stage_params_of(&m, &p, 0);
+    m.mtp_layers = 0;
+    wl_stage_params without = wl_stage_params_of(&m, &p, 0);
+    assert_close(with.dense + with.experts - without.dense - without.experts, 11610061056.0,
+                 1e-6);
+    expect_input_error("train --model deepseek-v3 --hw dgx-h100 --chips 8 --gbs 8 --seq 4096 "
+                       "--mtp-layers 17",
+                       "--mtp-layers");
+}
+
 /* Llama 3.1 405B's 126 layers on PP 8: the first and last stages get fewer. */
 static void uneven_layers(void **state)
 {
@@ -541,6 +578,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(llama31_405b_exact),
         cmocka_unit_test(zero_bubble_order),
+        cmocka_unit_test(mtp_takes_the_last_stage),
         cmocka_unit_test(zero_bubble_shrinks_the_bubble),
         cmocka_unit_test(every_preset_matches_published),
         cmocka_unit_test(llama4_config),

@@ -69,6 +69,11 @@ typedef struct wl_model {
      * groups_per_token of them; 0: any expert. */
     int expert_groups;
     int groups_per_token;
+    /* Multi-token prediction modules trained beside the model (DeepSeek-V3's
+     * num_nextn_predict_layers): each a projection of the next token's
+     * embedding and the last hidden state, one more layer and the shared
+     * output head once more; not counted in the model's parameters. */
+    int mtp_layers;
     wl_mla mla;              /* kv_lora_rank 0: standard multi-head attention */
     /* An EAGLE-3 draft head (a speculative decoder's draft, never a model of
      * its own): it fuses fused_states of the target's hidden states through
@@ -341,7 +346,8 @@ int64_t wl_plan_microbatches(const wl_plan *p);
 /* Layers in model chunk `chunk` of pipeline rank `stage`. Chunk c of rank s
  * is virtual stage v = c x pp + s of pp x vp; when layers do not divide
  * evenly, the first and last virtual stages (which also hold the embedding
- * and the LM head) get the fewer layers, as Llama 3's training did. */
+ * and the LM head) get the fewer layers, as Llama 3's training did; each
+ * multi-token prediction module counts as two layers of the last. */
 int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk);
 
 /* Checks the plan against the model and chip count: degrees divide what they

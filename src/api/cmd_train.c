@@ -135,11 +135,13 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
     json_t *groups = api_pack("{s:o, s:o, s:o, s:o, s:o}", "tp", group_json(&r->tp), "cp",
                                group_json(&r->cp), "dp", group_json(&r->dp), "pp",
                                group_json(&r->pp), "ep", group_json(&r->ep));
+    json_t *plan = plan_json(&s->plan);
+    json_object_set_new(plan, "mtp_layers", json_integer(s->model.mtp_layers));
     return api_pack(
         "{s:s, s:s, s:i, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:o,"
         " s:o, s:o, s:i, s:I, s:i, s:f}",
         "model", s->model.name, "hw", s->sys.name, "chips", s->sys.chips, "params",
-        params.total, "plan", plan_json(&s->plan), "step_time_s", r->step_time_s,
+        params.total, "plan", plan, "step_time_s", r->step_time_s,
         "tokens_per_s", r->tokens_per_s, "tokens_per_s_per_chip", r->tokens_per_s_per_chip,
         "model_tflops_per_chip", r->model_tflops_per_chip, "mfu", r->mfu, "hfu", r->hfu,
         "model_flops_per_step", r->model_flops_per_step, "hardware_flops_per_step",
@@ -323,12 +325,17 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     if (api_number(p, "etp") < api_number(p, "tp"))
         snprintf(etp, sizeof etp, " (expert TP %.0f)", api_number(p, "etp"));
     const char *schedule = json_string_value(json_object_get(p, "schedule"));
+    char extras[96];
+    snprintf(extras, sizeof extras, "%s",
+             schedule && !strcmp(schedule, "zb-h1") ? ", ZB-H1 schedule" : "");
+    if (api_number(p, "mtp_layers") > 0) /* multi-token prediction modules */
+        snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", MTP %.0f",
+                 api_number(p, "mtp_layers"));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f%s; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n"
                        "stack: %s%s, attention %s%s%s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
-                    api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"),
-                    schedule && !strcmp(schedule, "zb-h1") ? ", ZB-H1 schedule" : "",
+                    api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"), extras,
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"), dtype,
                     json_string_value(json_object_get(p, "recompute")),
                     json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"),

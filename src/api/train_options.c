@@ -168,6 +168,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
         return st;
     wl_plan *p = &out->plan;
     memset(p, 0, sizeof *p);
+    out->model.mtp_layers = int_or(cmd, req, "mtp-layers", out->model.mtp_layers, &st, err);
     p->tp = int_or(cmd, req, "tp", 1, &st, err);
     p->pp = int_or(cmd, req, "pp", 1, &st, err);
     p->cp = int_or(cmd, req, "cp", 1, &st, err);

@@ -55,6 +55,9 @@ extern const char *const api_tp_unit_choices[];
      "pipeline schedule: 1f1b (interleaved with --vp > 1), or zb-h1, zero bubble: each "        \
      "backward split in its input-gradient and weight-gradient halves, the latter filling "     \
      "the bubbles (--vp 1)", "1f1b", wl_schedule_names, 0, 0, false},                           \
+    {"mtp-layers", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                           \
+     "multi-token prediction modules trained beside the model (Megatron-Core's "               \
+     "--mtp-num-layers; default: the model's, 1 for DeepSeek-V3)", NULL, NULL, 0, 16, false},  \
     {"moe-dispatcher", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND",                                 \
      "how MoE tokens reach their experts: alltoall (a copy per token and expert), or deepep "   \
      "(DeepEP, Megatron-Core's flex dispatcher: a copy per token and destination scale-up "     \

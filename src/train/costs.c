@@ -597,6 +597,23 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     return c;
 }
 
+/* DeepSeek-V3's multi-token prediction module (report section 2.2): the
+ * next token's embedding and the model's last hidden state, each RMS-normed,
+ * concatenated and projected (2h -> h), one more layer (with experts when
+ * the model has them), and the shared output head and loss once more. */
+train_costs train_mtp_costs(train_ctx *x, bool backward)
+{
+    train_costs c = train_embedding_costs(x, backward);
+    double T = x->tokens, h = x->m->hidden;
+    elementwise(x, &c, backward, 2 * T * h * replicated_share(x), 4, kernels(x)->norm);
+    linear(x, &c, backward, T, 2 * h, h / x->p->tp, 1);
+    train_costs layer = train_layer_costs(x, x->m->experts > 1, backward);
+    train_costs head = train_head_costs(x, backward);
+    train_costs_add(&c, &layer, 1);
+    train_costs_add(&c, &head, 1);
+    return c;
+}
+
 /* Adam over the chip's share of parameters: read fp32 gradient, master
  * weight, m and v, write master, m, v and the 16-bit weight: 30 bytes a
  * parameter, about 12 FLOPs. */

@@ -94,6 +94,7 @@ double train_ep_comm_held(const train_ctx *x);
 train_costs train_layer_costs(train_ctx *x, bool moe, bool backward);
 train_costs train_embedding_costs(train_ctx *x, bool backward);
 train_costs train_head_costs(train_ctx *x, bool backward);
+train_costs train_mtp_costs(train_ctx *x, bool backward);
 train_costs train_optimizer_costs(const train_ctx *x, double params);
 double train_collective_s(train_ctx *x, net_op op, double bytes, const train_group *g);
 

@@ -57,7 +57,7 @@ static double cost_total(const train_costs *c)
 /* Per-layer costs, computed once and reused for every chunk. */
 typedef struct layer_table {
     train_costs dense[2], moe[2]; /* [backward] */
-    train_costs embedding[2], head[2];
+    train_costs embedding[2], head[2], mtp[2];
     double p2p_s, p2p_bytes;
 } layer_table;
 
@@ -168,8 +168,10 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
         train_costs_add(t, &b->lt.moe[bw], c->moe_layers);
         if (c->first_virtual)
             train_costs_add(t, &b->lt.embedding[bw], 1);
-        if (c->last_virtual)
+        if (c->last_virtual) {
             train_costs_add(t, &b->lt.head[bw], 1);
+            train_costs_add(t, &b->lt.mtp[bw], b->x.m->mtp_layers);
+        }
     }
     c->first_fwd = c->fwd;
     if (p->zero >= 3 && c->layers > 0)
@@ -525,6 +527,8 @@ static void layer_costs(step_builder *b)
         b->lt.moe[bw] = x->m->experts > 1 ? train_layer_costs(x, true, bw) : b->lt.dense[bw];
         b->lt.embedding[bw] = train_embedding_costs(x, bw);
         b->lt.head[bw] = train_head_costs(x, bw);
+        if (x->m->mtp_layers > 0)
+            b->lt.mtp[bw] = train_mtp_costs(x, bw);
     }
     double bytes = x->tokens * x->m->hidden * 2.0 / x->p->tp;
     train_group pair = {2, x->pp.stride, x->pp.tier};

@@ -179,6 +179,25 @@ static int first_layer(const wl_model *m, const wl_plan *p, int v)
 
 /* Parameters of chunk `chunk` of rank `stage` (chunk -1: all chunks), per
  * chip: dense weights split by TP, experts by TP and EP. */
+/* One layer's parameters on a chip: attention (with its norms) and its MLP
+ * or experts. */
+static void add_layer(const wl_model *m, const wl_plan *p, double attention, bool moe,
+                      wl_stage_params *sp)
+{
+    double layer = attention, experts = 0;
+    if (moe) {
+        experts = m->experts * mlp_width_params(m, m->expert_ffn);
+        layer += m->shared_experts * mlp_width_params(m, m->expert_ffn) +
+                 (double)m->hidden * m->experts;
+    } else {
+        layer += mlp_width_params(m, m->ffn);
+    }
+    sp->dense += layer / p->tp;
+    double expert_split = (double)wl_plan_etp(p) * p->ep;
+    sp->experts += experts / expert_split;
+    sp->largest_layer = max_d(sp->largest_layer, layer / p->tp + experts / expert_split);
+}
+
 static wl_stage_params params_of(const wl_model *m, const wl_plan *p, int stage, int chunk)
 {
     wl_stage_params sp = {0, 0, 0};
@@ -191,24 +210,18 @@ static wl_stage_params params_of(const wl_model *m, const wl_plan *p, int stage,
         if (chunk >= 0 && c != chunk)
             continue;
         int v = c * p->pp + stage, first = first_layer(m, p, v);
-        for (int l = first; l < first + wl_chunk_layers(m, p, stage, c); l++) {
-            double layer = attention, experts = 0;
-            if (wl_is_moe_layer(m, l)) {
-                experts = m->experts * mlp_width_params(m, m->expert_ffn);
-                layer += m->shared_experts * mlp_width_params(m, m->expert_ffn) +
-                         (double)m->hidden * m->experts;
-            } else {
-                layer += mlp_width_params(m, m->ffn);
-            }
-            sp.dense += layer / p->tp;
-            double expert_split = (double)wl_plan_etp(p) * p->ep;
-            sp.experts += experts / expert_split;
-            sp.largest_layer = max_d(sp.largest_layer, layer / p->tp + experts / expert_split);
-        }
+        for (int l = first; l < first + wl_chunk_layers(m, p, stage, c); l++)
+            add_layer(m, p, attention, wl_is_moe_layer(m, l), &sp);
     }
     int v_first = (chunk < 0 ? 0 : chunk) * p->pp + stage;
     int v_last = (chunk < 0 ? p->vp - 1 : chunk) * p->pp + stage;
     int last_virtual = p->pp * p->vp - 1;
+    /* multi-token prediction beside the head: a layer (with experts when the
+     * model has them), two norms and the 2h -> h projection each */
+    for (int i = 0; v_last == last_virtual && i < m->mtp_layers; i++) {
+        add_layer(m, p, attention, m->experts > 1, &sp);
+        sp.dense += (2.0 * m->hidden * m->hidden + 2.0 * m->hidden) / p->tp;
+    }
     if (v_first == 0)
         sp.dense += all.embedding / p->tp;
     /* The LM head, or the tied embedding's copy Megatron keeps on the last stage. */
@@ -251,6 +264,8 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
         if (wl_chunk_layers(m, p, stage, c) > chunk_layers)
             chunk_layers = wl_chunk_layers(m, p, stage, c);
     bool moe = wl_moe_layers(m) > 0;
+    if (stage == p->pp - 1) /* the multi-token prediction layers beside the head */
+        chunk_layers += m->mtp_layers;
     mem.activations = (double)inflight * chunk_layers * layer_activation_bytes(m, p, moe);
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
     if (stage == p->pp - 1) /* fp32 logits and their gradient for the loss */

@@ -66,6 +66,7 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_INT("moe_layer_step", wl_model, moe_layer_step, 0, MAX_LAYERS, false),
     USIM_INT("expert_groups", wl_model, expert_groups, 0, 65536, false),
     USIM_INT("groups_per_token", wl_model, groups_per_token, 0, 65536, false),
+    USIM_INT("mtp_layers", wl_model, mtp_layers, 0, 16, false),
     USIM_OBJ("mla", wl_model, mla, &MLA_SCHEMA, false),
     USIM_INT("fused_states", wl_model, fused_states, 0, 16, false),
     USIM_INT("draft_vocab", wl_model, draft_vocab, 0, MAX_VOCAB, false),
@@ -366,6 +367,7 @@ static void hf_deepseek_v3(hf_reader *h, wl_model *m)
     m->dense_layers = hf_int(h, "first_k_dense_replace", 0, 0, MAX_LAYERS, false);
     m->expert_groups = hf_int(h, "n_group", 0, 0, 65536, false);
     m->groups_per_token = hf_int(h, "topk_group", 0, 0, 65536, false);
+    m->mtp_layers = hf_int(h, "num_nextn_predict_layers", 0, 0, 16, false);
     m->mla.q_lora_rank = hf_int(h, "q_lora_rank", 0, 0, MAX_DIM, false);
     m->mla.kv_lora_rank = hf_int(h, "kv_lora_rank", 0, 0, MAX_DIM, false);
     m->mla.qk_nope_dim = hf_int(h, "qk_nope_head_dim", 128, 1, 4096, false);

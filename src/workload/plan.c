@@ -14,17 +14,34 @@ int64_t wl_plan_microbatches(const wl_plan *p)
     return p->gbs / ((int64_t)p->dp * p->mbs);
 }
 
+/* Slots of `slots` spread over the virtual stages: the extra ones go to
+ * the middle stages, the first and the last last. */
+static int stage_slots(int slots, int virtual_stages, int v)
+{
+    int base = slots / virtual_stages;
+    int extra = slots % virtual_stages; /* virtual stages that get base + 1 */
+    int skip_first = extra <= virtual_stages - 2 ? 1 : 0;
+    return extra > 0 && v >= skip_first && v < skip_first + extra ? base + 1 : base;
+}
+
+/* A multi-token prediction module takes two layers' slots on the last
+ * virtual stage, beside the head: its layer and its pass through the output
+ * head. NVIDIA's DeepSeek-V3 recipes lay 61 layers and the module over 16
+ * stages as "Et*4|(t*4|)*14tmL", the last stage one layer beside the module
+ * and the loss, and over 32 as "Et|(tt|)*30mL", the last none; these slots
+ * give the same (the stage that has no slot left over holds no layer). */
 int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk)
 {
     int virtual_stages = p->pp * p->vp;
-    int v = chunk * p->pp + stage;
-    int base = m->layers / virtual_stages;
-    int extra = m->layers % virtual_stages; /* virtual stages that get base + 1 */
-    if (extra == 0)
-        return base;
-    /* Hand the extra layers to the middle stages, first and last last. */
-    int skip_first = extra <= virtual_stages - 2 ? 1 : 0;
-    return v >= skip_first && v < skip_first + extra ? base + 1 : base;
+    int v = chunk * p->pp + stage, last = virtual_stages - 1;
+    int mtp = 2 * m->mtp_layers;
+    if (mtp <= 0)
+        return stage_slots(m->layers, virtual_stages, v);
+    if (stage_slots(m->layers + mtp, virtual_stages, last) > mtp) {
+        int slots = stage_slots(m->layers + mtp, virtual_stages, v);
+        return v == last ? slots - mtp : slots;
+    }
+    return v == last ? 0 : stage_slots(m->layers, virtual_stages - 1, v);
 }
 
 static usim_status fail(usim_error *err, const char *field, const char *fmt, ...)
