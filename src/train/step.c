@@ -178,7 +178,8 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
         zero3_chunk_comm(b, c);
     if (p->recompute == WL_RECOMPUTE_FULL)
         train_costs_add(&c->bwd, &c->fwd, 1);
-    if (p->overlap_ep_comm && c->moe_layers > 0) {
+    bool mtp_experts = c->last_virtual && b->x.m->mtp_layers > 0 && b->x.m->experts > 1;
+    if (p->overlap_ep_comm && (c->moe_layers > 0 || mtp_experts)) {
         train_costs bwd = c->bwd;
         double held = train_ep_comm_held(&b->x);
         train_hide_ep(&c->first_fwd, &bwd, held);
