@@ -122,6 +122,39 @@ static void ranked_output(void **state)
     cli_free(&r);
 }
 
+/* plan --schedule zb-h1 searches plans of one chunk a rank, each timed as
+ * train times it under that schedule. */
+static void zero_bubble_search(void **state)
+{
+    (void)state;
+    json_t *j = cli_json("plan --model llama3-70b --hw dgx-h100 --chips 32 --gbs 64 --seq 4096 "
+                         "--schedule zb-h1 --top 5 --json");
+    assert_string_equal(json_string_value(json_object_get(j, "schedule")), "zb-h1");
+    size_t i;
+    json_t *p;
+    int pipelined = 0;
+    json_array_foreach(json_object_get(j, "plans"), i, p)
+    {
+        assert_int_equal(json_integer_value(json_object_get(p, "vp")), 1);
+        if (json_integer_value(json_object_get(p, "pp")) < 2)
+            continue;
+        pipelined++;
+        char args[400];
+        snprintf(args, sizeof args,
+                 "train --model llama3-70b --hw dgx-h100 --chips 32 --gbs 64 --seq 4096 "
+                 "--schedule zb-h1 --tp %lld --pp %lld --mbs %lld --zero %lld --recompute %s --json",
+                 (long long)json_integer_value(json_object_get(p, "tp")),
+                 (long long)json_integer_value(json_object_get(p, "pp")),
+                 (long long)json_integer_value(json_object_get(p, "mbs")),
+                 (long long)json_integer_value(json_object_get(p, "zero")),
+                 json_string_value(json_object_get(p, "recompute")));
+        assert_close(cli_number(args, "", NULL, "step_time_s"),
+                     json_number_value(json_object_get(p, "step_time_s")), 1e-9);
+    }
+    assert_true(pipelined > 0);
+    json_decref(j);
+}
+
 /* The whole JSON, counts included, is the same on 1, 2 and 5 threads. */
 static void search_same_on_any_thread_count(void **state)
 {
@@ -316,6 +349,7 @@ int main(void)
         cmocka_unit_test(search_reports_progress),
         cmocka_unit_test(nothing_fits),
         cmocka_unit_test(ranked_output),
+        cmocka_unit_test(zero_bubble_search),
         cmocka_unit_test(search_same_on_any_thread_count),
         cmocka_unit_test(study_same_on_any_thread_count),
         cmocka_unit_test(study_failed_write_leaves_nothing),
