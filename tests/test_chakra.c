@@ -240,6 +240,10 @@ static void every_rank_replays_to_train(void **state)
     export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 16 --pp 2 --ep 8 --gbs 32 "
                        "--seq 4096 --overlap-ep-comm on --zero 3 --recompute full",
                        "stage", 2);
+    /* all-to-alls across nodes, each pass's beside the next (ZB-H1's B and W) */
+    export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 64 --tp 8 --pp 2 --ep 4 "
+                       "--gbs 64 --seq 4096 --overlap-ep-comm on --schedule zb-h1",
+                       "stage", 2);
     /* EP with CP: EP ranks are TP apart over CP x DP, as train_step groups
      * them (Megatron-Core's expert order); a group stays inside its stage */
     export_then_replay("--model mixtral-8x7b --hw dgx-h100 --chips 64 --tp 2 --pp 2 --cp 2 "

@@ -439,7 +439,7 @@ static void zero_bubble_shrinks_the_bubble(void **state)
 /* DeepSeek-V3's multi-token prediction module takes two layers' places on
  * the last stage, as NVIDIA's layouts put it: over 16 stages
  * "Et*4|(t*4|)*14tmL" (one layer on the last), over 8 x 4 virtual stages
- * "Et|(tt|)*30mL" (none; here the first two and the 31st one). Its
+ * "Et|(tt|)*30mL" (none on the last, one on the first, two elsewhere). Its
  * parameters, from config.json's shapes: MLA (q_a 7168 x 1536, its norm,
  * q_b 1536 x 128 x 192, kv_a 7168 x 576, its norm, kv_b 512 x 128 x 256, o
  * 128 x 128 x 7168), 256 + 1 experts of 3 x 7168 x 2048, the router and its
@@ -456,12 +456,11 @@ static void mtp_takes_the_last_stage(void **state)
         assert_int_equal(wl_chunk_layers(&m, &p, s, 0), s == 15 ? 1 : 4);
     p.pp = 8;
     p.vp = 4;
-    int total = 0;
     for (int c = 0; c < 4; c++)
-        for (int s = 0; s < 8; s++)
-            total += wl_chunk_layers(&m, &p, s, c);
-    assert_int_equal(total, 61);
-    assert_int_equal(wl_chunk_layers(&m, &p, 7, 3), 0);
+        for (int s = 0; s < 8; s++) {
+            int v = c * 8 + s;
+            assert_int_equal(wl_chunk_layers(&m, &p, s, c), v == 31 ? 0 : v == 0 ? 1 : 2);
+        }
     p.pp = p.vp = 1;
     wl_stage_params with = wl_stage_params_of(&m, &p, 0);
     m.mtp_layers = 0;
@@ -471,6 +470,18 @@ static void mtp_takes_the_last_stage(void **state)
     expect_input_error("train --model deepseek-v3 --hw dgx-h100 --chips 8 --gbs 8 --seq 4096 "
                        "--mtp-layers 17",
                        "--mtp-layers");
+    /* pipelined, the last stage also holds the embedding the module reads:
+     * 129,280 x 7,168 more over the stages */
+    p.pp = 2;
+    double total[2] = {0, 0};
+    for (int mtp = 0; mtp < 2; mtp++) {
+        m.mtp_layers = mtp;
+        for (int s = 0; s < 2; s++) {
+            wl_stage_params sp = wl_stage_params_of(&m, &p, s);
+            total[mtp] += sp.dense + sp.experts;
+        }
+    }
+    assert_close(total[1] - total[0], 11610061056.0 + 129280.0 * 7168, 1e-6);
 }
 
 /* Llama 3.1 405B's 126 layers on PP 8: the first and last stages get fewer. */

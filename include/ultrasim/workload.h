@@ -218,7 +218,7 @@ typedef struct wl_stack {
     bool zero3_pipeline_per_step; /* under PP, ZeRO-3 gathers a stage's weights once a step
                                      and reduce-scatters its gradients after the last backward */
     bool tp_comm_overlap;       /* TP collectives hidden behind the GEMMs unless a run says */
-    bool ep_comm_overlap;       /* EP all-to-alls hidden behind a pass's compute (DualPipe) */
+    bool ep_comm_overlap;       /* EP all-to-alls beside the paired chunk's blocks (DualPipe) */
     int moe_dispatcher;         /* wl_dispatcher its MoE runs use unless a run says */
     double ep_comm_sms;         /* SMs an overlapped all-to-all's kernels hold while it runs */
     /* What selective recomputation also leaves out, and how linear layers'
@@ -349,6 +349,9 @@ int64_t wl_plan_microbatches(const wl_plan *p);
  * and the LM head) get the fewer layers, as Llama 3's training did; each
  * multi-token prediction module counts as two layers of the last. */
 int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk);
+
+/* Exit 2 when a plan dispatches with DeepEP on a model without experts. */
+usim_status wl_check_dispatcher(const wl_model *m, const wl_plan *p, usim_error *err);
 
 /* Checks the plan against the model and chip count: degrees divide what they
  * split, the batch divides into micro-batches. */

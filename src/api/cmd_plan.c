@@ -36,6 +36,12 @@ static const usim_option PLAN_OPTIONS[] = {
     {"schedule", USIM_OPT_CHOICE, USIM_UNIT_NONE, "NAME",
      "pipeline schedule of every plan, as train's option: 1f1b (interleaved when VP > 1) or "
      "zb-h1 (VP 1 only)", "1f1b", wl_schedule_names, 0, 0, false},
+    {"moe-dispatcher", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND",
+     "how MoE tokens reach their experts, as train's option (default: the stack's)", NULL,
+     wl_dispatcher_names, 0, 0, false},
+    {"mtp-layers", USIM_OPT_INT, USIM_UNIT_NONE, "N",
+     "multi-token prediction modules, as train's option (default: the model's)", NULL, NULL, 0,
+     16, false},
     {"top", USIM_OPT_INT, USIM_UNIT_NONE, "K", "plans to show", "5", NULL, 1, PLAN_TOP_MAX, false},
     {"objective", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHAT", "rank by step time, cost or energy",
      "time", OBJECTIVES, 0, 0, false},
@@ -71,8 +77,9 @@ static const usim_option PLAN_OPTIONS[] = {
 
 /* Options that only one kind of plan reads: naming one for the other kind
  * is a mistake worth saying. */
-static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "fp8-recipe", "schedule", "jobs",
-                                            "stack", "compile", "report", NULL};
+static const char *const TRAINING_ONLY[] = {"gbs", "seq", "dtype", "fp8-recipe", "schedule",
+                                            "moe-dispatcher", "mtp-layers", "jobs", "stack",
+                                            "compile", "report", NULL};
 static const char *const SERVING_ONLY[] = {"isl",    "osl",          "slo-ttft", "slo-tpot",
                                            "weights", "engine", "max-model-len",
                                            "prefill-buckets", NULL};
@@ -152,6 +159,12 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
     int64_t jobs = api_next_int(cmd, req, "jobs", 0, &st, err);
     int dtype = api_next_choice(cmd, req, "dtype", &st, err);
     int schedule = api_next_choice(cmd, req, "schedule", &st, err);
+    if (st == USIM_OK)
+        m->mtp_layers = (int)api_next_int(cmd, req, "mtp-layers", m->mtp_layers, &st, err);
+    if (json_object_get(req, "moe-dispatcher")) /* else the stack's (api_read_stack) */
+        o.plan.moe_dispatcher = api_next_choice(cmd, req, "moe-dispatcher", &st, err);
+    if (st == USIM_OK)
+        st = wl_check_dispatcher(m, &o.plan, err);
     int objective = api_next_choice(cmd, req, "objective", &st, err);
     /* Ranking by cost with no price would rank every plan at $0. */
     if (st == USIM_OK && objective == 1 && hw_no_price_reason(sys))

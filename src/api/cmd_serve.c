@@ -752,13 +752,20 @@ static void sweep_text(usim_buf *b, json_t *runs)
  * cache types, the attention kernel. */
 static void setup_line(usim_buf *b, json_t *res)
 {
+    static const char *const BATCHING[][2] = {{"static", "static batches"},
+                                              {"continuous", "continuous batching"},
+                                              {"chunked", "continuous batching, chunked prefill"},
+                                              {"disagg", "disaggregated prefill and decode"}};
     const char *weights = json_string_value(json_object_get(res, "weights"));
-    if (!weights)
+    const char *scheduler = json_string_value(json_object_get(res, "scheduler"));
+    if (!weights || !scheduler)
         return;
-    usim_buf_printf(b, "engine %s (%s batching, at most %.0f a batch); %s weights, %s KV cache, "
+    for (size_t i = 0; i < sizeof BATCHING / sizeof BATCHING[0]; i++)
+        if (!strcmp(scheduler, BATCHING[i][0]))
+            scheduler = BATCHING[i][1];
+    usim_buf_printf(b, "engine %s (%s, at most %.0f a batch); %s weights, %s KV cache, "
                        "%s attention\n\n",
-                    json_string_value(json_object_get(res, "engine")),
-                    json_string_value(json_object_get(res, "scheduler")),
+                    json_string_value(json_object_get(res, "engine")), scheduler,
                     api_number(res, "max_batch"), weights,
                     json_string_value(json_object_get(res, "kv_dtype")),
                     json_string_value(json_object_get(res, "attention")));

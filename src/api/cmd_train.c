@@ -325,6 +325,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     if (api_number(p, "etp") < api_number(p, "tp"))
         snprintf(etp, sizeof etp, " (expert TP %.0f)", api_number(p, "etp"));
     const char *schedule = json_string_value(json_object_get(p, "schedule"));
+    const char *dispatcher = json_string_value(json_object_get(p, "moe_dispatcher"));
     char extras[96];
     snprintf(extras, sizeof extras, "%s",
              schedule && !strcmp(schedule, "zb-h1") ? ", ZB-H1 schedule" : "");
@@ -333,7 +334,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                  api_number(p, "mtp_layers"));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f%s; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n"
-                       "stack: %s%s, attention %s%s%s\n\n",
+                       "stack: %s%s, attention %s%s%s%s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
                     api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"), extras,
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"), dtype,
@@ -347,7 +348,8 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                         : "",
                     api_number(p, "ep") > 1 && json_is_true(json_object_get(p, "overlap_ep_comm"))
                         ? ", EP all-to-alls overlapped"
-                        : "");
+                        : "",
+                    dispatcher && !strcmp(dispatcher, "deepep") ? ", DeepEP dispatch" : "");
     usim_buf_printf(b, "  %-22s %s\n", "step time", st);
     usim_buf_printf(b, "  %-22s %.4g (%.4g per chip)\n", "tokens/s", api_number(res, "tokens_per_s"),
                     api_number(res, "tokens_per_s_per_chip"));
@@ -385,7 +387,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
 const api_command api_cmd_train = {
     {"train", "simulate a training step: time, MFU, breakdown, memory",
      "ultrasim train --model NAME|config.json --hw PRESET [--chips N] --tp T --pp P [--dp D] "
-     "[--cp C] [--ep E] [--vp V] [--schedule 1f1b|zb-h1] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
+     "[--cp C] [--ep E] [--vp V] [--schedule 1f1b|zb-h1] [--moe-dispatcher alltoall|deepep] [--mtp-layers N] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
      "none|selective|full] [--sp] [--zero 0|1|2|3] [--stack NAME|FILE] [--compile on|off] "
      "[--tokens N] [--trace F] [--export-et PREFIX] [--json]",
      "Simulates one step on the discrete-event core, one representative chip per pipeline\n"

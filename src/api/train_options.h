@@ -98,8 +98,9 @@ extern const char *const api_tp_unit_choices[];
      "hide TP collectives behind GEMMs (userbuffers-style); default: the stack's (on for "    \
      "megatron-core and nemo)", NULL, api_on_off_choices, 0, 0, false},\
     {"overlap-ep-comm", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                              \
-     "hide EP all-to-alls behind the other work of a pass (DeepSeek-V3's DualPipe pairs each "  \
-     "chunk's all-to-all with another chunk's compute); default: the stack's (on for hai-llm)", \
+     "run EP all-to-alls beside compute as DeepSeek-V3's DualPipe pairs them (each beside a "  \
+     "block of the paired forward or backward chunk, its kernels holding the stack's "          \
+     "ep_comm_sms); default: the stack's (on for hai-llm)",                                     \
      NULL, api_on_off_choices, 0, 0, false},                                                    \
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",                                        \
      "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", api_tp_unit_choices, 0, 0,\

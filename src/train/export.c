@@ -15,9 +15,10 @@
  * Overlap is written as structure rather than as a shortened call: TP calls
  * hidden behind GEMMs run on stream 4 beside the GEMM node, ring-attention
  * exchanges beside the attention's later blocks, ZeRO-3's prefetched gathers
- * on stream 5 beside the whole pass, hidden all-to-alls on stream 6 beside it
- * with what they still cost the engines as a node of their own; what follows
- * waits for both. For a pass
+ * on stream 5 beside the whole pass; what follows waits for both. Hidden
+ * all-to-alls run on stream 6 beside their pass and the next one (the pass
+ * paired with it), after which the engines wait for them; what they still
+ * cost the engines is a node of its own. For a pass
  * of identical layers that gives the time train_step gives. Ranks follow
  * Megatron-LM's order: TP fastest, then CP, DP and PP.
  */
@@ -63,6 +64,7 @@ typedef struct exporter {
     uint64_t *exit_node;    /* task -> the node that ends it (UINT64_MAX: none) */
     uint64_t stream_last[STREAM_COUNT];
     bool stream_used[STREAM_COUNT];
+    uint64_t pending_ep;    /* the last pass's hidden all-to-alls, joined after the next */
     int64_t nodes;
     usim_error *err;
     usim_status st;
@@ -312,8 +314,11 @@ static uint64_t op_nodes(exporter *e, const char *label, const train_costs *c, u
     for (int k = TRAIN_TP_COMM; k <= TRAIN_DP_COMM; k++)
         if (k != TRAIN_PP_COMM)
             last = call_chain(e, label, c, (train_kind)k, false, STREAM_ENGINES, last);
-    if (ep != UINT64_MAX)
-        last = join(e, label, STREAM_ENGINES, last, ep);
+    /* a pass's hidden all-to-alls run beside the pass paired with it, the
+     * next one (train_hide_ep): the engines wait for them after that one */
+    if (e->pending_ep != UINT64_MAX)
+        last = join(e, label, STREAM_ENGINES, last, e->pending_ep);
+    e->pending_ep = ep;
     if (prefetch != UINT64_MAX)
         last = join(e, label, STREAM_ENGINES, last, prefetch);
     return last;
@@ -409,7 +414,14 @@ static void write_stage_program(exporter *e)
         int nd = entry_deps(e, t, deps, 8);
         const train_costs *c = &e->rec->ops[op];
         bool engines = sim_task_resource(e->g, t) == e->rec->res[e->at.s][0];
-        if (!engines || sim_task_kind(e->g, t) == TRAIN_OPTIMIZER) {
+        bool optimizer = sim_task_kind(e->g, t) == TRAIN_OPTIMIZER;
+        if (engines && optimizer && e->pending_ep != UINT64_MAX) { /* nothing left to pair */
+            deps[0] = join(e, sim_task_label(e->g, t), STREAM_ENGINES,
+                           nd > 0 ? deps[0] : UINT64_MAX, e->pending_ep);
+            nd = nd > 0 ? nd : 1;
+            e->pending_ep = UINT64_MAX;
+        }
+        if (!engines || optimizer) {
             single_node(e, t, c, deps, nd);
         } else {
             /* The pass starts when the engines are free and its inputs are
@@ -486,6 +498,7 @@ static usim_status write_rank(exporter *e, const char *path, int rank)
     e->rank = rank;
     e->at = coords_of(e->p, rank);
     e->next_id = 0;
+    e->pending_ep = UINT64_MAX;
     memset(e->stream_used, 0, sizeof e->stream_used);
     for (int t = 0; t < sim_task_count(e->g); t++)
         e->exit_node[t] = UINT64_MAX;

@@ -116,20 +116,27 @@ static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd
                                      : gather + scatter;
 }
 
+/* A chunk's layers, the last chunk's prediction modules counted as layers. */
+static int chunk_units(const step_builder *b, const chunk_plan *c)
+{
+    return c->layers + (c->last_virtual ? b->x.m->mtp_layers : 0);
+}
+
 /* Spreads the ZeRO-3 traffic over a chunk's layers: each layer's own. */
 static void zero3_chunk_comm(step_builder *b, chunk_plan *c)
 {
-    double params = (c->params.dense + c->params.experts) / c->layers;
+    int units = chunk_units(b, c);
+    double params = (c->params.dense + c->params.experts) / units;
     train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
-    train_costs_add(&layer_fwd, &c->fwd, 1.0 / c->layers);
-    train_costs_add(&layer_bwd, &c->bwd, 1.0 / c->layers);
+    train_costs_add(&layer_fwd, &c->fwd, 1.0 / units);
+    train_costs_add(&layer_bwd, &c->bwd, 1.0 / units);
     bool per_step = wl_plan_zero3_per_step(b->x.p);
     zero3_layer_comm(b, &layer_fwd, per_step ? NULL : &layer_bwd, params);
     train_costs *whole_fwd = per_step ? &c->first_fwd : &c->fwd;
     *whole_fwd = layer_fwd;
-    train_costs_add(whole_fwd, &layer_fwd, c->layers - 1);
+    train_costs_add(whole_fwd, &layer_fwd, units - 1);
     c->bwd = layer_bwd;
-    train_costs_add(&c->bwd, &layer_bwd, c->layers - 1);
+    train_costs_add(&c->bwd, &layer_bwd, units - 1);
 }
 
 /* ZB-H1's W: the weight-gradient GEMMs (each linear's dW = X^T dY), as many
@@ -174,7 +181,7 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
         }
     }
     c->first_fwd = c->fwd;
-    if (p->zero >= 3 && c->layers > 0)
+    if (p->zero >= 3 && chunk_units(b, c) > 0)
         zero3_chunk_comm(b, c);
     if (p->recompute == WL_RECOMPUTE_FULL)
         train_costs_add(&c->bwd, &c->fwd, 1);
@@ -285,7 +292,7 @@ static void last_backward(step_builder *b, int stage, const chunk_plan *c, const
                           const char *label, int *first, int *last)
 {
     int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
-    int layers = c->layers > 0 ? c->layers : 1;
+    int layers = chunk_units(b, c) > 0 ? chunk_units(b, c) : 1;
     double bucket = grad_bytes(b, &c->params) / layers, bucket_s = grad_reduce_s(b, bucket);
     train_costs per_layer = *work;
     train_costs_add(&per_layer, work, 1.0 / layers - 1);

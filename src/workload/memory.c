@@ -177,8 +177,6 @@ static int first_layer(const wl_model *m, const wl_plan *p, int v)
     return first;
 }
 
-/* Parameters of chunk `chunk` of rank `stage` (chunk -1: all chunks), per
- * chip: dense weights split by TP, experts by TP and EP. */
 /* One layer's parameters on a chip: attention (with its norms) and its MLP
  * or experts. */
 static void add_layer(const wl_model *m, const wl_plan *p, double attention, bool moe,
@@ -198,6 +196,8 @@ static void add_layer(const wl_model *m, const wl_plan *p, double attention, boo
     sp->largest_layer = max_d(sp->largest_layer, layer / p->tp + experts / expert_split);
 }
 
+/* Parameters of chunk `chunk` of rank `stage` (chunk -1: all chunks), per
+ * chip: dense weights split by TP, experts by TP and EP. */
 static wl_stage_params params_of(const wl_model *m, const wl_plan *p, int stage, int chunk)
 {
     wl_stage_params sp = {0, 0, 0};
@@ -217,11 +217,15 @@ static wl_stage_params params_of(const wl_model *m, const wl_plan *p, int stage,
     int v_last = (chunk < 0 ? p->vp - 1 : chunk) * p->pp + stage;
     int last_virtual = p->pp * p->vp - 1;
     /* multi-token prediction beside the head: a layer (with experts when the
-     * model has them), two norms and the 2h -> h projection each */
+     * model has them), two norms and the 2h -> h projection each, and on a
+     * pipelined run the embedding it reads the next tokens from (Megatron-Core
+     * builds one where "MTP need both embedding layer and output layer") */
     for (int i = 0; v_last == last_virtual && i < m->mtp_layers; i++) {
         add_layer(m, p, attention, m->experts > 1, &sp);
         sp.dense += (2.0 * m->hidden * m->hidden + 2.0 * m->hidden) / p->tp;
     }
+    if (v_last == last_virtual && m->mtp_layers > 0 && v_first != 0)
+        sp.dense += all.embedding / p->tp;
     if (v_first == 0)
         sp.dense += all.embedding / p->tp;
     /* The LM head, or the tied embedding's copy Megatron keeps on the last stage. */

@@ -124,6 +124,12 @@ static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *e
             return usim_fail_at(r, "groups_per_token", false, err,
                                 "%d is out of range; allowed 0 to expert_groups (%d)",
                                 m->groups_per_token, m->expert_groups);
+        if (m->groups_per_token > 0 &&
+            m->experts_per_token > m->groups_per_token * (m->experts / m->expert_groups))
+            return usim_fail_at(r, "groups_per_token", false, err,
+                                "%d groups of %d experts hold fewer than the %d a token picks",
+                                m->groups_per_token, m->experts / m->expert_groups,
+                                m->experts_per_token);
     }
     if (m->draft_vocab > 0 && m->fused_states == 0)
         return usim_fail_at(r, "draft_vocab", false, err,

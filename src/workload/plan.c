@@ -28,8 +28,8 @@ static int stage_slots(int slots, int virtual_stages, int v)
  * virtual stage, beside the head: its layer and its pass through the output
  * head. NVIDIA's DeepSeek-V3 recipes lay 61 layers and the module over 16
  * stages as "Et*4|(t*4|)*14tmL", the last stage one layer beside the module
- * and the loss, and over 32 as "Et|(tt|)*30mL", the last none; these slots
- * give the same (the stage that has no slot left over holds no layer). */
+ * and the loss, and over 32 as "Et|(tt|)*30mL", the last none and the first
+ * one; these slots give the same. */
 int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk)
 {
     int virtual_stages = p->pp * p->vp;
@@ -41,7 +41,9 @@ int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk)
         int slots = stage_slots(m->layers + mtp, virtual_stages, v);
         return v == last ? slots - mtp : slots;
     }
-    return v == last ? 0 : stage_slots(m->layers, virtual_stages - 1, v);
+    /* the last holds the modules alone; of the rest, the first (with the
+     * embedding) takes the fewer layers */
+    return v == last ? 0 : stage_slots(m->layers, virtual_stages - 1, virtual_stages - 2 - v);
 }
 
 static usim_status fail(usim_error *err, const char *field, const char *fmt, ...)
@@ -143,10 +145,13 @@ static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *
         return fail(err, "vp", "interleaving needs the micro-batches per step (%d) to be a "
                                "multiple of PP (%d)",
                     (int)wl_plan_microbatches(p), p->pp);
-    if (p->moe_dispatcher == WL_DISPATCH_DEEPEP && m->experts <= 1)
-        return fail(err, "moe-dispatcher", "deepep dispatches tokens to experts, and %s has none "
-                                           "(a dense model); drop --moe-dispatcher",
-                    m->name);
+    usim_status st = wl_check_dispatcher(m, p, err);
+    if (st != USIM_OK)
+        return st;
+    if (p->schedule == WL_SCHED_ZB_H1 && p->recompute == WL_RECOMPUTE_FULL)
+        return fail(err, "schedule", "zb-h1 keeps each layer's inputs until its weight gradient, "
+                                     "which full recomputation would rebuild and hold; not "
+                                     "modelled: use --recompute selective or none");
     if (p->schedule == WL_SCHED_ZB_H1 && p->vp > 1)
         return fail(err, "schedule", "zb-h1 runs one model chunk a pipeline rank (VP 1, not %d); "
                                      "interleaved zero-bubble schedules (ZB-V) are not modelled",
@@ -172,6 +177,15 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
 }
 
 const char *const wl_dispatcher_names[] = {"alltoall", "deepep", NULL};
+
+usim_status wl_check_dispatcher(const wl_model *m, const wl_plan *p, usim_error *err)
+{
+    if (p->moe_dispatcher == WL_DISPATCH_DEEPEP && m->experts <= 1)
+        return fail(err, "moe-dispatcher", "deepep dispatches tokens to experts, and %s has none "
+                                           "(a dense model); drop --moe-dispatcher",
+                    m->name);
+    return USIM_OK;
+}
 
 double wl_dispatch_share(const wl_model *m, int domains)
 {
