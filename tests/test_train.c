@@ -119,9 +119,17 @@ static void ep_all_to_alls_pair_with_blocks(void **state)
     assert_close(bwd.s[TRAIN_EP_COMM], 1.5, 1e-12);
     /* holding a quarter of the cores, each all-to-all costs its partner at
      * least a quarter of its time: 0.5 + 0.5 forward, 0.5 + 1 backward */
+    train_costs full = b;
     train_hide_ep(&f, &b, 0.25);
     assert_close(f.s[TRAIN_EP_COMM], 1.0, 1e-12);
     assert_close(b.s[TRAIN_EP_COMM], 1.5, 1e-12);
+    /* a backward that also recomputes its forward runs four; the two with no
+     * partner block show whole */
+    full.s[TRAIN_EP_COMM] = 8.0;
+    train_costs f2 = fwd;
+    f2.s[TRAIN_EP_COMM] = 4.0;
+    train_hide_ep(&f2, &full, 0.0);
+    assert_close(full.s[TRAIN_EP_COMM], 1.5 + 4.0, 1e-12);
 }
 
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T

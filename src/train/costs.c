@@ -471,11 +471,13 @@ static double device_besides_ep(const train_costs *c)
  * size. Beside an all-to-all of A seconds holding a share h of the cores, a
  * block of C seconds ends after max(A, C + h A): the all-to-all shows for
  * max(A - C, h A). */
-static double outlasting(const train_costs *pass, const train_costs *partner, double held)
+static double outlasting(const train_costs *pass, double each, const train_costs *partner,
+                         double held)
 {
-    double each = pass->s[TRAIN_EP_COMM] / 2, mlp = partner->mlp_s;
-    double attention = device_besides_ep(partner) - mlp;
+    double mlp = partner->mlp_s, attention = device_besides_ep(partner) - mlp;
     double shown = fmax(each - mlp, held * each) + fmax(each - attention, held * each);
+    /* beyond two (a backward's recomputed forward's) they have no partner block */
+    shown += fmax(0.0, pass->s[TRAIN_EP_COMM] - 2 * each);
     /* a pass that waits on its host's launches absorbs it in that wait */
     return fmax(0.0, shown - pass->s[TRAIN_HOST]);
 }
@@ -490,7 +492,9 @@ double train_ep_comm_held(const train_ctx *x)
 
 void train_hide_ep(train_costs *fwd, train_costs *bwd, double held)
 {
-    double shown_fwd = outlasting(fwd, bwd, held), shown_bwd = outlasting(bwd, fwd, held);
+    double each = fwd->s[TRAIN_EP_COMM] / 2; /* a forward's dispatch and combine */
+    double shown_fwd = outlasting(fwd, each, bwd, held);
+    double shown_bwd = outlasting(bwd, each, fwd, held);
     fwd->s[TRAIN_EP_COMM] = shown_fwd;
     bwd->s[TRAIN_EP_COMM] = shown_bwd;
 }
