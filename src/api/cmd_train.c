@@ -327,8 +327,8 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     const char *schedule = json_string_value(json_object_get(p, "schedule"));
     const char *dispatcher = json_string_value(json_object_get(p, "moe_dispatcher"));
     char extras[96];
-    snprintf(extras, sizeof extras, "%s",
-             schedule && !strcmp(schedule, "zb-h1") ? ", ZB-H1 schedule" : "");
+    bool zero_bubble = schedule && !strcmp(schedule, "zb-h1") && api_number(p, "pp") > 1;
+    snprintf(extras, sizeof extras, "%s", zero_bubble ? ", ZB-H1 schedule" : "");
     if (api_number(p, "mtp_layers") > 0) /* multi-token prediction modules */
         snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", MTP %.0f",
                  api_number(p, "mtp_layers"));
