@@ -106,6 +106,24 @@ static void listed_buckets_replace_the_powers_of_two(void **state)
     assert_close(prefill_s(nxdi, 300), prefill_s(paged, 2048), 1e-12);
     free(nxdi);
     free(paged);
+    /* the result names the buckets it ran: the list, or the powers' floor */
+    const char *run = "serve --model llama3.1-8b --hw trn2.48xlarge --tp 8 --tp-unit core "
+                      "--isl 300 --osl 4 --requests 1 --json";
+    json_t *pow2 = cli_json(run);
+    assert_int_equal(json_integer_value(json_object_get(pow2, "prefill_bucket_min")), 128);
+    assert_int_equal(json_array_size(json_object_get(pow2, "prefill_buckets")), 0);
+    json_decref(pow2);
+    char args[300];
+    snprintf(args, sizeof args, "%s --prefill-buckets 512,4096", run);
+    json_t *own = cli_json(args);
+    json_t *list = json_object_get(own, "prefill_buckets");
+    assert_int_equal(json_array_size(list), 2);
+    assert_int_equal(json_integer_value(json_array_get(list, 1)), 4096);
+    json_decref(own);
+    json_t *gpu = cli_json("serve --model llama3.1-8b --hw dgx-h100 --tp 1 --isl 300 --osl 4 "
+                           "--requests 1 --json");
+    assert_null(json_object_get(gpu, "prefill_buckets"));
+    json_decref(gpu);
 }
 
 /* NxD Inference's get_shardable_head_counts over core ranks. On GPUs (a

@@ -487,6 +487,13 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
     json_object_set_new(o, "weights", json_string(WEIGHTS[d->weights]));
     json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));
     json_object_set_new(o, "attention", json_string(api_attention_choices[d->attention]));
+    if (d->engine.prefill_bucket_min > 0) { /* compiled context-encoding graphs */
+        json_t *buckets = json_array();
+        for (int i = 0; i < d->nprefill_buckets; i++)
+            json_array_append_new(buckets, json_integer(d->prefill_buckets[i]));
+        json_object_set_new(o, "prefill_buckets", buckets);
+        json_object_set_new(o, "prefill_bucket_min", json_integer(d->engine.prefill_bucket_min));
+    }
     return o;
 }
 
@@ -764,11 +771,23 @@ static void setup_line(usim_buf *b, json_t *res)
         if (!strcmp(scheduler, BATCHING[i][0]))
             scheduler = BATCHING[i][1];
     usim_buf_printf(b, "engine %s (%s, at most %.0f a batch); %s weights, %s KV cache, "
-                       "%s attention\n\n",
+                       "%s attention",
                     json_string_value(json_object_get(res, "engine")), scheduler,
                     api_number(res, "max_batch"), weights,
                     json_string_value(json_object_get(res, "kv_dtype")),
                     json_string_value(json_object_get(res, "attention")));
+    json_t *buckets = json_object_get(res, "prefill_buckets");
+    if (json_array_size(buckets) > 0) {
+        usim_buf_puts(b, "; prefill buckets");
+        size_t i;
+        json_t *v;
+        json_array_foreach(buckets, i, v)
+            usim_buf_printf(b, "%s%lld", i ? "," : " ", (long long)json_integer_value(v));
+    } else if (json_object_get(res, "prefill_bucket_min")) {
+        usim_buf_printf(b, "; prefill buckets: powers of two from %.0f",
+                        api_number(res, "prefill_bucket_min"));
+    }
+    usim_buf_puts(b, "\n\n");
 }
 
 static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
