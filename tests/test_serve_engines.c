@@ -56,7 +56,8 @@ static serve_deployment *deployment(const char *model, const char *engine)
 static double step_s(const serve_deployment *d, serve_batch b)
 {
     usim_error err;
-    serve_ctx c = {d, &d->model, serve_gemm_dtype(d), &err, USIM_OK};
+    serve_ctx c;
+    serve_ctx_init(&c, d, &d->model, &err);
     double s = serve_iteration(&c, &b).seconds;
     assert_int_equal(c.st, USIM_OK);
     assert_true(s > 0);
@@ -154,7 +155,8 @@ static void heads_shard_over_cores(void **state)
  * query heads a KV head, no sliding window): Llama 2 70B takes it; Mixtral
  * (4 a KV head) and Falcon 180B (29, 64 wide) fall back to the per-head
  * kernel, whose decode step costs what an explicit --attention per-head
- * costs; current TensorRT-LLM shares K/V for every model. */
+ * costs; current TensorRT-LLM shares K/V for every model. A speculative
+ * draft follows the rule for its own heads. */
 static void old_trtllm_shares_kv_where_xqa_runs(void **state)
 {
     (void)state;
@@ -186,6 +188,17 @@ static void old_trtllm_shares_kv_where_xqa_runs(void **state)
     assert_close(picked, cli_number(args, "", NULL, "output_tokens_per_s"), 1e-12);
     snprintf(args, sizeof args, "%s--engine trtllm-0.9 --attention fused", base);
     assert_true(cli_number(args, "", NULL, "output_tokens_per_s") > picked);
+    /* a draft takes the rule for its own heads: Llama 3.2 1B (4 a KV head)
+     * decodes per head beside Llama 3 70B (8, XQA) unless the run names one */
+    const char *spec = "serve --model llama3-70b --hw dgx-h100 --tp 4 --engine trtllm-0.9 "
+                       "--spec-draft llama3.2-1b --isl 16000 --osl 64 --requests 2 --json";
+    json_t *j = cli_json(spec);
+    assert_string_equal(json_string_value(json_object_get(j, "attention")), "fused");
+    assert_string_equal(json_string_value(json_object_get(j, "draft_attention")), "per-head");
+    double per_head_draft = json_number_value(json_object_get(j, "tpot_p50_s"));
+    json_decref(j);
+    snprintf(args, sizeof args, "%s --attention fused", spec);
+    assert_true(cli_number(args, "", NULL, "tpot_p50_s") < per_head_draft);
 }
 
 static void decode_reads_as_compiled(void **state)
@@ -343,7 +356,8 @@ static void core_ranks_all_reduce_across_cores(void **state)
     (void)state;
     serve_deployment *d = deployment("llama3.1-8b", "vllm");
     usim_error err;
-    serve_ctx c = {d, &d->model, serve_gemm_dtype(d), &err, USIM_OK};
+    serve_ctx c;
+    serve_ctx_init(&c, d, &d->model, &err);
     serve_batch b = {2, 2, 100, 100, 0, NULL, 0, 2};
     double comm = serve_iteration(&c, &b).comm_s;
     net_result r;
@@ -364,7 +378,8 @@ static void prefill_collectives_overlap_gemms(void **state)
     (void)state;
     serve_deployment *d = deployment("llama3.1-8b", "nxdi");
     usim_error err;
-    serve_ctx c = {d, &d->model, serve_gemm_dtype(d), &err, USIM_OK};
+    serve_ctx c;
+    serve_ctx_init(&c, d, &d->model, &err);
     serve_prefill p = {4096, 4096};
     serve_batch pre = {0, 0, 0, 0, 4096, &p, 1, 1};
     serve_iter_cost piped = serve_iteration(&c, &pre);

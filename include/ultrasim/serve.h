@@ -152,6 +152,7 @@ typedef struct serve_deployment {
     double spec_accept;
     double prefix_hit;    /* fraction of prompt tokens found in the prefix cache */
     int attention;        /* engine_attention_kernel */
+    int draft_attention;  /* the draft's: the engine's rule for its own heads unless given */
     int max_model_len;    /* the longest request the engine is set up for (tokens) */
     /* context-encoding buckets the engine was compiled with, ascending
      * (NxD Inference's context_encoding_buckets); none: the engine's own */

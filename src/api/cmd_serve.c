@@ -419,6 +419,9 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
         st = fill_replicas(req, d, err);
     if (st == USIM_OK)
         st = read_draft(cmd, req, d, err);
+    d->draft_attention = json_object_get(req, "attention")
+                             ? d->attention
+                             : serve_engine_attention(&d->engine, &d->draft);
     return st;
 }
 
@@ -487,6 +490,9 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
     json_object_set_new(o, "weights", json_string(WEIGHTS[d->weights]));
     json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));
     json_object_set_new(o, "attention", json_string(api_attention_choices[d->attention]));
+    if (d->spec_len > 0 && d->draft.layers > 0)
+        json_object_set_new(o, "draft_attention",
+                            json_string(api_attention_choices[d->draft_attention]));
     if (d->engine.prefill_bucket_min > 0) { /* compiled context-encoding graphs */
         json_t *buckets = json_array();
         for (int i = 0; i < d->nprefill_buckets; i++)

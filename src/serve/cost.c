@@ -84,7 +84,7 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
                                * fp8/int8 halves its traffic */
                               !causal && serve_weight_bytes(c->d->kv_dtype) < 2.0 ? USIM_FP8
                                                                                    : USIM_BF16,
-                              (engine_attention_kernel)c->d->attention,
+                              (engine_attention_kernel)c->attention,
                               false,
                               0};
     /* the sliding-window layers (gpt-oss: every other one) see their window */

@@ -10,9 +10,13 @@ typedef struct serve_ctx {
     const serve_deployment *d;
     const wl_model *model; /* the target, or the draft when costing drafts */
     usim_dtype dtype;      /* GEMM compute type */
+    int attention;         /* engine_attention_kernel of the model costed */
     usim_error *err;
     usim_status st;        /* first failure of a collective, sticky */
 } serve_ctx;
+
+/* A context costing model m (the deployment's target or its draft). */
+void serve_ctx_init(serve_ctx *c, const serve_deployment *d, const wl_model *m, usim_error *err);
 
 typedef struct serve_prefill {
     double tokens;  /* prompt tokens in this iteration */

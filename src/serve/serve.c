@@ -74,11 +74,12 @@ serve_percentiles serve_hist_percentiles(const serve_hist *h)
     return p;
 }
 
-static void init_ctx(serve_ctx *c, const serve_deployment *d, const wl_model *m, usim_error *err)
+void serve_ctx_init(serve_ctx *c, const serve_deployment *d, const wl_model *m, usim_error *err)
 {
     c->d = d;
     c->model = m;
     c->dtype = serve_gemm_dtype(d);
+    c->attention = m == &d->draft ? d->draft_attention : d->attention;
     c->err = err;
     c->st = USIM_OK;
 }
@@ -107,8 +108,8 @@ static usim_status run_replica(run_state *s, int which, bool prefill_only, usim_
     r.prefill_only = prefill_only;
     r.itl = s->itl;
     r.rng = s->w->seed * 6364136223846793005ULL + (uint64_t)which + 1;
-    init_ctx(&r.target, s->d, &s->d->model, err);
-    init_ctx(&r.draft, s->d, &s->d->draft, err);
+    serve_ctx_init(&r.target, s->d, &s->d->model, err);
+    serve_ctx_init(&r.draft, s->d, &s->d->draft, err);
     for (int64_t i = 0; i < s->count; i++)
         r.n += s->req[i].replica == which;
     r.ids = malloc((size_t)(r.n + 1) * sizeof *r.ids);
@@ -221,7 +222,7 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
 {
     serve_ctx c;
     serve_prefill one = {isl, isl};
-    init_ctx(&c, d, &d->model, err);
+    serve_ctx_init(&c, d, &d->model, err);
     double mid = isl + floor(osl / 2);
     serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, mid, mid, 0, NULL, 0, 1};
     serve_iter_cost s = serve_iteration(&c, &step);
