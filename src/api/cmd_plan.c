@@ -161,10 +161,6 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
     int schedule = api_next_choice(cmd, req, "schedule", &st, err);
     if (st == USIM_OK)
         m->mtp_layers = (int)api_next_int(cmd, req, "mtp-layers", m->mtp_layers, &st, err);
-    if (json_object_get(req, "moe-dispatcher")) /* else the stack's (api_read_stack) */
-        o.plan.moe_dispatcher = api_next_choice(cmd, req, "moe-dispatcher", &st, err);
-    if (st == USIM_OK)
-        st = wl_check_dispatcher(m, &o.plan, err);
     int objective = api_next_choice(cmd, req, "objective", &st, err);
     /* Ranking by cost with no price would rank every plan at $0. */
     if (st == USIM_OK && objective == 1 && hw_no_price_reason(sys))
@@ -183,6 +179,8 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         o.plan.schedule = schedule;
         st = api_read_stack(cmd, req, sys, m, &o.plan, err);
     }
+    if (st == USIM_OK)
+        st = wl_check_dispatcher(m, &o.plan, err);
     if (st == USIM_OK)
         st = api_read_fp8_recipe(cmd, req, sys,
                                  dtype >= API_DTYPE_FP8_RECIPES ? dtype - API_DTYPE_FP8_RECIPES : -1,

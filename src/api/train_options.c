@@ -31,8 +31,9 @@ static bool on(const usim_command *cmd, json_t *req, const char *name, usim_stat
     return api_next_choice(cmd, req, name, st, err) == 0;
 }
 
-/* The stack a run uses (--stack, else the system's own, else Megatron-Core)
- * and whether it compiles (--compile, else the stack's default). */
+/* The stack a run uses (--stack, else the system's own, else Megatron-Core),
+ * whether it compiles (--compile, else the stack's default) and how it
+ * dispatches MoE tokens (--moe-dispatcher, else the stack's). */
 usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system *sys,
                            const wl_model *m, wl_plan *p, usim_error *err)
 {
@@ -54,9 +55,9 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
     if (json_object_get(req, "overlap-ep-comm"))
         p->overlap_ep_comm = given.overlap_ep_comm;
     if (json_object_get(req, "moe-dispatcher"))
-        p->moe_dispatcher = given.moe_dispatcher;
-    if (!json_object_get(req, "compile"))
-        return USIM_OK;
+        p->moe_dispatcher = api_next_choice(cmd, req, "moe-dispatcher", &st, err);
+    if (st != USIM_OK || !json_object_get(req, "compile"))
+        return st;
     p->compile = on(cmd, req, "compile", &st, err);
     if (st == USIM_OK && p->compile && !p->stack.has_compiled)
         st = usim_fail_field(err, USIM_EINPUT, "compile",
@@ -176,8 +177,6 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->etp = int_or(cmd, req, "etp", 0, &st, err);
     p->vp = int_or(cmd, req, "vp", 1, &st, err);
     p->schedule = api_next_choice(cmd, req, "schedule", &st, err);
-    if (json_object_get(req, "moe-dispatcher")) /* else the stack's (api_read_stack) */
-        p->moe_dispatcher = api_next_choice(cmd, req, "moe-dispatcher", &st, err);
     p->mbs = int_or(cmd, req, "mbs", 1, &st, err);
     p->gbs = int_or(cmd, req, "gbs", 1, &st, err);
     p->seq = int_or(cmd, req, "seq", 1, &st, err);

@@ -114,8 +114,9 @@ typedef struct api_train_setup_t {
     wl_plan plan;
 } api_train_setup_t;
 
-/* Reads --stack and --compile into p (the system's stack by default), and
- * the stack's defaults for what the run does not say (for model m). */
+/* Reads --stack, --compile and --moe-dispatcher into p (the system's stack
+ * by default), and the stack's defaults for what the run does not say (for
+ * model m). */
 usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system *sys,
                            const wl_model *m, wl_plan *p, usim_error *err);
 
