@@ -130,6 +130,11 @@ usim_status api_check_fp4(const struct hw_chip *chip, usim_error *err);
 struct serve_deployment;
 usim_status api_read_prefill_buckets(const usim_command *cmd, json_t *req,
                                      struct serve_deployment *d, usim_error *err);
+/* Loads the engine a serving run uses into e: --engine, else the system's
+ * own, else the default. */
+struct serve_engine;
+usim_status api_load_engine(const usim_command *cmd, json_t *req, const struct hw_system *sys,
+                            struct serve_engine *e, usim_error *err);
 /* Exit 2 unless the chip's tensor cores take MX block scales (--fp8-recipe
  * mxfp8), naming the chips that do. */
 usim_status api_check_mx(const struct hw_chip *chip, usim_error *err);

@@ -334,6 +334,19 @@ static usim_status bucket_entry(const char *list, const char *at, size_t len, in
     return USIM_OK;
 }
 
+usim_status api_load_engine(const usim_command *cmd, json_t *req, const hw_system *sys,
+                            serve_engine *e, usim_error *err)
+{
+    const char *engine = NULL;
+    usim_status st = api_string(cmd, req, "engine", &engine, err);
+    if (st != USIM_OK)
+        return st;
+    return serve_engine_load(engine           ? engine
+                             : sys->engine[0] ? sys->engine
+                                              : SERVE_DEFAULT_ENGINE,
+                             e, err);
+}
+
 usim_status api_read_prefill_buckets(const usim_command *cmd, json_t *req, serve_deployment *d,
                                      usim_error *err)
 {
@@ -384,13 +397,8 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
                           d->weights == SERVE_W_NVFP4
                       ? SERVE_W_BF16
                       : d->weights;
-    const char *engine = NULL;
-    api_string(cmd, req, "engine", &engine, err);
     if (st == USIM_OK)
-        st = serve_engine_load(engine            ? engine
-                               : d->sys.engine[0] ? d->sys.engine
-                                                  : SERVE_DEFAULT_ENGINE,
-                               &d->engine, err);
+        st = api_load_engine(cmd, req, &d->sys, &d->engine, err);
     d->max_batch = (int)api_next_int(cmd, req, "batch", d->engine.max_batch, &st, err);
     d->block_tokens = (int)api_next_int(cmd, req, "block", 0, &st, err);
     d->max_model_len = (int)api_next_int(cmd, req, "max-model-len", 0, &st, err);

@@ -376,13 +376,7 @@ static usim_status check_shared(const usim_command *cmd, json_t *req, const wl_m
     serve_deployment *d = calloc(1, sizeof *d);
     if (!d)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    const char *engine = NULL;
-    usim_status st = api_string(cmd, req, "engine", &engine, err);
-    if (st == USIM_OK)
-        st = serve_engine_load(engine            ? engine
-                               : sys->engine[0] ? sys->engine
-                                                : SERVE_DEFAULT_ENGINE,
-                               &d->engine, err);
+    usim_status st = api_load_engine(cmd, req, sys, &d->engine, err);
     d->model = *m;
     d->max_model_len = (int)api_next_int(cmd, req, "max-model-len", 0, &st, err);
     if (st == USIM_OK)
