@@ -390,6 +390,46 @@ static void zero_bubble_order(void **state)
     assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3, WL_SCHED_ZB_H1), 4);
 }
 
+/* The rank's passes as "F0 B0 ...", an unpaired one in lower case. */
+static void pass_string(const wl_pipe_op *ops, int n, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        char kind = ops[i].weight ? 'W' : ops[i].backward ? 'B' : 'F';
+        size_t at = strlen(out);
+        snprintf(out + at, size - at, "%s%c%lld", i ? " " : "",
+                 ops[i].paired ? kind : kind - 'A' + 'a', (long long)ops[i].microbatch);
+    }
+}
+
+/* Which passes run beside a pass of another micro-batch (Megatron-Core's
+ * combined 1F1B): rank 0 of 4 at m 8 warms up with 3 forwards and drains 3
+ * backwards alone, the 5 steady pairs (F x+3, B x) merged. The last rank
+ * has no warm-up and its B x needs its F x, so as without a pipeline the
+ * first forward and the last backward run alone and F x+1 pairs with B x.
+ * Interleaved pp 2, vp 2, m 4, rank 0: 4 warm-up forwards. ZB-H1 rank 0 of
+ * 4: the 3 triples without a B. A W never pairs. */
+static void steady_passes_pair(void **state)
+{
+    (void)state;
+    wl_pipe_op ops[24];
+    char got[160];
+    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_1F1B, ops);
+    pass_string(ops, 16, got, sizeof got);
+    assert_string_equal(got, "f0 f1 f2 F3 B0 F4 B1 F5 B2 F6 B3 F7 B4 b5 b6 b7");
+    wl_pipeline_order(4, 1, 8, 3, WL_SCHED_1F1B, ops);
+    pass_string(ops, 16, got, sizeof got);
+    assert_string_equal(got, "f0 B0 F1 B1 F2 B2 F3 B3 F4 B4 F5 B5 F6 B6 F7 b7");
+    wl_pipeline_order(2, 2, 4, 0, WL_SCHED_1F1B, ops);
+    pass_string(ops, 16, got, sizeof got);
+    assert_string_equal(got, "f0 f1 f0 f1 F2 B0 F3 B1 F2 B0 F3 B1 b2 b3 b2 b3");
+    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_ZB_H1, ops);
+    pass_string(ops, 12, got, sizeof got);
+    assert_string_equal(got, "f0 f1 f2 F3 B0 w0 F4 B1 w1 F5 B2 w2");
+    pass_string(ops + 18, 6, got, sizeof got);
+    assert_string_equal(got, "b5 w5 b6 w6 b7 w7");
+}
+
 /* The step of pp ranks running the schedule with forward, input-gradient
  * and weight-gradient passes of f, b and w seconds (1F1B runs b + w as one
  * backward) and nothing else: the pipeline's dependencies alone. */
@@ -602,6 +642,7 @@ int main(void)
         cmocka_unit_test(sliding_window_flops),
         cmocka_unit_test(one_f_one_b_order),
         cmocka_unit_test(interleaved_order),
+        cmocka_unit_test(steady_passes_pair),
         cmocka_unit_test(uneven_layers),
         cmocka_unit_test(activation_memory_matches_korthikanti),
         cmocka_unit_test(model_state_memory),

@@ -362,12 +362,16 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
 /* One entry of a pipeline rank's program: forward or backward of a
  * micro-batch through one of the rank's model chunks (virtual stages). Under
  * ZB-H1 a backward is its input-gradient half only and `weight` marks the
- * weight-gradient half, a separate entry. */
+ * weight-gradient half, a separate entry. `paired`: a forward or backward
+ * that runs next to a pass of another micro-batch, one of the steady state's
+ * forward-backward pairs (a stack that overlaps expert all-to-alls merges
+ * them); warm-up forwards and cool-down backwards run alone. */
 typedef struct wl_pipe_op {
     int64_t microbatch;
     int chunk;
     bool backward;
     bool weight;
+    bool paired;
 } wl_pipe_op;
 
 /* Entries in one pipeline rank's program: 2 x m x vp, 3 x m under ZB-H1. */

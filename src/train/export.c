@@ -18,7 +18,9 @@
  * on stream 5 beside the whole pass; what follows waits for both. Hidden
  * all-to-alls run on stream 6 beside their pass and the next one (the pass
  * paired with it), after which the engines wait for them; what they still
- * cost the engines is a node of its own. For a pass
+ * cost the engines is a node of its own. A pass with none beside it
+ * (warm-up, cool-down) runs its all-to-alls in line, after what is pending
+ * from the pass before. For a pass
  * of identical layers that gives the time train_step gives. Ranks follow
  * Megatron-LM's order: TP fastest, then CP, DP and PP.
  */
@@ -281,8 +283,14 @@ static uint64_t op_nodes(exporter *e, const char *label, const train_costs *c, u
     static const char *const WHAT[] = {"gemm", "attention", "elementwise", "optimizer",
                                        "host launches"};
     uint64_t prefetch = UINT64_MAX, hidden = UINT64_MAX, ep = UINT64_MAX, last = entry;
-    if (has_hidden(c, TRAIN_EP_COMM)) /* beside the whole pass (DualPipe) */
+    if (has_hidden(c, TRAIN_EP_COMM)) { /* beside the whole pass (DualPipe) */
         ep = call_chain(e, label, c, TRAIN_EP_COMM, true, STREAM_EP, entry);
+    } else if (c->ncalls[TRAIN_EP_COMM] > 0 && e->pending_ep != UINT64_MAX) {
+        /* a pass with none beside it (cool-down) starts once its
+         * predecessor's pair has ended, all-to-alls included */
+        last = entry = join(e, label, STREAM_ENGINES, entry, e->pending_ep);
+        e->pending_ep = UINT64_MAX;
+    }
     if (has_hidden(c, TRAIN_DP_COMM))
         prefetch = call_chain(e, label, c, TRAIN_DP_COMM, true, STREAM_PREFETCH, entry);
     if (has_hidden(c, TRAIN_TP_COMM))

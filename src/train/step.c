@@ -61,19 +61,27 @@ typedef struct layer_table {
     double p2p_s, p2p_bytes;
 } layer_table;
 
+/* A chunk's passes, one micro-batch through it. */
+typedef struct chunk_passes {
+    train_costs fwd, bwd;
+    train_costs input_grad, weight_grad; /* bwd split in its B and W halves (ZB-H1) */
+    train_costs first_fwd; /* the step's first forward (the one that gathers ZeRO-3 weights
+                              kept for the step, wl_plan_zero3_per_step) */
+} chunk_passes;
+
 typedef struct chunk_plan {
     int layers, moe_layers;
     bool first_virtual, last_virtual;
     wl_stage_params params;
-    train_costs fwd, bwd; /* whole chunk, one micro-batch */
-    train_costs input_grad, weight_grad; /* bwd split in its B and W halves (ZB-H1) */
-    train_costs first_fwd; /* the step's first forward (the one that gathers ZeRO-3 weights
-                              kept for the step, wl_plan_zero3_per_step) */
+    chunk_passes paired; /* next to a pass of another micro-batch (wl_pipe_op.paired) */
+    chunk_passes alone;  /* with none beside it, when that differs (ep_paired) */
+    bool ep_paired;      /* a paired pass hides its all-to-alls behind its partner */
 } chunk_plan;
 
 typedef struct step_builder {
     train_ctx x;
     layer_table lt;
+    layer_table lt_alone; /* the layers without the expert all-to-all overlap */
     chunk_plan *chunks; /* [stage * vp + chunk] */
     sim_graph *g;
     int (*res)[4];      /* per stage: compute, dp, send forward, send backward */
@@ -122,27 +130,27 @@ static int chunk_units(const step_builder *b, const chunk_plan *c)
     return c->layers + (c->last_virtual ? b->x.m->mtp_layers : 0);
 }
 
-/* Spreads the ZeRO-3 traffic over a chunk's layers: each layer's own. */
-static void zero3_chunk_comm(step_builder *b, chunk_plan *c)
+/* Spreads the ZeRO-3 traffic over chunk c's layers: each layer's own. */
+static void zero3_chunk_comm(step_builder *b, const chunk_plan *c, chunk_passes *k)
 {
     int units = chunk_units(b, c);
     double params = (c->params.dense + c->params.experts) / units;
     train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
-    train_costs_add(&layer_fwd, &c->fwd, 1.0 / units);
-    train_costs_add(&layer_bwd, &c->bwd, 1.0 / units);
+    train_costs_add(&layer_fwd, &k->fwd, 1.0 / units);
+    train_costs_add(&layer_bwd, &k->bwd, 1.0 / units);
     bool per_step = wl_plan_zero3_per_step(b->x.p);
     zero3_layer_comm(b, &layer_fwd, per_step ? NULL : &layer_bwd, params);
-    train_costs *whole_fwd = per_step ? &c->first_fwd : &c->fwd;
+    train_costs *whole_fwd = per_step ? &k->first_fwd : &k->fwd;
     *whole_fwd = layer_fwd;
     train_costs_add(whole_fwd, &layer_fwd, units - 1);
-    c->bwd = layer_bwd;
-    train_costs_add(&c->bwd, &layer_bwd, units - 1);
+    k->bwd = layer_bwd;
+    train_costs_add(&k->bwd, &layer_bwd, units - 1);
 }
 
 /* ZB-H1's W: the weight-gradient GEMMs (each linear's dW = X^T dY), as many
  * FLOPs as the forward's GEMMs, at the rate the backward's GEMMs run; B is
  * the rest of the backward, everything the previous stage waits for. */
-static void split_backward(chunk_plan *c)
+static void split_backward(chunk_passes *c)
 {
     double bwd_flops = c->bwd.flops[TRAIN_GEMM];
     double share = bwd_flops > 0 ? fmin(1.0, c->fwd.flops[TRAIN_GEMM] / bwd_flops) : 0.0;
@@ -154,6 +162,32 @@ static void split_backward(chunk_plan *c)
     c->input_grad.s[TRAIN_GEMM] -= c->weight_grad.s[TRAIN_GEMM];
     c->input_grad.flops[TRAIN_GEMM] -= c->weight_grad.flops[TRAIN_GEMM];
     c->input_grad.bytes[TRAIN_GEMM] -= c->weight_grad.bytes[TRAIN_GEMM];
+}
+
+/* Chunk c's passes from a table of layer costs: its layers, the embedding
+ * or head at the ends, ZeRO-3's gathers, full recomputation's second forward. */
+static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_table *lt,
+                            chunk_passes *k)
+{
+    const wl_plan *p = b->x.p;
+    int dense = c->layers - c->moe_layers;
+    memset(k, 0, sizeof *k);
+    for (int bw = 0; bw < 2; bw++) {
+        train_costs *t = bw ? &k->bwd : &k->fwd;
+        train_costs_add(t, &lt->dense[bw], dense);
+        train_costs_add(t, &lt->moe[bw], c->moe_layers);
+        if (c->first_virtual)
+            train_costs_add(t, &lt->embedding[bw], 1);
+        if (c->last_virtual) {
+            train_costs_add(t, &lt->head[bw], 1);
+            train_costs_add(t, &lt->mtp[bw], b->x.m->mtp_layers);
+        }
+    }
+    k->first_fwd = k->fwd;
+    if (p->zero >= 3 && chunk_units(b, c) > 0)
+        zero3_chunk_comm(b, c, k);
+    if (p->recompute == WL_RECOMPUTE_FULL)
+        train_costs_add(&k->bwd, &k->fwd, 1);
 }
 
 static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
@@ -168,31 +202,19 @@ static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)
     c->first_virtual = v == 0;
     c->last_virtual = v == b->V - 1;
     c->params = wl_chunk_params_of(b->x.m, p, stage, chunk);
-    int dense = c->layers - c->moe_layers;
-    for (int bw = 0; bw < 2; bw++) {
-        train_costs *t = bw ? &c->bwd : &c->fwd;
-        train_costs_add(t, &b->lt.dense[bw], dense);
-        train_costs_add(t, &b->lt.moe[bw], c->moe_layers);
-        if (c->first_virtual)
-            train_costs_add(t, &b->lt.embedding[bw], 1);
-        if (c->last_virtual) {
-            train_costs_add(t, &b->lt.head[bw], 1);
-            train_costs_add(t, &b->lt.mtp[bw], b->x.m->mtp_layers);
-        }
-    }
-    c->first_fwd = c->fwd;
-    if (p->zero >= 3 && chunk_units(b, c) > 0)
-        zero3_chunk_comm(b, c);
-    if (p->recompute == WL_RECOMPUTE_FULL)
-        train_costs_add(&c->bwd, &c->fwd, 1);
+    chunk_passes *k = &c->paired;
+    chunk_passes_of(b, c, &b->lt, k);
     bool mtp_experts = c->last_virtual && b->x.m->mtp_layers > 0 && b->x.m->experts > 1;
-    if (p->overlap_ep_comm && (c->moe_layers > 0 || mtp_experts)) {
-        train_costs bwd = c->bwd;
+    c->ep_paired = p->overlap_ep_comm && (c->moe_layers > 0 || mtp_experts);
+    if (c->ep_paired) {
+        chunk_passes_of(b, c, &b->lt_alone, &c->alone);
+        split_backward(&c->alone);
+        train_costs bwd = k->bwd;
         double held = train_ep_comm_held(&b->x);
-        train_hide_ep(&c->first_fwd, &bwd, held);
-        train_hide_ep(&c->fwd, &c->bwd, held);
+        train_hide_ep(&k->first_fwd, &bwd, held);
+        train_hide_ep(&k->fwd, &k->bwd, held);
     }
-    split_backward(c);
+    split_backward(k);
 }
 
 /* Notes that tasks first..last (added in a row) are the work c describes. */
@@ -354,15 +376,18 @@ static bool reduces_in_backward(const wl_plan *p)
 }
 
 /* What a pass of chunk c costs: a forward (the step's first may gather
- * weights), a whole backward, or under ZB-H1 its B or W half. */
+ * weights), a whole backward, or under ZB-H1 its B or W half; paired with a
+ * pass of another micro-batch, or alone (warm-up, cool-down), where its
+ * all-to-alls have nothing to hide behind. */
 static const train_costs *pass_costs(const step_builder *b, const chunk_plan *c,
                                      const wl_pipe_op *op)
 {
+    const chunk_passes *k = op->paired || !c->ep_paired ? &c->paired : &c->alone;
     if (op->weight)
-        return &c->weight_grad;
+        return &k->weight_grad;
     if (op->backward)
-        return b->x.p->schedule == WL_SCHED_ZB_H1 ? &c->input_grad : &c->bwd;
-    return op->microbatch == 0 ? &c->first_fwd : &c->fwd;
+        return b->x.p->schedule == WL_SCHED_ZB_H1 ? &k->input_grad : &k->bwd;
+    return op->microbatch == 0 ? &k->first_fwd : &k->fwd;
 }
 
 /* The pass after which a chunk's weight gradients are complete. */
@@ -527,21 +552,36 @@ static void make_resources(step_builder *b)
     }
 }
 
-static void layer_costs(step_builder *b)
+static void fill_layer_table(train_ctx *x, layer_table *lt)
 {
-    train_ctx *x = &b->x;
     for (int bw = 0; bw < 2; bw++) {
-        b->lt.dense[bw] = train_layer_costs(x, false, bw);
-        b->lt.moe[bw] = x->m->experts > 1 ? train_layer_costs(x, true, bw) : b->lt.dense[bw];
-        b->lt.embedding[bw] = train_embedding_costs(x, bw);
-        b->lt.head[bw] = train_head_costs(x, bw);
+        lt->dense[bw] = train_layer_costs(x, false, bw);
+        lt->moe[bw] = x->m->experts > 1 ? train_layer_costs(x, true, bw) : lt->dense[bw];
+        lt->embedding[bw] = train_embedding_costs(x, bw);
+        lt->head[bw] = train_head_costs(x, bw);
         if (x->m->mtp_layers > 0)
-            b->lt.mtp[bw] = train_mtp_costs(x, bw);
+            lt->mtp[bw] = train_mtp_costs(x, bw);
     }
     double bytes = x->tokens * x->m->hidden * 2.0 / x->p->tp;
     train_group pair = {2, x->pp.stride, x->pp.tier};
-    b->lt.p2p_bytes = bytes;
-    b->lt.p2p_s = x->p->pp > 1 ? train_collective_s(x, NET_SENDRECV, bytes, &pair) : 0;
+    lt->p2p_bytes = bytes;
+    lt->p2p_s = x->p->pp > 1 ? train_collective_s(x, NET_SENDRECV, bytes, &pair) : 0;
+}
+
+/* The layers' costs; with the expert all-to-all overlap also as they run
+ * with no pass beside them, which is the same plan without the overlap. */
+static void layer_costs(step_builder *b)
+{
+    train_ctx *x = &b->x;
+    fill_layer_table(x, &b->lt);
+    if (!x->p->overlap_ep_comm)
+        return;
+    const wl_plan *p = x->p;
+    wl_plan alone = *p;
+    alone.overlap_ep_comm = false;
+    x->p = &alone;
+    fill_layer_table(x, &b->lt_alone);
+    x->p = p;
 }
 
 static usim_status build_graph(step_builder *b)
@@ -860,7 +900,7 @@ double train_step_lower_bound(const wl_model *m, const wl_plan *p, const hw_syst
         double stage = 0;
         for (int c = 0; c < p->vp; c++) {
             const chunk_plan *k = &b.chunks[s * p->vp + c];
-            stage += (double)b.M * (cost_total(&k->fwd) + cost_total(&k->bwd));
+            stage += (double)b.M * (cost_total(&k->paired.fwd) + cost_total(&k->paired.bwd));
         }
         worst = fmax(worst, stage);
     }

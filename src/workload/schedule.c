@@ -22,6 +22,15 @@
  * triples whose indices fall outside 0..m-1, dropped. With equal F, B and W
  * the bubble falls from (pp - 1)(F + B + W) to (pp - 1)(F + B - W).
  *
+ * Pairs: in the steady state a forward and a backward of different
+ * micro-batches run next to each other, and a stack that overlaps expert
+ * all-to-alls merges the two (Megatron-Core's combined 1F1B,
+ * megatron/core/pipeline_parallel/combined_1f1b.py: in the steady state only;
+ * without a pipeline the first forward and the last backward run alone, as a
+ * micro-batch's backward cannot start beside its own forward). So the rank's
+ * first max(1, w) forwards and last max(1, w) backwards are alone, w its
+ * warm-up forwards (under ZB-H1 the triples without a B, pp - 1 - s).
+ *
  * The timing of these programs is not computed here: the discrete-event
  * simulation runs them against each other, and bubbles emerge from the
  * dependencies between ranks.
@@ -37,7 +46,8 @@ static wl_pipe_op interleaved_op(int pp, int vp, int64_t k, bool backward)
     int64_t group = k / ((int64_t)pp * vp);
     int64_t in_group = k % ((int64_t)pp * vp);
     int chunk = (int)(in_group / pp);
-    wl_pipe_op op = {group * pp + k % pp, backward ? vp - 1 - chunk : chunk, backward, false};
+    wl_pipe_op op = {group * pp + k % pp, backward ? vp - 1 - chunk : chunk, backward, false,
+                     false};
     return op;
 }
 
@@ -59,12 +69,24 @@ static void zero_bubble_order(int pp, int64_t m, int stage, wl_pipe_op *out)
     for (int64_t x = 0; x < m + pp - 1; x++) {
         int64_t b = x - (pp - 1 - stage), w = x - (pp - 1);
         if (x < m)
-            out[n++] = (wl_pipe_op){x, 0, false, false};
+            out[n++] = (wl_pipe_op){x, 0, false, false, false};
         if (b >= 0 && b < m)
-            out[n++] = (wl_pipe_op){b, 0, true, false};
+            out[n++] = (wl_pipe_op){b, 0, true, false, false};
         if (w >= 0 && w < m)
-            out[n++] = (wl_pipe_op){w, 0, true, true};
+            out[n++] = (wl_pipe_op){w, 0, true, true, false};
     }
+}
+
+/* Marks every forward and backward of the n ops paired but the first
+ * max(1, warmup) forwards and the last as many backwards (a W never pairs). */
+static void mark_pairs(wl_pipe_op *out, int64_t n, int64_t warmup)
+{
+    int64_t alone = warmup > 1 ? warmup : 1, forwards = 0, backwards = 0;
+    for (int64_t i = 0; i < n; i++)
+        out[i].paired = !out[i].weight && (out[i].backward || forwards++ >= alone);
+    for (int64_t i = n - 1; i >= 0; i--)
+        if (out[i].backward && !out[i].weight && backwards++ < alone)
+            out[i].paired = false;
 }
 
 void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedule,
@@ -72,6 +94,7 @@ void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedul
 {
     if (schedule == WL_SCHED_ZB_H1) {
         zero_bubble_order(pp, m, stage, out);
+        mark_pairs(out, wl_pipeline_ops(vp, m, schedule), pp - 1 - stage);
         return;
     }
     int64_t total = m * vp;
@@ -85,6 +108,7 @@ void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedul
     }
     for (int64_t k = total - warmup; k < total; k++)
         out[n++] = interleaved_op(pp, vp, k, true);
+    mark_pairs(out, n, warmup);
 }
 
 /* In flight peaks at the end of warm-up plus the first steady forward;
