@@ -364,6 +364,20 @@ static void interleaved_order(void **state)
     assert_int_equal(backwards, 8);
 }
 
+/* The rank's passes as "F0 B0 W0 ..."; with mark_alone, an unpaired one in
+ * lower case. */
+static void pass_string(const wl_pipe_op *ops, int n, bool mark_alone, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        char kind = ops[i].weight ? 'W' : ops[i].backward ? 'B' : 'F';
+        size_t at = strlen(out);
+        snprintf(out + at, size - at, "%s%c%lld", i ? " " : "",
+                 mark_alone && !ops[i].paired ? kind - 'A' + 'a' : kind,
+                 (long long)ops[i].microbatch);
+    }
+}
+
 /* ZB-H1, pp 4, m 8: rank s runs triples (F x, B x-(3-s), W x-3). The last
  * rank pairs each F with its own B and holds W back three triples; rank 0
  * warms up like 1F1B and then runs B and W together. */
@@ -375,31 +389,14 @@ static void zero_bubble_order(void **state)
     wl_pipeline_order(4, 1, 8, 3, WL_SCHED_ZB_H1, ops);
     const char *last = "F0 B0 F1 B1 F2 B2 F3 B3 W0 F4 B4 W1";
     const char *first = "F0 F1 F2 F3 B0 W0 F4 B1 W1 F5 B2 W2";
-    char got[64] = "";
-    for (int i = 0; i < 12; i++)
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%c%lld", i ? " " : "",
-                 ops[i].weight ? 'W' : ops[i].backward ? 'B' : 'F', (long long)ops[i].microbatch);
+    char got[64];
+    pass_string(ops, 12, false, got, sizeof got);
     assert_string_equal(got, last);
     wl_pipeline_order(4, 1, 8, 0, WL_SCHED_ZB_H1, ops);
-    got[0] = '\0';
-    for (int i = 0; i < 12; i++)
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%c%lld", i ? " " : "",
-                 ops[i].weight ? 'W' : ops[i].backward ? 'B' : 'F', (long long)ops[i].microbatch);
+    pass_string(ops, 12, false, got, sizeof got);
     assert_string_equal(got, first);
     assert_true(ops[23].weight && ops[23].microbatch == 7);
     assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3, WL_SCHED_ZB_H1), 4);
-}
-
-/* The rank's passes as "F0 B0 ...", an unpaired one in lower case. */
-static void pass_string(const wl_pipe_op *ops, int n, char *out, size_t size)
-{
-    out[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        char kind = ops[i].weight ? 'W' : ops[i].backward ? 'B' : 'F';
-        size_t at = strlen(out);
-        snprintf(out + at, size - at, "%s%c%lld", i ? " " : "",
-                 ops[i].paired ? kind : kind - 'A' + 'a', (long long)ops[i].microbatch);
-    }
 }
 
 /* Which passes run beside a pass of another micro-batch (Megatron-Core's
@@ -415,18 +412,18 @@ static void steady_passes_pair(void **state)
     wl_pipe_op ops[24];
     char got[160];
     wl_pipeline_order(4, 1, 8, 0, WL_SCHED_1F1B, ops);
-    pass_string(ops, 16, got, sizeof got);
+    pass_string(ops, 16, true, got, sizeof got);
     assert_string_equal(got, "f0 f1 f2 F3 B0 F4 B1 F5 B2 F6 B3 F7 B4 b5 b6 b7");
     wl_pipeline_order(4, 1, 8, 3, WL_SCHED_1F1B, ops);
-    pass_string(ops, 16, got, sizeof got);
+    pass_string(ops, 16, true, got, sizeof got);
     assert_string_equal(got, "f0 B0 F1 B1 F2 B2 F3 B3 F4 B4 F5 B5 F6 B6 F7 b7");
     wl_pipeline_order(2, 2, 4, 0, WL_SCHED_1F1B, ops);
-    pass_string(ops, 16, got, sizeof got);
+    pass_string(ops, 16, true, got, sizeof got);
     assert_string_equal(got, "f0 f1 f0 f1 F2 B0 F3 B1 F2 B0 F3 B1 b2 b3 b2 b3");
     wl_pipeline_order(4, 1, 8, 0, WL_SCHED_ZB_H1, ops);
-    pass_string(ops, 12, got, sizeof got);
+    pass_string(ops, 12, true, got, sizeof got);
     assert_string_equal(got, "f0 f1 f2 F3 B0 w0 F4 B1 w1 F5 B2 w2");
-    pass_string(ops + 18, 6, got, sizeof got);
+    pass_string(ops + 18, 6, true, got, sizeof got);
     assert_string_equal(got, "b5 w5 b6 w6 b7 w7");
 }
 
