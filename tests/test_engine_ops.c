@@ -49,6 +49,20 @@ static void vector_roofline(void **state)
     assert_close(engine_vector(&c, &bad).seconds, 0, 0);
 }
 
+/* Trn1 moves HBM traffic only by its 32 DMA engines, which sustain 17 B/ns
+ * each (NKI DMA bandwidth guide): 544 GB/s, below HBM's 820 GB/s x 0.88 =
+ * 721.6 GB/s; the same 4 GB stream is bounded by them. On Trn2 the 128
+ * engines' 2,944 GB/s are above HBM's 2,552 GB/s, which stays the bound. */
+static void dma_bounds_trainium_memory(void **state)
+{
+    (void)state;
+    hw_chip t1 = load("trn1");
+    engine_vector_op op = {1e9, 1, 4e9, ENGINE_VECTOR};
+    assert_close(engine_vector(&t1, &op).memory_s, 4e9 / (32 * 17e9), 1e-12);
+    hw_chip t2 = load("trn2");
+    assert_close(engine_vector(&t2, &op).memory_s, 4e9 / TRN2_HBM, 1e-12);
+}
+
 /* Softmax over 4096 x 4096 bf16 on Trn2: 2 vector passes, 1 scalar pass, in
  * parallel; 2 bytes in and out per element: memory-bound. */
 static void layers(void **state)
@@ -236,7 +250,8 @@ static void attention_unfused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(vector_roofline),  cmocka_unit_test(layers),
+        cmocka_unit_test(vector_roofline),  cmocka_unit_test(dma_bounds_trainium_memory),
+        cmocka_unit_test(layers),
         cmocka_unit_test(memory),           cmocka_unit_test(attention_prefill),
         cmocka_unit_test(attention_decode), cmocka_unit_test(attention_decode_per_head),
         cmocka_unit_test(attention_window),

@@ -38,10 +38,14 @@ engine_bound engine_bound_of(double compute_s, double memory_s, double fixed_s)
     return memory_s > compute_s ? ENGINE_BOUND_MEMORY : ENGINE_BOUND_COMPUTE;
 }
 
+/* What HBM sustains; on a chip whose traffic to and from HBM moves only by
+ * its DMA engines (Trainium), no more than those engines sustain. */
 double engine_hbm_bytes_per_s(const hw_chip *chip)
 {
     double eff = chip->hbm.efficiency > 0 ? chip->hbm.efficiency : 1.0;
-    return chip->hbm.bandwidth_bytes_per_s * eff;
+    double hbm = chip->hbm.bandwidth_bytes_per_s * eff;
+    double dma = chip->dma.bandwidth_bytes_per_s;
+    return dma > 0 && dma < hbm ? dma : hbm;
 }
 
 double engine_out_bytes(usim_dtype dtype)
