@@ -106,6 +106,30 @@ static void hw_show_collectives(void **state)
     cli_free(&r);
 }
 
+/* The rate memory-bound kernels run at: on trn1.32xlarge its 16 chips' DMA
+ * engines, 32 x 17 B/ns each (below HBM's 820 GB/s x 0.88); on the Trn2
+ * UltraServer HBM's 2.9 TB/s x 0.88 on each of 64 chips. */
+static void hw_show_sustained_memory(void **state)
+{
+    (void)state;
+    const char *systems[] = {"trn1.32xlarge", "trn2u.48xlarge"};
+    double expected[] = {16 * 32 * 17e9, 64 * 2.9e12 * 0.88};
+    for (int i = 0; i < 2; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "hw show %s --json", systems[i]);
+        cli_result r = cli_run(cmd);
+        assert_int_equal(r.status, 0);
+        json_t *j = json_loads(r.out, 0, NULL);
+        assert_close(json_number_value(json_object_get(j, "hbm_sustained_bytes_per_s")),
+                     expected[i], 1e-12);
+        json_decref(j);
+        cli_free(&r);
+    }
+    cli_result r = cli_run("hw show trn1.32xlarge");
+    assert_non_null(strstr(r.out, "what the DMA engines sustain: 544 GB/s a chip"));
+    cli_free(&r);
+}
+
 static void hw_show_text_names_the_figures(void **state)
 {
     (void)state;
@@ -283,6 +307,7 @@ int main(void)
         cmocka_unit_test(version_prints),
         cmocka_unit_test(hw_show_json_contract),
         cmocka_unit_test(hw_show_collectives),
+        cmocka_unit_test(hw_show_sustained_memory),
         cmocka_unit_test(hw_show_text_names_the_figures),
         cmocka_unit_test(front_door_checks_requests),
         cmocka_unit_test(nonfinite_figures_become_null),

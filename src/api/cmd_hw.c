@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "ultrasim/engine.h"
 #include "ultrasim/hw.h"
 #include "ultrasim/serve.h"
 #include "ultrasim/workload.h"
@@ -246,6 +247,8 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
         "price", "usd_per_chip_hour", sys->price.usd_per_chip_hour, "basis",
         sys->price.basis == HW_PRICE_ON_DEMAND ? "on-demand" : "estimate", "usd_per_hour",
         t.usd_per_hour);
+    json_object_set_new(*result, "hbm_sustained_bytes_per_s",
+                        json_real(t.chips / engine_memory(&sys->chip, 1.0).memory_s));
     json_object_set_new(*result, "collectives", collectives_json(sys));
     json_object_set_new(*result, "software", software_json(sys));
     api_system_warnings(*result, sys);
@@ -336,6 +339,23 @@ static void render_flops(usim_buf *b, json_t *res)
                      "x cores from the description)\n");
 }
 
+/* What the engine's memory-bound kernels run at: HBM's sustained share, or
+ * less where the chip's DMA engines sustain less (Trainium). */
+static void render_sustained_memory(usim_buf *b, json_t *res)
+{
+    char bw[32], dma[32];
+    json_t *chip = json_object_get(res, "chip");
+    double chips = api_number(res, "chips"), rate = api_number(res, "hbm_sustained_bytes_per_s");
+    double dma_rate = api_number(chip, "dma_bytes_per_s") * chips;
+    usim_format_quantity(rate, USIM_UNIT_BYTES_PER_S, bw, sizeof bw);
+    usim_buf_printf(b, "\n  %-18s %s", "sustained", bw);
+    if (dma_rate > 0 && dma_rate <= rate * (1 + 1e-9)) {
+        usim_format_quantity(dma_rate / chips, USIM_UNIT_BYTES_PER_S, dma, sizeof dma);
+        usim_buf_printf(b, "   (what the DMA engines sustain: %s a chip)", dma);
+    }
+    usim_buf_puts(b, "\n");
+}
+
 static void render_memory(usim_buf *b, json_t *res)
 {
     char cap[32], bw[32];
@@ -351,7 +371,7 @@ static void render_memory(usim_buf *b, json_t *res)
                              sizeof bw);
         usim_buf_printf(b, "   (published %s, %s)", cap, bw);
     }
-    usim_buf_puts(b, "\n");
+    render_sustained_memory(b, res);
 }
 
 static void render_links(usim_buf *b, json_t *res)
