@@ -346,11 +346,11 @@ static void render_sustained_memory(usim_buf *b, json_t *res)
     char bw[32], dma[32];
     json_t *chip = json_object_get(res, "chip");
     double chips = api_number(res, "chips"), rate = api_number(res, "hbm_sustained_bytes_per_s");
-    double dma_rate = api_number(chip, "dma_bytes_per_s") * chips;
+    double dma_per_chip = api_number(chip, "dma_bytes_per_s");
     usim_format_quantity(rate, USIM_UNIT_BYTES_PER_S, bw, sizeof bw);
     usim_buf_printf(b, "\n  %-18s %s", "sustained", bw);
-    if (dma_rate > 0 && dma_rate <= rate * (1 + 1e-9)) {
-        usim_format_quantity(dma_rate / chips, USIM_UNIT_BYTES_PER_S, dma, sizeof dma);
+    if (dma_per_chip > 0 && dma_per_chip * chips <= rate * (1 + 1e-9)) {
+        usim_format_quantity(dma_per_chip, USIM_UNIT_BYTES_PER_S, dma, sizeof dma);
         usim_buf_printf(b, "   (what the DMA engines sustain: %s a chip)", dma);
     }
     usim_buf_puts(b, "\n");

@@ -194,8 +194,9 @@ engine_cost engine_core_gemm(const hw_chip *chip, const engine_gemm_op *op,
     d->core_m = s.m, d->core_k = s.k, d->core_n = s.n, d->core_batch = s.batch;
     if (!d->systolic)
         return engine_gpu_gemm(chip, &s, d->compute_dtype, storage, 1, d);
-    double share = engine_min(engine_hbm_bytes_per_s(chip) / chip->cores,
-                              core_dma_bytes_per_s(chip));
+    /* every core busy: its share of the chip's rate, which the DMA engines
+     * already bound (engine_hbm_bytes_per_s) */
+    double share = engine_hbm_bytes_per_s(chip) / chip->cores;
     return engine_trn_core(chip, &s, d->compute_dtype, storage, share, d);
 }
 
