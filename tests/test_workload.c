@@ -140,6 +140,19 @@ static void hf_config_json(void **state)
                        "\"n_head\": 12, \"vocab_size\": 50257, \"n_positions\": 1024}";
     assert_int_equal(wl_model_load_text("config.json", gpt2, &m, &err), USIM_OK);
     assert_true(wl_model_params(&m).total == 124439808.0); /* GPT-2 small */
+    /* GPT-J 6B's config: embedding and untied LM head 2 x 50400 x 4096
+     * (412,876,800); a layer 4 x 4096^2 attention (67,108,864), the GELU MLP 2 x
+     * 4096 x 16384 with its biases 16384 + 4096 (134,238,208), the output
+     * projection's bias 4096 and two LayerNorms 4 x 4096 (20,480); 28 layers and
+     * the final LayerNorm (8,192): 6,051,176,448, rotary, no q/k/v biases. */
+    const char *gptj = "{\"model_type\": \"gptj\", \"n_embd\": 4096, \"n_layer\": 28,"
+                       "\"n_head\": 16, \"n_inner\": null, \"rotary_dim\": 64,"
+                       "\"n_positions\": 2048, \"tie_word_embeddings\": false,"
+                       "\"vocab_size\": 50400}";
+    assert_int_equal(wl_model_load_text("config.json", gptj, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 6051176448.0);
+    assert_true(m.position == WL_POS_ROPE && !m.qkv_bias && !m.tied_embeddings);
+    assert_int_equal(m.head_dim, 256);
     const char *bad = "{\"model_type\": \"lama\", \"hidden_size\": 4096}";
     assert_int_equal(wl_model_load_text("config.json", bad, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "did you mean 'llama'"));

@@ -6,7 +6,7 @@
  *
  * A config.json is recognised by its "model_type". Each family maps its own
  * key names onto wl_model: llama/mistral/qwen2/qwen3/mixtral share Llama's
- * names, gpt2 uses n_embd/n_layer/n_head, mpt d_model/n_layers/n_heads,
+ * names, gpt2 and gptj use n_embd/n_layer/n_head, mpt d_model/n_layers/n_heads,
  * falcon, deepseek_v3 and llama4 (whose text model is in text_config) add
  * their own.
  */
@@ -300,6 +300,22 @@ static void hf_gpt2(hf_reader *h, wl_model *m)
     m->qkv_bias = m->linear_bias = true;
 }
 
+/* gptj: GPT-2's key names with rotary positions (on rotary_dim of each
+ * head's dims), attention and MLP side by side after one LayerNorm, no
+ * biases on the attention projections, and an untied LM head. The second
+ * LayerNorm and the output projection's bias that wl_model counts for a
+ * LayerNorm model with linear biases, less the LM head's bias it does not,
+ * add 293,664 weights to GPT-J 6B's 6,050,882,784 (0.005%). */
+static void hf_gptj(hf_reader *h, wl_model *m)
+{
+    hf_gpt2(h, m);
+    m->vocab = hf_int(h, "vocab_size", 50400, 1, MAX_VOCAB, false);
+    m->max_seq = hf_int(h, "n_positions", 2048, 1, 16777216, false);
+    m->tied_embeddings = hf_bool(h, "tie_word_embeddings", false);
+    m->position = WL_POS_ROPE;
+    m->qkv_bias = false;
+}
+
 static void hf_gpt_neox(hf_reader *h, wl_model *m)
 {
     hf_llama_like(h, m);
@@ -472,7 +488,7 @@ typedef struct hf_family {
 static const hf_family HF_FAMILIES[] = {
     {"llama", hf_llama_like},   {"mistral", hf_llama_like}, {"mixtral", hf_llama_like},
     {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"qwen3_moe", hf_llama_like},
-    {"gpt_oss", hf_gpt_oss},    {"gpt2", hf_gpt2},
+    {"gpt_oss", hf_gpt_oss},    {"gpt2", hf_gpt2},          {"gptj", hf_gptj},
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
     {"bloom", hf_bloom},
     {"deepseek_v3", hf_deepseek_v3}, {"llama4", hf_llama4},  {"llama4_text", hf_llama4},
