@@ -154,6 +154,40 @@ static void sliding_layers_keep_their_window(void **state)
     json_decref(f);
 }
 
+/* An engine's KV share: of what the rest leaves (TensorRT-LLM's
+ * kv_cache_free_gpu_mem_fraction), half of it holds half the cache; of the
+ * whole HBM (vLLM's gpu_memory_utilization), everything else comes out of
+ * f x 80 GiB, so the cache is f x 80 GiB less what the unbounded engine does
+ * not give it. The same run, Llama 3 8B on one H100, under each. */
+static void kv_cache_fraction_of_free_or_total(void **state)
+{
+    (void)state;
+    const char *shares[] = {"1", "0.5", "0.9, \"kv_cache_fraction_of\": \"total\""};
+    double kv[3], per_token = 2.0 * 32 * 8 * 128 * 2; /* bf16 K and V, 32 layers of 8 heads */
+    for (int i = 0; i < 3; i++) {
+        char engine[200], args[700];
+        snprintf(engine, sizeof engine,
+                 "{\"kind\": \"engine\", \"base\": \"trtllm\", \"name\": \"share\", "
+                 "\"kv_cache_fraction\": %s}",
+                 shares[i]);
+        snprintf(args, sizeof args,
+                 "--model llama3-8b --hw dgx-h100 --chips 1 --tp 1 --engine %s --isl 128 "
+                 "--osl 16 --requests 2",
+                 write_temp("kv-share.json", engine));
+        json_t *j = serve(args);
+        kv[i] = num(j, "kv_bytes_per_chip");
+        json_decref(j);
+    }
+    double hbm = 80.0 * 1024 * 1024 * 1024;
+    assert_true(fabs(kv[1] - kv[0] / 2) <= per_token);
+    assert_true(fabs(kv[2] - (kv[0] - 0.1 * hbm)) <= per_token);
+    char bad[700];
+    snprintf(bad, sizeof bad, "serve --model llama3-8b --hw dgx-h100 --tp 1 --engine %s",
+             write_temp("kv-none.json", "{\"kind\": \"engine\", \"base\": \"trtllm\", "
+                                        "\"name\": \"none\", \"kv_cache_fraction\": 0}"));
+    expect_input_error(bad, "kv_cache_fraction: 0 is out of range; allowed 0.01 to 1");
+}
+
 /* Leviathan et al. 2023: with acceptance a and k draft tokens a round keeps
  * (1 - a^(k+1)) / (1 - a) tokens on average. */
 static void speculation_closed_form(void **state)
@@ -777,6 +811,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_reads_the_weights), cmocka_unit_test(speculation_closed_form),
         cmocka_unit_test(sliding_layers_keep_their_window),
+        cmocka_unit_test(kv_cache_fraction_of_free_or_total),
         cmocka_unit_test(weight_types),
         cmocka_unit_test(nvfp4_needs_fp4_tensor_cores),
         cmocka_unit_test(static_batch_adds_up),     cmocka_unit_test(poisson_keeps_up),

@@ -61,6 +61,10 @@ typedef enum serve_mode {
  * (a block table compiled for the longest request). */
 typedef enum serve_kv_read { SERVE_KV_CONTEXT, SERVE_KV_BUCKET, SERVE_KV_MAX_MODEL_LEN } serve_kv_read;
 
+/* What an engine's KV-cache fraction is a share of: the memory left once the
+ * model is loaded, or the whole HBM. */
+typedef enum serve_kv_share { SERVE_KV_OF_FREE, SERVE_KV_OF_TOTAL } serve_kv_share;
+
 /* A serving engine as data (data/engines/NAME.json): the limits and the
  * batching its throughput benchmark runs with when a run gives none. */
 /* When an engine's decode kernel reads a KV head once for the query heads
@@ -114,6 +118,12 @@ typedef struct serve_engine {
      * while the GEMM of the next computes (the Neuron compiler's collective-
      * compute pipelining); 0 or 1: each collective runs after its GEMM. */
     int collective_tiles;
+    /* The share of HBM the KV cache may take: of what the weights, one
+     * iteration's workspace and the runtime leave (TensorRT-LLM's
+     * kv_cache_free_gpu_mem_fraction), or of the whole memory, everything
+     * else inside it (vLLM's gpu_memory_utilization); 0: all that is left. */
+    double kv_fraction;
+    int kv_fraction_of; /* serve_kv_share */
     serve_shared_kv shared_kv;
 } serve_engine;
 

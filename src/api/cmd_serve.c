@@ -544,6 +544,7 @@ static json_t *result_json(const serve_deployment *d, const serve_result *r)
         {"kv_capacity_tokens", r->kv_capacity_tokens},
         {"kv_peak_use", r->kv_peak_use},
         {"weights_bytes_per_chip", r->weights_bytes_per_chip},
+        {"kv_bytes_per_chip", r->kv_bytes_per_chip},
         {"makespan_s", r->makespan_s},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)

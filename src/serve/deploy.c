@@ -107,6 +107,29 @@ static double workspace_bytes(const serve_deployment *d, double tokens)
     return act + logits;
 }
 
+/* What the engine lets the KV cache take beside `fixed` bytes (weights,
+ * workspace, runtime): a fraction of what is left (TensorRT-LLM), or of the
+ * whole memory with everything else inside it (vLLM). */
+static double kv_cache_bytes(const serve_deployment *d, double fixed)
+{
+    double hbm = d->sys.chip.hbm.capacity_bytes, f = d->engine.kv_fraction;
+    if (f <= 0)
+        return hbm - fixed;
+    return d->engine.kv_fraction_of == SERVE_KV_OF_TOTAL ? f * hbm - fixed : f * (hbm - fixed);
+}
+
+/* ", of which the engine gives the cache 90% (of what is left)", or "". */
+static const char *kv_share_text(const serve_deployment *d, char *buf, size_t size)
+{
+    if (d->engine.kv_fraction <= 0)
+        return "";
+    snprintf(buf, size, " (engine %s: the cache takes %.0f%% of %s)", d->engine.name,
+             100 * d->engine.kv_fraction,
+             d->engine.kv_fraction_of == SERVE_KV_OF_TOTAL ? "the HBM, weights included"
+                                                           : "what the weights leave");
+    return buf;
+}
+
 serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
 {
     serve_memory mem;
@@ -121,7 +144,7 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
     mem.reserve = RUNTIME_RESERVE_BYTES;
     mem.kv_per_token = serve_kv_bytes_per_token(d, w ? (double)w->isl + (double)w->osl : 0.0);
-    double left = d->sys.chip.hbm.capacity_bytes - mem.weights - mem.workspace - mem.reserve;
+    double left = kv_cache_bytes(d, mem.weights + mem.workspace + mem.reserve);
     mem.kv_tokens = left > 0 ? floor(left / mem.kv_per_token) : 0;
     return mem;
 }
@@ -209,11 +232,13 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
                          mem.weights / GIB, (mem.workspace + mem.reserve) / GIB, capacity / GIB,
                          (fixed - capacity) / GIB);
     double need = (double)(w->isl + w->osl) * (1 + w->isl_spread);
+    char share[160];
     if (mem.kv_tokens < need)
         return usim_fail(err, USIM_EINPUT,
                          "the KV cache holds %.0f tokens per replica after %.1f GiB of weights "
-                         "per chip; one request needs %.0f; raise --tp, use --kv-dtype fp8 or "
+                         "per chip%s; one request needs %.0f; raise --tp, use --kv-dtype fp8 or "
                          "shorten the request",
-                         mem.kv_tokens, mem.weights / GIB, need);
+                         mem.kv_tokens, mem.weights / GIB, kv_share_text(d, share, sizeof share),
+                         need);
     return USIM_OK;
 }

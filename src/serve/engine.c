@@ -14,6 +14,7 @@
 
 static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
 static const char *const KV_READS[] = {"context", "bucket", "max_model_len", NULL};
+static const char *const KV_SHARES[] = {"free", "total", NULL}; /* serve_kv_share's order */
 /* engine_attention_kernel's names, in its order */
 static const char *const ATTENTION[] = {"fused", "per-head", "unfused", "flash2", NULL};
 
@@ -44,6 +45,8 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_BOOL("tuned_limits", serve_engine, tuned_limits),
     USIM_NUM("moe_permute_bytes", serve_engine, moe_permute_bytes, USIM_UNIT_NONE, 0, 256, false),
     USIM_INT("collective_overlap_tiles", serve_engine, collective_tiles, 0, 64, false),
+    USIM_NUM("kv_cache_fraction", serve_engine, kv_fraction, USIM_UNIT_NONE, 0.01, 1, false),
+    USIM_ENUM("kv_cache_fraction_of", serve_engine, kv_fraction_of, KV_SHARES, false),
     USIM_OBJ("shared_kv", serve_engine, shared_kv, &SHARED_KV_SCHEMA, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
