@@ -154,11 +154,12 @@ static void sliding_layers_keep_their_window(void **state)
     json_decref(f);
 }
 
-/* An engine's KV share: of what the rest leaves (TensorRT-LLM's
- * kv_cache_free_gpu_mem_fraction), half of it holds half the cache; of the
- * whole HBM (vLLM's gpu_memory_utilization), everything else comes out of
- * f x 80 GiB, so the cache is f x 80 GiB less what the unbounded engine does
- * not give it. The same run, Llama 3 8B on one H100, under each. */
+/* An engine's KV share. Of what the weights, workspace and runtime leave
+ * (TensorRT-LLM's kv_cache_free_gpu_mem_fraction): half of it holds half the
+ * cache. Of the whole HBM (vLLM's gpu_memory_utilization), everything else
+ * inside it: 0.9 of 80 GiB leaves the cache 0.1 x 80 GiB less than all that
+ * is left. The same run, Llama 3 8B on one H100, under each, to a token's
+ * bytes (the cache holds whole tokens). */
 static void kv_cache_fraction_of_free_or_total(void **state)
 {
     (void)state;

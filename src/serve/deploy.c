@@ -118,7 +118,8 @@ static double kv_cache_bytes(const serve_deployment *d, double fixed)
     return d->engine.kv_fraction_of == SERVE_KV_OF_TOTAL ? f * hbm - fixed : f * (hbm - fixed);
 }
 
-/* ", of which the engine gives the cache 90% (of what is left)", or "". */
+/* " (engine trtllm: the cache takes 90% of what the weights leave)" where
+ * the engine bounds the cache, or "". */
 static const char *kv_share_text(const serve_deployment *d, char *buf, size_t size)
 {
     if (d->engine.kv_fraction <= 0)
