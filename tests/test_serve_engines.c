@@ -416,6 +416,76 @@ static void one_chip_all_reduces_over_its_cores(void **state)
     assert_close(comm, 32 * 2 * one, 1e-9);
 }
 
+/* model on `chips` GPUs of a DGX, TP over them, bf16, under trtllm. */
+static serve_deployment *gpu_deployment(const char *model, const char *hw, int chips)
+{
+    usim_error err;
+    serve_deployment *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    assert_int_equal(wl_model_load(model, &d->model, &err), USIM_OK);
+    assert_int_equal(hw_load_system(hw, chips, NULL, &d->sys, &err), USIM_OK);
+    assert_int_equal(serve_engine_load("trtllm", &d->engine, &err), USIM_OK);
+    d->tp = d->ep = chips;
+    d->pp = d->replicas = 1;
+    d->weights = d->kv_dtype = SERVE_W_BF16;
+    return d;
+}
+
+/* DeepSeek-V3 decodes its latent attention absorbed: a chip's 128 / 8 = 16
+ * heads attend over the 512 + 64 values a position keeps, read once for all
+ * of them. 64 requests at 4,096 tokens on 8 H200s: 2 x 64 x 16 x 4,096 x
+ * (576 + 512) FLOPs and 64 x 4,096 x 576 x 2 bytes a layer, on the matrix
+ * units, 61 layers. */
+static void mla_decodes_over_its_latent(void **state)
+{
+    (void)state;
+    serve_deployment *d = gpu_deployment("deepseek-v3", "dgx-h200", 8);
+    usim_error err;
+    serve_ctx c;
+    serve_ctx_init(&c, d, &d->model, &err);
+    serve_iter_cost r = serve_iteration(&c, &(serve_batch){64, 64, 4096, 4096, 0, NULL, 0, 64});
+    double flops = 2.0 * 64 * 16 * 4096 * (576 + 512), bytes = 64.0 * 4096 * 576 * 2;
+    engine_cost layer = engine_in_graph(&d->sys.chip,
+                                        engine_roofline(&d->sys.chip, flops, bytes, USIM_BF16, true));
+    assert_close(r.kv_s, 61 * layer.seconds, 1e-12);
+    free(d);
+}
+
+/* Attention data parallelism (Qwen3-30B-A3B on 4 H100s, bf16): a chip holds
+ * a quarter of the 48 x 128 experts of 3 x 2,048 x 768 (28,991,029,248
+ * weights) and the other 1,541,093,376 whole: 2 x 8,788,850,688 bytes; a
+ * step all-gathers and reduce-scatters once a layer where TP all-reduces
+ * twice, so its collectives take half TP's; each chip caches its own
+ * requests' 4 KV heads, so the KV heads TP replicates (4 over 4 chips: one
+ * each) cost nothing more, and the cache holds 4 times a chip's share. */
+static void attention_dp_replicates_all_but_the_routed_experts(void **state)
+{
+    (void)state;
+    serve_deployment *d = gpu_deployment("qwen3-30b-a3b", "dgx-h100", 4);
+    serve_workload w = {.isl = 1024, .osl = 1024};
+    usim_error err;
+    serve_ctx c;
+    serve_batch step = {256, 256, 1024, 1024, 0, NULL, 0, 256};
+    serve_ctx_init(&c, d, &d->model, &err);
+    double tp_comm = serve_iteration(&c, &step).comm_s;
+    assert_int_equal(serve_attention_dp(d, &d->model), 1);
+    d->attention_dp = SERVE_ADP_ON;
+    assert_int_equal(serve_attention_dp(d, &d->model), 4);
+    serve_memory mem = serve_memory_of(d, &w);
+    assert_close(mem.weights, 2.0 * 8788850688.0, 1e-12);
+    assert_close(mem.kv_per_token, 2.0 * 48 * 4 * 128 * 2, 1e-12);
+    serve_ctx_init(&c, d, &d->model, &err);
+    assert_close(serve_iteration(&c, &step).comm_s, tp_comm / 2, 1e-12);
+    double left = 0.9 * (d->sys.chip.hbm.capacity_bytes - mem.weights - mem.workspace - mem.reserve);
+    assert_close(mem.kv_tokens, floor(4 * left / mem.kv_per_token), 1e-12);
+    /* a dense model has no experts to split: attention data parallelism is off */
+    serve_deployment *dense = gpu_deployment("llama3-8b", "dgx-h100", 4);
+    dense->attention_dp = SERVE_ADP_ON;
+    assert_int_equal(serve_attention_dp(dense, &dense->model), 1);
+    free(dense);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +502,8 @@ int main(void)
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),
         cmocka_unit_test(prefill_collectives_overlap_gemms),
+        cmocka_unit_test(mla_decodes_over_its_latent),
+        cmocka_unit_test(attention_dp_replicates_all_but_the_routed_experts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

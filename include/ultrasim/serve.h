@@ -61,6 +61,14 @@ typedef enum serve_mode {
  * (a block table compiled for the longest request). */
 typedef enum serve_kv_read { SERVE_KV_CONTEXT, SERVE_KV_BUCKET, SERVE_KV_MAX_MODEL_LEN } serve_kv_read;
 
+/* Attention data parallelism for a mixture-of-experts model: as the engine
+ * runs it (serve_engine.moe_attention_dp), or on or off whatever it does. */
+typedef enum serve_attention_dp_choice {
+    SERVE_ADP_ENGINE,
+    SERVE_ADP_ON,
+    SERVE_ADP_OFF
+} serve_attention_dp_choice;
+
 /* What an engine's KV-cache fraction is a share of: the memory left once the
  * model is loaded, or the whole HBM. */
 typedef enum serve_kv_share { SERVE_KV_OF_FREE, SERVE_KV_OF_TOTAL } serve_kv_share;
@@ -124,6 +132,10 @@ typedef struct serve_engine {
      * else inside it (vLLM's gpu_memory_utilization); 0: all that is left. */
     double kv_fraction;
     int kv_fraction_of; /* serve_kv_share */
+    /* A mixture-of-experts model runs its attention, dense MLPs, shared
+     * experts and LM head data-parallel over the TP group's GPUs (whole on
+     * each, each GPU its own requests), only the routed experts split. */
+    bool moe_attention_dp;
     serve_shared_kv shared_kv;
 } serve_engine;
 
@@ -168,8 +180,16 @@ typedef struct serve_deployment {
      * (NxD Inference's context_encoding_buckets); none: the engine's own */
     int prefill_buckets[SERVE_MAX_BUCKETS];
     int nprefill_buckets;
+    int attention_dp; /* serve_attention_dp_choice: for a mixture-of-experts model */
     serve_engine engine;  /* what the limits not given come from */
 } serve_deployment;
+
+/* Chips that run attention data-parallel for model m: the TP group's when
+ * the deployment runs a mixture-of-experts model's attention, dense MLPs,
+ * shared experts and LM head whole on every chip, each chip its own
+ * requests, and splits only the routed experts (TensorRT-LLM's
+ * enable_attention_dp); 1 otherwise. */
+int serve_attention_dp(const serve_deployment *d, const wl_model *m);
 
 typedef struct serve_workload {
     int mode;             /* serve_mode */

@@ -24,6 +24,7 @@ static const char *const MODES[] = {"offline", "static",   "closed",      "poiss
 enum { MODE_SYNCHRONOUS = 7, MODE_THROUGHPUT = 8 };
 static const char *const PRESETS[] = {"none", "latency", "throughput", NULL};
 static const char *const TP_UNITS[] = {"chip", "core", NULL};
+static const char *const ATTENTION_DP[] = {"engine", "on", "off", NULL}; /* serve_attention_dp_choice */
 
 /* Leviathan et al. 2023 (speculative decoding) report acceptance rates of
  * about 0.5 to 0.9 across model pairs and tasks; 0.7 sits in that range and
@@ -78,6 +79,12 @@ static const usim_option SERVE_OPTIONS[] = {
      65536, false},
     {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching (default: the engine's)",
      NULL, SCHEDULERS, 0, 0, false},
+    {"attention-dp", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHEN",
+     "a mixture-of-experts model's attention, dense MLPs, shared experts and LM head whole on "
+     "every chip of a TP group, each chip its own requests, only the routed experts split "
+     "(TensorRT-LLM's enable_attention_dp, a DEP configuration): as the engine runs it, or on "
+     "or off",
+     "engine", ATTENTION_DP, 0, 0, false},
     {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N",
      "tokens an iteration runs at most: chunked prefill cuts prompts to it, prefill-first "
      "engines prefill whole prompts up to it (default: the engine's)", NULL, NULL, 16, 1048576,
@@ -414,6 +421,7 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->attention = json_object_get(req, "attention")
                        ? api_next_choice(cmd, req, "attention", &st, err)
                        : serve_engine_attention(&d->engine, &d->model);
+    d->attention_dp = api_next_choice(cmd, req, "attention-dp", &st, err);
     int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     if (st == USIM_OK && unit == 1)
         st = ranks_in_chips(d, err);
@@ -498,6 +506,7 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
     json_object_set_new(o, "weights", json_string(WEIGHTS[d->weights]));
     json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));
     json_object_set_new(o, "attention", json_string(api_attention_choices[d->attention]));
+    json_object_set_new(o, "attention_dp_chips", json_integer(serve_attention_dp(d, &d->model)));
     if (d->spec_len > 0 && d->draft.layers > 0)
         json_object_set_new(o, "draft_attention",
                             json_string(api_attention_choices[d->draft_attention]));
@@ -791,6 +800,9 @@ static void setup_line(usim_buf *b, json_t *res)
                     api_number(res, "max_batch"), weights,
                     json_string_value(json_object_get(res, "kv_dtype")),
                     json_string_value(json_object_get(res, "attention")));
+    if (api_number(res, "attention_dp_chips") > 1)
+        usim_buf_printf(b, " data-parallel over %.0f chips (only the routed experts split)",
+                        api_number(res, "attention_dp_chips"));
     json_t *buckets = json_object_get(res, "prefill_buckets");
     if (json_array_size(buckets) > 0) {
         usim_buf_puts(b, "; prefill buckets");

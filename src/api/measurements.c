@@ -170,12 +170,15 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
 {
     static const column_option RUN[] = {
         {"hw", "hw"},       {"chips", "chips"},   {"model", "model"},
-        {"tp", "tp"},       {"weights", "weights"}, {"isl", "isl"},
+        {"tp", "tp"},       {"pp", "pp"},         {"ep", "ep"},
+        {"replicas", "replicas"}, {"attention-dp", "attention_dp"},
+        {"weights", "weights"}, {"kv-dtype", "kv_dtype"}, {"isl", "isl"},
         {"osl", "osl"},     {"batch", "batch"},   {"mode", "mode"},
-        {"concurrency", "concurrency"}, {"spec-draft", "spec_draft"}, {"spec-len", "spec_len"},
-        {"spec-accept", "spec_accept"},
+        {"concurrency", "concurrency"}, {"rate", "rate"}, {"spec-draft", "spec_draft"},
+        {"spec-len", "spec_len"}, {"spec-accept", "spec_accept"},
         {"attention", "attention"}, {"engine", "engine"}, {"max-model-len", "max_model_len"},
-        {"prefill-buckets", "prefill_buckets"}, {"requests", "requests"}};
+        {"prefill-buckets", "prefill_buckets"}, {"scheduler", "scheduler"},
+        {"token-budget", "token_budget"}, {"requests", "requests"}};
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
     json_t *req = api_pack("{s:s}", "command", "serve");
@@ -487,7 +490,8 @@ static const char *const COLUMNS[] = {
     "overlap_grad_reduce", "overlap_tp_comm", "stack", "compile", "fp8_recipe", "schedule", "moe_dispatcher", "mtp_layers",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
-    "engine", "max_model_len", "prefill_buckets", "requests",
+    "engine", "max_model_len", "prefill_buckets", "requests", "replicas", "attention_dp",
+    "kv_dtype", "rate", "scheduler", "token_budget",
     /* collectives */
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
     "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch"};

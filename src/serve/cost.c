@@ -64,12 +64,30 @@ static double weight_gemm_s(const serve_ctx *c, double m, double k, double n, do
     return e.seconds - fmax(e.compute_s, e.memory_s) + fmax(e.compute_s, memory);
 }
 
+/* Multi-head latent attention decodes with its key and value up-projections
+ * absorbed into the query and the output (DeepSeek-V2, section 2.1.3; DeepSeek's
+ * FlashMLA kernel): every head of a chip attends over the one compressed
+ * latent a position keeps (kv_lora_rank + rope dims), read once for all of
+ * them; scores over those dims, values over the latent's. */
+static double mla_decode_s(const serve_ctx *c, double batch, double q_len, double kv_len)
+{
+    const wl_mla *a = &c->model->mla;
+    const hw_chip *chip = &c->d->sys.chip;
+    double latent = (double)a->kv_lora_rank + a->qk_rope_dim;
+    double heads = serve_q_heads_per_chip(c->d, c->model);
+    double flops = 2.0 * batch * q_len * heads * kv_len * (latent + a->kv_lora_rank);
+    double bytes = batch * kv_len * latent * serve_weight_bytes(c->d->kv_dtype);
+    return engine_in_graph(chip, engine_roofline(chip, flops, bytes, USIM_BF16, true)).seconds;
+}
+
 static double attention_s(const serve_ctx *c, double batch, double q_len, double kv_len,
                           bool causal)
 {
     const wl_model *m = c->model;
     if (batch < 1 || q_len < 1)
         return 0;
+    if (m->mla.kv_lora_rank > 0 && !causal)
+        return mla_decode_s(c, batch, q_len, fmax(kv_len, q_len));
     double kv_heads = serve_kv_heads_per_chip(c->d, c->model);
     engine_attention_op op = {(int64_t)batch,
                               (int64_t)fmax(serve_q_heads_per_chip(c->d, c->model), 1),
@@ -135,12 +153,20 @@ static double norm_s(const serve_ctx *c, double elements)
     return elementwise_s(c, elements, 4, 4);
 }
 
+/* The ways a dense MLP, a shared expert and the LM head are split: TP, or
+ * none under attention data parallelism (each chip runs them whole on its
+ * own tokens). */
+static double dense_split(const serve_ctx *c)
+{
+    return serve_attention_dp(c->d, c->model) > 1 ? 1.0 : (double)c->d->tp;
+}
+
 /* One layer's elementwise kernels: two norms, rotary embedding of q and k,
  * the MLP activation, two residual adds. */
 static double layer_elementwise_s(const serve_ctx *c, double tokens)
 {
     const wl_model *m = c->model;
-    double t = c->d->tp, h = m->hidden;
+    double t = dense_split(c), h = m->hidden;
     double qk = (serve_q_heads_per_chip(c->d, c->model) + serve_kv_heads_per_chip(c->d, c->model)) * m->head_dim;
     double act = (m->experts > 1 ? (double)m->expert_ffn * m->experts_per_token : m->ffn) / t;
     return 2 * norm_s(c, tokens * h) + elementwise_s(c, tokens * qk, 6, 4) +
@@ -169,21 +195,24 @@ serve_experts serve_routed_experts(const wl_model *m, int ep, double tokens, dou
     return (serve_experts){touched, fmax(1, visits / touched)};
 }
 
-/* One layer's weight GEMMs for `tokens` tokens; a prefill on an engine
- * with blockwise experts (block > 0) runs them in blocks of that many. */
-static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double block)
+/* One layer's weight GEMMs for `tokens` tokens, of which a chip's attention,
+ * dense MLP and shared expert run `own` (all of them, or under attention
+ * data parallelism the busiest chip's share); a prefill on an engine with
+ * blockwise experts (block > 0) runs the experts in blocks of that many. */
+static double layer_gemms_s(const serve_ctx *c, double tokens, double own, bool moe,
+                            double block)
 {
     const wl_model *m = c->model;
-    double h = m->hidden, t = c->d->tp;
+    double h = m->hidden, t = c->d->tp, split = dense_split(c);
     double q = serve_q_heads_per_chip(c->d, c->model) * m->head_dim;
     double kv = serve_kv_heads_per_chip(c->d, c->model) * m->head_dim;
-    double s = weight_gemm_s(c, tokens, wl_qkv_input(m), q + 2 * kv, 1) +
-               weight_gemm_s(c, tokens, q, h, 1);
+    double s = weight_gemm_s(c, own, wl_qkv_input(m), q + 2 * kv, 1) +
+               weight_gemm_s(c, own, q, h, 1);
     bool gated = m->mlp == WL_MLP_SWIGLU;
     if (!moe) {
-        double f = m->ffn / t;
-        return s + weight_gemm_s(c, tokens, h, (gated ? 2 : 1) * f, 1) +
-               weight_gemm_s(c, tokens, f, h, 1);
+        double f = m->ffn / split;
+        return s + weight_gemm_s(c, own, h, (gated ? 2 : 1) * f, 1) +
+               weight_gemm_s(c, own, f, h, 1);
     }
     /* Routed experts: each token visits top-k of E; the experts a batch
      * touches all have their weights read (at most all E / EP local ones).
@@ -191,13 +220,13 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, bool moe, double 
      * tp / ep ways, so per chip the expert bytes are 1 / tp whatever ep is. */
     double fe = m->expert_ffn / (t / c->d->ep);
     serve_experts x = serve_routed_experts(m, c->d->ep, tokens, block);
-    s += weight_gemm_s(c, tokens, h, m->experts, 1);
+    s += weight_gemm_s(c, own, h, m->experts, 1);
     s += weight_gemm_s(c, x.rows, h, (gated ? 2 : 1) * fe, x.gemms);
     s += weight_gemm_s(c, x.rows, fe, h, x.gemms);
     if (m->shared_experts > 0) {
-        double fs = (double)m->shared_experts * m->expert_ffn / t;
-        s += weight_gemm_s(c, tokens, h, (gated ? 2 : 1) * fs, 1) +
-             weight_gemm_s(c, tokens, fs, h, 1);
+        double fs = (double)m->shared_experts * m->expert_ffn / split;
+        s += weight_gemm_s(c, own, h, (gated ? 2 : 1) * fs, 1) +
+             weight_gemm_s(c, own, fs, h, 1);
     }
     return s;
 }
@@ -239,38 +268,65 @@ static double decode_read(const serve_deployment *d, const serve_batch *b)
     }
 }
 
+/* A prefill's attention: its prompts one after another, or under attention
+ * data parallelism spread over the chips (each prompt on one of them), the
+ * busiest chip at least the longest prompt's. */
+static double prefill_attention_s(const serve_ctx *c, const serve_batch *b, int dp)
+{
+    double sum = 0, longest = 0;
+    for (int i = 0; i < b->nprefill; i++) {
+        double q = compiled_prompt(c->d, &b->prefill[i]);
+        double s = attention_s(c, 1, q, b->prefill[i].context - b->prefill[i].tokens + q, true);
+        sum += s;
+        longest = fmax(longest, s);
+    }
+    return dp > 1 ? fmax(sum / fmin(b->nprefill, dp), longest) : sum;
+}
+
 serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
 {
     serve_iter_cost r;
     const wl_model *m = c->model;
     memset(&r, 0, sizeof r);
-    double prefill = 0;
-    for (int i = 0; i < b->nprefill; i++)
-        prefill += compiled_prompt(c->d, &b->prefill[i]);
+    double prefill = 0, longest = 0;
+    for (int i = 0; i < b->nprefill; i++) {
+        double q = compiled_prompt(c->d, &b->prefill[i]);
+        prefill += q;
+        longest = fmax(longest, q);
+    }
     double tokens = b->decode_tokens + prefill;
     if (tokens <= 0)
         return r;
+    /* Under attention data parallelism a chip runs its own requests' share:
+     * the busiest holds ceil(seqs / dp) of the decoding ones and at least
+     * the longest prompt. */
+    int dp = serve_attention_dp(c->d, m);
+    double per_seq = b->decode_seqs > 0 ? b->decode_tokens / b->decode_seqs : 0;
+    double own_seqs = ceil(b->decode_seqs / dp);
+    double own = dp > 1 ? fmax(own_seqs * per_seq + prefill / dp, longest) : tokens;
     int moe_layers = wl_moe_layers(m);
     int dense_layers = m->layers - moe_layers;
     double block = prefill > 0 ? c->d->engine.moe_prefill_block : 0;
-    double per_layer_dense = layer_gemms_s(c, tokens, false, 0);
-    double per_layer_moe = moe_layers ? layer_gemms_s(c, tokens, true, block) : 0;
+    double per_layer_dense = layer_gemms_s(c, tokens, own, false, 0);
+    double per_layer_moe = moe_layers ? layer_gemms_s(c, tokens, own, true, block) : 0;
     r.weights_s = dense_layers * per_layer_dense + moe_layers * per_layer_moe;
     /* Decode tokens: each reads its request's KV cache, as far as the
      * engine's attention reads it. */
     double kv = 0;
     if (b->decode_seqs > 0)
-        kv += attention_s(c, b->decode_seqs, b->decode_tokens / b->decode_seqs,
-                          decode_read(c->d, b), false);
-    for (int i = 0; i < b->nprefill; i++) {
-        double q = compiled_prompt(c->d, &b->prefill[i]);
-        kv += attention_s(c, 1, q, b->prefill[i].context - b->prefill[i].tokens + q, true);
-    }
+        kv += attention_s(c, own_seqs, per_seq, decode_read(c->d, b), false);
+    kv += prefill_attention_s(c, b, dp);
     r.kv_s = m->layers * kv;
-    r.comm_s = collectives_s(c, tp_allreduce(c, tokens), m->layers * 2.0, r.weights_s,
-                             b->nprefill > 0);
-    r.other_s = m->layers * layer_elementwise_s(c, tokens) + moe_layers * permute_s(c, tokens) +
-                weight_gemm_s(c, b->logits, m->hidden, (double)wl_head_vocab(m) / c->d->tp, 1);
+    /* TP: an all-reduce after attention and after the MLP of every layer;
+     * attention data parallelism: the routed experts' dispatch (all-gather)
+     * and combine (reduce-scatter) of each expert layer, an all-reduce's
+     * traffic between them. */
+    double count = dp > 1 ? (double)moe_layers : m->layers * 2.0;
+    r.comm_s = collectives_s(c, tp_allreduce(c, tokens), count, r.weights_s, b->nprefill > 0);
+    double own_logits = dp > 1 ? ceil(b->logits / dp) : b->logits;
+    r.other_s = m->layers * layer_elementwise_s(c, own) + moe_layers * permute_s(c, tokens) +
+                weight_gemm_s(c, own_logits, m->hidden,
+                              (double)wl_head_vocab(m) / dense_split(c), 1);
     if (m->fused_states > 0) /* an EAGLE-3 head's fc, split over TP as its memory counts it */
         r.weights_s += weight_gemm_s(c, tokens, (double)m->fused_states * m->hidden,
                                      (double)m->hidden / c->d->tp, 1);

@@ -41,10 +41,23 @@ double serve_weight_bytes(int weights)
     }
 }
 
+int serve_attention_dp(const serve_deployment *d, const wl_model *m)
+{
+    bool on = d->attention_dp == SERVE_ADP_ENGINE ? d->engine.moe_attention_dp
+                                                   : d->attention_dp == SERVE_ADP_ON;
+    return on && m->experts > 1 && d->tp_ranks_per_chip <= 1 ? d->tp : 1;
+}
+
+/* A chip's share of the weights: 1 / (TP x PP) of them, or under attention
+ * data parallelism the routed experts' share and every other weight of its
+ * stage whole. */
 static double weight_bytes(const serve_deployment *d, const wl_model *m)
 {
     wl_params p = wl_model_params(m);
-    return serve_weight_bytes(d->weights) * p.total / ((double)d->tp * d->pp);
+    double split = p.total / d->tp;
+    if (serve_attention_dp(d, m) > 1)
+        split = p.mlp_experts / d->tp + (p.total - p.mlp_experts);
+    return serve_weight_bytes(d->weights) * split / d->pp;
 }
 
 /* TP ranks: chips, or on Trainium every NeuronCore of them. */
@@ -59,6 +72,8 @@ static double tp_ranks(const serve_deployment *d)
  * divide them). */
 double serve_q_heads_per_chip(const serve_deployment *d, const wl_model *m)
 {
+    if (serve_attention_dp(d, m) > 1)
+        return m->heads;
     double ranks = tp_ranks(d);
     return ceil(m->heads / ranks) * ranks / d->tp;
 }
@@ -73,6 +88,8 @@ double serve_q_heads_per_chip(const serve_deployment *d, const wl_model *m)
 double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m)
 {
     double ranks = tp_ranks(d), per_chip = ranks / d->tp;
+    if (serve_attention_dp(d, m) > 1)
+        return m->kv_heads;
     if (per_chip <= 1)
         return fmax((double)m->kv_heads / d->tp, 1);
     if (m->kv_heads == m->heads)
@@ -146,7 +163,9 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     mem.reserve = RUNTIME_RESERVE_BYTES;
     mem.kv_per_token = serve_kv_bytes_per_token(d, w ? (double)w->isl + (double)w->osl : 0.0);
     double left = kv_cache_bytes(d, mem.weights + mem.workspace + mem.reserve);
-    mem.kv_tokens = left > 0 ? floor(left / mem.kv_per_token) : 0;
+    /* under attention data parallelism each chip holds its own requests' */
+    double holders = serve_attention_dp(d, &d->model);
+    mem.kv_tokens = left > 0 ? floor(holders * left / mem.kv_per_token) : 0;
     return mem;
 }
 
@@ -232,14 +251,16 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
                          "raise --tp or --pp, or use --weights fp8",
                          mem.weights / GIB, (mem.workspace + mem.reserve) / GIB, capacity / GIB,
                          (fixed - capacity) / GIB);
+    /* a request's cache lives on one chip under attention data parallelism */
     double need = (double)(w->isl + w->osl) * (1 + w->isl_spread);
+    int holders = serve_attention_dp(d, &d->model);
     char share[160];
-    if (mem.kv_tokens < need)
+    if (mem.kv_tokens / holders < need)
         return usim_fail(err, USIM_EINPUT,
-                         "the KV cache holds %.0f tokens per replica after %.1f GiB of weights "
+                         "the KV cache holds %.0f tokens per %s after %.1f GiB of weights "
                          "per chip%s; one request needs %.0f; raise --tp, use --kv-dtype fp8 or "
                          "shorten the request",
-                         mem.kv_tokens, mem.weights / GIB, kv_share_text(d, share, sizeof share),
-                         need);
+                         mem.kv_tokens / holders, holders > 1 ? "chip" : "replica",
+                         mem.weights / GIB, kv_share_text(d, share, sizeof share), need);
     return USIM_OK;
 }

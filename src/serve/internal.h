@@ -46,7 +46,8 @@ typedef struct serve_memory {
 
 serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w);
 /* Attention and KV heads one chip holds, padded and replicated as the
- * engine shards them over its TP ranks. */
+ * engine shards them over its TP ranks (all of them under attention data
+ * parallelism, for the chip's own requests). */
 double serve_q_heads_per_chip(const serve_deployment *d, const wl_model *m);
 double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m);
 /* KV-cache bytes per token of a sequence of ctx tokens on one rank (a

@@ -404,7 +404,7 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
         out->kv_capacity_tokens = s.kv_capacity;
         out->kv_peak_use = s.peak_kv;
         out->weights_bytes_per_chip = mem.weights;
-        out->kv_bytes_per_chip = mem.kv_tokens * mem.kv_per_token;
+        out->kv_bytes_per_chip = mem.kv_tokens * mem.kv_per_token / serve_attention_dp(d, &d->model);
         cost_and_energy(d, out);
     }
     free(s.req);
