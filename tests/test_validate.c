@@ -228,6 +228,30 @@ static void schedule_column(void **state)
     json_decref(j);
 }
 
+/* A serving row's ep, attention_dp and kv_dtype cells run as serve's --ep,
+ * --attention-dp and --kv-dtype do (a published DEP configuration). */
+static void serving_parallelism_columns(void **state)
+{
+    (void)state;
+    const char *path = write_temp(
+        "validate_dep.csv",
+        "id,hw,chips,model,tp,ep,attention_dp,weights,kv_dtype,isl,osl,mode,requests,metric,value\n"
+        "a,dgx-h100,4,qwen3-30b-a3b,4,4,on,fp8,bf16,1024,1024,offline,300,"
+        "output_tokens_per_s_per_chip,5000\n");
+    json_t *j = validate_file(path);
+    const char *dep = "serve --model qwen3-30b-a3b --hw dgx-h100 --chips 4 --tp 4 --ep 4 "
+                      "--attention-dp on --weights fp8 --kv-dtype bf16 --isl 1024 --osl 1024 "
+                      "--mode offline --requests 300 --json";
+    double want = cli_number(dep, "", NULL, "output_tokens_per_s_per_chip");
+    json_t *row = json_array_get(json_object_get(j, "rows"), 0);
+    assert_close(json_number_value(json_object_get(row, "predicted")), want, 1e-12);
+    assert_true(want != cli_number("serve --model qwen3-30b-a3b --hw dgx-h100 --chips 4 --tp 4 "
+                                   "--ep 4 --weights fp8 --kv-dtype bf16 --isl 1024 --osl 1024 "
+                                   "--mode offline --requests 300 --json",
+                                   "", NULL, "output_tokens_per_s_per_chip"));
+    json_decref(j);
+}
+
 /* An offline row with no requests cell runs the 1,000 prompts of vLLM's
  * throughput benchmark; a requests cell runs that many. Each predicts what
  * `serve` predicts for the same run. */
@@ -419,6 +443,7 @@ int main(void)
                                        cmocka_unit_test(file_set_from_columns),
         cmocka_unit_test(latencies_in_milliseconds),
         cmocka_unit_test(schedule_column),
+        cmocka_unit_test(serving_parallelism_columns),
         cmocka_unit_test(offline_rows_run_a_benchmarks_requests),
         cmocka_unit_test(benchmark_names_of_modes_and_metrics),
                                        cmocka_unit_test(unpredictable_row_is_an_error),
