@@ -189,6 +189,23 @@ static void kv_cache_fraction_of_free_or_total(void **state)
     expect_input_error(bad, "kv_cache_fraction: 0 is out of range; allowed 0.01 to 1");
 }
 
+/* Attention data parallelism splits a MoE model's work around its experts
+ * on GPUs: asked of a dense model or of Neuron's core-sharded engines it is
+ * refused, naming what is allowed. */
+static void attention_dp_where_it_runs(void **state)
+{
+    (void)state;
+    expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --attention-dp on",
+                       "--attention-dp: on needs a mixture-of-experts model (llama3-8b has 1 "
+                       "expert); allowed for it: engine, off");
+    expect_input_error("serve --model gpt-oss-120b --hw trn2.48xlarge --chips 4 --tp 16 "
+                       "--tp-unit core --attention-dp on",
+                       "the Neuron engines shard attention over NeuronCores; allowed on "
+                       "Trainium: engine, off");
+    expect_input_error("serve --model qwen3-30b-a3b --hw dgx-h100 --tp 4 --attention-dp yes",
+                       "--attention-dp: 'yes' is not one of engine, on, off");
+}
+
 /* Leviathan et al. 2023: with acceptance a and k draft tokens a round keeps
  * (1 - a^(k+1)) / (1 - a) tokens on average. */
 static void speculation_closed_form(void **state)
@@ -813,6 +830,7 @@ int main(void)
         cmocka_unit_test(decode_reads_the_weights), cmocka_unit_test(speculation_closed_form),
         cmocka_unit_test(sliding_layers_keep_their_window),
         cmocka_unit_test(kv_cache_fraction_of_free_or_total),
+        cmocka_unit_test(attention_dp_where_it_runs),
         cmocka_unit_test(weight_types),
         cmocka_unit_test(nvfp4_needs_fp4_tensor_cores),
         cmocka_unit_test(static_batch_adds_up),     cmocka_unit_test(poisson_keeps_up),

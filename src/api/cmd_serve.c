@@ -735,7 +735,7 @@ static void cost_line(usim_buf *b, json_t *res)
         usim_buf_printf(b, "energy n/a (%s)\n", reason_of(res, "energy_per_token_j"));
 }
 
-static void explain_text(usim_buf *b, json_t *x)
+static void explain_text(usim_buf *b, json_t *x, bool attention_dp)
 {
     char s[5][32];
     const char *keys[5] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
@@ -743,8 +743,10 @@ static void explain_text(usim_buf *b, json_t *x)
     for (int i = 0; i < 5; i++)
         usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
     usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weights from HBM %s, KV cache "
-                       "%s, TP collectives %s;\n     a %.0f-token prefill alone takes %s",
-                    s[0], s[1], s[2], s[3], api_number(x, "prefill_tokens"), s[4]);
+                       "%s, %s %s;\n     a %.0f-token prefill alone takes %s",
+                    s[0], s[1], s[2],
+                    attention_dp ? "the experts' dispatch and combine" : "TP collectives", s[3],
+                    api_number(x, "prefill_tokens"), s[4]);
     if (api_number(x, "tokens_per_round") > 1)
         usim_buf_printf(b, "; speculation keeps %.2f tokens per target pass",
                         api_number(x, "tokens_per_round"));
@@ -857,7 +859,7 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
     const char *context = json_string_value(json_object_get(res, "context_note"));
     if (context)
         usim_buf_printf(b, "  %-26s %s\n", "note", context);
-    explain_text(b, json_object_get(res, "explain"));
+    explain_text(b, json_object_get(res, "explain"), api_number(res, "attention_dp_chips") > 1);
     return USIM_OK;
 }
 

@@ -234,9 +234,30 @@ static usim_status check_chip(const serve_deployment *d, usim_error *err)
                            d->sys.chip.name, usim_dtype_name(t), usim_dtype_name(t));
 }
 
+/* Attention data parallelism asked for where there is none to run: a dense
+ * model (every weight is TP's), or Neuron's core-sharded engines. */
+static usim_status check_attention_dp(const serve_deployment *d, usim_error *err)
+{
+    if (d->attention_dp != SERVE_ADP_ON)
+        return USIM_OK;
+    if (d->model.experts <= 1)
+        return usim_fail_field(err, USIM_EINPUT, "attention-dp",
+                               "on needs a mixture-of-experts model (%s has 1 expert); allowed "
+                               "for it: engine, off",
+                               d->model.name);
+    if (d->tp_ranks_per_chip > 1)
+        return usim_fail_field(err, USIM_EINPUT, "attention-dp",
+                               "on is a GPU engine's (TensorRT-LLM's enable_attention_dp); the "
+                               "Neuron engines shard attention over NeuronCores; allowed on "
+                               "Trainium: engine, off");
+    return USIM_OK;
+}
+
 usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim_error *err)
 {
     usim_status st = check_split(d, err);
+    if (st == USIM_OK)
+        st = check_attention_dp(d, err);
     if (st == USIM_OK)
         st = check_chip(d, err);
     if (st != USIM_OK)
