@@ -204,6 +204,10 @@ static void attention_dp_where_it_runs(void **state)
                        "Trainium: engine, off");
     expect_input_error("serve --model qwen3-30b-a3b --hw dgx-h100 --tp 4 --attention-dp yes",
                        "--attention-dp: 'yes' is not one of engine, on, off");
+    expect_input_error("serve --model qwen3-30b-a3b --hw dgx-h100 --tp 4 --chips 4 "
+                       "--attention-dp on --spec-draft qwen3-0.6b --spec-len 3",
+                       "--attention-dp: on with --spec-draft: a draft beside a data-parallel "
+                       "target is not modelled; allowed with a draft: engine, off");
 }
 
 /* Leviathan et al. 2023: with acceptance a and k draft tokens a round keeps

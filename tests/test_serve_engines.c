@@ -451,7 +451,8 @@ static void mla_decodes_over_its_latent(void **state)
     free(d);
 }
 
-/* Attention data parallelism (Qwen3-30B-A3B on 4 H100s, bf16): a chip holds
+/* Attention data parallelism (Qwen3-30B-A3B on 4 H100s, bf16): each chip runs
+ * its own batch up to the deployment's limits, and holds
  * a quarter of the 48 x 128 experts of 3 x 2,048 x 768 (28,991,029,248
  * weights) and the other 1,541,093,376 whole: 2 x 8,788,850,688 bytes; a
  * step all-gathers and reduce-scatters once a layer where TP all-reduces
@@ -478,6 +479,11 @@ static void attention_dp_replicates_all_but_the_routed_experts(void **state)
     assert_close(serve_iteration(&c, &step).comm_s, tp_comm / 2, 1e-12);
     double left = 0.9 * (d->sys.chip.hbm.capacity_bytes - mem.weights - mem.workspace - mem.reserve);
     assert_close(mem.kv_tokens, floor(4 * left / mem.kv_per_token), 1e-12);
+    /* the batch and token limits are each chip's, as TensorRT-LLM's per rank */
+    d->max_batch = 128;
+    d->token_budget = 1127;
+    assert_int_equal(serve_replica_batch(d), 512);
+    assert_close(serve_replica_budget(d), 4 * 1127.0, 0);
     /* a dense model has no experts to split: attention data parallelism is off */
     serve_deployment *dense = gpu_deployment("llama3-8b", "dgx-h100", 4);
     dense->attention_dp = SERVE_ADP_ON;

@@ -190,6 +190,12 @@ typedef struct serve_deployment {
  * requests, and splits only the routed experts (TensorRT-LLM's
  * enable_attention_dp); 1 otherwise. */
 int serve_attention_dp(const serve_deployment *d, const wl_model *m);
+/* Requests a replica runs at once and tokens an iteration takes: the
+ * deployment's max_batch and token_budget, which under attention data
+ * parallelism are each chip's (TensorRT-LLM's max_batch_size and
+ * max_num_tokens are per rank), times its chips. */
+int serve_replica_batch(const serve_deployment *d);
+double serve_replica_budget(const serve_deployment *d);
 
 typedef struct serve_workload {
     int mode;             /* serve_mode */

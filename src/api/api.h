@@ -93,7 +93,8 @@ extern const char *const api_attention_choices[];
      "attention kernel: fused (flash-style, K/V once per KV head), per-head (each query "  \
      "head reads its K/V: TensorRT-LLM <= 0.6 decode), unfused (scores through HBM: "       \
      "Megatron-LM 2021) or flash2 (FlashAttention-2 at its measured rate: PyTorch SDPA); "  \
-     "unless given, the stack's (train) or the engine's (serve) own",                        \
+     "unless given, the stack's (train) or the engine's (serve) own; a serve decode of "    \
+     "latent attention (DeepSeek-V3) runs absorbed over the latent whatever it says",         \
      "fused", api_attention_choices, 0, 0, false}
 
 /* The system of a request: its "hw" (a preset, a file, or an inline JSON

@@ -64,7 +64,8 @@ static const usim_option SERVE_OPTIONS[] = {
      "and token budget a run gives none of (default: the system's own)",
      NULL, NULL, 0, 0, false},
     {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B",
-     "largest batch a replica runs (default: the engine's; the KV cache may hold fewer)", NULL,
+     "largest batch a replica runs, or under --attention-dp each chip, as TensorRT-LLM's "
+     "max_batch_size (default: the engine's; the KV cache may hold fewer)", NULL,
      NULL, 1, 65536, false},
     {"max-model-len", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS",
      "the longest request the engine is set up for, as vLLM's --max-model-len; an engine whose "
@@ -82,8 +83,8 @@ static const usim_option SERVE_OPTIONS[] = {
     {"attention-dp", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHEN",
      "a mixture-of-experts model's attention, dense MLPs, shared experts and LM head whole on "
      "every chip of a TP group, each chip its own requests, only the routed experts split "
-     "(TensorRT-LLM's enable_attention_dp, a DEP configuration): as the engine runs it, or on "
-     "or off",
+     "(TensorRT-LLM's enable_attention_dp, a DEP configuration; --batch and --token-budget "
+     "then count each chip's): as the engine runs it, or on or off",
      "engine", ATTENTION_DP, 0, 0, false},
     {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N",
      "tokens an iteration runs at most: chunked prefill cuts prompts to it, prefill-first "
@@ -735,7 +736,18 @@ static void cost_line(usim_buf *b, json_t *res)
         usim_buf_printf(b, "energy n/a (%s)\n", reason_of(res, "energy_per_token_j"));
 }
 
-static void explain_text(usim_buf *b, json_t *x, bool attention_dp)
+/* The collectives of a decode pass: TP's all-reduces, or under attention
+ * data parallelism the experts' dispatch and combine; with PP the stages'
+ * sends too. */
+static const char *collectives_name(json_t *res)
+{
+    if (api_number(res, "pp") > 1)
+        return "collectives and stage sends";
+    return api_number(res, "attention_dp_chips") > 1 ? "the experts' dispatch and combine"
+                                                      : "TP collectives";
+}
+
+static void explain_text(usim_buf *b, json_t *x, const char *collectives)
 {
     char s[5][32];
     const char *keys[5] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
@@ -745,7 +757,7 @@ static void explain_text(usim_buf *b, json_t *x, bool attention_dp)
     usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weights from HBM %s, KV cache "
                        "%s, %s %s;\n     a %.0f-token prefill alone takes %s",
                     s[0], s[1], s[2],
-                    attention_dp ? "the experts' dispatch and combine" : "TP collectives", s[3],
+                    collectives, s[3],
                     api_number(x, "prefill_tokens"), s[4]);
     if (api_number(x, "tokens_per_round") > 1)
         usim_buf_printf(b, "; speculation keeps %.2f tokens per target pass",
@@ -796,13 +808,14 @@ static void setup_line(usim_buf *b, json_t *res)
     for (size_t i = 0; i < sizeof BATCHING / sizeof BATCHING[0]; i++)
         if (!strcmp(scheduler, BATCHING[i][0]))
             scheduler = BATCHING[i][1];
-    usim_buf_printf(b, "engine %s (%s, at most %.0f a batch); %s weights, %s KV cache, "
+    bool dp = api_number(res, "attention_dp_chips") > 1;
+    usim_buf_printf(b, "engine %s (%s, at most %.0f a batch%s); %s weights, %s KV cache, "
                        "%s attention",
                     json_string_value(json_object_get(res, "engine")), scheduler,
-                    api_number(res, "max_batch"), weights,
+                    api_number(res, "max_batch"), dp ? " on each chip" : "", weights,
                     json_string_value(json_object_get(res, "kv_dtype")),
                     json_string_value(json_object_get(res, "attention")));
-    if (api_number(res, "attention_dp_chips") > 1)
+    if (dp)
         usim_buf_printf(b, " data-parallel over %.0f chips (only the routed experts split)",
                         api_number(res, "attention_dp_chips"));
     json_t *buckets = json_object_get(res, "prefill_buckets");
@@ -859,7 +872,7 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
     const char *context = json_string_value(json_object_get(res, "context_note"));
     if (context)
         usim_buf_printf(b, "  %-26s %s\n", "note", context);
-    explain_text(b, json_object_get(res, "explain"), api_number(res, "attention_dp_chips") > 1);
+    explain_text(b, json_object_get(res, "explain"), collectives_name(res));
     return USIM_OK;
 }
 

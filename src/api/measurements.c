@@ -178,7 +178,8 @@ static json_t *inference_request(const csv_row *h, const csv_row *r)
         {"spec-len", "spec_len"}, {"spec-accept", "spec_accept"},
         {"attention", "attention"}, {"engine", "engine"}, {"max-model-len", "max_model_len"},
         {"prefill-buckets", "prefill_buckets"}, {"scheduler", "scheduler"},
-        {"token-budget", "token_budget"}, {"requests", "requests"}};
+        {"token-budget", "token_budget"}, {"prefill-replicas", "prefill_replicas"},
+        {"requests", "requests"}};
     const char *hw = cell(h, r, "hw"), *mode = cell(h, r, "mode");
     const char *batch = cell(h, r, "batch");
     json_t *req = api_pack("{s:s}", "command", "serve");
@@ -491,7 +492,7 @@ static const char *const COLUMNS[] = {
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
     "engine", "max_model_len", "prefill_buckets", "requests", "replicas", "attention_dp",
-    "kv_dtype", "rate", "scheduler", "token_budget",
+    "kv_dtype", "rate", "scheduler", "token_budget", "prefill_replicas",
     /* collectives */
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
     "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch"};

@@ -274,6 +274,8 @@ static double decode_read(const serve_deployment *d, const serve_batch *b)
 static double prefill_attention_s(const serve_ctx *c, const serve_batch *b, int dp)
 {
     double sum = 0, longest = 0;
+    if (b->nprefill == 0)
+        return 0;
     for (int i = 0; i < b->nprefill; i++) {
         double q = compiled_prompt(c->d, &b->prefill[i]);
         double s = attention_s(c, 1, q, b->prefill[i].context - b->prefill[i].tokens + q, true);

@@ -48,6 +48,16 @@ int serve_attention_dp(const serve_deployment *d, const wl_model *m)
     return on && m->experts > 1 && d->tp_ranks_per_chip <= 1 ? d->tp : 1;
 }
 
+int serve_replica_batch(const serve_deployment *d)
+{
+    return d->max_batch * serve_attention_dp(d, &d->model);
+}
+
+double serve_replica_budget(const serve_deployment *d)
+{
+    return (double)d->token_budget * serve_attention_dp(d, &d->model);
+}
+
 /* A chip's share of the weights: 1 / (TP x PP) of them, or under attention
  * data parallelism the routed experts' share and every other weight of its
  * stage whole. */
@@ -114,13 +124,16 @@ double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
     return 2 * layers * serve_kv_heads_per_chip(d, m) * m->head_dim * kv_bytes;
 }
 
-/* One iteration's activations (a few hidden-size tensors per token) and the
- * fp32 logits of the rows that sample. */
+/* One iteration's activations on a chip (a few hidden-size tensors per
+ * token) and the fp32 logits of the rows that sample; under attention data
+ * parallelism a chip's own tokens (the limits are each chip's) through its
+ * whole dense MLP and LM head. */
 static double workspace_bytes(const serve_deployment *d, double tokens)
 {
     const wl_model *m = &d->model;
-    double act = tokens * (4.0 * m->hidden + 3.0 * m->ffn / d->tp) * 2.0;
-    double logits = fmin(tokens, d->max_batch) * wl_head_vocab(m) / d->tp * 4.0;
+    double split = serve_attention_dp(d, m) > 1 ? 1.0 : (double)d->tp;
+    double act = tokens * (4.0 * m->hidden + 3.0 * m->ffn / split) * 2.0;
+    double logits = fmin(tokens, d->max_batch) * wl_head_vocab(m) / split * 4.0;
     return act + logits;
 }
 
@@ -139,7 +152,9 @@ static double kv_cache_bytes(const serve_deployment *d, double fixed)
  * the engine bounds the cache, or "". */
 static const char *kv_share_text(const serve_deployment *d, char *buf, size_t size)
 {
-    if (d->engine.kv_fraction <= 0)
+    bool bounds = d->engine.kv_fraction > 0 &&
+                  (d->engine.kv_fraction < 1 || d->engine.kv_fraction_of == SERVE_KV_OF_TOTAL);
+    if (!bounds)
         return "";
     snprintf(buf, size, " (engine %s: the cache takes %.0f%% of %s)", d->engine.name,
              100 * d->engine.kv_fraction,
@@ -234,12 +249,27 @@ static usim_status check_chip(const serve_deployment *d, usim_error *err)
                            d->sys.chip.name, usim_dtype_name(t), usim_dtype_name(t));
 }
 
+/* What frees memory for this deployment: more chips a replica or smaller
+ * weights, and under attention data parallelism splitting what it keeps
+ * whole. */
+static const char *fixes_for_memory(const serve_deployment *d)
+{
+    bool dp = serve_attention_dp(d, &d->model) > 1, small = serve_weight_bytes(d->weights) <= 1.0;
+    return dp ? (small ? "use --attention-dp off or raise --pp"
+                       : "use --attention-dp off, raise --pp or use --weights fp8")
+              : (small ? "raise --tp or --pp" : "raise --tp or --pp, or use --weights fp8");
+}
+
 /* Attention data parallelism asked for where there is none to run: a dense
  * model (every weight is TP's), or Neuron's core-sharded engines. */
 static usim_status check_attention_dp(const serve_deployment *d, usim_error *err)
 {
     if (d->attention_dp != SERVE_ADP_ON)
         return USIM_OK;
+    if (d->spec_len > 0)
+        return usim_fail_field(err, USIM_EINPUT, "attention-dp",
+                               "on with --spec-draft: a draft beside a data-parallel target is "
+                               "not modelled; allowed with a draft: engine, off");
     if (d->model.experts <= 1)
         return usim_fail_field(err, USIM_EINPUT, "attention-dp",
                                "on needs a mixture-of-experts model (%s has 1 expert); allowed "
@@ -269,19 +299,20 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
         return usim_fail(err, USIM_EINPUT,
                          "the deployment does not fit: weights need %.1f GiB per chip (plus %.1f "
                          "GiB workspace and reserve) of the %.1f GiB HBM, %.1f GiB too much; "
-                         "raise --tp or --pp, or use --weights fp8",
+                         "%s",
                          mem.weights / GIB, (mem.workspace + mem.reserve) / GIB, capacity / GIB,
-                         (fixed - capacity) / GIB);
+                         (fixed - capacity) / GIB, fixes_for_memory(d));
     /* a request's cache lives on one chip under attention data parallelism */
     double need = (double)(w->isl + w->osl) * (1 + w->isl_spread);
     int holders = serve_attention_dp(d, &d->model);
     char share[160];
     if (mem.kv_tokens / holders < need)
         return usim_fail(err, USIM_EINPUT,
-                         "the KV cache holds %.0f tokens per %s after %.1f GiB of weights "
-                         "per chip%s; one request needs %.0f; raise --tp, use --kv-dtype fp8 or "
-                         "shorten the request",
+                         "the KV cache holds %.0f tokens per %s after %.1f GiB of weights and "
+                         "%.1f GiB of workspace per chip%s; one request needs %.0f; %s, lower "
+                         "--batch or --token-budget, use --kv-dtype fp8 or shorten the request",
                          mem.kv_tokens / holders, holders > 1 ? "chip" : "replica",
-                         mem.weights / GIB, kv_share_text(d, share, sizeof share), need);
+                         mem.weights / GIB, mem.workspace / GIB,
+                         kv_share_text(d, share, sizeof share), need, fixes_for_memory(d));
     return USIM_OK;
 }

@@ -68,7 +68,7 @@ static double prompt_to_come(const replica *r, const serve_request *q)
 
 static bool room_for(const replica *r, const serve_request *q, double promised)
 {
-    if (r->nrun >= r->d->max_batch)
+    if (r->nrun >= serve_replica_batch(r->d))
         return false;
     if (r->d->engine.reserve_output)
         return r->kv_reserved + reservation(r, q) <= r->kv_capacity;
@@ -126,7 +126,7 @@ static int accepted_tokens(replica *r)
 static void build_batch(replica *r, serve_batch *b, bool prefill_first)
 {
     bool chunked = r->d->scheduler == SERVE_CHUNKED;
-    double budget = chunked || r->d->scheduler == SERVE_CONTINUOUS ? (double)r->d->token_budget
+    double budget = chunked || r->d->scheduler == SERVE_CONTINUOUS ? serve_replica_budget(r->d)
                                                                      : (double)INFINITY;
     bool any_prefill = false;
     memset(b, 0, sizeof *b);

@@ -114,9 +114,10 @@ static usim_status run_replica(run_state *s, int which, bool prefill_only, usim_
         r.n += s->req[i].replica == which;
     r.ids = malloc((size_t)(r.n + 1) * sizeof *r.ids);
     r.waiting = malloc((size_t)(r.n + 1) * sizeof *r.waiting);
-    r.running = malloc((size_t)(s->d->max_batch + 1) * sizeof *r.running);
-    r.part = malloc((size_t)(s->d->max_batch + 1) * sizeof *r.part);
-    r.prefill_buf = malloc((size_t)(s->d->max_batch + 1) * sizeof *r.prefill_buf);
+    size_t slots = (size_t)serve_replica_batch(s->d) + 1;
+    r.running = malloc(slots * sizeof *r.running);
+    r.part = malloc(slots * sizeof *r.part);
+    r.prefill_buf = malloc(slots * sizeof *r.prefill_buf);
     usim_status st = USIM_OK;
     if (!r.ids || !r.waiting || !r.running || !r.part || !r.prefill_buf)
         st = usim_fail(err, USIM_ERUNTIME, "out of memory");
