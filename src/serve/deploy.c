@@ -309,7 +309,7 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
     if (mem.kv_tokens / holders < need)
         return usim_fail(err, USIM_EINPUT,
                          "the KV cache holds %.0f tokens per %s after %.1f GiB of weights and "
-                         "%.1f GiB of workspace per chip%s; one request needs %.0f; %s, lower "
+                         "%.1f GiB of workspace per chip%s; one request needs %.0f; %s; or lower "
                          "--batch or --token-budget, use --kv-dtype fp8 or shorten the request",
                          mem.kv_tokens / holders, holders > 1 ? "chip" : "replica",
                          mem.weights / GIB, mem.workspace / GIB,
