@@ -153,20 +153,12 @@ static double norm_s(const serve_ctx *c, double elements)
     return elementwise_s(c, elements, 4, 4);
 }
 
-/* The ways a dense MLP, a shared expert and the LM head are split: TP, or
- * none under attention data parallelism (each chip runs them whole on its
- * own tokens). */
-static double dense_split(const serve_ctx *c)
-{
-    return serve_attention_dp(c->d, c->model) > 1 ? 1.0 : (double)c->d->tp;
-}
-
 /* One layer's elementwise kernels: two norms, rotary embedding of q and k,
  * the MLP activation, two residual adds. */
 static double layer_elementwise_s(const serve_ctx *c, double tokens)
 {
     const wl_model *m = c->model;
-    double t = dense_split(c), h = m->hidden;
+    double t = serve_dense_split(c->d, c->model), h = m->hidden;
     double qk = (serve_q_heads_per_chip(c->d, c->model) + serve_kv_heads_per_chip(c->d, c->model)) * m->head_dim;
     double act = (m->experts > 1 ? (double)m->expert_ffn * m->experts_per_token : m->ffn) / t;
     return 2 * norm_s(c, tokens * h) + elementwise_s(c, tokens * qk, 6, 4) +
@@ -203,7 +195,7 @@ static double layer_gemms_s(const serve_ctx *c, double tokens, double own, bool 
                             double block)
 {
     const wl_model *m = c->model;
-    double h = m->hidden, t = c->d->tp, split = dense_split(c);
+    double h = m->hidden, t = c->d->tp, split = serve_dense_split(c->d, c->model);
     double q = serve_q_heads_per_chip(c->d, c->model) * m->head_dim;
     double kv = serve_kv_heads_per_chip(c->d, c->model) * m->head_dim;
     double s = weight_gemm_s(c, own, wl_qkv_input(m), q + 2 * kv, 1) +
@@ -328,7 +320,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     double own_logits = dp > 1 ? ceil(b->logits / dp) : b->logits;
     r.other_s = m->layers * layer_elementwise_s(c, own) + moe_layers * permute_s(c, tokens) +
                 weight_gemm_s(c, own_logits, m->hidden,
-                              (double)wl_head_vocab(m) / dense_split(c), 1);
+                              (double)wl_head_vocab(m) / serve_dense_split(c->d, c->model), 1);
     if (m->fused_states > 0) /* an EAGLE-3 head's fc, split over TP as its memory counts it */
         r.weights_s += weight_gemm_s(c, tokens, (double)m->fused_states * m->hidden,
                                      (double)m->hidden / c->d->tp, 1);

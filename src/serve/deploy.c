@@ -48,6 +48,11 @@ int serve_attention_dp(const serve_deployment *d, const wl_model *m)
     return on && m->experts > 1 && d->tp_ranks_per_chip <= 1 ? d->tp : 1;
 }
 
+double serve_dense_split(const serve_deployment *d, const wl_model *m)
+{
+    return serve_attention_dp(d, m) > 1 ? 1.0 : (double)d->tp;
+}
+
 int serve_replica_batch(const serve_deployment *d)
 {
     return d->max_batch * serve_attention_dp(d, &d->model);
@@ -131,7 +136,7 @@ double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
 static double workspace_bytes(const serve_deployment *d, double tokens)
 {
     const wl_model *m = &d->model;
-    double split = serve_attention_dp(d, m) > 1 ? 1.0 : (double)d->tp;
+    double split = serve_dense_split(d, m);
     double act = tokens * (4.0 * m->hidden + 3.0 * m->ffn / split) * 2.0;
     double logits = fmin(tokens, d->max_batch) * wl_head_vocab(m) / split * 4.0;
     return act + logits;

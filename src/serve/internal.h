@@ -49,6 +49,10 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
  * engine shards them over its TP ranks (all of them under attention data
  * parallelism, for the chip's own requests). */
 double serve_q_heads_per_chip(const serve_deployment *d, const wl_model *m);
+/* The ways model m's dense MLPs, shared experts and LM head are split: TP,
+ * or none under attention data parallelism (each chip runs them whole on
+ * its own tokens). */
+double serve_dense_split(const serve_deployment *d, const wl_model *m);
 double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m);
 /* KV-cache bytes per token of a sequence of ctx tokens on one rank (a
  * sliding-window layer keeps only its window of them; ctx 0: every layer
