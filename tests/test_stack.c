@@ -625,6 +625,91 @@ static void base_and_bad_cap(void **state)
     expect_input_error(args, "'dgx-h100' describes a system, not a chip");
 }
 
+/* Llama 3 8B on 8 GPUs of a GB200 rack, one sequence of 8,192 tokens each,
+ * no recomputation (Megatron-Core offloads only without it). */
+#define OFFLOAD_8B                                                                          \
+    "train --model llama3-8b --chips 8 --gbs 8 --seq 8192 --recompute none --json --hw "
+
+/* The rack with its device-to-host copies at `rate` a chip (a file of its
+ * own for each tag). */
+static const char *host_link(const char *tag, const char *rate)
+{
+    char json[300], name[64];
+    snprintf(json, sizeof json,
+             "{\"kind\": \"system\", \"base\": \"gb200-nvl72\", \"name\": \"host-%s\", "
+             "\"reliability\": {\"host_copy_bandwidth_per_chip\": \"%s\"}}",
+             tag, rate);
+    snprintf(name, sizeof name, "host-%s.json", tag);
+    return write_temp(name, json);
+}
+
+static double offload_run(const char *hw, int layers, const char *obj, const char *key)
+{
+    char cmd[512], extra[64];
+    snprintf(cmd, sizeof cmd, OFFLOAD_8B "%s", hw);
+    snprintf(extra, sizeof extra, " --cpu-offload-layers %d", layers);
+    return cli_number(cmd, extra, obj, key);
+}
+
+/* CPU offloading keeps N of the 32 layers' activations in host memory at the
+ * peak: the device holds (32 - N) / 32 of them. Each offloaded layer's copy
+ * runs beside one layer's forward going out and one layer's backward coming
+ * back; where both copies outlast their layers, the difference between two
+ * host links is exactly 2 N x a layer's activations x (1/r1 - 1/r2), whatever
+ * the layers take. A link fast enough hides every copy: the step is the one
+ * without offloading. */
+static void offloaded_layers_leave_the_device(void **state)
+{
+    (void)state;
+    const char *rack = "gb200-nvl72";
+    double all = offload_run(rack, 0, "memory", "activations");
+    assert_close(offload_run(rack, 12, "memory", "activations"), all * 20 / 32, 1e-12);
+    double layer = all / 32;
+    double slow = offload_run(host_link("slow", "1GB/s"), 12, "breakdown", "offload");
+    double slower = offload_run(host_link("slower", "500MB/s"), 12, "breakdown", "offload");
+    assert_close(slower - slow, 2 * 12 * layer * (1 / 0.5e9 - 1 / 1e9), 1e-9);
+    const char *fast = host_link("fast", "100TB/s");
+    assert_close(offload_run(fast, 12, NULL, "step_time_s"), offload_run(rack, 0, NULL, "step_time_s"),
+                 1e-12);
+    assert_true(offload_run(fast, 12, "breakdown", "offload") == 0.0);
+}
+
+/* The loss as the stack keeps it: Megatron-Core's Transformer Engine loss
+ * holds the 16-bit logits and writes their gradient over them (2 bytes a
+ * logit); a stack that names no figure holds fp32 logits and an fp32
+ * gradient (8). Llama 3 8B, 8,192 tokens, 128,256 logits each. */
+static void loss_keeps_the_stacks_logits(void **state)
+{
+    (void)state;
+    const char *cmd = OFFLOAD_8B "gb200-nvl72";
+    double logits = 8192.0 * 128256;
+    assert_close(cli_number(cmd, "", "memory", "temporary"), 2 * logits, 1e-12);
+    assert_close(cli_number(cmd, " --stack torchtitan", "memory", "temporary"), 8 * logits,
+                 1e-12);
+}
+
+/* Megatron-Core's own rules: fewer layers than the model has, PP 1, no
+ * recomputation, and only a stack that offloads. */
+static void offloading_outside_its_rules_is_refused(void **state)
+{
+    (void)state;
+    expect_input_error(OFFLOAD_8B "gb200-nvl72 --cpu-offload-layers 32", "allowed 0 to 31");
+    expect_input_error("train --model llama3-8b --hw gb200-nvl72 --chips 8 --gbs 16 --seq 8192 "
+                       "--recompute none --cpu-offload-layers 8 --pp 2",
+                       "only without pipeline parallelism");
+    expect_input_error("train --model llama3-8b --hw gb200-nvl72 --chips 8 --gbs 8 --seq 8192 "
+                       "--recompute selective --cpu-offload-layers 8",
+                       "use --recompute none");
+    expect_input_error(OFFLOAD_8B "gb200-nvl72 --cpu-offload-layers 8 --stack torchtitan",
+                       "megatron-core and nemo do");
+    /* without --recompute, offloading runs with none */
+    json_t *j = cli_json("train --model llama3-8b --hw gb200-nvl72 --chips 8 --gbs 8 --seq 8192 "
+                         "--cpu-offload-layers 8 --json");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "plan"), "recompute")),
+                        "none");
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +734,9 @@ int main(void)
         cmocka_unit_test(fp8_all_gathers_move_one_byte),
         cmocka_unit_test(zero3_under_pp_keeps_the_stage_whole),
         cmocka_unit_test(fp8_recipes_move_their_bytes),
+        cmocka_unit_test(offloaded_layers_leave_the_device),
+        cmocka_unit_test(loss_keeps_the_stacks_logits),
+        cmocka_unit_test(offloading_outside_its_rules_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

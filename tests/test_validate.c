@@ -201,22 +201,27 @@ static void latencies_in_milliseconds(void **state)
     json_decref(j);
 }
 
-/* A training row's schedule, moe_dispatcher and mtp_layers cells run as
- * train's --schedule, --moe-dispatcher and --mtp-layers do. */
+/* A training row's schedule, moe_dispatcher, mtp_layers and
+ * cpu_offload_layers cells run as train's --schedule, --moe-dispatcher,
+ * --mtp-layers and --cpu-offload-layers do. */
 static void schedule_column(void **state)
 {
     (void)state;
     const char *path = write_temp(
         "validate_schedule.csv",
-        "id,hw,chips,model,tp,pp,ep,gbs,seq,schedule,moe_dispatcher,mtp_layers,metric,value\n"
-        "a,dgx-h100,4,llama2-7b,1,4,1,12,2048,zb-h1,,,step_time_s,0.6\n"
-        "b,dgx-h100,16,qwen3-30b-a3b,1,1,16,16,4096,,deepep,1,step_time_s,9\n");
+        "id,hw,chips,model,tp,pp,ep,gbs,seq,schedule,moe_dispatcher,mtp_layers,"
+        "cpu_offload_layers,recompute,metric,value\n"
+        "a,dgx-h100,4,llama2-7b,1,4,1,12,2048,zb-h1,,,,,step_time_s,0.6\n"
+        "b,dgx-h100,16,qwen3-30b-a3b,1,1,16,16,4096,,deepep,1,,,step_time_s,9\n"
+        "c,dgx-b200,8,llama3-8b,1,1,1,8,8192,,,,12,none,step_time_s,0.4\n");
     json_t *j = validate_file(path);
     const char *cmds[] = {"train --model llama2-7b --hw dgx-h100 --chips 4 --tp 1 --pp 4 "
                           "--gbs 12 --seq 2048 --schedule zb-h1 --json",
                           "train --model qwen3-30b-a3b --hw dgx-h100 --chips 16 --ep 16 "
-                          "--gbs 16 --seq 4096 --moe-dispatcher deepep --mtp-layers 1 --json"};
-    for (size_t i = 0; i < 2; i++) {
+                          "--gbs 16 --seq 4096 --moe-dispatcher deepep --mtp-layers 1 --json",
+                          "train --model llama3-8b --hw dgx-b200 --chips 8 --gbs 8 --seq 8192 "
+                          "--recompute none --cpu-offload-layers 12 --json"};
+    for (size_t i = 0; i < 3; i++) {
         json_t *row = json_array_get(json_object_get(j, "rows"), i);
         assert_close(json_number_value(json_object_get(row, "predicted")),
                      cli_number(cmds[i], "", NULL, "step_time_s"), 1e-12);
@@ -224,6 +229,11 @@ static void schedule_column(void **state)
     assert_true(cli_number(cmds[1], "", NULL, "step_time_s") !=
                 cli_number("train --model qwen3-30b-a3b --hw dgx-h100 --chips 16 --ep 16 "
                            "--gbs 16 --seq 4096 --json",
+                           "", NULL, "step_time_s"));
+    /* over the B200's PCIe the copies outlast their layers */
+    assert_true(cli_number(cmds[2], "", NULL, "step_time_s") >
+                cli_number("train --model llama3-8b --hw dgx-b200 --chips 8 --gbs 8 --seq 8192 "
+                           "--recompute none --json",
                            "", NULL, "step_time_s"));
     json_decref(j);
 }

@@ -28,6 +28,7 @@ typedef enum train_kind {
     TRAIN_ELEMENTWISE, /* norms, activations, residuals, embedding, loss */
     TRAIN_OPTIMIZER,   /* the Adam update */
     TRAIN_HOST,        /* the device waiting on the host to launch a pass's kernels */
+    TRAIN_OFFLOAD,     /* the device waiting on activations copied to or from host memory */
     TRAIN_TP_COMM,     /* tensor (and sequence) parallel collectives */
     TRAIN_CP_COMM,     /* context parallel key/value exchange */
     TRAIN_EP_COMM,     /* expert parallel all-to-all */

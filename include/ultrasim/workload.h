@@ -247,6 +247,13 @@ typedef struct wl_stack {
      * weighted SwiGLU) rather than their outputs at the combine, which then
      * keeps no 16-bit copy of the expert outputs for the weights' gradient. */
     bool moe_probs_in_experts;
+    /* It can keep some layers' activations in host memory between their
+     * forward and backward (Megatron-Core's --cpu-offloading-num-layers,
+     * Transformer Engine's offload handler). */
+    bool activation_offload;
+    /* Bytes each logit holds on the device through the loss and its
+     * gradient (0: fp32 logits and an fp32 gradient, 8). */
+    double loss_logit_bytes;
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;
@@ -305,6 +312,10 @@ typedef struct wl_plan {
     usim_dtype dtype;    /* matmul input type; activations stay 16-bit */
     int fp8_recipe;      /* wl_fp8_recipe, with dtype FP8 */
     int recompute;       /* wl_recompute */
+    /* Layers whose activations go to host memory after their forward and
+     * come back for their backward (Megatron-Core's
+     * --cpu-offloading-num-layers; 0: none), the first ones of the model. */
+    int cpu_offload_layers;
     bool sp;             /* sequence parallel (with TP) */
     int zero;            /* 0..3 */
     bool overlap_grad_reduce;   /* DP gradient reduce with backward */

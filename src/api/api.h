@@ -83,7 +83,7 @@ int api_next_choice(const usim_command *cmd, json_t *req, const char *name, usim
 
 /* The parts of a training step's breakdown: its JSON key and its label, in
  * train_kind's order, then the pipeline bubble. */
-#define API_STEP_PARTS 11
+#define API_STEP_PARTS 12
 extern const char *const api_step_parts[API_STEP_PARTS][2];
 
 /* How attention runs (engine_attention_kernel, in its order). */

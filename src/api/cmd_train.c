@@ -100,6 +100,7 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "overlap_ep_comm", json_boolean(p->overlap_ep_comm));
     json_object_set_new(j, "schedule", json_string(wl_schedule_names[p->schedule]));
     json_object_set_new(j, "moe_dispatcher", json_string(wl_dispatcher_names[p->moe_dispatcher]));
+    json_object_set_new(j, "cpu_offload_layers", json_integer(p->cpu_offload_layers));
     if (p->dtype == USIM_FP8)
         json_object_set_new(j, "fp8_recipe", json_string(wl_fp8_recipe_names[p->fp8_recipe]));
     return j;
@@ -112,7 +113,11 @@ static usim_status not_fitting(const train_result *r, const wl_plan *p, usim_err
     double gib = 1024.0 * 1024 * 1024;
     double states = m->weights + m->gradients + m->optimizer;
     const char *advice;
-    if (m->activations > states)
+    if (m->activations > states && p->pp == 1 && p->stack.activation_offload &&
+        p->recompute != WL_RECOMPUTE_FULL)
+        advice = "use --recompute full, --cpu-offload-layers, a smaller --mbs, more --tp with "
+                 "--sp, or --pp";
+    else if (m->activations > states)
         advice = p->recompute != WL_RECOMPUTE_FULL
                      ? "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp"
                      : "use a smaller --mbs, more --tp with --sp, --cp, or more --pp";
@@ -332,13 +337,17 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     if (api_number(p, "mtp_layers") > 0) /* multi-token prediction modules */
         snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", MTP %.0f",
                  api_number(p, "mtp_layers"));
+    char offload[64] = "";
+    if (api_number(p, "cpu_offload_layers") > 0)
+        snprintf(offload, sizeof offload, ", %.0f layers' activations offloaded to host",
+                 api_number(p, "cpu_offload_layers"));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f%s; micro-batch "
-                       "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s, ZeRO %.0f\n"
+                       "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s%s, ZeRO %.0f\n"
                        "stack: %s%s, attention %s%s%s%s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
                     api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"), extras,
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"), dtype,
-                    json_string_value(json_object_get(p, "recompute")),
+                    json_string_value(json_object_get(p, "recompute")), offload,
                     json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"),
                     json_string_value(json_object_get(p, "stack")),
                     json_is_true(json_object_get(p, "compile")) ? " (compiled)" : "",
@@ -388,7 +397,7 @@ const api_command api_cmd_train = {
     {"train", "simulate a training step: time, MFU, breakdown, memory",
      "ultrasim train --model NAME|config.json --hw PRESET [--chips N] --tp T --pp P [--dp D] "
      "[--cp C] [--ep E] [--vp V] [--schedule 1f1b|zb-h1] [--moe-dispatcher alltoall|deepep] [--mtp-layers N] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
-     "none|selective|full] [--sp] [--zero 0|1|2|3] [--stack NAME|FILE] [--compile on|off] "
+     "none|selective|full] [--cpu-offload-layers N] [--sp] [--zero 0|1|2|3] [--stack NAME|FILE] [--compile on|off] "
      "[--tokens N] [--trace F] [--export-et PREFIX] [--json]",
      "Simulates one step on the discrete-event core, one representative chip per pipeline\n"
      "stage: per-op costs from the engine and network models, pipeline bubbles from the\n"

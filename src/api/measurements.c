@@ -127,7 +127,7 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         {"stack", "stack"},   {"compile", "compile"},     {"overlap-grad-reduce", "overlap_grad_reduce"},
         {"overlap-tp-comm", "overlap_tp_comm"}, {"fp8-recipe", "fp8_recipe"},
         {"schedule", "schedule"}, {"moe-dispatcher", "moe_dispatcher"},
-        {"mtp-layers", "mtp_layers"}};
+        {"mtp-layers", "mtp_layers"}, {"cpu-offload-layers", "cpu_offload_layers"}};
     const char *hw = cell(h, r, "hw");
     json_t *req = api_pack("{s:s}", "command", "train");
     json_t *gpt = gpt_from_row(h, r);
@@ -489,6 +489,7 @@ static const char *const COLUMNS[] = {
     "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "params_b", "tp", "pp", "dp",
     "cp", "ep", "etp", "vp", "mbs", "gbs", "dtype", "recompute", "sp", "zero", "attention",
     "overlap_grad_reduce", "overlap_tp_comm", "stack", "compile", "fp8_recipe", "schedule", "moe_dispatcher", "mtp_layers",
+    "cpu_offload_layers",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
     "engine", "max_model_len", "prefill_buckets", "requests", "replicas", "attention_dp",

@@ -12,7 +12,8 @@
 const char *const api_step_parts[API_STEP_PARTS][2] = {
     {"gemm", "matrix multiplies"}, {"attention", "attention core"},
     {"elementwise", "elementwise"}, {"optimizer", "optimizer"},
-    {"host", "host launches"},     {"tp_comm", "TP collectives"},
+    {"host", "host launches"},     {"offload", "activation offload"},
+    {"tp_comm", "TP collectives"},
     {"cp_comm", "CP exchanges"},   {"ep_comm", "EP all-to-all"},
     {"pp_comm", "pipeline sends"}, {"dp_comm", "DP collectives"},
     {"bubble", "pipeline bubble"}};

@@ -84,6 +84,10 @@ extern const char *const api_tp_unit_choices[];
      "what selective recomputation rebuilds, as Megatron-Core's --recompute-modules names it "  \
      "(comma-separated: core_attn, layernorm, mla_up_proj, moe_act, mlp); default: the stack's",\
      NULL, NULL, 0, 0, false},                                                                  \
+    {"cpu-offload-layers", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                   \
+     "keep the first N layers' activations in host memory from their forward to their "        \
+     "backward (Megatron-Core's --cpu-offloading-num-layers; PP 1, no recomputation: "         \
+     "--recompute defaults to none with it)", "0", NULL, 0, 100000, false},                     \
     {"sp", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,                                               \
      "sequence parallelism with TP (the default when TP > 1)", NULL, NULL, 0, 0, false},       \
     {"no-sp", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL, "no sequence parallelism", NULL, NULL, 0, 0, \

@@ -453,12 +453,12 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
         dense_mlp(x, c, false, m->ffn);
 }
 
-/* The device's work besides the all-to-alls (the host's wait left out). */
+/* The device's work besides the all-to-alls (its waits on the host left out). */
 static double device_besides_ep(const train_costs *c)
 {
     double others = 0;
     for (int k = 0; k < TRAIN_KIND_COUNT; k++)
-        if (k != TRAIN_EP_COMM && k != TRAIN_HOST)
+        if (k != TRAIN_EP_COMM && k != TRAIN_HOST && k != TRAIN_OFFLOAD)
             others += c->s[k];
     return others;
 }

@@ -281,7 +281,7 @@ static uint64_t join(exporter *e, const char *label, int stream, uint64_t a, uin
 static uint64_t op_nodes(exporter *e, const char *label, const train_costs *c, uint64_t entry)
 {
     static const char *const WHAT[] = {"gemm", "attention", "elementwise", "optimizer",
-                                       "host launches"};
+                                       "host launches", "activation offload"};
     uint64_t prefetch = UINT64_MAX, hidden = UINT64_MAX, ep = UINT64_MAX, last = entry;
     if (has_hidden(c, TRAIN_EP_COMM)) { /* beside the whole pass (DualPipe) */
         ep = call_chain(e, label, c, TRAIN_EP_COMM, true, STREAM_EP, entry);
@@ -295,7 +295,7 @@ static uint64_t op_nodes(exporter *e, const char *label, const train_costs *c, u
         prefetch = call_chain(e, label, c, TRAIN_DP_COMM, true, STREAM_PREFETCH, entry);
     if (has_hidden(c, TRAIN_TP_COMM))
         hidden = call_chain(e, label, c, TRAIN_TP_COMM, true, STREAM_HIDDEN, entry);
-    for (int k = TRAIN_GEMM; k <= TRAIN_HOST; k++) {
+    for (int k = TRAIN_GEMM; k <= TRAIN_OFFLOAD; k++) {
         double s = c->s[k];
         if (k == TRAIN_ATTENTION && has_hidden(c, TRAIN_CP_COMM) && s > 0) {
             double head = s / e->p->cp;

@@ -29,7 +29,7 @@
 #include "ultrasim/engine.h"
 
 static const char *const KIND_NAMES[TRAIN_KIND_COUNT] = {
-    "gemm",    "attention", "elementwise", "optimizer", "host",
+    "gemm",    "attention", "elementwise", "optimizer", "host",   "offload",
     "tp_comm", "cp_comm",   "ep_comm",     "pp_comm",   "dp_comm"};
 
 const char *train_kind_name(train_kind k)
@@ -164,8 +164,36 @@ static void split_backward(chunk_passes *c)
     c->input_grad.bytes[TRAIN_GEMM] -= c->weight_grad.bytes[TRAIN_GEMM];
 }
 
+/* CPU offloading as Transformer Engine's offload handler runs it: each
+ * offloaded layer's activations go to host memory on a copy stream while
+ * the next layer's forward runs (the handler waits for the copy before the
+ * one after), and come back while the backward of the layer after it runs
+ * (prefetched one layer ahead). What a copy outlasts that layer by shows. */
+static void offload_wait(const step_builder *b, const chunk_plan *c, const layer_table *lt,
+                         chunk_passes *k)
+{
+    int n = b->x.p->cpu_offload_layers;
+    if (n <= 0 || c->layers <= 0)
+        return;
+    double rate = b->x.sys->reliability.host_copy_bandwidth_per_chip;
+    double copy = wl_layer_activation_bytes(b->x.m, b->x.p) / rate;
+    double dense = c->layers - c->moe_layers;
+    for (int bw = 0; bw < 2; bw++) {
+        double layer = (dense * cost_total(&lt->dense[bw]) +
+                        c->moe_layers * cost_total(&lt->moe[bw])) / c->layers;
+        double wait = n * fmax(0.0, copy - layer);
+        if (bw) {
+            k->bwd.s[TRAIN_OFFLOAD] += wait;
+        } else {
+            k->fwd.s[TRAIN_OFFLOAD] += wait;
+            k->first_fwd.s[TRAIN_OFFLOAD] += wait;
+        }
+    }
+}
+
 /* Chunk c's passes from a table of layer costs: its layers, the embedding
- * or head at the ends, ZeRO-3's gathers, full recomputation's second forward. */
+ * or head at the ends, ZeRO-3's gathers, full recomputation's second forward,
+ * CPU offloading's copies. */
 static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_table *lt,
                             chunk_passes *k)
 {
@@ -188,6 +216,7 @@ static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_ta
         zero3_chunk_comm(b, c, k);
     if (p->recompute == WL_RECOMPUTE_FULL)
         train_costs_add(&k->bwd, &k->fwd, 1);
+    offload_wait(b, c, lt, k);
 }
 
 static void plan_chunk(step_builder *b, int stage, int chunk, int first_layer)

@@ -270,10 +270,15 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
     bool moe = wl_moe_layers(m) > 0;
     if (stage == p->pp - 1) /* the multi-token prediction layers beside the head */
         chunk_layers += m->mtp_layers;
+    /* Offloaded layers' activations are in host memory by the end of the
+     * forward, when the rest peak; each is on the device only while its own
+     * layer and the next run. */
+    chunk_layers -= p->cpu_offload_layers < chunk_layers ? p->cpu_offload_layers : 0;
     mem.activations = (double)inflight * chunk_layers * layer_activation_bytes(m, p, moe);
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
-    if (stage == p->pp - 1) /* fp32 logits and their gradient for the loss */
-        mem.temporary += 2 * 4.0 * tokens * m->vocab / p->tp;
+    if (stage == p->pp - 1) /* the logits and their gradient, as the stack's loss keeps them */
+        mem.temporary += (p->stack.loss_logit_bytes > 0 ? p->stack.loss_logit_bytes : 2 * 4.0) *
+                         tokens * m->vocab / p->tp;
     if (p->recompute == WL_RECOMPUTE_FULL) {
         wl_plan whole = *p;
         whole.recompute = WL_RECOMPUTE_NONE;

@@ -159,6 +159,31 @@ static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *
     return USIM_OK;
 }
 
+/* Megatron-Core's own rules for CPU offloading (TransformerConfig): fewer
+ * layers than the model has, no pipeline parallelism, no recomputation. */
+static usim_status check_offload(const wl_plan *p, const wl_model *m, usim_error *err)
+{
+    int n = p->cpu_offload_layers;
+    if (n == 0)
+        return USIM_OK;
+    if (n < 0 || n >= m->layers)
+        return fail(err, "cpu-offload-layers", "%d; allowed 0 to %d (fewer than the model's %d "
+                                               "layers)",
+                    n, m->layers - 1, m->layers);
+    if (!p->stack.activation_offload)
+        return fail(err, "cpu-offload-layers", "stack '%s' does not offload activations; "
+                                               "megatron-core and nemo do",
+                    p->stack.name);
+    if (p->pp > 1)
+        return fail(err, "cpu-offload-layers", "Megatron-Core offloads activations only without "
+                                               "pipeline parallelism (PP %d); use --pp 1",
+                    p->pp);
+    if (p->recompute != WL_RECOMPUTE_NONE)
+        return fail(err, "cpu-offload-layers", "Megatron-Core offloads activations only without "
+                                               "recomputation; use --recompute none");
+    return USIM_OK;
+}
+
 usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_error *err)
 {
     /* A plan with no stack would reduce gradients of 0 bytes. */
@@ -173,6 +198,8 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
         st = check_sequence(p, m, err);
     if (st == USIM_OK)
         st = check_batch(p, m, err);
+    if (st == USIM_OK)
+        st = check_offload(p, m, err);
     return st;
 }
 

@@ -78,6 +78,8 @@ static const usim_field STACK_FIELDS[] = {
     USIM_INT("moe_dispatch_kernels_backward", wl_stack, moe_dispatch_kernels_backward, 0, 10000, false),
     USIM_NUM("moe_permute_bytes", wl_stack, moe_permute_bytes, U_1, 0, 256, false),
     USIM_BOOL("moe_probs_in_experts", wl_stack, moe_probs_in_experts),
+    USIM_BOOL("activation_offload", wl_stack, activation_offload),
+    USIM_NUM("loss_logit_bytes", wl_stack, loss_logit_bytes, U_1, 0, 16, false),
     USIM_OBJ("kernels", wl_stack, eager, &KERNEL_SCHEMA, true),
     USIM_OBJ("compiled_kernels", wl_stack, compiled, &KERNEL_SCHEMA, false),
     USIM_BOOL("compile", wl_stack, compile_default),
