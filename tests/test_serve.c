@@ -724,7 +724,14 @@ static void limits_come_from_the_engine(void **state)
     expect_input_error("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
                        "--engine vllm-neuron --max-model-len 10000",
                        "--max-model-len: 10000 tokens is longer than llama3-8b's 8192-token "
-                       "context (vLLM refuses it); allowed: 1 to 8192");
+                       "context (vLLM refuses it; engine vllm-neuron has no way past it); "
+                       "allowed: 1 to 8192");
+    /* transformers-neuronx compiles any length: AWS ran Llama 2 13B at 16,384 */
+    json_t *tnx = cli_json("serve --model llama2-13b --hw trn1.32xlarge --chips 16 --tp 32 "
+                           "--tp-unit core --engine transformers-neuronx --max-model-len 16384 "
+                           "--isl 8192 --osl 8192 --requests 1 --json");
+    assert_true(json_number_value(json_object_get(tnx, "ttft_p50_s")) > 0);
+    json_decref(tnx);
     char trace[300];
     snprintf(trace, sizeof trace,
              "serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 --max-model-len 512 "

@@ -136,6 +136,9 @@ typedef struct serve_engine {
      * experts and LM head data-parallel over the TP group's GPUs (whole on
      * each, each GPU its own requests), only the routed experts split. */
     bool moe_attention_dp;
+    /* Its longest request may be set beyond the model's context (rotary
+     * positions run on); an engine without it refuses that, as vLLM does. */
+    bool max_model_len_beyond_context;
     serve_shared_kv shared_kv;
 } serve_engine;
 

@@ -583,16 +583,18 @@ static const api_figure SERVE_FIGURES[] = {
     {"output_tokens_per_s", 1, "tokens/s", 1, USIM_UNIT_NONE, ""},
 };
 
-/* vLLM refuses a --max-model-len beyond the model's context (a request
- * longer than it is refused in the serve layer, which sees every request). */
+/* vLLM refuses a --max-model-len beyond the model's context, an engine that
+ * compiles any length does not (a request longer than it is refused in the
+ * serve layer, which sees every request). */
 static usim_status check_max_model_len(const serve_deployment *d, usim_error *err)
 {
-    if (d->max_model_len <= d->model.max_seq)
+    if (d->max_model_len <= d->model.max_seq || d->engine.max_model_len_beyond_context)
         return USIM_OK;
     return usim_fail_field(err, USIM_EINPUT, "max-model-len",
-                           "%d tokens is longer than %s's %d-token context (vLLM refuses it); "
-                           "allowed: 1 to %d",
-                           d->max_model_len, d->model.name, d->model.max_seq, d->model.max_seq);
+                           "%d tokens is longer than %s's %d-token context (vLLM refuses it; "
+                           "engine %s has no way past it); allowed: 1 to %d",
+                           d->max_model_len, d->model.name, d->model.max_seq, d->engine.name,
+                           d->model.max_seq);
 }
 
 /* guidellm's sweep: synchronous (one request at a time), throughput (every
