@@ -732,6 +732,10 @@ static void limits_come_from_the_engine(void **state)
                            "--isl 8192 --osl 8192 --requests 1 --json");
     assert_true(json_number_value(json_object_get(tnx, "ttft_p50_s")) > 0);
     json_decref(tnx);
+    /* learned positions end at the table's length whatever the engine */
+    expect_input_error("serve --model gpt3-5b --hw trn1.32xlarge --chips 16 --tp 32 --tp-unit core "
+                       "--engine transformers-neuronx --max-model-len 100000",
+                       "--max-model-len: 100000 tokens is longer than gpt3-5b's");
     char trace[300];
     snprintf(trace, sizeof trace,
              "serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 --max-model-len 512 "

@@ -674,6 +674,27 @@ static void offloaded_layers_leave_the_device(void **state)
     assert_true(offload_run(fast, 12, "breakdown", "offload") == 0.0);
 }
 
+/* Offloaded layers leave at their own size: DeepSeek-V3's first three are
+ * dense, smaller than its expert layers. Offloading three leaves the 58
+ * expert layers and the prediction module beside the head, each an expert
+ * layer's size; offloading a fourth takes one more expert layer off. */
+static void offloaded_layers_keep_their_own_size(void **state)
+{
+    (void)state;
+    wl_model m = preset_model("deepseek-v3");
+    wl_plan p = one_layer_plan("megatron-core");
+    p.recompute = WL_RECOMPUTE_NONE;
+    double dense = wl_layer_activation_bytes_of(&m, &p, 0);
+    double experts = wl_layer_activation_bytes_of(&m, &p, 3);
+    assert_true(dense < experts);
+    assert_close(experts, wl_layer_activation_bytes(&m, &p), 1e-12);
+    p.cpu_offload_layers = 3;
+    double three = wl_memory_per_chip(&m, &p).activations;
+    assert_close(three, (58 + m.mtp_layers) * experts, 1e-12);
+    p.cpu_offload_layers = 4;
+    assert_close(wl_memory_per_chip(&m, &p).activations, three - experts, 1e-12);
+}
+
 /* The loss as the stack keeps it: Megatron-Core's Transformer Engine loss
  * holds the 16-bit logits and writes their gradient over them (2 bytes a
  * logit); a stack that names no figure holds fp32 logits and an fp32
@@ -702,6 +723,8 @@ static void offloading_outside_its_rules_is_refused(void **state)
                        "use --recompute none");
     expect_input_error(OFFLOAD_8B "gb200-nvl72 --cpu-offload-layers 8 --stack torchtitan",
                        "megatron-core and nemo do");
+    expect_input_error(OFFLOAD_8B "gb200-nvl72 --cpu-offload-layers 8 --schedule zb-h1",
+                       "no zero-bubble schedule");
     /* without --recompute, offloading runs with none */
     json_t *j = cli_json("train --model llama3-8b --hw gb200-nvl72 --chips 8 --gbs 8 --seq 8192 "
                          "--cpu-offload-layers 8 --json");
@@ -735,6 +758,7 @@ int main(void)
         cmocka_unit_test(zero3_under_pp_keeps_the_stage_whole),
         cmocka_unit_test(fp8_recipes_move_their_bytes),
         cmocka_unit_test(offloaded_layers_leave_the_device),
+        cmocka_unit_test(offloaded_layers_keep_their_own_size),
         cmocka_unit_test(loss_keeps_the_stacks_logits),
         cmocka_unit_test(offloading_outside_its_rules_is_refused),
     };

@@ -423,8 +423,11 @@ wl_stage_params wl_chunk_params_of(const wl_model *m, const wl_plan *p, int stag
 wl_memory wl_memory_per_chip(const wl_model *m, const wl_plan *p);
 
 /* Activation bytes of one layer for one micro-batch on one chip
- * (Korthikanti et al. 2022, generalised to GQA and gated MLPs). */
+ * (Korthikanti et al. 2022, generalised to GQA and gated MLPs): an expert
+ * layer's when the model has any. */
 double wl_layer_activation_bytes(const wl_model *m, const wl_plan *p);
+/* The same for layer `layer` (0-based) as it is: dense or experts. */
+double wl_layer_activation_bytes_of(const wl_model *m, const wl_plan *p, int layer);
 
 #ifdef __cplusplus
 }

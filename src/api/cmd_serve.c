@@ -584,11 +584,13 @@ static const api_figure SERVE_FIGURES[] = {
 };
 
 /* vLLM refuses a --max-model-len beyond the model's context, an engine that
- * compiles any length does not (a request longer than it is refused in the
- * serve layer, which sees every request). */
+ * compiles any length does not where positions run on (rotary or ALiBi, not
+ * learned embeddings); a request longer than it is refused in the serve
+ * layer, which sees every request. */
 static usim_status check_max_model_len(const serve_deployment *d, usim_error *err)
 {
-    if (d->max_model_len <= d->model.max_seq || d->engine.max_model_len_beyond_context)
+    bool rotary_on = d->engine.max_model_len_beyond_context && d->model.position != WL_POS_LEARNED;
+    if (d->max_model_len <= d->model.max_seq || rotary_on)
         return USIM_OK;
     return usim_fail_field(err, USIM_EINPUT, "max-model-len",
                            "%d tokens is longer than %s's %d-token context (vLLM refuses it; "

@@ -113,10 +113,13 @@ static usim_status not_fitting(const train_result *r, const wl_plan *p, usim_err
     double gib = 1024.0 * 1024 * 1024;
     double states = m->weights + m->gradients + m->optimizer;
     const char *advice;
-    if (m->activations > states && p->pp == 1 && p->stack.activation_offload &&
-        p->recompute != WL_RECOMPUTE_FULL)
-        advice = "use --recompute full, --cpu-offload-layers, a smaller --mbs, more --tp with "
-                 "--sp, or --pp";
+    if (m->activations > states && p->cpu_offload_layers > 0)
+        advice = "offload more layers (--cpu-offload-layers), or use a smaller --mbs or more "
+                 "--tp with --sp";
+    else if (m->activations > states && p->pp == 1 && p->stack.activation_offload &&
+             p->recompute != WL_RECOMPUTE_FULL)
+        advice = "use --recompute full, --cpu-offload-layers with --recompute none, a smaller "
+                 "--mbs, more --tp with --sp, or --pp";
     else if (m->activations > states)
         advice = p->recompute != WL_RECOMPUTE_FULL
                      ? "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp"

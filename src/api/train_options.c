@@ -121,7 +121,11 @@ static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, 
         return st;
     if (p->recompute != WL_RECOMPUTE_SELECTIVE)
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
-                               "recompute modules apply to --recompute selective only");
+                               "recompute modules apply to --recompute selective only%s",
+                               p->cpu_offload_layers > 0
+                                   ? " (with --cpu-offload-layers nothing is recomputed: "
+                                     "Megatron-Core offloads only without recomputation)"
+                                   : "");
     if (p->stack.selective != WL_SELECTIVE_ATTENTION_CORE)
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
                                "stack '%s' recomputes by its own per-op policy, not by modules; "

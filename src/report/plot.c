@@ -22,13 +22,13 @@
 #define MARGIN_TOP 50.0
 #define MARGIN_BOTTOM 60.0
 
-/* Colour-blind-safe palette (Okabe and Ito, 2008), then grey and brown so
- * that ten series or parts stay distinct. */
+/* Colour-blind-safe palette (Okabe and Ito, 2008), then grey, brown, navy
+ * and olive so that a training step's twelve parts stay distinct. */
 static const double PALETTE[][3] = {
     {0.000, 0.447, 0.698}, {0.835, 0.369, 0.000}, {0.000, 0.620, 0.451},
     {0.800, 0.475, 0.655}, {0.941, 0.894, 0.259}, {0.337, 0.706, 0.914},
     {0.902, 0.624, 0.000}, {0.000, 0.000, 0.000}, {0.600, 0.600, 0.600},
-    {0.545, 0.353, 0.169},
+    {0.545, 0.353, 0.169}, {0.153, 0.153, 0.463}, {0.502, 0.502, 0.000},
 };
 #define PALETTE_SIZE (sizeof PALETTE / sizeof PALETTE[0])
 

@@ -172,22 +172,18 @@ static void split_backward(chunk_passes *c)
 static void offload_wait(const step_builder *b, const chunk_plan *c, const layer_table *lt,
                          chunk_passes *k)
 {
+    const wl_model *m = b->x.m;
     int n = b->x.p->cpu_offload_layers;
-    if (n <= 0 || c->layers <= 0)
+    if (n <= 0 || c->layers <= n) /* PP 1: the chunk is the whole model */
         return;
     double rate = b->x.sys->reliability.host_copy_bandwidth_per_chip;
-    double copy = wl_layer_activation_bytes(b->x.m, b->x.p) / rate;
-    double dense = c->layers - c->moe_layers;
-    for (int bw = 0; bw < 2; bw++) {
-        double layer = (dense * cost_total(&lt->dense[bw]) +
-                        c->moe_layers * cost_total(&lt->moe[bw])) / c->layers;
-        double wait = n * fmax(0.0, copy - layer);
-        if (bw) {
-            k->bwd.s[TRAIN_OFFLOAD] += wait;
-        } else {
-            k->fwd.s[TRAIN_OFFLOAD] += wait;
-            k->first_fwd.s[TRAIN_OFFLOAD] += wait;
-        }
+    for (int l = 0; l < n; l++) {
+        double copy = wl_layer_activation_bytes_of(m, b->x.p, l) / rate;
+        const train_costs *next = wl_is_moe_layer(m, l + 1) ? lt->moe : lt->dense;
+        double out = fmax(0.0, copy - cost_total(&next[0]));
+        k->fwd.s[TRAIN_OFFLOAD] += out;
+        k->first_fwd.s[TRAIN_OFFLOAD] += out;
+        k->bwd.s[TRAIN_OFFLOAD] += fmax(0.0, copy - cost_total(&next[1]));
     }
 }
 
@@ -214,6 +210,8 @@ static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_ta
     k->first_fwd = k->fwd;
     if (p->zero >= 3 && chunk_units(b, c) > 0)
         zero3_chunk_comm(b, c, k);
+    if (!wl_plan_zero3_per_step(p)) /* every forward gathers alike, the first too */
+        k->first_fwd = k->fwd;
     if (p->recompute == WL_RECOMPUTE_FULL)
         train_costs_add(&k->bwd, &k->fwd, 1);
     offload_wait(b, c, lt, k);

@@ -168,6 +168,23 @@ double wl_layer_activation_bytes(const wl_model *m, const wl_plan *p)
     return layer_activation_bytes(m, p, wl_moe_layers(m) > 0);
 }
 
+double wl_layer_activation_bytes_of(const wl_model *m, const wl_plan *p, int layer)
+{
+    return layer_activation_bytes(m, p, wl_is_moe_layer(m, layer));
+}
+
+/* With CPU offloading (PP 1) the device holds, at the end of the forward
+ * where activations peak, the layers past the offloaded ones, each at its
+ * own size, and the multi-token prediction layers beside the head; each
+ * offloaded layer is on the device only while it and the next one run. */
+static double resident_activation_bytes(const wl_model *m, const wl_plan *p)
+{
+    double bytes = m->mtp_layers * layer_activation_bytes(m, p, m->experts > 1);
+    for (int l = p->cpu_offload_layers; l < m->layers; l++)
+        bytes += wl_layer_activation_bytes_of(m, p, l);
+    return bytes;
+}
+
 /* First global layer of virtual stage v (chunk c of rank s is v = c pp + s). */
 static int first_layer(const wl_model *m, const wl_plan *p, int v)
 {
@@ -270,11 +287,9 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
     bool moe = wl_moe_layers(m) > 0;
     if (stage == p->pp - 1) /* the multi-token prediction layers beside the head */
         chunk_layers += m->mtp_layers;
-    /* Offloaded layers' activations are in host memory by the end of the
-     * forward, when the rest peak; each is on the device only while its own
-     * layer and the next run. */
-    chunk_layers -= p->cpu_offload_layers < chunk_layers ? p->cpu_offload_layers : 0;
-    mem.activations = (double)inflight * chunk_layers * layer_activation_bytes(m, p, moe);
+    mem.activations = p->cpu_offload_layers > 0
+                          ? resident_activation_bytes(m, p)
+                          : (double)inflight * chunk_layers * layer_activation_bytes(m, p, moe);
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
     if (stage == p->pp - 1) /* the logits and their gradient, as the stack's loss keeps them */
         mem.temporary += (p->stack.loss_logit_bytes > 0 ? p->stack.loss_logit_bytes : 2 * 4.0) *

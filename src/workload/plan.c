@@ -181,6 +181,10 @@ static usim_status check_offload(const wl_plan *p, const wl_model *m, usim_error
     if (p->recompute != WL_RECOMPUTE_NONE)
         return fail(err, "cpu-offload-layers", "Megatron-Core offloads activations only without "
                                                "recomputation; use --recompute none");
+    if (p->schedule == WL_SCHED_ZB_H1)
+        return fail(err, "cpu-offload-layers", "Megatron-Core has no zero-bubble schedule to "
+                                               "offload under (and at PP 1 it has no bubble to "
+                                               "fill); use --schedule 1f1b");
     return USIM_OK;
 }
 
