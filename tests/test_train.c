@@ -297,7 +297,7 @@ static void trace_is_valid(void **state)
 /* Expert tensor parallel (Megatron-Core's MoE parallel folding). Mixtral
  * 8x7B on 16 H100s, TP 2, PP 2 (DP 4): EP 8 cannot divide DP 4 with experts
  * split as the dense layers are (expert TP 2), but folds over TP x DP with
- * expert TP 1. At EP 4, expert TP 1 instead of 2 doubles the expert weights
+ * expert TP 1, which a run that names no expert TP then takes. At EP 4, expert TP 1 instead of 2 doubles the expert weights
  * a chip holds: stage 0's 16 layers of 8 experts of 3 x 4096 x 14336
  * (22,548,578,304 parameters) at 2 bytes, / 4 instead of / 8: 5,637,144,576
  * bytes more; the expert FLOPs per chip stay the same. */
@@ -307,13 +307,21 @@ static void expert_tensor_parallel_folds(void **state)
     const char *base = "train --model mixtral-8x7b --hw dgx-h100 --chips 16 --tp 2 --pp 2 "
                        "--gbs 16 --seq 4096 --json";
     char args[300];
-    snprintf(args, sizeof args, "%s --ep 8", base);
+    snprintf(args, sizeof args, "%s --ep 8 --etp 2", base);
     expect_input_error(args, "EP 8 must divide DP x CP (4), or with --etp below TP");
     snprintf(args, sizeof args, "%s --ep 8 --etp 1", base);
     json_t *folded = cli_json(args);
     assert_int_equal((int)json_number_value(json_object_get(
                          json_object_get(folded, "plan"), "etp")),
                      1);
+    snprintf(args, sizeof args, "%s --ep 8", base);
+    json_t *unset = cli_json(args);
+    assert_int_equal((int)json_number_value(json_object_get(json_object_get(unset, "plan"),
+                                                            "etp")),
+                     1);
+    assert_close(json_number_value(json_object_get(unset, "step_time_s")),
+                 json_number_value(json_object_get(folded, "step_time_s")), 1e-12);
+    json_decref(unset);
     json_decref(folded);
     snprintf(args, sizeof args, "%s --ep 4", base);
     json_t *split = cli_json(args);

@@ -300,8 +300,9 @@ double wl_dispatch_share(const wl_model *m, int domains);
 typedef struct wl_plan {
     int tp, pp, dp, cp, ep;
     /* Expert tensor parallel: chips splitting each expert (Megatron-Core's
-     * --expert-tensor-parallel-size); 0 = TP. Below TP the experts' groups
-     * fold over TP x CP x DP (MoE parallel folding). */
+     * --expert-tensor-parallel-size); 0 = TP, or 1 when EP fits only folded.
+     * Below TP the experts' groups fold over TP x CP x DP (MoE parallel
+     * folding). */
     int etp;
     int vp;              /* virtual stages per pipeline rank (interleaved when > 1) */
     int schedule;        /* wl_schedule; ZB-H1 with vp = 1 only */
@@ -337,7 +338,8 @@ void wl_plan_stack_defaults(wl_plan *p, const wl_model *m);
  * when its stack has no such recipe). */
 double wl_plan_fp8_cast_bytes(const wl_plan *p);
 
-/* Expert tensor parallel as used (etp, or TP when 0), and the data-parallel
+/* Expert tensor parallel as used (etp; when 0, TP if EP divides DP x CP,
+ * else 1), and the data-parallel
  * replicas of an expert: TP x CP x DP / (EP x ETP). */
 int wl_plan_etp(const wl_plan *p);
 

@@ -47,7 +47,7 @@ extern const char *const api_tp_unit_choices[];
     {"etp", USIM_OPT_INT, USIM_UNIT_NONE, "E",                                                  \
      "expert tensor parallel (Megatron-Core's --expert-tensor-parallel-size): 1, experts "      \
      "whole and EP folded over TP x CP x DP, or TP, experts split as the dense layers "         \
-     "(default TP)",                                                                            \
+     "(default TP, or 1 when EP fits only folded)",                                             \
      NULL, NULL, 1, 65536, false},                                                              \
     {"vp", USIM_OPT_INT, USIM_UNIT_NONE, "V", "virtual pipeline stages per rank (interleaved 1F1B)",\
      "1", NULL, 1, 1024, false},                                                                \

@@ -85,7 +85,13 @@ static usim_status check_degrees(const wl_plan *p, int chips, usim_error *err)
 
 int wl_plan_etp(const wl_plan *p)
 {
-    return p->etp > 0 ? p->etp : p->tp;
+    if (p->etp > 0)
+        return p->etp;
+    /* Unset: TP, Megatron-Core's default, unless EP fits only folded over
+     * TP x CP x DP, which takes experts whole (NVIDIA's MoE recipes set
+     * expert TP 1 for every MoE model they publish). */
+    bool fits_unfolded = p->ep <= 1 || (p->dp * p->cp) % p->ep == 0;
+    return fits_unfolded ? p->tp : 1;
 }
 
 bool wl_plan_zero3_per_step(const wl_plan *p)
