@@ -83,6 +83,26 @@ static void power_cap_lowers_clocks_by_the_cube_root(void **state)
     assert_close(capped.chip.hbm.bandwidth_bytes_per_s, 2.45e12, 1e-12);
 }
 
+/* The same die held at another power limit: the B200's sustained matrix
+ * rate (its datasheet peak x efficiency x sustained) at the cube root of the
+ * power a streaming multiprocessor, times the SMs: GB200, 148 SMs at 1,200 W;
+ * GB300, 160 SMs at 1,400 W (the chip files round to three digits). */
+static void blackwell_racks_hold_the_b200_clock_by_power(void **state)
+{
+    (void)state;
+    static const char *const CHIPS[] = {"gb200-gpu", "gb300-gpu"};
+    hw_system b200 = load_system("b200", 0);
+    double per_sm = b200.chip.power_w / b200.chip.cores;
+    double base = b200.chip.dense_flops.bf16 * b200.chip.matrix.efficiency *
+                  b200.chip.matrix.sustained;
+    for (int i = 0; i < 2; i++) {
+        hw_system s = load_system(CHIPS[i], 0);
+        double rate = s.chip.dense_flops.bf16 * s.chip.matrix.efficiency * s.chip.matrix.sustained;
+        double sms = (double)s.chip.cores / b200.chip.cores;
+        assert_close(rate, base * sms * cbrt(s.chip.power_w / s.chip.cores / per_sm), 1e-3);
+    }
+}
+
 /* FlashAttention-2 cannot beat its published 33.9% of an H100's peak: a long
  * causal attention forward costs its FLOPs at 0.339 x the array's 16-bit
  * rate (132 SMs x 2,048 MACs x 2 x clock), where the fused model alone
@@ -739,6 +759,7 @@ int main(void)
         cmocka_unit_test(eager_minus_compiled_is_the_extra_bytes),
         cmocka_unit_test(alternate_matmul_policy_keeps_what_it_saves),
         cmocka_unit_test(power_cap_lowers_clocks_by_the_cube_root),
+        cmocka_unit_test(blackwell_racks_hold_the_b200_clock_by_power),
         cmocka_unit_test(flash2_runs_at_its_published_rate),
         cmocka_unit_test(bad_stacks_are_input_errors),
         cmocka_unit_test(stacks_start_from_a_base),
