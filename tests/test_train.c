@@ -345,6 +345,34 @@ static void expert_tensor_parallel_folds(void **state)
                        "give --etp with TP counted in chips");
 }
 
+/* The Llama 3 paper's schedule, Megatron-Core's options: a group of
+ * micro-batches a chunk needs interleaving and lies between PP and the
+ * step's micro-batches; the embedding and loss in the split need it even.
+ * Llama 2 13B on 8 H100s, PP 2, DP 4, 8 micro-batches. */
+static void llama3_schedule_options(void **state)
+{
+    (void)state;
+    const char *base = "train --model llama2-13b --hw dgx-h100 --chips 8 --pp 2 --gbs 32 "
+                       "--seq 2048 --json";
+    char args[400];
+    snprintf(args, sizeof args, "%s --microbatch-group-size-per-virtual-pipeline-stage 4", base);
+    expect_input_error(args, "needs interleaving (--vp above 1)");
+    snprintf(args, sizeof args, "%s --vp 2 --microbatch-group-size-per-virtual-pipeline-stage 1",
+             base);
+    expect_input_error(args, "1; allowed 2 (PP) to 8 (the step's micro-batches)");
+    snprintf(args, sizeof args, "%s --vp 4 --account-for-embedding-in-pipeline-split "
+                                "--account-for-loss-in-pipeline-split", base);
+    expect_input_error(args, "42 slots must split evenly over PP x VP = 8 virtual stages");
+    snprintf(args, sizeof args, "%s --vp 3 --account-for-embedding-in-pipeline-split "
+                                "--account-for-loss-in-pipeline-split "
+                                "--microbatch-group-size-per-virtual-pipeline-stage 4", base);
+    json_t *j = cli_json(args);
+    json_t *plan = json_object_get(j, "plan");
+    assert_int_equal((int)json_number_value(json_object_get(plan, "vp_group")), 4);
+    assert_true(json_is_true(json_object_get(plan, "embedding_in_pipeline_split")));
+    json_decref(j);
+}
+
 /* TP counted in NeuronCores: every core is a rank of the TP collectives.
  * Llama 3.2 1B on one Trn2 chip, TP 4 cores, no SP: each of 4 micro-batches
  * all-reduces 2,048 x 2,048 x 2 bytes twice a layer forward and twice
@@ -412,6 +440,7 @@ int main(void)
         cmocka_unit_test(trace_is_valid),
         cmocka_unit_test(json_contract),
         cmocka_unit_test(expert_tensor_parallel_folds),
+        cmocka_unit_test(llama3_schedule_options),
         cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

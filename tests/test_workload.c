@@ -344,7 +344,7 @@ static void one_f_one_b_order(void **state)
 {
     (void)state;
     wl_pipe_op ops[16];
-    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_1F1B, ops);
+    wl_pipeline_order(4, 1, 0, 8, 0, WL_SCHED_1F1B, ops);
     int expect_fwd[] = {0, 1, 2, 3}; /* first four ops are forwards 0..3 */
     for (int i = 0; i < 4; i++) {
         assert_false(ops[i].backward);
@@ -353,8 +353,8 @@ static void one_f_one_b_order(void **state)
     assert_true(ops[4].backward && ops[4].microbatch == 0);
     assert_true(!ops[5].backward && ops[5].microbatch == 4);
     assert_true(ops[15].backward && ops[15].microbatch == 7);
-    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 0, WL_SCHED_1F1B), 4);
-    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3, WL_SCHED_1F1B), 1);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 0, 8, 0, WL_SCHED_1F1B), 4);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 0, 8, 3, WL_SCHED_1F1B), 1);
 }
 
 /* Interleaved, pp 2, vp 2, m 4: rank 0 warms up with (2-0-1)*2 + (2-1)*2 = 4. */
@@ -362,7 +362,7 @@ static void interleaved_order(void **state)
 {
     (void)state;
     wl_pipe_op ops[16];
-    wl_pipeline_order(2, 2, 4, 0, WL_SCHED_1F1B, ops);
+    wl_pipeline_order(2, 2, 0, 4, 0, WL_SCHED_1F1B, ops);
     /* forwards: mb0 c0, mb1 c0, mb0 c1, mb1 c1, then mb2 c0 with the first backward */
     assert_true(ops[0].microbatch == 0 && ops[0].chunk == 0);
     assert_true(ops[1].microbatch == 1 && ops[1].chunk == 0);
@@ -375,6 +375,86 @@ static void interleaved_order(void **state)
         ops[i].backward ? backwards++ : forwards++;
     assert_int_equal(forwards, 8);
     assert_int_equal(backwards, 8);
+}
+
+/* Groups of N contiguous micro-batches a chunk (the Llama 3 paper's schedule,
+ * Megatron-Core's get_schedule_table): pp 2, vp 2, m 6, N 3, rank 0 warms up
+ * with (2-0-1)*2 + (2-1)*3 = 5 forwards, mb 0-2 through chunk 0 then chunk
+ * 1; its first backward is mb 0's of chunk 1. Six forwards in flight: three
+ * of each chunk (with N = PP = 2: four warm-up forwards, five in flight,
+ * three of chunk 0). At m 4 and N 3 the last group holds mb 3 alone. */
+static void interleaved_groups(void **state)
+{
+    (void)state;
+    wl_pipe_op ops[24];
+    wl_pipeline_order(2, 2, 3, 6, 0, WL_SCHED_1F1B, ops);
+    const int fwd[][2] = {{0, 0}, {1, 0}, {2, 0}, {0, 1}, {1, 1}};
+    for (int i = 0; i < 5; i++)
+        assert_true(!ops[i].backward && ops[i].microbatch == fwd[i][0] &&
+                    ops[i].chunk == fwd[i][1]);
+    assert_true(!ops[5].backward && ops[5].microbatch == 2 && ops[5].chunk == 1);
+    assert_true(ops[6].backward && ops[6].microbatch == 0 && ops[6].chunk == 1);
+    int64_t counts[2];
+    wl_pipeline_inflight_chunks(2, 2, 3, 6, 0, WL_SCHED_1F1B, counts);
+    assert_true(counts[0] == 3 && counts[1] == 3);
+    wl_pipeline_inflight_chunks(2, 2, 0, 6, 0, WL_SCHED_1F1B, counts);
+    assert_true(counts[0] == 3 && counts[1] == 2);
+    wl_pipeline_order(2, 2, 3, 4, 1, WL_SCHED_1F1B, ops);
+    const int all[][2] = {{0, 0}, {1, 0}, {2, 0}, {0, 1}, {1, 1}, {2, 1}, {3, 0}, {3, 1}};
+    for (int i = 0, f = 0; i < 16; i++)
+        if (!ops[i].backward) {
+            assert_true(ops[i].microbatch == all[f][0] && ops[i].chunk == all[f][1]);
+            f++;
+        }
+}
+
+/* The embedding and the loss each in a layer's place (Megatron-Core's
+ * account_for_*_in_pipeline_split): Llama 3.1 405B's 126 layers and the two
+ * over 16 x 8 virtual stages, one slot each: the first chunk of rank 0 holds
+ * the embedding alone, the last of rank 15 the loss alone. Llama 2 13B's 40
+ * layers and the two over 2 x 3 hold 7 slots each, 6 layers at the ends; at
+ * 4 micro-batches rank 0 has 7 forwards in flight (2 + 2 x 2 warm-up and one
+ * more), 3 of chunk 0 (6 layers) and 2 each of chunks 1 and 2 (7): 46 layers'
+ * activations. */
+static void embedding_and_loss_take_a_slot(void **state)
+{
+    (void)state;
+    wl_model m = load("llama3.1-405b");
+    wl_plan p;
+    memset(&p, 0, sizeof p);
+    p.pp = 16;
+    p.vp = 8;
+    p.embedding_slot = p.loss_slot = true;
+    int total = 0;
+    for (int s = 0; s < 16; s++)
+        for (int c = 0; c < 8; c++) {
+            int layers = wl_chunk_layers(&m, &p, s, c);
+            bool end = (s == 0 && c == 0) || (s == 15 && c == 7);
+            assert_int_equal(layers, end ? 0 : 1);
+            total += layers;
+        }
+    assert_int_equal(total, 126);
+    wl_model m13 = load("llama2-13b");
+    usim_error err;
+    memset(&p, 0, sizeof p);
+    p.tp = p.cp = p.dp = p.ep = p.mbs = 1;
+    p.pp = 2;
+    p.vp = 3;
+    p.gbs = 4;
+    p.seq = 4096;
+    p.recompute = WL_RECOMPUTE_SELECTIVE;
+    p.embedding_slot = p.loss_slot = true;
+    assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
+    assert_int_equal(wl_plan_check(&p, &m13, 2, &err), USIM_OK);
+    assert_int_equal(wl_chunk_layers(&m13, &p, 0, 0), 6);
+    assert_int_equal(wl_chunk_layers(&m13, &p, 0, 1), 7);
+    assert_int_equal(wl_chunk_layers(&m13, &p, 1, 2), 6);
+    wl_memory mem = wl_memory_per_chip(&m13, &p);
+    assert_int_equal(mem.worst_stage, 0);
+    assert_true(fabs(mem.activations - 46 * wl_layer_activation_bytes(&m13, &p)) <=
+                1e-9 * mem.activations);
+    p.vp = 4; /* 42 slots over 8 virtual stages: uneven, refused as Megatron-Core does */
+    assert_int_equal(wl_plan_check(&p, &m13, 2, &err), USIM_EINPUT);
 }
 
 /* The rank's passes as "F0 B0 W0 ..."; with mark_alone, an unpaired one in
@@ -399,17 +479,17 @@ static void zero_bubble_order(void **state)
     (void)state;
     wl_pipe_op ops[24];
     assert_int_equal(wl_pipeline_ops(1, 8, WL_SCHED_ZB_H1), 24);
-    wl_pipeline_order(4, 1, 8, 3, WL_SCHED_ZB_H1, ops);
+    wl_pipeline_order(4, 1, 0, 8, 3, WL_SCHED_ZB_H1, ops);
     const char *last = "F0 B0 F1 B1 F2 B2 F3 B3 W0 F4 B4 W1";
     const char *first = "F0 F1 F2 F3 B0 W0 F4 B1 W1 F5 B2 W2";
     char got[64];
     pass_string(ops, 12, false, got, sizeof got);
     assert_string_equal(got, last);
-    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_ZB_H1, ops);
+    wl_pipeline_order(4, 1, 0, 8, 0, WL_SCHED_ZB_H1, ops);
     pass_string(ops, 12, false, got, sizeof got);
     assert_string_equal(got, first);
     assert_true(ops[23].weight && ops[23].microbatch == 7);
-    assert_int_equal(wl_pipeline_max_inflight(4, 1, 8, 3, WL_SCHED_ZB_H1), 4);
+    assert_int_equal(wl_pipeline_max_inflight(4, 1, 0, 8, 3, WL_SCHED_ZB_H1), 4);
 }
 
 /* Which passes run beside a pass of another micro-batch (Megatron-Core's
@@ -424,16 +504,16 @@ static void steady_passes_pair(void **state)
     (void)state;
     wl_pipe_op ops[24];
     char got[160];
-    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_1F1B, ops);
+    wl_pipeline_order(4, 1, 0, 8, 0, WL_SCHED_1F1B, ops);
     pass_string(ops, 16, true, got, sizeof got);
     assert_string_equal(got, "f0 f1 f2 F3 B0 F4 B1 F5 B2 F6 B3 F7 B4 b5 b6 b7");
-    wl_pipeline_order(4, 1, 8, 3, WL_SCHED_1F1B, ops);
+    wl_pipeline_order(4, 1, 0, 8, 3, WL_SCHED_1F1B, ops);
     pass_string(ops, 16, true, got, sizeof got);
     assert_string_equal(got, "f0 B0 F1 B1 F2 B2 F3 B3 F4 B4 F5 B5 F6 B6 F7 b7");
-    wl_pipeline_order(2, 2, 4, 0, WL_SCHED_1F1B, ops);
+    wl_pipeline_order(2, 2, 0, 4, 0, WL_SCHED_1F1B, ops);
     pass_string(ops, 16, true, got, sizeof got);
     assert_string_equal(got, "f0 f1 f0 f1 F2 B0 F3 B1 F2 B0 F3 B1 b2 b3 b2 b3");
-    wl_pipeline_order(4, 1, 8, 0, WL_SCHED_ZB_H1, ops);
+    wl_pipeline_order(4, 1, 0, 8, 0, WL_SCHED_ZB_H1, ops);
     pass_string(ops, 12, true, got, sizeof got);
     assert_string_equal(got, "f0 f1 f2 F3 B0 w0 F4 B1 w1 F5 B2 w2");
     pass_string(ops + 18, 6, true, got, sizeof got);
@@ -451,7 +531,7 @@ static double pipeline_makespan(int pp, int64_t m, wl_schedule schedule, double 
     wl_pipe_op ops[48];
     for (int s = 0; s < pp; s++) {
         int r = sim_resource(g, "stage");
-        wl_pipeline_order(pp, 1, m, s, schedule, ops);
+        wl_pipeline_order(pp, 1, 0, m, s, schedule, ops);
         for (int64_t i = 0; i < wl_pipeline_ops(1, m, schedule); i++) {
             const wl_pipe_op *op = &ops[i];
             double t = op->weight ? w : !op->backward ? f : schedule == WL_SCHED_ZB_H1 ? b : b + w;
@@ -652,6 +732,8 @@ int main(void)
         cmocka_unit_test(sliding_window_flops),
         cmocka_unit_test(one_f_one_b_order),
         cmocka_unit_test(interleaved_order),
+        cmocka_unit_test(interleaved_groups),
+        cmocka_unit_test(embedding_and_loss_take_a_slot),
         cmocka_unit_test(steady_passes_pair),
         cmocka_unit_test(uneven_layers),
         cmocka_unit_test(activation_memory_matches_korthikanti),

@@ -297,6 +297,8 @@ extern const char *const wl_dispatcher_names[];
  * the group stays in one domain). */
 double wl_dispatch_share(const wl_model *m, int domains);
 
+#define WL_MAX_VP 1024 /* virtual stages a pipeline rank may hold */
+
 typedef struct wl_plan {
     int tp, pp, dp, cp, ep;
     /* Expert tensor parallel: chips splitting each expert (Megatron-Core's
@@ -304,7 +306,16 @@ typedef struct wl_plan {
      * Below TP the experts' groups fold over TP x CP x DP (MoE parallel
      * folding). */
     int etp;
-    int vp;              /* virtual stages per pipeline rank (interleaved when > 1) */
+    int vp;              /* virtual stages per pipeline rank (interleaved when > 1; WL_MAX_VP) */
+    /* Contiguous micro-batches an interleaved rank runs through each chunk
+     * (Megatron-Core's microbatch_group_size_per_vp_stage, the Llama 3
+     * paper's N); 0 = PP, Megatron's own. */
+    int vp_group;
+    /* The embedding and the loss take a layer's place in the pipeline split
+     * (Megatron-Core's account_for_embedding_in_pipeline_split and
+     * account_for_loss_in_pipeline_split): the first virtual stage holds one
+     * layer fewer, the last one too. */
+    bool embedding_slot, loss_slot;
     int schedule;        /* wl_schedule; ZB-H1 with vp = 1 only */
     int moe_dispatcher;  /* wl_dispatcher: how MoE tokens reach their experts */
     int mbs;             /* micro-batch size, sequences */
@@ -391,14 +402,20 @@ typedef struct wl_pipe_op {
 int64_t wl_pipeline_ops(int vp, int64_t m, wl_schedule schedule);
 
 /* The order in which pipeline rank `stage` of pp runs its ops: 1F1B
- * (vp = 1), Megatron's interleaved 1F1B (vp > 1, m a multiple of pp) or
- * ZB-H1 (vp = 1). out must hold wl_pipeline_ops entries. */
-void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedule,
+ * (vp = 1), Megatron's interleaved 1F1B (vp > 1, m a multiple of pp,
+ * micro-batches in groups of `group`, 0 for pp) or ZB-H1 (vp = 1). out must
+ * hold wl_pipeline_ops entries. */
+void wl_pipeline_order(int pp, int vp, int group, int64_t m, int stage, wl_schedule schedule,
                        wl_pipe_op *out);
 
 /* The most chunk-forwards rank `stage` holds activations for at once (a
  * forward whose weight gradient waits still holds its layers' inputs). */
-int64_t wl_pipeline_max_inflight(int pp, int vp, int64_t m, int stage, wl_schedule schedule);
+int64_t wl_pipeline_max_inflight(int pp, int vp, int group, int64_t m, int stage,
+                                 wl_schedule schedule);
+/* The same forwards by chunk: per_chunk[c] of them are chunk c's (vp
+ * entries), the first ones of the rank's program. */
+void wl_pipeline_inflight_chunks(int pp, int vp, int group, int64_t m, int stage,
+                                 wl_schedule schedule, int64_t *per_chunk);
 
 /* ---- memory --------------------------------------------------------- */
 

@@ -101,6 +101,10 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "schedule", json_string(wl_schedule_names[p->schedule]));
     json_object_set_new(j, "moe_dispatcher", json_string(wl_dispatcher_names[p->moe_dispatcher]));
     json_object_set_new(j, "cpu_offload_layers", json_integer(p->cpu_offload_layers));
+    json_object_set_new(j, "vp_group", json_integer(p->vp > 1 ? (p->vp_group ? p->vp_group : p->pp)
+                                                               : 0));
+    json_object_set_new(j, "embedding_in_pipeline_split", json_boolean(p->embedding_slot));
+    json_object_set_new(j, "loss_in_pipeline_split", json_boolean(p->loss_slot));
     if (p->dtype == USIM_FP8)
         json_object_set_new(j, "fp8_recipe", json_string(wl_fp8_recipe_names[p->fp8_recipe]));
     return j;
@@ -334,9 +338,18 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
         snprintf(etp, sizeof etp, " (expert TP %.0f)", api_number(p, "etp"));
     const char *schedule = json_string_value(json_object_get(p, "schedule"));
     const char *dispatcher = json_string_value(json_object_get(p, "moe_dispatcher"));
-    char extras[96];
+    char extras[160];
     bool zero_bubble = schedule && !strcmp(schedule, "zb-h1") && api_number(p, "pp") > 1;
     snprintf(extras, sizeof extras, "%s", zero_bubble ? ", ZB-H1 schedule" : "");
+    if (api_number(p, "vp_group") > 0 && api_number(p, "vp_group") != api_number(p, "pp"))
+        snprintf(extras + strlen(extras), sizeof extras - strlen(extras),
+                 " in groups of %.0f micro-batches", api_number(p, "vp_group"));
+    bool embedding = json_is_true(json_object_get(p, "embedding_in_pipeline_split"));
+    bool loss = json_is_true(json_object_get(p, "loss_in_pipeline_split"));
+    if (embedding || loss)
+        snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", %s%s%s a layer's place",
+                 embedding ? "embedding" : "", embedding && loss ? " and loss take" : "",
+                 embedding && loss ? "" : loss ? "loss takes" : " takes");
     if (api_number(p, "mtp_layers") > 0) /* multi-token prediction modules */
         snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", MTP %.0f",
                  api_number(p, "mtp_layers"));

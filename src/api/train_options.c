@@ -180,6 +180,9 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->ep = int_or(cmd, req, "ep", 1, &st, err);
     p->etp = int_or(cmd, req, "etp", 0, &st, err);
     p->vp = int_or(cmd, req, "vp", 1, &st, err);
+    p->vp_group = int_or(cmd, req, "microbatch-group-size-per-virtual-pipeline-stage", 0, &st, err);
+    p->embedding_slot = api_flag(req, "account-for-embedding-in-pipeline-split");
+    p->loss_slot = api_flag(req, "account-for-loss-in-pipeline-split");
     p->schedule = api_next_choice(cmd, req, "schedule", &st, err);
     p->mbs = int_or(cmd, req, "mbs", 1, &st, err);
     p->gbs = int_or(cmd, req, "gbs", 1, &st, err);

@@ -51,6 +51,16 @@ extern const char *const api_tp_unit_choices[];
      NULL, NULL, 1, 65536, false},                                                              \
     {"vp", USIM_OPT_INT, USIM_UNIT_NONE, "V", "virtual pipeline stages per rank (interleaved 1F1B)",\
      "1", NULL, 1, 1024, false},                                                                \
+    {"microbatch-group-size-per-virtual-pipeline-stage", USIM_OPT_INT, USIM_UNIT_NONE, "N",    \
+     "with --vp, the contiguous micro-batches each chunk runs before the next (the Llama 3 "    \
+     "paper's schedule; Megatron-Core's option; default PP, Megatron's interleaving)", NULL,   \
+     NULL, 1, 65536, false},                                                                    \
+    {"account-for-embedding-in-pipeline-split", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,            \
+     "the embedding takes a layer's place on the first virtual stage (Megatron-Core's option)", \
+     NULL, NULL, 0, 0, false},                                                                  \
+    {"account-for-loss-in-pipeline-split", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,                 \
+     "the output layer and loss take a layer's place on the last virtual stage "               \
+     "(Megatron-Core's option)", NULL, NULL, 0, 0, false},                                      \
     {"schedule", USIM_OPT_CHOICE, USIM_UNIT_NONE, "NAME",                                       \
      "pipeline schedule: 1f1b (interleaved with --vp > 1), or zb-h1, zero bubble: each "        \
      "backward split in its input-gradient and weight-gradient halves, the latter filling "     \

@@ -429,7 +429,7 @@ static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
     const wl_plan *p = b->x.p;
     int64_t n = wl_pipeline_ops(p->vp, b->M, p->schedule);
     prefetch_param_gather(b, stage);
-    wl_pipeline_order(p->pp, p->vp, b->M, stage, p->schedule, ops);
+    wl_pipeline_order(p->pp, p->vp, p->vp_group, b->M, stage, p->schedule, ops);
     for (int64_t i = 0; i < n; i++) {
         const wl_pipe_op *op = &ops[i];
         const chunk_plan *c = &b->chunks[stage * p->vp + op->chunk];

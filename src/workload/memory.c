@@ -263,6 +263,23 @@ wl_stage_params wl_chunk_params_of(const wl_model *m, const wl_plan *p, int stag
     return params_of(m, p, stage, chunk);
 }
 
+/* Layers whose activations a stage holds at its peak: each forward in
+ * flight (wl_pipeline_inflight_chunks) holds its chunk's layers, the last
+ * chunk of the last stage also the multi-token prediction modules beside
+ * the head. */
+static double inflight_layers(const wl_model *m, const wl_plan *p, int stage)
+{
+    int64_t counts[WL_MAX_VP];
+    wl_pipeline_inflight_chunks(p->pp, p->vp, p->vp_group, wl_plan_microbatches(p), stage,
+                                p->schedule, counts);
+    double layers = 0;
+    for (int c = 0; c < p->vp; c++) {
+        bool head = stage == p->pp - 1 && c == p->vp - 1;
+        layers += (double)counts[c] * (wl_chunk_layers(m, p, stage, c) + (head ? m->mtp_layers : 0));
+    }
+    return layers;
+}
+
 static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
 {
     wl_memory mem;
@@ -278,18 +295,10 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
     mem.gradients = per_step ? p->stack.grad_reduce_bytes * params_local
                              : BYTES_GRAD * (p->zero >= 2 ? params_sharded : params_local);
     mem.optimizer = BYTES_OPTIMIZER * (p->zero >= 1 ? params_sharded : params_local);
-    int64_t m_batches = wl_plan_microbatches(p);
-    int64_t inflight = wl_pipeline_max_inflight(p->pp, p->vp, m_batches, stage, p->schedule);
-    int chunk_layers = 0;
-    for (int c = 0; c < p->vp; c++)
-        if (wl_chunk_layers(m, p, stage, c) > chunk_layers)
-            chunk_layers = wl_chunk_layers(m, p, stage, c);
     bool moe = wl_moe_layers(m) > 0;
-    if (stage == p->pp - 1) /* the multi-token prediction layers beside the head */
-        chunk_layers += m->mtp_layers;
     mem.activations = p->cpu_offload_layers > 0
                           ? resident_activation_bytes(m, p)
-                          : (double)inflight * chunk_layers * layer_activation_bytes(m, p, moe);
+                          : inflight_layers(m, p, stage) * layer_activation_bytes(m, p, moe);
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
     if (stage == p->pp - 1) /* the logits and their gradient, as the stack's loss keeps them */
         mem.temporary += (p->stack.loss_logit_bytes > 0 ? p->stack.loss_logit_bytes : 2 * 4.0) *

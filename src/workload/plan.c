@@ -29,12 +29,22 @@ static int stage_slots(int slots, int virtual_stages, int v)
  * head. NVIDIA's DeepSeek-V3 recipes lay 61 layers and the module over 16
  * stages as "Et*4|(t*4|)*14tmL", the last stage one layer beside the module
  * and the loss, and over 32 as "Et|(tt|)*30mL", the last none and the first
- * one; these slots give the same. */
+ * one; these slots give the same. With the embedding and the loss counted
+ * as layers (Megatron-Core's account_for_*_in_pipeline_split), the split is
+ * even (wl_plan_check) and they take their slot on the first and the last
+ * virtual stage: the Llama 3 paper's 405B layout, 126 layers and the two
+ * over 16 x 8 virtual stages, its first chunk only the embedding and its
+ * last only the output projection and the loss. */
 int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk)
 {
     int virtual_stages = p->pp * p->vp;
     int v = chunk * p->pp + stage, last = virtual_stages - 1;
     int mtp = 2 * m->mtp_layers;
+    if (p->embedding_slot || p->loss_slot) {
+        int e = p->embedding_slot, l = p->loss_slot;
+        int slots = stage_slots(m->layers + mtp + e + l, virtual_stages, v);
+        return slots - (v == 0 ? e : 0) - (v == last ? l + mtp : 0);
+    }
     if (mtp <= 0)
         return stage_slots(m->layers, virtual_stages, v);
     if (stage_slots(m->layers + mtp, virtual_stages, last) > mtp) {
@@ -135,15 +145,58 @@ static usim_status check_sequence(const wl_plan *p, const wl_model *m, usim_erro
     return USIM_OK;
 }
 
+/* How the layers split over the virtual stages: one at least each; with the
+ * embedding and the loss counted as layers, evenly, as Megatron-Core
+ * requires, and with room on the last for the loss and the prediction
+ * modules beside it. */
+static usim_status check_split(const wl_plan *p, const wl_model *m, usim_error *err)
+{
+    int stages = p->pp * p->vp, e = p->embedding_slot, l = p->loss_slot;
+    int tail = l + 2 * m->mtp_layers;
+    if (p->vp > WL_MAX_VP)
+        return fail(err, "vp", "%d; allowed 1 to %d virtual stages a rank", p->vp, WL_MAX_VP);
+    int slots = m->layers + (e || l ? e + tail : 0);
+    if (stages > slots)
+        return fail(err, "pp", "PP x VP = %d virtual stages, but the model has %d layers%s",
+                    stages, m->layers, e || l ? " with the embedding and loss counted" : "");
+    if ((e || l) && slots % stages != 0)
+        return fail(err, "pp", "with the embedding and loss counted as layers, %d slots must "
+                               "split evenly over PP x VP = %d virtual stages (Megatron-Core's "
+                               "rule)",
+                    slots, stages);
+    if ((e || l) && slots / stages < tail)
+        return fail(err, "pp", "the last virtual stage holds %d slots, fewer than the loss and "
+                               "the %d prediction modules beside it",
+                    slots / stages, m->mtp_layers);
+    return USIM_OK;
+}
+
+/* Megatron-Core's microbatch_group_size_per_vp_stage: an interleaved run's,
+ * from PP (Megatron's schedule) to every micro-batch at once. */
+static usim_status check_vp_group(const wl_plan *p, usim_error *err)
+{
+    if (p->vp_group == 0)
+        return USIM_OK;
+    if (p->vp <= 1)
+        return fail(err, "microbatch-group-size-per-virtual-pipeline-stage",
+                    "a group of micro-batches a chunk needs interleaving (--vp above 1)");
+    int64_t m = wl_plan_microbatches(p);
+    if (p->vp_group < p->pp || p->vp_group > m)
+        return fail(err, "microbatch-group-size-per-virtual-pipeline-stage",
+                    "%d; allowed %d (PP) to %lld (the step's micro-batches)", p->vp_group, p->pp,
+                    (long long)m);
+    return USIM_OK;
+}
+
 static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *err)
 {
     if (p->gbs % ((int64_t)p->dp * p->mbs) != 0)
         return usim_fail_field(err, USIM_EINPUT, "gbs",
                                "global batch %lld is not a multiple of DP %d x micro-batch %d",
                                (long long)p->gbs, p->dp, p->mbs);
-    if (p->pp * p->vp > m->layers)
-        return fail(err, "pp", "PP x VP = %d virtual stages, but the model has %d layers",
-                    p->pp * p->vp, m->layers);
+    usim_status st = check_split(p, m, err);
+    if (st != USIM_OK)
+        return st;
     if (p->vp > 1 && p->pp == 1)
         return fail(err, "vp", "virtual stages (VP %d) need pipeline parallelism (PP %d)", p->vp,
                     p->pp);
@@ -151,7 +204,7 @@ static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *
         return fail(err, "vp", "interleaving needs the micro-batches per step (%d) to be a "
                                "multiple of PP (%d)",
                     (int)wl_plan_microbatches(p), p->pp);
-    usim_status st = wl_check_dispatcher(m, p, err);
+    st = wl_check_dispatcher(m, p, err);
     if (st != USIM_OK)
         return st;
     if (p->schedule == WL_SCHED_ZB_H1 && p->recompute == WL_RECOMPUTE_FULL)
@@ -210,6 +263,8 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
         st = check_batch(p, m, err);
     if (st == USIM_OK)
         st = check_offload(p, m, err);
+    if (st == USIM_OK)
+        st = check_vp_group(p, err);
     return st;
 }
 

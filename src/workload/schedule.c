@@ -9,7 +9,11 @@
  * Interleaved 1F1B (Megatron-LM): each rank holds vp model chunks; forwards
  * go through micro-batches in groups of pp, chunk by chunk, which shrinks the
  * bubble by vp at the cost of more communication. Warm-up is
- * (pp - s - 1) x 2 + (vp - 1) x pp forwards.
+ * (pp - s - 1) x 2 + (vp - 1) x pp forwards. The Llama 3 paper (section
+ * 3.3.2) lets the group hold any number N of contiguous micro-batches
+ * instead of pp (Megatron-Core's microbatch_group_size_per_vp_stage and its
+ * get_schedule_table): forwards go N at a time through each chunk, the last
+ * group holding what is left, and warm-up is (pp - s - 1) x 2 + (vp - 1) x N.
  *
  * ZB-H1 (Qi et al., "Zero Bubble Pipeline Parallelism", ICLR 2024, section
  * 3.1; sail-sg/zero-bubble-pipeline-parallelism's zb-h1 schedule): each
@@ -40,21 +44,30 @@
 const char *const wl_schedule_names[] = {"1f1b", "zb-h1", NULL};
 
 /* k-th forward (or backward) of an interleaved program: micro-batches go in
- * groups of pp, each group through chunk 0, 1, ... (backwards in reverse). */
-static wl_pipe_op interleaved_op(int pp, int vp, int64_t k, bool backward)
+ * groups of `group`, each group through chunk 0, 1, ... (backwards through
+ * the chunks in reverse); only the last group may hold fewer. */
+static wl_pipe_op interleaved_op(int vp, int64_t group, int64_t m, int64_t k, bool backward)
 {
-    int64_t group = k / ((int64_t)pp * vp);
-    int64_t in_group = k % ((int64_t)pp * vp);
-    int chunk = (int)(in_group / pp);
-    wl_pipe_op op = {group * pp + k % pp, backward ? vp - 1 - chunk : chunk, backward, false,
+    int64_t block = group * vp, g = k / block, first = g * group;
+    int64_t size = m - first < group ? m - first : group;
+    int64_t in_group = k - g * block;
+    int chunk = (int)(in_group / size);
+    wl_pipe_op op = {first + in_group % size, backward ? vp - 1 - chunk : chunk, backward, false,
                      false};
     return op;
 }
 
-static int64_t warmup_forwards(int pp, int vp, int64_t m, int stage)
+/* The micro-batches of a group: pp unless the plan names another. */
+static int64_t group_size(int pp, int group)
+{
+    return group > 0 ? group : pp;
+}
+
+static int64_t warmup_forwards(int pp, int vp, int group, int64_t m, int stage)
 {
     int64_t total = m * vp;
-    int64_t warmup = vp == 1 ? pp - stage - 1 : (int64_t)(pp - stage - 1) * 2 + (int64_t)(vp - 1) * pp;
+    int64_t warmup = vp == 1 ? pp - stage - 1
+                             : (int64_t)(pp - stage - 1) * 2 + (vp - 1) * group_size(pp, group);
     return warmup < total ? warmup : total;
 }
 
@@ -89,7 +102,7 @@ static void mark_pairs(wl_pipe_op *out, int64_t n, int64_t warmup)
             out[i].paired = false;
 }
 
-void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedule,
+void wl_pipeline_order(int pp, int vp, int group, int64_t m, int stage, wl_schedule schedule,
                        wl_pipe_op *out)
 {
     if (schedule == WL_SCHED_ZB_H1) {
@@ -97,27 +110,42 @@ void wl_pipeline_order(int pp, int vp, int64_t m, int stage, wl_schedule schedul
         mark_pairs(out, wl_pipeline_ops(vp, m, schedule), pp - 1 - stage);
         return;
     }
-    int64_t total = m * vp;
-    int64_t warmup = warmup_forwards(pp, vp, m, stage);
+    int64_t total = m * vp, g = group_size(pp, group);
+    int64_t warmup = warmup_forwards(pp, vp, group, m, stage);
     int64_t n = 0;
     for (int64_t k = 0; k < warmup; k++)
-        out[n++] = interleaved_op(pp, vp, k, false);
+        out[n++] = interleaved_op(vp, g, m, k, false);
     for (int64_t k = 0; k < total - warmup; k++) {
-        out[n++] = interleaved_op(pp, vp, warmup + k, false);
-        out[n++] = interleaved_op(pp, vp, k, true);
+        out[n++] = interleaved_op(vp, g, m, warmup + k, false);
+        out[n++] = interleaved_op(vp, g, m, k, true);
     }
     for (int64_t k = total - warmup; k < total; k++)
-        out[n++] = interleaved_op(pp, vp, k, true);
+        out[n++] = interleaved_op(vp, g, m, k, true);
     mark_pairs(out, n, warmup);
+}
+
+void wl_pipeline_inflight_chunks(int pp, int vp, int group, int64_t m, int stage,
+                                 wl_schedule schedule, int64_t *per_chunk)
+{
+    for (int c = 0; c < vp; c++)
+        per_chunk[c] = 0;
+    int64_t n = wl_pipeline_max_inflight(pp, vp, group, m, stage, schedule);
+    if (vp == 1) {
+        per_chunk[0] = n;
+        return;
+    }
+    for (int64_t k = 0; k < n; k++)
+        per_chunk[interleaved_op(vp, group_size(pp, group), m, k, false).chunk]++;
 }
 
 /* In flight peaks at the end of warm-up plus the first steady forward;
  * under ZB-H1 a forward stays in flight until its W, pp - 1 triples later. */
-int64_t wl_pipeline_max_inflight(int pp, int vp, int64_t m, int stage, wl_schedule schedule)
+int64_t wl_pipeline_max_inflight(int pp, int vp, int group, int64_t m, int stage,
+                                 wl_schedule schedule)
 {
     if (schedule == WL_SCHED_ZB_H1)
         return pp < m ? pp : m;
     int64_t total = m * vp;
-    int64_t warmup = warmup_forwards(pp, vp, m, stage);
+    int64_t warmup = warmup_forwards(pp, vp, group, m, stage);
     return warmup < total ? warmup + 1 : total;
 }
