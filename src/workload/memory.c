@@ -19,7 +19,8 @@
  * stored (the backward recomputes them); that is also why selective
  * recompute costs no extra memory or compute here. Full recompute keeps only
  * each layer's input. A pipeline rank holds as many micro-batches as its
- * schedule has in flight (wl_pipeline_max_inflight).
+ * schedule has in flight, each forward its own chunk's layers
+ * (wl_pipeline_inflight_chunks).
  */
 #include <string.h>
 
