@@ -201,9 +201,11 @@ static void latencies_in_milliseconds(void **state)
     json_decref(j);
 }
 
-/* A training row's schedule, moe_dispatcher, mtp_layers and
- * cpu_offload_layers cells run as train's --schedule, --moe-dispatcher,
- * --mtp-layers and --cpu-offload-layers do. */
+/* A training row's schedule, moe_dispatcher, mtp_layers, cpu_offload_layers,
+ * vp_group and pipeline-split cells run as train's --schedule,
+ * --moe-dispatcher, --mtp-layers, --cpu-offload-layers,
+ * --microbatch-group-size-per-virtual-pipeline-stage and
+ * --account-for-*-in-pipeline-split do. */
 static void schedule_column(void **state)
 {
     (void)state;
@@ -236,6 +238,21 @@ static void schedule_column(void **state)
                            "--recompute none --json",
                            "", NULL, "step_time_s"));
     json_decref(j);
+    const char *split = write_temp(
+        "validate_split.csv",
+        "id,hw,chips,model,pp,vp,gbs,seq,vp_group,embedding_in_pipeline_split,"
+        "loss_in_pipeline_split,metric,value\n"
+        "d,dgx-h100,8,llama2-13b,2,3,32,2048,4,1,1,step_time_s,1\n");
+    json_t *js = validate_file(split);
+    assert_close(json_number_value(json_object_get(json_array_get(json_object_get(js, "rows"), 0),
+                                                   "predicted")),
+                 cli_number("train --model llama2-13b --hw dgx-h100 --chips 8 --pp 2 --vp 3 "
+                            "--gbs 32 --seq 2048 --microbatch-group-size-per-virtual-pipeline-stage "
+                            "4 --account-for-embedding-in-pipeline-split "
+                            "--account-for-loss-in-pipeline-split --json",
+                            "", NULL, "step_time_s"),
+                 1e-12);
+    json_decref(js);
 }
 
 /* A serving row's ep, attention_dp and kv_dtype cells run as serve's --ep,

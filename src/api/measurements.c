@@ -116,6 +116,12 @@ static void copy_cells(json_t *req, const csv_row *h, const csv_row *r, const co
 
 #define COPY_CELLS(req, h, r, map) copy_cells(req, h, r, map, sizeof map / sizeof map[0])
 
+/* A flag cell: 1 or true sets it. */
+static bool is_true(const char *cell)
+{
+    return cell && (strcmp(cell, "1") == 0 || strcmp(cell, "true") == 0);
+}
+
 static json_t *training_request(const csv_row *h, const csv_row *r)
 {
     static const column_option PLAN[] = {
@@ -127,7 +133,8 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         {"stack", "stack"},   {"compile", "compile"},     {"overlap-grad-reduce", "overlap_grad_reduce"},
         {"overlap-tp-comm", "overlap_tp_comm"}, {"fp8-recipe", "fp8_recipe"},
         {"schedule", "schedule"}, {"moe-dispatcher", "moe_dispatcher"},
-        {"mtp-layers", "mtp_layers"}, {"cpu-offload-layers", "cpu_offload_layers"}};
+        {"mtp-layers", "mtp_layers"}, {"cpu-offload-layers", "cpu_offload_layers"},
+        {"microbatch-group-size-per-virtual-pipeline-stage", "vp_group"}};
     const char *hw = cell(h, r, "hw");
     json_t *req = api_pack("{s:s}", "command", "train");
     json_t *gpt = gpt_from_row(h, r);
@@ -137,10 +144,14 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         set_if(req, "model", cell(h, r, "model"));
     COPY_CELLS(req, h, r, PLAN);
     const char *sp = cell(h, r, "sp");
-    if (sp && (strcmp(sp, "1") == 0 || strcmp(sp, "true") == 0))
+    if (is_true(sp))
         json_object_set_new(req, "sp", json_true());
     else if (sp && (strcmp(sp, "0") == 0 || strcmp(sp, "false") == 0))
         json_object_set_new(req, "no-sp", json_true());
+    if (is_true(cell(h, r, "embedding_in_pipeline_split")))
+        json_object_set_new(req, "account-for-embedding-in-pipeline-split", json_true());
+    if (is_true(cell(h, r, "loss_in_pipeline_split")))
+        json_object_set_new(req, "account-for-loss-in-pipeline-split", json_true());
     if (hw && is_trainium(hw)) /* Trainium rows count TP in NeuronCores */
         json_object_set_new(req, "tp-unit", json_string("core"));
     return req;
@@ -489,7 +500,7 @@ static const char *const COLUMNS[] = {
     "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "params_b", "tp", "pp", "dp",
     "cp", "ep", "etp", "vp", "mbs", "gbs", "dtype", "recompute", "sp", "zero", "attention",
     "overlap_grad_reduce", "overlap_tp_comm", "stack", "compile", "fp8_recipe", "schedule", "moe_dispatcher", "mtp_layers",
-    "cpu_offload_layers",
+    "cpu_offload_layers", "vp_group", "embedding_in_pipeline_split", "loss_in_pipeline_split",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
     "engine", "max_model_len", "prefill_buckets", "requests", "replicas", "attention_dp",
