@@ -346,8 +346,9 @@ static void expert_tensor_parallel_folds(void **state)
 }
 
 /* The Llama 3 paper's schedule, Megatron-Core's options: a group of
- * micro-batches a chunk needs interleaving and lies between PP and the
- * step's micro-batches; the embedding and loss in the split need it even.
+ * micro-batches a chunk needs interleaving, lies between PP and the step's
+ * micro-batches and leaves no last group smaller than PP (which can
+ * deadlock); the embedding and loss in the split need it even.
  * Llama 2 13B on 8 H100s, PP 2, DP 4, 8 micro-batches. */
 static void llama3_schedule_options(void **state)
 {
@@ -360,6 +361,10 @@ static void llama3_schedule_options(void **state)
     snprintf(args, sizeof args, "%s --vp 2 --microbatch-group-size-per-virtual-pipeline-stage 1",
              base);
     expect_input_error(args, "1; allowed 2 (PP) to 8 (the step's micro-batches)");
+    /* 8 micro-batches in groups of 7 leave one: fewer than PP, a circle of waits */
+    snprintf(args, sizeof args, "%s --vp 2 --microbatch-group-size-per-virtual-pipeline-stage 7",
+             base);
+    expect_input_error(args, "leaves a last group of 1 micro-batches, fewer than PP (2)");
     snprintf(args, sizeof args, "%s --vp 4 --account-for-embedding-in-pipeline-split "
                                 "--account-for-loss-in-pipeline-split", base);
     expect_input_error(args, "42 slots must split evenly over PP x VP = 8 virtual stages");

@@ -253,6 +253,13 @@ static void schedule_column(void **state)
                             "", NULL, "step_time_s"),
                  1e-12);
     json_decref(js);
+    const char *bad = write_temp(
+        "validate_split_bad.csv",
+        "id,hw,chips,model,pp,vp,gbs,seq,embedding_in_pipeline_split,metric,value\n"
+        "e,dgx-h100,8,llama2-13b,2,3,32,2048,yes,step_time_s,1\n");
+    char args[600];
+    snprintf(args, sizeof args, "validate --file %s", bad);
+    expect_input_error(args, "(row 'e'): account-for-embedding-in-pipeline-split: is a flag");
 }
 
 /* A serving row's ep, attention_dp and kv_dtype cells run as serve's --ep,

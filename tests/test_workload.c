@@ -394,11 +394,9 @@ static void interleaved_groups(void **state)
                     ops[i].chunk == fwd[i][1]);
     assert_true(!ops[5].backward && ops[5].microbatch == 2 && ops[5].chunk == 1);
     assert_true(ops[6].backward && ops[6].microbatch == 0 && ops[6].chunk == 1);
-    int64_t counts[2];
-    wl_pipeline_inflight_chunks(2, 2, 3, 6, 0, WL_SCHED_1F1B, counts);
-    assert_true(counts[0] == 3 && counts[1] == 3);
-    wl_pipeline_inflight_chunks(2, 2, 0, 6, 0, WL_SCHED_1F1B, counts);
-    assert_true(counts[0] == 3 && counts[1] == 2);
+    const double one[2] = {1, 1};
+    assert_true(wl_pipeline_peak_layers(2, 2, 3, 6, 0, WL_SCHED_1F1B, one) == 6);
+    assert_true(wl_pipeline_peak_layers(2, 2, 0, 6, 0, WL_SCHED_1F1B, one) == 5);
     wl_pipeline_order(2, 2, 3, 4, 1, WL_SCHED_1F1B, ops);
     const int all[][2] = {{0, 0}, {1, 0}, {2, 0}, {0, 1}, {1, 1}, {2, 1}, {3, 0}, {3, 1}};
     for (int i = 0, f = 0; i < 16; i++)
@@ -406,6 +404,29 @@ static void interleaved_groups(void **state)
             assert_true(ops[i].microbatch == all[f][0] && ops[i].chunk == all[f][1]);
             f++;
         }
+}
+
+/* A rank's peak activations, walked over its own program: 80 layers over
+ * PP 8 x VP 3 leave rank 0 chunks of 3, 4 and 3 layers; at 32 micro-batches
+ * its first 2 x 7 + 2 x 8 + 1 = 31 forwards hold 101 layers, but later in
+ * the steady state, where backwards free chunk 2's while forwards add chunk
+ * 1's, it holds more: the peak equals a walk over wl_pipeline_order. */
+static void peak_layers_follow_the_program(void **state)
+{
+    (void)state;
+    const double layers[3] = {3, 4, 3};
+    static wl_pipe_op ops[2 * 32 * 3];
+    wl_pipeline_order(8, 3, 0, 32, 0, WL_SCHED_1F1B, ops);
+    double live = 0, peak = 0, first = 0;
+    for (int i = 0; i < 2 * 32 * 3; i++) {
+        live += ops[i].backward ? -layers[ops[i].chunk] : layers[ops[i].chunk];
+        peak = live > peak ? live : peak;
+        if (i == 30)
+            first = live;
+    }
+    assert_true(first == 101);
+    assert_true(peak > first);
+    assert_true(wl_pipeline_peak_layers(8, 3, 0, 32, 0, WL_SCHED_1F1B, layers) == peak);
 }
 
 /* The embedding and the loss each in a layer's place (Megatron-Core's
@@ -733,6 +754,7 @@ int main(void)
         cmocka_unit_test(one_f_one_b_order),
         cmocka_unit_test(interleaved_order),
         cmocka_unit_test(interleaved_groups),
+        cmocka_unit_test(peak_layers_follow_the_program),
         cmocka_unit_test(embedding_and_loss_take_a_slot),
         cmocka_unit_test(steady_passes_pair),
         cmocka_unit_test(uneven_layers),

@@ -412,10 +412,11 @@ void wl_pipeline_order(int pp, int vp, int group, int64_t m, int stage, wl_sched
  * forward whose weight gradient waits still holds its layers' inputs). */
 int64_t wl_pipeline_max_inflight(int pp, int vp, int group, int64_t m, int stage,
                                  wl_schedule schedule);
-/* The same forwards by chunk: per_chunk[c] of them are chunk c's (vp
- * entries), the first ones of the rank's program. */
-void wl_pipeline_inflight_chunks(int pp, int vp, int group, int64_t m, int stage,
-                                 wl_schedule schedule, int64_t *per_chunk);
+/* The most layers rank `stage` holds activations for at once, walking its
+ * program: each forward adds its chunk's layers (chunk_layers[c], vp
+ * entries), each backward frees them. */
+double wl_pipeline_peak_layers(int pp, int vp, int group, int64_t m, int stage,
+                               wl_schedule schedule, const double *chunk_layers);
 
 /* ---- memory --------------------------------------------------------- */
 

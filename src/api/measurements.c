@@ -122,6 +122,17 @@ static bool is_true(const char *cell)
     return cell && (strcmp(cell, "1") == 0 || strcmp(cell, "true") == 0);
 }
 
+/* A flag's cell into the request: 1 or true sets it, 0 or false leaves it
+ * off, anything else goes through as text for the option's own check to
+ * refuse (a flag expects true or false). */
+static void flag_cell(json_t *req, const char *option, const char *cell)
+{
+    if (is_true(cell))
+        json_object_set_new(req, option, json_true());
+    else if (cell && strcmp(cell, "0") != 0 && strcmp(cell, "false") != 0)
+        json_object_set_new(req, option, json_string(cell));
+}
+
 static json_t *training_request(const csv_row *h, const csv_row *r)
 {
     static const column_option PLAN[] = {
@@ -148,10 +159,9 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         json_object_set_new(req, "sp", json_true());
     else if (sp && (strcmp(sp, "0") == 0 || strcmp(sp, "false") == 0))
         json_object_set_new(req, "no-sp", json_true());
-    if (is_true(cell(h, r, "embedding_in_pipeline_split")))
-        json_object_set_new(req, "account-for-embedding-in-pipeline-split", json_true());
-    if (is_true(cell(h, r, "loss_in_pipeline_split")))
-        json_object_set_new(req, "account-for-loss-in-pipeline-split", json_true());
+    flag_cell(req, "account-for-embedding-in-pipeline-split",
+              cell(h, r, "embedding_in_pipeline_split"));
+    flag_cell(req, "account-for-loss-in-pipeline-split", cell(h, r, "loss_in_pipeline_split"));
     if (hw && is_trainium(hw)) /* Trainium rows count TP in NeuronCores */
         json_object_set_new(req, "tp-unit", json_string("core"));
     return req;

@@ -18,9 +18,9 @@
  * as every framework has since 2022, so the 5 a s^2 b score terms are not
  * stored (the backward recomputes them); that is also why selective
  * recompute costs no extra memory or compute here. Full recompute keeps only
- * each layer's input. A pipeline rank holds as many micro-batches as its
- * schedule has in flight, each forward its own chunk's layers
- * (wl_pipeline_inflight_chunks).
+ * each layer's input. A pipeline rank holds, at its peak, the layers its
+ * program has in flight, each forward its own chunk's
+ * (wl_pipeline_peak_layers).
  */
 #include <string.h>
 
@@ -264,21 +264,20 @@ wl_stage_params wl_chunk_params_of(const wl_model *m, const wl_plan *p, int stag
     return params_of(m, p, stage, chunk);
 }
 
-/* Layers whose activations a stage holds at its peak: each forward in
- * flight (wl_pipeline_inflight_chunks) holds its chunk's layers, the last
- * chunk of the last stage also the multi-token prediction modules beside
- * the head. */
+/* Layers whose activations a stage holds at its peak, its program walked
+ * (wl_pipeline_peak_layers): each forward in flight holds its own chunk's
+ * layers, the last chunk of the last stage also the multi-token prediction
+ * modules beside the head. */
 static double inflight_layers(const wl_model *m, const wl_plan *p, int stage)
 {
-    int64_t counts[WL_MAX_VP];
-    wl_pipeline_inflight_chunks(p->pp, p->vp, p->vp_group, wl_plan_microbatches(p), stage,
-                                p->schedule, counts);
-    double layers = 0;
-    for (int c = 0; c < p->vp; c++) {
+    double layers[WL_MAX_VP];
+    int vp = p->vp < WL_MAX_VP ? p->vp : WL_MAX_VP;
+    for (int c = 0; c < vp; c++) {
         bool head = stage == p->pp - 1 && c == p->vp - 1;
-        layers += (double)counts[c] * (wl_chunk_layers(m, p, stage, c) + (head ? m->mtp_layers : 0));
+        layers[c] = wl_chunk_layers(m, p, stage, c) + (head ? m->mtp_layers : 0);
     }
-    return layers;
+    return wl_pipeline_peak_layers(p->pp, vp, p->vp_group, wl_plan_microbatches(p), stage,
+                                   p->schedule, layers);
 }
 
 static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)

@@ -32,9 +32,10 @@ static int stage_slots(int slots, int virtual_stages, int v)
  * one; these slots give the same. With the embedding and the loss counted
  * as layers (Megatron-Core's account_for_*_in_pipeline_split), the split is
  * even (wl_plan_check) and they take their slot on the first and the last
- * virtual stage: the Llama 3 paper's 405B layout, 126 layers and the two
- * over 16 x 8 virtual stages, its first chunk only the embedding and its
- * last only the output projection and the loss. */
+ * virtual stage, prediction modules beside the loss outside the count as
+ * Megatron-Core has them: the Llama 3 paper's 405B layout, 126 layers and
+ * the two over 16 x 8 virtual stages, its first chunk only the embedding and
+ * its last only the output projection and the loss. */
 int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk)
 {
     int virtual_stages = p->pp * p->vp;
@@ -42,8 +43,8 @@ int wl_chunk_layers(const wl_model *m, const wl_plan *p, int stage, int chunk)
     int mtp = 2 * m->mtp_layers;
     if (p->embedding_slot || p->loss_slot) {
         int e = p->embedding_slot, l = p->loss_slot;
-        int slots = stage_slots(m->layers + mtp + e + l, virtual_stages, v);
-        return slots - (v == 0 ? e : 0) - (v == last ? l + mtp : 0);
+        int slots = stage_slots(m->layers + e + l, virtual_stages, v);
+        return slots - (v == 0 ? e : 0) - (v == last ? l : 0);
     }
     if (mtp <= 0)
         return stage_slots(m->layers, virtual_stages, v);
@@ -152,22 +153,17 @@ static usim_status check_sequence(const wl_plan *p, const wl_model *m, usim_erro
 static usim_status check_split(const wl_plan *p, const wl_model *m, usim_error *err)
 {
     int stages = p->pp * p->vp, e = p->embedding_slot, l = p->loss_slot;
-    int tail = l + 2 * m->mtp_layers;
     if (p->vp > WL_MAX_VP)
         return fail(err, "vp", "%d; allowed 1 to %d virtual stages a rank", p->vp, WL_MAX_VP);
-    int slots = m->layers + (e || l ? e + tail : 0);
+    int slots = m->layers + e + l;
+    const char *counted = e && l ? "the embedding and the loss" : e ? "the embedding" : "the loss";
     if (stages > slots)
-        return fail(err, "pp", "PP x VP = %d virtual stages, but the model has %d layers%s",
-                    stages, m->layers, e || l ? " with the embedding and loss counted" : "");
+        return fail(err, "pp", "PP x VP = %d virtual stages, but the model has %d layers%s%s",
+                    stages, m->layers, e || l ? " with " : "", e || l ? counted : "");
     if ((e || l) && slots % stages != 0)
-        return fail(err, "pp", "with the embedding and loss counted as layers, %d slots must "
-                               "split evenly over PP x VP = %d virtual stages (Megatron-Core's "
-                               "rule)",
-                    slots, stages);
-    if ((e || l) && slots / stages < tail)
-        return fail(err, "pp", "the last virtual stage holds %d slots, fewer than the loss and "
-                               "the %d prediction modules beside it",
-                    slots / stages, m->mtp_layers);
+        return fail(err, "pp", "with %s counted as layers, %d slots must split evenly over "
+                               "PP x VP = %d virtual stages (Megatron-Core's rule)",
+                    counted, slots, stages);
     return USIM_OK;
 }
 
@@ -185,6 +181,15 @@ static usim_status check_vp_group(const wl_plan *p, usim_error *err)
         return fail(err, "microbatch-group-size-per-virtual-pipeline-stage",
                     "%d; allowed %d (PP) to %lld (the step's micro-batches)", p->vp_group, p->pp,
                     (long long)m);
+    /* a last group of fewer than PP micro-batches can leave ranks waiting on
+     * each other's chunks in a circle */
+    int64_t left = m % p->vp_group;
+    if (left > 0 && left < p->pp)
+        return fail(err, "microbatch-group-size-per-virtual-pipeline-stage",
+                    "%d leaves a last group of %lld micro-batches, fewer than PP (%d), which can "
+                    "deadlock; use a group that divides the %lld micro-batches or leaves PP or "
+                    "more",
+                    p->vp_group, (long long)left, p->pp, (long long)m);
     return USIM_OK;
 }
 

@@ -124,18 +124,24 @@ void wl_pipeline_order(int pp, int vp, int group, int64_t m, int stage, wl_sched
     mark_pairs(out, n, warmup);
 }
 
-void wl_pipeline_inflight_chunks(int pp, int vp, int group, int64_t m, int stage,
-                                 wl_schedule schedule, int64_t *per_chunk)
+double wl_pipeline_peak_layers(int pp, int vp, int group, int64_t m, int stage,
+                               wl_schedule schedule, const double *chunk_layers)
 {
-    for (int c = 0; c < vp; c++)
-        per_chunk[c] = 0;
-    int64_t n = wl_pipeline_max_inflight(pp, vp, group, m, stage, schedule);
-    if (vp == 1) {
-        per_chunk[0] = n;
-        return;
+    if (vp == 1 || schedule == WL_SCHED_ZB_H1)
+        return (double)wl_pipeline_max_inflight(pp, vp, group, m, stage, schedule) *
+               chunk_layers[0];
+    /* the program's own order: a forward holds its chunk's layers until
+     * that chunk's backward of the same micro-batch frees them */
+    int64_t total = m * vp, g = group_size(pp, group);
+    int64_t warmup = warmup_forwards(pp, vp, group, m, stage);
+    double live = 0, peak = 0;
+    for (int64_t k = 0; k < total; k++) {
+        live += chunk_layers[interleaved_op(vp, g, m, k, false).chunk];
+        peak = live > peak ? live : peak;
+        if (k >= warmup)
+            live -= chunk_layers[interleaved_op(vp, g, m, k - warmup, true).chunk];
     }
-    for (int64_t k = 0; k < n; k++)
-        per_chunk[interleaved_op(vp, group_size(pp, group), m, k, false).chunk]++;
+    return peak; /* the cool-down only frees */
 }
 
 /* In flight peaks at the end of warm-up plus the first steady forward;
