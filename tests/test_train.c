@@ -345,6 +345,32 @@ static void expert_tensor_parallel_folds(void **state)
                        "give --etp with TP counted in chips");
 }
 
+/* Megatron-Core's block recomputation (NVIDIA's recipes' recompute_num_layers):
+ * Llama 3.2 1B on one H100, 16 layers, 4 recomputed whole. They keep only
+ * their input, the other 12 everything: 4/16 of full recomputation's bytes
+ * and 12/16 of none's. Their second forward costs 4/16 of what recomputing
+ * all 16 adds to the step. */
+static void block_recompute_takes_its_share(void **state)
+{
+    (void)state;
+    const char *base = "train --model llama3.2-1b --hw dgx-h100 --chips 1 --gbs 4 --seq 4096 "
+                       "--zero 0 --json --recompute ";
+    double none = cli_number(base, "none", "memory", "activations");
+    double full = cli_number(base, "full", "memory", "activations");
+    assert_close(cli_number(base, "full --recompute-layers 4", "memory", "activations"),
+                 full * 4 / 16 + none * 12 / 16, 1e-12);
+    double t_none = cli_number(base, "none", NULL, "step_time_s");
+    double t_full = cli_number(base, "full", NULL, "step_time_s");
+    assert_close(cli_number(base, "full --recompute-layers 4", NULL, "step_time_s") - t_none,
+                 (t_full - t_none) * 4 / 16, 1e-9);
+    expect_input_error("train --model llama3.2-1b --hw dgx-h100 --chips 1 --gbs 4 --seq 4096 "
+                       "--recompute-layers 4",
+                       "apply to --recompute full only");
+    expect_input_error("train --model llama3.2-1b --hw dgx-h100 --chips 2 --pp 2 --gbs 4 "
+                       "--seq 4096 --recompute full --recompute-layers 9",
+                       "9; allowed 1 to 8 (a pipeline rank's layers)");
+}
+
 /* The Llama 3 paper's schedule, Megatron-Core's options: a group of
  * micro-batches a chunk needs interleaving, lies between PP and the step's
  * micro-batches and leaves no last group smaller than PP (which can
@@ -446,6 +472,7 @@ int main(void)
         cmocka_unit_test(json_contract),
         cmocka_unit_test(expert_tensor_parallel_folds),
         cmocka_unit_test(llama3_schedule_options),
+        cmocka_unit_test(block_recompute_takes_its_share),
         cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

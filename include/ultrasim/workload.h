@@ -324,6 +324,10 @@ typedef struct wl_plan {
     usim_dtype dtype;    /* matmul input type; activations stay 16-bit */
     int fp8_recipe;      /* wl_fp8_recipe, with dtype FP8 */
     int recompute;       /* wl_recompute */
+    /* With full recomputation, the layers of each model chunk recomputed,
+     * its first ones, the rest keeping everything (Megatron-Core's
+     * recompute_method block with recompute_num_layers); 0: all. */
+    int recompute_layers;
     /* Layers whose activations go to host memory after their forward and
      * come back for their backward (Megatron-Core's
      * --cpu-offloading-num-layers; 0: none), the first ones of the model. */
@@ -348,6 +352,11 @@ void wl_plan_stack_defaults(wl_plan *p, const wl_model *m);
 /* Bytes per element the plan's FP8 recipe moves to cast a GEMM input (0
  * when its stack has no such recipe). */
 double wl_plan_fp8_cast_bytes(const wl_plan *p);
+
+/* Of a model chunk of `layers` layers, those recomputed whole: all under
+ * full recomputation, or its first recompute_layers (Megatron-Core's block
+ * method); none otherwise. */
+int wl_recomputed_layers(const wl_plan *p, int layers);
 
 /* Expert tensor parallel as used (etp; when 0, TP if EP divides DP x CP,
  * else 1), and the data-parallel
@@ -412,9 +421,9 @@ void wl_pipeline_order(int pp, int vp, int group, int64_t m, int stage, wl_sched
  * forward whose weight gradient waits still holds its layers' inputs). */
 int64_t wl_pipeline_max_inflight(int pp, int vp, int group, int64_t m, int stage,
                                  wl_schedule schedule);
-/* The most layers rank `stage` holds activations for at once, walking its
- * program: each forward adds its chunk's layers (chunk_layers[c], vp
- * entries), each backward frees them. */
+/* The most rank `stage` holds at once, walking its program: each forward
+ * adds its chunk's share (chunk_layers[c], vp entries: layers, or their
+ * bytes), each backward frees it. */
 double wl_pipeline_peak_layers(int pp, int vp, int group, int64_t m, int stage,
                                wl_schedule schedule, const double *chunk_layers);
 

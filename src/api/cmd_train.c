@@ -101,6 +101,8 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "schedule", json_string(wl_schedule_names[p->schedule]));
     json_object_set_new(j, "moe_dispatcher", json_string(wl_dispatcher_names[p->moe_dispatcher]));
     json_object_set_new(j, "cpu_offload_layers", json_integer(p->cpu_offload_layers));
+    if (p->recompute == WL_RECOMPUTE_FULL && p->recompute_layers > 0)
+        json_object_set_new(j, "recompute_layers", json_integer(p->recompute_layers));
     json_object_set_new(j, "vp_group", json_integer(p->vp > 1 ? (p->vp_group ? p->vp_group : p->pp)
                                                                : 0));
     json_object_set_new(j, "embedding_in_pipeline_split", json_boolean(p->embedding_slot));
@@ -353,9 +355,13 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     if (api_number(p, "mtp_layers") > 0) /* multi-token prediction modules */
         snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", MTP %.0f",
                  api_number(p, "mtp_layers"));
-    char offload[64] = "";
+    char offload[96] = "";
+    if (api_number(p, "recompute_layers") > 0)
+        snprintf(offload, sizeof offload, " (the first %.0f layers of each chunk)",
+                 api_number(p, "recompute_layers"));
     if (api_number(p, "cpu_offload_layers") > 0)
-        snprintf(offload, sizeof offload, ", %.0f layers' activations offloaded to host",
+        snprintf(offload + strlen(offload), sizeof offload - strlen(offload),
+                 ", %.0f layers' activations offloaded to host",
                  api_number(p, "cpu_offload_layers"));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f%s; micro-batch "
                        "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s%s, ZeRO %.0f\n"

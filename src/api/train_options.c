@@ -190,6 +190,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     int dtype = api_next_choice(cmd, req, "dtype", &st, err);
     p->recompute = api_next_choice(cmd, req, "recompute", &st, err);
     p->cpu_offload_layers = int_or(cmd, req, "cpu-offload-layers", 0, &st, err);
+    p->recompute_layers = int_or(cmd, req, "recompute-layers", 0, &st, err);
     /* Megatron-Core offloads only without recomputation */
     if (p->cpu_offload_layers > 0 && !json_object_get(req, "recompute"))
         p->recompute = WL_RECOMPUTE_NONE;

@@ -90,6 +90,11 @@ extern const char *const api_tp_unit_choices[];
      NULL, wl_fp8_recipe_names, 0, 0, false},                                                   \
     {"recompute", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "activation recomputation",          \
      "selective", api_recompute_choices, 0, 0, false},                                          \
+    {"recompute-layers", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                     \
+     "with --recompute full, recompute only the first N layers of each model chunk, the rest "  \
+     "keeping everything (Megatron-Core's --recompute-method block --recompute-num-layers N, "  \
+     "as NVIDIA's recipes set recompute_num_layers); default: every layer", NULL, NULL, 1,    \
+     100000, false},                                                                            \
     {"recompute-modules", USIM_OPT_STRING, USIM_UNIT_NONE, "LIST",                              \
      "what selective recomputation rebuilds, as Megatron-Core's --recompute-modules names it "  \
      "(comma-separated: core_attn, layernorm, mla_up_proj, moe_act, mlp); default: the stack's",\

@@ -212,8 +212,11 @@ static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_ta
         zero3_chunk_comm(b, c, k);
     if (!wl_plan_zero3_per_step(p)) /* every forward gathers alike, the first too */
         k->first_fwd = k->fwd;
-    if (p->recompute == WL_RECOMPUTE_FULL)
-        train_costs_add(&k->bwd, &k->fwd, 1);
+    if (p->recompute == WL_RECOMPUTE_FULL) { /* the recomputed layers' second forward */
+        int units = chunk_units(b, c);
+        train_costs_add(&k->bwd, &k->fwd,
+                        units > 0 ? (double)wl_recomputed_layers(p, units) / units : 1.0);
+    }
     offload_wait(b, c, lt, k);
 }
 

@@ -264,20 +264,27 @@ wl_stage_params wl_chunk_params_of(const wl_model *m, const wl_plan *p, int stag
     return params_of(m, p, stage, chunk);
 }
 
-/* Layers whose activations a stage holds at its peak, its program walked
+/* Activation bytes a stage holds at its peak, its program walked
  * (wl_pipeline_peak_layers): each forward in flight holds its own chunk's
- * layers, the last chunk of the last stage also the multi-token prediction
- * modules beside the head. */
-static double inflight_layers(const wl_model *m, const wl_plan *p, int stage)
+ * layers, a recomputed one only its input, the last chunk of the last
+ * stage also the multi-token prediction modules beside the head. */
+static double inflight_bytes(const wl_model *m, const wl_plan *p, int stage)
 {
-    double layers[WL_MAX_VP];
+    double bytes[WL_MAX_VP];
     int vp = p->vp < WL_MAX_VP ? p->vp : WL_MAX_VP;
+    bool moe = wl_moe_layers(m) > 0;
+    wl_plan kept = *p;
+    kept.recompute = WL_RECOMPUTE_NONE; /* the block method's other layers */
+    double whole = layer_activation_bytes(m, &kept, moe), input = layer_activation_bytes(m, p, moe);
     for (int c = 0; c < vp; c++) {
         bool head = stage == p->pp - 1 && c == p->vp - 1;
-        layers[c] = wl_chunk_layers(m, p, stage, c) + (head ? m->mtp_layers : 0);
+        int layers = wl_chunk_layers(m, p, stage, c) + (head ? m->mtp_layers : 0);
+        int redone = wl_recomputed_layers(p, layers);
+        bytes[c] = p->recompute == WL_RECOMPUTE_FULL ? redone * input + (layers - redone) * whole
+                                                     : layers * input;
     }
     return wl_pipeline_peak_layers(p->pp, vp, p->vp_group, wl_plan_microbatches(p), stage,
-                                   p->schedule, layers);
+                                   p->schedule, bytes);
 }
 
 static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
@@ -296,9 +303,8 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
                              : BYTES_GRAD * (p->zero >= 2 ? params_sharded : params_local);
     mem.optimizer = BYTES_OPTIMIZER * (p->zero >= 1 ? params_sharded : params_local);
     bool moe = wl_moe_layers(m) > 0;
-    mem.activations = p->cpu_offload_layers > 0
-                          ? resident_activation_bytes(m, p)
-                          : inflight_layers(m, p, stage) * layer_activation_bytes(m, p, moe);
+    mem.activations =
+        p->cpu_offload_layers > 0 ? resident_activation_bytes(m, p) : inflight_bytes(m, p, stage);
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
     if (stage == p->pp - 1) /* the logits and their gradient, as the stack's loss keeps them */
         mem.temporary += (p->stack.loss_logit_bytes > 0 ? p->stack.loss_logit_bytes : 2 * 4.0) *

@@ -94,6 +94,13 @@ static usim_status check_degrees(const wl_plan *p, int chips, usim_error *err)
     return USIM_OK;
 }
 
+int wl_recomputed_layers(const wl_plan *p, int layers)
+{
+    if (p->recompute != WL_RECOMPUTE_FULL)
+        return 0;
+    return p->recompute_layers > 0 && p->recompute_layers < layers ? p->recompute_layers : layers;
+}
+
 int wl_plan_etp(const wl_plan *p)
 {
     if (p->etp > 0)
@@ -193,6 +200,22 @@ static usim_status check_vp_group(const wl_plan *p, usim_error *err)
     return USIM_OK;
 }
 
+/* Megatron-Core's block recomputation: with full recomputation, from one
+ * layer to a pipeline rank's. */
+static usim_status check_recompute_layers(const wl_plan *p, const wl_model *m, usim_error *err)
+{
+    if (p->recompute_layers == 0)
+        return USIM_OK;
+    if (p->recompute != WL_RECOMPUTE_FULL)
+        return fail(err, "recompute-layers", "the layers recomputed whole apply to --recompute "
+                                             "full only");
+    int per_rank = m->layers / p->pp;
+    if (p->recompute_layers < 1 || p->recompute_layers > per_rank)
+        return fail(err, "recompute-layers", "%d; allowed 1 to %d (a pipeline rank's layers)",
+                    p->recompute_layers, per_rank);
+    return USIM_OK;
+}
+
 static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *err)
 {
     if (p->gbs % ((int64_t)p->dp * p->mbs) != 0)
@@ -270,6 +293,8 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
         st = check_offload(p, m, err);
     if (st == USIM_OK)
         st = check_vp_group(p, err);
+    if (st == USIM_OK)
+        st = check_recompute_layers(p, m, err);
     return st;
 }
 
