@@ -154,9 +154,8 @@ static usim_status check_sequence(const wl_plan *p, const wl_model *m, usim_erro
 }
 
 /* How the layers split over the virtual stages: one at least each; with the
- * embedding and the loss counted as layers, evenly, as Megatron-Core
- * requires, and with room on the last for the loss and the prediction
- * modules beside it. */
+ * embedding or the loss counted as a layer, evenly, as Megatron-Core
+ * requires (prediction modules stay outside that count). */
 static usim_status check_split(const wl_plan *p, const wl_model *m, usim_error *err)
 {
     int stages = p->pp * p->vp, e = p->embedding_slot, l = p->loss_slot;
