@@ -116,10 +116,15 @@ static void copy_cells(json_t *req, const csv_row *h, const csv_row *r, const co
 
 #define COPY_CELLS(req, h, r, map) copy_cells(req, h, r, map, sizeof map / sizeof map[0])
 
-/* A flag cell: 1 or true sets it. */
+/* A flag cell: 1 or true sets it, 0 or false clears it. */
 static bool is_true(const char *cell)
 {
     return cell && (strcmp(cell, "1") == 0 || strcmp(cell, "true") == 0);
+}
+
+static bool is_false(const char *cell)
+{
+    return cell && (strcmp(cell, "0") == 0 || strcmp(cell, "false") == 0);
 }
 
 /* A flag's cell into the request: 1 or true sets it, 0 or false leaves it
@@ -129,7 +134,7 @@ static void flag_cell(json_t *req, const char *option, const char *cell)
 {
     if (is_true(cell))
         json_object_set_new(req, option, json_true());
-    else if (cell && strcmp(cell, "0") != 0 && strcmp(cell, "false") != 0)
+    else if (cell && !is_false(cell))
         json_object_set_new(req, option, json_string(cell));
 }
 
@@ -158,7 +163,7 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
     const char *sp = cell(h, r, "sp");
     if (is_true(sp))
         json_object_set_new(req, "sp", json_true());
-    else if (sp && (strcmp(sp, "0") == 0 || strcmp(sp, "false") == 0))
+    else if (is_false(sp))
         json_object_set_new(req, "no-sp", json_true());
     flag_cell(req, "account-for-embedding-in-pipeline-split",
               cell(h, r, "embedding_in_pipeline_split"));
