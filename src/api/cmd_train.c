@@ -112,27 +112,29 @@ static json_t *plan_json(const wl_plan *p)
     return j;
 }
 
+/* What shrinks the activations of plan p: the options it has not used yet. */
+static const char *activation_advice(const wl_plan *p)
+{
+    if (p->cpu_offload_layers > 0)
+        return "offload more layers (--cpu-offload-layers), or use a smaller --mbs or more "
+               "--tp with --sp";
+    if (p->recompute == WL_RECOMPUTE_FULL)
+        return "use a smaller --mbs, more --tp with --sp, --cp, or more --pp";
+    if (p->pp == 1 && p->stack.activation_offload)
+        return "use --recompute full, --cpu-offload-layers with --recompute none, a smaller "
+               "--mbs, more --tp with --sp, or --pp";
+    return "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp";
+}
+
 /* "Does not fit" names the biggest parts and what would shrink them. */
 static usim_status not_fitting(const train_result *r, const wl_plan *p, usim_error *err)
 {
     const wl_memory *m = &r->memory;
     double gib = 1024.0 * 1024 * 1024;
     double states = m->weights + m->gradients + m->optimizer;
-    const char *advice;
-    if (m->activations > states && p->cpu_offload_layers > 0)
-        advice = "offload more layers (--cpu-offload-layers), or use a smaller --mbs or more "
-                 "--tp with --sp";
-    else if (m->activations > states && p->pp == 1 && p->stack.activation_offload &&
-             p->recompute != WL_RECOMPUTE_FULL)
-        advice = "use --recompute full, --cpu-offload-layers with --recompute none, a smaller "
-                 "--mbs, more --tp with --sp, or --pp";
-    else if (m->activations > states)
-        advice = p->recompute != WL_RECOMPUTE_FULL
-                     ? "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp"
-                     : "use a smaller --mbs, more --tp with --sp, --cp, or more --pp";
-    else
-        advice = p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
-                             : "shard the model more (--tp, --pp) or add chips";
+    const char *advice = m->activations > states ? activation_advice(p)
+                         : p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
+                                       : "shard the model more (--tp, --pp) or add chips";
     return usim_fail(err, USIM_EINPUT,
                      "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
                      "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
