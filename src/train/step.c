@@ -143,6 +143,8 @@ static void zero3_chunk_comm(step_builder *b, const chunk_plan *c, chunk_passes 
     train_costs *whole_fwd = per_step ? &k->first_fwd : &k->fwd;
     *whole_fwd = layer_fwd;
     train_costs_add(whole_fwd, &layer_fwd, units - 1);
+    if (!per_step) /* every forward gathers alike, the first too */
+        k->first_fwd = k->fwd;
     k->bwd = layer_bwd;
     train_costs_add(&k->bwd, &layer_bwd, units - 1);
 }
@@ -210,8 +212,6 @@ static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_ta
     k->first_fwd = k->fwd;
     if (p->zero >= 3 && chunk_units(b, c) > 0)
         zero3_chunk_comm(b, c, k);
-    if (!wl_plan_zero3_per_step(p)) /* every forward gathers alike, the first too */
-        k->first_fwd = k->fwd;
     if (p->recompute == WL_RECOMPUTE_FULL) { /* the recomputed layers' second forward */
         int units = chunk_units(b, c);
         train_costs_add(&k->bwd, &k->fwd,
