@@ -8,6 +8,9 @@
  *   buckets, and 513 what 1,024 cost;
  * - a run's own bucket list (--prefill-buckets) replaces the powers of two:
  *   10,000 tokens cost what 10,240 cost among 2,048 / 4,096 / 10,240 / 12,288;
+ * - transformers-neuronx runs a prompt past its largest context graph
+ *   (n_positions / 2) as that graph and then one token-generation step a
+ *   token;
  * - a decode step reads each request's cache to the bucket of the batch's
  *   longest context (nxdi) or to max_model_len (vllm-neuron), so it costs
  *   what a paged engine's step costs at that context;
@@ -245,6 +248,44 @@ static void transformers_neuronx_as_compiled(void **state)
     assert_true(prefill_s(tnx, 4096) > prefill_s(paged, 4096));
     free(tnx);
     free(paged);
+}
+
+/* transformers-neuronx's context(): a prompt longer than its largest
+ * context graph (n_positions / 2 unless listed) runs that graph, then each
+ * remaining token alone through the token-generation graph. Alone at
+ * max_model_len 2,048, a prompt of 1,024 + 5 tokens has its first token
+ * after the 1,024-token graph and five one-token steps at contexts 1,025
+ * to 1,029; NxD Inference, whose top bucket is max_model_len, refuses
+ * nothing there and runs it in one graph. */
+static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
+{
+    (void)state;
+    serve_deployment *tnx = deployment("llama3.1-8b", "transformers-neuronx");
+    tnx->max_model_len = 2048;
+    tnx->max_batch = tnx->engine.max_batch;
+    tnx->token_budget = tnx->engine.token_budget;
+    tnx->scheduler = tnx->engine.scheduler;
+    tnx->attention = serve_engine_attention(&tnx->engine, &tnx->model);
+    tnx->block_tokens = 16;
+    assert_close(serve_context_bucket_max(tnx), 1024, 0);
+    double expected = prefill_s(tnx, 1024);
+    for (int i = 1; i <= 5; i++) {
+        serve_prefill one = {1, 1024 + i};
+        expected += step_s(tnx, (serve_batch){0, 0, 0, 0, 1, &one, 1, 1});
+    }
+    serve_workload w = {.mode = SERVE_CLOSED, .requests = 1, .isl = 1029, .osl = 2,
+                        .concurrency = 1, .seed = 1};
+    serve_result r;
+    usim_error err;
+    assert_int_equal(serve_run(tnx, &w, &r, &err), USIM_OK);
+    assert_close(r.ttft.p50, expected, 1e-9);
+    assert_close(r.prefill_s, expected, 1e-9);
+    assert_close(r.prefill_serial_tokens, 5, 0);
+    tnx->engine.serial_prompt_tail = false; /* NxD Inference's rule */
+    assert_close(serve_context_bucket_max(tnx), 2048, 0);
+    assert_int_equal(serve_run(tnx, &w, &r, &err), USIM_OK);
+    assert_close(r.ttft.p50, prefill_s(tnx, 2048), 1e-9);
+    free(tnx);
 }
 
 /* vLLM on Neuron launches each graph synchronously: every step, prefill or
@@ -501,6 +542,7 @@ int main(void)
         cmocka_unit_test(old_trtllm_shares_kv_where_xqa_runs),
         cmocka_unit_test(decode_reads_as_compiled),
         cmocka_unit_test(transformers_neuronx_as_compiled),
+        cmocka_unit_test(transformers_neuronx_runs_a_long_prompt_token_by_token),
         cmocka_unit_test(vllm_neuron_steps_wait_for_the_host),
         cmocka_unit_test(moe_prefill_runs_in_blocks),
         cmocka_unit_test(moe_permutations_move_their_bytes),

@@ -139,6 +139,11 @@ typedef struct serve_engine {
     /* Its longest request may be set beyond the model's context (rotary
      * positions run on); an engine without it refuses that, as vLLM does. */
     bool max_model_len_beyond_context;
+    /* Its own context-encoding buckets end at half of max_model_len, and a
+     * prompt longer than its largest context-encoding graph (its own or a
+     * run's list) runs the rest one token at a time through the
+     * token-generation graph; an engine without it refuses such a prompt. */
+    bool serial_prompt_tail;
     serve_shared_kv shared_kv;
 } serve_engine;
 
@@ -199,6 +204,11 @@ int serve_attention_dp(const serve_deployment *d, const wl_model *m);
  * max_num_tokens are per rank), times its chips. */
 int serve_replica_batch(const serve_deployment *d);
 double serve_replica_budget(const serve_deployment *d);
+/* The longest prompt one context-encoding graph takes: a run's largest
+ * listed bucket, else the engine's top (half of max_model_len for an engine
+ * that runs the rest of a longer prompt token by token), else
+ * max_model_len. */
+double serve_context_bucket_max(const serve_deployment *d);
 
 typedef struct serve_workload {
     int mode;             /* serve_mode */
@@ -236,6 +246,7 @@ typedef struct serve_result {
     /* Where a decode iteration at batch 1 goes (for the explanation). */
     double decode_weights_s, decode_kv_s, decode_comm_s, decode_other_s, decode_step_s;
     double prefill_s, prefill_tokens; /* one request's prefill, alone */
+    double prefill_serial_tokens;     /* of them, run one at a time after the largest graph */
     double tokens_per_round; /* speculative: tokens accepted per target pass */
     /* A quantity that does not exist is NaN with the reason here (NULL when
      * it exists): TPOT without a second token, cost without a price, SLO

@@ -493,6 +493,8 @@ static json_t *explain_json(const serve_result *r)
     api_put_real(o, "decode_other_s", r->decode_other_s);
     api_put_real(o, "prefill_s", r->prefill_s);
     api_put_real(o, "prefill_tokens", r->prefill_tokens);
+    if (r->prefill_serial_tokens > 0)
+        api_put_real(o, "prefill_serial_tokens", r->prefill_serial_tokens);
     api_put_real(o, "tokens_per_round", r->tokens_per_round);
     return o;
 }
@@ -517,6 +519,8 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
             json_array_append_new(buckets, json_integer(d->prefill_buckets[i]));
         json_object_set_new(o, "prefill_buckets", buckets);
         json_object_set_new(o, "prefill_bucket_min", json_integer(d->engine.prefill_bucket_min));
+        json_object_set_new(o, "prefill_bucket_max", json_real(serve_context_bucket_max(d)));
+        json_object_set_new(o, "serial_prompt_tail", json_boolean(d->engine.serial_prompt_tail));
     }
     return o;
 }
@@ -763,6 +767,9 @@ static void explain_text(usim_buf *b, json_t *x, const char *collectives)
                     s[0], s[1], s[2],
                     collectives, s[3],
                     api_number(x, "prefill_tokens"), s[4]);
+    if (json_object_get(x, "prefill_serial_tokens"))
+        usim_buf_printf(b, " (%.0f of them one at a time, past the largest context graph)",
+                        api_number(x, "prefill_serial_tokens"));
     if (api_number(x, "tokens_per_round") > 1)
         usim_buf_printf(b, "; speculation keeps %.2f tokens per target pass",
                         api_number(x, "tokens_per_round"));
@@ -832,7 +839,11 @@ static void setup_line(usim_buf *b, json_t *res)
     } else if (json_object_get(res, "prefill_bucket_min")) {
         usim_buf_printf(b, "; prefill buckets: powers of two from %.0f",
                         api_number(res, "prefill_bucket_min"));
+        if (json_is_true(json_object_get(res, "serial_prompt_tail")))
+            usim_buf_printf(b, " to %.0f", api_number(res, "prefill_bucket_max"));
     }
+    if (json_is_true(json_object_get(res, "serial_prompt_tail")))
+        usim_buf_puts(b, ", a longer prompt's rest token by token");
     usim_buf_puts(b, "\n\n");
 }
 

@@ -47,6 +47,14 @@ double serve_max_model_len(const serve_deployment *d)
     return d->max_model_len > 0 ? d->max_model_len : d->model.max_seq;
 }
 
+double serve_context_bucket_max(const serve_deployment *d)
+{
+    if (d->nprefill_buckets > 0)
+        return d->prefill_buckets[d->nprefill_buckets - 1];
+    double top = serve_max_model_len(d);
+    return d->engine.serial_prompt_tail ? floor(top / 2) : top;
+}
+
 /* A GEMM of m tokens through a k x n weight matrix. */
 static double weight_gemm_s(const serve_ctx *c, double m, double k, double n, double batch)
 {
@@ -231,10 +239,12 @@ static double pow2_bucket(const serve_deployment *d, double n, double floor)
     return fmax(n, fmin(b, serve_max_model_len(d)));
 }
 
-/* Tokens a prefill computes: a whole prompt on an engine of compiled
- * context-encoding buckets runs padded to its bucket, the smallest of the
- * run's own list that holds it (one longer than all is refused before the
- * run), or else of the engine's powers of two. */
+/* Tokens a prefill computes: a whole prompt (or the head of one whose
+ * tail runs token by token) on an engine of compiled context-encoding
+ * buckets runs padded to its bucket, the smallest of the run's own list
+ * that holds it (one longer than all is refused before the run, unless its
+ * tail runs token by token), or else of the engine's powers of two, which
+ * end at its top context bucket. */
 static double compiled_prompt(const serve_deployment *d, const serve_prefill *p)
 {
     bool whole = p->context <= p->tokens;
@@ -244,7 +254,7 @@ static double compiled_prompt(const serve_deployment *d, const serve_prefill *p)
     for (int i = 0; i < d->nprefill_buckets; i++)
         if (d->prefill_buckets[i] >= p->tokens)
             return d->prefill_buckets[i];
-    return pow2_bucket(d, p->tokens, floor);
+    return fmax(p->tokens, fmin(pow2_bucket(d, p->tokens, floor), serve_context_bucket_max(d)));
 }
 
 /* Keys a decode step reads per request. */

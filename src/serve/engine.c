@@ -49,6 +49,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_ENUM("kv_cache_fraction_of", serve_engine, kv_fraction_of, KV_SHARES, false),
     USIM_BOOL("moe_attention_dp", serve_engine, moe_attention_dp),
     USIM_BOOL("max_model_len_beyond_context", serve_engine, max_model_len_beyond_context),
+    USIM_BOOL("serial_prompt_tail", serve_engine, serial_prompt_tail),
     USIM_OBJ("shared_kv", serve_engine, shared_kv, &SHARED_KV_SCHEMA, false),
     USIM_DOC("source"),
     USIM_DOC("note"),

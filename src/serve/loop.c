@@ -119,6 +119,17 @@ static int accepted_tokens(replica *r)
     return n + 1;
 }
 
+/* What a whole-prompt engine prefills of a request this iteration: all it
+ * has left, or, where the prompt is longer than the largest context-encoding
+ * graph, that graph's worth first and then one token an iteration through
+ * the token-generation graph (transformers-neuronx's context()). */
+static double whole_prompt_chunk(const replica *r, const serve_request *q, double left)
+{
+    if (!r->d->engine.serial_prompt_tail)
+        return left;
+    return q->prefilled > 0 ? fmin(left, 1) : fmin(left, serve_context_bucket_max(r->d));
+}
+
 /* Builds this iteration's batch; marks which requests take part. An
  * iteration runs at most the token budget (TensorRT-LLM's max_num_tokens,
  * vLLM's max_num_batched_tokens): chunked engines cut a prompt to fit it,
@@ -155,7 +166,7 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
         double left = q->isl_compute - q->prefilled;
         if (!chunked && left > budget && b->nprefill > 0)
             continue; /* whole prompts only: a later iteration takes it */
-        double chunk = chunked ? fmin(left, budget) : left;
+        double chunk = chunked ? fmin(left, budget) : whole_prompt_chunk(r, q, left);
         r->part[i] = chunk;
         b->prefill[b->nprefill++] = (serve_prefill){chunk, q->prefilled + chunk};
         b->prefill_tokens += chunk;

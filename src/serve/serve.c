@@ -215,6 +215,26 @@ done:
     free(e2e);
 }
 
+/* A lone prompt of isl tokens: one prefill, or, past the largest
+ * context-encoding graph of an engine that runs the rest token by token,
+ * that graph and then each remaining token at its own position. */
+static double lone_prefill_s(serve_ctx *c, double isl, double *serial_tokens)
+{
+    double head = c->d->engine.serial_prompt_tail
+                      ? fmin(isl, serve_context_bucket_max(c->d))
+                      : isl;
+    serve_prefill one = {head, head};
+    serve_batch pre = {0, 0, 0, 0, head, &one, 1, 1};
+    double s = serve_iteration(c, &pre).seconds;
+    *serial_tokens = isl - head;
+    for (double at = head + 1; at <= isl; at++) {
+        one = (serve_prefill){1, at};
+        pre.prefill_tokens = 1;
+        s += serve_iteration(c, &pre).seconds;
+    }
+    return s;
+}
+
 /* A decode step at batch 1 and a lone prefill, for the explanation; a
  * step that is not a positive finite time means the chip cannot run the
  * model, and every latency after it would be meaningless. */
@@ -222,7 +242,6 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
                            usim_error *err)
 {
     serve_ctx c;
-    serve_prefill one = {isl, isl};
     serve_ctx_init(&c, d, &d->model, err);
     double mid = isl + floor(osl / 2);
     serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, mid, mid, 0, NULL, 0, 1};
@@ -232,9 +251,8 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     out->decode_comm_s = s.comm_s;
     out->decode_other_s = s.other_s;
     out->decode_step_s = s.seconds;
-    serve_batch pre = {0, 0, 0, 0, isl, &one, 1, 1};
     out->prefill_tokens = isl;
-    out->prefill_s = serve_iteration(&c, &pre).seconds;
+    out->prefill_s = lone_prefill_s(&c, isl, &out->prefill_serial_tokens);
     double a = d->spec_accept, k = d->spec_len;
     out->tokens_per_round = d->spec_len > 0 ? (1 - pow(a, k + 1)) / (1 - a) : 1;
     if (c.st != USIM_OK)
@@ -266,11 +284,12 @@ static usim_status explain_requests(const serve_deployment *d, const serve_workl
 }
 
 /* A prompt longer than the largest bucket a run lists has no graph to run
- * in: NxD Inference refuses it. */
+ * in: NxD Inference refuses it (transformers-neuronx runs its tail token by
+ * token). */
 static usim_status check_prefill_buckets(const serve_deployment *d, const serve_workload *w,
                                          const run_state *s, usim_error *err)
 {
-    if (d->nprefill_buckets == 0)
+    if (d->nprefill_buckets == 0 || d->engine.serial_prompt_tail)
         return USIM_OK;
     int largest = d->prefill_buckets[d->nprefill_buckets - 1];
     for (int64_t i = 0; i < s->count; i++) {
