@@ -252,7 +252,7 @@ typedef struct wl_stack {
      * Transformer Engine's offload handler). */
     bool activation_offload;
     /* Bytes each logit holds on the device through the loss and its
-     * gradient (0: fp32 logits and an fp32 gradient, 8). */
+     * gradient (unset in the file: fp32 logits and an fp32 gradient, 8). */
     double loss_logit_bytes;
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;

@@ -307,8 +307,7 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
         p->cpu_offload_layers > 0 ? resident_activation_bytes(m, p) : inflight_bytes(m, p, stage);
     double tokens = (double)p->mbs * (double)p->seq / p->cp;
     if (stage == p->pp - 1) /* the logits and their gradient, as the stack's loss keeps them */
-        mem.temporary += (p->stack.loss_logit_bytes > 0 ? p->stack.loss_logit_bytes : 2 * 4.0) *
-                         tokens * m->vocab / p->tp;
+        mem.temporary += p->stack.loss_logit_bytes * tokens * m->vocab / p->tp;
     if (p->recompute == WL_RECOMPUTE_FULL) {
         wl_plan whole = *p;
         whole.recompute = WL_RECOMPUTE_NONE;

@@ -79,7 +79,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_NUM("moe_permute_bytes", wl_stack, moe_permute_bytes, U_1, 0, 256, false),
     USIM_BOOL("moe_probs_in_experts", wl_stack, moe_probs_in_experts),
     USIM_BOOL("activation_offload", wl_stack, activation_offload),
-    USIM_NUM("loss_logit_bytes", wl_stack, loss_logit_bytes, U_1, 0, 16, false),
+    USIM_NUM("loss_logit_bytes", wl_stack, loss_logit_bytes, U_1, 1, 16, false),
     USIM_OBJ("kernels", wl_stack, eager, &KERNEL_SCHEMA, true),
     USIM_OBJ("compiled_kernels", wl_stack, compiled, &KERNEL_SCHEMA, false),
     USIM_BOOL("compile", wl_stack, compile_default),
@@ -95,6 +95,8 @@ static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, us
     wl_stack *s = out;
     s->has_compiled = json_object_get(doc, "compiled_kernels") != NULL;
     s->has_sink_attention = json_object_get(doc, "sink_attention") != NULL;
+    if (!json_object_get(doc, "loss_logit_bytes"))
+        s->loss_logit_bytes = 2 * 4.0; /* fp32 logits and an fp32 gradient */
     if (s->compile_default && !s->has_compiled)
         return usim_fail_at(r, "compile", false, err,
                             "a stack that compiles by default needs compiled_kernels");
