@@ -270,21 +270,35 @@ static double decode_read(const serve_deployment *d, const serve_batch *b)
     }
 }
 
-/* A prefill's attention: its prompts one after another, or under attention
- * data parallelism spread over the chips (each prompt on one of them), the
- * busiest chip at least the longest prompt's. */
-static double prefill_attention_s(const serve_ctx *c, const serve_batch *b, int dp)
+/* An iteration's prompts as compiled: their tokens, the longest, and their
+ * attention one after another (and the longest's). */
+typedef struct prefill_sums {
+    double tokens, longest, attention_s, longest_attention_s;
+} prefill_sums;
+
+static prefill_sums sum_prefills(const serve_ctx *c, const serve_batch *b)
 {
-    double sum = 0, longest = 0;
-    if (b->nprefill == 0)
-        return 0;
+    prefill_sums p = {0, 0, 0, 0};
     for (int i = 0; i < b->nprefill; i++) {
         double q = compiled_prompt(c->d, &b->prefill[i]);
         double s = attention_s(c, 1, q, b->prefill[i].context - b->prefill[i].tokens + q, true);
-        sum += s;
-        longest = fmax(longest, s);
+        p.tokens += q;
+        p.longest = fmax(p.longest, q);
+        p.attention_s += s;
+        p.longest_attention_s = fmax(p.longest_attention_s, s);
     }
-    return dp > 1 ? fmax(sum / fmin(b->nprefill, dp), longest) : sum;
+    return p;
+}
+
+/* A prefill's attention: its prompts one after another, or under attention
+ * data parallelism spread over the chips (each prompt on one of them), the
+ * busiest chip at least the longest prompt's. */
+static double prefill_attention_s(const prefill_sums *p, int nprefill, int dp)
+{
+    if (nprefill == 0)
+        return 0;
+    return dp > 1 ? fmax(p->attention_s / fmin(nprefill, dp), p->longest_attention_s)
+                  : p->attention_s;
 }
 
 serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
@@ -292,12 +306,8 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     serve_iter_cost r;
     const wl_model *m = c->model;
     memset(&r, 0, sizeof r);
-    double prefill = 0, longest = 0;
-    for (int i = 0; i < b->nprefill; i++) {
-        double q = compiled_prompt(c->d, &b->prefill[i]);
-        prefill += q;
-        longest = fmax(longest, q);
-    }
+    prefill_sums sums = sum_prefills(c, b);
+    double prefill = sums.tokens, longest = sums.longest;
     double tokens = b->decode_tokens + prefill;
     if (tokens <= 0)
         return r;
@@ -319,7 +329,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
     double kv = 0;
     if (b->decode_seqs > 0)
         kv += attention_s(c, own_seqs, per_seq, decode_read(c->d, b), false);
-    kv += prefill_attention_s(c, b, dp);
+    kv += prefill_attention_s(&sums, b->nprefill, dp);
     r.kv_s = m->layers * kv;
     /* TP: an all-reduce after attention and after the MLP of every layer;
      * attention data parallelism: the routed experts' dispatch (all-gather)
