@@ -44,7 +44,9 @@ static const preset_case CASES[] = {
     {"p4de.24xlarge", 8, 8, 8, 1, 50, 600e9, 80 * GIB, 2039e9, "efa-v2", 100, 27.447},
     {"p5.48xlarge", 8, 8, 8, 1, 400, 900e9, 80 * GIB, 3.35e12, "efa-v2", 100, 55.04},
     {"p5en.48xlarge", 8, 8, 8, 1, 400, 900e9, 140 * GIB, 4.8e12, "efa-v3", 200, 63.296},
-    {"p6-b200.48xlarge", 8, 8, 8, 1, 400, 1.8e12, 180e9, 8e12, "efa-v4", 400, 113.93},
+    /* the B200 of 180 GB: 7.67 TB/s from its driver-reported 7,680-bit bus
+     * (pytorch/ao PR 4002), not the datasheet's rounded 8 */
+    {"p6-b200.48xlarge", 8, 8, 8, 1, 400, 1.8e12, 180e9, 7.67e12, "efa-v4", 400, 113.93},
     {"gb200-nvl72", 72, 72, 72, 18, 400, 1.8e12, 186e9, 8e12, "ib-ndr", 400, NAN},
     {"gb300-nvl72", 72, 72, 72, 18, 800, 1.8e12, 288e9, 8e12, "ib-xdr", 800, NAN},
 };

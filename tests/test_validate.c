@@ -35,8 +35,8 @@ static void mape_does_not_rise(void **state)
     json_t *j = cli_json("validate --cv source --json");
     json_t *sets = json_object_get(j, "sets");
     json_t *files = json_object_get(recorded, "files");
-    const char *names[] = {"training", "inference", "collectives"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"training", "inference", "collectives", "gemm"};
+    for (int i = 0; i < 4; i++) {
         json_t *s = json_object_get(sets, names[i]);
         check_mape(names[i], s, json_object_get(recorded, names[i]));
         const char *file;
@@ -388,6 +388,40 @@ static void expect_file_error(const char *name, const char *text, const char *me
     cli_free(&r);
 }
 
+/* A GEMM row runs through `gemm` and is timed as GEMM benchmarks time a
+ * kernel, queued back to back: gemm's seconds less the one launch inside
+ * them (the preset's launch_overhead, 4 us on the H100); tflops is the
+ * GEMM's 2 M K N over that. A metric gemm does not give is refused by name. */
+static void gemm_rows_by_hand(void **state)
+{
+    (void)state;
+    const char *path = write_temp("validate_gemm.csv", "id,hw,m,k,n,dtype,metric,value\n"
+                                                       "t,h100-sxm,2048,8192,8192,bf16,time_us,381\n"
+                                                       "f,h100-sxm,16,4096,6144,bf16,tflops,39\n");
+    json_t *j = validate_file(path);
+    json_t *rows = json_object_get(j, "rows");
+    json_t *big = cli_json("gemm 2048 8192 8192 --hw h100-sxm --dtype bf16 --json");
+    json_t *small = cli_json("gemm 16 4096 6144 --hw h100-sxm --dtype bf16 --json");
+    assert_close(json_number_value(json_object_get(big, "launch_s")), 4e-6, 1e-12);
+    double kernel_big = json_number_value(json_object_get(big, "seconds")) - 4e-6;
+    double kernel_small = json_number_value(json_object_get(small, "seconds")) - 4e-6;
+    double want[2] = {kernel_big * 1e6, 2.0 * 16 * 4096 * 6144 / kernel_small / 1e12};
+    assert_int_equal(json_array_size(rows), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *row = json_array_get(rows, i);
+        assert_string_equal(json_string_value(json_object_get(row, "set")), "gemm");
+        assert_close(json_number_value(json_object_get(row, "predicted")), want[i], 1e-9);
+    }
+    json_decref(big);
+    json_decref(small);
+    json_decref(j);
+    expect_file_error("validate_gemm_metric.csv",
+                      "id,hw,m,k,n,dtype,metric,value\n"
+                      "x,h100-sxm,16,4096,6144,bf16,gflops,39\n",
+                      "validate_gemm_metric.csv:2 (row 'x'): metric: 'gflops' is not a GEMM "
+                      "figure (tflops or time_us)");
+}
+
 /* A row it cannot predict names the row (it used to print "predicted 0,
  * error +0.0%" and exit 0); so does a value that is not a number. */
 static void unpredictable_row_is_an_error(void **state)
@@ -482,6 +516,7 @@ int main(void)
         cmocka_unit_test(benchmark_names_of_modes_and_metrics),
                                        cmocka_unit_test(unpredictable_row_is_an_error),
                                        cmocka_unit_test(collectives_rows_by_hand),
+                                       cmocka_unit_test(gemm_rows_by_hand),
                                        cmocka_unit_test(collectives_row_that_cannot_run),
                                        cmocka_unit_test(empty_file_is_an_error)};
     return cmocka_run_group_tests(tests, NULL, NULL);

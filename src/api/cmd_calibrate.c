@@ -21,7 +21,7 @@ extern const api_command api_cmd_calibrate;
 
 static const usim_option CALIBRATE_OPTIONS[] = {
     {"measurements", USIM_OPT_STRING, USIM_UNIT_NONE, "FILE.csv",
-     "the runs to fit: validate's columns (training, serving or collectives rows)", NULL, NULL, 0,
+     "the runs to fit: validate's columns (training, serving, collectives or GEMM rows)", NULL, NULL, 0,
      0, false},
     API_OPT_HW("the hardware description to fit (preset or file)"),
     {"knobs", USIM_OPT_STRING, USIM_UNIT_NONE, "A,B,...",
@@ -671,14 +671,15 @@ const api_command api_cmd_calibrate = {
     {"calibrate", "fit a hardware description's measured figures to your own runs",
      "ultrasim calibrate --measurements FILE.csv --hw NAME|FILE [--stack NAME|FILE] "
      "[--knobs A,B] [--bounds KNOB=LO:HI] [--name NAME] [-o FILE.json] [--list-knobs] [--json]",
-     "Runs every row of FILE.csv (the columns of validate: training, serving or\n"
-     "collectives rows) on --hw, and moves the chosen knobs, in log space and within\n"
-     "their bounds, until the predictions match the measurements: a robust (soft L1)\n"
-     "loss of log(predicted / measured), so one bad row cannot drag the fit. Without\n"
-     "--knobs it fits the two knobs the rows are most sensitive to. It prints each knob\n"
-     "before and after and the fit error, warns when the rows cannot tell two knobs\n"
-     "apart, and with -o writes the description with the fitted values, each cited to\n"
-     "the fit: it works wherever a preset does. A fit pinned at a bound is an error.",
+     "Runs every row of FILE.csv (the columns of validate: training, serving,\n"
+     "collectives or GEMM rows) on --hw, and moves the chosen knobs, in log space\n"
+     "and within their bounds, until the predictions match the measurements: a\n"
+     "robust (soft L1) loss of log(predicted / measured), so one bad row cannot drag\n"
+     "the fit. Without --knobs it fits the two knobs the rows are most sensitive to.\n"
+     "It prints each knob before and after and the fit error, warns when the rows\n"
+     "cannot tell two knobs apart, and with -o writes the description with the fitted\n"
+     "values, each cited to the fit: it works wherever a preset does. A fit pinned at\n"
+     "a bound is an error.",
      NULL, CALIBRATE_OPTIONS, sizeof CALIBRATE_OPTIONS / sizeof CALIBRATE_OPTIONS[0]},
     calibrate_run,
     calibrate_render,

@@ -396,6 +396,9 @@ static json_t *single_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
         set_num(o, "engine_cycles", d.steady_cycles + d.fill_cycles);
         set_num(o, "compute_s", c.compute_s);
         set_num(o, "memory_s", c.memory_s);
+        /* the one kernel launch inside seconds, which a benchmark that
+         * queues kernels back to back does not see */
+        set_num(o, "launch_s", g->model == MODEL_TRAINIUM ? 0.0 : chip->launch_overhead_s);
         json_object_set_new(o, "compute_dtype", json_string(usim_dtype_name(d.compute_dtype)));
         if (g->model == MODEL_TRAINIUM) {
             trainium_why(w, chip, &c, &d);

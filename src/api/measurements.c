@@ -18,7 +18,7 @@
 
 extern const api_command api_cmd_train;
 
-const char *const meas_set_names[] = {"training", "inference", "collectives", NULL};
+const char *const meas_set_names[] = {"training", "inference", "collectives", "gemm", NULL};
 
 /* ---- CSV ------------------------------------------------------------- */
 
@@ -252,6 +252,29 @@ static json_t *collective_request(const csv_row *h, const csv_row *r)
     return req;
 }
 
+/* A GEMM row runs `gemm M K N` on its chip in its data type. */
+static json_t *gemm_request(const csv_row *h, const csv_row *r)
+{
+    static const column_option RUN[] = {{"m", "m"},         {"k", "k"},         {"n", "n"},
+                                        {"hw", "hw"},       {"dtype", "dtype"}, {"batch", "batch"}};
+    json_t *req = api_pack("{s:s}", "command", "gemm");
+    COPY_CELLS(req, h, r, RUN);
+    return req;
+}
+
+/* A GEMM row's metric from a `gemm` result, as GEMM benchmarks time a
+ * kernel: queued back to back, so the host's launch is hidden (the result's
+ * launch_s left out). */
+static double predicted_gemm(const char *metric, json_t *res)
+{
+    double kernel_s = api_number(res, "seconds") - api_number(res, "launch_s");
+    if (strcmp(metric, "time_us") == 0)
+        return kernel_s * 1e6;
+    if (strcmp(metric, "tflops") == 0)
+        return api_number(res, "flops") / kernel_s / 1e12;
+    return NAN;
+}
+
 /* A collectives row's metric from a `collective` result. nccom-test prints
  * bandwidths in GiB/s (bw_unit 'GiB/s'); nccl-tests in 10^9 B/s. Ranks
  * counted in NeuronCores (rank_unit 'core') run as `collective --rank-unit
@@ -296,8 +319,11 @@ static double named_latency(const char *metric, json_t *res)
 static double predicted(const char *metric, json_t *res, json_t *req, const csv_row *h,
                         const csv_row *r)
 {
-    if (strcmp(json_string_value(json_object_get(req, "command")), "collective") == 0)
+    const char *command = json_string_value(json_object_get(req, "command"));
+    if (strcmp(command, "collective") == 0)
         return predicted_collective(metric, res, h, r);
+    if (strcmp(command, "gemm") == 0)
+        return predicted_gemm(metric, res);
     double v = api_number(res, metric);
     if (isfinite(v))
         return v;
@@ -354,12 +380,14 @@ static usim_status measured_value(const row_place *at, const char *value, double
 }
 
 /* Metrics computed from a result rather than read from it (see predicted);
- * a collectives row has only these. */
+ * a collectives or GEMM row has only these. */
 static bool derived_metric(const char *set, const char *metric)
 {
     if (strcmp(set, "collectives") == 0)
         return strcmp(metric, "time_us") == 0 || strcmp(metric, "busbw_GBps") == 0 ||
                strcmp(metric, "algbw_GBps") == 0;
+    if (strcmp(set, "gemm") == 0)
+        return strcmp(metric, "time_us") == 0 || strcmp(metric, "tflops") == 0;
     return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
            strcmp(metric, "ttft_s") == 0 || strcmp(metric, "request_output_tokens_per_s") == 0 ||
            strcmp(metric, "total_tokens_per_s") == 0;
@@ -427,6 +455,7 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
     }
     json_t *req = strcmp(set, "training") == 0      ? training_request(h, r)
                   : strcmp(set, "collectives") == 0 ? collective_request(h, r)
+                  : strcmp(set, "gemm") == 0        ? gemm_request(h, r)
                                                     : inference_request(h, r);
     json_t *hw = with ? json_object_get(with, "hw") : NULL;
     json_t *stack = with ? json_object_get(with, "stack") : NULL;
@@ -445,8 +474,9 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
         return row_fail(at, st, why, err);
     }
     *pred = predicted(metric, res, req, h, r);
+    bool runs_workload = strcmp(set, "training") == 0 || strcmp(set, "inference") == 0;
     bool known = derived_metric(set, metric) ||
-                 (strcmp(set, "collectives") != 0 &&
+                 (runs_workload &&
                   (json_object_get(res, metric) || isfinite(named_latency(metric, res))));
     json_decref(req);
     json_decref(res);
@@ -456,6 +486,11 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
         snprintf(why, sizeof why,
                  "metric: '%.60s' is not a collectives figure (time_us, busbw_GBps or "
                  "algbw_GBps)",
+                 metric);
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    if (!known && strcmp(set, "gemm") == 0) {
+        snprintf(why, sizeof why, "metric: '%.60s' is not a GEMM figure (tflops or time_us)",
                  metric);
         return row_fail(at, USIM_EINPUT, why, err);
     }
@@ -475,7 +510,7 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
 
 /* Which set a file's rows belong to, from its columns: training rows give a
  * global batch, serving rows an input length, collectives rows a message
- * size. */
+ * size, GEMM rows a contraction length. */
 static usim_status infer_set(const char *file, const char *text, int *set, usim_error *err)
 {
     size_t n = strcspn(text, "\r\n");
@@ -484,23 +519,28 @@ static usim_status infer_set(const char *file, const char *text, int *set, usim_
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     csv_row header;
     split_line(line, &header);
-    bool training = false, inference = false, collectives = false;
+    bool training = false, inference = false, collectives = false, gemm = false;
     for (int i = 0; i < header.n; i++) {
         training |= strcmp(header.cells[i], "gbs") == 0;
         inference |= strcmp(header.cells[i], "isl") == 0 || strcmp(header.cells[i], "osl") == 0;
         collectives |= strcmp(header.cells[i], "size_bytes") == 0;
+        gemm |= strcmp(header.cells[i], "k") == 0;
     }
     free(line);
     if (!n)
         return usim_fail(err, USIM_EINPUT,
                          "%s: no measurements (a header line, then one row each)", file);
-    if (training + inference + collectives != 1)
+    if (training + inference + collectives + gemm != 1)
         return usim_fail(err, USIM_EINPUT,
                          "%s: cannot tell training rows from serving rows (a 'gbs' column "
-                         "means training, 'isl' or 'osl' serving, 'size_bytes' collectives); "
-                         "give --set training, --set inference or --set collectives",
+                         "means training, 'isl' or 'osl' serving, 'size_bytes' collectives, "
+                         "'k' GEMMs); give --set training, --set inference, --set collectives "
+                         "or --set gemm",
                          file);
-    *set = training ? MEAS_TRAINING : inference ? MEAS_INFERENCE : MEAS_COLLECTIVES;
+    *set = training      ? MEAS_TRAINING
+           : inference   ? MEAS_INFERENCE
+           : collectives ? MEAS_COLLECTIVES
+                         : MEAS_GEMM;
     return USIM_OK;
 }
 
@@ -523,7 +563,9 @@ static const char *const COLUMNS[] = {
     "kv_dtype", "rate", "scheduler", "token_budget", "prefill_replicas",
     /* collectives */
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
-    "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch"};
+    "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch",
+    /* gemm (dtype and batch as above) */
+    "m", "k", "n"};
 
 #define NCOLUMNS (sizeof COLUMNS / sizeof COLUMNS[0])
 
