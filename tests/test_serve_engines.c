@@ -10,7 +10,7 @@
  *   10,000 tokens cost what 10,240 cost among 2,048 / 4,096 / 10,240 / 12,288;
  * - transformers-neuronx runs a prompt past its largest context graph
  *   (n_positions / 2) as that graph and then one token-generation step a
- *   token;
+ *   token, and a static batch's first tokens come out together;
  * - a decode step reads each request's cache to the bucket of the batch's
  *   longest context (nxdi) or to max_model_len (vllm-neuron), so it costs
  *   what a paged engine's step costs at that context;
@@ -254,9 +254,10 @@ static void transformers_neuronx_as_compiled(void **state)
  * context graph (n_positions / 2 unless listed) runs that graph, then each
  * remaining token alone through the token-generation graph. Alone at
  * max_model_len 2,048, a prompt of 1,024 + 5 tokens has its first token
- * after the 1,024-token graph and five one-token steps at contexts 1,025
- * to 1,029; NxD Inference, whose top bucket is max_model_len, refuses
- * nothing there and runs it in one graph. */
+ * after the 1,024-token graph and five token-generation steps (decode rows
+ * reading their bucket) at contexts 1,025 to 1,029; NxD Inference, whose
+ * top bucket is max_model_len, refuses nothing there and runs it in one
+ * graph. */
 static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
 {
     (void)state;
@@ -269,10 +270,8 @@ static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
     tnx->block_tokens = 16;
     assert_close(serve_context_bucket_max(tnx), 1024, 0);
     double expected = prefill_s(tnx, 1024);
-    for (int i = 1; i <= 5; i++) {
-        serve_prefill one = {1, 1024 + i};
-        expected += step_s(tnx, (serve_batch){0, 0, 0, 0, 1, &one, 1, 1});
-    }
+    for (int i = 1; i <= 5; i++)
+        expected += step_s(tnx, (serve_batch){1, 1, 1024 + i, 1024 + i, 0, NULL, 0, 1});
     serve_workload w = {.mode = SERVE_CLOSED, .requests = 1, .isl = 1029, .osl = 2,
                         .concurrency = 1, .seed = 1};
     serve_result r;
@@ -281,6 +280,21 @@ static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
     assert_close(r.ttft.p50, expected, 1e-9);
     assert_close(r.prefill_s, expected, 1e-9);
     assert_close(r.prefill_serial_tokens, 5, 0);
+    /* two prompts of different tails in one static batch: their first
+     * tokens come out together, when the longer's tail is done */
+    serve_workload pair = {.mode = SERVE_CLOSED, .requests = 2, .isl = 1030, .osl = 3,
+                           .isl_spread = 0.004, .concurrency = 2, .seed = 7};
+    assert_int_equal(serve_run(tnx, &pair, &r, &err), USIM_OK);
+    assert_close(r.ttft.p50, r.ttft.p99, 1e-12);
+    assert_close(r.tpot.p50, r.itl.p50, 1e-2);
+    /* an engine file may not run prompt tails without compiled graphs */
+    const char *eng = write_temp("tail.json", "{\"kind\": \"engine\", \"base\": \"vllm\", "
+                                              "\"name\": \"tail\", \"serial_prompt_tail\": "
+                                              "{\"value\": true}}");
+    char args[700];
+    snprintf(args, sizeof args,
+             "serve --model llama3.1-8b --hw dgx-h100 --tp 1 --engine %s --isl 100 --osl 4", eng);
+    expect_input_error(args, "serial_prompt_tail: needs compiled context-encoding graphs");
     tnx->engine.serial_prompt_tail = false; /* NxD Inference's rule */
     assert_close(serve_context_bucket_max(tnx), 2048, 0);
     assert_int_equal(serve_run(tnx, &w, &r, &err), USIM_OK);

@@ -47,6 +47,19 @@ double serve_max_model_len(const serve_deployment *d)
     return d->max_model_len > 0 ? d->max_model_len : d->model.max_seq;
 }
 
+bool serve_in_prompt_tail(const serve_deployment *d, double prefilled)
+{
+    return d->engine.serial_prompt_tail && prefilled >= serve_context_bucket_max(d);
+}
+
+double serve_prompt_chunk(const serve_deployment *d, double prefilled, double left)
+{
+    if (!d->engine.serial_prompt_tail)
+        return left;
+    double head = serve_context_bucket_max(d);
+    return prefilled < head ? fmin(left, head - prefilled) : fmin(left, 1);
+}
+
 double serve_context_bucket_max(const serve_deployment *d)
 {
     if (d->nprefill_buckets > 0)

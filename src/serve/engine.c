@@ -56,11 +56,23 @@ static const usim_field ENGINE_FIELDS[] = {
 };
 static const usim_schema ENGINE_SCHEMA = USIM_SCHEMA("engine", ENGINE_FIELDS);
 
+/* What the schema cannot say: a prompt's tail runs token by token only past
+ * compiled context-encoding graphs. */
+static usim_status finish_engine(const usim_reader *r, json_t *doc, void *out, usim_error *err)
+{
+    (void)doc;
+    const serve_engine *e = out;
+    if (e->serial_prompt_tail && e->prefill_bucket_min <= 0)
+        return usim_fail_at(r, "serial_prompt_tail", false, err,
+                            "needs compiled context-encoding graphs (prefill_bucket_min above 0)");
+    return USIM_OK;
+}
+
 usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_error *err)
 {
     memset(out, 0, sizeof *out);
-    return usim_load_kind("engines", "engine", "engine", name_or_file, &ENGINE_SCHEMA, out, NULL,
-                          err);
+    return usim_load_kind("engines", "engine", "engine", name_or_file, &ENGINE_SCHEMA, out,
+                          finish_engine, err);
 }
 
 static bool listed(const int *values, int n, int v)

@@ -69,6 +69,7 @@ typedef struct serve_request {
     double prefilled, generated;
     double first_token, finish;
     double last_token;     /* when its latest output token (or tokens) came out */
+    bool first_pending;    /* a static batch's row waiting for the batch's first token */
     int replica;
     int line;              /* a trace's request: its line in the file */
 } serve_request;
@@ -102,6 +103,14 @@ double serve_max_model_len(const serve_deployment *d);
 
 /* A uniform draw in (0, 1) from a splitmix64 stream (seeded, deterministic). */
 double serve_uniform(uint64_t *state);
+/* Prompt tokens a whole-prompt engine prefills next of a request that has
+ * prefilled some and has `left`: all of them, or on an engine that runs a
+ * prompt's tail token by token, up to its largest context graph and then one
+ * token-generation step a token. */
+double serve_prompt_chunk(const serve_deployment *d, double prefilled, double left);
+/* Whether a request with `prefilled` prompt tokens done steps its prompt's
+ * tail one token at a time (past the largest context graph). */
+bool serve_in_prompt_tail(const serve_deployment *d, double prefilled);
 serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b);
 
 /* A chip's routed-expert GEMMs in one MoE layer of `tokens` tokens (EP ep): one per

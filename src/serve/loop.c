@@ -119,15 +119,20 @@ static int accepted_tokens(replica *r)
     return n + 1;
 }
 
-/* What a whole-prompt engine prefills of a request this iteration: all it
- * has left, or, where the prompt is longer than the largest context-encoding
- * graph, that graph's worth first and then one token an iteration through
- * the token-generation graph (transformers-neuronx's context()). */
-static double whole_prompt_chunk(const replica *r, const serve_request *q, double left)
+/* A prompt past the largest context-encoding graph steps the rest of its
+ * tokens one an iteration through the token-generation graph
+ * (transformers-neuronx's context()): a decode row at its next position. */
+static bool in_prompt_tail(const replica *r, const serve_request *q)
 {
-    if (!r->d->engine.serial_prompt_tail)
-        return left;
-    return q->prefilled > 0 ? fmin(left, 1) : fmin(left, serve_context_bucket_max(r->d));
+    return prefilling(q) && serve_in_prompt_tail(r->d, q->prefilled);
+}
+
+/* Adds a decode row at context ctx (the caller counts its tokens). */
+static void add_decode_row(serve_batch *b, double ctx, double *ctx_sum)
+{
+    b->decode_seqs++;
+    *ctx_sum += ctx;
+    b->decode_context_max = fmax(b->decode_context_max, ctx);
 }
 
 /* Builds this iteration's batch; marks which requests take part. An
@@ -141,6 +146,7 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
                                                                      : (double)INFINITY;
     bool any_prefill = false;
     memset(b, 0, sizeof *b);
+    r->tail_rows = 0;
     b->prefill = r->prefill_buf;
     for (int i = 0; i < r->nrun; i++)
         any_prefill = any_prefill || prefilling(&r->req[r->running[i]]);
@@ -149,24 +155,26 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
     for (int i = 0; i < r->nrun; i++) {
         serve_request *q = &r->req[r->running[i]];
         r->part[i] = 0;
-        if (!prefilling(q) && decode && q->generated < q->osl) {
+        if (in_prompt_tail(r, q)) {
+            r->part[i] = 1;
+            r->tail_rows++;
+            add_decode_row(b, q->prefilled + 1, &ctx);
+        } else if (!prefilling(q) && decode && q->generated < q->osl) {
             r->part[i] = width;
-            b->decode_seqs++;
-            ctx += q->isl + q->generated;
-            b->decode_context_max = fmax(b->decode_context_max, q->isl + q->generated);
+            add_decode_row(b, q->isl + q->generated, &ctx);
         }
     }
-    b->decode_tokens = b->decode_seqs * width;
+    b->decode_tokens = (b->decode_seqs - r->tail_rows) * width + r->tail_rows;
     budget -= b->decode_tokens;
     int prefills = r->d->engine.max_prefills > 0 ? r->d->engine.max_prefills : r->nrun;
     for (int i = 0; i < r->nrun && (budget > 0 || !decode) && b->nprefill < prefills; i++) {
         serve_request *q = &r->req[r->running[i]];
-        if (!prefilling(q) || (decode && !chunked))
+        if (!prefilling(q) || in_prompt_tail(r, q) || (decode && !chunked))
             continue;
-        double left = q->isl_compute - q->prefilled;
-        if (!chunked && left > budget && b->nprefill > 0)
+        double whole = serve_prompt_chunk(r->d, q->prefilled, q->isl_compute - q->prefilled);
+        if (!chunked && whole > budget && b->nprefill > 0)
             continue; /* whole prompts only: a later iteration takes it */
-        double chunk = chunked ? fmin(left, budget) : whole_prompt_chunk(r, q, left);
+        double chunk = chunked ? fmin(whole, budget) : whole;
         r->part[i] = chunk;
         b->prefill[b->nprefill++] = (serve_prefill){chunk, q->prefilled + chunk};
         b->prefill_tokens += chunk;
@@ -181,12 +189,12 @@ static double iteration_s(replica *r, const serve_batch *b, serve_iter_cost *tar
 {
     *target = serve_iteration(&r->target, b);
     double s = target->seconds;
-    if (r->d->spec_len > 0 && b->decode_seqs > 0) {
+    double speculating = b->decode_seqs - r->tail_rows;
+    if (r->d->spec_len > 0 && speculating > 0) {
         serve_batch draft = *b;
-        draft.decode_tokens = b->decode_seqs;
+        draft.decode_seqs = draft.decode_tokens = draft.logits = speculating;
         draft.prefill_tokens = 0;
         draft.nprefill = 0;
-        draft.logits = b->decode_seqs;
         s += r->d->spec_len * serve_iteration(&r->draft, &draft).seconds;
     }
     return s;
@@ -207,9 +215,30 @@ static void finish(replica *r, int i)
     }
 }
 
+/* A static batch comes out together: its rows' first tokens wait for the
+ * batch's last prompt (transformers-neuronx pads a batch's prompts to the
+ * longest and steps their tails together); then those done with one token
+ * finish. */
+static void release_static_batch(replica *r)
+{
+    for (int i = 0; i < r->nrun; i++)
+        if (prefilling(&r->req[r->running[i]]))
+            return;
+    for (int i = r->nrun - 1; i >= 0; i--) {
+        serve_request *q = &r->req[r->running[i]];
+        if (!q->first_pending)
+            continue;
+        q->first_pending = false;
+        q->first_token = q->last_token = r->t;
+        if (q->generated >= q->osl)
+            finish(r, i);
+    }
+}
+
 /* Applies an iteration's progress to the requests that took part. */
 static void advance(replica *r)
 {
+    bool batch_out = r->d->scheduler == SERVE_STATIC && !r->prefill_only;
     for (int i = r->nrun - 1; i >= 0; i--) {
         serve_request *q = &r->req[r->running[i]];
         double took = r->part[i];
@@ -222,6 +251,7 @@ static void advance(replica *r)
             if (!prefilling(q) && q->generated == 0) {
                 q->generated = 1; /* the prefill's last position samples the first token */
                 q->first_token = q->last_token = r->t;
+                q->first_pending = batch_out;
             }
         } else {
             double before = held(r, q);
@@ -231,9 +261,11 @@ static void advance(replica *r)
             q->last_token = r->t;
             r->kv_used += held(r, q) - before;
         }
-        if (q->generated >= q->osl || (r->prefill_only && !prefilling(q)))
+        if ((q->generated >= q->osl && !q->first_pending) || (r->prefill_only && !prefilling(q)))
             finish(r, i);
     }
+    if (batch_out)
+        release_static_batch(r);
     while (r->kv_used > r->kv_capacity && r->nrun > 1)
         preempt_newest(r);
     if (r->kv_used > r->peak_kv)

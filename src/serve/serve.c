@@ -217,20 +217,17 @@ done:
 
 /* A lone prompt of isl tokens: one prefill, or, past the largest
  * context-encoding graph of an engine that runs the rest token by token,
- * that graph and then each remaining token at its own position. */
+ * that graph and then a token-generation step at each remaining position. */
 static double lone_prefill_s(serve_ctx *c, double isl, double *serial_tokens)
 {
-    double head = c->d->engine.serial_prompt_tail
-                      ? fmin(isl, serve_context_bucket_max(c->d))
-                      : isl;
+    double head = serve_prompt_chunk(c->d, 0, isl);
     serve_prefill one = {head, head};
     serve_batch pre = {0, 0, 0, 0, head, &one, 1, 1};
     double s = serve_iteration(c, &pre).seconds;
     *serial_tokens = isl - head;
     for (double at = head + 1; at <= isl; at++) {
-        one = (serve_prefill){1, at};
-        pre.prefill_tokens = 1;
-        s += serve_iteration(c, &pre).seconds;
+        serve_batch step = {1, 1, at, at, 0, NULL, 0, 1};
+        s += serve_iteration(c, &step).seconds;
     }
     return s;
 }
