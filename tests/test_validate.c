@@ -420,6 +420,10 @@ static void gemm_rows_by_hand(void **state)
                       "x,h100-sxm,16,4096,6144,bf16,gflops,39\n",
                       "validate_gemm_metric.csv:2 (row 'x'): metric: 'gflops' is not a GEMM "
                       "figure (tflops or time_us)");
+    expect_file_error("validate_gemm_hw.csv",
+                      "id,hw,m,k,n,dtype,metric,value\n"
+                      "h,,16,4096,6144,bf16,tflops,39\n",
+                      "validate_gemm_hw.csv:2 (row 'h'): hw: required for a GEMM row");
 }
 
 /* A row it cannot predict names the row (it used to print "predicted 0,

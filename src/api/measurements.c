@@ -441,6 +441,23 @@ static usim_status collective_cells(const row_place *at, const csv_row *h, const
     return USIM_OK;
 }
 
+/* The cells a GEMM row cannot run without: its chip (unless the run names
+ * the hardware) and its three sizes (gemm itself checks their values). */
+static usim_status gemm_cells(const row_place *at, const csv_row *h, const csv_row *r,
+                              bool hw_given, usim_error *err)
+{
+    static const char *const NEEDED[] = {"hw", "m", "k", "n"};
+    for (size_t i = hw_given ? 1 : 0; i < sizeof NEEDED / sizeof NEEDED[0]; i++) {
+        if (cell(h, r, NEEDED[i]))
+            continue;
+        char why[160];
+        snprintf(why, sizeof why, "%s: required for a GEMM row (%s)", NEEDED[i],
+                 i == 0 ? "a chip or system preset or file" : "a whole number of 1 or more");
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    return USIM_OK;
+}
+
 /* Runs one row and predicts its metric. A row that does not run, or whose
  * metric the simulator cannot give, fails the whole validation: a silent
  * failed row would hide a broken prediction inside a healthy-looking MAPE. */
@@ -448,16 +465,16 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
                                const csv_row *r, json_t *with, double *pred, usim_error *err)
 {
     const char *metric = cell(h, r, "metric");
-    if (strcmp(set, "collectives") == 0) {
-        usim_status cst = collective_cells(at, h, r, err);
-        if (cst != USIM_OK)
-            return cst;
-    }
+    json_t *hw = with ? json_object_get(with, "hw") : NULL;
+    usim_status cells = strcmp(set, "collectives") == 0 ? collective_cells(at, h, r, err)
+                        : strcmp(set, "gemm") == 0      ? gemm_cells(at, h, r, hw != NULL, err)
+                                                        : USIM_OK;
+    if (cells != USIM_OK)
+        return cells;
     json_t *req = strcmp(set, "training") == 0      ? training_request(h, r)
                   : strcmp(set, "collectives") == 0 ? collective_request(h, r)
                   : strcmp(set, "gemm") == 0        ? gemm_request(h, r)
                                                     : inference_request(h, r);
-    json_t *hw = with ? json_object_get(with, "hw") : NULL;
     json_t *stack = with ? json_object_get(with, "stack") : NULL;
     if (hw) /* the same run on another description of the hardware */
         json_object_set_new(req, "hw", json_deep_copy(hw));
@@ -728,7 +745,8 @@ usim_status meas_resolve_system(const char *hw, json_t **doc, usim_error *err)
             *doc = NULL;
             st = usim_fail_field(err, USIM_EINPUT, "hw",
                                  "'%s' is not a system description (a chip alone has no "
-                                 "links; name a system preset or file)",
+                                 "links; name a system preset or file that holds it: "
+                                 "'ultrasim hw list')",
                                  hw);
         }
     }
