@@ -420,6 +420,12 @@ static void admission_counts_prompts_to_come(void **state)
     assert_true(num(j, "preemptions") < 2000);
     assert_true(num(j, "kv_peak_use") <= 1.0);
     json_decref(j);
+    /* the first token's slot is the request's too: a 1,024-token prompt
+     * (64 blocks of 16) with its first output holds 65 blocks, 1,040 tokens */
+    j = serve("--model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --engine vllm --isl 1024 "
+              "--osl 2 --requests 1");
+    assert_close(num(j, "kv_peak_use") * num(j, "kv_capacity_tokens"), 1040, 1e-9);
+    json_decref(j);
 }
 
 /* Without an SLO there is nothing to attain: n/a, not "100% of requests". With

@@ -287,6 +287,13 @@ static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
     assert_int_equal(serve_run(tnx, &pair, &r, &err), USIM_OK);
     assert_close(r.ttft.p50, r.ttft.p99, 1e-12);
     assert_close(r.tpot.p50, r.itl.p50, 1e-2);
+    /* its continuous batching asserts a prompt fits the largest graph */
+    expect_input_error("serve --model llama3.1-8b --hw trn2.48xlarge --tp 16 --tp-unit core "
+                       "--engine transformers-neuronx --max-model-len 2048 --isl 1500 --osl 4 "
+                       "--scheduler continuous",
+                       "--scheduler: a prompt of 1500 tokens is longer than the largest context "
+                       "graph, 1024, and engine transformers-neuronx runs a longer prompt's tail "
+                       "token by token only in a static batch");
     /* an engine file may not run prompt tails without compiled graphs */
     const char *eng = write_temp("tail.json", "{\"kind\": \"engine\", \"base\": \"vllm\", "
                                               "\"name\": \"tail\", \"serial_prompt_tail\": "

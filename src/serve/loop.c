@@ -72,7 +72,8 @@ static bool room_for(const replica *r, const serve_request *q, double promised)
         return false;
     if (r->d->engine.reserve_output)
         return r->kv_reserved + reservation(r, q) <= r->kv_capacity;
-    return r->kv_used + promised + prompt_to_come(r, q) <= r->kv_capacity;
+    /* a request waiting to join holds its cached prefix's blocks too */
+    return r->kv_used + promised + held(r, q) + prompt_to_come(r, q) <= r->kv_capacity;
 }
 
 /* Moves waiting requests into the batch while it and the cache have room.
@@ -124,7 +125,7 @@ static int accepted_tokens(replica *r)
  * (transformers-neuronx's context()): a decode row at its next position. */
 static bool in_prompt_tail(const replica *r, const serve_request *q)
 {
-    return prefilling(q) && serve_in_prompt_tail(r->d, q->prefilled);
+    return prefilling(q) && serve_in_prompt_tail(r->d, q->cached + q->prefilled);
 }
 
 /* Adds a decode row at context ctx (the caller counts its tokens). */
@@ -158,7 +159,7 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
         if (in_prompt_tail(r, q)) {
             r->part[i] = 1;
             r->tail_rows++;
-            add_decode_row(b, q->prefilled + 1, &ctx);
+            add_decode_row(b, q->cached + q->prefilled + 1, &ctx);
         } else if (!prefilling(q) && decode && q->generated < q->osl) {
             r->part[i] = width;
             add_decode_row(b, q->isl + q->generated, &ctx);
@@ -171,7 +172,8 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
         serve_request *q = &r->req[r->running[i]];
         if (!prefilling(q) || in_prompt_tail(r, q) || (decode && !chunked))
             continue;
-        double whole = serve_prompt_chunk(r->d, q->prefilled, q->isl_compute - q->prefilled);
+        double whole = serve_prompt_chunk(r->d, q->cached + q->prefilled,
+                                          q->isl_compute - q->prefilled);
         if (!chunked && whole > budget && b->nprefill > 0)
             continue; /* whole prompts only: a later iteration takes it */
         double chunk = chunked ? fmin(whole, budget) : whole;
@@ -215,10 +217,10 @@ static void finish(replica *r, int i)
     }
 }
 
-/* A static batch comes out together: its rows' first tokens wait for the
- * batch's last prompt (transformers-neuronx pads a batch's prompts to the
- * longest and steps their tails together); then those done with one token
- * finish. */
+/* A static batch of an engine that steps prompt tails comes out together:
+ * its rows' first tokens wait for the batch's last prompt
+ * (transformers-neuronx pads a batch's prompts to the longest and steps
+ * their tails together); then those done with one token finish. */
 static void release_static_batch(replica *r)
 {
     for (int i = 0; i < r->nrun; i++)
@@ -238,7 +240,8 @@ static void release_static_batch(replica *r)
 /* Applies an iteration's progress to the requests that took part. */
 static void advance(replica *r)
 {
-    bool batch_out = r->d->scheduler == SERVE_STATIC && !r->prefill_only;
+    bool batch_out = r->d->scheduler == SERVE_STATIC && r->d->engine.serial_prompt_tail &&
+                     !r->prefill_only;
     for (int i = r->nrun - 1; i >= 0; i--) {
         serve_request *q = &r->req[r->running[i]];
         double took = r->part[i];
@@ -247,12 +250,12 @@ static void advance(replica *r)
         if (prefilling(q)) {
             double before = held(r, q);
             q->prefilled += took;
-            r->kv_used += held(r, q) - before;
             if (!prefilling(q) && q->generated == 0) {
                 q->generated = 1; /* the prefill's last position samples the first token */
                 q->first_token = q->last_token = r->t;
                 q->first_pending = batch_out;
             }
+            r->kv_used += held(r, q) - before; /* with the first token's slot */
         } else {
             double before = held(r, q);
             int gained = r->d->spec_len > 0 ? accepted_tokens(r) : 1;

@@ -280,24 +280,37 @@ static usim_status explain_requests(const serve_deployment *d, const serve_workl
     return explain(d, isl, osl, out, err);
 }
 
-/* A prompt longer than the largest bucket a run lists has no graph to run
- * in: NxD Inference refuses it (transformers-neuronx runs its tail token by
- * token). */
+/* A prompt longer than the largest context-encoding graph: NxD Inference
+ * has no graph for a prompt past the largest bucket a run lists, and
+ * transformers-neuronx runs a longer prompt's tail token by token only in a
+ * static batch (under continuous batching it asserts that the prompt fits
+ * its largest context graph). */
 static usim_status check_prefill_buckets(const serve_deployment *d, const serve_workload *w,
                                          const run_state *s, usim_error *err)
 {
-    if (d->nprefill_buckets == 0 || d->engine.serial_prompt_tail)
+    bool tail = d->engine.serial_prompt_tail;
+    if ((tail && d->scheduler == SERVE_STATIC) || (!tail && d->nprefill_buckets == 0))
         return USIM_OK;
-    int largest = d->prefill_buckets[d->nprefill_buckets - 1];
+    double largest = serve_context_bucket_max(d);
     for (int64_t i = 0; i < s->count; i++) {
         const serve_request *q = &s->req[i];
         if (q->isl <= largest)
             continue;
-        usim_status st = usim_fail_field(
-            err, USIM_EINPUT, w->mode == SERVE_TRACE ? "input_tokens" : "prefill-buckets",
-            "a prompt of %.0f tokens is longer than the largest bucket, %d (allowed: prompts up "
-            "to %d tokens, or a bucket that holds %.0f)",
-            q->isl, largest, largest, q->isl);
+        const char *field = w->mode == SERVE_TRACE ? "input_tokens"
+                            : tail                 ? "scheduler"
+                                                   : "prefill-buckets";
+        usim_status st =
+            tail ? usim_fail_field(err, USIM_EINPUT, field,
+                                   "a prompt of %.0f tokens is longer than the largest context "
+                                   "graph, %.0f, and engine %s runs a longer prompt's tail token "
+                                   "by token only in a static batch (allowed: prompts up to %.0f "
+                                   "tokens, --scheduler static, or a bucket that holds %.0f)",
+                                   q->isl, largest, d->engine.name, largest, q->isl)
+                 : usim_fail_field(err, USIM_EINPUT, field,
+                                   "a prompt of %.0f tokens is longer than the largest bucket, "
+                                   "%.0f (allowed: prompts up to %.0f tokens, or a bucket that "
+                                   "holds %.0f)",
+                                   q->isl, largest, largest, q->isl);
         if (err && w->mode == SERVE_TRACE) {
             snprintf(err->file, sizeof err->file, "%s", w->trace_file);
             err->line = q->line;
