@@ -139,15 +139,16 @@ static void add_decode_row(serve_batch *b, double ctx, double *ctx_sum)
 /* Builds this iteration's batch; marks which requests take part. An
  * iteration runs at most the token budget (TensorRT-LLM's max_num_tokens,
  * vLLM's max_num_batched_tokens): chunked engines cut a prompt to fit it,
- * the others prefill whole prompts while they fit (the first always). */
-static void build_batch(replica *r, serve_batch *b, bool prefill_first)
+ * the others prefill whole prompts while they fit (the first always).
+ * Returns how many of its decode rows step a prompt's tail. */
+static double build_batch(replica *r, serve_batch *b, bool prefill_first)
 {
     bool chunked = r->d->scheduler == SERVE_CHUNKED;
     double budget = chunked || r->d->scheduler == SERVE_CONTINUOUS ? serve_replica_budget(r->d)
                                                                      : (double)INFINITY;
     bool any_prefill = false;
     memset(b, 0, sizeof *b);
-    r->tail_rows = 0;
+    double tails = 0; /* decode rows stepping a prompt's tail */
     b->prefill = r->prefill_buf;
     for (int i = 0; i < r->nrun; i++)
         any_prefill = any_prefill || prefilling(&r->req[r->running[i]]);
@@ -158,14 +159,14 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
         r->part[i] = 0;
         if (in_prompt_tail(r, q)) {
             r->part[i] = 1;
-            r->tail_rows++;
+            tails++;
             add_decode_row(b, q->cached + q->prefilled + 1, &ctx);
         } else if (!prefilling(q) && decode && q->generated < q->osl) {
             r->part[i] = width;
             add_decode_row(b, q->isl + q->generated, &ctx);
         }
     }
-    b->decode_tokens = (b->decode_seqs - r->tail_rows) * width + r->tail_rows;
+    b->decode_tokens = (b->decode_seqs - tails) * width + tails;
     budget -= b->decode_tokens;
     int prefills = r->d->engine.max_prefills > 0 ? r->d->engine.max_prefills : r->nrun;
     for (int i = 0; i < r->nrun && (budget > 0 || !decode) && b->nprefill < prefills; i++) {
@@ -184,14 +185,16 @@ static void build_batch(replica *r, serve_batch *b, bool prefill_first)
     }
     b->decode_context = b->decode_seqs > 0 ? ctx / b->decode_seqs : 0;
     b->logits = b->decode_tokens + b->nprefill;
+    return tails;
 }
 
 /* A speculative round: k draft steps at batch B, then the target's pass. */
-static double iteration_s(replica *r, const serve_batch *b, serve_iter_cost *target)
+static double iteration_s(replica *r, const serve_batch *b, double tails,
+                          serve_iter_cost *target)
 {
     *target = serve_iteration(&r->target, b);
     double s = target->seconds;
-    double speculating = b->decode_seqs - r->tail_rows;
+    double speculating = b->decode_seqs - tails; /* no draft runs for a tail */
     if (r->d->spec_len > 0 && speculating > 0) {
         serve_batch draft = *b;
         draft.decode_seqs = draft.decode_tokens = draft.logits = speculating;
@@ -300,8 +303,8 @@ usim_status serve_replica_run(replica *r, usim_error *err)
         }
         serve_batch b;
         serve_iter_cost cost;
-        build_batch(r, &b, prefill_first);
-        r->t += iteration_s(r, &b, &cost);
+        double tails = build_batch(r, &b, prefill_first);
+        r->t += iteration_s(r, &b, tails, &cost);
         if (r->target.st != USIM_OK || r->draft.st != USIM_OK)
             return r->target.st != USIM_OK ? r->target.st : r->draft.st;
         r->iterations++;

@@ -16,8 +16,6 @@ typedef struct replica {
     int64_t whead, wtail;
     int64_t *running;
     double *part;        /* per running request: tokens in this iteration */
-    double tail_rows;    /* of this iteration's decode rows, those stepping a prompt's
-                            tail (serial_prompt_tail): no draft runs for them */
     serve_prefill *prefill_buf;
     int nrun;
     double t, kv_used, kv_capacity, peak_kv;

@@ -275,13 +275,15 @@ static double inflight_bytes(const wl_model *m, const wl_plan *p, int stage)
     bool moe = wl_moe_layers(m) > 0;
     wl_plan kept = *p;
     kept.recompute = WL_RECOMPUTE_NONE; /* the block method's other layers */
-    double whole = layer_activation_bytes(m, &kept, moe), input = layer_activation_bytes(m, p, moe);
+    double whole = layer_activation_bytes(m, &kept, moe);
+    /* a layer as the plan keeps it (under full recomputation, its input) */
+    double planned = layer_activation_bytes(m, p, moe);
     for (int c = 0; c < vp; c++) {
         bool head = stage == p->pp - 1 && c == p->vp - 1;
         int layers = wl_chunk_layers(m, p, stage, c) + (head ? m->mtp_layers : 0);
         int redone = wl_recomputed_layers(p, layers);
-        bytes[c] = p->recompute == WL_RECOMPUTE_FULL ? redone * input + (layers - redone) * whole
-                                                     : layers * input;
+        bytes[c] = p->recompute == WL_RECOMPUTE_FULL ? redone * planned + (layers - redone) * whole
+                                                     : layers * planned;
     }
     return wl_pipeline_peak_layers(p->pp, vp, p->vp_group, wl_plan_microbatches(p), stage,
                                    p->schedule, bytes);
