@@ -351,9 +351,8 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     bool embedding = json_is_true(json_object_get(p, "embedding_in_pipeline_split"));
     bool loss = json_is_true(json_object_get(p, "loss_in_pipeline_split"));
     if (embedding || loss)
-        snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", %s%s%s a layer's place",
-                 embedding ? "embedding" : "", embedding && loss ? " and loss take" : "",
-                 embedding && loss ? "" : loss ? "loss takes" : " takes");
+        snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", %s a layer's place",
+                 !loss ? "embedding takes" : embedding ? "embedding and loss take" : "loss takes");
     if (api_number(p, "mtp_layers") > 0) /* multi-token prediction modules */
         snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", MTP %.0f",
                  api_number(p, "mtp_layers"));
