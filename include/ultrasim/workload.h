@@ -407,6 +407,11 @@ typedef struct wl_pipe_op {
     bool paired;
 } wl_pipe_op;
 
+/* Micro-batches an interleaved schedule (vp > 1) runs through one virtual
+ * stage before the next: `group`, or pp when it is 0 (Megatron-Core's
+ * microbatch_group_size_per_vp_stage default). */
+int64_t wl_vp_group_size(int pp, int group);
+
 /* Entries in one pipeline rank's program: 2 x m x vp, 3 x m under ZB-H1. */
 int64_t wl_pipeline_ops(int vp, int64_t m, wl_schedule schedule);
 

@@ -103,8 +103,8 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "cpu_offload_layers", json_integer(p->cpu_offload_layers));
     if (p->recompute == WL_RECOMPUTE_FULL && p->recompute_layers > 0)
         json_object_set_new(j, "recompute_layers", json_integer(p->recompute_layers));
-    json_object_set_new(j, "vp_group", json_integer(p->vp > 1 ? (p->vp_group ? p->vp_group : p->pp)
-                                                               : 0));
+    json_object_set_new(j, "vp_group",
+                        json_integer(p->vp > 1 ? wl_vp_group_size(p->pp, p->vp_group) : 0));
     json_object_set_new(j, "embedding_in_pipeline_split", json_boolean(p->embedding_slot));
     json_object_set_new(j, "loss_in_pipeline_split", json_boolean(p->loss_slot));
     if (p->dtype == USIM_FP8)

@@ -57,8 +57,7 @@ static wl_pipe_op interleaved_op(int vp, int64_t group, int64_t m, int64_t k, bo
     return op;
 }
 
-/* The micro-batches of a group: pp unless the plan names another. */
-static int64_t group_size(int pp, int group)
+int64_t wl_vp_group_size(int pp, int group)
 {
     return group > 0 ? group : pp;
 }
@@ -66,8 +65,9 @@ static int64_t group_size(int pp, int group)
 static int64_t warmup_forwards(int pp, int vp, int group, int64_t m, int stage)
 {
     int64_t total = m * vp;
-    int64_t warmup = vp == 1 ? pp - stage - 1
-                             : (int64_t)(pp - stage - 1) * 2 + (vp - 1) * group_size(pp, group);
+    int64_t group_size = wl_vp_group_size(pp, group);
+    int64_t warmup =
+        vp == 1 ? pp - stage - 1 : (int64_t)(pp - stage - 1) * 2 + (vp - 1) * group_size;
     return warmup < total ? warmup : total;
 }
 
@@ -110,7 +110,7 @@ void wl_pipeline_order(int pp, int vp, int group, int64_t m, int stage, wl_sched
         mark_pairs(out, wl_pipeline_ops(vp, m, schedule), pp - 1 - stage);
         return;
     }
-    int64_t total = m * vp, g = group_size(pp, group);
+    int64_t total = m * vp, g = wl_vp_group_size(pp, group);
     int64_t warmup = warmup_forwards(pp, vp, group, m, stage);
     int64_t n = 0;
     for (int64_t k = 0; k < warmup; k++)
@@ -132,7 +132,7 @@ double wl_pipeline_peak_layers(int pp, int vp, int group, int64_t m, int stage,
                chunk_layers[0];
     /* the program's own order: a forward holds its chunk's layers until
      * that chunk's backward of the same micro-batch frees them */
-    int64_t total = m * vp, g = group_size(pp, group);
+    int64_t total = m * vp, g = wl_vp_group_size(pp, group);
     int64_t warmup = warmup_forwards(pp, vp, group, m, stage);
     double live = 0, peak = 0;
     for (int64_t k = 0; k < total; k++) {
