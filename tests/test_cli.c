@@ -256,7 +256,8 @@ static void messages_name_the_fix(void **state)
              write_temp("model_type_7.json", "{\"model_type\": 7}"), plan);
     expect_error(args, "model_type: 7 is not a supported model type; allowed: llama, mistral, "
                        "mixtral, qwen2, qwen3, qwen3_moe, gpt_oss, gpt2, gptj, gpt_neox, falcon, "
-                       "mpt, bloom, deepseek_v3, llama4, llama4_text (a string)");
+                       "mpt, bloom, phi3, qwen2_moe, deepseek_v2, deepseek_v3, llama4, "
+                       "llama4_text (a string)");
     /* a fraction of a chip: the range too */
     expect_error("train --model llama3.2-1b --hw dgx-h100 --chips 8.5 --tp 1 --mbs 1 --gbs 8 "
                  "--seq 1024",

@@ -245,6 +245,64 @@ static void gpt_oss_config(void **state)
 }
 
 /*
+ * Families read from config.json by their published totals, derived by hand.
+ * DeepSeek-V2-Lite: embeddings and LM head 2 x 102400 x 2048; a layer's latent
+ * attention 2048 x 16 x 192 (queries, no q_lora_rank) + 2048 x (512 + 64) +
+ * 512 (the latent's norm) + 512 x 16 x 256 + 2048 x 2048 (13,763,072) and
+ * 2 x 2048 norms; layer 0 a dense MLP 3 x 2048 x 10944, the other 26 64
+ * routed and 2 shared experts of 3 x 2048 x 1408 and a 2048 x 64 router; the
+ * final norm: 15,706,484,224 (the model card's 15.7B). Qwen1.5-MoE-A2.7B: 2 x
+ * 151936 x 2048; a layer's attention 4 x 2048^2 with Q, K and V biases, 2 x
+ * 2048 norms, 60 experts of 3 x 2048 x 1408, the shared expert 3 x 2048 x 5632
+ * (four routed widths), a 2048 x 60 router; 24 layers and the final norm:
+ * 14,315,735,040 (the card's 14.3B; its 24 x 2048 shared-expert gate weights
+ * are not counted). Phi-3-mini: 2 x 32064 x 3072; a layer 4 x 3072^2 + 3 x
+ * 3072 x 8192 + 2 x 3072; 32 layers and the final norm: 3,821,079,552.
+ */
+static void more_families_config(void **state)
+{
+    (void)state;
+    wl_model m;
+    usim_error err;
+    usim_error_clear(&err);
+    const char *v2_lite =
+        "{\"model_type\": \"deepseek_v2\", \"hidden_size\": 2048, \"num_hidden_layers\": 27,"
+        "\"intermediate_size\": 10944, \"moe_intermediate_size\": 1408,"
+        "\"num_attention_heads\": 16, \"num_key_value_heads\": 16, \"vocab_size\": 102400,"
+        "\"q_lora_rank\": null, \"kv_lora_rank\": 512, \"qk_nope_head_dim\": 128,"
+        "\"qk_rope_head_dim\": 64, \"v_head_dim\": 128, \"n_routed_experts\": 64,"
+        "\"num_experts_per_tok\": 6, \"n_shared_experts\": 2, \"first_k_dense_replace\": 1,"
+        "\"n_group\": 1, \"topk_group\": 1, \"tie_word_embeddings\": false}";
+    assert_int_equal(wl_model_load_text("config.json", v2_lite, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 15706484224.0);
+    assert_int_equal(m.mtp_layers, 0);
+    const char *qwen15_moe =
+        "{\"model_type\": \"qwen2_moe\", \"hidden_size\": 2048, \"intermediate_size\": 5632,"
+        "\"num_hidden_layers\": 24, \"num_attention_heads\": 16, \"num_key_value_heads\": 16,"
+        "\"vocab_size\": 151936, \"num_experts\": 60, \"num_experts_per_tok\": 4,"
+        "\"moe_intermediate_size\": 1408, \"shared_expert_intermediate_size\": 5632,"
+        "\"decoder_sparse_step\": 1, \"mlp_only_layers\": [], \"tie_word_embeddings\": false}";
+    assert_int_equal(wl_model_load_text("config.json", qwen15_moe, &m, &err), USIM_OK);
+    assert_int_equal(m.shared_experts, 4);
+    assert_true(m.qkv_bias);
+    assert_true(wl_model_params(&m).total == 14315735040.0);
+    const char *uneven = "{\"model_type\": \"qwen2_moe\", \"hidden_size\": 64,"
+                         "\"intermediate_size\": 128, \"num_hidden_layers\": 2,"
+                         "\"num_attention_heads\": 4, \"vocab_size\": 1000, \"num_experts\": 4,"
+                         "\"num_experts_per_tok\": 2, \"moe_intermediate_size\": 32,"
+                         "\"shared_expert_intermediate_size\": 48}";
+    assert_int_equal(wl_model_load_text("config.json", uneven, &m, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "shared_expert_intermediate_size");
+    assert_non_null(strstr(err.message, "48 is not a multiple of moe_intermediate_size 32"));
+    const char *phi3 =
+        "{\"model_type\": \"phi3\", \"hidden_size\": 3072, \"intermediate_size\": 8192,"
+        "\"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 32,"
+        "\"vocab_size\": 32064, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false}";
+    assert_int_equal(wl_model_load_text("config.json", phi3, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 3821079552.0);
+}
+
+/*
  * Llama 4 from its config.json (the text model in text_config). Maverick:
  * embeddings and LM head 2 x 202048 x 5120; a layer's attention 5120 x (5120
  * + 1024 + 1024) + 5120 x 5120 and 2 x 5120 norms; every other layer (1, 3,
@@ -750,6 +808,7 @@ int main(void)
         cmocka_unit_test(megatron_formula),
         cmocka_unit_test(hf_config_json),
         cmocka_unit_test(gpt_oss_config),
+        cmocka_unit_test(more_families_config),
         cmocka_unit_test(sliding_window_flops),
         cmocka_unit_test(one_f_one_b_order),
         cmocka_unit_test(interleaved_order),

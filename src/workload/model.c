@@ -5,10 +5,10 @@
  * the shape keys must be there and sane).
  *
  * A config.json is recognised by its "model_type". Each family maps its own
- * key names onto wl_model: llama/mistral/qwen2/qwen3/mixtral share Llama's
- * names, gpt2 and gptj use n_embd/n_layer/n_head, mpt d_model/n_layers/n_heads,
- * falcon, deepseek_v3 and llama4 (whose text model is in text_config) add
- * their own.
+ * key names onto wl_model: llama/mistral/qwen2/qwen3/mixtral/phi3 share
+ * Llama's names, gpt2 and gptj use n_embd/n_layer/n_head, mpt
+ * d_model/n_layers/n_heads, falcon, qwen2_moe, deepseek_v2/v3 and llama4
+ * (whose text model is in text_config) add their own.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,7 +257,9 @@ static void hf_qwen3_moe_experts(hf_reader *h, wl_model *m)
                              "evenly)");
 }
 
-/* llama, mistral, qwen2, qwen3, qwen3_moe, mixtral: Llama's key names. */
+/* llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, phi3: Llama's key
+ * names (phi3 stores Q, K, V as one matrix and gate and up as another: the
+ * same weights). */
 static void hf_llama_like(hf_reader *h, wl_model *m)
 {
     m->hidden = hf_int(h, "hidden_size", 0, 1, MAX_DIM, true);
@@ -379,7 +381,31 @@ static void hf_mpt(hf_reader *h, wl_model *m)
     m->qkv_bias = m->linear_bias = !hf_bool(h, "no_bias", true);
 }
 
-static void hf_deepseek_v3(hf_reader *h, wl_model *m)
+/* qwen2_moe (Qwen1.5-MoE, Qwen2-57B-A14B): Qwen2's biased Q, K and V with
+ * qwen3_moe's expert keys, and on every expert layer one shared expert
+ * shared_expert_intermediate_size wide, counted as that many routed widths
+ * (Qwen1.5-MoE-A2.7B: 5,632 = 4 x 1,408); a width the routed one does not
+ * divide is an input error. Its sigmoid gate (hidden x 1 a layer) is not
+ * counted. */
+static void hf_qwen2_moe(hf_reader *h, wl_model *m)
+{
+    hf_llama_like(h, m);
+    m->qkv_bias = true;
+    hf_qwen3_moe_experts(h, m);
+    int shared = hf_int(h, "shared_expert_intermediate_size", 0, 0, MAX_DIM, false);
+    if (h->st == USIM_OK && m->expert_ffn > 0 && shared % m->expert_ffn != 0)
+        h->st = usim_fail_at(h->r, "shared_expert_intermediate_size", false, h->err,
+                             "%d is not a multiple of moe_intermediate_size %d; allowed: a "
+                             "shared expert as wide as a whole number of routed experts",
+                             shared, m->expert_ffn);
+    else if (m->expert_ffn > 0)
+        m->shared_experts = shared / m->expert_ffn;
+}
+
+/* deepseek_v2 and deepseek_v3: latent attention (MLA), shared and routed
+ * experts after the first dense layers, group-limited routing; v3 adds
+ * multi-token prediction layers and its router's score-correction bias. */
+static void hf_deepseek(hf_reader *h, wl_model *m)
 {
     hf_llama_like(h, m);
     m->experts = hf_int(h, "n_routed_experts", 1, 1, 65536, false);
@@ -490,8 +516,9 @@ static const hf_family HF_FAMILIES[] = {
     {"qwen2", hf_llama_like},   {"qwen3", hf_llama_like},   {"qwen3_moe", hf_llama_like},
     {"gpt_oss", hf_gpt_oss},    {"gpt2", hf_gpt2},          {"gptj", hf_gptj},
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
-    {"bloom", hf_bloom},
-    {"deepseek_v3", hf_deepseek_v3}, {"llama4", hf_llama4},  {"llama4_text", hf_llama4},
+    {"bloom", hf_bloom},        {"phi3", hf_llama_like},    {"qwen2_moe", hf_qwen2_moe},
+    {"deepseek_v2", hf_deepseek}, {"deepseek_v3", hf_deepseek},
+    {"llama4", hf_llama4},      {"llama4_text", hf_llama4},
 };
 
 static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_error *err)
@@ -512,7 +539,7 @@ static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_
         }
     }
     const char *near = type ? usim_closest(type, names, n) : NULL;
-    char allowed[256] = "";
+    char allowed[512] = "";
     for (size_t i = 0; i < n; i++)
         snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
                  i ? ", " : "", names[i]);
