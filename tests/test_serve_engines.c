@@ -69,13 +69,49 @@ static double step_s(const serve_deployment *d, serve_batch b)
 
 static double prefill_s(const serve_deployment *d, double tokens)
 {
-    serve_prefill p = {tokens, tokens};
+    serve_prefill p = {tokens, tokens, true};
     return step_s(d, (serve_batch){0, 0, 0, 0, tokens, &p, 1, 1});
 }
 
 static double decode_s(const serve_deployment *d, double context, double longest)
 {
     return step_s(d, (serve_batch){2, 2, context, longest, 0, NULL, 0, 2});
+}
+
+/* A prompt behind a cached prefix attends over the prefix too: on Trainium
+ * its 3,277 computed tokens after 29,491 cached ones cost what the last
+ * 3,277-token chunk of a 32,768-token prompt costs, more than a fresh
+ * 3,277-token prompt; only the first computed tokens pay a bucket. */
+static void cached_prefix_is_attended(void **state)
+{
+    (void)state;
+    serve_deployment *d = deployment("llama3.1-8b", "vllm");
+    serve_prefill behind = {3277, 32768, true}, chunk = {3277, 32768, false};
+    double cached = step_s(d, (serve_batch){0, 0, 0, 0, 3277, &behind, 1, 1});
+    double last_chunk = step_s(d, (serve_batch){0, 0, 0, 0, 3277, &chunk, 1, 1});
+    assert_true(cached == last_chunk);
+    assert_true(cached > 1.2 * prefill_s(d, 3277));
+    free(d);
+}
+
+/* A draft's layers take KV cache beside the target's: Llama 3.1 8B's 2 x 32
+ * layers x 8 KV heads x 128 x 2 B = 131,072 bytes a token and Llama 3.2
+ * 1B's 2 x 16 x 8 x 64 x 2 B = 32,768 on one H100. */
+static void draft_takes_kv_cache(void **state)
+{
+    (void)state;
+    usim_error err;
+    serve_deployment *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    assert_int_equal(wl_model_load("llama3.1-8b", &d->model, &err), USIM_OK);
+    assert_int_equal(wl_model_load("llama3.2-1b", &d->draft, &err), USIM_OK);
+    assert_int_equal(hw_load_system("dgx-h100", 1, NULL, &d->sys, &err), USIM_OK);
+    d->tp = d->pp = d->ep = d->replicas = 1;
+    d->weights = d->kv_dtype = SERVE_W_BF16;
+    assert_true(serve_kv_bytes_per_token(d, 0) == 131072.0);
+    d->spec_len = 4;
+    assert_true(serve_kv_bytes_per_token(d, 0) == 131072.0 + 32768.0);
+    free(d);
 }
 
 static void prompts_pay_their_bucket(void **state)
@@ -442,7 +478,7 @@ static void prefill_collectives_overlap_gemms(void **state)
     usim_error err;
     serve_ctx c;
     serve_ctx_init(&c, d, &d->model, &err);
-    serve_prefill p = {4096, 4096};
+    serve_prefill p = {4096, 4096, true};
     serve_batch pre = {0, 0, 0, 0, 4096, &p, 1, 1};
     serve_iter_cost piped = serve_iteration(&c, &pre);
     net_result r;
@@ -558,6 +594,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prompts_pay_their_bucket),
+        cmocka_unit_test(cached_prefix_is_attended),
+        cmocka_unit_test(draft_takes_kv_cache),
         cmocka_unit_test(listed_buckets_replace_the_powers_of_two),
         cmocka_unit_test(heads_shard_over_cores),
         cmocka_unit_test(old_trtllm_shares_kv_where_xqa_runs),

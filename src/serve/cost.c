@@ -260,9 +260,8 @@ static double pow2_bucket(const serve_deployment *d, double n, double floor)
  * end at its top context bucket. */
 static double compiled_prompt(const serve_deployment *d, const serve_prefill *p)
 {
-    bool whole = p->context <= p->tokens;
     int floor = d->engine.prefill_bucket_min;
-    if (floor <= 0 || !whole)
+    if (floor <= 0 || !p->first)
         return p->tokens;
     for (int i = 0; i < d->nprefill_buckets; i++)
         if (d->prefill_buckets[i] >= p->tokens)

@@ -116,9 +116,9 @@ double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m)
     return serve_q_heads_per_chip(d, m);
 }
 
-double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
+/* KV cache bytes a token of model m takes on a chip at context ctx. */
+static double kv_bytes_per_token_of(const serve_deployment *d, const wl_model *m, double ctx)
 {
-    const wl_model *m = &d->model;
     double kv_bytes = serve_weight_bytes(d->kv_dtype);
     double layers = (double)m->layers;
     if (ctx > m->sliding_window)
@@ -127,6 +127,15 @@ double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
     if (m->mla.kv_lora_rank > 0) /* the compressed latent and the rope key, per layer */
         return layers * ((double)m->mla.kv_lora_rank + m->mla.qk_rope_dim) * kv_bytes;
     return 2 * layers * serve_kv_heads_per_chip(d, m) * m->head_dim * kv_bytes;
+}
+
+/* The target's, and a draft's beside it: vLLM allocates a drafter's layers
+ * from the same KV cache blocks (its V1 KV cache spec spans every attention
+ * layer of the worker, the draft's included). */
+double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
+{
+    double target = kv_bytes_per_token_of(d, &d->model, ctx);
+    return d->spec_len > 0 ? target + kv_bytes_per_token_of(d, &d->draft, ctx) : target;
 }
 
 /* One iteration's activations on a chip (a few hidden-size tensors per

@@ -20,7 +20,8 @@ void serve_ctx_init(serve_ctx *c, const serve_deployment *d, const wl_model *m, 
 
 typedef struct serve_prefill {
     double tokens;  /* prompt tokens in this iteration */
-    double context; /* the request's context after them */
+    double context; /* the request's context after them, a cached prefix included */
+    bool first;     /* the request's first computed tokens: a compiled bucket pads them */
 } serve_prefill;
 
 /* What one iteration runs. */
@@ -54,9 +55,9 @@ double serve_q_heads_per_chip(const serve_deployment *d, const wl_model *m);
  * its own tokens). */
 double serve_dense_split(const serve_deployment *d, const wl_model *m);
 double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m);
-/* KV-cache bytes per token of a sequence of ctx tokens on one rank (a
- * sliding-window layer keeps only its window of them; ctx 0: every layer
- * keeps every token). */
+/* KV-cache bytes per token of a sequence of ctx tokens on one rank, a
+ * speculative draft's layers included (a sliding-window layer keeps only its
+ * window of them; ctx 0: every layer keeps every token). */
 double serve_kv_bytes_per_token(const serve_deployment *d, double ctx);
 
 /* A request of the workload. */

@@ -179,7 +179,8 @@ static double build_batch(replica *r, serve_batch *b, bool prefill_first)
             continue; /* whole prompts only: a later iteration takes it */
         double chunk = chunked ? fmin(whole, budget) : whole;
         r->part[i] = chunk;
-        b->prefill[b->nprefill++] = (serve_prefill){chunk, q->prefilled + chunk};
+        b->prefill[b->nprefill++] =
+            (serve_prefill){chunk, q->cached + q->prefilled + chunk, q->prefilled == 0};
         b->prefill_tokens += chunk;
         budget -= chunk;
     }
@@ -212,7 +213,9 @@ static void finish(replica *r, int i)
     q->finish = r->t;
     r->kv_used -= held(r, q);
     r->kv_reserved -= reservation(r, q);
-    r->running[i] = r->running[--r->nrun];
+    /* keep admission order: the newest, last, is the one preempted */
+    memmove(&r->running[i], &r->running[i + 1], (size_t)(r->nrun - i - 1) * sizeof r->running[0]);
+    r->nrun--;
     r->done++;
     if (r->w->mode == SERVE_CLOSED && r->to_issue < r->n) { /* the client sends its next */
         serve_request *following = &r->req[r->ids[r->to_issue++]];

@@ -221,7 +221,7 @@ done:
 static double lone_prefill_s(serve_ctx *c, double isl, double *serial_tokens)
 {
     double head = serve_prompt_chunk(c->d, 0, isl);
-    serve_prefill one = {head, head};
+    serve_prefill one = {head, head, true};
     serve_batch pre = {0, 0, 0, 0, head, &one, 1, 1};
     double s = serve_iteration(c, &pre).seconds;
     *serial_tokens = isl - head;
