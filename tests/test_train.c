@@ -154,6 +154,26 @@ static void mfu_by_definition(void **state)
     assert_true(r.hfu > r.mfu * 1.25 && r.hfu < r.mfu * 1.40);
 }
 
+/* ZeRO-3 gathers a layer's weights once for its backward, full
+ * recomputation's second forward included (FSDP gathers a unit once for
+ * both): without prefetching the DP traffic is the same as under selective
+ * recomputation, one gather per forward, one gather and one reduce-scatter
+ * per backward. */
+static void zero3_recompute_gathers_once(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s = load_system("dgx-h100", 8);
+    wl_plan p = plan(1, 1, 8, 1, 16, 4096);
+    p.zero = 3;
+    p.overlap_param_gather = false;
+    double selective = step(&m, &p, &s).exposed_s[TRAIN_DP_COMM];
+    p.recompute = WL_RECOMPUTE_FULL;
+    double full = step(&m, &p, &s).exposed_s[TRAIN_DP_COMM];
+    assert_true(selective > 0);
+    assert_close(full, selective, 1e-9);
+}
+
 /* Doubling data parallelism with the batch per replica fixed doubles the
  * tokens per step; the step time barely moves inside a node. */
 static void weak_scaling_in_a_node(void **state)
@@ -463,6 +483,7 @@ int main(void)
         cmocka_unit_test(zero_bubble_matches_closed_form),
         cmocka_unit_test(ep_all_to_alls_pair_with_blocks),
         cmocka_unit_test(mfu_by_definition),
+        cmocka_unit_test(zero3_recompute_gathers_once),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),
         cmocka_unit_test(fp8_backward_accumulates_split),

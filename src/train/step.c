@@ -210,13 +210,16 @@ static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_ta
         }
     }
     k->first_fwd = k->fwd;
-    if (p->zero >= 3 && chunk_units(b, c) > 0)
-        zero3_chunk_comm(b, c, k);
-    if (p->recompute == WL_RECOMPUTE_FULL) { /* the recomputed layers' second forward */
+    /* The recomputed layers' second forward runs inside the backward, on the
+     * weights the backward gathers under ZeRO-3 (FSDP gathers a unit once for
+     * both), so it joins the backward before ZeRO-3's traffic is spread. */
+    if (p->recompute == WL_RECOMPUTE_FULL) {
         int units = chunk_units(b, c);
         train_costs_add(&k->bwd, &k->fwd,
                         units > 0 ? (double)wl_recomputed_layers(p, units) / units : 1.0);
     }
+    if (p->zero >= 3 && chunk_units(b, c) > 0)
+        zero3_chunk_comm(b, c, k);
     offload_wait(b, c, lt, k);
 }
 
