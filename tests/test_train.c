@@ -132,6 +132,41 @@ static void ep_all_to_alls_pair_with_blocks(void **state)
     assert_close(full.s[TRAIN_EP_COMM], 1.5 + 4.0, 1e-12);
 }
 
+/* The largest bytes of op `op` among the step's recorded calls of kind. */
+static double largest_call(const train_record *rec, train_kind kind, int op)
+{
+    double most = 0;
+    for (int i = 0; i < rec->nops; i++)
+        for (int j = 0; j < rec->ops[i].ncalls[kind]; j++)
+            if (rec->ops[i].calls[kind][j].op == op)
+                most = fmax(most, rec->ops[i].calls[kind][j].bytes);
+    return most;
+}
+
+/* Expert TP = TP (Megatron-Core's default): each TP rank dispatches its own
+ * sequence-parallel share over the EP group, then the TP ranks all-gather
+ * what they received. Mixtral 8x7B at TP 2, EP 8, 4,096 tokens a
+ * micro-batch, top-2 of 4,096-wide tokens: all-to-alls of 4096 x 2 x 4096 x
+ * 2 B / 2 = 33,554,432 bytes a rank and a TP all-gather of 67,108,864. */
+static void expert_tp_dispatches_the_rank_share(void **state)
+{
+    (void)state;
+    wl_model m = model("mixtral-8x7b");
+    hw_system s = load_system("dgx-h100", 32);
+    wl_plan p = plan(2, 1, 16, 1, 64, 4096);
+    p.ep = 8;
+    p.etp = 2;
+    train_result r;
+    train_record rec;
+    memset(&rec, 0, sizeof rec);
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(train_step_recorded(&m, &p, &s, &r, NULL, &rec, &err), USIM_OK);
+    assert_close(largest_call(&rec, TRAIN_EP_COMM, NET_ALLTOALL), 33554432.0, 0);
+    assert_close(largest_call(&rec, TRAIN_TP_COMM, NET_ALLGATHER), 67108864.0, 0);
+    train_record_free(&rec);
+}
+
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
  * per token. */
 static void mfu_by_definition(void **state)
@@ -484,6 +519,7 @@ int main(void)
         cmocka_unit_test(ep_all_to_alls_pair_with_blocks),
         cmocka_unit_test(mfu_by_definition),
         cmocka_unit_test(zero3_recompute_gathers_once),
+        cmocka_unit_test(expert_tp_dispatches_the_rank_share),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),
         cmocka_unit_test(fp8_backward_accumulates_split),

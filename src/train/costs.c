@@ -394,27 +394,39 @@ static double dispatched_share(const train_ctx *x)
     return wl_dispatch_share(x->m, (int)ceil(g->size / per_domain));
 }
 
-/* Router, dispatch all-to-all, local experts as a grouped GEMM, combine. Each
- * chip holds E / EP experts split ETP ways and receives on average T x top-k
- * tokens x ETP / TP (balanced routing is assumed): with ETP = TP every TP rank
- * works on all its group's tokens, with ETP 1 each on its own share. */
+/* Router, dispatch all-to-all, local experts as a grouped GEMM, combine.
+ * Each TP rank routes its own sequence-parallel share of the tokens, T x
+ * top-k / TP copies, and sends them over the EP group (Megatron-Core's
+ * all-to-all dispatcher). Each chip holds E / EP experts split ETP ways:
+ * with ETP 1 (folded) it works on what it receives; with ETP = TP the TP
+ * ranks all-gather what they received before their expert shards and
+ * reduce-scatter the outputs before the combine (the dispatcher's
+ * dispatch_postprocess and combine_preprocess), so each works on T x top-k
+ * copies, and the layer's MLP side has no TP pair of its own. Balanced
+ * routing is assumed. */
 static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
 {
     const wl_model *m = x->m;
     double etp = wl_plan_etp(x->p);
     double T = x->tokens, h = m->hidden, fe = (double)m->expert_ffn / etp;
     bool gated = m->mlp == WL_MLP_SWIGLU;
-    double routed = T * m->experts_per_token * etp / x->p->tp;
+    double own = T * m->experts_per_token / x->p->tp;
+    double routed = own * etp;
     double local = (double)m->experts / x->p->ep;
-    linear(x, c, backward, T, h, m->experts, 1); /* router */
-    elementwise(x, c, backward, T * m->experts, 6, 4);
+    linear(x, c, backward, T / x->p->tp, h, m->experts, 1); /* router, on the rank's tokens */
+    elementwise(x, c, backward, T / x->p->tp * m->experts, 6, 4);
     dispatch_kernels(x, c, backward);
     /* the permutations run the same way in either pass: no saved input */
     if (x->p->stack.moe_permute_bytes > 0)
         elementwise(x, c, false, routed * h, 0, x->p->stack.moe_permute_bytes);
-    double bytes = routed * h * 2.0 * dispatched_share(x);
+    double bytes = own * h * 2.0 * dispatched_share(x);
     add(c, TRAIN_EP_COMM,
         calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, bytes, &x->ep, 2, x->p->overlap_ep_comm));
+    if (etp > 1)
+        add(c, TRAIN_TP_COMM,
+            calls_s(x, c, TRAIN_TP_COMM, NET_ALLGATHER, routed * h * 2.0, &x->tp, 1, false) +
+                calls_s(x, c, TRAIN_TP_COMM, NET_REDUCE_SCATTER, routed * h * 2.0, &x->tp, 1,
+                        false));
     linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
     elementwise(x, c, backward, routed * fe, gated ? 4 : 8,
                 gated ? kernels(x)->gated_activation : 4);
@@ -516,10 +528,10 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
     c.mlp_s = device_besides_ep(&c) - before_mlp;
     elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1,
                 kernels(x)->residual);
-    /* Experts folded over TP (expert TP 1) take the sequence-parallel tokens
-     * as they are: only the attention block all-gathers and reduce-scatters. */
-    bool folded = moe && wl_plan_etp(x->p) < x->p->tp;
-    tp_collectives(x, &c, folded ? 1 : 2);
+    /* A MoE layer's dispatcher takes the sequence-parallel tokens as they are
+     * (moe_mlp gathers what expert TP needs): only the attention block
+     * all-gathers and reduce-scatters the layer's activations. */
+    tp_collectives(x, &c, moe ? 1 : 2);
     return c;
 }
 
