@@ -167,6 +167,48 @@ static void expert_tp_dispatches_the_rank_share(void **state)
     train_record_free(&rec);
 }
 
+/* The largest bytes among the step's recorded DP calls of dense or of
+ * expert weights. */
+static double largest_dp_call(const train_record *rec, bool expert)
+{
+    double most = 0;
+    for (int i = 0; i < rec->nops; i++)
+        for (int j = 0; j < rec->ops[i].ncalls[TRAIN_DP_COMM]; j++) {
+            const train_call *c = &rec->ops[i].calls[TRAIN_DP_COMM][j];
+            if (c->expert == expert)
+                most = fmax(most, c->bytes);
+        }
+    return most;
+}
+
+/* Expert weights reduce their gradients over the ranks that hold the same
+ * experts (Megatron-Core's expert data parallelism), the dense ones over DP.
+ * Qwen3-30B-A3B on 16 chips at EP 8: 16 local experts x 48 layers x 3 x 2048
+ * x 768 = 3,623,878,656 expert weights a chip, reduced in 16-bit over 2 ranks
+ * 8 apart (7,247,757,312 bytes); the other 1,541,093,376 (30,532,122,624
+ * less 128 x 48 x 4,718,592) over all 16 (3,082,186,752 bytes). */
+static void expert_gradients_reduce_over_expert_dp(void **state)
+{
+    (void)state;
+    wl_model m = model("qwen3-30b-a3b");
+    hw_system s = load_system("dgx-h100", 16);
+    wl_plan p = plan(1, 1, 16, 1, 64, 4096);
+    p.ep = 8;
+    p.overlap_grad_reduce = false;
+    train_result r;
+    train_record rec;
+    memset(&rec, 0, sizeof rec);
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(train_step_recorded(&m, &p, &s, &r, NULL, &rec, &err), USIM_OK);
+    assert_int_equal(r.edp.size, 2);
+    assert_int_equal(r.edp.stride, 8);
+    assert_int_equal(r.dp.size, 16);
+    assert_close(largest_dp_call(&rec, true), 7247757312.0, 0);
+    assert_close(largest_dp_call(&rec, false), 3082186752.0, 0);
+    train_record_free(&rec);
+}
+
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
  * per token. */
 static void mfu_by_definition(void **state)
@@ -520,6 +562,7 @@ int main(void)
         cmocka_unit_test(mfu_by_definition),
         cmocka_unit_test(zero3_recompute_gathers_once),
         cmocka_unit_test(expert_tp_dispatches_the_rank_share),
+        cmocka_unit_test(expert_gradients_reduce_over_expert_dp),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),
         cmocka_unit_test(fp8_backward_accumulates_split),

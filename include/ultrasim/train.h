@@ -65,6 +65,7 @@ typedef struct train_result {
     int critical_stage;
     int64_t microbatches;
     train_group tp, cp, dp, pp, ep;
+    train_group edp;                /* expert data parallel: expert weights' DP traffic */
     int tasks;                      /* simulated tasks */
 } train_result;
 

@@ -151,6 +151,8 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
     json_t *groups = api_pack("{s:o, s:o, s:o, s:o, s:o}", "tp", group_json(&r->tp), "cp",
                                group_json(&r->cp), "dp", group_json(&r->dp), "pp",
                                group_json(&r->pp), "ep", group_json(&r->ep));
+    if (s->model.experts > 1) /* expert weights' DP traffic; a dense model's is dp's */
+        json_object_set_new(groups, "edp", group_json(&r->edp));
     json_t *plan = plan_json(&s->plan);
     json_object_set_new(plan, "mtp_layers", json_integer(s->model.mtp_layers));
     return api_pack(
@@ -293,12 +295,12 @@ static void render_memory(usim_buf *b, json_t *res)
 
 static void render_groups(usim_buf *b, json_t *res)
 {
-    static const char *const NAMES[] = {"tp", "cp", "dp", "pp", "ep"};
+    static const char *const NAMES[] = {"tp", "cp", "dp", "pp", "ep", "edp"};
     json_t *g = json_object_get(res, "groups");
     usim_buf_puts(b, "\nWhere each group's traffic flows\n");
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++) {
         json_t *x = json_object_get(g, NAMES[i]);
-        if (api_number(x, "size") > 1)
+        if (x && api_number(x, "size") > 1)
             usim_buf_printf(b, "  %-4s %5.0f ranks, stride %-6.0f %s\n", NAMES[i],
                             api_number(x, "size"), api_number(x, "stride"),
                             json_string_value(json_object_get(x, "link")));

@@ -39,25 +39,35 @@ static int find_call(const train_costs *c, train_kind k, const train_call *call)
 {
     for (int i = 0; i < c->ncalls[k]; i++) {
         const train_call *h = &c->calls[k][i];
-        if (h->op == call->op && h->bytes == call->bytes && h->hidden == call->hidden)
+        if (h->op == call->op && h->bytes == call->bytes && h->hidden == call->hidden &&
+            h->expert == call->expert)
             return i;
     }
     return -1;
 }
 
-void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, double count,
-                      bool hidden)
+static void add_call(train_costs *c, train_kind kind, train_call call)
 {
-    train_call call = {op, bytes, count, hidden};
-    if (count == 0 || bytes <= 0) /* a negative count takes calls back (train_costs_add) */
+    if (call.count == 0 || call.bytes <= 0) /* a negative count takes calls back (train_costs_add) */
         return;
     int i = find_call(c, kind, &call);
     if (i >= 0)
-        c->calls[kind][i].count += count;
+        c->calls[kind][i].count += call.count;
     else if (c->ncalls[kind] < TRAIN_CALLS)
         c->calls[kind][c->ncalls[kind]++] = call;
     else
         c->calls_lost = true;
+}
+
+void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, double count,
+                      bool hidden)
+{
+    add_call(c, kind, (train_call){op, bytes, count, hidden, false});
+}
+
+void train_costs_expert_call(train_costs *c, int op, double bytes, double count, bool hidden)
+{
+    add_call(c, TRAIN_DP_COMM, (train_call){op, bytes, count, hidden, true});
 }
 
 void train_costs_add(train_costs *a, const train_costs *b, double k)
@@ -67,8 +77,9 @@ void train_costs_add(train_costs *a, const train_costs *b, double k)
         a->flops[i] += k * b->flops[i];
         a->bytes[i] += k * b->bytes[i];
         for (int j = 0; j < b->ncalls[i]; j++) {
-            const train_call *h = &b->calls[i][j];
-            train_costs_call(a, (train_kind)i, h->op, h->bytes, k * h->count, h->hidden);
+            train_call h = b->calls[i][j];
+            h.count *= k;
+            add_call(a, (train_kind)i, h);
         }
     }
     a->host_s += k * b->host_s;

@@ -97,13 +97,21 @@ typedef struct pgroup {
     int first, size, stride;
 } pgroup;
 
-static const char *const GROUP_KINDS[] = {"tp", "cp", "ep", "dp"};
+static const char *const GROUP_KINDS[] = {"tp", "cp", "ep", "dp", "edp"};
 
-static pgroup group_for(const exporter *e, train_kind kind)
+/* The group of kind's calls (DP traffic of expert weights: the expert
+ * data-parallel group, EP x ETP ranks apart within the stage, as
+ * train_step groups it). */
+static pgroup group_for(const exporter *e, train_kind kind, bool expert)
 {
     const wl_plan *p = e->p;
     coords k = e->at;
     pgroup g = {"tp", 0, 1, 1};
+    if (kind == TRAIN_DP_COMM && expert) {
+        int span = wl_plan_etp(p) * p->ep;
+        int stage = rank_of(p, (coords){0, 0, 0, k.s}), f = rank_of(p, k) - stage;
+        return (pgroup){"edp", stage + f % span, (int)wl_expert_dp(p), span};
+    }
     switch (kind) {
     case TRAIN_TP_COMM:
         k.t = 0;
@@ -132,8 +140,8 @@ static pgroup group_for(const exporter *e, train_kind kind)
  * rank, kinds in GROUP_KINDS' order. */
 static void pg_name(const exporter *e, const pgroup *g, char *buf, size_t size)
 {
-    long long kind = 0;
-    while (kind < 3 && strcmp(GROUP_KINDS[kind], g->kind) != 0)
+    long long kind = 0, last = sizeof GROUP_KINDS / sizeof GROUP_KINDS[0] - 1;
+    while (kind < last && strcmp(GROUP_KINDS[kind], g->kind) != 0)
         kind++;
     snprintf(buf, size, "%lld", 1 + kind * e->sys->chips + g->first);
 }
@@ -199,13 +207,14 @@ static int coll_type(net_op op)
     }
 }
 
-static double call_s(exporter *e, net_op op, double bytes, train_kind kind)
+static double call_s(exporter *e, const train_call *c, train_kind kind)
 {
     const train_group *g = kind == TRAIN_TP_COMM   ? &e->rec->tp
                            : kind == TRAIN_CP_COMM ? &e->rec->cp
                            : kind == TRAIN_EP_COMM ? &e->rec->ep
+                           : c->expert             ? &e->rec->edp
                                                    : &e->rec->dp;
-    return train_collective_s(e->x, op, bytes, g);
+    return train_collective_s(e->x, (net_op)c->op, c->bytes, g);
 }
 
 /* One call on kind's group: a collective, or for a ring exchange (CP) a send
@@ -213,7 +222,7 @@ static double call_s(exporter *e, net_op op, double bytes, train_kind kind)
 static uint64_t call_node(exporter *e, const char *label, train_kind kind, const train_call *c,
                           int stream, uint64_t dep)
 {
-    pgroup g = group_for(e, kind);
+    pgroup g = group_for(e, kind, c->expert);
     char name[96], pg[32];
     pg_name(e, &g, pg, sizeof pg);
     if (c->op != NET_SENDRECV) {
@@ -223,7 +232,7 @@ static uint64_t call_node(exporter *e, const char *label, train_kind kind, const
         n.comm_type = coll_type(c->op);
         n.comm_bytes = c->bytes;
         snprintf(n.pg_name, sizeof n.pg_name, "%s", pg);
-        n.duration_s = call_s(e, (net_op)c->op, c->bytes, kind);
+        n.duration_s = call_s(e, c, kind);
         return emit(e, &n, stream, &dep, 1);
     }
     int pos = (e->rank - g.first) / g.stride;
@@ -238,7 +247,7 @@ static uint64_t call_node(exporter *e, const char *label, train_kind kind, const
     send.comm_tag = recv.comm_tag = (int)(e->next_id & 0x7fffffff);
     snprintf(send.pg_name, sizeof send.pg_name, "%s", pg);
     snprintf(recv.pg_name, sizeof recv.pg_name, "%s", pg);
-    send.duration_s = call_s(e, NET_SENDRECV, c->bytes, kind);
+    send.duration_s = call_s(e, c, kind);
     uint64_t s = emit(e, &send, stream, &dep, 1);
     return emit(e, &recv, stream, &s, 1);
 }
@@ -527,8 +536,11 @@ static usim_status add_groups(json_t *groups, const exporter *e0, int rank)
     exporter e = *e0;
     e.rank = rank;
     e.at = coords_of(e.p, rank);
-    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
-        pgroup g = group_for(&e, KINDS[i]);
+    for (size_t i = 0; i <= sizeof KINDS / sizeof KINDS[0]; i++) {
+        bool expert = i == sizeof KINDS / sizeof KINDS[0]; /* then the expert DP group */
+        if (expert && e.x->m->experts <= 1)
+            break;
+        pgroup g = group_for(&e, expert ? TRAIN_DP_COMM : KINDS[i], expert);
         char name[32];
         pg_name(&e, &g, name, sizeof name);
         if (g.size < 2 || json_object_get(groups, name))
@@ -688,6 +700,7 @@ usim_status train_export_et(const wl_model *m, const wl_plan *p, const hw_system
             st = usim_fail(err, USIM_ERUNTIME,
                            "a pass makes more kinds of call than the export keeps (%d)",
                            TRAIN_CALLS);
+    x.m = m;
     x.sys = sys;
     x.err = err;
     e = (exporter){.p = p, .sys = sys, .g = g, .rec = &rec, .x = &x, .err = err,

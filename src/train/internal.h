@@ -12,6 +12,7 @@ typedef struct train_call {
     int op; /* net_op */
     double bytes, count;
     bool hidden;
+    bool expert; /* DP traffic of expert weights: on the expert data-parallel group */
 } train_call;
 
 #define TRAIN_CALLS 6
@@ -34,6 +35,10 @@ void train_costs_add(train_costs *a, const train_costs *b, double k);
 void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, double count,
                       bool hidden);
 
+/* The same for DP traffic of expert weights, on the expert data-parallel
+ * group. */
+void train_costs_expert_call(train_costs *c, int op, double bytes, double count, bool hidden);
+
 /* Collectives already costed in this step: the same call recurs for every
  * layer, bucket and stage. */
 #define TRAIN_MEMO 64
@@ -54,6 +59,10 @@ typedef struct train_ctx {
     hw_chip grad_chip;
     double tokens; /* per chip per micro-batch: mbs x seq / cp */
     train_group tp, cp, dp, pp, ep;
+    /* Expert data parallelism: the ranks that hold the same experts, TP x
+     * CP x DP / (EP x ETP) of them, EP x ETP apart (Megatron-Core's expert
+     * rank order tp-ep-dp); expert weights' DP traffic runs over it. */
+    train_group edp;
     usim_error *err;
     usim_status st; /* the first failure of a collective, sticky */
     bool compute_only; /* cost no communication (for lower bounds) */
@@ -71,7 +80,7 @@ typedef struct train_record {
     int *task_op;
     int cap_tasks;
     int (*res)[4];
-    train_group tp, cp, dp, ep, pp;
+    train_group tp, cp, dp, ep, pp, edp;
 } train_record;
 
 /* train_step, also filling rec (train_record_free after). */

@@ -97,29 +97,69 @@ typedef struct step_builder {
 enum { RES_COMPUTE, RES_DP, RES_SEND_FWD, RES_SEND_BWD };
 
 
+/* What DP traffic moves, dense weights and expert weights apart: the dense
+ * ones' collectives run over the DP group, the experts' over the expert
+ * data-parallel group (train_ctx.edp), one after the other on the DP
+ * stream. */
+typedef struct dp_bytes {
+    double dense, experts;
+} dp_bytes;
+
+/* The gradients a reduction moves, in the stack's reduction type. */
+static dp_bytes grad_bytes(const step_builder *b, const wl_stage_params *sp)
+{
+    double w = b->x.p->stack.grad_reduce_bytes;
+    return (dp_bytes){sp->dense * w, sp->experts * w};
+}
+
+static dp_bytes weight_bytes(const wl_stage_params *sp)
+{
+    return (dp_bytes){sp->dense * 2.0, sp->experts * 2.0}; /* 16-bit weights */
+}
+
+static dp_bytes dp_share(dp_bytes a, double k)
+{
+    return (dp_bytes){a.dense * k, a.experts * k};
+}
+
+static double dp_collective_s(step_builder *b, net_op op, dp_bytes bytes)
+{
+    return train_collective_s(&b->x, op, bytes.dense, &b->x.dp) +
+           train_collective_s(&b->x, op, bytes.experts, &b->x.edp);
+}
+
+/* Records such a collective's calls in c, each where its group has more
+ * than one rank. */
+static void dp_calls(const step_builder *b, train_costs *c, net_op op, dp_bytes bytes,
+                     double count, bool hidden)
+{
+    if (b->x.dp.size > 1)
+        train_costs_call(c, TRAIN_DP_COMM, op, bytes.dense, count, hidden);
+    if (b->x.edp.size > 1)
+        train_costs_expert_call(c, op, bytes.experts, count, hidden);
+}
+
 /* ZeRO-3 gathers each layer's weights before its forward and backward and
  * reduce-scatters its gradients after the backward, every micro-batch; with
  * prefetching (overlap_param_gather) only what outlasts the layer shows. A
  * stack that keeps them for the step (wl_plan_zero3_per_step) gathers only
  * in the first forward, given here with no bwd, and reduces once
  * (finish_stage). */
-static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd, double params)
+static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd,
+                             const wl_stage_params *layer)
 {
-    double gather_bytes = params * 2.0;
-    double gather = train_collective_s(&b->x, NET_ALLGATHER, gather_bytes, &b->x.dp);
+    dp_bytes gather_bytes = weight_bytes(layer);
+    double gather = dp_collective_s(b, NET_ALLGATHER, gather_bytes);
     bool overlap = b->x.p->overlap_param_gather;
-    if (gather > 0) {
-        train_costs_call(fwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
-        if (bwd)
-            train_costs_call(bwd, TRAIN_DP_COMM, NET_ALLGATHER, gather_bytes, 1, overlap);
-    }
+    dp_calls(b, fwd, NET_ALLGATHER, gather_bytes, 1, overlap);
+    if (bwd)
+        dp_calls(b, bwd, NET_ALLGATHER, gather_bytes, 1, overlap);
     fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
     if (!bwd)
         return;
-    double scatter_bytes = params * b->x.p->stack.grad_reduce_bytes;
-    double scatter = train_collective_s(&b->x, NET_REDUCE_SCATTER, scatter_bytes, &b->x.dp);
-    if (scatter > 0)
-        train_costs_call(bwd, TRAIN_DP_COMM, NET_REDUCE_SCATTER, scatter_bytes, 1, overlap);
+    dp_bytes scatter_bytes = grad_bytes(b, layer);
+    double scatter = dp_collective_s(b, NET_REDUCE_SCATTER, scatter_bytes);
+    dp_calls(b, bwd, NET_REDUCE_SCATTER, scatter_bytes, 1, overlap);
     bwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather + scatter - cost_total(bwd))
                                      : gather + scatter;
 }
@@ -134,12 +174,12 @@ static int chunk_units(const step_builder *b, const chunk_plan *c)
 static void zero3_chunk_comm(step_builder *b, const chunk_plan *c, chunk_passes *k)
 {
     int units = chunk_units(b, c);
-    double params = (c->params.dense + c->params.experts) / units;
+    wl_stage_params layer = {c->params.dense / units, c->params.experts / units, 0};
     train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
     train_costs_add(&layer_fwd, &k->fwd, 1.0 / units);
     train_costs_add(&layer_bwd, &k->bwd, 1.0 / units);
     bool per_step = wl_plan_zero3_per_step(b->x.p);
-    zero3_layer_comm(b, &layer_fwd, per_step ? NULL : &layer_bwd, params);
+    zero3_layer_comm(b, &layer_fwd, per_step ? NULL : &layer_bwd, &layer);
     train_costs *whole_fwd = per_step ? &k->first_fwd : &k->fwd;
     *whole_fwd = layer_fwd;
     train_costs_add(whole_fwd, &layer_fwd, units - 1);
@@ -294,6 +334,21 @@ static int comm_task(step_builder *b, int resource, train_kind kind, net_op op, 
     return t;
 }
 
+/* A task of DP traffic on the DP stream, its calls recorded as dp_calls. */
+static int dp_task(step_builder *b, int resource, net_op op, dp_bytes bytes, double seconds,
+                   const char *label)
+{
+    int t = sim_task(b->g, resource, seconds, TRAIN_DP_COMM, label);
+    if (b->rec) {
+        train_costs c;
+        memset(&c, 0, sizeof c);
+        c.s[TRAIN_DP_COMM] = seconds;
+        dp_calls(b, &c, op, bytes, 1, false);
+        record(b, t, t, &c);
+    }
+    return t;
+}
+
 /* Adds one task per kind of work with time in it; returns the first and last. */
 static void add_tasks(step_builder *b, int resource, const train_costs *c, const char *label,
                       int *first, int *last)
@@ -315,17 +370,6 @@ static void add_tasks(step_builder *b, int resource, const train_costs *c, const
     record(b, *first, *last, c);
 }
 
-/* The gradients a reduction moves, in the stack's reduction type. */
-static double grad_bytes(const step_builder *b, const wl_stage_params *sp)
-{
-    return (sp->dense + sp->experts) * b->x.p->stack.grad_reduce_bytes;
-}
-
-static double weight_bytes(const wl_stage_params *sp)
-{
-    return (sp->dense + sp->experts) * 2.0; /* 16-bit weights */
-}
-
 /* Data-parallel reduction of `params` gradients: all-reduce without ZeRO,
  * reduce-scatter with ZeRO-1/2 (ZeRO-3 reduces per micro-batch instead). */
 static net_op grad_reduce_op(const step_builder *b)
@@ -333,11 +377,11 @@ static net_op grad_reduce_op(const step_builder *b)
     return b->x.p->zero == 0 ? NET_ALLREDUCE : NET_REDUCE_SCATTER;
 }
 
-static double grad_reduce_s(step_builder *b, double bytes)
+static double grad_reduce_s(step_builder *b, dp_bytes bytes)
 {
     if (b->x.p->zero >= 3 && !wl_plan_zero3_per_step(b->x.p))
         return 0;
-    return train_collective_s(&b->x, grad_reduce_op(b), bytes, &b->x.dp);
+    return dp_collective_s(b, grad_reduce_op(b), bytes);
 }
 
 /* The last pass of a chunk that makes weight gradients (its last backward,
@@ -348,7 +392,8 @@ static void last_backward(step_builder *b, int stage, const chunk_plan *c, const
 {
     int rc = b->res[stage][RES_COMPUTE], rd = b->res[stage][RES_DP];
     int layers = chunk_units(b, c) > 0 ? chunk_units(b, c) : 1;
-    double bucket = grad_bytes(b, &c->params) / layers, bucket_s = grad_reduce_s(b, bucket);
+    dp_bytes bucket = dp_share(grad_bytes(b, &c->params), 1.0 / layers);
+    double bucket_s = grad_reduce_s(b, bucket);
     train_costs per_layer = *work;
     train_costs_add(&per_layer, work, 1.0 / layers - 1);
     *first = -1;
@@ -359,8 +404,7 @@ static void last_backward(step_builder *b, int stage, const chunk_plan *c, const
             *first = f;
         *last = e;
         if (bucket_s > 0) {
-            int d = comm_task(b, rd, TRAIN_DP_COMM, grad_reduce_op(b), bucket, bucket_s,
-                              "grad reduce");
+            int d = dp_task(b, rd, grad_reduce_op(b), bucket, bucket_s, "grad reduce");
             usim_status st = sim_depend(b->g, d, e, 0, b->x.err);
             if (st != USIM_OK)
                 b->x.st = st;
@@ -392,11 +436,11 @@ static void prefetch_param_gather(step_builder *b, int stage)
     if ((p->zero != 1 && p->zero != 2) || !p->overlap_param_gather)
         return;
     wl_stage_params sp = wl_stage_params_of(b->x.m, p, stage);
-    double bytes = weight_bytes(&sp);
-    double s = train_collective_s(&b->x, NET_ALLGATHER, bytes, &b->x.dp);
+    dp_bytes bytes = weight_bytes(&sp);
+    double s = dp_collective_s(b, NET_ALLGATHER, bytes);
     if (s > 0)
-        b->param_gather[stage] = comm_task(b, b->res[stage][RES_DP], TRAIN_DP_COMM,
-                                           NET_ALLGATHER, bytes, s, "param gather");
+        b->param_gather[stage] =
+            dp_task(b, b->res[stage][RES_DP], NET_ALLGATHER, bytes, s, "param gather");
 }
 
 /* Whether the gradient reduction runs bucket by bucket during the last
@@ -505,9 +549,10 @@ static void finish_stage(step_builder *b, int stage)
     int last_compute = sim_task(b->g, rc, 0, TRAIN_OPTIMIZER, "end of backward");
     record(b, last_compute, last_compute, &none);
     if (!reduces_in_backward(p)) {
-        double bytes = grad_bytes(b, &sp), s = grad_reduce_s(b, bytes);
+        dp_bytes bytes = grad_bytes(b, &sp);
+        double s = grad_reduce_s(b, bytes);
         if (s > 0) {
-            int d = comm_task(b, rd, TRAIN_DP_COMM, grad_reduce_op(b), bytes, s, "grad reduce");
+            int d = dp_task(b, rd, grad_reduce_op(b), bytes, s, "grad reduce");
             depend(b, d, last_compute);
             b->dp_tasks[stage] = d;
         }
@@ -521,10 +566,10 @@ static void finish_stage(step_builder *b, int stage)
     depend(b, opt, b->dp_tasks[stage]);
     b->stage_end[stage] = opt;
     if ((p->zero == 1 || p->zero == 2) && !p->overlap_param_gather) {
-        double bytes = weight_bytes(&sp);
-        double gather = train_collective_s(&b->x, NET_ALLGATHER, bytes, &b->x.dp);
+        dp_bytes bytes = weight_bytes(&sp);
+        double gather = dp_collective_s(b, NET_ALLGATHER, bytes);
         if (gather > 0) {
-            int a = comm_task(b, rd, TRAIN_DP_COMM, NET_ALLGATHER, bytes, gather, "param gather");
+            int a = dp_task(b, rd, NET_ALLGATHER, bytes, gather, "param gather");
             depend(b, a, opt);
             b->stage_end[stage] = a;
         }
@@ -784,6 +829,7 @@ static void set_groups(train_ctx *x)
      * layers use as CP and DP ranks: Megatron-Core's expert rank order
      * (tp-ep-dp, with CP folded in). */
     x->ep = group_of(x->sys, p->ep, wl_plan_etp(p));
+    x->edp = group_of(x->sys, (int)wl_expert_dp(p), wl_plan_etp(p) * p->ep);
     x->pp = group_of(x->sys, p->pp, p->tp * p->cp * p->dp);
 }
 
@@ -851,6 +897,7 @@ static usim_status keep_resources(const step_builder *b, train_record *rec, usim
     rec->tp = b->x.tp;
     rec->cp = b->x.cp;
     rec->dp = b->x.dp;
+    rec->edp = b->x.edp;
     rec->ep = b->x.ep;
     rec->pp = b->x.pp;
     return USIM_OK;
@@ -898,6 +945,7 @@ usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_sy
         result->dp = b.x.dp;
         result->pp = b.x.pp;
         result->ep = b.x.ep;
+        result->edp = b.x.edp;
         metrics(m, p, sys, result);
     }
     if (st == USIM_OK && trace)
