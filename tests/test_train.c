@@ -209,6 +209,41 @@ static void expert_gradients_reduce_over_expert_dp(void **state)
     train_record_free(&rec);
 }
 
+/* Bytes a step's recorded DP calls of op move on a rank, all together. */
+static double dp_traffic(const wl_model *m, const wl_plan *p, const hw_system *s, int op)
+{
+    train_result r;
+    train_record rec;
+    memset(&rec, 0, sizeof rec);
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(train_step_recorded(m, p, s, &r, NULL, &rec, &err), USIM_OK);
+    double bytes = 0;
+    for (int i = 0; i < rec.nops; i++)
+        for (int j = 0; j < rec.ops[i].ncalls[TRAIN_DP_COMM]; j++)
+            if (rec.ops[i].calls[TRAIN_DP_COMM][j].op == op)
+                bytes += rec.ops[i].calls[TRAIN_DP_COMM][j].bytes *
+                         rec.ops[i].calls[TRAIN_DP_COMM][j].count;
+    train_record_free(&rec);
+    return bytes;
+}
+
+/* ZeRO-2 shards the gradients, so it reduce-scatters them after every
+ * micro-batch's backward, where ZeRO-1 accumulates and reduces once: 4
+ * micro-batches a step move 4 times ZeRO-1's 16,060,522,496 bytes (Llama 3
+ * 8B's 8,030,261,248 weights in 16 bits). */
+static void zero2_reduces_every_microbatch(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s = load_system("dgx-h100", 8);
+    wl_plan p = plan(1, 1, 8, 1, 32, 2048);
+    double once = dp_traffic(&m, &p, &s, NET_REDUCE_SCATTER);
+    assert_close(once, 16060522496.0, 1e-9);
+    p.zero = 2;
+    assert_close(dp_traffic(&m, &p, &s, NET_REDUCE_SCATTER), 4 * once, 1e-9);
+}
+
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
  * per token. */
 static void mfu_by_definition(void **state)
@@ -563,6 +598,7 @@ int main(void)
         cmocka_unit_test(zero3_recompute_gathers_once),
         cmocka_unit_test(expert_tp_dispatches_the_rank_share),
         cmocka_unit_test(expert_gradients_reduce_over_expert_dp),
+        cmocka_unit_test(zero2_reduces_every_microbatch),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),
         cmocka_unit_test(fp8_backward_accumulates_split),

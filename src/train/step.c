@@ -139,29 +139,36 @@ static void dp_calls(const step_builder *b, train_costs *c, net_op op, dp_bytes 
         train_costs_expert_call(c, op, bytes.experts, count, hidden);
 }
 
-/* ZeRO-3 gathers each layer's weights before its forward and backward and
- * reduce-scatters its gradients after the backward, every micro-batch; with
- * prefetching (overlap_param_gather) only what outlasts the layer shows. A
- * stack that keeps them for the step (wl_plan_zero3_per_step) gathers only
- * in the first forward, given here with no bwd, and reduces once
- * (finish_stage). */
-static void zero3_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd,
-                             const wl_stage_params *layer)
+/* Sharded gradients are reduce-scattered layer by layer after every
+ * micro-batch's backward: a sharded buffer cannot accumulate the next
+ * micro-batch's (ZeRO-2: DeepSpeed's stage 2, FSDP's SHARD_GRAD_OP; ZeRO-3
+ * too). ZeRO-3 also gathers each layer's weights before its forward and its
+ * backward. With prefetching (overlap_param_gather) the gathers, with
+ * overlap_grad_reduce the reduce-scatter, show only what outlasts the
+ * layer. A stack that keeps ZeRO-3 state for the step
+ * (wl_plan_zero3_per_step) gathers only in the first forward, given here
+ * with no bwd, and reduces once (finish_stage). */
+static void sharded_layer_comm(step_builder *b, train_costs *fwd, train_costs *bwd,
+                               const wl_stage_params *layer)
 {
-    dp_bytes gather_bytes = weight_bytes(layer);
-    double gather = dp_collective_s(b, NET_ALLGATHER, gather_bytes);
-    bool overlap = b->x.p->overlap_param_gather;
-    dp_calls(b, fwd, NET_ALLGATHER, gather_bytes, 1, overlap);
-    if (bwd)
-        dp_calls(b, bwd, NET_ALLGATHER, gather_bytes, 1, overlap);
-    fwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather - cost_total(fwd)) : gather;
+    const wl_plan *p = b->x.p;
+    double gather = 0;
+    if (p->zero >= 3) {
+        dp_bytes gather_bytes = weight_bytes(layer);
+        gather = dp_collective_s(b, NET_ALLGATHER, gather_bytes);
+        dp_calls(b, fwd, NET_ALLGATHER, gather_bytes, 1, p->overlap_param_gather);
+        if (bwd)
+            dp_calls(b, bwd, NET_ALLGATHER, gather_bytes, 1, p->overlap_param_gather);
+        fwd->s[TRAIN_DP_COMM] += p->overlap_param_gather ? fmax(0, gather - cost_total(fwd))
+                                                         : gather;
+    }
     if (!bwd)
         return;
     dp_bytes scatter_bytes = grad_bytes(b, layer);
     double scatter = dp_collective_s(b, NET_REDUCE_SCATTER, scatter_bytes);
-    dp_calls(b, bwd, NET_REDUCE_SCATTER, scatter_bytes, 1, overlap);
-    bwd->s[TRAIN_DP_COMM] += overlap ? fmax(0, gather + scatter - cost_total(bwd))
-                                     : gather + scatter;
+    dp_calls(b, bwd, NET_REDUCE_SCATTER, scatter_bytes, 1, p->overlap_grad_reduce);
+    double hidden = (p->overlap_param_gather ? gather : 0) + (p->overlap_grad_reduce ? scatter : 0);
+    bwd->s[TRAIN_DP_COMM] += fmax(0, hidden - cost_total(bwd)) + gather + scatter - hidden;
 }
 
 /* A chunk's layers, the last chunk's prediction modules counted as layers. */
@@ -170,16 +177,17 @@ static int chunk_units(const step_builder *b, const chunk_plan *c)
     return c->layers + (c->last_virtual ? b->x.m->mtp_layers : 0);
 }
 
-/* Spreads the ZeRO-3 traffic over chunk c's layers: each layer's own. */
-static void zero3_chunk_comm(step_builder *b, const chunk_plan *c, chunk_passes *k)
+/* Spreads ZeRO-2's or ZeRO-3's traffic over chunk c's layers: each layer's
+ * own. */
+static void sharded_chunk_comm(step_builder *b, const chunk_plan *c, chunk_passes *k)
 {
     int units = chunk_units(b, c);
     wl_stage_params layer = {c->params.dense / units, c->params.experts / units, 0};
     train_costs layer_fwd = {{0}}, layer_bwd = {{0}};
     train_costs_add(&layer_fwd, &k->fwd, 1.0 / units);
     train_costs_add(&layer_bwd, &k->bwd, 1.0 / units);
-    bool per_step = wl_plan_zero3_per_step(b->x.p);
-    zero3_layer_comm(b, &layer_fwd, per_step ? NULL : &layer_bwd, &layer);
+    bool per_step = b->x.p->zero >= 3 && wl_plan_zero3_per_step(b->x.p);
+    sharded_layer_comm(b, &layer_fwd, per_step ? NULL : &layer_bwd, &layer);
     train_costs *whole_fwd = per_step ? &k->first_fwd : &k->fwd;
     *whole_fwd = layer_fwd;
     train_costs_add(whole_fwd, &layer_fwd, units - 1);
@@ -258,8 +266,8 @@ static void chunk_passes_of(step_builder *b, const chunk_plan *c, const layer_ta
         train_costs_add(&k->bwd, &k->fwd,
                         units > 0 ? (double)wl_recomputed_layers(p, units) / units : 1.0);
     }
-    if (p->zero >= 3 && chunk_units(b, c) > 0)
-        zero3_chunk_comm(b, c, k);
+    if (p->zero >= 2 && chunk_units(b, c) > 0)
+        sharded_chunk_comm(b, c, k);
     offload_wait(b, c, lt, k);
 }
 
@@ -371,7 +379,7 @@ static void add_tasks(step_builder *b, int resource, const train_costs *c, const
 }
 
 /* Data-parallel reduction of `params` gradients: all-reduce without ZeRO,
- * reduce-scatter with ZeRO-1/2 (ZeRO-3 reduces per micro-batch instead). */
+ * reduce-scatter with ZeRO-1 (ZeRO-2 and 3 reduce per micro-batch instead). */
 static net_op grad_reduce_op(const step_builder *b)
 {
     return b->x.p->zero == 0 ? NET_ALLREDUCE : NET_REDUCE_SCATTER;
@@ -379,7 +387,8 @@ static net_op grad_reduce_op(const step_builder *b)
 
 static double grad_reduce_s(step_builder *b, dp_bytes bytes)
 {
-    if (b->x.p->zero >= 3 && !wl_plan_zero3_per_step(b->x.p))
+    const wl_plan *p = b->x.p;
+    if (p->zero == 2 || (p->zero >= 3 && !wl_plan_zero3_per_step(p)))
         return 0;
     return dp_collective_s(b, grad_reduce_op(b), bytes);
 }
