@@ -225,6 +225,21 @@ static void speculation_closed_form(void **state)
     assert_true(num(j, "tpot_p50_s") < 0.6 * num(base, "tpot_p50_s"));
     json_decref(j);
     json_decref(base);
+    /* The draft reads the prompt too: a lone 2,048-token request's first
+     * token comes after the target's prefill and then the draft's, each what
+     * it takes alone. */
+    const char *one = "--hw dgx-h100 --chips 1 --tp 1 --isl 2048 --osl 1 --requests 1";
+    char args[300];
+    snprintf(args, sizeof args, "--model llama3.1-8b --spec-draft llama3.2-1b %s", one);
+    j = serve(args);
+    snprintf(args, sizeof args, "--model llama3.1-8b %s", one);
+    base = serve(args);
+    snprintf(args, sizeof args, "--model llama3.2-1b %s", one);
+    json_t *draft = serve(args);
+    assert_close(num(j, "ttft_p50_s"), num(base, "ttft_p50_s") + num(draft, "ttft_p50_s"), 1e-12);
+    json_decref(j);
+    json_decref(base);
+    json_decref(draft);
 }
 
 /* A static batch: every request starts together, prefills together and

@@ -189,19 +189,28 @@ static double build_batch(replica *r, serve_batch *b, bool prefill_first)
     return tails;
 }
 
-/* A speculative round: k draft steps at batch B, then the target's pass. */
+/* The target's pass, and with speculation the draft's k steps over the
+ * decode rows; the draft reads the iteration's prompt chunks too (a draft
+ * model or an EAGLE head keeps its own cache of every position), in its
+ * first step: alone when no row decodes. */
 static double iteration_s(replica *r, const serve_batch *b, double tails,
                           serve_iter_cost *target)
 {
     *target = serve_iteration(&r->target, b);
     double s = target->seconds;
+    if (r->d->spec_len <= 0)
+        return s;
     double speculating = b->decode_seqs - tails; /* no draft runs for a tail */
-    if (r->d->spec_len > 0 && speculating > 0) {
-        serve_batch draft = *b;
-        draft.decode_seqs = draft.decode_tokens = draft.logits = speculating;
+    serve_batch draft = *b;
+    draft.decode_seqs = draft.decode_tokens = speculating;
+    draft.logits = speculating + b->nprefill;
+    if (speculating > 0 || b->nprefill > 0)
+        s += serve_iteration(&r->draft, &draft).seconds;
+    if (speculating > 0) {
         draft.prefill_tokens = 0;
         draft.nprefill = 0;
-        s += r->d->spec_len * serve_iteration(&r->draft, &draft).seconds;
+        draft.logits = speculating;
+        s += (r->d->spec_len - 1) * serve_iteration(&r->draft, &draft).seconds;
     }
     return s;
 }
