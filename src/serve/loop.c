@@ -274,8 +274,12 @@ static void advance(replica *r)
         } else {
             double before = held(r, q);
             int gained = r->d->spec_len > 0 ? accepted_tokens(r) : 1;
+            bool first = q->generated == 0; /* a disaggregated request's decode replica */
             q->generated = fmin(q->osl, q->generated + gained);
-            serve_hist_add(r->itl, r->t - q->last_token); /* one gap per output, as streamed */
+            if (first)
+                q->first_token = r->t;
+            else
+                serve_hist_add(r->itl, r->t - q->last_token); /* one gap per output, as streamed */
             q->last_token = r->t;
             r->kv_used += held(r, q) - before;
         }

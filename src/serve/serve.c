@@ -145,7 +145,11 @@ static usim_status run_replica(run_state *s, int which, bool prefill_only, usim_
 }
 
 /* Prefill replicas first; each request's KV cache then crosses the network
- * to a decode replica, which picks it up already prefilled. */
+ * to a decode replica, which picks it up already prefilled and makes every
+ * output token, the first too: the client's stream comes from the decode
+ * side (vLLM's disaggregated proxy sends the prompt to the prefill instance
+ * for one token it drops, then to the decode instance; Dynamo's decode
+ * workers start from the prefill's KV cache alike). */
 static usim_status run_disaggregated(run_state *s, usim_error *err)
 {
     const serve_deployment *d = s->d;
@@ -162,6 +166,7 @@ static usim_status run_disaggregated(run_state *s, usim_error *err)
         double transfer = ctx * kv_bytes / link + 2 * d->sys.network.endpoint_latency_s;
         q->arrival = q->finish + transfer;
         q->replica = prefill + (int)(i % decode);
+        q->generated = q->generated_base = 0;
     }
     for (int r = prefill; st == USIM_OK && r < d->replicas; r++)
         st = run_replica(s, r, false, err);
