@@ -43,8 +43,12 @@ typedef enum serve_scheduler {
     SERVE_STATIC,     /* a fixed batch runs to completion before the next */
     SERVE_CONTINUOUS, /* requests join and leave at every iteration; prefill first */
     SERVE_CHUNKED,    /* continuous, prefill cut into chunks within a token budget */
-    SERVE_DISAGG      /* prefill and decode on separate replicas, KV sent between */
+    SERVE_DISAGG,     /* prefill and decode on separate replicas, KV sent between */
+    SERVE_INFLIGHT    /* continuous, decodes and whole prompts together within the budget */
 } serve_scheduler;
+
+/* The schedulers' names, in serve_scheduler's order, NULL-terminated. */
+extern const char *const serve_scheduler_names[];
 typedef enum serve_mode {
     SERVE_OFFLINE,
     SERVE_STATIC_RUN,

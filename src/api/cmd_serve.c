@@ -17,7 +17,6 @@ extern const api_command api_cmd_serve;
 static const char *const WEIGHTS[] = {"bf16", "fp8", "int8", "fp16", "int4", "mxfp4", "nvfp4",
                                       NULL};
 static const char *const KV_TYPES[] = {"bf16", "fp8", "int8", "fp16", NULL};
-static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
 /* serve_mode, in order, then guidellm's names for two of them */
 static const char *const MODES[] = {"offline", "static",   "closed",      "poisson",    "trace",
                                     "constant", "sweep",   "synchronous", "throughput", NULL};
@@ -79,7 +78,7 @@ static const usim_option SERVE_OPTIONS[] = {
     {"block", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS", "KV cache block (page) size", "16", NULL, 1,
      65536, false},
     {"scheduler", USIM_OPT_CHOICE, USIM_UNIT_NONE, "KIND", "batching (default: the engine's)",
-     NULL, SCHEDULERS, 0, 0, false},
+     NULL, serve_scheduler_names, 0, 0, false},
     {"attention-dp", USIM_OPT_CHOICE, USIM_UNIT_NONE, "WHEN",
      "a mixture-of-experts model's attention, dense MLPs, shared experts and LM head whole on "
      "every chip of a TP group, each chip its own requests, only the routed experts split "
@@ -87,8 +86,9 @@ static const usim_option SERVE_OPTIONS[] = {
      "then count each chip's): as the engine runs it, or on or off",
      "engine", ATTENTION_DP, 0, 0, false},
     {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N",
-     "tokens an iteration runs at most: chunked prefill cuts prompts to it, prefill-first "
-     "engines prefill whole prompts up to it (default: the engine's)", NULL, NULL, 16, 1048576,
+     "tokens an iteration runs at most: chunked prefill cuts prompts to it, in-flight batching "
+     "adds whole prompts beside the decodes up to it, prefill-first engines prefill whole "
+     "prompts up to it (default: the engine's)", NULL, NULL, 16, 1048576,
      false},
     {"prefill-replicas", USIM_OPT_INT, USIM_UNIT_NONE, "N",
      "disaggregation: replicas that prefill (the rest decode)", "1", NULL, 1, 1e6, false},
@@ -504,7 +504,7 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
     json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
                          d->model.name, "hw", d->sys.name, "chips", chips, "tp", d->tp, "pp", d->pp,
                          "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name,
-                         "max_batch", d->max_batch, "scheduler", SCHEDULERS[d->scheduler],
+                         "max_batch", d->max_batch, "scheduler", serve_scheduler_names[d->scheduler],
                          "token_budget", d->token_budget);
     json_object_set_new(o, "weights", json_string(WEIGHTS[d->weights]));
     json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));
@@ -811,7 +811,8 @@ static void setup_line(usim_buf *b, json_t *res)
     static const char *const BATCHING[][2] = {{"static", "static batches"},
                                               {"continuous", "continuous batching"},
                                               {"chunked", "continuous batching, chunked prefill"},
-                                              {"disagg", "disaggregated prefill and decode"}};
+                                              {"disagg", "disaggregated prefill and decode"},
+                                              {"inflight", "in-flight batching"}};
     const char *weights = json_string_value(json_object_get(res, "weights"));
     const char *scheduler = json_string_value(json_object_get(res, "scheduler"));
     if (!weights || !scheduler)
@@ -902,8 +903,9 @@ const api_command api_cmd_serve = {
      "latency|throughput] [--json]",
      "Simulates requests iteration by iteration: prefill is compute-bound, decode reads the\n"
      "weights and KV cache from HBM, TP all-reduces cross the scale-up links every layer.\n"
-     "Schedulers: static batches, continuous batching (prefill first), chunked prefill\n"
-     "within a token budget, prefill/decode disaggregation. Seeded and deterministic.",
+     "Schedulers: static batches, continuous batching (prefill first), in-flight batching\n"
+     "(whole prompts beside the decodes), chunked prefill within a token budget,\n"
+     "prefill/decode disaggregation. Seeded and deterministic.",
      NULL, SERVE_OPTIONS, sizeof SERVE_OPTIONS / sizeof SERVE_OPTIONS[0]},
     serve_cmd_run,
     serve_render,

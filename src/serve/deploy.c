@@ -183,10 +183,10 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     memset(&mem, 0, sizeof mem);
     double isl = w ? (double)w->isl : 1.0;
     double batch_tokens = (double)d->max_batch * isl;
-    double step_tokens = d->scheduler == SERVE_CHUNKED      ? d->token_budget
-                         : d->scheduler == SERVE_CONTINUOUS ? fmin(batch_tokens,
-                                                                   fmax(d->token_budget, isl))
-                                                            : batch_tokens;
+    bool budgeted = d->scheduler == SERVE_CONTINUOUS || d->scheduler == SERVE_INFLIGHT;
+    double step_tokens = d->scheduler == SERVE_CHUNKED ? d->token_budget
+                         : budgeted                    ? fmin(batch_tokens, fmax(d->token_budget, isl))
+                                                       : batch_tokens;
     mem.weights = weight_bytes(d, &d->model) + (d->spec_len > 0 ? weight_bytes(d, &d->draft) : 0);
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
     mem.reserve = RUNTIME_RESERVE_BYTES;

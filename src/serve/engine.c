@@ -12,7 +12,8 @@
 #include "serve/internal.h"
 #include "ultrasim/engine.h"
 
-static const char *const SCHEDULERS[] = {"static", "continuous", "chunked", "disagg", NULL};
+const char *const serve_scheduler_names[] = {"static", "continuous", "chunked", "disagg",
+                                             "inflight", NULL};
 static const char *const KV_READS[] = {"context", "bucket", "max_model_len", NULL};
 static const char *const KV_SHARES[] = {"free", "total", NULL}; /* serve_kv_share's order */
 /* engine_attention_kernel's names, in its order */
@@ -34,7 +35,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_STR("description", serve_engine, description, false),
     USIM_INT("max_batch", serve_engine, max_batch, 1, 65536, true),
     USIM_INT("token_budget", serve_engine, token_budget, 16, 1048576, true),
-    USIM_ENUM("scheduler", serve_engine, scheduler, SCHEDULERS, true),
+    USIM_ENUM("scheduler", serve_engine, scheduler, serve_scheduler_names, true),
     USIM_BOOL("reserve_output", serve_engine, reserve_output),
     USIM_INT("prefill_bucket_min", serve_engine, prefill_bucket_min, 0, 1048576, false),
     USIM_INT("max_prefills", serve_engine, max_prefills, 0, 65536, false),

@@ -138,14 +138,17 @@ static void add_decode_row(serve_batch *b, double ctx, double *ctx_sum)
 
 /* Builds this iteration's batch; marks which requests take part. An
  * iteration runs at most the token budget (TensorRT-LLM's max_num_tokens,
- * vLLM's max_num_batched_tokens): chunked engines cut a prompt to fit it,
- * the others prefill whole prompts while they fit (the first always).
+ * vLLM's max_num_batched_tokens): chunked engines cut a prompt to fit it
+ * beside the decodes; in-flight batching adds whole prompts that fit beside
+ * them (TensorRT-LLM's micro-batch scheduler, context chunking off); the
+ * others run prompts first, whole, while they fit (the first always).
  * Returns how many of its decode rows step a prompt's tail. */
 static double build_batch(replica *r, serve_batch *b, bool prefill_first)
 {
-    bool chunked = r->d->scheduler == SERVE_CHUNKED;
-    double budget = chunked || r->d->scheduler == SERVE_CONTINUOUS ? serve_replica_budget(r->d)
-                                                                     : (double)INFINITY;
+    serve_scheduler kind = r->d->scheduler;
+    bool chunked = kind == SERVE_CHUNKED, beside = chunked || kind == SERVE_INFLIGHT;
+    double budget = beside || kind == SERVE_CONTINUOUS ? serve_replica_budget(r->d)
+                                                       : (double)INFINITY;
     bool any_prefill = false;
     memset(b, 0, sizeof *b);
     double tails = 0; /* decode rows stepping a prompt's tail */
@@ -171,11 +174,12 @@ static double build_batch(replica *r, serve_batch *b, bool prefill_first)
     int prefills = r->d->engine.max_prefills > 0 ? r->d->engine.max_prefills : r->nrun;
     for (int i = 0; i < r->nrun && (budget > 0 || !decode) && b->nprefill < prefills; i++) {
         serve_request *q = &r->req[r->running[i]];
-        if (!prefilling(q) || in_prompt_tail(r, q) || (decode && !chunked))
+        if (!prefilling(q) || in_prompt_tail(r, q) || (decode && !beside))
             continue;
         double whole = serve_prompt_chunk(r->d, q->cached + q->prefilled,
                                           q->isl_compute - q->prefilled);
-        if (!chunked && whole > budget && b->nprefill > 0)
+        bool first = b->nprefill == 0 && (kind != SERVE_INFLIGHT || b->decode_seqs == 0);
+        if (!chunked && whole > budget && !first)
             continue; /* whole prompts only: a later iteration takes it */
         double chunk = chunked ? fmin(whole, budget) : whole;
         r->part[i] = chunk;
@@ -301,7 +305,7 @@ static bool static_batch_done(const replica *r)
 
 usim_status serve_replica_run(replica *r, usim_error *err)
 {
-    bool prefill_first = r->d->scheduler != SERVE_CHUNKED;
+    bool prefill_first = r->d->scheduler != SERVE_CHUNKED && r->d->scheduler != SERVE_INFLIGHT;
     while (r->done < r->n) {
         admit_arrivals(r);
         if (r->d->scheduler != SERVE_STATIC || static_batch_done(r))
