@@ -364,6 +364,26 @@ static void disaggregated_first_token_from_decode(void **state)
     json_decref(a);
 }
 
+/* A pipeline keeps one batch in flight a stage: at PP 2 two clients' requests
+ * run in batches of their own, each as a lone request runs (its iteration
+ * the whole pipeline), so together they take a lone request's time and
+ * double its output rate. */
+static void pipeline_keeps_a_batch_a_stage(void **state)
+{
+    (void)state;
+    const char *pp2 = "--model llama3.1-8b --hw dgx-h100 --chips 2 --tp 1 --pp 2 --isl 512 "
+                      "--osl 64";
+    char args[300];
+    snprintf(args, sizeof args, "%s --requests 1", pp2);
+    json_t *one = serve(args);
+    snprintf(args, sizeof args, "%s --requests 2 --concurrency 2", pp2);
+    json_t *two = serve(args);
+    assert_close(num(two, "e2e_p50_s"), num(one, "e2e_p50_s"), 1e-12);
+    assert_close(num(two, "output_tokens_per_s"), 2 * num(one, "output_tokens_per_s"), 1e-12);
+    json_decref(one);
+    json_decref(two);
+}
+
 static void json_contract(void **state)
 {
     (void)state;
@@ -905,6 +925,7 @@ int main(void)
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),
         cmocka_unit_test(disaggregation_smooths_decode),
         cmocka_unit_test(disaggregated_first_token_from_decode),
+        cmocka_unit_test(pipeline_keeps_a_batch_a_stage),
         cmocka_unit_test(tpot_without_second_token),
         cmocka_unit_test(itl_pools_the_gaps),
         cmocka_unit_test(admission_counts_prompts_to_come),

@@ -63,8 +63,9 @@ static const usim_option SERVE_OPTIONS[] = {
      "and token budget a run gives none of (default: the system's own)",
      NULL, NULL, 0, 0, false},
     {"batch", USIM_OPT_INT, USIM_UNIT_NONE, "B",
-     "largest batch a replica runs, or under --attention-dp each chip, as TensorRT-LLM's "
-     "max_batch_size (default: the engine's; the KV cache may hold fewer)", NULL,
+     "largest batch a replica runs (with PP, each of its PP batches in flight), or under "
+     "--attention-dp each chip, as TensorRT-LLM's max_batch_size (default: the engine's; the "
+     "KV cache may hold fewer)", NULL,
      NULL, 1, 65536, false},
     {"max-model-len", USIM_OPT_INT, USIM_UNIT_NONE, "TOKENS",
      "the longest request the engine is set up for, as vLLM's --max-model-len; an engine whose "

@@ -314,8 +314,12 @@ usim_status serve_replica_run(replica *r, usim_error *err)
             if (r->whead < r->wtail)
                 return usim_fail(err, USIM_EINPUT,
                                  "a request of %.0f tokens does not fit in the %.0f-token KV "
-                                 "cache",
-                                 r->req[r->waiting[r->whead]].isl, r->kv_capacity);
+                                 "cache%s",
+                                 r->req[r->waiting[r->whead]].isl, r->kv_capacity,
+                                 r->d->pp > 1 && r->d->scheduler != SERVE_DISAGG
+                                     ? " of one of the PP batches in flight (each holds a "
+                                       "PP-th of the replica's)"
+                                     : "");
             if (r->next >= r->n)
                 break;
             r->t = fmax(r->t, r->req[r->ids[r->next]].arrival);

@@ -89,7 +89,8 @@ typedef struct run_state {
     const serve_workload *w;
     serve_request *req;
     int64_t count;
-    double kv_capacity;
+    int lanes;          /* batches in flight: PP of them a replica (pipeline_lanes) */
+    double kv_capacity; /* a lane's */
     int64_t iterations, preemptions;
     double peak_kv, makespan;
     serve_hist *itl;
@@ -125,7 +126,7 @@ static usim_status run_replica(run_state *s, int which, bool prefill_only, usim_
         if (s->req[i].replica == which)
             r.ids[k++] = i;
     if (st == USIM_OK && s->w->mode == SERVE_CLOSED) {
-        int clients = serve_clients_of(s->w, s->d->replicas, which);
+        int clients = serve_clients_of(s->w, s->lanes, which);
         r.to_issue = clients;
         for (int64_t k = clients; k < r.n; k++)
             s->req[r.ids[k]].arrival = s->req[r.ids[k]].issued = INFINITY; /* set when a client is free */
@@ -399,6 +400,18 @@ static void cost_and_energy(const serve_deployment *d, serve_result *out)
     }
 }
 
+/* Batches a replica keeps in flight: one, or with PP one a pipeline stage
+ * (vLLM runs PP virtual engines, each with its own batch and a PP-th of the
+ * KV cache blocks; TensorRT-LLM runs PP micro-batches, each up to its
+ * max_batch_size, which trtllm-bench sizes per stage), so every stage works
+ * on one of them while the others run on. Each lane runs as a replica of
+ * its own whose iteration lasts the whole pipeline; a disaggregated
+ * deployment's replicas run one batch each. */
+static int pipeline_lanes(const serve_deployment *d)
+{
+    return d->scheduler == SERVE_DISAGG ? 1 : d->pp;
+}
+
 usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,
                       usim_error *err)
 {
@@ -411,9 +424,10 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
     s.d = d;
     s.w = w;
     serve_memory mem = serve_memory_of(d, w);
-    s.kv_capacity = mem.kv_tokens;
+    s.lanes = d->replicas * pipeline_lanes(d);
+    s.kv_capacity = floor(mem.kv_tokens / pipeline_lanes(d));
     s.itl = calloc(1, sizeof *s.itl);
-    st = s.itl ? serve_requests(w, d->replicas, &s.req, &s.count, err)
+    st = s.itl ? serve_requests(w, s.lanes, &s.req, &s.count, err)
                : usim_fail(err, USIM_ERUNTIME, "out of memory");
     if (st == USIM_OK)
         st = check_context(d, w, &s, out, err);
@@ -428,7 +442,7 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
     if (st == USIM_OK && d->scheduler == SERVE_DISAGG)
         st = run_disaggregated(&s, err);
     else
-        for (int r = 0; st == USIM_OK && r < d->replicas; r++)
+        for (int r = 0; st == USIM_OK && r < s.lanes; r++)
             st = run_replica(&s, r, false, err);
     if (st == USIM_OK) {
         metrics(&s, out, 0);
@@ -436,7 +450,7 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
         out->output_tokens_per_s_per_chip = out->output_tokens_per_s / out->chips;
         out->iterations = s.iterations;
         out->preemptions = s.preemptions;
-        out->kv_capacity_tokens = s.kv_capacity;
+        out->kv_capacity_tokens = mem.kv_tokens;
         out->kv_peak_use = s.peak_kv;
         out->weights_bytes_per_chip = mem.weights;
         out->kv_bytes_per_chip = mem.kv_tokens * mem.kv_per_token / serve_attention_dp(d, &d->model);
