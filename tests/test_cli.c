@@ -257,7 +257,7 @@ static void messages_name_the_fix(void **state)
     expect_error(args, "model_type: 7 is not a supported model type; allowed: llama, mistral, "
                        "mixtral, qwen2, qwen3, qwen3_moe, gpt_oss, gpt2, gptj, gpt_neox, falcon, "
                        "mpt, bloom, phi3, qwen2_moe, deepseek_v2, deepseek_v3, llama4, "
-                       "llama4_text (a string)");
+                       "llama4_text, gemma, gemma2, gemma3, gemma3_text (a string)");
     /* a fraction of a chip: the range too */
     expect_error("train --model llama3.2-1b --hw dgx-h100 --chips 8.5 --tp 1 --mbs 1 --gbs 8 "
                  "--seq 1024",

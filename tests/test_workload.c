@@ -258,6 +258,14 @@ static void gpt_oss_config(void **state)
  * 14,315,735,040 (the card's 14.3B; its 24 x 2048 shared-expert gate weights
  * are not counted). Phi-3-mini: 2 x 32064 x 3072; a layer 4 x 3072^2 + 3 x
  * 3072 x 8192 + 2 x 3072; 32 layers and the final norm: 3,821,079,552.
+ * Gemma 2 9B: a tied 256000 x 3584 embedding; a layer 3584 x (4096 + 2048 +
+ * 2048) + 4096 x 3584 attention (256-wide heads), a gated GELU MLP 3 x 3584 x
+ * 14336 and four norms (sandwich: after attention and the MLP too); 42
+ * layers and the final norm: 9,241,705,984, half of them sliding over 4,096
+ * keys. Gemma 3 1B: a tied 262144 x 1152 embedding; a layer 1152 x (1024 +
+ * 256 + 256) + 1024 x 1152, q/k norms 2 x 256, 3 x 1152 x 6912 and four
+ * norms; 26 layers and the final norm: 999,885,952, all but every sixth
+ * sliding over 512 keys (22).
  */
 static void more_families_config(void **state)
 {
@@ -300,6 +308,23 @@ static void more_families_config(void **state)
         "\"vocab_size\": 32064, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false}";
     assert_int_equal(wl_model_load_text("config.json", phi3, &m, &err), USIM_OK);
     assert_true(wl_model_params(&m).total == 3821079552.0);
+    const char *gemma2 =
+        "{\"model_type\": \"gemma2\", \"hidden_size\": 3584, \"intermediate_size\": 14336,"
+        "\"num_hidden_layers\": 42, \"num_attention_heads\": 16, \"num_key_value_heads\": 8,"
+        "\"head_dim\": 256, \"vocab_size\": 256000, \"sliding_window\": 4096,"
+        "\"hidden_activation\": \"gelu_pytorch_tanh\"}";
+    assert_int_equal(wl_model_load_text("config.json", gemma2, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 9241705984.0);
+    assert_int_equal(m.sliding_layers, 21);
+    assert_int_equal(m.sliding_window, 4096);
+    const char *gemma3 =
+        "{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 1152,"
+        "\"intermediate_size\": 6912, \"num_hidden_layers\": 26, \"num_attention_heads\": 4,"
+        "\"num_key_value_heads\": 1, \"head_dim\": 256, \"vocab_size\": 262144,"
+        "\"sliding_window\": 512, \"sliding_window_pattern\": 6}}";
+    assert_int_equal(wl_model_load_text("config.json", gemma3, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 999885952.0);
+    assert_int_equal(m.sliding_layers, 22);
 }
 
 /*

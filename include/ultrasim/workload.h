@@ -49,6 +49,7 @@ typedef struct wl_model {
     bool qkv_bias;         /* biases on Q, K, V */
     bool linear_bias;      /* biases on the output projection and MLP */
     bool qk_norm;          /* Qwen3: RMSNorm on each head's q and k */
+    bool sandwich_norm;    /* Gemma 2 and 3: norms after attention and the MLP too, 4 a layer */
     bool embedding_norm;   /* BLOOM: a LayerNorm right after the word embeddings */
     /* Sliding-window attention: sliding_layers of the layers let a query see
      * only the last sliding_window keys (itself included); 0: none. */

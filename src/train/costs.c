@@ -529,7 +529,10 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
     if (backward && x->p->recompute == WL_RECOMPUTE_SELECTIVE)
         stack_recompute(x, &c, moe);
     attention_block(x, &c, backward);
-    elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 4,
+    /* the MLP's norm; Gemma's sandwich norms add one after attention and one
+     * after the MLP */
+    double norms = x->m->sandwich_norm ? 3 : 1;
+    elementwise(x, &c, backward, norms * x->tokens * x->m->hidden * replicated_share(x), 4,
                 kernels(x)->norm);
     double before_mlp = device_besides_ep(&c);
     if (moe)

@@ -54,6 +54,7 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_BOOL("qkv_bias", wl_model, qkv_bias),
     USIM_BOOL("linear_bias", wl_model, linear_bias),
     USIM_BOOL("qk_norm", wl_model, qk_norm),
+    USIM_BOOL("sandwich_norm", wl_model, sandwich_norm),
     USIM_BOOL("embedding_norm", wl_model, embedding_norm),
     USIM_INT("sliding_window", wl_model, sliding_window, 0, 16777216, false),
     USIM_INT("sliding_layers", wl_model, sliding_layers, 0, MAX_LAYERS, false),
@@ -506,6 +507,34 @@ static void hf_gpt_oss(hf_reader *h, wl_model *m)
     m->sliding_layers = m->sliding_window > 0 ? hf_sliding_layers(h) : 0;
 }
 
+/* Gemma: Llama's keys, a gated GELU MLP (three matrices, as SwiGLU's), tied
+ * embeddings unless the config says otherwise; gemma2 and gemma3 add norms
+ * after attention and after the MLP, gemma3 q/k norms. Their local layers
+ * slide: Gemma 2's even layers, Gemma 3's all but every
+ * sliding_window_pattern-th (as `layer_types` lists them where it is given).
+ * A gemma3 config's text model is in text_config. */
+static void hf_gemma(hf_reader *h, wl_model *m)
+{
+    json_t *text = json_object_get(h->doc, "text_config");
+    if (text && json_is_object(text)) {
+        h->doc = text;
+        h->within = "text_config.";
+    }
+    hf_llama_like(h, m);
+    m->mlp = WL_MLP_SWIGLU;
+    m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
+    bool gemma1 = strcmp(m->family, "gemma") == 0, gemma3 = strncmp(m->family, "gemma3", 6) == 0;
+    m->sandwich_norm = !gemma1;
+    m->qk_norm = gemma3;
+    m->sliding_window = gemma1 ? 0 : hf_int(h, "sliding_window", 0, 0, 16777216, false);
+    if (m->sliding_window <= 0)
+        return;
+    int pattern = gemma3 ? hf_int(h, "sliding_window_pattern", 6, 1, MAX_LAYERS, false) : 2;
+    m->sliding_layers = json_is_array(json_object_get(h->doc, "layer_types"))
+                            ? hf_sliding_layers(h)
+                            : m->layers - m->layers / pattern;
+}
+
 typedef struct hf_family {
     const char *model_type;
     void (*read)(hf_reader *h, wl_model *m);
@@ -518,7 +547,8 @@ static const hf_family HF_FAMILIES[] = {
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
     {"bloom", hf_bloom},        {"phi3", hf_llama_like},    {"qwen2_moe", hf_qwen2_moe},
     {"deepseek_v2", hf_deepseek}, {"deepseek_v3", hf_deepseek},
-    {"llama4", hf_llama4},      {"llama4_text", hf_llama4},
+    {"llama4", hf_llama4},      {"llama4_text", hf_llama4}, {"gemma", hf_gemma},
+    {"gemma2", hf_gemma},       {"gemma3", hf_gemma},       {"gemma3_text", hf_gemma},
 };
 
 static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_error *err)
