@@ -244,6 +244,42 @@ static void zero2_reduces_every_microbatch(void **state)
     assert_close(dp_traffic(&m, &p, &s, NET_REDUCE_SCATTER), 4 * once, 1e-9);
 }
 
+/* Whether the step recorded a call of op with exactly these bytes. */
+static bool has_call(const train_record *rec, train_kind kind, int op, double bytes)
+{
+    for (int i = 0; i < rec->nops; i++)
+        for (int j = 0; j < rec->ops[i].ncalls[kind]; j++)
+            if (rec->ops[i].calls[kind][j].op == op && rec->ops[i].calls[kind][j].bytes == bytes)
+                return true;
+    return false;
+}
+
+/* DeepSeek-V3's framework sends tokens to their experts in FP8 with a scale
+ * per 128 elements and brings them back in BF16 (report section 3.3.3):
+ * Qwen3-30B-A3B's 4,096 x 8 routed copies of 2,048 elements go out as
+ * 67,108,864 x 1.03125 = 69,206,016 bytes and return as 134,217,728. */
+static void dispatch_type_is_the_stacks(void **state)
+{
+    (void)state;
+    wl_model m = model("qwen3-30b-a3b");
+    hw_system s = load_system("dgx-h100", 16);
+    wl_plan p = plan(1, 1, 16, 1, 64, 4096);
+    p.ep = 8;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(wl_stack_load("hai-llm", &p.stack, &err), USIM_OK);
+    assert_close(p.stack.moe_dispatch_bytes, 1.03125, 0);
+    train_result r;
+    train_record rec;
+    memset(&rec, 0, sizeof rec);
+    assert_int_equal(train_step_recorded(&m, &p, &s, &r, NULL, &rec, &err), USIM_OK);
+    assert_true(has_call(&rec, TRAIN_EP_COMM, NET_ALLTOALL, 69206016.0));
+    assert_true(has_call(&rec, TRAIN_EP_COMM, NET_ALLTOALL, 134217728.0));
+    train_record_free(&rec);
+    assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
+    assert_close(p.stack.moe_dispatch_bytes, 2.0, 0);
+}
+
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
  * per token. */
 static void mfu_by_definition(void **state)
@@ -599,6 +635,7 @@ int main(void)
         cmocka_unit_test(expert_tp_dispatches_the_rank_share),
         cmocka_unit_test(expert_gradients_reduce_over_expert_dp),
         cmocka_unit_test(zero2_reduces_every_microbatch),
+        cmocka_unit_test(dispatch_type_is_the_stacks),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),
         cmocka_unit_test(fp8_backward_accumulates_split),

@@ -244,6 +244,11 @@ typedef struct wl_stack {
      * move in a pass (into expert order and back, and between the all-to-all's
      * rank order and the local experts'). */
     double moe_permute_bytes;
+    /* Bytes per element of the all-to-alls that carry tokens to their
+     * experts: the forward's dispatch and the backward's return of the
+     * combine's gradient (2, 16-bit, unless given; the forward's combine and
+     * the backward's dispatch gradient stay 16-bit). */
+    double moe_dispatch_bytes;
     /* The routing weights multiply the experts' activations (Megatron-Core's
      * weighted SwiGLU) rather than their outputs at the combine, which then
      * keeps no 16-bit copy of the expert outputs for the weights' gradient. */

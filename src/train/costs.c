@@ -430,9 +430,14 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     /* the permutations run the same way in either pass: no saved input */
     if (x->p->stack.moe_permute_bytes > 0)
         elementwise(x, c, false, routed * h, 0, x->p->stack.moe_permute_bytes);
-    double bytes = own * h * 2.0 * dispatched_share(x);
+    /* to the experts (the forward's dispatch, the backward's combine
+     * gradient) in the stack's dispatch type; back from them 16-bit */
+    double elements = own * h * dispatched_share(x);
+    bool overlap = x->p->overlap_ep_comm;
     add(c, TRAIN_EP_COMM,
-        calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, bytes, &x->ep, 2, x->p->overlap_ep_comm));
+        calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, elements * x->p->stack.moe_dispatch_bytes,
+                &x->ep, 1, overlap) +
+            calls_s(x, c, TRAIN_EP_COMM, NET_ALLTOALL, elements * 2.0, &x->ep, 1, overlap));
     if (etp > 1)
         add(c, TRAIN_TP_COMM,
             calls_s(x, c, TRAIN_TP_COMM, NET_ALLGATHER, routed * h * 2.0, &x->tp, 1, false) +

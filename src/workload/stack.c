@@ -77,6 +77,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_INT("moe_dispatch_kernels", wl_stack, moe_dispatch_kernels, 0, 10000, false),
     USIM_INT("moe_dispatch_kernels_backward", wl_stack, moe_dispatch_kernels_backward, 0, 10000, false),
     USIM_NUM("moe_permute_bytes", wl_stack, moe_permute_bytes, U_1, 0, 256, false),
+    USIM_NUM("moe_dispatch_bytes", wl_stack, moe_dispatch_bytes, U_1, 0.5, 4, false),
     USIM_BOOL("moe_probs_in_experts", wl_stack, moe_probs_in_experts),
     USIM_BOOL("activation_offload", wl_stack, activation_offload),
     USIM_NUM("loss_logit_bytes", wl_stack, loss_logit_bytes, U_1, 1, 16, false),
@@ -97,6 +98,8 @@ static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, us
     s->has_sink_attention = json_object_get(doc, "sink_attention") != NULL;
     if (!json_object_get(doc, "loss_logit_bytes"))
         s->loss_logit_bytes = 2 * 4.0; /* fp32 logits and an fp32 gradient */
+    if (!json_object_get(doc, "moe_dispatch_bytes"))
+        s->moe_dispatch_bytes = 2; /* 16-bit tokens */
     if (s->compile_default && !s->has_compiled)
         return usim_fail_at(r, "compile", false, err,
                             "a stack that compiles by default needs compiled_kernels");
