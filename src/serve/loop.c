@@ -273,6 +273,10 @@ static void advance(replica *r)
                 q->generated = 1; /* the prefill's last position samples the first token */
                 q->first_token = q->last_token = r->t;
                 q->first_pending = batch_out;
+            } else if (!prefilling(q) && q->generated < q->osl) {
+                q->generated++; /* a preempted request's recompute samples its next token */
+                serve_hist_add(r->itl, r->t - q->last_token);
+                q->last_token = r->t;
             }
             r->kv_used += held(r, q) - before; /* with the first token's slot */
         } else {
