@@ -92,6 +92,15 @@ static void cached_prefix_is_attended(void **state)
     assert_true(cached == last_chunk);
     assert_true(cached > 1.2 * prefill_s(d, 3277));
     free(d);
+    /* Under NxD Inference's compiled buckets the first computed tokens run
+     * padded to theirs (3,277 in the 4,096 bucket, attending over the
+     * 29,491 cached keys and 4,096 of their own); a later chunk does not. */
+    d = deployment("llama3.1-8b", "nxdi");
+    serve_prefill padded = {4096, 29491 + 4096, false};
+    cached = step_s(d, (serve_batch){0, 0, 0, 0, 3277, &behind, 1, 1});
+    assert_true(cached == step_s(d, (serve_batch){0, 0, 0, 0, 4096, &padded, 1, 1}));
+    assert_true(cached > step_s(d, (serve_batch){0, 0, 0, 0, 3277, &chunk, 1, 1}));
+    free(d);
 }
 
 /* A draft's layers take KV cache beside the target's: Llama 3.1 8B's 2 x 32

@@ -325,6 +325,20 @@ static void more_families_config(void **state)
     assert_int_equal(wl_model_load_text("config.json", gemma3, &m, &err), USIM_OK);
     assert_true(wl_model_params(&m).total == 999885952.0);
     assert_int_equal(m.sliding_layers, 22);
+    /* Mistral 7B v0.1 slides every layer over 4,096 keys; v0.3's null
+     * window is the whole context */
+    const char *mistral =
+        "{\"model_type\": \"mistral\", \"hidden_size\": 4096, \"intermediate_size\": 14336,"
+        "\"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+        "\"vocab_size\": 32000, \"sliding_window\": %s}";
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, mistral, "4096");
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    assert_int_equal(m.sliding_layers, 32);
+    assert_int_equal(m.sliding_window, 4096);
+    snprintf(cfg, sizeof cfg, mistral, "null");
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    assert_int_equal(m.sliding_layers, 0);
 }
 
 /*

@@ -809,18 +809,18 @@ static void sweep_text(usim_buf *b, json_t *runs)
  * cache types, the attention kernel. */
 static void setup_line(usim_buf *b, json_t *res)
 {
-    static const char *const BATCHING[][2] = {{"static", "static batches"},
-                                              {"continuous", "continuous batching"},
-                                              {"chunked", "continuous batching, chunked prefill"},
-                                              {"disagg", "disaggregated prefill and decode"},
-                                              {"inflight", "in-flight batching"}};
+    /* in serve_scheduler's order, as serve_scheduler_names */
+    static const char *const BATCHING[] = {"static batches", "continuous batching",
+                                           "continuous batching, chunked prefill",
+                                           "disaggregated prefill and decode",
+                                           "in-flight batching"};
     const char *weights = json_string_value(json_object_get(res, "weights"));
     const char *scheduler = json_string_value(json_object_get(res, "scheduler"));
     if (!weights || !scheduler)
         return;
     for (size_t i = 0; i < sizeof BATCHING / sizeof BATCHING[0]; i++)
-        if (!strcmp(scheduler, BATCHING[i][0]))
-            scheduler = BATCHING[i][1];
+        if (!strcmp(scheduler, serve_scheduler_names[i]))
+            scheduler = BATCHING[i];
     bool dp = api_number(res, "attention_dp_chips") > 1;
     usim_buf_printf(b, "engine %s (%s, at most %.0f a batch%s); %s weights, %s KV cache, "
                        "%s attention",

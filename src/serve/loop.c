@@ -10,8 +10,13 @@
  *               an iteration with new prompts prefills them (prefill first),
  *               otherwise every running request decodes one token (or one
  *               speculative round);
+ *   inflight    every iteration decodes the running requests and adds whole
+ *               prompts beside them, in arrival order, while they fit the
+ *               rest of a token budget;
  *   chunked     every iteration decodes the running requests and fills the
- *               rest of a token budget with chunks of waiting prompts.
+ *               rest of a token budget with chunks of waiting prompts;
+ *   disagg      (serve.c) prefill replicas hand each request's cache to a
+ *               decode replica.
  *
  * The KV cache is paged in blocks; when a decode step finds no free block
  * the newest request is preempted (its cache dropped, to be recomputed).
@@ -139,9 +144,10 @@ static void add_decode_row(serve_batch *b, double ctx, double *ctx_sum)
 /* Builds this iteration's batch; marks which requests take part. An
  * iteration runs at most the token budget (TensorRT-LLM's max_num_tokens,
  * vLLM's max_num_batched_tokens): chunked engines cut a prompt to fit it
- * beside the decodes; in-flight batching adds whole prompts that fit beside
- * them (TensorRT-LLM's micro-batch scheduler, context chunking off); the
- * others run prompts first, whole, while they fit (the first always).
+ * beside the decodes; in-flight batching adds whole prompts beside them
+ * while they fit (TensorRT-LLM's micro-batch scheduler, context chunking
+ * off); the others run prompts first, whole, while they fit. The first
+ * prompt always runs, so one longer than the budget is not starved.
  * Returns how many of its decode rows step a prompt's tail. */
 static double build_batch(replica *r, serve_batch *b, bool prefill_first)
 {
@@ -178,9 +184,14 @@ static double build_batch(replica *r, serve_batch *b, bool prefill_first)
             continue;
         double whole = serve_prompt_chunk(r->d, q->cached + q->prefilled,
                                           q->isl_compute - q->prefilled);
-        bool first = b->nprefill == 0 && (kind != SERVE_INFLIGHT || b->decode_seqs == 0);
-        if (!chunked && whole > budget && !first)
-            continue; /* whole prompts only: a later iteration takes it */
+        /* whole prompts only: a later iteration takes it, the first always; in
+         * flight, prompts go in arrival order (TensorRT-LLM's scheduler stops
+         * at the first that does not fit) */
+        if (!chunked && whole > budget && b->nprefill > 0) {
+            if (kind == SERVE_INFLIGHT)
+                break;
+            continue;
+        }
         double chunk = chunked ? fmin(whole, budget) : whole;
         r->part[i] = chunk;
         b->prefill[b->nprefill++] =

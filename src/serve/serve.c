@@ -221,15 +221,18 @@ done:
     free(e2e);
 }
 
-/* A lone prompt of isl tokens: one prefill, or, past the largest
- * context-encoding graph of an engine that runs the rest token by token,
- * that graph and then a token-generation step at each remaining position. */
-static double lone_prefill_s(serve_ctx *c, double isl, double *serial_tokens)
+/* A lone prompt of isl tokens: one prefill (and a speculative draft's over
+ * it, as the serving loop runs it), or, past the largest context-encoding
+ * graph of an engine that runs the rest token by token, that graph and then
+ * a token-generation step at each remaining position. */
+static double lone_prefill_s(serve_ctx *c, serve_ctx *draft, double isl, double *serial_tokens)
 {
     double head = serve_prompt_chunk(c->d, 0, isl);
     serve_prefill one = {head, head, true};
     serve_batch pre = {0, 0, 0, 0, head, &one, 1, 1};
     double s = serve_iteration(c, &pre).seconds;
+    if (draft)
+        s += serve_iteration(draft, &pre).seconds;
     *serial_tokens = isl - head;
     for (double at = head + 1; at <= isl; at++) {
         serve_batch step = {1, 1, at, at, 0, NULL, 0, 1};
@@ -255,11 +258,17 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     out->decode_other_s = s.other_s;
     out->decode_step_s = s.seconds;
     out->prefill_tokens = isl;
-    out->prefill_s = lone_prefill_s(&c, isl, &out->prefill_serial_tokens);
+    serve_ctx draft;
+    if (d->spec_len > 0)
+        serve_ctx_init(&draft, d, &d->draft, err);
+    out->prefill_s = lone_prefill_s(&c, d->spec_len > 0 ? &draft : NULL, isl,
+                                    &out->prefill_serial_tokens);
     double a = d->spec_accept, k = d->spec_len;
     out->tokens_per_round = d->spec_len > 0 ? (1 - pow(a, k + 1)) / (1 - a) : 1;
     if (c.st != USIM_OK)
         return c.st;
+    if (d->spec_len > 0 && draft.st != USIM_OK)
+        return draft.st;
     if (!(out->decode_step_s > 0 && out->prefill_s > 0 && isfinite(out->decode_step_s) &&
           isfinite(out->prefill_s)))
         return usim_fail_field(err, USIM_EINPUT, "hw",
@@ -401,15 +410,23 @@ static void cost_and_energy(const serve_deployment *d, serve_result *out)
 }
 
 /* Batches a replica keeps in flight: one, or with PP one a pipeline stage
- * (vLLM runs PP virtual engines, each with its own batch and a PP-th of the
- * KV cache blocks; TensorRT-LLM runs PP micro-batches, each up to its
- * max_batch_size, which trtllm-bench sizes per stage), so every stage works
- * on one of them while the others run on. Each lane runs as a replica of
- * its own whose iteration lasts the whole pipeline; a disaggregated
- * deployment's replicas run one batch each. */
-static int pipeline_lanes(const serve_deployment *d)
+ * (vLLM's PP batches in flight, TensorRT-LLM's PP micro-batches, each up to
+ * its max_batch_size, which trtllm-bench sizes per stage), so every stage
+ * works on one of them while the others run on. Each lane runs as a replica
+ * of its own whose iteration lasts the whole pipeline, with an even share
+ * of the KV cache: the engines share one cache among the batches, which
+ * evenly loaded lanes split alike, and fewer lanes run where a request
+ * needs more than a share. Lanes do not wait for one another at a stage, so
+ * unevenly loaded ones come out a little fast. A disaggregated deployment's
+ * replicas run one batch each. */
+static int pipeline_lanes(const serve_deployment *d, const run_state *s, double kv_tokens)
 {
-    return d->scheduler == SERVE_DISAGG ? 1 : d->pp;
+    if (d->scheduler == SERVE_DISAGG)
+        return 1;
+    double longest = 1;
+    for (int64_t i = 0; i < s->count; i++)
+        longest = fmax(longest, s->req[i].isl + s->req[i].osl);
+    return (int)fmax(1, fmin(d->pp, floor(kv_tokens / longest)));
 }
 
 usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_result *out,
@@ -424,11 +441,14 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
     s.d = d;
     s.w = w;
     serve_memory mem = serve_memory_of(d, w);
-    s.lanes = d->replicas * pipeline_lanes(d);
-    s.kv_capacity = floor(mem.kv_tokens / pipeline_lanes(d));
     s.itl = calloc(1, sizeof *s.itl);
-    st = s.itl ? serve_requests(w, s.lanes, &s.req, &s.count, err)
+    st = s.itl ? serve_requests(w, d->replicas, &s.req, &s.count, err)
                : usim_fail(err, USIM_ERUNTIME, "out of memory");
+    int lanes = st == USIM_OK ? pipeline_lanes(d, &s, mem.kv_tokens) : 1;
+    s.lanes = d->replicas * lanes;
+    s.kv_capacity = floor(mem.kv_tokens / lanes);
+    for (int64_t i = 0; st == USIM_OK && i < s.count; i++)
+        s.req[i].replica = serve_replica_of(w, s.lanes, i);
     if (st == USIM_OK)
         st = check_context(d, w, &s, out, err);
     if (st == USIM_OK)

@@ -548,9 +548,10 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
     elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1,
                 kernels(x)->residual);
     /* A MoE layer's dispatcher takes the sequence-parallel tokens as they are
-     * (moe_mlp gathers what expert TP needs): only the attention block
-     * all-gathers and reduce-scatters the layer's activations. */
-    tp_collectives(x, &c, moe ? 1 : 2);
+     * (moe_mlp gathers what expert TP needs): only the attention block, and a
+     * TP-split shared expert, all-gather and reduce-scatter the layer's
+     * activations. */
+    tp_collectives(x, &c, moe && x->m->shared_experts == 0 ? 1 : 2);
     return c;
 }
 

@@ -802,7 +802,7 @@ static usim_status read_timeline(const sim_graph *g, const step_builder *b, trai
     free(busy);
     for (int k = 0; k < TRAIN_KIND_COUNT; k++) {
         bool inline_comm = k == TRAIN_TP_COMM || k == TRAIN_CP_COMM || k == TRAIN_EP_COMM ||
-                           (k == TRAIN_DP_COMM && b->x.p->zero >= 3);
+                           (k == TRAIN_DP_COMM && b->x.p->zero >= 2);
         r->busy_s[k] = inline_comm ? 0 : worst.busy[k];
         r->exposed_s[k] = worst.exposed[k] + (inline_comm ? worst.busy[k] : 0);
     }

@@ -281,6 +281,12 @@ static void hf_llama_like(hf_reader *h, wl_model *m)
     m->qk_norm = strcmp(m->family, "qwen3") == 0 || strcmp(m->family, "qwen3_moe") == 0;
     if (strcmp(m->family, "qwen3_moe") == 0)
         hf_qwen3_moe_experts(h, m);
+    /* Mistral's sliding-window attention, on every layer where the config
+     * gives a window (Mistral 7B v0.1: 4,096; null: the whole context) */
+    if (strcmp(m->family, "mistral") == 0 || strcmp(m->family, "mixtral") == 0) {
+        m->sliding_window = hf_int(h, "sliding_window", 0, 0, 16777216, false);
+        m->sliding_layers = m->sliding_window > 0 ? m->layers : 0;
+    }
     if (strcmp(m->family, "mixtral") == 0) {
         m->experts = hf_int(h, "num_local_experts", 8, 1, 65536, false);
         m->experts_per_token = hf_int(h, "num_experts_per_tok", 2, 1, 65536, false);

@@ -138,6 +138,13 @@ static usim_status check_tensor_split(const wl_plan *p, const wl_model *m, usim_
     if (m->experts <= 1 && p->ep > 1)
         return fail(err, "ep", "EP %d needs a mixture-of-experts model (this one has %d expert)",
                     p->ep, 1);
+    /* Megatron-Core asserts it: its token dispatchers take the
+     * sequence-parallel tokens */
+    if (m->experts > 1 && p->tp > 1 && !p->sp)
+        return fail(err, "sp",
+                    "a mixture-of-experts model at TP %d needs sequence parallelism (Megatron-Core "
+                    "refuses MoE with TP and no SP); allowed: drop --no-sp, or TP 1",
+                    p->tp);
     return USIM_OK;
 }
 
