@@ -132,15 +132,36 @@ static void ep_all_to_alls_pair_with_blocks(void **state)
     assert_close(full.s[TRAIN_EP_COMM], 1.5 + 4.0, 1e-12);
 }
 
-/* The largest bytes of op `op` among the step's recorded calls of kind. */
-static double largest_call(const train_record *rec, train_kind kind, int op)
+/* What a step's recorded calls of kind move (op < 0: any op; expert < 0:
+ * dense or expert weights alike): their bytes all together, counts
+ * included, the largest call's, and whether one moves exactly `bytes`. */
+typedef struct call_stats {
+    double total, largest;
+    bool exact;
+} call_stats;
+
+static call_stats recorded_calls(const wl_model *m, const wl_plan *p, const hw_system *s,
+                                 train_kind kind, int op, int expert, double bytes)
 {
-    double most = 0;
-    for (int i = 0; i < rec->nops; i++)
-        for (int j = 0; j < rec->ops[i].ncalls[kind]; j++)
-            if (rec->ops[i].calls[kind][j].op == op)
-                most = fmax(most, rec->ops[i].calls[kind][j].bytes);
-    return most;
+    train_result r;
+    train_record rec;
+    memset(&rec, 0, sizeof rec);
+    usim_error err;
+    usim_error_clear(&err);
+    if (train_step_recorded(m, p, s, &r, NULL, &rec, &err) != USIM_OK)
+        fail_msg("%s", err.message);
+    call_stats st = {0, 0, false};
+    for (int i = 0; i < rec.nops; i++)
+        for (int j = 0; j < rec.ops[i].ncalls[kind]; j++) {
+            const train_call *c = &rec.ops[i].calls[kind][j];
+            if ((op >= 0 && c->op != op) || (expert >= 0 && c->expert != (expert > 0)))
+                continue;
+            st.total += c->bytes * c->count;
+            st.largest = fmax(st.largest, c->bytes);
+            st.exact = st.exact || c->bytes == bytes;
+        }
+    train_record_free(&rec);
+    return st;
 }
 
 /* Expert TP = TP (Megatron-Core's default): each TP rank dispatches its own
@@ -156,29 +177,10 @@ static void expert_tp_dispatches_the_rank_share(void **state)
     wl_plan p = plan(2, 1, 16, 1, 64, 4096);
     p.ep = 8;
     p.etp = 2;
-    train_result r;
-    train_record rec;
-    memset(&rec, 0, sizeof rec);
-    usim_error err;
-    usim_error_clear(&err);
-    assert_int_equal(train_step_recorded(&m, &p, &s, &r, NULL, &rec, &err), USIM_OK);
-    assert_close(largest_call(&rec, TRAIN_EP_COMM, NET_ALLTOALL), 33554432.0, 0);
-    assert_close(largest_call(&rec, TRAIN_TP_COMM, NET_ALLGATHER), 67108864.0, 0);
-    train_record_free(&rec);
-}
-
-/* The largest bytes among the step's recorded DP calls of dense or of
- * expert weights. */
-static double largest_dp_call(const train_record *rec, bool expert)
-{
-    double most = 0;
-    for (int i = 0; i < rec->nops; i++)
-        for (int j = 0; j < rec->ops[i].ncalls[TRAIN_DP_COMM]; j++) {
-            const train_call *c = &rec->ops[i].calls[TRAIN_DP_COMM][j];
-            if (c->expert == expert)
-                most = fmax(most, c->bytes);
-        }
-    return most;
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_EP_COMM, NET_ALLTOALL, -1, 0).largest,
+                 33554432.0, 0);
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_TP_COMM, NET_ALLGATHER, -1, 0).largest,
+                 67108864.0, 0);
 }
 
 /* Expert weights reduce their gradients over the ranks that hold the same
@@ -195,37 +197,12 @@ static void expert_gradients_reduce_over_expert_dp(void **state)
     wl_plan p = plan(1, 1, 16, 1, 64, 4096);
     p.ep = 8;
     p.overlap_grad_reduce = false;
-    train_result r;
-    train_record rec;
-    memset(&rec, 0, sizeof rec);
-    usim_error err;
-    usim_error_clear(&err);
-    assert_int_equal(train_step_recorded(&m, &p, &s, &r, NULL, &rec, &err), USIM_OK);
+    train_result r = step(&m, &p, &s);
     assert_int_equal(r.edp.size, 2);
     assert_int_equal(r.edp.stride, 8);
     assert_int_equal(r.dp.size, 16);
-    assert_close(largest_dp_call(&rec, true), 7247757312.0, 0);
-    assert_close(largest_dp_call(&rec, false), 3082186752.0, 0);
-    train_record_free(&rec);
-}
-
-/* Bytes a step's recorded DP calls of op move on a rank, all together. */
-static double dp_traffic(const wl_model *m, const wl_plan *p, const hw_system *s, int op)
-{
-    train_result r;
-    train_record rec;
-    memset(&rec, 0, sizeof rec);
-    usim_error err;
-    usim_error_clear(&err);
-    assert_int_equal(train_step_recorded(m, p, s, &r, NULL, &rec, &err), USIM_OK);
-    double bytes = 0;
-    for (int i = 0; i < rec.nops; i++)
-        for (int j = 0; j < rec.ops[i].ncalls[TRAIN_DP_COMM]; j++)
-            if (rec.ops[i].calls[TRAIN_DP_COMM][j].op == op)
-                bytes += rec.ops[i].calls[TRAIN_DP_COMM][j].bytes *
-                         rec.ops[i].calls[TRAIN_DP_COMM][j].count;
-    train_record_free(&rec);
-    return bytes;
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, -1, 1, 0).largest, 7247757312.0, 0);
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, -1, 0, 0).largest, 3082186752.0, 0);
 }
 
 /* ZeRO-2 shards the gradients, so it reduce-scatters them after every
@@ -238,20 +215,11 @@ static void zero2_reduces_every_microbatch(void **state)
     wl_model m = model("llama3-8b");
     hw_system s = load_system("dgx-h100", 8);
     wl_plan p = plan(1, 1, 8, 1, 32, 2048);
-    double once = dp_traffic(&m, &p, &s, NET_REDUCE_SCATTER);
+    double once = recorded_calls(&m, &p, &s, TRAIN_DP_COMM, NET_REDUCE_SCATTER, -1, 0).total;
     assert_close(once, 16060522496.0, 1e-9);
     p.zero = 2;
-    assert_close(dp_traffic(&m, &p, &s, NET_REDUCE_SCATTER), 4 * once, 1e-9);
-}
-
-/* Whether the step recorded a call of op with exactly these bytes. */
-static bool has_call(const train_record *rec, train_kind kind, int op, double bytes)
-{
-    for (int i = 0; i < rec->nops; i++)
-        for (int j = 0; j < rec->ops[i].ncalls[kind]; j++)
-            if (rec->ops[i].calls[kind][j].op == op && rec->ops[i].calls[kind][j].bytes == bytes)
-                return true;
-    return false;
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, NET_REDUCE_SCATTER, -1, 0).total,
+                 4 * once, 1e-9);
 }
 
 /* DeepSeek-V3's framework sends tokens to their experts in FP8 with a scale
@@ -269,13 +237,8 @@ static void dispatch_type_is_the_stacks(void **state)
     usim_error_clear(&err);
     assert_int_equal(wl_stack_load("hai-llm", &p.stack, &err), USIM_OK);
     assert_close(p.stack.moe_dispatch_bytes, 1.03125, 0);
-    train_result r;
-    train_record rec;
-    memset(&rec, 0, sizeof rec);
-    assert_int_equal(train_step_recorded(&m, &p, &s, &r, NULL, &rec, &err), USIM_OK);
-    assert_true(has_call(&rec, TRAIN_EP_COMM, NET_ALLTOALL, 69206016.0));
-    assert_true(has_call(&rec, TRAIN_EP_COMM, NET_ALLTOALL, 134217728.0));
-    train_record_free(&rec);
+    assert_true(recorded_calls(&m, &p, &s, TRAIN_EP_COMM, NET_ALLTOALL, -1, 69206016.0).exact);
+    assert_true(recorded_calls(&m, &p, &s, TRAIN_EP_COMM, NET_ALLTOALL, -1, 134217728.0).exact);
     assert_int_equal(wl_stack_load("megatron-core", &p.stack, &err), USIM_OK);
     assert_close(p.stack.moe_dispatch_bytes, 2.0, 0);
 }
