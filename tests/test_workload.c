@@ -267,33 +267,66 @@ static void gpt_oss_config(void **state)
  * norms; 26 layers and the final norm: 999,885,952, all but every sixth
  * sliding over 512 keys (22).
  */
-static void more_families_config(void **state)
+/* A config.json's model, loaded or failed. */
+static wl_model config_model(const char *text)
 {
-    (void)state;
     wl_model m;
     usim_error err;
     usim_error_clear(&err);
-    const char *v2_lite =
-        "{\"model_type\": \"deepseek_v2\", \"hidden_size\": 2048, \"num_hidden_layers\": 27,"
-        "\"intermediate_size\": 10944, \"moe_intermediate_size\": 1408,"
-        "\"num_attention_heads\": 16, \"num_key_value_heads\": 16, \"vocab_size\": 102400,"
-        "\"q_lora_rank\": null, \"kv_lora_rank\": 512, \"qk_nope_head_dim\": 128,"
-        "\"qk_rope_head_dim\": 64, \"v_head_dim\": 128, \"n_routed_experts\": 64,"
-        "\"num_experts_per_tok\": 6, \"n_shared_experts\": 2, \"first_k_dense_replace\": 1,"
-        "\"n_group\": 1, \"topk_group\": 1, \"tie_word_embeddings\": false}";
-    assert_int_equal(wl_model_load_text("config.json", v2_lite, &m, &err), USIM_OK);
-    assert_true(wl_model_params(&m).total == 15706484224.0);
-    assert_int_equal(m.mtp_layers, 0);
-    const char *qwen15_moe =
-        "{\"model_type\": \"qwen2_moe\", \"hidden_size\": 2048, \"intermediate_size\": 5632,"
-        "\"num_hidden_layers\": 24, \"num_attention_heads\": 16, \"num_key_value_heads\": 16,"
-        "\"vocab_size\": 151936, \"num_experts\": 60, \"num_experts_per_tok\": 4,"
-        "\"moe_intermediate_size\": 1408, \"shared_expert_intermediate_size\": 5632,"
-        "\"decoder_sparse_step\": 1, \"mlp_only_layers\": [], \"tie_word_embeddings\": false}";
-    assert_int_equal(wl_model_load_text("config.json", qwen15_moe, &m, &err), USIM_OK);
+    if (wl_model_load_text("config.json", text, &m, &err) != USIM_OK)
+        fail_msg("%s", err.message);
+    return m;
+}
+
+static void more_families_config(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *config;
+        double total;
+        int sliding_layers;
+    } CASES[] = {
+        {"{\"model_type\": \"deepseek_v2\", \"hidden_size\": 2048, \"num_hidden_layers\": 27,"
+         "\"intermediate_size\": 10944, \"moe_intermediate_size\": 1408,"
+         "\"num_attention_heads\": 16, \"num_key_value_heads\": 16, \"vocab_size\": 102400,"
+         "\"q_lora_rank\": null, \"kv_lora_rank\": 512, \"qk_nope_head_dim\": 128,"
+         "\"qk_rope_head_dim\": 64, \"v_head_dim\": 128, \"n_routed_experts\": 64,"
+         "\"num_experts_per_tok\": 6, \"n_shared_experts\": 2, \"first_k_dense_replace\": 1,"
+         "\"n_group\": 1, \"topk_group\": 1, \"tie_word_embeddings\": false}",
+         15706484224.0, 0},
+        {"{\"model_type\": \"qwen2_moe\", \"hidden_size\": 2048, \"intermediate_size\": 5632,"
+         "\"num_hidden_layers\": 24, \"num_attention_heads\": 16, \"num_key_value_heads\": 16,"
+         "\"vocab_size\": 151936, \"num_experts\": 60, \"num_experts_per_tok\": 4,"
+         "\"moe_intermediate_size\": 1408, \"shared_expert_intermediate_size\": 5632,"
+         "\"decoder_sparse_step\": 1, \"mlp_only_layers\": [], \"tie_word_embeddings\": false}",
+         14315735040.0, 0},
+        {"{\"model_type\": \"phi3\", \"hidden_size\": 3072, \"intermediate_size\": 8192,"
+         "\"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 32,"
+         "\"vocab_size\": 32064, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false}",
+         3821079552.0, 0},
+        {"{\"model_type\": \"gemma2\", \"hidden_size\": 3584, \"intermediate_size\": 14336,"
+         "\"num_hidden_layers\": 42, \"num_attention_heads\": 16, \"num_key_value_heads\": 8,"
+         "\"head_dim\": 256, \"vocab_size\": 256000, \"sliding_window\": 4096,"
+         "\"hidden_activation\": \"gelu_pytorch_tanh\"}",
+         9241705984.0, 21},
+        {"{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 1152,"
+         "\"intermediate_size\": 6912, \"num_hidden_layers\": 26, \"num_attention_heads\": 4,"
+         "\"num_key_value_heads\": 1, \"head_dim\": 256, \"vocab_size\": 262144,"
+         "\"sliding_window\": 512, \"sliding_window_pattern\": 6}}",
+         999885952.0, 22},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        wl_model m = config_model(CASES[i].config);
+        double total = wl_model_params(&m).total;
+        if (total != CASES[i].total || m.sliding_layers != CASES[i].sliding_layers)
+            fail_msg("%s: %.0f parameters, %d sliding layers", m.family, total,
+                     m.sliding_layers);
+    }
+    wl_model m = config_model(CASES[1].config);
     assert_int_equal(m.shared_experts, 4);
     assert_true(m.qkv_bias);
-    assert_true(wl_model_params(&m).total == 14315735040.0);
+    usim_error err;
+    usim_error_clear(&err);
     const char *uneven = "{\"model_type\": \"qwen2_moe\", \"hidden_size\": 64,"
                          "\"intermediate_size\": 128, \"num_hidden_layers\": 2,"
                          "\"num_attention_heads\": 4, \"vocab_size\": 1000, \"num_experts\": 4,"
@@ -302,42 +335,18 @@ static void more_families_config(void **state)
     assert_int_equal(wl_model_load_text("config.json", uneven, &m, &err), USIM_EINPUT);
     assert_string_equal(err.field, "shared_expert_intermediate_size");
     assert_non_null(strstr(err.message, "48 is not a multiple of moe_intermediate_size 32"));
-    const char *phi3 =
-        "{\"model_type\": \"phi3\", \"hidden_size\": 3072, \"intermediate_size\": 8192,"
-        "\"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 32,"
-        "\"vocab_size\": 32064, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false}";
-    assert_int_equal(wl_model_load_text("config.json", phi3, &m, &err), USIM_OK);
-    assert_true(wl_model_params(&m).total == 3821079552.0);
-    const char *gemma2 =
-        "{\"model_type\": \"gemma2\", \"hidden_size\": 3584, \"intermediate_size\": 14336,"
-        "\"num_hidden_layers\": 42, \"num_attention_heads\": 16, \"num_key_value_heads\": 8,"
-        "\"head_dim\": 256, \"vocab_size\": 256000, \"sliding_window\": 4096,"
-        "\"hidden_activation\": \"gelu_pytorch_tanh\"}";
-    assert_int_equal(wl_model_load_text("config.json", gemma2, &m, &err), USIM_OK);
-    assert_true(wl_model_params(&m).total == 9241705984.0);
-    assert_int_equal(m.sliding_layers, 21);
-    assert_int_equal(m.sliding_window, 4096);
-    const char *gemma3 =
-        "{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 1152,"
-        "\"intermediate_size\": 6912, \"num_hidden_layers\": 26, \"num_attention_heads\": 4,"
-        "\"num_key_value_heads\": 1, \"head_dim\": 256, \"vocab_size\": 262144,"
-        "\"sliding_window\": 512, \"sliding_window_pattern\": 6}}";
-    assert_int_equal(wl_model_load_text("config.json", gemma3, &m, &err), USIM_OK);
-    assert_true(wl_model_params(&m).total == 999885952.0);
-    assert_int_equal(m.sliding_layers, 22);
     /* Mistral 7B v0.1 slides every layer over 4,096 keys; v0.3's null
      * window is the whole context */
-    const char *mistral =
-        "{\"model_type\": \"mistral\", \"hidden_size\": 4096, \"intermediate_size\": 14336,"
-        "\"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
-        "\"vocab_size\": 32000, \"sliding_window\": %s}";
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, mistral, "4096");
-    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    m = config_model("{\"model_type\": \"mistral\", \"hidden_size\": 4096,"
+                     "\"intermediate_size\": 14336, \"num_hidden_layers\": 32,"
+                     "\"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+                     "\"vocab_size\": 32000, \"sliding_window\": 4096}");
     assert_int_equal(m.sliding_layers, 32);
     assert_int_equal(m.sliding_window, 4096);
-    snprintf(cfg, sizeof cfg, mistral, "null");
-    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    m = config_model("{\"model_type\": \"mistral\", \"hidden_size\": 4096,"
+                     "\"intermediate_size\": 14336, \"num_hidden_layers\": 32,"
+                     "\"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+                     "\"vocab_size\": 32000, \"sliding_window\": null}");
     assert_int_equal(m.sliding_layers, 0);
 }
 

@@ -505,7 +505,8 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
     json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
                          d->model.name, "hw", d->sys.name, "chips", chips, "tp", d->tp, "pp", d->pp,
                          "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name,
-                         "max_batch", d->max_batch, "scheduler", serve_scheduler_names[d->scheduler],
+                         "max_batch", d->max_batch, "scheduler",
+                         serve_scheduler_names[d->scheduler],
                          "token_budget", d->token_budget);
     json_object_set_new(o, "weights", json_string(WEIGHTS[d->weights]));
     json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));

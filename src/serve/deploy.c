@@ -184,9 +184,11 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     double isl = w ? (double)w->isl : 1.0;
     double batch_tokens = (double)d->max_batch * isl;
     bool budgeted = d->scheduler == SERVE_CONTINUOUS || d->scheduler == SERVE_INFLIGHT;
-    double step_tokens = d->scheduler == SERVE_CHUNKED ? d->token_budget
-                         : budgeted                    ? fmin(batch_tokens, fmax(d->token_budget, isl))
-                                                       : batch_tokens;
+    double step_tokens = batch_tokens;
+    if (d->scheduler == SERVE_CHUNKED)
+        step_tokens = d->token_budget;
+    else if (budgeted)
+        step_tokens = fmin(batch_tokens, fmax(d->token_budget, isl));
     mem.weights = weight_bytes(d, &d->model) + (d->spec_len > 0 ? weight_bytes(d, &d->draft) : 0);
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
     mem.reserve = RUNTIME_RESERVE_BYTES;

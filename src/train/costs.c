@@ -48,7 +48,8 @@ static int find_call(const train_costs *c, train_kind k, const train_call *call)
 
 static void add_call(train_costs *c, train_kind kind, train_call call)
 {
-    if (call.count == 0 || call.bytes <= 0) /* a negative count takes calls back (train_costs_add) */
+    /* a negative count takes calls back (train_costs_add) */
+    if (call.count == 0 || call.bytes <= 0)
         return;
     int i = find_call(c, kind, &call);
     if (i >= 0)

@@ -1,10 +1,11 @@
 /*
  * Parameter and FLOP counts, exact, from the model's shape.
  *
- * A layer is attention + MLP + two norms (four with Gemma's sandwich norms). Attention is grouped-query
- * (q: h x H d, k and v: h x KV d, o: H d x h) or multi-head latent attention
- * (low-rank q and kv projections, DeepSeek-V2/V3). An MLP is gated (SwiGLU:
- * three h x f matrices) or not (GELU: two); a mixture-of-experts MLP adds a
+ * A layer is attention + MLP + two norms (four with Gemma's sandwich norms).
+ * Attention is grouped-query (q: h x H d, k and v: h x KV d, o: H d x h) or
+ * multi-head latent attention (low-rank q and kv projections,
+ * DeepSeek-V2/V3). An MLP is gated (SwiGLU, Gemma's GeGLU: three h x f
+ * matrices) or not (GELU: two); a mixture-of-experts MLP adds a
  * router (h x E) and E experts of which top-k run per token, plus shared
  * experts that always run. The counts reproduce the published sizes of every
  * preset (tests/test_workload.c): Llama 3.1 405B = 405,853,388,800.
