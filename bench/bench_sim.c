@@ -1,7 +1,7 @@
 /*
  * Simulation speed at scale: one training step of Llama 3.1 405B on 16,384
  * and 131,072 Trn2 UltraServer chips, the plan search for 405B on 16,384
- * chips, 100,000 requests through continuous batching, and the serving
+ * chips, 100,000 requests through in-flight batching (trtllm's), and the serving
  * deployment search for Llama 3.3 70B on 64 H100s. Wall time of
  * each (best of three) and the process's peak resident memory.
  */
@@ -21,7 +21,7 @@ int main(void)
         "{\"command\": \"train\", \"model\": \"llama3.1-405b\", \"hw\": \"dgx-h100\", "
         "\"chips\": 16384, \"tp\": 8, \"pp\": 16, \"vp\": 4, \"gbs\": 2048, \"seq\": 8192}",
         3);
-    run("serve 100,000 requests, continuous batching, llama3-8b",
+    run("serve 100,000 requests, in-flight batching, llama3-8b",
         "{\"command\": \"serve\", \"model\": \"llama3-8b\", \"hw\": \"dgx-h100\", \"tp\": 1, "
         "\"batch\": 256, \"mode\": \"offline\", \"requests\": 100000, \"isl\": 512, \"osl\": 128, "
         "\"isl-spread\": 0.5, \"osl-spread\": 0.5}",
