@@ -89,9 +89,10 @@ typedef struct serve_hist {
 void serve_hist_add(serve_hist *h, double seconds);
 serve_percentiles serve_hist_percentiles(const serve_hist *h);
 
-/* Makes the workload's requests (seeded), arrival order. */
-usim_status serve_requests(const serve_workload *w, int replicas, serve_request **out,
-                           int64_t *count, usim_error *err);
+/* Makes the workload's requests (seeded), arrival order; serve_run gives
+ * them their replicas (serve_replica_of). */
+usim_status serve_requests(const serve_workload *w, serve_request **out, int64_t *count,
+                           usim_error *err);
 
 /* The replica request i goes to, and a closed loop's clients on a replica. */
 int serve_replica_of(const serve_workload *w, int replicas, int64_t i);

@@ -176,8 +176,8 @@ static int by_arrival(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-usim_status serve_requests(const serve_workload *w, int replicas, serve_request **out,
-                           int64_t *count, usim_error *err)
+usim_status serve_requests(const serve_workload *w, serve_request **out, int64_t *count,
+                           usim_error *err)
 {
     uint64_t rng = w->seed;
     usim_status st = USIM_OK;
@@ -211,7 +211,5 @@ usim_status serve_requests(const serve_workload *w, int replicas, serve_request 
         *out = r;
         *count = w->requests;
     }
-    for (int64_t i = 0; st == USIM_OK && i < *count; i++)
-        (*out)[i].replica = serve_replica_of(w, replicas, i);
     return st;
 }

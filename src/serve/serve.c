@@ -442,7 +442,7 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
     s.w = w;
     serve_memory mem = serve_memory_of(d, w);
     s.itl = calloc(1, sizeof *s.itl);
-    st = s.itl ? serve_requests(w, d->replicas, &s.req, &s.count, err)
+    st = s.itl ? serve_requests(w, &s.req, &s.count, err)
                : usim_fail(err, USIM_ERUNTIME, "out of memory");
     int lanes = st == USIM_OK ? pipeline_lanes(d, &s, mem.kv_tokens) : 1;
     s.lanes = d->replicas * lanes;
