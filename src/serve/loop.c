@@ -329,12 +329,8 @@ usim_status serve_replica_run(replica *r, usim_error *err)
             if (r->whead < r->wtail)
                 return usim_fail(err, USIM_EINPUT,
                                  "a request of %.0f tokens does not fit in the %.0f-token KV "
-                                 "cache%s",
-                                 r->req[r->waiting[r->whead]].isl, r->kv_capacity,
-                                 r->d->pp > 1 && r->d->scheduler != SERVE_DISAGG
-                                     ? " of one of the PP batches in flight (each holds a "
-                                       "PP-th of the replica's)"
-                                     : "");
+                                 "cache",
+                                 r->req[r->waiting[r->whead]].isl, r->kv_capacity);
             if (r->next >= r->n)
                 break;
             r->t = fmax(r->t, r->req[r->ids[r->next]].arrival);
