@@ -327,8 +327,9 @@ static void record(step_builder *b, int first, int last, const train_costs *c)
     r->nops++;
 }
 
-/* One task of kind: its time and, when recording, the calls it makes. */
-static int comm_task(step_builder *b, int resource, train_kind kind, net_op op, double bytes,
+/* One task of kind: its time and, when recording, the call it makes, of
+ * bytes.dense (DP traffic: dense and expert weights' calls, dp_calls). */
+static int comm_task(step_builder *b, int resource, train_kind kind, net_op op, dp_bytes bytes,
                      double seconds, const char *label)
 {
     int t = sim_task(b->g, resource, seconds, kind, label);
@@ -336,22 +337,10 @@ static int comm_task(step_builder *b, int resource, train_kind kind, net_op op, 
         train_costs c;
         memset(&c, 0, sizeof c);
         c.s[kind] = seconds;
-        train_costs_call(&c, kind, op, bytes, 1, false);
-        record(b, t, t, &c);
-    }
-    return t;
-}
-
-/* A task of DP traffic on the DP stream, its calls recorded as dp_calls. */
-static int dp_task(step_builder *b, int resource, net_op op, dp_bytes bytes, double seconds,
-                   const char *label)
-{
-    int t = sim_task(b->g, resource, seconds, TRAIN_DP_COMM, label);
-    if (b->rec) {
-        train_costs c;
-        memset(&c, 0, sizeof c);
-        c.s[TRAIN_DP_COMM] = seconds;
-        dp_calls(b, &c, op, bytes, 1, false);
+        if (kind == TRAIN_DP_COMM)
+            dp_calls(b, &c, op, bytes, 1, false);
+        else
+            train_costs_call(&c, kind, op, bytes.dense, 1, false);
         record(b, t, t, &c);
     }
     return t;
@@ -413,7 +402,8 @@ static void last_backward(step_builder *b, int stage, const chunk_plan *c, const
             *first = f;
         *last = e;
         if (bucket_s > 0) {
-            int d = dp_task(b, rd, grad_reduce_op(b), bucket, bucket_s, "grad reduce");
+            int d = comm_task(b, rd, TRAIN_DP_COMM, grad_reduce_op(b), bucket, bucket_s,
+                              "grad reduce");
             usim_status st = sim_depend(b->g, d, e, 0, b->x.err);
             if (st != USIM_OK)
                 b->x.st = st;
@@ -449,7 +439,8 @@ static void prefetch_param_gather(step_builder *b, int stage)
     double s = dp_collective_s(b, NET_ALLGATHER, bytes);
     if (s > 0)
         b->param_gather[stage] =
-            dp_task(b, b->res[stage][RES_DP], NET_ALLGATHER, bytes, s, "param gather");
+            comm_task(b, b->res[stage][RES_DP], TRAIN_DP_COMM, NET_ALLGATHER, bytes, s,
+                      "param gather");
 }
 
 /* Whether the gradient reduction runs bucket by bucket during the last
@@ -487,6 +478,7 @@ static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
 {
     const wl_plan *p = b->x.p;
     int64_t n = wl_pipeline_ops(p->vp, b->M, p->schedule);
+    dp_bytes sent = {b->lt.p2p_bytes, 0}; /* a pipeline send's bytes */
     prefetch_param_gather(b, stage);
     wl_pipeline_order(p->pp, p->vp, p->vp_group, b->M, stage, p->schedule, ops);
     for (int64_t i = 0; i < n; i++) {
@@ -511,15 +503,13 @@ static void build_stage_program(step_builder *b, int stage, wl_pipe_op *ops)
             b->bwd_last[k] = last;
             if (v > 0)
                 b->send_bwd[k] = comm_task(b, b->res[stage][RES_SEND_BWD], TRAIN_PP_COMM,
-                                           NET_SENDRECV, b->lt.p2p_bytes, b->lt.p2p_s,
-                                           "send grad");
+                                           NET_SENDRECV, sent, b->lt.p2p_s, "send grad");
         } else {
             b->fwd_first[k] = first;
             b->fwd_last[k] = last;
             if (v < b->V - 1)
                 b->send_fwd[k] = comm_task(b, b->res[stage][RES_SEND_FWD], TRAIN_PP_COMM,
-                                           NET_SENDRECV, b->lt.p2p_bytes, b->lt.p2p_s,
-                                           "send act");
+                                           NET_SENDRECV, sent, b->lt.p2p_s, "send act");
         }
     }
 }
@@ -561,7 +551,7 @@ static void finish_stage(step_builder *b, int stage)
         dp_bytes bytes = grad_bytes(b, &sp);
         double s = grad_reduce_s(b, bytes);
         if (s > 0) {
-            int d = dp_task(b, rd, grad_reduce_op(b), bytes, s, "grad reduce");
+            int d = comm_task(b, rd, TRAIN_DP_COMM, grad_reduce_op(b), bytes, s, "grad reduce");
             depend(b, d, last_compute);
             b->dp_tasks[stage] = d;
         }
@@ -578,7 +568,7 @@ static void finish_stage(step_builder *b, int stage)
         dp_bytes bytes = weight_bytes(&sp);
         double gather = dp_collective_s(b, NET_ALLGATHER, bytes);
         if (gather > 0) {
-            int a = dp_task(b, rd, NET_ALLGATHER, bytes, gather, "param gather");
+            int a = comm_task(b, rd, TRAIN_DP_COMM, NET_ALLGATHER, bytes, gather, "param gather");
             depend(b, a, opt);
             b->stage_end[stage] = a;
         }
