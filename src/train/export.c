@@ -531,16 +531,18 @@ static usim_status write_rank(exporter *e, const char *path, int rank)
 /* Every group the written ranks belong to, with its ranks. */
 static usim_status add_groups(json_t *groups, const exporter *e0, int rank)
 {
-    static const train_kind KINDS[] = {TRAIN_TP_COMM, TRAIN_CP_COMM, TRAIN_EP_COMM,
-                                       TRAIN_DP_COMM};
+    static const struct {
+        train_kind kind;
+        bool expert; /* the expert data-parallel group, a MoE model's only */
+    } GROUPS[] = {{TRAIN_TP_COMM, false}, {TRAIN_CP_COMM, false}, {TRAIN_EP_COMM, false},
+                  {TRAIN_DP_COMM, false}, {TRAIN_DP_COMM, true}};
     exporter e = *e0;
     e.rank = rank;
     e.at = coords_of(e.p, rank);
-    for (size_t i = 0; i <= sizeof KINDS / sizeof KINDS[0]; i++) {
-        bool expert = i == sizeof KINDS / sizeof KINDS[0]; /* then the expert DP group */
-        if (expert && e.x->m->experts <= 1)
-            break;
-        pgroup g = group_for(&e, expert ? TRAIN_DP_COMM : KINDS[i], expert);
+    for (size_t i = 0; i < sizeof GROUPS / sizeof GROUPS[0]; i++) {
+        if (GROUPS[i].expert && e.x->m->experts <= 1)
+            continue;
+        pgroup g = group_for(&e, GROUPS[i].kind, GROUPS[i].expert);
         char name[32];
         pg_name(&e, &g, name, sizeof name);
         if (g.size < 2 || json_object_get(groups, name))
