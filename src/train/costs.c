@@ -422,11 +422,11 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     double etp = wl_plan_etp(x->p);
     double T = x->tokens, h = m->hidden, fe = (double)m->expert_ffn / etp;
     bool gated = m->mlp == WL_MLP_SWIGLU;
-    double own = T * m->experts_per_token / x->p->tp;
-    double routed = own * etp;
+    double mine = T / x->p->tp; /* the rank's sequence-parallel tokens */
+    double own = mine * m->experts_per_token, routed = own * etp;
     double local = (double)m->experts / x->p->ep;
-    linear(x, c, backward, T / x->p->tp, h, m->experts, 1); /* router, on the rank's tokens */
-    elementwise(x, c, backward, T / x->p->tp * m->experts, 6, 4);
+    linear(x, c, backward, mine, h, m->experts, 1); /* router */
+    elementwise(x, c, backward, mine * m->experts, 6, 4);
     dispatch_kernels(x, c, backward);
     /* the permutations run the same way in either pass: no saved input */
     if (x->p->stack.moe_permute_bytes > 0)
