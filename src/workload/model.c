@@ -454,6 +454,24 @@ static void hf_check_moe_layers(hf_reader *h, const wl_model *m)
                              step, m->layers / step, m->layers);
 }
 
+/* A multimodal config's text model (Llama 4's, Gemma 3's) is in text_config:
+ * read on from there. False (and the reader failed) when it is not an
+ * object. */
+static bool hf_text_model(hf_reader *h)
+{
+    json_t *text = json_object_get(h->doc, "text_config");
+    if (text && !json_is_object(text)) {
+        h->st = usim_fail_at(h->r, "text_config", false, h->err,
+                             "expected an object (the text model's configuration)");
+        return false;
+    }
+    if (text) {
+        h->doc = text;
+        h->within = "text_config.";
+    }
+    return true;
+}
+
 /* llama4: the text model's keys are in text_config (a llama4_text config is
  * the text model alone). Every interleave_moe_layer_step-th layer is experts
  * (intermediate_size wide) with one shared expert of that width; the others
@@ -462,16 +480,8 @@ static void hf_check_moe_layers(hf_reader *h, const wl_model *m)
  * attend over more keys here than they do. */
 static void hf_llama4(hf_reader *h, wl_model *m)
 {
-    json_t *text = json_object_get(h->doc, "text_config");
-    if (text && !json_is_object(text)) {
-        h->st = usim_fail_at(h->r, "text_config", false, h->err,
-                             "expected an object (the text model's configuration)");
+    if (!hf_text_model(h))
         return;
-    }
-    if (text) {
-        h->doc = text;
-        h->within = "text_config.";
-    }
     hf_llama_like(h, m);
     m->expert_ffn = m->ffn;
     m->ffn = hf_int(h, "intermediate_size_mlp", m->ffn, 1, MAX_DIM, false);
@@ -521,11 +531,8 @@ static void hf_gpt_oss(hf_reader *h, wl_model *m)
  * A gemma3 config's text model is in text_config. */
 static void hf_gemma(hf_reader *h, wl_model *m)
 {
-    json_t *text = json_object_get(h->doc, "text_config");
-    if (text && json_is_object(text)) {
-        h->doc = text;
-        h->within = "text_config.";
-    }
+    if (!hf_text_model(h))
+        return;
     hf_llama_like(h, m);
     m->mlp = WL_MLP_SWIGLU;
     m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
