@@ -54,13 +54,39 @@ typedef struct trace_field {
     const char *name;
     double lo, hi;
     const char *range; /* as the message prints it */
+    bool whole;        /* token counts: no fractions */
 } trace_field;
 
 static const trace_field TRACE_FIELDS[3] = {
-    {"arrival_s", 0, TRACE_ARRIVAL_MAX_S, "0 to 10^7 s"},
-    {"input_tokens", 1, TRACE_TOKENS_MAX, "1 to 10^7"},
-    {"output_tokens", 1, TRACE_TOKENS_MAX, "1 to 10^7"},
+    {"arrival_s", 0, TRACE_ARRIVAL_MAX_S, "0 to 10^7 s", false},
+    {"input_tokens", 1, TRACE_TOKENS_MAX, "1 to 10^7", true},
+    {"output_tokens", 1, TRACE_TOKENS_MAX, "1 to 10^7", true},
 };
+
+/* The one header a trace may start with (the fields are read by position,
+ * so a header naming them in another order is refused, not misread). */
+#define TRACE_HEADER "arrival_s,input_tokens,output_tokens"
+
+/* strtod reads C's hexadecimal floats ("0x10" is 16): a trace is decimal. */
+static bool hexadecimal(const char *p)
+{
+    if (*p == '+' || *p == '-')
+        p++;
+    return p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+}
+
+/* A header line: the names of TRACE_HEADER, spaces around commas allowed. */
+static bool is_trace_header(const char *line)
+{
+    const char *want = TRACE_HEADER;
+    for (const char *p = line; *p && *p != '\r'; p++) {
+        if (*p == ' ' || *p == '\t')
+            continue;
+        if (*p != *want++)
+            return false;
+    }
+    return *want == '\0';
+}
 
 /* An input error at a trace's line and column, naming the field. */
 static usim_status at_cell(usim_status st, const serve_workload *w, int line, int column,
@@ -85,6 +111,11 @@ static usim_status parse_row(const serve_workload *w, const char *row, int line,
         while (*p == ' ' || *p == '\t')
             p++;
         int column = (int)(p - row) + 1;
+        if (hexadecimal(p))
+            return at_cell(usim_fail_field(err, USIM_EINPUT, tf->name,
+                                           "'%.*s' is hexadecimal; a trace is written in decimal",
+                                           (int)strcspn(p, ", \t\r"), p),
+                           w, line, column, err);
         char *end;
         v[f] = strtod(p, &end);
         const char *rest = end;
@@ -100,6 +131,11 @@ static usim_status parse_row(const serve_workload *w, const char *row, int line,
             return at_cell(usim_fail_field(err, USIM_EINPUT, tf->name,
                                            "%.*s is out of range (allowed: %s)", (int)(end - p),
                                            p, tf->range),
+                           w, line, column, err);
+        if (tf->whole && v[f] != floor(v[f]))
+            return at_cell(usim_fail_field(err, USIM_EINPUT, tf->name,
+                                           "%.*s is not a whole number of tokens (allowed: %s)",
+                                           (int)(end - p), p, tf->range),
                            w, line, column, err);
         p = rest + (f < 2);
     }
@@ -125,8 +161,16 @@ static usim_status parse_trace(const serve_workload *w, serve_request **out, int
         line++;
         while (isspace((unsigned char)*p))
             p++;
-        if (!*p || *p == '#' || (line == 1 && isalpha((unsigned char)*p)))
-            continue; /* blank, comment or header */
+        if (!*p || *p == '#')
+            continue; /* blank or comment */
+        if (line == 1 && isalpha((unsigned char)*p)) {
+            if (is_trace_header(p))
+                continue;
+            st = at_cell(usim_fail(err, USIM_EINPUT, "expected the header " TRACE_HEADER
+                                   " (fields in that order), got '%.60s'", p),
+                         w, line, 1, err);
+            break;
+        }
         double v[3];
         st = parse_row(w, p, line, v, err);
         if (st == USIM_OK && n == cap) {
