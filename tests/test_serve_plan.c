@@ -118,6 +118,17 @@ static void mistakes_name_their_option(void **state)
     expect_input_error("plan --model llama3.1-8b --hw dgx-h100 --seq 4096",
                        "--gbs: is required for a training plan");
     expect_input_error(PLAN "--weights bf16,fp7", "'fp7' is not a weight type");
+    /* one output token has no TPOT: every row's speed per user was NaN and
+     * the front empty, and a TPOT bound counted NaN as met */
+    expect_input_error("plan --serve --model llama3.1-8b --hw dgx-h100 --chips 2 --osl 1",
+                       "--osl: 1 leaves no time per output token");
+    /* without a price every cost tied at 0 and the first, slowest point won */
+    expect_input_error("plan --serve --model llama3.1-8b --hw h100-sxm --chips 1 --objective cost",
+                       "--objective: cost needs a price: h100-sxm has no price.usd_per_chip_hour");
+    /* nothing runs: exit 2 with the first refusal, not an empty front */
+    expect_input_error("plan --serve --model llama3.1-405b --hw dgx-h100 --chips 1",
+                       "no deployment runs on 1 chip: all 2 refused (add chips); the first: the "
+                       "deployment does not fit: weights need 756.0 GiB per chip");
 }
 
 int main(void)

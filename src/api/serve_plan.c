@@ -45,6 +45,7 @@ typedef struct search {
     int objective; /* 0 per chip, 1 per dollar, 2 per joule */
     point *points;
     int npoints, runs, refused;
+    usim_error first_refusal;
     usim_error *err;
 } search;
 
@@ -78,6 +79,7 @@ typedef struct unit {
     int n, runs, refused;
     usim_status st;
     usim_error err;
+    usim_error first_refusal; /* why the first deployment that did not run did not */
 } unit;
 
 /* Runs the serve command on one candidate; false when the deployment
@@ -113,6 +115,8 @@ static bool run_point(unit *u, point *p)
         u->st = rs;
         u->err = e;
     }
+    if (rs == USIM_EINPUT && !u->first_refusal.message[0])
+        u->first_refusal = e;
     if (rs != USIM_OK)
         return false;
     p->per_chip = api_number(res, "output_tokens_per_s") / chips;
@@ -236,8 +240,15 @@ static usim_status deployments(search *s, int domain, const int *weights, int nw
             s->points[s->npoints++] = u->points[k];
         s->runs += u->runs;
         s->refused += u->refused;
+        if (!s->first_refusal.message[0])
+            s->first_refusal = u->first_refusal;
     }
     free(units);
+    if (st == USIM_OK && s->npoints == 0)
+        st = usim_fail(s->err, USIM_EINPUT,
+                       "no deployment runs on %d chip%s: all %d refused (add chips); the first: %s",
+                       s->chips, s->chips == 1 ? "" : "s", s->refused,
+                       s->first_refusal.message);
     return st;
 }
 
@@ -405,6 +416,15 @@ usim_status api_serve_plan(const usim_command *cmd, json_t *req, json_t **result
     s.slo_tpot = api_next_quantity(cmd, req, "slo-tpot", 0, &st, err);
     int64_t top = api_next_int(cmd, req, "top", 5, &st, err);
     s.objective = api_next_choice(cmd, req, "objective", &st, err);
+    if (st == USIM_OK && s.osl < 2)
+        st = usim_fail_field(err, USIM_EINPUT, "osl",
+                             "%lld leaves no time per output token, the speed per user the "
+                             "Pareto front ranks (allowed: 2 or more)",
+                             (long long)s.osl);
+    if (st == USIM_OK && s.objective == 1 && !isfinite(sys->price.usd_per_chip_hour))
+        st = usim_fail_field(err, USIM_EINPUT, "objective",
+                             "cost needs a price: %s has no price.usd_per_chip_hour",
+                             sys->name);
     if (st == USIM_OK)
         st = read_weights(cmd, req, sys, weights, &nw, err);
     if (st == USIM_OK)
