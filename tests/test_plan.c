@@ -111,6 +111,15 @@ static void nothing_fits(void **state)
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "no plan fits"));
     cli_free(&r);
+    /* Plans the simulation refuses are counted and the first one's reason
+     * given: every plan in fp8 on an A100 failed, and the message said only
+     * that nothing was too big. */
+    r = cli_run("plan --model llama3-8b --hw dgx-a100-80gb --chips 64 --gbs 64 --seq 4096 "
+                "--dtype fp8");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "640 refused by the simulation (the first: a100-80gb has no "
+                                  "fp8 matrix support; choose another --dtype)"));
+    cli_free(&r);
 }
 
 static void ranked_output(void **state)

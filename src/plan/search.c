@@ -76,6 +76,9 @@ typedef struct search {
     pthread_mutex_t lock;
     long long considered, pruned_fit, pruned_check;
     long long simulated; /* so far, for progress */
+    long long failed;    /* simulations that refused their plan */
+    long long first_failure;   /* the lowest candidate index among them, */
+    char failure[768];         /* and its message: the same whatever the threads */
 } search;
 
 static bool push(search *s, const wl_plan *p, double bound)
@@ -241,6 +244,10 @@ static void *worker(void *arg)
         c->score = c->failed ? INFINITY : score_of(s, &c->result);
         pthread_mutex_lock(&s->lock);
         c->simulated = true;
+        if (c->failed && (s->failed++ == 0 || c->index < s->first_failure)) {
+            s->first_failure = c->index;
+            snprintf(s->failure, sizeof s->failure, "%s", e.message);
+        }
         if (!c->failed && c->result.fits)
             record_score(s, c->score);
         s->simulated++;
@@ -320,6 +327,14 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
     out->feasible = (long long)s.n;
     out->count = collect(&s, o, out);
     free(s.c);
+    if (out->count == 0 && s.failed > 0)
+        return usim_fail(err, USIM_EINPUT,
+                         "no plan runs: %lld candidates, %lld invalid for this model, %lld too "
+                         "big for %.0f GiB per chip, %lld refused by the simulation (the "
+                         "first: %s)",
+                         s.considered, s.pruned_check, s.pruned_fit,
+                         sys->chip.hbm.capacity_bytes / (1024.0 * 1024 * 1024), s.failed,
+                         s.failure);
     if (out->count == 0)
         return usim_fail(err, USIM_EINPUT,
                          "no plan fits: %lld candidates, %lld invalid for this model, %lld too "
