@@ -348,6 +348,21 @@ static void more_families_config(void **state)
                      "\"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
                      "\"vocab_size\": 32000, \"sliding_window\": null}");
     assert_int_equal(m.sliding_layers, 0);
+    /* Llama's MLP is gated whatever hidden_act names: gelu kept the gate and
+     * up projections of Llama 3 8B (6.15 B parameters counted for 8.03 B),
+     * and a name transformers does not know is refused, not taken for silu */
+    const char *llama = "{\"model_type\": \"llama\", \"hidden_size\": 4096,"
+                        "\"intermediate_size\": 14336, \"num_hidden_layers\": 32,"
+                        "\"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+                        "\"vocab_size\": 128256, \"hidden_act\": \"%s\"}";
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, llama, "gelu");
+    m = config_model(cfg);
+    assert_true(wl_model_params(&m).total == 8030261248.0);
+    snprintf(cfg, sizeof cfg, llama, "bogus");
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "hidden_act");
+    assert_non_null(strstr(err.message, "'bogus' is not an activation of transformers"));
 }
 
 /*

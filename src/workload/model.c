@@ -235,9 +235,30 @@ static bool hf_bool(hf_reader *h, const char *key, bool def)
     return json_is_true(v);
 }
 
-static const char *hf_str(hf_reader *h, const char *key)
+/* Llama's MLP (and Mistral's, Qwen's, Gemma's) is gated whatever its
+ * activation: gate, up and down projections, the activation on the gate
+ * (transformers' LlamaMLP), so the key changes no weight; a name outside
+ * transformers' activations is a mistake, not SiLU. */
+static void hf_gated_activation(hf_reader *h, const char *key)
 {
-    return json_string_value(json_object_get(h->doc, key));
+    static const char *const KNOWN[] = {"silu",        "swish",       "gelu",
+                                        "gelu_new",    "gelu_fast",   "gelu_pytorch_tanh",
+                                        "gelu_python", "gelu_accurate", "quick_gelu",
+                                        "relu",        "relu2",       "relu6",
+                                        "leaky_relu",  "mish",        "tanh",
+                                        "sigmoid",     NULL};
+    json_t *v = json_object_get(h->doc, key);
+    char path[96];
+    if (h->st != USIM_OK || !v || json_is_null(v))
+        return;
+    for (int i = 0; KNOWN[i] && json_is_string(v); i++)
+        if (strcmp(json_string_value(v), KNOWN[i]) == 0)
+            return;
+    h->st = usim_fail_at(h->r, hf_path(h, key, path, sizeof path), false, h->err,
+                         "'%.40s' is not an activation of transformers (allowed: silu, swish, gelu, "
+                         "gelu_new, gelu_fast, gelu_pytorch_tanh, gelu_python, gelu_accurate, "
+                         "quick_gelu, relu, relu2, relu6, leaky_relu, mish, tanh, sigmoid)",
+                         json_is_string(v) ? json_string_value(v) : "(not a string)");
 }
 
 /* qwen3_moe: layer l's MLP is experts when (l + 1) % decoder_sparse_step is
@@ -272,8 +293,8 @@ static void hf_llama_like(hf_reader *h, wl_model *m)
     m->vocab = hf_int(h, "vocab_size", 0, 1, MAX_VOCAB, true);
     m->max_seq = hf_int(h, "max_position_embeddings", 4096, 1, 16777216, false);
     m->tied_embeddings = hf_bool(h, "tie_word_embeddings", false);
-    const char *act = hf_str(h, "hidden_act");
-    m->mlp = act && strstr(act, "gelu") ? WL_MLP_GELU : WL_MLP_SWIGLU;
+    hf_gated_activation(h, "hidden_act");
+    m->mlp = WL_MLP_SWIGLU;
     m->norm = WL_NORM_RMS;
     m->position = WL_POS_ROPE;
     m->qkv_bias = hf_bool(h, "attention_bias", strcmp(m->family, "qwen2") == 0);
@@ -534,7 +555,7 @@ static void hf_gemma(hf_reader *h, wl_model *m)
     if (!hf_text_model(h))
         return;
     hf_llama_like(h, m);
-    m->mlp = WL_MLP_SWIGLU;
+    hf_gated_activation(h, "hidden_activation");
     m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
     bool gemma1 = strcmp(m->family, "gemma") == 0, gemma3 = strncmp(m->family, "gemma3", 6) == 0;
     m->sandwich_norm = !gemma1;
