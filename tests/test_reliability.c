@@ -112,6 +112,27 @@ static void no_failures_never_checkpoint(void **state)
     assert_true(mc.mean_failures == 0.0);
 }
 
+/* A run far shorter than the MTBF is best checkpointed once, at its end:
+ * the optimum divides it into whole segments, so the Monte-Carlo run pays
+ * the one checkpoint Daly's formula charges (the search stopped just under
+ * the run, and each simulated run paid a second checkpoint for a tail of
+ * microseconds: 33.8 s against 22.5 s). */
+static void short_run_one_segment(void **state)
+{
+    (void)state;
+    usim_error err;
+    usim_error_clear(&err);
+    rel_process p = {11.3, 0, 11.2, 600, 2.28e7};
+    p.interval_s = rel_optimal_interval_s(&p);
+    assert_true(p.interval_s == p.solve_s);
+    rel_monte_carlo mc;
+    assert_int_equal(rel_simulate(&p, 50, 1, NULL, &mc, &err), USIM_OK);
+    assert_true(mc.mean_failures == 0.0);
+    assert_true(fabs(mc.mean_wall_s - (11.3 + 11.2)) < 1e-9);
+    /* Daly adds the chance of a failure: 22.5 x (22.5 / 2M + R / M), 6e-4 s */
+    assert_true(fabs(rel_expected_wall_s(&p) - (11.3 + 11.2)) < 1e-3);
+}
+
 typedef struct counter {
     int calls, last;
 } counter;
@@ -157,7 +178,8 @@ int main(void)
         cmocka_unit_test(llama3_interruptions),  cmocka_unit_test(no_failures_closed_form),
         cmocka_unit_test(daly_first_order),      cmocka_unit_test(optimum_near_young),
         cmocka_unit_test(monte_carlo_agrees),    cmocka_unit_test(monte_carlo_is_deterministic),
-        cmocka_unit_test(no_failures_never_checkpoint), cmocka_unit_test(monte_carlo_is_bounded),
+        cmocka_unit_test(no_failures_never_checkpoint),
+        cmocka_unit_test(short_run_one_segment), cmocka_unit_test(monte_carlo_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

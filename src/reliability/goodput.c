@@ -55,6 +55,20 @@ double rel_young_interval_s(double checkpoint_s, double mtbf_s)
     return sqrt(2 * checkpoint_s * mtbf_s);
 }
 
+/* A run checkpoints after each interval, so it takes a whole number of
+ * segments: the interval that divides the run evenly into the nearer count
+ * of the two around tau's, the one Daly's T_wall prefers (tau just under
+ * the run made the run two segments, a checkpoint paid for a tail of
+ * microseconds that the continuous formula does not see). */
+static double whole_segments(const rel_process *p, double tau)
+{
+    double n = p->solve_s / tau, fewer = fmax(1, floor(n)), more = fmax(1, ceil(n));
+    rel_process a = *p, b = *p;
+    a.interval_s = p->solve_s / fewer;
+    b.interval_s = p->solve_s / more;
+    return rel_expected_wall_s(&a) <= rel_expected_wall_s(&b) ? a.interval_s : b.interval_s;
+}
+
 /* Daly's T_wall is convex in tau: a golden-section search over
  * [delta/100, 10 M] (clipped to the run) finds its minimum. Without failures
  * a checkpoint only costs time: the best is never to take one. */
@@ -78,7 +92,7 @@ double rel_optimal_interval_s(const rel_process *p)
         else
             lo = a;
     }
-    return (lo + hi) / 2;
+    return whole_segments(p, (lo + hi) / 2);
 }
 
 /* splitmix64 (Steele, Lea, Flood 2014): small, fast, seeded, deterministic. */
