@@ -758,6 +758,16 @@ static void options_a_load_ignores(void **state)
                            "requests",
                            NULL};
     refused(args, trace);
+    /* options the scheduler does not read changed nothing, silently */
+    const char *prefill[] = {"--prefill-replicas: does not apply to --scheduler inflight: only "
+                             "disaggregation (--scheduler disagg) has prefill replicas",
+                             NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --chips 2 --prefill-replicas 1", prefill);
+    const char *budget[] = {"--token-budget: does not apply to --scheduler static: its prompts "
+                            "run whole, with no budget",
+                            NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --scheduler static --token-budget 100",
+            budget);
 }
 
 /* GPT-3 has learned position embeddings for 2,048 positions: 2,000 + 100

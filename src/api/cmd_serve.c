@@ -663,6 +663,25 @@ static void engine_limits(json_t *req, serve_deployment *d, const serve_workload
         d->token_budget = tokens;
 }
 
+/* Options only some schedulers read: elsewhere they would change nothing,
+ * so giving one is an error, not a silent no-op. */
+static usim_status check_scheduler_options(json_t *req, int scheduler, usim_error *err)
+{
+    const char *name = serve_scheduler_names[scheduler];
+    if (json_object_get(req, "prefill-replicas") && scheduler != SERVE_DISAGG)
+        return usim_fail_field(err, USIM_EINPUT, "prefill-replicas",
+                               "does not apply to --scheduler %s: only disaggregation (--scheduler "
+                               "disagg) has prefill replicas",
+                               name);
+    if (json_object_get(req, "token-budget") &&
+        (scheduler == SERVE_STATIC || scheduler == SERVE_DISAGG))
+        return usim_fail_field(err, USIM_EINPUT, "token-budget",
+                               "does not apply to --scheduler %s: its prompts run whole, with no "
+                               "budget (allowed with continuous, chunked and inflight)",
+                               name);
+    return USIM_OK;
+}
+
 static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_serve.info;
@@ -685,6 +704,8 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
         st = check_max_model_len(d, err);
     if (st == USIM_OK && w.mode == SERVE_STATIC_RUN)
         d->scheduler = SERVE_STATIC;
+    if (st == USIM_OK)
+        st = check_scheduler_options(copy, d->scheduler, err);
     if (st == USIM_OK && w.mode == SERVE_SWEEP)
         st = run_sweep(d, &w, result, err);
     else if (st == USIM_OK)
