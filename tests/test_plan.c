@@ -129,6 +129,12 @@ static void ranked_output(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Why #1 beats #2"));
     cli_free(&r);
+    /* two plans 0.04% apart: the line says so rather than ending empty */
+    r = cli_run("plan --model llama3-8b --hw dgx-h100 --chips 16 --gbs 128 --seq 4096");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Why #1 beats #2 (seconds per step, #1 - #2): step -0.00132; "
+                                  "no part differs by 0.5% of the step"));
+    cli_free(&r);
 }
 
 /* plan --schedule zb-h1 searches plans of one chunk a rank, each timed as

@@ -221,12 +221,18 @@ static void render_why(usim_buf *b, json_t *best, json_t *second)
 {
     json_t *a = json_object_get(best, "breakdown"), *c = json_object_get(second, "breakdown");
     usim_buf_puts(b, "\nWhy #1 beats #2 (seconds per step, #1 - #2):");
+    int shown = 0;
     for (size_t i = 0; i < API_STEP_PARTS; i++) {
         const char *kind = api_step_parts[i][0];
         double d = api_number(a, kind) - api_number(c, kind);
-        if (fabs(d) >= 0.005 * api_number(best, "step_time_s"))
+        if (fabs(d) >= 0.005 * api_number(best, "step_time_s")) {
             usim_buf_printf(b, " %s %+.3g", kind, d);
+            shown++;
+        }
     }
+    if (!shown) /* every part within 0.5% of the step: say so, not nothing */
+        usim_buf_printf(b, " step %+.3g; no part differs by 0.5%% of the step",
+                        api_number(best, "step_time_s") - api_number(second, "step_time_s"));
     usim_buf_puts(b, "\n");
 }
 
