@@ -190,6 +190,12 @@ static const bad_args ARG_CASES[] = {
     {"hw shw", "unknown subcommand 'shw'"},
     {"hwx", "unknown command 'hwx'"},
     {"hw show trn2 --chips 2", "single chip"},
+    /* a step simulates every micro-batch and a run every request: the old
+     * bounds (10^9 sequences, 10^8 requests) ran for minutes into tens of GB */
+    {"train --model llama3-8b --hw dgx-h100 --tp 1 --pp 1 --gbs 2000000 --seq 4096",
+     "--gbs: 2000000 is out of range; allowed 1 to 1048576"},
+    {"serve --model llama3-8b --hw dgx-h100 --tp 1 --requests 20000000",
+     "--requests: 20000000 is out of range; allowed 1 to 10000000"},
 };
 
 static void each_bad_command_line_fails_cleanly(void **state)

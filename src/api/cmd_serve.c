@@ -101,7 +101,7 @@ static const usim_option SERVE_OPTIONS[] = {
      "input lengths uniform within +-F of --isl", "0", NULL, 0, 0.99, false},
     {"osl-spread", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "F",
      "output lengths uniform within +-F of --osl", "0", NULL, 0, 0.99, false},
-    {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate (a trace's rows are its own)", "256", NULL, 1, 1e8,
+    {"requests", USIM_OPT_INT, USIM_UNIT_NONE, "N", "requests to simulate (a trace's rows are its own)", "256", NULL, 1, 1e7,
      false},
     {"mode", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE",
      "how requests arrive; guidellm's synchronous is closed with one request in flight, its "

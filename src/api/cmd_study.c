@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/train_options.h"
 #include "ultrasim/plan.h"
 #include "ultrasim/report.h"
 
@@ -46,7 +47,7 @@ static const usim_option STUDY_OPTIONS[] = {
      "where the report and its charts go (created)", "scale-up-study", NULL, 0, 0, false},
     {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length", "8192", NULL, 1, 1048576, false},
     {"max-gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "largest global batch, sequences", "2048", NULL,
-     1, 1e7, false},
+     1, API_GBS_MAX, false},
     {"max-chips", USIM_OPT_INT, USIM_UNIT_NONE, "N", "largest system", "131072", NULL, 64,
      4194304, false},
     {"jobs", USIM_OPT_INT, USIM_UNIT_NONE, "N", "threads (default: one per core)", NULL, NULL, 1,

@@ -6,6 +6,11 @@
 #include "ultrasim/hw.h"
 #include "ultrasim/workload.h"
 
+/* The largest global batch, sequences: a step simulates every micro-batch,
+ * so 10^9 (the old bound) took minutes and tens of GB; published runs use
+ * thousands (Llama 3 405B: 2,048 of 8,192 tokens). */
+#define API_GBS_MAX 1048576
+
 /* bf16, fp16, fp8, then FP8 under each wl_fp8_recipe from this index on */
 extern const char *const api_dtype_choices[];
 #define API_DTYPE_FP8_RECIPES 3
@@ -76,7 +81,7 @@ extern const char *const api_tp_unit_choices[];
     {"mbs", USIM_OPT_INT, USIM_UNIT_NONE, "B", "micro-batch size, sequences", "1", NULL, 1, 65536,\
      false},                                                                                    \
     {"gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "global batch size, sequences", NULL, NULL, 1,   \
-     1e9, true},                                                                                \
+     API_GBS_MAX, true},                                                                        \
     {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length, tokens", NULL, NULL, 1, 16777216,\
      true},                                                                                     \
     {"dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",                                          \
