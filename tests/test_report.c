@@ -61,6 +61,32 @@ static void train_page(void **state)
     free(html);
 }
 
+/* Every output is checked before the first is written: a trace (and eight
+ * Chakra files) written and then a report refused left them behind. */
+static void refused_output_writes_nothing(void **state)
+{
+    (void)state;
+    char trace[512], et[512], args[1400];
+    snprintf(trace, sizeof trace, "%s/left_behind.json", USIM_TEST_TMP);
+    snprintf(et, sizeof et, "%s/left_behind_et", USIM_TEST_TMP);
+    remove(trace);
+    snprintf(args, sizeof args,
+             "train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 4096 --trace %s "
+             "--export-et %s --report /nonexistent/page.html",
+             trace, et);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--report: /nonexistent/page.html: cannot write: folder "
+                                  "/nonexistent"));
+    cli_free(&r);
+    char first_rank[600];
+    snprintf(first_rank, sizeof first_rank, "%s.0.et", et);
+    FILE *f = fopen(trace, "r");
+    assert_null(f);
+    f = fopen(first_rank, "r");
+    assert_null(f);
+}
+
 /* A plan search's page tables its plans (header + one row each). */
 static void plan_page(void **state)
 {
@@ -111,6 +137,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(train_page),
+        cmocka_unit_test(refused_output_writes_nothing),
         cmocka_unit_test(plan_page),
         cmocka_unit_test(report_command),
     };

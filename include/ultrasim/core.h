@@ -132,6 +132,10 @@ typedef struct usim_output {
 
 /* Opens path for writing (usim_output_commit or usim_output_abort after). */
 usim_status usim_output_open(usim_output *out, const char *path, usim_error *err);
+/* What usim_output_open would refuse, found without writing anything: a
+ * directory named as the file, a folder that is not there or not writable.
+ * A command checks every output it will write before it writes the first. */
+usim_status usim_output_check(const char *path, usim_error *err);
 /* Flushes and closes; renames the temporary file into place. On failure the
  * temporary file is removed and the target is as it was. */
 usim_status usim_output_commit(usim_output *out, usim_error *err);

@@ -271,6 +271,28 @@ int api_next_choice(const usim_command *cmd, json_t *req, const char *name, usim
     return v;
 }
 
+/* The files a run writes beside its result, checked before it writes any:
+ * a trace written and then a report refused left the trace behind. */
+static usim_status check_outputs(json_t *request, usim_error *err)
+{
+    static const char *const OUTPUTS[][2] = {
+        {"trace", ""}, {"report", ""}, {"export-et", ".comm_group.json"}};
+    for (size_t i = 0; i < sizeof OUTPUTS / sizeof OUTPUTS[0]; i++) {
+        const char *path = json_string_value(json_object_get(request, OUTPUTS[i][0]));
+        char file[4096];
+        if (!path)
+            continue;
+        snprintf(file, sizeof file, "%s%s", path, OUTPUTS[i][1]);
+        usim_status st = usim_output_check(file, err);
+        if (st != USIM_OK) {
+            if (err)
+                snprintf(err->field, sizeof err->field, "%s", OUTPUTS[i][0]);
+            return st;
+        }
+    }
+    return USIM_OK;
+}
+
 usim_status api_run(json_t *request, json_t **result, usim_error *err)
 {
     *result = NULL;
@@ -284,6 +306,8 @@ usim_status api_run(json_t *request, json_t **result, usim_error *err)
         return usim_fail_field(err, USIM_EINPUT, "command",
                                "unknown command '%s' ('ultrasim --help' lists them)", name);
     usim_status st = api_validate(&cmd->info, request, err);
+    if (st == USIM_OK)
+        st = check_outputs(request, err);
     if (st != USIM_OK)
         return st;
     st = cmd->run(request, result, err);

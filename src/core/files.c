@@ -213,6 +213,28 @@ static usim_status open_in_place(usim_output *out, const char *path, int fd, usi
     return USIM_OK;
 }
 
+usim_status usim_output_check(const char *path, usim_error *err)
+{
+    usim_output out;
+    memset(&out, 0, sizeof out);
+    struct stat sb;
+    bool exists = stat(path, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode))
+        return usim_fail(err, USIM_EINPUT, "%s: is a directory; name a file to write", path);
+    if ((exists && !S_ISREG(sb.st_mode)) || proc_descriptor(path) >= 0)
+        return USIM_OK; /* a device or FIFO: written straight through */
+    usim_status st = resolve_target(&out, path, err);
+    if (st != USIM_OK)
+        return st;
+    char dir_copy[4096];
+    snprintf(dir_copy, sizeof dir_copy, "%s", out.target);
+    const char *dir = dirname(dir_copy);
+    if (access(dir, W_OK) != 0)
+        return usim_fail(err, USIM_EINPUT, "%s: cannot write: folder %s: %s", path, dir,
+                         strerror(errno));
+    return USIM_OK;
+}
+
 usim_status usim_output_open(usim_output *out, const char *path, usim_error *err)
 {
     memset(out, 0, sizeof *out);
