@@ -112,6 +112,10 @@ static void text_output(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "alongside"));
     assert_non_null(strstr(r.out, "NIC"));
+    /* the interval is of collectives measured alone: n/a beside others, with
+     * the reason (it printed "(null)") */
+    assert_non_null(strstr(r.out, "80% interval     n/a (the published runs behind the interval "
+                                  "ran one collective alone, not beside --with's)"));
     cli_free(&r);
 }
 
@@ -211,6 +215,10 @@ static void bad_input_exits_2(void **state)
     expect_bad("--hw dgx-h100 --sweep 8B:2PiB", "MAX is above 1 PiB");
     expect_bad("--hw dgx-h100 --size 1GiB --with allreduce:1GiB:8:1", "--model flow");
     expect_bad("--hw dgx-h100 --size 1GiB --model flow --with allreduce:1GiB", "OP:SIZE");
+    /* a --with group wider than the system names --with (it named --group) */
+    expect_bad("--hw dgx-h100 --size 1GiB --model flow --with allgather:1GiB:16:1",
+               "--with: 'allgather:1GiB:16:1': a group of 16 ranks with stride 1 spans 16 "
+               "chips; the system has 8");
     expect_bad("--hw dgx-h100 --size 1GiB --stride 0", "out of range");
     expect_bad("--hw nosuch --size 1GiB", "unknown hardware");
     expect_bad("--hw dgx-h100 --size 1GiB --rank-unit core",

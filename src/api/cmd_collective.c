@@ -247,6 +247,13 @@ static usim_status parse_with(const char *text, const hw_system *sys, net_job *j
         usim_status st = parse_job(p, sys, &jobs[(*n)++], err);
         if (st != USIM_OK)
             return st;
+        const net_group *g = &jobs[*n - 1].group;
+        if ((long long)g->size * g->stride > sys->chips)
+            return usim_fail_field(err, USIM_EINPUT, "with",
+                                   "'%s': a group of %d ranks with stride %d spans %lld chips; "
+                                   "the system has %d",
+                                   p, g->size, g->stride, (long long)g->size * g->stride,
+                                   sys->chips);
     }
     return USIM_OK;
 }
@@ -389,8 +396,13 @@ static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
             st = usim_fail_field(err, USIM_EINPUT, "with", "cannot be combined with --sweep");
         else if (sweep)
             st = run_sweep(&s, sweep, *result, err);
-        else if (with)
+        else if (with) {
             st = run_with(&s, bytes, with, *result, err);
+            if (st == USIM_OK) /* the measured runs behind an interval ran alone */
+                json_object_set_new(*result, "interval_reason",
+                                    json_string("the published runs behind the interval ran "
+                                                "one collective alone, not beside --with's"));
+        }
         else {
             net_result r;
             st = run_one(&s, bytes, &r, err);
