@@ -85,6 +85,32 @@ static void rows_and_what_if(void **state)
     cli_free(&r);
 }
 
+/* A flag swept false is off: "sp": false ran with sequence parallelism,
+ * the default, as "sp": true did (3.009 s both), where --no-sp takes 3.099 s. */
+static void flag_swept_false(void **state)
+{
+    (void)state;
+    const char *spec = write_temp("sweep_sp.json",
+                                  "{\"command\": \"train\", \"base\": {\"model\": \"llama3-8b\", "
+                                  "\"hw\": \"dgx-h100\", \"gbs\": 64, \"seq\": 4096, \"tp\": 2}, "
+                                  "\"grid\": {\"sp\": [true, false]}}");
+    char db[512], args[1200];
+    snprintf(db, sizeof db, "%s/sweep_sp.db", USIM_TEST_TMP);
+    fresh(db);
+    snprintf(args, sizeof args, "sweep %s --db %s", spec, db);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    cli_free(&r);
+    assert_close(query(db, "SELECT plan_sp FROM points WHERE id = 1"), 0, 0);
+    cli_result off = cli_run("train --model llama3-8b --hw dgx-h100 --gbs 64 --seq 4096 --tp 2 "
+                             "--no-sp --json");
+    json_t *j = json_loads(off.out, 0, NULL);
+    assert_close(query(db, "SELECT step_time_s FROM points WHERE id = 1"),
+                 json_real_value(json_object_get(j, "step_time_s")), 1e-12);
+    json_decref(j);
+    cli_free(&off);
+}
+
 /* A spec of 1,200 cheap points (hw show: 60 HBM bandwidths x 20 sizes) in a file
  * of the given name; returns its path (write_temp's buffer). */
 static const char *write_1200_point_spec(const char *name)
@@ -205,6 +231,10 @@ static void bad_specs(void **state)
         {"{\"command\": \"hw show\", \"base\": {\"name\": \"trn2\"}, \"grid\": {\"chips\": 4}}",
          "list of values"},
         {"[1, 2", "malformed JSON"},
+        /* a typo in a hw.* path made every point invalid, exit 0 */
+        {"{\"command\": \"train\", \"base\": {\"model\": \"llama3-8b\", \"hw\": \"dgx-h100\", "
+         "\"gbs\": 64, \"seq\": 4096}, \"grid\": {\"hw.chip.hbm.bandwdth\": [\"3TB/s\"]}}",
+         "grid.hw.chip.hbm.bandwdth: unknown key 'bandwdth'; did you mean 'bandwidth'?"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *spec = write_temp("sweep_bad.json", cases[i].text);
@@ -374,6 +404,7 @@ int main(void)
         cmocka_unit_test(resumes_after_kill),
         cmocka_unit_test(two_mpi_ranks),
         cmocka_unit_test(bad_specs),
+        cmocka_unit_test(flag_swept_false),
         cmocka_unit_test(second_writer_is_refused),
         cmocka_unit_test(two_sweeps_at_once),
         cmocka_unit_test(foreign_database),

@@ -32,6 +32,14 @@ static usim_status check_request(const char *request_json, usim_error *err)
     const api_command *cmd = name ? api_command_find(name) : NULL;
     usim_status st = cmd ? api_validate(&cmd->info, req, err)
                          : usim_fail(err, USIM_EINPUT, "unknown command");
+    /* a hardware changed by hw.* keys is inline: its keys are checked too */
+    json_t *hw = json_object_get(req, strcmp(name ? name : "", "hw show") == 0 ? "name" : "hw");
+    hw_system *sys = st == USIM_OK && json_is_object(hw) ? malloc(sizeof *sys) : NULL;
+    char *text = sys ? json_dumps(hw, JSON_INDENT(2)) : NULL;
+    if (text)
+        st = hw_load_system_text("<hw in the request>", text, 0, NULL, sys, err);
+    free(text);
+    free(sys);
     json_decref(req);
     return st;
 }

@@ -202,7 +202,9 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     /* Megatron-LM recommends SP with TP and NeMo's configurations use it. */
     if (api_flag(req, "sp") && api_flag(req, "no-sp"))
         return usim_fail_field(err, USIM_EINPUT, "sp", "give --sp or --no-sp, not both");
-    p->sp = !api_flag(req, "no-sp");
+    /* "sp": false (a sweep's grid, a JSON request) turns it off, as --no-sp;
+     * read as "not given" it left the default on */
+    p->sp = !api_flag(req, "no-sp") && !json_is_false(json_object_get(req, "sp"));
     p->overlap_grad_reduce = on(cmd, req, "overlap-grad-reduce", &st, err);
     p->overlap_param_gather = on(cmd, req, "overlap-param-gather", &st, err);
     if (json_object_get(req, "overlap-tp-comm")) /* else the stack's (api_read_stack) */

@@ -153,9 +153,18 @@ static usim_status check_first_point(const usim_reader *r, const sweep_spec *s,
     usim_error_clear(&e);
     usim_status st = o->check ? o->check(text, &e) : USIM_OK;
     free(text);
-    if (st == USIM_OK || !strstr(e.message, "unknown option"))
+    if (st == USIM_OK)
         return USIM_OK;
     char path[256];
+    if (strstr(e.message, "unknown key") && s->hw_doc) { /* a typo in a hw.* path */
+        char key[200];
+        snprintf(key, sizeof key, "hw.%s", e.field);
+        snprintf(path, sizeof path, "%s.%s", json_object_get(s->base, key) ? "base" : "grid",
+                 key);
+        return usim_fail_at(r, path, true, err, "%s", strstr(e.message, "unknown key"));
+    }
+    if (!strstr(e.message, "unknown option"))
+        return USIM_OK;
     snprintf(path, sizeof path, "%s.%s", json_object_get(s->base, e.field) ? "base" : "grid",
              e.field);
     return usim_fail_at(r, path, true, err, "%s", e.message);
