@@ -700,6 +700,28 @@ static void ep_uses_the_chips_there_are(void **state)
                             "(allowed: a divisor of 6)",
                             NULL};
     refused("--model mixtral-8x7b --hw dgx-h100 --chips 6 --tp 6 --ep 4", divide);
+    const char *experts[] = {"--ep: EP 3 does not divide the 8 experts (allowed: a divisor of 8 "
+                             "that divides TP 8)",
+                             NULL};
+    refused("--model mixtral-8x7b --hw dgx-h100 --tp 8 --ep 3", experts);
+    /* disaggregation on one replica said "needs 1 to replicas - 1 (0) prefill replicas" */
+    const char *lone[] = {"--replicas: disaggregation needs 2 replicas or more (a prefill and a "
+                         "decode one); 1 of TP 1 x PP 1 run here",
+                         NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --scheduler disagg --mode offline",
+            lone);
+    const char *all[] = {"--prefill-replicas: 8 of 8 replicas prefilling leaves none to decode "
+                         "(allowed: 1 to 7)",
+                         NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --chips 8 --scheduler disagg "
+            "--prefill-replicas 8 --mode offline",
+            all);
+    /* a draft too big to fit is named in the message */
+    const char *draft[] = {"weights need 770.9 GiB per chip, the draft llama3.1-405b's 756.0 GiB "
+                           "among them",
+                           NULL};
+    refused("--model llama3.1-8b --hw dgx-h100 --tp 1 --chips 1 --spec-draft llama3.1-405b",
+            draft);
 }
 
 /* --chips 8 at TP 1 is 8 replicas; 8 clients on them run exactly as one

@@ -208,8 +208,10 @@ usim_status serve_check_ep(const wl_model *m, int ep, int tp, const char *ranks,
                                "EP %d needs a mixture-of-experts model (this one has 1 expert)",
                                ep);
     if (m->experts > 1 && m->experts % ep != 0)
-        return usim_fail_field(err, USIM_EINPUT, "ep", "EP %d does not divide the %d experts",
-                               ep, m->experts);
+        return usim_fail_field(err, USIM_EINPUT, "ep",
+                               "EP %d does not divide the %d experts (allowed: a divisor of %d "
+                               "that divides TP %d)",
+                               ep, m->experts, m->experts, tp);
     if (ep > tp)
         return usim_fail_field(err, USIM_EINPUT, "ep",
                                "EP %d needs %d %s per pipeline stage to hold the experts; TP %d "
@@ -244,10 +246,17 @@ static usim_status check_split(const serve_deployment *d, usim_error *err)
                                "(raise --chips)",
                                d->replicas, d->tp, d->pp, (long long)group * d->replicas,
                                d->sys.chips);
-    if (d->scheduler == SERVE_DISAGG && (d->replicas < 2 || d->prefill_replicas < 1 ||
-                                         d->prefill_replicas >= d->replicas))
+    if (d->scheduler == SERVE_DISAGG && d->replicas < 2)
+        return usim_fail_field(err, USIM_EINPUT, "replicas",
+                               "disaggregation needs 2 replicas or more (a prefill and a decode "
+                               "one); %d of TP %d x PP %d run here (raise --chips or --replicas)",
+                               d->replicas, d->tp, d->pp);
+    if (d->scheduler == SERVE_DISAGG &&
+        (d->prefill_replicas < 1 || d->prefill_replicas >= d->replicas))
         return usim_fail_field(err, USIM_EINPUT, "prefill-replicas",
-                               "disaggregation needs 1 to replicas - 1 (%d) prefill replicas",
+                               "%d of %d replicas prefilling leaves %s (allowed: 1 to %d)",
+                               d->prefill_replicas, d->replicas,
+                               d->prefill_replicas < 1 ? "none to prefill" : "none to decode",
                                d->replicas - 1);
     return USIM_OK;
 }
@@ -311,13 +320,17 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
     serve_memory mem = serve_memory_of(d, w);
     double capacity = d->sys.chip.hbm.capacity_bytes;
     double fixed = mem.weights + mem.workspace + mem.reserve;
+    char draft[160] = "";
+    if (d->spec_len > 0) /* name the draft: its weights may be what does not fit */
+        snprintf(draft, sizeof draft, ", the draft %s's %.1f GiB among them", d->draft.name,
+                 weight_bytes(d, &d->draft) / GIB);
     if (fixed > capacity)
         return usim_fail(err, USIM_EINPUT,
-                         "the deployment does not fit: weights need %.1f GiB per chip (plus %.1f "
-                         "GiB workspace and reserve) of the %.1f GiB HBM, %.1f GiB too much; "
-                         "%s",
-                         mem.weights / GIB, (mem.workspace + mem.reserve) / GIB, capacity / GIB,
-                         (fixed - capacity) / GIB, fixes_for_memory(d));
+                         "the deployment does not fit: weights need %.1f GiB per chip%s (plus "
+                         "%.1f GiB workspace and reserve) of the %.1f GiB HBM, %.1f GiB too "
+                         "much; %s",
+                         mem.weights / GIB, draft, (mem.workspace + mem.reserve) / GIB,
+                         capacity / GIB, (fixed - capacity) / GIB, fixes_for_memory(d));
     /* a request's cache lives on one chip under attention data parallelism */
     double need = (double)(w->isl + w->osl) * (1 + w->isl_spread);
     int holders = serve_attention_dp(d, &d->model);
