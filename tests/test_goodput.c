@@ -104,6 +104,14 @@ static void no_failures_is_full_goodput(void **state)
     assert_non_null(strstr(r.out, "checkpoint interval          n/a (no failures: never "
                                   "checkpoint) (Young's sqrt(2 delta M): n/a (no failures))\n"));
     cli_free(&r);
+    /* a short run expects a fraction of an interruption: it printed 0, beside
+     * dollars lost to failures */
+    r = cli_run("goodput --model llama3-8b --hw dgx-h100 --chips 8 --gbs 64 --seq 4096 "
+                "--tokens 1e9");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "interruptions expected       0.0005 (one every 263.9 d)\n"));
+    assert_non_null(strstr(r.out, "0.032 chip-hours lost\n"));
+    cli_free(&r);
 }
 
 /* --chip-fit 1e9 on 64 H100s: a failure every 56 s, so 200 runs would draw

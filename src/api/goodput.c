@@ -273,9 +273,10 @@ static void render_times(json_t *res, usim_buf *b)
         usim_buf_printf(b, "  %-28s 0 (%s)\n", "interruptions expected", no_failures);
     else if (never_finishes(res))
         usim_buf_printf(b, "  %-28s n/a (one every %s)\n", "interruptions expected", mtbf);
-    else
-        usim_buf_printf(b, "  %-28s %.0f (one every %s)\n", "interruptions expected",
-                        api_number(res, "interruptions"), mtbf);
+    else /* under 10 keeps two digits: 0.0005 expected is not 0 */
+        usim_buf_printf(b, api_number(res, "interruptions") < 10 ? "  %-28s %.2g (one every %s)\n"
+                                                                 : "  %-28s %.0f (one every %s)\n",
+                        "interruptions expected", api_number(res, "interruptions"), mtbf);
     usim_buf_printf(b, "  %-28s %s (Young's sqrt(2 delta M): %s)\n", "checkpoint interval", tau,
                     young);
     usim_buf_printf(b, "  %-28s %s per checkpoint (%.3g TB), %s per restart\n", "costs", ck,
@@ -294,8 +295,10 @@ static void render_costs(json_t *res, usim_buf *b)
                  api_number(res, "cost_usd"), api_number(res, "cost_lost_usd"));
     else
         api_text_value(res, "cost_usd", USIM_UNIT_NONE, money, sizeof money);
-    usim_buf_printf(b, "  %-28s %s, %.0f chip-hours lost\n", "money", money,
-                    api_number(res, "chip_hours_lost"));
+    double lost = api_number(res, "chip_hours_lost");
+    usim_buf_printf(b, lost < 10 ? "  %-28s %s, %.2g chip-hours lost\n"
+                                 : "  %-28s %s, %.0f chip-hours lost\n",
+                    "money", money, lost);
     usim_buf_printf(b, "  %-28s %.4g MWh\n", "energy", api_number(res, "energy_kwh") / 1000);
 }
 
