@@ -744,7 +744,7 @@ static void offloading_outside_its_rules_is_refused(void **state)
     expect_input_error(OFFLOAD_8B "gb200-nvl72 --cpu-offload-layers 8 --stack torchtitan",
                        "megatron-core and nemo do");
     expect_input_error(OFFLOAD_8B "gb200-nvl72 --cpu-offload-layers 8 --schedule zb-h1",
-                       "no zero-bubble schedule");
+                       "zb-h1 fills a pipeline's bubbles, and PP 1 has none");
     /* without --recompute, offloading runs with none */
     json_t *j = cli_json("train --model llama3-8b --hw gb200-nvl72 --chips 8 --gbs 8 --seq 8192 "
                          "--cpu-offload-layers 8 --json");

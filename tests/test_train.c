@@ -474,6 +474,25 @@ static void expert_tensor_parallel_folds(void **state)
     expect_input_error("train --model mixtral-8x7b --hw trn2.48xlarge --chips 16 --tp 8 "
                        "--tp-unit core --etp 1 --gbs 16 --seq 2048",
                        "give --etp with TP counted in chips");
+    /* options this plan or model never reads changed nothing, silently */
+    static const char *const UNREAD[][2] = {
+        {"--schedule zb-h1", "--schedule: zb-h1 fills a pipeline's bubbles, and PP 1 has none"},
+        {"--account-for-loss-in-pipeline-split",
+         "--account-for-loss-in-pipeline-split: splits the layers over pipeline stages; PP 1 "
+         "has one stage"},
+        {"--overlap-ep-comm off",
+         "--overlap-ep-comm: hides expert-parallel all-to-alls, and llama3-8b is dense"},
+        {"--recompute-modules moe_act",
+         "--recompute-modules: moe_act recomputes the experts' activation, and llama3-8b is "
+         "dense"},
+        {"--recompute-modules layernorm,mla_up_proj",
+         "mla_up_proj recomputes latent attention's up-projections, and llama3-8b has no latent "
+         "attention"}};
+    for (size_t i = 0; i < sizeof UNREAD / sizeof UNREAD[0]; i++) {
+        snprintf(args, sizeof args, "train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 2048 %s",
+                 UNREAD[i][0]);
+        expect_input_error(args, UNREAD[i][1]);
+    }
 }
 
 /* Megatron-Core's block recomputation (NVIDIA's recipes' recompute_num_layers):

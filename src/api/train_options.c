@@ -163,6 +163,40 @@ static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, 
     return USIM_OK;
 }
 
+/* Options this plan and model never read: a pipeline option at PP 1, an
+ * expert option on a dense model. Given, they would change nothing. */
+static usim_status check_unread_options(json_t *req, const wl_plan *p, const wl_model *m,
+                                        usim_error *err)
+{
+    static const char *const PIPELINE[] = {"account-for-embedding-in-pipeline-split",
+                                           "account-for-loss-in-pipeline-split", NULL};
+    for (int i = 0; PIPELINE[i] && p->pp == 1; i++)
+        if (api_flag(req, PIPELINE[i]))
+            return usim_fail_field(err, USIM_EINPUT, PIPELINE[i],
+                                   "splits the layers over pipeline stages; PP 1 has one stage "
+                                   "(allowed with --pp 2 or more)");
+    if (p->pp == 1 && p->schedule == WL_SCHED_ZB_H1)
+        return usim_fail_field(err, USIM_EINPUT, "schedule",
+                               "zb-h1 fills a pipeline's bubbles, and PP 1 has none (allowed at "
+                               "PP 1: 1f1b)");
+    const char *modules = json_string_value(json_object_get(req, "recompute-modules"));
+    if (m->experts <= 1 && json_object_get(req, "overlap-ep-comm"))
+        return usim_fail_field(err, USIM_EINPUT, "overlap-ep-comm",
+                               "hides expert-parallel all-to-alls, and %s is dense (no experts)",
+                               m->name);
+    if (m->experts <= 1 && modules && strstr(modules, "moe_act"))
+        return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
+                               "moe_act recomputes the experts' activation, and %s is dense (no "
+                               "experts)",
+                               m->name);
+    if (m->mla.kv_lora_rank <= 0 && modules && strstr(modules, "mla_up_proj"))
+        return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
+                               "mla_up_proj recomputes latent attention's up-projections, and %s "
+                               "has no latent attention",
+                               m->name);
+    return USIM_OK;
+}
+
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
                             usim_error *err)
 {
@@ -215,6 +249,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
         st = api_read_stack(cmd, req, &out->sys, &out->model, p, err);
     if (st == USIM_OK)
         st = read_recompute_modules(cmd, req, p, err);
+    if (st == USIM_OK)
+        st = check_unread_options(req, p, &out->model, err);
     if (st == USIM_OK)
         st = api_read_fp8_recipe(cmd, req, &out->sys, named_recipe, p, err);
     if (st == USIM_OK && unit == 1 && json_object_get(req, "etp"))
