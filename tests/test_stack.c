@@ -745,6 +745,26 @@ static void offloading_outside_its_rules_is_refused(void **state)
                        "megatron-core and nemo do");
     expect_input_error(OFFLOAD_8B "gb200-nvl72 --cpu-offload-layers 8 --schedule zb-h1",
                        "zb-h1 fills a pipeline's bubbles, and PP 1 has none");
+    /* the host holds what is offloaded: eight layers of 8,192 tokens, 8.5 GiB
+     * a chip, do not fit a DGX H100 given 8 GiB of host memory (the field was
+     * read and never used) */
+    char path[600], *text = NULL;
+    snprintf(path, sizeof path, "%s/data/hw/dgx-h100.json", USIM_SOURCE_DIR);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    text = calloc(1, 1 << 16);
+    size_t size = fread(text, 1, (1 << 16) - 1, f);
+    fclose(f);
+    text[size] = '\0';
+    char *host = strstr(text, "\"host_memory\": \"2TiB\"");
+    assert_non_null(host);
+    memcpy(host, "\"host_memory\": \"8GiB\"", strlen("\"host_memory\": \"8GiB\""));
+    char args[1000];
+    snprintf(args, sizeof args, OFFLOAD_8B "%s --cpu-offload-layers 8",
+             write_temp("small-host.json", text));
+    free(text);
+    expect_input_error(args, "--cpu-offload-layers: 8 layers offload 8.5 GiB a chip, 68.1 GiB for "
+                             "a node's 8 chips; its host memory (node.host_memory) is 8.0 GiB");
     /* without --recompute, offloading runs with none */
     json_t *j = cli_json("train --model llama3-8b --hw gb200-nvl72 --chips 8 --gbs 8 --seq 8192 "
                          "--cpu-offload-layers 8 --json");

@@ -878,6 +878,30 @@ static usim_status check_dtype(const wl_plan *p, const hw_system *sys, usim_erro
     return USIM_OK;
 }
 
+/* Offloaded activations live in the host's memory: a node's chips together
+ * must fit in it (one micro-batch's at a time, PP 1 running each micro-batch
+ * through before the next). node.host_memory, where the hardware gives it. */
+static usim_status check_host_memory(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                                     usim_error *err)
+{
+    double host = sys->node.host_memory_bytes;
+    if (p->cpu_offload_layers <= 0 || !(host > 0))
+        return USIM_OK;
+    double per_chip = 0;
+    for (int l = 0; l < p->cpu_offload_layers; l++)
+        per_chip += wl_layer_activation_bytes_of(m, p, l);
+    int chips = sys->chips < sys->node.chips ? sys->chips : sys->node.chips;
+    double gib = 1024.0 * 1024 * 1024;
+    if (per_chip * chips <= host)
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, "cpu-offload-layers",
+                           "%d layers offload %.1f GiB a chip, %.1f GiB for a node's %d chips; "
+                           "its host memory (node.host_memory) is %.1f GiB (allowed: fewer "
+                           "layers)",
+                           p->cpu_offload_layers, per_chip / gib, per_chip * chips / gib, chips,
+                           host / gib);
+}
+
 void train_record_free(train_record *r)
 {
     free(r->ops);
@@ -915,6 +939,8 @@ usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_sy
     usim_status st = wl_plan_check(p, m, sys->chips, err);
     if (st == USIM_OK)
         st = check_dtype(p, sys, err);
+    if (st == USIM_OK)
+        st = check_host_memory(m, p, sys, err);
     if (st != USIM_OK)
         return st;
     step_builder b;
