@@ -785,7 +785,7 @@ static void explain_text(usim_buf *b, json_t *x, const char *collectives)
                            "prefill_s"};
     for (int i = 0; i < 5; i++)
         usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
-    usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weights from HBM %s, KV cache "
+    usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weight GEMMs %s, KV cache "
                        "%s, %s %s;\n     a %.0f-token prefill alone takes %s",
                     s[0], s[1], s[2],
                     collectives, s[3],
