@@ -528,55 +528,41 @@ static void slo_attainment_needs_an_slo(void **state)
     cli_free(&r);
 }
 
-/* Arrivals past 10^7 s (and inf) are refused at their line: at 1e300 s a
- * double cannot hold a millisecond, and every latency came out 0. */
-static void trace_arrival_out_of_range(void **state)
+/* A bad trace row is refused at its line and column, naming the field.
+ * Arrivals past 10^7 s (and inf): at 1e300 s a double cannot hold a
+ * millisecond, and every latency came out 0. A trace is read by position, so
+ * a header naming other fields (or the right ones in another order) is
+ * refused rather than misread; token counts are whole (1.5 output tokens made
+ * TPOT divide by 0.5) and numbers decimal (strtod read "0x10" as 16 s). */
+static void bad_trace_rows(void **state)
 {
     (void)state;
-    const char *rows[][2] = {{"inf_arrival.csv", "0,100,10\ninf,100,10\n"},
-                             {"far_arrival.csv", "0,100,10\n1e300,100,10\n"},
-                             {"nan_tokens.csv", "0,100,10\n1, nan ,10\n"}};
-    const char *expect[] = {"inf_arrival.csv:2:1: arrival_s: inf is out of range (allowed: 0 to "
-                            "10^7 s)",
-                            "far_arrival.csv:2:1: arrival_s: 1e300 is out of range (allowed: 0 "
-                            "to 10^7 s)",
-                            "nan_tokens.csv:2:4: input_tokens: nan is out of range (allowed: 1 "
-                            "to 10^7)"};
-    for (int i = 0; i < 3; i++) {
-        char args[800];
+    static const struct {
+        const char *file, *text, *expect;
+    } CASES[] = {
+        {"inf_arrival.csv", "0,100,10\ninf,100,10\n",
+         "inf_arrival.csv:2:1: arrival_s: inf is out of range (allowed: 0 to 10^7 s)"},
+        {"far_arrival.csv", "0,100,10\n1e300,100,10\n",
+         "far_arrival.csv:2:1: arrival_s: 1e300 is out of range (allowed: 0 to 10^7 s)"},
+        {"nan_tokens.csv", "0,100,10\n1, nan ,10\n",
+         "nan_tokens.csv:2:4: input_tokens: nan is out of range (allowed: 1 to 10^7)"},
+        {"half_token.csv", "0,128,1.5\n",
+         "half_token.csv:1:7: output_tokens: 1.5 is not a whole number of tokens (allowed: 1 to "
+         "10^7)"},
+        {"reordered.csv", "output_tokens,input_tokens,arrival_s\n2,128,0\n",
+         "reordered.csv:1:1: expected the header arrival_s,input_tokens,output_tokens (fields in "
+         "that order), got 'output_tokens,input_tokens,arrival_s'"},
+        {"hex_arrival.csv", "0x10,128,2\n",
+         "hex_arrival.csv:1:1: arrival_s: '0x10' is hexadecimal; a trace is written in decimal"},
+    };
+    char args[800];
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --trace-in %s",
-                 write_temp(rows[i][0], rows[i][1]));
-        const char *phrases[] = {expect[i], NULL};
-        refused(args, phrases);
-    }
-}
-
-/* A trace is read by position, so a header naming other fields (or the
- * right ones in another order) is refused rather than misread; token counts
- * are whole (1.5 output tokens made TPOT divide by 0.5) and numbers decimal
- * (strtod read "0x10" as 16 s). */
-static void trace_rows_as_written(void **state)
-{
-    (void)state;
-    const char *rows[][2] = {
-        {"half_token.csv", "0,128,1.5\n"},
-        {"reordered.csv", "output_tokens,input_tokens,arrival_s\n2,128,0\n"},
-        {"hex_arrival.csv", "0x10,128,2\n"}};
-    const char *expect[] = {
-        "half_token.csv:1:7: output_tokens: 1.5 is not a whole number of tokens (allowed: 1 to "
-        "10^7)",
-        "reordered.csv:1:1: expected the header arrival_s,input_tokens,output_tokens (fields in "
-        "that order), got 'output_tokens,input_tokens,arrival_s'",
-        "hex_arrival.csv:1:1: arrival_s: '0x10' is hexadecimal; a trace is written in decimal"};
-    for (int i = 0; i < 3; i++) {
-        char args[800];
-        snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --trace-in %s",
-                 write_temp(rows[i][0], rows[i][1]));
-        const char *phrases[] = {expect[i], NULL};
+                 write_temp(CASES[i].file, CASES[i].text));
+        const char *phrases[] = {CASES[i].expect, NULL};
         refused(args, phrases);
     }
     /* the header with spaces after its commas and a CRLF ending is read */
-    char args[800];
     snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --trace-in %s",
              write_temp("spaced_header.csv",
                         "arrival_s, input_tokens, output_tokens\r\n0,100,10\n"));
@@ -1010,8 +996,7 @@ int main(void)
         cmocka_unit_test(itl_pools_the_gaps),
         cmocka_unit_test(admission_counts_prompts_to_come),
         cmocka_unit_test(slo_attainment_needs_an_slo),
-        cmocka_unit_test(trace_arrival_out_of_range),
-        cmocka_unit_test(trace_rows_as_written),
+        cmocka_unit_test(bad_trace_rows),
         cmocka_unit_test(chip_that_cannot_multiply),
         cmocka_unit_test(cost_without_price),
         cmocka_unit_test(cost_at_price_zero),
