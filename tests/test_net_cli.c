@@ -217,8 +217,11 @@ static void bad_input_exits_2(void **state)
     expect_bad("--hw dgx-h100 --size 1GiB --model flow --with allreduce:1GiB", "OP:SIZE");
     /* a --with group wider than the system names --with (it named --group) */
     expect_bad("--hw dgx-h100 --size 1GiB --model flow --with allgather:1GiB:16:1",
-               "--with: 'allgather:1GiB:16:1': a group of 16 ranks with stride 1 spans 16 "
-               "chips; the system has 8");
+               "--with: 'allgather:1GiB:16:1': a group of 16 ranks with stride 1 spans more "
+               "than the system's 8 chips (allowed: P x S up to 8)");
+    /* a count past int was cut to 2 ranks and run */
+    expect_bad("--hw dgx-h100 --size 1MiB --model flow --with allreduce:1MiB:4294967298:1",
+               "a group of 4294967298 ranks");
     expect_bad("--hw dgx-h100 --size 1GiB --stride 0", "out of range");
     expect_bad("--hw nosuch --size 1GiB", "unknown hardware");
     expect_bad("--hw dgx-h100 --size 1GiB --rank-unit core",

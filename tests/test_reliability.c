@@ -131,6 +131,11 @@ static void short_run_one_segment(void **state)
     assert_true(fabs(mc.mean_wall_s - (11.3 + 11.2)) < 1e-9);
     /* Daly adds the chance of a failure: 22.5 x (22.5 / 2M + R / M), 6e-4 s */
     assert_true(fabs(rel_expected_wall_s(&p) - (11.3 + 11.2)) < 1e-3);
+    /* three segments: a third of 11,033.7 s does not add up to the run in
+     * doubles, and the remainder was a fourth segment with its checkpoint */
+    rel_process q = {11033.7, 11033.7 / 3, 11.2, 600, INFINITY};
+    assert_int_equal(rel_simulate(&q, 5, 1, NULL, &mc, &err), USIM_OK);
+    assert_true(fabs(mc.mean_wall_s - (11033.7 + 3 * 11.2)) < 1e-6);
 }
 
 typedef struct counter {

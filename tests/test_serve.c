@@ -552,6 +552,8 @@ static void bad_trace_rows(void **state)
         {"reordered.csv", "output_tokens,input_tokens,arrival_s\n2,128,0\n",
          "reordered.csv:1:1: expected the header arrival_s,input_tokens,output_tokens (fields in "
          "that order), got 'output_tokens,input_tokens,arrival_s'"},
+        {"spaced_name.csv", "arrival _s,input_tokens,output_tokens\n0,100,10\n",
+         "spaced_name.csv:1:1: expected the header"},
         {"hex_arrival.csv", "0x10,128,2\n",
          "hex_arrival.csv:1:1: arrival_s: '0x10' is hexadecimal; a trace is written in decimal"},
     };
@@ -567,6 +569,14 @@ static void bad_trace_rows(void **state)
              write_temp("spaced_header.csv",
                         "arrival_s, input_tokens, output_tokens\r\n0,100,10\n"));
     json_t *j = serve(args);
+    assert_close(num(j, "output_tokens"), 10, 0);
+    json_decref(j);
+    /* so is one behind a UTF-8 byte-order mark (the mark is invisible in the
+     * message that refused it) */
+    snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --trace-in %s",
+             write_temp("bom_header.csv",
+                        "\xEF\xBB\xBF" "arrival_s,input_tokens,output_tokens\n0,100,10\n"));
+    j = serve(args);
     assert_close(num(j, "output_tokens"), 10, 0);
     json_decref(j);
 }
@@ -767,8 +777,8 @@ static void options_a_load_ignores(void **state)
                            NULL};
     refused(args, trace);
     /* options the scheduler does not read changed nothing, silently */
-    const char *prefill[] = {"--prefill-replicas: does not apply to --scheduler inflight: only "
-                             "disaggregation (--scheduler disagg) has prefill replicas",
+    const char *prefill[] = {"--prefill-replicas: does not apply to the engine's scheduler (inflight): "
+                             "only disaggregation (--scheduler disagg) has prefill replicas",
                              NULL};
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --chips 2 --prefill-replicas 1", prefill);
     const char *budget[] = {"--token-budget: does not apply to --scheduler static: its prompts "
@@ -776,6 +786,13 @@ static void options_a_load_ignores(void **state)
                             NULL};
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --scheduler static --token-budget 100",
             budget);
+    const char *mode[] = {"--token-budget: does not apply to --mode static", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --mode static --token-budget 100", mode);
+    /* a preset's budget is a default, not an option given: it runs */
+    json_t *preset = serve("--model llama3.2-1b --hw dgx-h100 --tp 1 --requests 16 --preset "
+                           "throughput --mode static");
+    assert_true(num(preset, "output_tokens") == 16 * 256);
+    json_decref(preset);
 }
 
 /* GPT-3 has learned position embeddings for 2,048 positions: 2,000 + 100

@@ -480,8 +480,8 @@ static void expert_tensor_parallel_folds(void **state)
         {"--account-for-loss-in-pipeline-split",
          "--account-for-loss-in-pipeline-split: splits the layers over pipeline stages; PP 1 "
          "has one stage"},
-        {"--overlap-ep-comm off",
-         "--overlap-ep-comm: hides expert-parallel all-to-alls, and llama3-8b is dense"},
+        {"--overlap-ep-comm on",
+         "--overlap-ep-comm: on hides expert-parallel all-to-alls, and llama3-8b is dense"},
         {"--recompute-modules moe_act",
          "--recompute-modules: moe_act recomputes the experts' activation, and llama3-8b is "
          "dense"},

@@ -362,7 +362,7 @@ static void more_families_config(void **state)
     snprintf(cfg, sizeof cfg, llama, "bogus");
     assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
     assert_string_equal(err.field, "hidden_act");
-    assert_non_null(strstr(err.message, "'bogus' is not an activation of transformers"));
+    assert_non_null(strstr(err.message, "'bogus' is not an activation transformers names"));
 }
 
 /*

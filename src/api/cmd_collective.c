@@ -225,6 +225,11 @@ static usim_status parse_job(const char *text, const hw_system *sys, net_job *jo
                                text);
     if (n == 4)
         job->algo = NET_ALGO_AUTO;
+    if (size > sys->chips || stride > sys->chips || size * stride > sys->chips)
+        return usim_fail_field(err, USIM_EINPUT, "with",
+                               "'%s': a group of %ld ranks with stride %ld spans more than the "
+                               "system's %d chips (allowed: P x S up to %d)",
+                               text, size, stride, sys->chips, sys->chips);
     job->group.size = (int)size;
     job->group.stride = (int)stride;
     long block = size * stride;
@@ -247,13 +252,6 @@ static usim_status parse_with(const char *text, const hw_system *sys, net_job *j
         usim_status st = parse_job(p, sys, &jobs[(*n)++], err);
         if (st != USIM_OK)
             return st;
-        const net_group *g = &jobs[*n - 1].group;
-        if ((long long)g->size * g->stride > sys->chips)
-            return usim_fail_field(err, USIM_EINPUT, "with",
-                                   "'%s': a group of %d ranks with stride %d spans %lld chips; "
-                                   "the system has %d",
-                                   p, g->size, g->stride, (long long)g->size * g->stride,
-                                   sys->chips);
     }
     return USIM_OK;
 }

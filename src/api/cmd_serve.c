@@ -664,21 +664,30 @@ static void engine_limits(json_t *req, serve_deployment *d, const serve_workload
 }
 
 /* Options only some schedulers read: elsewhere they would change nothing,
- * so giving one is an error, not a silent no-op. */
+ * so giving one is an error, not a silent no-op. Only what the run itself
+ * gave counts (a preset's budget is a default). The message says where the
+ * scheduler came from: --scheduler, --mode static or the engine. */
 static usim_status check_scheduler_options(json_t *req, int scheduler, usim_error *err)
 {
+    char from[80];
     const char *name = serve_scheduler_names[scheduler];
+    if (json_object_get(req, "scheduler"))
+        snprintf(from, sizeof from, "--scheduler %s", name);
+    else if (scheduler == SERVE_STATIC && json_object_get(req, "mode"))
+        snprintf(from, sizeof from, "--mode static");
+    else
+        snprintf(from, sizeof from, "the engine's scheduler (%s)", name);
     if (json_object_get(req, "prefill-replicas") && scheduler != SERVE_DISAGG)
         return usim_fail_field(err, USIM_EINPUT, "prefill-replicas",
-                               "does not apply to --scheduler %s: only disaggregation (--scheduler "
-                               "disagg) has prefill replicas",
-                               name);
+                               "does not apply to %s: only disaggregation (--scheduler disagg) "
+                               "has prefill replicas",
+                               from);
     if (json_object_get(req, "token-budget") &&
         (scheduler == SERVE_STATIC || scheduler == SERVE_DISAGG))
         return usim_fail_field(err, USIM_EINPUT, "token-budget",
-                               "does not apply to --scheduler %s: its prompts run whole, with no "
-                               "budget (allowed with continuous, chunked and inflight)",
-                               name);
+                               "does not apply to %s: its prompts run whole, with no budget "
+                               "(allowed with --scheduler continuous, chunked or inflight)",
+                               from);
     return USIM_OK;
 }
 
@@ -705,7 +714,7 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK && w.mode == SERVE_STATIC_RUN)
         d->scheduler = SERVE_STATIC;
     if (st == USIM_OK)
-        st = check_scheduler_options(copy, d->scheduler, err);
+        st = check_scheduler_options(req, d->scheduler, err);
     if (st == USIM_OK && w.mode == SERVE_SWEEP)
         st = run_sweep(d, &w, result, err);
     else if (st == USIM_OK)

@@ -248,6 +248,12 @@ static bool never_finishes(json_t *res)
     return !json_is_number(json_object_get(res, "wall_time_s"));
 }
 
+/* A count: whole above 10, two digits below (0.0005 expected is not 0). */
+static void count_text(double v, char *buf, size_t size)
+{
+    snprintf(buf, size, v < 10 ? "%.2g" : "%.0f", v);
+}
+
 static void render_times(json_t *res, usim_buf *b)
 {
     char wall[96], solve[32], tau[96], young[96], mtbf[96], ck[32], rs[32];
@@ -273,10 +279,11 @@ static void render_times(json_t *res, usim_buf *b)
         usim_buf_printf(b, "  %-28s 0 (%s)\n", "interruptions expected", no_failures);
     else if (never_finishes(res))
         usim_buf_printf(b, "  %-28s n/a (one every %s)\n", "interruptions expected", mtbf);
-    else /* under 10 keeps two digits: 0.0005 expected is not 0 */
-        usim_buf_printf(b, api_number(res, "interruptions") < 10 ? "  %-28s %.2g (one every %s)\n"
-                                                                 : "  %-28s %.0f (one every %s)\n",
-                        "interruptions expected", api_number(res, "interruptions"), mtbf);
+    else {
+        char n[32];
+        count_text(api_number(res, "interruptions"), n, sizeof n);
+        usim_buf_printf(b, "  %-28s %s (one every %s)\n", "interruptions expected", n, mtbf);
+    }
     usim_buf_printf(b, "  %-28s %s (Young's sqrt(2 delta M): %s)\n", "checkpoint interval", tau,
                     young);
     usim_buf_printf(b, "  %-28s %s per checkpoint (%.3g TB), %s per restart\n", "costs", ck,
@@ -295,10 +302,9 @@ static void render_costs(json_t *res, usim_buf *b)
                  api_number(res, "cost_usd"), api_number(res, "cost_lost_usd"));
     else
         api_text_value(res, "cost_usd", USIM_UNIT_NONE, money, sizeof money);
-    double lost = api_number(res, "chip_hours_lost");
-    usim_buf_printf(b, lost < 10 ? "  %-28s %s, %.2g chip-hours lost\n"
-                                 : "  %-28s %s, %.0f chip-hours lost\n",
-                    "money", money, lost);
+    char lost[32];
+    count_text(api_number(res, "chip_hours_lost"), lost, sizeof lost);
+    usim_buf_printf(b, "  %-28s %s, %s chip-hours lost\n", "money", money, lost);
     usim_buf_printf(b, "  %-28s %.4g MWh\n", "energy", api_number(res, "energy_kwh") / 1000);
 }
 

@@ -179,17 +179,18 @@ static usim_status check_unread_options(json_t *req, const wl_plan *p, const wl_
         return usim_fail_field(err, USIM_EINPUT, "schedule",
                                "zb-h1 fills a pipeline's bubbles, and PP 1 has none (allowed at "
                                "PP 1: 1f1b)");
-    const char *modules = json_string_value(json_object_get(req, "recompute-modules"));
-    if (m->experts <= 1 && json_object_get(req, "overlap-ep-comm"))
+    bool modules = json_object_get(req, "recompute-modules") != NULL; /* read: p->stack */
+    if (m->experts <= 1 && p->overlap_ep_comm && json_object_get(req, "overlap-ep-comm"))
         return usim_fail_field(err, USIM_EINPUT, "overlap-ep-comm",
-                               "hides expert-parallel all-to-alls, and %s is dense (no experts)",
+                               "on hides expert-parallel all-to-alls, and %s is dense (no "
+                               "experts; allowed: off)",
                                m->name);
-    if (m->experts <= 1 && modules && strstr(modules, "moe_act"))
+    if (m->experts <= 1 && modules && p->stack.recompute_moe_act)
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
                                "moe_act recomputes the experts' activation, and %s is dense (no "
                                "experts)",
                                m->name);
-    if (m->mla.kv_lora_rank <= 0 && modules && strstr(modules, "mla_up_proj"))
+    if (m->mla.kv_lora_rank <= 0 && modules && p->stack.recompute_mla_up)
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
                                "mla_up_proj recomputes latent attention's up-projections, and %s "
                                "has no latent attention",

@@ -213,17 +213,29 @@ static usim_status open_in_place(usim_output *out, const char *path, int fd, usi
     return USIM_OK;
 }
 
+/* A path to write: refused when it names a directory; *straight when it is
+ * a device, FIFO or descriptor, written straight through (fd: its number). */
+static usim_status output_kind(const char *path, bool *straight, int *fd, usim_error *err)
+{
+    struct stat sb;
+    bool exists = stat(path, &sb) == 0; /* through links */
+    if (exists && S_ISDIR(sb.st_mode))
+        return usim_fail(err, USIM_EINPUT, "%s: is a directory; name a file to write", path);
+    *fd = proc_descriptor(path);
+    *straight = (exists && !S_ISREG(sb.st_mode)) || *fd >= 0;
+    return USIM_OK;
+}
+
 usim_status usim_output_check(const char *path, usim_error *err)
 {
     usim_output out;
     memset(&out, 0, sizeof out);
-    struct stat sb;
-    bool exists = stat(path, &sb) == 0;
-    if (exists && S_ISDIR(sb.st_mode))
-        return usim_fail(err, USIM_EINPUT, "%s: is a directory; name a file to write", path);
-    if ((exists && !S_ISREG(sb.st_mode)) || proc_descriptor(path) >= 0)
-        return USIM_OK; /* a device or FIFO: written straight through */
-    usim_status st = resolve_target(&out, path, err);
+    bool straight;
+    int fd;
+    usim_status st = output_kind(path, &straight, &fd, err);
+    if (st != USIM_OK || straight)
+        return st;
+    st = resolve_target(&out, path, err);
     if (st != USIM_OK)
         return st;
     char dir_copy[4096];
@@ -239,17 +251,18 @@ usim_status usim_output_open(usim_output *out, const char *path, usim_error *err
 {
     memset(out, 0, sizeof *out);
     snprintf(out->path, sizeof out->path, "%s", path);
-    struct stat sb;
-    bool exists = stat(path, &sb) == 0; /* through links */
-    if (exists && S_ISDIR(sb.st_mode))
-        return usim_fail(err, USIM_EINPUT, "%s: is a directory; name a file to write", path);
-    int fd = proc_descriptor(path);
-    if ((exists && !S_ISREG(sb.st_mode)) || fd >= 0) /* device, FIFO, descriptor */
-        return open_in_place(out, path, fd, err);
-    usim_status st = resolve_target(out, path, err);
+    bool straight;
+    int fd;
+    usim_status st = output_kind(path, &straight, &fd, err);
     if (st != USIM_OK)
         return st;
-    exists = stat(out->target, &sb) == 0;
+    if (straight) /* device, FIFO, descriptor */
+        return open_in_place(out, path, fd, err);
+    st = resolve_target(out, path, err);
+    if (st != USIM_OK)
+        return st;
+    struct stat sb;
+    bool exists = stat(out->target, &sb) == 0;
     fd = create_temp(out, exists ? &sb : NULL);
     if (fd < 0) {
         int e = errno;

@@ -62,6 +62,8 @@ double rel_young_interval_s(double checkpoint_s, double mtbf_s)
  * microseconds that the continuous formula does not see). */
 static double whole_segments(const rel_process *p, double tau)
 {
+    if (!isfinite(p->solve_s) || !(p->solve_s > 0))
+        return tau;
     double n = p->solve_s / tau, fewer = fmax(1, floor(n)), more = fmax(1, ceil(n));
     rel_process a = *p, b = *p;
     a.interval_s = p->solve_s / fewer;
@@ -141,7 +143,9 @@ static double one_run(const rel_process *p, uint64_t *rng, double *failures)
     /* Daly's model checkpoints every segment; so does this one. An infinite
      * interval is one segment and no checkpoint. */
     double checkpoint_s = isfinite(p->interval_s) ? p->checkpoint_s : 0;
-    while (left > 0) {
+    /* what rounding leaves of an interval that divides the run evenly (10^-9
+     * of it) is not a segment of its own with a checkpoint */
+    while (left > 1e-9 * p->solve_s) {
         double work = fmin(p->interval_s, left);
         wall += survive(work + checkpoint_s, p, rng, &clock_to_fail, failures);
         left -= work;

@@ -75,17 +75,26 @@ static bool hexadecimal(const char *p)
     return p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
 }
 
-/* A header line: the names of TRACE_HEADER, spaces around commas allowed. */
+/* A header line: the names of TRACE_HEADER in order, spaces allowed around
+ * the commas and at the ends, not inside a name. */
 static bool is_trace_header(const char *line)
 {
-    const char *want = TRACE_HEADER;
-    for (const char *p = line; *p && *p != '\r'; p++) {
-        if (*p == ' ' || *p == '\t')
-            continue;
-        if (*p != *want++)
+    const char *want = TRACE_HEADER, *p = line;
+    while (*want) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(want, ",");
+        if (strncmp(p, want, n) != 0)
             return false;
+        p += n;
+        want += n;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*want == ',' && *p++ != ',')
+            return false;
+        want += *want == ',';
     }
-    return *want == '\0';
+    return *p == '\0' || *p == '\r';
 }
 
 /* An input error at a trace's line and column, naming the field. */
@@ -123,8 +132,7 @@ static usim_status parse_row(const serve_workload *w, const char *row, int line,
             rest++;
         if (end == p || *rest != (f < 2 ? ',' : '\0'))
             return at_cell(usim_fail_field(err, USIM_EINPUT, tf->name,
-                                           "expected arrival_s,input_tokens,output_tokens, got "
-                                           "'%.60s'",
+                                           "expected " TRACE_HEADER ", got '%.60s'",
                                            row),
                            w, line, column, err);
         if (!(v[f] >= tf->lo && v[f] <= tf->hi))
@@ -154,7 +162,10 @@ static usim_status parse_trace(const serve_workload *w, serve_request **out, int
     if (!r)
         st = usim_fail(err, USIM_ERUNTIME, "out of memory");
     int line = 0;
-    for (char *p = text, *next; st == USIM_OK && p && *p; p = next) {
+    char *start = text;
+    if (start && strncmp(start, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte-order mark */
+        start += 3;
+    for (char *p = start, *next; st == USIM_OK && p && *p; p = next) {
         next = strchr(p, '\n');
         if (next)
             *next++ = '\0';

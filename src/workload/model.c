@@ -241,24 +241,25 @@ static bool hf_bool(hf_reader *h, const char *key, bool def)
  * transformers' activations is a mistake, not SiLU. */
 static void hf_gated_activation(hf_reader *h, const char *key)
 {
-    static const char *const KNOWN[] = {"silu",        "swish",       "gelu",
-                                        "gelu_new",    "gelu_fast",   "gelu_pytorch_tanh",
-                                        "gelu_python", "gelu_accurate", "quick_gelu",
-                                        "relu",        "relu2",       "relu6",
-                                        "leaky_relu",  "mish",        "tanh",
-                                        "sigmoid",     NULL};
+    static const char *const KNOWN[] = {
+        "silu",        "swish",         "gelu",        "gelu_new",   "gelu_fast",
+        "gelu_pytorch_tanh", "gelu_python", "gelu_python_tanh", "gelu_accurate", "gelu_10",
+        "quick_gelu",  "relu",          "relu2",       "relu6",      "leaky_relu",
+        "laplace",     "linear",        "prelu",       "xielu",      "mish",
+        "tanh",        "sigmoid",       NULL};
     json_t *v = json_object_get(h->doc, key);
-    char path[96];
+    char path[96], allowed[512] = "";
     if (h->st != USIM_OK || !v || json_is_null(v))
         return;
-    for (int i = 0; KNOWN[i] && json_is_string(v); i++)
-        if (strcmp(json_string_value(v), KNOWN[i]) == 0)
+    for (int i = 0; KNOWN[i]; i++) {
+        if (json_is_string(v) && strcmp(json_string_value(v), KNOWN[i]) == 0)
             return;
+        size_t n = strlen(allowed);
+        snprintf(allowed + n, sizeof allowed - n, "%s%s", i ? ", " : "", KNOWN[i]);
+    }
     h->st = usim_fail_at(h->r, hf_path(h, key, path, sizeof path), false, h->err,
-                         "'%.40s' is not an activation of transformers (allowed: silu, swish, gelu, "
-                         "gelu_new, gelu_fast, gelu_pytorch_tanh, gelu_python, gelu_accurate, "
-                         "quick_gelu, relu, relu2, relu6, leaky_relu, mish, tanh, sigmoid)",
-                         json_is_string(v) ? json_string_value(v) : "(not a string)");
+                         "'%.40s' is not an activation transformers names (allowed: %s)",
+                         json_is_string(v) ? json_string_value(v) : "(not a string)", allowed);
 }
 
 /* qwen3_moe: layer l's MLP is experts when (l + 1) % decoder_sparse_step is
