@@ -232,8 +232,7 @@ static usim_status parse_job(const char *text, const hw_system *sys, net_job *jo
                                text, size, stride, sys->chips, sys->chips);
     job->group.size = (int)size;
     job->group.stride = (int)stride;
-    long block = size * stride;
-    job->group.concurrent = block <= sys->chips ? (int)(sys->chips / block * stride) : 1;
+    job->group.concurrent = (int)(sys->chips / (size * stride) * stride); /* P S <= chips */
     job->group.ranks_per_chip = 1;
     job->group.launch = NET_LAUNCH_ASYNC;
     job->start_s = 0.0;

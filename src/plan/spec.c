@@ -153,21 +153,15 @@ static usim_status check_first_point(const usim_reader *r, const sweep_spec *s,
     usim_error_clear(&e);
     usim_status st = o->check ? o->check(text, &e) : USIM_OK;
     free(text);
-    if (st == USIM_OK)
+    /* a typo in an option's name, or in a hw.* path (a key of the inline
+     * hardware, named here by its hw.* key) */
+    const char *hw_typo = s->hw_doc ? strstr(e.message, "unknown key") : NULL;
+    if (st == USIM_OK || (!hw_typo && !strstr(e.message, "unknown option")))
         return USIM_OK;
-    char path[256];
-    if (strstr(e.message, "unknown key") && s->hw_doc) { /* a typo in a hw.* path */
-        char key[200];
-        snprintf(key, sizeof key, "hw.%s", e.field);
-        snprintf(path, sizeof path, "%s.%s", json_object_get(s->base, key) ? "base" : "grid",
-                 key);
-        return usim_fail_at(r, path, true, err, "%s", strstr(e.message, "unknown key"));
-    }
-    if (!strstr(e.message, "unknown option"))
-        return USIM_OK;
-    snprintf(path, sizeof path, "%s.%s", json_object_get(s->base, e.field) ? "base" : "grid",
-             e.field);
-    return usim_fail_at(r, path, true, err, "%s", e.message);
+    char key[200], path[256];
+    snprintf(key, sizeof key, "%s%s", hw_typo ? "hw." : "", e.field);
+    snprintf(path, sizeof path, "%s.%s", json_object_get(s->base, key) ? "base" : "grid", key);
+    return usim_fail_at(r, path, true, err, "%s", hw_typo ? hw_typo : e.message);
 }
 
 usim_status sweep_spec_load(const char *path, const plan_sweep_options *o, sweep_spec *s,

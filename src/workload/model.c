@@ -242,18 +242,17 @@ static bool hf_bool(hf_reader *h, const char *key, bool def)
 static void hf_gated_activation(hf_reader *h, const char *key)
 {
     static const char *const KNOWN[] = {
-        "silu",        "swish",         "gelu",        "gelu_new",   "gelu_fast",
-        "gelu_pytorch_tanh", "gelu_python", "gelu_python_tanh", "gelu_accurate", "gelu_10",
-        "quick_gelu",  "relu",          "relu2",       "relu6",      "leaky_relu",
-        "laplace",     "linear",        "prelu",       "xielu",      "mish",
-        "tanh",        "sigmoid",       NULL};
+        "silu", "swish", "gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_python",
+        "gelu_python_tanh", "gelu_accurate", "gelu_10", "quick_gelu", "relu", "relu2", "relu6",
+        "leaky_relu", "laplace", "linear", "prelu", "xielu", "mish", "tanh", "sigmoid", NULL};
     json_t *v = json_object_get(h->doc, key);
-    char path[96], allowed[512] = "";
     if (h->st != USIM_OK || !v || json_is_null(v))
         return;
-    for (int i = 0; KNOWN[i]; i++) {
-        if (json_is_string(v) && strcmp(json_string_value(v), KNOWN[i]) == 0)
+    for (int i = 0; KNOWN[i] && json_is_string(v); i++)
+        if (strcmp(json_string_value(v), KNOWN[i]) == 0)
             return;
+    char path[96], allowed[512] = ""; /* the list, for the message only */
+    for (int i = 0; KNOWN[i]; i++) {
         size_t n = strlen(allowed);
         snprintf(allowed + n, sizeof allowed - n, "%s%s", i ? ", " : "", KNOWN[i]);
     }
