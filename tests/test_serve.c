@@ -138,7 +138,7 @@ static void sliding_layers_keep_their_window(void **state)
         "\"layers\": 36, \"hidden\": 2880, \"heads\": 64, \"kv_heads\": 8,"
         "\"head_dim\": 64, \"ffn\": 2880, \"vocab\": 201088, \"mlp\": \"swiglu\","
         "\"norm\": \"rms\", \"position\": \"rope\", \"qkv_bias\": true,"
-        "\"linear_bias\": true, \"attention_sinks\": true, \"experts\": 128,"
+        "\"out_bias\": true, \"mlp_bias\": true, \"attention_sinks\": true, \"experts\": 128,"
         "\"experts_per_token\": 4, \"expert_ffn\": 2880}");
     const char *run = "--hw dgx-h100 --chips 2 --tp 2 --weights fp8 --isl 1024 --osl 1024 "
                       "--batch 4 --mode static";

@@ -142,16 +142,16 @@ static void hf_config_json(void **state)
     assert_true(wl_model_params(&m).total == 124439808.0); /* GPT-2 small */
     /* GPT-J 6B's config: embedding and untied LM head 2 x 50400 x 4096
      * (412,876,800); a layer 4 x 4096^2 attention (67,108,864), the GELU MLP 2 x
-     * 4096 x 16384 with its biases 16384 + 4096 (134,238,208), the output
-     * projection's bias 4096 and two LayerNorms 4 x 4096 (20,480); 28 layers and
-     * the final LayerNorm (8,192): 6,051,176,448, rotary, no q/k/v biases. */
+     * 4096 x 16384 with its biases 16384 + 4096 (134,238,208) and two LayerNorms
+     * 4 x 4096 (16,384); 28 layers and the final LayerNorm (8,192): 6,051,061,760,
+     * rotary, no biases on the attention's projections (transformers' GPTJAttention). */
     const char *gptj = "{\"model_type\": \"gptj\", \"n_embd\": 4096, \"n_layer\": 28,"
                        "\"n_head\": 16, \"n_inner\": null, \"rotary_dim\": 64,"
                        "\"n_positions\": 2048, \"tie_word_embeddings\": false,"
                        "\"vocab_size\": 50400}";
     assert_int_equal(wl_model_load_text("config.json", gptj, &m, &err), USIM_OK);
-    assert_true(wl_model_params(&m).total == 6051176448.0);
-    assert_true(m.position == WL_POS_ROPE && !m.qkv_bias && !m.tied_embeddings);
+    assert_true(wl_model_params(&m).total == 6051061760.0);
+    assert_true(m.position == WL_POS_ROPE && !m.qkv_bias && !m.out_bias && !m.tied_embeddings);
     assert_int_equal(m.head_dim, 256);
     const char *bad = "{\"model_type\": \"lama\", \"hidden_size\": 4096}";
     assert_int_equal(wl_model_load_text("config.json", bad, &m, &err), USIM_EINPUT);
@@ -363,6 +363,19 @@ static void more_families_config(void **state)
     assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
     assert_string_equal(err.field, "hidden_act");
     assert_non_null(strstr(err.message, "'bogus' is not an activation transformers names"));
+    /* transformers' LlamaAttention biases Q, K, V and O on attention_bias:
+     * 32 layers x ((32 + 2 x 8) x 128 + 4096) = 327,680 more; mlp_bias the gate,
+     * up and down projections only: 32 x (2 x 14336 + 4096) = 1,048,576 */
+    const char *biased = "{\"model_type\": \"llama\", \"hidden_size\": 4096,"
+                         "\"intermediate_size\": 14336, \"num_hidden_layers\": 32,"
+                         "\"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+                         "\"vocab_size\": 128256, \"%s\": true}";
+    snprintf(cfg, sizeof cfg, biased, "attention_bias");
+    m = config_model(cfg);
+    assert_true(wl_model_params(&m).total == 8030261248.0 + 327680.0);
+    snprintf(cfg, sizeof cfg, biased, "mlp_bias");
+    m = config_model(cfg);
+    assert_true(wl_model_params(&m).total == 8030261248.0 + 1048576.0);
 }
 
 /*

@@ -47,7 +47,8 @@ typedef struct wl_model {
     int position;          /* wl_position */
     bool tied_embeddings;
     bool qkv_bias;         /* biases on Q, K, V */
-    bool linear_bias;      /* biases on the output projection and MLP */
+    bool out_bias;         /* a bias on the attention's output projection */
+    bool mlp_bias;         /* biases on the MLP's (and experts') projections */
     bool qk_norm;          /* Qwen3: RMSNorm on each head's q and k */
     bool sandwich_norm;    /* Gemma 2 and 3: norms after attention and the MLP too, 4 a layer */
     bool embedding_norm;   /* BLOOM: a LayerNorm right after the word embeddings */

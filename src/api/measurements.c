@@ -93,13 +93,13 @@ static json_t *gpt_from_row(const csv_row *h, const csv_row *r)
         return NULL;
     const char *heads = cell(h, r, "heads"), *ffn = cell(h, r, "ffn"), *vocab = cell(h, r, "vocab");
     const char *seq = cell(h, r, "seq");
-    return api_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b}",
+    return api_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b, s:b}",
                      "kind", "model", "name", cell(h, r, "id"), "family", "gpt", "layers",
                      atoi(layers), "hidden", atoi(hidden), "heads", heads ? atoi(heads) : 1, "ffn",
                      ffn ? atoi(ffn) : 4 * atoi(hidden), "vocab", vocab ? atoi(vocab) : 51200,
                      "max_seq", seq ? atoi(seq) : 2048, "mlp", "gelu", "norm", "layer",
-                     "position", "learned", "tied_embeddings", 1, "qkv_bias", 1, "linear_bias",
-                     1);
+                     "position", "learned", "tied_embeddings", 1, "qkv_bias", 1, "out_bias", 1,
+                     "mlp_bias", 1);
 }
 
 /* Which option each column fills: {option, column}. */

@@ -52,7 +52,8 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_ENUM("position", wl_model, position, POSITION_KINDS, false),
     USIM_BOOL("tied_embeddings", wl_model, tied_embeddings),
     USIM_BOOL("qkv_bias", wl_model, qkv_bias),
-    USIM_BOOL("linear_bias", wl_model, linear_bias),
+    USIM_BOOL("out_bias", wl_model, out_bias),
+    USIM_BOOL("mlp_bias", wl_model, mlp_bias),
     USIM_BOOL("qk_norm", wl_model, qk_norm),
     USIM_BOOL("sandwich_norm", wl_model, sandwich_norm),
     USIM_BOOL("embedding_norm", wl_model, embedding_norm),
@@ -282,6 +283,13 @@ static void hf_qwen3_moe_experts(hf_reader *h, wl_model *m)
 /* llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, phi3: Llama's key
  * names (phi3 stores Q, K, V as one matrix and gate and up as another: the
  * same weights). */
+static void set_biases(wl_model *m, bool qkv, bool out, bool mlp)
+{
+    m->qkv_bias = qkv;
+    m->out_bias = out;
+    m->mlp_bias = mlp;
+}
+
 static void hf_llama_like(hf_reader *h, wl_model *m)
 {
     m->hidden = hf_int(h, "hidden_size", 0, 1, MAX_DIM, true);
@@ -297,8 +305,11 @@ static void hf_llama_like(hf_reader *h, wl_model *m)
     m->mlp = WL_MLP_SWIGLU;
     m->norm = WL_NORM_RMS;
     m->position = WL_POS_ROPE;
-    m->qkv_bias = hf_bool(h, "attention_bias", strcmp(m->family, "qwen2") == 0);
-    m->linear_bias = hf_bool(h, "mlp_bias", false);
+    /* transformers' Llama, Mistral, Qwen3 and gpt-oss attention: attention_bias
+     * on all four projections; Qwen2's: Q, K and V biased, the output not. */
+    bool qwen2 = strcmp(m->family, "qwen2") == 0;
+    bool attention_bias = hf_bool(h, "attention_bias", qwen2);
+    set_biases(m, attention_bias, attention_bias && !qwen2, hf_bool(h, "mlp_bias", false));
     m->qk_norm = strcmp(m->family, "qwen3") == 0 || strcmp(m->family, "qwen3_moe") == 0;
     if (strcmp(m->family, "qwen3_moe") == 0)
         hf_qwen3_moe_experts(h, m);
@@ -327,15 +338,14 @@ static void hf_gpt2(hf_reader *h, wl_model *m)
     m->mlp = WL_MLP_GELU;
     m->norm = WL_NORM_LAYER;
     m->position = WL_POS_LEARNED;
-    m->qkv_bias = m->linear_bias = true;
+    set_biases(m, true, true, true);
 }
 
 /* gptj: GPT-2's key names with rotary positions (on rotary_dim of each
  * head's dims), attention and MLP side by side after one LayerNorm, no
  * biases on the attention projections, and an untied LM head. The second
- * LayerNorm and the output projection's bias that wl_model counts for a
- * LayerNorm model with linear biases, less the LM head's bias it does not,
- * add 293,664 weights to GPT-J 6B's 6,050,882,784 (0.005%). */
+ * LayerNorm that wl_model counts for a LayerNorm model, less the LM head's
+ * bias it does not, add 178,976 weights to GPT-J 6B's 6,050,882,784. */
 static void hf_gptj(hf_reader *h, wl_model *m)
 {
     hf_gpt2(h, m);
@@ -343,7 +353,7 @@ static void hf_gptj(hf_reader *h, wl_model *m)
     m->max_seq = hf_int(h, "n_positions", 2048, 1, 16777216, false);
     m->tied_embeddings = hf_bool(h, "tie_word_embeddings", false);
     m->position = WL_POS_ROPE;
-    m->qkv_bias = false;
+    set_biases(m, false, false, true);
 }
 
 static void hf_gpt_neox(hf_reader *h, wl_model *m)
@@ -352,7 +362,8 @@ static void hf_gpt_neox(hf_reader *h, wl_model *m)
     m->ffn = hf_int(h, "intermediate_size", 4 * m->hidden, 1, MAX_DIM, false);
     m->mlp = WL_MLP_GELU;
     m->norm = WL_NORM_LAYER;
-    m->qkv_bias = m->linear_bias = hf_bool(h, "use_bias", true);
+    bool bias = hf_bool(h, "use_bias", true);
+    set_biases(m, bias, bias, bias);
 }
 
 static void hf_falcon(hf_reader *h, wl_model *m)
@@ -370,7 +381,8 @@ static void hf_falcon(hf_reader *h, wl_model *m)
     m->mlp = WL_MLP_GELU;
     m->norm = WL_NORM_LAYER;
     m->position = hf_bool(h, "alibi", false) ? WL_POS_ALIBI : WL_POS_ROPE;
-    m->qkv_bias = m->linear_bias = hf_bool(h, "bias", false);
+    bool bias = hf_bool(h, "bias", false);
+    set_biases(m, bias, bias, bias);
 }
 
 /* bloom: ALiBi, LayerNorms with biases (one after the embeddings too), GELU
@@ -390,7 +402,7 @@ static void hf_bloom(hf_reader *h, wl_model *m)
     m->mlp = WL_MLP_GELU;
     m->norm = WL_NORM_LAYER;
     m->position = WL_POS_ALIBI;
-    m->qkv_bias = m->linear_bias = true;
+    set_biases(m, true, true, true);
     m->embedding_norm = true;
 }
 
@@ -406,7 +418,8 @@ static void hf_mpt(hf_reader *h, wl_model *m)
     m->mlp = WL_MLP_GELU;
     m->norm = WL_NORM_LAYER;
     m->position = WL_POS_ALIBI;
-    m->qkv_bias = m->linear_bias = !hf_bool(h, "no_bias", true);
+    bool bias = !hf_bool(h, "no_bias", true);
+    set_biases(m, bias, bias, bias);
 }
 
 /* qwen2_moe (Qwen1.5-MoE, Qwen2-57B-A14B): Qwen2's biased Q, K and V with
@@ -538,7 +551,7 @@ static void hf_gpt_oss(hf_reader *h, wl_model *m)
     m->experts = hf_int(h, "num_local_experts", 0, 1, 65536, true);
     m->experts_per_token = hf_int(h, "num_experts_per_tok", 0, 1, 65536, true);
     m->expert_ffn = m->ffn;
-    m->linear_bias = true;
+    m->mlp_bias = true;
     m->attention_sinks = true;
     m->sliding_window = hf_int(h, "sliding_window", 0, 0, 16777216, false);
     m->sliding_layers = m->sliding_window > 0 ? hf_sliding_layers(h) : 0;

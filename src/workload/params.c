@@ -57,7 +57,7 @@ static double attention_extra_params(const wl_model *m)
         extra += m->mla.kv_lora_rank + (m->mla.q_lora_rank > 0 ? m->mla.q_lora_rank : 0);
     if (m->qkv_bias)
         extra += (double)(m->heads + 2 * m->kv_heads) * m->head_dim;
-    if (m->linear_bias)
+    if (m->out_bias)
         extra += m->hidden;
     if (m->qk_norm)
         extra += 2.0 * m->head_dim;
@@ -73,7 +73,7 @@ static double mlp_matmul_params(const wl_model *m, double ffn)
 
 static double mlp_bias_params(const wl_model *m, double ffn)
 {
-    if (!m->linear_bias)
+    if (!m->mlp_bias)
         return 0;
     return (m->mlp == WL_MLP_SWIGLU ? 2.0 : 1.0) * ffn + m->hidden;
 }
@@ -98,7 +98,7 @@ static double router_params(const wl_model *m)
 {
     /* DeepSeek-V3 adds a per-expert score-correction bias to its router; a
      * model with linear biases (gpt-oss) has a router bias too. */
-    double bias = strcmp(m->family, "deepseek_v3") == 0 || m->linear_bias ? m->experts : 0;
+    double bias = strcmp(m->family, "deepseek_v3") == 0 || m->mlp_bias ? m->experts : 0;
     return (double)m->hidden * m->experts + bias;
 }
 
