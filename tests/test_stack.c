@@ -425,6 +425,15 @@ static void ep_overlap_hides_the_all_to_alls(void **state)
     assert_close(cli_number(base, " --stack hai-llm", NULL, "step_time_s"),
                  cli_number(base, " --stack hai-llm --overlap-ep-comm on", NULL, "step_time_s"),
                  1e-12);
+    /* a stack whose all-to-all holds every SM leaves the overlap nothing to
+     * run beside (it was clamped to all 132 without a word) */
+    char args[400];
+    snprintf(args, sizeof args, "%s --overlap-ep-comm on --stack %s", base,
+             write_temp("all-sms.json", "{\"kind\": \"stack\", \"base\": \"megatron-core\", "
+                                        "\"name\": \"x\", \"ep_comm_sms\": 132}"));
+    expect_input_error(args, "all-sms.json: ep_comm_sms: 132 SMs for the overlapped all-to-all "
+                             "leave none of h100-sxm's 132 for the computation it overlaps "
+                             "(allowed: 0 to 131, or --overlap-ep-comm off)");
 }
 
 /* DeepEP sends a token once to each scale-up domain holding one of its

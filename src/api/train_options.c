@@ -31,6 +31,23 @@ static bool on(const usim_command *cmd, json_t *req, const char *name, usim_stat
     return api_next_choice(cmd, req, name, st, err) == 0;
 }
 
+/* An overlapped all-to-all's kernels hold ep_comm_sms of the chip's SMs
+ * while the experts' GEMMs run on the rest: a stack asking for all of them
+ * leaves the overlap nothing to run on. */
+static usim_status check_ep_comm_sms(const char *stack, const hw_chip *chip, const wl_model *m,
+                                     const wl_plan *p, usim_error *err)
+{
+    if (!p->overlap_ep_comm || m->experts <= 1 || chip->matrix.kind != HW_MATRIX_TENSOR_CORE ||
+        p->stack.ep_comm_sms < chip->cores)
+        return USIM_OK;
+    usim_fail_field(err, USIM_EINPUT, "ep_comm_sms",
+                    "%g SMs for the overlapped all-to-all leave none of %s's %d for the "
+                    "computation it overlaps (allowed: 0 to %d, or --overlap-ep-comm off)",
+                    p->stack.ep_comm_sms, chip->name, chip->cores, chip->cores - 1);
+    snprintf(err->file, sizeof err->file, "%s", stack);
+    return USIM_EINPUT;
+}
+
 /* The stack a run uses (--stack, else the system's own, else Megatron-Core),
  * whether it compiles (--compile, else the stack's default) and how it
  * dispatches MoE tokens (--moe-dispatcher, else the stack's). */
@@ -56,6 +73,8 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
         p->overlap_ep_comm = given.overlap_ep_comm;
     if (json_object_get(req, "moe-dispatcher"))
         p->moe_dispatcher = api_next_choice(cmd, req, "moe-dispatcher", &st, err);
+    if (st == USIM_OK)
+        st = check_ep_comm_sms(name, &sys->chip, m, p, err);
     if (st != USIM_OK || !json_object_get(req, "compile"))
         return st;
     p->compile = on(cmd, req, "compile", &st, err);
