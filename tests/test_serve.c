@@ -364,6 +364,30 @@ static void disaggregated_first_token_from_decode(void **state)
     json_decref(a);
 }
 
+/* A disaggregated prefill replica runs whole prompts up to its token budget
+ * an iteration, as continuous batching does: two 2,048-token prompts fit a
+ * 4,096 budget and reach the decode replica together (equal TTFTs); under a
+ * 2,048 budget the second waits one prefill of 2,048 tokens, so the two
+ * TTFTs a and b differ by it: with two requests the mean is (a + b) / 2 and
+ * p99 a + 0.99 (b - a). It prefilled every waiting prompt at once. */
+static void disaggregated_prefill_keeps_its_budget(void **state)
+{
+    (void)state;
+    const char *load = "--model llama3.1-8b --hw dgx-h100 --chips 2 --tp 1 --scheduler disagg "
+                       "--mode offline --requests 2 --isl 2048 --osl 2 --token-budget";
+    char args[300];
+    snprintf(args, sizeof args, "%s 4096", load);
+    json_t *together = serve(args);
+    assert_close(num(together, "ttft_p99_s"), num(together, "ttft_mean_s"), 1e-12);
+    snprintf(args, sizeof args, "%s 2048", load);
+    json_t *apart = serve(args);
+    double prefill = json_number_value(
+        json_object_get(json_object_get(apart, "explain"), "prefill_s"));
+    assert_close(num(apart, "ttft_p99_s") - num(apart, "ttft_mean_s"), 0.49 * prefill, 1e-9);
+    json_decref(together);
+    json_decref(apart);
+}
+
 /* A pipeline keeps one batch in flight a stage: at PP 2 two clients' requests
  * run in batches of their own, each as a lone request runs (its iteration
  * the whole pipeline), so together they take a lone request's time and
@@ -1008,6 +1032,7 @@ int main(void)
         cmocka_unit_test(over_committed),           cmocka_unit_test(json_contract),
         cmocka_unit_test(disaggregation_smooths_decode),
         cmocka_unit_test(disaggregated_first_token_from_decode),
+        cmocka_unit_test(disaggregated_prefill_keeps_its_budget),
         cmocka_unit_test(pipeline_keeps_a_batch_a_stage),
         cmocka_unit_test(tpot_without_second_token),
         cmocka_unit_test(itl_pools_the_gaps),

@@ -88,8 +88,8 @@ static const usim_option SERVE_OPTIONS[] = {
      "engine", ATTENTION_DP, 0, 0, false},
     {"token-budget", USIM_OPT_INT, USIM_UNIT_NONE, "N",
      "tokens an iteration runs at most: chunked prefill cuts prompts to it, in-flight batching "
-     "adds whole prompts beside the decodes up to it, prefill-first engines prefill whole "
-     "prompts up to it (default: the engine's)", NULL, NULL, 16, 1048576,
+     "adds whole prompts beside the decodes up to it, prefill-first engines and disaggregated "
+     "prefill replicas prefill whole prompts up to it (default: the engine's)", NULL, NULL, 16, 1048576,
      false},
     {"prefill-replicas", USIM_OPT_INT, USIM_UNIT_NONE, "N",
      "disaggregation: replicas that prefill (the rest decode)", "1", NULL, 1, 1e6, false},
@@ -682,11 +682,11 @@ static usim_status check_scheduler_options(json_t *req, int scheduler, usim_erro
                                "does not apply to %s: only disaggregation (--scheduler disagg) "
                                "has prefill replicas",
                                from);
-    if (json_object_get(req, "token-budget") &&
-        (scheduler == SERVE_STATIC || scheduler == SERVE_DISAGG))
+    if (json_object_get(req, "token-budget") && scheduler == SERVE_STATIC)
         return usim_fail_field(err, USIM_EINPUT, "token-budget",
                                "does not apply to %s: its prompts run whole, with no budget "
-                               "(allowed with --scheduler continuous, chunked or inflight)",
+                               "(allowed with --scheduler continuous, chunked, inflight or "
+                               "disagg)",
                                from);
     return USIM_OK;
 }

@@ -183,7 +183,7 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
     memset(&mem, 0, sizeof mem);
     double isl = w ? (double)w->isl : 1.0;
     double batch_tokens = (double)d->max_batch * isl;
-    bool budgeted = d->scheduler == SERVE_CONTINUOUS || d->scheduler == SERVE_INFLIGHT;
+    bool budgeted = d->scheduler != SERVE_STATIC && d->scheduler != SERVE_CHUNKED;
     double step_tokens = batch_tokens;
     if (d->scheduler == SERVE_CHUNKED)
         step_tokens = d->token_budget;

@@ -146,15 +146,15 @@ static void add_decode_row(serve_batch *b, double ctx, double *ctx_sum)
  * vLLM's max_num_batched_tokens): chunked engines cut a prompt to fit it
  * beside the decodes; in-flight batching adds whole prompts beside them
  * while they fit (TensorRT-LLM's micro-batch scheduler, context chunking
- * off); the others run prompts first, whole, while they fit. The first
+ * off); continuous batching and a disaggregated prefill replica run prompts
+ * first, whole, while they fit; a static batch runs all of its own. The first
  * prompt always runs, so one longer than the budget is not starved.
  * Returns how many of its decode rows step a prompt's tail. */
 static double build_batch(replica *r, serve_batch *b, bool prefill_first)
 {
     serve_scheduler kind = r->d->scheduler;
     bool chunked = kind == SERVE_CHUNKED, beside = chunked || kind == SERVE_INFLIGHT;
-    double budget = beside || kind == SERVE_CONTINUOUS ? serve_replica_budget(r->d)
-                                                       : (double)INFINITY;
+    double budget = kind == SERVE_STATIC ? (double)INFINITY : serve_replica_budget(r->d);
     bool any_prefill = false;
     memset(b, 0, sizeof *b);
     double tails = 0; /* decode rows stepping a prompt's tail */
