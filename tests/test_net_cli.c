@@ -117,6 +117,18 @@ static void text_output(void **state)
     assert_non_null(strstr(r.out, "80% interval     n/a (the published runs behind the interval "
                                   "ran one collective alone, not beside --with's)"));
     cli_free(&r);
+    /* two latency-bound all-reduces at once end when the later one does: 30.5
+     * us each with NCCL's latency terms, where the flows alone took 8.8 us */
+    json_t *j = cli_json("collective --hw dgx-h100 --size 1MiB --model flow "
+                         "--with allreduce:1MiB:8:1 --json");
+    double own = json_number_value(json_object_get(j, "time_s"));
+    double other = json_number_value(
+        json_object_get(json_array_get(json_object_get(j, "alongside"), 0), "time_s"));
+    double together = json_number_value(
+        json_object_get(json_object_get(j, "combined"), "time_s"));
+    assert_true(own > 20e-6);
+    assert_close(together, fmax(own, other), 1e-12);
+    json_decref(j);
 }
 
 /* Ranks that are NeuronCores (nccom-test's ranks): 16 ranks on 4 Trainium2

@@ -403,6 +403,21 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
     return USIM_OK;
 }
 
+/* The flows' span takes in no library's latency and protocol terms; each
+ * collective's own time does (net_library_apply), so all of them together
+ * end no earlier than the last of them: the span stretches to it, the tiers'
+ * times with it, the busiest link's load spread over the longer span. */
+static void stretch_span(net_cost *all, double end_s)
+{
+    if (!(end_s > all->seconds) || !(all->seconds > 0.0))
+        return;
+    double scale = end_s / all->seconds;
+    for (int k = 0; k < NET_TIER_COUNT; k++)
+        all->tier_seconds[k] *= scale;
+    all->busiest_utilisation /= scale;
+    all->seconds = end_s;
+}
+
 usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int njobs,
                                  net_result *out, net_result *combined, usim_error *err)
 {
@@ -450,6 +465,7 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
         net_library_apply(&t, &plans[i], &rq[i], &cost[i]);
         fill_result(&t, &rq[i], &plans[i], &cost[i], NET_MODEL_FLOW, &out[i]);
         snprintf(out[i].why, sizeof out[i].why, "%s", plans[i].why);
+        stretch_span(&all, fj[i].start_s + cost[i].seconds);
     }
     if (st == USIM_OK && combined) {
         net_request span = rq[0];
