@@ -297,6 +297,15 @@ static void trace_in(void **state)
     json_t *j = serve(args);
     assert_close(num(j, "requests"), 3, 0);
     assert_close(num(j, "output_tokens"), 35, 0);
+    /* the same trace 1,000 s later runs the same: the idle time before the
+     * first arrival is no part of the run (it counted 1,000 s of it) */
+    const char *late = write_temp("late.csv", "arrival_s,input_tokens,output_tokens\n"
+                                              "1000,100,10\n1000.5,200,20\n1001.0,50,5\n");
+    snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --trace-in %s", late);
+    json_t *later = serve(args);
+    assert_close(num(later, "output_tokens_per_s"), num(j, "output_tokens_per_s"), 1e-9);
+    assert_close(num(later, "makespan_s"), num(j, "makespan_s"), 1e-9);
+    json_decref(later);
     json_decref(j);
     const char *bad = write_temp("bad_requests.csv", "0,100,10\n0.5,-2,20\n");
     snprintf(args, sizeof args, "serve --model llama3-8b --hw dgx-h100 --tp 1 --trace-in %s", bad);

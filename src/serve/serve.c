@@ -174,18 +174,21 @@ static usim_status run_disaggregated(run_state *s, usim_error *err)
     return st;
 }
 
-static void metrics(const run_state *s, serve_result *out, double arrival_origin_fix)
+/* Rates are over the run as a benchmark client times it: from the first
+ * request it sends to the last token; a trace that starts late does not
+ * count the idle time before its first arrival. */
+static void metrics(const run_state *s, serve_result *out)
 {
     int64_t n = s->count;
     double *ttft = malloc((size_t)n * sizeof *ttft), *tpot = malloc((size_t)n * sizeof *tpot);
     double *e2e = malloc((size_t)n * sizeof *e2e);
     int64_t ntpot = 0, good = 0;
-    double tokens = 0;
-    (void)arrival_origin_fix;
+    double tokens = 0, first_sent = INFINITY;
     if (!ttft || !tpot || !e2e)
         goto done;
     for (int64_t i = 0; i < n; i++) {
         const serve_request *q = &s->req[i];
+        first_sent = fmin(first_sent, q->issued);
         double first = q->first_token - q->issued;
         double total = q->finish - q->issued;
         ttft[i] = first;
@@ -204,12 +207,12 @@ static void metrics(const run_state *s, serve_result *out, double arrival_origin
         out->tpot_note = "every request has one output token: TPOT needs a second";
     out->e2e = percentiles(e2e, n);
     out->itl = serve_hist_percentiles(s->itl);
-    out->makespan_s = s->makespan;
+    out->makespan_s = s->makespan - first_sent;
     out->requests = n;
     out->output_tokens = (int64_t)tokens;
-    out->output_tokens_per_s = tokens / s->makespan;
-    out->requests_per_s = (double)n / s->makespan;
-    out->goodput_requests_per_s = (double)good / s->makespan;
+    out->output_tokens_per_s = tokens / out->makespan_s;
+    out->requests_per_s = (double)n / out->makespan_s;
+    out->goodput_requests_per_s = (double)good / out->makespan_s;
     out->slo_attainment = (double)good / (double)n;
     if (s->w->slo_ttft_s <= 0 && s->w->slo_tpot_s <= 0) { /* nothing to attain */
         out->goodput_requests_per_s = out->slo_attainment = NAN;
@@ -465,7 +468,7 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
         for (int r = 0; st == USIM_OK && r < s.lanes; r++)
             st = run_replica(&s, r, false, err);
     if (st == USIM_OK) {
-        metrics(&s, out, 0);
+        metrics(&s, out);
         out->chips = d->tp * d->pp * d->replicas;
         out->output_tokens_per_s_per_chip = out->output_tokens_per_s / out->chips;
         out->iterations = s.iterations;
