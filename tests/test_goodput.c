@@ -171,6 +171,27 @@ static void never_finishes(void **state)
     cli_free(&r);
 }
 
+/* One asynchronous write at a time: Llama 3 8B's 112.4 GB checkpoint takes
+ * 1,124 s at 100 MB/s, so the interval chosen is that write (Young's 633 s
+ * would have had two in flight), and a 100 s interval given blocks for the
+ * copy to host plus the 1,024 s left of the write before it. */
+static void async_writes_one_at_a_time(void **state)
+{
+    (void)state;
+    const char *cmd = SMALL_RUN "--async-ckpt --storage-aggregate 100MB/s --mc-runs 0 --json";
+    json_t *j = cli_json(cmd);
+    double write = num(j, "checkpoint_bytes") / 100e6;
+    double copy = num(j, "checkpoint_s");
+    assert_true(num(j, "young_interval_s") < write);
+    assert_close(num(j, "checkpoint_interval_s"), write, 1e-12);
+    json_decref(j);
+    char args[400];
+    snprintf(args, sizeof args, "%s --ckpt-interval 100s", cmd);
+    j = cli_json(args);
+    assert_close(num(j, "checkpoint_s"), copy + write - 100, 1e-12);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +200,7 @@ int main(void)
         cmocka_unit_test(no_failures_is_full_goodput),
         cmocka_unit_test(top_fit_skips_monte_carlo),
         cmocka_unit_test(never_finishes),
+        cmocka_unit_test(async_writes_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

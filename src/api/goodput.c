@@ -3,7 +3,8 @@
  *
  *   checkpoint: 16-bit weights + fp32 master weights + Adam m and v = 14 bytes
  *     per parameter, written at min(nodes x per-node, aggregate) bandwidth;
- *     asynchronous checkpoints block only for the copy to host memory, and
+ *     asynchronous checkpoints block only for the copy to host memory, one
+ *     write at a time (an interval shorter than a write waits for it), and
  *     the newest may still be in flight when a failure hits, so a failure
  *     loses the write time as well;
  *   restart: the restart figure + reading the checkpoint back + (without a
@@ -168,6 +169,19 @@ static usim_status read_options(const usim_command *cmd, json_t *req, hw_reliabi
     return st;
 }
 
+/* One asynchronous checkpoint is written at a time (PyTorch DCP's
+ * async_save and Megatron-Core's async saves wait for the previous write
+ * before the next): the interval chosen is never shorter than a write, and
+ * a shorter one given blocks the run for the rest of the write in flight. */
+static void hold_for_the_write(rel_process *p, double write_s, bool chosen)
+{
+    if (chosen && p->interval_s < write_s) {
+        p->interval_s = fmin(write_s, p->solve_s);
+        return;
+    }
+    p->checkpoint_s += fmax(0.0, write_s - p->interval_s);
+}
+
 usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_setup_t *s,
                         const train_result *r, double tokens, json_t **out, usim_error *err)
 {
@@ -201,6 +215,8 @@ usim_status api_goodput(const usim_command *cmd, json_t *req, const api_train_se
     p.mtbf_s = rates.mtbf_s;
     double young = rel_young_interval_s(p.checkpoint_s, p.mtbf_s);
     p.interval_s = interval > 0 ? interval : rel_optimal_interval_s(&p);
+    if (async)
+        hold_for_the_write(&p, write_s, interval <= 0);
     double wall = rel_expected_wall_s(&p);
     json_t *mc, *mc_note;
     st = monte_carlo_json(&p, (int)runs, (uint64_t)seed, &mc, &mc_note, err);
