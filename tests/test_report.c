@@ -131,6 +131,30 @@ static void report_command(void **state)
     html = read_all(page); /* the refused run wrote nothing over it */
     assert_non_null(strstr(html, "TTFT p50"));
     free(html);
+    /* a result missing what its page reads, or of no command with a page,
+     * is refused (a bare collective result crashed; a bare train result drew
+     * "(null) on nan chips"); a system without its collectives draws */
+    static const char *const BAD[][2] = {
+        {"{\"command\": \"collective\"}", "field 'hw' is missing or not a string: not a "
+                                              "collective result as 'ultrasim collective --json' "
+                                              "writes it"},
+        {"{\"command\": \"train\", \"model\": \"m\", \"hw\": \"h\", \"chips\": \"8\"}",
+         "field 'chips' is missing or not a number or null"},
+        {"{\"command\": \"bogus\"}", "command 'bogus' has no report page (allowed: train, "
+                                         "serve, goodput, plan, study, collective, gemm, hw "
+                                         "show, hw list, models, validate)"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        snprintf(args, sizeof args, "report %s -o %s", write_temp("bad-result.json", BAD[i][0]),
+                 page);
+        expect_input_error(args, BAD[i][1]);
+    }
+    snprintf(args, sizeof args, "report %s -o %s",
+             write_temp("odd-list.json", "{\"command\": \"hw list\", \"presets\": [null]}"),
+             page);
+    c = cli_run(args);
+    assert_int_equal(c.status, 0);
+    cli_free(&c);
 }
 
 int main(void)

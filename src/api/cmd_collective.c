@@ -484,7 +484,8 @@ static void render_single(json_t *res, usim_buf *b)
                     json_string_value(json_object_get(bl, "name")),
                     100.0 * api_number(bl, "utilisation"),
                     json_object_get(res, "alongside") ? " with this collective's traffic" : "");
-    if (strcmp(json_string_value(json_object_get(res, "model")), "flow") == 0)
+    const char *model = json_string_value(json_object_get(res, "model"));
+    if (model && strcmp(model, "flow") == 0)
         usim_buf_printf(b, "  %-16s %.0f%% of its capacity at most; %.0f group(s) simulated, "
                            "%.0f flows\n",
                         "peak link load", 100.0 * api_number(res, "peak_link_load"),

@@ -50,7 +50,8 @@ static usim_status hw_list_render(json_t *res, usim_buf *b, usim_error *err)
         json_t *it;
         json_array_foreach(items, i, it)
         {
-            if (strcmp(json_string_value(json_object_get(it, "kind")), KIND_NAMES[k]) != 0)
+            const char *kind = json_string_value(json_object_get(it, "kind"));
+            if (!kind || strcmp(kind, KIND_NAMES[k]) != 0)
                 continue;
             usim_buf_printf(b, "  %-22s %s\n", json_string_value(json_object_get(it, "name")),
                             json_string_value(json_object_get(it, "description")));
@@ -418,6 +419,8 @@ static void render_collectives(usim_buf *b, json_t *c)
     const char *lib = json_string_value(json_object_get(c, "library"));
     const char *rule = json_string_value(json_object_get(c, "auto"));
     char v[32];
+    if (!lib || !rule) /* a chip alone, or a network: no collectives of a system */
+        return;
     usim_buf_puts(b, "\nCollectives (docs/net.md)\n");
     if (strcmp(lib, "none") == 0)
         usim_buf_printf(b, "  %-24s none: auto is the fastest of ultrasim's algorithms\n",

@@ -384,6 +384,74 @@ usim_status api_write_report(json_t *result, const char *trace, const char *path
     return st;
 }
 
+/* What a page of each command's result reads without asking: a result
+ * missing one, or holding the wrong type, was not written by the command
+ * (or was edited) and is refused rather than drawn as "(null)" and "nan".
+ * Each key is "T:name", T its type: s a string, n a number (or null: a
+ * figure that does not exist), o an object, a an array. */
+static const struct {
+    const char *command;
+    const char *keys[14];
+} RESULT_KEYS[] = {
+    {"train", {"s:model", "s:hw", "n:chips", "o:plan", "n:step_time_s", "n:tokens_per_s", "n:mfu",
+               "o:memory", "o:breakdown", "n:params"}},
+    {"serve", {"s:model", "s:hw", "n:chips", "n:tp", "n:pp", "n:replicas", "s:engine",
+               "s:scheduler", "o:ttft", "o:tpot", "o:e2e", "o:explain", "n:output_tokens_per_s"}},
+    {"goodput", {"s:model", "s:hw", "n:chips", "n:goodput", "n:wall_time_s", "n:solve_time_s",
+                 "n:mtbf_s", "o:failures_by_part"}},
+    {"plan", {"s:model", "s:hw", "n:chips", "s:objective", "n:simulated"}},
+    {"study", {"s:out", "s:report"}},
+    {"collective", {"s:hw", "n:chips", "s:op", "s:model", "n:time_s", "o:busiest_link",
+                    "o:tier_seconds"}},
+    {"gemm", {"s:hw", "s:model", "n:m", "n:n", "n:k", "n:seconds"}},
+    {"hw show", {"s:name", "s:description"}},
+    {"hw list", {"a:presets"}},
+    {"models", {"a:models"}},
+    {"validate", {"a:rows", "o:sets"}},
+};
+
+static bool of_type(json_t *v, char type)
+{
+    switch (type) {
+    case 's':
+        return json_is_string(v);
+    case 'n':
+        return json_is_number(v) || json_is_null(v);
+    case 'o':
+        return json_is_object(v);
+    default:
+        return json_is_array(v);
+    }
+}
+
+static const char *type_name(char type)
+{
+    return type == 's' ? "a string" : type == 'n' ? "a number or null" : type == 'o' ? "an object"
+                                                                                     : "an array";
+}
+
+static usim_status check_result(const char *input, json_t *r, usim_error *err)
+{
+    const char *command = json_string_value(json_object_get(r, "command"));
+    char allowed[256] = "";
+    for (size_t i = 0; i < sizeof RESULT_KEYS / sizeof RESULT_KEYS[0]; i++) {
+        size_t used = strlen(allowed);
+        snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "",
+                 RESULT_KEYS[i].command);
+        if (strcmp(command, RESULT_KEYS[i].command) != 0)
+            continue;
+        for (const char *const *k = RESULT_KEYS[i].keys; *k; k++)
+            if (!of_type(json_object_get(r, *k + 2), **k))
+                return usim_fail(err, USIM_EINPUT,
+                                 "%s: field '%s' is missing or not %s: not a %s result as "
+                                 "'ultrasim %s --json' writes it",
+                                 input, *k + 2, type_name(**k), command, command);
+        return USIM_OK;
+    }
+    return usim_fail(err, USIM_EINPUT, "%s: command '%s' has no report page (allowed: %s)",
+                     input, command, allowed);
+}
+
 static bool is_sqlite(const char *text, size_t size)
 {
     return size >= 16 && memcmp(text, "SQLite format 3", 16) == 0;
@@ -405,9 +473,9 @@ static usim_status report_run(json_t *req, json_t **result, usim_error *err)
     bool result_json = json_is_string(json_object_get(doc, "command"));
     if (is_sqlite(text, size))
         st = sweep_page(&b, input, err);
-    else if (result_json)
+    else if (result_json && (st = check_result(input, doc, err)) == USIM_OK)
         st = result_page(&b, doc, NULL, err);
-    else
+    else if (!result_json)
         st = usim_fail_field(err, USIM_EINPUT, "input",
                              "%s is neither a result ('ultrasim COMMAND ... --json', a JSON "
                              "object with \"command\") nor a sweep database",
