@@ -789,16 +789,18 @@ static const char *collectives_name(json_t *res)
 
 static void explain_text(usim_buf *b, json_t *x, const char *collectives)
 {
-    char s[5][32];
-    const char *keys[5] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
-                           "prefill_s"};
-    for (int i = 0; i < 5; i++)
+    char s[6][32];
+    const char *keys[6] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
+                           "decode_other_s", "prefill_s"};
+    for (int i = 0; i < 6; i++)
         usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
+    /* the four parts sum to the pass: "other" is the norms, activations,
+     * expert permutes, LM head and the engine's launch gap */
     usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weight GEMMs %s, KV cache "
-                       "%s, %s %s;\n     a %.0f-token prefill alone takes %s",
-                    s[0], s[1], s[2],
-                    collectives, s[3],
-                    api_number(x, "prefill_tokens"), s[4]);
+                       "%s, %s %s, LM head and other kernels %s;\n     a %.0f-token prefill "
+                       "alone takes %s",
+                    s[0], s[1], s[2], collectives, s[3], s[4], api_number(x, "prefill_tokens"),
+                    s[5]);
     if (json_object_get(x, "prefill_serial_tokens"))
         usim_buf_printf(b, " (%.0f of them one at a time, past the largest context graph)",
                         api_number(x, "prefill_serial_tokens"));
