@@ -287,9 +287,9 @@ const api_command api_cmd_plan = {
      "and the output the same, byte for byte, on any number of threads (--jobs). A search\n"
      "that takes over a second shows its progress on stderr.\n"
      "With --serve: deployments of TP x PP workers in each weight type, aggregated or\n"
-     "disaggregated (a quarter or half of the replicas prefill), each run closed loop at\n"
-     "1, 2, 4, ... requests in flight per replica until TTFT p90 or TPOT p90 passes its\n"
-     "bound; ranked by output tokens/s per chip (time), per dollar (cost) or per joule\n"
+     "disaggregated (a quarter or half of the replicas prefill), each run one request at a\n"
+     "time, then under Poisson arrivals at the rates that keep 2, 4, 8, ... requests in\n"
+     "flight per decoding replica, until TTFT p90 or TPOT p90 passes its bound; ranked by output tokens/s per chip (time), per dollar (cost) or per joule\n"
      "(energy) within the bounds, with the Pareto front of tokens/s per chip against\n"
      "tokens/s per user. See docs/serving.md.",
      NULL, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0]},
