@@ -53,6 +53,10 @@ static const bad_case CASES[] = {
      {":10:", "chip.hbm.capacity", "allowed 1.00 MiB to 100 TiB"}},
     {"zero HBM bandwidth", "\"bandwidth\": \"2.9TB/s\"", "\"bandwidth\": 0",
      {"chip.hbm.bandwidth", "out of range", "1.00 GB/s"}},
+    {"stated peak a thousandth of the arrays'", "\"power\": \"500W\"",
+     "\"power\": \"500W\", \"dense_flops\": {\"bf16\": \"629GFLOPS\"}",
+     {"chip.dense_flops.bf16", "629 GFLOPS is under a tenth of the 629.1 TFLOPS its matrix "
+      "arrays give", "allowed: 62.9 TFLOPS or more"}},
     {"absurd clock", "\"clock\": \"2.4GHz\"", "\"clock\": 1e30",
      {":6:", "chip.matrix.clock", "allowed 1.00 MHz to 20.0 GHz"}},
     {"unknown unit", "\"clock\": \"2.4GHz\"", "\"clock\": \"2.4 parsecs\"",

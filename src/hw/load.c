@@ -196,6 +196,32 @@ static void chip_defaults(hw_chip *c)
     c->hbm.efficiency = 1.0;
 }
 
+/* A stated peak under a tenth of what the chip's own matrix arrays give is
+ * a slip (TFLOPS written as GFLOPS): every MFU would be measured against it.
+ * Closer to the arrays' figure it is a warning (hw_peak_warning). */
+static usim_status check_dense_flops(const usim_reader *r, const char *path, const hw_chip *c,
+                                     usim_error *err)
+{
+    for (int t = 0; t < USIM_DTYPE_COUNT; t++) {
+        double stated = hw_per_dtype_get(&c->dense_flops, (usim_dtype)t);
+        double arrays = hw_core_matrix_flops(c, (usim_dtype)t) * c->cores;
+        if (!(stated > 0.0) || !(stated < arrays / 10))
+            continue;
+        char field[200], given[48], low[48], high[48];
+        snprintf(field, sizeof field, "%s%sdense_flops.%s", path, path[0] ? "." : "",
+                 usim_dtype_name((usim_dtype)t));
+        usim_format_quantity(stated, USIM_UNIT_FLOPS, given, sizeof given);
+        usim_format_quantity(arrays / 10, USIM_UNIT_FLOPS, low, sizeof low);
+        usim_format_quantity(arrays, USIM_UNIT_FLOPS, high, sizeof high);
+        return usim_fail_at(r, field, false, err,
+                            "%s is under a tenth of the %s its matrix arrays give (cores x "
+                            "arrays_per_core x rows x cols x macs_per_pe_per_cycle x 2 x clock); "
+                            "allowed: %s or more, or 0 for the arrays' figure",
+                            given, high, low);
+    }
+    return USIM_OK;
+}
+
 /* Zero dense_flops entries fall back to the first-principles array figure. */
 static void fill_dense_flops(hw_chip *c)
 {
@@ -242,6 +268,9 @@ static usim_status read_chip_object(const usim_reader *r, const char *path, json
         return st;
     if (!json_object_get(obj, "scalar"))
         out->scalar = out->vector;
+    st = check_dense_flops(r, path, out, err);
+    if (st != USIM_OK)
+        return st;
     fill_dense_flops(out);
     return apply_power_limit(r, path, out, err);
 }
