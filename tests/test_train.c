@@ -474,6 +474,13 @@ static void expert_tensor_parallel_folds(void **state)
     expect_input_error("train --model mixtral-8x7b --hw trn2.48xlarge --chips 16 --tp 8 "
                        "--tp-unit core --etp 1 --gbs 16 --seq 2048",
                        "give --etp with TP counted in chips");
+    /* the degree that does not divide the chips is the one named (--pp 3 named --tp) */
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 64 --seq 4096 "
+                       "--pp 3",
+                       "--pp: TP 1 x PP 3 x CP 1 = 3 does not divide the 8 chips");
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 64 --seq 4096 "
+                       "--tp 2 --cp 3",
+                       "--cp: TP 2 x PP 1 x CP 3 = 6 does not divide the 8 chips");
     /* options this plan or model never reads changed nothing, silently */
     static const char *const UNREAD[][2] = {
         {"--schedule zb-h1", "--schedule: zb-h1 fills a pipeline's bubbles, and PP 1 has none"},

@@ -217,6 +217,22 @@ static usim_status check_unread_options(json_t *req, const wl_plan *p, const wl_
     return USIM_OK;
 }
 
+/* The option to name when TP x PP x CP does not divide the chips: the first
+ * degree given that does not divide them alone, else the first given, else
+ * the chip count. */
+static const char *degree_at_fault(json_t *req, const wl_plan *p, int chips)
+{
+    const char *names[] = {"pp", "cp", "tp"};
+    int degrees[] = {p->pp, p->cp, p->tp};
+    for (int i = 0; i < 3; i++)
+        if (json_object_get(req, names[i]) && chips % degrees[i] != 0)
+            return names[i];
+    for (int i = 0; i < 3; i++)
+        if (json_object_get(req, names[i]))
+            return names[i];
+    return "chips";
+}
+
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
                             usim_error *err)
 {
@@ -284,13 +300,13 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
         return st;
     int rest = p->tp * p->pp * p->cp;
     if (!json_object_get(req, "dp") && out->sys.chips % rest != 0)
-        return usim_fail_field(err, USIM_EINPUT, "tp",
+        return usim_fail_field(err, USIM_EINPUT, degree_at_fault(req, p, out->sys.chips),
                                "TP %d x PP %d x CP %d = %d does not divide the %d chips, so "
                                "there is no whole DP degree; change --tp, --pp, --cp or --chips",
                                p->tp, p->pp, p->cp, rest, out->sys.chips);
     p->dp = int_or(cmd, req, "dp", out->sys.chips / (rest > 0 ? rest : 1), &st, err);
     if (st == USIM_OK && p->dp < 1)
-        st = usim_fail_field(err, USIM_EINPUT, "tp",
+        st = usim_fail_field(err, USIM_EINPUT, degree_at_fault(req, p, out->sys.chips),
                              "TP %d x PP %d x CP %d = %d is more than the %d chips", p->tp,
                              p->pp, p->cp, rest, out->sys.chips);
     return st;
