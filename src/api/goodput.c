@@ -314,7 +314,7 @@ static void render_costs(json_t *res, usim_buf *b)
     }
     char money[200];
     if (isfinite(api_number(res, "cost_usd")))
-        snprintf(money, sizeof money, "$%.4g ($%.4g lost to failures)",
+        snprintf(money, sizeof money, "$%.4g ($%.4g lost to failures and checkpoints)",
                  api_number(res, "cost_usd"), api_number(res, "cost_lost_usd"));
     else
         api_text_value(res, "cost_usd", USIM_UNIT_NONE, money, sizeof money);

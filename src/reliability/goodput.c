@@ -176,17 +176,21 @@ usim_status rel_simulate(const rel_process *p, int runs, uint64_t seed,
                          "longer interval",
                          runs, events, REL_MC_MAX_EVENTS);
     uint64_t rng = seed;
-    double sum = 0, sum2 = 0, failures = 0;
+    /* Welford's running mean and squared deviations: the sum of squares less
+     * the squared mean cancels to noise when every run takes the same time
+     * (41 ms of spread on identical 16-day runs) */
+    double mean = 0, squares = 0, failures = 0;
     for (int i = 0; i < runs; i++) {
         double w = one_run(p, &rng, &failures);
-        sum += w;
-        sum2 += w * w;
+        double delta = w - mean;
+        mean += delta / (i + 1);
+        squares += delta * (w - mean);
         if (progress && progress->fn)
             progress->fn(progress->ctx, i + 1, runs);
     }
     out->runs = runs;
-    out->mean_wall_s = sum / runs;
-    out->stddev_wall_s = sqrt(fmax(0, sum2 / runs - out->mean_wall_s * out->mean_wall_s));
+    out->mean_wall_s = mean;
+    out->stddev_wall_s = sqrt(squares / runs);
     out->mean_failures = failures / runs;
     return USIM_OK;
 }
