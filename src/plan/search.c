@@ -162,6 +162,8 @@ static void enumerate(search *s)
                                     p.sp = p.tp > 1;
                                     if (p.vp > 1 && (p.pp == 1 || p.schedule == WL_SCHED_ZB_H1))
                                         continue; /* no chunks to interleave */
+                                    if (z > 1 && p.dp * p.cp == 1 && wl_expert_dp(&p) == 1)
+                                        continue; /* nothing to shard: ZeRO 1's plan */
                                     consider(s, &p);
                                 }
             }
