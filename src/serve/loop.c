@@ -318,6 +318,23 @@ static bool static_batch_done(const replica *r)
     return r->nrun == 0;
 }
 
+/* A request that does not fit an empty replica's KV cache never runs: the
+ * trace row (file and line) or the --isl that asked for it is named. */
+static usim_status too_long(const replica *r, const serve_request *q, usim_error *err)
+{
+    bool trace = r->w->mode == SERVE_TRACE;
+    usim_fail_field(err, USIM_EINPUT, trace ? "input_tokens" : "isl",
+                    "a request of %.0f tokens does not fit in the %.0f-token KV cache of a "
+                    "replica (allowed: up to %.0f; or more chips a replica, or --kv-dtype fp8)",
+                    q->isl, r->kv_capacity, r->kv_capacity);
+    if (trace) {
+        snprintf(err->file, sizeof err->file, "%s", r->w->trace_file);
+        err->line = q->line;
+        err->column = 1;
+    }
+    return USIM_EINPUT;
+}
+
 usim_status serve_replica_run(replica *r, usim_error *err)
 {
     bool prefill_first = r->d->scheduler != SERVE_CHUNKED && r->d->scheduler != SERVE_INFLIGHT;
@@ -327,10 +344,7 @@ usim_status serve_replica_run(replica *r, usim_error *err)
             admit_waiting(r);
         if (r->nrun == 0) {
             if (r->whead < r->wtail)
-                return usim_fail(err, USIM_EINPUT,
-                                 "a request of %.0f tokens does not fit in the %.0f-token KV "
-                                 "cache",
-                                 r->req[r->waiting[r->whead]].isl, r->kv_capacity);
+                return too_long(r, &r->req[r->waiting[r->whead]], err);
             if (r->next >= r->n)
                 break;
             r->t = fmax(r->t, r->req[r->ids[r->next]].arrival);
