@@ -118,6 +118,11 @@ static void mistakes_name_their_option(void **state)
     expect_input_error("plan --model llama3.1-8b --hw dgx-h100 --seq 4096",
                        "--gbs: is required for a training plan");
     expect_input_error(PLAN "--weights bf16,fp7", "'fp7' is not a weight type");
+    /* a list of no type searched nothing and blamed the chips */
+    expect_input_error(PLAN "--weights ,", "--weights: ',' names no weight type");
+    /* a type named twice is searched once (it doubled the runs) */
+    assert_close(cli_number(PLAN "--weights bf16,bf16 --json", "", NULL, "simulated"),
+                 cli_number(PLAN "--weights bf16 --json", "", NULL, "simulated"), 0);
     /* one output token has no TPOT: every row's speed per user was NaN and
      * the front empty, and a TPOT bound counted NaN as met */
     expect_input_error("plan --serve --model llama3.1-8b --hw dgx-h100 --chips 2 --osl 1",

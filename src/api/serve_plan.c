@@ -333,6 +333,8 @@ static json_t *pareto(const search *s)
     return front;
 }
 
+#define WEIGHT_LIST "bf16, fp8, int8, fp16, int4, mxfp4, nvfp4, comma-separated"
+
 static usim_status read_weights(const usim_command *cmd, json_t *req, const hw_system *sys,
                                 int *weights, int *n, usim_error *err)
 {
@@ -347,19 +349,23 @@ static usim_status read_weights(const usim_command *cmd, json_t *req, const hw_s
     }
     char copy[256];
     snprintf(copy, sizeof copy, "%s", list);
+    bool listed[SERVE_W_COUNT] = {false};
     for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int k = 0;
         while (k < SERVE_W_COUNT && strcmp(t, WEIGHT_NAMES[k]) != 0)
             k++;
-        if (k == SERVE_W_COUNT || *n == SERVE_W_COUNT)
+        if (k == SERVE_W_COUNT)
             return usim_fail_field(err, USIM_EINPUT, "weights",
-                                   "'%s' is not a weight type (allowed: bf16, fp8, int8, fp16, "
-                                   "int4, mxfp4, nvfp4, comma-separated)",
-                                   t);
+                                   "'%s' is not a weight type (allowed: " WEIGHT_LIST ")", t);
         if (k == SERVE_W_NVFP4 && api_check_fp4(&sys->chip, err) != USIM_OK)
             return USIM_EINPUT;
-        weights[(*n)++] = k;
+        if (!listed[k]) /* a type named twice is searched once */
+            weights[(*n)++] = k;
+        listed[k] = true;
     }
+    if (*n == 0)
+        return usim_fail_field(err, USIM_EINPUT, "weights",
+                               "'%s' names no weight type (allowed: " WEIGHT_LIST ")", list);
     return USIM_OK;
 }
 
