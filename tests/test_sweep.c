@@ -83,6 +83,14 @@ static void rows_and_what_if(void **state)
     assert_non_null(strstr(r.out, "\"done_before\": 6"));
     assert_non_null(strstr(r.out, "\"computed\": 0"));
     cli_free(&r);
+    /* a CSV nowhere to write is refused before any point runs (every point
+     * ran, then the run exited 2) */
+    char fresh_db[512];
+    snprintf(fresh_db, sizeof fresh_db, "%s/sweep_nocsv.db", USIM_TEST_TMP);
+    fresh(fresh_db);
+    snprintf(args, sizeof args, "sweep %s --db %s --csv /nonexistent/x.csv", spec, fresh_db);
+    expect_input_error(args, "--csv: /nonexistent/x.csv: cannot write: folder /nonexistent");
+    assert_int_equal(access(fresh_db, F_OK), -1);
 }
 
 /* A flag swept false is off: "sp": false ran with sequence parallelism,

@@ -272,11 +272,12 @@ int api_next_choice(const usim_command *cmd, json_t *req, const char *name, usim
 }
 
 /* The files a run writes beside its result, checked before it writes any:
- * a trace written and then a report refused left the trace behind. */
+ * a trace written and then a report refused left the trace behind, and a
+ * sweep ran every point before its CSV's folder was found missing. */
 static usim_status check_outputs(json_t *request, usim_error *err)
 {
     static const char *const OUTPUTS[][2] = {
-        {"trace", ""}, {"report", ""}, {"export-et", ".comm_group.json"}};
+        {"trace", ""}, {"report", ""}, {"export-et", ".comm_group.json"}, {"csv", ""}};
     for (size_t i = 0; i < sizeof OUTPUTS / sizeof OUTPUTS[0]; i++) {
         const char *path = json_string_value(json_object_get(request, OUTPUTS[i][0]));
         char file[4096];
