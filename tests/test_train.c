@@ -481,6 +481,12 @@ static void expert_tensor_parallel_folds(void **state)
     expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 64 --seq 4096 "
                        "--tp 2 --cp 3",
                        "--cp: TP 2 x PP 1 x CP 3 = 6 does not divide the 8 chips");
+    /* a pipeline of a quarter million micro-batches is refused before it is
+     * simulated (it took 12 s and 1.9 GB, or over 10 GB with more) */
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 262144 --seq 128 "
+                       "--pp 8",
+                       "--gbs: 262144 micro-batches a pipeline x PP 8 x VP 1 = 2097152 passes to "
+                       "simulate, over the 524288 allowed");
     /* options this plan or model never reads changed nothing, silently */
     static const char *const UNREAD[][2] = {
         {"--schedule zb-h1", "--schedule: zb-h1 fills a pipeline's bubbles, and PP 1 has none"},

@@ -126,10 +126,17 @@ static const char *activation_advice(const wl_plan *p)
     return "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp";
 }
 
-/* "Does not fit" names the biggest parts and what would shrink them. */
-static usim_status not_fitting(const train_result *r, const wl_plan *p, usim_error *err)
+/* "Does not fit" names the biggest parts and what would shrink them. It is
+ * asked before the step is simulated: a plan of 262,144 micro-batches on 8
+ * pipeline stages took 12 s and 1.9 GB to be refused. */
+static usim_status check_fits(const api_train_setup_t *s, usim_error *err)
 {
-    const wl_memory *m = &r->memory;
+    const wl_plan *p = &s->plan;
+    wl_memory mem = wl_memory_per_chip(&s->model, p);
+    const wl_memory *m = &mem;
+    double hbm = s->sys.chip.hbm.capacity_bytes;
+    if (m->total <= hbm)
+        return USIM_OK;
     double gib = 1024.0 * 1024 * 1024;
     double states = m->weights + m->gradients + m->optimizer;
     const char *advice = m->activations > states ? activation_advice(p)
@@ -139,8 +146,8 @@ static usim_status not_fitting(const train_result *r, const wl_plan *p, usim_err
                      "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
                      "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
                      "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
-                     m->total / gib, m->worst_stage, r->hbm_bytes_per_chip / gib,
-                     (m->total - r->hbm_bytes_per_chip) / gib, m->weights / gib,
+                     m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
+                     m->weights / gib,
                      m->gradients / gib, m->optimizer / gib, m->activations / gib,
                      m->temporary / gib, m->reserve / gib, advice);
 }
@@ -233,9 +240,9 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK) /* before the step, so a refused request writes no trace */
         st = check_failures_options(req, has_tokens, err);
     if (st == USIM_OK)
+        st = check_fits(s, err);
+    if (st == USIM_OK)
         st = train_step(&s->model, &s->plan, &s->sys, &r, trace ? &graph : NULL, err);
-    if (st == USIM_OK && !r.fits)
-        st = not_fitting(&r, &s->plan, err);
     if (st == USIM_OK && trace)
         st = report_write_trace(graph, trace, 4, "pipeline stage", kind_name, err);
     json_t *exported = NULL;
