@@ -120,6 +120,11 @@ static void nothing_fits(void **state)
     assert_non_null(strstr(r.err, "594 refused by the simulation (the first: a100-80gb has no "
                                   "fp8 matrix support; choose another --dtype)"));
     cli_free(&r);
+    /* every candidate invalid, none too big: the reason, not "add chips" */
+    expect_input_error("plan --model llama3-8b --hw dgx-h100 --chips 7 --gbs 64 --seq 4096",
+                       "no plan is valid: 16 candidates, every one invalid for this model on 7 "
+                       "chips (the first: gbs: global batch 64 is not a multiple of DP 7 x "
+                       "micro-batch 1)");
 }
 
 static void ranked_output(void **state)

@@ -79,6 +79,7 @@ typedef struct search {
     long long failed;    /* simulations that refused their plan */
     long long first_failure;   /* the lowest candidate index among them, */
     char failure[768];         /* and its message: the same whatever the threads */
+    char invalid[768];         /* the first candidate's reason to be invalid */
 } search;
 
 static bool push(search *s, const wl_plan *p, double bound)
@@ -110,7 +111,8 @@ static void consider(search *s, const wl_plan *p)
     usim_error e;
     s->considered++;
     if (wl_plan_check(p, s->m, s->sys->chips, &e) != USIM_OK) {
-        s->pruned_check++;
+        if (s->pruned_check++ == 0)
+            usim_error_format(&e, s->invalid, sizeof s->invalid);
         return;
     }
     if (wl_memory_per_chip(s->m, p).total > s->sys->chip.hbm.capacity_bytes) {
@@ -337,6 +339,12 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
                          s.considered, s.pruned_check, s.pruned_fit,
                          sys->chip.hbm.capacity_bytes / (1024.0 * 1024 * 1024), s.failed,
                          s.failure);
+    if (out->count == 0 && s.pruned_fit == 0)
+        return usim_fail(err, USIM_EINPUT,
+                         "no plan is valid: %lld candidates, every one invalid for this model "
+                         "on %d chips (the first: %s); 'train' takes a plan the search does "
+                         "not try (uneven pipeline stages, any TP)",
+                         s.considered, sys->chips, s.invalid);
     if (out->count == 0)
         return usim_fail(err, USIM_EINPUT,
                          "no plan fits: %lld candidates, %lld invalid for this model, %lld too "
