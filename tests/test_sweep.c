@@ -93,6 +93,25 @@ static void rows_and_what_if(void **state)
     assert_int_equal(access(fresh_db, F_OK), -1);
 }
 
+/* A plan point's own progress stays off the sweep's stderr: a search of
+ * over a second printed a line a second, a flood over many points. */
+static void points_show_no_progress(void **state)
+{
+    (void)state;
+    const char *spec = write_temp("sweep_plan.json",
+                                  "{\"command\": \"plan\", \"base\": {\"model\": "
+                                  "\"llama3.1-405b\", \"hw\": \"trn2u.48xlarge\", \"gbs\": 2048, "
+                                  "\"seq\": 8192}, \"grid\": {\"chips\": [16384]}}");
+    char db[512], args[1200];
+    snprintf(db, sizeof db, "%s/sweep_plan.db", USIM_TEST_TMP);
+    fresh(db);
+    snprintf(args, sizeof args, "sweep %s --db %s --jobs 1", spec, db);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.err, "plans simulated"));
+    cli_free(&r);
+}
+
 /* A flag swept false is off: "sp": false ran with sequence parallelism,
  * the default, as "sp": true did (3.009 s both), where --no-sp takes 3.099 s. */
 static void flag_swept_false(void **state)
@@ -409,6 +428,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_and_what_if),
+        cmocka_unit_test(points_show_no_progress),
         cmocka_unit_test(resumes_after_kill),
         cmocka_unit_test(two_mpi_ranks),
         cmocka_unit_test(bad_specs),

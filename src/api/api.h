@@ -52,6 +52,11 @@ usim_status api_choice(const usim_command *cmd, json_t *req, const char *name, i
                        usim_error *err);
 bool api_flag(json_t *req, const char *name);
 
+/* Whether a long command shows its progress on stderr: off while a sweep
+ * runs commands as its points (the sweep shows its own). */
+void api_set_progress(bool on);
+bool api_progress_on(void);
+
 /* The getters for a chain of reads: each reads only while *st is USIM_OK and
  * leaves the first failure there. An option with no value and no default
  * reads as def (numbers) or its first choice (index 0). */

@@ -191,7 +191,7 @@ static usim_status plan_cmd_run(json_t *req, json_t **result, usim_error *err)
         o.objective = objective;
         o.jobs = (int)jobs;
         plan_progress progress = {usim_now_s(), 0, isatty(STDERR_FILENO) != 0, false};
-        o.progress = show_plan_progress;
+        o.progress = api_progress_on() ? show_plan_progress : NULL;
         o.progress_ctx = &progress;
         st = plan_search(m, sys, &o, out, err);
         if (progress.shown && progress.tty)

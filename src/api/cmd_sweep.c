@@ -67,7 +67,9 @@ static usim_status sweep_run(json_t *req, json_t **result, usim_error *err)
     plan_sweep_options o = {usim_run, check_request, spec, db, csv, (int)jobs,
                             isatty(STDERR_FILENO) != 0};
     plan_sweep_summary s;
+    api_set_progress(false); /* the points' own progress would flood the sweep's */
     st = plan_sweep(&o, &s, err);
+    api_set_progress(true);
     if (st != USIM_OK)
         return st;
     if (s.worker) {

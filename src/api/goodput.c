@@ -103,7 +103,7 @@ static usim_status monte_carlo_json(const rel_process *p, int runs, uint64_t see
         return USIM_OK;
     }
     mc_progress g = {usim_now_s(), 0, isatty(STDERR_FILENO) != 0, false};
-    rel_progress progress = {show_mc_progress, &g};
+    rel_progress progress = {api_progress_on() ? show_mc_progress : NULL, &g};
     rel_monte_carlo m;
     usim_status st = rel_simulate(p, runs, seed, &progress, &m, err);
     if (g.shown && g.tty)

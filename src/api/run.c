@@ -7,6 +7,7 @@
  * a sweep file or a binding.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,18 @@ usim_status api_choice(const usim_command *cmd, json_t *req, const char *name, i
 bool api_flag(json_t *req, const char *name)
 {
     return json_is_true(json_object_get(req, name));
+}
+
+static atomic_bool progress_off;
+
+void api_set_progress(bool on)
+{
+    atomic_store(&progress_off, !on);
+}
+
+bool api_progress_on(void)
+{
+    return !atomic_load(&progress_off);
 }
 
 int64_t api_next_int(const usim_command *cmd, json_t *req, const char *name, int64_t def,
