@@ -147,6 +147,15 @@ static void hw_show_text_names_the_figures(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "hbm.bandwidth"));
     cli_free(&r);
+    /* a chip alone has no links: n/a with the reason, not "0 B/s" and "0 Gbps" */
+    r = cli_run("hw show h100-sxm");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "per chip, total          n/a (no scale-up links: a chip "
+                                  "alone)"));
+    assert_non_null(strstr(r.out, "per chip                 n/a (no scale-out network: a chip "
+                                  "alone)"));
+    assert_null(strstr(r.out, "0 B/s"));
+    cli_free(&r);
 }
 
 /* The library call: requests are checked before any work is done. */

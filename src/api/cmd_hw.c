@@ -252,6 +252,18 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
                         json_real(t.chips / engine_memory(&sys->chip, 1.0).memory_s));
     json_object_set_new(*result, "collectives", collectives_json(sys));
     json_object_set_new(*result, "software", software_json(sys));
+    /* a lone chip has no links to count as 0 B/s */
+    static const char *const LINKS[][2] = {
+        {"scaleup_bytes_per_s_per_chip", "no scale-up links: a chip alone"},
+        {"scaleout_bits_per_s_per_chip", "no scale-out network: a chip alone"}};
+    for (int i = 0; i < 2 && *result; i++) {
+        if (api_number(*result, LINKS[i][0]) != 0.0)
+            continue;
+        json_object_set_new(*result, LINKS[i][0], json_null());
+        char reason[96];
+        snprintf(reason, sizeof reason, "%s_reason", LINKS[i][0]);
+        json_object_set_new(*result, reason, json_string(LINKS[i][1]));
+    }
     api_system_warnings(*result, sys);
     const char *no_price = hw_no_price_reason(sys);
     json_t *price = json_object_get(*result, "price");
@@ -375,12 +387,20 @@ static void render_memory(usim_buf *b, json_t *res)
     render_sustained_memory(b, res);
 }
 
+static void render_scaleout(usim_buf *b, json_t *res, json_t *net);
+
 static void render_links(usim_buf *b, json_t *res)
 {
     json_t *su = json_object_get(res, "scaleup");
     json_t *net = json_object_get(res, "network");
     char v[32], lat[32];
     usim_buf_puts(b, "\nScale-up\n");
+    if (!json_is_number(json_object_get(res, "scaleup_bytes_per_s_per_chip"))) {
+        api_text_quantity(b, "per chip, total", res, "scaleup_bytes_per_s_per_chip",
+                          USIM_UNIT_BYTES_PER_S);
+        render_scaleout(b, res, net);
+        return;
+    }
     usim_format_quantity(api_number(su, "node_bytes_per_s_per_chip"), USIM_UNIT_BYTES_PER_S, v,
                          sizeof v);
     usim_format_quantity(api_number(su, "node_hop_latency_s"), USIM_UNIT_SECONDS, lat,
@@ -399,9 +419,21 @@ static void render_links(usim_buf *b, json_t *res)
     }
     api_text_quantity(b, "per chip, total", res, "scaleup_bytes_per_s_per_chip",
                       USIM_UNIT_BYTES_PER_S);
+    render_scaleout(b, res, net);
+}
+
+static void render_scaleout(usim_buf *b, json_t *res, json_t *net)
+{
+    char lat[32];
     usim_buf_puts(b, "\nScale-out\n");
-    usim_buf_printf(b, "  %-24s %.0f Gbps\n", "per chip",
-                    api_number(res, "scaleout_bits_per_s_per_chip") / 1e9);
+    double bits = api_number(res, "scaleout_bits_per_s_per_chip");
+    if (isfinite(bits)) {
+        usim_buf_printf(b, "  %-24s %.0f Gbps\n", "per chip", bits / 1e9);
+    } else {
+        char na[160];
+        api_text_value(res, "scaleout_bits_per_s_per_chip", USIM_UNIT_NONE, na, sizeof na);
+        usim_buf_printf(b, "  %-24s %s\n", "per chip", na);
+    }
     if (json_is_object(net)) {
         usim_format_quantity(api_number(net, "endpoint_latency_s"), USIM_UNIT_SECONDS, lat,
                              sizeof lat);
