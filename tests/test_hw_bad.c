@@ -76,6 +76,9 @@ static const bad_case CASES[] = {
      {"node.host_launch_scale", "20 is out of range; allowed 0.1 to 10"}},
     {"negative link bandwidth", "\"bandwidth_per_chip\": \"1TB/s\"",
      "\"bandwidth_per_chip\": \"-1TB/s\"", {"node.bandwidth_per_chip", "out of range"}},
+    /* a huge value keeps its unit (it printed 47 digits of a wrong number) */
+    {"hop latency of 1e300 s", "\"hop_latency\": \"1us\"", "\"hop_latency\": 1e300",
+     {"node.hop_latency", "1.16e+295 d is out of range", "allowed 0 s to 1.00 ms"}},
     {"hop latency of a second", "\"hop_latency\": \"1us\"", "\"hop_latency\": \"1s\"",
      {"node.hop_latency", "allowed 0 s to 1.00 ms"}},
     {"unknown network preset", "\"efa-v3-10p10u\"", "\"ib-ndrr\"",

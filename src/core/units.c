@@ -260,6 +260,12 @@ static void format_scaled(double value, const out_scale *scales, size_t n, char 
     }
     double m = value / scales[pick].scale;
     double am = fabs(m);
+    /* past the largest unit's thousands (1e300 s) digits would run off the
+     * buffer: a power of ten keeps the figure and its unit */
+    if (am >= 1e5) {
+        snprintf(buf, size, "%.3g %s", m, scales[pick].symbol);
+        return;
+    }
     /* Three significant digits, four above 100 so "185.6 TB/s" keeps its last digit. */
     int decimals = value == 0.0 ? 0 : am >= 10 ? 1 : 2;
     if (am >= 100 && fabs(m - round(m)) < 0.05)
