@@ -481,12 +481,21 @@ static void expert_tensor_parallel_folds(void **state)
     expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 64 --seq 4096 "
                        "--tp 2 --cp 3",
                        "--cp: TP 2 x PP 1 x CP 3 = 6 does not divide the 8 chips");
+    /* a plan's own error comes before "does not fit", which it would make
+     * meaningless (fp8 on an A100 read as 432 GiB too much) */
+    expect_input_error("train --model llama3-70b --hw dgx-a100-80gb --chips 8 --tp 1 --gbs 8 "
+                       "--seq 4096 --dtype fp8",
+                       "--dtype: a100-80gb has no fp8 matrix support");
     /* a pipeline of a quarter million micro-batches is refused before it is
      * simulated (it took 12 s and 1.9 GB, or over 10 GB with more) */
     expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 262144 --seq 128 "
                        "--pp 8",
                        "--gbs: 262144 micro-batches a pipeline x PP 8 x VP 1 = 2097152 passes to "
                        "simulate, over the 524288 allowed");
+    /* without a pipeline too: gradient accumulation runs micro-batch by micro-batch */
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 8 --tp 8 --gbs 1048576 "
+                       "--seq 128",
+                       "--gbs: 1048576 micro-batches a pipeline x PP 1 x VP 1 = 1048576 passes");
     /* options this plan or model never reads changed nothing, silently */
     static const char *const UNREAD[][2] = {
         {"--schedule zb-h1", "--schedule: zb-h1 fills a pipeline's bubbles, and PP 1 has none"},

@@ -69,6 +69,12 @@ typedef struct train_result {
     int tasks;                      /* simulated tasks */
 } train_result;
 
+/* Whether a step of plan p can run at all (the plan against the model and
+ * the chips, the dtype on the matrix units, offload against host memory);
+ * train_step asks it first. */
+usim_status train_check(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                        usim_error *err);
+
 /* Simulates one step. When trace is not NULL it receives the step's graph
  * (caller frees with sim_graph_free). A plan that does not fit in HBM is not
  * an error here: result->fits says so. */

@@ -36,12 +36,9 @@ static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err
     usim_status st = api_train_setup(cmd, req, s, err);
     double tokens = api_next_quantity(cmd, req, "tokens", 0, &st, err);
     if (st == USIM_OK)
+        st = api_train_check(s, err);
+    if (st == USIM_OK)
         st = train_step(&s->model, &s->plan, &s->sys, &r, NULL, err);
-    if (st == USIM_OK && !r.fits)
-        st = usim_fail(err, USIM_EINPUT,
-                       "the plan does not fit in HBM (%.1f of %.1f GiB per chip); 'ultrasim "
-                       "train' with the same options says what to change",
-                       r.memory.total / 1073741824.0, r.hbm_bytes_per_chip / 1073741824.0);
     json_t *g = NULL;
     if (st == USIM_OK)
         st = api_goodput(cmd, req, s, &r, tokens, &g, err);

@@ -112,46 +112,6 @@ static json_t *plan_json(const wl_plan *p)
     return j;
 }
 
-/* What shrinks the activations of plan p: the options it has not used yet. */
-static const char *activation_advice(const wl_plan *p)
-{
-    if (p->cpu_offload_layers > 0)
-        return "offload more layers (--cpu-offload-layers), or use a smaller --mbs or more "
-               "--tp with --sp";
-    if (p->recompute == WL_RECOMPUTE_FULL)
-        return "use a smaller --mbs, more --tp with --sp, --cp, or more --pp";
-    if (p->pp == 1 && p->stack.activation_offload)
-        return "use --recompute full, --cpu-offload-layers with --recompute none, a smaller "
-               "--mbs, more --tp with --sp, or --pp";
-    return "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp";
-}
-
-/* "Does not fit" names the biggest parts and what would shrink them. It is
- * asked before the step is simulated: a plan of 262,144 micro-batches on 8
- * pipeline stages took 12 s and 1.9 GB to be refused. */
-static usim_status check_fits(const api_train_setup_t *s, usim_error *err)
-{
-    const wl_plan *p = &s->plan;
-    wl_memory mem = wl_memory_per_chip(&s->model, p);
-    const wl_memory *m = &mem;
-    double hbm = s->sys.chip.hbm.capacity_bytes;
-    if (m->total <= hbm)
-        return USIM_OK;
-    double gib = 1024.0 * 1024 * 1024;
-    double states = m->weights + m->gradients + m->optimizer;
-    const char *advice = m->activations > states ? activation_advice(p)
-                         : p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
-                                       : "shard the model more (--tp, --pp) or add chips";
-    return usim_fail(err, USIM_EINPUT,
-                     "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
-                     "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
-                     "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
-                     m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
-                     m->weights / gib,
-                     m->gradients / gib, m->optimizer / gib, m->activations / gib,
-                     m->temporary / gib, m->reserve / gib, advice);
-}
-
 static json_t *result_json(const api_train_setup_t *s, const train_result *r)
 {
     wl_params params = wl_model_params(&s->model);
@@ -240,7 +200,7 @@ static usim_status train_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK) /* before the step, so a refused request writes no trace */
         st = check_failures_options(req, has_tokens, err);
     if (st == USIM_OK)
-        st = check_fits(s, err);
+        st = api_train_check(s, err);
     if (st == USIM_OK)
         st = train_step(&s->model, &s->plan, &s->sys, &r, trace ? &graph : NULL, err);
     if (st == USIM_OK && trace)

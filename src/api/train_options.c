@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/train_options.h"
+#include "ultrasim/train.h"
 
 /* The three types, then FP8 with its recipe as NVIDIA's performance tables
  * name it (FP8-DS delayed, FP8-CS current, FP8-MX MXFP8 scaling), in
@@ -310,4 +311,48 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
                              "TP %d x PP %d x CP %d = %d is more than the %d chips", p->tp,
                              p->pp, p->cp, rest, out->sys.chips);
     return st;
+}
+
+/* What shrinks the activations of plan p: the options it has not used yet. */
+static const char *activation_advice(const wl_plan *p)
+{
+    if (p->cpu_offload_layers > 0)
+        return "offload more layers (--cpu-offload-layers), or use a smaller --mbs or more "
+               "--tp with --sp";
+    if (p->recompute == WL_RECOMPUTE_FULL)
+        return "use a smaller --mbs, more --tp with --sp, --cp, or more --pp";
+    if (p->pp == 1 && p->stack.activation_offload)
+        return "use --recompute full, --cpu-offload-layers with --recompute none, a smaller "
+               "--mbs, more --tp with --sp, or --pp";
+    return "use --recompute full, a smaller --mbs, more --tp with --sp, or more --pp";
+}
+
+/* "Does not fit" names the biggest parts and what would shrink them. */
+static usim_status check_fits(const api_train_setup_t *s, usim_error *err)
+{
+    const wl_plan *p = &s->plan;
+    wl_memory mem = wl_memory_per_chip(&s->model, p);
+    const wl_memory *m = &mem;
+    double hbm = s->sys.chip.hbm.capacity_bytes;
+    if (m->total <= hbm)
+        return USIM_OK;
+    double gib = 1024.0 * 1024 * 1024;
+    double states = m->weights + m->gradients + m->optimizer;
+    const char *advice = m->activations > states ? activation_advice(p)
+                         : p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
+                                       : "shard the model more (--tp, --pp) or add chips";
+    return usim_fail(err, USIM_EINPUT,
+                     "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
+                     "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
+                     "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
+                     m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
+                     m->weights / gib,
+                     m->gradients / gib, m->optimizer / gib, m->activations / gib,
+                     m->temporary / gib, m->reserve / gib, advice);
+}
+
+usim_status api_train_check(const api_train_setup_t *s, usim_error *err)
+{
+    usim_status st = train_check(&s->model, &s->plan, &s->sys, err);
+    return st == USIM_OK ? check_fits(s, err) : st;
 }

@@ -932,15 +932,22 @@ usim_status train_step(const wl_model *m, const wl_plan *p, const hw_system *sys
     return train_step_recorded(m, p, sys, result, trace, NULL, err);
 }
 
-usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_system *sys,
-                                train_result *result, sim_graph **trace, train_record *rec,
-                                usim_error *err)
+usim_status train_check(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                        usim_error *err)
 {
     usim_status st = wl_plan_check(p, m, sys->chips, err);
     if (st == USIM_OK)
         st = check_dtype(p, sys, err);
     if (st == USIM_OK)
         st = check_host_memory(m, p, sys, err);
+    return st;
+}
+
+usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_system *sys,
+                                train_result *result, sim_graph **trace, train_record *rec,
+                                usim_error *err)
+{
+    usim_status st = train_check(m, p, sys, err);
     if (st != USIM_OK)
         return st;
     step_builder b;

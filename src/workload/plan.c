@@ -231,11 +231,11 @@ static usim_status check_batch(const wl_plan *p, const wl_model *m, usim_error *
     usim_status st = check_split(p, m, err);
     if (st != USIM_OK)
         return st;
-    /* a pipeline is simulated pass by pass: 2^19 micro-batch chunks (a
+    /* a step is simulated pass by pass: 2^19 micro-batch chunks (a
      * micro-batch on one model chunk of one rank) take about 3 s and 0.5 GB */
     const double chunks_max = 524288;
     double chunks = (double)wl_plan_microbatches(p) * p->pp * (p->vp > 1 ? p->vp : 1);
-    if (p->pp > 1 && chunks > chunks_max)
+    if (chunks > chunks_max)
         return usim_fail_field(err, USIM_EINPUT, "gbs",
                                "%lld micro-batches a pipeline x PP %d x VP %d = %.0f passes to "
                                "simulate, over the %.0f allowed; use a larger --mbs or DP, or a "
