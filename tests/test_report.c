@@ -141,8 +141,9 @@ static void report_command(void **state)
         {"{\"command\": \"train\", \"model\": \"m\", \"hw\": \"h\", \"chips\": \"8\"}",
          "field 'chips' is missing or not a number or null"},
         {"{\"command\": \"bogus\"}", "command 'bogus' has no report page (allowed: train, "
-                                         "serve, goodput, plan, study, collective, gemm, hw "
-                                         "show, hw list, models, validate)"},
+                                         "serve, goodput, plan, study, collective, gemm, "
+                                         "replay, calibrate, hw show, hw list, models, "
+                                         "validate)"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         snprintf(args, sizeof args, "report %s -o %s", write_temp("bad-result.json", BAD[i][0]),
@@ -155,6 +156,23 @@ static void report_command(void **state)
     c = cli_run(args);
     assert_int_equal(c.status, 0);
     cli_free(&c);
+    /* results in their other shapes draw as before */
+    static const char *const GOOD[] = {
+        "serve --model llama3.1-8b --hw dgx-h100 --tp 1 --mode sweep --requests 20 "
+        "--sweep-size 3 --json",
+        "collective --hw dgx-h100 --sweep 1KiB:1MiB --json",
+        "calibrate --list-knobs --hw p5.48xlarge --json"};
+    for (size_t i = 0; i < sizeof GOOD / sizeof GOOD[0]; i++) {
+        c = cli_run(GOOD[i]);
+        assert_int_equal(c.status, 0);
+        snprintf(args, sizeof args, "report %s -o %s", write_temp("good-result.json", c.out),
+                 page);
+        cli_free(&c);
+        c = cli_run(args);
+        if (c.status != 0)
+            fail_msg("%s: %s", GOOD[i], c.err);
+        cli_free(&c);
+    }
 }
 
 int main(void)

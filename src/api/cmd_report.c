@@ -391,23 +391,30 @@ usim_status api_write_report(json_t *result, const char *trace, const char *path
  * figure that does not exist), o an object, a an array. */
 static const struct {
     const char *command;
+    const char *when; /* the entry holds for a result with this key (NULL: any) */
     const char *keys[14];
 } RESULT_KEYS[] = {
-    {"train", {"s:model", "s:hw", "n:chips", "o:plan", "n:step_time_s", "n:tokens_per_s", "n:mfu",
-               "o:memory", "o:breakdown", "n:params"}},
-    {"serve", {"s:model", "s:hw", "n:chips", "n:tp", "n:pp", "n:replicas", "s:engine",
-               "s:scheduler", "o:ttft", "o:tpot", "o:e2e", "o:explain", "n:output_tokens_per_s"}},
-    {"goodput", {"s:model", "s:hw", "n:chips", "n:goodput", "n:wall_time_s", "n:solve_time_s",
-                 "n:mtbf_s", "o:failures_by_part"}},
-    {"plan", {"s:model", "s:hw", "n:chips", "s:objective", "n:simulated"}},
-    {"study", {"s:out", "s:report"}},
-    {"collective", {"s:hw", "n:chips", "s:op", "s:model", "n:time_s", "o:busiest_link",
-                    "o:tier_seconds"}},
-    {"gemm", {"s:hw", "s:model", "n:m", "n:n", "n:k", "n:seconds"}},
-    {"hw show", {"s:name", "s:description"}},
-    {"hw list", {"a:presets"}},
-    {"models", {"a:models"}},
-    {"validate", {"a:rows", "o:sets"}},
+    {"train", NULL, {"s:model", "s:hw", "n:chips", "o:plan", "n:step_time_s", "n:tokens_per_s",
+                     "n:mfu", "o:memory", "o:breakdown", "n:params"}},
+    {"serve", "sweep", {"s:model", "s:hw", "n:chips", "s:engine", "a:sweep"}},
+    {"serve", NULL, {"s:model", "s:hw", "n:chips", "n:tp", "n:pp", "n:replicas", "s:engine",
+                     "s:scheduler", "o:ttft", "o:tpot", "o:e2e", "o:explain",
+                     "n:output_tokens_per_s"}},
+    {"goodput", NULL, {"s:model", "s:hw", "n:chips", "n:goodput", "n:wall_time_s",
+                       "n:solve_time_s", "n:mtbf_s", "o:failures_by_part"}},
+    {"plan", NULL, {"s:model", "s:hw", "n:chips", "s:objective", "n:simulated"}},
+    {"study", NULL, {"s:out", "s:report"}},
+    {"collective", "sweep", {"s:hw", "n:chips", "s:op", "s:model", "a:rows"}},
+    {"collective", NULL, {"s:hw", "n:chips", "s:op", "s:model", "n:time_s", "o:busiest_link",
+                          "o:tier_seconds"}},
+    {"gemm", NULL, {"s:hw", "s:model", "n:m", "n:n", "n:k", "n:seconds"}},
+    {"replay", NULL, {"s:et", "s:hw", "n:chips", "n:ranks", "n:step_time_s", "o:busiest_rank",
+                      "o:collectives_s"}},
+    {"calibrate", NULL, {"s:hw", "a:knobs"}},
+    {"hw show", NULL, {"s:name", "s:description"}},
+    {"hw list", NULL, {"a:presets"}},
+    {"models", NULL, {"a:models"}},
+    {"validate", NULL, {"a:rows", "o:sets"}},
 };
 
 static bool of_type(json_t *v, char type)
@@ -436,9 +443,11 @@ static usim_status check_result(const char *input, json_t *r, usim_error *err)
     char allowed[256] = "";
     for (size_t i = 0; i < sizeof RESULT_KEYS / sizeof RESULT_KEYS[0]; i++) {
         size_t used = strlen(allowed);
-        snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "",
-                 RESULT_KEYS[i].command);
-        if (strcmp(command, RESULT_KEYS[i].command) != 0)
+        if (i == 0 || strcmp(RESULT_KEYS[i].command, RESULT_KEYS[i - 1].command) != 0)
+            snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "",
+                     RESULT_KEYS[i].command);
+        if (strcmp(command, RESULT_KEYS[i].command) != 0 ||
+            (RESULT_KEYS[i].when && !json_object_get(r, RESULT_KEYS[i].when)))
             continue;
         for (const char *const *k = RESULT_KEYS[i].keys; *k; k++)
             if (!of_type(json_object_get(r, *k + 2), **k))
@@ -505,7 +514,8 @@ const api_command api_cmd_report = {
      "Writes one HTML page that needs no network to view: the headline figures, where\n"
      "the time goes and memory per chip as inline SVG charts, the plans or points as a\n"
      "table sorted by a click, and the run as the command line prints it. RESULT.json is\n"
-     "what 'ultrasim COMMAND ... --json' prints; a sweep database gives its points.\n"
+     "what 'ultrasim COMMAND ... --json' prints (one missing a field its page reads is\n"
+     "refused); a sweep database gives its points.\n"
      "train, serve, goodput, plan and study write the same page with --report FILE.html\n"
      "(train with --trace also embeds the step's Perfetto trace).",
      REPORT_POSITIONALS, REPORT_OPTIONS, sizeof REPORT_OPTIONS / sizeof REPORT_OPTIONS[0]},
