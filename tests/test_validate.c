@@ -440,12 +440,12 @@ static void unpredictable_row_is_an_error(void **state)
                        "id,hw,chips,model,tp,gbs,seq,metric,value\n"
                        "y,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,fast\n",
                        "validate_value.csv:2 (row 'y'): value: 'fast' is not a measurement");
-    /* 1e308 printed an error of "+nan%" and a MAPE of nan, exit 0 */
-    expect_file_error("validate_huge.csv",
+    /* a denormal printed an error of "+nan%" and a MAPE of nan, exit 0 */
+    expect_file_error("validate_tiny.csv",
                        "id,hw,chips,model,tp,gbs,seq,metric,value\n"
-                       "z,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,1e308\n",
-                       "validate_huge.csv:2 (row 'z'): value: '1e308' is not a measurement "
-                       "(allowed: a number from 1e-09 to 1e+12)");
+                       "z,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,1e-320\n",
+                       "validate_tiny.csv:2 (row 'z'): value: 9.99989e-321 is too far from the "
+                       "prediction");
 }
 
 /* A collectives row that cannot run (one Trainium1 chip holds no group of

@@ -59,7 +59,16 @@ static usim_status run_set(int *set, const char *text, const char *file, json_t 
             st = cv_add(cv, m, i, pred, err);
         if (st != USIM_OK)
             break;
-        double pct = 100.0 * (pred - measured) / measured;
+        /* as a ratio: 100 x (pred - measured) overflowed for a measured 1e308 */
+        double pct = 100.0 * (pred / measured - 1.0);
+        if (!isfinite(pct)) {
+            const char *id = meas_cell(m, i, "id");
+            st = usim_fail(err, USIM_EINPUT,
+                           "%s:%d (row '%s'): value: %g is too far from the prediction %g to "
+                           "compare (their ratio is not a finite number)",
+                           meas_file(m), meas_line(m, i), id ? id : "?", measured, pred);
+            break;
+        }
         json_t *row = api_pack("{s:s, s:s?, s:s, s:f, s:f, s:f}", "set", SETS[*set], "id",
                                meas_cell(m, i, "id"), "metric", meas_cell(m, i, "metric"),
                                "measured", measured, "predicted", pred, "error_pct", pct);
