@@ -591,7 +591,10 @@ static void bad_trace_rows(void **state)
          "hex_arrival.csv:1:1: arrival_s: '0x10' is hexadecimal; a trace is written in decimal"},
         /* a row no replica's cache holds is named by its line, as every other */
         {"too_long.csv", "0,100,10\n0.1,3000000,10\n",
-         "too_long.csv:2:1: input_tokens: a request of 3000000 tokens does not fit in the "},
+         "too_long.csv:2:1: input_tokens: a request of 3000010 input + output tokens (the engine "
+         "reserves the output) does not fit in the "},
+        {"long_output.csv", "0,100,10\n0.1,100,3000000\n",
+         "long_output.csv:2:1: output_tokens: a request of 3000100 input + output tokens"},
     };
     char args[800];
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {

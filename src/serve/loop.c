@@ -322,11 +322,20 @@ static bool static_batch_done(const replica *r)
  * trace row (file and line) or the --isl that asked for it is named. */
 static usim_status too_long(const replica *r, const serve_request *q, usim_error *err)
 {
-    bool trace = r->w->mode == SERVE_TRACE;
-    usim_fail_field(err, USIM_EINPUT, trace ? "input_tokens" : "isl",
-                    "a request of %.0f tokens does not fit in the %.0f-token KV cache of a "
-                    "replica (allowed: up to %.0f; or more chips a replica, or --kv-dtype fp8)",
-                    q->isl, r->kv_capacity, r->kv_capacity);
+    bool trace = r->w->mode == SERVE_TRACE, whole = r->d->engine.reserve_output;
+    /* the cache in whole blocks; an engine that reserves a request's output
+     * admits on input + output, the others on the prompt and its first token */
+    double blocks = floor(r->kv_capacity / r->d->block_tokens) * r->d->block_tokens;
+    bool output = whole && q->isl < blocks; /* the prompt alone would fit */
+    const char *field = output ? (trace ? "output_tokens" : "osl")
+                               : (trace ? "input_tokens" : "isl");
+    usim_fail_field(err, USIM_EINPUT, field,
+                    "a request of %.0f %s does not fit in the %.0f-token KV cache of a replica "
+                    "(allowed: up to %.0f; or more chips a replica, or --kv-dtype fp8)",
+                    whole ? q->isl + q->osl : q->isl,
+                    whole ? "input + output tokens (the engine reserves the output)"
+                          : "input tokens",
+                    r->kv_capacity, whole ? blocks : blocks - 1);
     if (trace) {
         snprintf(err->file, sizeof err->file, "%s", r->w->trace_file);
         err->line = q->line;
