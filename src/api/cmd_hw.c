@@ -252,17 +252,20 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
                         json_real(t.chips / engine_memory(&sys->chip, 1.0).memory_s));
     json_object_set_new(*result, "collectives", collectives_json(sys));
     json_object_set_new(*result, "software", software_json(sys));
-    /* a lone chip has no links to count as 0 B/s */
-    static const char *const LINKS[][2] = {
-        {"scaleup_bytes_per_s_per_chip", "no scale-up links: a chip alone"},
-        {"scaleout_bits_per_s_per_chip", "no scale-out network: a chip alone"}};
+    /* links a system does not have are not 0 B/s of them */
+    bool alone = sys->chips == 1;
+    static const char *const LINKS[][3] = {
+        {"scaleup_bytes_per_s_per_chip", "no scale-up links: a chip alone",
+         "no scale-up links: node.bandwidth_per_chip is 0"},
+        {"scaleout_bits_per_s_per_chip", "no scale-out network: a chip alone",
+         "no scale-out links: node.nic_bandwidth_per_chip is 0"}};
     for (int i = 0; i < 2 && *result; i++) {
         if (api_number(*result, LINKS[i][0]) != 0.0)
             continue;
         json_object_set_new(*result, LINKS[i][0], json_null());
         char reason[96];
         snprintf(reason, sizeof reason, "%s_reason", LINKS[i][0]);
-        json_object_set_new(*result, reason, json_string(LINKS[i][1]));
+        json_object_set_new(*result, reason, json_string(LINKS[i][alone ? 1 : 2]));
     }
     api_system_warnings(*result, sys);
     const char *no_price = hw_no_price_reason(sys);
