@@ -376,6 +376,17 @@ static void more_families_config(void **state)
     snprintf(cfg, sizeof cfg, biased, "mlp_bias");
     m = config_model(cfg);
     assert_true(wl_model_params(&m).total == 8030261248.0 + 1048576.0);
+    /* a model file's older linear_bias is out_bias and mlp_bias together:
+     * 2 layers x (64 + 128 + 64) more */
+    const char *own = "{\"kind\": \"model\", \"name\": \"b\", \"layers\": 2, \"hidden\": 64, "
+                      "\"heads\": 4, \"ffn\": 128, \"vocab\": 100, \"mlp\": \"gelu\", %s}";
+    snprintf(cfg, sizeof cfg, own, "\"qkv_bias\": false");
+    assert_int_equal(wl_model_load_text("b.json", cfg, &m, &err), USIM_OK);
+    double plain = wl_model_params(&m).total;
+    snprintf(cfg, sizeof cfg, own, "\"linear_bias\": true");
+    assert_int_equal(wl_model_load_text("b.json", cfg, &m, &err), USIM_OK);
+    assert_true(m.out_bias && m.mlp_bias);
+    assert_true(wl_model_params(&m).total == plain + 2 * (64 + 128 + 64));
 }
 
 /*

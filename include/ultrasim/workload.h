@@ -49,6 +49,7 @@ typedef struct wl_model {
     bool qkv_bias;         /* biases on Q, K, V */
     bool out_bias;         /* a bias on the attention's output projection */
     bool mlp_bias;         /* biases on the MLP's (and experts') projections */
+    bool linear_bias;      /* a model file's shorthand for out_bias and mlp_bias */
     bool qk_norm;          /* Qwen3: RMSNorm on each head's q and k */
     bool sandwich_norm;    /* Gemma 2 and 3: norms after attention and the MLP too, 4 a layer */
     bool embedding_norm;   /* BLOOM: a LayerNorm right after the word embeddings */

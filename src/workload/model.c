@@ -54,6 +54,7 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_BOOL("qkv_bias", wl_model, qkv_bias),
     USIM_BOOL("out_bias", wl_model, out_bias),
     USIM_BOOL("mlp_bias", wl_model, mlp_bias),
+    USIM_BOOL("linear_bias", wl_model, linear_bias),
     USIM_BOOL("qk_norm", wl_model, qk_norm),
     USIM_BOOL("sandwich_norm", wl_model, sandwich_norm),
     USIM_BOOL("embedding_norm", wl_model, embedding_norm),
@@ -88,6 +89,8 @@ static void model_defaults(wl_model *m)
 /* Derived fields and the checks that involve several values. */
 static usim_status finish_model(const usim_reader *r, wl_model *m, usim_error *err)
 {
+    if (m->linear_bias) /* the key of both before they were apart */
+        m->out_bias = m->mlp_bias = true;
     if (m->kv_heads == 0)
         m->kv_heads = m->heads;
     if (m->head_dim == 0) {
@@ -280,9 +283,6 @@ static void hf_qwen3_moe_experts(hf_reader *h, wl_model *m)
                              "evenly)");
 }
 
-/* llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, phi3: Llama's key
- * names (phi3 stores Q, K, V as one matrix and gate and up as another: the
- * same weights). */
 static void set_biases(wl_model *m, bool qkv, bool out, bool mlp)
 {
     m->qkv_bias = qkv;
@@ -290,6 +290,9 @@ static void set_biases(wl_model *m, bool qkv, bool out, bool mlp)
     m->mlp_bias = mlp;
 }
 
+/* llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, phi3: Llama's key
+ * names (phi3 stores Q, K, V as one matrix and gate and up as another: the
+ * same weights). */
 static void hf_llama_like(hf_reader *h, wl_model *m)
 {
     m->hidden = hf_int(h, "hidden_size", 0, 1, MAX_DIM, true);
