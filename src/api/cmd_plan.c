@@ -289,9 +289,10 @@ const api_command api_cmd_plan = {
      "With --serve: deployments of TP x PP workers in each weight type, aggregated or\n"
      "disaggregated (a quarter or half of the replicas prefill), each run one request at a\n"
      "time, then under Poisson arrivals at the rates that keep 2, 4, 8, ... requests in\n"
-     "flight per decoding replica, until TTFT p90 or TPOT p90 passes its bound; ranked by output tokens/s per chip (time), per dollar (cost) or per joule\n"
-     "(energy) within the bounds, with the Pareto front of tokens/s per chip against\n"
-     "tokens/s per user. See docs/serving.md.",
+     "flight per decoding replica, until TTFT p90 or TPOT p90 passes its bound; ranked\n"
+     "by output tokens/s per chip (time), per dollar (cost) or per joule (energy) within\n"
+     "the bounds, with the Pareto front of tokens/s per chip against tokens/s per user.\n"
+     "See docs/serving.md.",
      NULL, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0]},
     plan_cmd_run,
     plan_cmd_render,

@@ -461,11 +461,14 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
     }
     if (st == USIM_OK)
         st = net_plan_flow(&t, fj, njobs, cost, &all, err);
+    double first = INFINITY; /* the flows' span runs from the earliest start */
+    for (int i = 0; i < njobs; i++)
+        first = fmin(first, fj[i].start_s);
     for (int i = 0; i < njobs && st == USIM_OK; i++) {
         net_library_apply(&t, &plans[i], &rq[i], &cost[i]);
         fill_result(&t, &rq[i], &plans[i], &cost[i], NET_MODEL_FLOW, &out[i]);
         snprintf(out[i].why, sizeof out[i].why, "%s", plans[i].why);
-        stretch_span(&all, fj[i].start_s + cost[i].seconds);
+        stretch_span(&all, fj[i].start_s - first + cost[i].seconds);
     }
     if (st == USIM_OK && combined) {
         net_request span = rq[0];
