@@ -142,15 +142,15 @@ static void hf_config_json(void **state)
     assert_true(wl_model_params(&m).total == 124439808.0); /* GPT-2 small */
     /* GPT-J 6B's config: embedding and untied LM head 2 x 50400 x 4096
      * (412,876,800); a layer 4 x 4096^2 attention (67,108,864), the GELU MLP 2 x
-     * 4096 x 16384 with its biases 16384 + 4096 (134,238,208) and two LayerNorms
-     * 4 x 4096 (16,384); 28 layers and the final LayerNorm (8,192): 6,051,061,760,
+     * 4096 x 16384 with its biases 16384 + 4096 (134,238,208) and one LayerNorm
+     * 2 x 4096 (8,192); 28 layers and the final LayerNorm (8,192): 6,050,832,384,
      * rotary, no biases on the attention's projections (transformers' GPTJAttention). */
     const char *gptj = "{\"model_type\": \"gptj\", \"n_embd\": 4096, \"n_layer\": 28,"
                        "\"n_head\": 16, \"n_inner\": null, \"rotary_dim\": 64,"
                        "\"n_positions\": 2048, \"tie_word_embeddings\": false,"
                        "\"vocab_size\": 50400}";
     assert_int_equal(wl_model_load_text("config.json", gptj, &m, &err), USIM_OK);
-    assert_true(wl_model_params(&m).total == 6051061760.0);
+    assert_true(wl_model_params(&m).total == 6050832384.0);
     assert_true(m.position == WL_POS_ROPE && !m.qkv_bias && !m.out_bias && !m.tied_embeddings);
     assert_int_equal(m.head_dim, 256);
     const char *bad = "{\"model_type\": \"lama\", \"hidden_size\": 4096}";
@@ -309,6 +309,12 @@ static void more_families_config(void **state)
          "\"head_dim\": 256, \"vocab_size\": 256000, \"sliding_window\": 4096,"
          "\"hidden_activation\": \"gelu_pytorch_tanh\"}",
          9241705984.0, 21},
+        /* Falcon 7B: attention (one shared K/V head) and MLP in parallel after
+         * one LayerNorm a layer; it counted two (6,922,011,520) */
+        {"{\"model_type\": \"falcon\", \"hidden_size\": 4544, \"num_hidden_layers\": 32,"
+         "\"num_attention_heads\": 71, \"multi_query\": true, \"vocab_size\": 65024,"
+         "\"parallel_attn\": true, \"bias\": false, \"new_decoder_architecture\": false}",
+         6921720704.0, 0},
         {"{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 1152,"
          "\"intermediate_size\": 6912, \"num_hidden_layers\": 26, \"num_attention_heads\": 4,"
          "\"num_key_value_heads\": 1, \"head_dim\": 256, \"vocab_size\": 262144,"

@@ -52,6 +52,7 @@ typedef struct wl_model {
     bool linear_bias;      /* a model file's shorthand for out_bias and mlp_bias */
     bool qk_norm;          /* Qwen3: RMSNorm on each head's q and k */
     bool sandwich_norm;    /* Gemma 2 and 3: norms after attention and the MLP too, 4 a layer */
+    bool one_norm;         /* attention and MLP side by side after one norm (GPT-J, Falcon 7B) */
     bool embedding_norm;   /* BLOOM: a LayerNorm right after the word embeddings */
     /* Sliding-window attention: sliding_layers of the layers let a query see
      * only the last sliding_window keys (itself included); 0: none. */

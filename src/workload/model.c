@@ -57,6 +57,7 @@ static const usim_field MODEL_FIELDS[] = {
     USIM_BOOL("linear_bias", wl_model, linear_bias),
     USIM_BOOL("qk_norm", wl_model, qk_norm),
     USIM_BOOL("sandwich_norm", wl_model, sandwich_norm),
+    USIM_BOOL("one_norm", wl_model, one_norm),
     USIM_BOOL("embedding_norm", wl_model, embedding_norm),
     USIM_INT("sliding_window", wl_model, sliding_window, 0, 16777216, false),
     USIM_INT("sliding_layers", wl_model, sliding_layers, 0, MAX_LAYERS, false),
@@ -346,9 +347,9 @@ static void hf_gpt2(hf_reader *h, wl_model *m)
 
 /* gptj: GPT-2's key names with rotary positions (on rotary_dim of each
  * head's dims), attention and MLP side by side after one LayerNorm, no
- * biases on the attention projections, and an untied LM head. The second
- * LayerNorm that wl_model counts for a LayerNorm model, less the LM head's
- * bias it does not, add 178,976 weights to GPT-J 6B's 6,050,882,784. */
+ * biases on the attention projections, and an untied LM head: GPT-J 6B's
+ * 6,050,882,784 less its LM head's bias (50,400), which wl_model does not
+ * count. */
 static void hf_gptj(hf_reader *h, wl_model *m)
 {
     hf_gpt2(h, m);
@@ -356,6 +357,7 @@ static void hf_gptj(hf_reader *h, wl_model *m)
     m->max_seq = hf_int(h, "n_positions", 2048, 1, 16777216, false);
     m->tied_embeddings = hf_bool(h, "tie_word_embeddings", false);
     m->position = WL_POS_ROPE;
+    m->one_norm = true;
     set_biases(m, false, false, true);
 }
 
@@ -386,6 +388,11 @@ static void hf_falcon(hf_reader *h, wl_model *m)
     m->position = hf_bool(h, "alibi", false) ? WL_POS_ALIBI : WL_POS_ROPE;
     bool bias = hf_bool(h, "bias", false);
     set_biases(m, bias, bias, bias);
+    /* transformers' FalconDecoderLayer: the new architecture's two norms
+     * (num_ln_in_parallel_attn of them), else one before parallel attention
+     * and MLP (Falcon 7B), two when they run in turn */
+    m->one_norm = new_arch ? hf_int(h, "num_ln_in_parallel_attn", 2, 1, 2, false) == 1
+                           : hf_bool(h, "parallel_attn", true);
 }
 
 /* bloom: ALiBi, LayerNorms with biases (one after the embeddings too), GELU

@@ -1,7 +1,8 @@
 /*
  * Parameter and FLOP counts, exact, from the model's shape.
  *
- * A layer is attention + MLP + two norms (four with Gemma's sandwich norms).
+ * A layer is attention + MLP + two norms (four with Gemma's sandwich norms,
+ * one where attention and MLP run side by side after it).
  * Attention is grouped-query (q: h x H d, k and v: h x KV d, o: H d x h) or
  * multi-head latent attention (low-rank q and kv projections,
  * DeepSeek-V2/V3). An MLP is gated (SwiGLU, Gemma's GeGLU: three h x f
@@ -108,7 +109,7 @@ wl_params wl_model_params(const wl_model *m)
     memset(&p, 0, sizeof p);
     double h = m->hidden;
     double attention = attention_matmul_params(m) + attention_extra_params(m);
-    double norms = (m->sandwich_norm ? 4 : 2) * norm_params(m, h);
+    double norms = (m->sandwich_norm ? 4 : m->one_norm ? 1 : 2) * norm_params(m, h);
     for (int l = 0; l < m->layers; l++) {
         double layer = attention + norms;
         p.attention += attention;
