@@ -340,6 +340,12 @@ static void bad_traces_are_named(void **state)
     fclose(f);
     assert_int_equal(truncate(path, size - 3), 0);
     expect_replay_error("two", "(rank 1): cut short after node id 13");
+    /* a trace of no work: every share of its step printed -nan% */
+    et_node idle = compute(0, 0);
+    write_rank("idle", 0, 1, &idle, 1);
+    char idle_args[1000];
+    snprintf(idle_args, sizeof idle_args, "replay --et %s --hw h100-sxm", prefix_of("idle"));
+    expect_input_error(idle_args, "the trace takes no time: no compute node has a duration");
     /* a rank missing */
     et_node one = compute(0, 1e-3);
     write_rank("gap", 0, 3, &one, 1);

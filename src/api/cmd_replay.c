@@ -97,6 +97,12 @@ static usim_status replay_run(json_t *req, json_t **result, usim_error *err)
         o.chips = sys->chips;
         st = et_replay(prefix, sys, &o, &r, trace ? &g : NULL, err);
     }
+    if (st == USIM_OK && !(r.step_time_s > 0))
+        st = usim_fail_field(err, USIM_EINPUT, "et",
+                             "%s: the trace takes no time: no compute node has a duration "
+                             "(duration_micros) and no collective moves a byte (--recost "
+                             "prices compute nodes from their tensor shapes)",
+                             prefix);
     if (st == USIM_OK && trace)
         st = report_write_trace(g, trace, 1 << 30, "replay", kind_name, err);
     if (st == USIM_OK) {

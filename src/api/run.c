@@ -645,6 +645,10 @@ void api_text_share(usim_buf *b, const char *label, int width, double seconds, d
 {
     char v[32];
     usim_format_quantity(seconds, USIM_UNIT_SECONDS, v, sizeof v);
+    if (!(whole > 0)) { /* no whole to share: no percentage */
+        usim_buf_printf(b, "  %-*s %10s\n", width, label, v);
+        return;
+    }
     usim_buf_printf(b, "  %-*s %10s  %5.1f%%\n", width, label, v, 100.0 * seconds / whole);
 }
 
