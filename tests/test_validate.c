@@ -86,6 +86,18 @@ static void leave_one_source_out(void **state)
         assert_true(shipped >= 70 && shipped <= 90);
     }
     json_decref(j);
+    /* a file of two rows of one source has no coverage to give: n/a with
+     * the reason (it printed "nan of 0 inside (nan%)") */
+    char args[700];
+    snprintf(args, sizeof args, "validate --cv source --file %s",
+             write_temp("cv_two.csv", "id,hw,chips,model,tp,gbs,seq,metric,value\n"
+                                      "a,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4\n"
+                                      "b,dgx-h100,8,llama3-8b,2,8,4096,step_time_s,0.4\n"));
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "nan"));
+    assert_non_null(strstr(r.out, "n/a (fewer than 5 rows of other sources)"));
+    cli_free(&r);
 }
 
 /* A train result's interval is its figure moved by the 10th and 90th

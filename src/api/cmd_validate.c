@@ -236,11 +236,14 @@ static void cv_lines(usim_buf *b, json_t *cv)
                     "  leave one source out: calibrated on the others MAPE %.1f%% (as shipped "
                     "%.1f%%); their 80%% intervals: %s\n",
                     api_number(cv, "calibrated_mape_pct"), api_number(cv, "mape_pct"), cover);
-    usim_buf_printf(b, "  the shipped intervals (every source, data/intervals.json): %.0f of %.0f "
-                       "inside (%.0f%%)\n",
-                    api_number(cv, "shipped_coverage_pct") * api_number(cv, "judged_shipped") /
-                        100.0,
-                    api_number(cv, "judged_shipped"), api_number(cv, "shipped_coverage_pct"));
+    double shipped = api_number(cv, "shipped_coverage_pct");
+    if (isfinite(shipped))
+        snprintf(cover, sizeof cover, "%.0f of %.0f inside (%.0f%%)",
+                 shipped * api_number(cv, "judged_shipped") / 100.0,
+                 api_number(cv, "judged_shipped"), shipped);
+    else
+        snprintf(cover, sizeof cover, "n/a (no row has a shipped interval)");
+    usim_buf_printf(b, "  the shipped intervals (every source, data/intervals.json): %s\n", cover);
     const char *key;
     json_t *s;
     json_object_foreach(json_object_get(cv, "sources"), key, s)

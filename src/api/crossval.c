@@ -90,14 +90,22 @@ typedef struct cv_tally {
 static json_t *tally_json(const cv_tally *t)
 {
     double n = t->rows > 0 ? t->rows : 1;
-    return api_pack("{s:i, s:f, s:f, s:o, s:i, s:o, s:i}", "rows", t->rows, "mape_pct",
-                    t->abs_pct / n, "calibrated_mape_pct", t->calibrated_abs_pct / n,
-                    "coverage_pct",
-                    t->judged ? json_real(100.0 * t->inside / t->judged) : json_null(),
-                    "judged", t->judged, "shipped_coverage_pct",
-                    t->judged_shipped ? json_real(100.0 * t->inside_shipped / t->judged_shipped)
-                                      : json_null(),
-                    "judged_shipped", t->judged_shipped);
+    json_t *j = api_pack("{s:i, s:f, s:f, s:o, s:i, s:o, s:i}", "rows", t->rows, "mape_pct",
+                         t->abs_pct / n, "calibrated_mape_pct", t->calibrated_abs_pct / n,
+                         "coverage_pct",
+                         t->judged ? json_real(100.0 * t->inside / t->judged) : json_null(),
+                         "judged", t->judged, "shipped_coverage_pct",
+                         t->judged_shipped
+                             ? json_real(100.0 * t->inside_shipped / t->judged_shipped)
+                             : json_null(),
+                         "judged_shipped", t->judged_shipped);
+    if (j && !t->judged)
+        json_object_set_new(j, "coverage_pct_reason",
+                            json_string("too few rows of other sources to give an interval"));
+    if (j && !t->judged_shipped)
+        json_object_set_new(j, "shipped_coverage_pct_reason",
+                            json_string("no row has a shipped interval"));
+    return j;
 }
 
 /* One held-out row judged by the other sources' errors of its class. */
