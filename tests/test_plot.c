@@ -288,9 +288,46 @@ static void series_column_with_a_quote(void **state)
     assert_true(n > 1000);
 }
 
+/* Quantities a sweep wrote as text are placed by their value ("1TB/s" at
+ * 1e12, right of "100GB/s", which it stood left of as 1), in x order; a
+ * column of words is no axis (status drew as 0 everywhere). */
+static void text_quantities_are_values(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/plot_units.db", USIM_TEST_TMP);
+    remove(path);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "CREATE TABLE points (id INTEGER, status TEXT, bw TEXT, "
+                                  "step_time_s REAL);"
+                                  "INSERT INTO points VALUES (0, 'ok', '100GB/s', 13.5), "
+                                  "(1, 'ok', '1TB/s', 3.7), (2, 'ok', '2.9TB/s', 3.69), "
+                                  "(3, 'ok', '450GB/s', 4.4);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    report_chart c;
+    memset(&c, 0, sizeof c);
+    usim_error err;
+    assert_int_equal(report_db_series(path, "bw", "step_time_s", NULL, &c, &err), USIM_OK);
+    assert_int_equal(c.series[0].n, 4);
+    const double x[] = {100e9, 450e9, 1e12, 2.9e12}, y[] = {13.5, 4.4, 3.7, 3.69};
+    for (int i = 0; i < 4; i++) {
+        assert_close(c.series[0].x[i], x[i], 1e-12);
+        assert_close(c.series[0].y[i], y[i], 1e-12);
+    }
+    report_chart_free(&c);
+    assert_int_equal(report_db_series(path, "id", "status", NULL, &c, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "column 'status' holds 'ok', not a number"));
+    report_chart_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(text_quantities_are_values),
         cmocka_unit_test(png_has_its_size),
         cmocka_unit_test(svg_names_axes_and_series),
         cmocka_unit_test(bad_plots),

@@ -203,15 +203,73 @@ static void sort_series(report_chart *chart)
     }
 }
 
+/* A cell as a number on an axis: a number, or a quantity a sweep wrote as
+ * text ("2.9TB/s"); a word is no position, and a missing figure (NULL) no
+ * point. "1TB/s" read as 1 stood left of "100GB/s", and "ok" drew as 0. */
+static usim_status cell_value(sqlite3_stmt *q, int col, const char *column, double *v,
+                              bool *point, usim_error *err)
+{
+    int type = sqlite3_column_type(q, col);
+    *point = type != SQLITE_NULL;
+    if (type != SQLITE_TEXT) {
+        *v = sqlite3_column_double(q, col);
+        return USIM_OK;
+    }
+    const char *text = (const char *)sqlite3_column_text(q, col);
+    if (text && name_value(text, v))
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, col == 0 ? "x" : "y",
+                           "column '%s' holds '%.40s', not a number or a quantity with a unit: "
+                           "it cannot be an axis (allowed: a numeric column)",
+                           column, text ? text : "");
+}
+
+static int by_x(const void *a, const void *b)
+{
+    const double *p = a, *q = b;
+    return (p[0] > q[0]) - (p[0] < q[0]);
+}
+
+/* Each series in the order of its x values, which text cells do not sort in. */
+static usim_status sort_points(report_chart *chart, usim_error *err)
+{
+    for (int i = 0; i < chart->nseries; i++) {
+        report_series *s = &chart->series[i];
+        double *pairs = malloc((size_t)s->n * 2 * sizeof *pairs + 1);
+        if (!pairs)
+            return usim_fail(err, USIM_ERUNTIME, "out of memory");
+        for (int k = 0; k < s->n; k++) {
+            pairs[2 * k] = s->x[k];
+            pairs[2 * k + 1] = s->y[k];
+        }
+        qsort(pairs, (size_t)s->n, 2 * sizeof *pairs, by_x);
+        for (int k = 0; k < s->n; k++) {
+            s->x[k] = pairs[2 * k];
+            s->y[k] = pairs[2 * k + 1];
+        }
+        free(pairs);
+    }
+    return USIM_OK;
+}
+
 /* Rows (x, y, series name, points merged) of the query, into the chart. */
-static usim_status read_rows(sqlite3_stmt *q, report_chart *chart, int merged[2],
-                             usim_error *err)
+static usim_status read_rows(sqlite3_stmt *q, const char *x, const char *y, report_chart *chart,
+                             int merged[2], usim_error *err)
 {
     merged[0] = merged[1] = 0; /* fewest and most */
     while (sqlite3_step(q) == SQLITE_ROW) {
+        double vx = 0, vy = 0;
+        bool px = false, py = false;
+        usim_status st = cell_value(q, 0, x, &vx, &px, err);
+        if (st == USIM_OK)
+            st = cell_value(q, 1, y, &vy, &py, err);
+        if (st != USIM_OK)
+            return st;
+        if (!px || !py)
+            continue;
         const char *name = (const char *)sqlite3_column_text(q, 2);
         report_series *s = series_named(chart, name ? name : "");
-        if (!s || !append(s, sqlite3_column_double(q, 0), sqlite3_column_double(q, 1)))
+        if (!s || !append(s, vx, vy))
             return usim_fail(err, USIM_ERUNTIME, "out of memory");
         int n = sqlite3_column_int(q, 3);
         merged[0] = merged[0] == 0 || n < merged[0] ? n : merged[0];
@@ -269,7 +327,9 @@ static usim_status load_series(const char *path, const char *x, const char *y,
         sqlite3_free(group);
     }
     if (st == USIM_OK)
-        st = read_rows(q, chart, merged, err);
+        st = read_rows(q, x, y, chart, merged, err);
+    if (st == USIM_OK)
+        st = sort_points(chart, err);
     if (st == USIM_OK && chart->nseries == 0)
         st = usim_fail(err, USIM_EINPUT, "%s: no rows with status 'ok' to plot", path);
     if (st == USIM_OK)
