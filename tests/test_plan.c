@@ -382,10 +382,35 @@ static void study_failed_write_keeps_previous(void **state)
     rmdir(dir);
 }
 
+/* A study claims only what its sizes show: with no plan at any size there
+ * is no step up to judge (it said every step "still pays" up to 64 chips),
+ * and a size no system of the study holds is refused (100 chips). */
+static void study_verdict_needs_two_sizes(void **state)
+{
+    (void)state;
+    char dir[600], args[1400], path[1024];
+    snprintf(dir, sizeof dir, "%s/study-nofit-%d", USIM_TEST_TMP, (int)getpid());
+    snprintf(args, sizeof args, "study scale-up --model deepseek-v3 --max-chips 64 --out %s",
+             dir);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    cli_free(&r);
+    long n = 0;
+    snprintf(path, sizeof path, "%s/scale-up.md", dir);
+    char *md = read_all(path, &n);
+    assert_null(strstr(md, "still pays"));
+    assert_non_null(strstr(md, "8-GPU H100 nodes on InfiniBand: no size has a plan that fits, "
+                               "so there is no step up in size to judge"));
+    free(md);
+    expect_input_error("study scale-up --max-chips 100 --out /tmp",
+                       "--max-chips: 100 chips do not fill whole Trn2 UltraServers (64 chips)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(best_beats_hand_plans),
+        cmocka_unit_test(study_verdict_needs_two_sizes),
         cmocka_unit_test(search_reports_progress),
         cmocka_unit_test(nothing_fits),
         cmocka_unit_test(ranked_output),

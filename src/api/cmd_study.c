@@ -167,11 +167,25 @@ static void write_table(usim_buf *b, const system_kind *k, const point *pts, int
 
 static void write_verdict(usim_buf *b, const system_kind *k, const point *pts, int n)
 {
+    int ran = 0, last = -1;
+    for (int i = 0; i < n; i++)
+        if (pts[i].ok) {
+            ran++;
+            last = i;
+        }
+    if (ran < 2) { /* nothing, or one size, to compare */
+        usim_buf_printf(b, "\n%s: %s, so there is no step up in size to judge (the table says "
+                           "why).\n",
+                        k->label, ran ? "only one size has a plan that fits"
+                                      : "no size has a plan that fits");
+        return;
+    }
     int at = stops_paying(pts, n);
     if (at < 0) {
-        usim_buf_printf(b, "\n%s: every step up in size still pays (added chips keep at least "
-                           "half the per-chip rate) up to %d chips.\n",
-                        k->label, pts[n - 1].chips);
+        usim_buf_printf(b, "\n%s: every step up in size with a plan still pays (added chips "
+                           "keep at least half the per-chip rate) up to %d chips%s.\n",
+                        k->label, pts[last].chips,
+                        ran < n ? "; sizes without a plan that fits are left out" : "");
         return;
     }
     const train_result *a = &pts[at - 1].r, *z = &pts[at].r;
@@ -421,6 +435,11 @@ static usim_status study_run(json_t *req, json_t **result, usim_error *err)
     int64_t max_gbs = api_next_int(cmd, req, "max-gbs", 2048, &st, err);
     int64_t max_chips = api_next_int(cmd, req, "max-chips", 131072, &st, err);
     int64_t jobs = api_next_int(cmd, req, "jobs", plan_thread_count(0), &st, err);
+    if (st == USIM_OK && max_chips % 64 != 0) /* an UltraServer's 64 chips, 4 instances, 8 nodes */
+        st = usim_fail_field(err, USIM_EINPUT, "max-chips",
+                             "%lld chips do not fill whole Trn2 UltraServers (64 chips), so no "
+                             "system of the study holds them (allowed: a multiple of 64)",
+                             (long long)max_chips);
     bool created = false;
     if (st == USIM_OK)
         st = make_out_dir(dir, &created, err);
