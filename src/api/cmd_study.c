@@ -48,7 +48,7 @@ static const usim_option STUDY_OPTIONS[] = {
     {"seq", USIM_OPT_INT, USIM_UNIT_NONE, "S", "sequence length", "8192", NULL, 1, 1048576, false},
     {"max-gbs", USIM_OPT_INT, USIM_UNIT_NONE, "G", "largest global batch, sequences", "2048", NULL,
      1, API_GBS_MAX, false},
-    {"max-chips", USIM_OPT_INT, USIM_UNIT_NONE, "N", "largest system", "131072", NULL, 64,
+    {"max-chips", USIM_OPT_INT, USIM_UNIT_NONE, "N", "largest system (a multiple of 64)", "131072", NULL, 64,
      4194304, false},
     {"jobs", USIM_OPT_INT, USIM_UNIT_NONE, "N", "threads (default: one per core)", NULL, NULL, 1,
      PLAN_JOBS_MAX, false},
