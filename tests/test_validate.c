@@ -452,6 +452,32 @@ static void unpredictable_row_is_an_error(void **state)
                        "id,hw,chips,model,tp,gbs,seq,metric,value\n"
                        "y,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,fast\n",
                        "validate_value.csv:2 (row 'y'): value: 'fast' is not a measurement");
+    /* a column twice, or a row with a cell too many, was read silently */
+    expect_file_error("validate_twice.csv",
+                       "id,hw,chips,model,tp,gbs,seq,metric,value,value\n"
+                       "t,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4,0.5\n",
+                       "validate_twice.csv:1: column 'value' appears twice (columns 9 and 10)");
+    expect_file_error("validate_shifted.csv",
+                       "id,hw,chips,model,tp,gbs,seq,metric,value\n"
+                       "s,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4,0.5\n",
+                       "validate_shifted.csv:2 (row 's'): 10 cells where the header names 9");
+    /* a spreadsheet's byte-order mark and a quoted line break are CSV */
+    char args[700];
+    snprintf(args, sizeof args, "validate --file %s",
+             write_temp("validate_bom.csv",
+                        "\xEF\xBB\xBFid,hw,chips,model,tp,gbs,seq,metric,value,note\n"
+                        "b,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4,\"two\nlines\"\n"
+                        "c,dgx-h100,8,llama3-8b,2,8,4096,step_time_s,0.4,\n"));
+    cli_result r = cli_run(args);
+    if (r.status != 0)
+        fail_msg("%s", r.err);
+    assert_non_null(strstr(r.out, "over 2 rows"));
+    cli_free(&r);
+    expect_file_error("validate_late.csv",
+                       "id,hw,chips,model,tp,gbs,seq,metric,value,note\n"
+                       "b,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4,\"two\nlines\"\n"
+                       "c,dgx-h100,8,llama3-8b,2,8,4096,step_time_s,fast,\n",
+                       "validate_late.csv:4 (row 'c')");
     /* a denormal printed an error of "+nan%" and a MAPE of nan, exit 0 */
     expect_file_error("validate_tiny.csv",
                        "id,hw,chips,model,tp,gbs,seq,metric,value\n"

@@ -22,17 +22,22 @@ const char *const meas_set_names[] = {"training", "inference", "collectives", "g
 
 /* ---- CSV ------------------------------------------------------------- */
 
+#define UTF8_BOM "\xEF\xBB\xBF" /* spreadsheets begin a "CSV UTF-8" file with it */
+
 typedef struct csv_row {
     char *cells[64];
     int n;
 } csv_row;
 
 /* Splits one line in place (quotes honoured, "" is a quote). */
-static void split_line(char *line, csv_row *row)
+/* Splits one record into its cells; false when it has more than a row holds. */
+static bool split_line(char *line, csv_row *row)
 {
     row->n = 0;
     char *p = line;
-    while (row->n < 64) {
+    for (;;) {
+        if (row->n == 64)
+            return false;
         char *out = p, *start = p;
         if (*p == '"') {
             p++;
@@ -58,9 +63,26 @@ static void split_line(char *line, csv_row *row)
         *out = '\0';
         row->cells[row->n++] = start;
         if (end != ',')
-            break;
+            return true;
         p++;
     }
+}
+
+/* Where a record ends: the first line break outside a quoted cell (a quoted
+ * cell may hold one, as CSV allows); NULL at the end of the text. */
+static char *record_end(char *p, int *breaks)
+{
+    bool quoted = false;
+    *breaks = 0;
+    for (; *p; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == '\n' && !quoted)
+            return p;
+        else if (*p == '\n')
+            ++*breaks;
+    }
+    return NULL;
 }
 
 static const char *cell(const csv_row *header, const csv_row *row, const char *name)
@@ -530,6 +552,7 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
  * size, GEMM rows a contraction length. */
 static usim_status infer_set(const char *file, const char *text, int *set, usim_error *err)
 {
+    text += strncmp(text, UTF8_BOM, 3) == 0 ? 3 : 0;
     size_t n = strcspn(text, "\r\n");
     char *line = strndup(text, n);
     if (!line)
@@ -601,6 +624,12 @@ static usim_status check_columns(const meas_table *t, usim_error *err)
 {
     for (int i = 0; i < t->header.n; i++) {
         const char *c = t->header.cells[i];
+        for (int j = 0; j < i; j++)
+            if (strcmp(c, t->header.cells[j]) == 0)
+                return usim_fail(err, USIM_EINPUT,
+                                 "%s:1: column '%.60s' appears twice (columns %d and %d); a "
+                                 "row would give it two values",
+                                 t->file, c, j + 1, i + 1);
         bool known = false;
         for (size_t k = 0; k < NCOLUMNS && !known; k++)
             known = strcmp(c, COLUMNS[k]) == 0;
@@ -628,10 +657,16 @@ static usim_status add_row(meas_table *t, char *line, int lineno, usim_error *er
     if (!values)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     t->values = values;
-    split_line(line, &t->rows[t->n]);
+    bool whole = split_line(line, &t->rows[t->n]);
     t->lines[t->n] = lineno;
     const csv_row *r = &t->rows[t->n];
     row_place at = {t->file, lineno, cell(&t->header, r, "id")};
+    if (!whole || r->n > t->header.n) {
+        char why[160];
+        snprintf(why, sizeof why, "%s%d cells where the header names %d: a comma too many shifts "
+                 "every cell after it", whole ? "" : "more than ", r->n, t->header.n);
+        return row_fail(&at, USIM_EINPUT, why, err);
+    }
     const char *metric = cell(&t->header, r, "metric"), *value = cell(&t->header, r, "value");
     if (!metric || !value)
         return row_fail(&at, USIM_EINPUT, "a row needs 'metric' and 'value'", err);
@@ -655,22 +690,27 @@ usim_status meas_read(const char *file, const char *text, int set, meas_table **
     t->set = set;
     char *next;
     bool first = true;
-    int lineno = 0;
-    for (char *line = t->text; st == USIM_OK && line && *line; line = next) {
-        next = strchr(line, '\n');
+    int lineno = 0, breaks = 0;
+    char *start = t->text + (strncmp(t->text, UTF8_BOM, 3) == 0 ? 3 : 0);
+    for (char *line = start; st == USIM_OK && line && *line; line = next) {
+        next = record_end(line, &breaks);
         if (next)
             *next++ = '\0';
-        lineno++;
-        line[strcspn(line, "\r")] = '\0';
+        int at = ++lineno;
+        lineno += breaks; /* the record's quoted line breaks */
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] == '\r')
+            line[len - 1] = '\0';
         if (!*line)
             continue;
         if (first) {
-            split_line(line, &t->header);
             first = false;
-            st = check_columns(t, err);
+            st = split_line(line, &t->header)
+                     ? check_columns(t, err)
+                     : usim_fail(err, USIM_EINPUT, "%s:1: more than 64 columns", file);
             continue;
         }
-        st = add_row(t, line, lineno, err);
+        st = add_row(t, line, at, err);
     }
     if (st == USIM_OK && t->n == 0)
         st = usim_fail(err, USIM_EINPUT, "%s: no measurements (a header line, then one row each)",
