@@ -452,6 +452,9 @@ static void unpredictable_row_is_an_error(void **state)
                        "id,hw,chips,model,tp,gbs,seq,metric,value\n"
                        "y,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,fast\n",
                        "validate_value.csv:2 (row 'y'): value: 'fast' is not a measurement");
+    /* intervals from one set left the others empty in the file written */
+    expect_input_error("validate --set gemm --write-intervals /tmp/never-written.json",
+                       "--write-intervals: the intervals come from every set of validation/");
     /* a column twice, or a row with a cell too many, was read silently */
     expect_file_error("validate_twice.csv",
                        "id,hw,chips,model,tp,gbs,seq,metric,value,value\n"

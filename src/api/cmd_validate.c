@@ -170,6 +170,14 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
         st = usim_fail_field(err, USIM_EINPUT, "hw",
                              "--hw runs the rows of --file on one system; the built-in sets "
                              "span many (give --file)");
+    const char *intervals = NULL;
+    api_string(cmd, req, "write-intervals", &intervals, err);
+    /* the classes are every shipped set's: a part of them would leave the
+     * rest empty in the file the commands read */
+    if (st == USIM_OK && intervals && (file || set != SET_ALL))
+        st = usim_fail_field(err, USIM_EINPUT, "write-intervals",
+                             "the intervals come from every set of validation/ (allowed "
+                             "without --file and --set)");
     json_t *hw = NULL, *doc = NULL;
     if (st == USIM_OK && hw_name)
         st = meas_resolve_system(hw_name, &doc, err);
@@ -177,8 +185,6 @@ static usim_status validate_run(json_t *req, json_t **result, usim_error *err)
         hw = json_pack("{s:o}", "hw", doc);
     if (st != USIM_OK)
         return st;
-    const char *intervals = NULL;
-    api_string(cmd, req, "write-intervals", &intervals, err);
     bool loso = json_object_get(req, "cv") != NULL;
     cv_list cv = {NULL, 0, 0};
     cv_list *want = loso || intervals ? &cv : NULL;
