@@ -309,6 +309,14 @@ static void more_families_config(void **state)
          "\"head_dim\": 256, \"vocab_size\": 256000, \"sliding_window\": 4096,"
          "\"hidden_activation\": \"gelu_pytorch_tanh\"}",
          9241705984.0, 21},
+        /* Gemma 3 4B's multimodal config: its text_config names no heads or
+         * vocabulary, which Gemma3TextConfig's defaults give (8 heads, 4 KV
+         * heads of 256, 262,208 tokens): 34 x 94,382,592 + 262,208 x 2,560
+         * + 2,560 (it was refused) */
+        {"{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 2560,"
+         "\"intermediate_size\": 10240, \"model_type\": \"gemma3_text\","
+         "\"num_hidden_layers\": 34, \"sliding_window\": 1024}}",
+         3880263168.0, 29},
         /* Falcon 7B: attention (one shared K/V head) and MLP in parallel after
          * one LayerNorm a layer; it counted two (6,922,011,520) */
         {"{\"model_type\": \"falcon\", \"hidden_size\": 4544, \"num_hidden_layers\": 32,"

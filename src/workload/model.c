@@ -567,6 +567,24 @@ static void hf_gpt_oss(hf_reader *h, wl_model *m)
     m->sliding_layers = m->sliding_window > 0 ? hf_sliding_layers(h) : 0;
 }
 
+/* The keys a Gemma 3 config may leave out, as transformers' Gemma3TextConfig
+ * fills them (the multimodal 4B, 12B and 27B configs give no heads; 27B no
+ * vocabulary). */
+static void gemma3_text_defaults(json_t *doc)
+{
+    static const struct {
+        const char *key;
+        int value;
+    } DEFAULTS[] = {{"vocab_size", 262208},        {"hidden_size", 2304},
+                    {"intermediate_size", 9216},   {"num_hidden_layers", 26},
+                    {"num_attention_heads", 8},    {"num_key_value_heads", 4},
+                    {"head_dim", 256},             {"max_position_embeddings", 131072},
+                    {"sliding_window", 4096}};
+    for (size_t i = 0; i < sizeof DEFAULTS / sizeof DEFAULTS[0]; i++)
+        if (!json_object_get(doc, DEFAULTS[i].key))
+            json_object_set_new(doc, DEFAULTS[i].key, json_integer(DEFAULTS[i].value));
+}
+
 /* Gemma: Llama's keys, a gated GELU MLP (three matrices, as SwiGLU's), tied
  * embeddings unless the config says otherwise; gemma2 and gemma3 add norms
  * after attention and after the MLP, gemma3 q/k norms. Their local layers
@@ -577,6 +595,8 @@ static void hf_gemma(hf_reader *h, wl_model *m)
 {
     if (!hf_text_model(h))
         return;
+    if (strncmp(m->family, "gemma3", 6) == 0)
+        gemma3_text_defaults(h->doc);
     hf_llama_like(h, m);
     hf_gated_activation(h, "hidden_activation");
     m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
