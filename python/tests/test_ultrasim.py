@@ -3,6 +3,7 @@ same bytes, the same refusals, and sweeps come back as DataFrames whose
 figures are those of single runs."""
 import json
 import os
+import sqlite3
 import subprocess
 
 import pytest
@@ -70,6 +71,36 @@ def test_sweep_rows_are_single_runs(tmp_path):
     assert one["time_s"] == alone["time_s"]
     again = ultrasim.read_sweep(str(tmp_path / "runs.db"))
     assert list(again["time_s"]) == list(df["time_s"])
+
+
+def test_read_sweep_has_the_database_columns(tmp_path, monkeypatch):
+    # a '?' in the path is part of the name, not a URI query (it made a
+    # stray file 'q' and said "no such table")
+    folder = tmp_path / "q?x"
+    folder.mkdir()
+    spec = {"command": "train", "base": {"model": "llama3-8b", "hw": "dgx-h100", "gbs": 64,
+                                         "seq": 4096},
+            "grid": {"tp": [1, 2]}}
+    ultrasim.sweep(spec, db=str(folder / "s.db"))
+    monkeypatch.chdir(tmp_path)
+    df = ultrasim.read_sweep("q?x/s.db")
+    assert not (tmp_path / "q").exists()
+    con = sqlite3.connect(str(folder / "s.db"))
+    columns = [row[1] for row in con.execute("PRAGMA table_info(points)")]
+    con.close()
+    assert list(df.columns) == [c for c in columns if c not in ("request", "result")]
+    assert "breakdown_tp_comm" in df.columns and "plan_tp" in df.columns
+
+
+def test_sweep_of_a_dict_names_the_dict(tmp_path):
+    spec = {"command": "train", "base": {"model": "llama3-8b", "hw": "dgx-h100", "gbs": 64,
+                                         "seq": 4096},
+            "grid": {"tpp": [1, 2]}}
+    with pytest.raises(ultrasim.Error) as e:
+        ultrasim.sweep(spec, db=str(tmp_path / "s.db"))
+    assert e.value.file == "<spec dict>"
+    assert str(e.value).startswith("the spec dict (as JSON: line 1, column ")
+    assert "did you mean '--tp'" in str(e.value)
 
 
 def test_read_sweep_refuses_what_is_not_one(tmp_path):

@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import pathlib
 import sqlite3
 import tempfile
 
@@ -138,36 +139,28 @@ def hw(name, **options):
     return run("hw show", name=name, **options)
 
 
-def _scalars(obj):
-    return {k: v for k, v in obj.items() if not isinstance(v, (dict, list))}
-
-
 def read_sweep(db):
-    """The points of a sweep database as a pandas DataFrame: one row a point,
-    its status and reason, its inputs (the request's options) and its scalar
-    outputs (the result's top-level figures; an input keeps its name)."""
+    """The points of a sweep database as a pandas DataFrame: one row a point
+    with the database's own columns (its status and reason, its inputs and
+    outputs, nested ones flattened as `breakdown_tp_comm`), less the raw
+    request and result JSON."""
     import pandas
     if not os.path.isfile(db):
         raise Error(2, db, 0, 0, "db", "no such sweep database",
                     "%s: no such sweep database" % db)
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    # as a URI, read-only: a '?' or '#' in the path is escaped, not a query
+    con = sqlite3.connect(pathlib.Path(db).absolute().as_uri() + "?mode=ro", uri=True)
     try:
-        points = con.execute("SELECT id, status, reason, request, result FROM points "
-                             "ORDER BY id").fetchall()
+        cursor = con.execute("SELECT * FROM points ORDER BY id")
+        names = [c[0] for c in cursor.description]
+        points = cursor.fetchall()
     except sqlite3.DatabaseError as e:
         raise Error(2, db, 0, 0, "db", "not a sweep database (%s)" % e,
                     "%s: not a sweep database (%s)" % (db, e))
     finally:
         con.close()
-    rows = []
-    for pid, status, reason, request, result in points:
-        row = {"id": pid, "status": status, "reason": reason}
-        inputs = _scalars(json.loads(request)) if request else {}
-        outputs = _scalars(json.loads(result)) if result else {}
-        row.update({k: v for k, v in outputs.items() if k not in inputs})
-        row.update(inputs)
-        rows.append(row)
-    return pandas.DataFrame(rows)
+    frame = pandas.DataFrame(points, columns=names)
+    return frame.drop(columns=[c for c in ("request", "result") if c in names])
 
 
 def sweep(spec, db=None, jobs=None):
@@ -181,5 +174,15 @@ def sweep(spec, db=None, jobs=None):
             with open(path, "w") as f:
                 json.dump(spec, f)
         target = db or os.path.join(tmp, "runs.db")
-        run("sweep", spec=path, db=target, jobs=jobs)
+        try:
+            run("sweep", spec=path, db=target, jobs=jobs)
+        except Error as e:
+            if path == spec or e.file != path:
+                raise
+            # the temporary file is gone by the time anyone reads the error:
+            # name the dict, with the line and column of its JSON form
+            where = "the spec dict (as JSON: line %d, column %d)" % (e.line, e.column)
+            text = str(e).replace("%s:%d:%d" % (path, e.line, e.column), where, 1)
+            raise Error(e.status, "<spec dict>", e.line, e.column, e.field, e.message,
+                        text.replace(path, "<spec dict>")) from None
         return read_sweep(target)
