@@ -151,6 +151,12 @@ static void bad_input_is_refused(void **state)
     snprintf(args, sizeof args,
              "calibrate --measurements %s --hw dgx-h100 --knobs node.hop_latency", rows);
     expect_input_error(args, "hardly depend on node.hop_latency");
+    /* a knob named twice was fitted as two */
+    snprintf(args, sizeof args,
+             "calibrate --measurements %s --hw dgx-h100 --knobs node.link_efficiency,"
+             "node.link_efficiency",
+             rows);
+    expect_input_error(args, "--knobs: node.link_efficiency is named twice");
     snprintf(args, sizeof args,
              "calibrate --measurements %s --hw dgx-h100 --knobs node.link_efficiency "
              "--bounds node.link_efficiency=0.7:0.9",

@@ -316,6 +316,9 @@ static usim_status add_knob(fit *f, const knob_def *d, usim_error *err)
         return usim_fail_field(err, USIM_EINPUT, "knobs",
                                "%s has no %s to fit; add it to the description first",
                                f->hw_label, d->path);
+    for (int i = 0; i < f->n; i++)
+        if (f->k[i].def == d) /* one knob fitted twice would be two unknowns of one */
+            return usim_fail_field(err, USIM_EINPUT, "knobs", "%s is named twice", d->path);
     if (f->n >= MAX_FIT)
         return usim_fail_field(err, USIM_EINPUT, "knobs", "at most %d knobs at once", MAX_FIT);
     f->k[f->n++] = (fit_knob){d, v, v, d->lo, d->hi, 0.0};
