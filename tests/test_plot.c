@@ -111,6 +111,12 @@ static void bad_plots(void **state)
             fail_msg("%s: exit %d, %s", args, r.status, r.err);
         cli_free(&r);
     }
+    /* a result whose breakdown holds no part drew an empty chart */
+    char args[1200];
+    snprintf(args, sizeof args, "plot --result %s --kind breakdown --out %s/empty.svg",
+             write_temp("empty-breakdown.json", "{\"command\": \"train\", \"breakdown\": {}}"),
+             USIM_TEST_TMP);
+    expect_input_error(args, "its \"breakdown\" has none of a step's parts");
 }
 
 /* Three bandwidths per chip count: scaling keeps the best (10 TB/s per

@@ -127,12 +127,18 @@ static usim_status plot_breakdown_json(const plot_args *a, json_t *doc, usim_err
     if (!json_is_object(bd))
         return usim_fail_field(err, USIM_EINPUT, "result",
                                "%s has no \"breakdown\" (use 'train --json' output)", a->json);
-    double values[NPARTS];
+    double values[NPARTS], total = 0;
     char *labels[1] = {(char *)"step"}, *parts[NPARTS];
     for (int k = 0; k < NPARTS; k++) {
         parts[k] = (char *)part(k);
         values[k] = api_number(bd, part(k));
+        total += isfinite(values[k]) ? values[k] : 0;
     }
+    if (!(total > 0)) /* an empty chart says nothing */
+        return usim_fail_field(err, USIM_EINPUT, "result",
+                               "%s: its \"breakdown\" has none of a step's parts (%s, ...) "
+                               "above 0 s (use 'train --json' output)",
+                               a->json, part(0));
     report_bars b = {"", "", "seconds per step", labels, parts, values, 1, NPARTS};
     snprintf(b.title, sizeof b.title, "%s",
              or_default(a->title, "Where a training step's time goes"));
