@@ -416,6 +416,10 @@ static void bad_traces_are_named(void **state)
     expect_replay_error("order", "group \"g\" lists rank 1 twice");
     write_groups("order", "{\"g\": [0]}");
     expect_replay_error("order", "(rank 1): node id 8 calls group \"g\", which does not list rank 1");
+    /* a rank that is no whole number is named as written (it read as -1) */
+    write_groups("order", "{\"g\": [0, 0.5]}");
+    expect_replay_error("order", "group \"g\": rank 0.5 is not one of the job's ranks (allowed: "
+                                 "whole numbers 0 to 1)");
     /* two ranks that each receive before they send: neither ever starts */
     for (int rank = 0; rank < 2; rank++) {
         uint64_t after[1] = {20};

@@ -374,11 +374,13 @@ static usim_status read_groups(replay *rp, const char *prefix)
         for (size_t i = 0; i < n && st == USIM_OK; i++) {
             json_t *v = json_array_get(ranks, i);
             json_int_t r = json_is_integer(v) ? json_integer_value(v) : -1;
+            char *text = json_dumps(v, JSON_ENCODE_ANY); /* as written: 0.5 and 1e30 read as -1 */
             if (r < 0 || r >= rp->world)
                 st = usim_fail(rp->err, USIM_EINPUT,
-                               "%s: group \"%s\": rank %lld is not one of the job's ranks "
-                               "(allowed: 0 to %d)",
-                               path, name, (long long)r, rp->world - 1);
+                               "%s: group \"%s\": rank %s is not one of the job's ranks "
+                               "(allowed: whole numbers 0 to %d)",
+                               path, name, text ? text : "?", rp->world - 1);
+            free(text);
             list[i] = (int)r;
         }
         if (st == USIM_OK && (!json_is_array(ranks) || n == 0))
