@@ -416,6 +416,12 @@ static void bad_traces_are_named(void **state)
     expect_replay_error("order", "group \"g\" lists rank 1 twice");
     write_groups("order", "{\"g\": [0]}");
     expect_replay_error("order", "(rank 1): node id 8 calls group \"g\", which does not list rank 1");
+    /* a send to its own rank named a --group option replay does not have */
+    et_node self = node(30, ET_SEND, "send");
+    self.comm_src = self.comm_dst = 0;
+    self.comm_bytes = 1024;
+    write_rank("self", 0, 1, &self, 1);
+    expect_replay_error("self", "node id 30: comm_dst 0 is its own rank");
     /* a rank that is no whole number is named as written (it read as -1) */
     write_groups("order", "{\"g\": [0, 0.5]}");
     expect_replay_error("order", "group \"g\": rank 0.5 is not one of the job's ranks (allowed: "

@@ -1014,6 +1014,12 @@ static usim_status collect_p2p(replay *rp, p2p **out, int *count)
                                "%s (rank %d): node id %llu: %s %d is not this file's rank",
                                r->path, r->rank, (unsigned long long)x->id,
                                send ? "comm_src" : "comm_dst", self);
+            if (st == USIM_OK && peer == r->rank)
+                st = usim_fail(rp->err, USIM_EINPUT,
+                               "%s (rank %d): node id %llu: %s %d is its own rank (a %s to "
+                               "itself moves nothing between chips)",
+                               r->path, r->rank, (unsigned long long)x->id,
+                               send ? "comm_dst" : "comm_src", peer, send ? "send" : "receive");
             if (st == USIM_OK)
                 st = check_peer(rp, r, x, peer);
             /* peers as files where they have one; a peer without a file is
