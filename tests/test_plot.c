@@ -260,24 +260,29 @@ static void database_in_a_read_only_folder(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A database NAME.db made by the SQL (its path in path). */
+static void make_db(const char *name, const char *sql, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s.db", USIM_TEST_TMP, name);
+    remove(path);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
 /* A column whose name holds a double quote is still a column: SQLite quotes it. */
 static void series_column_with_a_quote(void **state)
 {
     (void)state;
     char path[512], out[600];
-    snprintf(path, sizeof path, "%s/plot_quote.db", USIM_TEST_TMP);
     snprintf(out, sizeof out, "%s/plot_quote.svg", USIM_TEST_TMP);
-    remove(path);
-    sqlite3 *h = NULL;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "CREATE TABLE points (id INTEGER, status TEXT, chips REAL, "
-                                  "tokens_per_s REAL, \"hw\"\"name\" TEXT);"
-                                  "INSERT INTO points VALUES (0, 'ok', 16, 100, 'a'), "
-                                  "(1, 'ok', 64, 300, 'a'), (2, 'ok', 16, 90, 'b');",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(h);
+    make_db("plot_quote",
+            "CREATE TABLE points (id INTEGER, status TEXT, chips REAL, tokens_per_s REAL, "
+            "\"hw\"\"name\" TEXT);"
+            "INSERT INTO points VALUES (0, 'ok', 16, 100, 'a'), (1, 'ok', 64, 300, 'a'), "
+            "(2, 'ok', 16, 90, 'b');",
+            path, sizeof path);
     char args[1400];
     snprintf(args, sizeof args,
              "plot --db %s --x chips --y tokens_per_s --series 'hw\"name' --out %s", path, out);
@@ -301,19 +306,11 @@ static void text_quantities_are_values(void **state)
 {
     (void)state;
     char path[512];
-    snprintf(path, sizeof path, "%s/plot_units.db", USIM_TEST_TMP);
-    remove(path);
-    sqlite3 *h = NULL;
-    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "CREATE TABLE points (id INTEGER, status TEXT, bw TEXT, "
-                                  "step_time_s REAL);"
-                                  "INSERT INTO points VALUES (0, 'ok', '100GB/s', 13.5), "
-                                  "(1, 'ok', '1TB/s', 3.7), (2, 'ok', '2.9TB/s', 3.69), "
-                                  "(3, 'ok', '450GB/s', 4.4);",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(h);
+    make_db("plot_units",
+            "CREATE TABLE points (id INTEGER, status TEXT, bw TEXT, step_time_s REAL);"
+            "INSERT INTO points VALUES (0, 'ok', '100GB/s', 13.5), (1, 'ok', '1TB/s', 3.7), "
+            "(2, 'ok', '2.9TB/s', 3.69), (3, 'ok', '450GB/s', 4.4);",
+            path, sizeof path);
     report_chart c;
     memset(&c, 0, sizeof c);
     usim_error err;

@@ -93,20 +93,29 @@ static void rows_and_what_if(void **state)
     assert_int_equal(access(fresh_db, F_OK), -1);
 }
 
+/* Runs the spec text as NAME.json into a fresh NAME.db (its path in db). */
+static cli_result sweep_spec(const char *name, const char *spec_text, char *db, size_t size)
+{
+    char file[256], args[1400];
+    snprintf(file, sizeof file, "%s.json", name);
+    const char *spec = write_temp(file, spec_text);
+    snprintf(db, size, "%s/%s.db", USIM_TEST_TMP, name);
+    fresh(db);
+    snprintf(args, sizeof args, "sweep %s --db %s --jobs 1", spec, db);
+    return cli_run(args);
+}
+
 /* A plan point's own progress stays off the sweep's stderr: a search of
  * over a second printed a line a second, a flood over many points. */
 static void points_show_no_progress(void **state)
 {
     (void)state;
-    const char *spec = write_temp("sweep_plan.json",
-                                  "{\"command\": \"plan\", \"base\": {\"model\": "
-                                  "\"llama3.1-405b\", \"hw\": \"trn2u.48xlarge\", \"gbs\": 2048, "
-                                  "\"seq\": 8192}, \"grid\": {\"chips\": [16384]}}");
-    char db[512], args[1200];
-    snprintf(db, sizeof db, "%s/sweep_plan.db", USIM_TEST_TMP);
-    fresh(db);
-    snprintf(args, sizeof args, "sweep %s --db %s --jobs 1", spec, db);
-    cli_result r = cli_run(args);
+    char db[512];
+    cli_result r = sweep_spec("sweep_plan",
+                              "{\"command\": \"plan\", \"base\": {\"model\": "
+                              "\"llama3.1-405b\", \"hw\": \"trn2u.48xlarge\", \"gbs\": 2048, "
+                              "\"seq\": 8192}, \"grid\": {\"chips\": [16384]}}",
+                              db, sizeof db);
     assert_int_equal(r.status, 0);
     assert_null(strstr(r.err, "plans simulated"));
     cli_free(&r);
@@ -117,15 +126,12 @@ static void points_show_no_progress(void **state)
 static void flag_swept_false(void **state)
 {
     (void)state;
-    const char *spec = write_temp("sweep_sp.json",
-                                  "{\"command\": \"train\", \"base\": {\"model\": \"llama3-8b\", "
-                                  "\"hw\": \"dgx-h100\", \"gbs\": 64, \"seq\": 4096, \"tp\": 2}, "
-                                  "\"grid\": {\"sp\": [true, false]}}");
-    char db[512], args[1200];
-    snprintf(db, sizeof db, "%s/sweep_sp.db", USIM_TEST_TMP);
-    fresh(db);
-    snprintf(args, sizeof args, "sweep %s --db %s", spec, db);
-    cli_result r = cli_run(args);
+    char db[512];
+    cli_result r = sweep_spec("sweep_sp",
+                              "{\"command\": \"train\", \"base\": {\"model\": \"llama3-8b\", "
+                              "\"hw\": \"dgx-h100\", \"gbs\": 64, \"seq\": 4096, \"tp\": 2}, "
+                              "\"grid\": {\"sp\": [true, false]}}",
+                              db, sizeof db);
     assert_int_equal(r.status, 0);
     cli_free(&r);
     assert_close(query(db, "SELECT plan_sp FROM points WHERE id = 1"), 0, 0);
