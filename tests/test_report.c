@@ -161,6 +161,7 @@ static void report_command(void **state)
         "serve --model llama3.1-8b --hw dgx-h100 --tp 1 --mode sweep --requests 20 "
         "--sweep-size 3 --json",
         "collective --hw dgx-h100 --sweep 1KiB:1MiB --json",
+        "collective --hw dgx-h100 --size 1GiB --json", /* its "sweep" is null */
         "calibrate --list-knobs --hw p5.48xlarge --json"};
     for (size_t i = 0; i < sizeof GOOD / sizeof GOOD[0]; i++) {
         c = cli_run(GOOD[i]);

@@ -391,7 +391,7 @@ usim_status api_write_report(json_t *result, const char *trace, const char *path
  * figure that does not exist), o an object, a an array. */
 static const struct {
     const char *command;
-    const char *when; /* the entry holds for a result with this key (NULL: any) */
+    const char *when; /* the entry holds for a result with this key not null (NULL: any) */
     const char *keys[14];
 } RESULT_KEYS[] = {
     {"train", NULL, {"s:model", "s:hw", "n:chips", "o:plan", "n:step_time_s", "n:tokens_per_s",
@@ -446,8 +446,9 @@ static usim_status check_result(const char *input, json_t *r, usim_error *err)
         if (i == 0 || strcmp(RESULT_KEYS[i].command, RESULT_KEYS[i - 1].command) != 0)
             snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "",
                      RESULT_KEYS[i].command);
+        json_t *shape = RESULT_KEYS[i].when ? json_object_get(r, RESULT_KEYS[i].when) : NULL;
         if (strcmp(command, RESULT_KEYS[i].command) != 0 ||
-            (RESULT_KEYS[i].when && !json_object_get(r, RESULT_KEYS[i].when)))
+            (RESULT_KEYS[i].when && (!shape || json_is_null(shape))))
             continue;
         for (const char *const *k = RESULT_KEYS[i].keys; *k; k++)
             if (!of_type(json_object_get(r, *k + 2), **k))

@@ -150,13 +150,13 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
 usim_status api_read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_system *sys,
                                 int named, wl_plan *p, usim_error *err);
 
-/* Reads model, system and plan from a request holding api_train_options. */
 /* Whether the plan runs and fits, before its step is simulated (a plan of
  * 262,144 micro-batches on 8 pipeline stages took 12 s and 1.9 GB to be
  * refused as too big): the plan's own errors first, then "does not fit"
  * with its parts and what would shrink them. */
 usim_status api_train_check(const api_train_setup_t *s, usim_error *err);
 
+/* Reads model, system and plan from a request holding api_train_options. */
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
                             usim_error *err);
 

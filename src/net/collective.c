@@ -462,7 +462,7 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
     if (st == USIM_OK)
         st = net_plan_flow(&t, fj, njobs, cost, &all, err);
     double first = INFINITY; /* the flows' span runs from the earliest start */
-    for (int i = 0; i < njobs; i++)
+    for (int i = 0; i < njobs && st == USIM_OK; i++)
         first = fmin(first, fj[i].start_s);
     for (int i = 0; i < njobs && st == USIM_OK; i++) {
         net_library_apply(&t, &plans[i], &rq[i], &cost[i]);

@@ -109,6 +109,7 @@ static double lower_bound_s(const search *s, const wl_plan *p)
 static void consider(search *s, const wl_plan *p)
 {
     usim_error e;
+    usim_error_clear(&e);
     s->considered++;
     if (wl_plan_check(p, s->m, s->sys->chips, &e) != USIM_OK) {
         if (s->pruned_check++ == 0)

@@ -182,7 +182,7 @@ static double layer_elementwise_s(const serve_ctx *c, double tokens)
     double t = serve_dense_split(c->d, c->model), h = m->hidden;
     double qk = (serve_q_heads_per_chip(c->d, c->model) + serve_kv_heads_per_chip(c->d, c->model)) * m->head_dim;
     double act = (m->experts > 1 ? (double)m->expert_ffn * m->experts_per_token : m->ffn) / t;
-    double norms = c->model->sandwich_norm ? 4 : 2;
+    double norms = c->model->sandwich_norm ? 4 : c->model->one_norm ? 1 : 2;
     return norms * norm_s(c, tokens * h) + elementwise_s(c, tokens * qk, 6, 4) +
            elementwise_s(c, tokens * act, 4, 6) + 2 * elementwise_s(c, tokens * h, 1, 6);
 }

@@ -535,11 +535,13 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
     if (backward && x->p->recompute == WL_RECOMPUTE_SELECTIVE)
         stack_recompute(x, &c, moe);
     attention_block(x, &c, backward);
-    /* the MLP's norm; Gemma's sandwich norms add one after attention and one
-     * after the MLP */
-    double norms = x->m->sandwich_norm ? 3 : 1;
-    elementwise(x, &c, backward, norms * x->tokens * x->m->hidden * replicated_share(x), 4,
-                kernels(x)->norm);
+    /* the MLP's norm (none where it shares attention's, GPT-J's and Falcon
+     * 7B's); Gemma's sandwich norms add one after attention and one after
+     * the MLP */
+    double norms = x->m->sandwich_norm ? 3 : x->m->one_norm ? 0 : 1;
+    if (norms > 0)
+        elementwise(x, &c, backward, norms * x->tokens * x->m->hidden * replicated_share(x), 4,
+                    kernels(x)->norm);
     double before_mlp = device_besides_ep(&c);
     if (moe)
         moe_mlp(x, &c, backward);
