@@ -325,6 +325,10 @@ static void text_quantities_are_values(void **state)
     assert_int_equal(report_db_series(path, "id", "status", NULL, &c, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "column 'status' holds 'ok', not a number"));
     report_chart_free(&c);
+    /* the best at each x is SQL's max, which orders text as text */
+    assert_int_equal(report_db_best_series(path, "id", "bw", NULL, &c, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "column 'bw' holds text in 4 rows"));
+    report_chart_free(&c);
 }
 
 int main(void)

@@ -476,6 +476,23 @@ static void unpredictable_row_is_an_error(void **state)
         fail_msg("%s", r.err);
     assert_non_null(strstr(r.out, "over 2 rows"));
     cli_free(&r);
+    /* a quote inside a cell is text; one that opens a cell must close it
+     * (an unclosed one swallowed every row after it, exit 0) */
+    snprintf(args, sizeof args, "validate --file %s",
+             write_temp("validate_inch.csv",
+                        "id,hw,chips,model,tp,gbs,seq,metric,value,note\n"
+                        "i,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4,a 12\" wafer\n"
+                        "j,dgx-h100,8,llama3-8b,2,8,4096,step_time_s,0.4,\n"));
+    r = cli_run(args);
+    if (r.status != 0)
+        fail_msg("%s", r.err);
+    assert_non_null(strstr(r.out, "over 2 rows"));
+    cli_free(&r);
+    expect_file_error("validate_open.csv",
+                       "id,hw,chips,model,tp,gbs,seq,metric,value,note\n"
+                       "o,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4,\"never closed\n"
+                       "p,dgx-h100,8,llama3-8b,2,8,4096,step_time_s,0.4,\n",
+                       "validate_open.csv:2: a quoted cell is never closed");
     expect_file_error("validate_late.csv",
                        "id,hw,chips,model,tp,gbs,seq,metric,value,note\n"
                        "b,dgx-h100,8,llama3-8b,1,8,4096,step_time_s,0.4,\"two\nlines\"\n"

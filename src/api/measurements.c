@@ -29,8 +29,9 @@ typedef struct csv_row {
     int n;
 } csv_row;
 
-/* Splits one line in place (quotes honoured, "" is a quote). */
-/* Splits one record into its cells; false when it has more than a row holds. */
+/* Splits one record in place into its cells (a cell that starts with a quote
+ * runs to the lone quote that closes it, "" a quote within); false when it
+ * has more cells than a row holds. */
 static bool split_line(char *line, csv_row *row)
 {
     row->n = 0;
@@ -69,20 +70,30 @@ static bool split_line(char *line, csv_row *row)
 }
 
 /* Where a record ends: the first line break outside a quoted cell (a quoted
- * cell may hold one, as CSV allows); NULL at the end of the text. */
-static char *record_end(char *p, int *breaks)
+ * cell may hold one, as CSV allows), by split_line's rules: a quote opens a
+ * cell only as its first character; NULL at the end of the text. *open is
+ * set when the text ends inside a quoted cell. */
+static char *record_end(char *p, int *breaks, bool *open)
 {
-    bool quoted = false;
+    bool quoted = false, cell_start = true;
     *breaks = 0;
     for (; *p; p++) {
-        if (*p == '"')
-            quoted = !quoted;
-        else if (*p == '\n' && !quoted)
-            return p;
-        else if (*p == '\n')
-            ++*breaks;
+        if (quoted) {
+            if (*p == '"' && p[1] == '"')
+                p++;
+            else if (*p == '"')
+                quoted = false;
+            else if (*p == '\n')
+                ++*breaks;
+            continue;
+        }
+        if (*p == '\n')
+            break;
+        quoted = cell_start && *p == '"';
+        cell_start = *p == ',';
     }
-    return NULL;
+    *open = quoted;
+    return *p ? p : NULL;
 }
 
 static const char *cell(const csv_row *header, const csv_row *row, const char *name)
@@ -693,11 +704,19 @@ usim_status meas_read(const char *file, const char *text, int set, meas_table **
     int lineno = 0, breaks = 0;
     char *start = t->text + (strncmp(t->text, UTF8_BOM, 3) == 0 ? 3 : 0);
     for (char *line = start; st == USIM_OK && line && *line; line = next) {
-        next = record_end(line, &breaks);
+        bool open = false;
+        next = record_end(line, &breaks, &open);
         if (next)
             *next++ = '\0';
         int at = ++lineno;
         lineno += breaks; /* the record's quoted line breaks */
+        if (open) {
+            st = usim_fail(err, USIM_EINPUT,
+                           "%s:%d: a quoted cell is never closed (a lone \" ends it; \"\" is a "
+                           "quote within)",
+                           file, at);
+            break;
+        }
         size_t len = strlen(line);
         if (len > 0 && line[len - 1] == '\r')
             line[len - 1] = '\0';

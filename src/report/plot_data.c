@@ -288,6 +288,29 @@ static void best_legend(report_chart *chart, const int merged[2], const char *x)
              strcmp(x, "chips") == 0 ? "chip count" : x);
 }
 
+/* The best point at each x is SQL's max(y), which orders text as text
+ * ("900GB/s" above "2TB/s"): the best of a column holding text is refused. */
+static usim_status check_numeric_best(sqlite3 *db, const char *path, const char *y,
+                                      usim_error *err)
+{
+    char *sql = sqlite3_mprintf("SELECT count(*) FROM points WHERE status = 'ok' AND "
+                                "typeof(\"%w\") = 'text'",
+                                y);
+    sqlite3_stmt *q = NULL;
+    int texts = 0;
+    if (sql && sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        texts = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_free(sql);
+    if (texts == 0)
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, "y",
+                           "%s: column '%s' holds text in %d rows, and the best point at each "
+                           "x is chosen by number (allowed: a numeric column, or --kind line)",
+                           path, y, texts);
+}
+
 static usim_status load_series(const char *path, const char *x, const char *y,
                                const char *series, bool best, report_chart *chart,
                                usim_error *err)
@@ -308,6 +331,8 @@ static usim_status load_series(const char *path, const char *x, const char *y,
         st = check_column(c, path, "y", y, err);
     if (st == USIM_OK && series)
         st = check_column(c, path, "series", series, err);
+    if (st == USIM_OK && best)
+        st = check_numeric_best(db, path, y, err);
     if (st == USIM_OK) {
         /* a column name may hold any character a sweep spec's key does: quoted by SQLite */
         char *group = series ? sqlite3_mprintf("\"%w\"", series) : sqlite3_mprintf("'all'");
