@@ -158,8 +158,8 @@ static void report_command(void **state)
     cli_free(&c);
     /* results in their other shapes draw as before */
     static const char *const GOOD[] = {
-        "serve --model llama3.1-8b --hw dgx-h100 --tp 1 --mode sweep --requests 20 "
-        "--sweep-size 3 --json",
+        ("serve --model llama3.1-8b --hw dgx-h100 --tp 1 --mode sweep --requests 20 "
+         "--sweep-size 3 --json"),
         "collective --hw dgx-h100 --sweep 1KiB:1MiB --json",
         "collective --hw dgx-h100 --size 1GiB --json", /* its "sweep" is null */
         "calibrate --list-knobs --hw p5.48xlarge --json"};
