@@ -390,20 +390,10 @@ static void render_memory(usim_buf *b, json_t *res)
     render_sustained_memory(b, res);
 }
 
-static void render_scaleout(usim_buf *b, json_t *res, json_t *net);
-
-static void render_links(usim_buf *b, json_t *res)
+/* The node's links and the domain's across nodes (a system that has them). */
+static void render_scaleup_links(usim_buf *b, json_t *su)
 {
-    json_t *su = json_object_get(res, "scaleup");
-    json_t *net = json_object_get(res, "network");
     char v[32], lat[32];
-    usim_buf_puts(b, "\nScale-up\n");
-    if (!json_is_number(json_object_get(res, "scaleup_bytes_per_s_per_chip"))) {
-        api_text_quantity(b, "per chip, total", res, "scaleup_bytes_per_s_per_chip",
-                          USIM_UNIT_BYTES_PER_S);
-        render_scaleout(b, res, net);
-        return;
-    }
     usim_format_quantity(api_number(su, "node_bytes_per_s_per_chip"), USIM_UNIT_BYTES_PER_S, v,
                          sizeof v);
     usim_format_quantity(api_number(su, "node_hop_latency_s"), USIM_UNIT_SECONDS, lat,
@@ -420,9 +410,6 @@ static void render_links(usim_buf *b, json_t *res)
                         json_string_value(json_object_get(su, "domain_topology")),
                         api_number(su, "domain_nodes"), v);
     }
-    api_text_quantity(b, "per chip, total", res, "scaleup_bytes_per_s_per_chip",
-                      USIM_UNIT_BYTES_PER_S);
-    render_scaleout(b, res, net);
 }
 
 static void render_scaleout(usim_buf *b, json_t *res, json_t *net)
@@ -447,6 +434,16 @@ static void render_scaleout(usim_buf *b, json_t *res, json_t *net)
                         api_number(net, "port_bits_per_s") / 1e9,
                         api_number(net, "oversubscription"), lat);
     }
+}
+
+static void render_links(usim_buf *b, json_t *res)
+{
+    usim_buf_puts(b, "\nScale-up\n");
+    if (json_is_number(json_object_get(res, "scaleup_bytes_per_s_per_chip")))
+        render_scaleup_links(b, json_object_get(res, "scaleup"));
+    api_text_quantity(b, "per chip, total", res, "scaleup_bytes_per_s_per_chip",
+                      USIM_UNIT_BYTES_PER_S);
+    render_scaleout(b, res, json_object_get(res, "network"));
 }
 
 static void render_collectives(usim_buf *b, json_t *c)

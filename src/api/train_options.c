@@ -346,9 +346,8 @@ static usim_status check_fits(const api_train_setup_t *s, usim_error *err)
                      "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
                      "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
                      m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
-                     m->weights / gib,
-                     m->gradients / gib, m->optimizer / gib, m->activations / gib,
-                     m->temporary / gib, m->reserve / gib, advice);
+                     m->weights / gib, m->gradients / gib, m->optimizer / gib,
+                     m->activations / gib, m->temporary / gib, m->reserve / gib, advice);
 }
 
 usim_status api_train_check(const api_train_setup_t *s, usim_error *err)
