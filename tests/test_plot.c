@@ -187,9 +187,13 @@ static void axis_titles_carry_units(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[96];
-        report_column_label(cases[i][0], label, sizeof label);
+        report_column_label(cases[i][0], USIM_UNIT_NONE, label, sizeof label);
         assert_string_equal(label, cases[i][1]);
     }
+    /* a column of text quantities is titled in the unit its ticks count */
+    char label[96];
+    report_column_label("link_bw", USIM_UNIT_BYTES_PER_S, label, sizeof label);
+    assert_string_equal(label, "link_bw (bytes/s)");
 }
 
 /* Runs `ultrasim plot --db DB --x chips --y Y --out OUT` as nobody (as root a
@@ -321,6 +325,8 @@ static void text_quantities_are_values(void **state)
         assert_close(c.series[0].x[i], x[i], 1e-12);
         assert_close(c.series[0].y[i], y[i], 1e-12);
     }
+    assert_int_equal(c.xunit, USIM_UNIT_BYTES_PER_S); /* the x ticks count bytes/s */
+    assert_int_equal(c.yunit, USIM_UNIT_NONE);
     report_chart_free(&c);
     assert_int_equal(report_db_series(path, "id", "status", NULL, &c, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "column 'status' holds 'ok', not a number"));

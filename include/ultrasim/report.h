@@ -42,6 +42,7 @@ typedef struct report_chart {
     report_series *series;
     int nseries;
     char legend_title[64]; /* drawn above the legend; "" for none */
+    usim_unit xunit, yunit; /* what text cells ("2.9TB/s") were read in; NONE for numbers */
 } report_chart;
 
 /* Adds the ok rows of a sweep database as series: (x, y) grouped by the
@@ -59,9 +60,10 @@ usim_status report_db_best_series(const char *path, const char *x, const char *y
 bool report_db_has_column(const char *path, const char *name);
 void report_chart_free(report_chart *chart);
 
-/* An axis title for a column: its name, and its unit where the name says it:
- * "tokens_per_s (tokens/s)", "step_time_s (s)". */
-void report_column_label(const char *column, char *buf, size_t size);
+/* An axis title for a column: its name, and its unit where its text cells or
+ * its name say it: "tokens_per_s (tokens/s)", "step_time_s (s)", a column of
+ * "2.9TB/s" cells "link_bw (bytes/s)". */
+void report_column_label(const char *column, usim_unit read_as, char *buf, size_t size);
 
 /* Line charts, one panel per chart, stacked; path ends .svg or .png. */
 usim_status report_plot_lines(const report_chart *charts, int ncharts, const char *path,

@@ -80,10 +80,10 @@ static usim_status plot_scaling(const plot_args *a, usim_error *err)
     if (st == USIM_OK) {
         efficiency_of(&c[0], &c[1]);
         snprintf(c[0].title, sizeof c[0].title, "%s", or_default(a->title, "Throughput"));
-        report_column_label(x, c[0].xlabel, sizeof c[0].xlabel);
-        report_column_label(y, c[0].ylabel, sizeof c[0].ylabel);
+        report_column_label(x, c[0].xunit, c[0].xlabel, sizeof c[0].xlabel);
+        report_column_label(y, c[0].yunit, c[0].ylabel, sizeof c[0].ylabel);
         snprintf(c[1].title, sizeof c[1].title, "Scaling efficiency (per chip, vs the smallest)");
-        report_column_label(x, c[1].xlabel, sizeof c[1].xlabel);
+        report_column_label(x, c[1].xunit, c[1].xlabel, sizeof c[1].xlabel);
         snprintf(c[1].ylabel, sizeof c[1].ylabel, "efficiency, %%");
         c[0].logx = c[1].logx = c[0].logy = true;
         st = report_plot_lines(c, 2, a->out, err);
@@ -103,8 +103,8 @@ static usim_status plot_line(const plot_args *a, const char *x, const char *y, b
         snprintf(c.title, sizeof c.title, "%s", or_default(a->title, ""));
         if (!a->title)
             snprintf(c.title, sizeof c.title, "%s against %s", y, x);
-        report_column_label(x, c.xlabel, sizeof c.xlabel);
-        report_column_label(y, c.ylabel, sizeof c.ylabel);
+        report_column_label(x, c.xunit, c.xlabel, sizeof c.xlabel);
+        report_column_label(y, c.yunit, c.ylabel, sizeof c.ylabel);
         c.logx = logx || a->logx;
         c.logy = logy || a->logy;
         st = report_plot_lines(&c, 1, a->out, err);

@@ -170,13 +170,16 @@ static bool append(report_series *s, double x, double y)
     return true;
 }
 
-/* The value a series name stands for ("16", "2.9TB/s"); false for words. */
-static bool name_value(const char *name, double *v)
+/* The value a series name stands for ("16", "2.9TB/s") and the unit it was
+ * read in (in SI: bytes/s there); false for words. */
+static bool name_value(const char *name, double *v, usim_unit *unit)
 {
     for (int u = USIM_UNIT_NONE; u < USIM_UNIT_COUNT_ENUM_END; u++) {
         usim_error e;
-        if (usim_parse_quantity(name, (usim_unit)u, v, &e) == USIM_OK)
+        if (usim_parse_quantity(name, (usim_unit)u, v, &e) == USIM_OK) {
+            *unit = (usim_unit)u;
             return true;
+        }
     }
     return false;
 }
@@ -185,10 +188,11 @@ static bool name_value(const char *name, double *v)
 static void sort_series(report_chart *chart)
 {
     double key[64];
+    usim_unit unit;
     if (chart->nseries > 64)
         return;
     for (int i = 0; i < chart->nseries; i++)
-        if (!name_value(chart->series[i].name, &key[i]))
+        if (!name_value(chart->series[i].name, &key[i], &unit))
             return;
     for (int i = 1; i < chart->nseries; i++) {
         report_series s = chart->series[i];
@@ -204,10 +208,11 @@ static void sort_series(report_chart *chart)
 }
 
 /* A cell as a number on an axis: a number, or a quantity a sweep wrote as
- * text ("2.9TB/s"); a word is no position, and a missing figure (NULL) no
- * point. "1TB/s" read as 1 stood left of "100GB/s", and "ok" drew as 0. */
+ * text ("2.9TB/s", in SI units: its unit kept for the axis title); a word is
+ * no position, and a missing figure (NULL) no point. "1TB/s" read as 1 stood
+ * left of "100GB/s", and "ok" drew as 0. */
 static usim_status cell_value(sqlite3_stmt *q, int col, const char *column, double *v,
-                              bool *point, usim_error *err)
+                              bool *point, usim_unit *unit, usim_error *err)
 {
     int type = sqlite3_column_type(q, col);
     *point = type != SQLITE_NULL;
@@ -216,8 +221,12 @@ static usim_status cell_value(sqlite3_stmt *q, int col, const char *column, doub
         return USIM_OK;
     }
     const char *text = (const char *)sqlite3_column_text(q, col);
-    if (text && name_value(text, v))
+    usim_unit read_as;
+    if (text && name_value(text, v, &read_as)) {
+        if (read_as != USIM_UNIT_NONE)
+            *unit = read_as;
         return USIM_OK;
+    }
     return usim_fail_field(err, USIM_EINPUT, col == 0 ? "x" : "y",
                            "column '%s' holds '%.40s', not a number or a quantity with a unit: "
                            "it cannot be an axis (allowed: a numeric column)",
@@ -260,9 +269,9 @@ static usim_status read_rows(sqlite3_stmt *q, const char *x, const char *y, repo
     while (sqlite3_step(q) == SQLITE_ROW) {
         double vx = 0, vy = 0;
         bool px = false, py = false;
-        usim_status st = cell_value(q, 0, x, &vx, &px, err);
+        usim_status st = cell_value(q, 0, x, &vx, &px, &chart->xunit, err);
         if (st == USIM_OK)
-            st = cell_value(q, 1, y, &vy, &py, err);
+            st = cell_value(q, 1, y, &vy, &py, &chart->yunit, err);
         if (st != USIM_OK)
             return st;
         if (!px || !py)
@@ -385,10 +394,16 @@ static const char *const UNIT_SUFFIXES[][2] = {
     {"_bytes", "bytes"},          {"_s", "s"},
 };
 
-void report_column_label(const char *column, char *buf, size_t size)
+/* The SI unit a quantity written as text is read in. */
+static const char *const SI_UNITS[USIM_UNIT_COUNT_ENUM_END] = {
+    [USIM_UNIT_BYTES] = "bytes", [USIM_UNIT_BYTES_PER_S] = "bytes/s", [USIM_UNIT_SECONDS] = "s",
+    [USIM_UNIT_HERTZ] = "Hz",    [USIM_UNIT_FLOPS] = "FLOPS",         [USIM_UNIT_WATTS] = "W",
+};
+
+void report_column_label(const char *column, usim_unit read_as, char *buf, size_t size)
 {
     size_t n = strlen(column);
-    const char *unit = strcmp(column, "size") == 0 ? "bytes" : NULL;
+    const char *unit = strcmp(column, "size") == 0 ? "bytes" : SI_UNITS[read_as];
     for (size_t i = 0; !unit && i < sizeof UNIT_SUFFIXES / sizeof UNIT_SUFFIXES[0]; i++) {
         size_t k = strlen(UNIT_SUFFIXES[i][0]);
         if (n >= k && strcmp(column + n - k, UNIT_SUFFIXES[i][0]) == 0)
