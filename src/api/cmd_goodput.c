@@ -66,7 +66,7 @@ static usim_status goodput_cmd_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_goodput = {
     {"goodput", "a training run with failures: goodput, time and cost, best checkpoint interval",
-     "ultrasim goodput --model M --hw H --chips N [plan options as in train] --tokens T "
+     "ultrasim goodput --model M --hw H [--chips N] --gbs G --seq S [other plan options as in train] --tokens T "
      "[--ckpt-interval TIME|auto] [--async-ckpt] [--hot-spares on|off] [--json]",
      "The job stops when any part fails (chips, HBM stacks, hosts, NICs, links, software,\n"
      "at the hardware description's rates; override them with --chip-fit and the like).\n"

@@ -276,9 +276,9 @@ static usim_status plan_cmd_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_plan = {
     {"plan", "search the parallel plans: the fastest (or cheapest) that fit",
-     "ultrasim plan --model M --hw H --chips N --gbs G --seq S [--dtype ..] [--top K] "
+     "ultrasim plan --model M --hw H [--chips N] --gbs G --seq S [--dtype ..] [--top K] "
      "[--objective time|cost|energy] [--schedule 1f1b|zb-h1] [--stack NAME|FILE] [--compile on|off] [--json]\n"
-     "       ultrasim plan --serve --model M --hw H --chips N --isl I --osl O [--slo-ttft T] "
+     "       ultrasim plan --serve --model M --hw H [--chips N] [--isl I] [--osl O] [--slo-ttft T] "
      "[--slo-tpot T] [--weights LIST] [--engine E] [--objective time|cost|energy] [--json]",
      "Enumerates TP, PP, DP, CP, EP, virtual stages, micro-batch, ZeRO stage and recompute;\n"
      "drops what does not divide or fit; simulates the rest in order of a lower bound on\n"

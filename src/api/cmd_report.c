@@ -511,7 +511,7 @@ static usim_status report_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_report = {
     {"report", "one self-contained HTML page from a result or a sweep",
-     "ultrasim report RESULT.json|SWEEP.db -o FILE.html",
+     "ultrasim report RESULT.json|SWEEP.db --out|-o FILE.html",
      "Writes one HTML page that needs no network to view: the headline figures, where\n"
      "the time goes and memory per chip as inline SVG charts, the plans or points as a\n"
      "table sorted by a click, and the run as the command line prints it. RESULT.json is\n"

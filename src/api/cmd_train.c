@@ -387,10 +387,10 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_train = {
     {"train", "simulate a training step: time, MFU, breakdown, memory",
-     "ultrasim train --model NAME|config.json --hw PRESET [--chips N] --tp T --pp P [--dp D] "
+     "ultrasim train --model NAME|config.json --hw PRESET [--chips N] [--tp T] [--pp P] [--dp D] "
      "[--cp C] [--ep E] [--vp V] [--microbatch-group-size-per-virtual-pipeline-stage N] "
      "[--account-for-embedding-in-pipeline-split] [--account-for-loss-in-pipeline-split] "
-     "[--schedule 1f1b|zb-h1] [--moe-dispatcher alltoall|deepep] [--mtp-layers N] --mbs B --gbs G --seq S [--dtype bf16|fp16|fp8] [--recompute "
+     "[--schedule 1f1b|zb-h1] [--moe-dispatcher alltoall|deepep] [--mtp-layers N] [--mbs B] --gbs G --seq S [--dtype bf16|fp16|fp8|fp8-cs|fp8-mx] [--recompute "
      "none|selective|full] [--cpu-offload-layers N] [--sp] [--zero 0|1|2|3] [--stack NAME|FILE] [--compile on|off] "
      "[--tokens N] [--trace F] [--export-et PREFIX] [--json]",
      "Simulates one step on the discrete-event core, one representative chip per pipeline\n"
