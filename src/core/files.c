@@ -219,6 +219,8 @@ static usim_status output_kind(const char *path, bool *straight, int *fd, usim_e
 {
     struct stat sb;
     bool exists = stat(path, &sb) == 0; /* through links */
+    *straight = false;
+    *fd = -1;
     if (exists && S_ISDIR(sb.st_mode))
         return usim_fail(err, USIM_EINPUT, "%s: is a directory; name a file to write", path);
     *fd = proc_descriptor(path);
