@@ -216,6 +216,10 @@ static void bad_input_exits_2(void **state)
     expect_bad("--hw dgx-h100 --size 1GiB --algo hier", "several");
     expect_bad("--hw trn2.48xlarge --chips 128 --size 1GiB --group 4 --stride 24",
                "does not sit");
+    /* five groups of 3: the third (chips 6, 7, 8) crosses the first node's end,
+     * though the first and the last sit inside one (it ran on NVLink alone) */
+    expect_bad("--hw dgx-h100 --chips 16 --size 1GiB --group 3 --concurrent 5", "does not sit");
+    expect_bad("--hw dgx-h100 --chips 16 --size 1GiB --group 3 --model flow", "does not sit");
     expect_bad("--hw trn2.48xlarge --size 1GiB --group 32", "need");
     expect_bad("--hw trn2 --size 1GiB", "at least 2");
     expect_bad("--hw dgx-h100 --sweep 8B", "MIN:MAX");

@@ -84,15 +84,31 @@ static usim_status check_groups(const net_topo *t, const net_request *rq, usim_e
     usim_status st = net_sub_layout(t, &first, err);
     if (st != USIM_OK)
         return st;
-    int64_t g = rq->groups - 1;
-    net_sub last = {.base = g / rq->stride * block + g % rq->stride, .stride = rq->stride, .size = rq->size};
-    st = net_sub_layout(t, &last, err);
-    if (st == USIM_OK && (last.m0 != first.m0 || last.m_dom != first.m_dom))
-        st = usim_fail_field(err, USIM_EINPUT, "group",
-                             "the %lld groups of %d ranks with stride %lld do not all sit like "
-                             "the first in nodes and domains; use a size x stride that divides "
-                             "or is a multiple of the %d-chip node",
-                             (long long)rq->groups, rq->size, (long long)rq->stride, t->nc);
+    /* each group, not only the last: 5 groups of 3 put the third across the
+     * first node's end (chips 6, 7, 8) while the fifth sits inside one. A
+     * group sits as its first chip's place in its domain says, and those
+     * places repeat every stride x domain / gcd(block, domain) groups. */
+    int64_t a = block, b = t->dc;
+    while (b != 0) {
+        int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    int64_t period = rq->stride * (t->dc / a), check = rq->groups < period ? rq->groups : period;
+    for (int64_t g = 1; g < check && st == USIM_OK; g++) {
+        net_sub other = {.base = g / rq->stride * block + g % rq->stride,
+                         .stride = rq->stride,
+                         .size = rq->size};
+        st = net_sub_layout(t, &other, err);
+        if (st == USIM_OK && (other.m0 != first.m0 || other.m_dom != first.m_dom))
+            st = usim_fail_field(err, USIM_EINPUT, "group",
+                                 "the %lld groups of %d ranks with stride %lld do not all sit "
+                                 "like the first in nodes and domains (group %lld differs); use "
+                                 "a size x stride that divides or is a multiple of the %d-chip "
+                                 "node",
+                                 (long long)rq->groups, rq->size, (long long)rq->stride,
+                                 (long long)g, t->nc);
+    }
     return st;
 }
 
