@@ -570,15 +570,18 @@ static usim_status stage(ctx *c, net_op op, double n, const net_sub *s, fam f, c
     return st;
 }
 
+/* The ranks of hier's inner stage: a scale-up domain's, then across; where
+ * the system ends part way through its last domain (96 Trn2 chips in domains
+ * of 64), a node's, which every system holds whole. */
+static int hier_inner(const net_sub *s)
+{
+    return s->domains > 1 && s->last_dom == s->m_dom ? s->m_dom : s->m0;
+}
+
 static usim_status alg_hier(ctx *c, net_op op, double n, const net_sub *s, fam f,
                             choose_mode mode)
 {
-    int m_in = s->domains > 1 ? s->m_dom : s->m0;
-    if (s->last_dom != s->m_dom)
-        return usim_fail_field(c->err, USIM_EINPUT, "algo",
-                               "hier needs every scale-up domain whole (the last holds %d of "
-                               "%d ranks)",
-                               s->last_dom, s->m_dom);
+    int m_in = hier_inner(s);
     if (op == NET_ALLTOALL || op == NET_SENDRECV)
         return usim_fail_field(c->err, USIM_EINPUT, "algo",
                                "hier applies to all-reduce, reduce-scatter, all-gather, "
@@ -639,8 +642,7 @@ static net_algo neuron_intra(net_op op, double n, int m)
 
 static usim_status alg_neuron(ctx *c, net_op op, double n, const net_sub *s, fam f)
 {
-    if (s->nodes > 1 && op != NET_ALLTOALL && op != NET_SENDRECV &&
-        (s->domains > 1 ? s->m_dom : s->m0) > 1)
+    if (s->nodes > 1 && op != NET_ALLTOALL && op != NET_SENDRECV && hier_inner(s) > 1)
         return alg_hier(c, op, n, s, f, CHOOSE_NEURON);
     if (s->nodes > 1) {
         net_algo picked;
@@ -735,8 +737,7 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
         return build_algo(c, op, n, s, *picked, f, CHOOSE_AUTO);
     }
     /* Several ranks in each of several nodes: Neuron's hierarchical scheme. */
-    if (mode == CHOOSE_NEURON && op != NET_ALLTOALL && op != NET_SENDRECV &&
-        (s->domains > 1 ? s->m_dom : s->m0) > 1) {
+    if (mode == CHOOSE_NEURON && op != NET_ALLTOALL && op != NET_SENDRECV && hier_inner(s) > 1) {
         *picked = NET_ALGO_NEURON;
         return build_algo(c, op, n, s, NET_ALGO_NEURON, f, mode);
     }
