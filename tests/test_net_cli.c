@@ -249,7 +249,15 @@ static void bad_input_exits_2(void **state)
     expect_bad("--hw dgx-h100 --chips 16 --size 1GiB --group 3 --concurrent 5", "does not sit");
     expect_bad("--hw dgx-h100 --chips 16 --size 1GiB --group 3 --model flow", "does not sit");
     expect_bad("--hw trn2.48xlarge --size 1GiB --group 32", "need");
-    expect_bad("--hw trn2 --size 1GiB", "at least 2");
+    /* a chip alone named --group, which was not given */
+    expect_bad("--hw trn2 --size 1GiB", "--hw: 'trn2' is a single chip and a collective needs "
+                                        "at least 2 ranks");
+    /* a buffer is whole bytes: 1.5 ran as "1.50 B", 0x10 as 16 B, and --with's
+     * 0 named --size */
+    expect_bad("--hw dgx-h100 --size 1.5", "--size: '1.5' is 1.5 bytes; allowed: a whole number");
+    expect_bad("--hw dgx-h100 --size 0x10", "is not a size");
+    expect_bad("--hw dgx-h100 --size 1MiB --model flow --with allreduce:0:8:1",
+               "--with: 'allreduce:0:8:1' is 0 bytes");
     expect_bad("--hw dgx-h100 --sweep 8B", "MIN:MAX");
     expect_bad("--hw dgx-h100 --sweep 1GiB:8B",
                "--sweep: '1GiB:8B': MIN is above MAX; allowed MIN:MAX with 4 B <= MIN <= MAX "

@@ -46,11 +46,13 @@ static void parses_more_forms(void **state)
 static void rejects_bad_units(void **state)
 {
     (void)state;
+    /* strtod reads hexadecimal: "0x10" was 16 bytes */
     const char *bad[] = {"96GiB/s", "fast", "", "2.9", "1e400GB", "nan", "inf", "3 furlongs",
-                         "1mB"};
-    usim_unit units[] = {USIM_UNIT_BYTES, USIM_UNIT_BYTES, USIM_UNIT_BYTES,
-                         USIM_UNIT_NONE,  USIM_UNIT_BYTES, USIM_UNIT_BYTES,
-                         USIM_UNIT_SECONDS, USIM_UNIT_SECONDS, USIM_UNIT_BYTES};
+                         "1mB", "0x10", "-0x1p4s"};
+    usim_unit units[] = {USIM_UNIT_BYTES,   USIM_UNIT_BYTES,   USIM_UNIT_BYTES,
+                         USIM_UNIT_NONE,    USIM_UNIT_BYTES,   USIM_UNIT_BYTES,
+                         USIM_UNIT_SECONDS, USIM_UNIT_SECONDS, USIM_UNIT_BYTES,
+                         USIM_UNIT_BYTES,   USIM_UNIT_SECONDS};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         double v;
         usim_error err;
@@ -74,6 +76,7 @@ static void counts_take_suffixes(void **state)
     assert_int_equal(n, 1048576);
     assert_int_equal(usim_parse_count("1.5", &n, &err), USIM_EINPUT);
     assert_int_equal(usim_parse_count("12x", &n, &err), USIM_EINPUT);
+    assert_int_equal(usim_parse_count("0x10", &n, &err), USIM_EINPUT);
 }
 
 static void formats_with_three_digits(void **state)

@@ -121,6 +121,15 @@ static usim_status read_group(json_t *req, const hw_system *sys, net_group *g, u
         return st;
     if (!has_size)
         size = sys->chips / stride * per_chip;
+    if (!has_size && size == 1) /* a chip alone has no one to talk to */
+        return usim_fail_field(err, USIM_EINPUT, "hw",
+                               "'%s' is a single chip and a collective needs at least 2 ranks; "
+                               "use a system preset such as trn2.48xlarge or dgx-h100 ('ultrasim "
+                               "hw list')%s",
+                               sys->name,
+                               sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC
+                                   ? ", or --rank-unit core for its NeuronCores"
+                                   : "");
     if (size < 1)
         return usim_fail_field(err, USIM_EINPUT, "stride",
                                "stride %lld leaves no room for a group in %d chips",
@@ -198,6 +207,18 @@ static usim_status parse_sweep(const char *text, double *lo, double *hi, usim_er
     return USIM_OK;
 }
 
+/* A message is whole bytes, from one to a PiB (1.5 B or 0 B is no buffer). */
+static usim_status check_bytes(const char *field, const char *text, double bytes,
+                               usim_error *err)
+{
+    if (bytes >= 1.0 && bytes <= PIB && bytes == floor(bytes))
+        return USIM_OK;
+    return usim_fail_field(err, USIM_EINPUT, field,
+                           "'%s' is %.6g bytes; allowed: a whole number of bytes from 1 B to "
+                           "1 PiB",
+                           text, bytes);
+}
+
 /* One "OP:SIZE:P:S[:ALGO]" entry of --with. */
 static usim_status parse_job(const char *text, const hw_system *sys, net_job *job,
                              usim_error *err)
@@ -223,6 +244,9 @@ static usim_status parse_job(const char *text, const hw_system *sys, net_job *jo
                                "'%s' is not OP:SIZE:P:S[:ALGO] (for example "
                                "allreduce:256MiB:8:1 or alltoall:64MiB:16:8:mesh)",
                                text);
+    usim_status st = check_bytes("with", text, job->bytes, err);
+    if (st != USIM_OK)
+        return st;
     if (n == 4)
         job->algo = NET_ALGO_AUTO;
     if (size > sys->chips || stride > sys->chips || size * stride > sys->chips)
@@ -387,6 +411,12 @@ static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK && has_bytes == (sweep != NULL))
         st = usim_fail_field(err, USIM_EINPUT, "size",
                              "give either --size BYTES or --sweep MIN:MAX");
+    if (st == USIM_OK && has_bytes) {
+        const char *text = json_string_value(json_object_get(req, "size"));
+        char written[64];
+        snprintf(written, sizeof written, "%.17g", bytes);
+        st = check_bytes("size", text ? text : written, bytes, err);
+    }
     if (st == USIM_OK) {
         *result = header_json(&s, sweep);
         if (sweep && with)

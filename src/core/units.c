@@ -155,14 +155,22 @@ static bool suffix_scale(const char *suffix, usim_unit unit, double *scale)
     return false;
 }
 
+/* strtod reads "0x10" as 16; a figure written so is a slip, not a quantity. */
+static bool is_hex(const char *text)
+{
+    if (*text == '-' || *text == '+')
+        text++;
+    return text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+}
+
 usim_status usim_parse_quantity(const char *text, usim_unit unit, double *out,
                                 usim_error *err)
 {
     char *end = NULL;
     while (isspace((unsigned char)*text))
         text++;
-    if (*text == '\0' || (!isdigit((unsigned char)*text) && *text != '.' && *text != '-' &&
-                          *text != '+'))
+    if (*text == '\0' || is_hex(text) ||
+        (!isdigit((unsigned char)*text) && *text != '.' && *text != '-' && *text != '+'))
         return usim_fail(err, USIM_EINPUT, "'%s' is not %s", text, usim_unit_example(unit));
     double number = strtod(text, &end);
     if (end == text || !isfinite(number))
@@ -197,7 +205,7 @@ usim_status usim_parse_count(const char *text, int64_t *out, usim_error *err)
     char *end = NULL;
     while (isspace((unsigned char)*text))
         text++;
-    if (!isdigit((unsigned char)*text) && *text != '-' && *text != '+')
+    if (is_hex(text) || (!isdigit((unsigned char)*text) && *text != '-' && *text != '+'))
         return usim_fail(err, USIM_EINPUT, "'%s' is not a whole number", text);
     double number = strtod(text, &end);
     if (end == text || !isfinite(number))
