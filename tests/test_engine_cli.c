@@ -292,6 +292,30 @@ static void gemm_without_matrix_units_is_na(void **state)
     json_decref(j);
 }
 
+/* The why lines name the chip's own array and instruction limits (they said
+ * 128 x 128 x 512 and 64 cycles whatever the chip), and a GPU's wave line the
+ * share of all its waves' slots: 544 tiles in 5 waves of 132 SMs fill
+ * 544 / 660 = 82.4% of them (the last wave holds 16, 12.1%). */
+static void why_lines_name_the_chip(void **state)
+{
+    (void)state;
+    const char *path = write_temp("t64.json",
+                                  "{\"kind\":\"chip\",\"base\":\"trn2\",\"name\":\"t64\","
+                                  "\"matrix\":{\"rows\":64,\"cols\":64,\"moving_free_max\":256,"
+                                  "\"issue_min_cycles\":32}}");
+    char args[600];
+    snprintf(args, sizeof args, "gemm 100 100 100 --hw %s", path);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "not filling 64 x 64 x 256, or under the 32-cycle issue"));
+    cli_free(&r);
+    r = cli_run("gemm 4096 4096 4224 --hw h100-sxm");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "544 thread-block tiles of 128 x 256 (split-K 1) in 5 waves "
+                                  "over the SMs: 82.4% of the waves' slots used"));
+    cli_free(&r);
+}
+
 /* Training on it has no matrix time to give either: a step of elementwise work
  * alone would claim an MFU past 100%. It is an input error naming --hw. */
 static void train_without_matrix_units_is_refused(void **state)
@@ -316,6 +340,7 @@ int main(void)
         cmocka_unit_test(trn2_4096_cubed),
         cmocka_unit_test(train_without_matrix_units_is_refused),
         cmocka_unit_test(gemm_without_matrix_units_is_na),
+        cmocka_unit_test(why_lines_name_the_chip),
         cmocka_unit_test(hand_calculation_128x64x256),
         cmocka_unit_test(topology_csv_matches_golden),
         cmocka_unit_test(convolution_topology),

@@ -252,9 +252,10 @@ static void trainium_why(json_t *w, const hw_chip *chip, const engine_cost *c,
            "%.2f%% of the whole run, DMA included (peak %.1f TFLOPS)",
         100.0 * d->array_utilisation, 100.0 * d->steady_utilisation, 100.0 * c->utilisation,
         d->peak_flops / 1e12);
-    why(w, "partial tiles and short instructions (K, M or N not filling 128 x 128 x 512, or "
-           "under the 64-cycle issue interval): %.2f%% of the time",
-        pct(tiles_s, t));
+    why(w, "partial tiles and short instructions (K, M or N not filling %d x %d x %d, or "
+           "under the %d-cycle issue interval): %.2f%% of the time",
+        chip->matrix.rows, chip->matrix.cols, chip->matrix.moving_free_max,
+        chip->matrix.issue_min_cycles, pct(tiles_s, t));
     why(w, "first LoadStationary and the array's fill and drain: %.0f cycles, %.2f%%",
         d->fill_cycles, pct(fill_s, t));
     why(w, "DMA before the first and after the last instruction (not overlapped): %.2f us, "
@@ -278,7 +279,7 @@ static void trainium_why(json_t *w, const hw_chip *chip, const engine_cost *c,
 static void gpu_why(json_t *w, const engine_cost *c, const engine_gemm_detail *d)
 {
     why(w, "%.0f thread-block tiles of %lld x %lld (split-K %.0f) in %.0f waves over the SMs: "
-           "%.1f%% of the last wave's slots used",
+           "%.1f%% of the waves' slots used",
         d->tiles, (long long)d->tile_m, (long long)d->tile_n, d->split_k, d->waves,
         100.0 * d->wave_efficiency);
     why(w, "padding to whole tiles keeps %.1f%% of the MACs useful", 100.0 * d->pad_efficiency);
