@@ -136,8 +136,17 @@ static void hw_show_text_names_the_figures(void **state)
     cli_result r = cli_run("hw show trn2.48xlarge");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "20.8 PFLOPS"));
-    assert_non_null(strstr(r.out, "1536 GiB"));
+    assert_non_null(strstr(r.out, "HBM                1.50 TiB (1.649 TB), 46.4 TB/s"));
     assert_non_null(strstr(r.out, "46.4 TB/s"));
+    cli_free(&r);
+    /* a capacity under a GiB keeps its figure (100 MiB printed as "0 GiB") */
+    char args[600];
+    snprintf(args, sizeof args, "hw show %s",
+             write_temp("small_hbm.json", "{\"kind\": \"chip\", \"base\": \"trn2\", \"name\": "
+                                          "\"small\", \"hbm\": {\"capacity\": \"100MiB\"}}"));
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "HBM                100 MiB (0.0001049 TB)"));
     cli_free(&r);
     r = cli_run("hw show ib-ndr");
     assert_int_equal(r.status, 0);

@@ -38,6 +38,11 @@ typedef struct bad_case {
 } bad_case;
 
 static const bad_case CASES[] = {
+    /* a name is what every page and message prints: not empty, no control codes */
+    {"empty name", "\"name\": \"test-system\"", "\"name\": \"\"",
+     {":3:", "name: is empty; allowed: 1 to 63 characters"}},
+    {"name with a line break", "\"name\": \"test-system\"", "\"name\": \"a\\nb\"",
+     {":3:", "name: holds a control character (code 10)"}},
     {"truncated file", "  \"price\"", "", {"malformed JSON", ":17:"}},
     {"trailing comma", "\"estimate\"}", "\"estimate\",}", {"malformed JSON", ":17:"}},
     {"unknown key with suggestion", "\"bandwidth\": \"2.9TB/s\"", "\"bandwdith\": \"2.9TB/s\"",

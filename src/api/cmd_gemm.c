@@ -248,10 +248,13 @@ static void trainium_why(json_t *w, const hw_chip *chip, const engine_cost *c,
            "%s stationary, %.0f cycles each",
         d->instructions, (long long)d->tile_m, (long long)d->tile_n, (long long)d->tile_k,
         d->stationary_b ? "B" : "A^T", d->interval_cycles);
+    char peak[32], rate[32];
+    usim_format_quantity(d->peak_flops, USIM_UNIT_FLOPS, peak, sizeof peak);
+    usim_format_quantity(d->core_bytes_per_s, USIM_UNIT_BYTES_PER_S, rate, sizeof rate);
     why(w, "the PE array does useful MACs %.2f%% of its busy time (%.2f%% in steady state); "
-           "%.2f%% of the whole run, DMA included (peak %.1f TFLOPS)",
+           "%.2f%% of the whole run, DMA included (peak %s)",
         100.0 * d->array_utilisation, 100.0 * d->steady_utilisation, 100.0 * c->utilisation,
-        d->peak_flops / 1e12);
+        peak);
     why(w, "partial tiles and short instructions (K, M or N not filling %d x %d x %d, or "
            "under the %d-cycle issue interval): %.2f%% of the time",
         chip->matrix.rows, chip->matrix.cols, chip->matrix.moving_free_max,
@@ -262,15 +265,14 @@ static void trainium_why(json_t *w, const hw_chip *chip, const engine_cost *c,
            "%.2f%%",
         d->edge_s * 1e6, pct(d->edge_s, t));
     if (c->memory_s > c->compute_s)
-        why(w, "memory-bound: %.3g MB through SBUF at %.0f GB/s takes %.2f us, the engine "
+        why(w, "memory-bound: %.3g MB through SBUF at %s takes %.2f us, the engine "
                "%.2f us (%.2f%% waiting on DMA)",
-            c->bytes / 1e6, d->core_bytes_per_s / 1e9, c->memory_s * 1e6, c->compute_s * 1e6,
+            c->bytes / 1e6, rate, c->memory_s * 1e6, c->compute_s * 1e6,
             pct(c->memory_s - c->compute_s, t));
     else
         why(w, "compute-bound: %.3g MB of HBM traffic (SBUF blocks of %.0f x %.0f outputs) "
-               "takes %.2f us at %.0f GB/s, hidden under the engine's %.2f us",
-            c->bytes / 1e6, d->block_m, d->block_n, c->memory_s * 1e6,
-            d->core_bytes_per_s / 1e9, c->compute_s * 1e6);
+               "takes %.2f us at %s, hidden under the engine's %.2f us",
+            c->bytes / 1e6, d->block_m, d->block_n, c->memory_s * 1e6, rate, c->compute_s * 1e6);
     if (d->dtype_fallback)
         why(w, "the chip cannot multiply this dtype; computed in %s",
             usim_dtype_name(d->compute_dtype));

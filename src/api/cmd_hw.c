@@ -379,8 +379,8 @@ static void render_memory(usim_buf *b, json_t *res)
     usim_format_quantity(api_number(res, "hbm_bytes_per_s"), USIM_UNIT_BYTES_PER_S, bw,
                          sizeof bw);
     double bytes = api_number(res, "hbm_bytes");
-    usim_buf_printf(b, "\nMemory\n  %-18s %.0f GiB (%.4g TB), %s", "HBM", bytes / 1073741824.0,
-                    bytes / 1e12, bw);
+    usim_format_quantity(bytes, USIM_UNIT_BYTES, cap, sizeof cap); /* 100 MiB was "0 GiB" */
+    usim_buf_printf(b, "\nMemory\n  %-18s %s (%.4g TB), %s", "HBM", cap, bytes / 1e12, bw);
     if (json_is_object(pub) && api_number(pub, "hbm_bytes") > 0) {
         usim_format_quantity(api_number(pub, "hbm_bytes"), USIM_UNIT_BYTES, cap, sizeof cap);
         usim_format_quantity(api_number(pub, "hbm_bytes_per_s"), USIM_UNIT_BYTES_PER_S, bw,

@@ -286,6 +286,16 @@ static usim_status read_field(const usim_reader *r, const usim_field *f, const c
             return usim_fail_at(r, path, false, err, "expected a string, got %s", json_kind(v));
         if (json_string_length(v) >= f->size)
             return usim_fail_at(r, path, false, err, "longer than %zu characters", f->size - 1);
+        /* every required string is a name, which messages and pages print */
+        if (f->required && json_string_length(v) == 0)
+            return usim_fail_at(r, path, false, err, "is empty; allowed: 1 to %zu characters",
+                                f->size - 1);
+        for (const char *c = json_string_value(v); *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return usim_fail_at(r, path, false, err,
+                                    "holds a control character (code %d); allowed: printable "
+                                    "text",
+                                    (unsigned char)*c);
         memcpy(dst, json_string_value(v), json_string_length(v) + 1);
         return USIM_OK;
     case USIM_F_ENUM:
