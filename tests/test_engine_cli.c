@@ -188,6 +188,10 @@ static void bad_input(void **state)
     const char *bad_csv = write_temp("bad_topo.csv", "Layer,M,N,K,\nfc,1,zz,3,\n");
     char malformed[600];
     snprintf(malformed, sizeof malformed, "gemm --topology %s", bad_csv);
+    /* 10^6 x 10^6 x 10 in bf16: A alone is 2 x 10^12 bytes, 1.82 TiB, on a 96 GiB chip */
+    const char *big_csv = write_temp("big_topo.csv", "Layer,M,N,K,\nhuge,1000000,10,1000000,\n");
+    char too_big[600];
+    snprintf(too_big, sizeof too_big, "gemm --topology %s", big_csv);
     struct {
         const char *args, *words;
     } cases[] = {
@@ -209,6 +213,12 @@ static void bad_input(void **state)
         {missing, "cannot open"},
         {malformed, "bad_topo.csv:2:6: N: 'zz' is not a size"},
         {"gemm 4 4 4 5", "unexpected argument '5'"},
+        /* 10^7 x 10^7 x 1 ran as "71.1 s, 182 TiB moved" on an 80 GiB chip: A is
+         * 2 x 10^14 bytes, B and C 2 x 10^7 each: 181.9 TiB */
+        {"gemm 10000000 10000000 1 --hw h100-sxm",
+         "10000000 x 10000000 x 1 (M x K x N): A, B and C need 181.9 TiB, more than h100-sxm's "
+         "80.0 GiB of HBM"},
+        {too_big, "layer 'huge', 1000000 x 1000000 x 10 (M x K x N): A, B and C need 1.82 TiB"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cli_result r = cli_run(cases[i].args);

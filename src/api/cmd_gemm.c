@@ -423,6 +423,31 @@ static json_t *common_json(const gemm_setup *g)
                      "core_name", chip->core_name);
 }
 
+/* A chip multiplies what its HBM holds: A, B and C of every GEMM in the batch
+ * (results in at least 16 bits, as the models store fp8's). 10^7 x 10^7 x 1
+ * in bf16 is 200 TB of A: no chip runs it. The bare arrays have no HBM. */
+static usim_status check_fits(const gemm_setup *g, int64_t m, int64_t k, int64_t n,
+                              const char *layer, usim_error *err)
+{
+    double hbm = g->sys->chip.hbm.capacity_bytes, in = usim_dtype_bytes(g->dtype);
+    double out = in < 2.0 ? 2.0 : in;
+    double bytes = (double)g->batch * (((double)m * (double)k + (double)k * (double)n) * in +
+                                       (double)m * (double)n * out);
+    if ((g->model != MODEL_TRAINIUM && g->model != MODEL_GPU) || hbm <= 0 || bytes <= hbm)
+        return USIM_OK;
+    char need[32], have[32];
+    usim_format_quantity(bytes, USIM_UNIT_BYTES, need, sizeof need);
+    usim_format_quantity(hbm, USIM_UNIT_BYTES, have, sizeof have);
+    char what[160] = "";
+    if (layer)
+        snprintf(what, sizeof what, "layer '%.100s', ", layer);
+    return usim_fail_field(err, USIM_EINPUT, layer ? "topology" : "",
+                           "%s%lld x %lld x %lld (M x K x N)%s: A, B and C need %s, more than "
+                           "%s's %s of HBM (allowed: operands that fit it)",
+                           what, (long long)m, (long long)k, (long long)n,
+                           g->batch > 1 ? " x the batch" : "", need, g->sys->chip.name, have);
+}
+
 static usim_status topology_json(json_t *req, const gemm_setup *g, json_t *out,
                                  usim_error *err)
 {
@@ -435,6 +460,13 @@ static usim_status topology_json(json_t *req, const gemm_setup *g, json_t *out,
         st = engine_topology_load(path, (engine_topology_format)fmt, &topo, err);
     if (st != USIM_OK)
         return st;
+    for (size_t i = 0; i < topo.count && st == USIM_OK; i++)
+        st = check_fits(g, topo.layers[i].m, topo.layers[i].k, topo.layers[i].n,
+                        topo.layers[i].name, err);
+    if (st != USIM_OK) {
+        engine_topology_free(&topo);
+        return st;
+    }
     json_t *rows = json_array();
     gemm_row total = {0};
     for (size_t i = 0; i < topo.count; i++) {
@@ -473,6 +505,8 @@ static usim_status gemm_run(json_t *req, json_t **result, usim_error *err)
     usim_status st = read_dims(req, dims, &single, err);
     if (st == USIM_OK)
         st = read_setup(req, &g, err);
+    if (st == USIM_OK && single)
+        st = check_fits(&g, dims[0], dims[1], dims[2], NULL, err);
     if (st == USIM_OK) {
         json_t *out = common_json(&g);
         if (single) {
