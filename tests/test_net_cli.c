@@ -35,6 +35,10 @@ static void json_keys_and_numbers(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "protocol")), "Simple");
     assert_non_null(json_object_get(j, "tier_seconds"));
     assert_non_null(json_object_get(json_object_get(j, "busiest_link"), "name"));
+    /* what only the flow model measures is null with the reason, not 0 */
+    assert_true(json_is_null(json_object_get(j, "flows")));
+    assert_non_null(strstr(json_string_value(json_object_get(j, "peak_link_load_reason")),
+                           "the analytic model routes no flows"));
     json_decref(j);
 }
 

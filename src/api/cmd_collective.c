@@ -296,6 +296,22 @@ static json_t *result_json(const net_result *r, double bytes)
         "launch_s", r->launch_seconds);
 }
 
+/* The analytic model routes no flows: what only the flow model measures is
+ * null with the reason, not 0 (a link load of 0 claimed an idle fabric). */
+static void flow_figures_absent(json_t *body)
+{
+    static const char *const KEYS[] = {"peak_link_load", "link_bytes", "groups_simulated",
+                                       "flows"};
+    for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++) {
+        char reason[64];
+        snprintf(reason, sizeof reason, "%s_reason", KEYS[i]);
+        json_object_set_new(body, KEYS[i], json_null());
+        json_object_set_new(body, reason,
+                            json_string("the analytic model routes no flows; --model flow "
+                                        "simulates them"));
+    }
+}
+
 static json_t *header_json(const setup *s, const char *sweep)
 {
     int per_chip = s->group.ranks_per_chip > 1 ? s->group.ranks_per_chip : 1;
@@ -435,6 +451,8 @@ static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
             st = run_one(&s, bytes, &r, err);
             if (st == USIM_OK) {
                 json_t *body = result_json(&r, bytes);
+                if (s.model == NET_MODEL_ANALYTIC)
+                    flow_figures_absent(body);
                 json_object_update(*result, body);
                 json_decref(body);
                 api_add_intervals(*result, s.sys, "collectives", COLLECTIVE_FIGURES,
