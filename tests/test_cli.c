@@ -195,6 +195,39 @@ static void front_door_checks_requests(void **state)
 /* jansson refuses NaN and infinity, so one undefined figure used to lose a
  * whole result ("out of memory", exit 1). Results are packed by api_pack:
  * the figure becomes null with a sibling reason, unless one is given. */
+static const char *reason_of(json_t *obj, const char *key)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s_reason", key);
+    assert_true(json_is_null(json_object_get(obj, key)));
+    return json_string_value(json_object_get(obj, name));
+}
+
+/* hw show --json: what the hardware does not have is null with the reason, not
+ * 0 (an H100's fp4 rate, its DMA engines, a lone Trn2's links, a library's
+ * blocking-call figure it never gives) */
+static void hw_show_json_absent_figures(void **state)
+{
+    (void)state;
+    json_t *h = cli_json("hw show dgx-h100 --json");
+    assert_non_null(strstr(reason_of(json_object_get(h, "dense_flops"), "fp4"),
+                           "no matrix units for this type"));
+    assert_string_equal(reason_of(json_object_get(h, "published_chip_flops"), "bf16"),
+                        "not published");
+    assert_non_null(strstr(reason_of(json_object_get(h, "chip"), "dma_bytes_per_s"),
+                           "names no DMA engines"));
+    assert_true(json_number_value(json_object_get(json_object_get(h, "dense_flops"), "bf16")) >
+                0);
+    json_decref(h);
+    json_t *t = cli_json("hw show trn2 --json");
+    assert_string_equal(reason_of(json_object_get(t, "scaleup"), "node_bytes_per_s_per_chip"),
+                        "no scale-up links: a chip alone");
+    assert_non_null(strstr(reason_of(json_object_get(t, "collectives"),
+                                     "blocking_call_overhead_s"),
+                           "gives no figure"));
+    json_decref(t);
+}
+
 static void nonfinite_figures_become_null(void **state)
 {
     (void)state;
@@ -330,6 +363,7 @@ int main(void)
         cmocka_unit_test(hw_show_text_names_the_figures),
         cmocka_unit_test(front_door_checks_requests),
         cmocka_unit_test(nonfinite_figures_become_null),
+        cmocka_unit_test(hw_show_json_absent_figures),
         cmocka_unit_test(failure_options_need_failures),
         cmocka_unit_test(option_value_is_not_an_option),
         cmocka_unit_test(messages_name_the_fix),

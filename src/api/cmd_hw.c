@@ -229,6 +229,68 @@ static void render_software(usim_buf *b, json_t *sw)
                     json_string_value(json_object_get(sw, "engine_description")));
 }
 
+/* obj[key] = null with obj[KEY_reason] where it is 0: a figure the hardware
+ * does not have, not one it has at zero. */
+static void null_if_zero(json_t *obj, const char *key, const char *reason)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_number(v) || json_number_value(v) != 0.0)
+        return;
+    char name[96];
+    snprintf(name, sizeof name, "%s_reason", key);
+    json_object_set_new(obj, key, json_null());
+    json_object_set_new(obj, name, json_string(reason));
+}
+
+static void null_zero_dtypes(json_t *per_dtype, const char *reason)
+{
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(per_dtype, tmp, key, v)
+    {
+        if (!strstr(key, "_reason"))
+            null_if_zero(per_dtype, key, reason);
+    }
+}
+
+/* What the JSON leaves null instead of 0, and why. */
+static void absent_figures(json_t *res, const hw_system *sys)
+{
+    char units[96];
+    snprintf(units, sizeof units, "%s has no matrix units for this type", sys->chip.name);
+    null_zero_dtypes(json_object_get(res, "dense_flops"), units);
+    null_zero_dtypes(json_object_get(res, "array_flops"), units);
+    null_zero_dtypes(json_object_get(res, "published_chip_flops"), "not published");
+    null_zero_dtypes(json_object_get(json_object_get(res, "published"), "dense_flops"),
+                     "not published");
+    null_if_zero(json_object_get(res, "chip"), "dma_bytes_per_s",
+                 "the chip names no DMA engines: its memory traffic runs at HBM's sustained "
+                 "rate");
+    json_t *su = json_object_get(res, "scaleup");
+    const char *no_links = sys->chips == 1 ? "no scale-up links: a chip alone"
+                                           : "no scale-up links: node.bandwidth_per_chip is 0";
+    static const char *const NODE_KEYS[] = {"node_bytes_per_s_per_chip", "links_per_chip",
+                                            "node_hop_latency_s",
+                                            "bytes_per_s_per_direction_per_chip"};
+    for (size_t i = 0; i < sizeof NODE_KEYS / sizeof NODE_KEYS[0]; i++)
+        null_if_zero(su, NODE_KEYS[i], no_links);
+    if (sys->domain.nodes <= 1) {
+        null_if_zero(su, "domain_bytes_per_s_per_chip", "no scale-up domain beyond the node");
+        null_if_zero(su, "domain_hop_latency_s", "no scale-up domain beyond the node");
+    }
+    json_t *c = json_object_get(res, "collectives");
+    null_if_zero(c, "blocking_call_overhead_s",
+                 "the collective library gives no figure (collective --launch blocking is "
+                 "refused)");
+    null_if_zero(c, "network_step_latency_s",
+                 "the library's own step figure applies (the network names none, or the "
+                 "library's rule runs the plain model)");
+    null_if_zero(c, "network_completion_overhead_s",
+                 "the library's own step figure applies (the network names none, or the "
+                 "library's rule runs the plain model)");
+}
+
 static usim_status system_result(const hw_system *sys, json_t **result, usim_error *err)
 {
     hw_totals t = hw_derive(sys);
@@ -267,6 +329,8 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
         snprintf(reason, sizeof reason, "%s_reason", LINKS[i][0]);
         json_object_set_new(*result, reason, json_string(LINKS[i][alone ? 1 : 2]));
     }
+    if (*result)
+        absent_figures(*result, sys);
     api_system_warnings(*result, sys);
     const char *no_price = hw_no_price_reason(sys);
     json_t *price = json_object_get(*result, "price");
