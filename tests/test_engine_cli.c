@@ -326,6 +326,27 @@ static void why_lines_name_the_chip(void **state)
     cli_free(&r);
 }
 
+/* --csv gives a GEMM alone the row a topology gives it: the mapping and
+ * compute cells were blank for a single GEMM */
+static void single_csv_row_is_the_topology_row(void **state)
+{
+    (void)state;
+    const char *topo = write_temp("one_layer.csv", "Layer,M,N,K,\ngemm,128,64,256,\n");
+    const char *models[] = {"--compat scalesim --array 128x128", "--hw trn2", "--hw h100-sxm"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        char one[600], many[600];
+        snprintf(one, sizeof one, "gemm 128 256 64 %s --csv", models[i]);
+        snprintf(many, sizeof many, "gemm --topology %s %s --csv", topo, models[i]);
+        cli_result a = cli_run(one), b = cli_run(many);
+        assert_int_equal(a.status, 0);
+        assert_int_equal(b.status, 0);
+        assert_string_equal(a.out, b.out);
+        assert_null(strstr(a.out, ",,"));
+        cli_free(&a);
+        cli_free(&b);
+    }
+}
+
 /* Training on it has no matrix time to give either: a step of elementwise work
  * alone would claim an MFU past 100%. It is an input error naming --hw. */
 static void train_without_matrix_units_is_refused(void **state)
@@ -351,6 +372,7 @@ int main(void)
         cmocka_unit_test(train_without_matrix_units_is_refused),
         cmocka_unit_test(gemm_without_matrix_units_is_na),
         cmocka_unit_test(why_lines_name_the_chip),
+        cmocka_unit_test(single_csv_row_is_the_topology_row),
         cmocka_unit_test(hand_calculation_128x64x256),
         cmocka_unit_test(topology_csv_matches_golden),
         cmocka_unit_test(convolution_topology),

@@ -547,16 +547,27 @@ static void render_csv(json_t *res, usim_buf *b)
     usim_buf_puts(b, "layer,m,n,k,cycles,seconds,overall_util_pct,mapping_efficiency_pct,"
                      "compute_util_pct,bound\n");
     if (!layers) { /* a figure that does not exist is an empty cell */
-        char cycles[32] = "", seconds[32] = "", util[32] = "";
+        char cycles[32] = "", seconds[32] = "", util[32] = "", mapping[32] = "", fold[32] = "";
         const char *bound = json_string_value(json_object_get(res, "bound"));
         if (isfinite(api_number(res, "seconds"))) {
             snprintf(cycles, sizeof cycles, "%.0f", api_number(res, "cycles"));
             snprintf(seconds, sizeof seconds, "%.9g", api_number(res, "seconds"));
             snprintf(util, sizeof util, "%.9g", 100.0 * api_number(res, "utilisation"));
         }
-        usim_buf_printf(b, "gemm,%.0f,%.0f,%.0f,%s,%s,%s,,,%s\n", api_number(res, "m"),
+        /* the cells a topology's row fills (model_row): the array's mapping and
+         * fold figures, or the tiles' steady and busy-time utilisation */
+        json_t *array = json_object_get(res, "array");
+        double mapped = array ? api_number(array, "mapping_efficiency")
+                              : api_number(res, "steady_utilisation");
+        double folded = array ? api_number(array, "fold_utilisation")
+                              : api_number(res, "array_utilisation");
+        if (isfinite(mapped))
+            snprintf(mapping, sizeof mapping, "%.9g", 100.0 * mapped);
+        if (isfinite(folded))
+            snprintf(fold, sizeof fold, "%.9g", 100.0 * folded);
+        usim_buf_printf(b, "gemm,%.0f,%.0f,%.0f,%s,%s,%s,%s,%s,%s\n", api_number(res, "m"),
                         api_number(res, "n"), api_number(res, "k"), cycles, seconds, util,
-                        bound ? bound : "");
+                        mapping, fold, bound ? bound : "");
         return;
     }
     json_array_foreach(layers, i, it)
