@@ -148,6 +148,25 @@ static void hw_show_text_names_the_figures(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "HBM                100 MiB (0.0001049 TB)"));
     cli_free(&r);
+    /* a node of one chip has no scale-up links, whatever its base's figures; a
+     * ring shows no torus dims it inherited (it runs as a ring of 16) */
+    snprintf(args, sizeof args, "hw show %s --chips 4",
+             write_temp("solo.json", "{\"kind\": \"system\", \"base\": \"trn2.48xlarge\", "
+                                     "\"name\": \"solo\", \"node\": {\"chips\": 1, "
+                                     "\"topology\": {\"kind\": \"none\"}}}"));
+    r = cli_run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "per chip, total          n/a (no scale-up links: a node "
+                                  "holds one chip)"));
+    assert_null(strstr(r.out, "in node"));
+    cli_free(&r);
+    snprintf(args, sizeof args, "hw show %s",
+             write_temp("ringy.json", "{\"kind\": \"system\", \"base\": \"trn2.48xlarge\", "
+                                      "\"name\": \"ringy\", \"node\": {\"topology\": "
+                                      "{\"kind\": \"ring\"}}}"));
+    r = cli_run(args);
+    assert_non_null(strstr(r.out, "in node            ring, 1.02 TB/s per chip"));
+    cli_free(&r);
     r = cli_run("hw show ib-ndr");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "400 Gbps"));

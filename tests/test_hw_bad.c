@@ -198,6 +198,9 @@ static const bad_args ARG_CASES[] = {
     {"hw show trn2x", "unknown hardware 'trn2x'; did you mean 'trn2'"},
     {"hw show /nonexistent/hw.json", "cannot open"},
     {"hw show trn2u.48xlarge --network ib-ndrr", "did you mean 'ib-ndr'"},
+    /* options that would do nothing: a network has no chips, a chip alone no NIC */
+    {"hw show ib-ndr --chips 4", "--chips: 'ib-ndr' is a network"},
+    {"hw show trn2 --network ib-ndr", "--network: 'trn2' is a single chip, which has no NIC"},
     {"hw show", "--name: is required"},
     {"hw shw", "unknown subcommand 'shw'"},
     {"hwx", "unknown command 'hwx'"},

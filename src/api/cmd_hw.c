@@ -83,7 +83,8 @@ static json_t *per_dtype_json(const hw_per_dtype *v)
 static void topology_text(const hw_topology *t, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s", hw_topology_name(t->kind));
-    for (int i = 0; i < t->ndims && n > 0 && (size_t)n < size; i++)
+    /* only a torus has dims; a ring or switch inherits a base's [4, 4] unused */
+    for (int i = 0; t->kind == HW_TOPO_TORUS && i < t->ndims && n > 0 && (size_t)n < size; i++)
         n += snprintf(buf + n, size - (size_t)n, "%s%d", i ? "x" : " ", t->dims[i]);
 }
 
@@ -254,6 +255,13 @@ static void null_zero_dtypes(json_t *per_dtype, const char *reason)
     }
 }
 
+static const char *no_scaleup_reason(const hw_system *sys)
+{
+    return sys->chips == 1        ? "no scale-up links: a chip alone"
+           : sys->node.chips == 1 ? "no scale-up links: a node holds one chip"
+                                  : "no scale-up links: node.bandwidth_per_chip is 0";
+}
+
 /* What the JSON leaves null instead of 0, and why. */
 static void absent_figures(json_t *res, const hw_system *sys)
 {
@@ -268,13 +276,15 @@ static void absent_figures(json_t *res, const hw_system *sys)
                  "the chip names no DMA engines: its memory traffic runs at HBM's sustained "
                  "rate");
     json_t *su = json_object_get(res, "scaleup");
-    const char *no_links = sys->chips == 1 ? "no scale-up links: a chip alone"
-                                           : "no scale-up links: node.bandwidth_per_chip is 0";
+    const char *no_links = no_scaleup_reason(sys);
     static const char *const NODE_KEYS[] = {"node_bytes_per_s_per_chip", "links_per_chip",
                                             "node_hop_latency_s",
                                             "bytes_per_s_per_direction_per_chip"};
-    for (size_t i = 0; i < sizeof NODE_KEYS / sizeof NODE_KEYS[0]; i++)
+    for (size_t i = 0; i < sizeof NODE_KEYS / sizeof NODE_KEYS[0]; i++) {
+        if (sys->node.chips == 1) /* a node's figures join nothing when it holds one chip */
+            json_object_set_new(su, NODE_KEYS[i], json_integer(0));
         null_if_zero(su, NODE_KEYS[i], no_links);
+    }
     if (sys->domain.nodes <= 1) {
         null_if_zero(su, "domain_bytes_per_s_per_chip", "no scale-up domain beyond the node");
         null_if_zero(su, "domain_hop_latency_s", "no scale-up domain beyond the node");
@@ -315,20 +325,10 @@ static usim_status system_result(const hw_system *sys, json_t **result, usim_err
     json_object_set_new(*result, "collectives", collectives_json(sys));
     json_object_set_new(*result, "software", software_json(sys));
     /* links a system does not have are not 0 B/s of them */
-    bool alone = sys->chips == 1;
-    static const char *const LINKS[][3] = {
-        {"scaleup_bytes_per_s_per_chip", "no scale-up links: a chip alone",
-         "no scale-up links: node.bandwidth_per_chip is 0"},
-        {"scaleout_bits_per_s_per_chip", "no scale-out network: a chip alone",
-         "no scale-out links: node.nic_bandwidth_per_chip is 0"}};
-    for (int i = 0; i < 2 && *result; i++) {
-        if (api_number(*result, LINKS[i][0]) != 0.0)
-            continue;
-        json_object_set_new(*result, LINKS[i][0], json_null());
-        char reason[96];
-        snprintf(reason, sizeof reason, "%s_reason", LINKS[i][0]);
-        json_object_set_new(*result, reason, json_string(LINKS[i][alone ? 1 : 2]));
-    }
+    null_if_zero(*result, "scaleup_bytes_per_s_per_chip", no_scaleup_reason(sys));
+    null_if_zero(*result, "scaleout_bits_per_s_per_chip",
+                 sys->chips == 1 ? "no scale-out network: a chip alone"
+                                 : "no scale-out links: node.nic_bandwidth_per_chip is 0");
     if (*result)
         absent_figures(*result, sys);
     api_system_warnings(*result, sys);
@@ -372,6 +372,18 @@ static usim_status hw_show_run(json_t *req, json_t **result, usim_error *err)
     usim_status st = hw_kind_of(name, &kind, err);
     if (st != USIM_OK)
         return st;
+    /* a network has no chips, a chip alone no NIC: the option would do nothing */
+    if (kind == HW_KIND_NETWORK && json_object_get(req, "chips"))
+        return usim_fail_field(err, USIM_EINPUT, "chips",
+                               "'%s' is a network: its figures do not depend on a chip count; "
+                               "show a system with it instead (hw show dgx-h100 --network %s "
+                               "--chips N)",
+                               name, name);
+    if (kind == HW_KIND_CHIP && network)
+        return usim_fail_field(err, USIM_EINPUT, "network",
+                               "'%s' is a single chip, which has no NIC to reach a network; "
+                               "use a system preset ('ultrasim hw list')",
+                               name);
     if (kind == HW_KIND_NETWORK) {
         st = show_network(name, result, err);
         if (st == USIM_OK && api_flag(req, "sources"))

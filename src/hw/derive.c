@@ -121,7 +121,8 @@ hw_totals hw_derive(const hw_system *sys)
     t.array_flops = per_dtype_scaled(&array, sys->chips);
     t.hbm_bytes = c->hbm.capacity_bytes * sys->chips;
     t.hbm_bytes_per_s = c->hbm.bandwidth_bytes_per_s * sys->chips;
-    t.scaleup_bytes_per_s_per_chip = sys->node.bandwidth_per_chip;
+    /* a node of one chip has no links inside it, whatever its file says */
+    t.scaleup_bytes_per_s_per_chip = sys->node.chips > 1 ? sys->node.bandwidth_per_chip : 0.0;
     if (sys->domain.nodes > 1 && sys->chips > sys->node.chips)
         t.scaleup_bytes_per_s_per_chip += sys->domain.bandwidth_per_chip;
     t.scaleout_bits_per_s_per_chip = sys->node.nic_bandwidth_per_chip * 8.0;
