@@ -82,6 +82,15 @@ void expect_input_error(const char *args, const char *fragment)
     cli_free(&r);
 }
 
+void expect_output(const char *args, const char *fragment, const char *absent)
+{
+    cli_result r = cli_run(args);
+    if (r.status != 0 || !strstr(r.out, fragment) || (absent && strstr(r.out, absent)))
+        fail_msg("'%s': exit %d, stdout: %s (wanted '%s'%s%s)", args, r.status, r.out, fragment,
+                 absent ? ", not " : "", absent ? absent : "");
+    cli_free(&r);
+}
+
 void write_text_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "wb");

@@ -34,6 +34,10 @@ double cli_number(const char *base, const char *extra, const char *obj, const ch
  * fragment in its stderr. */
 void expect_input_error(const char *args, const char *fragment);
 
+/* Runs `ultrasim ARGS` and fails the test unless it exits 0 with fragment in its
+ * stdout and, when absent is not NULL, without absent there. */
+void expect_output(const char *args, const char *fragment, const char *absent);
+
 /* A hardware preset or file sized to chips (0: the preset's own), failing the
  * test when it does not load; new_system's copy is the caller's to free. */
 hw_system load_system(const char *name, int chips);

@@ -130,6 +130,15 @@ static void hw_show_sustained_memory(void **state)
     cli_free(&r);
 }
 
+/* `hw show FILE EXTRA` of a file holding json: it runs, prints want and not absent. */
+static void expect_hw_file_shows(const char *file, const char *json, const char *extra,
+                                 const char *want, const char *absent)
+{
+    char args[600];
+    snprintf(args, sizeof args, "hw show %s%s", write_temp(file, json), extra);
+    expect_output(args, want, absent);
+}
+
 static void hw_show_text_names_the_figures(void **state)
 {
     (void)state;
@@ -140,33 +149,23 @@ static void hw_show_text_names_the_figures(void **state)
     assert_non_null(strstr(r.out, "46.4 TB/s"));
     cli_free(&r);
     /* a capacity under a GiB keeps its figure (100 MiB printed as "0 GiB") */
-    char args[600];
-    snprintf(args, sizeof args, "hw show %s",
-             write_temp("small_hbm.json", "{\"kind\": \"chip\", \"base\": \"trn2\", \"name\": "
-                                          "\"small\", \"hbm\": {\"capacity\": \"100MiB\"}}"));
-    r = cli_run(args);
-    assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "HBM                100 MiB (0.0001049 TB)"));
-    cli_free(&r);
+    expect_hw_file_shows("small_hbm.json",
+                         "{\"kind\": \"chip\", \"base\": \"trn2\", \"name\": \"small\", "
+                         "\"hbm\": {\"capacity\": \"100MiB\"}}",
+                         "", "HBM                100 MiB (0.0001049 TB)", NULL);
     /* a node of one chip has no scale-up links, whatever its base's figures; a
      * ring shows no torus dims it inherited (it runs as a ring of 16) */
-    snprintf(args, sizeof args, "hw show %s --chips 4",
-             write_temp("solo.json", "{\"kind\": \"system\", \"base\": \"trn2.48xlarge\", "
-                                     "\"name\": \"solo\", \"node\": {\"chips\": 1, "
-                                     "\"topology\": {\"kind\": \"none\"}}}"));
-    r = cli_run(args);
-    assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "per chip, total          n/a (no scale-up links: a node "
-                                  "holds one chip)"));
-    assert_null(strstr(r.out, "in node"));
-    cli_free(&r);
-    snprintf(args, sizeof args, "hw show %s",
-             write_temp("ringy.json", "{\"kind\": \"system\", \"base\": \"trn2.48xlarge\", "
-                                      "\"name\": \"ringy\", \"node\": {\"topology\": "
-                                      "{\"kind\": \"ring\"}}}"));
-    r = cli_run(args);
-    assert_non_null(strstr(r.out, "in node            ring, 1.02 TB/s per chip"));
-    cli_free(&r);
+    expect_hw_file_shows("solo.json",
+                         "{\"kind\": \"system\", \"base\": \"trn2.48xlarge\", \"name\": "
+                         "\"solo\", \"node\": {\"chips\": 1, \"topology\": {\"kind\": "
+                         "\"none\"}}}",
+                         " --chips 4",
+                         "per chip, total          n/a (no scale-up links: a node holds one chip)",
+                         "in node");
+    expect_hw_file_shows("ringy.json",
+                         "{\"kind\": \"system\", \"base\": \"trn2.48xlarge\", \"name\": "
+                         "\"ringy\", \"node\": {\"topology\": {\"kind\": \"ring\"}}}",
+                         "", "in node            ring, 1.02 TB/s per chip", NULL);
     r = cli_run("hw show ib-ndr");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "400 Gbps"));
