@@ -397,10 +397,20 @@ static void moe_prefill_runs_in_blocks(void **state)
     serve_experts b = serve_routed_experts(&neuron->model, 1, 512, 512);
     assert_true(b.gemms == 131);
     assert_true(b.rows == 512);
-    /* Routed selectively: every expert, 16 rows each. */
+    /* Routed selectively: every expert but about 128 x (124/128)^512 = 1e-5 of
+     * one, 16 rows each. */
     serve_experts s = serve_routed_experts(&neuron->model, 1, 512, 0);
-    assert_true(s.gemms == 128);
-    assert_true(s.rows == 16);
+    assert_close(s.gemms, 128.0 * (1.0 - pow(124.0 / 128.0, 512)), 1e-12);
+    assert_close(s.rows, 2048.0 / s.gemms, 1e-12);
+    assert_close(s.rows, 16.0, 1e-6);
+    /* A decode of 4 tokens of Mixtral (top-2 of 8): an expert is missed by all
+     * four with probability (6/8)^4, so 8 x (1 - 81/256) = 5.46875 experts are
+     * read, with 8 / 5.46875 visits each (it read all 8) */
+    serve_deployment *mixtral = deployment("mixtral-8x7b", "vllm");
+    serve_experts few = serve_routed_experts(&mixtral->model, 1, 4, 0);
+    assert_close(few.gemms, 5.46875, 1e-12);
+    assert_close(few.rows, 8.0 / 5.46875, 1e-12);
+    free(mixtral);
     /* EP 4: 32 local experts, 512 visits: 1 + 31 blocks. */
     b = serve_routed_experts(&neuron->model, 4, 512, 512);
     assert_true(b.gemms == 32);
