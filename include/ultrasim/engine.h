@@ -289,6 +289,9 @@ typedef struct engine_attention_op {
 } engine_attention_op;
 
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op);
+/* What one fused attention forward pays whatever its size: its launch and two
+ * DMA set-ups. A varlen kernel runs a batch's prompts in one launch. */
+double engine_attention_fixed_s(const hw_chip *chip);
 
 /* Seconds an attention core takes in a compiled graph, averaged over a
  * model's layers when a share of them slide over `window` keys (the rest see

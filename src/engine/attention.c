@@ -299,6 +299,11 @@ double engine_attention_layer_s(const hw_chip *chip, engine_attention_op op, int
     return (1.0 - sliding_share) * full + sliding_share * band;
 }
 
+double engine_attention_fixed_s(const hw_chip *chip)
+{
+    return 2.0 * chip->dma.fixed_latency_s + chip->launch_overhead_s;
+}
+
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
 {
     engine_cost c;
@@ -326,8 +331,8 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
         if (op->kernel == ENGINE_ATTN_FLASH2)
             c.compute_s = engine_max(c.compute_s, flash2_floor_s(chip, &a, c.flops));
         /* Two DMA set-ups; a forward is one kernel, a backward two (dQ, then dK and dV). */
-        double fixed_s = 2.0 * chip->dma.fixed_latency_s +
-                         (a.backward ? 2.0 : 1.0) * chip->launch_overhead_s;
+        double fixed_s = engine_attention_fixed_s(chip) +
+                         (a.backward ? chip->launch_overhead_s : 0.0);
         c.seconds = engine_max(c.compute_s, c.memory_s) + fixed_s;
         c.bound = engine_bound_of(c.compute_s, c.memory_s, fixed_s);
     }
