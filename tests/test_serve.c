@@ -769,12 +769,27 @@ static void ep_uses_the_chips_there_are(void **state)
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --chips 8 --scheduler disagg "
             "--prefill-replicas 8 --mode offline",
             all);
-    /* a draft too big to fit is named in the message */
-    const char *draft[] = {"weights need 770.9 GiB per chip, the draft llama3.1-405b's 756.0 GiB "
+    /* a draft that does not fit beside the model is named in the message */
+    const char *draft[] = {"weights need 146.4 GiB per chip, the draft llama3.1-8b's 15.0 GiB "
                            "among them",
                            NULL};
-    refused("--model llama3.1-8b --hw dgx-h100 --tp 1 --chips 1 --spec-draft llama3.1-405b",
+    refused("--model llama3.1-70b --hw dgx-h100 --tp 1 --chips 1 --spec-draft llama3.1-8b",
             draft);
+    /* a draft no cheaper than the model it drafts for (it ran: TPOT 18.4 ms
+     * against 3.09 ms without it) */
+    const char *bigger[] = {"--spec-draft: 'llama3.1-70b' computes 70.6 B parameters a token, "
+                            "no fewer than the model 'llama3.1-8b' (8.03 B); allowed: a smaller "
+                            "draft",
+                            NULL};
+    refused("--model llama3.1-8b --hw dgx-h100 --tp 8 --chips 8 --spec-draft llama3.1-70b",
+            bigger);
+    /* a cache already of 1-byte entries is not told to become fp8 */
+    const char *one_byte[] = {"one request needs 1000100", "or lower --batch or --token-budget, "
+                                                           "or shorten the request",
+                              NULL};
+    refused("--model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --weights fp8 --kv-dtype int8 "
+            "--isl 1000000 --osl 100 --requests 1",
+            one_byte);
 }
 
 /* --chips 8 at TP 1 is 8 replicas; 8 clients on them run exactly as one

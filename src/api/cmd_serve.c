@@ -311,6 +311,15 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
         st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
                              "the draft's vocabulary (%d) differs from the model's (%d)",
                              d->draft.vocab, d->model.vocab);
+    /* A draft pays off only by being cheaper a token than what it drafts for. */
+    double draft_active = wl_model_params(&d->draft).active,
+           target_active = wl_model_params(&d->model).active;
+    if (st == USIM_OK && draft_active >= target_active)
+        st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
+                             "'%s' computes %.3g B parameters a token, no fewer than the model "
+                             "'%s' (%.3g B); allowed: a smaller draft",
+                             d->draft.name, draft_active / 1e9, d->model.name,
+                             target_active / 1e9);
     /* An EAGLE-3 head fuses the target's hidden states: it has their width. */
     if (st == USIM_OK && d->draft.fused_states > 0 && d->draft.hidden != d->model.hidden)
         st = usim_fail_field(err, USIM_EINPUT, "spec-draft",

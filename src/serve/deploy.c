@@ -339,9 +339,10 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
         return usim_fail(err, USIM_EINPUT,
                          "the KV cache holds %.0f tokens per %s after %.1f GiB of weights and "
                          "%.1f GiB of workspace per chip%s; one request needs %.0f; %s; or lower "
-                         "--batch or --token-budget, use --kv-dtype fp8 or shorten the request",
+                         "--batch or --token-budget, %sor shorten the request",
                          mem.kv_tokens / holders, holders > 1 ? "chip" : "replica",
                          mem.weights / GIB, mem.workspace / GIB,
-                         kv_share_text(d, share, sizeof share), need, fixes_for_memory(d));
+                         kv_share_text(d, share, sizeof share), need, fixes_for_memory(d),
+                         serve_weight_bytes(d->kv_dtype) > 1.0 ? "use --kv-dtype fp8, " : "");
     return USIM_OK;
 }

@@ -331,11 +331,12 @@ static usim_status too_long(const replica *r, const serve_request *q, usim_error
                                : (trace ? "input_tokens" : "isl");
     usim_fail_field(err, USIM_EINPUT, field,
                     "a request of %.0f %s does not fit in the %.0f-token KV cache of a replica "
-                    "(allowed: up to %.0f; or more chips a replica, or --kv-dtype fp8)",
+                    "(allowed: up to %.0f; or more chips a replica%s)",
                     whole ? q->isl + q->osl : q->isl,
                     whole ? "input + output tokens (the engine reserves the output)"
                           : "input tokens",
-                    r->kv_capacity, whole ? blocks : blocks - 1);
+                    r->kv_capacity, whole ? blocks : blocks - 1,
+                    serve_weight_bytes(r->d->kv_dtype) > 1.0 ? ", or --kv-dtype fp8" : "");
     if (trace) {
         snprintf(err->file, sizeof err->file, "%s", r->w->trace_file);
         err->line = q->line;
