@@ -783,6 +783,11 @@ static void ep_uses_the_chips_there_are(void **state)
                             NULL};
     refused("--model llama3.1-8b --hw dgx-h100 --tp 8 --chips 8 --spec-draft llama3.1-70b",
             bigger);
+    /* --mode static overrode a given --scheduler in silence */
+    const char *static_run[] = {"--scheduler: disagg conflicts with --mode static", NULL};
+    refused("--model llama3.1-8b --hw dgx-h100 --chips 2 --tp 1 --requests 16 --mode static "
+            "--scheduler disagg",
+            static_run);
     /* a cache already of 1-byte entries is not told to become fp8 */
     const char *one_byte[] = {"one request needs 1000100", "or lower --batch or --token-budget, "
                                                            "or shorten the request",

@@ -720,6 +720,14 @@ static usim_status serve_cmd_run(json_t *req, json_t **result, usim_error *err)
                              "poisson, constant or trace");
     if (st == USIM_OK)
         st = check_max_model_len(d, err);
+    /* a static run is static batching: another scheduler given with it would
+     * be overridden in silence */
+    const char *asked = json_string_value(json_object_get(req, "scheduler"));
+    if (st == USIM_OK && w.mode == SERVE_STATIC_RUN && asked && strcmp(asked, "static") != 0)
+        st = usim_fail_field(err, USIM_EINPUT, "scheduler",
+                             "%s conflicts with --mode static, which runs static batches "
+                             "(allowed with it: static; or choose another --mode)",
+                             asked);
     if (st == USIM_OK && w.mode == SERVE_STATIC_RUN)
         d->scheduler = SERVE_STATIC;
     if (st == USIM_OK)
