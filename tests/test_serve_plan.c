@@ -134,6 +134,12 @@ static void mistakes_name_their_option(void **state)
     expect_input_error("plan --serve --model llama3.1-405b --hw dgx-h100 --chips 1",
                        "no deployment runs on 1 chip: all 2 refused (add chips); the first: the "
                        "deployment does not fit: weights need 756.0 GiB per chip");
+    /* refused for the run's own option, which no chips fix: that option's
+     * message (it said "add chips") */
+    expect_input_error("plan --serve --model llama3.1-8b --hw dgx-h100 --chips 2 --isl 512 "
+                       "--osl 128 --max-model-len 100",
+                       "--max-model-len: a request of 512 input + 128 output tokens is longer "
+                       "than --max-model-len 100");
 }
 
 int main(void)

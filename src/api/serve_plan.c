@@ -244,6 +244,13 @@ static usim_status deployments(search *s, int domain, const int *weights, int nw
             s->first_refusal = u->first_refusal;
     }
     free(units);
+    /* refused for an option the run gave (a prompt past its largest bucket,
+     * past --max-model-len): that option is the mistake, which no chips fix */
+    const char *field = s->first_refusal.field;
+    if (st == USIM_OK && s->npoints == 0 && field[0] && json_object_get(s->base, field)) {
+        *s->err = s->first_refusal;
+        return USIM_EINPUT;
+    }
     if (st == USIM_OK && s->npoints == 0)
         st = usim_fail(s->err, USIM_EINPUT,
                        "no deployment runs on %d chip%s: all %d refused (add chips); the first: %s",
