@@ -783,6 +783,14 @@ static void ep_uses_the_chips_there_are(void **state)
                             NULL};
     refused("--model llama3.1-8b --hw dgx-h100 --tp 8 --chips 8 --spec-draft llama3.1-70b",
             bigger);
+    /* a GPU engine on Trainium ran (TensorRT-LLM on a Trn2), as a Neuron one on GPUs */
+    const char *platform[] = {"--engine: 'trtllm' runs on GPUs, and trn2.48xlarge's chips are "
+                              "Trainium (allowed here: nxdi, transformers-neuronx, vllm-neuron)",
+                              NULL};
+    refused("--model llama3.1-8b --hw trn2.48xlarge --tp 4 --tp-unit core --engine trtllm",
+            platform);
+    const char *neuron[] = {"'vllm-neuron' runs on Trainium, and dgx-h100's chips are GPUs", NULL};
+    refused("--model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --engine vllm-neuron", neuron);
     /* --mode static overrode a given --scheduler in silence */
     const char *static_run[] = {"--scheduler: disagg conflicts with --mode static", NULL};
     refused("--model llama3.1-8b --hw dgx-h100 --chips 2 --tp 1 --requests 16 --mode static "

@@ -90,9 +90,13 @@ typedef struct serve_shared_kv {
     bool sliding_window; /* it also runs layers with a sliding window */
 } serve_shared_kv;
 
+/* The chips an engine runs on: its kernels are a GPU's or a Trainium's. */
+typedef enum serve_platform { SERVE_ON_ANY, SERVE_ON_GPU, SERVE_ON_TRAINIUM } serve_platform;
+
 typedef struct serve_engine {
     char name[64];
     char description[240];
+    int runs_on; /* serve_platform */
     int max_batch;    /* requests in flight a replica runs at most (the KV cache may hold fewer) */
     int token_budget; /* tokens an iteration may prefill (chunked prefill) */
     int scheduler;    /* serve_scheduler */
@@ -151,11 +155,16 @@ typedef struct serve_engine {
     serve_shared_kv shared_kv;
 } serve_engine;
 
-/* The engine a system serves with when a run names none. */
+/* The engine a run serves with when neither it nor its system names one: on
+ * GPUs TensorRT-LLM, on Trainium AWS's own NxD Inference. */
 #define SERVE_DEFAULT_ENGINE "trtllm"
+#define SERVE_DEFAULT_TRAINIUM_ENGINE "nxdi"
 #define SERVE_MAX_BUCKETS 32 /* context-encoding buckets a run may list */
 
 usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_error *err);
+/* The engine presets (data/engines) that run on a GPU (trainium false) or a
+ * Trainium chip, comma-separated into buf: what an error offers instead. */
+void serve_engines_for(bool trainium, char *buf, size_t size);
 
 /* The attention kernel an engine decodes model m with when a run names
  * none: its own, or the per-head kernel where its grouped kernel does not

@@ -211,7 +211,9 @@ static json_t *software_json(const hw_system *sys)
     serve_engine engine;
     usim_error e;
     const char *sname = sys->stack[0] ? sys->stack : WL_DEFAULT_STACK;
-    const char *ename = sys->engine[0] ? sys->engine : SERVE_DEFAULT_ENGINE;
+    const char *ename = sys->engine[0]                             ? sys->engine
+                        : sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC ? SERVE_DEFAULT_TRAINIUM_ENGINE
+                                                                     : SERVE_DEFAULT_ENGINE;
     bool has_stack = wl_stack_load(sname, &stack, &e) == USIM_OK;
     bool has_engine = serve_engine_load(ename, &engine, &e) == USIM_OK;
     return api_pack("{s:s, s:s, s:s, s:s}", "stack", sname, "stack_description",

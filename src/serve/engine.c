@@ -16,6 +16,7 @@ const char *const serve_scheduler_names[] = {"static", "continuous", "chunked", 
                                              "inflight", NULL};
 static const char *const KV_READS[] = {"context", "bucket", "max_model_len", NULL};
 static const char *const KV_SHARES[] = {"free", "total", NULL}; /* serve_kv_share's order */
+static const char *const PLATFORMS[] = {"any", "gpu", "trainium", NULL}; /* serve_platform's */
 /* engine_attention_kernel's names, in its order */
 static const char *const ATTENTION[] = {"fused", "per-head", "unfused", "flash2", NULL};
 
@@ -33,6 +34,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_DOC("kind"),
     USIM_STR("name", serve_engine, name, true),
     USIM_STR("description", serve_engine, description, false),
+    USIM_ENUM("runs_on", serve_engine, runs_on, PLATFORMS, false),
     USIM_INT("max_batch", serve_engine, max_batch, 1, 65536, true),
     USIM_INT("token_budget", serve_engine, token_budget, 16, 1048576, true),
     USIM_ENUM("scheduler", serve_engine, scheduler, serve_scheduler_names, true),
@@ -74,6 +76,34 @@ usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_
     memset(out, 0, sizeof *out);
     return usim_load_kind("engines", "engine", "engine", name_or_file, &ENGINE_SCHEMA, out,
                           finish_engine, err);
+}
+
+typedef struct engine_list {
+    bool trainium;
+    char *buf;
+    size_t size;
+} engine_list;
+
+static void add_engine_for(const usim_embedded_file *f, void *ctx)
+{
+    engine_list *l = ctx;
+    const char *base = strrchr(f->path, '/') + 1;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - strlen(".json")), base);
+    serve_engine e;
+    usim_error err;
+    if (serve_engine_load(name, &e, &err) != USIM_OK ||
+        (e.runs_on != SERVE_ON_ANY && (e.runs_on == SERVE_ON_TRAINIUM) != l->trainium))
+        return;
+    size_t n = strlen(l->buf);
+    snprintf(l->buf + n, l->size - n, "%s%s", n ? ", " : "", name);
+}
+
+void serve_engines_for(bool trainium, char *buf, size_t size)
+{
+    engine_list l = {trainium, buf, size};
+    buf[0] = '\0';
+    usim_embedded_each("engines/", add_engine_for, &l);
 }
 
 static bool listed(const int *values, int n, int v)
