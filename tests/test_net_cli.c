@@ -40,6 +40,10 @@ static void json_keys_and_numbers(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(j, "peak_link_load_reason")),
                            "the analytic model routes no flows"));
     json_decref(j);
+    j = run_json("--hw dgx-h100 --sweep 1MiB:2MiB"); /* and so is each row of a sweep */
+    assert_true(json_is_null(json_object_get(json_array_get(json_object_get(j, "rows"), 0),
+                                             "flows")));
+    json_decref(j);
 }
 
 /* --launch blocking: the same ring/Simple time plus DGX H100's 44.8 us host

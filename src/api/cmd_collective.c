@@ -121,7 +121,7 @@ static usim_status read_group(json_t *req, const hw_system *sys, net_group *g, u
         return st;
     if (!has_size)
         size = sys->chips / stride * per_chip;
-    if (!has_size && size == 1) /* a chip alone has no one to talk to */
+    if (!has_size && sys->chips * per_chip == 1) /* a chip alone has no one to talk to */
         return usim_fail_field(err, USIM_EINPUT, "hw",
                                "'%s' is a single chip and a collective needs at least 2 ranks; "
                                "use a system preset such as trn2.48xlarge or dgx-h100 ('ultrasim "
@@ -395,6 +395,8 @@ static usim_status run_sweep(const setup *s, const char *text, json_t *out, usim
         if (st != USIM_OK)
             break;
         json_t *row = result_json(&r, n);
+        if (s->model == NET_MODEL_ANALYTIC)
+            flow_figures_absent(row);
         json_object_set_new(row, "count", json_integer((json_int_t)(n / SWEEP_ELEMENT_BYTES)));
         json_array_append_new(rows, row);
     }
