@@ -82,6 +82,11 @@ void usim_format_quantity(double value, usim_unit unit, char *buf, size_t size);
 /* A short phrase naming the unit kind with an example: "a bandwidth like 2.9TB/s". */
 const char *usim_unit_example(usim_unit unit);
 
+/* ---- numbers -------------------------------------------------------- */
+
+/* Greatest common divisor of two non-negative counts (gcd(a, 0) = a). */
+int64_t usim_gcd(int64_t a, int64_t b);
+
 /* ---- strings -------------------------------------------------------- */
 
 /* Levenshtein distance, capped: used to suggest "did you mean". */

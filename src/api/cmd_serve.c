@@ -256,11 +256,6 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
  * cores of a stage; per chip the split is then the same as EP of
  * gcd(ep, chips) chips (a rank of several cores on one chip, or of several
  * chips). */
-static int gcd(int a, int b)
-{
-    return b == 0 ? a : gcd(b, a % b);
-}
-
 static usim_status ranks_in_chips(serve_deployment *d, usim_error *err)
 {
     int tp_cores = d->tp, ep_cores = d->ep;
@@ -268,7 +263,7 @@ static usim_status ranks_in_chips(serve_deployment *d, usim_error *err)
     if (st == USIM_OK)
         st = serve_check_ep(&d->model, ep_cores, tp_cores, "NeuronCores", err);
     if (st == USIM_OK)
-        d->ep = ep_cores > 1 ? gcd(ep_cores, d->tp) : 1;
+        d->ep = ep_cores > 1 ? (int)usim_gcd(ep_cores, d->tp) : 1;
     return st;
 }
 

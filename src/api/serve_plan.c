@@ -151,16 +151,6 @@ static void climb(unit *u, point proto, int from, int max_batch)
     }
 }
 
-static int gcd(int a, int b)
-{
-    while (b) {
-        int t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 #define MAX_BATCH 512
 
 /* A worker: alone (one request at a time), its aggregated ladder, and
@@ -181,7 +171,7 @@ static void explore(unit *u)
         int prefill = r / k > 0 ? r / k : 1;
         if (k == 2 && prefill == (r / 4 > 0 ? r / 4 : 1))
             continue;
-        int g = gcd(prefill, r - prefill);
+        int g = (int)usim_gcd(prefill, r - prefill);
         point dis = agg;
         dis.replicas = r / g;
         dis.prefill = prefill / g;

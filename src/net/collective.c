@@ -88,13 +88,7 @@ static usim_status check_groups(const net_topo *t, const net_request *rq, usim_e
      * first node's end (chips 6, 7, 8) while the fifth sits inside one. A
      * group sits as its first chip's place in its domain says, and those
      * places repeat every stride x domain / gcd(block, domain) groups. */
-    int64_t a = block, b = t->dc;
-    while (b != 0) {
-        int64_t r = a % b;
-        a = b;
-        b = r;
-    }
-    int64_t period = rq->stride * (t->dc / a), check = rq->groups < period ? rq->groups : period;
+    int64_t period = rq->stride * (t->dc / usim_gcd(block, t->dc)), check = rq->groups < period ? rq->groups : period;
     for (int64_t g = 1; g < check && st == USIM_OK; g++) {
         net_sub other = {.base = g / rq->stride * block + g % rq->stride,
                          .stride = rq->stride,
