@@ -165,6 +165,11 @@ usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_
 /* The engine presets (data/engines) that run on a GPU (trainium false) or a
  * Trainium chip, comma-separated into buf: what an error offers instead. */
 void serve_engines_for(bool trainium, char *buf, size_t size);
+/* Whether engine e runs on a Trainium chip (trainium) or a GPU. */
+bool serve_engine_runs_on(const serve_engine *e, bool trainium);
+/* The engine sys serves with when a run names none: its own, else the
+ * platform's default. */
+const char *serve_default_engine(const struct hw_system *sys);
 
 /* The attention kernel an engine decodes model m with when a run names
  * none: its own, or the per-head kernel where its grouped kernel does not

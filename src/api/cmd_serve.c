@@ -354,14 +354,10 @@ usim_status api_load_engine(const usim_command *cmd, json_t *req, const hw_syste
     usim_status st = api_string(cmd, req, "engine", &engine, err);
     if (st != USIM_OK)
         return st;
+    st = serve_engine_load(engine ? engine : serve_default_engine(sys), e, err);
     /* a GPU engine's kernels do not run on a Trainium chip, nor Neuron's on a GPU */
     bool trainium = sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC;
-    st = serve_engine_load(engine           ? engine
-                           : sys->engine[0] ? sys->engine
-                           : trainium       ? SERVE_DEFAULT_TRAINIUM_ENGINE
-                                            : SERVE_DEFAULT_ENGINE,
-                           e, err);
-    if (st != USIM_OK || e->runs_on == SERVE_ON_ANY || (e->runs_on == SERVE_ON_TRAINIUM) == trainium)
+    if (st != USIM_OK || serve_engine_runs_on(e, trainium))
         return st;
     char allowed[256];
     serve_engines_for(trainium, allowed, sizeof allowed);

@@ -92,11 +92,22 @@ static void add_engine_for(const usim_embedded_file *f, void *ctx)
     snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - strlen(".json")), base);
     serve_engine e;
     usim_error err;
-    if (serve_engine_load(name, &e, &err) != USIM_OK ||
-        (e.runs_on != SERVE_ON_ANY && (e.runs_on == SERVE_ON_TRAINIUM) != l->trainium))
+    if (serve_engine_load(name, &e, &err) != USIM_OK || !serve_engine_runs_on(&e, l->trainium))
         return;
     size_t n = strlen(l->buf);
     snprintf(l->buf + n, l->size - n, "%s%s", n ? ", " : "", name);
+}
+
+bool serve_engine_runs_on(const serve_engine *e, bool trainium)
+{
+    return e->runs_on == SERVE_ON_ANY || (e->runs_on == SERVE_ON_TRAINIUM) == trainium;
+}
+
+const char *serve_default_engine(const hw_system *sys)
+{
+    return sys->engine[0]                                  ? sys->engine
+           : sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC ? SERVE_DEFAULT_TRAINIUM_ENGINE
+                                                          : SERVE_DEFAULT_ENGINE;
 }
 
 void serve_engines_for(bool trainium, char *buf, size_t size)
