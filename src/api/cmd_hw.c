@@ -211,9 +211,7 @@ static json_t *software_json(const hw_system *sys)
     serve_engine engine;
     usim_error e;
     const char *sname = sys->stack[0] ? sys->stack : WL_DEFAULT_STACK;
-    const char *ename = sys->engine[0]                             ? sys->engine
-                        : sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC ? SERVE_DEFAULT_TRAINIUM_ENGINE
-                                                                     : SERVE_DEFAULT_ENGINE;
+    const char *ename = serve_default_engine(sys);
     bool has_stack = wl_stack_load(sname, &stack, &e) == USIM_OK;
     bool has_engine = serve_engine_load(ename, &engine, &e) == USIM_OK;
     return api_pack("{s:s, s:s, s:s, s:s}", "stack", sname, "stack_description",
@@ -232,17 +230,21 @@ static void render_software(usim_buf *b, json_t *sw)
                     json_string_value(json_object_get(sw, "engine_description")));
 }
 
-/* obj[key] = null with obj[KEY_reason] where it is 0: a figure the hardware
- * does not have, not one it has at zero. */
-static void null_if_zero(json_t *obj, const char *key, const char *reason)
+/* obj[key] = null with obj[KEY_reason]: a figure the hardware does not have. */
+static void set_absent(json_t *obj, const char *key, const char *reason)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_number(v) || json_number_value(v) != 0.0)
-        return;
     char name[96];
     snprintf(name, sizeof name, "%s_reason", key);
     json_object_set_new(obj, key, json_null());
     json_object_set_new(obj, name, json_string(reason));
+}
+
+/* The same where it is 0: not a figure the hardware has at zero. */
+static void null_if_zero(json_t *obj, const char *key, const char *reason)
+{
+    json_t *v = json_object_get(obj, key);
+    if (json_is_number(v) && json_number_value(v) == 0.0)
+        set_absent(obj, key, reason);
 }
 
 static void null_zero_dtypes(json_t *per_dtype, const char *reason)
@@ -284,8 +286,9 @@ static void absent_figures(json_t *res, const hw_system *sys)
                                             "bytes_per_s_per_direction_per_chip"};
     for (size_t i = 0; i < sizeof NODE_KEYS / sizeof NODE_KEYS[0]; i++) {
         if (sys->node.chips == 1) /* a node's figures join nothing when it holds one chip */
-            json_object_set_new(su, NODE_KEYS[i], json_integer(0));
-        null_if_zero(su, NODE_KEYS[i], no_links);
+            set_absent(su, NODE_KEYS[i], no_links);
+        else
+            null_if_zero(su, NODE_KEYS[i], no_links);
     }
     if (sys->domain.nodes <= 1) {
         null_if_zero(su, "domain_bytes_per_s_per_chip", "no scale-up domain beyond the node");
