@@ -854,6 +854,9 @@ static void options_a_load_ignores(void **state)
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --spec-len 4", spec);
     const char *clients[] = {"--concurrency: does not apply to --mode poisson", NULL};
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --rate 2 --concurrency 4", clients);
+    /* guidellm's throughput runs as offline, but the message names the mode typed */
+    const char *typed[] = {"--concurrency: does not apply to --mode throughput", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --mode throughput --concurrency 4", typed);
     char args[800];
     snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --requests 5 --trace-in %s",
              write_temp("one_row.csv", "0,100,10\n"));

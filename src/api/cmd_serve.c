@@ -185,13 +185,15 @@ static const load_option LOAD_OPTIONS[] = {
     {"report", ~(1u << SERVE_SWEEP), "the report page shows one run"},
 };
 
-static usim_status check_load_options(json_t *req, int mode, usim_error *err)
+/* typed: the mode as the user named it (throughput runs as offline, but a
+ * message names what was asked for). */
+static usim_status check_load_options(json_t *req, int mode, const char *typed, usim_error *err)
 {
     for (size_t i = 0; i < sizeof LOAD_OPTIONS / sizeof LOAD_OPTIONS[0]; i++) {
         const load_option *o = &LOAD_OPTIONS[i];
         if (json_object_get(req, o->name) && !(o->modes & (1u << mode)))
             return usim_fail_field(err, USIM_EINPUT, o->name,
-                                   "does not apply to --mode %s: %s", MODES[mode], o->why);
+                                   "does not apply to --mode %s: %s", typed, o->why);
     }
     return USIM_OK;
 }
@@ -234,6 +236,7 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
                                "--mode synchronous runs one request at a time, not %d; allowed: "
                                "1, or --mode closed",
                                w->concurrency);
+    const char *typed = MODES[w->mode];
     if (w->mode == MODE_SYNCHRONOUS)
         w->mode = SERVE_CLOSED, w->concurrency = 1;
     else if (w->mode == MODE_THROUGHPUT)
@@ -249,7 +252,8 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
                                "does not apply to --mode %s: a trace sets the arrivals (use "
                                "--mode trace, or leave --mode out)",
                                MODES[w->mode]);
-    return check_load_options(req, w->mode, err);
+    return check_load_options(req, w->mode, json_object_get(req, "mode") ? typed : MODES[w->mode],
+                              err);
 }
 
 /* --tp-unit core: TP and EP count NeuronCores. EP ranks must divide the
