@@ -543,6 +543,36 @@ static void block_recompute_takes_its_share(void **state)
                        "9; allowed 1 to 8 (a pipeline rank's layers)");
 }
 
+/* A run that names no recomputation and does not fit under selective
+ * recomputes whole the fewest layers that fit, as a recipe would set
+ * recompute_num_layers: Llama 3.2 1B, 8 x 8192 tokens on one H100 needs
+ * 110 GiB under selective; with N layers whole it fits at N = 8, not 7. */
+static void unnamed_recompute_fits_the_fewest_layers(void **state)
+{
+    (void)state;
+    const char *base = "train --model llama3.2-1b --hw dgx-h100 --chips 1 --gbs 8 --mbs 8 "
+                       "--seq 8192 --zero 0 --json";
+    json_t *chosen = cli_json(base);
+    json_t *plan = json_object_get(chosen, "plan");
+    assert_string_equal(json_string_value(json_object_get(plan, "recompute")), "full");
+    int n = (int)json_integer_value(json_object_get(plan, "recompute_layers"));
+    assert_int_equal(n, 8);
+    assert_true(json_number_value(json_object_get(plan, "selective_would_need_bytes")) >
+                80.0 * 1024 * 1024 * 1024);
+    char args[400];
+    snprintf(args, sizeof args, "%s --recompute full --recompute-layers %d", base, n);
+    json_t *given = cli_json(args);
+    assert_close(json_number_value(json_object_get(given, "step_time_s")),
+                 json_number_value(json_object_get(chosen, "step_time_s")), 1e-12);
+    assert_null(json_object_get(json_object_get(given, "plan"), "selective_would_need_bytes"));
+    snprintf(args, sizeof args, "%s --recompute full --recompute-layers %d", base, n - 1);
+    expect_input_error(args, "does not fit");
+    snprintf(args, sizeof args, "%s --recompute selective", base);
+    expect_input_error(args, "does not fit: it needs 110.2 GiB");
+    json_decref(chosen);
+    json_decref(given);
+}
+
 /* The Llama 3 paper's schedule, Megatron-Core's options: a group of
  * micro-batches a chunk needs interleaving, lies between PP and the step's
  * micro-batches and leaves no last group smaller than PP (which can
@@ -650,6 +680,7 @@ int main(void)
         cmocka_unit_test(expert_tensor_parallel_folds),
         cmocka_unit_test(llama3_schedule_options),
         cmocka_unit_test(block_recompute_takes_its_share),
+        cmocka_unit_test(unnamed_recompute_fits_the_fewest_layers),
         cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,6 +122,8 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
         json_object_set_new(groups, "edp", group_json(&r->edp));
     json_t *plan = plan_json(&s->plan);
     json_object_set_new(plan, "mtp_layers", json_integer(s->model.mtp_layers));
+    if (s->selective_bytes > 0) /* full recomputation chosen to fit */
+        json_object_set_new(plan, "selective_would_need_bytes", json_real(s->selective_bytes));
     return api_pack(
         "{s:s, s:s, s:i, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:o,"
         " s:o, s:o, s:i, s:I, s:i, s:f}",
@@ -325,10 +327,14 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
     if (api_number(p, "mtp_layers") > 0) /* multi-token prediction modules */
         snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", MTP %.0f",
                  api_number(p, "mtp_layers"));
-    char offload[96] = "";
+    char offload[160] = "";
     if (api_number(p, "recompute_layers") > 0)
         snprintf(offload, sizeof offload, " (the first %.0f layers of each chunk)",
                  api_number(p, "recompute_layers"));
+    if (api_number(p, "selective_would_need_bytes") > 0)
+        snprintf(offload + strlen(offload), sizeof offload - strlen(offload),
+                 ", as selective would need %.1f GiB a chip",
+                 api_number(p, "selective_would_need_bytes") / (1024.0 * 1024 * 1024));
     if (api_number(p, "cpu_offload_layers") > 0)
         snprintf(offload + strlen(offload), sizeof offload - strlen(offload),
                  ", %.0f layers' activations offloaded to host",

@@ -260,6 +260,11 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->seq = int_or(cmd, req, "seq", 1, &st, err);
     int dtype = api_next_choice(cmd, req, "dtype", &st, err);
     p->recompute = api_next_choice(cmd, req, "recompute", &st, err);
+    out->recompute_given = json_object_get(req, "recompute") ||
+                           json_object_get(req, "recompute-modules") ||
+                           json_object_get(req, "recompute-layers") ||
+                           json_object_get(req, "cpu-offload-layers");
+    out->selective_bytes = 0;
     p->cpu_offload_layers = int_or(cmd, req, "cpu-offload-layers", 0, &st, err);
     p->recompute_layers = int_or(cmd, req, "recompute-layers", 0, &st, err);
     /* Megatron-Core offloads only without recomputation */
@@ -341,17 +346,60 @@ static usim_status check_fits(const api_train_setup_t *s, usim_error *err)
     const char *advice = m->activations > states ? activation_advice(p)
                          : p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
                                        : "shard the model more (--tp, --pp) or add chips";
+    char even[96] = "";
+    if (s->selective_bytes > 0)
+        snprintf(even, sizeof even, " even recomputing every layer whole (selective: %.1f GiB)",
+                 s->selective_bytes / gib);
     return usim_fail(err, USIM_EINPUT,
-                     "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
+                     "the plan does not fit%s: it needs %.1f GiB per chip (pipeline stage %d) of "
                      "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
                      "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
-                     m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
+                     even, m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
                      m->weights / gib, m->gradients / gib, m->optimizer / gib,
                      m->activations / gib, m->temporary / gib, m->reserve / gib, advice);
 }
 
-usim_status api_train_check(const api_train_setup_t *s, usim_error *err)
+static bool plan_fits(const api_train_setup_t *s)
+{
+    return wl_memory_per_chip(&s->model, &s->plan).total <= s->sys.chip.hbm.capacity_bytes;
+}
+
+/* A run that names no recomputation and does not fit under selective: a
+ * recipe then recomputes whole layers (Megatron-Core's block method,
+ * recompute_num_layers N of each pipeline rank), as few as fit, since each
+ * costs a forward again. Memory falls as N grows, so the fewest is found by
+ * bisection; if none fits, full on every layer stays, the least memory, for
+ * the message. */
+static void fit_recompute(api_train_setup_t *s)
+{
+    wl_plan *p = &s->plan;
+    if (s->recompute_given || p->recompute != WL_RECOMPUTE_SELECTIVE || plan_fits(s))
+        return;
+    s->selective_bytes = wl_memory_per_chip(&s->model, p).total;
+    int per_rank = s->model.layers / (p->pp > 0 ? p->pp : 1);
+    p->recompute = WL_RECOMPUTE_FULL;
+    int lo = 1, hi = per_rank;
+    p->recompute_layers = hi;
+    if (!plan_fits(s)) {
+        p->recompute_layers = 0;
+        return;
+    }
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        p->recompute_layers = mid;
+        if (plan_fits(s))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    p->recompute_layers = lo < per_rank ? lo : 0;
+}
+
+usim_status api_train_check(api_train_setup_t *s, usim_error *err)
 {
     usim_status st = train_check(&s->model, &s->plan, &s->sys, err);
-    return st == USIM_OK ? check_fits(s, err) : st;
+    if (st != USIM_OK)
+        return st;
+    fit_recompute(s);
+    return check_fits(s, err);
 }

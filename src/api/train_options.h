@@ -93,7 +93,9 @@ extern const char *const api_tp_unit_choices[];
      "own amax: FP8-CS), mxfp8 (a scale per 32 elements: FP8-MX, chips with FP4 tensor cores) " \
      "or blockwise (DeepSeek-V3's 1 x 128 blocks); default: the stack's",                     \
      NULL, wl_fp8_recipe_names, 0, 0, false},                                                   \
-    {"recompute", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE", "activation recomputation",          \
+    {"recompute", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE",                                      \
+     "activation recomputation; unless given, selective, or where that does not fit, full on "  \
+     "the fewest layers of each chunk that fits (as a recipe sets recompute_num_layers)",       \
      "selective", api_recompute_choices, 0, 0, false},                                          \
     {"recompute-layers", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                     \
      "with --recompute full, recompute only the first N layers of each model chunk, the rest "  \
@@ -136,6 +138,8 @@ typedef struct api_train_setup_t {
     wl_model model;
     hw_system sys;
     wl_plan plan;
+    bool recompute_given; /* --recompute, --recompute-modules or offload named */
+    double selective_bytes; /* > 0: selective did not fit this per chip, so full was chosen */
 } api_train_setup_t;
 
 /* Reads --stack, --compile and --moe-dispatcher into p (the system's stack
@@ -153,8 +157,10 @@ usim_status api_read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_s
 /* Whether the plan runs and fits, before its step is simulated (a plan of
  * 262,144 micro-batches on 8 pipeline stages took 12 s and 1.9 GB to be
  * refused as too big): the plan's own errors first, then "does not fit"
- * with its parts and what would shrink them. */
-usim_status api_train_check(const api_train_setup_t *s, usim_error *err);
+ * with its parts and what would shrink them. Where the run named no
+ * recomputation and selective does not fit, full recomputation of the
+ * fewest layers that fits is chosen first (s->selective_bytes says so). */
+usim_status api_train_check(api_train_setup_t *s, usim_error *err);
 
 /* Reads model, system and plan from a request holding api_train_options. */
 usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setup_t *out,
