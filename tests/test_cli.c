@@ -327,6 +327,12 @@ static void messages_name_the_fix(void **state)
                        "mixtral, qwen2, qwen3, qwen3_moe, gpt_oss, gpt2, gptj, gpt_neox, falcon, "
                        "mpt, bloom, phi3, qwen2_moe, deepseek_v2, deepseek_v3, llama4, "
                        "llama4_text, gemma, gemma2, gemma3, gemma3_text (a string)");
+    /* a Hugging Face config without model_type: that key, not "unknown key" */
+    snprintf(args, sizeof args, "train --model %s %s",
+             write_temp("no_model_type.json", "{\"num_hidden_layers\": 2, \"hidden_size\": 64}"),
+             plan);
+    expect_error(args, "model_type: missing: a config.json in Hugging Face's form (it has "
+                       "num_hidden_layers) names its family here; allowed: llama, mistral");
     /* a fraction of a chip: the range too */
     expect_error("train --model llama3.2-1b --hw dgx-h100 --chips 8.5 --tp 1 --mbs 1 --gbs 8 "
                  "--seq 1024",

@@ -242,6 +242,25 @@ static void gpt_oss_config(void **state)
     assert_int_equal(m.sliding_window, 128);
     wl_model preset = load("gpt-oss-120b");
     assert_true(wl_model_params(&preset).total == p.total);
+    /* without layer_types or sliding_window, transformers' GptOssConfig
+     * fills them: the even layers slide, over 128 keys */
+    char *at = strstr(cfg, ", \"sliding_window\"");
+    snprintf(at, sizeof cfg - (size_t)(at - cfg), ", \"attention_bias\": true}");
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_OK);
+    assert_int_equal(m.sliding_layers, 18);
+    assert_int_equal(m.sliding_window, 128);
+    /* a list of another length than the layers is refused, as transformers
+     * refuses it */
+    snprintf(at, sizeof cfg - (size_t)(at - cfg),
+             ", \"layer_types\": [\"sliding_attention\", \"full_attention\"]}");
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
+    assert_string_equal(err.field, "layer_types");
+    assert_non_null(strstr(err.message, "expected a list of 36 entries"));
+    assert_non_null(strstr(err.message, "got 2"));
+    memcpy(types + 1, "chunked_attention", 17); /* entry 0, in place of sliding_attention */
+    snprintf(at, sizeof cfg - (size_t)(at - cfg), ", \"layer_types\": [%s]}", types);
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "entry 0 is not \"sliding_attention\""));
 }
 
 /*

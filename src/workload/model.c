@@ -536,25 +536,47 @@ static void hf_llama4(hf_reader *h, wl_model *m)
     hf_check_moe_layers(h, m);
 }
 
-/* Layers whose `layer_types` entry is "sliding_attention". */
-static int hf_sliding_layers(hf_reader *h)
+/* Layers whose `layer_types` entry is "sliding_attention"; absent, the
+ * layers of dflt (transformers' default for the family). As transformers'
+ * layer_type_validation, the list has one entry a layer, each a kind of
+ * attention this simulator knows. */
+static int hf_sliding_layers(hf_reader *h, const wl_model *m, int dflt)
 {
     json_t *types = json_object_get(h->doc, "layer_types"), *t;
+    char path[96];
     size_t i;
     int n = 0;
-    if (!json_is_array(types))
-        return 0;
+    if (h->st != USIM_OK || !types || json_is_null(types))
+        return dflt;
+    hf_path(h, "layer_types", path, sizeof path);
+    if (!json_is_array(types) || json_array_size(types) != (size_t)m->layers) {
+        h->st = usim_fail_at(h->r, path, false, h->err,
+                             "expected a list of %d entries, one a layer (num_hidden_layers), "
+                             "each \"sliding_attention\" or \"full_attention\"; got %s%zu",
+                             m->layers, json_is_array(types) ? "" : "no list, size ",
+                             json_is_array(types) ? json_array_size(types) : (size_t)0);
+        return dflt;
+    }
     json_array_foreach(types, i, t)
     {
         const char *s = json_string_value(t);
-        n += s && strcmp(s, "sliding_attention") == 0;
+        bool sliding = s && strcmp(s, "sliding_attention") == 0;
+        if (!sliding && !(s && strcmp(s, "full_attention") == 0)) {
+            h->st = usim_fail_at(h->r, path, false, h->err,
+                                 "entry %zu is not \"sliding_attention\" or \"full_attention\"",
+                                 i);
+            return dflt;
+        }
+        n += sliding;
     }
     return n;
 }
 
 /* gpt_oss: Llama's keys with every layer's MLP experts (biased, as its
  * attention projections are), a learned softmax sink per head, and
- * sliding-window attention on the layers `layer_types` names. */
+ * sliding-window attention on the layers `layer_types` names; without it,
+ * as transformers' GptOssConfig fills it, the even layers (0, 2, ...) slide,
+ * over 128 keys unless sliding_window says otherwise. */
 static void hf_gpt_oss(hf_reader *h, wl_model *m)
 {
     hf_llama_like(h, m);
@@ -563,8 +585,9 @@ static void hf_gpt_oss(hf_reader *h, wl_model *m)
     m->expert_ffn = m->ffn;
     m->mlp_bias = true;
     m->attention_sinks = true;
-    m->sliding_window = hf_int(h, "sliding_window", 0, 0, 16777216, false);
-    m->sliding_layers = m->sliding_window > 0 ? hf_sliding_layers(h) : 0;
+    m->sliding_window = hf_int(h, "sliding_window", 128, 0, 16777216, false);
+    int sliding = hf_sliding_layers(h, m, (m->layers + 1) / 2);
+    m->sliding_layers = m->sliding_window > 0 ? sliding : 0;
 }
 
 /* The keys a Gemma 3 config may leave out, as transformers' Gemma3TextConfig
@@ -607,9 +630,7 @@ static void hf_gemma(hf_reader *h, wl_model *m)
     if (m->sliding_window <= 0)
         return;
     int pattern = gemma3 ? hf_int(h, "sliding_window_pattern", 6, 1, MAX_LAYERS, false) : 2;
-    m->sliding_layers = json_is_array(json_object_get(h->doc, "layer_types"))
-                            ? hf_sliding_layers(h)
-                            : m->layers - m->layers / pattern;
+    m->sliding_layers = hf_sliding_layers(h, m, m->layers - m->layers / pattern);
 }
 
 typedef struct hf_family {
@@ -650,6 +671,11 @@ static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_
     for (size_t i = 0; i < n; i++)
         snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
                  i ? ", " : "", names[i]);
+    if (!json_object_get(doc, "model_type"))
+        return usim_fail_at(r, "model_type", false, err,
+                            "missing: a config.json in Hugging Face's form (it has "
+                            "num_hidden_layers) names its family here; allowed: %s",
+                            allowed);
     /* The value as written, quoted when a string: 7 is not '7'. */
     char *written = json_dumps(json_object_get(doc, "model_type"), JSON_ENCODE_ANY);
     usim_status st = usim_fail_at(r, "model_type", false, err,
@@ -673,7 +699,7 @@ usim_status wl_model_load_text(const char *file, const char *text, wl_model *out
         return st;
     if (!json_is_object(doc))
         st = usim_fail_at(&r, "", false, err, "expected a JSON object describing a model");
-    else if (json_object_get(doc, "model_type"))
+    else if (json_object_get(doc, "model_type") || json_object_get(doc, "num_hidden_layers"))
         st = read_hf(&r, doc, out, err);
     else
         st = read_own(&r, doc, out, err);
