@@ -132,8 +132,8 @@ static void ep_all_to_alls_pair_with_blocks(void **state)
     assert_close(full.s[TRAIN_EP_COMM], 1.5 + 4.0, 1e-12);
 }
 
-/* What a step's recorded calls of kind move (op < 0: any op; expert < 0:
- * dense or expert weights alike): their bytes all together, counts
+/* What a step's recorded calls of kind move (op < 0: any op; group < 0:
+ * any data-parallel group, else a train_dp_group): their bytes all together, counts
  * included, the largest call's, and whether one moves exactly `bytes`. */
 typedef struct call_stats {
     double total, largest;
@@ -141,7 +141,7 @@ typedef struct call_stats {
 } call_stats;
 
 static call_stats recorded_calls(const wl_model *m, const wl_plan *p, const hw_system *s,
-                                 train_kind kind, int op, int expert, double bytes)
+                                 train_kind kind, int op, int group, double bytes)
 {
     train_result r;
     train_record rec;
@@ -154,7 +154,7 @@ static call_stats recorded_calls(const wl_model *m, const wl_plan *p, const hw_s
     for (int i = 0; i < rec.nops; i++)
         for (int j = 0; j < rec.ops[i].ncalls[kind]; j++) {
             const train_call *c = &rec.ops[i].calls[kind][j];
-            if ((op >= 0 && c->op != op) || (expert >= 0 && c->expert != (expert > 0)))
+            if ((op >= 0 && c->op != op) || (group >= 0 && c->dp_group != group))
                 continue;
             st.total += c->bytes * c->count;
             st.largest = fmax(st.largest, c->bytes);
@@ -201,8 +201,8 @@ static void expert_gradients_reduce_over_expert_dp(void **state)
     assert_int_equal(r.edp.size, 2);
     assert_int_equal(r.edp.stride, 8);
     assert_int_equal(r.dp.size, 16);
-    assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, -1, 1, 0).largest, 7247757312.0, 0);
-    assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, -1, 0, 0).largest, 3082186752.0, 0);
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, -1, TRAIN_DP_EXPERT, 0).largest, 7247757312.0, 0);
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, -1, TRAIN_DP_DENSE, 0).largest, 3082186752.0, 0);
 }
 
 /* ZeRO-2 shards the gradients, so it reduce-scatters them after every
@@ -220,6 +220,45 @@ static void zero2_reduces_every_microbatch(void **state)
     p.zero = 2;
     assert_close(recorded_calls(&m, &p, &s, TRAIN_DP_COMM, NET_REDUCE_SCATTER, -1, 0).total,
                  4 * once, 1e-9);
+}
+
+/* HSDP: ZeRO-3 sharded over each node's 8 GPUs of 32 (Llama 3 8B, 4
+ * replicas): every reduce-scatter of the shard group is followed by an
+ * all-reduce of its 1/8 shard between the replicas, so the replicas move an
+ * eighth of the reduce-scatters' bytes; the optimizer state is 12 bytes a
+ * weight over 8, not 32 (8,030,261,248 x 12 / 8 = 12,045,391,872 bytes);
+ * a shard group of all 32 is plain ZeRO-3, to the bit. */
+static void hsdp_shards_in_node_and_replicates_across(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3-8b");
+    hw_system s = load_system("dgx-h100", 32);
+    wl_plan p = plan(1, 1, 32, 1, 64, 4096);
+    p.zero = 3;
+    train_result whole = step(&m, &p, &s);
+    p.dp_shard = 32;
+    assert_true(step(&m, &p, &s).step_time_s == whole.step_time_s);
+    p.dp_shard = 8;
+    train_result hsdp = step(&m, &p, &s);
+    assert_int_equal(hsdp.dp.size, 8);
+    assert_int_equal(hsdp.dpr.size, 4);
+    assert_int_equal(hsdp.dpr.stride, 8);
+    assert_close(hsdp.memory.optimizer, 12045391872.0, 1e-12);
+    double scattered =
+        recorded_calls(&m, &p, &s, TRAIN_DP_COMM, NET_REDUCE_SCATTER, TRAIN_DP_DENSE, 0).total;
+    double replicated =
+        recorded_calls(&m, &p, &s, TRAIN_DP_COMM, NET_ALLREDUCE, TRAIN_DP_REPLICA, 0).total;
+    assert_true(scattered > 0);
+    assert_close(replicated, scattered / 8, 1e-12);
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 32 --gbs 64 --seq 4096 "
+                       "--zero 3 --dp-shard 12",
+                       "--dp-shard: 12 does not divide DP x CP = 32; allowed: a divisor of 32");
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --chips 32 --gbs 64 --seq 4096 "
+                       "--zero 0 --dp-shard 8",
+                       "--dp-shard: a shard group needs a sharded state");
+    expect_input_error("train --model mixtral-8x7b --hw dgx-h100 --chips 32 --gbs 64 --seq 4096 "
+                       "--zero 3 --ep 8 --dp-shard 8",
+                       "HSDP of a mixture-of-experts model (mixtral-8x7b) is not modelled");
 }
 
 /* DeepSeek-V3's framework sends tokens to their experts in FP8 with a scale
@@ -681,6 +720,7 @@ int main(void)
         cmocka_unit_test(llama3_schedule_options),
         cmocka_unit_test(block_recompute_takes_its_share),
         cmocka_unit_test(unnamed_recompute_fits_the_fewest_layers),
+        cmocka_unit_test(hsdp_shards_in_node_and_replicates_across),
         cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

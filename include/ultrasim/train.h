@@ -66,6 +66,7 @@ typedef struct train_result {
     int64_t microbatches;
     train_group tp, cp, dp, pp, ep;
     train_group edp;                /* expert data parallel: expert weights' DP traffic */
+    train_group dpr;                /* HSDP: the replicas of a ZeRO shard group (size 1: none) */
     int tasks;                      /* simulated tasks */
 } train_result;
 

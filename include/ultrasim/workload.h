@@ -343,6 +343,10 @@ typedef struct wl_plan {
     int cpu_offload_layers;
     bool sp;             /* sequence parallel (with TP) */
     int zero;            /* 0..3 */
+    /* ZeRO's shard group, the first dp_shard ranks of DP x CP, its state
+     * replicated over the rest (HSDP: PyTorch's dp_shard and dp_replicate,
+     * Megatron-Core's num_distributed_optimizer_instances); 0: all of them. */
+    int dp_shard;
     bool overlap_grad_reduce;   /* DP gradient reduce with backward */
     bool overlap_param_gather;  /* ZeRO parameter all-gather with forward */
     bool overlap_tp_comm;       /* TP collectives hidden behind GEMMs */
@@ -377,6 +381,9 @@ int wl_plan_etp(const wl_plan *p);
  * backward, instead of both every micro-batch. */
 bool wl_plan_zero3_per_step(const wl_plan *p);
 double wl_expert_dp(const wl_plan *p);
+
+/* The ranks ZeRO shards over: dp_shard, or all of DP x CP. */
+int wl_plan_zero_shard(const wl_plan *p);
 
 /* The share of a layer's forward matmul FLOPs that the plan's selective
  * recomputation runs again in the backward (0 for the attention core only). */

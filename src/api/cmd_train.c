@@ -120,6 +120,8 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
                                group_json(&r->pp), "ep", group_json(&r->ep));
     if (s->model.experts > 1) /* expert weights' DP traffic; a dense model's is dp's */
         json_object_set_new(groups, "edp", group_json(&r->edp));
+    if (r->dpr.size > 1) /* HSDP: dp is the shard group, these its replicas */
+        json_object_set_new(groups, "dpr", group_json(&r->dpr));
     json_t *plan = plan_json(&s->plan);
     json_object_set_new(plan, "mtp_layers", json_integer(s->model.mtp_layers));
     if (s->selective_bytes > 0) /* full recomputation chosen to fit */
@@ -264,7 +266,7 @@ static void render_memory(usim_buf *b, json_t *res)
 
 static void render_groups(usim_buf *b, json_t *res)
 {
-    static const char *const NAMES[] = {"tp", "cp", "dp", "pp", "ep", "edp"};
+    static const char *const NAMES[] = {"tp", "cp", "dp", "dpr", "pp", "ep", "edp"};
     json_t *g = json_object_get(res, "groups");
     usim_buf_puts(b, "\nWhere each group's traffic flows\n");
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++) {

@@ -271,6 +271,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     if (p->cpu_offload_layers > 0 && !json_object_get(req, "recompute"))
         p->recompute = WL_RECOMPUTE_NONE;
     p->zero = api_next_choice(cmd, req, "zero", &st, err);
+    p->dp_shard = int_or(cmd, req, "dp-shard", 0, &st, err);
     int unit = api_next_choice(cmd, req, "tp-unit", &st, err);
     p->attention = api_next_choice(cmd, req, "attention", &st, err);
     p->dtype = dtype == 0 ? USIM_BF16 : dtype == 1 ? USIM_FP16 : USIM_FP8;

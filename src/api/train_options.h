@@ -116,6 +116,11 @@ extern const char *const api_tp_unit_choices[];
      false},                                                                                    \
     {"zero", USIM_OPT_CHOICE, USIM_UNIT_NONE, "N", "ZeRO stage (1 = distributed optimizer)", "1",\
      api_zero_choices, 0, 0, false},                                                            \
+    {"dp-shard", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                             \
+     "HSDP: ZeRO shards over N neighbouring DP x CP ranks and replicates across the rest, "     \
+     "gradients all-reduced between replicas (PyTorch's dp_shard, Megatron-Core's "             \
+     "num_distributed_optimizer_instances = DP x CP / N); default: all of DP x CP",             \
+     NULL, NULL, 1, 1048576, false},                                                            \
     {"overlap-grad-reduce", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                          \
      "reduce gradients during the backward", "on", api_on_off_choices, 0, 0, false},            \
     {"overlap-param-gather", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                         \

@@ -40,7 +40,7 @@ static int find_call(const train_costs *c, train_kind k, const train_call *call)
     for (int i = 0; i < c->ncalls[k]; i++) {
         const train_call *h = &c->calls[k][i];
         if (h->op == call->op && h->bytes == call->bytes && h->hidden == call->hidden &&
-            h->expert == call->expert)
+            h->dp_group == call->dp_group)
             return i;
     }
     return -1;
@@ -63,12 +63,12 @@ static void add_call(train_costs *c, train_kind kind, train_call call)
 void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, double count,
                       bool hidden)
 {
-    add_call(c, kind, (train_call){op, bytes, count, hidden, false});
+    add_call(c, kind, (train_call){op, bytes, count, hidden, TRAIN_DP_DENSE});
 }
 
-void train_costs_expert_call(train_costs *c, int op, double bytes, double count, bool hidden)
+void train_costs_dp_call(train_costs *c, int g, int op, double bytes, double count, bool hidden)
 {
-    add_call(c, TRAIN_DP_COMM, (train_call){op, bytes, count, hidden, true});
+    add_call(c, TRAIN_DP_COMM, (train_call){op, bytes, count, hidden, g});
 }
 
 void train_costs_add(train_costs *a, const train_costs *b, double k)

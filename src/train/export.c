@@ -97,17 +97,23 @@ typedef struct pgroup {
     int first, size, stride;
 } pgroup;
 
-static const char *const GROUP_KINDS[] = {"tp", "cp", "ep", "dp", "edp"};
+static const char *const GROUP_KINDS[] = {"tp", "cp", "ep", "dp", "edp", "dpr"};
 
 /* The group of kind's calls (DP traffic of expert weights: the expert
  * data-parallel group, EP x ETP ranks apart within the stage, as
- * train_step groups it). */
-static pgroup group_for(const exporter *e, train_kind kind, bool expert)
+ * train_step groups it; HSDP's replicas: shard-group ranks apart). */
+static pgroup group_for(const exporter *e, train_kind kind, int dp_group)
 {
     const wl_plan *p = e->p;
     coords k = e->at;
     pgroup g = {"tp", 0, 1, 1};
-    if (kind == TRAIN_DP_COMM && expert) {
+    int shard = wl_plan_zero_shard(p), in_dp = k.c + p->cp * k.d; /* the rank within DP x CP */
+    if (kind == TRAIN_DP_COMM && dp_group == TRAIN_DP_REPLICA) {
+        k.c = k.d = 0;
+        return (pgroup){"dpr", rank_of(p, k) + p->tp * (in_dp % shard), p->dp * p->cp / shard,
+                        p->tp * shard};
+    }
+    if (kind == TRAIN_DP_COMM && dp_group == TRAIN_DP_EXPERT) {
         int span = wl_plan_etp(p) * p->ep;
         int stage = rank_of(p, (coords){0, 0, 0, k.s}), f = rank_of(p, k) - stage;
         return (pgroup){"edp", stage + f % span, (int)wl_expert_dp(p), span};
@@ -127,9 +133,9 @@ static pgroup group_for(const exporter *e, train_kind kind, bool expert)
         g = (pgroup){"ep", stage + f % etp + f / span * span, p->ep, etp};
         break;
     }
-    default: /* DP: DP x CP ranks, stride TP */
+    default: /* DP: DP x CP ranks, stride TP (HSDP: the shard group's) */
         k.c = k.d = 0;
-        g = (pgroup){"dp", rank_of(p, k), p->dp * p->cp, p->tp};
+        g = (pgroup){"dp", rank_of(p, k) + p->tp * (in_dp / shard * shard), shard, p->tp};
         break;
     }
     return g;
@@ -212,8 +218,9 @@ static double call_s(exporter *e, const train_call *c, train_kind kind)
     const train_group *g = kind == TRAIN_TP_COMM   ? &e->rec->tp
                            : kind == TRAIN_CP_COMM ? &e->rec->cp
                            : kind == TRAIN_EP_COMM ? &e->rec->ep
-                           : c->expert             ? &e->rec->edp
-                                                   : &e->rec->dp;
+                           : c->dp_group == TRAIN_DP_EXPERT  ? &e->rec->edp
+                           : c->dp_group == TRAIN_DP_REPLICA ? &e->rec->dpr
+                                                             : &e->rec->dp;
     return train_collective_s(e->x, (net_op)c->op, c->bytes, g);
 }
 
@@ -222,7 +229,7 @@ static double call_s(exporter *e, const train_call *c, train_kind kind)
 static uint64_t call_node(exporter *e, const char *label, train_kind kind, const train_call *c,
                           int stream, uint64_t dep)
 {
-    pgroup g = group_for(e, kind, c->expert);
+    pgroup g = group_for(e, kind, c->dp_group);
     char name[96], pg[32];
     pg_name(e, &g, pg, sizeof pg);
     if (c->op != NET_SENDRECV) {
@@ -533,16 +540,17 @@ static usim_status add_groups(json_t *groups, const exporter *e0, int rank)
 {
     static const struct {
         train_kind kind;
-        bool expert; /* the expert data-parallel group, a MoE model's only */
-    } GROUPS[] = {{TRAIN_TP_COMM, false}, {TRAIN_CP_COMM, false}, {TRAIN_EP_COMM, false},
-                  {TRAIN_DP_COMM, false}, {TRAIN_DP_COMM, true}};
+        int dp_group; /* train_dp_group: the expert one a MoE model's only */
+    } GROUPS[] = {{TRAIN_TP_COMM, TRAIN_DP_DENSE},   {TRAIN_CP_COMM, TRAIN_DP_DENSE},
+                  {TRAIN_EP_COMM, TRAIN_DP_DENSE},   {TRAIN_DP_COMM, TRAIN_DP_DENSE},
+                  {TRAIN_DP_COMM, TRAIN_DP_EXPERT},  {TRAIN_DP_COMM, TRAIN_DP_REPLICA}};
     exporter e = *e0;
     e.rank = rank;
     e.at = coords_of(e.p, rank);
     for (size_t i = 0; i < sizeof GROUPS / sizeof GROUPS[0]; i++) {
-        if (GROUPS[i].expert && e.x->m->experts <= 1)
+        if (GROUPS[i].dp_group == TRAIN_DP_EXPERT && e.x->m->experts <= 1)
             continue;
-        pgroup g = group_for(&e, GROUPS[i].kind, GROUPS[i].expert);
+        pgroup g = group_for(&e, GROUPS[i].kind, GROUPS[i].dp_group);
         char name[32];
         pg_name(&e, &g, name, sizeof name);
         if (g.size < 2 || json_object_get(groups, name))

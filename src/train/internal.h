@@ -12,8 +12,12 @@ typedef struct train_call {
     int op; /* net_op */
     double bytes, count;
     bool hidden;
-    bool expert; /* DP traffic of expert weights: on the expert data-parallel group */
+    int dp_group; /* train_dp_group: which data-parallel group DP traffic runs on */
 } train_call;
+
+/* The data-parallel group a DP call runs on: the dense weights' (ZeRO's
+ * shard group), the expert weights', or HSDP's replicas of a shard. */
+typedef enum { TRAIN_DP_DENSE, TRAIN_DP_EXPERT, TRAIN_DP_REPLICA } train_dp_group;
 
 #define TRAIN_CALLS 6
 
@@ -37,7 +41,8 @@ void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, dou
 
 /* The same for DP traffic of expert weights, on the expert data-parallel
  * group. */
-void train_costs_expert_call(train_costs *c, int op, double bytes, double count, bool hidden);
+/* A DP call on group g (train_dp_group). */
+void train_costs_dp_call(train_costs *c, int g, int op, double bytes, double count, bool hidden);
 
 /* Collectives already costed in this step: the same call recurs for every
  * layer, bucket and stage. */
@@ -63,6 +68,9 @@ typedef struct train_ctx {
      * CP x DP / (EP x ETP) of them, EP x ETP apart (Megatron-Core's expert
      * rank order tp-ep-dp); expert weights' DP traffic runs over it. */
     train_group edp;
+    /* HSDP: the replicas of a ZeRO shard group (dp holds the shard group),
+     * shard-group ranks apart; their gradients all-reduced over it. */
+    train_group dpr;
     usim_error *err;
     usim_status st; /* the first failure of a collective, sticky */
     bool compute_only; /* cost no communication (for lower bounds) */
@@ -80,7 +88,7 @@ typedef struct train_record {
     int *task_op;
     int cap_tasks;
     int (*res)[4];
-    train_group tp, cp, dp, ep, pp, edp;
+    train_group tp, cp, dp, ep, pp, edp, dpr;
 } train_record;
 
 /* train_step, also filling rec (train_record_free after). */

@@ -122,10 +122,19 @@ static dp_bytes dp_share(dp_bytes a, double k)
     return (dp_bytes){a.dense * k, a.experts * k};
 }
 
+/* HSDP: after a gradient reduce-scatter in the shard group, each rank's
+ * shard is all-reduced with its replicas (PyTorch's HSDP, Megatron-Core's
+ * num_distributed_optimizer_instances), 1 / shard of the bytes. */
+static double replica_bytes(const step_builder *b, net_op op, dp_bytes bytes)
+{
+    return op == NET_REDUCE_SCATTER && b->x.dpr.size > 1 ? bytes.dense / b->x.dp.size : 0;
+}
+
 static double dp_collective_s(step_builder *b, net_op op, dp_bytes bytes)
 {
     return train_collective_s(&b->x, op, bytes.dense, &b->x.dp) +
-           train_collective_s(&b->x, op, bytes.experts, &b->x.edp);
+           train_collective_s(&b->x, op, bytes.experts, &b->x.edp) +
+           train_collective_s(&b->x, NET_ALLREDUCE, replica_bytes(b, op, bytes), &b->x.dpr);
 }
 
 /* Records such a collective's calls in c, each where its group has more
@@ -136,7 +145,10 @@ static void dp_calls(const step_builder *b, train_costs *c, net_op op, dp_bytes 
     if (b->x.dp.size > 1)
         train_costs_call(c, TRAIN_DP_COMM, op, bytes.dense, count, hidden);
     if (b->x.edp.size > 1)
-        train_costs_expert_call(c, op, bytes.experts, count, hidden);
+        train_costs_dp_call(c, TRAIN_DP_EXPERT, op, bytes.experts, count, hidden);
+    if (replica_bytes(b, op, bytes) > 0)
+        train_costs_dp_call(c, TRAIN_DP_REPLICA, NET_ALLREDUCE, replica_bytes(b, op, bytes), count,
+                            hidden);
 }
 
 /* Sharded gradients are reduce-scattered layer by layer after every
@@ -556,7 +568,7 @@ static void finish_stage(step_builder *b, int stage)
             b->dp_tasks[stage] = d;
         }
     }
-    double shard = p->zero >= 1 ? (double)p->dp * p->cp : 1.0;
+    double shard = p->zero >= 1 ? (double)wl_plan_zero_shard(p) : 1.0;
     double expert_shard = p->zero >= 1 ? wl_expert_dp(p) : 1.0;
     double local = sp.dense / shard + sp.experts / expert_shard;
     train_costs update = train_optimizer_costs(&b->x, local);
@@ -823,7 +835,9 @@ static void set_groups(train_ctx *x)
     const wl_plan *p = x->p;
     x->tp = group_of(x->sys, p->tp, 1);
     x->cp = group_of(x->sys, p->cp, p->tp);
-    x->dp = group_of(x->sys, p->dp * p->cp, p->tp);
+    int shard = wl_plan_zero_shard(p); /* ZeRO's shard group; HSDP's replicas beyond */
+    x->dp = group_of(x->sys, shard, p->tp);
+    x->dpr = group_of(x->sys, p->dp * p->cp / shard, p->tp * shard);
     /* EP ranks ETP apart (expert TP, TP unless folded), over what the dense
      * layers use as CP and DP ranks: Megatron-Core's expert rank order
      * (tp-ep-dp, with CP folded in). */
@@ -921,6 +935,7 @@ static usim_status keep_resources(const step_builder *b, train_record *rec, usim
     rec->cp = b->x.cp;
     rec->dp = b->x.dp;
     rec->edp = b->x.edp;
+    rec->dpr = b->x.dpr;
     rec->ep = b->x.ep;
     rec->pp = b->x.pp;
     return USIM_OK;
@@ -978,6 +993,7 @@ usim_status train_step_recorded(const wl_model *m, const wl_plan *p, const hw_sy
         result->pp = b.x.pp;
         result->ep = b.x.ep;
         result->edp = b.x.edp;
+        result->dpr = b.x.dpr;
         metrics(m, p, sys, result);
     }
     if (st == USIM_OK && trace)

@@ -294,7 +294,7 @@ static wl_memory stage_memory(const wl_model *m, const wl_plan *p, int stage)
     wl_memory mem;
     memset(&mem, 0, sizeof mem);
     wl_stage_params sp = wl_stage_params_of(m, p, stage);
-    double shard = (double)p->dp * p->cp;       /* ZeRO shards over DP x CP */
+    double shard = wl_plan_zero_shard(p);       /* ZeRO shards over DP x CP, or HSDP's group */
     double expert_shard = wl_expert_dp(p);      /* expert weights: their replicas */
     double dense = sp.dense, experts = sp.experts;
     double params_sharded = dense / shard + experts / expert_shard;

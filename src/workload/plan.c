@@ -117,6 +117,33 @@ bool wl_plan_zero3_per_step(const wl_plan *p)
     return p->zero >= 3 && p->pp > 1 && p->stack.zero3_pipeline_per_step;
 }
 
+int wl_plan_zero_shard(const wl_plan *p)
+{
+    return p->dp_shard > 0 ? p->dp_shard : p->dp * p->cp;
+}
+
+/* HSDP: a shard group that divides DP x CP, of a sharded state, on the
+ * dense weights (expert weights shard over their own replicas, which this
+ * does not split). */
+static usim_status check_dp_shard(const wl_plan *p, const wl_model *m, usim_error *err)
+{
+    int ranks = p->dp * p->cp;
+    if (p->dp_shard == 0)
+        return USIM_OK;
+    if (p->zero < 1)
+        return fail(err, "dp-shard", "a shard group needs a sharded state: ZeRO 1 to 3, not "
+                                     "ZeRO 0; add --zero 1, 2 or 3");
+    if (p->dp_shard < 1 || p->dp_shard > ranks || ranks % p->dp_shard != 0)
+        return fail(err, "dp-shard", "%d does not divide DP x CP = %d; allowed: a divisor of %d",
+                    p->dp_shard, ranks, ranks);
+    if (m->experts > 1 && p->dp_shard < ranks)
+        return fail(err, "dp-shard", "HSDP of a mixture-of-experts model (%s) is not modelled: "
+                                     "its expert weights shard over their own replicas; drop "
+                                     "--dp-shard",
+                    m->name);
+    return USIM_OK;
+}
+
 double wl_expert_dp(const wl_plan *p)
 {
     return (double)p->tp * p->cp * p->dp / ((double)p->ep * wl_plan_etp(p));
@@ -312,6 +339,8 @@ usim_status wl_plan_check(const wl_plan *p, const wl_model *m, int chips, usim_e
         st = check_vp_group(p, err);
     if (st == USIM_OK)
         st = check_recompute_layers(p, m, err);
+    if (st == USIM_OK)
+        st = check_dp_shard(p, m, err);
     return st;
 }
 
