@@ -184,7 +184,7 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         {"schedule", "schedule"}, {"moe-dispatcher", "moe_dispatcher"},
         {"mtp-layers", "mtp_layers"}, {"cpu-offload-layers", "cpu_offload_layers"},
         {"microbatch-group-size-per-virtual-pipeline-stage", "vp_group"},
-        {"recompute-layers", "recompute_layers"}};
+        {"recompute-layers", "recompute_layers"}, {"dp-shard", "dp_shard"}};
     const char *hw = cell(h, r, "hw");
     json_t *req = api_pack("{s:s}", "command", "train");
     json_t *gpt = gpt_from_row(h, r);
@@ -607,7 +607,7 @@ static const char *const COLUMNS[] = {
     "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "params_b", "tp", "pp", "dp",
     "cp", "ep", "etp", "vp", "mbs", "gbs", "dtype", "recompute", "sp", "zero", "attention",
     "overlap_grad_reduce", "overlap_tp_comm", "stack", "compile", "fp8_recipe", "schedule", "moe_dispatcher", "mtp_layers",
-    "cpu_offload_layers", "recompute_layers", "vp_group", "embedding_in_pipeline_split", "loss_in_pipeline_split",
+    "cpu_offload_layers", "recompute_layers", "vp_group", "dp_shard", "embedding_in_pipeline_split", "loss_in_pipeline_split",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
     "engine", "max_model_len", "prefill_buckets", "requests", "replicas", "attention_dp",
