@@ -643,6 +643,22 @@ static void llama3_schedule_options(void **state)
     assert_int_equal((int)json_number_value(json_object_get(plan, "vp_group")), 4);
     assert_true(json_is_true(json_object_get(plan, "embedding_in_pipeline_split")));
     json_decref(j);
+    /* PP 2 x VP 21 = 42 virtual stages for 40 layers runs only with both
+     * counted: named or not, the same plan */
+    snprintf(args, sizeof args, "%s --vp 21", base);
+    json_t *unnamed = cli_json(args);
+    snprintf(args, sizeof args, "%s --vp 21 --account-for-embedding-in-pipeline-split "
+                                "--account-for-loss-in-pipeline-split", base);
+    json_t *named = cli_json(args);
+    plan = json_object_get(unnamed, "plan");
+    assert_true(json_is_true(json_object_get(plan, "embedding_in_pipeline_split")));
+    assert_true(json_is_true(json_object_get(plan, "loss_in_pipeline_split")));
+    assert_true(json_number_value(json_object_get(unnamed, "step_time_s")) ==
+                json_number_value(json_object_get(named, "step_time_s")));
+    json_decref(unnamed);
+    json_decref(named);
+    snprintf(args, sizeof args, "%s --vp 22", base);
+    expect_input_error(args, "PP x VP = 44 virtual stages, but the model has 40 layers");
 }
 
 /* TP counted in NeuronCores: every core is a rank of the TP collectives.

@@ -254,6 +254,12 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
     p->vp_group = int_or(cmd, req, "microbatch-group-size-per-virtual-pipeline-stage", 0, &st, err);
     p->embedding_slot = api_flag(req, "account-for-embedding-in-pipeline-split");
     p->loss_slot = api_flag(req, "account-for-loss-in-pipeline-split");
+    /* More virtual stages than layers run in Megatron-Core only with the
+     * embedding and the loss counted as layers (NVIDIA's 405B recipe at PP
+     * 16 x VP 8 sets both): a run that needs them and names neither has them. */
+    int stages = p->pp * p->vp, layers = out->model.layers;
+    if (!p->embedding_slot && !p->loss_slot && stages > layers && (layers + 2) % stages == 0)
+        p->embedding_slot = p->loss_slot = true;
     p->schedule = api_next_choice(cmd, req, "schedule", &st, err);
     p->mbs = int_or(cmd, req, "mbs", 1, &st, err);
     p->gbs = int_or(cmd, req, "gbs", 1, &st, err);

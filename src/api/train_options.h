@@ -61,7 +61,8 @@ extern const char *const api_tp_unit_choices[];
      "paper's schedule; Megatron-Core's option; default PP, Megatron's interleaving)", NULL,   \
      NULL, 1, 65536, false},                                                                    \
     {"account-for-embedding-in-pipeline-split", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,            \
-     "the embedding takes a layer's place on the first virtual stage (Megatron-Core's option)", \
+     "the embedding takes a layer's place on the first virtual stage (Megatron-Core's option; " \
+     "with the loss's, on by itself where PP x VP is the layers + 2, the one split that runs)", \
      NULL, NULL, 0, 0, false},                                                                  \
     {"account-for-loss-in-pipeline-split", USIM_OPT_FLAG, USIM_UNIT_NONE, NULL,                 \
      "the output layer and loss take a layer's place on the last virtual stage "               \
