@@ -507,6 +507,41 @@ static void host_bound_passes_last_the_hosts_time(void **state)
     }
 }
 
+/* An eager chain launches each of its ops: a stack that counts one more
+ * launch for a norm adds a launch to each norm of a host-bound step. Llama
+ * 3.2 1B, 16 layers of two norms and the final norm, forward and backward,
+ * one micro-batch: 66 norms, 66 ms more at 1 ms a launch. The stacks' own
+ * counts: torchtitan's eager RMSNorm six kernels, compiled one; a fused
+ * Transformer Engine norm one. */
+static void eager_chains_launch_each_op(void **state)
+{
+    (void)state;
+    double step[2];
+    for (int i = 0; i < 2; i++) {
+        char json[300], name[32], cmd[512];
+        snprintf(json, sizeof json,
+                 "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"norms-%d\", "
+                 "\"host_kernel_s\": \"1ms\", \"kernel_launches\": {\"norm\": %d}}",
+                 i, 6 + i);
+        snprintf(name, sizeof name, "norms-%d.json", i);
+        snprintf(cmd, sizeof cmd,
+                 "train --model llama3.2-1b --hw dgx-h100 --chips 1 --gbs 1 --seq 512 --zero 0 "
+                 "--recompute none --stack %s --json",
+                 write_temp(name, json));
+        step[i] = cli_number(cmd, "", NULL, "step_time_s");
+    }
+    assert_close(step[1] - step[0], 66e-3, 1e-9);
+    wl_stack titan, fsdp, mcore;
+    usim_error err;
+    assert_int_equal(wl_stack_load("torchtitan", &titan, &err), USIM_OK);
+    assert_int_equal(wl_stack_load("fsdp", &fsdp, &err), USIM_OK);
+    assert_int_equal(wl_stack_load("megatron-core", &mcore, &err), USIM_OK);
+    assert_true(wl_stack_kernel_launches(&titan, false)->norm == 6);
+    assert_true(wl_stack_kernel_launches(&titan, true)->norm == 1);
+    assert_true(wl_stack_kernel_launches(&fsdp, false)->norm == 6);
+    assert_true(wl_stack_kernel_launches(&mcore, false)->norm == 1);
+}
+
 /* A torchtitan stack file with its TP figures replaced. */
 static const char *titan_tp_stack(const char *name, int copies, bool fp8_gather)
 {
@@ -802,6 +837,7 @@ int main(void)
         cmocka_unit_test(ep_overlap_hides_the_all_to_alls),
         cmocka_unit_test(deepep_sends_a_copy_per_domain),
         cmocka_unit_test(host_bound_passes_last_the_hosts_time),
+        cmocka_unit_test(eager_chains_launch_each_op),
         cmocka_unit_test(base_and_bad_cap),
         cmocka_unit_test(sp_collectives_copy_the_activation),
         cmocka_unit_test(fp8_all_gathers_move_one_byte),

@@ -266,6 +266,9 @@ typedef struct wl_stack {
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;
+    /* The same chains counted in kernel launches, eager and compiled (each
+     * 1 unless the stack says: a fused kernel); a backward launches as many. */
+    wl_kernel_bytes eager_launches, compiled_launches;
 } wl_stack;
 
 /* The stack a system runs when its description names none. */
@@ -284,6 +287,8 @@ double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe);
 
 /* The kernel figures a run uses: the compiled ones when it compiles. */
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
+/* The same, in kernel launches (wl_stack.eager_launches). */
+const wl_kernel_bytes *wl_stack_kernel_launches(const wl_stack *s, bool compiled);
 /* The pipeline schedule: 1F1B (interleaved when vp > 1), or ZB-H1 (Qi et
  * al., "Zero Bubble Pipeline Parallelism", ICLR 2024), which splits each
  * backward into its input-gradient half B and its weight-gradient half W and

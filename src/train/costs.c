@@ -135,7 +135,7 @@ static engine_cost gemm_cost(const hw_chip *chip, double m, double k, double n, 
 }
 
 static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
-                        double flops, double bytes);
+                        double flops, double bytes, double launches);
 
 /* A projection of m tokens from k to n features: forward, or its backward
  * (dgrad m x n -> m x k, and wgrad k x m -> k x n). In FP8 (Transformer
@@ -149,7 +149,7 @@ static void linear_in(const train_ctx *x, train_costs *c, bool backward, double 
 {
     int streams = x->p->stack.expert_gemm_streams;
     if (t == USIM_FP8)
-        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, wl_plan_fp8_cast_bytes(x->p));
+        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, wl_plan_fp8_cast_bytes(x->p), 1);
     if (!backward) {
         add_cost(c, TRAIN_GEMM, gemm_cost(x->chip, m, k, n, batch, streams, t));
         return;
@@ -178,17 +178,18 @@ static void linear(const train_ctx *x, train_costs *c, bool backward, double m, 
 }
 
 /* Elementwise work over `elements` values: `flops` each, `bytes` each moved
- * through HBM (the stack's kernels, wl_kernel_bytes); a backward reads the
- * saved input and the incoming gradient and writes one gradient, about twice
- * the traffic. */
+ * through HBM (the stack's kernels, wl_kernel_bytes), in `launches` kernels
+ * (wl_stack.eager_launches: an eager chain launches each op); a backward
+ * reads the saved input and the incoming gradient and writes one gradient,
+ * about twice the traffic, in as many launches (autograd runs each op's). */
 static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
-                        double flops, double bytes)
+                        double flops, double bytes, double launches)
 {
     double k = backward ? 2.0 : 1.0;
     engine_vector_op op = {elements * k, flops, elements * bytes * k, ENGINE_VECTOR};
-    if (elements > 0) {
+    if (elements > 0 && (bytes > 0 || flops > 0)) { /* no traffic, no work: no kernel */
         add_cost(c, TRAIN_ELEMENTWISE, engine_vector(x->chip, &op));
-        c->host_s += x->p->stack.host_kernel_s;
+        c->host_s += launches * x->p->stack.host_kernel_s;
     }
 }
 
@@ -241,7 +242,7 @@ static double tp_calls(train_ctx *x, train_costs *c, net_op op, double element_b
     double copies = x->replaying ? 0 : x->p->stack.sp_collective_copies;
     if (s > 0 && copies > 0 && op != NET_ALLREDUCE && !x->p->overlap_tp_comm)
         for (int i = 0; i < count; i++)
-            elementwise(x, c, false, elements, 0, 2.0 * element_bytes * copies);
+            elementwise(x, c, false, elements, 0, 2.0 * element_bytes * copies, copies);
     return s;
 }
 
@@ -272,6 +273,11 @@ static const wl_kernel_bytes *kernels(const train_ctx *x)
     return wl_stack_kernels(&x->p->stack, x->p->compile);
 }
 
+static const wl_kernel_bytes *launches(const train_ctx *x)
+{
+    return wl_stack_kernel_launches(&x->p->stack, x->p->compile);
+}
+
 /* Query and key/value widths per chip under TP (KV heads replicated when
  * fewer than TP ranks). */
 static double q_width(const train_ctx *x)
@@ -290,13 +296,13 @@ static double kv_width(const train_ctx *x)
  * output's head transpose made contiguous. */
 static void attention_elementwise(const train_ctx *x, train_costs *c, bool backward)
 {
-    const wl_kernel_bytes *k = kernels(x);
+    const wl_kernel_bytes *k = kernels(x), *n = launches(x);
     double T = x->tokens, q = q_width(x), kv = kv_width(x);
     if (x->m->position == WL_POS_ROPE)
-        elementwise(x, c, backward, T * (q + kv), 6, k->rope);
+        elementwise(x, c, backward, T * (q + kv), 6, k->rope, n->rope);
     if (x->m->kv_heads < x->m->heads)
-        elementwise(x, c, backward, 2 * T * q, 0, k->kv_repeat);
-    elementwise(x, c, backward, T * q, 0, k->attention_copies);
+        elementwise(x, c, backward, 2 * T * q, 0, k->kv_repeat, n->kv_repeat);
+    elementwise(x, c, backward, T * q, 0, k->attention_copies, n->attention_copies);
 }
 
 /* An attention core averaged over the layers: the sliding-window ones (a
@@ -311,7 +317,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
     const wl_model *m = x->m;
     double T = x->tokens, h = m->hidden, t = x->p->tp;
     double rep = replicated_share(x);
-    elementwise(x, c, backward, T * h * rep, 4, kernels(x)->norm);
+    elementwise(x, c, backward, T * h * rep, 4, kernels(x)->norm, launches(x)->norm);
     if (m->mla.kv_lora_rank > 0) {
         const wl_mla *a = &m->mla;
         double qk = (double)a->qk_nope_dim + a->qk_rope_dim;
@@ -367,7 +373,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
         add(c, TRAIN_CP_COMM,
             fmax(0.0, exchange - work.seconds * (x->p->cp - 1) / x->p->cp));
     }
-    elementwise(x, c, backward, T * h * rep, 1, kernels(x)->residual);
+    elementwise(x, c, backward, T * h * rep, 1, kernels(x)->residual, launches(x)->residual);
 }
 
 static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
@@ -376,7 +382,8 @@ static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
     double T = x->tokens, h = m->hidden, f = ffn / x->p->tp;
     bool gated = m->mlp == WL_MLP_SWIGLU;
     linear(x, c, backward, T, h, (gated ? 2 : 1) * f, 1);
-    elementwise(x, c, backward, T * f, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4);
+    elementwise(x, c, backward, T * f, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4,
+                gated ? launches(x)->gated_activation : 1);
     linear(x, c, backward, T, f, h, 1);
 }
 
@@ -426,11 +433,11 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
     double own = mine * m->experts_per_token, routed = own * etp;
     double local = (double)m->experts / x->p->ep;
     linear(x, c, backward, mine, h, m->experts, 1); /* router */
-    elementwise(x, c, backward, mine * m->experts, 6, 4);
+    elementwise(x, c, backward, mine * m->experts, 6, 4, 1);
     dispatch_kernels(x, c, backward);
     /* the permutations run the same way in either pass: no saved input */
     if (x->p->stack.moe_permute_bytes > 0)
-        elementwise(x, c, false, routed * h, 0, x->p->stack.moe_permute_bytes);
+        elementwise(x, c, false, routed * h, 0, x->p->stack.moe_permute_bytes, 1);
     /* to the experts (the forward's dispatch, the backward's combine
      * gradient) in the stack's dispatch type; back from them 16-bit */
     double elements = own * h * dispatched_share(x);
@@ -446,7 +453,7 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
                         false));
     linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
     elementwise(x, c, backward, routed * fe, gated ? 4 : 8,
-                gated ? kernels(x)->gated_activation : 4);
+                gated ? kernels(x)->gated_activation : 4, gated ? launches(x)->gated_activation : 1);
     linear(x, c, backward, routed / local, fe, h, local);
     if (m->shared_experts > 0)
         dense_mlp(x, c, backward, (double)m->shared_experts * m->expert_ffn);
@@ -461,7 +468,8 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
     const wl_stack *s = &x->p->stack;
     double T = x->tokens, h = m->hidden, t = x->p->tp;
     if (s->recompute_norms)
-        elementwise(x, c, false, 2 * T * h * replicated_share(x), 4, kernels(x)->norm);
+        elementwise(x, c, false, 2 * T * h * replicated_share(x), 4, kernels(x)->norm,
+                    2 * launches(x)->norm);
     const wl_mla *a = &m->mla;
     if (s->recompute_mla_up && a->kv_lora_rank > 0) {
         if (a->q_lora_rank > 0)
@@ -474,9 +482,10 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
     double routed = moe ? T * m->experts_per_token * m->expert_ffn / t : 0;
     if (s->recompute_swiglu && gated) {
         double f = moe ? routed + T * m->shared_experts * m->expert_ffn / t : T * m->ffn / t;
-        elementwise(x, c, false, f, 4, kernels(x)->gated_activation);
+        elementwise(x, c, false, f, 4, kernels(x)->gated_activation, launches(x)->gated_activation);
     } else if (s->recompute_moe_act && moe) {
-        elementwise(x, c, false, routed, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4);
+        elementwise(x, c, false, routed, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4,
+                    gated ? launches(x)->gated_activation : 1);
     }
     if (s->recompute_mlp && !moe)
         dense_mlp(x, c, false, m->ffn);
@@ -541,7 +550,7 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
     double norms = x->m->sandwich_norm ? 3 : x->m->one_norm ? 0 : 1;
     if (norms > 0)
         elementwise(x, &c, backward, norms * x->tokens * x->m->hidden * replicated_share(x), 4,
-                    kernels(x)->norm);
+                    kernels(x)->norm, norms * launches(x)->norm);
     double before_mlp = device_besides_ep(&c);
     if (moe)
         moe_mlp(x, &c, backward);
@@ -549,7 +558,7 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
         dense_mlp(x, &c, backward, x->m->ffn);
     c.mlp_s = device_besides_ep(&c) - before_mlp;
     elementwise(x, &c, backward, x->tokens * x->m->hidden * replicated_share(x), 1,
-                kernels(x)->residual);
+                kernels(x)->residual, launches(x)->residual);
     /* A MoE layer's dispatcher takes the sequence-parallel tokens as they are
      * (moe_mlp gathers what expert TP needs): only the attention block, and a
      * TP-split shared expert, all-gather and reduce-scatter the layer's
@@ -611,9 +620,10 @@ train_costs train_embedding_costs(train_ctx *x, bool backward)
     train_costs c;
     memset(&c, 0, sizeof c);
     double elements = x->tokens * x->m->hidden;
-    elementwise(x, &c, backward, elements, 1, backward ? 6 : 4);
+    elementwise(x, &c, backward, elements, 1, backward ? 6 : 4, 1);
     if (!backward)
         tp_collectives(x, &c, 1);
+    host_bound(x, &c);
     return c;
 }
 
@@ -623,7 +633,8 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     train_costs c;
     memset(&c, 0, sizeof c);
     double T = x->tokens, h = x->m->hidden, v = (double)x->m->vocab / x->p->tp;
-    elementwise(x, &c, backward, T * h * replicated_share(x), 4, kernels(x)->norm);
+    elementwise(x, &c, backward, T * h * replicated_share(x), 4, kernels(x)->norm,
+                launches(x)->norm);
     /* The LM head stays 16-bit in an FP8 run unless the stack converts it. */
     usim_dtype head = x->p->dtype == USIM_FP8 && !x->p->stack.fp8_output_layer ? USIM_BF16
                                                                                 : x->p->dtype;
@@ -631,8 +642,9 @@ train_costs train_head_costs(train_ctx *x, bool backward)
         add(&c, TRAIN_TP_COMM,
             tp_calls(x, &c, NET_ALLGATHER, tp_gather_bytes(x, head), 1, false));
     linear_in(x, &c, backward, T, h, v, 1, head);
-    elementwise(x, &c, backward, T * v, 5, kernels(x)->loss);
+    elementwise(x, &c, backward, T * v, 5, kernels(x)->loss, launches(x)->loss);
     add(&c, TRAIN_TP_COMM, calls_s(x, &c, TRAIN_TP_COMM, NET_ALLREDUCE, T * 4.0, &x->tp, 3, false));
+    host_bound(x, &c);
     return c;
 }
 
@@ -644,7 +656,8 @@ train_costs train_mtp_costs(train_ctx *x, bool backward)
 {
     train_costs c = train_embedding_costs(x, backward);
     double T = x->tokens, h = x->m->hidden;
-    elementwise(x, &c, backward, 2 * T * h * replicated_share(x), 4, kernels(x)->norm);
+    elementwise(x, &c, backward, 2 * T * h * replicated_share(x), 4, kernels(x)->norm,
+                2 * launches(x)->norm);
     linear(x, &c, backward, T, 2 * h, h / x->p->tp, 1);
     train_costs layer = train_layer_costs(x, x->m->experts > 1, backward);
     train_costs head = train_head_costs(x, backward);

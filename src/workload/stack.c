@@ -27,6 +27,21 @@ static const usim_field KERNEL_FIELDS[] = {
 };
 static const usim_schema KERNEL_SCHEMA = USIM_SCHEMA("kernel bytes", KERNEL_FIELDS);
 
+/* Kernel launches a chain makes: an eager chain of a dozen ops at most;
+ * absent, one (a fused kernel). */
+static const usim_field LAUNCH_FIELDS[] = {
+    USIM_NUM("norm", wl_kernel_bytes, norm, U_1, 1, 64, false),
+    USIM_NUM("rope", wl_kernel_bytes, rope, U_1, 1, 64, false),
+    USIM_NUM("gated_activation", wl_kernel_bytes, gated_activation, U_1, 1, 64, false),
+    USIM_NUM("residual", wl_kernel_bytes, residual, U_1, 1, 64, false),
+    USIM_NUM("attention_copies", wl_kernel_bytes, attention_copies, U_1, 1, 64, false),
+    USIM_NUM("kv_repeat", wl_kernel_bytes, kv_repeat, U_1, 1, 64, false),
+    USIM_NUM("loss", wl_kernel_bytes, loss, U_1, 1, 64, false),
+    USIM_DOC("source"),
+    USIM_DOC("note"),
+};
+static const usim_schema LAUNCH_SCHEMA = USIM_SCHEMA("kernel launches", LAUNCH_FIELDS);
+
 const char *const wl_fp8_recipe_names[] = {"delayed", "current", "mxfp8", "blockwise", NULL};
 
 /* A cast pass reads 2 bytes and writes at most a few: 64 bounds a chain. */
@@ -83,17 +98,31 @@ static const usim_field STACK_FIELDS[] = {
     USIM_NUM("loss_logit_bytes", wl_stack, loss_logit_bytes, U_1, 1, 16, false),
     USIM_OBJ("kernels", wl_stack, eager, &KERNEL_SCHEMA, true),
     USIM_OBJ("compiled_kernels", wl_stack, compiled, &KERNEL_SCHEMA, false),
+    USIM_OBJ("kernel_launches", wl_stack, eager_launches, &LAUNCH_SCHEMA, false),
+    USIM_OBJ("compiled_kernel_launches", wl_stack, compiled_launches, &LAUNCH_SCHEMA, false),
     USIM_BOOL("compile", wl_stack, compile_default),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
 static const usim_schema STACK_SCHEMA = USIM_SCHEMA("stack", STACK_FIELDS);
 
+/* A chain the stack counts no launches for is one fused kernel. */
+static void one_launch_unless_given(wl_kernel_bytes *k)
+{
+    double *each[] = {&k->norm,     &k->rope,      &k->gated_activation, &k->residual,
+                      &k->attention_copies, &k->kv_repeat, &k->loss};
+    for (size_t i = 0; i < sizeof each / sizeof each[0]; i++)
+        if (*each[i] < 1)
+            *each[i] = 1;
+}
+
 /* What the schema cannot say: whether compiled figures were given, and a
  * stack that compiles by default must give them. */
 static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, usim_error *err)
 {
     wl_stack *s = out;
+    one_launch_unless_given(&s->eager_launches);
+    one_launch_unless_given(&s->compiled_launches);
     s->has_compiled = json_object_get(doc, "compiled_kernels") != NULL;
     s->has_sink_attention = json_object_get(doc, "sink_attention") != NULL;
     if (!json_object_get(doc, "loss_logit_bytes"))
@@ -157,6 +186,11 @@ void wl_plan_stack_defaults(wl_plan *p, const wl_model *m)
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled)
 {
     return compiled && s->has_compiled ? &s->compiled : &s->eager;
+}
+
+const wl_kernel_bytes *wl_stack_kernel_launches(const wl_stack *s, bool compiled)
+{
+    return compiled && s->has_compiled ? &s->compiled_launches : &s->eager_launches;
 }
 
 /* A per-op policy that keeps every other matmul's output recomputes the 2nd,
