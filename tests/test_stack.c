@@ -542,6 +542,21 @@ static void eager_chains_launch_each_op(void **state)
     assert_true(wl_stack_kernel_launches(&mcore, false)->norm == 1);
 }
 
+/* A stack's kernels are written for its chips: CUDA stacks are refused on
+ * Trainium and Neuron's on GPUs, each message naming one that runs. */
+static void stacks_run_on_their_chips(void **state)
+{
+    (void)state;
+    expect_input_error("train --model llama3-8b --hw dgx-h100 --gbs 8 --seq 4096 "
+                       "--stack neuronx-distributed",
+                       "--stack: 'neuronx-distributed' runs on Trainium, and dgx-h100's chips "
+                       "are GPUs (allowed here: a stack for GPUs, such as megatron-core)");
+    expect_input_error("train --model llama3-8b --hw trn2.48xlarge --gbs 16 --seq 4096 "
+                       "--stack fsdp",
+                       "--stack: 'fsdp' runs on GPUs, and trn2.48xlarge's chips are Trainium "
+                       "(allowed here: a stack for Trainium, such as neuronx-distributed)");
+}
+
 /* A torchtitan stack file with its TP figures replaced. */
 static const char *titan_tp_stack(const char *name, int copies, bool fp8_gather)
 {
@@ -838,6 +853,7 @@ int main(void)
         cmocka_unit_test(deepep_sends_a_copy_per_domain),
         cmocka_unit_test(host_bound_passes_last_the_hosts_time),
         cmocka_unit_test(eager_chains_launch_each_op),
+        cmocka_unit_test(stacks_run_on_their_chips),
         cmocka_unit_test(base_and_bad_cap),
         cmocka_unit_test(sp_collectives_copy_the_activation),
         cmocka_unit_test(fp8_all_gathers_move_one_byte),

@@ -266,6 +266,7 @@ typedef struct wl_stack {
     bool has_compiled;          /* the stack can compile its graph (torch.compile) */
     bool compile_default;
     wl_kernel_bytes eager, compiled;
+    int runs_on; /* wl_stack_platform: the chips its kernels are written for */
     /* The same chains counted in kernel launches, eager and compiled (each
      * 1 unless the stack says: a fused kernel); a backward launches as many. */
     wl_kernel_bytes eager_launches, compiled_launches;
@@ -273,6 +274,11 @@ typedef struct wl_stack {
 
 /* The stack a system runs when its description names none. */
 #define WL_DEFAULT_STACK "megatron-core"
+#define WL_DEFAULT_TRAINIUM_STACK "neuronx-distributed"
+
+/* The stack a system runs unless told: the one it names, else the default
+ * for its chips (systolic: Trainium's). */
+const char *wl_default_stack(const char *named, bool systolic);
 
 /* Loads a stack preset (data/stacks/NAME.json) or a stack JSON file. */
 usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err);
@@ -287,6 +293,9 @@ double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe);
 
 /* The kernel figures a run uses: the compiled ones when it compiles. */
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
+/* The chips a stack runs on: any, GPUs (CUDA kernels) or Trainium. */
+enum wl_stack_platform { WL_ON_ANY, WL_ON_GPU, WL_ON_TRAINIUM };
+extern const char *const wl_stack_platform_names[];
 /* The same, in kernel launches (wl_stack.eager_launches). */
 const wl_kernel_bytes *wl_stack_kernel_launches(const wl_stack *s, bool compiled);
 /* The pipeline schedule: 1F1B (interleaved when vp > 1), or ZB-H1 (Qi et

@@ -59,11 +59,20 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
     usim_status st = api_string(cmd, req, "stack", &name, err);
     if (st != USIM_OK)
         return st;
+    /* CUDA stacks do not run on a NeuronCore, nor Neuron's on a GPU */
+    bool trainium = sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC;
     if (!name)
-        name = sys->stack[0] ? sys->stack : WL_DEFAULT_STACK;
+        name = wl_default_stack(sys->stack, trainium);
     st = wl_stack_load(name, &p->stack, err);
     if (st != USIM_OK)
         return st;
+    if (p->stack.runs_on != WL_ON_ANY && (p->stack.runs_on == WL_ON_TRAINIUM) != trainium)
+        return usim_fail_field(err, USIM_EINPUT, "stack",
+                               "'%s' runs on %s, and %s's chips are %s (allowed here: a stack "
+                               "for %s, such as %s)",
+                               p->stack.name, trainium ? "GPUs" : "Trainium", sys->name,
+                               trainium ? "Trainium" : "GPUs", trainium ? "Trainium" : "GPUs",
+                               trainium ? "neuronx-distributed" : WL_DEFAULT_STACK);
     wl_plan given = *p; /* what the run said, read before the stack was known */
     wl_plan_stack_defaults(p, m);
     if (json_object_get(req, "attention"))

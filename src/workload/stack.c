@@ -60,6 +60,13 @@ static const char *const SELECTIVE[] = {"attention_core", "alternate_matmuls", N
  * below the engine and keeps only the number). */
 static const char *const ATTENTION[] = {"fused", "per-head", "unfused", "flash2", NULL};
 
+const char *const wl_stack_platform_names[] = {"any", "gpu", "trainium", NULL};
+
+const char *wl_default_stack(const char *named, bool systolic)
+{
+    return named && named[0] ? named : systolic ? WL_DEFAULT_TRAINIUM_STACK : WL_DEFAULT_STACK;
+}
+
 static const usim_field STACK_FIELDS[] = {
     USIM_DOC("kind"),
     USIM_STR("name", wl_stack, name, true),
@@ -101,6 +108,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_OBJ("kernel_launches", wl_stack, eager_launches, &LAUNCH_SCHEMA, false),
     USIM_OBJ("compiled_kernel_launches", wl_stack, compiled_launches, &LAUNCH_SCHEMA, false),
     USIM_BOOL("compile", wl_stack, compile_default),
+    USIM_ENUM("runs_on", wl_stack, runs_on, wl_stack_platform_names, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
