@@ -261,6 +261,44 @@ static void hsdp_shards_in_node_and_replicates_across(void **state)
                        "HSDP of a mixture-of-experts model (mixtral-8x7b) is not modelled");
 }
 
+/* HBM bytes of elementwise work a step records. */
+static double elementwise_bytes(const wl_model *m, const wl_plan *p, const hw_system *s)
+{
+    train_result r;
+    train_record rec;
+    memset(&rec, 0, sizeof rec);
+    usim_error err;
+    usim_error_clear(&err);
+    if (train_step_recorded(m, p, s, &r, NULL, &rec, &err) != USIM_OK)
+        fail_msg("%s", err.message);
+    double bytes = 0;
+    for (int i = 0; i < rec.nops; i++)
+        bytes += rec.ops[i].bytes[TRAIN_ELEMENTWISE];
+    train_record_free(&rec);
+    return bytes;
+}
+
+/* FSDP2's copies on the compute stream: every gather's output split into
+ * the parameters (read and write 16 bits: 4 bytes a weight), twice a
+ * micro-batch under ZeRO-3, and every reduce-scatter's input packed from
+ * the 16-bit gradients in fp32 (2 + 4 bytes). Llama 3.2 1B's
+ * 1,235,814,400 weights on 8 GPUs, 2 micro-batches a step: 14 bytes a
+ * weight each, 34,602,803,200 bytes more than with no copies. */
+static void fsdp_copies_move_each_weight(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3.2-1b");
+    hw_system s = load_system("dgx-h100", 8);
+    wl_plan p = plan(1, 1, 8, 1, 16, 2048);
+    usim_error err;
+    assert_int_equal(wl_stack_load("torchtitan", &p.stack, &err), USIM_OK);
+    p.zero = 3;
+    double copied = elementwise_bytes(&m, &p, &s);
+    p.stack.fsdp_copies = false;
+    double none = elementwise_bytes(&m, &p, &s);
+    assert_close(copied - none, 1235814400.0 * 14 * 2, 1e-9);
+}
+
 /* DeepSeek-V3's framework sends tokens to their experts in FP8 with a scale
  * per 128 elements and brings them back in BF16 (report section 3.3.3):
  * Qwen3-30B-A3B's 4,096 x 8 routed copies of 2,048 elements go out as
@@ -737,6 +775,7 @@ int main(void)
         cmocka_unit_test(block_recompute_takes_its_share),
         cmocka_unit_test(unnamed_recompute_fits_the_fewest_layers),
         cmocka_unit_test(hsdp_shards_in_node_and_replicates_across),
+        cmocka_unit_test(fsdp_copies_move_each_weight),
         cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,6 +267,11 @@ typedef struct wl_stack {
     bool compile_default;
     wl_kernel_bytes eager, compiled;
     int runs_on; /* wl_stack_platform: the chips its kernels are written for */
+    /* Sharded weights and gradients pass through copies on the compute
+     * stream (PyTorch FSDP2): each gather's output split into the
+     * parameters (read and write 16 bits), each reduce-scatter's input
+     * packed from the gradients in the reduction type. */
+    bool fsdp_copies;
     /* The same chains counted in kernel launches, eager and compiled (each
      * 1 unless the stack says: a fused kernel); a backward launches as many. */
     wl_kernel_bytes eager_launches, compiled_launches;

@@ -669,6 +669,11 @@ train_costs train_mtp_costs(train_ctx *x, bool backward)
 /* Adam over the chip's share of parameters: read fp32 gradient, master
  * weight, m and v, write master, m, v and the 16-bit weight: 30 bytes a
  * parameter, about 12 FLOPs. */
+void train_copy_costs(const train_ctx *x, train_costs *c, double elements, double bytes)
+{
+    elementwise(x, c, false, elements, 0, bytes, 1);
+}
+
 train_costs train_optimizer_costs(const train_ctx *x, double params)
 {
     train_costs c;

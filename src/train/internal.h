@@ -113,6 +113,10 @@ train_costs train_embedding_costs(train_ctx *x, bool backward);
 train_costs train_head_costs(train_ctx *x, bool backward);
 train_costs train_mtp_costs(train_ctx *x, bool backward);
 train_costs train_optimizer_costs(const train_ctx *x, double params);
+
+/* A copy kernel over `elements` values moving `bytes` each through HBM,
+ * added to c as elementwise work. */
+void train_copy_costs(const train_ctx *x, train_costs *c, double elements, double bytes);
 double train_collective_s(train_ctx *x, net_op op, double bytes, const train_group *g);
 
 #endif

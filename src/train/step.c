@@ -164,7 +164,15 @@ static void sharded_layer_comm(step_builder *b, train_costs *fwd, train_costs *b
                                const wl_stage_params *layer)
 {
     const wl_plan *p = b->x.p;
-    double gather = 0;
+    double gather = 0, params = layer->dense + layer->experts;
+    if (p->stack.fsdp_copies) { /* FSDP2: split each gather's output, pack each RS input */
+        if (p->zero >= 3)
+            train_copy_costs(&b->x, fwd, params, 2.0 + 2.0);
+        if (p->zero >= 3 && bwd)
+            train_copy_costs(&b->x, bwd, params, 2.0 + 2.0);
+        if (bwd)
+            train_copy_costs(&b->x, bwd, params, 2.0 + p->stack.grad_reduce_bytes);
+    }
     if (p->zero >= 3) {
         dp_bytes gather_bytes = weight_bytes(layer);
         gather = dp_collective_s(b, NET_ALLGATHER, gather_bytes);

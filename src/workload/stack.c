@@ -109,6 +109,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_OBJ("compiled_kernel_launches", wl_stack, compiled_launches, &LAUNCH_SCHEMA, false),
     USIM_BOOL("compile", wl_stack, compile_default),
     USIM_ENUM("runs_on", wl_stack, runs_on, wl_stack_platform_names, false),
+    USIM_BOOL("fsdp_copies", wl_stack, fsdp_copies),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
