@@ -857,6 +857,8 @@ static void options_a_load_ignores(void **state)
     /* guidellm's throughput runs as offline, but the message names the mode typed */
     const char *typed[] = {"--concurrency: does not apply to --mode throughput", NULL};
     refused("--model llama3-8b --hw dgx-h100 --tp 1 --mode throughput --concurrency 4", typed);
+    const char *typed_rate[] = {"--rate: does not apply to --mode synchronous", NULL};
+    refused("--model llama3-8b --hw dgx-h100 --tp 1 --mode synchronous --rate 2", typed_rate);
     char args[800];
     snprintf(args, sizeof args, "--model llama3-8b --hw dgx-h100 --tp 1 --requests 5 --trace-in %s",
              write_temp("one_row.csv", "0,100,10\n"));

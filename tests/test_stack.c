@@ -156,6 +156,10 @@ static void bad_stacks_are_input_errors(void **state)
          "fp8_recipe: its default recipe 'current' needs its bytes in fp8_cast_bytes"},
         {"\"fp8_cast_bytes\": {\"delayed\": 65}",
          "fp8_cast_bytes.delayed: 65 is out of range; allowed 0 to 64"},
+        {"\"kernel_launches\": {\"norm\": 1.5}",
+         "kernel_launches: 1.5 launches: a count of kernels is a whole number (1 to 64)"},
+        {"\"compiled_kernel_launches\": {\"norm\": 1}",
+         "compiled_kernel_launches: a stack with no compiled mode (no compiled_kernels)"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         char json[300];
@@ -540,6 +544,7 @@ static void eager_chains_launch_each_op(void **state)
     assert_true(wl_stack_kernel_launches(&titan, true)->norm == 1);
     assert_true(wl_stack_kernel_launches(&fsdp, false)->norm == 6);
     assert_true(wl_stack_kernel_launches(&mcore, false)->norm == 1);
+    assert_true(wl_stack_kernel_launches(&titan, false)->rope == 6); /* queries and keys */
 }
 
 /* A stack's kernels are written for its chips: CUDA stacks are refused on

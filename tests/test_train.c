@@ -646,6 +646,12 @@ static void unnamed_recompute_fits_the_fewest_layers(void **state)
     expect_input_error(args, "does not fit");
     snprintf(args, sizeof args, "%s --recompute selective", base);
     expect_input_error(args, "does not fit: it needs 110.2 GiB");
+    /* a zero-bubble schedule keeps selective recomputation, and says so */
+    expect_input_error("train --model llama3.2-1b --hw dgx-h100 --chips 2 --pp 2 --gbs 8 --mbs 8 "
+                       "--seq 16384 --zero 0 --schedule zb-h1",
+                       "does not fit: it needs 118.6 GiB per chip (pipeline stage 1) of the 80.0 "
+                       "GiB HBM, 38.6 GiB too much (weights 1.4, gradients 1.4, optimizer 8.4, "
+                       "activations 74.1, temporary 31.3, reserve 2.0 GiB); use --schedule 1f1b");
     json_decref(chosen);
     json_decref(given);
 }

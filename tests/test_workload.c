@@ -257,6 +257,9 @@ static void gpt_oss_config(void **state)
     assert_string_equal(err.field, "layer_types");
     assert_non_null(strstr(err.message, "expected a list of 36 entries"));
     assert_non_null(strstr(err.message, "got 2"));
+    snprintf(at, sizeof cfg - (size_t)(at - cfg), ", \"layer_types\": \"sliding\"}");
+    assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "; got not a list"));
     memcpy(types + 1, "chunked_attention", 17); /* entry 0, in place of sliding_attention */
     snprintf(at, sizeof cfg - (size_t)(at - cfg), ", \"layer_types\": [%s]}", types);
     assert_int_equal(wl_model_load_text("config.json", cfg, &m, &err), USIM_EINPUT);

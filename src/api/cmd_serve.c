@@ -185,15 +185,15 @@ static const load_option LOAD_OPTIONS[] = {
     {"report", ~(1u << SERVE_SWEEP), "the report page shows one run"},
 };
 
-/* typed: the mode as the user named it (throughput runs as offline, but a
+/* shown: the mode as the user named it (throughput runs as offline, but a
  * message names what was asked for). */
-static usim_status check_load_options(json_t *req, int mode, const char *typed, usim_error *err)
+static usim_status check_load_options(json_t *req, int mode, const char *shown, usim_error *err)
 {
     for (size_t i = 0; i < sizeof LOAD_OPTIONS / sizeof LOAD_OPTIONS[0]; i++) {
         const load_option *o = &LOAD_OPTIONS[i];
         if (json_object_get(req, o->name) && !(o->modes & (1u << mode)))
             return usim_fail_field(err, USIM_EINPUT, o->name,
-                                   "does not apply to --mode %s: %s", typed, o->why);
+                                   "does not apply to --mode %s: %s", shown, o->why);
     }
     return USIM_OK;
 }
@@ -242,18 +242,19 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
     else if (w->mode == MODE_THROUGHPUT)
         w->mode = SERVE_OFFLINE;
     w->mode = load_mode(req, w->mode, w);
+    /* messages name the mode as typed (throughput runs as offline) */
+    const char *shown = json_object_get(req, "mode") ? typed : MODES[w->mode];
     if ((w->mode == SERVE_POISSON || w->mode == SERVE_CONSTANT) && w->rate <= 0)
         return usim_fail_field(err, USIM_EINPUT, "rate", "--mode %s needs --rate QPS",
-                               MODES[w->mode]);
+                               shown);
     if (w->mode == SERVE_TRACE && !w->trace_file)
         return usim_fail_field(err, USIM_EINPUT, "trace-in", "--mode trace needs --trace-in F.csv");
     if (w->mode != SERVE_TRACE && w->trace_file)
         return usim_fail_field(err, USIM_EINPUT, "trace-in",
                                "does not apply to --mode %s: a trace sets the arrivals (use "
                                "--mode trace, or leave --mode out)",
-                               MODES[w->mode]);
-    return check_load_options(req, w->mode, json_object_get(req, "mode") ? typed : MODES[w->mode],
-                              err);
+                               shown);
+    return check_load_options(req, w->mode, shown, err);
 }
 
 /* --tp-unit core: TP and EP count NeuronCores. EP ranks must divide the

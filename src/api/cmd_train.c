@@ -101,6 +101,7 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "schedule", json_string(wl_schedule_names[p->schedule]));
     json_object_set_new(j, "moe_dispatcher", json_string(wl_dispatcher_names[p->moe_dispatcher]));
     json_object_set_new(j, "cpu_offload_layers", json_integer(p->cpu_offload_layers));
+    json_object_set_new(j, "dp_shard", json_integer(wl_plan_zero_shard(p)));
     if (p->recompute == WL_RECOMPUTE_FULL && p->recompute_layers > 0)
         json_object_set_new(j, "recompute_layers", json_integer(p->recompute_layers));
     json_object_set_new(j, "vp_group",
@@ -341,15 +342,18 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
         snprintf(offload + strlen(offload), sizeof offload - strlen(offload),
                  ", %.0f layers' activations offloaded to host",
                  api_number(p, "cpu_offload_layers"));
+    char hsdp[48] = ""; /* a shard group smaller than DP x CP */
+    if (api_number(p, "dp_shard") < api_number(p, "dp") * api_number(p, "cp"))
+        snprintf(hsdp, sizeof hsdp, " (HSDP: shards of %.0f ranks)", api_number(p, "dp_shard"));
     usim_buf_printf(b, "plan: TP %.0f, PP %.0f, DP %.0f, CP %.0f, EP %.0f%s, VP %.0f%s; micro-batch "
-                       "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s%s, ZeRO %.0f\n"
+                       "%.0f, global batch %.0f x %.0f tokens; %s, recompute %s%s%s, ZeRO %.0f%s\n"
                        "stack: %s%s, attention %s%s%s%s\n\n",
                     api_number(p, "tp"), api_number(p, "pp"), api_number(p, "dp"),
                     api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"), extras,
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"), dtype,
                     json_string_value(json_object_get(p, "recompute")), offload,
                     json_is_true(json_object_get(p, "sp")) ? ", SP" : "", api_number(p, "zero"),
-                    json_string_value(json_object_get(p, "stack")),
+                    hsdp, json_string_value(json_object_get(p, "stack")),
                     json_is_true(json_object_get(p, "compile")) ? " (compiled)" : "",
                     json_string_value(json_object_get(p, "attention")),
                     api_number(p, "tp") > 1 && json_is_true(json_object_get(p, "overlap_tp_comm"))

@@ -72,7 +72,7 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
                                "for %s, such as %s)",
                                p->stack.name, trainium ? "GPUs" : "Trainium", sys->name,
                                trainium ? "Trainium" : "GPUs", trainium ? "Trainium" : "GPUs",
-                               trainium ? "neuronx-distributed" : WL_DEFAULT_STACK);
+                               trainium ? WL_DEFAULT_TRAINIUM_STACK : WL_DEFAULT_STACK);
     wl_plan given = *p; /* what the run said, read before the stack was known */
     wl_plan_stack_defaults(p, m);
     if (json_object_get(req, "attention"))
@@ -342,6 +342,9 @@ static const char *activation_advice(const wl_plan *p)
                "--tp with --sp";
     if (p->recompute == WL_RECOMPUTE_FULL)
         return "use a smaller --mbs, more --tp with --sp, --cp, or more --pp";
+    if (p->schedule == WL_SCHED_ZB_H1) /* which recomputes nothing whole */
+        return "use --schedule 1f1b (which may recompute whole layers), a smaller --mbs, more "
+               "--tp with --sp, or more --pp";
     if (p->pp == 1 && p->stack.activation_offload)
         return "use --recompute full, --cpu-offload-layers with --recompute none, a smaller "
                "--mbs, more --tp with --sp, or --pp";
@@ -361,16 +364,14 @@ static usim_status check_fits(const api_train_setup_t *s, usim_error *err)
     double states = m->weights + m->gradients + m->optimizer;
     const char *advice = m->activations > states ? activation_advice(p)
                          : p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
-                                       : "shard the model more (--tp, --pp) or add chips";
-    char even[96] = "";
-    if (s->selective_bytes > 0)
-        snprintf(even, sizeof even, " even recomputing every layer whole (selective: %.1f GiB)",
-                 s->selective_bytes / gib);
+                         : p->dp_shard > 0
+                             ? "raise --dp-shard, or shard the model more (--tp, --pp)"
+                             : "shard the model more (--tp, --pp) or add chips";
     return usim_fail(err, USIM_EINPUT,
-                     "the plan does not fit%s: it needs %.1f GiB per chip (pipeline stage %d) of "
+                     "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
                      "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
                      "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
-                     even, m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
+                     m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
                      m->weights / gib, m->gradients / gib, m->optimizer / gib,
                      m->activations / gib, m->temporary / gib, m->reserve / gib, advice);
 }
@@ -382,24 +383,29 @@ static bool plan_fits(const api_train_setup_t *s)
 
 /* A run that names no recomputation and does not fit under selective: a
  * recipe then recomputes whole layers (Megatron-Core's block method,
- * recompute_num_layers N of each pipeline rank), as few as fit, since each
+ * recompute_num_layers N of each model chunk), as few as fit, since each
  * costs a forward again. Memory falls as N grows, so the fewest is found by
- * bisection; if none fits, full on every layer stays, the least memory, for
- * the message. */
+ * bisection; if none fits, the run stays selective, for the message. A
+ * zero-bubble schedule, which needs selective recomputation, is left as it
+ * is. */
 static void fit_recompute(api_train_setup_t *s)
 {
     wl_plan *p = &s->plan;
-    if (s->recompute_given || p->recompute != WL_RECOMPUTE_SELECTIVE || plan_fits(s))
+    if (s->recompute_given || p->recompute != WL_RECOMPUTE_SELECTIVE ||
+        p->schedule == WL_SCHED_ZB_H1 || plan_fits(s))
         return;
-    s->selective_bytes = wl_memory_per_chip(&s->model, p).total;
     int per_rank = s->model.layers / (p->pp > 0 ? p->pp : 1);
     p->recompute = WL_RECOMPUTE_FULL;
     int lo = 1, hi = per_rank;
     p->recompute_layers = hi;
     if (!plan_fits(s)) {
+        p->recompute = WL_RECOMPUTE_SELECTIVE;
         p->recompute_layers = 0;
         return;
     }
+    p->recompute = WL_RECOMPUTE_SELECTIVE;
+    s->selective_bytes = wl_memory_per_chip(&s->model, p).total;
+    p->recompute = WL_RECOMPUTE_FULL;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
         p->recompute_layers = mid;

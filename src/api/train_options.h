@@ -119,8 +119,8 @@ extern const char *const api_tp_unit_choices[];
      api_zero_choices, 0, 0, false},                                                            \
     {"dp-shard", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                             \
      "HSDP: ZeRO shards over N neighbouring DP x CP ranks and replicates across the rest, "     \
-     "gradients all-reduced between replicas (PyTorch's dp_shard, Megatron-Core's "             \
-     "num_distributed_optimizer_instances = DP x CP / N); default: all of DP x CP",             \
+     "gradients all-reduced between replicas (torchtitan's data_parallel_shard_degree x CP, "   \
+     "Megatron-Core's num_distributed_optimizer_instances = DP x CP / N); default: all of DP x CP",\
      NULL, NULL, 1, 1048576, false},                                                            \
     {"overlap-grad-reduce", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                          \
      "reduce gradients during the backward", "on", api_on_off_choices, 0, 0, false},            \

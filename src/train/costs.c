@@ -376,14 +376,22 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
     elementwise(x, c, backward, T * h * rep, 1, kernels(x)->residual, launches(x)->residual);
 }
 
+/* An MLP's activation over `elements` values: a gated one's product (the
+ * stack's chain), or a plain GeLU's 8 FLOPs and one read and write. */
+static void mlp_activation(const train_ctx *x, train_costs *c, bool backward, double elements)
+{
+    bool gated = x->m->mlp == WL_MLP_SWIGLU;
+    elementwise(x, c, backward, elements, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4,
+                gated ? launches(x)->gated_activation : 1);
+}
+
 static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
 {
     const wl_model *m = x->m;
     double T = x->tokens, h = m->hidden, f = ffn / x->p->tp;
     bool gated = m->mlp == WL_MLP_SWIGLU;
     linear(x, c, backward, T, h, (gated ? 2 : 1) * f, 1);
-    elementwise(x, c, backward, T * f, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4,
-                gated ? launches(x)->gated_activation : 1);
+    mlp_activation(x, c, backward, T * f);
     linear(x, c, backward, T, f, h, 1);
 }
 
@@ -452,8 +460,7 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
                 calls_s(x, c, TRAIN_TP_COMM, NET_REDUCE_SCATTER, routed * h * 2.0, &x->tp, 1,
                         false));
     linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
-    elementwise(x, c, backward, routed * fe, gated ? 4 : 8,
-                gated ? kernels(x)->gated_activation : 4, gated ? launches(x)->gated_activation : 1);
+    mlp_activation(x, c, backward, routed * fe);
     linear(x, c, backward, routed / local, fe, h, local);
     if (m->shared_experts > 0)
         dense_mlp(x, c, backward, (double)m->shared_experts * m->expert_ffn);
@@ -484,8 +491,7 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
         double f = moe ? routed + T * m->shared_experts * m->expert_ffn / t : T * m->ffn / t;
         elementwise(x, c, false, f, 4, kernels(x)->gated_activation, launches(x)->gated_activation);
     } else if (s->recompute_moe_act && moe) {
-        elementwise(x, c, false, routed, gated ? 4 : 8, gated ? kernels(x)->gated_activation : 4,
-                    gated ? launches(x)->gated_activation : 1);
+        mlp_activation(x, c, false, routed);
     }
     if (s->recompute_mlp && !moe)
         dense_mlp(x, c, false, m->ffn);
@@ -654,11 +660,14 @@ train_costs train_head_costs(train_ctx *x, bool backward)
  * the model has them), and the shared output head and loss once more. */
 train_costs train_mtp_costs(train_ctx *x, bool backward)
 {
-    train_costs c = train_embedding_costs(x, backward);
+    train_costs c = train_embedding_costs(x, backward), own;
+    memset(&own, 0, sizeof own);
     double T = x->tokens, h = x->m->hidden;
-    elementwise(x, &c, backward, 2 * T * h * replicated_share(x), 4, kernels(x)->norm,
+    elementwise(x, &own, backward, 2 * T * h * replicated_share(x), 4, kernels(x)->norm,
                 2 * launches(x)->norm);
-    linear(x, &c, backward, T, 2 * h, h / x->p->tp, 1);
+    linear(x, &own, backward, T, 2 * h, h / x->p->tp, 1);
+    host_bound(x, &own);
+    train_costs_add(&c, &own, 1);
     train_costs layer = train_layer_costs(x, x->m->experts > 1, backward);
     train_costs head = train_head_costs(x, backward);
     train_costs_add(&c, &layer, 1);

@@ -550,11 +550,13 @@ static int hf_sliding_layers(hf_reader *h, const wl_model *m, int dflt)
         return dflt;
     hf_path(h, "layer_types", path, sizeof path);
     if (!json_is_array(types) || json_array_size(types) != (size_t)m->layers) {
+        char got[48] = "not a list";
+        if (json_is_array(types))
+            snprintf(got, sizeof got, "%zu", json_array_size(types));
         h->st = usim_fail_at(h->r, path, false, h->err,
                              "expected a list of %d entries, one a layer (num_hidden_layers), "
-                             "each \"sliding_attention\" or \"full_attention\"; got %s%zu",
-                             m->layers, json_is_array(types) ? "" : "no list, size ",
-                             json_is_array(types) ? json_array_size(types) : (size_t)0);
+                             "each \"sliding_attention\" or \"full_attention\"; got %s",
+                             m->layers, got);
         return dflt;
     }
     json_array_foreach(types, i, t)

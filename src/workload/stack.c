@@ -4,6 +4,7 @@
  * what type it reduces gradients. The same file serves every model, plan and
  * chip; each figure cites the stack's code or documentation.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,14 +116,22 @@ static const usim_field STACK_FIELDS[] = {
 };
 static const usim_schema STACK_SCHEMA = USIM_SCHEMA("stack", STACK_FIELDS);
 
-/* A chain the stack counts no launches for is one fused kernel. */
-static void one_launch_unless_given(wl_kernel_bytes *k)
+/* A chain the stack counts no launches for is one fused kernel; a count
+ * is a whole number of kernels. */
+static usim_status whole_launches(const usim_reader *r, const char *table, wl_kernel_bytes *k,
+                                  usim_error *err)
 {
     double *each[] = {&k->norm,     &k->rope,      &k->gated_activation, &k->residual,
                       &k->attention_copies, &k->kv_repeat, &k->loss};
-    for (size_t i = 0; i < sizeof each / sizeof each[0]; i++)
+    for (size_t i = 0; i < sizeof each / sizeof each[0]; i++) {
         if (*each[i] < 1)
             *each[i] = 1;
+        if (*each[i] != floor(*each[i]))
+            return usim_fail_at(r, table, false, err,
+                                "%g launches: a count of kernels is a whole number (1 to 64)",
+                                *each[i]);
+    }
+    return USIM_OK;
 }
 
 /* What the schema cannot say: whether compiled figures were given, and a
@@ -130,8 +139,15 @@ static void one_launch_unless_given(wl_kernel_bytes *k)
 static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, usim_error *err)
 {
     wl_stack *s = out;
-    one_launch_unless_given(&s->eager_launches);
-    one_launch_unless_given(&s->compiled_launches);
+    usim_status st = whole_launches(r, "kernel_launches", &s->eager_launches, err);
+    if (st == USIM_OK)
+        st = whole_launches(r, "compiled_kernel_launches", &s->compiled_launches, err);
+    if (st != USIM_OK)
+        return st;
+    if (json_object_get(doc, "compiled_kernel_launches") && !json_object_get(doc, "compiled_kernels"))
+        return usim_fail_at(r, "compiled_kernel_launches", false, err,
+                            "a stack with no compiled mode (no compiled_kernels) launches no "
+                            "compiled kernels; drop it or give compiled_kernels");
     s->has_compiled = json_object_get(doc, "compiled_kernels") != NULL;
     s->has_sink_attention = json_object_get(doc, "sink_attention") != NULL;
     if (!json_object_get(doc, "loss_logit_bytes"))
