@@ -140,8 +140,8 @@ typedef struct call_stats {
     bool exact;
 } call_stats;
 
-static call_stats recorded_calls(const wl_model *m, const wl_plan *p, const hw_system *s,
-                                 train_kind kind, int op, int group, double bytes)
+/* A step with what each of its tasks is made of (train_record_free after). */
+static train_record recorded_step(const wl_model *m, const wl_plan *p, const hw_system *s)
 {
     train_result r;
     train_record rec;
@@ -150,6 +150,13 @@ static call_stats recorded_calls(const wl_model *m, const wl_plan *p, const hw_s
     usim_error_clear(&err);
     if (train_step_recorded(m, p, s, &r, NULL, &rec, &err) != USIM_OK)
         fail_msg("%s", err.message);
+    return rec;
+}
+
+static call_stats recorded_calls(const wl_model *m, const wl_plan *p, const hw_system *s,
+                                 train_kind kind, int op, int group, double bytes)
+{
+    train_record rec = recorded_step(m, p, s);
     call_stats st = {0, 0, false};
     for (int i = 0; i < rec.nops; i++)
         for (int j = 0; j < rec.ops[i].ncalls[kind]; j++) {
@@ -264,13 +271,7 @@ static void hsdp_shards_in_node_and_replicates_across(void **state)
 /* HBM bytes of elementwise work a step records. */
 static double elementwise_bytes(const wl_model *m, const wl_plan *p, const hw_system *s)
 {
-    train_result r;
-    train_record rec;
-    memset(&rec, 0, sizeof rec);
-    usim_error err;
-    usim_error_clear(&err);
-    if (train_step_recorded(m, p, s, &r, NULL, &rec, &err) != USIM_OK)
-        fail_msg("%s", err.message);
+    train_record rec = recorded_step(m, p, s);
     double bytes = 0;
     for (int i = 0; i < rec.nops; i++)
         bytes += rec.ops[i].bytes[TRAIN_ELEMENTWISE];

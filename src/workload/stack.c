@@ -14,33 +14,25 @@
 
 #define U_1 USIM_UNIT_NONE
 
+/* The kernel chains a stack describes, each a field of wl_kernel_bytes:
+ * in bytes per element, or in launches. */
+#define KERNEL_CHAINS(LO, HI, REQUIRED)                                                          \
+    USIM_NUM("norm", wl_kernel_bytes, norm, U_1, LO, HI, REQUIRED),                              \
+        USIM_NUM("rope", wl_kernel_bytes, rope, U_1, LO, HI, REQUIRED),                          \
+        USIM_NUM("gated_activation", wl_kernel_bytes, gated_activation, U_1, LO, HI, REQUIRED),  \
+        USIM_NUM("residual", wl_kernel_bytes, residual, U_1, LO, HI, REQUIRED),                  \
+        USIM_NUM("attention_copies", wl_kernel_bytes, attention_copies, U_1, LO, HI, REQUIRED),  \
+        USIM_NUM("kv_repeat", wl_kernel_bytes, kv_repeat, U_1, LO, HI, REQUIRED),                \
+        USIM_NUM("loss", wl_kernel_bytes, loss, U_1, LO, HI, REQUIRED), USIM_DOC("source"),      \
+        USIM_DOC("note")
+
 /* Bytes per element: a kernel chain of a few dozen passes at most. */
-static const usim_field KERNEL_FIELDS[] = {
-    USIM_NUM("norm", wl_kernel_bytes, norm, U_1, 0, 256, true),
-    USIM_NUM("rope", wl_kernel_bytes, rope, U_1, 0, 256, true),
-    USIM_NUM("gated_activation", wl_kernel_bytes, gated_activation, U_1, 0, 256, true),
-    USIM_NUM("residual", wl_kernel_bytes, residual, U_1, 0, 256, true),
-    USIM_NUM("attention_copies", wl_kernel_bytes, attention_copies, U_1, 0, 256, true),
-    USIM_NUM("kv_repeat", wl_kernel_bytes, kv_repeat, U_1, 0, 256, true),
-    USIM_NUM("loss", wl_kernel_bytes, loss, U_1, 0, 256, true),
-    USIM_DOC("source"),
-    USIM_DOC("note"),
-};
+static const usim_field KERNEL_FIELDS[] = {KERNEL_CHAINS(0, 256, true)};
 static const usim_schema KERNEL_SCHEMA = USIM_SCHEMA("kernel bytes", KERNEL_FIELDS);
 
 /* Kernel launches a chain makes: an eager chain of a dozen ops at most;
  * absent, one (a fused kernel). */
-static const usim_field LAUNCH_FIELDS[] = {
-    USIM_NUM("norm", wl_kernel_bytes, norm, U_1, 1, 64, false),
-    USIM_NUM("rope", wl_kernel_bytes, rope, U_1, 1, 64, false),
-    USIM_NUM("gated_activation", wl_kernel_bytes, gated_activation, U_1, 1, 64, false),
-    USIM_NUM("residual", wl_kernel_bytes, residual, U_1, 1, 64, false),
-    USIM_NUM("attention_copies", wl_kernel_bytes, attention_copies, U_1, 1, 64, false),
-    USIM_NUM("kv_repeat", wl_kernel_bytes, kv_repeat, U_1, 1, 64, false),
-    USIM_NUM("loss", wl_kernel_bytes, loss, U_1, 1, 64, false),
-    USIM_DOC("source"),
-    USIM_DOC("note"),
-};
+static const usim_field LAUNCH_FIELDS[] = {KERNEL_CHAINS(1, 64, false)};
 static const usim_schema LAUNCH_SCHEMA = USIM_SCHEMA("kernel launches", LAUNCH_FIELDS);
 
 const char *const wl_fp8_recipe_names[] = {"delayed", "current", "mxfp8", "blockwise", NULL};
