@@ -300,6 +300,29 @@ static void fsdp_copies_move_each_weight(void **state)
     assert_close(copied - none, 1235814400.0 * 14 * 2, 1e-9);
 }
 
+/* Transformer Engine writes a tensor-scaled FP8 input's transposed copy
+ * only where FP8 GEMMs take just the TN layout: on a B200 (any layout) a
+ * delayed-scaling cast moves 3 bytes an element, on Hopper's rule 4, and
+ * current scaling 6 there: the 2 bytes current scaling adds are twice the
+ * byte the transposed copy costs, over the same elements. */
+static void fp8_casts_skip_the_transpose_on_blackwell(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3.2-1b");
+    hw_system s = load_system("dgx-b200", 8);
+    wl_plan p = plan(1, 1, 8, 1, 16, 2048);
+    p.dtype = USIM_FP8;
+    p.fp8_recipe = WL_FP8_DELAYED;
+    assert_true(s.chip.matrix.fp8_any_layout);
+    double any = elementwise_bytes(&m, &p, &s);
+    s.chip.matrix.fp8_any_layout = false;
+    double tn = elementwise_bytes(&m, &p, &s);
+    p.fp8_recipe = WL_FP8_CURRENT;
+    double current_tn = elementwise_bytes(&m, &p, &s);
+    assert_true(tn > any);
+    assert_close(current_tn - tn, 2 * (tn - any), 1e-9);
+}
+
 /* DeepSeek-V3's framework sends tokens to their experts in FP8 with a scale
  * per 128 elements and brings them back in BF16 (report section 3.3.3):
  * Qwen3-30B-A3B's 4,096 x 8 routed copies of 2,048 elements go out as
@@ -783,6 +806,7 @@ int main(void)
         cmocka_unit_test(unnamed_recompute_fits_the_fewest_layers),
         cmocka_unit_test(hsdp_shards_in_node_and_replicates_across),
         cmocka_unit_test(fsdp_copies_move_each_weight),
+        cmocka_unit_test(fp8_casts_skip_the_transpose_on_blackwell),
         cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

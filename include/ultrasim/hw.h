@@ -74,6 +74,10 @@ typedef struct hw_matrix {
      * whose FP8 tensor cores accumulate in reduced precision); 0 =
      * efficiency_fp8, as on chips that accumulate FP8 in full FP32. */
     double efficiency_fp8_split_acc;
+    /* FP8 GEMMs take either operand transposed (Blackwell), so a tensor-
+     * scaled FP8 copy serves both products and no transposed copy is made
+     * (Hopper's FP8 GEMMs take only the TN layout). */
+    bool fp8_any_layout;
     /* What FlashAttention-2 sustains on this chip, as fractions of the
      * array's 16-bit peak, forward and backward (its own published
      * benchmarks; 0 = not measured, the fused model's rate stands). FA2's

@@ -272,6 +272,10 @@ typedef struct wl_stack {
      * parameters (read and write 16 bits), each reduce-scatter's input
      * packed from the gradients in the reduction type. */
     bool fsdp_copies;
+    /* Bytes an element of a tensor-scaled (delayed or current) cast writes
+     * as its transposed FP8 copy, included in fp8_cast_bytes: not written on
+     * a chip whose FP8 GEMMs take any layout (hw_matrix.fp8_any_layout). */
+    double fp8_transpose_bytes;
     /* The same chains counted in kernel launches, eager and compiled (each
      * 1 unless the stack says: a fused kernel); a backward launches as many. */
     wl_kernel_bytes eager_launches, compiled_launches;

@@ -75,6 +75,7 @@ static const usim_field MATRIX[] = {
     USIM_NUM("efficiency", hw_matrix, efficiency, U_1, 0.05, 1, false),
     USIM_NUM("efficiency_fp8", hw_matrix, efficiency_fp8, U_1, 0.05, 1, false),
     USIM_NUM("efficiency_fp8_split_acc", hw_matrix, efficiency_fp8_split_acc, U_1, 0.05, 1, false),
+    USIM_BOOL("fp8_any_layout", hw_matrix, fp8_any_layout),
     USIM_NUM("flash2_efficiency", hw_matrix, flash2_efficiency, U_1, 0.01, 1, false),
     USIM_NUM("flash2_efficiency_backward", hw_matrix, flash2_efficiency_backward, U_1, 0.01, 1,
              false),

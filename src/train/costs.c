@@ -144,12 +144,23 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
  * the m x n gradients, each a pass reading 2 and writing 2 bytes an
  * element (Micikevicius et al. 2022, "FP8 formats for deep learning"); the
  * backward's two GEMMs accumulate with FP32 promotion (x->grad_chip). */
+/* Bytes a GEMM input's FP8 cast moves an element: the recipe's, less the
+ * transposed copy a tensor-scaled recipe skips where the chip's FP8 GEMMs
+ * take any layout (block-scaled recipes write both copies everywhere). */
+static double fp8_cast_bytes(const train_ctx *x)
+{
+    bool tensor_scaled =
+        x->p->fp8_recipe == WL_FP8_DELAYED || x->p->fp8_recipe == WL_FP8_CURRENT;
+    bool no_transpose = tensor_scaled && x->chip->matrix.fp8_any_layout;
+    return wl_plan_fp8_cast_bytes(x->p) - (no_transpose ? x->p->stack.fp8_transpose_bytes : 0);
+}
+
 static void linear_in(const train_ctx *x, train_costs *c, bool backward, double m, double k,
                       double n, double batch, usim_dtype t)
 {
     int streams = x->p->stack.expert_gemm_streams;
     if (t == USIM_FP8)
-        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, wl_plan_fp8_cast_bytes(x->p), 1);
+        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, fp8_cast_bytes(x), 1);
     if (!backward) {
         add_cost(c, TRAIN_GEMM, gemm_cost(x->chip, m, k, n, batch, streams, t));
         return;
