@@ -622,7 +622,8 @@ static void fp8_all_gathers_move_one_byte(void **state)
 
 /* A recipe's cast bytes are all that changes a step's elementwise time, in
  * proportion, as the casts are memory-bound: current scaling at 5 and at 6
- * bytes an element adds 1 and 2 bytes to delayed scaling's 4. The run's
+ * bytes an element adds 1 and 2 bytes to delayed scaling's 4 (with no amax
+ * taken by the activation kernels). The run's
  * recipe must be one its stack has and its chip can scale (exit 2). */
 static void fp8_recipes_move_their_bytes(void **state)
 {
@@ -634,7 +635,8 @@ static void fp8_recipes_move_their_bytes(void **state)
         char json[300], args[400];
         snprintf(json, sizeof json,
                  "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": \"r%d\", "
-                 "\"fp8_cast_bytes\": {\"delayed\": 4, \"current\": %d}}", i, 4 + i);
+                 "\"fp8_cast_bytes\": {\"delayed\": 4, \"current\": %d}, "
+                 "\"fp8_activation_amax_bytes\": 0}", i, 4 + i);
         snprintf(args, sizeof args, "%s--fp8-recipe %s --stack %s", base,
                  i ? "current" : "delayed", write_temp(i == 1 ? "r5.json" : "r6.json", json));
         e[i] = cli_number(args, "", "breakdown", "elementwise");

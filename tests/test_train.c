@@ -313,6 +313,7 @@ static void fp8_casts_skip_the_transpose_on_blackwell(void **state)
     wl_plan p = plan(1, 1, 8, 1, 16, 2048);
     p.dtype = USIM_FP8;
     p.fp8_recipe = WL_FP8_DELAYED;
+    p.stack.fp8_activation_amax_bytes = 0; /* every current-scaling cast its own amax pass */
     assert_true(s.chip.matrix.fp8_any_layout);
     double any = elementwise_bytes(&m, &p, &s);
     s.chip.matrix.fp8_any_layout = false;
@@ -321,6 +322,26 @@ static void fp8_casts_skip_the_transpose_on_blackwell(void **state)
     double current_tn = elementwise_bytes(&m, &p, &s);
     assert_true(tn > any);
     assert_close(current_tn - tn, 2 * (tn - any), 1e-9);
+}
+
+/* Under current scaling Transformer Engine's activation kernels take the
+ * amax of what they write, so the casts of the down projection's input and
+ * of the gate/up projection's output gradient skip the 2-byte amax pass:
+ * Llama 3.2 1B (FFN 8,192, gated), 2,048 tokens a micro-batch, 16 layers,
+ * 2 micro-batches: 2 x (2048 x 8192 + 2048 x 2 x 8192) x 16 x 2 =
+ * 3,221,225,472 bytes fewer. */
+static void activation_kernels_take_the_amax(void **state)
+{
+    (void)state;
+    wl_model m = model("llama3.2-1b");
+    hw_system s = load_system("dgx-h100", 8);
+    wl_plan p = plan(1, 1, 8, 1, 16, 2048);
+    p.dtype = USIM_FP8;
+    p.fp8_recipe = WL_FP8_CURRENT;
+    assert_true(p.stack.fp8_activation_amax_bytes == 2);
+    double fused = elementwise_bytes(&m, &p, &s);
+    p.stack.fp8_activation_amax_bytes = 0;
+    assert_close(elementwise_bytes(&m, &p, &s) - fused, 3221225472.0, 1e-9);
 }
 
 /* DeepSeek-V3's framework sends tokens to their experts in FP8 with a scale
@@ -807,6 +828,7 @@ int main(void)
         cmocka_unit_test(hsdp_shards_in_node_and_replicates_across),
         cmocka_unit_test(fsdp_copies_move_each_weight),
         cmocka_unit_test(fp8_casts_skip_the_transpose_on_blackwell),
+        cmocka_unit_test(activation_kernels_take_the_amax),
         cmocka_unit_test(tp_over_cores_all_reduces_between_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

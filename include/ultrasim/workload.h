@@ -276,6 +276,10 @@ typedef struct wl_stack {
      * as its transposed FP8 copy, included in fp8_cast_bytes: not written on
      * a chip whose FP8 GEMMs take any layout (hw_matrix.fp8_any_layout). */
     double fp8_transpose_bytes;
+    /* Bytes of current scaling's amax pass an activation kernel saves by
+     * taking the amax of what it writes (the next projection's input, the
+     * previous one's output gradient). */
+    double fp8_activation_amax_bytes;
     /* The same chains counted in kernel launches, eager and compiled (each
      * 1 unless the stack says: a fused kernel); a backward launches as many. */
     wl_kernel_bytes eager_launches, compiled_launches;

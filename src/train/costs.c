@@ -144,23 +144,34 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
  * the m x n gradients, each a pass reading 2 and writing 2 bytes an
  * element (Micikevicius et al. 2022, "FP8 formats for deep learning"); the
  * backward's two GEMMs accumulate with FP32 promotion (x->grad_chip). */
+/* Which of a projection's FP8 inputs an activation kernel produced, its
+ * amax computed as it wrote them (Transformer Engine's current scaling):
+ * the forward input of the projection after an activation, the output
+ * gradient of the one before it. */
+enum { AMAX_NONE = 0, AMAX_WITH_INPUT = 1, AMAX_WITH_OUTPUT_GRAD = 2 };
+
 /* Bytes a GEMM input's FP8 cast moves an element: the recipe's, less the
  * transposed copy a tensor-scaled recipe skips where the chip's FP8 GEMMs
- * take any layout (block-scaled recipes write both copies everywhere). */
-static double fp8_cast_bytes(const train_ctx *x)
+ * take any layout (block-scaled recipes write both copies everywhere), and
+ * less current scaling's amax pass where the activation kernel that wrote
+ * the input took the amax (`fused`). */
+static double fp8_cast_bytes(const train_ctx *x, bool fused)
 {
-    bool tensor_scaled =
-        x->p->fp8_recipe == WL_FP8_DELAYED || x->p->fp8_recipe == WL_FP8_CURRENT;
-    bool no_transpose = tensor_scaled && x->chip->matrix.fp8_any_layout;
-    return wl_plan_fp8_cast_bytes(x->p) - (no_transpose ? x->p->stack.fp8_transpose_bytes : 0);
+    const wl_stack *s = &x->p->stack;
+    bool current = x->p->fp8_recipe == WL_FP8_CURRENT;
+    bool no_transpose = (current || x->p->fp8_recipe == WL_FP8_DELAYED) &&
+                        x->chip->matrix.fp8_any_layout;
+    return wl_plan_fp8_cast_bytes(x->p) - (no_transpose ? s->fp8_transpose_bytes : 0) -
+           (current && fused ? s->fp8_activation_amax_bytes : 0);
 }
 
 static void linear_in(const train_ctx *x, train_costs *c, bool backward, double m, double k,
-                      double n, double batch, usim_dtype t)
+                      double n, double batch, usim_dtype t, int amax)
 {
     int streams = x->p->stack.expert_gemm_streams;
+    bool fused = amax & (backward ? AMAX_WITH_OUTPUT_GRAD : AMAX_WITH_INPUT);
     if (t == USIM_FP8)
-        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, fp8_cast_bytes(x), 1);
+        elementwise(x, c, false, m * (backward ? n : k) * batch, 2, fp8_cast_bytes(x, fused), 1);
     if (!backward) {
         add_cost(c, TRAIN_GEMM, gemm_cost(x->chip, m, k, n, batch, streams, t));
         return;
@@ -181,11 +192,18 @@ static void gemm_launches(const train_ctx *x, train_costs *c, bool backward, dou
     c->host_s += each * (backward ? 2 : 1);
 }
 
+/* A projection beside an activation (amax: which inputs it wrote). */
+static void linear_by_activation(const train_ctx *x, train_costs *c, bool backward, double m,
+                                 double k, double n, double batch, int amax)
+{
+    linear_in(x, c, backward, m, k, n, batch, x->p->dtype, amax);
+    gemm_launches(x, c, backward, batch);
+}
+
 static void linear(const train_ctx *x, train_costs *c, bool backward, double m, double k,
                    double n, double batch)
 {
-    linear_in(x, c, backward, m, k, n, batch, x->p->dtype);
-    gemm_launches(x, c, backward, batch);
+    linear_by_activation(x, c, backward, m, k, n, batch, AMAX_NONE);
 }
 
 /* Elementwise work over `elements` values: `flops` each, `bytes` each moved
@@ -401,9 +419,9 @@ static void dense_mlp(train_ctx *x, train_costs *c, bool backward, double ffn)
     const wl_model *m = x->m;
     double T = x->tokens, h = m->hidden, f = ffn / x->p->tp;
     bool gated = m->mlp == WL_MLP_SWIGLU;
-    linear(x, c, backward, T, h, (gated ? 2 : 1) * f, 1);
+    linear_by_activation(x, c, backward, T, h, (gated ? 2 : 1) * f, 1, AMAX_WITH_OUTPUT_GRAD);
     mlp_activation(x, c, backward, T * f);
-    linear(x, c, backward, T, f, h, 1);
+    linear_by_activation(x, c, backward, T, f, h, 1, AMAX_WITH_INPUT);
 }
 
 /* The router's and token dispatcher's small kernels (top-k, softmax, the
@@ -470,9 +488,10 @@ static void moe_mlp(train_ctx *x, train_costs *c, bool backward)
             calls_s(x, c, TRAIN_TP_COMM, NET_ALLGATHER, routed * h * 2.0, &x->tp, 1, false) +
                 calls_s(x, c, TRAIN_TP_COMM, NET_REDUCE_SCATTER, routed * h * 2.0, &x->tp, 1,
                         false));
-    linear(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local);
+    linear_by_activation(x, c, backward, routed / local, h, (gated ? 2 : 1) * fe, local,
+                         AMAX_WITH_OUTPUT_GRAD);
     mlp_activation(x, c, backward, routed * fe);
-    linear(x, c, backward, routed / local, fe, h, local);
+    linear_by_activation(x, c, backward, routed / local, fe, h, local, AMAX_WITH_INPUT);
     if (m->shared_experts > 0)
         dense_mlp(x, c, backward, (double)m->shared_experts * m->expert_ffn);
 }
@@ -658,7 +677,7 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     if (x->p->sp && x->p->tp > 1)
         add(&c, TRAIN_TP_COMM,
             tp_calls(x, &c, NET_ALLGATHER, tp_gather_bytes(x, head), 1, false));
-    linear_in(x, &c, backward, T, h, v, 1, head);
+    linear_in(x, &c, backward, T, h, v, 1, head, AMAX_NONE);
     elementwise(x, &c, backward, T * v, 5, kernels(x)->loss, launches(x)->loss);
     add(&c, TRAIN_TP_COMM, calls_s(x, &c, TRAIN_TP_COMM, NET_ALLREDUCE, T * 4.0, &x->tp, 3, false));
     host_bound(x, &c);

@@ -104,6 +104,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_ENUM("runs_on", wl_stack, runs_on, wl_stack_platform_names, false),
     USIM_BOOL("fsdp_copies", wl_stack, fsdp_copies),
     USIM_NUM("fp8_transpose_bytes", wl_stack, fp8_transpose_bytes, U_1, 0, 4, false),
+    USIM_NUM("fp8_activation_amax_bytes", wl_stack, fp8_activation_amax_bytes, U_1, 0, 4, false),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
