@@ -90,7 +90,7 @@ static json_t *plan_json(const wl_plan *p)
                          "tp", p->tp, "pp", p->pp, "dp", p->dp, "cp", p->cp, "ep", p->ep, "vp",
                          p->vp, "mbs", p->mbs, "gbs", (json_int_t)p->gbs, "seq",
                          (json_int_t)p->seq, "dtype", usim_dtype_name(p->dtype), "recompute",
-                         RC[p->recompute], "sp", p->sp, "zero", p->zero, "tp_cores",
+                         RC[p->recompute], "sp", p->sp && p->tp > 1, "zero", p->zero, "tp_cores",
                          (json_int_t)p->tp_cores);
     json_object_set_new(j, "etp", json_integer(wl_plan_etp(p)));
     json_object_set_new(j, "stack", json_string(p->stack.name));
@@ -352,7 +352,7 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                     api_number(p, "cp"), api_number(p, "ep"), etp, api_number(p, "vp"), extras,
                     api_number(p, "mbs"), api_number(p, "gbs"), api_number(p, "seq"), dtype,
                     json_string_value(json_object_get(p, "recompute")), offload,
-                    json_is_true(json_object_get(p, "sp")) && api_number(p, "tp") > 1 ? ", SP" : "",
+                    json_is_true(json_object_get(p, "sp")) ? ", SP" : "",
                     api_number(p, "zero"),
                     hsdp, json_string_value(json_object_get(p, "stack")),
                     json_is_true(json_object_get(p, "compile")) ? " (compiled)" : "",

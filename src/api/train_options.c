@@ -279,7 +279,7 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
                            json_object_get(req, "recompute-modules") ||
                            json_object_get(req, "recompute-layers") ||
                            json_object_get(req, "cpu-offload-layers");
-    out->selective_bytes = 0;
+    out->selective_bytes = out->full_bytes = 0;
     p->cpu_offload_layers = int_or(cmd, req, "cpu-offload-layers", 0, &st, err);
     p->recompute_layers = int_or(cmd, req, "recompute-layers", 0, &st, err);
     /* Megatron-Core offloads only without recomputation */
@@ -362,16 +362,23 @@ static usim_status check_fits(const api_train_setup_t *s, usim_error *err)
         return USIM_OK;
     double gib = 1024.0 * 1024 * 1024;
     double states = m->weights + m->gradients + m->optimizer;
-    const char *advice = m->activations > states ? activation_advice(p)
+    wl_plan tried = *p; /* full recomputation, where it was tried, is no advice */
+    if (s->full_bytes > 0)
+        tried.recompute = WL_RECOMPUTE_FULL;
+    const char *advice = m->activations > states ? activation_advice(&tried)
                          : p->zero < 3 ? "raise --zero, or shard the model more (--tp, --pp)"
                          : p->dp_shard > 0
                              ? "raise --dp-shard, or shard the model more (--tp, --pp)"
                              : "shard the model more (--tp, --pp) or add chips";
+    char full[80] = "";
+    if (s->full_bytes > 0)
+        snprintf(full, sizeof full, " (recomputing every layer whole: %.1f GiB)",
+                 s->full_bytes / gib);
     return usim_fail(err, USIM_EINPUT,
-                     "the plan does not fit: it needs %.1f GiB per chip (pipeline stage %d) of "
+                     "the plan does not fit: it needs %.1f GiB per chip%s (pipeline stage %d) of "
                      "the %.1f GiB HBM, %.1f GiB too much (weights %.1f, gradients %.1f, "
                      "optimizer %.1f, activations %.1f, temporary %.1f, reserve %.1f GiB); %s",
-                     m->total / gib, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
+                     m->total / gib, full, m->worst_stage, hbm / gib, (m->total - hbm) / gib,
                      m->weights / gib, m->gradients / gib, m->optimizer / gib,
                      m->activations / gib, m->temporary / gib, m->reserve / gib, advice);
 }
@@ -399,6 +406,7 @@ static void fit_recompute(api_train_setup_t *s)
     int lo = 1, hi = per_rank;
     p->recompute_layers = hi;
     if (!plan_fits(s)) {
+        s->full_bytes = wl_memory_per_chip(&s->model, p).total;
         p->recompute = WL_RECOMPUTE_SELECTIVE;
         p->recompute_layers = 0;
         return;

@@ -146,6 +146,7 @@ typedef struct api_train_setup_t {
     wl_plan plan;
     bool recompute_given; /* --recompute, --recompute-modules or offload named */
     double selective_bytes; /* > 0: selective did not fit this per chip, so full was chosen */
+    double full_bytes;      /* > 0: full on every layer was tried and needs this per chip */
 } api_train_setup_t;
 
 /* Reads --stack, --compile and --moe-dispatcher into p (the system's stack

@@ -137,13 +137,6 @@ static engine_cost gemm_cost(const hw_chip *chip, double m, double k, double n, 
 static void elementwise(const train_ctx *x, train_costs *c, bool backward, double elements,
                         double flops, double bytes, double launches);
 
-/* A projection of m tokens from k to n features: forward, or its backward
- * (dgrad m x n -> m x k, and wgrad k x m -> k x n). In FP8 (Transformer
- * Engine), each GEMM input is first cast to FP8 with a transposed copy for
- * the other product: the forward casts the m x k activations, the backward
- * the m x n gradients, each a pass reading 2 and writing 2 bytes an
- * element (Micikevicius et al. 2022, "FP8 formats for deep learning"); the
- * backward's two GEMMs accumulate with FP32 promotion (x->grad_chip). */
 /* Which of a projection's FP8 inputs an activation kernel produced, its
  * amax computed as it wrote them (Transformer Engine's current scaling):
  * the forward input of the projection after an activation, the output
@@ -165,6 +158,12 @@ static double fp8_cast_bytes(const train_ctx *x, bool fused)
            (current && fused ? s->fp8_activation_amax_bytes : 0);
 }
 
+/* A projection of m tokens from k to n features: forward, or its backward
+ * (dgrad m x n -> m x k, and wgrad k x m -> k x n). In FP8 (Transformer
+ * Engine), each GEMM input is first cast to FP8 (fp8_cast_bytes): the
+ * forward casts the m x k activations, the backward the m x n gradients
+ * (Micikevicius et al. 2022, "FP8 formats for deep learning"); the
+ * backward's two GEMMs accumulate with FP32 promotion (x->grad_chip). */
 static void linear_in(const train_ctx *x, train_costs *c, bool backward, double m, double k,
                       double n, double batch, usim_dtype t, int amax)
 {
@@ -705,14 +704,14 @@ train_costs train_mtp_costs(train_ctx *x, bool backward)
     return c;
 }
 
-/* Adam over the chip's share of parameters: read fp32 gradient, master
- * weight, m and v, write master, m, v and the 16-bit weight: 30 bytes a
- * parameter, about 12 FLOPs. */
 void train_copy_costs(const train_ctx *x, train_costs *c, double elements, double bytes)
 {
     elementwise(x, c, false, elements, 0, bytes, 1);
 }
 
+/* Adam over the chip's share of parameters: read fp32 gradient, master
+ * weight, m and v, write master, m, v and the 16-bit weight: 30 bytes a
+ * parameter, about 12 FLOPs. */
 train_costs train_optimizer_costs(const train_ctx *x, double params)
 {
     train_costs c;

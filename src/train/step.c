@@ -165,7 +165,9 @@ static void sharded_layer_comm(step_builder *b, train_costs *fwd, train_costs *b
 {
     const wl_plan *p = b->x.p;
     double gather = 0, params = layer->dense + layer->experts;
-    if (p->stack.fsdp_copies) { /* FSDP2: split each gather's output, pack each RS input */
+    /* FSDP2: split each gather's output, pack each RS input (a group of one
+     * shards nothing: torchtitan applies fully_shard only over more) */
+    if (p->stack.fsdp_copies && b->x.dp.size > 1) {
         if (p->zero >= 3)
             train_copy_costs(&b->x, fwd, params, 2.0 + 2.0);
         if (p->zero >= 3 && bwd)
@@ -567,6 +569,17 @@ static void finish_stage(step_builder *b, int stage)
     memset(&none, 0, sizeof none);
     int last_compute = sim_task(b->g, rc, 0, TRAIN_OPTIMIZER, "end of backward");
     record(b, last_compute, last_compute, &none);
+    if (p->stack.fsdp_copies && b->x.dp.size > 1 && wl_plan_zero3_per_step(p)) {
+        /* FSDP2 packs the step's accumulated gradients (reduction type) into
+         * the one reduce-scatter's input, on the compute stream */
+        train_costs pack;
+        memset(&pack, 0, sizeof pack);
+        double w = p->stack.grad_reduce_bytes;
+        train_copy_costs(&b->x, &pack, sp.dense + sp.experts, w + w);
+        last_compute =
+            sim_task(b->g, rc, pack.s[TRAIN_ELEMENTWISE], TRAIN_ELEMENTWISE, "RS copy-in");
+        record(b, last_compute, last_compute, &pack);
+    }
     if (!reduces_in_backward(p)) {
         dp_bytes bytes = grad_bytes(b, &sp);
         double s = grad_reduce_s(b, bytes);

@@ -138,6 +138,16 @@ static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, us
         st = whole_launches(r, "compiled_kernel_launches", &s->compiled_launches, err);
     if (st != USIM_OK)
         return st;
+    /* a tensor-scaled cast reads 16 bits and writes 8 at the least, whatever
+     * a chip or an activation kernel saves it */
+    double least[] = {s->fp8_cast.delayed - s->fp8_transpose_bytes,
+                      s->fp8_cast.current - s->fp8_transpose_bytes - s->fp8_activation_amax_bytes};
+    for (int i = 0; i < 2; i++)
+        if ((i ? s->fp8_cast.current : s->fp8_cast.delayed) > 0 && least[i] < 3)
+            return usim_fail_at(r, "fp8_transpose_bytes", false, err,
+                                "with fp8_activation_amax_bytes it leaves the %s cast %g bytes an "
+                                "element, below the 3 a cast moves (read 2, write 1)",
+                                wl_fp8_recipe_names[i], least[i]);
     if (json_object_get(doc, "compiled_kernel_launches") && !json_object_get(doc, "compiled_kernels"))
         return usim_fail_at(r, "compiled_kernel_launches", false, err,
                             "a stack with no compiled mode (no compiled_kernels) launches no "
