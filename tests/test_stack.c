@@ -156,6 +156,9 @@ static void bad_stacks_are_input_errors(void **state)
          "fp8_recipe: its default recipe 'current' needs its bytes in fp8_cast_bytes"},
         {"\"fp8_cast_bytes\": {\"delayed\": 65}",
          "fp8_cast_bytes.delayed: 65 is out of range; allowed 0 to 64"},
+        {"\"fp8_transpose_bytes\": 4",
+         "fp8_transpose_bytes: with fp8_activation_amax_bytes it leaves the delayed cast 0 bytes "
+         "an element, below the 3 a cast moves (read 2, write 1)"},
         {"\"kernel_launches\": {\"norm\": 1.5}",
          "kernel_launches: 1.5 launches: a count of kernels is a whole number (1 to 64)"},
         {"\"compiled_kernel_launches\": {\"norm\": 1}",

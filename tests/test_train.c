@@ -699,6 +699,14 @@ static void unnamed_recompute_fits_the_fewest_layers(void **state)
     expect_input_error(args, "does not fit");
     snprintf(args, sizeof args, "%s --recompute selective", base);
     expect_input_error(args, "does not fit: it needs 110.2 GiB");
+    /* where recomputing every layer does not fit either, the message says
+     * what it would need and advises past it */
+    expect_input_error("train --model llama3.2-1b --hw dgx-h100 --chips 2 --pp 2 --gbs 8 --mbs 8 "
+                       "--seq 65536 --zero 0",
+                       "needs 434.9 GiB per chip (recomputing every layer whole: 191.5 GiB) "
+                       "(pipeline stage 1) of the 80.0 GiB HBM, 354.9 GiB too much (weights 1.4, "
+                       "gradients 1.4, optimizer 8.4, activations 296.5, temporary 125.2, reserve "
+                       "2.0 GiB); use a smaller --mbs");
     /* a zero-bubble schedule keeps selective recomputation, and says so */
     expect_input_error("train --model llama3.2-1b --hw dgx-h100 --chips 2 --pp 2 --gbs 8 --mbs 8 "
                        "--seq 16384 --zero 0 --schedule zb-h1",
