@@ -39,6 +39,12 @@ static void daly_of_the_printed_inputs(void **state)
     assert_close(3600 / M, per_hour, 1e-4);
     json_decref(j);
     cli_free(&r);
+    /* a run that names no recomputation and does not fit under selective
+     * runs, and says so, as train does (the fewest whole layers: 8 of 16) */
+    expect_output("goodput --model llama3.2-1b --hw dgx-h100 --chips 8 --gbs 64 --mbs 8 --seq 8192 "
+                  "--zero 0 --tokens 1e9",
+                  "(the first 8 layers of each chunk recomputed whole: selective does not fit)",
+                  NULL);
 }
 
 static void bad_inputs(void **state)

@@ -49,6 +49,11 @@ static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err
         json_object_set_new(*result, "chips", json_integer(s->sys.chips));
         api_system_warnings(*result, &s->sys);
         json_object_set_new(*result, "step_time_s", json_real(r.step_time_s));
+        if (s->selective_bytes > 0) /* recomputation chosen to fit, as train says */
+            json_object_set_new(*result, "recompute_layers",
+                                json_integer(s->plan.recompute_layers > 0
+                                                 ? s->plan.recompute_layers
+                                                 : s->model.layers / s->plan.pp));
     }
     free(s);
     return st;
@@ -57,10 +62,15 @@ static usim_status goodput_cmd_run(json_t *req, json_t **result, usim_error *err
 static usim_status goodput_cmd_render(json_t *res, usim_buf *b, usim_error *err)
 {
     double chips = api_number(res, "chips");
-    usim_buf_printf(b, "%s on %.0f x %s chip%s, step %.3g s\n\n",
+    char recompute[96] = "";
+    if (api_number(res, "recompute_layers") > 0)
+        snprintf(recompute, sizeof recompute,
+                 " (the first %.0f layers of each chunk recomputed whole: selective does not fit)",
+                 api_number(res, "recompute_layers"));
+    usim_buf_printf(b, "%s on %.0f x %s chip%s, step %.3g s%s\n\n",
                     json_string_value(json_object_get(res, "model")), chips,
                     json_string_value(json_object_get(res, "hw")), api_plural(chips),
-                    api_number(res, "step_time_s"));
+                    api_number(res, "step_time_s"), recompute);
     return api_goodput_render(res, b, err);
 }
 
