@@ -291,7 +291,11 @@ typedef struct wl_stack {
 
 /* The stack a system runs unless told: the one it names, else the default
  * for its chips (systolic: Trainium's). */
-const char *wl_default_stack(const char *named, bool systolic);
+const char *wl_default_stack(const hw_system *sys);
+
+/* The chips a stack runs on: any, GPUs (CUDA kernels) or Trainium. */
+enum wl_stack_platform { WL_ON_ANY, WL_ON_GPU, WL_ON_TRAINIUM };
+extern const char *const wl_stack_platform_names[];
 
 /* Loads a stack preset (data/stacks/NAME.json) or a stack JSON file. */
 usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err);
@@ -306,9 +310,6 @@ double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe);
 
 /* The kernel figures a run uses: the compiled ones when it compiles. */
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
-/* The chips a stack runs on: any, GPUs (CUDA kernels) or Trainium. */
-enum wl_stack_platform { WL_ON_ANY, WL_ON_GPU, WL_ON_TRAINIUM };
-extern const char *const wl_stack_platform_names[];
 /* The same, in kernel launches (wl_stack.eager_launches). */
 const wl_kernel_bytes *wl_stack_kernel_launches(const wl_stack *s, bool compiled);
 /* The pipeline schedule: 1F1B (interleaved when vp > 1), or ZB-H1 (Qi et

@@ -210,7 +210,7 @@ static json_t *software_json(const hw_system *sys)
     wl_stack stack;
     serve_engine engine;
     usim_error e;
-    const char *sname = wl_default_stack(sys->stack, sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC);
+    const char *sname = wl_default_stack(sys);
     const char *ename = serve_default_engine(sys);
     bool has_stack = wl_stack_load(sname, &stack, &e) == USIM_OK;
     bool has_engine = serve_engine_load(ename, &engine, &e) == USIM_OK;

@@ -62,7 +62,7 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
     /* CUDA stacks do not run on a NeuronCore, nor Neuron's on a GPU */
     bool trainium = sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC;
     if (!name)
-        name = wl_default_stack(sys->stack, trainium);
+        name = wl_default_stack(sys);
     st = wl_stack_load(name, &p->stack, err);
     if (st != USIM_OK)
         return st;

@@ -309,9 +309,7 @@ usim_status plan_search(const wl_model *m, const hw_system *sys, const plan_sear
     s.o = *o;
     /* A plan with no stack runs the system's own. */
     if (!s.o.plan.stack.name[0]) {
-        usim_status st =
-            wl_stack_load(wl_default_stack(sys->stack, sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC),
-                          &s.o.plan.stack, err);
+        usim_status st = wl_stack_load(wl_default_stack(sys), &s.o.plan.stack, err);
         if (st != USIM_OK)
             return st;
         wl_plan_stack_defaults(&s.o.plan, m);

@@ -39,9 +39,7 @@ void train_costs_add(train_costs *a, const train_costs *b, double k);
 void train_costs_call(train_costs *c, train_kind kind, int op, double bytes, double count,
                       bool hidden);
 
-/* The same for DP traffic of expert weights, on the expert data-parallel
- * group. */
-/* A DP call on group g (train_dp_group). */
+/* The same for DP traffic, on data-parallel group g (train_dp_group). */
 void train_costs_dp_call(train_costs *c, int g, int op, double bytes, double count, bool hidden);
 
 /* Collectives already costed in this step: the same call recurs for every

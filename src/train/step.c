@@ -146,9 +146,9 @@ static void dp_calls(const step_builder *b, train_costs *c, net_op op, dp_bytes 
         train_costs_call(c, TRAIN_DP_COMM, op, bytes.dense, count, hidden);
     if (b->x.edp.size > 1)
         train_costs_dp_call(c, TRAIN_DP_EXPERT, op, bytes.experts, count, hidden);
-    if (replica_bytes(b, op, bytes) > 0)
-        train_costs_dp_call(c, TRAIN_DP_REPLICA, NET_ALLREDUCE, replica_bytes(b, op, bytes), count,
-                            hidden);
+    double replicas = replica_bytes(b, op, bytes);
+    if (replicas > 0)
+        train_costs_dp_call(c, TRAIN_DP_REPLICA, NET_ALLREDUCE, replicas, count, hidden);
 }
 
 /* Sharded gradients are reduce-scattered layer by layer after every

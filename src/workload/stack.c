@@ -55,9 +55,11 @@ static const char *const ATTENTION[] = {"fused", "per-head", "unfused", "flash2"
 
 const char *const wl_stack_platform_names[] = {"any", "gpu", "trainium", NULL};
 
-const char *wl_default_stack(const char *named, bool systolic)
+const char *wl_default_stack(const hw_system *sys)
 {
-    return named && named[0] ? named : systolic ? WL_DEFAULT_TRAINIUM_STACK : WL_DEFAULT_STACK;
+    return sys->stack[0]                                   ? sys->stack
+           : sys->chip.matrix.kind == HW_MATRIX_SYSTOLIC ? WL_DEFAULT_TRAINIUM_STACK
+                                                          : WL_DEFAULT_STACK;
 }
 
 static const usim_field STACK_FIELDS[] = {
