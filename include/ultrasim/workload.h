@@ -280,6 +280,12 @@ typedef struct wl_stack {
      * taking the amax of what it writes (the next projection's input, the
      * previous one's output gradient). */
     double fp8_activation_amax_bytes;
+    /* Under current scaling with sequence parallelism, the amax of each
+     * tensor gathered over TP before an FP8 GEMM (a column-parallel
+     * projection's input, a row-parallel one's output gradient) is
+     * all-reduced over the TP group before the cast, so that every rank
+     * casts with one scale (Transformer Engine's amax_reduction_group). */
+    bool fp8_amax_tp_reduce;
     /* The same chains counted in kernel launches, eager and compiled (each
      * 1 unless the stack says: a fused kernel); a backward launches as many. */
     wl_kernel_bytes eager_launches, compiled_launches;

@@ -274,6 +274,20 @@ static double tp_calls(train_ctx *x, train_costs *c, net_op op, double element_b
     return s;
 }
 
+/* Current scaling's amax all-reduces of one layer pass (wl_stack
+ * fp8_amax_tp_reduce): one for each of the `count` TP blocks, its
+ * column-parallel input in the forward, its row-parallel output gradient in
+ * the backward; a 4-byte fp32 amax, which the cast waits for, so nothing
+ * hides it. */
+static double amax_reductions_s(train_ctx *x, train_costs *c, int count)
+{
+    const wl_plan *p = x->p;
+    if (!p->stack.fp8_amax_tp_reduce || p->dtype != USIM_FP8 ||
+        p->fp8_recipe != WL_FP8_CURRENT || !p->sp)
+        return 0;
+    return calls_s(x, c, TRAIN_TP_COMM, NET_ALLREDUCE, 4.0, &x->tp, count, false);
+}
+
 /* Tensor-parallel collectives of one layer pass: the two all-reduces of
  * Megatron's TP (reduce-scatter + all-gather pairs with SP). With TP
  * communication overlap only what outlasts the layer's GEMMs shows. */
@@ -598,7 +612,9 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
      * (moe_mlp gathers what expert TP needs): only the attention block, and a
      * TP-split shared expert, all-gather and reduce-scatter the layer's
      * activations. */
-    tp_collectives(x, &c, moe && x->m->shared_experts == 0 ? 1 : 2);
+    int tp_blocks = moe && x->m->shared_experts == 0 ? 1 : 2;
+    tp_collectives(x, &c, tp_blocks);
+    add(&c, TRAIN_TP_COMM, amax_reductions_s(x, &c, tp_blocks));
     return c;
 }
 

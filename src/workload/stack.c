@@ -107,6 +107,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_BOOL("fsdp_copies", wl_stack, fsdp_copies),
     USIM_NUM("fp8_transpose_bytes", wl_stack, fp8_transpose_bytes, U_1, 0, 4, false),
     USIM_NUM("fp8_activation_amax_bytes", wl_stack, fp8_activation_amax_bytes, U_1, 0, 4, false),
+    USIM_BOOL("fp8_amax_tp_reduce", wl_stack, fp8_amax_tp_reduce),
     USIM_DOC("source"),
     USIM_DOC("note"),
 };
