@@ -720,7 +720,8 @@ static void zero3_under_pp_keeps_the_stage_whole(void **state)
 }
 
 /* A description that starts from a preset changes only what it lists; a
- * power cap above the rated power is refused with the range. */
+ * power cap above the rated power, or a GPU-only field on an array, is
+ * refused with the range. */
 static void base_and_bad_cap(void **state)
 {
     (void)state;
@@ -739,6 +740,12 @@ static void base_and_bad_cap(void **state)
                                                           "\"dgx-h100\", \"name\": \"x\"}");
     snprintf(args, sizeof args, "hw show %s", wrong);
     expect_input_error(args, "'dgx-h100' describes a system, not a chip");
+    /* an FP8 layout flag means nothing to a systolic array: refused, not ignored */
+    const char *layout = write_temp("trn2-any.json", "{\"kind\": \"chip\", \"base\": \"trn2\", "
+                                                     "\"name\": \"x\", \"matrix\": "
+                                                     "{\"fp8_any_layout\": true}}");
+    snprintf(args, sizeof args, "hw show %s", layout);
+    expect_input_error(args, "matrix.fp8_any_layout: true on a systolic matrix; allowed: false");
 }
 
 /* Llama 3 8B on 8 GPUs of a GB200 rack, one sequence of 8,192 tokens each,

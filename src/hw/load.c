@@ -259,6 +259,22 @@ static usim_status apply_power_limit(const usim_reader *r, const char *path, hw_
     return USIM_OK;
 }
 
+/* fp8_any_layout says which operand layouts a GPU's FP8 tensor cores take;
+ * a systolic array streams its operands as the compiler lays them out, so
+ * the field would change nothing there and is refused rather than ignored. */
+static usim_status check_fp8_layout(const usim_reader *r, const char *path, const hw_chip *c,
+                                    usim_error *err)
+{
+    if (!c->matrix.fp8_any_layout || c->matrix.kind != HW_MATRIX_SYSTOLIC)
+        return USIM_OK;
+    char field[200];
+    snprintf(field, sizeof field, "%s%smatrix.fp8_any_layout", path, path[0] ? "." : "");
+    return usim_fail_at(r, field, false, err,
+                        "true on a systolic matrix; allowed: false (the field says which FP8 "
+                        "operand layouts a GPU's tensor cores take; an array streams its "
+                        "operands as the compiler lays them out)");
+}
+
 static usim_status read_chip_object(const usim_reader *r, const char *path, json_t *obj,
                                     hw_chip *out, usim_error *err)
 {
@@ -269,6 +285,8 @@ static usim_status read_chip_object(const usim_reader *r, const char *path, json
     if (!json_object_get(obj, "scalar"))
         out->scalar = out->vector;
     st = check_dense_flops(r, path, out, err);
+    if (st == USIM_OK)
+        st = check_fp8_layout(r, path, out, err);
     if (st != USIM_OK)
         return st;
     fill_dense_flops(out);
