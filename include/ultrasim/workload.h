@@ -314,6 +314,14 @@ int wl_stack_attention(const wl_stack *s, const wl_model *m);
  * recipe (wl_fp8_recipe); 0 when the stack has no such recipe. */
 double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe);
 
+/* The same cast on a chip: less the transposed copy (fp8_transpose_bytes)
+ * of a tensor-scaled recipe where the chip's FP8 GEMMs take any layout
+ * (block-scaled recipes write both copies everywhere: their scales are
+ * directional), and
+ * less current scaling's amax pass (fp8_activation_amax_bytes) where an
+ * activation kernel already took the amax of the input. */
+double wl_stack_cast_bytes_on(const wl_stack *s, int recipe, bool any_layout, bool amax_taken);
+
 /* The kernel figures a run uses: the compiled ones when it compiles. */
 const wl_kernel_bytes *wl_stack_kernels(const wl_stack *s, bool compiled);
 /* The same, in kernel launches (wl_stack.eager_launches). */
@@ -395,10 +403,6 @@ typedef struct wl_plan {
  * model m: whether it compiles, its attention kernel, its TP and EP
  * communication overlap. */
 void wl_plan_stack_defaults(wl_plan *p, const wl_model *m);
-
-/* Bytes per element the plan's FP8 recipe moves to cast a GEMM input (0
- * when its stack has no such recipe). */
-double wl_plan_fp8_cast_bytes(const wl_plan *p);
 
 /* Of a model chunk of `layers` layers, those recomputed whole: all under
  * full recomputation, or its first recompute_layers (Megatron-Core's block

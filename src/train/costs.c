@@ -143,19 +143,13 @@ static void elementwise(const train_ctx *x, train_costs *c, bool backward, doubl
  * gradient of the one before it. */
 enum { AMAX_NONE = 0, AMAX_WITH_INPUT = 1, AMAX_WITH_OUTPUT_GRAD = 2 };
 
-/* Bytes a GEMM input's FP8 cast moves an element: the recipe's, less the
- * transposed copy a tensor-scaled recipe skips where the chip's FP8 GEMMs
- * take any layout (block-scaled recipes write both copies everywhere), and
- * less current scaling's amax pass where the activation kernel that wrote
- * the input took the amax (`fused`). */
+/* Bytes a GEMM input's FP8 cast moves an element on this chip
+ * (wl_stack_cast_bytes_on; `fused`: the activation kernel that wrote the
+ * input took its amax). */
 static double fp8_cast_bytes(const train_ctx *x, bool fused)
 {
-    const wl_stack *s = &x->p->stack;
-    bool current = x->p->fp8_recipe == WL_FP8_CURRENT;
-    bool no_transpose = (current || x->p->fp8_recipe == WL_FP8_DELAYED) &&
-                        x->chip->matrix.fp8_any_layout;
-    return wl_plan_fp8_cast_bytes(x->p) - (no_transpose ? s->fp8_transpose_bytes : 0) -
-           (current && fused ? s->fp8_activation_amax_bytes : 0);
+    return wl_stack_cast_bytes_on(&x->p->stack, x->p->fp8_recipe,
+                                  x->chip->matrix.fp8_any_layout, fused);
 }
 
 /* A projection of m tokens from k to n features: forward, or its backward

@@ -143,14 +143,15 @@ static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, us
         return st;
     /* a tensor-scaled cast reads 16 bits and writes 8 at the least, whatever
      * a chip or an activation kernel saves it */
-    double least[] = {s->fp8_cast.delayed - s->fp8_transpose_bytes,
-                      s->fp8_cast.current - s->fp8_transpose_bytes - s->fp8_activation_amax_bytes};
-    for (int i = 0; i < 2; i++)
-        if ((i ? s->fp8_cast.current : s->fp8_cast.delayed) > 0 && least[i] < 3)
+    int scaled[] = {WL_FP8_DELAYED, WL_FP8_CURRENT};
+    for (int i = 0; i < 2; i++) {
+        double least = wl_stack_cast_bytes_on(s, scaled[i], true, true);
+        if (wl_stack_fp8_cast_bytes(s, scaled[i]) > 0 && least < 3)
             return usim_fail_at(r, "fp8_transpose_bytes", false, err,
                                 "with fp8_activation_amax_bytes it leaves the %s cast %g bytes an "
                                 "element, below the 3 a cast moves (read 2, write 1)",
-                                wl_fp8_recipe_names[i], least[i]);
+                                wl_fp8_recipe_names[scaled[i]], least);
+    }
     if (json_object_get(doc, "compiled_kernel_launches") && !json_object_get(doc, "compiled_kernels"))
         return usim_fail_at(r, "compiled_kernel_launches", false, err,
                             "a stack with no compiled mode (no compiled_kernels) launches no "
@@ -188,9 +189,12 @@ double wl_stack_fp8_cast_bytes(const wl_stack *s, int recipe)
     }
 }
 
-double wl_plan_fp8_cast_bytes(const wl_plan *p)
+double wl_stack_cast_bytes_on(const wl_stack *s, int recipe, bool any_layout, bool amax_taken)
 {
-    return wl_stack_fp8_cast_bytes(&p->stack, p->fp8_recipe);
+    bool tensor_scaled = recipe == WL_FP8_DELAYED || recipe == WL_FP8_CURRENT;
+    return wl_stack_fp8_cast_bytes(s, recipe) -
+           (tensor_scaled && any_layout ? s->fp8_transpose_bytes : 0) -
+           (recipe == WL_FP8_CURRENT && amax_taken ? s->fp8_activation_amax_bytes : 0);
 }
 
 usim_status wl_stack_load(const char *name_or_file, wl_stack *out, usim_error *err)
