@@ -242,6 +242,28 @@ static void speculation_closed_form(void **state)
     json_decref(draft);
 }
 
+/* An n-gram draft runs nothing on the chips: the first token comes as
+ * without speculation, the KV cache holds as many tokens, the weights are
+ * the target's alone, and a round keeps the chain's (1 - a^(k+1)) / (1 - a)
+ * tokens. Its acceptance is the workload's, so it must be given. */
+static void ngram_drafts_on_the_host(void **state)
+{
+    (void)state;
+    const char *run = "--model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --isl 1024 --osl 64 "
+                      "--requests 2";
+    char args[300];
+    snprintf(args, sizeof args, "%s --spec-draft ngram --spec-len 3 --spec-accept 0.6", run);
+    json_t *j = serve(args), *base = serve(run);
+    assert_close(num(j, "ttft_p50_s"), num(base, "ttft_p50_s"), 1e-12);
+    assert_close(num(j, "kv_capacity_tokens"), num(base, "kv_capacity_tokens"), 1e-12);
+    assert_close(num(json_object_get(j, "explain"), "tokens_per_round"),
+                 (1 - pow(0.6, 4)) / 0.4, 1e-12);
+    json_decref(j);
+    json_decref(base);
+    snprintf(args, sizeof args, "serve %s --spec-draft ngram --spec-len 3", run);
+    expect_input_error(args, "--spec-accept: missing with --spec-draft ngram");
+}
+
 /* A static batch: every request starts together, prefills together and
  * decodes in lockstep, so all finish at the same time and the throughput is
  * batch x osl / that time. */
@@ -1088,6 +1110,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_reads_the_weights), cmocka_unit_test(speculation_closed_form),
+        cmocka_unit_test(ngram_drafts_on_the_host),
         cmocka_unit_test(sliding_layers_keep_their_window),
         cmocka_unit_test(kv_cache_fraction_of_free_or_total),
         cmocka_unit_test(attention_dp_where_it_runs),

@@ -160,6 +160,8 @@ typedef struct serve_engine {
 #define SERVE_DEFAULT_ENGINE "trtllm"
 #define SERVE_DEFAULT_TRAINIUM_ENGINE "nxdi"
 #define SERVE_MAX_BUCKETS 32 /* context-encoding buckets a run may list */
+/* --spec-draft's name for prompt lookup: n-gram proposals made on the host */
+#define SERVE_NGRAM_DRAFT "ngram"
 
 usim_status serve_engine_load(const char *name_or_file, serve_engine *out, usim_error *err);
 /* The engine presets (data/engines) that run on a GPU (trainium false) or a

@@ -118,7 +118,9 @@ static const usim_option SERVE_OPTIONS[] = {
      1e-6, 1e9, false},
     {"trace-in", USIM_OPT_STRING, USIM_UNIT_NONE, "F.csv",
      "requests from a CSV: arrival_s,input_tokens,output_tokens", NULL, NULL, 0, 0, false},
-    {"spec-draft", USIM_OPT_STRING, USIM_UNIT_NONE, "MODEL", "speculative decoding draft model",
+    {"spec-draft", USIM_OPT_STRING, USIM_UNIT_NONE, "MODEL",
+     "speculative decoding draft: a model, an EAGLE-3 head, or ngram (prompt lookup on the "
+     "host: no model runs; needs --spec-accept)",
      NULL, NULL, 0, 0, false},
     {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round (with --spec-draft)", "4", NULL, 1, 64,
      false},
@@ -288,6 +290,25 @@ static usim_status fill_replicas(json_t *req, serve_deployment *d, usim_error *e
     return USIM_OK;
 }
 
+/* An n-gram draft (vLLM's and TensorRT-LLM's "ngram" method, prompt
+ * lookup): the host proposes the k tokens that followed the last match of
+ * the newest tokens in the request, so no model runs and nothing of it
+ * takes memory. How often the proposal holds depends on how much an output
+ * repeats its prompt (summaries, edits, code), which no default can know:
+ * --spec-accept must be given. */
+static usim_status ngram_draft(json_t *req, serve_deployment *d, usim_error *err)
+{
+    memset(&d->draft, 0, sizeof d->draft);
+    snprintf(d->draft.name, sizeof d->draft.name, "%s", SERVE_NGRAM_DRAFT);
+    if (!json_object_get(req, "spec-accept"))
+        return usim_fail_field(err, USIM_EINPUT, "spec-accept",
+                               "missing with --spec-draft ngram: the share of drafted tokens "
+                               "accepted is how much the output repeats its own prompt and "
+                               "earlier tokens, which only the workload knows; allowed: 0 to "
+                               "0.999 (measured: vLLM's spec_decode acceptance metrics)");
+    return USIM_OK;
+}
+
 /* The draft model; --spec-len and --spec-accept without one would be
  * ignored. */
 static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deployment *d,
@@ -305,6 +326,8 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
                      : USIM_OK;
     }
     d->spec_len = (int)api_next_int(cmd, req, "spec-len", 0, &st, err);
+    if (st == USIM_OK && strcmp(draft, SERVE_NGRAM_DRAFT) == 0)
+        return ngram_draft(req, d, err);
     if (st == USIM_OK)
         st = wl_model_load(draft, &d->draft, err);
     if (st == USIM_OK && d->draft.vocab != d->model.vocab)

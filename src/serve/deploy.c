@@ -135,7 +135,12 @@ static double kv_bytes_per_token_of(const serve_deployment *d, const wl_model *m
 double serve_kv_bytes_per_token(const serve_deployment *d, double ctx)
 {
     double target = kv_bytes_per_token_of(d, &d->model, ctx);
-    return d->spec_len > 0 ? target + kv_bytes_per_token_of(d, &d->draft, ctx) : target;
+    return serve_draft_runs(d) ? target + kv_bytes_per_token_of(d, &d->draft, ctx) : target;
+}
+
+bool serve_draft_runs(const serve_deployment *d)
+{
+    return d->spec_len > 0 && d->draft.layers > 0;
 }
 
 /* One iteration's activations on a chip (a few hidden-size tensors per
@@ -189,7 +194,7 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
         step_tokens = d->token_budget;
     else if (budgeted)
         step_tokens = fmin(batch_tokens, fmax(d->token_budget, isl));
-    mem.weights = weight_bytes(d, &d->model) + (d->spec_len > 0 ? weight_bytes(d, &d->draft) : 0);
+    mem.weights = weight_bytes(d, &d->model) + (serve_draft_runs(d) ? weight_bytes(d, &d->draft) : 0);
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
     mem.reserve = RUNTIME_RESERVE_BYTES;
     mem.kv_per_token = serve_kv_bytes_per_token(d, w ? (double)w->isl + (double)w->osl : 0.0);
@@ -321,7 +326,7 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
     double capacity = d->sys.chip.hbm.capacity_bytes;
     double fixed = mem.weights + mem.workspace + mem.reserve;
     char draft[160] = "";
-    if (d->spec_len > 0) /* name the draft: its weights may be what does not fit */
+    if (serve_draft_runs(d)) /* name the draft: its weights may be what does not fit */
         snprintf(draft, sizeof draft, ", the draft %s's %.1f GiB among them", d->draft.name,
                  weight_bytes(d, &d->draft) / GIB);
     if (fixed > capacity)

@@ -60,6 +60,11 @@ double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m);
  * window of them; ctx 0: every layer keeps every token). */
 double serve_kv_bytes_per_token(const serve_deployment *d, double ctx);
 
+/* Whether a draft model (a model or an EAGLE head) runs beside the target;
+ * an n-gram draft (--spec-draft ngram) proposes from the request's own
+ * tokens on the host and runs nothing on the chips. */
+bool serve_draft_runs(const serve_deployment *d);
+
 /* A request of the workload. */
 typedef struct serve_request {
     double issued;         /* when the client sent it */

@@ -213,7 +213,7 @@ static double iteration_s(replica *r, const serve_batch *b, double tails,
 {
     *target = serve_iteration(&r->target, b);
     double s = target->seconds;
-    if (r->d->spec_len <= 0)
+    if (!serve_draft_runs(r->d))
         return s;
     double speculating = b->decode_seqs - tails; /* no draft runs for a tail */
     serve_batch draft = *b;

@@ -262,15 +262,16 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     out->decode_step_s = s.seconds;
     out->prefill_tokens = isl;
     serve_ctx draft;
-    if (d->spec_len > 0)
+    bool drafting = serve_draft_runs(d);
+    if (drafting)
         serve_ctx_init(&draft, d, &d->draft, err);
-    out->prefill_s = lone_prefill_s(&c, d->spec_len > 0 ? &draft : NULL, isl,
+    out->prefill_s = lone_prefill_s(&c, drafting ? &draft : NULL, isl,
                                     &out->prefill_serial_tokens);
     double a = d->spec_accept, k = d->spec_len;
     out->tokens_per_round = d->spec_len > 0 ? (1 - pow(a, k + 1)) / (1 - a) : 1;
     if (c.st != USIM_OK)
         return c.st;
-    if (d->spec_len > 0 && draft.st != USIM_OK)
+    if (drafting && draft.st != USIM_OK)
         return draft.st;
     if (!(out->decode_step_s > 0 && out->prefill_s > 0 && isfinite(out->decode_step_s) &&
           isfinite(out->prefill_s)))
