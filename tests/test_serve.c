@@ -264,6 +264,42 @@ static void ngram_drafts_on_the_host(void **state)
     expect_input_error(args, "--spec-accept: missing with --spec-draft ngram");
 }
 
+/* Medusa heads ride on the target: four heads of a 4,096 x 4,096 block
+ * (with bias) and a 4,096 x 32,000 LM head add 4 x (16,781,312 +
+ * 131,072,000) = 591,413,248 16-bit weights and no KV cache; no draft
+ * prefills, so the first token comes as without them; a round drafts one
+ * token a head (k = 4) and keeps the chain's tokens. Heads of another
+ * model, more positions than heads and a tree that cannot hold a path are
+ * refused. */
+static void medusa_heads_ride_on_the_target(void **state)
+{
+    (void)state;
+    const char *run = "--model llama2-7b --hw dgx-h100 --chips 1 --tp 1 --isl 512 --osl 64 "
+                      "--requests 2";
+    char args[300];
+    snprintf(args, sizeof args, "%s --spec-draft medusa-vicuna-7b", run);
+    json_t *j = serve(args), *base = serve(run);
+    assert_close(num(j, "weights_bytes_per_chip") - num(base, "weights_bytes_per_chip"),
+                 2.0 * 591413248, 1e-12);
+    assert_close(num(j, "ttft_p50_s"), num(base, "ttft_p50_s"), 1e-12);
+    assert_close(num(json_object_get(j, "explain"), "tokens_per_round"),
+                 (1 - pow(0.7, 5)) / 0.3, 1e-12);
+    json_decref(j);
+    json_decref(base);
+    snprintf(args, sizeof args, "serve %s --spec-draft medusa-vicuna-7b --spec-len 5", run);
+    expect_input_error(args, "--spec-len: 5 is more than the 4 positions 'medusa-vicuna-7b' "
+                             "drafts (a head each); allowed: 1 to 4");
+    expect_input_error("serve --model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 "
+                       "--spec-draft medusa-vicuna-7b",
+                       "the model 'llama3.1-8b' is 4096 wide with 128256");
+    const char *tree = write_temp("medusa-tree.json",
+                                  "{\"kind\": \"medusa\", \"name\": \"m\", \"heads\": 4, "
+                                  "\"head_layers\": 1, \"hidden\": 4096, \"vocab\": 32000, "
+                                  "\"tree_tokens\": 3}");
+    snprintf(args, sizeof args, "serve %s --spec-draft %s", run, tree);
+    expect_input_error(args, "tree_tokens: 3 cannot hold a path through the 4 heads; allowed: 5");
+}
+
 /* A static batch: every request starts together, prefills together and
  * decodes in lockstep, so all finish at the same time and the throughput is
  * batch x osl / that time. */
@@ -1111,6 +1147,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_reads_the_weights), cmocka_unit_test(speculation_closed_form),
         cmocka_unit_test(ngram_drafts_on_the_host),
+        cmocka_unit_test(medusa_heads_ride_on_the_target),
         cmocka_unit_test(sliding_layers_keep_their_window),
         cmocka_unit_test(kv_cache_fraction_of_free_or_total),
         cmocka_unit_test(attention_dp_where_it_runs),

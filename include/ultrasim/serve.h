@@ -178,6 +178,23 @@ const char *serve_default_engine(const struct hw_system *sys);
  * apply (engine_attention_kernel). */
 int serve_engine_attention(const serve_engine *e, const wl_model *m);
 
+/* Medusa heads (Cai et al. 2024), a draft made of the target's own last
+ * hidden state: `heads` heads, each `head_layers` residual blocks (an
+ * h x h linear with bias, SiLU, added back) and its own LM head (h x
+ * vocab), one draft position each; a round verifies a tree of
+ * `tree_tokens` candidates a request (the root included) in one target
+ * pass. data/medusa/NAME.json or a file of "kind": "medusa". */
+typedef struct serve_medusa {
+    char name[64];
+    int heads, head_layers, hidden, vocab, tree_tokens;
+} serve_medusa;
+
+/* Whether name_or_file is a Medusa preset or file (else a draft model). */
+bool serve_is_medusa(const char *name_or_file);
+usim_status serve_medusa_load(const char *name_or_file, serve_medusa *out, usim_error *err);
+/* Its weights: per head, the blocks' h x h + h and the LM head's h x vocab. */
+double serve_medusa_params(const serve_medusa *m);
+
 typedef struct serve_deployment {
     wl_model model;
     hw_system sys;
@@ -196,8 +213,10 @@ typedef struct serve_deployment {
     int scheduler;        /* serve_scheduler */
     int token_budget;     /* chunked prefill: tokens per iteration */
     int prefill_replicas; /* disaggregation: replicas doing prefill (of replicas) */
-    /* speculative decoding: spec_len 0 = off */
+    /* speculative decoding: spec_len 0 = off; the draft a model, or
+     * Medusa heads (medusa.heads > 0), or n-gram lookup (neither) */
     wl_model draft;
+    serve_medusa medusa;
     int spec_len;
     double spec_accept;
     double prefix_hit;    /* fraction of prompt tokens found in the prefix cache */

@@ -119,10 +119,11 @@ static const usim_option SERVE_OPTIONS[] = {
     {"trace-in", USIM_OPT_STRING, USIM_UNIT_NONE, "F.csv",
      "requests from a CSV: arrival_s,input_tokens,output_tokens", NULL, NULL, 0, 0, false},
     {"spec-draft", USIM_OPT_STRING, USIM_UNIT_NONE, "MODEL",
-     "speculative decoding draft: a model, an EAGLE-3 head, or ngram (prompt lookup on the "
-     "host: no model runs; needs --spec-accept)",
+     "speculative decoding draft: a model, an EAGLE-3 head, Medusa heads (data/medusa: "
+     "medusa-vicuna-7b, or a file), or ngram (prompt lookup on the host: no model runs; needs "
+     "--spec-accept)",
      NULL, NULL, 0, 0, false},
-    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round (with --spec-draft)", "4", NULL, 1, 64,
+    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round (with --spec-draft; Medusa: its heads)", "4", NULL, 1, 64,
      false},
     {"spec-accept", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "A",
      "probability a draft token is accepted", DEFAULT_SPEC_ACCEPT, NULL, 0, 0.999, false},
@@ -309,6 +310,34 @@ static usim_status ngram_draft(json_t *req, serve_deployment *d, usim_error *err
     return USIM_OK;
 }
 
+/* Medusa heads: trained on the target's last hidden state, so of its width
+ * and vocabulary; each head drafts one position, so a round drafts as many
+ * tokens as there are heads unless --spec-len asks for fewer. */
+static usim_status medusa_draft(const char *name, json_t *req, serve_deployment *d,
+                                usim_error *err)
+{
+    memset(&d->draft, 0, sizeof d->draft);
+    usim_status st = serve_medusa_load(name, &d->medusa, err);
+    if (st != USIM_OK)
+        return st;
+    const serve_medusa *m = &d->medusa;
+    snprintf(d->draft.name, sizeof d->draft.name, "%s", m->name);
+    if (m->hidden != d->model.hidden || m->vocab != d->model.vocab)
+        return usim_fail_field(err, USIM_EINPUT, "spec-draft",
+                               "Medusa heads '%s' read a %d-wide state into %d tokens, the model "
+                               "'%s' is %d wide with %d; allowed: heads trained on the model",
+                               m->name, m->hidden, m->vocab, d->model.name, d->model.hidden,
+                               d->model.vocab);
+    if (!json_object_get(req, "spec-len"))
+        d->spec_len = m->heads;
+    if (d->spec_len > m->heads)
+        return usim_fail_field(err, USIM_EINPUT, "spec-len",
+                               "%d is more than the %d positions '%s' drafts (a head each); "
+                               "allowed: 1 to %d",
+                               d->spec_len, m->heads, m->name, m->heads);
+    return USIM_OK;
+}
+
 /* The draft model; --spec-len and --spec-accept without one would be
  * ignored. */
 static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deployment *d,
@@ -328,6 +357,8 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
     d->spec_len = (int)api_next_int(cmd, req, "spec-len", 0, &st, err);
     if (st == USIM_OK && strcmp(draft, SERVE_NGRAM_DRAFT) == 0)
         return ngram_draft(req, d, err);
+    if (st == USIM_OK && serve_is_medusa(draft))
+        return medusa_draft(draft, req, d, err);
     if (st == USIM_OK)
         st = wl_model_load(draft, &d->draft, err);
     if (st == USIM_OK && d->draft.vocab != d->model.vocab)

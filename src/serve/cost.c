@@ -95,6 +95,14 @@ static double weight_gemm_s(const serve_ctx *c, double m, double k, double n, do
     return part > 0 ? s + part * (whole_gemms_s(c, m, k, n, below + 1) - s) : s;
 }
 
+double serve_medusa_s(const serve_ctx *c, double rows)
+{
+    const serve_medusa *m = &c->d->medusa;
+    double h = m->hidden, t = c->d->tp;
+    return weight_gemm_s(c, rows, h, h / t, (double)m->heads * m->head_layers) +
+           weight_gemm_s(c, rows, h, m->vocab / t, m->heads);
+}
+
 /* Multi-head latent attention decodes with its key and value up-projections
  * absorbed into the query and the output (DeepSeek-V2, section 2.1.3; DeepSeek's
  * FlashMLA kernel): every head of a chip attends over the one compressed

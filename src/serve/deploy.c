@@ -143,6 +143,20 @@ bool serve_draft_runs(const serve_deployment *d)
     return d->spec_len > 0 && d->draft.layers > 0;
 }
 
+double serve_verify_tokens(const serve_deployment *d)
+{
+    if (d->spec_len <= 0)
+        return 1;
+    return d->medusa.heads > 0 ? d->medusa.tree_tokens : d->spec_len + 1;
+}
+
+/* Medusa heads sit with the target's LM head, on its last pipeline stage,
+ * split over TP as that head is. */
+static double medusa_bytes(const serve_deployment *d)
+{
+    return serve_weight_bytes(d->weights) * serve_medusa_params(&d->medusa) / d->tp;
+}
+
 /* One iteration's activations on a chip (a few hidden-size tensors per
  * token) and the fp32 logits of the rows that sample; under attention data
  * parallelism a chip's own tokens (the limits are each chip's) through its
@@ -194,7 +208,8 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
         step_tokens = d->token_budget;
     else if (budgeted)
         step_tokens = fmin(batch_tokens, fmax(d->token_budget, isl));
-    mem.weights = weight_bytes(d, &d->model) + (serve_draft_runs(d) ? weight_bytes(d, &d->draft) : 0);
+    mem.weights = weight_bytes(d, &d->model) + (serve_draft_runs(d) ? weight_bytes(d, &d->draft) : 0) +
+                  (d->medusa.heads > 0 ? medusa_bytes(d) : 0);
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
     mem.reserve = RUNTIME_RESERVE_BYTES;
     mem.kv_per_token = serve_kv_bytes_per_token(d, w ? (double)w->isl + (double)w->osl : 0.0);

@@ -65,6 +65,14 @@ double serve_kv_bytes_per_token(const serve_deployment *d, double ctx);
  * tokens on the host and runs nothing on the chips. */
 bool serve_draft_runs(const serve_deployment *d);
 
+/* Tokens a decode row's target pass verifies: the k drafted and the one
+ * after them, or a Medusa tree's candidates; 1 without speculation. */
+double serve_verify_tokens(const serve_deployment *d);
+
+/* The Medusa heads' pass over `rows` requests' newest hidden states: each
+ * head's blocks and LM head, split over TP as the target's LM head. */
+double serve_medusa_s(const serve_ctx *c, double rows);
+
 /* A request of the workload. */
 typedef struct serve_request {
     double issued;         /* when the client sent it */

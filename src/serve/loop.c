@@ -162,7 +162,7 @@ static double build_batch(replica *r, serve_batch *b, bool prefill_first)
     for (int i = 0; i < r->nrun; i++)
         any_prefill = any_prefill || prefilling(&r->req[r->running[i]]);
     bool decode = !(prefill_first && any_prefill);
-    double ctx = 0, width = r->d->spec_len > 0 ? r->d->spec_len + 1 : 1;
+    double ctx = 0, width = serve_verify_tokens(r->d);
     for (int i = 0; i < r->nrun; i++) {
         serve_request *q = &r->req[r->running[i]];
         r->part[i] = 0;
@@ -213,9 +213,11 @@ static double iteration_s(replica *r, const serve_batch *b, double tails,
 {
     *target = serve_iteration(&r->target, b);
     double s = target->seconds;
+    double speculating = b->decode_seqs - tails; /* no draft runs for a tail */
+    if (r->d->medusa.heads > 0 && speculating > 0)
+        s += serve_medusa_s(&r->target, speculating);
     if (!serve_draft_runs(r->d))
         return s;
-    double speculating = b->decode_seqs - tails; /* no draft runs for a tail */
     serve_batch draft = *b;
     draft.decode_seqs = draft.decode_tokens = speculating;
     draft.logits = speculating + b->nprefill;

@@ -253,7 +253,7 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     serve_ctx c;
     serve_ctx_init(&c, d, &d->model, err);
     double mid = isl + floor(osl / 2);
-    serve_batch step = {1, d->spec_len > 0 ? d->spec_len + 1 : 1, mid, mid, 0, NULL, 0, 1};
+    serve_batch step = {1, serve_verify_tokens(d), mid, mid, 0, NULL, 0, 1};
     serve_iter_cost s = serve_iteration(&c, &step);
     out->decode_weights_s = s.weights_s;
     out->decode_kv_s = s.kv_s;
