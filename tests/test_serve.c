@@ -298,6 +298,8 @@ static void medusa_heads_ride_on_the_target(void **state)
                                   "\"tree_tokens\": 3}");
     snprintf(args, sizeof args, "serve %s --spec-draft %s", run, tree);
     expect_input_error(args, "tree_tokens: 3 cannot hold a path through the 4 heads; allowed: 5");
+    snprintf(args, sizeof args, "serve %s --spec-draft medusa-vicuna", run);
+    expect_input_error(args, "a draft may also be Medusa heads (data/medusa");
 }
 
 /* A static batch: every request starts together, prefills together and

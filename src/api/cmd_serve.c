@@ -361,6 +361,14 @@ static usim_status read_draft(const usim_command *cmd, json_t *req, serve_deploy
         return medusa_draft(draft, req, d, err);
     if (st == USIM_OK)
         st = wl_model_load(draft, &d->draft, err);
+    if (st == USIM_EINPUT && strncmp(err->message, "unknown model", 13) == 0) {
+        char model[sizeof err->message];
+        snprintf(model, sizeof model, "%s", err->message);
+        return usim_fail_field(err, USIM_EINPUT, "spec-draft",
+                               "%s; a draft may also be Medusa heads (data/medusa, or a file of "
+                               "\"kind\": \"medusa\") or %s",
+                               model, SERVE_NGRAM_DRAFT);
+    }
     if (st == USIM_OK && d->draft.vocab != d->model.vocab)
         st = usim_fail_field(err, USIM_EINPUT, "spec-draft",
                              "the draft's vocabulary (%d) differs from the model's (%d)",
