@@ -287,8 +287,8 @@ static void medusa_heads_ride_on_the_target(void **state)
     json_decref(j);
     json_decref(base);
     snprintf(args, sizeof args, "serve %s --spec-draft medusa-vicuna-7b --spec-len 5", run);
-    expect_input_error(args, "--spec-len: 5 is more than the 4 positions 'medusa-vicuna-7b' "
-                             "drafts (a head each); allowed: 1 to 4");
+    expect_input_error(args, "--spec-len: 5, but 'medusa-vicuna-7b' drafts 4 positions a round "
+                             "(a head each, its 64-token tree over all of them); allowed: 4");
     expect_input_error("serve --model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 "
                        "--spec-draft medusa-vicuna-7b",
                        "the model 'llama3.1-8b' is 4096 wide with 128256");
@@ -300,6 +300,9 @@ static void medusa_heads_ride_on_the_target(void **state)
     expect_input_error(args, "tree_tokens: 3 cannot hold a path through the 4 heads; allowed: 5");
     snprintf(args, sizeof args, "serve %s --spec-draft medusa-vicuna", run);
     expect_input_error(args, "a draft may also be Medusa heads (data/medusa");
+    tree = write_temp("medusa-heads.json", "{\"kind\": \"medusa\", \"name\": \"m\"}");
+    snprintf(args, sizeof args, "serve --model %s --hw dgx-h100 --tp 1", tree);
+    expect_input_error(args, "these are Medusa heads, a speculative draft that rides on a model");
 }
 
 /* A static batch: every request starts together, prefills together and

@@ -231,6 +231,12 @@ typedef struct serve_deployment {
     serve_engine engine;  /* what the limits not given come from */
 } serve_deployment;
 
+/* Whether a draft model (a model or an EAGLE head) runs beside the target;
+ * an n-gram draft (--spec-draft ngram) proposes from the request's own
+ * tokens on the host and runs nothing on the chips, Medusa heads run on
+ * the target's state. */
+bool serve_draft_runs(const serve_deployment *d);
+
 /* Chips that run attention data-parallel for model m: the TP group's when
  * the deployment runs a mixture-of-experts model's attention, dense MLPs,
  * shared experts and LM head whole on every chip, each chip its own

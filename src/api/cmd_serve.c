@@ -312,7 +312,7 @@ static usim_status ngram_draft(json_t *req, serve_deployment *d, usim_error *err
 
 /* Medusa heads: trained on the target's last hidden state, so of its width
  * and vocabulary; each head drafts one position, so a round drafts as many
- * tokens as there are heads unless --spec-len asks for fewer. */
+ * tokens as there are heads. */
 static usim_status medusa_draft(const char *name, json_t *req, serve_deployment *d,
                                 usim_error *err)
 {
@@ -328,13 +328,14 @@ static usim_status medusa_draft(const char *name, json_t *req, serve_deployment 
                                "'%s' is %d wide with %d; allowed: heads trained on the model",
                                m->name, m->hidden, m->vocab, d->model.name, d->model.hidden,
                                d->model.vocab);
-    if (!json_object_get(req, "spec-len"))
-        d->spec_len = m->heads;
-    if (d->spec_len > m->heads)
+    /* the tree spans every head's position and every head runs: a round
+     * of fewer positions would be another tree */
+    if (json_object_get(req, "spec-len") && d->spec_len != m->heads)
         return usim_fail_field(err, USIM_EINPUT, "spec-len",
-                               "%d is more than the %d positions '%s' drafts (a head each); "
-                               "allowed: 1 to %d",
-                               d->spec_len, m->heads, m->name, m->heads);
+                               "%d, but '%s' drafts %d positions a round (a head each, its "
+                               "%d-token tree over all of them); allowed: %d, or leave it out",
+                               d->spec_len, m->name, m->heads, m->tree_tokens, m->heads);
+    d->spec_len = m->heads;
     return USIM_OK;
 }
 
@@ -590,7 +591,7 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
     json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));
     json_object_set_new(o, "attention", json_string(api_attention_choices[d->attention]));
     json_object_set_new(o, "attention_dp_chips", json_integer(serve_attention_dp(d, &d->model)));
-    if (d->spec_len > 0 && d->draft.layers > 0)
+    if (serve_draft_runs(d))
         json_object_set_new(o, "draft_attention",
                             json_string(api_attention_choices[d->draft_attention]));
     if (d->engine.prefill_bucket_min > 0) { /* compiled context-encoding graphs */

@@ -95,14 +95,6 @@ static double weight_gemm_s(const serve_ctx *c, double m, double k, double n, do
     return part > 0 ? s + part * (whole_gemms_s(c, m, k, n, below + 1) - s) : s;
 }
 
-double serve_medusa_s(const serve_ctx *c, double rows)
-{
-    const serve_medusa *m = &c->d->medusa;
-    double h = m->hidden, t = c->d->tp;
-    return weight_gemm_s(c, rows, h, h / t, (double)m->heads * m->head_layers) +
-           weight_gemm_s(c, rows, h, m->vocab / t, m->heads);
-}
-
 /* Multi-head latent attention decodes with its key and value up-projections
  * absorbed into the query and the output (DeepSeek-V2, section 2.1.3; DeepSeek's
  * FlashMLA kernel): every head of a chip attends over the one compressed
@@ -148,8 +140,8 @@ static double attention_s(const serve_ctx *c, double batch, double q_len, double
     return engine_attention_layer_s(&c->d->sys.chip, op, m->sliding_window, wl_sliding_share(m));
 }
 
-/* One layer's TP all-reduce of `tokens` activations (zero without TP). */
-static net_result tp_allreduce(serve_ctx *c, double tokens)
+/* One collective of `bytes` over the TP group (zero without TP). */
+static net_result tp_collective(serve_ctx *c, net_op op, double bytes)
 {
     net_result r;
     memset(&r, 0, sizeof r);
@@ -158,11 +150,28 @@ static net_result tp_allreduce(serve_ctx *c, double tokens)
         return r;
     net_group g = {c->d->tp * per_chip, 1, c->d->sys.chips / c->d->tp, per_chip,
                    NET_LAUNCH_ASYNC};
-    c->st = net_collective(&c->d->sys, NET_ALLREDUCE, tokens * c->model->hidden * 2.0, g,
-                           NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r, c->err);
+    c->st = net_collective(&c->d->sys, op, bytes, g, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r,
+                           c->err);
     if (c->st != USIM_OK)
         memset(&r, 0, sizeof r);
     return r;
+}
+
+/* One layer's TP all-reduce of `tokens` activations. */
+static net_result tp_allreduce(serve_ctx *c, double tokens)
+{
+    return tp_collective(c, NET_ALLREDUCE, tokens * c->model->hidden * 2.0);
+}
+
+double serve_medusa_s(serve_ctx *c, double rows)
+{
+    const serve_medusa *m = &c->d->medusa;
+    double h = m->hidden, t = c->d->tp, blocks = (double)m->heads * m->head_layers;
+    double gemms = weight_gemm_s(c, rows, h, h / t, blocks) +
+                   weight_gemm_s(c, rows, h, m->vocab / t, m->heads);
+    /* every block's and LM head's output gathered whole over TP */
+    return gemms + blocks * tp_collective(c, NET_ALLGATHER, rows * h * 2.0).seconds +
+           m->heads * tp_collective(c, NET_ALLGATHER, rows * m->vocab * 2.0).seconds;
 }
 
 /* A step's TP collectives beside its GEMMs (gemm_s): one after another, or

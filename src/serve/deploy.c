@@ -75,6 +75,13 @@ static double weight_bytes(const serve_deployment *d, const wl_model *m)
     return serve_weight_bytes(d->weights) * split / d->pp;
 }
 
+/* Medusa heads, split over TP as the target's LM head beside them, counted
+ * over the stages as the target's weights are (an average stage). */
+static double medusa_bytes(const serve_deployment *d)
+{
+    return serve_weight_bytes(d->weights) * serve_medusa_params(&d->medusa) / d->tp / d->pp;
+}
+
 /* TP ranks: chips, or on Trainium every NeuronCore of them. */
 static double tp_ranks(const serve_deployment *d)
 {
@@ -150,12 +157,6 @@ double serve_verify_tokens(const serve_deployment *d)
     return d->medusa.heads > 0 ? d->medusa.tree_tokens : d->spec_len + 1;
 }
 
-/* Medusa heads sit with the target's LM head, on its last pipeline stage,
- * split over TP as that head is. */
-static double medusa_bytes(const serve_deployment *d)
-{
-    return serve_weight_bytes(d->weights) * serve_medusa_params(&d->medusa) / d->tp;
-}
 
 /* One iteration's activations on a chip (a few hidden-size tensors per
  * token) and the fp32 logits of the rows that sample; under attention data
@@ -341,9 +342,13 @@ usim_status serve_check(const serve_deployment *d, const serve_workload *w, usim
     double capacity = d->sys.chip.hbm.capacity_bytes;
     double fixed = mem.weights + mem.workspace + mem.reserve;
     char draft[160] = "";
-    if (serve_draft_runs(d)) /* name the draft: its weights may be what does not fit */
+    /* name the draft: its weights may be what does not fit */
+    double draft_bytes = serve_draft_runs(d)     ? weight_bytes(d, &d->draft)
+                         : d->medusa.heads > 0 ? medusa_bytes(d)
+                                               : 0;
+    if (draft_bytes > 0)
         snprintf(draft, sizeof draft, ", the draft %s's %.1f GiB among them", d->draft.name,
-                 weight_bytes(d, &d->draft) / GIB);
+                 draft_bytes / GIB);
     if (fixed > capacity)
         return usim_fail(err, USIM_EINPUT,
                          "the deployment does not fit: weights need %.1f GiB per chip%s (plus "

@@ -60,18 +60,16 @@ double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m);
  * window of them; ctx 0: every layer keeps every token). */
 double serve_kv_bytes_per_token(const serve_deployment *d, double ctx);
 
-/* Whether a draft model (a model or an EAGLE head) runs beside the target;
- * an n-gram draft (--spec-draft ngram) proposes from the request's own
- * tokens on the host and runs nothing on the chips. */
-bool serve_draft_runs(const serve_deployment *d);
-
 /* Tokens a decode row's target pass verifies: the k drafted and the one
  * after them, or a Medusa tree's candidates; 1 without speculation. */
 double serve_verify_tokens(const serve_deployment *d);
 
-/* The Medusa heads' pass over `rows` requests' newest hidden states: each
- * head's blocks and LM head, split over TP as the target's LM head. */
-double serve_medusa_s(const serve_ctx *c, double rows);
+/* The Medusa heads' pass over `rows` hidden states: each head's blocks and
+ * LM head split over TP, their outputs gathered (TensorRT-LLM's MedusaHead:
+ * ColumnLinear with gather_output). The heads read every position the
+ * target verified, a tree's worth a request: which one is accepted is
+ * known only after. */
+double serve_medusa_s(serve_ctx *c, double rows);
 
 /* A request of the workload. */
 typedef struct serve_request {

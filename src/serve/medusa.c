@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/schema.h"
 #include "serve/internal.h"
@@ -51,7 +52,8 @@ bool serve_is_medusa(const char *name_or_file)
         return false;
     json_t *doc = json_loads(text, 0, NULL);
     const char *kind = json_string_value(json_object_get(doc, "kind"));
-    bool medusa = kind && strcmp(kind, "medusa") == 0;
+    /* any spelling of the kind: the loader then says which one it wants */
+    bool medusa = kind && strcasecmp(kind, "medusa") == 0;
     json_decref(doc);
     free(owned);
     return medusa;

@@ -255,6 +255,11 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     double mid = isl + floor(osl / 2);
     serve_batch step = {1, serve_verify_tokens(d), mid, mid, 0, NULL, 0, 1};
     serve_iter_cost s = serve_iteration(&c, &step);
+    if (d->medusa.heads > 0) { /* the heads, LM heads of their own, after the pass */
+        double heads = serve_medusa_s(&c, step.decode_tokens);
+        s.other_s += heads;
+        s.seconds += heads;
+    }
     out->decode_weights_s = s.weights_s;
     out->decode_kv_s = s.kv_s;
     out->decode_comm_s = s.comm_s;

@@ -530,8 +530,10 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
     } else if (s->recompute_moe_act && moe) {
         mlp_activation(x, c, false, routed);
     }
-    if (s->recompute_mlp && !moe)
+    if (s->recompute_mlp && !moe) { /* FC1's input cast again, its amax with it */
         dense_mlp(x, c, false, m->ffn);
+        add(c, TRAIN_TP_COMM, amax_reductions_s(x, c, 1));
+    }
 }
 
 /* The device's work besides the all-to-alls (its waits on the host left out). */

@@ -164,6 +164,10 @@ static usim_status check_not_hardware(const usim_reader *r, json_t *doc, usim_er
 {
     static const char *const HW_KINDS[] = {"chip", "system", "network"};
     const char *kind = json_string_value(json_object_get(doc, "kind"));
+    if (kind && strcmp(kind, "medusa") == 0)
+        return usim_fail_at(r, "kind", false, err,
+                            "'medusa': these are Medusa heads, a speculative draft that rides on "
+                            "a model; give them to serve as --spec-draft and name a model");
     for (size_t i = 0; kind && i < sizeof HW_KINDS / sizeof HW_KINDS[0]; i++)
         if (strcmp(kind, HW_KINDS[i]) == 0)
             return usim_fail_at(r, "kind", false, err,
