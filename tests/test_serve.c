@@ -242,6 +242,21 @@ static void speculation_closed_form(void **state)
     json_decref(draft);
 }
 
+/* Runs `run` with and without `spec` (a draft that prefills nothing): the
+ * first token comes as without it, and a round of k drafts accepted at a
+ * keeps the chain's (1 - a^(k+1)) / (1 - a) tokens. */
+static void draft_without_prefill(const char *run, const char *spec, double a, int k,
+                                  json_t **with, json_t **without)
+{
+    char args[400];
+    snprintf(args, sizeof args, "%s %s", run, spec);
+    *with = serve(args);
+    *without = serve(run);
+    assert_close(num(*with, "ttft_p50_s"), num(*without, "ttft_p50_s"), 1e-12);
+    assert_close(num(json_object_get(*with, "explain"), "tokens_per_round"),
+                 (1 - pow(a, k + 1)) / (1 - a), 1e-12);
+}
+
 /* An n-gram draft runs nothing on the chips: the first token comes as
  * without speculation, the KV cache holds as many tokens, the weights are
  * the target's alone, and a round keeps the chain's (1 - a^(k+1)) / (1 - a)
@@ -252,12 +267,10 @@ static void ngram_drafts_on_the_host(void **state)
     const char *run = "--model llama3.1-8b --hw dgx-h100 --chips 1 --tp 1 --isl 1024 --osl 64 "
                       "--requests 2";
     char args[300];
-    snprintf(args, sizeof args, "%s --spec-draft ngram --spec-len 3 --spec-accept 0.6", run);
-    json_t *j = serve(args), *base = serve(run);
-    assert_close(num(j, "ttft_p50_s"), num(base, "ttft_p50_s"), 1e-12);
+    json_t *j, *base;
+    draft_without_prefill(run, "--spec-draft ngram --spec-len 3 --spec-accept 0.6", 0.6, 3, &j,
+                          &base);
     assert_close(num(j, "kv_capacity_tokens"), num(base, "kv_capacity_tokens"), 1e-12);
-    assert_close(num(json_object_get(j, "explain"), "tokens_per_round"),
-                 (1 - pow(0.6, 4)) / 0.4, 1e-12);
     json_decref(j);
     json_decref(base);
     snprintf(args, sizeof args, "serve %s --spec-draft ngram --spec-len 3", run);
@@ -277,13 +290,10 @@ static void medusa_heads_ride_on_the_target(void **state)
     const char *run = "--model llama2-7b --hw dgx-h100 --chips 1 --tp 1 --isl 512 --osl 64 "
                       "--requests 2";
     char args[300];
-    snprintf(args, sizeof args, "%s --spec-draft medusa-vicuna-7b", run);
-    json_t *j = serve(args), *base = serve(run);
+    json_t *j, *base;
+    draft_without_prefill(run, "--spec-draft medusa-vicuna-7b", 0.7, 4, &j, &base);
     assert_close(num(j, "weights_bytes_per_chip") - num(base, "weights_bytes_per_chip"),
                  2.0 * 591413248, 1e-12);
-    assert_close(num(j, "ttft_p50_s"), num(base, "ttft_p50_s"), 1e-12);
-    assert_close(num(json_object_get(j, "explain"), "tokens_per_round"),
-                 (1 - pow(0.7, 5)) / 0.3, 1e-12);
     json_decref(j);
     json_decref(base);
     snprintf(args, sizeof args, "serve %s --spec-draft medusa-vicuna-7b --spec-len 5", run);
