@@ -295,6 +295,24 @@ static void medusa_heads_ride_on_the_target(void **state)
     assert_close(num(j, "weights_bytes_per_chip") - num(base, "weights_bytes_per_chip"),
                  2.0 * 591413248, 1e-12);
     json_decref(j);
+    /* TensorRT-LLM verifies the 64-token tree, vLLM the heads' chain of 5:
+     * the target's pass as an n-gram draft's of 63 and of 4 tokens, the
+     * heads' own pass on top (over the tree, or the newest position) */
+    const char *engines[] = {"", " --engine vllm"};
+    const int widths[] = {63, 4};
+    double heads[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s --spec-draft medusa-vicuna-7b%s", run, engines[i]);
+        json_t *m = json_object_get(j = serve(args), "explain");
+        snprintf(args, sizeof args, "%s --spec-draft ngram --spec-accept 0.5 --spec-len %d%s", run,
+                 widths[i], engines[i]);
+        json_t *g = serve(args), *n = json_object_get(g, "explain");
+        assert_close(num(m, "decode_weights_s"), num(n, "decode_weights_s"), 1e-12);
+        heads[i] = num(m, "decode_step_s") - num(n, "decode_step_s");
+        json_decref(j);
+        json_decref(g);
+    }
+    assert_true(heads[0] > heads[1] && heads[1] > 0);
     json_decref(base);
     snprintf(args, sizeof args, "serve %s --spec-draft medusa-vicuna-7b --spec-len 5", run);
     expect_input_error(args, "--spec-len: 5, but 'medusa-vicuna-7b' drafts 4 positions a round "

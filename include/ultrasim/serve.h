@@ -152,6 +152,11 @@ typedef struct serve_engine {
      * run's list) runs the rest one token at a time through the
      * token-generation graph; an engine without it refuses such a prompt. */
     bool serial_prompt_tail;
+    /* Medusa heads propose their top-1 tokens, a chain the target verifies
+     * as k + 1 tokens, and run on each request's newest accepted position
+     * only (vLLM); else a tree of the heads' candidates, the heads run over
+     * every verified position (TensorRT-LLM, the Medusa paper). */
+    bool medusa_chain;
     serve_shared_kv shared_kv;
 } serve_engine;
 

@@ -154,7 +154,13 @@ double serve_verify_tokens(const serve_deployment *d)
 {
     if (d->spec_len <= 0)
         return 1;
-    return d->medusa.heads > 0 ? d->medusa.tree_tokens : d->spec_len + 1;
+    bool tree = d->medusa.heads > 0 && !d->engine.medusa_chain;
+    return tree ? d->medusa.tree_tokens : d->spec_len + 1;
+}
+
+double serve_medusa_rows(const serve_deployment *d)
+{
+    return d->engine.medusa_chain ? 1 : d->medusa.tree_tokens;
 }
 
 

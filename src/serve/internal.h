@@ -64,11 +64,14 @@ double serve_kv_bytes_per_token(const serve_deployment *d, double ctx);
  * after them, or a Medusa tree's candidates; 1 without speculation. */
 double serve_verify_tokens(const serve_deployment *d);
 
+/* Hidden states a request's Medusa heads read a round: its newest accepted
+ * one on an engine that verifies their chain, else every verified tree
+ * position (which one is accepted is known only after). */
+double serve_medusa_rows(const serve_deployment *d);
+
 /* The Medusa heads' pass over `rows` hidden states: each head's blocks and
  * LM head split over TP, their outputs gathered (TensorRT-LLM's MedusaHead:
- * ColumnLinear with gather_output). The heads read every position the
- * target verified, a tree's worth a request: which one is accepted is
- * known only after. */
+ * ColumnLinear with gather_output). */
 double serve_medusa_s(serve_ctx *c, double rows);
 
 /* A request of the workload. */

@@ -215,7 +215,7 @@ static double iteration_s(replica *r, const serve_batch *b, double tails,
     double s = target->seconds;
     double speculating = b->decode_seqs - tails; /* no draft runs for a tail */
     if (r->d->medusa.heads > 0 && speculating > 0)
-        s += serve_medusa_s(&r->target, speculating * r->d->medusa.tree_tokens);
+        s += serve_medusa_s(&r->target, speculating * serve_medusa_rows(r->d));
     if (!serve_draft_runs(r->d))
         return s;
     serve_batch draft = *b;

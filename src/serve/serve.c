@@ -256,7 +256,7 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     serve_batch step = {1, serve_verify_tokens(d), mid, mid, 0, NULL, 0, 1};
     serve_iter_cost s = serve_iteration(&c, &step);
     if (d->medusa.heads > 0) { /* the heads, LM heads of their own, after the pass */
-        double heads = serve_medusa_s(&c, step.decode_tokens);
+        double heads = serve_medusa_s(&c, serve_medusa_rows(d));
         s.other_s += heads;
         s.seconds += heads;
     }
