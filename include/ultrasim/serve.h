@@ -188,7 +188,9 @@ int serve_engine_attention(const serve_engine *e, const wl_model *m);
  * h x h linear with bias, SiLU, added back) and its own LM head (h x
  * vocab), one draft position each; a round verifies a tree of
  * `tree_tokens` candidates a request (the root included) in one target
- * pass. data/medusa/NAME.json or a file of "kind": "medusa". */
+ * pass, or on an engine that verifies the heads' top-1 chain
+ * (serve_engine.medusa_chain) heads + 1 tokens. data/medusa/NAME.json or a
+ * file of "kind": "medusa". */
 typedef struct serve_medusa {
     char name[64];
     int heads, head_layers, hidden, vocab, tree_tokens;

@@ -328,13 +328,19 @@ static usim_status medusa_draft(const char *name, json_t *req, serve_deployment 
                                "'%s' is %d wide with %d; allowed: heads trained on the model",
                                m->name, m->hidden, m->vocab, d->model.name, d->model.hidden,
                                d->model.vocab);
-    /* the tree spans every head's position and every head runs: a round
-     * of fewer positions would be another tree */
+    /* every head runs and drafts its position, the tree (or the chain of
+     * their top tokens) spans them all: fewer positions would be other heads */
+    char verified[64];
+    if (d->engine.medusa_chain)
+        snprintf(verified, sizeof verified, "their top tokens verified as a chain of %d",
+                 m->heads + 1);
+    else
+        snprintf(verified, sizeof verified, "its %d-token tree over all of them", m->tree_tokens);
     if (json_object_get(req, "spec-len") && d->spec_len != m->heads)
         return usim_fail_field(err, USIM_EINPUT, "spec-len",
-                               "%d, but '%s' drafts %d positions a round (a head each, its "
-                               "%d-token tree over all of them); allowed: %d, or leave it out",
-                               d->spec_len, m->name, m->heads, m->tree_tokens, m->heads);
+                               "%d, but '%s' drafts %d positions a round (a head each, %s); "
+                               "allowed: %d, or leave it out",
+                               d->spec_len, m->name, m->heads, verified, m->heads);
     d->spec_len = m->heads;
     return USIM_OK;
 }

@@ -61,7 +61,8 @@ double serve_kv_heads_per_chip(const serve_deployment *d, const wl_model *m);
 double serve_kv_bytes_per_token(const serve_deployment *d, double ctx);
 
 /* Tokens a decode row's target pass verifies: the k drafted and the one
- * after them, or a Medusa tree's candidates; 1 without speculation. */
+ * after them, or on a tree engine a Medusa tree's candidates; 1 without
+ * speculation. */
 double serve_verify_tokens(const serve_deployment *d);
 
 /* Hidden states a request's Medusa heads read a round: its newest accepted

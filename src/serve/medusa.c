@@ -1,8 +1,9 @@
 /*
  * Medusa heads as data (data/medusa/NAME.json): the draft a target carries
  * on its own last hidden state. Each head is residual blocks and an LM head
- * of its own; the heads run once a round on a request's newest accepted
- * token, and the target verifies a tree of candidates in one pass.
+ * of its own; the target verifies a tree of their candidates in one pass
+ * and the heads read every verified position, or, on an engine that
+ * verifies their top-1 chain, the newest accepted one only.
  */
 #include <stdlib.h>
 #include <string.h>
