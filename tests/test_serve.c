@@ -295,6 +295,9 @@ static void medusa_heads_ride_on_the_target(void **state)
     assert_close(num(j, "weights_bytes_per_chip") - num(base, "weights_bytes_per_chip"),
                  2.0 * 591413248, 1e-12);
     json_decref(j);
+    j = cli_json("models --json"); /* the listing counts them alike */
+    assert_close(num(json_array_get(json_object_get(j, "medusa"), 0), "params"), 591413248, 0);
+    json_decref(j);
     /* TensorRT-LLM verifies the 64-token tree, vLLM the heads' chain of 5:
      * the target's pass as an n-gram draft's of 63 and of 4 tokens, the
      * heads' own pass on top (over the tree, or the newest position) */

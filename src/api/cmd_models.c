@@ -1,12 +1,32 @@
 /*
- * `ultrasim models`: the model presets with their sizes.
+ * `ultrasim models`: the model presets with their sizes, and the Medusa
+ * heads that serve can draft with.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "api/api.h"
+#include "ultrasim/core.h"
+#include "ultrasim/serve.h"
 #include "ultrasim/workload.h"
 
 extern const api_command api_cmd_models;
+
+/* A Medusa preset (data/medusa/NAME.json) as a row of the listing. */
+static void add_medusa(const usim_embedded_file *f, void *ctx)
+{
+    char name[64];
+    const char *base = strrchr(f->path, '/') + 1, *ext = strrchr(base, '.');
+    if (!ext || strcmp(ext, ".json") != 0)
+        return;
+    snprintf(name, sizeof name, "%.*s", (int)(ext - base), base);
+    serve_medusa m;
+    usim_error err;
+    if (serve_medusa_load(name, &m, &err) == USIM_OK)
+        json_array_append_new(ctx, api_pack("{s:s, s:i, s:i, s:i, s:f}", "name", m.name, "heads",
+                                            m.heads, "hidden", m.hidden, "tree_tokens",
+                                            m.tree_tokens, "params", serve_medusa_params(&m)));
+}
 
 static usim_status models_run(json_t *req, json_t **result, usim_error *err)
 {
@@ -29,9 +49,12 @@ static usim_status models_run(json_t *req, json_t **result, usim_error *err)
                                                "kv_heads", m.kv_heads, "experts", m.experts,
                                                "params", p.total, "active_params", p.active));
     }
-    *result = api_pack("{s:o}", "models", items);
+    json_t *medusa = json_array();
+    usim_embedded_each("medusa/", add_medusa, medusa);
+    *result = api_pack("{s:o, s:o}", "models", items, "medusa", medusa);
     return USIM_OK;
 }
+
 
 static usim_status models_render(json_t *res, usim_buf *b, usim_error *err)
 {
@@ -47,6 +70,15 @@ static usim_status models_render(json_t *res, usim_buf *b, usim_error *err)
                         json_string_value(json_object_get(m, "family")), api_number(m, "layers"),
                         api_number(m, "hidden"), api_number(m, "heads"),
                         api_number(m, "kv_heads"), api_number(m, "experts"),
+                        api_number(m, "params"));
+    }
+    usim_buf_printf(b, "\nMedusa heads (serve --spec-draft NAME):\n%-22s %6s %6s %6s %16s\n",
+                    "heads", "count", "hidden", "tree", "parameters");
+    json_array_foreach(json_object_get(res, "medusa"), i, m)
+    {
+        usim_buf_printf(b, "%-22s %6.0f %6.0f %6.0f %16.0f\n",
+                        json_string_value(json_object_get(m, "name")), api_number(m, "heads"),
+                        api_number(m, "hidden"), api_number(m, "tree_tokens"),
                         api_number(m, "params"));
     }
     usim_buf_puts(b, "\nA Hugging Face config.json or an ultrasim model JSON works wherever a "
