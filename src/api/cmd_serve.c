@@ -123,8 +123,8 @@ static const usim_option SERVE_OPTIONS[] = {
      "medusa-vicuna-7b, or a file), or ngram (prompt lookup on the host: no model runs; needs "
      "--spec-accept)",
      NULL, NULL, 0, 0, false},
-    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K", "draft tokens per round (with --spec-draft; Medusa: its heads)", "4", NULL, 1, 64,
-     false},
+    {"spec-len", USIM_OPT_INT, USIM_UNIT_NONE, "K",
+     "draft tokens per round (with --spec-draft; Medusa: its heads)", "4", NULL, 1, 64, false},
     {"spec-accept", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "A",
      "probability a draft token is accepted", DEFAULT_SPEC_ACCEPT, NULL, 0, 0.999, false},
     {"prefix-hit", USIM_OPT_QUANTITY, USIM_UNIT_NONE, "F",

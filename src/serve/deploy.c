@@ -163,7 +163,6 @@ double serve_medusa_rows(const serve_deployment *d)
     return d->engine.medusa_chain ? 1 : d->medusa.tree_tokens;
 }
 
-
 /* One iteration's activations on a chip (a few hidden-size tensors per
  * token) and the fp32 logits of the rows that sample; under attention data
  * parallelism a chip's own tokens (the limits are each chip's) through its
@@ -215,7 +214,8 @@ serve_memory serve_memory_of(const serve_deployment *d, const serve_workload *w)
         step_tokens = d->token_budget;
     else if (budgeted)
         step_tokens = fmin(batch_tokens, fmax(d->token_budget, isl));
-    mem.weights = weight_bytes(d, &d->model) + (serve_draft_runs(d) ? weight_bytes(d, &d->draft) : 0) +
+    mem.weights = weight_bytes(d, &d->model) +
+                  (serve_draft_runs(d) ? weight_bytes(d, &d->draft) : 0) +
                   (d->medusa.heads > 0 ? medusa_bytes(d) : 0);
     mem.workspace = workspace_bytes(d, fmin(step_tokens, 65536));
     mem.reserve = RUNTIME_RESERVE_BYTES;

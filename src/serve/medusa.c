@@ -26,9 +26,8 @@ static const usim_field MEDUSA_FIELDS[] = {
 };
 static const usim_schema MEDUSA_SCHEMA = USIM_SCHEMA("medusa", MEDUSA_FIELDS);
 
-/* A tree of more candidates than its heads can root verifies nothing more:
- * each of the heads drafts one position, so a tree holds at most the paths
- * of `heads` levels; fewer than heads + 1 tokens cannot hold one path. */
+/* Each head drafts one position, so a path through the tree is the root
+ * and a token a head: a tree of fewer than heads + 1 tokens holds none. */
 static usim_status finish_medusa(const usim_reader *r, json_t *doc, void *out, usim_error *err)
 {
     (void)doc;
