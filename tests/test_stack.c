@@ -696,6 +696,37 @@ static void current_scaling_reduces_its_amax_over_tp(void **state)
     }
 }
 
+/* torchtitan's MXFP8 (torchao, B200): each input cast twice, along each
+ * dimension, 2 x (2 + 1 + 1/32) = 6.0625 bytes an element: its elementwise
+ * time sits halfway between one cast's 3.03125 and three's 9.09375; and
+ * its TP all-gathers stay 16-bit ("all distributed communication ... in
+ * high precision"), so they take what a bf16 run's take. */
+static void torchtitan_mxfp8_casts_twice_and_gathers_wide(void **state)
+{
+    (void)state;
+    const char *run = "train --model llama3.1-8b --hw dgx-b200 --chips 8 --tp 2 --gbs 8 "
+                      "--seq 8192 --zero 3 --json --stack ";
+    double e[3];
+    const double bytes[] = {3.03125, 6.0625, 9.09375};
+    for (int i = 0; i < 3; i++) {
+        char json[300], args[400], name[32];
+        snprintf(json, sizeof json,
+                 "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"mx%d\", "
+                 "\"fp8_cast_bytes\": {\"current\": 5, \"mxfp8\": %g}}",
+                 i, bytes[i]);
+        snprintf(name, sizeof name, "mx%d.json", i);
+        snprintf(args, sizeof args, "%s%s --dtype fp8-mx", run,
+                 i == 1 ? "torchtitan" : write_temp(name, json));
+        e[i] = cli_number(args, "", "breakdown", "elementwise");
+    }
+    assert_true(e[1] > e[0]);
+    assert_close(e[2] - e[0], 2 * (e[1] - e[0]), 1e-9);
+    assert_close(cli_number(run, "torchtitan --dtype fp8-mx", "breakdown", "tp_comm"),
+                 cli_number(run, "torchtitan --dtype bf16", "breakdown", "tp_comm"), 1e-12);
+    assert_true(cli_number(run, "torchtitan --dtype fp8", "breakdown", "tp_comm") <
+                cli_number(run, "torchtitan --dtype bf16", "breakdown", "tp_comm"));
+}
+
 /* With pipeline stages, torchtitan keeps FSDP's weights gathered and its
  * gradients unsharded (fp32) through the step (no reshard after forward
  * under PP; PyTorch's pipelining reduces after the last backward): a chip
@@ -908,6 +939,7 @@ int main(void)
         cmocka_unit_test(zero3_under_pp_keeps_the_stage_whole),
         cmocka_unit_test(fp8_recipes_move_their_bytes),
         cmocka_unit_test(current_scaling_reduces_its_amax_over_tp),
+        cmocka_unit_test(torchtitan_mxfp8_casts_twice_and_gathers_wide),
         cmocka_unit_test(offloaded_layers_leave_the_device),
         cmocka_unit_test(offloaded_layers_keep_their_own_size),
         cmocka_unit_test(loss_keeps_the_stacks_logits),

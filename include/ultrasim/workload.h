@@ -217,6 +217,7 @@ typedef struct wl_stack {
     wl_fp8_cast_bytes fp8_cast; /* per element of an FP8 GEMM input: scaling and cast passes */
     bool fp8_output_layer;      /* an FP8 run casts the LM head too (else it stays 16-bit) */
     bool fp8_tp_all_gather;     /* an FP8 run's TP all-gathers move the cast 8-bit inputs */
+    bool mxfp8_tp_all_gather;   /* and under MXFP8 (unset in the file: as fp8_tp_all_gather) */
     double sp_collective_copies; /* copies of the whole activation around each SP all-gather
                                     and reduce-scatter (gathers along a non-leading dimension) */
     bool zero3_pipeline_per_step; /* under PP, ZeRO-3 gathers a stage's weights once a step

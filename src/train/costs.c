@@ -248,7 +248,9 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
  * stay 16-bit: they sum GEMM outputs. */
 static double tp_gather_bytes(const train_ctx *x, usim_dtype gemms)
 {
-    return gemms == USIM_FP8 && x->p->stack.fp8_tp_all_gather ? 1.0 : 2.0;
+    const wl_stack *s = &x->p->stack;
+    bool cast = x->p->fp8_recipe == WL_FP8_MXFP8 ? s->mxfp8_tp_all_gather : s->fp8_tp_all_gather;
+    return gemms == USIM_FP8 && cast ? 1.0 : 2.0;
 }
 
 /* `count` TP collectives of one kind on the whole activation (tokens x

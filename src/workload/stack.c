@@ -74,6 +74,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_OBJ("fp8_cast_bytes", wl_stack, fp8_cast, &FP8_CAST_SCHEMA, true),
     USIM_BOOL("fp8_output_layer", wl_stack, fp8_output_layer),
     USIM_BOOL("fp8_tp_all_gather", wl_stack, fp8_tp_all_gather),
+    USIM_BOOL("mxfp8_tp_all_gather", wl_stack, mxfp8_tp_all_gather),
     USIM_NUM("sp_collective_copies", wl_stack, sp_collective_copies, U_1, 0, 4, false),
     USIM_BOOL("zero3_pipeline_per_step", wl_stack, zero3_pipeline_per_step),
     USIM_BOOL("tp_comm_overlap", wl_stack, tp_comm_overlap),
@@ -162,6 +163,8 @@ static usim_status finish_stack(const usim_reader *r, json_t *doc, void *out, us
         s->loss_logit_bytes = 2 * 4.0; /* fp32 logits and an fp32 gradient */
     if (!json_object_get(doc, "moe_dispatch_bytes"))
         s->moe_dispatch_bytes = 2; /* 16-bit tokens */
+    if (!json_object_get(doc, "mxfp8_tp_all_gather"))
+        s->mxfp8_tp_all_gather = s->fp8_tp_all_gather;
     if (s->compile_default && !s->has_compiled)
         return usim_fail_at(r, "compile", false, err,
                             "a stack that compiles by default needs compiled_kernels");
