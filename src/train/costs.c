@@ -316,6 +316,14 @@ static const wl_kernel_bytes *launches(const train_ctx *x)
     return wl_stack_kernel_launches(&x->p->stack, x->p->compile);
 }
 
+/* `count` RMS/layer norms over the tokens' hidden states (a chip's share
+ * of them under SP), each the stack's chain. */
+static void norms(const train_ctx *x, train_costs *c, bool backward, double count)
+{
+    elementwise(x, c, backward, count * x->tokens * x->m->hidden * replicated_share(x), 4,
+                kernels(x)->norm, count * launches(x)->norm);
+}
+
 /* Query and key/value widths per chip under TP (KV heads replicated when
  * fewer than TP ranks). */
 static double q_width(const train_ctx *x)
@@ -355,7 +363,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
     const wl_model *m = x->m;
     double T = x->tokens, h = m->hidden, t = x->p->tp;
     double rep = replicated_share(x);
-    elementwise(x, c, backward, T * h * rep, 4, kernels(x)->norm, launches(x)->norm);
+    norms(x, c, backward, 1);
     if (m->mla.kv_lora_rank > 0) {
         const wl_mla *a = &m->mla;
         double qk = (double)a->qk_nope_dim + a->qk_rope_dim;
@@ -512,10 +520,9 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
 {
     const wl_model *m = x->m;
     const wl_stack *s = &x->p->stack;
-    double T = x->tokens, h = m->hidden, t = x->p->tp;
+    double T = x->tokens, t = x->p->tp;
     if (s->recompute_norms)
-        elementwise(x, c, false, 2 * T * h * replicated_share(x), 4, kernels(x)->norm,
-                    2 * launches(x)->norm);
+        norms(x, c, false, 2);
     const wl_mla *a = &m->mla;
     if (s->recompute_mla_up && a->kv_lora_rank > 0) {
         if (a->q_lora_rank > 0)
@@ -594,10 +601,9 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
     /* the MLP's norm (none where it shares attention's, GPT-J's and Falcon
      * 7B's); Gemma's sandwich norms add one after attention and one after
      * the MLP */
-    double norms = x->m->sandwich_norm ? 3 : x->m->one_norm ? 0 : 1;
-    if (norms > 0)
-        elementwise(x, &c, backward, norms * x->tokens * x->m->hidden * replicated_share(x), 4,
-                    kernels(x)->norm, norms * launches(x)->norm);
+    double count = x->m->sandwich_norm ? 3 : x->m->one_norm ? 0 : 1;
+    if (count > 0)
+        norms(x, &c, backward, count);
     double before_mlp = device_besides_ep(&c);
     if (moe)
         moe_mlp(x, &c, backward);
@@ -682,8 +688,7 @@ train_costs train_head_costs(train_ctx *x, bool backward)
     train_costs c;
     memset(&c, 0, sizeof c);
     double T = x->tokens, h = x->m->hidden, v = (double)x->m->vocab / x->p->tp;
-    elementwise(x, &c, backward, T * h * replicated_share(x), 4, kernels(x)->norm,
-                launches(x)->norm);
+    norms(x, &c, backward, 1);
     /* The LM head stays 16-bit in an FP8 run unless the stack converts it. */
     usim_dtype head = x->p->dtype == USIM_FP8 && !x->p->stack.fp8_output_layer ? USIM_BF16
                                                                                 : x->p->dtype;
@@ -706,8 +711,7 @@ train_costs train_mtp_costs(train_ctx *x, bool backward)
     train_costs c = train_embedding_costs(x, backward), own;
     memset(&own, 0, sizeof own);
     double T = x->tokens, h = x->m->hidden;
-    elementwise(x, &own, backward, 2 * T * h * replicated_share(x), 4, kernels(x)->norm,
-                2 * launches(x)->norm);
+    norms(x, &own, backward, 2);
     linear(x, &own, backward, T, 2 * h, h / x->p->tp, 1);
     host_bound(x, &own);
     train_costs_add(&c, &own, 1);
