@@ -110,6 +110,10 @@ const usim_embedded_file *usim_embedded_find(const char *path);
 void usim_embedded_each(const char *prefix,
                         void (*visit)(const usim_embedded_file *f, void *ctx), void *ctx);
 
+/* The preset name an embedded file stands for: its base name without the
+ * extension ("engines/vllm.json" -> "vllm"). */
+void usim_embedded_name(const usim_embedded_file *f, char *name, size_t size);
+
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 usim_status usim_read_file(const char *path, char **text, size_t *size, usim_error *err);
 

@@ -16,10 +16,7 @@ extern const api_command api_cmd_models;
 static void add_medusa(const usim_embedded_file *f, void *ctx)
 {
     char name[64];
-    const char *base = strrchr(f->path, '/') + 1, *ext = strrchr(base, '.');
-    if (!ext || strcmp(ext, ".json") != 0)
-        return;
-    snprintf(name, sizeof name, "%.*s", (int)(ext - base), base);
+    usim_embedded_name(f, name, sizeof name);
     serve_medusa m;
     usim_error err;
     if (serve_medusa_load(name, &m, &err) == USIM_OK)

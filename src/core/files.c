@@ -41,6 +41,13 @@ void usim_embedded_each(const char *prefix,
             visit(f, ctx);
 }
 
+void usim_embedded_name(const usim_embedded_file *f, char *name, size_t size)
+{
+    const char *slash = strrchr(f->path, '/'), *base = slash ? slash + 1 : f->path;
+    const char *dot = strrchr(base, '.');
+    snprintf(name, size, "%.*s", (int)(dot ? (size_t)(dot - base) : strlen(base)), base);
+}
+
 /* Input files larger than this are not hardware or model descriptions. */
 #define USIM_MAX_INPUT_BYTES (256L * 1024 * 1024)
 

@@ -367,16 +367,15 @@ usim_status usim_read_object(const usim_reader *r, const usim_schema *schema, co
 
 typedef struct name_list {
     char text[512];
-    size_t prefix;
 } name_list;
 
 static void add_preset_name(const usim_embedded_file *f, void *ctx)
 {
     name_list *l = ctx;
-    const char *base = f->path + l->prefix;
+    char name[64];
     size_t used = strlen(l->text);
-    snprintf(l->text + used, sizeof l->text - used, "%s%.*s", used ? ", " : "",
-             (int)(strlen(base) - strlen(".json")), base);
+    usim_embedded_name(f, name, sizeof name);
+    snprintf(l->text + used, sizeof l->text - used, "%s%s", used ? ", " : "", name);
 }
 
 void usim_json_merge_over(json_t *base, json_t *over)
@@ -476,7 +475,7 @@ usim_status usim_load_kind(const char *dir, const char *kind, const char *field,
     usim_status st = usim_open_named(dir, name_or_file, &text, &owned, label, sizeof label,
                                      &missing, err);
     if (st == USIM_OK && missing) {
-        name_list names = {"", strlen(dir) + 1};
+        name_list names = {""};
         char prefix[80];
         snprintf(prefix, sizeof prefix, "%s/", dir);
         usim_embedded_each(prefix, add_preset_name, &names);

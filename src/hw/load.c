@@ -47,12 +47,7 @@ static void collect_name(const usim_embedded_file *f, void *ctx)
     name_list *l = ctx;
     if (l->count >= 128)
         return;
-    const char *base = f->path + strlen("hw/");
-    size_t n = strlen(base) - strlen(".json");
-    if (n >= sizeof l->storage[0])
-        n = sizeof l->storage[0] - 1;
-    memcpy(l->storage[l->count], base, n);
-    l->storage[l->count][n] = '\0';
+    usim_embedded_name(f, l->storage[l->count], sizeof l->storage[0]);
     l->names[l->count] = l->storage[l->count];
     l->count++;
 }
@@ -430,11 +425,10 @@ static void reliability_defaults(hw_reliability *r)
 /* The library presets' names, comma separated (data/collectives). */
 static void add_library_name(const usim_embedded_file *f, void *ctx)
 {
-    char *list = ctx;
+    char *list = ctx, name[64];
     size_t n = strlen(list);
-    const char *base = f->path + strlen("collectives/");
-    snprintf(list + n, LIBRARY_LIST_BYTES - n, "%s%.*s", n ? ", " : "",
-             (int)(strlen(base) - strlen(".json")), base);
+    usim_embedded_name(f, name, sizeof name);
+    snprintf(list + n, LIBRARY_LIST_BYTES - n, "%s%s", n ? ", " : "", name);
 }
 
 /* "gpu": "hopper" or "gpu": {"value": "hopper", "source": ...} */

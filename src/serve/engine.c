@@ -88,9 +88,8 @@ typedef struct engine_list {
 static void add_engine_for(const usim_embedded_file *f, void *ctx)
 {
     engine_list *l = ctx;
-    const char *base = strrchr(f->path, '/') + 1;
     char name[64];
-    snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - strlen(".json")), base);
+    usim_embedded_name(f, name, sizeof name);
     serve_engine e;
     usim_error err;
     if (serve_engine_load(name, &e, &err) != USIM_OK || !serve_engine_runs_on(&e, l->trainium))

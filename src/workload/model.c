@@ -724,9 +724,7 @@ static void collect_model(const usim_embedded_file *f, void *ctx)
     model_names *l = ctx;
     if (l->count >= 128)
         return;
-    const char *base = f->path + strlen("models/");
-    size_t n = strlen(base) - strlen(".json");
-    snprintf(l->names[l->count], sizeof l->names[0], "%.*s", (int)n, base);
+    usim_embedded_name(f, l->names[l->count], sizeof l->names[0]);
     l->ptrs[l->count] = l->names[l->count];
     l->count++;
 }
