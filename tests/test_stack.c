@@ -696,6 +696,35 @@ static void current_scaling_reduces_its_amax_over_tp(void **state)
     }
 }
 
+/* torchtitan's async TP pipelines the forward's TP collectives into its
+ * GEMMs and runs the backward's as vanilla TP (tp_comm_overlap_forward_only).
+ * At TP 2 a layer pass's GEMMs outlast its collectives, and a layer's
+ * forward and backward move the same bytes (bf16, nothing recomputed), so
+ * pipelining the forward alone hides exactly half of what pipelining both
+ * passes hides: vanilla - forward-only = forward-only - both, one pass's
+ * layer collectives. The embedding's and LM head's stay exposed in all. */
+static void async_tp_pipelines_the_forward(void **state)
+{
+    (void)state;
+    double tp[3];
+    const char *runs[] = {"off --stack ", "on --stack ", "on --stack "};
+    for (int i = 0; i < 3; i++) {
+        char json[300], file[32], cmd[500];
+        snprintf(json, sizeof json,
+                 "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"fo%d\", "
+                 "\"sp_collective_copies\": 0, \"tp_comm_overlap_forward_only\": %s}",
+                 i, i < 2 ? "true" : "false");
+        snprintf(file, sizeof file, "fo%d.json", i);
+        snprintf(cmd, sizeof cmd,
+                 "train --model llama3-8b --hw grand-teton-h100 --chips 8 --tp 2 --gbs 4 "
+                 "--seq 4096 --recompute none --compile on --json --overlap-tp-comm %s%s",
+                 runs[i], write_temp(file, json));
+        tp[i] = cli_number(cmd, "", "breakdown", "tp_comm");
+    }
+    assert_true(tp[0] > tp[1] && tp[1] > tp[2] && tp[2] > 0);
+    assert_close(tp[0] - tp[1], tp[1] - tp[2], 1e-9);
+}
+
 /* torchtitan's MXFP8 (torchao, B200): each input cast twice, along each
  * dimension, 2 x (2 + 1 + 1/32) = 6.0625 bytes an element: its elementwise
  * time sits halfway between one cast's 3.03125 and three's 9.09375; and
@@ -939,6 +968,7 @@ int main(void)
         cmocka_unit_test(zero3_under_pp_keeps_the_stage_whole),
         cmocka_unit_test(fp8_recipes_move_their_bytes),
         cmocka_unit_test(current_scaling_reduces_its_amax_over_tp),
+        cmocka_unit_test(async_tp_pipelines_the_forward),
         cmocka_unit_test(torchtitan_mxfp8_casts_twice_and_gathers_wide),
         cmocka_unit_test(offloaded_layers_leave_the_device),
         cmocka_unit_test(offloaded_layers_keep_their_own_size),

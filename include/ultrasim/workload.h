@@ -223,6 +223,10 @@ typedef struct wl_stack {
     bool zero3_pipeline_per_step; /* under PP, ZeRO-3 gathers a stage's weights once a step
                                      and reduce-scatters its gradients after the last backward */
     bool tp_comm_overlap;       /* TP collectives hidden behind the GEMMs unless a run says */
+    /* Its TP overlap pipelines only the forward passes' collectives (a full
+     * recomputation's forward among them); the backward's run as without
+     * it (torchtitan's async TP). */
+    bool tp_comm_overlap_forward_only;
     bool ep_comm_overlap;       /* EP all-to-alls beside the paired chunk's blocks (DualPipe) */
     int moe_dispatcher;         /* wl_dispatcher its MoE runs use unless a run says */
     double ep_comm_sms;         /* SMs an overlapped all-to-all's kernels hold while it runs */

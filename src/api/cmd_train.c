@@ -97,6 +97,8 @@ static json_t *plan_json(const wl_plan *p)
     json_object_set_new(j, "compile", json_boolean(p->compile));
     json_object_set_new(j, "attention", json_string(api_attention_choices[p->attention]));
     json_object_set_new(j, "overlap_tp_comm", json_boolean(p->overlap_tp_comm));
+    json_object_set_new(j, "overlap_tp_comm_forward_only",
+                        json_boolean(p->overlap_tp_comm && p->stack.tp_comm_overlap_forward_only));
     json_object_set_new(j, "overlap_ep_comm", json_boolean(p->overlap_ep_comm));
     json_object_set_new(j, "schedule", json_string(wl_schedule_names[p->schedule]));
     json_object_set_new(j, "moe_dispatcher", json_string(wl_dispatcher_names[p->moe_dispatcher]));
@@ -358,7 +360,9 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
                     json_is_true(json_object_get(p, "compile")) ? " (compiled)" : "",
                     json_string_value(json_object_get(p, "attention")),
                     api_number(p, "tp") > 1 && json_is_true(json_object_get(p, "overlap_tp_comm"))
-                        ? ", TP collectives overlapped"
+                        ? json_is_true(json_object_get(p, "overlap_tp_comm_forward_only"))
+                              ? ", TP collectives overlapped in the forward"
+                              : ", TP collectives overlapped"
                         : "",
                     api_number(p, "ep") > 1 && json_is_true(json_object_get(p, "overlap_ep_comm"))
                         ? ", EP all-to-alls overlapped"

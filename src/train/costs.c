@@ -253,18 +253,25 @@ static double tp_gather_bytes(const train_ctx *x, usim_dtype gemms)
     return gemms == USIM_FP8 && cast ? 1.0 : 2.0;
 }
 
+/* Whether a pass's TP collectives run pipelined into its GEMMs: with TP
+ * overlap on, unless the stack pipelines only the forward's. */
+static bool tp_pipelined(const train_ctx *x, bool backward)
+{
+    return x->p->overlap_tp_comm && !(backward && x->p->stack.tp_comm_overlap_forward_only);
+}
+
 /* `count` TP collectives of one kind on the whole activation (tokens x
  * hidden), and with SP the copy a stack makes of each when it gathers or
  * scatters along a dimension other than the leading one (a read and a write
  * of every element; async TP gathers chunk by chunk into its matmuls and
- * makes none). */
+ * makes none where it pipelines the pass). */
 static double tp_calls(train_ctx *x, train_costs *c, net_op op, double element_bytes,
-                       int count, bool hidden)
+                       int count, bool hidden, bool backward)
 {
     double elements = x->tokens * x->m->hidden;
     double s = calls_s(x, c, TRAIN_TP_COMM, op, elements * element_bytes, &x->tp, count, hidden);
     double copies = x->replaying ? 0 : x->p->stack.sp_collective_copies;
-    if (s > 0 && copies > 0 && op != NET_ALLREDUCE && !x->p->overlap_tp_comm)
+    if (s > 0 && copies > 0 && op != NET_ALLREDUCE && !tp_pipelined(x, backward))
         for (int i = 0; i < count; i++)
             elementwise(x, c, false, elements, 0, 2.0 * element_bytes * copies, copies);
     return s;
@@ -287,15 +294,16 @@ static double amax_reductions_s(train_ctx *x, train_costs *c, int count)
 /* Tensor-parallel collectives of one layer pass: the two all-reduces of
  * Megatron's TP (reduce-scatter + all-gather pairs with SP). With TP
  * communication overlap only what outlasts the layer's GEMMs shows. */
-static void tp_collectives(train_ctx *x, train_costs *c, int count)
+static void tp_collectives(train_ctx *x, train_costs *c, int count, bool backward)
 {
-    bool hidden = x->p->overlap_tp_comm;
+    bool hidden = tp_pipelined(x, backward);
     double s;
     if (x->p->sp)
-        s = tp_calls(x, c, NET_REDUCE_SCATTER, 2.0, count, hidden) +
-            tp_calls(x, c, NET_ALLGATHER, tp_gather_bytes(x, x->p->dtype), count, hidden);
+        s = tp_calls(x, c, NET_REDUCE_SCATTER, 2.0, count, hidden, backward) +
+            tp_calls(x, c, NET_ALLGATHER, tp_gather_bytes(x, x->p->dtype), count, hidden,
+                     backward);
     else
-        s = tp_calls(x, c, NET_ALLREDUCE, 2.0, count, hidden);
+        s = tp_calls(x, c, NET_ALLREDUCE, 2.0, count, hidden, backward);
     if (hidden)
         s = fmax(0.0, s - c->s[TRAIN_GEMM]);
     add(c, TRAIN_TP_COMM, s);
@@ -617,7 +625,7 @@ static train_costs layer_pass(train_ctx *x, bool moe, bool backward)
      * TP-split shared expert, all-gather and reduce-scatter the layer's
      * activations. */
     int tp_blocks = moe && x->m->shared_experts == 0 ? 1 : 2;
-    tp_collectives(x, &c, tp_blocks);
+    tp_collectives(x, &c, tp_blocks, backward);
     add(&c, TRAIN_TP_COMM, amax_reductions_s(x, &c, tp_blocks));
     return c;
 }
@@ -642,7 +650,8 @@ static void alternate_matmul_recompute(train_ctx *x, bool moe, train_costs *bwd)
     bwd->host_s += f.host_s; /* its launches, taken as the whole forward's */
     bool sp = x->p->sp;
     bwd->s[TRAIN_TP_COMM] += tp_calls(x, bwd, sp ? NET_ALLGATHER : NET_ALLREDUCE,
-                                      sp ? tp_gather_bytes(x, x->p->dtype) : 2.0, 2, false);
+                                      sp ? tp_gather_bytes(x, x->p->dtype) : 2.0, 2, false,
+                                      true);
 }
 
 /* A pass whose kernels take the host longer to launch than the device to
@@ -677,7 +686,7 @@ train_costs train_embedding_costs(train_ctx *x, bool backward)
     double elements = x->tokens * x->m->hidden;
     elementwise(x, &c, backward, elements, 1, backward ? 6 : 4, 1);
     if (!backward)
-        tp_collectives(x, &c, 1);
+        tp_collectives(x, &c, 1, false);
     host_bound(x, &c);
     return c;
 }
@@ -694,7 +703,7 @@ train_costs train_head_costs(train_ctx *x, bool backward)
                                                                                 : x->p->dtype;
     if (x->p->sp && x->p->tp > 1)
         add(&c, TRAIN_TP_COMM,
-            tp_calls(x, &c, NET_ALLGATHER, tp_gather_bytes(x, head), 1, false));
+            tp_calls(x, &c, NET_ALLGATHER, tp_gather_bytes(x, head), 1, false, backward));
     linear_in(x, &c, backward, T, h, v, 1, head, AMAX_NONE);
     elementwise(x, &c, backward, T * v, 5, kernels(x)->loss, launches(x)->loss);
     add(&c, TRAIN_TP_COMM, calls_s(x, &c, TRAIN_TP_COMM, NET_ALLREDUCE, T * 4.0, &x->tp, 3, false));
