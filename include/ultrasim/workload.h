@@ -227,6 +227,7 @@ typedef struct wl_stack {
      * recomputation's forward among them); the backward's run as without
      * it (torchtitan's async TP). */
     bool tp_comm_overlap_forward_only;
+    bool tp_comm_overlap_needs_compile; /* its TP overlap is a compiler pass */
     bool ep_comm_overlap;       /* EP all-to-alls beside the paired chunk's blocks (DualPipe) */
     int moe_dispatcher;         /* wl_dispatcher its MoE runs use unless a run says */
     double ep_comm_sms;         /* SMs an overlapped all-to-all's kernels hold while it runs */

@@ -85,14 +85,21 @@ usim_status api_read_stack(const usim_command *cmd, json_t *req, const hw_system
         p->moe_dispatcher = api_next_choice(cmd, req, "moe-dispatcher", &st, err);
     if (st == USIM_OK)
         st = check_ep_comm_sms(name, &sys->chip, m, p, err);
-    if (st != USIM_OK || !json_object_get(req, "compile"))
-        return st;
-    p->compile = on(cmd, req, "compile", &st, err);
-    if (st == USIM_OK && p->compile && !p->stack.has_compiled)
-        st = usim_fail_field(err, USIM_EINPUT, "compile",
-                             "stack '%s' has no compiled mode (its kernels are already fused); "
-                             "allowed: off, or a stack that compiles (torchtitan)",
-                             p->stack.name);
+    if (st == USIM_OK && json_object_get(req, "compile")) {
+        p->compile = on(cmd, req, "compile", &st, err);
+        if (st == USIM_OK && p->compile && !p->stack.has_compiled)
+            return usim_fail_field(err, USIM_EINPUT, "compile",
+                                   "stack '%s' has no compiled mode (its kernels are already "
+                                   "fused); allowed: off, or a stack that compiles (torchtitan)",
+                                   p->stack.name);
+    }
+    if (st == USIM_OK && p->tp > 1 && p->overlap_tp_comm &&
+        p->stack.tp_comm_overlap_needs_compile && !p->compile)
+        return usim_fail_field(err, USIM_EINPUT, "overlap-tp-comm",
+                               "stack '%s' overlaps TP collectives only in a compiled graph (a "
+                               "torch.compile pass: async TP); add --compile on, or give "
+                               "--overlap-tp-comm off",
+                               p->stack.name);
     return st;
 }
 

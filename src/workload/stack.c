@@ -79,6 +79,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_BOOL("zero3_pipeline_per_step", wl_stack, zero3_pipeline_per_step),
     USIM_BOOL("tp_comm_overlap", wl_stack, tp_comm_overlap),
     USIM_BOOL("tp_comm_overlap_forward_only", wl_stack, tp_comm_overlap_forward_only),
+    USIM_BOOL("tp_comm_overlap_needs_compile", wl_stack, tp_comm_overlap_needs_compile),
     USIM_BOOL("ep_comm_overlap", wl_stack, ep_comm_overlap),
     USIM_ENUM("moe_dispatcher", wl_stack, moe_dispatcher, wl_dispatcher_names, false),
     USIM_NUM("ep_comm_sms", wl_stack, ep_comm_sms, U_1, 0, 1024, false),
