@@ -105,14 +105,17 @@ static void weight_types(void **state)
 
 /* NVFP4 stores 4 bits and an FP8 scale per 16 weights (0.5625 bytes) and
  * multiplies on FP4 tensor cores, at twice the FP8 rate on a B200: a
- * compute-bound GEMM's tensor-core time halves exactly. A chip without them
- * refuses it, naming the chips that have them. */
+ * compute-bound GEMM's tensor-core time halves exactly; its cache is FP8
+ * unless a run says. A chip without them refuses it, naming the chips that
+ * have them. */
 static void nvfp4_needs_fp4_tensor_cores(void **state)
 {
     (void)state;
     json_t *j = serve("--model llama3-8b --hw dgx-b200 --tp 1 --chips 1 --weights nvfp4 "
                       "--isl 128 --osl 16 --requests 2");
     assert_close(num(j, "weights_bytes_per_chip"), 8030261248.0 * 0.5625, 1e-12);
+    /* NVIDIA's NVFP4 checkpoints carry an FP8 KV cache (kv_cache_quant_algo) */
+    assert_string_equal(json_string_value(json_object_get(j, "kv_dtype")), "fp8");
     json_decref(j);
     json_t *fp4 = cli_json("gemm 8192 8192 8192 --hw b200 --dtype fp4 --json");
     json_t *fp8 = cli_json("gemm 8192 8192 8192 --hw b200 --dtype fp8 --json");

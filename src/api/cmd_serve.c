@@ -54,7 +54,7 @@ static const usim_option SERVE_OPTIONS[] = {
      "FP4 and needs a chip with FP4 tensor cores)", "bf16", WEIGHTS,
      0, 0, false},
     {"kv-dtype", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
-     "KV cache type (default: as --weights; bf16 for int4, mxfp4 and nvfp4 weights)", NULL, KV_TYPES, 0,
+     "KV cache type (default: as --weights; fp8 for nvfp4 weights, bf16 for int4 and mxfp4)", NULL, KV_TYPES, 0,
      0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
      "serving engine (data/engines: trtllm, trtllm-0.9, vllm, sglang, nxdi, vllm-neuron, "
@@ -486,11 +486,15 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->ep = (int)api_next_int(cmd, req, "ep", 0, &st, err);
     d->replicas = (int)api_next_int(cmd, req, "replicas", 0, &st, err);
     d->weights = api_next_choice(cmd, req, "weights", &st, err);
+    /* Unless given, the cache a checkpoint of those weights carries: an FP8
+     * one with FP8 weights and with NVFP4 ones (NVIDIA's ModelOpt
+     * checkpoints write kv_cache_quant_algo FP8 beside both, and the engines'
+     * automatic KV type follows it), 16-bit with weight-only int4 and with
+     * MXFP4 (gpt-oss ships no KV quantization). */
     d->kv_dtype = json_object_get(req, "kv-dtype") ? api_next_choice(cmd, req, "kv-dtype", &st, err)
-                  : d->weights == SERVE_W_INT4 || d->weights == SERVE_W_MXFP4 ||
-                          d->weights == SERVE_W_NVFP4
-                      ? SERVE_W_BF16
-                      : d->weights;
+                  : d->weights == SERVE_W_NVFP4                            ? SERVE_W_FP8
+                  : d->weights == SERVE_W_INT4 || d->weights == SERVE_W_MXFP4 ? SERVE_W_BF16
+                                                                              : d->weights;
     if (st == USIM_OK)
         st = api_load_engine(cmd, req, &d->sys, &d->engine, err);
     d->max_batch = (int)api_next_int(cmd, req, "batch", d->engine.max_batch, &st, err);
