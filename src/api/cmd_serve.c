@@ -488,8 +488,9 @@ static usim_status read_deployment(const usim_command *cmd, json_t *req, serve_d
     d->weights = api_next_choice(cmd, req, "weights", &st, err);
     /* Unless given, the cache a checkpoint of those weights carries: an FP8
      * one with FP8 weights and with NVFP4 ones (NVIDIA's ModelOpt
-     * checkpoints write kv_cache_quant_algo FP8 beside both, and the engines'
-     * automatic KV type follows it), 16-bit with weight-only int4 and with
+     * checkpoints write kv_cache_quant_algo FP8 beside both, the engines'
+     * automatic KV type follows it, and trtllm-bench maps both to an fp8
+     * cache, its _KV_CACHE_MAP), 16-bit with weight-only int4 and with
      * MXFP4 (gpt-oss ships no KV quantization). */
     d->kv_dtype = json_object_get(req, "kv-dtype") ? api_next_choice(cmd, req, "kv-dtype", &st, err)
                   : d->weights == SERVE_W_NVFP4                            ? SERVE_W_FP8
