@@ -127,8 +127,9 @@ extern const char *const api_tp_unit_choices[];
     {"overlap-param-gather", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                         \
      "gather ZeRO-sharded weights during the forward", "on", api_on_off_choices, 0, 0, false},  \
     {"overlap-tp-comm", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                              \
-     "hide TP collectives behind GEMMs (userbuffers-style); default: the stack's (on for "    \
-     "megatron-core and nemo)", NULL, api_on_off_choices, 0, 0, false},\
+     "hide TP collectives behind GEMMs (Megatron-Core's userbuffers, both passes; "           \
+     "torchtitan's async TP, the forward's only and with --compile on); default: the "         \
+     "stack's (on for megatron-core and nemo)", NULL, api_on_off_choices, 0, 0, false},        \
     {"overlap-ep-comm", USIM_OPT_CHOICE, USIM_UNIT_NONE, "on|off",                              \
      "run EP all-to-alls beside compute as DeepSeek-V3's DualPipe pairs them (each beside a "  \
      "block of the paired forward or backward chunk, its kernels holding the stack's "          \
