@@ -16,6 +16,23 @@
     "train --model llama3-8b --hw grand-teton-h100 --chips 8 --mbs 2 --gbs 16 --seq 8192 " \
     "--zero 3 --json --compile "
 
+/* A stack file `name`.json that takes `base` and sets the fields given (an
+ * object's members, printf-style); its path. */
+static const char *stack_variant(const char *base, const char *name, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *stack_variant(const char *base, const char *name, const char *fields, ...)
+{
+    char members[400], json[600], file[64];
+    va_list ap;
+    va_start(ap, fields);
+    vsnprintf(members, sizeof members, fields, ap);
+    va_end(ap);
+    snprintf(json, sizeof json, "{\"kind\": \"stack\", \"base\": \"%s\", \"name\": \"%s\", %s}",
+             base, name, members);
+    snprintf(file, sizeof file, "%s.json", name);
+    return write_temp(file, json);
+}
+
 static double breakdown(json_t *j, const char *kind)
 {
     return json_number_value(json_object_get(json_object_get(j, "breakdown"), kind));
@@ -165,11 +182,8 @@ static void bad_stacks_are_input_errors(void **state)
          "compiled_kernel_launches: a stack with no compiled mode (no compiled_kernels)"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
-        char json[300];
-        snprintf(json, sizeof json,
-                 "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": \"x\", %s}",
-                 BAD[i][0]);
-        snprintf(args, sizeof args, "%s--stack %s", base, write_temp("bad-host.json", json));
+        snprintf(args, sizeof args, "%s--stack %s", base,
+                 stack_variant("megatron-core", "bad-host", "%s", BAD[i][0]));
         expect_input_error(args, BAD[i][1]);
     }
 }
@@ -288,18 +302,16 @@ static void fp8_runs_keep_fp8_linear_inputs(void **state)
 static void expert_gemms_run_as_many_as_streams(void **state)
 {
     (void)state;
-    const char *fmt = "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": "
-                      "\"s%d\", \"expert_gemm_streams\": %d}";
     static const int STREAMS[] = {0, 16, 64, 4, 1};
     double gemm[5];
     for (int i = 0; i < 5; i++) {
-        char json[200], name[32], cmd[400];
-        snprintf(json, sizeof json, fmt, STREAMS[i], STREAMS[i]);
-        snprintf(name, sizeof name, "streams-%d.json", STREAMS[i]);
+        char name[32], cmd[400];
+        snprintf(name, sizeof name, "streams-%d", STREAMS[i]);
         snprintf(cmd, sizeof cmd,
                  "train --model qwen3-30b-a3b --hw dgx-b200 --chips 8 --ep 8 --gbs 8 "
                  "--seq 4096 --zero 1 --stack %s --json",
-                 write_temp(name, json));
+                 stack_variant("megatron-core", name, "\"expert_gemm_streams\": %d",
+                               STREAMS[i]));
         gemm[i] = cli_number(cmd, "", "breakdown", "gemm");
     }
     assert_close(gemm[1], gemm[0], 1e-12);
@@ -490,22 +502,22 @@ static void deepep_sends_a_copy_per_domain(void **state)
 static void host_bound_passes_last_the_hosts_time(void **state)
 {
     (void)state;
-    const char *fmt = "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": "
-                      "\"slow-host\", \"host_kernel_s\": \"0s\", \"expert_gemm_host_s\": "
-                      "\"%dus\", \"moe_dispatch_kernels\": 0, "
-                      "\"moe_dispatch_kernels_backward\": 0}";
     static const char *const HW[] = {"dgx-h100", "gb200-nvl72"};
     static const double SCALE[] = {1.0, 2.75};
     for (int h = 0; h < 2; h++) {
         double step[2];
         for (int i = 0; i < 2; i++) {
-            char json[400], name[32], cmd[512];
-            snprintf(json, sizeof json, fmt, 500 * (i + 1));
-            snprintf(name, sizeof name, "slow-host-%d.json", i);
+            char name[32], cmd[512];
+            snprintf(name, sizeof name, "slow-host-%d", i);
             snprintf(cmd, sizeof cmd,
                      "train --model qwen3-30b-a3b --hw %s --chips 16 --ep 8 --gbs 16 --seq 4096 --zero 1 "
                      "--recompute none --stack %s --json",
-                     HW[h], write_temp(name, json));
+                     HW[h],
+                     stack_variant("megatron-core", name,
+                                   "\"host_kernel_s\": \"0s\", \"expert_gemm_host_s\": \"%dus\", "
+                                   "\"moe_dispatch_kernels\": 0, "
+                                   "\"moe_dispatch_kernels_backward\": 0",
+                                   500 * (i + 1)));
             step[i] = cli_number(cmd, "", NULL, "step_time_s");
             assert_close(cli_number(cmd, " --overlap-ep-comm on", NULL, "step_time_s"), step[i],
                          1e-9);
@@ -525,16 +537,14 @@ static void eager_chains_launch_each_op(void **state)
     (void)state;
     double step[2];
     for (int i = 0; i < 2; i++) {
-        char json[300], name[32], cmd[512];
-        snprintf(json, sizeof json,
-                 "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"norms-%d\", "
-                 "\"host_kernel_s\": \"1ms\", \"kernel_launches\": {\"norm\": %d}}",
-                 i, 6 + i);
-        snprintf(name, sizeof name, "norms-%d.json", i);
+        char name[32], cmd[512];
+        snprintf(name, sizeof name, "norms-%d", i);
         snprintf(cmd, sizeof cmd,
                  "train --model llama3.2-1b --hw dgx-h100 --chips 1 --gbs 1 --seq 512 --zero 0 "
                  "--recompute none --stack %s --json",
-                 write_temp(name, json));
+                 stack_variant("torchtitan", name,
+                               "\"host_kernel_s\": \"1ms\", \"kernel_launches\": {\"norm\": %d}",
+                               6 + i));
         step[i] = cli_number(cmd, "", NULL, "step_time_s");
     }
     assert_close(step[1] - step[0], 66e-3, 1e-9);
@@ -568,13 +578,9 @@ static void stacks_run_on_their_chips(void **state)
 /* A torchtitan stack file with its TP figures replaced. */
 static const char *titan_tp_stack(const char *name, int copies, bool fp8_gather)
 {
-    char json[300], file[64];
-    snprintf(json, sizeof json,
-             "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"%s\", "
-             "\"sp_collective_copies\": %d, \"fp8_tp_all_gather\": %s}",
-             name, copies, fp8_gather ? "true" : "false");
-    snprintf(file, sizeof file, "%s.json", name);
-    return write_temp(file, json);
+    return stack_variant("torchtitan", name,
+                         "\"sp_collective_copies\": %d, \"fp8_tp_all_gather\": %s", copies,
+                         fp8_gather ? "true" : "false");
 }
 
 #define TITAN_TP8                                                                           \
@@ -635,13 +641,13 @@ static void fp8_recipes_move_their_bytes(void **state)
                        "--dtype fp8 --json ";
     double e[3];
     for (int i = 0; i < 3; i++) {
-        char json[300], args[400];
-        snprintf(json, sizeof json,
-                 "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": \"r%d\", "
-                 "\"fp8_cast_bytes\": {\"delayed\": 4, \"current\": %d}, "
-                 "\"fp8_activation_amax_bytes\": 0}", i, 4 + i);
-        snprintf(args, sizeof args, "%s--fp8-recipe %s --stack %s", base,
-                 i ? "current" : "delayed", write_temp(i == 1 ? "r5.json" : "r6.json", json));
+        char name[8], args[400];
+        snprintf(name, sizeof name, "r%d", 4 + i);
+        snprintf(args, sizeof args, "%s--fp8-recipe %s --stack %s", base, i ? "current" : "delayed",
+                 stack_variant("megatron-core", name,
+                               "\"fp8_cast_bytes\": {\"delayed\": 4, \"current\": %d}, "
+                               "\"fp8_activation_amax_bytes\": 0",
+                               4 + i));
         e[i] = cli_number(args, "", "breakdown", "elementwise");
     }
     assert_true(e[2] > e[1] && e[1] > e[0]);
@@ -677,10 +683,9 @@ static void current_scaling_reduces_its_amax_over_tp(void **state)
     (void)state;
     const char *base = "train --model llama3-8b --hw dgx-h100 --chips 8 --tp 8 --gbs 8 "
                        "--seq 4096 --json --stack ";
-    const char *json = "{\"kind\": \"stack\", \"base\": \"megatron-core\", \"name\": "
-                       "\"no-amax\", \"fp8_amax_tp_reduce\": false}";
     char off[400];
-    snprintf(off, sizeof off, "%s%s", base, write_temp("no-amax.json", json));
+    snprintf(off, sizeof off, "%s%s", base,
+             stack_variant("megatron-core", "no-amax", "\"fp8_amax_tp_reduce\": false"));
     double call = cli_number("collective --op allreduce --size 4 --hw dgx-h100 --chips 8 --json",
                              "", NULL, "time_s");
     /* recomputing the MLP casts FC1's input again: one more a layer */
@@ -709,16 +714,15 @@ static void async_tp_pipelines_the_forward(void **state)
     (void)state;
     double tp[3]; /* vanilla, forward only, both passes */
     for (int i = 0; i < 3; i++) {
-        char json[300], file[32], cmd[500];
-        snprintf(json, sizeof json,
-                 "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"fo%d\", "
-                 "\"sp_collective_copies\": 0, \"tp_comm_overlap_forward_only\": %s}",
-                 i, i < 2 ? "true" : "false");
-        snprintf(file, sizeof file, "fo%d.json", i);
+        char name[8], cmd[500];
+        snprintf(name, sizeof name, "fo%d", i);
         snprintf(cmd, sizeof cmd,
                  "train --model llama3-8b --hw grand-teton-h100 --chips 8 --tp 2 --gbs 4 "
                  "--seq 4096 --recompute none --compile on --json --overlap-tp-comm %s --stack %s",
-                 i == 0 ? "off" : "on", write_temp(file, json));
+                 i == 0 ? "off" : "on",
+                 stack_variant("torchtitan", name,
+                               "\"sp_collective_copies\": 0, \"tp_comm_overlap_forward_only\": %s",
+                               i < 2 ? "true" : "false"));
         tp[i] = cli_number(cmd, "", "breakdown", "tp_comm");
     }
     assert_true(tp[0] > tp[1] && tp[1] > tp[2] && tp[2] > 0);
@@ -742,14 +746,13 @@ static void torchtitan_mxfp8_casts_twice_and_gathers_wide(void **state)
     double e[3];
     const double bytes[] = {3.03125, 6.0625, 9.09375};
     for (int i = 0; i < 3; i++) {
-        char json[300], args[400], name[32];
-        snprintf(json, sizeof json,
-                 "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"mx%d\", "
-                 "\"fp8_cast_bytes\": {\"current\": 5, \"mxfp8\": %g}}",
-                 i, bytes[i]);
-        snprintf(name, sizeof name, "mx%d.json", i);
+        char name[8], args[400];
+        snprintf(name, sizeof name, "mx%d", i);
         snprintf(args, sizeof args, "%s%s --dtype fp8-mx", run,
-                 i == 1 ? "torchtitan" : write_temp(name, json));
+                 i == 1 ? "torchtitan"
+                        : stack_variant("torchtitan", name,
+                                        "\"fp8_cast_bytes\": {\"current\": 5, \"mxfp8\": %g}",
+                                        bytes[i]));
         e[i] = cli_number(args, "", "breakdown", "elementwise");
     }
     assert_true(e[1] > e[0]);
@@ -770,11 +773,9 @@ static void zero3_under_pp_keeps_the_stage_whole(void **state)
     (void)state;
     const char *base = "train --model llama3-8b --hw grand-teton-h100 --chips 16 --pp 2 "
                        "--dp 8 --gbs 16 --seq 4096 --zero 3 --json --stack ";
-    char json[200], cmd[400];
-    snprintf(json, sizeof json,
-             "{\"kind\": \"stack\", \"base\": \"torchtitan\", \"name\": \"mb\", "
-             "\"zero3_pipeline_per_step\": false}");
-    snprintf(cmd, sizeof cmd, "%s%s", base, write_temp("zero3-mb.json", json));
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "%s%s", base,
+             stack_variant("torchtitan", "zero3-mb", "\"zero3_pipeline_per_step\": false"));
     json_t *mb_run = cli_json(cmd);
     snprintf(cmd, sizeof cmd, "%storchtitan", base);
     json_t *step_run = cli_json(cmd);
