@@ -52,7 +52,6 @@ static usim_status models_run(json_t *req, json_t **result, usim_error *err)
     return USIM_OK;
 }
 
-
 static usim_status models_render(json_t *res, usim_buf *b, usim_error *err)
 {
     size_t i;
