@@ -1,5 +1,6 @@
-/* `ultrasim gemm` from the command line and the front door, SCALE-Sim
- * topology files, and every kind of bad input (exit code 2, a clear message). */
+/* `ultrasim gemm` and `ultrasim attention` from the command line and the front
+ * door, SCALE-Sim topology files, and every kind of bad input (exit code 2, a
+ * clear message). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,69 @@ static void gemm_without_matrix_units_is_na(void **state)
     json_decref(j);
 }
 
+/* `attention` counts the useful (query, key) pairs, 4 x head dim FLOPs each
+ * forward and 10 x backward: 2 x 4 x 1,000 x 1,000 pairs of head dim 64 are
+ * 2.048 GFLOP; causal keeps 1,000 x 1,001 / 2 of each head's pairs. The
+ * launches a benchmark hides are one kernel forward and two backward (4 us
+ * each on the H100 preset). */
+static void attention_flops_by_hand(void **state)
+{
+    (void)state;
+    const char *base = "attention --hw h100-sxm --batch 2 --heads 4 --seq 1000 --head-dim 64";
+    struct {
+        const char *extra;
+        double flops, launch_s;
+    } cases[] = {
+        {"", 4.0 * 64 * 2 * 4 * 1000.0 * 1000.0, 4e-6},
+        {"--causal", 4.0 * 64 * 2 * 4 * 1000.0 * 1001.0 / 2.0, 4e-6},
+        {"--pass backward", 10.0 * 64 * 2 * 4 * 1000.0 * 1000.0, 8e-6},
+        {"--causal --pass backward", 10.0 * 64 * 2 * 4 * 1000.0 * 1001.0 / 2.0, 8e-6},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[300];
+        snprintf(args, sizeof args, "%s %s --json", base, cases[i].extra);
+        json_t *j = cli_json(args);
+        assert_close(num(j, "flops"), cases[i].flops, 1e-6);
+        assert_close(num(j, "launch_s"), cases[i].launch_s, 1e-15);
+        assert_true(num(j, "seconds") > num(j, "launch_s"));
+        json_decref(j);
+    }
+    expect_output("attention --hw h100-sxm --seq 4096 --heads 32 --kv-heads 8 --causal",
+                  "batch 1, 32 heads (8 KV), 4096 queries x 4096 keys, head dim 128, causal",
+                  NULL);
+}
+
+/* Shapes no kernel runs are refused by name, exit 2, nothing on stdout. */
+static void attention_bad_input(void **state)
+{
+    (void)state;
+    struct {
+        const char *args, *words;
+    } cases[] = {
+        {"attention", "--seq"},
+        {"attention --seq 0", "allowed 1 to 16777216"},
+        {"attention --seq 128 --heads 12 --kv-heads 5",
+         "--kv-heads: 5 does not divide --heads 12"},
+        {"attention --seq 128 --kv-len 64 --causal", "--kv-len: 64 is shorter than --seq 128"},
+        {"attention --seq 128 --dtype fp4", "not one of bf16, fp16, fp8"},
+        {"attention --seq 128 --pass sideways", "not one of forward, backward"},
+        {"attention --seq 128 --head-dim 2048", "allowed 1 to 1024"},
+        {"attention --seq 128 --hw no-such-chip", "no-such-chip"},
+        {"attention --hw h100-sxm --seq 1000000 --batch 1000 --heads 128",
+         "1000 sequences of 1000000 queries x 1000000 keys, 128 heads: Q, K, V and the output "
+         "need 119.2 TiB, more than h100-sxm's 80.0 GiB of HBM"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cli_result r = cli_run(cases[i].args);
+        if (r.status != 2 || !strstr(r.err, cases[i].words))
+            print_error("ultrasim %s -> %d: %s\n", cases[i].args, r.status, r.err);
+        assert_int_equal(r.status, 2);
+        assert_non_null(strstr(r.err, cases[i].words));
+        assert_string_equal(r.out, "");
+        cli_free(&r);
+    }
+}
+
 /* The why lines name the chip's own array and instruction limits (they said
  * 128 x 128 x 512 and 64 cycles whatever the chip), and a GPU's wave line the
  * share of all its waves' slots: 544 tiles in 5 waves of 132 SMs fill
@@ -375,6 +439,8 @@ int main(void)
         cmocka_unit_test(topology_errors),
         cmocka_unit_test(bad_input),
         cmocka_unit_test(front_door),
+        cmocka_unit_test(attention_flops_by_hand),
+        cmocka_unit_test(attention_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

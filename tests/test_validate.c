@@ -35,8 +35,8 @@ static void mape_does_not_rise(void **state)
     json_t *j = cli_json("validate --cv source --json");
     json_t *sets = json_object_get(j, "sets");
     json_t *files = json_object_get(recorded, "files");
-    const char *names[] = {"training", "inference", "collectives", "gemm"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"training", "inference", "collectives", "gemm", "attention"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         json_t *s = json_object_get(sets, names[i]);
         check_mape(names[i], s, json_object_get(recorded, names[i]));
         const char *file;
@@ -438,6 +438,45 @@ static void gemm_rows_by_hand(void **state)
                       "validate_gemm_hw.csv:2 (row 'h'): hw: required for a GEMM row");
 }
 
+/* An attention row runs through `attention`, timed as kernel benchmarks
+ * time one (its launches left out); tflops counts its useful pairs (a causal
+ * row's halved) over that, and a row must say whether it is causal. */
+static void attention_rows_by_hand(void **state)
+{
+    (void)state;
+    const char *path = write_temp("validate_attention.csv",
+                                  "id,hw,batch,heads,seq,head_dim,causal,pass,metric,value\n"
+                                  "f,h100-sxm,2,16,8192,128,no,forward,tflops,659\n"
+                                  "b,h100-sxm,2,16,8192,128,yes,backward,time_us,2585\n");
+    json_t *j = validate_file(path);
+    json_t *rows = json_object_get(j, "rows");
+    json_t *fwd = cli_json("attention --hw h100-sxm --batch 2 --heads 16 --seq 8192 --json");
+    json_t *bwd = cli_json("attention --hw h100-sxm --batch 2 --heads 16 --seq 8192 --causal "
+                           "--pass backward --json");
+    double fwd_s = json_number_value(json_object_get(fwd, "seconds")) - 4e-6;
+    double bwd_s = json_number_value(json_object_get(bwd, "seconds")) - 8e-6;
+    double want[2] = {4.0 * 128 * 2 * 16 * 8192.0 * 8192.0 / fwd_s / 1e12, bwd_s * 1e6};
+    assert_int_equal(json_array_size(rows), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *row = json_array_get(rows, i);
+        assert_string_equal(json_string_value(json_object_get(row, "set")), "attention");
+        assert_close(json_number_value(json_object_get(row, "predicted")), want[i], 1e-9);
+    }
+    json_decref(fwd);
+    json_decref(bwd);
+    json_decref(j);
+    expect_file_error("validate_attention_causal.csv",
+                      "id,hw,seq,head_dim,causal,metric,value\n"
+                      "c,h100-sxm,4096,128,maybe,tflops,600\n",
+                      "validate_attention_causal.csv:2 (row 'c'): causal: 'maybe' is not one "
+                      "of: yes, no");
+    expect_file_error("validate_attention_seq.csv",
+                      "id,hw,seq,head_dim,causal,metric,value\n"
+                      "s,h100-sxm,,128,no,tflops,600\n",
+                      "validate_attention_seq.csv:2 (row 's'): seq: required for an attention "
+                      "row");
+}
+
 /* A row it cannot predict names the row (it used to print "predicted 0,
  * error +0.0%" and exit 0); so does a value that is not a number. */
 static void unpredictable_row_is_an_error(void **state)
@@ -585,6 +624,7 @@ int main(void)
                                        cmocka_unit_test(unpredictable_row_is_an_error),
                                        cmocka_unit_test(collectives_rows_by_hand),
                                        cmocka_unit_test(gemm_rows_by_hand),
+                                       cmocka_unit_test(attention_rows_by_hand),
                                        cmocka_unit_test(collectives_row_that_cannot_run),
                                        cmocka_unit_test(empty_file_is_an_error)};
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,8 @@
 extern const api_command api_cmd_validate;
 
 /* The sets in meas_set_names' order (MEAS_*), then "all". */
-static const char *const SETS[] = {"training", "inference", "collectives", "gemm", "all", NULL};
+static const char *const SETS[] = {"training", "inference", "collectives", "gemm",
+                                   "attention", "all", NULL};
 enum { SET_ALL = MEAS_SET_COUNT };
 static const char *const CV_KINDS[] = {"source", NULL};
 
@@ -101,6 +102,7 @@ static const char *const SET_FILES[][4] = {
     [MEAS_INFERENCE] = {"inference", "trainium-inference", NULL},
     [MEAS_COLLECTIVES] = {"collectives", NULL},
     [MEAS_GEMM] = {"gemm", NULL},
+    [MEAS_ATTENTION] = {"attention", NULL},
 };
 
 /* The rows of one set: its built-in CSVs, a tally of each and one over
@@ -297,18 +299,19 @@ static usim_status validate_render(json_t *res, usim_buf *b, usim_error *err)
 
 const api_command api_cmd_validate = {
     {"validate", "compare predictions with published measurements (MAPE)",
-     "ultrasim validate [--set training|inference|collectives|gemm|all] [--file FILE.csv [--hw NAME|FILE]] "
-     "[--cv source] [--write-intervals FILE.json] [--json]",
+     "ultrasim validate [--set training|inference|collectives|gemm|attention|all] "
+     "[--file FILE.csv [--hw NAME|FILE]] [--cv source] [--write-intervals FILE.json] [--json]",
      "Runs every row of validation/training.csv, torchtitan.csv and\n"
      "trainium-training.csv (train), validation/inference.csv and\n"
-     "trainium-inference.csv (serve), validation/collectives.csv (collective)\n"
-     "and validation/gemm.csv (gemm, timed as benchmarks time kernels back to\n"
-     "back: without the launch) through the same commands\n"
+     "trainium-inference.csv (serve), validation/collectives.csv (collective),\n"
+     "validation/gemm.csv (gemm) and validation/attention.csv (attention; both\n"
+     "timed as benchmarks time kernels back to back: without the launch) through\n"
+     "the same commands\n"
      "users run, with the documented defaults for blank cells, and prints predicted\n"
      "against published with the error of each and the mean absolute percentage error\n"
      "of each set. --file reads another CSV of the same columns; its set follows from its\n"
      "columns (a 'gbs' column: training; 'isl' or 'osl': inference; 'size_bytes':\n"
-     "collectives; 'k': gemm) unless --set names one. A row that does not run or has no\n"
+     "collectives; 'k': gemm; 'head_dim': attention) unless --set names one. A row that does not run or has no\n"
      "prediction, a bad value or an empty file is an error naming the file and line.\n"
      "--cv source judges each source by the others: their class's median error as a\n"
      "calibration, their 10th-90th percentile as an 80% interval (docs/accuracy.md).",

@@ -12,6 +12,7 @@
     X(api_cmd_hw_show)                                                                      \
     X(api_cmd_collective)                                                                   \
     X(api_cmd_gemm)                                                                         \
+    X(api_cmd_attention)                                                                    \
     X(api_cmd_train)                                                                        \
     X(api_cmd_replay)                                                                       \
     X(api_cmd_serve)                                                                        \

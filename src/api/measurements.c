@@ -18,7 +18,8 @@
 
 extern const api_command api_cmd_train;
 
-const char *const meas_set_names[] = {"training", "inference", "collectives", "gemm", NULL};
+const char *const meas_set_names[] = {"training", "inference", "collectives", "gemm",
+                                       "attention", NULL};
 
 /* ---- CSV ------------------------------------------------------------- */
 
@@ -295,10 +296,27 @@ static json_t *gemm_request(const csv_row *h, const csv_row *r)
     return req;
 }
 
-/* A GEMM row's metric from a `gemm` result, as GEMM benchmarks time a
- * kernel: queued back to back, so the host's launch is hidden (the result's
- * launch_s left out). */
-static double predicted_gemm(const char *metric, json_t *res)
+/* An attention row runs `attention` on its chip: one layer's core, forward
+ * or backward, in its shape. */
+static json_t *attention_request(const csv_row *h, const csv_row *r)
+{
+    static const column_option RUN[] = {
+        {"hw", "hw"},         {"batch", "batch"},       {"heads", "heads"},
+        {"kv_heads", "kv-heads"}, {"seq", "seq"},       {"kv_len", "kv-len"},
+        {"head_dim", "head-dim"}, {"pass", "pass"},     {"dtype", "dtype"},
+        {"attention", "attention"}, {"window", "window"}};
+    json_t *req = api_pack("{s:s}", "command", "attention");
+    COPY_CELLS(req, h, r, RUN);
+    const char *causal = cell(h, r, "causal");
+    if (causal && strcmp(causal, "yes") == 0)
+        json_object_set_new(req, "causal", json_true());
+    return req;
+}
+
+/* A GEMM or attention row's metric from a `gemm` or `attention` result, as
+ * kernel benchmarks time a kernel: queued back to back, so the host's launch
+ * is hidden (the result's launch_s left out). */
+static double predicted_kernel(const char *metric, json_t *res)
 {
     double kernel_s = api_number(res, "seconds") - api_number(res, "launch_s");
     if (strcmp(metric, "time_us") == 0)
@@ -355,8 +373,8 @@ static double predicted(const char *metric, json_t *res, json_t *req, const csv_
     const char *command = json_string_value(json_object_get(req, "command"));
     if (strcmp(command, "collective") == 0)
         return predicted_collective(metric, res, h, r);
-    if (strcmp(command, "gemm") == 0)
-        return predicted_gemm(metric, res);
+    if (strcmp(command, "gemm") == 0 || strcmp(command, "attention") == 0)
+        return predicted_kernel(metric, res);
     double v = api_number(res, metric);
     if (isfinite(v))
         return v;
@@ -419,7 +437,7 @@ static bool derived_metric(const char *set, const char *metric)
     if (strcmp(set, "collectives") == 0)
         return strcmp(metric, "time_us") == 0 || strcmp(metric, "busbw_GBps") == 0 ||
                strcmp(metric, "algbw_GBps") == 0;
-    if (strcmp(set, "gemm") == 0)
+    if (strcmp(set, "gemm") == 0 || strcmp(set, "attention") == 0)
         return strcmp(metric, "time_us") == 0 || strcmp(metric, "tflops") == 0;
     return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
            strcmp(metric, "ttft_s") == 0 || strcmp(metric, "request_output_tokens_per_s") == 0 ||
@@ -474,18 +492,30 @@ static usim_status collective_cells(const row_place *at, const csv_row *h, const
     return USIM_OK;
 }
 
-/* The cells a GEMM row cannot run without: its chip (unless the run names
- * the hardware) and its three sizes (gemm itself checks their values). */
-static usim_status gemm_cells(const row_place *at, const csv_row *h, const csv_row *r,
-                              bool hw_given, usim_error *err)
+/* The cells a GEMM or attention row cannot run without: its chip (unless
+ * the run names the hardware) and its sizes (gemm and attention check their
+ * values); an attention row says whether it is causal, yes or no. */
+static usim_status kernel_cells(const char *set, const row_place *at, const csv_row *h,
+                                const csv_row *r, bool hw_given, usim_error *err)
 {
-    static const char *const NEEDED[] = {"hw", "m", "k", "n"};
-    for (size_t i = hw_given ? 1 : 0; i < sizeof NEEDED / sizeof NEEDED[0]; i++) {
-        if (cell(h, r, NEEDED[i]))
+    static const char *const GEMM[] = {"hw", "m", "k", "n", NULL};
+    static const char *const ATTENTION[] = {"hw", "seq", "causal", NULL};
+    bool gemm = strcmp(set, "gemm") == 0;
+    const char *const *needed = gemm ? GEMM : ATTENTION;
+    char why[160];
+    for (int i = hw_given ? 1 : 0; needed[i]; i++) {
+        if (cell(h, r, needed[i]))
             continue;
-        char why[160];
-        snprintf(why, sizeof why, "%s: required for a GEMM row (%s)", NEEDED[i],
-                 i == 0 ? "a chip or system preset or file" : "a whole number of 1 or more");
+        snprintf(why, sizeof why, "%s: required for a%s row (%s)", needed[i],
+                 gemm ? " GEMM" : "n attention",
+                 i == 0                               ? "a chip or system preset or file"
+                 : strcmp(needed[i], "causal") == 0 ? "yes or no"
+                                                    : "a whole number of 1 or more");
+        return row_fail(at, USIM_EINPUT, why, err);
+    }
+    const char *causal = cell(h, r, "causal");
+    if (!gemm && strcmp(causal, "yes") != 0 && strcmp(causal, "no") != 0) {
+        snprintf(why, sizeof why, "causal: '%.40s' is not one of: yes, no", causal);
         return row_fail(at, USIM_EINPUT, why, err);
     }
     return USIM_OK;
@@ -500,13 +530,15 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
     const char *metric = cell(h, r, "metric");
     json_t *hw = with ? json_object_get(with, "hw") : NULL;
     usim_status cells = strcmp(set, "collectives") == 0 ? collective_cells(at, h, r, err)
-                        : strcmp(set, "gemm") == 0      ? gemm_cells(at, h, r, hw != NULL, err)
-                                                        : USIM_OK;
+                        : strcmp(set, "gemm") == 0 || strcmp(set, "attention") == 0
+                            ? kernel_cells(set, at, h, r, hw != NULL, err)
+                            : USIM_OK;
     if (cells != USIM_OK)
         return cells;
     json_t *req = strcmp(set, "training") == 0      ? training_request(h, r)
                   : strcmp(set, "collectives") == 0 ? collective_request(h, r)
                   : strcmp(set, "gemm") == 0        ? gemm_request(h, r)
+                  : strcmp(set, "attention") == 0   ? attention_request(h, r)
                                                     : inference_request(h, r);
     json_t *stack = with ? json_object_get(with, "stack") : NULL;
     if (hw) /* the same run on another description of the hardware */
@@ -539,9 +571,9 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
                  metric);
         return row_fail(at, USIM_EINPUT, why, err);
     }
-    if (!known && strcmp(set, "gemm") == 0) {
-        snprintf(why, sizeof why, "metric: '%.60s' is not a GEMM figure (tflops or time_us)",
-                 metric);
+    if (!known && (strcmp(set, "gemm") == 0 || strcmp(set, "attention") == 0)) {
+        snprintf(why, sizeof why, "metric: '%.60s' is not a%s figure (tflops or time_us)",
+                 metric, strcmp(set, "gemm") == 0 ? " GEMM" : "n attention");
         return row_fail(at, USIM_EINPUT, why, err);
     }
     if (!known) {
@@ -560,7 +592,7 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
 
 /* Which set a file's rows belong to, from its columns: training rows give a
  * global batch, serving rows an input length, collectives rows a message
- * size, GEMM rows a contraction length. */
+ * size, GEMM rows a contraction length, attention rows a head dimension. */
 static usim_status infer_set(const char *file, const char *text, int *set, usim_error *err)
 {
     text += strncmp(text, UTF8_BOM, 3) == 0 ? 3 : 0;
@@ -571,27 +603,30 @@ static usim_status infer_set(const char *file, const char *text, int *set, usim_
     csv_row header;
     split_line(line, &header);
     bool training = false, inference = false, collectives = false, gemm = false;
+    bool attention = false;
     for (int i = 0; i < header.n; i++) {
         training |= strcmp(header.cells[i], "gbs") == 0;
         inference |= strcmp(header.cells[i], "isl") == 0 || strcmp(header.cells[i], "osl") == 0;
         collectives |= strcmp(header.cells[i], "size_bytes") == 0;
         gemm |= strcmp(header.cells[i], "k") == 0;
+        attention |= strcmp(header.cells[i], "head_dim") == 0;
     }
     free(line);
     if (!n)
         return usim_fail(err, USIM_EINPUT,
                          "%s: no measurements (a header line, then one row each)", file);
-    if (training + inference + collectives + gemm != 1)
+    if (training + inference + collectives + gemm + attention != 1)
         return usim_fail(err, USIM_EINPUT,
                          "%s: cannot tell training rows from serving rows (a 'gbs' column "
                          "means training, 'isl' or 'osl' serving, 'size_bytes' collectives, "
-                         "'k' GEMMs); give --set training, --set inference, --set collectives "
-                         "or --set gemm",
+                         "'k' GEMMs, 'head_dim' attention); give --set training, --set "
+                         "inference, --set collectives, --set gemm or --set attention",
                          file);
     *set = training      ? MEAS_TRAINING
            : inference   ? MEAS_INFERENCE
            : collectives ? MEAS_COLLECTIVES
-                         : MEAS_GEMM;
+           : gemm        ? MEAS_GEMM
+                         : MEAS_ATTENTION;
     return USIM_OK;
 }
 
@@ -616,7 +651,9 @@ static const char *const COLUMNS[] = {
     "nodes", "chips_per_node", "network", "op", "size_bytes", "preset", "network_preset", "group",
     "concurrent", "ranks", "rank_unit", "bw_unit", "algo", "launch",
     /* gemm (dtype and batch as above) */
-    "m", "k", "n"};
+    "m", "k", "n",
+    /* attention (batch, heads, kv_heads, seq, dtype and attention as above) */
+    "kv_len", "head_dim", "causal", "pass", "window"};
 
 #define NCOLUMNS (sizeof COLUMNS / sizeof COLUMNS[0])
 

@@ -5,14 +5,15 @@
 
 #include "api/api.h"
 
-enum { MEAS_TRAINING, MEAS_INFERENCE, MEAS_COLLECTIVES, MEAS_GEMM, MEAS_SET_COUNT };
-extern const char *const meas_set_names[]; /* training, inference, collectives, gemm */
+enum { MEAS_TRAINING, MEAS_INFERENCE, MEAS_COLLECTIVES, MEAS_GEMM, MEAS_ATTENTION, MEAS_SET_COUNT };
+/* training, inference, collectives, gemm, attention */
+extern const char *const meas_set_names[];
 
 typedef struct meas_table meas_table;
 
 /* Reads a CSV of measurements; set is MEAS_* or -1 to tell it from the
  * columns (a 'gbs' column: training; 'isl' or 'osl': inference;
- * 'size_bytes': collectives; 'k': gemm). An unknown column, a row without a metric or
+ * 'size_bytes': collectives; 'k': gemm; 'head_dim': attention). An unknown column, a row without a metric or
  * a positive value, or a file without rows is an input error naming the
  * file and line. */
 usim_status meas_read(const char *file, const char *text, int set, meas_table **out,
@@ -54,7 +55,7 @@ usim_status meas_resolve_system(const char *hw, json_t **doc, usim_error *err);
 
 /* Intervals hold 80% of measurements: the 10th to the 90th percentile of the
  * log errors of their class. A class is a set (training, inference,
- * collectives, gemm) and a chip family; one with fewer than CV_MIN_ROWS rows
+ * collectives, gemm, attention) and a chip family; one with fewer than CV_MIN_ROWS rows
  * borrows its set's rows of every family. */
 #define CV_LEVEL 0.8
 #define CV_MIN_ROWS 5
