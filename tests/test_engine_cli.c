@@ -335,6 +335,57 @@ static void attention_flops_by_hand(void **state)
                   NULL);
 }
 
+/* A chip with matrix.softmax_overlap v hides v x min(products, softmax) of a
+ * fused forward: its compute time is linear in v, the sum of the two at 0
+ * and the longer at 1, so t(0) - t(1) = min and t(0.5) is their mean; the
+ * backward does not move. On a systolic chip the field is refused. */
+static double attention_compute_s(double overlap, const char *pass)
+{
+    char chip[200], args[700];
+    snprintf(chip, sizeof chip,
+             "{\"kind\":\"chip\",\"base\":\"h100-sxm\",\"name\":\"ov\","
+             "\"matrix\":{\"softmax_overlap\":%g}}",
+             overlap);
+    const char *path = write_temp("overlap.json", chip);
+    snprintf(args, sizeof args,
+             "attention --hw %s --batch 2 --heads 16 --seq 8192 --pass %s --json", path, pass);
+    json_t *j = cli_json(args);
+    double s = num(j, "compute_s");
+    json_decref(j);
+    return s;
+}
+
+static void softmax_overlap_is_linear(void **state)
+{
+    (void)state;
+    double serial = attention_compute_s(0, "forward"), half = attention_compute_s(0.5, "forward");
+    double whole = attention_compute_s(1, "forward");
+    assert_true(whole < serial);
+    assert_close(half, (serial + whole) / 2.0, 1e-12 * serial);
+    assert_close(attention_compute_s(0, "backward"), attention_compute_s(1, "backward"), 0);
+    /* the H100's products outlast its softmax (2,048 MACs a cycle an SM at
+     * 0.76, against 16 exponentials and 128 lanes): whole = the products
+     * alone, 2 x 128 x 128 x 128 / (2,048 x 0.76) cycles a pair, serial adds
+     * 128 x 128 / 16 + 3 x 128 x 128 / 128 */
+    double products = 2.0 * 128 * 128 * 128 / (2048 * 0.76), softmax = 1024.0 + 384.0;
+    assert_close(serial / whole, (products + softmax) / products, 1e-9);
+    /* the preset reproduces the FlashAttention-3 row it is derived from (Table 2: 661) */
+    json_t *fa3 = cli_json("attention --hw h100-sxm --batch 4 --heads 16 --seq 8448 --dtype fp16 "
+                           "--json");
+    assert_close(num(fa3, "flops") / (num(fa3, "seconds") - num(fa3, "launch_s")) / 1e12, 661.0,
+                 661.0 * 0.005);
+    json_decref(fa3);
+    const char *trn = write_temp("trn_overlap.json",
+                                 "{\"kind\":\"chip\",\"base\":\"trn2\",\"name\":\"t\","
+                                 "\"matrix\":{\"softmax_overlap\":0.5}}");
+    char args[600];
+    snprintf(args, sizeof args, "attention --seq 128 --hw %s", trn);
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0"));
+    cli_free(&r);
+}
+
 /* Shapes no kernel runs are refused by name, exit 2, nothing on stdout. */
 static void attention_bad_input(void **state)
 {
@@ -441,6 +492,7 @@ int main(void)
         cmocka_unit_test(front_door),
         cmocka_unit_test(attention_flops_by_hand),
         cmocka_unit_test(attention_bad_input),
+        cmocka_unit_test(softmax_overlap_is_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,6 +83,13 @@ typedef struct hw_matrix {
      * benchmarks; 0 = not measured, the fused model's rate stands). FA2's
      * Ampere-style MMA instructions leave Hopper's tensor cores half idle. */
     double flash2_efficiency, flash2_efficiency_backward;
+    /* The share of a fused attention forward's softmax (its exponentials and
+     * row operations) that runs while the tensor cores multiply: 0 on chips
+     * whose warps wait for their own products (FlashAttention-2's schedule),
+     * up to 1 where asynchronous tensor-core instructions let one warpgroup's
+     * softmax run beside another's products (FlashAttention-3's ping-pong on
+     * Hopper, FlashAttention-4 and cuDNN on Blackwell). */
+    double softmax_overlap;
     /* The share of those short-benchmark rates the chip holds when its matrix
      * units run back to back for minutes, as a training step keeps them: at
      * its power limit the SM clock falls below the boost a benchmark of a

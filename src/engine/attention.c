@@ -189,8 +189,12 @@ static double gpu_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, d
     double pairs = busiest(t, chip->cores);
     double tensor_s = pairs * macs / (p * x->clock_hz * hw_matrix_efficiency(x, dt));
     double vector_s = pairs * ops / (chip->vector.elements_per_cycle * chip->vector.clock_hz);
-    double exp_s = pairs * rows * bk / (special * chip->vector.clock_hz);
-    return tensor_s + exp_s + vector_s;
+    double softmax_s = pairs * rows * bk / (special * chip->vector.clock_hz) + vector_s;
+    /* A forward hides the share of its softmax the chip's kernels run beside
+     * the products; the backward's five products and two score passes run as
+     * FlashAttention-2 ordered them (its measured rates, docs/engine.md). */
+    double hidden = a->backward ? 0.0 : x->softmax_overlap * engine_min(tensor_s, softmax_s);
+    return tensor_s + softmax_s - hidden;
 }
 
 static double attention_bytes(const hw_chip *chip, const attn *a, double el, double bq, double bk)

@@ -254,20 +254,35 @@ static usim_status apply_power_limit(const usim_reader *r, const char *path, hw_
     return USIM_OK;
 }
 
-/* fp8_any_layout says which operand layouts a GPU's FP8 tensor cores take;
- * a systolic array streams its operands as the compiler lays them out, so
- * the field would change nothing there and is refused rather than ignored. */
-static usim_status check_fp8_layout(const usim_reader *r, const char *path, const hw_chip *c,
-                                    usim_error *err)
+/* fp8_any_layout says which operand layouts a GPU's FP8 tensor cores take
+ * and softmax_overlap how much of its attention softmax runs beside them; a
+ * systolic array streams its operands as the compiler lays them out, and a
+ * NeuronCore's engines already work on successive tiles at once, so the
+ * fields would change nothing there and are refused rather than ignored. */
+static usim_status check_tensor_core_fields(const usim_reader *r, const char *path,
+                                            const hw_chip *c, usim_error *err)
 {
-    if (!c->matrix.fp8_any_layout || c->matrix.kind != HW_MATRIX_SYSTOLIC)
+    if (c->matrix.kind != HW_MATRIX_SYSTOLIC)
         return USIM_OK;
     char field[200];
-    snprintf(field, sizeof field, "%s%smatrix.fp8_any_layout", path, path[0] ? "." : "");
-    return usim_fail_at(r, field, false, err,
-                        "true on a systolic matrix; allowed: false (the field says which FP8 "
-                        "operand layouts a GPU's tensor cores take; an array streams its "
-                        "operands as the compiler lays them out)");
+    const char *at = path[0] ? "." : "";
+    if (c->matrix.fp8_any_layout) {
+        snprintf(field, sizeof field, "%s%smatrix.fp8_any_layout", path, at);
+        return usim_fail_at(r, field, false, err,
+                            "true on a systolic matrix; allowed: false (the field says which "
+                            "FP8 operand layouts a GPU's tensor cores take; an array streams "
+                            "its operands as the compiler lays them out)");
+    }
+    if (c->matrix.softmax_overlap > 0) {
+        snprintf(field, sizeof field, "%s%smatrix.softmax_overlap", path, at);
+        return usim_fail_at(r, field, false, err,
+                            "%g on a systolic matrix; allowed: 0 (the field says how much of a "
+                            "GPU's attention softmax runs beside its tensor cores; a "
+                            "NeuronCore's tensor, vector and scalar engines already work on "
+                            "successive tiles at once)",
+                            c->matrix.softmax_overlap);
+    }
+    return USIM_OK;
 }
 
 static usim_status read_chip_object(const usim_reader *r, const char *path, json_t *obj,
@@ -281,7 +296,7 @@ static usim_status read_chip_object(const usim_reader *r, const char *path, json
         out->scalar = out->vector;
     st = check_dense_flops(r, path, out, err);
     if (st == USIM_OK)
-        st = check_fp8_layout(r, path, out, err);
+        st = check_tensor_core_fields(r, path, out, err);
     if (st != USIM_OK)
         return st;
     fill_dense_flops(out);

@@ -80,6 +80,7 @@ static const usim_field MATRIX[] = {
     USIM_NUM("flash2_efficiency_backward", hw_matrix, flash2_efficiency_backward, U_1, 0.01, 1,
              false),
     USIM_NUM("sustained", hw_matrix, sustained, U_1, 0.3, 1, false),
+    USIM_NUM("softmax_overlap", hw_matrix, softmax_overlap, U_1, 0, 1, false),
 };
 static const usim_schema MATRIX_SCHEMA = USIM_SCHEMA("matrix engine", MATRIX);
 
