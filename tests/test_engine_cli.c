@@ -10,6 +10,18 @@
 #include "ultrasim/engine.h"
 #include "ultrasim/ultrasim.h"
 
+/* Exit 2, the words on stderr, nothing on stdout. */
+static void expect_refused(const char *args, const char *words)
+{
+    cli_result r = cli_run(args);
+    if (r.status != 2 || !strstr(r.err, words))
+        print_error("ultrasim %s -> %d: %s\n", args, r.status, r.err);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, words));
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+}
+
 static double num(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -221,15 +233,8 @@ static void bad_input(void **state)
          "80.0 GiB of HBM"},
         {too_big, "layer 'huge', 1000000 x 1000000 x 10 (M x K x N): A, B and C need 1.82 TiB"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cli_result r = cli_run(cases[i].args);
-        if (r.status != 2 || !strstr(r.err, cases[i].words))
-            print_error("ultrasim %s -> %d: %s\n", cases[i].args, r.status, r.err);
-        assert_int_equal(r.status, 2);
-        assert_non_null(strstr(r.err, cases[i].words));
-        assert_string_equal(r.out, "");
-        cli_free(&r);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_refused(cases[i].args, cases[i].words);
 }
 
 /* The same request through the library's front door. */
@@ -380,10 +385,7 @@ static void softmax_overlap_is_linear(void **state)
                                  "\"matrix\":{\"softmax_overlap\":0.5}}");
     char args[600];
     snprintf(args, sizeof args, "attention --seq 128 --hw %s", trn);
-    cli_result r = cli_run(args);
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0"));
-    cli_free(&r);
+    expect_refused(args, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0");
 }
 
 /* Shapes no kernel runs are refused by name, exit 2, nothing on stdout. */
@@ -406,15 +408,24 @@ static void attention_bad_input(void **state)
          "1000 sequences of 1000000 queries x 1000000 keys, 128 heads: Q, K, V and the output "
          "need 119.2 TiB, more than h100-sxm's 80.0 GiB of HBM"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cli_result r = cli_run(cases[i].args);
-        if (r.status != 2 || !strstr(r.err, cases[i].words))
-            print_error("ultrasim %s -> %d: %s\n", cases[i].args, r.status, r.err);
-        assert_int_equal(r.status, 2);
-        assert_non_null(strstr(r.err, cases[i].words));
-        assert_string_equal(r.out, "");
-        cli_free(&r);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_refused(cases[i].args, cases[i].words);
+}
+
+/* Attention on a chip that cannot multiply: no time, and why, never 0. */
+static void attention_without_matrix_units_is_na(void **state)
+{
+    (void)state;
+    char args[700];
+    snprintf(args, sizeof args, "attention --seq 128 --hw %s", chip_without_matrix_units());
+    expect_output(args, "result       n/a (no matrix units: nomatrix multiplies no bf16 nor a "
+                        "wider type", " 0 FLOPS");
+    strcat(args, " --json");
+    json_t *j = cli_json(args);
+    assert_true(json_is_null(json_object_get(j, "seconds")));
+    assert_true(json_is_null(json_object_get(j, "flops_per_s")));
+    assert_close(num(j, "flops"), 4.0 * 128 * 16 * 128 * 128, 0); /* the work still exists */
+    json_decref(j);
 }
 
 /* The why lines name the chip's own array and instruction limits (they said
@@ -493,6 +504,7 @@ int main(void)
         cmocka_unit_test(attention_flops_by_hand),
         cmocka_unit_test(attention_bad_input),
         cmocka_unit_test(softmax_overlap_is_linear),
+        cmocka_unit_test(attention_without_matrix_units_is_na),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -400,6 +400,17 @@ static void expect_file_error(const char *name, const char *text, const char *me
     cli_free(&r);
 }
 
+/* The rows of a validated file: n of them, each of the set, each predicting want[i]. */
+static void expect_predictions(json_t *rows, const char *set, const double *want, size_t n)
+{
+    assert_int_equal(json_array_size(rows), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = json_array_get(rows, i);
+        assert_string_equal(json_string_value(json_object_get(row, "set")), set);
+        assert_close(json_number_value(json_object_get(row, "predicted")), want[i], 1e-9);
+    }
+}
+
 /* A GEMM row runs through `gemm` and is timed as GEMM benchmarks time a
  * kernel, queued back to back: gemm's seconds less the one launch inside
  * them (the preset's launch_overhead, 4 us on the H100); tflops is the
@@ -418,12 +429,7 @@ static void gemm_rows_by_hand(void **state)
     double kernel_big = json_number_value(json_object_get(big, "seconds")) - 4e-6;
     double kernel_small = json_number_value(json_object_get(small, "seconds")) - 4e-6;
     double want[2] = {kernel_big * 1e6, 2.0 * 16 * 4096 * 6144 / kernel_small / 1e12};
-    assert_int_equal(json_array_size(rows), 2);
-    for (size_t i = 0; i < 2; i++) {
-        json_t *row = json_array_get(rows, i);
-        assert_string_equal(json_string_value(json_object_get(row, "set")), "gemm");
-        assert_close(json_number_value(json_object_get(row, "predicted")), want[i], 1e-9);
-    }
+    expect_predictions(rows, "gemm", want, 2);
     json_decref(big);
     json_decref(small);
     json_decref(j);
@@ -456,12 +462,7 @@ static void attention_rows_by_hand(void **state)
     double fwd_s = json_number_value(json_object_get(fwd, "seconds")) - 4e-6;
     double bwd_s = json_number_value(json_object_get(bwd, "seconds")) - 8e-6;
     double want[2] = {4.0 * 128 * 2 * 16 * 8192.0 * 8192.0 / fwd_s / 1e12, bwd_s * 1e6};
-    assert_int_equal(json_array_size(rows), 2);
-    for (size_t i = 0; i < 2; i++) {
-        json_t *row = json_array_get(rows, i);
-        assert_string_equal(json_string_value(json_object_get(row, "set")), "attention");
-        assert_close(json_number_value(json_object_get(row, "predicted")), want[i], 1e-9);
-    }
+    expect_predictions(rows, "attention", want, 2);
     json_decref(fwd);
     json_decref(bwd);
     json_decref(j);

@@ -172,6 +172,9 @@ void api_text_count(double n, char *buf, size_t size);
  * api_real is json_real with null for NaN/inf. */
 json_t *api_pack(const char *fmt, ...);
 json_t *api_real(double v);
+/* Appends one printf-formatted line to a result's "why" list (gemm, attention). */
+void api_why(json_t *list, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* obj[key] = v, or null with obj[KEY_reason] (unless already there) when v is not finite. */
 void api_put_real(json_t *obj, const char *key, double v);
 const char *api_nonfinite_reason(double v);

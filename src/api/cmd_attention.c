@@ -12,7 +12,6 @@
  * (validation/attention.csv) before it is trusted inside a step.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,17 +100,6 @@ static usim_status check_fits(const hw_chip *chip, const engine_attention_op *op
                            need, chip->name, have);
 }
 
-static void why(json_t *list, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void why(json_t *list, const char *fmt, ...)
-{
-    char line[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    json_array_append_new(list, json_string(line));
-}
-
 /* The kernel launches a benchmark's back-to-back timing hides: a fused
  * forward is one kernel, its backward two (dQ, then dK and dV). */
 static double launches_s(const hw_chip *chip, const engine_attention_op *op)
@@ -121,17 +109,37 @@ static double launches_s(const hw_chip *chip, const engine_attention_op *op)
     return chip->launch_overhead_s * (op->backward ? 2.0 : 1.0);
 }
 
+/* A chip with no matrix units for the dtype (nor a wider one) never
+ * finishes the products: the times that do not exist are null with the
+ * reason, not a number. */
+static void no_matrix_units(json_t *out, const hw_chip *chip, const engine_attention_op *op)
+{
+    static const char *const NONE[] = {"seconds", "compute_s", "flops_per_s", "utilisation"};
+    char reason[256], key[64];
+    snprintf(reason, sizeof reason,
+             "no matrix units: %s multiplies no %s nor a wider type "
+             "(matrix.macs_per_pe_per_cycle is 0)",
+             chip->name, usim_dtype_name(op->dtype));
+    for (size_t i = 0; i < sizeof NONE / sizeof NONE[0]; i++) {
+        snprintf(key, sizeof key, "%s_reason", NONE[i]);
+        json_object_set_new(out, NONE[i], json_null());
+        json_object_set_new(out, key, json_string(reason));
+    }
+}
+
 static json_t *reasons(const engine_attention_op *op, const engine_cost *c)
 {
     json_t *w = json_array();
-    why(w, "%s %s: %.4g TFLOP counted (%s%s)", api_attention_choices[op->kernel],
+    api_why(w, "%s %s: %.4g TFLOP counted (%s%s)", api_attention_choices[op->kernel],
         op->backward ? "backward" : "forward", c->flops / 1e12,
         op->backward ? "10 x head_dim a (query, key) pair: five products with the scores "
                        "recomputed"
                      : "4 x head_dim a (query, key) pair: QK^T and PV",
         op->causal ? "; causal: the pairs above the diagonal are not counted" : "");
-    why(w, "%s-bound: the cores %.2f us, HBM %.3g MB in %.2f us", engine_bound_name(c->bound),
-        c->compute_s * 1e6, c->bytes / 1e6, c->memory_s * 1e6);
+    if (isfinite(c->compute_s))
+        api_why(w, "%s-bound: the cores %.2f us, HBM %.3g MB in %.2f us",
+                engine_bound_name(c->bound), c->compute_s * 1e6, c->bytes / 1e6,
+                c->memory_s * 1e6);
     return w;
 }
 
@@ -161,17 +169,17 @@ static usim_status attention_run(json_t *req, json_t **result, usim_error *err)
         op.causal, "dtype", usim_dtype_name(op.dtype), "attention",
         api_attention_choices[op.kernel], "bound", engine_bound_name(c.bound), "window",
         (json_int_t)op.window);
-    json_object_set_new(out, "seconds", json_real(c.seconds));
-    json_object_set_new(out, "launch_s", json_real(launches_s(chip, &op)));
-    json_object_set_new(out, "compute_s", json_real(c.compute_s));
-    json_object_set_new(out, "memory_s", json_real(c.memory_s));
-    json_object_set_new(out, "flops", json_real(c.flops));
-    json_object_set_new(out, "bytes", json_real(c.bytes));
-    json_object_set_new(out, "flops_per_s", json_real(isfinite(c.seconds) && c.seconds > 0
-                                                          ? c.flops / c.seconds
-                                                          : NAN));
-    json_object_set_new(out, "peak_flops", json_real(peak > 0 ? peak : NAN));
-    json_object_set_new(out, "utilisation", json_real(c.utilisation));
+    api_put_real(out, "seconds", c.seconds);
+    api_put_real(out, "launch_s", launches_s(chip, &op));
+    api_put_real(out, "compute_s", c.compute_s);
+    api_put_real(out, "memory_s", c.memory_s);
+    api_put_real(out, "flops", c.flops);
+    api_put_real(out, "bytes", c.bytes);
+    api_put_real(out, "flops_per_s", c.seconds > 0 ? c.flops / c.seconds : NAN);
+    api_put_real(out, "peak_flops", peak > 0 ? peak : NAN);
+    api_put_real(out, "utilisation", c.utilisation);
+    if (!isfinite(c.seconds))
+        no_matrix_units(out, chip, &op);
     json_object_set_new(out, "why", reasons(&op, &c));
     api_system_warnings(out, sys);
     free(sys);
@@ -209,8 +217,12 @@ static usim_status attention_render(json_t *res, usim_buf *b, usim_error *err)
                     json_is_true(json_object_get(res, "causal")) ? ", causal" : "",
                     json_string_value(json_object_get(res, "dtype")),
                     json_string_value(json_object_get(res, "hw")));
-    usim_buf_printf(b, "  %-12s %s, %s, %.1f%% of the chip's %s peak, %s moved\n", "result", t,
-                    f, 100.0 * api_number(res, "utilisation"), p, by);
+    const char *none = json_string_value(json_object_get(res, "seconds_reason"));
+    if (none)
+        usim_buf_printf(b, "  %-12s n/a (%s)\n", "result", none);
+    else
+        usim_buf_printf(b, "  %-12s %s, %s, %.1f%% of the chip's %s peak, %s moved\n", "result",
+                        t, f, 100.0 * api_number(res, "utilisation"), p, by);
     json_t *w = json_object_get(res, "why"), *it;
     size_t i;
     usim_buf_puts(b, "\nWhy:\n");

@@ -220,18 +220,6 @@ static json_t *row_json(const gemm_row *r)
     return o;
 }
 
-static void why(json_t *list, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void why(json_t *list, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    json_array_append_new(list, json_string(line));
-}
-
 static double pct(double part, double whole)
 {
     return whole > 0 ? 100.0 * part / whole : 0.0;
@@ -244,70 +232,70 @@ static void trainium_why(json_t *w, const hw_chip *chip, const engine_cost *c,
     double clock = chip->matrix.clock_hz, t = c->seconds;
     double tiles_s = d->steady_cycles * (1.0 - d->steady_utilisation) / clock;
     double fill_s = d->fill_cycles / clock;
-    why(w, "%.0f nc_matmul instructions of stationary %lld x moving %lld (K %lld per pass), "
+    api_why(w, "%.0f nc_matmul instructions of stationary %lld x moving %lld (K %lld per pass), "
            "%s stationary, %.0f cycles each",
         d->instructions, (long long)d->tile_m, (long long)d->tile_n, (long long)d->tile_k,
         d->stationary_b ? "B" : "A^T", d->interval_cycles);
     char peak[32], rate[32];
     usim_format_quantity(d->peak_flops, USIM_UNIT_FLOPS, peak, sizeof peak);
     usim_format_quantity(d->core_bytes_per_s, USIM_UNIT_BYTES_PER_S, rate, sizeof rate);
-    why(w, "the PE array does useful MACs %.2f%% of its busy time (%.2f%% in steady state); "
+    api_why(w, "the PE array does useful MACs %.2f%% of its busy time (%.2f%% in steady state); "
            "%.2f%% of the whole run, DMA included (peak %s)",
         100.0 * d->array_utilisation, 100.0 * d->steady_utilisation, 100.0 * c->utilisation,
         peak);
-    why(w, "partial tiles and short instructions (K, M or N not filling %d x %d x %d, or "
+    api_why(w, "partial tiles and short instructions (K, M or N not filling %d x %d x %d, or "
            "under the %d-cycle issue interval): %.2f%% of the time",
         chip->matrix.rows, chip->matrix.cols, chip->matrix.moving_free_max,
         chip->matrix.issue_min_cycles, pct(tiles_s, t));
-    why(w, "first LoadStationary and the array's fill and drain: %.0f cycles, %.2f%%",
+    api_why(w, "first LoadStationary and the array's fill and drain: %.0f cycles, %.2f%%",
         d->fill_cycles, pct(fill_s, t));
-    why(w, "DMA before the first and after the last instruction (not overlapped): %.2f us, "
+    api_why(w, "DMA before the first and after the last instruction (not overlapped): %.2f us, "
            "%.2f%%",
         d->edge_s * 1e6, pct(d->edge_s, t));
     if (c->memory_s > c->compute_s)
-        why(w, "memory-bound: %.3g MB through SBUF at %s takes %.2f us, the engine "
+        api_why(w, "memory-bound: %.3g MB through SBUF at %s takes %.2f us, the engine "
                "%.2f us (%.2f%% waiting on DMA)",
             c->bytes / 1e6, rate, c->memory_s * 1e6, c->compute_s * 1e6,
             pct(c->memory_s - c->compute_s, t));
     else
-        why(w, "compute-bound: %.3g MB of HBM traffic (SBUF blocks of %.0f x %.0f outputs) "
+        api_why(w, "compute-bound: %.3g MB of HBM traffic (SBUF blocks of %.0f x %.0f outputs) "
                "takes %.2f us at %s, hidden under the engine's %.2f us",
             c->bytes / 1e6, d->block_m, d->block_n, c->memory_s * 1e6, rate, c->compute_s * 1e6);
     if (d->dtype_fallback)
-        why(w, "the chip cannot multiply this dtype; computed in %s",
+        api_why(w, "the chip cannot multiply this dtype; computed in %s",
             usim_dtype_name(d->compute_dtype));
 }
 
 static void gpu_why(json_t *w, const engine_cost *c, const engine_gemm_detail *d)
 {
-    why(w, "%.0f thread-block tiles of %lld x %lld (split-K %.0f) in %.0f waves over the SMs: "
+    api_why(w, "%.0f thread-block tiles of %lld x %lld (split-K %.0f) in %.0f waves over the SMs: "
            "%.1f%% of the waves' slots used",
         d->tiles, (long long)d->tile_m, (long long)d->tile_n, d->split_k, d->waves,
         100.0 * d->wave_efficiency);
-    why(w, "padding to whole tiles keeps %.1f%% of the MACs useful", 100.0 * d->pad_efficiency);
-    why(w, "tensor cores sustain %.0f%% of the peak rate (matrix.efficiency: clock under "
+    api_why(w, "padding to whole tiles keeps %.1f%% of the MACs useful", 100.0 * d->pad_efficiency);
+    api_why(w, "tensor cores sustain %.0f%% of the peak rate (matrix.efficiency: clock under "
            "load, issue)",
         100.0 * d->sustained_fraction);
-    why(w, "per-wave loads and stores not overlapped: %.2f us, %.2f%%", d->edge_s * 1e6,
+    api_why(w, "per-wave loads and stores not overlapped: %.2f us, %.2f%%", d->edge_s * 1e6,
         pct(d->edge_s, c->seconds));
-    why(w, "%s-bound: HBM traffic %.3g MB takes %.2f us, tensor cores %.2f us",
+    api_why(w, "%s-bound: HBM traffic %.3g MB takes %.2f us, tensor cores %.2f us",
         c->memory_s > c->compute_s + d->edge_s ? "memory" : "compute", c->bytes / 1e6,
         c->memory_s * 1e6, c->compute_s * 1e6);
     if (d->dtype_fallback)
-        why(w, "the chip lacks this dtype; computed in %s", usim_dtype_name(d->compute_dtype));
+        api_why(w, "the chip lacks this dtype; computed in %s", usim_dtype_name(d->compute_dtype));
 }
 
 static void array_why(json_t *w, const gemm_setup *g, const engine_array_cycles *a)
 {
-    why(w, "%s on a %dx%d array: %lld row folds x %lld column folds, %.0f cycles per full fold",
+    api_why(w, "%s on a %dx%d array: %lld row folds x %lld column folds, %.0f cycles per full fold",
         engine_dataflow_name(g->dataflow), g->rows, g->cols, (long long)a->row_folds,
         (long long)a->col_folds, a->fold_cycles);
-    why(w, "mapping efficiency %.2f%%: the folds map that share of the PEs on average",
+    api_why(w, "mapping efficiency %.2f%%: the folds map that share of the PEs on average",
         100.0 * a->mapping_efficiency);
-    why(w, "fill, skew and drain: %.0f of %.0f cycles (%.2f%%)", a->fill_drain_cycles, a->cycles,
+    api_why(w, "fill, skew and drain: %.0f of %.0f cycles (%.2f%%)", a->fill_drain_cycles, a->cycles,
         pct(a->fill_drain_cycles, a->cycles));
     if (g->model == MODEL_SCALESIM)
-        why(w, "SCALE-Sim v2 conventions: folds padded to the full array, cycles counted to the "
+        api_why(w, "SCALE-Sim v2 conventions: folds padded to the full array, cycles counted to the "
                "last cycle's index");
 }
 

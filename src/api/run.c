@@ -520,6 +520,16 @@ static json_t *pack_value(pack_state *p)
     }
 }
 
+void api_why(json_t *list, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    json_array_append_new(list, json_string(line));
+}
+
 json_t *api_pack(const char *fmt, ...)
 {
     va_list ap;
