@@ -388,6 +388,35 @@ static void softmax_overlap_is_linear(void **state)
     expect_refused(args, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0");
 }
 
+/* A sweep runs attention points as the command does: causal FLOPs of 16
+ * heads of 128 over s (s + 1) / 2 pairs, 4 x 128 each forward:
+ * 4,299,161,600 at 1,024 tokens and 68,736,253,952 at 4,096. */
+static void attention_sweeps(void **state)
+{
+    (void)state;
+    char spec[600], args[2000];
+    snprintf(spec, sizeof spec, "%s",
+             write_temp("attention_sweep.json",
+                        "{\"command\": \"attention\", \"base\": {\"hw\": \"h100-sxm\", "
+                        "\"causal\": true}, \"grid\": {\"seq\": [1024, 4096]}}"));
+    char db[600], csv[600];
+    snprintf(db, sizeof db, "%s", write_temp("attention_sweep.db", ""));
+    snprintf(csv, sizeof csv, "%s", write_temp("attention_sweep.csv", ""));
+    remove(db);
+    snprintf(args, sizeof args, "sweep %s --db %s --csv %s --json", spec, db, csv);
+    json_t *j = cli_json(args);
+    assert_true(num(j, "ok") == 2 && num(j, "failed") == 0);
+    json_decref(j);
+    char text[4096] = "";
+    FILE *f = fopen(csv, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_non_null(strstr(text, ",4299161600.0,"));
+    assert_non_null(strstr(text, ",68736253952.0,"));
+}
+
 /* Shapes no kernel runs are refused by name, exit 2, nothing on stdout. */
 static void attention_bad_input(void **state)
 {
@@ -505,6 +534,7 @@ int main(void)
         cmocka_unit_test(attention_bad_input),
         cmocka_unit_test(softmax_overlap_is_linear),
         cmocka_unit_test(attention_without_matrix_units_is_na),
+        cmocka_unit_test(attention_sweeps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -408,6 +408,7 @@ static const struct {
     {"collective", NULL, {"s:hw", "n:chips", "s:op", "s:model", "n:time_s", "o:busiest_link",
                           "o:tier_seconds"}},
     {"gemm", NULL, {"s:hw", "s:model", "n:m", "n:n", "n:k", "n:seconds"}},
+    {"attention", NULL, {"s:hw", "s:pass", "n:seq", "n:kv_len", "n:flops"}},
     {"replay", NULL, {"s:et", "s:hw", "n:chips", "n:ranks", "n:step_time_s", "o:busiest_rank",
                       "o:collectives_s"}},
     {"calibrate", NULL, {"s:hw", "a:knobs"}},

@@ -21,8 +21,8 @@
 
 #define MAX_POINTS 100000000LL
 
-static const char *const SWEEPABLE[] = {"train", "serve", "collective", "gemm", "goodput", "plan",
-                                        "hw show"};
+static const char *const SWEEPABLE[] = {"train", "serve", "collective", "gemm", "attention",
+                                        "goodput", "plan", "hw show"};
 
 static usim_status check_command(const usim_reader *r, const char *command, usim_error *err)
 {
@@ -32,8 +32,8 @@ static usim_status check_command(const usim_reader *r, const char *command, usim
             return USIM_OK;
     const char *near = command ? usim_closest(command, SWEEPABLE, n) : NULL;
     return usim_fail_at(r, "command", false, err,
-                        "'%s' cannot be swept; use train, serve, collective, gemm, goodput, plan "
-                        "or hw show%s%s%s",
+                        "'%s' cannot be swept; use train, serve, collective, gemm, attention, "
+                        "goodput, plan or hw show%s%s%s",
                         command ? command : "?", near ? "; did you mean '" : "",
                         near ? near : "", near ? "'?" : "");
 }
