@@ -142,8 +142,8 @@ static void report_command(void **state)
          "field 'chips' is missing or not a number or null"},
         {"{\"command\": \"bogus\"}", "command 'bogus' has no report page (allowed: train, "
                                          "serve, goodput, plan, study, collective, gemm, "
-                                         "replay, calibrate, hw show, hw list, models, "
-                                         "validate)"},
+                                         "attention, replay, calibrate, hw show, hw list, "
+                                         "models, validate)"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         snprintf(args, sizeof args, "report %s -o %s", write_temp("bad-result.json", BAD[i][0]),
