@@ -289,6 +289,19 @@ typedef struct engine_attention_op {
 } engine_attention_op;
 
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op);
+
+/* Where a fused core's compute time goes: the products (tensor cores or PE
+ * arrays), the softmax (GPUs: exponentials on the special-function units and
+ * row operations on the lanes; Trainium: the busier of its vector and scalar
+ * engines), the part of the softmax run beside the products, and Trainium's
+ * array fill and drain. A fused core's compute_s is tensor_s + softmax_s -
+ * hidden_s + fill_s (FlashAttention-2's measured floor aside); all zero for an
+ * unfused core or a dtype the chip cannot multiply. */
+typedef struct engine_attention_parts {
+    double tensor_s, softmax_s, hidden_s, fill_s;
+} engine_attention_parts;
+engine_attention_parts engine_attention_explain(const hw_chip *chip,
+                                                const engine_attention_op *op);
 /* What one fused attention forward pays whatever its size: its launch and two
  * DMA set-ups. A varlen kernel runs a batch's prompts in one launch. */
 double engine_attention_fixed_s(const hw_chip *chip);

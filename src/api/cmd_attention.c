@@ -127,7 +127,38 @@ static void no_matrix_units(json_t *out, const hw_chip *chip, const engine_atten
     }
 }
 
-static json_t *reasons(const engine_attention_op *op, const engine_cost *c)
+/* How the cores spend the compute time: the products, the softmax and how
+ * much of it runs beside them; FlashAttention-2's own rate where it binds. */
+static void compute_reasons(json_t *w, const hw_chip *chip, const engine_attention_op *op,
+                            const engine_cost *c)
+{
+    engine_attention_parts p = engine_attention_explain(chip, op);
+    if (!(p.tensor_s > 0))
+        return;
+    if (chip->matrix.kind == HW_MATRIX_SYSTOLIC) {
+        api_why(w, "PE arrays %.2f us on the products; vector and scalar engines %.2f us beside "
+                   "them; the arrays' fill and drain %.2f us",
+                p.tensor_s * 1e6, p.softmax_s * 1e6, p.fill_s * 1e6);
+    } else {
+        api_why(w, "tensor cores %.2f us on the products; softmax %.2f us (exponentials on the "
+                   "special-function units, row operations on the lanes), %.0f%% of it beside "
+                   "the products (%s)",
+                p.tensor_s * 1e6, p.softmax_s * 1e6, 100.0 * p.hidden_s / p.softmax_s,
+                op->backward ? "a backward runs it after them, as FlashAttention-2 does"
+                             : "matrix.softmax_overlap");
+    }
+    double parts = p.tensor_s + p.softmax_s - p.hidden_s + p.fill_s;
+    if (c->compute_s > parts * (1 + 1e-9))
+        api_why(w, "no faster than FlashAttention-2's own benchmarks on %s: %.1f%% of the "
+                   "16-bit peak (matrix.flash2_efficiency%s)",
+                chip->name,
+                100.0 * (op->backward && chip->matrix.flash2_efficiency_backward > 0
+                             ? chip->matrix.flash2_efficiency_backward
+                             : chip->matrix.flash2_efficiency),
+                op->backward && chip->matrix.flash2_efficiency_backward > 0 ? "_backward" : "");
+}
+
+static json_t *reasons(const hw_chip *chip, const engine_attention_op *op, const engine_cost *c)
 {
     json_t *w = json_array();
     api_why(w, "%s %s: %.4g TFLOP counted (%s%s)", api_attention_choices[op->kernel],
@@ -136,10 +167,12 @@ static json_t *reasons(const engine_attention_op *op, const engine_cost *c)
                        "recomputed"
                      : "4 x head_dim a (query, key) pair: QK^T and PV",
         op->causal ? "; causal: the pairs above the diagonal are not counted" : "");
-    if (isfinite(c->compute_s))
+    if (isfinite(c->compute_s)) {
+        compute_reasons(w, chip, op, c);
         api_why(w, "%s-bound: the cores %.2f us, HBM %.3g MB in %.2f us",
                 engine_bound_name(c->bound), c->compute_s * 1e6, c->bytes / 1e6,
                 c->memory_s * 1e6);
+    }
     return w;
 }
 
@@ -178,9 +211,14 @@ static usim_status attention_run(json_t *req, json_t **result, usim_error *err)
     api_put_real(out, "flops_per_s", c.seconds > 0 ? c.flops / c.seconds : NAN);
     api_put_real(out, "peak_flops", peak > 0 ? peak : NAN);
     api_put_real(out, "utilisation", c.utilisation);
+    engine_attention_parts parts = engine_attention_explain(chip, &op);
+    json_object_set_new(out, "parts",
+                        api_pack("{s:f, s:f, s:f, s:f}", "tensor_s", parts.tensor_s, "softmax_s",
+                                 parts.softmax_s, "softmax_hidden_s", parts.hidden_s, "fill_s",
+                                 parts.fill_s));
     if (!isfinite(c.seconds))
         no_matrix_units(out, chip, &op);
-    json_object_set_new(out, "why", reasons(&op, &c));
+    json_object_set_new(out, "why", reasons(chip, &op, &c));
     api_system_warnings(out, sys);
     free(sys);
     *result = out;

@@ -158,8 +158,10 @@ static double trn_matmul(const hw_chip *chip, usim_dtype dt, double s, double v,
                       engine_trn_matmul_cycles(chip, dt, v, s, k));
 }
 
-static double trn_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, double bk,
-                            const tiling *t)
+/* The three engines work on successive pairs at once: the busier of the
+ * vector and scalar engines hides behind the products or they behind it. */
+static engine_attention_parts trn_parts(const hw_chip *chip, const attn *a, usim_dtype dt,
+                                        double bk, const tiling *t)
 {
     const hw_matrix *x = &chip->matrix;
     double qk = trn_matmul(chip, dt, t->rows, bk, a->d);
@@ -172,12 +174,13 @@ static double trn_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, d
     double tensor_s = pairs * tensor / (x->clock_hz * x->efficiency);
     double vector_s = pairs * vector / chip->vector.clock_hz;
     double scalar_s = pairs * scalar / chip->scalar.clock_hz; /* a copy of vector if absent */
-    double fill_s = (x->rows + x->cols - 2.0) / x->clock_hz;
-    return engine_max(tensor_s, engine_max(vector_s, scalar_s)) + fill_s;
+    double softmax_s = engine_max(vector_s, scalar_s);
+    return (engine_attention_parts){tensor_s, softmax_s, engine_min(tensor_s, softmax_s),
+                                    (x->rows + x->cols - 2.0) / x->clock_hz};
 }
 
-static double gpu_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, double bk,
-                            const tiling *t)
+static engine_attention_parts gpu_parts(const hw_chip *chip, const attn *a, usim_dtype dt,
+                                        double bk, const tiling *t)
 {
     const hw_matrix *x = &chip->matrix;
     double p = (double)x->rows * x->cols * x->arrays_per_core * hw_per_dtype_get(&x->macs_per_pe, dt);
@@ -194,7 +197,27 @@ static double gpu_compute_s(const hw_chip *chip, const attn *a, usim_dtype dt, d
      * the products; the backward's five products and two score passes run as
      * FlashAttention-2 ordered them (its measured rates, docs/engine.md). */
     double hidden = a->backward ? 0.0 : x->softmax_overlap * engine_min(tensor_s, softmax_s);
-    return tensor_s + softmax_s - hidden;
+    return (engine_attention_parts){tensor_s, softmax_s, hidden, 0.0};
+}
+
+/* A fused kernel's tiles: queries of bq rows against key blocks of bk (the
+ * array's columns and moving size on Trainium, the GEMM tile on GPUs). */
+static tiling fused_tiling(const hw_chip *chip, const attn *a, double *bq, double *bk)
+{
+    const hw_matrix *x = &chip->matrix;
+    bool systolic = x->kind == HW_MATRIX_SYSTOLIC;
+    double moving = x->moving_free_max > 0 ? x->moving_free_max : x->cols;
+    *bq = systolic ? x->cols : x->tile_m;
+    *bk = systolic ? moving : x->tile_m;
+    return tile_work(a, *bq, *bk);
+}
+
+static engine_attention_parts fused_parts(const hw_chip *chip, const attn *a, usim_dtype dt)
+{
+    double bq, bk;
+    tiling t = fused_tiling(chip, a, &bq, &bk);
+    return chip->matrix.kind == HW_MATRIX_SYSTOLIC ? trn_parts(chip, a, dt, bk, &t)
+                                                   : gpu_parts(chip, a, dt, bk, &t);
 }
 
 static double attention_bytes(const hw_chip *chip, const attn *a, double el, double bq, double bk)
@@ -308,6 +331,18 @@ double engine_attention_fixed_s(const hw_chip *chip)
     return 2.0 * chip->dma.fixed_latency_s + chip->launch_overhead_s;
 }
 
+engine_attention_parts engine_attention_explain(const hw_chip *chip,
+                                                const engine_attention_op *op)
+{
+    engine_attention_parts none = {0.0, 0.0, 0.0, 0.0};
+    attn a = attn_of(op);
+    usim_dtype storage = op->dtype >= 0 && op->dtype < USIM_DTYPE_COUNT ? op->dtype : USIM_BF16;
+    usim_dtype dt = engine_compute_dtype(chip, storage);
+    if (op->kernel == ENGINE_ATTN_UNFUSED || dt == USIM_DTYPE_COUNT)
+        return none;
+    return fused_parts(chip, &a, dt);
+}
+
 engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
 {
     engine_cost c;
@@ -315,23 +350,20 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
     attn a = attn_of(op);
     usim_dtype storage = op->dtype >= 0 && op->dtype < USIM_DTYPE_COUNT ? op->dtype : USIM_BF16;
     usim_dtype dt = engine_compute_dtype(chip, storage);
-    const hw_matrix *x = &chip->matrix;
-    bool systolic = x->kind == HW_MATRIX_SYSTOLIC;
     if (op->kernel == ENGINE_ATTN_UNFUSED) {
         c = unfused_attention(chip, &a, storage, op->dropout);
     } else {
-        double bq = systolic ? x->cols : x->tile_m;
-        double moving = x->moving_free_max > 0 ? x->moving_free_max : x->cols;
-        double bk = systolic ? moving : x->tile_m;
-        tiling t = tile_work(&a, bq, bk);
+        double bq, bk;
+        fused_tiling(chip, &a, &bq, &bk);
         c.flops = (a.backward ? 10.0 : 4.0) * a.d * a.b * a.h * useful_pairs(&a);
         c.bytes = attention_bytes(chip, &a, usim_dtype_bytes(storage), bq, bk);
         c.memory_s = c.bytes / engine_hbm_bytes_per_s(chip);
-        if (dt == USIM_DTYPE_COUNT)
+        if (dt == USIM_DTYPE_COUNT) {
             c.compute_s = INFINITY;
-        else
-            c.compute_s = systolic ? trn_compute_s(chip, &a, dt, bk, &t)
-                                   : gpu_compute_s(chip, &a, dt, bk, &t);
+        } else {
+            engine_attention_parts p = fused_parts(chip, &a, dt);
+            c.compute_s = p.tensor_s + p.softmax_s - p.hidden_s + p.fill_s;
+        }
         if (op->kernel == ENGINE_ATTN_FLASH2)
             c.compute_s = engine_max(c.compute_s, flash2_floor_s(chip, &a, c.flops));
         /* Two DMA set-ups; a forward is one kernel, a backward two (dQ, then dK and dV). */
