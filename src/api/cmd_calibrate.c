@@ -61,6 +61,8 @@ static const knob_def KNOBS[] = {
      "the share of those rates held for minutes (training)"},
     {"chip.matrix.flash2_efficiency", USIM_UNIT_NONE, 0.01, 1,
      "FlashAttention-2's share of the 16-bit peak"},
+    {"chip.matrix.softmax_overlap", USIM_UNIT_NONE, 0.01, 1,
+     "a fused attention forward's softmax run beside its products"},
     {"chip.hbm.efficiency", USIM_UNIT_NONE, 0.05, 1, "sustained share of HBM bandwidth"},
     {"chip.launch_overhead", USIM_UNIT_SECONDS, 1e-7, 1e-3, "fixed cost of a device operation"},
     {"chip.graph_efficiency", USIM_UNIT_NONE, 0.05, 1,
