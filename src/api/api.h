@@ -102,6 +102,12 @@ extern const char *const api_attention_choices[];
      "latent attention (DeepSeek-V3) runs absorbed over the latent whatever it says",         \
      "fused", api_attention_choices, 0, 0, false}
 
+/* A chip with no matrix units for the dtype named (nor a wider one) never
+ * finishes a product: the result's keys[] that would time it are null, each
+ * with the reason, which is also written to reason. */
+void api_put_no_matrix_units(json_t *obj, const char *chip, const char *dtype,
+                             const char *const *keys, size_t n, char *reason, size_t size);
+
 /* The system of a request: its "hw" (a preset, a file, or an inline JSON
  * description from a sweep's "what if"), sized by "chips", joined by
  * "network". */

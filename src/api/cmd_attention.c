@@ -62,18 +62,6 @@ static usim_status read_op(json_t *req, engine_attention_op *op, usim_error *err
     return USIM_OK;
 }
 
-static usim_status load_chip(json_t *req, hw_system *sys, usim_error *err)
-{
-    json_t *with_hw = json_copy(req);
-    if (!with_hw)
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    if (!json_object_get(with_hw, "hw"))
-        json_object_set_new(with_hw, "hw", json_string(ATTN_DEFAULT_HW));
-    usim_status st = api_load_system(&api_cmd_attention.info, with_hw, sys, err);
-    json_decref(with_hw);
-    return st;
-}
-
 /* Q, K, V and the output (a backward also dO, dQ, dK and dV) must fit in the
  * chip's HBM, in at least 16 bits: no chip runs a million-token batch of a
  * thousand sequences. */
@@ -109,30 +97,11 @@ static double launches_s(const hw_chip *chip, const engine_attention_op *op)
     return chip->launch_overhead_s * (op->backward ? 2.0 : 1.0);
 }
 
-/* A chip with no matrix units for the dtype (nor a wider one) never
- * finishes the products: the times that do not exist are null with the
- * reason, not a number. */
-static void no_matrix_units(json_t *out, const hw_chip *chip, const engine_attention_op *op)
-{
-    static const char *const NONE[] = {"seconds", "compute_s", "flops_per_s", "utilisation"};
-    char reason[256], key[64];
-    snprintf(reason, sizeof reason,
-             "no matrix units: %s multiplies no %s nor a wider type "
-             "(matrix.macs_per_pe_per_cycle is 0)",
-             chip->name, usim_dtype_name(op->dtype));
-    for (size_t i = 0; i < sizeof NONE / sizeof NONE[0]; i++) {
-        snprintf(key, sizeof key, "%s_reason", NONE[i]);
-        json_object_set_new(out, NONE[i], json_null());
-        json_object_set_new(out, key, json_string(reason));
-    }
-}
-
 /* How the cores spend the compute time: the products, the softmax and how
  * much of it runs beside them; FlashAttention-2's own rate where it binds. */
 static void compute_reasons(json_t *w, const hw_chip *chip, const engine_attention_op *op,
-                            const engine_cost *c)
+                            const engine_cost *c, engine_attention_parts p)
 {
-    engine_attention_parts p = engine_attention_explain(chip, op);
     if (!(p.tensor_s > 0))
         return;
     if (chip->matrix.kind == HW_MATRIX_SYSTOLIC) {
@@ -158,7 +127,8 @@ static void compute_reasons(json_t *w, const hw_chip *chip, const engine_attenti
                 op->backward && chip->matrix.flash2_efficiency_backward > 0 ? "_backward" : "");
 }
 
-static json_t *reasons(const hw_chip *chip, const engine_attention_op *op, const engine_cost *c)
+static json_t *reasons(const hw_chip *chip, const engine_attention_op *op, const engine_cost *c,
+                       engine_attention_parts parts)
 {
     json_t *w = json_array();
     api_why(w, "%s %s: %.4g TFLOP counted (%s%s)", api_attention_choices[op->kernel],
@@ -168,7 +138,7 @@ static json_t *reasons(const hw_chip *chip, const engine_attention_op *op, const
                      : "4 x head_dim a (query, key) pair: QK^T and PV",
         op->causal ? "; causal: the pairs above the diagonal are not counted" : "");
     if (isfinite(c->compute_s)) {
-        compute_reasons(w, chip, op, c);
+        compute_reasons(w, chip, op, c, parts);
         api_why(w, "%s-bound: the cores %.2f us, HBM %.3g MB in %.2f us",
                 engine_bound_name(c->bound), c->compute_s * 1e6, c->bytes / 1e6,
                 c->memory_s * 1e6);
@@ -184,7 +154,7 @@ static usim_status attention_run(json_t *req, json_t **result, usim_error *err)
     if (st == USIM_OK && !sys)
         st = usim_fail(err, USIM_ERUNTIME, "out of memory");
     if (st == USIM_OK)
-        st = load_chip(req, sys, err);
+        st = api_load_system(&api_cmd_attention.info, req, sys, err);
     if (st == USIM_OK)
         st = check_fits(&sys->chip, &op, err);
     if (st != USIM_OK) {
@@ -216,9 +186,13 @@ static usim_status attention_run(json_t *req, json_t **result, usim_error *err)
                         api_pack("{s:f, s:f, s:f, s:f}", "tensor_s", parts.tensor_s, "softmax_s",
                                  parts.softmax_s, "softmax_hidden_s", parts.hidden_s, "fill_s",
                                  parts.fill_s));
-    if (!isfinite(c.seconds))
-        no_matrix_units(out, chip, &op);
-    json_object_set_new(out, "why", reasons(chip, &op, &c));
+    if (!isfinite(c.seconds)) { /* no matrix units: the times do not exist */
+        static const char *const NONE[] = {"seconds", "compute_s", "flops_per_s", "utilisation"};
+        char reason[256];
+        api_put_no_matrix_units(out, chip->name, usim_dtype_name(op.dtype), NONE, sizeof NONE / sizeof NONE[0],
+                                reason, sizeof reason);
+    }
+    json_object_set_new(out, "why", reasons(chip, &op, &c, parts));
     api_system_warnings(out, sys);
     free(sys);
     *result = out;

@@ -112,14 +112,7 @@ static usim_status read_setup(json_t *req, gemm_setup *g, usim_error *err)
     g->sys = calloc(1, sizeof *g->sys);
     if (!g->sys)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    /* api_load_system reads "hw" itself: give it the default when unset. */
-    json_t *with_hw = json_copy(req);
-    if (!with_hw)
-        return usim_fail(err, USIM_ERUNTIME, "out of memory");
-    if (!json_object_get(with_hw, "hw"))
-        json_object_set_new(with_hw, "hw", json_string(GEMM_DEFAULT_HW));
-    st = api_load_system(cmd, with_hw, g->sys, err);
-    json_decref(with_hw);
+    st = api_load_system(cmd, req, g->sys, err);
     if (st == USIM_OK)
         st = read_model(req, g, err);
     return st;
@@ -328,20 +321,12 @@ static json_t *chip_json(const hw_chip *chip, const gemm_setup *g, int64_t m, in
  * command says there is no such time, and why, rather than a number. */
 static json_t *no_matrix_json(const gemm_setup *g, int64_t m, int64_t k, int64_t n)
 {
-    char reason[256];
-    snprintf(reason, sizeof reason,
-             "no matrix units: %s multiplies no %s nor a wider type "
-             "(matrix.macs_per_pe_per_cycle is 0)",
-             g->sys->chip.name, usim_dtype_name(g->dtype));
     static const char *const NONE[] = {"cycles", "seconds", "flops_per_s", "utilisation",
                                        "compute_s"};
+    char reason[256];
     json_t *o = json_object();
-    for (size_t i = 0; i < sizeof NONE / sizeof NONE[0]; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "%s_reason", NONE[i]);
-        json_object_set_new(o, NONE[i], json_null());
-        json_object_set_new(o, key, json_string(reason));
-    }
+    api_put_no_matrix_units(o, g->sys->chip.name, usim_dtype_name(g->dtype), NONE, sizeof NONE / sizeof NONE[0],
+                            reason, sizeof reason);
     set_num(o, "flops", 2.0 * (double)m * (double)k * (double)n * (double)g->batch);
     set_num(o, "peak_flops", hw_per_dtype_get(&g->sys->chip.dense_flops, g->dtype));
     json_object_set_new(o, "bound", json_null());

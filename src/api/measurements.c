@@ -313,6 +313,12 @@ static json_t *attention_request(const csv_row *h, const csv_row *r)
     return req;
 }
 
+/* GEMM and attention rows time one kernel, as kernel benchmarks do. */
+static bool kernel_set(const char *set)
+{
+    return strcmp(set, "gemm") == 0 || strcmp(set, "attention") == 0;
+}
+
 /* A GEMM or attention row's metric from a `gemm` or `attention` result, as
  * kernel benchmarks time a kernel: queued back to back, so the host's launch
  * is hidden (the result's launch_s left out). */
@@ -373,7 +379,7 @@ static double predicted(const char *metric, json_t *res, json_t *req, const csv_
     const char *command = json_string_value(json_object_get(req, "command"));
     if (strcmp(command, "collective") == 0)
         return predicted_collective(metric, res, h, r);
-    if (strcmp(command, "gemm") == 0 || strcmp(command, "attention") == 0)
+    if (kernel_set(command))
         return predicted_kernel(metric, res);
     double v = api_number(res, metric);
     if (isfinite(v))
@@ -437,7 +443,7 @@ static bool derived_metric(const char *set, const char *metric)
     if (strcmp(set, "collectives") == 0)
         return strcmp(metric, "time_us") == 0 || strcmp(metric, "busbw_GBps") == 0 ||
                strcmp(metric, "algbw_GBps") == 0;
-    if (strcmp(set, "gemm") == 0 || strcmp(set, "attention") == 0)
+    if (kernel_set(set))
         return strcmp(metric, "time_us") == 0 || strcmp(metric, "tflops") == 0;
     return strcmp(metric, "tflops_per_chip_megatron") == 0 || strcmp(metric, "seq_per_s") == 0 ||
            strcmp(metric, "ttft_s") == 0 || strcmp(metric, "request_output_tokens_per_s") == 0 ||
@@ -530,9 +536,8 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
     const char *metric = cell(h, r, "metric");
     json_t *hw = with ? json_object_get(with, "hw") : NULL;
     usim_status cells = strcmp(set, "collectives") == 0 ? collective_cells(at, h, r, err)
-                        : strcmp(set, "gemm") == 0 || strcmp(set, "attention") == 0
-                            ? kernel_cells(set, at, h, r, hw != NULL, err)
-                            : USIM_OK;
+                        : kernel_set(set) ? kernel_cells(set, at, h, r, hw != NULL, err)
+                                          : USIM_OK;
     if (cells != USIM_OK)
         return cells;
     json_t *req = strcmp(set, "training") == 0      ? training_request(h, r)
@@ -571,7 +576,7 @@ static usim_status predict_row(const char *set, const row_place *at, const csv_r
                  metric);
         return row_fail(at, USIM_EINPUT, why, err);
     }
-    if (!known && (strcmp(set, "gemm") == 0 || strcmp(set, "attention") == 0)) {
+    if (!known && kernel_set(set)) {
         snprintf(why, sizeof why, "metric: '%.60s' is not a%s figure (tflops or time_us)",
                  metric, strcmp(set, "gemm") == 0 ? " GEMM" : "n attention");
         return row_fail(at, USIM_EINPUT, why, err);

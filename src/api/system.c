@@ -20,6 +20,21 @@ const char *const api_step_parts[API_STEP_PARTS][2] = {
 
 const char *const api_attention_choices[] = {"fused", "per-head", "unfused", "flash2", NULL};
 
+void api_put_no_matrix_units(json_t *obj, const char *chip, const char *dtype,
+                             const char *const *keys, size_t n, char *reason, size_t size)
+{
+    snprintf(reason, size,
+             "no matrix units: %s multiplies no %s nor a wider type "
+             "(matrix.macs_per_pe_per_cycle is 0)",
+             chip, dtype);
+    for (size_t i = 0; i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_reason", keys[i]);
+        json_object_set_new(obj, keys[i], json_null());
+        json_object_set_new(obj, key, json_string(reason));
+    }
+}
+
 usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out,
                             usim_error *err)
 {
@@ -32,8 +47,12 @@ usim_status api_load_system(const usim_command *cmd, json_t *req, hw_system *out
     if (st != USIM_OK)
         return st;
     int n = has_chips ? (int)chips : 0;
-    if (!json_is_object(hw))
-        return hw_load_system(json_string_value(hw), n, network, out, err);
+    if (!json_is_object(hw)) {
+        const char *name = json_string_value(hw);
+        if (!hw) /* unset: the command's default chip (gemm's and attention's trn2) */
+            api_string(cmd, req, "hw", &name, err);
+        return hw_load_system(name, n, network, out, err);
+    }
     char *text = json_dumps(hw, JSON_INDENT(2));
     if (!text)
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
