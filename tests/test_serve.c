@@ -583,6 +583,32 @@ static void tpot_without_second_token(void **state)
     cli_free(&r);
 }
 
+/* The explanation's prefill parts (weight GEMMs, attention, collectives,
+ * other kernels) add up to the prefill it names, a speculative draft's own
+ * prefill counted in; the draft adds to each part, its prefill being a pass
+ * of its own through the same kinds of kernels. */
+static void prefill_parts_add_up(void **state)
+{
+    (void)state;
+    const char *parts[] = {"prefill_weights_s", "prefill_attention_s", "prefill_comm_s",
+                           "prefill_other_s"};
+    json_t *alone = serve("--model llama3-70b --hw dgx-h100 --tp 4 --requests 2 --isl 2048");
+    json_t *drafted = serve("--model llama3-70b --hw dgx-h100 --tp 4 --requests 2 --isl 2048 "
+                            "--spec-draft llama3.2-1b --spec-len 4");
+    json_t *xa = json_object_get(alone, "explain"), *xd = json_object_get(drafted, "explain");
+    double sum_alone = 0, sum_drafted = 0;
+    for (int i = 0; i < 4; i++) {
+        sum_alone += num(xa, parts[i]);
+        sum_drafted += num(xd, parts[i]);
+        assert_true(num(xd, parts[i]) > num(xa, parts[i]));
+    }
+    assert_close(sum_alone, num(xa, "prefill_s"), 1e-12);
+    assert_close(sum_drafted, num(xd, "prefill_s"), 1e-12);
+    assert_close(num(alone, "ttft_p50_s"), num(xa, "prefill_s"), 1e-12);
+    json_decref(alone);
+    json_decref(drafted);
+}
+
 /* Inter-token latency pools every gap between a request's outputs. The gaps
  * of a request add up to its last token's time less its first, so with equal
  * output lengths the mean gap is the mean TPOT exactly; alone, every gap is a
@@ -1215,6 +1241,7 @@ int main(void)
         cmocka_unit_test(limits_come_from_the_engine),
         cmocka_unit_test(constant_rate_paces_arrivals),
         cmocka_unit_test(sweep_as_guidellm),
+        cmocka_unit_test(prefill_parts_add_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

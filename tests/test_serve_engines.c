@@ -325,6 +325,10 @@ static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
     assert_close(r.ttft.p50, expected, 1e-9);
     assert_close(r.prefill_s, expected, 1e-9);
     assert_close(r.prefill_serial_tokens, 5, 0);
+    /* the explanation's parts hold the graph's and the five steps' */
+    assert_close(r.prefill_weights_s + r.prefill_attention_s + r.prefill_comm_s +
+                     r.prefill_other_s,
+                 expected, 1e-9);
     /* two prompts of different tails in one static batch: their first
      * tokens come out together, when the longer's tail is done */
     serve_workload pair = {.mode = SERVE_CLOSED, .requests = 2, .isl = 1030, .osl = 3,

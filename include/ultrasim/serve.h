@@ -298,6 +298,8 @@ typedef struct serve_result {
     /* Where a decode iteration at batch 1 goes (for the explanation). */
     double decode_weights_s, decode_kv_s, decode_comm_s, decode_other_s, decode_step_s;
     double prefill_s, prefill_tokens; /* one request's prefill, alone */
+    /* Where it goes (a draft's prefill and a serial tail's steps counted in) */
+    double prefill_weights_s, prefill_attention_s, prefill_comm_s, prefill_other_s;
     double prefill_serial_tokens;     /* of them, run one at a time after the largest graph */
     double tokens_per_round; /* speculative: tokens accepted per target pass */
     /* A quantity that does not exist is NaN with the reason here (NULL when

@@ -583,6 +583,10 @@ static json_t *explain_json(const serve_result *r)
     api_put_real(o, "decode_comm_s", r->decode_comm_s);
     api_put_real(o, "decode_other_s", r->decode_other_s);
     api_put_real(o, "prefill_s", r->prefill_s);
+    api_put_real(o, "prefill_weights_s", r->prefill_weights_s);
+    api_put_real(o, "prefill_attention_s", r->prefill_attention_s);
+    api_put_real(o, "prefill_comm_s", r->prefill_comm_s);
+    api_put_real(o, "prefill_other_s", r->prefill_other_s);
     api_put_real(o, "prefill_tokens", r->prefill_tokens);
     if (r->prefill_serial_tokens > 0)
         api_put_real(o, "prefill_serial_tokens", r->prefill_serial_tokens);
@@ -887,10 +891,13 @@ static const char *collectives_name(json_t *res)
 
 static void explain_text(usim_buf *b, json_t *x, const char *collectives)
 {
-    char s[6][32];
-    const char *keys[6] = {"decode_step_s", "decode_weights_s", "decode_kv_s", "decode_comm_s",
-                           "decode_other_s", "prefill_s"};
-    for (int i = 0; i < 6; i++)
+    enum { PARTS = 10 };
+    char s[PARTS][32];
+    const char *keys[PARTS] = {"decode_step_s",       "decode_weights_s", "decode_kv_s",
+                               "decode_comm_s",       "decode_other_s",   "prefill_s",
+                               "prefill_weights_s",   "prefill_attention_s",
+                               "prefill_comm_s",      "prefill_other_s"};
+    for (int i = 0; i < PARTS; i++)
         usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
     /* the four parts sum to the pass: "other" is the norms, activations,
      * expert permutes, LM head and the engine's launch gap */
@@ -902,8 +909,10 @@ static void explain_text(usim_buf *b, json_t *x, const char *collectives)
     if (json_object_get(x, "prefill_serial_tokens"))
         usim_buf_printf(b, " (%.0f of them one at a time, past the largest context graph)",
                         api_number(x, "prefill_serial_tokens"));
+    usim_buf_printf(b, ": weight GEMMs %s, attention %s, %s %s, other kernels %s", s[6], s[7],
+                    collectives, s[8], s[9]);
     if (api_number(x, "tokens_per_round") > 1)
-        usim_buf_printf(b, "; speculation keeps %.2f tokens per target pass",
+        usim_buf_printf(b, ";\n     speculation keeps %.2f tokens per target pass",
                         api_number(x, "tokens_per_round"));
     usim_buf_puts(b, ".\n");
 }

@@ -227,21 +227,32 @@ done:
 /* A lone prompt of isl tokens: one prefill (and a speculative draft's over
  * it, as the serving loop runs it), or, past the largest context-encoding
  * graph of an engine that runs the rest token by token, that graph and then
- * a token-generation step at each remaining position. */
-static double lone_prefill_s(serve_ctx *c, serve_ctx *draft, double isl, double *serial_tokens)
+ * a token-generation step at each remaining position; its parts summed. */
+static void add_cost(serve_iter_cost *sum, serve_iter_cost one)
 {
+    sum->seconds += one.seconds;
+    sum->weights_s += one.weights_s;
+    sum->kv_s += one.kv_s;
+    sum->comm_s += one.comm_s;
+    sum->other_s += one.other_s;
+}
+
+static serve_iter_cost lone_prefill(serve_ctx *c, serve_ctx *draft, double isl,
+                                    double *serial_tokens)
+{
+    serve_iter_cost sum = {0, 0, 0, 0, 0};
     double head = serve_prompt_chunk(c->d, 0, isl);
     serve_prefill one = {head, head, true};
     serve_batch pre = {0, 0, 0, 0, head, &one, 1, 1};
-    double s = serve_iteration(c, &pre).seconds;
+    add_cost(&sum, serve_iteration(c, &pre));
     if (draft)
-        s += serve_iteration(draft, &pre).seconds;
+        add_cost(&sum, serve_iteration(draft, &pre));
     *serial_tokens = isl - head;
     for (double at = head + 1; at <= isl; at++) {
         serve_batch step = {1, 1, at, at, 0, NULL, 0, 1};
-        s += serve_iteration(c, &step).seconds;
+        add_cost(&sum, serve_iteration(c, &step));
     }
-    return s;
+    return sum;
 }
 
 /* A decode step at batch 1 and a lone prefill, for the explanation; a
@@ -270,8 +281,13 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     bool drafting = serve_draft_runs(d);
     if (drafting)
         serve_ctx_init(&draft, d, &d->draft, err);
-    out->prefill_s = lone_prefill_s(&c, drafting ? &draft : NULL, isl,
-                                    &out->prefill_serial_tokens);
+    serve_iter_cost p = lone_prefill(&c, drafting ? &draft : NULL, isl,
+                                     &out->prefill_serial_tokens);
+    out->prefill_s = p.seconds;
+    out->prefill_weights_s = p.weights_s;
+    out->prefill_attention_s = p.kv_s;
+    out->prefill_comm_s = p.comm_s;
+    out->prefill_other_s = p.other_s;
     double a = d->spec_accept, k = d->spec_len;
     out->tokens_per_round = d->spec_len > 0 ? (1 - pow(a, k + 1)) / (1 - a) : 1;
     if (c.st != USIM_OK)
