@@ -446,25 +446,38 @@ static void gemm_rows_by_hand(void **state)
 
 /* An attention row runs through `attention`, timed as kernel benchmarks
  * time one (its launches left out); tflops counts its useful pairs (a causal
- * row's halved) over that, and a row must say whether it is causal. */
+ * row's halved) over that, and a row must say whether it is causal. A decode
+ * row's kv_heads, kv_len and head_dim reach the command: its one query a
+ * sequence reads 16 x 8 KV heads x 4,096 positions x 64 dims of K and V in
+ * 16 bits, 134,217,728 bytes, beside its 16 x 64 heads' queries and outputs
+ * (64 dims, 16 bits) and their fp32 log-sum-exps. */
 static void attention_rows_by_hand(void **state)
 {
     (void)state;
-    const char *path = write_temp("validate_attention.csv",
-                                  "id,hw,batch,heads,seq,head_dim,causal,pass,metric,value\n"
-                                  "f,h100-sxm,2,16,8192,128,no,forward,tflops,659\n"
-                                  "b,h100-sxm,2,16,8192,128,yes,backward,time_us,2585\n");
+    const char *path =
+        write_temp("validate_attention.csv",
+                   "id,hw,batch,heads,kv_heads,seq,kv_len,head_dim,causal,pass,metric,value\n"
+                   "f,h100-sxm,2,16,,8192,,128,no,forward,tflops,659\n"
+                   "b,h100-sxm,2,16,,8192,,128,yes,backward,time_us,2585\n"
+                   "d,h100-sxm,16,64,8,1,4096,64,no,forward,time_us,200\n");
     json_t *j = validate_file(path);
     json_t *rows = json_object_get(j, "rows");
     json_t *fwd = cli_json("attention --hw h100-sxm --batch 2 --heads 16 --seq 8192 --json");
     json_t *bwd = cli_json("attention --hw h100-sxm --batch 2 --heads 16 --seq 8192 --causal "
                            "--pass backward --json");
+    json_t *dec = cli_json("attention --hw h100-sxm --batch 16 --heads 64 --kv-heads 8 --seq 1 "
+                           "--kv-len 4096 --head-dim 64 --json");
+    double kv_bytes = 16.0 * 8 * 4096 * 64 * 2 * 2, q_and_o = 16.0 * 64 * (64 * 2 * 2 + 4);
+    assert_close(json_number_value(json_object_get(dec, "bytes")), kv_bytes + q_and_o, 1e-9);
     double fwd_s = json_number_value(json_object_get(fwd, "seconds")) - 4e-6;
     double bwd_s = json_number_value(json_object_get(bwd, "seconds")) - 8e-6;
-    double want[2] = {4.0 * 128 * 2 * 16 * 8192.0 * 8192.0 / fwd_s / 1e12, bwd_s * 1e6};
-    expect_predictions(rows, "attention", want, 2);
+    double dec_s = json_number_value(json_object_get(dec, "seconds")) - 4e-6;
+    double want[3] = {4.0 * 128 * 2 * 16 * 8192.0 * 8192.0 / fwd_s / 1e12, bwd_s * 1e6,
+                      dec_s * 1e6};
+    expect_predictions(rows, "attention", want, 3);
     json_decref(fwd);
     json_decref(bwd);
+    json_decref(dec);
     json_decref(j);
     expect_file_error("validate_attention_causal.csv",
                       "id,hw,seq,head_dim,causal,metric,value\n"

@@ -302,8 +302,8 @@ static json_t *attention_request(const csv_row *h, const csv_row *r)
 {
     static const column_option RUN[] = {
         {"hw", "hw"},         {"batch", "batch"},       {"heads", "heads"},
-        {"kv_heads", "kv-heads"}, {"seq", "seq"},       {"kv_len", "kv-len"},
-        {"head_dim", "head-dim"}, {"pass", "pass"},     {"dtype", "dtype"},
+        {"kv-heads", "kv_heads"}, {"seq", "seq"},       {"kv-len", "kv_len"},
+        {"head-dim", "head_dim"}, {"pass", "pass"},     {"dtype", "dtype"},
         {"attention", "attention"}, {"window", "window"}};
     json_t *req = api_pack("{s:s}", "command", "attention");
     COPY_CELLS(req, h, r, RUN);
