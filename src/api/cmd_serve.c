@@ -893,14 +893,14 @@ static void explain_text(usim_buf *b, json_t *x, const char *collectives)
 {
     enum { PARTS = 10 };
     char s[PARTS][32];
-    const char *keys[PARTS] = {"decode_step_s",       "decode_weights_s", "decode_kv_s",
-                               "decode_comm_s",       "decode_other_s",   "prefill_s",
-                               "prefill_weights_s",   "prefill_attention_s",
-                               "prefill_comm_s",      "prefill_other_s"};
+    const char *keys[PARTS] = {"decode_step_s",     "decode_weights_s",    "decode_kv_s",
+                               "decode_comm_s",     "decode_other_s",      "prefill_s",
+                               "prefill_weights_s", "prefill_attention_s", "prefill_comm_s",
+                               "prefill_other_s"};
     for (int i = 0; i < PARTS; i++)
         usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
-    /* the four parts sum to the pass: "other" is the norms, activations,
-     * expert permutes, LM head and the engine's launch gap */
+    /* the four parts sum to the pass and to the prefill: "other" is the
+     * norms, activations, expert permutes, LM head and the engine's launch gap */
     usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weight GEMMs %s, KV cache "
                        "%s, %s %s, LM head and other kernels %s;\n     a %.0f-token prefill "
                        "alone takes %s",

@@ -224,10 +224,7 @@ done:
     free(e2e);
 }
 
-/* A lone prompt of isl tokens: one prefill (and a speculative draft's over
- * it, as the serving loop runs it), or, past the largest context-encoding
- * graph of an engine that runs the rest token by token, that graph and then
- * a token-generation step at each remaining position; its parts summed. */
+/* Adds an iteration's cost and its parts to a sum. */
 static void add_cost(serve_iter_cost *sum, serve_iter_cost one)
 {
     sum->seconds += one.seconds;
@@ -237,6 +234,10 @@ static void add_cost(serve_iter_cost *sum, serve_iter_cost one)
     sum->other_s += one.other_s;
 }
 
+/* A lone prompt of isl tokens: one prefill (and a speculative draft's over
+ * it, as the serving loop runs it), or, past the largest context-encoding
+ * graph of an engine that runs the rest token by token, that graph and then
+ * a token-generation step at each remaining position; its parts summed. */
 static serve_iter_cost lone_prefill(serve_ctx *c, serve_ctx *draft, double isl,
                                     double *serial_tokens)
 {
