@@ -305,6 +305,10 @@ engine_attention_parts engine_attention_explain(const hw_chip *chip,
 /* What one fused attention forward pays whatever its size: its launch and two
  * DMA set-ups. A varlen kernel runs a batch's prompts in one launch. */
 double engine_attention_fixed_s(const hw_chip *chip);
+/* The kernel launches in one attention call's time: a fused forward is one
+ * kernel, its backward two (dQ, then dK and dV); the unfused path's are its
+ * GEMMs' own. What a benchmark's back-to-back timing hides. */
+double engine_attention_launches_s(const hw_chip *chip, const engine_attention_op *op);
 
 /* Seconds an attention core takes in a compiled graph, averaged over a
  * model's layers when a share of them slide over `window` keys (the rest see

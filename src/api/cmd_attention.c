@@ -88,15 +88,6 @@ static usim_status check_fits(const hw_chip *chip, const engine_attention_op *op
                            need, chip->name, have);
 }
 
-/* The kernel launches a benchmark's back-to-back timing hides: a fused
- * forward is one kernel, its backward two (dQ, then dK and dV). */
-static double launches_s(const hw_chip *chip, const engine_attention_op *op)
-{
-    if (op->kernel == ENGINE_ATTN_UNFUSED)
-        return 0.0;
-    return chip->launch_overhead_s * (op->backward ? 2.0 : 1.0);
-}
-
 /* How the cores spend the compute time: the products, the softmax and how
  * much of it runs beside them; FlashAttention-2's own rate where it binds. */
 static void compute_reasons(json_t *w, const hw_chip *chip, const engine_attention_op *op,
@@ -173,7 +164,7 @@ static usim_status attention_run(json_t *req, json_t **result, usim_error *err)
         api_attention_choices[op.kernel], "bound", engine_bound_name(c.bound), "window",
         (json_int_t)op.window);
     api_put_real(out, "seconds", c.seconds);
-    api_put_real(out, "launch_s", launches_s(chip, &op));
+    api_put_real(out, "launch_s", engine_attention_launches_s(chip, &op));
     api_put_real(out, "compute_s", c.compute_s);
     api_put_real(out, "memory_s", c.memory_s);
     api_put_real(out, "flops", c.flops);

@@ -331,6 +331,13 @@ double engine_attention_fixed_s(const hw_chip *chip)
     return 2.0 * chip->dma.fixed_latency_s + chip->launch_overhead_s;
 }
 
+double engine_attention_launches_s(const hw_chip *chip, const engine_attention_op *op)
+{
+    if (op->kernel == ENGINE_ATTN_UNFUSED)
+        return 0.0;
+    return chip->launch_overhead_s * (op->backward ? 2.0 : 1.0);
+}
+
 engine_attention_parts engine_attention_explain(const hw_chip *chip,
                                                 const engine_attention_op *op)
 {
@@ -366,9 +373,8 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
         }
         if (op->kernel == ENGINE_ATTN_FLASH2)
             c.compute_s = engine_max(c.compute_s, flash2_floor_s(chip, &a, c.flops));
-        /* Two DMA set-ups; a forward is one kernel, a backward two (dQ, then dK and dV). */
-        double fixed_s = engine_attention_fixed_s(chip) +
-                         (a.backward ? chip->launch_overhead_s : 0.0);
+        /* two DMA set-ups and the kernels' launches */
+        double fixed_s = 2.0 * chip->dma.fixed_latency_s + engine_attention_launches_s(chip, op);
         c.seconds = engine_max(c.compute_s, c.memory_s) + fixed_s;
         c.bound = engine_bound_of(c.compute_s, c.memory_s, fixed_s);
     }
