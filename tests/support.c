@@ -77,8 +77,9 @@ double cli_number(const char *base, const char *extra, const char *obj, const ch
 void expect_input_error(const char *args, const char *fragment)
 {
     cli_result r = cli_run(args);
-    if (r.status != 2 || !strstr(r.err, fragment))
-        fail_msg("'%s': exit %d, stderr: %s (wanted '%s')", args, r.status, r.err, fragment);
+    if (r.status != 2 || !strstr(r.err, fragment) || (r.out && r.out[0]))
+        fail_msg("'%s': exit %d, stderr: %s (wanted '%s'), stdout: '%.200s' (wanted none)", args,
+                 r.status, r.err, fragment, r.out ? r.out : "");
     cli_free(&r);
 }
 

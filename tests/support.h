@@ -31,7 +31,7 @@ json_t *cli_json(const char *args);
 double cli_number(const char *base, const char *extra, const char *obj, const char *key);
 
 /* Runs `ultrasim ARGS` and fails the test unless it exits 2 (bad input) with
- * fragment in its stderr. */
+ * fragment in its stderr and nothing on its stdout (no half-written output). */
 void expect_input_error(const char *args, const char *fragment);
 
 /* Runs `ultrasim ARGS` and fails the test unless it exits 0 with fragment in its

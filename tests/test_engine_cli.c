@@ -10,18 +10,6 @@
 #include "ultrasim/engine.h"
 #include "ultrasim/ultrasim.h"
 
-/* Exit 2, the words on stderr, nothing on stdout. */
-static void expect_refused(const char *args, const char *words)
-{
-    cli_result r = cli_run(args);
-    if (r.status != 2 || !strstr(r.err, words))
-        print_error("ultrasim %s -> %d: %s\n", args, r.status, r.err);
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, words));
-    assert_string_equal(r.out, "");
-    cli_free(&r);
-}
-
 static double num(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -234,7 +222,7 @@ static void bad_input(void **state)
         {too_big, "layer 'huge', 1000000 x 1000000 x 10 (M x K x N): A, B and C need 1.82 TiB"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        expect_refused(cases[i].args, cases[i].words);
+        expect_input_error(cases[i].args, cases[i].words);
 }
 
 /* The same request through the library's front door. */
@@ -399,7 +387,7 @@ static void softmax_overlap_is_linear(void **state)
                                  "\"matrix\":{\"softmax_overlap\":0.5}}");
     char args[600];
     snprintf(args, sizeof args, "attention --seq 128 --hw %s", trn);
-    expect_refused(args, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0");
+    expect_input_error(args, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0");
 }
 
 /* A sweep runs attention points as the command does: causal FLOPs of 16
@@ -452,7 +440,7 @@ static void attention_bad_input(void **state)
          "need 119.2 TiB, more than h100-sxm's 80.0 GiB of HBM"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        expect_refused(cases[i].args, cases[i].words);
+        expect_input_error(cases[i].args, cases[i].words);
 }
 
 /* Attention on a chip that cannot multiply: no time, and why, never 0. */
