@@ -411,6 +411,31 @@ static void expect_predictions(json_t *rows, const char *set, const double *want
     }
 }
 
+/* A training row that gives the model's shape keeps the architecture of
+ * the preset its model cell names, and an inline GPT (no preset by that
+ * name) its kv_heads; params derived by hand. Llama 3 8B cut to 2 layers:
+ * embeddings and LM head 2 x 128256 x 4096 (1,050,673,152); a layer's
+ * attention 2 x 4096^2 + 2 x 4096 x 1024, its gated MLP 3 x 4096 x 14336 and
+ * 2 x 4096 norms (218,112,000); the final norm: 1,486,901,248 (the inline
+ * GPT such a row once became counts 902,934,528). The GPT of 16 heads over 4
+ * KV heads: a tied 51200 x 1024 embedding and 2048 x 1024 positions; a layer
+ * 1024 x 1536 QKV and 1024^2 output with biases, 2 x 1024 x 4096 MLP with
+ * biases and two LayerNorms (11,021,824); the final norm: 76,571,648. */
+static void shaped_rows_keep_their_architecture(void **state)
+{
+    (void)state;
+    const char *path = write_temp(
+        "validate_shape.csv",
+        "id,hw,chips,model,layers,hidden,heads,kv_heads,ffn,vocab,seq,tp,pp,dp,mbs,gbs,dtype,"
+        "metric,value\n"
+        "llama,dgx-h100,8,llama3-8b,2,4096,32,8,14336,128256,2048,1,1,8,1,8,bf16,params,1\n"
+        "gpt,dgx-h100,8,gpt,2,1024,16,4,4096,51200,2048,1,1,8,1,8,bf16,params,1\n");
+    json_t *j = validate_file(path);
+    static const double WANT[] = {1486901248.0, 76571648.0};
+    expect_predictions(json_object_get(j, "rows"), "training", WANT, 2);
+    json_decref(j);
+}
+
 /* A GEMM row runs through `gemm` and is timed as GEMM benchmarks time a
  * kernel, queued back to back: gemm's seconds less the one launch inside
  * them (the preset's launch_overhead, 4 us on the H100); tflops is the
@@ -640,6 +665,7 @@ int main(void)
                                        cmocka_unit_test(gemm_rows_by_hand),
                                        cmocka_unit_test(attention_rows_by_hand),
                                        cmocka_unit_test(collectives_row_that_cannot_run),
-                                       cmocka_unit_test(empty_file_is_an_error)};
+                                       cmocka_unit_test(empty_file_is_an_error),
+                                       cmocka_unit_test(shaped_rows_keep_their_architecture)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,7 +287,12 @@ static void gpt_oss_config(void **state)
  * keys. Gemma 3 1B: a tied 262144 x 1152 embedding; a layer 1152 x (1024 +
  * 256 + 256) + 1024 x 1152, q/k norms 2 x 256, 3 x 1152 x 6912 and four
  * norms; 26 layers and the final norm: 999,885,952, all but every sixth
- * sliding over 512 keys (22).
+ * sliding over 512 keys (22). Nemotron-4 340B (the Hugging Face conversion's
+ * config): embeddings and an untied LM head 2 x 256000 x 18432; a layer's Q
+ * and O 2 x 18432^2, K and V 2 x 18432 x 1536 (8 heads of 192), a squared-ReLU
+ * MLP of two projections 2 x 18432 x 73728 and two LayerNorms with biases 4 x
+ * 18432 (3,454,083,072); 96 layers and the final norm: 341,029,195,776, the
+ * report's 9.4B embedding and 331.6B other parameters.
  */
 /* A config.json's model, loaded or failed. */
 static wl_model config_model(const char *text)
@@ -350,6 +355,11 @@ static void more_families_config(void **state)
          "\"num_key_value_heads\": 1, \"head_dim\": 256, \"vocab_size\": 262144,"
          "\"sliding_window\": 512, \"sliding_window_pattern\": 6}}",
          999885952.0, 22},
+        {"{\"model_type\": \"nemotron\", \"hidden_size\": 18432, \"intermediate_size\": 73728,"
+         "\"num_hidden_layers\": 96, \"num_attention_heads\": 96, \"num_key_value_heads\": 8,"
+         "\"vocab_size\": 256000, \"hidden_act\": \"relu2\", \"partial_rotary_factor\": 0.5,"
+         "\"tie_word_embeddings\": false, \"max_position_embeddings\": 4096}",
+         341029195776.0, 0},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         wl_model m = config_model(CASES[i].config);
@@ -361,6 +371,10 @@ static void more_families_config(void **state)
     wl_model m = config_model(CASES[1].config);
     assert_int_equal(m.shared_experts, 4);
     assert_true(m.qkv_bias);
+    m = config_model(CASES[7].config); /* two projections, LayerNorms, no biases */
+    assert_int_equal(m.mlp, WL_MLP_RELU2);
+    assert_int_equal(m.norm, WL_NORM_LAYER);
+    assert_false(m.qkv_bias || m.out_bias || m.mlp_bias);
     usim_error err;
     usim_error_clear(&err);
     const char *uneven = "{\"model_type\": \"qwen2_moe\", \"hidden_size\": 64,"

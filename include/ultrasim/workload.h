@@ -21,7 +21,9 @@
 extern "C" {
 #endif
 
-typedef enum wl_mlp { WL_MLP_SWIGLU, WL_MLP_GELU } wl_mlp;
+/* gated (SwiGLU: gate, up and down projections) or not (two projections
+ * around a GELU, or a squared ReLU as Nemotron-4's) */
+typedef enum wl_mlp { WL_MLP_SWIGLU, WL_MLP_GELU, WL_MLP_RELU2 } wl_mlp;
 typedef enum wl_norm { WL_NORM_RMS, WL_NORM_LAYER } wl_norm;
 typedef enum wl_position { WL_POS_ROPE, WL_POS_LEARNED, WL_POS_ALIBI } wl_position;
 
@@ -153,6 +155,8 @@ bool wl_model_dropout(const wl_model *m);
 
 /* The share of the layers that use sliding-window attention (0: none). */
 double wl_sliding_share(const wl_model *m);
+/* Flops the MLP's activation takes an element of its input width. */
+double wl_mlp_activation_flops(const wl_model *m);
 
 /* Megatron's (Narayanan et al., SC21) FLOPs per iteration, counting the
  * recomputed forward: 96 B s l h^2 (1 + s/(6h) + V/(16 l h)). */

@@ -118,22 +118,50 @@ static bool is_trainium(const char *hw)
     return strncmp(hw, "trn", 3) == 0;
 }
 
-/* A row that gives the model's shape instead of a preset name (Megatron's
- * GPT table): an inline Megatron GPT. */
-static json_t *gpt_from_row(const csv_row *h, const csv_row *r)
+/* A shape cell into a model: a whole number as one, anything else as text
+ * for the model's own check to refuse by name. */
+static void shape_cell(json_t *model, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    char *end;
+    long n = strtol(value, &end, 10);
+    json_object_set_new(model, key, *end == '\0' ? json_integer(n) : json_string(value));
+}
+
+/* A row that gives the model's shape (layers and hidden at least): the
+ * preset its model cell names with the row's shape, so a Llama row keeps
+ * its gated MLP and a Nemotron row its squared ReLU (the preset's published
+ * total no longer applies), or, where the cell names no preset (Megatron's
+ * GPT table: "gpt"), an inline Megatron GPT. */
+static json_t *model_from_row(const csv_row *h, const csv_row *r)
 {
     const char *layers = cell(h, r, "layers"), *hidden = cell(h, r, "hidden");
     if (!layers || !hidden)
         return NULL;
-    const char *heads = cell(h, r, "heads"), *ffn = cell(h, r, "ffn"), *vocab = cell(h, r, "vocab");
-    const char *seq = cell(h, r, "seq");
-    return api_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b, s:b}",
-                     "kind", "model", "name", cell(h, r, "id"), "family", "gpt", "layers",
-                     atoi(layers), "hidden", atoi(hidden), "heads", heads ? atoi(heads) : 1, "ffn",
-                     ffn ? atoi(ffn) : 4 * atoi(hidden), "vocab", vocab ? atoi(vocab) : 51200,
-                     "max_seq", seq ? atoi(seq) : 2048, "mlp", "gelu", "norm", "layer",
-                     "position", "learned", "tied_embeddings", 1, "qkv_bias", 1, "out_bias", 1,
-                     "mlp_bias", 1);
+    const char *name = cell(h, r, "model"), *heads = cell(h, r, "heads");
+    const char *ffn = cell(h, r, "ffn"), *vocab = cell(h, r, "vocab"), *seq = cell(h, r, "seq");
+    char path[128];
+    snprintf(path, sizeof path, "models/%s.json", name ? name : "");
+    const usim_embedded_file *preset = name ? usim_embedded_find(path) : NULL;
+    json_t *model = preset ? json_loads(preset->text, 0, NULL) : NULL;
+    if (model) {
+        json_object_del(model, "published_params");
+        json_object_del(model, "published_params_precision");
+    } else {
+        model = api_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b, s:b}",
+                         "kind", "model", "name", cell(h, r, "id"), "family", "gpt", "heads", 1,
+                         "vocab", 51200, "max_seq", 2048, "mlp", "gelu", "norm", "layer",
+                         "position", "learned", "tied_embeddings", 1, "qkv_bias", 1, "out_bias",
+                         1, "mlp_bias", 1);
+        json_object_set_new(model, "ffn", json_integer(4L * atoi(hidden)));
+    }
+    static const char *const KEYS[] = {"layers", "hidden", "heads", "kv_heads", "ffn", "vocab"};
+    const char *cells[] = {layers, hidden, heads, cell(h, r, "kv_heads"), ffn, vocab};
+    for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
+        shape_cell(model, KEYS[i], cells[i]);
+    shape_cell(model, "max_seq", seq);
+    return model;
 }
 
 /* Which option each column fills: {option, column}. */
@@ -188,9 +216,9 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         {"recompute-layers", "recompute_layers"}, {"dp-shard", "dp_shard"}};
     const char *hw = cell(h, r, "hw");
     json_t *req = api_pack("{s:s}", "command", "train");
-    json_t *gpt = gpt_from_row(h, r);
-    if (gpt)
-        json_object_set_new(req, "model", gpt);
+    json_t *shaped = model_from_row(h, r);
+    if (shaped)
+        json_object_set_new(req, "model", shaped);
     else
         set_if(req, "model", cell(h, r, "model"));
     COPY_CELLS(req, h, r, PLAN);

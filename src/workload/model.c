@@ -21,7 +21,7 @@
 #define MAX_VOCAB 4194304
 #define MAX_LAYERS 4096
 
-static const char *const MLP_KINDS[] = {"swiglu", "gelu", NULL};
+static const char *const MLP_KINDS[] = {"swiglu", "gelu", "relu2", NULL};
 static const char *const NORM_KINDS[] = {"rms", "layer", NULL};
 static const char *const POSITION_KINDS[] = {"rope", "learned", "alibi", NULL};
 
@@ -436,6 +436,21 @@ static void hf_mpt(hf_reader *h, wl_model *m)
     set_biases(m, bias, bias, bias);
 }
 
+/* nemotron (Nemotron-4 15B and 340B, Minitron): Llama's keys, an MLP of two
+ * projections around the activation (transformers' NemotronMLP: up, act,
+ * down; Nemotron-4's squared ReLU), LayerNorms with biases (LayerNorm1P),
+ * no biases on the projections unless the config gives them, untied
+ * embeddings. Rotary positions on partial_rotary_factor of each head change
+ * no weight. */
+static void hf_nemotron(hf_reader *h, wl_model *m)
+{
+    hf_llama_like(h, m);
+    json_t *act = json_object_get(h->doc, "hidden_act");
+    bool relu2 = !act || (json_is_string(act) && strcmp(json_string_value(act), "relu2") == 0);
+    m->mlp = relu2 ? WL_MLP_RELU2 : WL_MLP_GELU;
+    m->norm = WL_NORM_LAYER;
+}
+
 /* qwen2_moe (Qwen1.5-MoE, Qwen2-57B-A14B): Qwen2's biased Q, K and V with
  * qwen3_moe's expert keys, and on every expert layer one shared expert
  * shared_expert_intermediate_size wide, counted as that many routed widths
@@ -653,6 +668,7 @@ static const hf_family HF_FAMILIES[] = {
     {"deepseek_v2", hf_deepseek}, {"deepseek_v3", hf_deepseek},
     {"llama4", hf_llama4},      {"llama4_text", hf_llama4}, {"gemma", hf_gemma},
     {"gemma2", hf_gemma},       {"gemma3", hf_gemma},       {"gemma3_text", hf_gemma},
+    {"nemotron", hf_nemotron},
 };
 
 static usim_status read_hf(const usim_reader *r, json_t *doc, wl_model *m, usim_error *err)

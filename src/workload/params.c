@@ -196,7 +196,7 @@ static double layer_pairs(const wl_model *m, double s)
  *   matmuls   2 x tokens x active matmul weights
  *   attention QK^T and PV over the causal triangle: 2 x H x s(s+1)/2 x (d_qk + d_v)
  *             (sliding-window layers: over the band of the last w keys)
- *   other     norms (4/element), activation (SwiGLU 4, GELU 8 per element),
+ *   other     norms (4/element), activation (wl_mlp_activation_flops),
  *             softmax (5 per score), residual adds, embedding: small. */
 wl_flops wl_forward_flops(const wl_model *m, int64_t seq)
 {
@@ -208,7 +208,7 @@ wl_flops wl_forward_flops(const wl_model *m, int64_t seq)
     f.lm_head = 2 * s * head;
     f.matmul = 2 * s * active_matmul_params(m) - f.lm_head;
     f.attention_core = 2.0 * m->heads * pairs * (qk_dim(m) + v_dim(m));
-    double act_per_elem = m->mlp == WL_MLP_SWIGLU ? 4 : 8;
+    double act_per_elem = wl_mlp_activation_flops(m);
     double ffn = m->experts > 1 ? (double)m->expert_ffn * (m->experts_per_token + m->shared_experts)
                                 : m->ffn;
     f.other = m->layers * (2 * 4 * s * h + act_per_elem * s * ffn + 2 * s * h) +
@@ -227,6 +227,13 @@ double wl_model_flops_per_token(const wl_model *m, int64_t seq)
                   sliding * (s < m->sliding_window ? s : (double)m->sliding_window);
     double attention = 6.0 * m->heads * (qk_dim(m) + v_dim(m)) * keys;
     return 6.0 * active_matmul_params(m) + attention;
+}
+
+/* SwiGLU: the SiLU's 3 and the product's 1; GELU's tanh form about 8;
+ * squared ReLU a compare and a multiply. */
+double wl_mlp_activation_flops(const wl_model *m)
+{
+    return m->mlp == WL_MLP_SWIGLU ? 4 : m->mlp == WL_MLP_RELU2 ? 2 : 8;
 }
 
 double wl_sliding_share(const wl_model *m)
