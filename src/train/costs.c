@@ -435,7 +435,8 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
 static void mlp_activation(const train_ctx *x, train_costs *c, bool backward, double elements)
 {
     bool gated = x->m->mlp == WL_MLP_SWIGLU;
-    elementwise(x, c, backward, elements, wl_mlp_activation_flops(x->m), gated ? kernels(x)->gated_activation : 4,
+    double bytes = gated ? kernels(x)->gated_activation : 4;
+    elementwise(x, c, backward, elements, wl_mlp_activation_flops(x->m), bytes,
                 gated ? launches(x)->gated_activation : 1);
 }
 
