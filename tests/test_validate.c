@@ -434,6 +434,15 @@ static void shaped_rows_keep_their_architecture(void **state)
     static const double WANT[] = {1486901248.0, 76571648.0};
     expect_predictions(json_object_get(j, "rows"), "training", WANT, 2);
     json_decref(j);
+    /* a mistyped preset is not taken for a GPT, and a bad shape cell is
+     * refused as itself, with its range */
+    static const char HEADER[] = "id,hw,chips,model,layers,hidden,seq,tp,gbs,metric,value\n";
+    char text[256];
+    snprintf(text, sizeof text, "%sr,dgx-h100,8,llama9-8b,2,4096,2048,1,8,params,1\n", HEADER);
+    expect_file_error("validate_typo.csv", text, "unknown model 'llama9-8b'");
+    snprintf(text, sizeof text, "%sr,dgx-h100,8,gpt,2,abc,2048,1,8,params,1\n", HEADER);
+    expect_file_error("validate_hidden.csv", text,
+                      "hidden: 'abc' is not a whole number; allowed 1 to 1048576");
 }
 
 /* A GEMM row runs through `gemm` and is timed as GEMM benchmarks time a

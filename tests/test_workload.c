@@ -375,6 +375,17 @@ static void more_families_config(void **state)
     assert_int_equal(m.mlp, WL_MLP_RELU2);
     assert_int_equal(m.norm, WL_NORM_LAYER);
     assert_false(m.qkv_bias || m.out_bias || m.mlp_bias);
+    /* squared ReLU is NemotronConfig's default (absent or null); another
+     * activation keeps the two projections, costed as GELU */
+    m = config_model("{\"model_type\": \"nemotron\", \"hidden_size\": 64,"
+                     "\"intermediate_size\": 256, \"num_hidden_layers\": 2,"
+                     "\"num_attention_heads\": 4, \"vocab_size\": 1000, \"hidden_act\": null}");
+    assert_int_equal(m.mlp, WL_MLP_RELU2);
+    m = config_model("{\"model_type\": \"nemotron\", \"hidden_size\": 64,"
+                     "\"intermediate_size\": 256, \"num_hidden_layers\": 2,"
+                     "\"num_attention_heads\": 4, \"vocab_size\": 1000, \"hidden_act\": \"silu\"}");
+    assert_int_equal(m.mlp, WL_MLP_GELU);
+    assert_close(wl_mlp_activation_flops(&m), 8, 0);
     usim_error err;
     usim_error_clear(&err);
     const char *uneven = "{\"model_type\": \"qwen2_moe\", \"hidden_size\": 64,"

@@ -6,6 +6,7 @@
  * exactly what users get. Blank cells take the simulator's documented
  * defaults, the same for every row.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,42 +126,62 @@ static void shape_cell(json_t *model, const char *key, const char *value)
     if (!value)
         return;
     char *end;
+    errno = 0;
     long n = strtol(value, &end, 10);
-    json_object_set_new(model, key, *end == '\0' ? json_integer(n) : json_string(value));
+    bool whole = *end == '\0' && errno != ERANGE;
+    json_object_set_new(model, key, whole ? json_integer(n) : json_string(value));
 }
 
-/* A row that gives the model's shape (layers and hidden at least): the
- * preset its model cell names with the row's shape, so a Llama row keeps
- * its gated MLP and a Nemotron row its squared ReLU (the preset's published
- * total no longer applies), or, where the cell names no preset (Megatron's
- * GPT table: "gpt"), an inline Megatron GPT. */
+/* A whole number of at most 2^20 written in a cell, or 0. */
+static long dimension_cell(const char *value)
+{
+    char *end;
+    long n = value ? strtol(value, &end, 10) : 0;
+    return value && *end == '\0' && n > 0 && n <= 1048576 ? n : 0;
+}
+
+/* A row that gives the model's shape (any of layers, hidden, heads,
+ * kv_heads, ffn, vocab): the preset its model cell names with those cells
+ * over its own, so a Llama row keeps its gated MLP and a Nemotron row its
+ * squared ReLU (named after the row: the preset's published total no longer
+ * applies); or, for a model cell of "gpt" or none (Megatron's GPT table),
+ * an inline Megatron GPT, which needs layers and hidden. A model cell that
+ * names neither gives no model here: the request names it, and `train`
+ * refuses it as it refuses any unknown model. */
 static json_t *model_from_row(const csv_row *h, const csv_row *r)
 {
-    const char *layers = cell(h, r, "layers"), *hidden = cell(h, r, "hidden");
-    if (!layers || !hidden)
+    static const char *const KEYS[] = {"layers", "hidden", "heads", "kv_heads", "ffn", "vocab"};
+    const char *cells[sizeof KEYS / sizeof KEYS[0]];
+    bool shaped = false;
+    for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
+        shaped |= (cells[i] = cell(h, r, KEYS[i])) != NULL;
+    if (!shaped)
         return NULL;
-    const char *name = cell(h, r, "model"), *heads = cell(h, r, "heads");
-    const char *ffn = cell(h, r, "ffn"), *vocab = cell(h, r, "vocab"), *seq = cell(h, r, "seq");
+    const char *name = cell(h, r, "model"), *id = cell(h, r, "id");
     char path[128];
     snprintf(path, sizeof path, "models/%s.json", name ? name : "");
     const usim_embedded_file *preset = name ? usim_embedded_find(path) : NULL;
-    json_t *model = preset ? json_loads(preset->text, 0, NULL) : NULL;
-    if (model) {
+    json_t *model = NULL;
+    if (preset) {
+        model = json_loads(preset->text, 0, NULL);
         json_object_del(model, "published_params");
         json_object_del(model, "published_params_precision");
-    } else {
+        json_object_set_new(model, "name", json_string(id ? id : name));
+    } else if (!name || strcmp(name, "gpt") == 0) {
         model = api_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:b, s:b}",
-                         "kind", "model", "name", cell(h, r, "id"), "family", "gpt", "heads", 1,
+                         "kind", "model", "name", id ? id : "gpt", "family", "gpt", "heads", 1,
                          "vocab", 51200, "max_seq", 2048, "mlp", "gelu", "norm", "layer",
                          "position", "learned", "tied_embeddings", 1, "qkv_bias", 1, "out_bias",
                          1, "mlp_bias", 1);
-        json_object_set_new(model, "ffn", json_integer(4L * atoi(hidden)));
+        long hidden = dimension_cell(cells[1]);
+        if (hidden > 0) /* Megatron's default; a bad hidden is refused as itself */
+            json_object_set_new(model, "ffn", json_integer(4 * hidden));
     }
-    static const char *const KEYS[] = {"layers", "hidden", "heads", "kv_heads", "ffn", "vocab"};
-    const char *cells[] = {layers, hidden, heads, cell(h, r, "kv_heads"), ffn, vocab};
+    if (!model)
+        return NULL;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
         shape_cell(model, KEYS[i], cells[i]);
-    shape_cell(model, "max_seq", seq);
+    shape_cell(model, "max_seq", cell(h, r, "seq"));
     return model;
 }
 

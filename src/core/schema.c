@@ -193,10 +193,12 @@ static usim_status read_int(const usim_reader *r, const char *path, json_t *v, d
         usim_error perr;
         usim_error_clear(&perr);
         if (usim_parse_count(json_string_value(v), &n, &perr) != USIM_OK)
-            return usim_fail_at(r, vpath, false, err, "%s", perr.message);
+            return usim_fail_at(r, vpath, false, err, "%s; allowed %.0f to %.0f", perr.message,
+                                lo, hi);
         x = (double)n;
     } else {
-        return usim_fail_at(r, vpath, false, err, "expected a whole number, got %s",
+        return usim_fail_at(r, vpath, false, err,
+                            "expected a whole number from %.0f to %.0f, got %s", lo, hi,
                             json_is_real(v) ? "a fraction" : json_kind(v));
     }
     if (!(x >= lo && x <= hi))

@@ -438,15 +438,17 @@ static void hf_mpt(hf_reader *h, wl_model *m)
 
 /* nemotron (Nemotron-4 15B and 340B, Minitron): Llama's keys, an MLP of two
  * projections around the activation (transformers' NemotronMLP: up, act,
- * down; Nemotron-4's squared ReLU), LayerNorms with biases (LayerNorm1P),
+ * down; Nemotron-4's squared ReLU, its default; another activation is
+ * costed as GELU, the same two projections), LayerNorms with biases (LayerNorm1P),
  * no biases on the projections unless the config gives them, untied
  * embeddings. Rotary positions on partial_rotary_factor of each head change
  * no weight. */
 static void hf_nemotron(hf_reader *h, wl_model *m)
 {
     hf_llama_like(h, m);
-    json_t *act = json_object_get(h->doc, "hidden_act");
-    bool relu2 = !act || (json_is_string(act) && strcmp(json_string_value(act), "relu2") == 0);
+    json_t *act = json_object_get(h->doc, "hidden_act"); /* absent or null: relu2 */
+    bool relu2 = !act || json_is_null(act) ||
+                 (json_is_string(act) && strcmp(json_string_value(act), "relu2") == 0);
     m->mlp = relu2 ? WL_MLP_RELU2 : WL_MLP_GELU;
     m->norm = WL_NORM_LAYER;
 }
