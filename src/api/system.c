@@ -87,6 +87,8 @@ usim_status api_load_model(const usim_command *cmd, json_t *req, wl_model *out, 
         return usim_fail(err, USIM_ERUNTIME, "out of memory");
     st = wl_model_load_text("<model in the request>", text, out, err);
     free(text);
+    if (st != USIM_OK && err) /* a place in our own rendering of it means nothing to the user */
+        err->line = err->column = 0;
     return st == USIM_OK ? refuse_draft_head(out, err) : st;
 }
 
