@@ -443,6 +443,22 @@ static void shaped_rows_keep_their_architecture(void **state)
     snprintf(text, sizeof text, "%sr,dgx-h100,8,gpt,2,abc,2048,1,8,params,1\n", HEADER);
     expect_file_error("validate_hidden.csv", text,
                       "hidden: 'abc' is not a whole number; allowed 1 to 1048576");
+    /* 40 heads do not divide 4096 without a head_dim, and do with one (a
+     * gbs column keeps it a training file): tied 51200 x 4096 embedding and
+     * 2048 x 4096 positions; a layer's QKV 4096 x 3 x 40 x 128 and output
+     * 5120 x 4096 with biases, 2 x 4096 x 16384 MLP with biases, two
+     * LayerNorms (218,160,128); the final norm: 436,272,128 */
+    static const char SHAPE[] = "id,hw,chips,model,layers,hidden,heads,head_dim,ffn,vocab,seq,tp,"
+                                "gbs,metric,value\n";
+    snprintf(text, sizeof text, "%sr,dgx-h100,8,gpt,1,4096,40,,16384,51200,2048,1,8,params,1\n",
+             SHAPE);
+    expect_file_error("validate_heads.csv", text, "give head_dim");
+    snprintf(text, sizeof text, "%sr,dgx-h100,8,gpt,1,4096,40,128,16384,51200,2048,1,8,params,1\n",
+             SHAPE);
+    json_t *h = validate_file(write_temp("validate_head_dim.csv", text));
+    static const double HEAD_DIM[] = {436272128.0};
+    expect_predictions(json_object_get(h, "rows"), "training", HEAD_DIM, 1);
+    json_decref(h);
 }
 
 /* A GEMM row runs through `gemm` and is timed as GEMM benchmarks time a

@@ -141,7 +141,7 @@ static long dimension_cell(const char *value)
 }
 
 /* A row that gives the model's shape (any of layers, hidden, heads,
- * kv_heads, ffn, vocab): the preset its model cell names with those cells
+ * kv_heads, head_dim, ffn, vocab): the preset its model cell names with those cells
  * over its own, so a Llama row keeps its gated MLP and a Nemotron row its
  * squared ReLU (named after the row: the preset's published total no longer
  * applies); or, for a model cell of "gpt" or none (Megatron's GPT table),
@@ -150,7 +150,8 @@ static long dimension_cell(const char *value)
  * refuses it as it refuses any unknown model. */
 static json_t *model_from_row(const csv_row *h, const csv_row *r)
 {
-    static const char *const KEYS[] = {"layers", "hidden", "heads", "kv_heads", "ffn", "vocab"};
+    static const char *const KEYS[] = {"layers", "hidden", "heads",
+                                       "kv_heads", "head_dim", "ffn", "vocab"};
     const char *cells[sizeof KEYS / sizeof KEYS[0]];
     bool shaped = false;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
@@ -666,6 +667,7 @@ static usim_status infer_set(const char *file, const char *text, int *set, usim_
         attention |= strcmp(header.cells[i], "head_dim") == 0;
     }
     free(line);
+    attention &= !training; /* a training row's model may give its head_dim */
     if (!n)
         return usim_fail(err, USIM_EINPUT,
                          "%s: no measurements (a header line, then one row each)", file);
@@ -673,8 +675,8 @@ static usim_status infer_set(const char *file, const char *text, int *set, usim_
         return usim_fail(err, USIM_EINPUT,
                          "%s: cannot tell training rows from serving rows (a 'gbs' column "
                          "means training, 'isl' or 'osl' serving, 'size_bytes' collectives, "
-                         "'k' GEMMs, 'head_dim' attention); give --set training, --set "
-                         "inference, --set collectives, --set gemm or --set attention",
+                         "'k' GEMMs, 'head_dim' without 'gbs' attention); give --set training, "
+                         "--set inference, --set collectives, --set gemm or --set attention",
                          file);
     *set = training      ? MEAS_TRAINING
            : inference   ? MEAS_INFERENCE
