@@ -180,8 +180,8 @@ static usim_status attention_run(json_t *req, json_t **result, usim_error *err)
     if (!isfinite(c.seconds)) { /* no matrix units: the times do not exist */
         static const char *const NONE[] = {"seconds", "compute_s", "flops_per_s", "utilisation"};
         char reason[256];
-        api_put_no_matrix_units(out, chip->name, usim_dtype_name(op.dtype), NONE, sizeof NONE / sizeof NONE[0],
-                                reason, sizeof reason);
+        api_put_no_matrix_units(out, chip->name, usim_dtype_name(op.dtype), NONE,
+                                sizeof NONE / sizeof NONE[0], reason, sizeof reason);
     }
     json_object_set_new(out, "why", reasons(chip, &op, &c, parts));
     api_system_warnings(out, sys);

@@ -325,8 +325,8 @@ static json_t *no_matrix_json(const gemm_setup *g, int64_t m, int64_t k, int64_t
                                        "compute_s"};
     char reason[256];
     json_t *o = json_object();
-    api_put_no_matrix_units(o, g->sys->chip.name, usim_dtype_name(g->dtype), NONE, sizeof NONE / sizeof NONE[0],
-                            reason, sizeof reason);
+    api_put_no_matrix_units(o, g->sys->chip.name, usim_dtype_name(g->dtype), NONE,
+                            sizeof NONE / sizeof NONE[0], reason, sizeof reason);
     set_num(o, "flops", 2.0 * (double)m * (double)k * (double)n * (double)g->batch);
     set_num(o, "peak_flops", hw_per_dtype_get(&g->sys->chip.dense_flops, g->dtype));
     json_object_set_new(o, "bound", json_null());

@@ -311,8 +311,9 @@ const api_command api_cmd_validate = {
      "against published with the error of each and the mean absolute percentage error\n"
      "of each set. --file reads another CSV of the same columns; its set follows from its\n"
      "columns (a 'gbs' column: training; 'isl' or 'osl': inference; 'size_bytes':\n"
-     "collectives; 'k': gemm; 'head_dim' without 'gbs': attention) unless --set names one. A row that does not run or has no\n"
-     "prediction, a bad value or an empty file is an error naming the file and line.\n"
+     "collectives; 'k': gemm; 'head_dim' without 'gbs': attention) unless --set names one.\n"
+     "A row that does not run or has no prediction, a bad value or an empty file is an\n"
+     "error naming the file and line.\n"
      "--cv source judges each source by the others: their class's median error as a\n"
      "calibration, their 10th-90th percentile as an 80% interval (docs/accuracy.md).",
      NULL, VALIDATE_OPTIONS, sizeof VALIDATE_OPTIONS / sizeof VALIDATE_OPTIONS[0]},

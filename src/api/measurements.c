@@ -132,14 +132,6 @@ static void shape_cell(json_t *model, const char *key, const char *value)
     json_object_set_new(model, key, whole ? json_integer(n) : json_string(value));
 }
 
-/* A whole number of at most 2^20 written in a cell, or 0. */
-static long dimension_cell(const char *value)
-{
-    char *end;
-    long n = value ? strtol(value, &end, 10) : 0;
-    return value && *end == '\0' && n > 0 && n <= 1048576 ? n : 0;
-}
-
 /* A row that gives the model's shape (any of layers, hidden, heads,
  * kv_heads, head_dim, ffn, vocab): the preset its model cell names with those cells
  * over its own, so a Llama row keeps its gated MLP and a Nemotron row its
@@ -163,6 +155,7 @@ static json_t *model_from_row(const csv_row *h, const csv_row *r)
     snprintf(path, sizeof path, "models/%s.json", name ? name : "");
     const usim_embedded_file *preset = name ? usim_embedded_find(path) : NULL;
     json_t *model = NULL;
+    bool gpt = false;
     if (preset) {
         model = json_loads(preset->text, 0, NULL);
         json_object_del(model, "published_params");
@@ -174,15 +167,18 @@ static json_t *model_from_row(const csv_row *h, const csv_row *r)
                          "vocab", 51200, "max_seq", 2048, "mlp", "gelu", "norm", "layer",
                          "position", "learned", "tied_embeddings", 1, "qkv_bias", 1, "out_bias",
                          1, "mlp_bias", 1);
-        long hidden = dimension_cell(cells[1]);
-        if (hidden > 0) /* Megatron's default; a bad hidden is refused as itself */
-            json_object_set_new(model, "ffn", json_integer(4 * hidden));
+        gpt = true;
     }
     if (!model)
         return NULL;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
         shape_cell(model, KEYS[i], cells[i]);
     shape_cell(model, "max_seq", cell(h, r, "seq"));
+    /* Megatron's FFN, 4 x hidden, unless the row gives one; a hidden out of
+     * range is refused as itself */
+    json_int_t hidden = json_integer_value(json_object_get(model, "hidden"));
+    if (gpt && !json_object_get(model, "ffn") && hidden > 0 && hidden <= 1048576)
+        json_object_set_new(model, "ffn", json_integer(4 * hidden));
     return model;
 }
 

@@ -326,9 +326,15 @@ double engine_attention_layer_s(const hw_chip *chip, engine_attention_op op, int
     return (1.0 - sliding_share) * full + sliding_share * band;
 }
 
+/* An attention kernel's two DMA set-ups, whatever its size. */
+static double dma_setups_s(const hw_chip *chip)
+{
+    return 2.0 * chip->dma.fixed_latency_s;
+}
+
 double engine_attention_fixed_s(const hw_chip *chip)
 {
-    return 2.0 * chip->dma.fixed_latency_s + chip->launch_overhead_s;
+    return dma_setups_s(chip) + chip->launch_overhead_s;
 }
 
 double engine_attention_launches_s(const hw_chip *chip, const engine_attention_op *op)
@@ -373,8 +379,7 @@ engine_cost engine_attention(const hw_chip *chip, const engine_attention_op *op)
         }
         if (op->kernel == ENGINE_ATTN_FLASH2)
             c.compute_s = engine_max(c.compute_s, flash2_floor_s(chip, &a, c.flops));
-        /* two DMA set-ups and the kernels' launches */
-        double fixed_s = 2.0 * chip->dma.fixed_latency_s + engine_attention_launches_s(chip, op);
+        double fixed_s = dma_setups_s(chip) + engine_attention_launches_s(chip, op);
         c.seconds = engine_max(c.compute_s, c.memory_s) + fixed_s;
         c.bound = engine_bound_of(c.compute_s, c.memory_s, fixed_s);
     }
