@@ -74,7 +74,9 @@ static void join_path(char *buf, size_t size, const char *prefix, const char *ke
 
 void usim_format_bound(double v, usim_unit unit, char *buf, size_t size)
 {
-    if (unit == USIM_UNIT_NONE)
+    if (unit == USIM_UNIT_NONE && v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, size, "%.0f", v); /* a count in full: 1048576, not 1.04858e+06 */
+    else if (unit == USIM_UNIT_NONE)
         snprintf(buf, size, "%.6g", v);
     else
         usim_format_quantity(v, unit, buf, size);
@@ -176,10 +178,20 @@ usim_status usim_read_quantity(const usim_reader *r, const char *path, json_t *v
     return USIM_OK;
 }
 
+/* "LO to HI" for a whole-number field's message. */
+static const char *int_range(double lo, double hi, char *buf, size_t size)
+{
+    char blo[48], bhi[48];
+    usim_format_bound(lo, USIM_UNIT_NONE, blo, sizeof blo);
+    usim_format_bound(hi, USIM_UNIT_NONE, bhi, sizeof bhi);
+    snprintf(buf, size, "%s to %s", blo, bhi);
+    return buf;
+}
+
 static usim_status read_int(const usim_reader *r, const char *path, json_t *v, double lo,
                             double hi, int *out, usim_error *err)
 {
-    char vpath[256];
+    char vpath[256], range[100];
     usim_status st = unwrap_cited(r, path, &v, vpath, sizeof vpath, err);
     if (st != USIM_OK)
         return st;
@@ -193,12 +205,12 @@ static usim_status read_int(const usim_reader *r, const char *path, json_t *v, d
         usim_error perr;
         usim_error_clear(&perr);
         if (usim_parse_count(json_string_value(v), &n, &perr) != USIM_OK)
-            return usim_fail_at(r, vpath, false, err, "%s; allowed %.0f to %.0f", perr.message,
-                                lo, hi);
+            return usim_fail_at(r, vpath, false, err, "%s; allowed %s", perr.message,
+                                int_range(lo, hi, range, sizeof range));
         x = (double)n;
     } else {
-        return usim_fail_at(r, vpath, false, err,
-                            "expected a whole number from %.0f to %.0f, got %s", lo, hi,
+        return usim_fail_at(r, vpath, false, err, "expected a whole number from %s, got %s",
+                            int_range(lo, hi, range, sizeof range),
                             json_is_real(v) ? "a fraction" : json_kind(v));
     }
     if (!(x >= lo && x <= hi))
