@@ -335,28 +335,31 @@ static void probs_in_the_experts_keep_no_combined_copy(void **state)
 }
 
 /* A model with attention sinks runs the stack's sink_attention unless the
- * run names a kernel: gpt-oss under Megatron-Core unfused, Llama fused,
- * torchtitan (no sink kernel named) its own FlashAttention-2. */
+ * run names a kernel: gpt-oss under Megatron-Core fused (TE 2.8 with cuDNN
+ * 9.13.1), under a stack of an older container that names its sinks unfused
+ * unfused while Llama stays fused there, under torchtitan (no sink kernel
+ * named) its own FlashAttention-2. */
 static void sinks_run_the_stacks_sink_kernel(void **state)
 {
     (void)state;
-    const char *gpt = "train --model gpt-oss-20b --hw dgx-h100 --chips 8 --ep 8 --gbs 8 "
-                      "--seq 4096 --zero 1 --json";
+    const char *older = stack_variant("megatron-core", "te-cudnn-9-10",
+                                      "\"sink_attention\": {\"value\": \"unfused\"}");
     static const struct {
-        const char *args, *extra, *kernel;
+        const char *model, *stack, *extra, *kernel;
     } CASES[] = {
-        {"", "", "unfused"},
-        {"", " --attention fused", "fused"},
-        {"", " --stack torchtitan", "flash2"},
-        {"llama", "", "fused"},
+        {"gpt-oss-20b", "megatron-core", "", "fused"},
+        {"gpt-oss-20b", NULL, "", "unfused"},
+        {"gpt-oss-20b", NULL, " --attention fused", "fused"},
+        {"gpt-oss-20b", "torchtitan", "", "flash2"},
+        {"llama3-8b", NULL, "", "fused"},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "%s%s",
-                 CASES[i].args[0] ? "train --model llama3-8b --hw dgx-h100 --chips 8 --gbs 8 "
-                                    "--seq 4096 --json"
-                                  : gpt,
-                 CASES[i].extra);
+        char cmd[400];
+        snprintf(cmd, sizeof cmd,
+                 "train --model %s --hw dgx-h100 --chips 8 --gbs 8 --seq 4096 --zero 1 --json "
+                 "--stack %s%s%s",
+                 CASES[i].model, CASES[i].stack ? CASES[i].stack : older,
+                 strstr(CASES[i].model, "gpt-oss") ? " --ep 8" : "", CASES[i].extra);
         json_t *j = cli_json(cmd);
         const char *kernel =
             json_string_value(json_object_get(json_object_get(j, "plan"), "attention"));
