@@ -335,10 +335,10 @@ static void probs_in_the_experts_keep_no_combined_copy(void **state)
 }
 
 /* A model with attention sinks runs the stack's sink_attention unless the
- * run names a kernel: gpt-oss under Megatron-Core fused (TE 2.8 with cuDNN
- * 9.13.1), under a stack of an older container that names its sinks unfused
- * unfused while Llama stays fused there, under torchtitan (no sink kernel
- * named) its own FlashAttention-2. */
+ * run names a kernel: gpt-oss runs fused under Megatron-Core (TE 2.8 with
+ * cuDNN 9.13.1); a stack for an older container that names its sinks unfused
+ * runs them so (Llama stays fused there); torchtitan, which names no sink
+ * kernel, runs its own FlashAttention-2. */
 static void sinks_run_the_stacks_sink_kernel(void **state)
 {
     (void)state;
