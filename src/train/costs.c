@@ -366,6 +366,30 @@ static double layer_attention_s(const train_ctx *x, const engine_attention_op *o
     return engine_attention_layer_s(x->chip, *op, x->m->sliding_window, wl_sliding_share(x->m));
 }
 
+/* A rank's attention core under context parallelism as Transformer Engine's
+ * and PyTorch's load-balanced rings run it: the rank holds chunks i and
+ * 2 CP - 1 - i of the sequence (seq / CP tokens), attends causally to its own
+ * (op), then, for each of the CP - 1 blocks that come round the ring, to half
+ * of it without a mask (all its queries against the block's first chunk, or
+ * its last chunk against the whole block): 1 / CP of the causal core, in CP
+ * kernels. Without CP, the op itself. */
+static engine_cost ring_attention(const train_ctx *x, const engine_attention_op *op)
+{
+    engine_cost work = engine_attention(x->chip, op);
+    work.seconds = layer_attention_s(x, op);
+    if (x->p->cp <= 1)
+        return work;
+    engine_attention_op half = *op;
+    half.causal = false;
+    half.kv_len = op->kv_len / 2;
+    engine_cost block = engine_attention(x->chip, &half);
+    double steps = x->p->cp - 1;
+    work.seconds += steps * layer_attention_s(x, &half);
+    work.flops += steps * block.flops;
+    work.bytes += steps * block.bytes;
+    return work;
+}
+
 static void attention_block(train_ctx *x, train_costs *c, bool backward)
 {
     const wl_model *m = x->m;
@@ -396,7 +420,7 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                               (int64_t)fmax(heads, 1),
                               (int64_t)fmax((double)m->kv_heads / t, 1),
                               x->p->seq / x->p->cp,
-                              x->p->seq,
+                              x->p->seq / x->p->cp,
                               m->mla.kv_lora_rank > 0 ? m->mla.qk_nope_dim + m->mla.qk_rope_dim
                                                       : m->head_dim,
                               true,
@@ -405,14 +429,13 @@ static void attention_block(train_ctx *x, train_costs *c, bool backward)
                               (engine_attention_kernel)x->p->attention,
                               wl_model_dropout(m),
                               0};
-    engine_cost work = engine_attention(x->chip, &op);
-    work.seconds = layer_attention_s(x, &op);
+    engine_cost work = ring_attention(x, &op);
     bool selective = x->p->recompute == WL_RECOMPUTE_SELECTIVE;
     if (backward && op.kernel == ENGINE_ATTN_UNFUSED && selective) {
         /* selective recomputation: the core's forward again, for its scores */
         op.backward = false;
-        engine_cost again = engine_attention(x->chip, &op);
-        work.seconds += layer_attention_s(x, &op);
+        engine_cost again = ring_attention(x, &op);
+        work.seconds += again.seconds;
         work.flops += again.flops;
         work.bytes += again.bytes;
     }
