@@ -391,7 +391,7 @@ static void recompute_modules_leave_out_what_they_rebuild(void **state)
     p.stack.recompute_mla_up = p.stack.recompute_moe_act = true;
     assert_close(all - wl_layer_activation_bytes(&m, &p), 653787136.0, 1e-12);
     static const char *const bad[][2] = {
-        {"moe", "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp"},
+        {"shared_experts", "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp, moe"},
         {"layernorm --recompute full", "recompute modules apply to --recompute selective only"},
         {"layernorm,,moe_act", "an empty entry in 'layernorm,,moe_act'; allowed: core_attn"},
         {"mlp --stack torchtitan", "stack 'torchtitan' recomputes by its own per-op policy"},

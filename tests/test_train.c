@@ -403,6 +403,31 @@ static void dispatch_type_is_the_stacks(void **state)
     assert_close(p.stack.moe_dispatch_bytes, 2.0, 0);
 }
 
+/* Megatron-Core's --recompute-modules moe reruns a MoE layer whole from its
+ * input in the backward, all-to-alls included: a layer's dispatch and
+ * combine go out three times a micro-batch instead of twice (forward,
+ * backward, and the forward again), and the layer keeps none of its routed
+ * activations (285,212,672 bytes a layer here). */
+static void moe_module_recomputes_the_layer(void **state)
+{
+    (void)state;
+    wl_model m = model("qwen3-30b-a3b");
+    hw_system s = load_system("dgx-h100", 16);
+    wl_plan p = plan(1, 1, 16, 1, 64, 4096);
+    p.ep = 8;
+    double kept = wl_layer_activation_bytes(&m, &p);
+    double twice = recorded_calls(&m, &p, &s, TRAIN_EP_COMM, NET_ALLTOALL, -1, 0).total;
+    p.stack.recompute_moe = true;
+    assert_close(recorded_calls(&m, &p, &s, TRAIN_EP_COMM, NET_ALLTOALL, -1, 0).total,
+                 1.5 * twice, 1e-12);
+    /* the dispatched tokens (16-bit; Megatron-Core weighs them inside the
+     * experts, so no combined copy) and gate, up and product (3 x 16-bit)
+     * of 4,096 x 8 routed copies, 2,048 and 768 wide */
+    double routed = 4096.0 * 8;
+    assert_close(kept - wl_layer_activation_bytes(&m, &p), routed * (2 * 2048 + 3 * 2 * 768.0),
+                 1e-12);
+}
+
 /* MFU is model FLOPs / (time x chips x peak); model FLOPs are 6N + 12 L H Q T
  * per token. */
 static void mfu_by_definition(void **state)
@@ -860,6 +885,7 @@ int main(void)
         cmocka_unit_test(expert_gradients_reduce_over_expert_dp),
         cmocka_unit_test(zero2_reduces_every_microbatch),
         cmocka_unit_test(dispatch_type_is_the_stacks),
+        cmocka_unit_test(moe_module_recomputes_the_layer),
         cmocka_unit_test(weak_scaling_in_a_node),
         cmocka_unit_test(overlap_hides_communication),
         cmocka_unit_test(fp8_backward_accumulates_split),

@@ -242,6 +242,8 @@ typedef struct wl_stack {
     bool recompute_swiglu;      /* the SwiGLU product rebuilt from its kept inputs */
     bool recompute_moe_act;     /* the same for the routed experts only (Megatron's moe_act) */
     bool recompute_mlp;         /* dense MLPs rerun from their input (Megatron's mlp) */
+    bool recompute_moe;         /* a MoE layer rerun whole from its input: router, dispatch,
+                                 * experts, combine (Megatron's moe) */
     double activation_cache_bytes; /* bytes every kept MLP and linear input takes (0: 16-bit) */
     double fp8_input_bytes;     /* bytes a kept linear input takes in an FP8 run (0: 16-bit) */
     /* The host's side: the CPU time to issue one kernel from the stack's

@@ -97,8 +97,9 @@ static json_t *set_summary(const tally *t)
 
 /* The built-in CSVs of each set (validation/NAME.csv), each kept in the
  * columns and units of its source. */
-static const char *const SET_FILES[][5] = {
-    [MEAS_TRAINING] = {"training", "torchtitan", "nemo-performance", "trainium-training", NULL},
+static const char *const SET_FILES[][6] = {
+    [MEAS_TRAINING] = {"training", "torchtitan", "nemo-performance", "megatron-moe",
+                       "trainium-training", NULL},
     [MEAS_INFERENCE] = {"inference", "trainium-inference", NULL},
     [MEAS_COLLECTIVES] = {"collectives", NULL},
     [MEAS_GEMM] = {"gemm", NULL},
@@ -302,7 +303,8 @@ const api_command api_cmd_validate = {
      "ultrasim validate [--set training|inference|collectives|gemm|attention|all] "
      "[--file FILE.csv [--hw NAME|FILE]] [--cv source] [--write-intervals FILE.json] [--json]",
      "Runs every row of validation/training.csv, torchtitan.csv,\n"
-     "nemo-performance.csv and trainium-training.csv (train), validation/inference.csv and\n"
+     "nemo-performance.csv, megatron-moe.csv and trainium-training.csv (train),\n"
+     "validation/inference.csv and\n"
      "trainium-inference.csv (serve), validation/collectives.csv (collective),\n"
      "validation/gemm.csv (gemm) and validation/attention.csv (attention; both\n"
      "timed as benchmarks time kernels back to back: without the launch) through\n"

@@ -231,7 +231,8 @@ static json_t *training_request(const csv_row *h, const csv_row *r)
         {"schedule", "schedule"}, {"moe-dispatcher", "moe_dispatcher"},
         {"mtp-layers", "mtp_layers"}, {"cpu-offload-layers", "cpu_offload_layers"},
         {"microbatch-group-size-per-virtual-pipeline-stage", "vp_group"},
-        {"recompute-layers", "recompute_layers"}, {"dp-shard", "dp_shard"}};
+        {"recompute-layers", "recompute_layers"}, {"dp-shard", "dp_shard"},
+        {"recompute-modules", "recompute_modules"}, {"overlap-ep-comm", "overlap_ep_comm"}};
     const char *hw = cell(h, r, "hw");
     json_t *req = api_pack("{s:s}", "command", "train");
     json_t *shaped = model_from_row(h, r);
@@ -695,6 +696,7 @@ static const char *const COLUMNS[] = {
     "cp", "ep", "etp", "vp", "mbs", "gbs", "dtype", "recompute", "sp", "zero", "attention",
     "overlap_grad_reduce", "overlap_tp_comm", "stack", "compile", "fp8_recipe", "schedule", "moe_dispatcher", "mtp_layers",
     "cpu_offload_layers", "recompute_layers", "vp_group", "dp_shard", "embedding_in_pipeline_split", "loss_in_pipeline_split",
+    "recompute_modules", "overlap_ep_comm",
     /* inference */
     "weights", "batch", "isl", "osl", "mode", "concurrency", "spec_draft", "spec_len", "spec_accept",
     "engine", "max_model_len", "prefill_buckets", "requests", "replicas", "attention_dp",

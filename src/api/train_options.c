@@ -149,8 +149,10 @@ usim_status api_read_fp8_recipe(const usim_command *cmd, json_t *req, const hw_s
 static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, wl_plan *p,
                                           usim_error *err)
 {
-    static const char *const names[] = {"core_attn", "layernorm", "mla_up_proj", "moe_act", "mlp"};
-    static const char *const allowed = "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp";
+    static const char *const names[] = {"core_attn", "layernorm", "mla_up_proj", "moe_act", "mlp",
+                                        "moe"};
+    static const char *const allowed =
+        "allowed: core_attn, layernorm, mla_up_proj, moe_act, mlp, moe";
     const char *list = NULL;
     usim_status st = api_string(cmd, req, "recompute-modules", &list, err);
     if (st != USIM_OK || !list)
@@ -195,6 +197,7 @@ static usim_status read_recompute_modules(const usim_command *cmd, json_t *req, 
     s->recompute_mla_up = on[2];
     s->recompute_moe_act = on[3];
     s->recompute_mlp = on[4];
+    s->recompute_moe = on[5];
     s->recompute_swiglu = false;
     return USIM_OK;
 }
@@ -221,10 +224,11 @@ static usim_status check_unread_options(json_t *req, const wl_plan *p, const wl_
                                "on hides expert-parallel all-to-alls, and %s is dense (no "
                                "experts; allowed: off)",
                                m->name);
-    if (m->experts <= 1 && modules && p->stack.recompute_moe_act)
+    if (m->experts <= 1 && modules && (p->stack.recompute_moe_act || p->stack.recompute_moe))
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",
-                               "moe_act recomputes the experts' activation, and %s is dense (no "
-                               "experts)",
+                               "%s recomputes %s, and %s is dense (no experts)",
+                               p->stack.recompute_moe ? "moe" : "moe_act",
+                               p->stack.recompute_moe ? "the MoE layers" : "the experts' activation",
                                m->name);
     if (m->mla.kv_lora_rank <= 0 && modules && p->stack.recompute_mla_up)
         return usim_fail_field(err, USIM_EINPUT, "recompute-modules",

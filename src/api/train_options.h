@@ -105,7 +105,8 @@ extern const char *const api_tp_unit_choices[];
      100000, false},                                                                            \
     {"recompute-modules", USIM_OPT_STRING, USIM_UNIT_NONE, "LIST",                              \
      "what selective recomputation rebuilds, as Megatron-Core's --recompute-modules names it "  \
-     "(comma-separated: core_attn, layernorm, mla_up_proj, moe_act, mlp); default: the stack's",\
+     "(comma-separated: core_attn, layernorm, mla_up_proj, moe_act, mlp, moe: a MoE layer "     \
+     "whole); default: the stack's",                                                            \
      NULL, NULL, 0, 0, false},                                                                  \
     {"cpu-offload-layers", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                   \
      "keep the first N layers' activations in host memory from their forward to their "        \

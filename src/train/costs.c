@@ -568,9 +568,11 @@ static void stack_recompute(train_ctx *x, train_costs *c, bool moe)
     if (s->recompute_swiglu && gated) {
         double f = moe ? routed + T * m->shared_experts * m->expert_ffn / t : T * m->ffn / t;
         elementwise(x, c, false, f, 4, kernels(x)->gated_activation, launches(x)->gated_activation);
-    } else if (s->recompute_moe_act && moe) {
+    } else if (s->recompute_moe_act && moe && !s->recompute_moe) {
         mlp_activation(x, c, false, routed);
     }
+    if (s->recompute_moe && moe) /* the layer's forward again, its all-to-alls with it */
+        moe_mlp(x, c, false);
     if (s->recompute_mlp && !moe) { /* FC1's input cast again, its amax with it */
         dense_mlp(x, c, false, m->ffn);
         add(c, TRAIN_TP_COMM, amax_reductions_s(x, c, 1));

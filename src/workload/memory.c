@@ -144,7 +144,9 @@ static double layer_activation_bytes(const wl_model *m, const wl_plan *p, bool m
     bool gated = m->mlp == WL_MLP_SWIGLU;
     double product = selective && s->recompute_swiglu && gated ? 0 : lin;
     double per_ffn = (gated ? 2 : 1) * cache + product;
-    if (moe) {
+    if (moe && selective && s->recompute_moe) {
+        /* the whole MoE layer rebuilt from its input, which the norm keeps */
+    } else if (moe) {
         double routed = tokens * m->experts_per_token;
         double expert_ffn = (gated ? 2 : 1) * cache +
                             (selective && s->recompute_moe_act ? 0 : product);

@@ -88,6 +88,7 @@ static const usim_field STACK_FIELDS[] = {
     USIM_BOOL("recompute_swiglu", wl_stack, recompute_swiglu),
     USIM_BOOL("recompute_moe_act", wl_stack, recompute_moe_act),
     USIM_BOOL("recompute_mlp", wl_stack, recompute_mlp),
+    USIM_BOOL("recompute_moe", wl_stack, recompute_moe),
     USIM_NUM("activation_cache_bytes", wl_stack, activation_cache_bytes, U_1, 0, 4, false),
     USIM_NUM("fp8_input_bytes", wl_stack, fp8_input_bytes, U_1, 0, 4, false),
     USIM_NUM("host_kernel_s", wl_stack, host_kernel_s, USIM_UNIT_SECONDS, 0, 1e-3, false),
