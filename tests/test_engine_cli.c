@@ -390,6 +390,38 @@ static void softmax_overlap_is_linear(void **state)
     expect_input_error(args, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0");
 }
 
+/* A GPU's query tiles pay matrix.attention_tile_overhead key blocks each.
+ * 8 sequences x 16 heads of 2,048 queries, not causal, on the H100's 132
+ * SMs: 2,048 tiles of 128 queries against 16 blocks each, 32,768 pairs,
+ * 249 on the busiest SM; its 16 tiles add 16 x 1.8 = 28.8, so the products
+ * take 277.8 / 249 of their time without the overhead. */
+static double tile_products_s(double overhead)
+{
+    char chip[200], args[700];
+    snprintf(chip, sizeof chip,
+             "{\"kind\":\"chip\",\"base\":\"h100-sxm\",\"name\":\"tiles\","
+             "\"matrix\":{\"attention_tile_overhead\":%g}}",
+             overhead);
+    const char *path = write_temp("tiles.json", chip);
+    snprintf(args, sizeof args, "attention --hw %s --batch 8 --heads 16 --seq 2048 --json", path);
+    json_t *j = cli_json(args);
+    double s = num(json_object_get(j, "parts"), "tensor_s");
+    json_decref(j);
+    return s;
+}
+
+static void query_tiles_pay_their_overhead(void **state)
+{
+    (void)state;
+    assert_close(tile_products_s(1.8) / tile_products_s(0), 277.8 / 249.0, 1e-12);
+    const char *trn = write_temp("trn_tiles.json",
+                                 "{\"kind\":\"chip\",\"base\":\"trn2\",\"name\":\"t\","
+                                 "\"matrix\":{\"attention_tile_overhead\":2}}");
+    char args[600];
+    snprintf(args, sizeof args, "attention --seq 128 --hw %s", trn);
+    expect_input_error(args, "matrix.attention_tile_overhead: 2 on a systolic matrix; allowed: 0");
+}
+
 /* A sweep runs attention points as the command does: causal FLOPs of 16
  * heads of 128 over s (s + 1) / 2 pairs, 4 x 128 each forward:
  * 4,299,161,600 at 1,024 tokens and 68,736,253,952 at 4,096. */
@@ -535,6 +567,7 @@ int main(void)
         cmocka_unit_test(attention_flops_by_hand),
         cmocka_unit_test(attention_bad_input),
         cmocka_unit_test(softmax_overlap_is_linear),
+        cmocka_unit_test(query_tiles_pay_their_overhead),
         cmocka_unit_test(attention_without_matrix_units_is_na),
         cmocka_unit_test(attention_sweeps),
     };

@@ -90,6 +90,12 @@ typedef struct hw_matrix {
      * softmax run beside another's products (FlashAttention-3's ping-pong on
      * Hopper, FlashAttention-4 and cuDNN on Blackwell). */
     double softmax_overlap;
+    /* What a fused attention kernel's query tile pays beyond its key blocks,
+     * in blocks of its own main loop: loading Q and the first K and V,
+     * filling and draining the pipeline of products and softmax, rescaling
+     * and writing O and the log-sum-exp (0: nothing). Short sequences, with
+     * few blocks a tile, feel it. */
+    double attention_tile_overhead;
     /* The share of those short-benchmark rates the chip holds when its matrix
      * units run back to back for minutes, as a training step keeps them: at
      * its power limit the SM clock falls below the boost a benchmark of a

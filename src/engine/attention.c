@@ -189,7 +189,9 @@ static engine_attention_parts gpu_parts(const hw_chip *chip, const attn *a, usim
     double ops = (a->backward ? 6.0 : 3.0) * rows * bk;
     double special = chip->vector.special_per_cycle > 0 ? chip->vector.special_per_cycle
                                                         : chip->vector.elements_per_cycle;
-    double pairs = busiest(t, chip->cores);
+    /* each core's query tiles pay their prologue and epilogue as blocks */
+    double pairs =
+        busiest(t, chip->cores) + x->attention_tile_overhead * ceil(t->tiles / chip->cores);
     double tensor_s = pairs * macs / (p * x->clock_hz * hw_matrix_efficiency(x, dt));
     double vector_s = pairs * ops / (chip->vector.elements_per_cycle * chip->vector.clock_hz);
     double softmax_s = pairs * rows * bk / (special * chip->vector.clock_hz) + vector_s;

@@ -254,8 +254,9 @@ static usim_status apply_power_limit(const usim_reader *r, const char *path, hw_
     return USIM_OK;
 }
 
-/* fp8_any_layout says which operand layouts a GPU's FP8 tensor cores take
- * and softmax_overlap how much of its attention softmax runs beside them; a
+/* fp8_any_layout says which operand layouts a GPU's FP8 tensor cores take,
+ * softmax_overlap how much of its attention softmax runs beside them and
+ * attention_tile_overhead what a query tile of its kernels pays; a
  * systolic array streams its operands as the compiler lays them out, and a
  * NeuronCore's engines already work on successive tiles at once, so the
  * fields would change nothing there and are refused rather than ignored. */
@@ -281,6 +282,15 @@ static usim_status check_tensor_core_fields(const usim_reader *r, const char *pa
                             "NeuronCore's tensor, vector and scalar engines already work on "
                             "successive tiles at once)",
                             c->matrix.softmax_overlap);
+    }
+    if (c->matrix.attention_tile_overhead > 0) {
+        snprintf(field, sizeof field, "%s%smatrix.attention_tile_overhead", path, at);
+        return usim_fail_at(r, field, false, err,
+                            "%g on a systolic matrix; allowed: 0 (the field prices a GPU "
+                            "attention kernel's query-tile prologue and epilogue; a "
+                            "NeuronCore's array fill and drain are costed from its own "
+                            "instructions)",
+                            c->matrix.attention_tile_overhead);
     }
     return USIM_OK;
 }

@@ -81,6 +81,7 @@ static const usim_field MATRIX[] = {
              false),
     USIM_NUM("sustained", hw_matrix, sustained, U_1, 0.3, 1, false),
     USIM_NUM("softmax_overlap", hw_matrix, softmax_overlap, U_1, 0, 1, false),
+    USIM_NUM("attention_tile_overhead", hw_matrix, attention_tile_overhead, U_1, 0, 64, false),
 };
 static const usim_schema MATRIX_SCHEMA = USIM_SCHEMA("matrix engine", MATRIX);
 
