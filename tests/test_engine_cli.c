@@ -332,17 +332,37 @@ static void attention_flops_by_hand(void **state)
  * fused forward: its compute time is linear in v, the sum of the two at 0
  * and the longer at 1, so t(0) - t(1) = min and t(0.5) is their mean; the
  * backward does not move. On a systolic chip the field is refused. */
-static double attention_compute_s(double overlap, const char *pass)
+/* The attention command's JSON on an H100 whose matrix.FIELD is VALUE. */
+static json_t *variant_attention(const char *field, double value, const char *shape)
 {
     char chip[200], args[700];
     snprintf(chip, sizeof chip,
-             "{\"kind\":\"chip\",\"base\":\"h100-sxm\",\"name\":\"ov\","
-             "\"matrix\":{\"softmax_overlap\":%g}}",
-             overlap);
-    const char *path = write_temp("overlap.json", chip);
-    snprintf(args, sizeof args,
-             "attention --hw %s --batch 2 --heads 16 --seq 8192 --pass %s --json", path, pass);
-    json_t *j = cli_json(args);
+             "{\"kind\":\"chip\",\"base\":\"h100-sxm\",\"name\":\"variant\","
+             "\"matrix\":{\"%s\":%g}}",
+             field, value);
+    const char *path = write_temp("variant.json", chip);
+    snprintf(args, sizeof args, "attention --hw %s %s --json", path, shape);
+    return cli_json(args);
+}
+
+/* A Trainium chip with matrix.FIELD set is refused: the field is a GPU's. */
+static void systolic_refuses(const char *field)
+{
+    char chip[200], args[600], message[200];
+    snprintf(chip, sizeof chip,
+             "{\"kind\":\"chip\",\"base\":\"trn2\",\"name\":\"t\","
+             "\"matrix\":{\"%s\":0.5}}",
+             field);
+    snprintf(args, sizeof args, "attention --seq 128 --hw %s", write_temp("trn_field.json", chip));
+    snprintf(message, sizeof message, "matrix.%s: 0.5 on a systolic matrix; allowed: 0", field);
+    expect_input_error(args, message);
+}
+
+static double attention_compute_s(double overlap, const char *pass)
+{
+    char shape[100];
+    snprintf(shape, sizeof shape, "--batch 2 --heads 16 --seq 8192 --pass %s", pass);
+    json_t *j = variant_attention("softmax_overlap", overlap, shape);
     double s = num(j, "compute_s");
     json_decref(j);
     return s;
@@ -382,12 +402,7 @@ static void softmax_overlap_is_linear(void **state)
     assert_close(num(fa3, "flops") / (num(fa3, "seconds") - num(fa3, "launch_s")) / 1e12, 661.0,
                  661.0 * 0.005);
     json_decref(fa3);
-    const char *trn = write_temp("trn_overlap.json",
-                                 "{\"kind\":\"chip\",\"base\":\"trn2\",\"name\":\"t\","
-                                 "\"matrix\":{\"softmax_overlap\":0.5}}");
-    char args[600];
-    snprintf(args, sizeof args, "attention --seq 128 --hw %s", trn);
-    expect_input_error(args, "matrix.softmax_overlap: 0.5 on a systolic matrix; allowed: 0");
+    systolic_refuses("softmax_overlap");
 }
 
 /* A GPU's query tiles pay matrix.attention_tile_overhead key blocks each.
@@ -397,14 +412,8 @@ static void softmax_overlap_is_linear(void **state)
  * take 277.8 / 249 of their time without the overhead. */
 static double tile_products_s(double overhead)
 {
-    char chip[200], args[700];
-    snprintf(chip, sizeof chip,
-             "{\"kind\":\"chip\",\"base\":\"h100-sxm\",\"name\":\"tiles\","
-             "\"matrix\":{\"attention_tile_overhead\":%g}}",
-             overhead);
-    const char *path = write_temp("tiles.json", chip);
-    snprintf(args, sizeof args, "attention --hw %s --batch 8 --heads 16 --seq 2048 --json", path);
-    json_t *j = cli_json(args);
+    json_t *j = variant_attention("attention_tile_overhead", overhead,
+                                  "--batch 8 --heads 16 --seq 2048");
     double s = num(json_object_get(j, "parts"), "tensor_s");
     json_decref(j);
     return s;
@@ -414,12 +423,7 @@ static void query_tiles_pay_their_overhead(void **state)
 {
     (void)state;
     assert_close(tile_products_s(1.8) / tile_products_s(0), 277.8 / 249.0, 1e-12);
-    const char *trn = write_temp("trn_tiles.json",
-                                 "{\"kind\":\"chip\",\"base\":\"trn2\",\"name\":\"t\","
-                                 "\"matrix\":{\"attention_tile_overhead\":2}}");
-    char args[600];
-    snprintf(args, sizeof args, "attention --seq 128 --hw %s", trn);
-    expect_input_error(args, "matrix.attention_tile_overhead: 2 on a systolic matrix; allowed: 0");
+    systolic_refuses("attention_tile_overhead");
 }
 
 /* A sweep runs attention points as the command does: causal FLOPs of 16

@@ -269,14 +269,21 @@ static void hsdp_shards_in_node_and_replicates_across(void **state)
 }
 
 /* HBM bytes of elementwise work a step records. */
-static double elementwise_bytes(const wl_model *m, const wl_plan *p, const hw_system *s)
+/* A step's FLOPs (or bytes) of one kind of work, over all its tasks. */
+static double step_total(const wl_model *m, const wl_plan *p, const hw_system *s,
+                         train_kind kind, bool flops)
 {
     train_record rec = recorded_step(m, p, s);
-    double bytes = 0;
+    double sum = 0;
     for (int i = 0; i < rec.nops; i++)
-        bytes += rec.ops[i].bytes[TRAIN_ELEMENTWISE];
+        sum += flops ? rec.ops[i].flops[kind] : rec.ops[i].bytes[kind];
     train_record_free(&rec);
-    return bytes;
+    return sum;
+}
+
+static double elementwise_bytes(const wl_model *m, const wl_plan *p, const hw_system *s)
+{
+    return step_total(m, p, s, TRAIN_ELEMENTWISE, false);
 }
 
 /* Context parallelism runs ring attention balanced, as Transformer Engine
@@ -286,16 +293,6 @@ static double elementwise_bytes(const wl_model *m, const wl_plan *p, const hw_sy
  * one sequence a rank at CP 1, four sequences shared by four ranks at CP 4,
  * the same attention FLOPs a rank: 32 layers x (4 + 10) d x 32 heads x
  * 8,192 x 8,193 / 2 useful (query, key) pairs. */
-static double attention_flops(const wl_model *m, const wl_plan *p, const hw_system *s)
-{
-    train_record rec = recorded_step(m, p, s);
-    double flops = 0;
-    for (int i = 0; i < rec.nops; i++)
-        flops += rec.ops[i].flops[TRAIN_ATTENTION];
-    train_record_free(&rec);
-    return flops;
-}
-
 static void ring_attention_is_balanced(void **state)
 {
     (void)state;
@@ -303,10 +300,10 @@ static void ring_attention_is_balanced(void **state)
     hw_system s = load_system("dgx-h100", 8);
     wl_plan p = plan(1, 1, 8, 1, 8, 8192);
     double pairs = 8192.0 * 8193.0 / 2.0, closed = 32 * 14.0 * 128 * 32 * pairs;
-    assert_close(attention_flops(&m, &p, &s), closed, 1e-12);
+    assert_close(step_total(&m, &p, &s, TRAIN_ATTENTION, true), closed, 1e-12);
     p.dp = 2;
     p.cp = 4;
-    assert_close(attention_flops(&m, &p, &s), closed, 1e-12);
+    assert_close(step_total(&m, &p, &s, TRAIN_ATTENTION, true), closed, 1e-12);
 }
 
 /* FSDP2's copies on the compute stream: every gather's output split into

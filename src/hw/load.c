@@ -260,38 +260,42 @@ static usim_status apply_power_limit(const usim_reader *r, const char *path, hw_
  * systolic array streams its operands as the compiler lays them out, and a
  * NeuronCore's engines already work on successive tiles at once, so the
  * fields would change nothing there and are refused rather than ignored. */
+/* A GPU-only number set on a systolic array: refused, saying what it means. */
+static usim_status refuse_on_array(const usim_reader *r, const char *path, const char *name,
+                                   double value, const char *meaning, usim_error *err)
+{
+    char field[200];
+    snprintf(field, sizeof field, "%s%smatrix.%s", path, path[0] ? "." : "", name);
+    return usim_fail_at(r, field, false, err, "%g on a systolic matrix; allowed: 0 (%s)", value,
+                        meaning);
+}
+
 static usim_status check_tensor_core_fields(const usim_reader *r, const char *path,
                                             const hw_chip *c, usim_error *err)
 {
     if (c->matrix.kind != HW_MATRIX_SYSTOLIC)
         return USIM_OK;
-    char field[200];
-    const char *at = path[0] ? "." : "";
     if (c->matrix.fp8_any_layout) {
-        snprintf(field, sizeof field, "%s%smatrix.fp8_any_layout", path, at);
+        char field[200];
+        snprintf(field, sizeof field, "%s%smatrix.fp8_any_layout", path, path[0] ? "." : "");
         return usim_fail_at(r, field, false, err,
                             "true on a systolic matrix; allowed: false (the field says which "
                             "FP8 operand layouts a GPU's tensor cores take; an array streams "
                             "its operands as the compiler lays them out)");
     }
-    if (c->matrix.softmax_overlap > 0) {
-        snprintf(field, sizeof field, "%s%smatrix.softmax_overlap", path, at);
-        return usim_fail_at(r, field, false, err,
-                            "%g on a systolic matrix; allowed: 0 (the field says how much of a "
-                            "GPU's attention softmax runs beside its tensor cores; a "
-                            "NeuronCore's tensor, vector and scalar engines already work on "
-                            "successive tiles at once)",
-                            c->matrix.softmax_overlap);
-    }
-    if (c->matrix.attention_tile_overhead > 0) {
-        snprintf(field, sizeof field, "%s%smatrix.attention_tile_overhead", path, at);
-        return usim_fail_at(r, field, false, err,
-                            "%g on a systolic matrix; allowed: 0 (the field prices a GPU "
-                            "attention kernel's query-tile prologue and epilogue; a "
-                            "NeuronCore's array fill and drain are costed from its own "
-                            "instructions)",
-                            c->matrix.attention_tile_overhead);
-    }
+    if (c->matrix.softmax_overlap > 0)
+        return refuse_on_array(r, path, "softmax_overlap", c->matrix.softmax_overlap,
+                               "the field says how much of a GPU's attention softmax runs "
+                               "beside its tensor cores; a NeuronCore's tensor, vector and "
+                               "scalar engines already work on successive tiles at once",
+                               err);
+    if (c->matrix.attention_tile_overhead > 0)
+        return refuse_on_array(r, path, "attention_tile_overhead",
+                               c->matrix.attention_tile_overhead,
+                               "the field prices a GPU attention kernel's query-tile prologue "
+                               "and epilogue; a NeuronCore's array fill and drain are costed "
+                               "from its own instructions",
+                               err);
     return USIM_OK;
 }
 
