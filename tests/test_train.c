@@ -689,6 +689,8 @@ static void expert_tensor_parallel_folds(void **state)
         {"--recompute-modules moe_act",
          "--recompute-modules: moe_act recomputes the experts' activation, and llama3-8b is "
          "dense"},
+        {"--recompute-modules layernorm,moe",
+         "--recompute-modules: moe recomputes the MoE layers, and llama3-8b is dense"},
         {"--recompute-modules layernorm,mla_up_proj",
          "mla_up_proj recomputes latent attention's up-projections, and llama3-8b has no latent "
          "attention"}};
