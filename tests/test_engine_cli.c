@@ -328,10 +328,6 @@ static void attention_flops_by_hand(void **state)
                   NULL);
 }
 
-/* A chip with matrix.softmax_overlap v hides v x min(products, softmax) of a
- * fused forward: its compute time is linear in v, the sum of the two at 0
- * and the longer at 1, so t(0) - t(1) = min and t(0.5) is their mean; the
- * backward does not move. On a systolic chip the field is refused. */
 /* The attention command's JSON on an H100 whose matrix.FIELD is VALUE. */
 static json_t *variant_attention(const char *field, double value, const char *shape)
 {
@@ -358,6 +354,10 @@ static void systolic_refuses(const char *field)
     expect_input_error(args, message);
 }
 
+/* A chip with matrix.softmax_overlap v hides v x min(products, softmax) of a
+ * fused forward: its compute time is linear in v, the sum of the two at 0
+ * and the longer at 1, so t(0) - t(1) = min and t(0.5) is their mean; the
+ * backward does not move. On a systolic chip the field is refused. */
 static double attention_compute_s(double overlap, const char *pass)
 {
     char shape[100];

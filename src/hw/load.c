@@ -254,22 +254,28 @@ static usim_status apply_power_limit(const usim_reader *r, const char *path, hw_
     return USIM_OK;
 }
 
+/* The path of the chip's matrix field `name`, for a message. */
+static const char *matrix_field(char *buf, size_t size, const char *path, const char *name)
+{
+    snprintf(buf, size, "%s%smatrix.%s", path, path[0] ? "." : "", name);
+    return buf;
+}
+
+/* A GPU-only number set on a systolic array: refused, saying what it means. */
+static usim_status refuse_on_array(const usim_reader *r, const char *path, const char *name,
+                                   double value, const char *meaning, usim_error *err)
+{
+    char field[200];
+    return usim_fail_at(r, matrix_field(field, sizeof field, path, name), false, err,
+                        "%g on a systolic matrix; allowed: 0 (%s)", value, meaning);
+}
+
 /* fp8_any_layout says which operand layouts a GPU's FP8 tensor cores take,
  * softmax_overlap how much of its attention softmax runs beside them and
  * attention_tile_overhead what a query tile of its kernels pays; a
  * systolic array streams its operands as the compiler lays them out, and a
  * NeuronCore's engines already work on successive tiles at once, so the
  * fields would change nothing there and are refused rather than ignored. */
-/* A GPU-only number set on a systolic array: refused, saying what it means. */
-static usim_status refuse_on_array(const usim_reader *r, const char *path, const char *name,
-                                   double value, const char *meaning, usim_error *err)
-{
-    char field[200];
-    snprintf(field, sizeof field, "%s%smatrix.%s", path, path[0] ? "." : "", name);
-    return usim_fail_at(r, field, false, err, "%g on a systolic matrix; allowed: 0 (%s)", value,
-                        meaning);
-}
-
 static usim_status check_tensor_core_fields(const usim_reader *r, const char *path,
                                             const hw_chip *c, usim_error *err)
 {
@@ -277,8 +283,8 @@ static usim_status check_tensor_core_fields(const usim_reader *r, const char *pa
         return USIM_OK;
     if (c->matrix.fp8_any_layout) {
         char field[200];
-        snprintf(field, sizeof field, "%s%smatrix.fp8_any_layout", path, path[0] ? "." : "");
-        return usim_fail_at(r, field, false, err,
+        return usim_fail_at(r, matrix_field(field, sizeof field, path, "fp8_any_layout"), false,
+                            err,
                             "true on a systolic matrix; allowed: false (the field says which "
                             "FP8 operand layouts a GPU's tensor cores take; an array streams "
                             "its operands as the compiler lays them out)");
