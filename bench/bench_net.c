@@ -17,6 +17,8 @@
 #include "ultrasim/net.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
+/* count ranks, stride apart, in groups at once: async, the library's kernels */
+#define GROUP(count, stride, groups) {count, stride, groups, 0, NET_LAUNCH_ASYNC, false}
 #define MIB (1024.0 * 1024.0)
 
 static double now_s(void)
@@ -120,49 +122,49 @@ int main(int argc, char **argv)
 {
     double budget = argc > 1 ? atof(argv[1]) : 0.5;
     const bcase analytic[] = {
-        {"dgx-h100", 8, NET_ALLREDUCE, 1 * GIB, {8, 1, 1, 0, NET_LAUNCH_ASYNC}, NET_ALGO_RING,
+        {"dgx-h100", 8, NET_ALLREDUCE, 1 * GIB, GROUP(8, 1, 1), NET_ALGO_RING,
          "dgx-h100, 8 GPUs, all-reduce 1 GiB, ring"},
-        {"dgx-h100", 8, NET_ALLREDUCE, 1 * GIB, {8, 1, 1, 0, NET_LAUNCH_ASYNC}, NET_ALGO_AUTO,
+        {"dgx-h100", 8, NET_ALLREDUCE, 1 * GIB, GROUP(8, 1, 1), NET_ALGO_AUTO,
          "dgx-h100, 8 GPUs, all-reduce 1 GiB, auto"},
-        {"dgx-h100", 1024, NET_ALLREDUCE, 1 * MIB, {1024, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"dgx-h100", 1024, NET_ALLREDUCE, 1 * MIB, GROUP(1024, 1, 1),
          NET_ALGO_AUTO, "dgx-h100, 1,024 GPUs, all-reduce 1 MiB, auto"},
-        {"p5.48xlarge", 1024, NET_ALLREDUCE, 1 * GIB, {1024, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"p5.48xlarge", 1024, NET_ALLREDUCE, 1 * GIB, GROUP(1024, 1, 1),
          NET_ALGO_AUTO, "p5, 1,024 GPUs over EFA, all-reduce 1 GiB, auto"},
-        {"trn2.48xlarge", 16, NET_ALLREDUCE, 1 * MIB, {16, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2.48xlarge", 16, NET_ALLREDUCE, 1 * MIB, GROUP(16, 1, 1),
          NET_ALGO_AUTO, "trn2, 16 chips, all-reduce 1 MiB, auto"},
-        {"trn2u.48xlarge", 64, NET_ALLREDUCE, 1 * GIB, {64, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 64, NET_ALLREDUCE, 1 * GIB, GROUP(64, 1, 1),
          NET_ALGO_AUTO, "trn2u, 64 chips, all-reduce 1 GiB, auto"},
-        {"trn2u.48xlarge", 1024, NET_ALLREDUCE, 1 * GIB, {1024, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 1024, NET_ALLREDUCE, 1 * GIB, GROUP(1024, 1, 1),
          NET_ALGO_AUTO, "trn2u, 1,024 chips, all-reduce 1 GiB, auto"},
-        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, {16, 1, 8192, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, GROUP(16, 1, 8192),
          NET_ALGO_AUTO, "trn2u, 131,072 chips, TP=16 all-reduce, auto"},
-        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, {2048, 64, 64, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, GROUP(2048, 64, 64),
          NET_ALGO_RING, "trn2u, 131,072 chips, DP=2048 (stride 64) all-reduce, ring"},
-        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, {2048, 64, 64, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, GROUP(2048, 64, 64),
          NET_ALGO_AUTO, "trn2u, 131,072 chips, DP=2048 (stride 64) all-reduce, auto"},
-        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, {131072, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, GROUP(131072, 1, 1),
          NET_ALGO_RING, "trn2u, 131,072 chips, one all-reduce, ring"},
-        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, {131072, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, GROUP(131072, 1, 1),
          NET_ALGO_AUTO, "trn2u, 131,072 chips, one all-reduce, auto"},
-        {"dgx-h100", 131072, NET_ALLTOALL, 256 * MIB, {64, 1, 2048, 0, NET_LAUNCH_ASYNC},
+        {"dgx-h100", 131072, NET_ALLTOALL, 256 * MIB, GROUP(64, 1, 2048),
          NET_ALGO_AUTO, "dgx-h100, 131,072 GPUs, EP=64 all-to-all, auto"},
     };
     const bcase flow[] = {
-        {"trn2u.48xlarge", 65536, NET_ALLREDUCE, 1 * GIB, {65536, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 65536, NET_ALLREDUCE, 1 * GIB, GROUP(65536, 1, 1),
          NET_ALGO_AUTO, "trn2u, 65,536 chips (1,024 UltraServers), all-reduce, auto"},
-        {"trn2u.48xlarge", 65536, NET_ALLREDUCE, 1 * GIB, {65536, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 65536, NET_ALLREDUCE, 1 * GIB, GROUP(65536, 1, 1),
          NET_ALGO_RING_BIDIR, "trn2u, 65,536 chips, all-reduce, flat ring2 (64 channels)"},
-        {"trn2u.48xlarge", 4096, NET_ALLTOALL, 1 * GIB, {4096, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 4096, NET_ALLTOALL, 1 * GIB, GROUP(4096, 1, 1),
          NET_ALGO_MESH, "trn2u, 4,096 chips, all-to-all, mesh"},
-        {"trn2u.48xlarge", 4096, NET_ALLTOALL, 1 * GIB, {4096, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 4096, NET_ALLTOALL, 1 * GIB, GROUP(4096, 1, 1),
          NET_ALGO_RHD, "trn2u, 4,096 chips, all-to-all, Bruck"},
-        {"dgx-h100", 4096, NET_ALLTOALL, 1 * GIB, {4096, 1, 1, 0, NET_LAUNCH_ASYNC}, NET_ALGO_MESH,
+        {"dgx-h100", 4096, NET_ALLTOALL, 1 * GIB, GROUP(4096, 1, 1), NET_ALGO_MESH,
          "dgx-h100, 4,096 GPUs, all-to-all, mesh"},
-        {"trn2u.48xlarge", 8192, NET_ALLREDUCE, 1 * GIB, {64, 128, 128, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 8192, NET_ALLREDUCE, 1 * GIB, GROUP(64, 128, 128),
          NET_ALGO_RING, "trn2u, 8,192 chips, 128 DP groups across the spine, ring"},
-        {"dgx-h100", 131072, NET_ALLREDUCE, 1 * GIB, {131072, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"dgx-h100", 131072, NET_ALLREDUCE, 1 * GIB, GROUP(131072, 1, 1),
          NET_ALGO_AUTO, "dgx-h100, 131,072 GPUs, all-reduce, auto"},
-        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, {131072, 1, 1, 0, NET_LAUNCH_ASYNC},
+        {"trn2u.48xlarge", 131072, NET_ALLREDUCE, 1 * GIB, GROUP(131072, 1, 1),
          NET_ALGO_AUTO, "trn2u, 131,072 chips, all-reduce, auto"},
     };
     printf("bench_net: analytic model (%.2g s per case)\n", budget);

@@ -61,7 +61,7 @@ static net_result run(const hw_system *s, net_op op, double bytes, net_group g, 
     return r;
 }
 
-static const net_group ALL8 = {8, 1, 1, 0, NET_LAUNCH_ASYNC};
+static const net_group ALL8 = {8, 1, 1, 0, NET_LAUNCH_ASYNC, false};
 
 /* Ring all-reduce on a ring: t = 2(p-1) a + 2(p-1)/p n / B, both models. */
 static void ring_allreduce_closed_form(void **state)
@@ -148,7 +148,7 @@ static void torus_closed_form(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group g = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
+    net_group g = {16, 1, 1, 0, NET_LAUNCH_ASYNC, false};
     double n = 1 * GIB;
     double expect = 4 * 3 * 1.5e-6 + 2 * 15.0 / 16 * n / 512e9;
     net_result an = run(s, NET_ALLREDUCE, n, g, NET_ALGO_TORUS, NET_MODEL_ANALYTIC);
@@ -168,7 +168,7 @@ static void oversubscribed_spine_halves_bandwidth(void **state)
 {
     (void)state;
     char text[1024];
-    net_group pairs = {2, 2, 4, 0, NET_LAUNCH_ASYNC}; /* {0,2} {1,3} {4,6} {5,7} */
+    net_group pairs = {2, 2, 4, 0, NET_LAUNCH_ASYNC, false}; /* {0,2} {1,3} {4,6} {5,7} */
     double n = 1 * GIB, busbw[2], transfer_s[2];
     for (int o = 1; o <= 2; o++) {
         snprintf(text, sizeof text, CLOS8, o);
@@ -194,7 +194,7 @@ static void bytes_are_conserved(void **state)
 {
     (void)state;
     hw_system *s = new_system("dgx-h100", 64);
-    net_group tp = {8, 1, 8, 0, NET_LAUNCH_ASYNC};
+    net_group tp = {8, 1, 8, 0, NET_LAUNCH_ASYNC, false};
     double n = 64 * MIB;
     net_result an = run(s, NET_ALLREDUCE, n, tp, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     net_result fl = run(s, NET_ALLREDUCE, n, tp, NET_ALGO_RING, NET_MODEL_FLOW);
@@ -211,11 +211,11 @@ static void rates_never_exceed_capacity(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group dp = {2, 8, 8, 0, NET_LAUNCH_ASYNC};
+    net_group dp = {2, 8, 8, 0, NET_LAUNCH_ASYNC, false};
     net_result fl = run(s, NET_ALLTOALL, 64 * MIB, dp, NET_ALGO_MESH, NET_MODEL_FLOW);
     assert_true(fl.peak_link_load <= 1.0 + 1e-9);
     assert_true(fl.peak_link_load > 0.999);
-    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
+    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC, false};
     fl = run(s, NET_ALLTOALL, 64 * MIB, all, NET_ALGO_MESH, NET_MODEL_FLOW);
     assert_true(fl.peak_link_load <= 1.0 + 1e-9);
     free(s);
@@ -231,14 +231,14 @@ static void models_agree_when_uncongested(void **state)
         int chips;
         net_group g;
     } cases[] = {
-        {"dgx-h100", 0, {8, 1, 1, 0, NET_LAUNCH_ASYNC}},
-        {"dgx-h100", 32, {32, 1, 1, 0, NET_LAUNCH_ASYNC}},
-        {"dgx-h100", 64, {8, 8, 8, 0, NET_LAUNCH_ASYNC}},
-        {"trn2.48xlarge", 0, {16, 1, 1, 0, NET_LAUNCH_ASYNC}},
-        {"trn2.48xlarge", 64, {64, 1, 1, 0, NET_LAUNCH_ASYNC}},
-        {"trn2u.48xlarge", 0, {64, 1, 1, 0, NET_LAUNCH_ASYNC}},
-        {"trn2u.48xlarge", 256, {4, 64, 64, 0, NET_LAUNCH_ASYNC}},
-        {"trn3-ultraserver-64", 0, {64, 1, 1, 0, NET_LAUNCH_ASYNC}},
+        {"dgx-h100", 0, {8, 1, 1, 0, NET_LAUNCH_ASYNC, false}},
+        {"dgx-h100", 32, {32, 1, 1, 0, NET_LAUNCH_ASYNC, false}},
+        {"dgx-h100", 64, {8, 8, 8, 0, NET_LAUNCH_ASYNC, false}},
+        {"trn2.48xlarge", 0, {16, 1, 1, 0, NET_LAUNCH_ASYNC, false}},
+        {"trn2.48xlarge", 64, {64, 1, 1, 0, NET_LAUNCH_ASYNC, false}},
+        {"trn2u.48xlarge", 0, {64, 1, 1, 0, NET_LAUNCH_ASYNC, false}},
+        {"trn2u.48xlarge", 256, {4, 64, 64, 0, NET_LAUNCH_ASYNC, false}},
+        {"trn3-ultraserver-64", 0, {64, 1, 1, 0, NET_LAUNCH_ASYNC, false}},
     };
     const net_algo algos[] = {NET_ALGO_RING, NET_ALGO_RING_BIDIR, NET_ALGO_TREE, NET_ALGO_RHD,
                               NET_ALGO_MESH, NET_ALGO_TORUS,      NET_ALGO_HIER};

@@ -16,7 +16,7 @@
 /* size ranks, stride, concurrent groups; launched back to back. */
 static net_group ranks(int size, int stride, int concurrent)
 {
-    return (net_group){size, stride, concurrent, 0, NET_LAUNCH_ASYNC};
+    return (net_group){size, stride, concurrent, 0, NET_LAUNCH_ASYNC, false};
 }
 
 static net_result run(const hw_system *s, net_op op, double bytes, net_group g, net_algo a,
@@ -42,7 +42,7 @@ static void flow_exposes_contention_analytic_misses(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 128);
-    net_group dp = {8, 16, 16, 0, NET_LAUNCH_ASYNC};
+    net_group dp = {8, 16, 16, 0, NET_LAUNCH_ASYNC, false};
     net_job jobs[2] = {{NET_ALLREDUCE, 1 * GIB, dp, NET_ALGO_RING, 0.0},
                        {NET_ALLTOALL, 256 * MIB, dp, NET_ALGO_MESH, 0.0}};
     net_result alone = run(s, NET_ALLREDUCE, 1 * GIB, dp, NET_ALGO_RING, NET_MODEL_ANALYTIC);
@@ -68,7 +68,7 @@ static void overlapping_routes_inside_a_node(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group pairs = {2, 8, 8, 0, NET_LAUNCH_ASYNC};
+    net_group pairs = {2, 8, 8, 0, NET_LAUNCH_ASYNC, false};
     net_result an = run(s, NET_ALLREDUCE, 256 * MIB, pairs, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     net_result fl = run(s, NET_ALLREDUCE, 256 * MIB, pairs, NET_ALGO_RING, NET_MODEL_FLOW);
     net_result one = run(s, NET_ALLREDUCE, 256 * MIB, ranks(2, 8, 1), NET_ALGO_RING,
@@ -112,7 +112,7 @@ static void auto_is_neurons_rule_on_trainium(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
+    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC, false};
     const double sizes[] = {1024, 4 * MIB, 1 * GIB};
     const char *const picked[] = {"below 1 MB: mesh", "1 to 56 MB: rhd", "above 56 MB: ring2"};
     for (int i = 0; i < 3; i++) {
@@ -134,7 +134,7 @@ static void auto_picks_and_says_why(void **state)
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
     s->collective_library.auto_rule = HW_AUTO_FASTEST;
-    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
+    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC, false};
     net_result small = run(s, NET_ALLREDUCE, 1024, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
     net_result big = run(s, NET_ALLREDUCE, 1 * GIB, all, NET_ALGO_AUTO, NET_MODEL_ANALYTIC);
     assert_int_equal(small.algorithm, NET_ALGO_MESH); /* 2 steps */
@@ -159,7 +159,7 @@ static void neuron_rules(void **state)
 {
     (void)state;
     hw_system *s = new_system("trn2.48xlarge", 0);
-    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC};
+    net_group all = {16, 1, 1, 0, NET_LAUNCH_ASYNC, false};
     net_result r = run(s, NET_ALLREDUCE, 512e3, all, NET_ALGO_NEURON, NET_MODEL_ANALYTIC);
     net_result mesh = run(s, NET_ALLREDUCE, 512e3, all, NET_ALGO_MESH, NET_MODEL_ANALYTIC);
     assert_close(r.seconds, mesh.seconds, 1e-12);
@@ -201,7 +201,7 @@ static void identical_groups_simulated_once(void **state)
 {
     (void)state;
     hw_system *s = new_system("dgx-h100", 32768);
-    net_group tp = {8, 1, 4096, 0, NET_LAUNCH_ASYNC};
+    net_group tp = {8, 1, 4096, 0, NET_LAUNCH_ASYNC, false};
     net_result an = run(s, NET_ALLREDUCE, 64 * MIB, tp, NET_ALGO_RING, NET_MODEL_ANALYTIC);
     net_result fl = run(s, NET_ALLREDUCE, 64 * MIB, tp, NET_ALGO_RING, NET_MODEL_FLOW);
     assert_int_equal(fl.groups_simulated, 1);

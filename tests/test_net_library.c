@@ -24,7 +24,7 @@ static usim_status allreduce(const hw_system *s, double bytes, int ranks, net_la
                              net_result *r, usim_error *err)
 {
     usim_error_clear(err);
-    net_group g = {ranks, 1, 1, 0, launch};
+    net_group g = {ranks, 1, 1, 0, launch, false};
     return net_collective(s, NET_ALLREDUCE, bytes, g, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, r, err);
 }
 
@@ -33,7 +33,7 @@ static net_result run(const hw_system *s, net_op op, double bytes, int ranks, ne
     net_result r;
     usim_error err;
     usim_error_clear(&err);
-    net_group g = {ranks, 1, 1, 0, NET_LAUNCH_ASYNC};
+    net_group g = {ranks, 1, 1, 0, NET_LAUNCH_ASYNC, false};
     if (net_collective(s, op, bytes, g, a, NET_MODEL_ANALYTIC, &r, &err) != USIM_OK)
         fail_msg("%s", err.message);
     return r;
@@ -267,13 +267,14 @@ static void small_allgather_ring_latency(void **state)
     free(s);
 }
 
-/* The library only runs what it runs: all-to-all on a GPU system, and any
- * collective on a system without a library, keep the plain model. */
+/* The library only runs what it runs: all-to-all across nodes on a GPU
+ * system, and any collective on a system without a library, keep the plain
+ * model. */
 static void no_library_no_protocol(void **state)
 {
     (void)state;
-    hw_system *g = new_system("dgx-h200", 0);
-    net_result a = run(g, NET_ALLTOALL, 1 * MIB, 8, NET_ALGO_AUTO);
+    hw_system *g = new_system("dgx-h200", 16);
+    net_result a = run(g, NET_ALLTOALL, 1 * MIB, 16, NET_ALGO_AUTO);
     assert_int_equal(a.protocol, NET_PROTO_NONE);
     net_result m = run(g, NET_ALLREDUCE, 1 * MIB, 8, NET_ALGO_MESH);
     assert_int_equal(m.protocol, NET_PROTO_NONE);
@@ -351,6 +352,89 @@ static void formula_on_a_made_up_system(void **state)
     free(s);
 }
 
+/* A system on 100 GB/s links whose library runs only the p2p path, with
+ * `channels` channels. */
+static const char *p2p_system(const char *channels)
+{
+    static char text[1024];
+    snprintf(text, sizeof text,
+             "{\"kind\": \"system\", \"name\": \"p2p-test\", \"chip\": \"h100-sxm\",\n"
+             " \"node\": {\"chips\": 8, \"topology\": {\"kind\": \"switch\"},\n"
+             "          \"bandwidth_per_chip\": \"100GB/s\", \"hop_latency\": \"2us\",\n"
+             "          \"nic_bandwidth_per_chip\": \"400Gbps\"},\n"
+             " \"network\": \"ib-ndr\",\n"
+             " \"collective_library\": {\"name\": \"test\", \"p2p\": {\"channels\": %s,\n"
+             "   \"chunk\": \"512KiB\", \"min_part\": \"64KiB\", \"max_part\": \"16MiB\",\n"
+             "   \"latency\": \"10us\"}}}\n",
+             channels);
+    return write_temp("p2p-test.json", text);
+}
+
+/* NCCL's p2p path, by hand: 8 ranks on 100 GB/s links, 256 MiB a rank. Each
+ * peer's 32 MiB gets 4 of the 32 channels (32 halved until 8 x 4 fit), parts
+ * of 8 MiB (under the 16 MiB cap), 16 chunks of 512 KiB each; one part a
+ * channel at 100 / 32 GB/s, 17/16 of it with the copy-out of the last step:
+ * 10 us + 8 MiB x 32 / 100 GB/s x 17 / 16. DeepEP-like own kernels move the
+ * same 7 x 32 MiB at the link rate. */
+static void alltoall_runs_the_p2p_path(void **state)
+{
+    (void)state;
+    hw_system *s = new_system(p2p_system("32"), 0);
+    net_result r = run(s, NET_ALLTOALL, 256 * MIB, 8, NET_ALGO_AUTO);
+    assert_int_equal(r.protocol, NET_PROTO_SIMPLE);
+    assert_close(r.latency_seconds, 10 * US, 1e-9);
+    assert_close(r.bandwidth_seconds, 8 * MIB * 32 / 100e9 * 17 / 16, 1e-9);
+    net_result own;
+    usim_error err;
+    net_group g = {8, 1, 1, 0, NET_LAUNCH_ASYNC, true};
+    assert_int_equal(net_collective(s, NET_ALLTOALL, 256 * MIB, g, NET_ALGO_AUTO,
+                                    NET_MODEL_ANALYTIC, &own, &err),
+                     USIM_OK);
+    assert_int_equal(own.protocol, NET_PROTO_NONE);
+    assert_close(own.bandwidth_seconds, 7 * 32 * MIB / 100e9, 1e-9);
+    free(s);
+}
+
+/* A system can take part of a library preset: NVL72 racks take NCCL's p2p
+ * path and keep ultrasim's algorithms for the rest; a part that is none is
+ * refused by name. */
+static void library_parts(void **state)
+{
+    (void)state;
+    hw_system *s = new_system("gb200-nvl72", 0);
+    const hw_collective_library *l = &s->collective_library;
+    assert_string_equal(l->name, "NCCL");
+    assert_close(l->p2p.channels, 32, 0);
+    assert_close(l->ring_simple.efficiency, 0, 0);
+    assert_close(l->blocking_call_overhead_s, 0, 0);
+    net_result a = run(s, NET_ALLREDUCE, 1 * MIB, 72, NET_ALGO_AUTO);
+    assert_int_equal(a.protocol, NET_PROTO_NONE);
+    free(s);
+    char args[512];
+    snprintf(args, sizeof args, "collective --hw %s --size 1MiB",
+             write_temp("parts.json", "{\"kind\": \"system\", \"base\": \"gb200-nvl72\", "
+                                      "\"name\": \"parts\", \"collective_library\": "
+                                      "{\"preset\": \"nccl-2.27\", \"parts\": [\"p2p\", "
+                                      "\"rings\"]}}"));
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "collective_library.parts"));
+    assert_non_null(strstr(r.err, "'rings' is not a part"));
+    cli_free(&r);
+}
+
+static void bad_p2p_exits_2(void **state)
+{
+    (void)state;
+    char args[512];
+    snprintf(args, sizeof args, "collective --hw %s --op alltoall --size 1MiB",
+             p2p_system("0"));
+    cli_result r = cli_run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "collective_library.p2p.channels: 0 is out of range"));
+    cli_free(&r);
+}
+
 static void bad_efficiency_exits_2(void **state)
 {
     (void)state;
@@ -398,6 +482,9 @@ int main(void)
         cmocka_unit_test(small_allgather_ring_latency),
         cmocka_unit_test(no_library_no_protocol),
         cmocka_unit_test(formula_on_a_made_up_system),
+        cmocka_unit_test(alltoall_runs_the_p2p_path),
+        cmocka_unit_test(library_parts),
+        cmocka_unit_test(bad_p2p_exits_2),
         cmocka_unit_test(bad_efficiency_exits_2),
         cmocka_unit_test(protocol_in_output),
     };

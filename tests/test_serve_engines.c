@@ -482,7 +482,7 @@ static void core_ranks_all_reduce_across_cores(void **state)
     serve_batch b = {2, 2, 100, 100, 0, NULL, 0, 2};
     double comm = serve_iteration(&c, &b).comm_s;
     net_result r;
-    net_group g = {16, 1, 1, 4, NET_LAUNCH_ASYNC};
+    net_group g = {16, 1, 1, 4, NET_LAUNCH_ASYNC, false};
     assert_int_equal(net_collective(&d->sys, NET_ALLREDUCE, 2 * 4096 * 2.0, g, NET_ALGO_AUTO,
                                     NET_MODEL_ANALYTIC, &r, &err),
                      USIM_OK);
@@ -505,7 +505,7 @@ static void prefill_collectives_overlap_gemms(void **state)
     serve_batch pre = {0, 0, 0, 0, 4096, &p, 1, 1};
     serve_iter_cost piped = serve_iteration(&c, &pre);
     net_result r;
-    net_group g = {16, 1, 1, 4, NET_LAUNCH_ASYNC};
+    net_group g = {16, 1, 1, 4, NET_LAUNCH_ASYNC, false};
     assert_int_equal(net_collective(&d->sys, NET_ALLREDUCE, 4096 * 4096 * 2.0, g, NET_ALGO_AUTO,
                                     NET_MODEL_ANALYTIC, &r, &err),
                      USIM_OK);

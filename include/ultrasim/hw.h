@@ -261,11 +261,24 @@ typedef struct hw_coll_protocol {
 
 typedef enum hw_auto_rule { HW_AUTO_FASTEST, HW_AUTO_NEURON } hw_auto_rule;
 
+/* How the library runs an all-to-all inside one scale-up domain: grouped
+ * point-to-point sends and receives to every peer (NCCL's p2p path), each
+ * peer's data split over channels, each channel a thread block that moves
+ * it in chunk-sized steps; docs/net.md. channels 0 = not modelled. */
+typedef struct hw_coll_p2p {
+    double channels;     /* p2p channels (thread blocks), and per peer at most as many */
+    double chunk_bytes;  /* one step of a channel's pipeline */
+    double min_part_bytes; /* a peer's data gets no more channels than it has parts this big */
+    double max_part_bytes; /* a channel's part above this takes more channels */
+    double latency_s;    /* once per all-to-all */
+} hw_coll_p2p;
+
 typedef struct hw_collective_library {
     char name[32]; /* "" when the system names none */
     hw_coll_protocol ring_ll, ring_ll128, ring_simple;
     hw_coll_protocol tree_ll, tree_ll128, tree_simple;
     hw_coll_protocol nvls; /* NVLink SHARP, Simple only; efficiency 0 = none */
+    hw_coll_p2p p2p;
     /* What `auto` runs: the fastest of what the library runs, or the
      * library's own documented rule (Neuron's choice by size). */
     int auto_rule; /* hw_auto_rule */

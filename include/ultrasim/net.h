@@ -100,6 +100,9 @@ typedef struct net_group {
      * c, and stride and concurrent still count chips. */
     int ranks_per_chip;
     net_launch launch; /* ASYNC (0) unless set */
+    /* The caller moves the data with its own kernels (DeepEP's all-to-all),
+     * not the system's collective library: the links' rate, no library model. */
+    bool own_kernels;
 } net_group;
 
 /* Where a collective's time went, by the tier of links it crossed. */

@@ -415,7 +415,7 @@ static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_collective.info;
     setup s = {calloc(1, sizeof(hw_system)), 0, 0, 0,
-               {.size = 0, .stride = 0, .concurrent = 0, .launch = NET_LAUNCH_ASYNC}};
+               {.size = 0, .stride = 0, .concurrent = 0, .launch = NET_LAUNCH_ASYNC, false}};
     const char *sweep = NULL, *with = NULL;
     double bytes = 0.0;
     bool has_bytes = false;

@@ -805,7 +805,7 @@ static usim_status collective_s(replay *rp, const et_rank *r, const et_node *n, 
     if ((double)stride * g->n > rp->world)
         stride = rp->world / g->n > 0 ? rp->world / g->n : 1;
     net_group group = {g->n, stride, rp->world / g->n > 0 ? rp->world / g->n : 1, 0,
-                       NET_LAUNCH_ASYNC};
+                       NET_LAUNCH_ASYNC, false};
     net_result res;
     usim_status st = net_collective(rp->sys, op, bytes, group, NET_ALGO_AUTO,
                                     NET_MODEL_ANALYTIC, &res, rp->err);
@@ -960,10 +960,10 @@ static usim_status transfer_s(replay *rp, const et_rank *r, const et_node *n, do
     int d = abs(n->comm_dst - n->comm_src);
     if (2 * d > rp->world)
         d = rp->world - d;
-    net_group pair = {2, d, 1, 0, NET_LAUNCH_ASYNC};
+    net_group pair = {2, d, 1, 0, NET_LAUNCH_ASYNC, false};
     int g = n->pg_name[0] ? find_group(rp, n->pg_name) : -1;
     if (g >= 0 && rp->groups[g].n > 1)
-        pair = (net_group){rp->groups[g].n, rp->groups[g].stride, 1, 0, NET_LAUNCH_ASYNC};
+        pair = (net_group){rp->groups[g].n, rp->groups[g].stride, 1, 0, NET_LAUNCH_ASYNC, false};
     if (pair.stride < 1)
         pair.stride = 1;
     net_result res;

@@ -522,15 +522,79 @@ static void select_variants(json_t *node, const char *gpu, const char *cpu)
     }
 }
 
+/* A library preset's parts a system can take ("parts"): its tuning model
+ * (ring, tree, NVLS), its point-to-point path, its host cost per blocking
+ * call; each the keys it holds. */
+static const char *const LIBRARY_PARTS[] = {"tuning", "p2p", "blocking_call", NULL};
+static const char *const TUNING_KEYS[] = {"ring_ll",  "ring_ll128",  "ring_simple", "tree_ll",
+                                          "tree_ll128", "tree_simple", "nvls"};
+
+static bool part_listed(json_t *parts, const char *name)
+{
+    return !parts || listed(parts, name);
+}
+
+/* "parts": ["p2p", ...] keeps those parts of the preset and drops the rest. */
+static usim_status take_parts(const usim_reader *r, json_t *parts, json_t *lib, usim_error *err)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(parts, i, v)
+    {
+        bool known = false;
+        for (int k = 0; LIBRARY_PARTS[k] && json_is_string(v); k++)
+            known = known || strcmp(json_string_value(v), LIBRARY_PARTS[k]) == 0;
+        if (!known)
+            return usim_fail_at(r, "collective_library.parts", false, err,
+                                "'%s' is not a part of a collective library; allowed: tuning, "
+                                "p2p, blocking_call",
+                                json_is_string(v) ? json_string_value(v) : "(not a string)");
+    }
+    if (!part_listed(parts, "tuning")) { /* with its GPU and CPU rows */
+        for (size_t k = 0; k < sizeof TUNING_KEYS / sizeof TUNING_KEYS[0]; k++)
+            json_object_del(lib, TUNING_KEYS[k]);
+        json_object_del(lib, "gpus");
+        json_object_del(lib, "cpus");
+    }
+    if (!part_listed(parts, "p2p"))
+        json_object_del(lib, "p2p");
+    if (!part_listed(parts, "blocking_call"))
+        json_object_del(lib, "blocking_call_overhead");
+    return USIM_OK;
+}
+
+/* The GPU generation and host CPU name rows the preset has. A library whose
+ * figures do not depend on them lists none, nor do the parts a system takes
+ * without the tuning model. */
+static usim_status check_rows(const usim_reader *r, json_t *lib, const char *preset,
+                              const char *gpu, const char *cpu, usim_error *err)
+{
+    char allowed[LIBRARY_LIST_BYTES];
+    if (json_object_get(lib, "gpus") && !listed(json_object_get(lib, "gpus"), gpu)) {
+        join_list(json_object_get(lib, "gpus"), allowed, sizeof allowed);
+        return usim_fail_at(r, "collective_library.gpu", false, err,
+                            "'%s' is not a GPU generation %s has figures for; allowed: %s",
+                            gpu ? gpu : "", preset, allowed);
+    }
+    if (json_object_get(lib, "cpus") && !listed(json_object_get(lib, "cpus"), cpu)) {
+        join_list(json_object_get(lib, "cpus"), allowed, sizeof allowed);
+        return usim_fail_at(r, "collective_library.cpu", false, err,
+                            "'%s' is not a host CPU %s has figures for; allowed: %s",
+                            cpu ? cpu : "", preset, allowed);
+    }
+    return USIM_OK;
+}
+
 /* "collective_library": {"preset": "nccl-2.27", "gpu": ..., "cpu": ...} becomes
- * that library's figures (data/collectives/NAME.json) for this system. */
+ * that library's figures (data/collectives/NAME.json) for this system; with
+ * "parts", only those (the GPU and CPU rows then only where tuning is one). */
 static usim_status resolve_library(const usim_reader *r, json_t *doc, usim_error *err)
 {
     json_t *ref = json_object_get(doc, "collective_library");
     json_t *preset = json_is_object(ref) ? json_object_get(ref, "preset") : NULL;
     if (!preset)
         return USIM_OK;
-    static const char *const REF_KEYS[] = {"preset", "gpu", "cpu", "note"};
+    static const char *const REF_KEYS[] = {"preset", "gpu", "cpu", "parts", "note"};
     const char *key;
     json_t *v;
     json_object_foreach(ref, key, v)
@@ -541,7 +605,7 @@ static usim_status resolve_library(const usim_reader *r, json_t *doc, usim_error
         if (!known)
             return usim_fail_at(r, "collective_library", false, err,
                                 "unknown key '%s' beside a preset; allowed: preset, gpu, cpu, "
-                                "note",
+                                "parts, note",
                                 key);
     }
     char path[160], allowed[LIBRARY_LIST_BYTES];
@@ -558,20 +622,16 @@ static usim_status resolve_library(const usim_reader *r, json_t *doc, usim_error
     json_t *lib = json_loads(f->text, 0, NULL);
     if (!lib)
         return usim_fail(err, USIM_ERUNTIME, "data/%s is not valid JSON", f->path);
-    /* A library whose figures do not depend on the GPU or the CPU lists none. */
     const char *gpu = variant_of(ref, "gpu"), *cpu = variant_of(ref, "cpu");
+    json_t *parts = json_object_get(ref, "parts");
     usim_status st = USIM_OK;
-    if (json_object_get(lib, "gpus") && !listed(json_object_get(lib, "gpus"), gpu)) {
-        join_list(json_object_get(lib, "gpus"), allowed, sizeof allowed);
-        st = usim_fail_at(r, "collective_library.gpu", false, err,
-                          "'%s' is not a GPU generation %s has figures for; allowed: %s",
-                          gpu ? gpu : "", json_string_value(preset), allowed);
-    } else if (json_object_get(lib, "cpus") && !listed(json_object_get(lib, "cpus"), cpu)) {
-        join_list(json_object_get(lib, "cpus"), allowed, sizeof allowed);
-        st = usim_fail_at(r, "collective_library.cpu", false, err,
-                          "'%s' is not a host CPU %s has figures for; allowed: %s",
-                          cpu ? cpu : "", json_string_value(preset), allowed);
-    }
+    if (parts && !json_is_array(parts))
+        st = usim_fail_at(r, "collective_library.parts", false, err,
+                          "a list of parts; allowed: tuning, p2p, blocking_call");
+    else if (parts)
+        st = take_parts(r, parts, lib, err);
+    if (st == USIM_OK)
+        st = check_rows(r, lib, json_string_value(preset), gpu, cpu, err);
     if (st == USIM_OK) {
         static const char *const NOT_FIGURES[] = {"kind", "description", "gpus", "cpus"};
         for (size_t i = 0; i < sizeof NOT_FIGURES / sizeof NOT_FIGURES[0]; i++)

@@ -228,6 +228,17 @@ static const usim_field COLL_PROTOCOL[] = {
 static const usim_schema COLL_PROTOCOL_SCHEMA = USIM_SCHEMA("collective protocol",
                                                             COLL_PROTOCOL);
 
+/* NCCL's point-to-point path for an all-to-all inside one domain. */
+static const usim_field COLL_P2P[] = {
+    USIM_NUM("channels", hw_coll_p2p, channels, U_1, 1, 256, true),
+    USIM_NUM("chunk", hw_coll_p2p, chunk_bytes, U_B, 1024, 1 << 30, true),
+    USIM_NUM("min_part", hw_coll_p2p, min_part_bytes, U_B, 1, 1 << 30, true),
+    USIM_NUM("max_part", hw_coll_p2p, max_part_bytes, U_B, 1024, 1 << 30, true),
+    USIM_NUM("latency", hw_coll_p2p, latency_s, U_S, 0, 1e-3, true),
+    USIM_DOC("note"),
+};
+static const usim_schema COLL_P2P_SCHEMA = USIM_SCHEMA("collective p2p", COLL_P2P);
+
 /* hw_auto_rule, in order */
 static const char *const AUTO_RULES[] = {"fastest", "neuron", NULL};
 
@@ -240,6 +251,7 @@ static const usim_field COLL_LIBRARY[] = {
     USIM_OBJ("tree_ll128", hw_collective_library, tree_ll128, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("tree_simple", hw_collective_library, tree_simple, &COLL_PROTOCOL_SCHEMA, false),
     USIM_OBJ("nvls", hw_collective_library, nvls, &COLL_PROTOCOL_SCHEMA, false),
+    USIM_OBJ("p2p", hw_collective_library, p2p, &COLL_P2P_SCHEMA, false),
     USIM_ENUM("auto_algorithm", hw_collective_library, auto_rule, AUTO_RULES, false),
     USIM_NUM("blocking_call_overhead", hw_collective_library, blocking_call_overhead_s, U_S, 0,
              1e-2, false),

@@ -112,10 +112,14 @@ static void format_time(double s, char *buf, size_t size)
 }
 
 /* "auto: ring2 (4.57 ms) beat hier 4.75 ms, torus 5.51 ms; bandwidth-bound" */
-static void auto_why(const net_topo *t, const net_plan *plan, const double *costs, const net_cost *c, char *why,
-                     size_t size)
+static void auto_why(const net_topo *t, const net_request *rq, const net_plan *plan,
+                     const double *costs, const net_cost *c, char *why, size_t size)
 {
     char t0[32];
+    if (rq->op == NET_ALLTOALL && c->protocol != NET_PROTO_NONE) {
+        net_library_p2p_why(t, rq->size, rq->bytes, why, size);
+        return;
+    }
     format_time(costs[plan->algo], t0, sizeof t0);
     int n = snprintf(why, size, "fastest by the analytic model: %s%s%s %s",
                      net_algo_name(plan->algo), c->protocol != NET_PROTO_NONE ? "/" : "",
@@ -238,7 +242,7 @@ static usim_status prepare(const hw_system *sys, net_op op, double bytes, net_gr
         st = net_topo_init(sys, t, err);
     if (st != USIM_OK)
         return st;
-    *rq = (net_request){op, bytes, g.size, g.stride, g.concurrent};
+    *rq = (net_request){op, bytes, g.size, g.stride, g.concurrent, g.own_kernels};
     return check_groups(t, rq, err);
 }
 
@@ -322,7 +326,7 @@ static usim_status core_collective(const hw_system *sys, net_op op, double bytes
         st = check_launch(sys, g.launch, err);
     if (st != USIM_OK)
         return st;
-    net_group chips = {g.size / c, g.stride, g.concurrent, 1, NET_LAUNCH_ASYNC};
+    net_group chips = {g.size / c, g.stride, g.concurrent, 1, NET_LAUNCH_ASYNC, false};
     if (chips.size >= 2) {
         st = net_collective(sys, op, bytes, chips, algo, model, out, err);
         if (st == USIM_OK && out->intra == NET_ALGO_RHD)
@@ -406,7 +410,7 @@ usim_status net_collective(const hw_system *sys, net_op op, double bytes, net_gr
         net_cost a = c;
         if (model == NET_MODEL_FLOW)
             net_plan_analytic(&t, &plan, &rq, &a, err);
-        auto_why(&t, &plan, costs, &a, out->why, sizeof out->why);
+        auto_why(&t, &rq, &plan, costs, &a, out->why, sizeof out->why);
     } else {
         snprintf(out->why, sizeof out->why, "%s", plan.why);
     }
@@ -464,7 +468,7 @@ usim_status net_collectives_flow(const hw_system *sys, const net_job *jobs, int 
             net_cost alone;
             net_plan_analytic(&t, &plans[i], &rq[i], &alone, err);
             char why[sizeof plans[i].why];
-            auto_why(&t, &plans[i], costs, &alone, why, sizeof why);
+            auto_why(&t, &rq[i], &plans[i], costs, &alone, why, sizeof why);
             memcpy(plans[i].why, why, sizeof why);
         }
         fj[i] = (net_flow_job){&plans[i], &rq[i], jobs[i].start_s > 0.0 ? jobs[i].start_s : 0.0};

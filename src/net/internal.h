@@ -223,6 +223,7 @@ typedef struct net_request {
     int size;
     int64_t stride;
     int64_t groups; /* concurrent translates */
+    bool own_kernels; /* net_group's: no library model */
 } net_request;
 
 /* Builds the plan of algo (not AUTO) for the request; USIM_EINPUT when the
@@ -252,8 +253,12 @@ typedef struct net_cost {
 /* ---- collective library (library.c) ------------------------------------ */
 
 /* True when the system's collective library runs op with algo (NCCL: ring
- * for all-reduce, all-gather and reduce-scatter; tree for all-reduce). */
+ * for all-reduce, all-gather and reduce-scatter; tree for all-reduce; mesh,
+ * its point-to-point path, for all-to-all where it has a p2p entry). */
 bool net_library_runs(const net_topo *t, net_op op, net_algo algo);
+/* True when the library's own model times op over s: an op it runs, and an
+ * all-to-all only inside one scale-up domain and not on own_kernels. */
+bool net_library_times(const net_topo *t, net_op op, const net_sub *s, bool own_kernels);
 /* USIM_OK when the library runs NVLS for op over s (an `nvls` entry, one
  * scale-up domain, more than two ranks); else why, in err (field "algo"). */
 usim_status net_library_nvls_fits(const net_topo *t, net_op op, const net_sub *s,
@@ -265,6 +270,11 @@ usim_status net_library_nvls_fits(const net_topo *t, net_op op, const net_sub *s
 double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_sub *s,
                         double bytes, double bw_s, int *protocol, double *latency_s,
                         double *bandwidth_s);
+
+/* How the library's p2p path splits an all-to-all of bytes a rank over
+ * ranks: "NCCL's point-to-point path: each peer's 32 MiB on 4 of 32
+ * channels, 16 steps of 512 KiB". */
+void net_library_p2p_why(const net_topo *t, int ranks, double bytes, char *buf, size_t size);
 
 /* Replaces the plan's alpha-beta cost c (analytic or flow) by the
  * library's, when the library runs the plan's algorithm. */

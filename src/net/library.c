@@ -36,6 +36,10 @@
  * runs NVLS only when the system's NVSwitches have SHARP (the `nvls` entry),
  * with more than two GPUs and inside one node (src/transport/nvls.cc,
  * ncclNvlsInit; across nodes only with CollNet, not modelled).
+ *
+ * An all-to-all is no algorithm of the tuning model: NCCL runs it as grouped
+ * sends and receives to every peer (its p2p path), which the `p2p` entry
+ * describes; see p2p_alltoall_s.
  */
 #include <math.h>
 #include <stdio.h>
@@ -81,11 +85,20 @@ bool net_library_runs(const net_topo *t, net_op op, net_algo algo)
     const hw_collective_library *lib = &t->sys->collective_library;
     if (lib->name[0] == '\0')
         return false;
+    if (op == NET_ALLTOALL)
+        return algo == NET_ALGO_MESH && lib->p2p.channels > 0.0;
     if (op == NET_ALLREDUCE)
         return runs_algo(lib, algo);
     if (op == NET_ALLGATHER || op == NET_REDUCE_SCATTER)
         return (algo == NET_ALGO_RING || algo == NET_ALGO_NVLS) && runs_algo(lib, algo);
     return false;
+}
+
+bool net_library_times(const net_topo *t, net_op op, const net_sub *s, bool own_kernels)
+{
+    if (op != NET_ALLTOALL)
+        return net_library_runs(t, op, NET_ALGO_RING);
+    return !own_kernels && s->domains == 1 && net_library_runs(t, op, NET_ALGO_MESH);
 }
 
 usim_status net_library_nvls_fits(const net_topo *t, net_op op, const net_sub *s,
@@ -176,6 +189,76 @@ static void protocol_time(const hw_coll_protocol *pr, double net_hop, net_op op,
         *bw = cap_bytes / max_bus;
 }
 
+/* The channels a peer's b bytes get (src/enqueue.cc): at first the largest
+ * channels / 2^k with which every rank's peers fit on the channels at once,
+ * at most one a min_part of its data; then twice as many while a channel's
+ * part is above max_part, up to the channels. */
+static double p2p_channels_per_peer(const hw_coll_p2p *p, int ranks, double b)
+{
+    double fit = p->channels;
+    while (fit * ranks > p->channels && fit > 1.0)
+        fit /= 2.0;
+    double c = fmax(1.0, fmin(fit, ceil(b / p->min_part_bytes)));
+    while (b / c > p->max_part_bytes && c <= p->channels / 2.0)
+        c *= 2.0;
+    return c;
+}
+
+/* An all-to-all of n bytes a rank over p ranks inside one domain as NCCL's
+ * p2p path runs it. Each peer's b = n / p bytes (its own share included: a
+ * copy, but on a channel like the others) go as c parts, one a channel; the
+ * p c parts share the P channels, ceil(p c / P) on each, and a channel, one
+ * thread block, moves its parts at 1 / P of the rank's link rate R, a chunk
+ * a step, the receiver copying a step out while the next arrives: a part of
+ * k steps takes (k + 1) / k of its transfer time.
+ *
+ *   t = latency + ceil(p c / P) (b / c) / (R / P) (1 + 1 / k),
+ *   k = ceil(b / (c chunk)),  R = (p - 1) b / bw_s
+ *
+ * with bw_s the plan's time for the all-to-all at the links' sustained rate.
+ * On 8 GPUs a 256 MiB all-to-all gives each peer 4 channels of 8 MiB, 16
+ * steps: one part a channel, 8 MiB in 1/32 of R, 17/16 of it. */
+static double p2p_alltoall_s(const hw_coll_p2p *p, int ranks, double bytes, double bw_s,
+                             double *bandwidth_s)
+{
+    double b = bytes / ranks, c = p2p_channels_per_peer(p, ranks, b);
+    double part = b / c, steps = ceil(part / p->chunk_bytes);
+    double per_channel = ceil(ranks * c / p->channels) * part;
+    double rate = (ranks - 1) * b / bw_s;
+    *bandwidth_s = per_channel * p->channels / rate * (1.0 + 1.0 / steps);
+    return p->latency_s + *bandwidth_s;
+}
+
+void net_library_p2p_why(const net_topo *t, int ranks, double bytes, char *buf, size_t size)
+{
+    const hw_coll_p2p *p = &t->sys->collective_library.p2p;
+    double b = bytes / ranks, c = p2p_channels_per_peer(p, ranks, b);
+    char peer[32], chunk[32];
+    usim_format_quantity(b, USIM_UNIT_BYTES, peer, sizeof peer);
+    usim_format_quantity(p->chunk_bytes, USIM_UNIT_BYTES, chunk, sizeof chunk);
+    snprintf(buf, size,
+             "%s's point-to-point path: each peer's %s on %.0f of %.0f channels, %.0f steps of "
+             "%s",
+             t->sys->collective_library.name, peer, c, p->channels,
+             ceil(b / c / p->chunk_bytes), chunk);
+}
+
+static double p2p_time(const net_topo *t, const net_sub *s, double bytes, double bw_s,
+                       int *protocol, double *latency_s, double *bandwidth_s)
+{
+    const hw_coll_p2p *p = &t->sys->collective_library.p2p;
+    if (s->domains > 1 || s->size < 2 || !(bw_s > 0.0))
+        return INFINITY;
+    double bw = 0.0, x = p2p_alltoall_s(p, s->size, bytes, bw_s, &bw);
+    if (protocol)
+        *protocol = NET_PROTO_SIMPLE;
+    if (latency_s)
+        *latency_s = p->latency_s;
+    if (bandwidth_s)
+        *bandwidth_s = bw;
+    return x;
+}
+
 double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_sub *s,
                         double bytes, double bw_s, int *protocol, double *latency_s,
                         double *bandwidth_s)
@@ -185,6 +268,8 @@ double net_library_time(const net_topo *t, net_op op, net_algo algo, const net_s
         *protocol = NET_PROTO_NONE;
     if (!net_library_runs(t, op, algo))
         return best;
+    if (op == NET_ALLTOALL)
+        return p2p_time(t, s, bytes, bw_s, protocol, latency_s, bandwidth_s);
     if (algo == NET_ALGO_NVLS && net_library_nvls_fits(t, op, s, NULL) != USIM_OK)
         return best;
     for (int p = NET_PROTO_LL; p < NET_PROTO_COUNT; p++) {
@@ -217,7 +302,8 @@ void net_library_apply(const net_topo *t, const net_plan *plan, const net_reques
     if (!net_library_runs(t, rq->op, plan->algo) || !(c->seconds > 0.0))
         return;
     net_sub s = {.base = 0, .stride = rq->stride, .size = rq->size};
-    if (net_sub_layout(t, &s, NULL) != USIM_OK)
+    if (net_sub_layout(t, &s, NULL) != USIM_OK ||
+        !net_library_times(t, rq->op, &s, rq->own_kernels))
         return;
     double plan_latency = 0.0;
     for (int i = 0; i < plan->nphases; i++)

@@ -63,6 +63,7 @@ typedef struct ctx {
     net_plan *plan;
     usim_error *err;
     double *costs; /* the top-level choice records every candidate's cost */
+    bool own_kernels; /* the request's: no library model */
 } ctx;
 
 static usim_status build_algo(ctx *c, net_op op, double n, const net_sub *s, net_algo algo,
@@ -749,7 +750,7 @@ static usim_status choose(ctx *c, net_op op, double n, const net_sub *s, fam f,
     c->costs = NULL;
     /* A system whose collective library runs this op (NCCL) gets only the
      * library's algorithms, each at its fastest protocol (library.c). */
-    bool lib = costs && net_library_runs(c->t, op, NET_ALGO_RING);
+    bool lib = costs && net_library_times(c->t, op, s, c->own_kernels);
     for (int i = 0; i < NCANDIDATES; i++) {
         if (CANDIDATES[i] == NET_ALGO_HIER && !allow_hier)
             continue;
@@ -789,7 +790,7 @@ static usim_status start(const net_topo *t, const net_request *rq, net_plan *pla
     plan->nphases = 0;
     plan->intra = NET_ALGO_AUTO;
     plan->why[0] = '\0';
-    *c = (ctx){t, rq->groups, plan, err, NULL};
+    *c = (ctx){t, rq->groups, plan, err, NULL, rq->own_kernels};
     memset(s, 0, sizeof *s);
     s->size = rq->size;
     s->stride = rq->stride;

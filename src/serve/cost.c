@@ -149,7 +149,7 @@ static net_result tp_collective(serve_ctx *c, net_op op, double bytes)
     if (c->d->tp * per_chip <= 1 || c->st != USIM_OK)
         return r;
     net_group g = {c->d->tp * per_chip, 1, c->d->sys.chips / c->d->tp, per_chip,
-                   NET_LAUNCH_ASYNC};
+                   NET_LAUNCH_ASYNC, false};
     c->st = net_collective(&c->d->sys, op, bytes, g, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r,
                            c->err);
     if (c->st != USIM_OK)
@@ -409,7 +409,7 @@ serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
      * plus a send of the activations between consecutive stages. */
     if (c->d->pp > 1 && c->st == USIM_OK) {
         net_result p2p;
-        net_group pair = {2, c->d->tp, c->d->sys.chips / 2, 0, NET_LAUNCH_ASYNC};
+        net_group pair = {2, c->d->tp, c->d->sys.chips / 2, 0, NET_LAUNCH_ASYNC, false};
         c->st = net_collective(&c->d->sys, NET_SENDRECV, tokens * m->hidden * 2.0, pair,
                                NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &p2p, c->err);
         r.comm_s += (c->d->pp - 1) * (c->st == USIM_OK ? p2p.seconds : 0);

@@ -230,9 +230,11 @@ double train_collective_s(train_ctx *x, net_op op, double bytes, const train_gro
             return k->seconds;
     }
     /* A pipeline send pairs two chips; every chip sends through its own
-     * links, so the pair is costed alone. */
+     * links, so the pair is costed alone. DeepEP's all-to-alls are its own
+     * kernels, not the collective library's. */
     int concurrent = op == NET_SENDRECV ? 1 : x->sys->chips / g->size;
-    net_group group = {ranks, g->stride, concurrent, per_chip, NET_LAUNCH_ASYNC};
+    bool own = op == NET_ALLTOALL && x->p->moe_dispatcher == WL_DISPATCH_DEEPEP;
+    net_group group = {ranks, g->stride, concurrent, per_chip, NET_LAUNCH_ASYNC, own};
     x->st = net_collective(x->sys, op, bytes, group, NET_ALGO_AUTO, NET_MODEL_ANALYTIC, &r,
                            x->err);
     if (x->st != USIM_OK)

@@ -711,6 +711,7 @@ usim_status train_export_et(const wl_model *m, const wl_plan *p, const hw_system
                            "a pass makes more kinds of call than the export keeps (%d)",
                            TRAIN_CALLS);
     x.m = m;
+    x.p = p; /* the plan's dispatcher picks who moves an all-to-all */
     x.sys = sys;
     x.err = err;
     e = (exporter){.p = p, .sys = sys, .g = g, .rec = &rec, .x = &x, .err = err,
