@@ -727,6 +727,35 @@ static void block_recompute_takes_its_share(void **state)
                        "9; allowed 1 to 8 (a pipeline rank's layers)");
 }
 
+/* Before whole layers, the cheap selective modules, as NVIDIA's recipes add
+ * them to fit: Nemotron-4 340B on 128 H100s (TP 8, PP 8, VP 12, DP 2) needs
+ * 81.4 GiB with the stack's own modules; recomputing the norms as well fits,
+ * and the run is the one that names --recompute-modules layernorm. */
+static void unnamed_recompute_adds_cheap_modules_first(void **state)
+{
+    (void)state;
+    const char *base = "train --model nemotron4-340b --hw dgx-h100 --chips 128 --tp 8 --pp 8 "
+                       "--vp 12 --gbs 32 --seq 4096 --json";
+    json_t *chosen = cli_json(base);
+    json_t *plan = json_object_get(chosen, "plan");
+    assert_string_equal(json_string_value(json_object_get(plan, "recompute")), "selective");
+    assert_string_equal(json_string_value(json_object_get(plan, "recompute_modules_added")),
+                        "layernorm");
+    assert_close(json_number_value(json_object_get(plan, "stack_modules_would_need_bytes")) /
+                     (1024.0 * 1024 * 1024),
+                 81.4, 0.1);
+    char args[400];
+    snprintf(args, sizeof args, "%s --recompute-modules layernorm", base);
+    json_t *given = cli_json(args);
+    assert_close(json_number_value(json_object_get(given, "step_time_s")),
+                 json_number_value(json_object_get(chosen, "step_time_s")), 1e-12);
+    assert_null(json_object_get(json_object_get(given, "plan"), "recompute_modules_added"));
+    snprintf(args, sizeof args, "%s --recompute selective", base);
+    expect_input_error(args, "does not fit: it needs 81.4 GiB");
+    json_decref(chosen);
+    json_decref(given);
+}
+
 /* A run that names no recomputation and does not fit under selective
  * recomputes whole the fewest layers that fit, as a recipe would set
  * recompute_num_layers: Llama 3.2 1B, 8 x 8192 tokens on one H100 needs
@@ -895,6 +924,7 @@ int main(void)
         cmocka_unit_test(expert_tensor_parallel_folds),
         cmocka_unit_test(llama3_schedule_options),
         cmocka_unit_test(block_recompute_takes_its_share),
+        cmocka_unit_test(unnamed_recompute_adds_cheap_modules_first),
         cmocka_unit_test(unnamed_recompute_fits_the_fewest_layers),
         cmocka_unit_test(hsdp_shards_in_node_and_replicates_across),
         cmocka_unit_test(fsdp_copies_move_each_weight),

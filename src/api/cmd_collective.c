@@ -259,6 +259,7 @@ static usim_status parse_job(const char *text, const hw_system *sys, net_job *jo
     job->group.concurrent = (int)(sys->chips / (size * stride) * stride); /* P S <= chips */
     job->group.ranks_per_chip = 1;
     job->group.launch = NET_LAUNCH_ASYNC;
+    job->group.own_kernels = false;
     job->start_s = 0.0;
     return USIM_OK;
 }
@@ -415,7 +416,8 @@ static usim_status collective_run(json_t *req, json_t **result, usim_error *err)
 {
     const usim_command *cmd = &api_cmd_collective.info;
     setup s = {calloc(1, sizeof(hw_system)), 0, 0, 0,
-               {.size = 0, .stride = 0, .concurrent = 0, .launch = NET_LAUNCH_ASYNC, false}};
+               {.size = 0, .stride = 0, .concurrent = 0, .launch = NET_LAUNCH_ASYNC,
+                .own_kernels = false}};
     const char *sweep = NULL, *with = NULL;
     double bytes = 0.0;
     bool has_bytes = false;

@@ -129,6 +129,11 @@ static json_t *result_json(const api_train_setup_t *s, const train_result *r)
     json_object_set_new(plan, "mtp_layers", json_integer(s->model.mtp_layers));
     if (s->selective_bytes > 0) /* full recomputation chosen to fit */
         json_object_set_new(plan, "selective_would_need_bytes", json_real(s->selective_bytes));
+    if (s->modules_added[0]) { /* cheap selective modules added to fit */
+        json_object_set_new(plan, "recompute_modules_added", json_string(s->modules_added));
+        json_object_set_new(plan, "stack_modules_would_need_bytes",
+                            json_real(s->stack_modules_bytes));
+    }
     return api_pack(
         "{s:s, s:s, s:i, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:o,"
         " s:o, s:o, s:i, s:I, s:i, s:f}",
@@ -340,6 +345,11 @@ static usim_status train_render(json_t *res, usim_buf *b, usim_error *err)
         snprintf(offload + strlen(offload), sizeof offload - strlen(offload),
                  ", as selective would need %.1f GiB a chip",
                  api_number(p, "selective_would_need_bytes") / (1024.0 * 1024 * 1024));
+    const char *added = json_string_value(json_object_get(p, "recompute_modules_added"));
+    if (added)
+        snprintf(offload + strlen(offload), sizeof offload - strlen(offload),
+                 " (adding %s, as the stack's own would need %.1f GiB a chip)", added,
+                 api_number(p, "stack_modules_would_need_bytes") / (1024.0 * 1024 * 1024));
     if (api_number(p, "cpu_offload_layers") > 0)
         snprintf(offload + strlen(offload), sizeof offload - strlen(offload),
                  ", %.0f layers' activations offloaded to host",

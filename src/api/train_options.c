@@ -290,7 +290,8 @@ usim_status api_train_setup(const usim_command *cmd, json_t *req, api_train_setu
                            json_object_get(req, "recompute-modules") ||
                            json_object_get(req, "recompute-layers") ||
                            json_object_get(req, "cpu-offload-layers");
-    out->selective_bytes = out->full_bytes = 0;
+    out->selective_bytes = out->full_bytes = out->stack_modules_bytes = 0;
+    out->modules_added[0] = '\0';
     p->cpu_offload_layers = int_or(cmd, req, "cpu-offload-layers", 0, &st, err);
     p->recompute_layers = int_or(cmd, req, "recompute-layers", 0, &st, err);
     /* Megatron-Core offloads only without recomputation */
@@ -399,8 +400,42 @@ static bool plan_fits(const api_train_setup_t *s)
     return wl_memory_per_chip(&s->model, &s->plan).total <= s->sys.chip.hbm.capacity_bytes;
 }
 
-/* A run that names no recomputation and does not fit under selective: a
- * recipe then recomputes whole layers (Megatron-Core's block method,
+/* A run that names no recomputation and does not fit under the stack's
+ * selective modules: NVIDIA's recipes first add the modules that cost little
+ * to rebuild (Megatron-Core's --recompute-modules layernorm, moe_act,
+ * mla_up_proj: norms, the experts' activation, latent attention's
+ * up-projections; Megatron-Bridge's performance configs set them per model
+ * to fit), in that order, as many as it takes. True when that fits. */
+static bool add_cheap_modules(api_train_setup_t *s)
+{
+    wl_plan *p = &s->plan;
+    wl_stack *k = &p->stack, saved = *k;
+    if (k->selective != WL_SELECTIVE_ATTENTION_CORE)
+        return false;
+    const struct {
+        const char *name;
+        bool *on;
+        bool applies;
+    } ladder[] = {{"layernorm", &k->recompute_norms, true},
+                  {"moe_act", &k->recompute_moe_act, s->model.experts > 1},
+                  {"mla_up_proj", &k->recompute_mla_up, s->model.mla.kv_lora_rank > 0}};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof ladder / sizeof ladder[0]; i++) {
+        if (!ladder[i].applies || *ladder[i].on)
+            continue;
+        *ladder[i].on = true;
+        n += (size_t)snprintf(s->modules_added + n, sizeof s->modules_added - n, "%s%s",
+                              n ? ", " : "", ladder[i].name);
+        if (plan_fits(s))
+            return true;
+    }
+    *k = saved;
+    s->modules_added[0] = '\0';
+    return false;
+}
+
+/* A run that names no recomputation and does not fit under selective, the
+ * cheap modules added: a recipe then recomputes whole layers (Megatron-Core's block method,
  * recompute_num_layers N of each model chunk), as few as fit, since each
  * costs a forward again. Memory falls as N grows, so the fewest is found by
  * bisection; if none fits, the run stays selective, for the message. A
@@ -412,6 +447,11 @@ static void fit_recompute(api_train_setup_t *s)
     if (s->recompute_given || p->recompute != WL_RECOMPUTE_SELECTIVE ||
         p->schedule == WL_SCHED_ZB_H1 || plan_fits(s))
         return;
+    double stack_bytes = wl_memory_per_chip(&s->model, p).total;
+    if (add_cheap_modules(s)) {
+        s->stack_modules_bytes = stack_bytes;
+        return;
+    }
     int per_rank = s->model.layers / (p->pp > 0 ? p->pp : 1);
     p->recompute = WL_RECOMPUTE_FULL;
     int lo = 1, hi = per_rank;

@@ -95,8 +95,9 @@ extern const char *const api_tp_unit_choices[];
      "or blockwise (DeepSeek-V3's 1 x 128 blocks); default: the stack's",                     \
      NULL, wl_fp8_recipe_names, 0, 0, false},                                                   \
     {"recompute", USIM_OPT_CHOICE, USIM_UNIT_NONE, "MODE",                                      \
-     "activation recomputation; unless given, selective, or where that does not fit, full on "  \
-     "the fewest layers of each chunk that fits (as a recipe sets recompute_num_layers)",       \
+     "activation recomputation; unless given, selective, where that does not fit with the "    \
+     "cheap modules added (layernorm, moe_act, mla_up_proj, as recipes add them), else full "  \
+     "on the fewest layers of each chunk that fits (as a recipe sets recompute_num_layers)",    \
      "selective", api_recompute_choices, 0, 0, false},                                          \
     {"recompute-layers", USIM_OPT_INT, USIM_UNIT_NONE, "N",                                     \
      "with --recompute full, recompute only the first N layers of each model chunk, the rest "  \
@@ -148,6 +149,10 @@ typedef struct api_train_setup_t {
     wl_plan plan;
     bool recompute_given; /* --recompute, --recompute-modules or offload named */
     double selective_bytes; /* > 0: selective did not fit this per chip, so full was chosen */
+    /* Selective modules added to the stack's own so the plan fits ("" when
+     * none), and what the stack's own would need per chip. */
+    char modules_added[48];
+    double stack_modules_bytes;
     double full_bytes;      /* > 0: full on every layer was tried and needs this per chip */
 } api_train_setup_t;
 
