@@ -522,6 +522,28 @@ static void prefill_collectives_overlap_gemms(void **state)
     free(d);
 }
 
+/* NxD Inference runs its token-generation graph at the batch it was
+ * compiled for: one request decoding under a cap of 8 costs what 8 decoding
+ * at the same context cost without the padding, every line's share. */
+static void decode_pads_to_the_compiled_batch(void **state)
+{
+    (void)state;
+    serve_deployment *d = deployment("llama3.1-8b", "nxdi");
+    usim_error err;
+    serve_ctx c;
+    serve_ctx_init(&c, d, &d->model, &err);
+    d->max_batch = 8;
+    serve_batch one = {1, 1, 1000, 1000, 0, NULL, 0, 1};
+    serve_batch eight = {8, 8, 1000, 1000, 0, NULL, 0, 8};
+    assert_true(d->engine.pad_decode_batch);
+    double padded = serve_iteration(&c, &one).seconds;
+    assert_close(padded, serve_iteration(&c, &eight).seconds, 1e-12);
+    d->engine.pad_decode_batch = false;
+    assert_close(padded, serve_iteration(&c, &eight).seconds, 1e-12);
+    assert_true(serve_iteration(&c, &one).seconds < padded);
+    free(d);
+}
+
 /* Whatever --tp counts, NxD Inference's ranks are cores: Llama 3 8B on one
  * Trn2 chip (4 logical cores) all-reduces 4,096 x 2 bytes twice a layer at
  * batch 1 over those 4 cores, as the collective command times it. */
@@ -529,7 +551,7 @@ static void one_chip_all_reduces_over_its_cores(void **state)
 {
     (void)state;
     double comm = cli_number("serve --model llama3-8b --hw trn2.48xlarge --tp 1 --chips 1 "
-                             "--requests 2 --isl 128 --osl 16 --json",
+                             "--batch 1 --requests 2 --isl 128 --osl 16 --json",
                              "", "explain", "decode_comm_s");
     double one = cli_number("collective --hw trn2.48xlarge --chips 1 --op allreduce --size 8KiB "
                             "--group 4 --rank-unit core --json",
@@ -631,6 +653,7 @@ int main(void)
         cmocka_unit_test(trtllm_bench_sizes_the_engine),
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),
+        cmocka_unit_test(decode_pads_to_the_compiled_batch),
         cmocka_unit_test(prefill_collectives_overlap_gemms),
         cmocka_unit_test(mla_decodes_over_its_latent),
         cmocka_unit_test(attention_dp_replicates_all_but_the_routed_experts),

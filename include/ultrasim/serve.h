@@ -152,6 +152,11 @@ typedef struct serve_engine {
      * run's list) runs the rest one token at a time through the
      * token-generation graph; an engine without it refuses such a prompt. */
     bool serial_prompt_tail;
+    /* Its token-generation graph is compiled for the batch cap, and a step
+     * with fewer requests runs padded up to it (NxD Inference's
+     * _forward_with_pad): every line's weights' share, KV read, norms and
+     * logits, as if full. */
+    bool pad_decode_batch;
     /* Medusa heads propose their top-1 tokens, a chain the target verifies
      * as k + 1 tokens, and run on each request's newest accepted position
      * only (vLLM); else a tree of the heads' candidates, the heads run over
@@ -297,6 +302,7 @@ typedef struct serve_result {
     int chips;
     /* Where a decode iteration at batch 1 goes (for the explanation). */
     double decode_weights_s, decode_kv_s, decode_comm_s, decode_other_s, decode_step_s;
+    double decode_step_lines; /* the lines that pass runs: 1, or a compiled batch it pads to */
     double prefill_s, prefill_tokens; /* one request's prefill, alone */
     /* Where it goes (a draft's prefill and a serial tail's steps counted in) */
     double prefill_weights_s, prefill_attention_s, prefill_comm_s, prefill_other_s;

@@ -578,6 +578,7 @@ static json_t *explain_json(const serve_result *r)
 {
     json_t *o = json_object();
     api_put_real(o, "decode_step_s", r->decode_step_s);
+    api_put_real(o, "decode_step_lines", r->decode_step_lines);
     api_put_real(o, "decode_weights_s", r->decode_weights_s);
     api_put_real(o, "decode_kv_s", r->decode_kv_s);
     api_put_real(o, "decode_comm_s", r->decode_comm_s);
@@ -901,11 +902,15 @@ static void explain_text(usim_buf *b, json_t *x, const char *collectives)
         usim_format_quantity(api_number(x, keys[i]), USIM_UNIT_SECONDS, s[i], sizeof s[i]);
     /* the four parts sum to the pass and to the prefill: "other" is the
      * norms, activations, expert permutes, LM head and the engine's launch gap */
-    usim_buf_printf(b, "\nWhy: a decode pass at batch 1 takes %s: weight GEMMs %s, KV cache "
+    char padded[64] = "";
+    if (api_number(x, "decode_step_lines") > 1) /* a graph compiled for the batch cap */
+        snprintf(padded, sizeof padded, " (run padded to the compiled %.0f)",
+                 api_number(x, "decode_step_lines"));
+    usim_buf_printf(b, "\nWhy: a decode pass at batch 1%s takes %s: weight GEMMs %s, KV cache "
                        "%s, %s %s, LM head and other kernels %s;\n     a %.0f-token prefill "
                        "alone takes %s",
-                    s[0], s[1], s[2], collectives, s[3], s[4], api_number(x, "prefill_tokens"),
-                    s[5]);
+                    padded, s[0], s[1], s[2], collectives, s[3], s[4],
+                    api_number(x, "prefill_tokens"), s[5]);
     if (json_object_get(x, "prefill_serial_tokens"))
         usim_buf_printf(b, " (%.0f of them one at a time, past the largest context graph)",
                         api_number(x, "prefill_serial_tokens"));

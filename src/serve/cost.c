@@ -362,11 +362,28 @@ static double prefill_attention_s(const prefill_sums *p, int nprefill, int dp)
                   : p->attention_s;
 }
 
-serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *b)
+/* The decode lines a step runs: its own, or on an engine whose
+ * token-generation graph is compiled for the batch cap, that many (the
+ * padded lines read their own cache lines to the same bucket). */
+static serve_batch padded_decode(const serve_deployment *d, const serve_batch *b)
+{
+    serve_batch p = *b;
+    if (!d->engine.pad_decode_batch || b->decode_seqs <= 0 || b->decode_seqs >= d->max_batch)
+        return p;
+    double per_seq = b->decode_tokens / b->decode_seqs;
+    p.logits += (d->max_batch - b->decode_seqs) * per_seq;
+    p.decode_seqs = d->max_batch;
+    p.decode_tokens = per_seq * p.decode_seqs;
+    return p;
+}
+
+serve_iter_cost serve_iteration(serve_ctx *c, const serve_batch *batch)
 {
     serve_iter_cost r;
     const wl_model *m = c->model;
     memset(&r, 0, sizeof r);
+    serve_batch padded = padded_decode(c->d, batch);
+    const serve_batch *b = &padded;
     prefill_sums sums = sum_prefills(c, b);
     double prefill = sums.tokens, longest = sums.longest;
     double tokens = b->decode_tokens + prefill;

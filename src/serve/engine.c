@@ -53,6 +53,7 @@ static const usim_field ENGINE_FIELDS[] = {
     USIM_BOOL("moe_attention_dp", serve_engine, moe_attention_dp),
     USIM_BOOL("max_model_len_beyond_context", serve_engine, max_model_len_beyond_context),
     USIM_BOOL("serial_prompt_tail", serve_engine, serial_prompt_tail),
+    USIM_BOOL("pad_decode_batch", serve_engine, pad_decode_batch),
     USIM_BOOL("medusa_chain", serve_engine, medusa_chain),
     USIM_OBJ("shared_kv", serve_engine, shared_kv, &SHARED_KV_SCHEMA, false),
     USIM_DOC("source"),

@@ -277,6 +277,7 @@ static usim_status explain(const serve_deployment *d, double isl, double osl, se
     out->decode_comm_s = s.comm_s;
     out->decode_other_s = s.other_s;
     out->decode_step_s = s.seconds;
+    out->decode_step_lines = d->engine.pad_decode_batch ? fmax(1, d->max_batch) : 1;
     out->prefill_tokens = isl;
     serve_ctx draft;
     bool drafting = serve_draft_runs(d);
