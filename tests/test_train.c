@@ -727,6 +727,15 @@ static void block_recompute_takes_its_share(void **state)
                        "9; allowed 1 to 8 (a pipeline rank's layers)");
 }
 
+/* base run as JSON, its plan (in *plan) recomputing as expected. */
+static json_t *run_recomputing(const char *base, const char *recompute, json_t **plan)
+{
+    json_t *run = cli_json(base);
+    *plan = json_object_get(run, "plan");
+    assert_string_equal(json_string_value(json_object_get(*plan, "recompute")), recompute);
+    return run;
+}
+
 /* Before whole layers, the cheap selective modules, as NVIDIA's recipes add
  * them to fit: Nemotron-4 340B on 128 H100s (TP 8, PP 8, VP 12, DP 2) needs
  * 81.4 GiB with the stack's own modules; recomputing the norms as well fits,
@@ -736,9 +745,7 @@ static void unnamed_recompute_adds_cheap_modules_first(void **state)
     (void)state;
     const char *base = "train --model nemotron4-340b --hw dgx-h100 --chips 128 --tp 8 --pp 8 "
                        "--vp 12 --gbs 32 --seq 4096 --json";
-    json_t *chosen = cli_json(base);
-    json_t *plan = json_object_get(chosen, "plan");
-    assert_string_equal(json_string_value(json_object_get(plan, "recompute")), "selective");
+    json_t *plan, *chosen = run_recomputing(base, "selective", &plan);
     assert_string_equal(json_string_value(json_object_get(plan, "recompute_modules_added")),
                         "layernorm");
     assert_close(json_number_value(json_object_get(plan, "stack_modules_would_need_bytes")) /
@@ -765,9 +772,7 @@ static void unnamed_recompute_fits_the_fewest_layers(void **state)
     (void)state;
     const char *base = "train --model llama3.2-1b --hw dgx-h100 --chips 1 --gbs 8 --mbs 8 "
                        "--seq 8192 --zero 0 --json";
-    json_t *chosen = cli_json(base);
-    json_t *plan = json_object_get(chosen, "plan");
-    assert_string_equal(json_string_value(json_object_get(plan, "recompute")), "full");
+    json_t *plan, *chosen = run_recomputing(base, "full", &plan);
     int n = (int)json_integer_value(json_object_get(plan, "recompute_layers"));
     assert_int_equal(n, 8);
     assert_true(json_number_value(json_object_get(plan, "selective_would_need_bytes")) >
