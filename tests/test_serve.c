@@ -915,7 +915,8 @@ static void ep_uses_the_chips_there_are(void **state)
             bigger);
     /* a GPU engine on Trainium ran (TensorRT-LLM on a Trn2), as a Neuron one on GPUs */
     const char *platform[] = {"--engine: 'trtllm' runs on GPUs, and trn2.48xlarge's chips are "
-                              "Trainium (allowed here: nxdi, transformers-neuronx, vllm-neuron)",
+                              "Trainium (allowed here: nxdi, optimum-neuron, transformers-neuronx, "
+                              "vllm-neuron)",
                               NULL};
     refused("--model llama3.1-8b --hw trn2.48xlarge --tp 4 --tp-unit core --engine trtllm",
             platform);
@@ -1075,7 +1076,8 @@ static void limits_come_from_the_engine(void **state)
                        "llama3.1-8b-eagle3",
                        "EAGLE-3 head 'llama3.1-8b-eagle3' is 4096 wide, the model 8192");
     expect_input_error("serve --model llama3-8b --hw dgx-h100 --tp 1 --chips 1 --engine tgi",
-                       "allowed: nxdi, sglang, transformers-neuronx, trtllm-0.9, trtllm, vllm-neuron, vllm");
+                       "allowed: nxdi, optimum-neuron, sglang, transformers-neuronx, trtllm-0.9, trtllm, "
+                       "vllm-neuron, vllm");
     /* an engine file's new figures, named with their ranges */
     char engine[300];
     snprintf(engine, sizeof engine,

@@ -544,6 +544,25 @@ static void decode_pads_to_the_compiled_batch(void **state)
     free(d);
 }
 
+/* optimum-neuron compiles one token-generation graph for the whole sequence:
+ * a decode step reads the KV cache to --max-model-len wherever its requests
+ * stand (a 100-token and a 3,000-token prompt read alike), where NxD
+ * Inference's buckets read to the next power of two. */
+static void one_graph_reads_the_whole_sequence(void **state)
+{
+    (void)state;
+    const char *base = "serve --model llama3.1-8b --hw trn2.48xlarge --chips 1 --tp 4 "
+                       "--tp-unit core --batch 1 --max-model-len 4096 --osl 8 --requests 1 --json";
+    double kv_short =
+        cli_number(base, " --engine optimum-neuron --isl 100", "explain", "decode_kv_s");
+    double kv_long =
+        cli_number(base, " --engine optimum-neuron --isl 3000", "explain", "decode_kv_s");
+    assert_close(kv_short, kv_long, 1e-12);
+    assert_true(cli_number(base, " --engine nxdi --isl 100", "explain", "decode_kv_s") < kv_short);
+    assert_close(cli_number(base, " --engine nxdi --isl 3000", "explain", "decode_kv_s"), kv_long,
+                 1e-12);
+}
+
 /* Whatever --tp counts, NxD Inference's ranks are cores: Llama 3 8B on one
  * Trn2 chip (4 logical cores) all-reduces 4,096 x 2 bytes twice a layer at
  * batch 1 over those 4 cores, as the collective command times it. */
@@ -654,6 +673,7 @@ int main(void)
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),
         cmocka_unit_test(decode_pads_to_the_compiled_batch),
+        cmocka_unit_test(one_graph_reads_the_whole_sequence),
         cmocka_unit_test(prefill_collectives_overlap_gemms),
         cmocka_unit_test(mla_decodes_over_its_latent),
         cmocka_unit_test(attention_dp_replicates_all_but_the_routed_experts),

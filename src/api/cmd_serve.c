@@ -58,7 +58,7 @@ static const usim_option SERVE_OPTIONS[] = {
      0, false},
     {"engine", USIM_OPT_STRING, USIM_UNIT_NONE, "NAME|FILE",
      "serving engine (data/engines: trtllm, trtllm-0.9, vllm, sglang, nxdi, vllm-neuron, "
-     "transformers-neuronx) or engine "
+     "optimum-neuron, transformers-neuronx) or engine "
      "JSON: the batch, scheduler "
      "and token budget a run gives none of (default: the system's own)",
      NULL, NULL, 0, 0, false},
