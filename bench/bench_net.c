@@ -17,9 +17,9 @@
 #include "ultrasim/net.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
+#define MIB (1024.0 * 1024.0)
 /* count ranks, stride apart, in groups at once: async, the library's kernels */
 #define GROUP(count, stride, groups) {count, stride, groups, 0, NET_LAUNCH_ASYNC, false}
-#define MIB (1024.0 * 1024.0)
 
 static double now_s(void)
 {

@@ -445,9 +445,11 @@ static void fit_recompute(api_train_setup_t *s)
 {
     wl_plan *p = &s->plan;
     if (s->recompute_given || p->recompute != WL_RECOMPUTE_SELECTIVE ||
-        p->schedule == WL_SCHED_ZB_H1 || plan_fits(s))
+        p->schedule == WL_SCHED_ZB_H1)
         return;
     double stack_bytes = wl_memory_per_chip(&s->model, p).total;
+    if (stack_bytes <= s->sys.chip.hbm.capacity_bytes)
+        return;
     if (add_cheap_modules(s)) {
         s->stack_modules_bytes = stack_bytes;
         return;
@@ -462,9 +464,7 @@ static void fit_recompute(api_train_setup_t *s)
         p->recompute_layers = 0;
         return;
     }
-    p->recompute = WL_RECOMPUTE_SELECTIVE;
-    s->selective_bytes = wl_memory_per_chip(&s->model, p).total;
-    p->recompute = WL_RECOMPUTE_FULL;
+    s->selective_bytes = stack_bytes;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
         p->recompute_layers = mid;

@@ -526,6 +526,7 @@ static void select_variants(json_t *node, const char *gpu, const char *cpu)
  * (ring, tree, NVLS), its point-to-point path, its host cost per blocking
  * call; each the keys it holds. */
 static const char *const LIBRARY_PARTS[] = {"tuning", "p2p", "blocking_call", NULL};
+#define LIBRARY_PARTS_ALLOWED "allowed: tuning, p2p, blocking_call"
 static const char *const TUNING_KEYS[] = {"ring_ll",  "ring_ll128",  "ring_simple", "tree_ll",
                                           "tree_ll128", "tree_simple", "nvls"};
 
@@ -546,8 +547,8 @@ static usim_status take_parts(const usim_reader *r, json_t *parts, json_t *lib, 
             known = known || strcmp(json_string_value(v), LIBRARY_PARTS[k]) == 0;
         if (!known)
             return usim_fail_at(r, "collective_library.parts", false, err,
-                                "'%s' is not a part of a collective library; allowed: tuning, "
-                                "p2p, blocking_call",
+                                "'%s' is not a part of a collective library; "
+                                LIBRARY_PARTS_ALLOWED,
                                 json_is_string(v) ? json_string_value(v) : "(not a string)");
     }
     if (!part_listed(parts, "tuning")) { /* with its GPU and CPU rows */
@@ -627,7 +628,7 @@ static usim_status resolve_library(const usim_reader *r, json_t *doc, usim_error
     usim_status st = USIM_OK;
     if (parts && !json_is_array(parts))
         st = usim_fail_at(r, "collective_library.parts", false, err,
-                          "a list of parts; allowed: tuning, p2p, blocking_call");
+                          "a list of parts; " LIBRARY_PARTS_ALLOWED);
     else if (parts)
         st = take_parts(r, parts, lib, err);
     if (st == USIM_OK)

@@ -189,31 +189,38 @@ static void protocol_time(const hw_coll_protocol *pr, double net_hop, net_op op,
         *bw = cap_bytes / max_bus;
 }
 
-/* The channels a peer's b bytes get (src/enqueue.cc): at first the largest
- * channels / 2^k with which every rank's peers fit on the channels at once,
- * at most one a min_part of its data; then twice as many while a channel's
- * part is above max_part, up to the channels. */
-static double p2p_channels_per_peer(const hw_coll_p2p *p, int ranks, double b)
+/* How NCCL splits each peer's b = n / p bytes (src/enqueue.cc): into c
+ * parts, one a channel, at first the largest channels / 2^k with which every
+ * rank's peers fit on the channels at once, at most one a min_part of its
+ * data, then twice as many while a part is above max_part, up to the
+ * channels; a part moves in k steps of one chunk. */
+typedef struct p2p_split {
+    double peer, channels, part, steps;
+} p2p_split;
+
+static p2p_split split_of(const hw_coll_p2p *p, int ranks, double bytes)
 {
-    double fit = p->channels;
-    while (fit * ranks > p->channels && fit > 1.0)
-        fit /= 2.0;
-    double c = fmax(1.0, fmin(fit, ceil(b / p->min_part_bytes)));
-    while (b / c > p->max_part_bytes && c <= p->channels / 2.0)
-        c *= 2.0;
-    return c;
+    p2p_split x = {bytes / ranks, p->channels, 0, 0};
+    while (x.channels * ranks > p->channels && x.channels > 1.0)
+        x.channels /= 2.0;
+    x.channels = fmax(1.0, fmin(x.channels, ceil(x.peer / p->min_part_bytes)));
+    while (x.peer / x.channels > p->max_part_bytes && x.channels <= p->channels / 2.0)
+        x.channels *= 2.0;
+    x.part = x.peer / x.channels;
+    x.steps = ceil(x.part / p->chunk_bytes);
+    return x;
 }
 
 /* An all-to-all of n bytes a rank over p ranks inside one domain as NCCL's
- * p2p path runs it. Each peer's b = n / p bytes (its own share included: a
- * copy, but on a channel like the others) go as c parts, one a channel; the
- * p c parts share the P channels, ceil(p c / P) on each, and a channel, one
- * thread block, moves its parts at 1 / P of the rank's link rate R, a chunk
- * a step, the receiver copying a step out while the next arrives: a part of
- * k steps takes (k + 1) / k of its transfer time.
+ * p2p path runs it. Each peer's share (its own included: a copy, but on a
+ * channel like the others) goes as c parts (split_of); the p c parts share
+ * the P channels, ceil(p c / P) on each, and a channel, one thread block,
+ * moves its parts at 1 / P of the rank's link rate R, a chunk a step, the
+ * receiver copying a step out while the next arrives: a part of k steps
+ * takes (k + 1) / k of its transfer time.
  *
  *   t = latency + ceil(p c / P) (b / c) / (R / P) (1 + 1 / k),
- *   k = ceil(b / (c chunk)),  R = (p - 1) b / bw_s
+ *   R = (p - 1) b / bw_s
  *
  * with bw_s the plan's time for the all-to-all at the links' sustained rate.
  * On 8 GPUs a 256 MiB all-to-all gives each peer 4 channels of 8 MiB, 16
@@ -221,26 +228,24 @@ static double p2p_channels_per_peer(const hw_coll_p2p *p, int ranks, double b)
 static double p2p_alltoall_s(const hw_coll_p2p *p, int ranks, double bytes, double bw_s,
                              double *bandwidth_s)
 {
-    double b = bytes / ranks, c = p2p_channels_per_peer(p, ranks, b);
-    double part = b / c, steps = ceil(part / p->chunk_bytes);
-    double per_channel = ceil(ranks * c / p->channels) * part;
-    double rate = (ranks - 1) * b / bw_s;
-    *bandwidth_s = per_channel * p->channels / rate * (1.0 + 1.0 / steps);
+    p2p_split x = split_of(p, ranks, bytes);
+    double per_channel = ceil(ranks * x.channels / p->channels) * x.part;
+    double rate = (ranks - 1) * x.peer / bw_s;
+    *bandwidth_s = per_channel * p->channels / rate * (1.0 + 1.0 / x.steps);
     return p->latency_s + *bandwidth_s;
 }
 
 void net_library_p2p_why(const net_topo *t, int ranks, double bytes, char *buf, size_t size)
 {
     const hw_coll_p2p *p = &t->sys->collective_library.p2p;
-    double b = bytes / ranks, c = p2p_channels_per_peer(p, ranks, b);
+    p2p_split x = split_of(p, ranks, bytes);
     char peer[32], chunk[32];
-    usim_format_quantity(b, USIM_UNIT_BYTES, peer, sizeof peer);
+    usim_format_quantity(x.peer, USIM_UNIT_BYTES, peer, sizeof peer);
     usim_format_quantity(p->chunk_bytes, USIM_UNIT_BYTES, chunk, sizeof chunk);
     snprintf(buf, size,
              "%s's point-to-point path: each peer's %s on %.0f of %.0f channels, %.0f steps of "
              "%s",
-             t->sys->collective_library.name, peer, c, p->channels,
-             ceil(b / c / p->chunk_bytes), chunk);
+             t->sys->collective_library.name, peer, x.channels, p->channels, x.steps, chunk);
 }
 
 static double p2p_time(const net_topo *t, const net_sub *s, double bytes, double bw_s,
