@@ -68,6 +68,27 @@ static void trn2_array_peak_from_geometry(void **state)
     assert_close(c.published_chip_flops.bf16 / (8 * core_bf16), 667.0 / 629.1456, 1e-6);
 }
 
+/* A quarter of a Trn2 chip (one of its 4 logical cores under LNC 2): 2 of
+ * its 8 physical cores, 24 of its 96 GiB and a quarter of its 2.9 TB/s and
+ * of its FLOPS; each core's own rate is unchanged. */
+static void trn2_quarter_chip(void **state)
+{
+    (void)state;
+    hw_chip c;
+    usim_error err;
+    usim_error_clear(&err);
+    assert_int_equal(hw_load_chip("trn2", &c, &err), USIM_OK);
+    hw_chip q = hw_chip_part(&c, 4);
+    assert_int_equal(q.cores, 2);
+    assert_close(q.hbm.capacity_bytes, 96.0 * 1024 * 1024 * 1024 / 4, 1e-12);
+    assert_close(q.hbm.bandwidth_bytes_per_s, 2.9e12 / 4, 1e-12);
+    assert_close(q.dense_flops.bf16, c.dense_flops.bf16 / 4, 1e-12);
+    assert_close(q.dma.bandwidth_bytes_per_s / q.cores, c.dma.bandwidth_bytes_per_s / c.cores,
+                 1e-12);
+    assert_close(hw_core_matrix_flops(&q, USIM_BF16), hw_core_matrix_flops(&c, USIM_BF16), 1e-12);
+    assert_close(q.power_w, c.power_w, 1e-12);
+}
+
 /* H100 SXM: 132 SMs x 4 tensor cores x 512 MACs x 2 x 1.83 GHz = 989.4 TFLOPS. */
 static void h100_array_peak_matches_datasheet(void **state)
 {
@@ -191,6 +212,7 @@ int main(void)
         cmocka_unit_test(trn2_instance_matches_aws),
         cmocka_unit_test(trn2_ultraserver_matches_aws),
         cmocka_unit_test(trn2_array_peak_from_geometry),
+        cmocka_unit_test(trn2_quarter_chip),
         cmocka_unit_test(h100_array_peak_matches_datasheet),
         cmocka_unit_test(sizes_by_chips),
         cmocka_unit_test(rejects_partial_nodes),

@@ -578,6 +578,36 @@ static void one_chip_all_reduces_over_its_cores(void **state)
     assert_close(comm, 32 * 2 * one, 1e-9);
 }
 
+/* A TP group of fewer logical cores than a Trn2 chip's 4 runs on its share
+ * of the chip, the other cores running replicas of their own: one core
+ * holds all of Llama 3.1 8B's 8,030,261,248 bf16 parameters, four such
+ * replicas fill one chip, and one alone takes a quarter of it. */
+static void replicas_share_a_chip_by_cores(void **state)
+{
+    (void)state;
+    const char *run = "serve --model llama3.1-8b --hw trn2.48xlarge --tp 1 --tp-unit core "
+                      "--isl 128 --osl 4 --requests 4 --json";
+    char args[300];
+    snprintf(args, sizeof args, "%s --chips 1", run);
+    json_t *full = cli_json(args);
+    assert_close(json_number_value(json_object_get(full, "chips")), 1, 1e-12);
+    assert_int_equal(json_integer_value(json_object_get(full, "replicas")), 4);
+    assert_int_equal(json_integer_value(json_object_get(full, "cores_per_replica")), 1);
+    assert_close(json_number_value(json_object_get(full, "weights_bytes_per_chip")),
+                 8030261248.0 * 2, 1e-12);
+    json_decref(full);
+    snprintf(args, sizeof args, "%s --replicas 1", run);
+    json_t *one = cli_json(args);
+    assert_close(json_number_value(json_object_get(one, "chips")), 0.25, 1e-12);
+    assert_close(json_number_value(json_object_get(one, "output_tokens_per_s_per_chip")),
+                 4 * json_number_value(json_object_get(one, "output_tokens_per_s")), 1e-12);
+    json_decref(one);
+    expect_input_error("serve --model llama3.1-8b --hw trn2.48xlarge --tp 3 --tp-unit core",
+                       "3 cores do not divide a trn2 chip's 4 logical cores");
+    expect_input_error("serve --model llama3.1-8b --hw trn2.48xlarge --tp 2 --pp 2 --tp-unit core",
+                       "is not pipelined");
+}
+
 /* model on `chips` GPUs of a DGX, TP over them, bf16, under trtllm. */
 static serve_deployment *gpu_deployment(const char *model, const char *hw, int chips)
 {
@@ -672,6 +702,7 @@ int main(void)
         cmocka_unit_test(trtllm_bench_sizes_the_engine),
         cmocka_unit_test(core_ranks_all_reduce_across_cores),
         cmocka_unit_test(one_chip_all_reduces_over_its_cores),
+        cmocka_unit_test(replicas_share_a_chip_by_cores),
         cmocka_unit_test(decode_pads_to_the_compiled_batch),
         cmocka_unit_test(one_graph_reads_the_whole_sequence),
         cmocka_unit_test(prefill_collectives_overlap_gemms),

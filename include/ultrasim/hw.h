@@ -162,6 +162,12 @@ typedef struct hw_chip {
  * its GEMM efficiencies scaled by matrix.sustained. */
 hw_chip hw_chip_sustained(const hw_chip *chip);
 
+/* One of `parts` equal shares of a Trainium chip, as a job on some of its
+ * logical NeuronCores sees it: each logical core owns its physical cores and
+ * a share of the HBM, so cores, HBM capacity and bandwidth, DMA engines and
+ * their bandwidth, and FLOPS divide; power and price stay the whole chip's. */
+hw_chip hw_chip_part(const hw_chip *chip, int parts);
+
 typedef enum hw_topology_kind {
     HW_TOPO_NONE,
     HW_TOPO_RING,

@@ -215,6 +215,11 @@ typedef struct serve_deployment {
      * Inference shards over cores), whose all-reduces also step between the
      * cores of a chip; 0 or 1: a rank is a chip. */
     int tp_ranks_per_chip;
+    /* Replicas one Trainium chip runs side by side when a TP group takes
+     * fewer logical NeuronCores than the chip has: sys.chip is then one such
+     * part (hw_chip_part) and sys.chips counts parts. 0 or 1: a replica
+     * takes whole chips. */
+    int chip_parts;
     /* Expert parallel ranks: chips of one pipeline stage (a TP group), each
      * holding experts / ep whole experts split tp / ep ways; ep divides tp. */
     int ep;
@@ -299,7 +304,7 @@ typedef struct serve_result {
     double kv_capacity_tokens, kv_peak_use; /* per replica; use as a fraction */
     double weights_bytes_per_chip, kv_bytes_per_chip;
     double cost_per_mtok_usd, energy_per_token_j;
-    int chips;
+    double chips; /* a replica on part of a chip (chip_parts) counts its share */
     /* Where a decode iteration at batch 1 goes (for the explanation). */
     double decode_weights_s, decode_kv_s, decode_comm_s, decode_other_s, decode_step_s;
     double decode_step_lines; /* the lines that pass runs: 1, or a compiled batch it pads to */

@@ -47,7 +47,7 @@ static const usim_option SERVE_OPTIONS[] = {
      "data-parallel replicas (with --chips and no --replicas: chips / (TP x PP))", "1", NULL, 1, 1e6,
      false},
     {"tp-unit", USIM_OPT_CHOICE, USIM_UNIT_NONE, "UNIT",
-     "what --tp counts on Trainium: chips, or logical NeuronCores", "chip", TP_UNITS, 0, 0,
+     "what --tp counts on Trainium: chips, or logical NeuronCores (fewer than a chip has: replicas share the chip)", "chip", TP_UNITS, 0, 0,
      false},
     {"weights", USIM_OPT_CHOICE, USIM_UNIT_NONE, "TYPE",
      "weight type (int8, int4 and mxfp4 are weight-only: dequantised to bf16; nvfp4 computes in "
@@ -264,10 +264,41 @@ static usim_status read_workload(const usim_command *cmd, json_t *req, serve_wor
  * cores of a stage; per chip the split is then the same as EP of
  * gcd(ep, chips) chips (a rank of several cores on one chip, or of several
  * chips). */
+/* A TP group of fewer logical cores than a Trainium chip has runs on its
+ * share of the chip (a logical NeuronCore owns its physical cores and a
+ * share of the HBM: "approximately 24 GiB of HBM per rank" of a Trn2's 96
+ * under LNC 2, AWS's Neuron training best practices), and the chip's other
+ * cores run replicas of their own; the run then counts chip parts. */
+static usim_status split_chips(serve_deployment *d, int tp_cores, usim_error *err)
+{
+    int per_chip = 1;
+    usim_status st = api_ranks_per_chip(&d->sys, "tp-unit", &per_chip, err);
+    if (st != USIM_OK || tp_cores >= per_chip)
+        return st;
+    if (tp_cores < 1 || per_chip % tp_cores != 0)
+        return usim_fail_field(err, USIM_EINPUT, "tp",
+                               "%d cores do not divide a %s chip's %d logical cores (allowed: a "
+                               "divisor of %d, or a multiple of it)",
+                               tp_cores, d->sys.chip.name, per_chip, per_chip);
+    if (d->pp > 1)
+        return usim_fail_field(err, USIM_EINPUT, "pp",
+                               "%d stages: a replica on %d of a chip's %d logical cores is not "
+                               "pipelined (allowed: 1, or a TP of whole chips)",
+                               d->pp, tp_cores, per_chip);
+    d->chip_parts = per_chip / tp_cores;
+    d->sys.chip = hw_chip_part(&d->sys.chip, d->chip_parts);
+    d->sys.chips *= d->chip_parts;
+    d->sys.node.chips *= d->chip_parts;
+    d->sys.default_chips *= d->chip_parts;
+    return USIM_OK;
+}
+
 static usim_status ranks_in_chips(serve_deployment *d, usim_error *err)
 {
     int tp_cores = d->tp, ep_cores = d->ep;
-    usim_status st = api_tp_in_chips(&d->sys, tp_cores, &d->tp, err);
+    usim_status st = split_chips(d, tp_cores, err);
+    if (st == USIM_OK)
+        st = api_tp_in_chips(&d->sys, tp_cores, &d->tp, err);
     if (st == USIM_OK)
         st = serve_check_ep(&d->model, ep_cores, tp_cores, "NeuronCores", err);
     if (st == USIM_OK)
@@ -595,9 +626,9 @@ static json_t *explain_json(const serve_result *r)
     return o;
 }
 
-static json_t *deployment_json(const serve_deployment *d, int chips)
+static json_t *deployment_json(const serve_deployment *d, double chips)
 {
-    json_t *o = api_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
+    json_t *o = api_pack("{s:s, s:s, s:f, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:i}", "model",
                          d->model.name, "hw", d->sys.name, "chips", chips, "tp", d->tp, "pp", d->pp,
                          "ep", d->ep, "replicas", d->replicas, "engine", d->engine.name,
                          "max_batch", d->max_batch, "scheduler",
@@ -607,6 +638,10 @@ static json_t *deployment_json(const serve_deployment *d, int chips)
     json_object_set_new(o, "kv_dtype", json_string(KV_TYPES[d->kv_dtype]));
     json_object_set_new(o, "attention", json_string(api_attention_choices[d->attention]));
     json_object_set_new(o, "attention_dp_chips", json_integer(serve_attention_dp(d, &d->model)));
+    if (d->chip_parts > 1) {
+        json_object_set_new(o, "chip_parts", json_integer(d->chip_parts));
+        json_object_set_new(o, "cores_per_replica", json_integer(d->tp_ranks_per_chip));
+    }
     if (serve_draft_runs(d))
         json_object_set_new(o, "draft_attention",
                             json_string(api_attention_choices[d->draft_attention]));
@@ -714,7 +749,7 @@ static usim_status run_sweep(const serve_deployment *d, const serve_workload *w,
     serve_workload each = *w;
     double rates[2] = {0, 0}; /* requests/s of the synchronous and throughput runs */
     usim_status st = USIM_OK;
-    int chips = 0;
+    double chips = 0;
     for (int i = 0; i < w->sweep_size && st == USIM_OK; i++) {
         serve_result r;
         each.mode = i == 0 ? SERVE_CLOSED : i == 1 ? SERVE_OFFLINE : SERVE_CONSTANT;
@@ -1000,12 +1035,17 @@ static usim_status serve_render(json_t *res, usim_buf *b, usim_error *err)
 {
     (void)err;
     json_t *runs = json_object_get(res, "sweep");
-    usim_buf_printf(b, "%s on %.0f chip%s of %s: TP %.0f x PP %.0f, %.0f replica%s%s\n",
+    usim_buf_printf(b, "%s on %g chip%s of %s: TP %.0f x PP %.0f, %.0f replica%s",
                     json_string_value(json_object_get(res, "model")), api_number(res, "chips"),
                     api_number(res, "chips") == 1 ? "" : "s",
                     json_string_value(json_object_get(res, "hw")), api_number(res, "tp"),
                     api_number(res, "pp"), api_number(res, "replicas"),
-                    api_number(res, "replicas") == 1 ? "" : "s", runs ? "; a sweep" : "");
+                    api_number(res, "replicas") == 1 ? "" : "s");
+    if (json_object_get(res, "chip_parts"))
+        usim_buf_printf(b, ", each on %.0f of a chip's %.0f logical cores",
+                        api_number(res, "cores_per_replica"),
+                        api_number(res, "cores_per_replica") * api_number(res, "chip_parts"));
+    usim_buf_printf(b, "%s\n", runs ? "; a sweep" : "");
     setup_line(b, res);
     if (runs) {
         sweep_text(b, runs);

@@ -178,6 +178,32 @@ hw_chip hw_chip_sustained(const hw_chip *chip)
     return c;
 }
 
+static void divide_rates(hw_per_dtype *v, double parts)
+{
+    v->fp8 /= parts;
+    v->bf16 /= parts;
+    v->fp16 /= parts;
+    v->tf32 /= parts;
+    v->fp32 /= parts;
+    v->fp4 /= parts;
+}
+
+hw_chip hw_chip_part(const hw_chip *chip, int parts)
+{
+    hw_chip c = *chip;
+    if (parts <= 1)
+        return c;
+    c.cores = chip->cores / parts;
+    c.hbm.capacity_bytes /= parts;
+    c.hbm.bandwidth_bytes_per_s /= parts;
+    c.hbm.stacks = chip->hbm.stacks >= parts ? chip->hbm.stacks / parts : 1;
+    c.dma.engines = chip->dma.engines >= parts ? chip->dma.engines / parts : 1;
+    c.dma.bandwidth_bytes_per_s /= parts;
+    divide_rates(&c.dense_flops, parts);
+    divide_rates(&c.published_chip_flops, parts);
+    return c;
+}
+
 double hw_matrix_efficiency(const hw_matrix *m, usim_dtype t)
 {
     /* FP4 runs at the FP8 figure: no FP4 GEMM efficiency is published apart */

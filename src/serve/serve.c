@@ -493,7 +493,7 @@ usim_status serve_run(const serve_deployment *d, const serve_workload *w, serve_
             st = run_replica(&s, r, false, err);
     if (st == USIM_OK) {
         metrics(&s, out);
-        out->chips = d->tp * d->pp * d->replicas;
+        out->chips = (double)d->tp * d->pp * d->replicas / (d->chip_parts > 1 ? d->chip_parts : 1);
         out->output_tokens_per_s_per_chip = out->output_tokens_per_s / out->chips;
         out->iterations = s.iterations;
         out->preemptions = s.preemptions;
