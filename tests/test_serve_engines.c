@@ -296,13 +296,13 @@ static void transformers_neuronx_as_compiled(void **state)
 }
 
 /* transformers-neuronx's context(): a prompt longer than its largest
- * context graph (n_positions / 2 unless listed) runs that graph, then each
- * remaining token alone through the token-generation graph. Alone at
- * max_model_len 2,048, a prompt of 1,024 + 5 tokens has its first token
- * after the 1,024-token graph and five token-generation steps (decode rows
- * reading their bucket) at contexts 1,025 to 1,029; NxD Inference, whose
- * top bucket is max_model_len, refuses nothing there and runs it in one
- * graph. */
+ * context graph runs that graph, then each remaining token alone through
+ * the token-generation graph. With graphs listed up to 1,024 (its code's
+ * default at max_model_len 2,048), a prompt of 1,024 + 5 tokens has its
+ * first token after the 1,024-token graph and five token-generation steps
+ * (decode rows reading their bucket) at contexts 1,025 to 1,029; with none
+ * listed its graphs reach max_model_len, as AWS's runs set them, and the
+ * prompt runs in one, as NxD Inference runs it. */
 static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
 {
     (void)state;
@@ -313,6 +313,10 @@ static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
     tnx->scheduler = tnx->engine.scheduler;
     tnx->attention = serve_engine_attention(&tnx->engine, &tnx->model);
     tnx->block_tokens = 16;
+    assert_close(serve_context_bucket_max(tnx), 2048, 0);
+    const int listed[] = {64, 128, 256, 512, 1024};
+    memcpy(tnx->prefill_buckets, listed, sizeof listed);
+    tnx->nprefill_buckets = 5;
     assert_close(serve_context_bucket_max(tnx), 1024, 0);
     double expected = prefill_s(tnx, 1024);
     for (int i = 1; i <= 5; i++)
@@ -339,7 +343,7 @@ static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
     /* its continuous batching asserts a prompt fits the largest graph */
     expect_input_error("serve --model llama3.1-8b --hw trn2.48xlarge --tp 16 --tp-unit core "
                        "--engine transformers-neuronx --max-model-len 2048 --isl 1500 --osl 4 "
-                       "--scheduler continuous",
+                       "--prefill-buckets 512,1024 --scheduler continuous",
                        "--scheduler: a prompt of 1500 tokens is longer than the largest context "
                        "graph, 1024, and engine transformers-neuronx runs a longer prompt's tail "
                        "token by token only in a static batch");
@@ -351,10 +355,10 @@ static void transformers_neuronx_runs_a_long_prompt_token_by_token(void **state)
     snprintf(args, sizeof args,
              "serve --model llama3.1-8b --hw dgx-h100 --tp 1 --engine %s --isl 100 --osl 4", eng);
     expect_input_error(args, "serial_prompt_tail: needs compiled context-encoding graphs");
-    tnx->engine.serial_prompt_tail = false; /* NxD Inference's rule */
-    assert_close(serve_context_bucket_max(tnx), 2048, 0);
+    tnx->nprefill_buckets = 0; /* graphs to max_model_len: the prompt in one */
     assert_int_equal(serve_run(tnx, &w, &r, &err), USIM_OK);
     assert_close(r.ttft.p50, prefill_s(tnx, 2048), 1e-9);
+    assert_close(r.prefill_serial_tokens, 0, 0);
     free(tnx);
 }
 

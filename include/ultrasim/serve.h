@@ -267,9 +267,7 @@ int serve_attention_dp(const serve_deployment *d, const wl_model *m);
 int serve_replica_batch(const serve_deployment *d);
 double serve_replica_budget(const serve_deployment *d);
 /* The longest prompt one context-encoding graph takes: a run's largest
- * listed bucket, else the engine's top (half of max_model_len for an engine
- * that runs the rest of a longer prompt token by token), else
- * max_model_len. */
+ * listed bucket, else max_model_len. */
 double serve_context_bucket_max(const serve_deployment *d);
 
 typedef struct serve_workload {

@@ -1021,12 +1021,8 @@ static void setup_line(usim_buf *b, json_t *res)
     } else if (json_object_get(res, "prefill_bucket_min")) {
         usim_buf_printf(b, "; prefill buckets: powers of two from %.0f",
                         api_number(res, "prefill_bucket_min"));
-        double top = api_number(res, "prefill_bucket_max");
-        if (json_is_true(json_object_get(res, "serial_prompt_tail")) &&
-            top >= api_number(res, "prefill_bucket_min"))
-            usim_buf_printf(b, " to %.0f", top);
     }
-    if (json_is_true(json_object_get(res, "serial_prompt_tail")))
+    if (json_is_true(json_object_get(res, "serial_prompt_tail")) && json_array_size(buckets) > 0)
         usim_buf_puts(b, ", a longer prompt's rest token by token");
     usim_buf_puts(b, "\n\n");
 }

@@ -60,12 +60,16 @@ double serve_prompt_chunk(const serve_deployment *d, double prefilled, double le
     return prefilled < head ? fmin(left, head - prefilled) : fmin(left, 1);
 }
 
+/* The largest context-encoding graph: the last of a run's list, else one
+ * of max_model_len. transformers-neuronx's own default ends at half of it
+ * (bucket.py), but AWS's runs set their context estimates to hold their
+ * prompts (the engine file's serial_prompt_tail), so only a list shorter
+ * than a prompt leaves it a tail. */
 double serve_context_bucket_max(const serve_deployment *d)
 {
     if (d->nprefill_buckets > 0)
         return d->prefill_buckets[d->nprefill_buckets - 1];
-    double top = serve_max_model_len(d);
-    return d->engine.serial_prompt_tail ? floor(top / 2) : top;
+    return serve_max_model_len(d);
 }
 
 /* `batch` GEMMs (a whole number) of m tokens through a k x n weight matrix. */
