@@ -325,7 +325,7 @@ static void messages_name_the_fix(void **state)
              write_temp("model_type_7.json", "{\"model_type\": 7}"), plan);
     expect_error(args, "model_type: 7 is not a supported model type; allowed: llama, mistral, "
                        "mixtral, qwen2, qwen3, qwen3_moe, gpt_oss, gpt2, gptj, gpt_neox, falcon, "
-                       "mpt, bloom, phi3, qwen2_moe, deepseek_v2, deepseek_v3, llama4, "
+                       "mpt, bloom, phi3, qwen2_moe, opt, deepseek_v2, deepseek_v3, llama4, "
                        "llama4_text, gemma, gemma2, gemma3, gemma3_text, nemotron (a string)");
     /* a Hugging Face config without model_type: that key, not "unknown key" */
     snprintf(args, sizeof args, "train --model %s %s",

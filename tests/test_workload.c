@@ -153,6 +153,24 @@ static void hf_config_json(void **state)
     assert_true(wl_model_params(&m).total == 6050832384.0);
     assert_true(m.position == WL_POS_ROPE && !m.qkv_bias && !m.out_bias && !m.tied_embeddings);
     assert_int_equal(m.head_dim, 256);
+    /* OPT-13B's config (facebook/opt-13b): tied embeddings 50272 x 5120
+     * (257,392,640) and positions 2048 x 5120 (10,485,760); a layer 4 x 5120^2
+     * attention with its 4 x 5120 biases (104,878,080), the ReLU MLP 2 x 5120 x
+     * 20480 with biases 20480 + 5120 (209,740,800) and two LayerNorms 4 x 5120
+     * (20,480); 40 layers and the final LayerNorm (10,240): 12,853,463,040
+     * (transformers keeps 2 more position rows, its offset, 10,240 more). */
+    const char *opt = "{\"model_type\": \"opt\", \"hidden_size\": 5120, \"num_hidden_layers\": 40,"
+                      "\"num_attention_heads\": 40, \"ffn_dim\": 20480, \"vocab_size\": 50272,"
+                      "\"max_position_embeddings\": 2048, \"word_embed_proj_dim\": 5120,"
+                      "\"activation_function\": \"relu\", \"enable_bias\": true}";
+    assert_int_equal(wl_model_load_text("config.json", opt, &m, &err), USIM_OK);
+    assert_true(wl_model_params(&m).total == 12853463040.0);
+    assert_true(m.mlp == WL_MLP_RELU && m.position == WL_POS_LEARNED && m.tied_embeddings);
+    const char *opt350m = "{\"model_type\": \"opt\", \"hidden_size\": 1024,"
+                          "\"num_hidden_layers\": 24, \"num_attention_heads\": 16,"
+                          "\"word_embed_proj_dim\": 512}";
+    assert_int_equal(wl_model_load_text("config.json", opt350m, &m, &err), USIM_EINPUT);
+    assert_non_null(strstr(err.message, "OPT-350m's projections"));
     const char *bad = "{\"model_type\": \"lama\", \"hidden_size\": 4096}";
     assert_int_equal(wl_model_load_text("config.json", bad, &m, &err), USIM_EINPUT);
     assert_non_null(strstr(err.message, "did you mean 'llama'"));

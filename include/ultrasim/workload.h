@@ -23,7 +23,7 @@ extern "C" {
 
 /* gated (SwiGLU: gate, up and down projections) or not (two projections
  * around a GELU, or a squared ReLU as Nemotron-4's) */
-typedef enum wl_mlp { WL_MLP_SWIGLU, WL_MLP_GELU, WL_MLP_RELU2 } wl_mlp;
+typedef enum wl_mlp { WL_MLP_SWIGLU, WL_MLP_GELU, WL_MLP_RELU2, WL_MLP_RELU } wl_mlp;
 typedef enum wl_norm { WL_NORM_RMS, WL_NORM_LAYER } wl_norm;
 typedef enum wl_position { WL_POS_ROPE, WL_POS_LEARNED, WL_POS_ALIBI } wl_position;
 

@@ -21,7 +21,7 @@
 #define MAX_VOCAB 4194304
 #define MAX_LAYERS 4096
 
-static const char *const MLP_KINDS[] = {"swiglu", "gelu", "relu2", NULL};
+static const char *const MLP_KINDS[] = {"swiglu", "gelu", "relu2", "relu", NULL};
 static const char *const NORM_KINDS[] = {"rms", "layer", NULL};
 static const char *const POSITION_KINDS[] = {"rope", "learned", "alibi", NULL};
 
@@ -349,6 +349,35 @@ static void hf_gpt2(hf_reader *h, wl_model *m)
     set_biases(m, true, true, true);
 }
 
+/* opt: Meta's OPT (Zhang et al. 2022, table 1): GPT-2's layer (LayerNorm,
+ * biased projections, a two-matrix MLP of ffn_dim) with ReLU, learned
+ * positions and a tied LM head. OPT-350m's projections between a narrower
+ * word embedding and the layers (word_embed_proj_dim) are not modelled. */
+static void hf_opt(hf_reader *h, wl_model *m)
+{
+    m->hidden = hf_int(h, "hidden_size", 0, 1, MAX_DIM, true);
+    m->layers = hf_int(h, "num_hidden_layers", 0, 1, MAX_LAYERS, true);
+    m->heads = hf_int(h, "num_attention_heads", 0, 1, 65536, true);
+    m->ffn = hf_int(h, "ffn_dim", 4 * m->hidden, 1, MAX_DIM, false);
+    m->vocab = hf_int(h, "vocab_size", 50272, 1, MAX_VOCAB, false);
+    m->max_seq = hf_int(h, "max_position_embeddings", 2048, 1, 16777216, false);
+    m->tied_embeddings = hf_bool(h, "tie_word_embeddings", true);
+    int proj = hf_int(h, "word_embed_proj_dim", m->hidden, 1, MAX_DIM, false);
+    if (h->st == USIM_OK && proj != m->hidden) {
+        char path[96];
+        h->st = usim_fail_at(h->r, hf_path(h, "word_embed_proj_dim", path, sizeof path), false,
+                             h->err,
+                             "%d: embeddings narrower than the layers (OPT-350m's projections "
+                             "in and out) are not modelled (allowed: hidden_size, %d)",
+                             proj, m->hidden);
+    }
+    m->mlp = WL_MLP_RELU;
+    m->norm = WL_NORM_LAYER;
+    m->position = WL_POS_LEARNED;
+    bool bias = hf_bool(h, "enable_bias", true);
+    set_biases(m, bias, bias, bias);
+}
+
 /* gptj: GPT-2's key names with rotary positions (on rotary_dim of each
  * head's dims), attention and MLP side by side after one LayerNorm, no
  * biases on the attention projections, and an untied LM head: GPT-J 6B's
@@ -667,6 +696,7 @@ static const hf_family HF_FAMILIES[] = {
     {"gpt_oss", hf_gpt_oss},    {"gpt2", hf_gpt2},          {"gptj", hf_gptj},
     {"gpt_neox", hf_gpt_neox},  {"falcon", hf_falcon},      {"mpt", hf_mpt},
     {"bloom", hf_bloom},        {"phi3", hf_llama_like},    {"qwen2_moe", hf_qwen2_moe},
+    {"opt", hf_opt},
     {"deepseek_v2", hf_deepseek}, {"deepseek_v3", hf_deepseek},
     {"llama4", hf_llama4},      {"llama4_text", hf_llama4}, {"gemma", hf_gemma},
     {"gemma2", hf_gemma},       {"gemma3", hf_gemma},       {"gemma3_text", hf_gemma},

@@ -230,10 +230,19 @@ double wl_model_flops_per_token(const wl_model *m, int64_t seq)
 }
 
 /* SwiGLU: the SiLU's 3 and the product's 1; GELU's tanh form about 8;
- * squared ReLU a compare and a multiply. */
+ * squared ReLU a compare and a multiply; ReLU a compare. */
 double wl_mlp_activation_flops(const wl_model *m)
 {
-    return m->mlp == WL_MLP_SWIGLU ? 4 : m->mlp == WL_MLP_RELU2 ? 2 : 8;
+    switch (m->mlp) {
+    case WL_MLP_SWIGLU:
+        return 4;
+    case WL_MLP_RELU2:
+        return 2;
+    case WL_MLP_RELU:
+        return 1;
+    default:
+        return 8;
+    }
 }
 
 double wl_sliding_share(const wl_model *m)
